@@ -1,0 +1,1 @@
+"""Product logic without Qt: LLM client, prompt assembly, memory strength, skills, mirror, templates."""

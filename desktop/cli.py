@@ -1,0 +1,50 @@
+"""The `mirari` command: no arguments opens the window; subcommands run the same engine headless.
+
+Qt, the supabase client and the sync engine are imported only by the command that needs them, so
+`mirari --version` and the headless commands start fast and never load a GUI toolkit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib.metadata import PackageNotFoundError, version
+
+
+def app_version() -> str:
+    try:
+        return version("mirari-desktop")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "0+unknown"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mirari", description="MIRARI Desktop — grow your own LLM agent.")
+    parser.add_argument("--version", action="version", version=f"mirari {app_version()}")
+    parser.add_argument("--data-dir", help="where MIRARI keeps its databases (default: the OS user data dir; "
+                                           "env MIRARI_DATA_DIR)")
+    parser.add_argument("--self-test", action="store_true",
+                        help="open a fresh database in a temp dir, build the window offscreen, report, exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # Headless commands register themselves; each module owns its own arguments.
+    from sync import cli as sync_cli
+
+    sync_cli.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.self_test:
+        from desktop.self_test import run_self_test
+
+        return run_self_test()
+    if args.command:
+        return args.handler(args)
+    from desktop.app import run_gui
+
+    return run_gui(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

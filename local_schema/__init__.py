@@ -1,0 +1,1 @@
+"""The local SQLite mirror of the Supabase schema: tables, sync state, paths, migrations, search."""

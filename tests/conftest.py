@@ -1,0 +1,5 @@
+"""Suite-wide fixtures live in plugins beside the parts they start, so any test directory can use them."""
+
+pytest_plugins = [
+    "tests.supabase_local.pytest_plugin",  # pg_cluster / server database with the real migrations
+]
