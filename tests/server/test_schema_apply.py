@@ -1,0 +1,83 @@
+"""The migrations apply cleanly, the scaffolding is re-runnable, and per-test databases are clones."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from tests.supabase_local.schema import (
+    SchemaError,
+    apply_schema,
+    clone_database,
+    database_name,
+    drop_database,
+    migration_files,
+)
+
+SYNCED_TABLES = ["agent_connections", "conversations", "messages", "memory_nodes", "skills",
+                 "mirror_reports", "tasks", "templates"]
+
+
+def _fresh_database(pg_cluster, name: str) -> str:
+    with psycopg.connect(pg_cluster.dsn(), autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{name}" with (force)')
+        conn.execute(f'create database "{name}"')
+    return pg_cluster.dsn(name)
+
+
+def _schema_summary(dsn: str) -> dict:
+    with psycopg.connect(dsn) as conn:
+        return {
+            "tables": conn.execute("select string_agg(tablename, ',' order by tablename) from pg_tables"
+                                   " where schemaname = 'public'").fetchone()[0],
+            "triggers": conn.execute("select count(*) from pg_trigger where not tgisinternal").fetchone()[0],
+            "policies": conn.execute("select count(*) from pg_policies where schemaname = 'public'").fetchone()[0],
+            "functions": conn.execute("select count(*) from pg_proc p join pg_namespace n on n.oid = p.pronamespace"
+                                      " where nspname in ('public', 'mirari_private', 'auth')").fetchone()[0],
+        }
+
+
+def test_migrations_apply_cleanly_into_two_fresh_databases(pg_cluster):
+    """Roles are cluster-wide, so the second run also proves the scaffolding tolerates existing roles."""
+    first, second = _fresh_database(pg_cluster, "apply_one"), _fresh_database(pg_cluster, "apply_two")
+    apply_schema(first)
+    apply_schema(second)
+    assert _schema_summary(first) == _schema_summary(second)
+    assert _schema_summary(first)["tables"] == ",".join(sorted(SYNCED_TABLES))
+    with psycopg.connect(second) as conn:
+        assert conn.execute("show timezone").fetchone()[0] == "UTC"
+    for name in ("apply_one", "apply_two"):
+        drop_database(pg_cluster.dsn(), name)
+
+
+def test_migrations_are_named_in_supabase_cli_layout():
+    names = [p.name for p in migration_files()]
+    assert names == sorted(names)
+    for name in names:
+        stamp, _, rest = name.partition("_")
+        assert len(stamp) == 14 and stamp.isdigit() and rest.endswith(".sql"), name
+
+
+def test_a_failing_migration_names_its_file(pg_cluster, tmp_path, monkeypatch):
+    from tests.supabase_local import schema
+
+    broken = tmp_path / "20990101000000_broken.sql"
+    broken.write_text("create table public.agent_connections (id int);")  # already exists
+    monkeypatch.setattr(schema, "migration_files", lambda: [*migration_files(), broken])
+    with pytest.raises(SchemaError, match="20990101000000_broken.sql: 42P07"):
+        apply_schema(_fresh_database(pg_cluster, "apply_broken"))
+    drop_database(pg_cluster.dsn(), "apply_broken")
+
+
+def test_server_db_is_a_file_copy_of_the_template(pg_cluster, server_template, server_db):
+    """CREATE DATABASE ... TEMPLATE copies files, so catalog OIDs are identical: nothing was re-run."""
+    oid_query = "select 'public.messages'::regclass::oid, 'mirari_private.stamp_row'::regproc::oid"
+    with psycopg.connect(server_db) as conn:
+        clone_oids = conn.execute(oid_query).fetchone()
+        assert conn.execute("show timezone").fetchone()[0] == "UTC"
+    second = clone_database(pg_cluster.dsn(), server_template)
+    with psycopg.connect(second) as conn:
+        assert conn.execute(oid_query).fetchone() == clone_oids
+        assert conn.execute("select count(*) from public.messages").fetchone()[0] == 0
+    drop_database(pg_cluster.dsn(), database_name(second))
+    assert database_name(server_db) != database_name(second)

@@ -1,0 +1,129 @@
+-- Supabase scaffolding that supabase/migrations/ relies on, for a bare PostgreSQL 15 database.
+--
+-- On a real Supabase project all of this already exists (created by supabase/postgres and GoTrue);
+-- here it is recreated from supabase-protocol.md §1 so the migrations and RLS behave as they do there.
+-- Run as the cluster superuser, once per fresh database. Roles are cluster-wide, so their creation is
+-- guarded and the file can run again in another database of the same cluster.
+--
+-- Grants follow the 2026 regime (Supabase changelog #45329): NO default privileges on schema public,
+-- so every table and function in the migrations must be granted explicitly.
+-- The auth tables of sessions/refresh tokens belong to the Supabase stand-in, not to this file.
+
+-- -- roles (supabase-protocol §1.1) ---------------------------------------------------------------
+do $$
+begin
+  if not exists (select 1 from pg_roles where rolname = 'anon') then
+    create role anon nologin;
+  end if;
+  if not exists (select 1 from pg_roles where rolname = 'authenticated') then
+    create role authenticated nologin;
+  end if;
+  if not exists (select 1 from pg_roles where rolname = 'service_role') then
+    create role service_role nologin bypassrls;
+  end if;
+  if not exists (select 1 from pg_roles where rolname = 'authenticator') then
+    create role authenticator login noinherit;
+  end if;
+end
+$$;
+
+-- API roles are INHERIT (since 2023); authenticator stays NOINHERIT: it gains rights only by
+-- SET ROLE, as PostgREST does per request.
+grant anon, authenticated, service_role to authenticator;
+alter role anon set statement_timeout = '3s';
+alter role authenticated set statement_timeout = '8s';
+alter role authenticator set statement_timeout = '8s';
+alter role authenticator set lock_timeout = '8s';
+
+-- -- database settings (supabase-protocol §1.5) ---------------------------------------------------
+do $$
+begin
+  execute format('alter database %I set timezone = %L', current_database(), 'UTC');
+end
+$$;
+set timezone = 'UTC';
+
+-- -- schemas and grants (supabase-protocol §1.2) --------------------------------------------------
+grant usage on schema public to anon, authenticated, service_role;
+
+create schema if not exists extensions;
+grant usage on schema extensions to anon, authenticated, service_role;
+-- pgcrypto lives in `extensions` on Supabase (crypt()/gen_salt() for password hashes in SQL).
+create extension if not exists pgcrypto with schema extensions;
+
+create schema if not exists auth;
+grant usage on schema auth to anon, authenticated, service_role;
+
+-- -- auth.users (supabase-protocol §1.3: the columns that matter) -----------------------------------
+create table if not exists auth.users (
+  id uuid primary key,
+  aud varchar(255) default 'authenticated',
+  role varchar(255) default 'authenticated',
+  email varchar(255),
+  encrypted_password varchar(255),
+  email_confirmed_at timestamptz,
+  phone text default null,
+  phone_confirmed_at timestamptz,
+  confirmed_at timestamptz generated always as (least(email_confirmed_at, phone_confirmed_at)) stored,
+  last_sign_in_at timestamptz,
+  raw_app_meta_data jsonb,
+  raw_user_meta_data jsonb,
+  is_anonymous boolean not null default false,
+  banned_until timestamptz,
+  deleted_at timestamptz,
+  created_at timestamptz default now(),
+  updated_at timestamptz default now()
+);
+create unique index if not exists users_email_key on auth.users (email) where email is not null;
+-- GoTrue: RLS on, no policies, API roles get nothing (they cannot read auth.users via PostgREST).
+alter table auth.users enable row level security;
+revoke all on auth.users from public, anon, authenticated, service_role;
+
+-- -- auth helper functions: today's bodies (supabase/auth 20220224000811, 20220531120530) ----------
+create or replace function auth.uid() returns uuid
+language sql stable as $$
+  select coalesce(
+    nullif(current_setting('request.jwt.claim.sub', true), ''),
+    (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')
+  )::uuid
+$$;
+comment on function auth.uid() is 'Deprecated. Use auth.jwt() -> ''sub'' instead.';
+
+create or replace function auth.role() returns text
+language sql stable as $$
+  select coalesce(
+    nullif(current_setting('request.jwt.claim.role', true), ''),
+    (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role')
+  )::text
+$$;
+comment on function auth.role() is 'Deprecated. Use auth.jwt() -> ''role'' instead.';
+
+create or replace function auth.email() returns text
+language sql stable as $$
+  select coalesce(
+    nullif(current_setting('request.jwt.claim.email', true), ''),
+    (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'email')
+  )::text
+$$;
+comment on function auth.email() is 'Deprecated. Use auth.jwt() -> ''email'' instead.';
+
+create or replace function auth.jwt() returns jsonb
+language sql stable as $$
+  select coalesce(
+    nullif(current_setting('request.jwt.claim', true), ''),
+    nullif(current_setting('request.jwt.claims', true), '')
+  )::jsonb
+$$;
+
+-- Functions are EXECUTE-able by PUBLIC by default; say so explicitly for the API roles.
+grant execute on function auth.uid(), auth.role(), auth.email(), auth.jwt()
+  to anon, authenticated, service_role;
+
+-- Realtime's publication exists (empty) on every Supabase project.
+do $$
+begin
+  if not exists (select 1 from pg_publication where pubname = 'supabase_realtime') then
+    create publication supabase_realtime;
+  end if;
+end
+$$;

@@ -1,0 +1,108 @@
+"""Apply the Supabase scaffolding and the project's real migrations to a PostgreSQL database.
+
+`apply_schema(dsn)` runs `scaffolding.sql` and then every `supabase/migrations/*.sql` in name order
+(the Supabase CLI order), one transaction per file. Building that schema takes a while, so tests build
+it once per cluster into a template database and clone it per test (`CREATE DATABASE x TEMPLATE t`),
+which is a file copy.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCAFFOLDING_SQL = Path(__file__).with_name("scaffolding.sql")
+MIGRATIONS_DIR = REPO_ROOT / "supabase" / "migrations"
+
+# Pre-2026 Supabase projects still auto-grant new public objects to the API roles; the migrations must
+# behave the same there (e.g. DELETE stays revoked). apply_schema(..., legacy_default_privileges=True)
+# recreates that regime for a test.
+LEGACY_DEFAULT_PRIVILEGES = """
+alter default privileges in schema public grant all on tables to anon, authenticated, service_role;
+alter default privileges in schema public grant all on sequences to anon, authenticated, service_role;
+alter default privileges in schema public grant all on functions to anon, authenticated, service_role;
+"""
+
+
+class SchemaError(RuntimeError):
+    """A scaffolding or migration file failed; the message names the file."""
+
+
+def migration_files() -> list[Path]:
+    files = sorted(MIGRATIONS_DIR.glob("*.sql"))
+    if not files:
+        raise SchemaError(f"no migrations found in {MIGRATIONS_DIR}")
+    return files
+
+
+def _run_file(conn: psycopg.Connection, path: Path) -> None:
+    try:
+        with conn.transaction():
+            conn.execute(path.read_text(encoding="utf-8"))
+    except psycopg.Error as exc:
+        raise SchemaError(f"{path.name}: {exc.sqlstate}: {exc}") from exc
+
+
+def apply_schema(dsn: str, *, legacy_default_privileges: bool = False) -> None:
+    """Scaffolding + every migration, in order, as the superuser of `dsn`; one transaction per file."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        _run_file(conn, SCAFFOLDING_SQL)
+        if legacy_default_privileges:
+            conn.execute(LEGACY_DEFAULT_PRIVILEGES)
+        for path in migration_files():
+            _run_file(conn, path)
+
+
+# -- template databases --------------------------------------------------------------------------
+
+_counter = itertools.count(1)
+_lock = threading.Lock()
+
+
+def _admin(admin_dsn: str) -> psycopg.Connection:
+    return psycopg.connect(admin_dsn, autocommit=True)
+
+
+def _with_dbname(dsn: str, dbname: str) -> str:
+    return psycopg.conninfo.make_conninfo(dsn, dbname=dbname)
+
+
+def build_template(admin_dsn: str, name: str = "mirari_template") -> str:
+    """(Re)create database `name` with the full schema and mark it as a template. Returns its name."""
+    with _admin(admin_dsn) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    apply_schema(_with_dbname(admin_dsn, name))
+    with _admin(admin_dsn) as conn:
+        # No one may connect to a template while it is being copied.
+        conn.execute(sql.SQL("alter database {} with is_template true allow_connections false")
+                     .format(sql.Identifier(name)))
+    return name
+
+
+def clone_database(admin_dsn: str, template: str, name: str | None = None) -> str:
+    """Create a new database from `template`; returns a dsn for it (same user and host as admin_dsn).
+
+    Per-database settings are not copied by CREATE DATABASE, so the UTC timezone is set again.
+    """
+    if name is None:
+        with _lock:
+            name = f"mirari_test_{next(_counter)}"
+    with _admin(admin_dsn) as conn:
+        conn.execute(sql.SQL("create database {} template {}").format(sql.Identifier(name), sql.Identifier(template)))
+        conn.execute(sql.SQL("alter database {} set timezone = 'UTC'").format(sql.Identifier(name)))
+    return _with_dbname(admin_dsn, name)
+
+
+def drop_database(admin_dsn: str, name: str) -> None:
+    with _admin(admin_dsn) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+def database_name(dsn: str) -> str:
+    return psycopg.conninfo.conninfo_to_dict(dsn)["dbname"]
