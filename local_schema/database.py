@@ -1,0 +1,191 @@
+"""Opening the local database: integrity check, backup, migrations, then a configured SQLAlchemy engine.
+
+Transactions: Python 3.11's sqlite3 only emits BEGIN before DML, so SELECTs and DDL would run outside
+the transaction. The engine therefore turns the driver's transaction control off and emits BEGIN itself
+(SQLAlchemy's documented recipe), which makes every Session/Connection transaction real and atomic:
+a row change and its outbox entry (written by a trigger) commit or roll back together.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlmodel import Session
+
+from local_schema.migrations import LATEST_VERSION, SchemaTooNew, migrate, user_version
+from local_schema.safety import (
+    DatabaseCorrupt,
+    backup_database,
+    backups_of,
+    create_private_file,
+    integrity_problems,
+    restrict_modes,
+)
+
+__all__ = ["BUSY_TIMEOUT_MS", "DatabaseCorrupt", "LocalDatabase", "SchemaTooNew", "open_database"]
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 5000
+_BEGIN_OPTION = "mirari_begin"  # execution option: "DEFERRED" (default) or "IMMEDIATE"
+
+_SUPPRESS = text("UPDATE sync_meta SET value = '1' WHERE key = 'capture_suppressed'")
+_UNSUPPRESS = text("UPDATE sync_meta SET value = '0' WHERE key = 'capture_suppressed'")
+
+T = TypeVar("T", Session, Connection)
+
+
+class CaptureSuppressionLeak(RuntimeError):
+    """A transaction tried to commit while change capture was still suppressed."""
+
+
+def _configure(dbapi_conn: sqlite3.Connection) -> None:
+    dbapi_conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
+    dbapi_conn.execute("PRAGMA journal_mode = WAL")
+    dbapi_conn.execute("PRAGMA synchronous = NORMAL")  # safe with WAL: a crash loses no committed data
+    dbapi_conn.execute("PRAGMA foreign_keys = ON")
+    # Makes INSERT OR REPLACE fire delete triggers for the row it replaces, so neither the outbox nor
+    # the FTS index misses that delete. (Prefer INSERT ... ON CONFLICT DO UPDATE for upserts anyway.)
+    dbapi_conn.execute("PRAGMA recursive_triggers = ON")
+
+
+def _on_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
+    dbapi_conn.isolation_level = None  # the driver emits no BEGIN; _on_begin does
+    _configure(dbapi_conn)
+
+
+def _on_begin(conn: Connection) -> None:
+    mode = conn.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
+    conn.exec_driver_sql(f"BEGIN {'IMMEDIATE' if mode == 'IMMEDIATE' else 'DEFERRED'}")
+
+
+def _on_commit(conn: Connection) -> None:
+    # The applying-remote flag must never outlive its transaction; committing it would silently
+    # switch change capture off for good. applying_remote() clears it before any commit.
+    flag = conn.exec_driver_sql("SELECT value FROM sync_meta WHERE key = 'capture_suppressed'").scalar()
+    if flag == "1":
+        # Roll the transaction back here so neither the flag nor the half-applied remote change lands.
+        conn.connection.dbapi_connection.rollback()
+        raise CaptureSuppressionLeak(
+            "commit inside applying_remote(): the transaction was rolled back; "
+            "leave the applying_remote block before committing"
+        )
+
+
+class LocalDatabase:
+    """An open local mirror. Thread-safe: each Session/Connection takes its own pooled SQLite connection."""
+
+    def __init__(self, path: Path, engine: Engine):
+        self.path = path
+        self.engine = engine
+        self._immediate_engine = engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
+
+    def session(self, *, immediate: bool = False) -> Session:
+        """A SQLModel Session (use as a context manager; commit explicitly).
+
+        `immediate=True` starts the transaction with BEGIN IMMEDIATE, taking the write lock up front:
+        use it for read-then-write transactions that may race another writer, so the busy timeout
+        applies instead of an immediate SQLITE_BUSY on lock upgrade. Objects stay usable after commit
+        (expire_on_commit=False), so they can be handed to other layers.
+        """
+        bind = self._immediate_engine if immediate else self.engine
+        return Session(bind, expire_on_commit=False)
+
+    @contextmanager
+    def applying_remote(self, target: T) -> Iterator[T]:
+        """Suppress change capture for what `target` (a Session or Connection) writes inside the block.
+
+        The flag is set inside the current transaction and cleared again before the block ends, so
+        other connections never see it and it is never committed; on an exception the caller's
+        rollback restores it regardless. Do not commit inside the block.
+        """
+        target.execute(_SUPPRESS)
+        try:
+            yield target
+        except BaseException:
+            try:
+                target.execute(_UNSUPPRESS)
+            except Exception:  # transaction already failed: its rollback restores the flag
+                log.debug("could not clear the capture flag after an error; rollback will", exc_info=True)
+            raise
+        target.execute(_UNSUPPRESS)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> LocalDatabase:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"LocalDatabase({str(self.path)!r})"
+
+
+def _has_content(conn: sqlite3.Connection) -> bool:
+    return user_version(conn) > 0 or conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
+
+
+def _prepare_file(path: Path) -> None:
+    """Integrity check, backup, migrations: everything that must happen before the engine exists."""
+    create_private_file(path)
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
+            problems = integrity_problems(conn)
+            if problems is None:
+                conn.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError:
+            raise
+        except sqlite3.DatabaseError as exc:  # e.g. "file is not a database"
+            problems = str(exc)
+        if problems is not None:
+            newest = backups_of(path)
+            raise DatabaseCorrupt(path, problems, newest[0] if newest else None)
+        current = user_version(conn)
+        if current > LATEST_VERSION:
+            raise SchemaTooNew(
+                f"{path} has schema v{current}, newer than this MIRARI understands (v{LATEST_VERSION}); "
+                "update MIRARI to open it"
+            )
+        if current < LATEST_VERSION:
+            if _has_content(conn):
+                backup = backup_database(conn, path, current)
+                log.info(
+                    "backed up %s to %s before migrating v%d -> v%d", path, backup, current, LATEST_VERSION
+                )
+            migrate(conn)
+        # Only a crash between flag and commit could leave it set; a committed '1' is repaired here.
+        conn.execute("UPDATE sync_meta SET value = '0' WHERE key = 'capture_suppressed' AND value <> '0'")
+    finally:
+        conn.close()
+
+
+def open_database(path: str | Path) -> LocalDatabase:
+    """Open (creating if needed) the local database at `path`: check, back up, migrate, configure.
+
+    Raises DatabaseCorrupt (with the recovery path in its message) if the integrity check fails,
+    SchemaTooNew if a newer MIRARI wrote the file, MigrationError if a migration step failed.
+    Runs a full integrity check, so call it off the UI thread.
+    """
+    path = Path(path).expanduser().resolve()
+    _prepare_file(path)
+    engine = create_engine(
+        f"sqlite:///{path}",
+        connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+    )
+    event.listen(engine, "connect", _on_connect)
+    event.listen(engine, "begin", _on_begin)
+    event.listen(engine, "commit", _on_commit)
+    with engine.connect() as conn:  # makes the -wal/-shm exist so their modes can be fixed now
+        conn.exec_driver_sql("SELECT 1").close()
+    restrict_modes(path)
+    return LocalDatabase(path, engine)

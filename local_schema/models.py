@@ -1,0 +1,190 @@
+"""SQLModel tables of the local mirror, column for column with the server's synced tables.
+
+Types map the server faithfully: uuid -> canonical lowercase str, timestamptz -> str as the server renders
+it (see `timestamps`), jsonb -> JSON, real -> float. The owner column (`user_id`, `author_id` for
+templates) is nullable here: rows made while signed out have no owner until the first sign-in claims them.
+
+The schema itself is created by the versioned migrations in `local_schema.migrations`, not by
+`metadata.create_all`; tests/local/test_schema_matches_models.py keeps the two from drifting.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import JSON
+from sqlmodel import Field, SQLModel
+
+from local_schema.timestamps import utc_now
+
+
+def new_id() -> str:
+    """A fresh row id: a random uuid4 in canonical lowercase form, as the server stores it."""
+    return str(uuid.uuid4())
+
+
+class _Synced(SQLModel):
+    """Columns every synced table has. `created_at`, `updated_at` and `deleted_at` belong to the server."""
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    created_at: str = Field(default_factory=utc_now)
+    updated_at: str = Field(default_factory=utc_now)
+    # Tombstone: set by the server (or by a client asking for a delete); never cleared.
+    deleted_at: str | None = Field(default=None)
+
+
+class AgentConnection(_Synced, table=True):
+    __tablename__ = "agent_connections"
+
+    user_id: str | None = Field(default=None)
+    name: str
+    provider: str  # hermes | openrouter | nous | custom
+    base_url: str
+    model: str
+    status: str = Field(default="offline")  # online | offline | error
+    system_prompt: str | None = Field(default=None)
+
+
+class Conversation(_Synced, table=True):
+    __tablename__ = "conversations"
+
+    user_id: str | None = Field(default=None)
+    agent_connection_id: str | None = Field(
+        default=None, foreign_key="agent_connections.id", ondelete="SET NULL"
+    )
+    title: str | None = Field(default=None)
+
+
+class Message(_Synced, table=True):
+    __tablename__ = "messages"
+
+    user_id: str | None = Field(default=None)
+    conversation_id: str = Field(foreign_key="conversations.id", ondelete="CASCADE")
+    role: str  # system | user | assistant
+    content: str
+
+
+class MemoryNode(_Synced, table=True):
+    __tablename__ = "memory_nodes"
+
+    user_id: str | None = Field(default=None)
+    label: str
+    category: str | None = Field(default=None)
+    strength: float = Field(default=0.5)
+    source: str | None = Field(default=None)
+    last_referenced_at: str | None = Field(default=None)
+
+
+class Skill(_Synced, table=True):
+    __tablename__ = "skills"
+
+    user_id: str | None = Field(default=None)
+    name: str
+    description: str | None = Field(default=None)
+    category: str | None = Field(default=None)
+    status: str = Field(default="suggested")  # suggested | accepted | testing | promoted | archived
+    score: float = Field(default=0.0)
+    version: int = Field(default=1)
+    template_prompt: str | None = Field(default=None)
+
+
+class MirrorReport(_Synced, table=True):
+    __tablename__ = "mirror_reports"
+
+    user_id: str | None = Field(default=None)
+    agent_connection_id: str | None = Field(
+        default=None, foreign_key="agent_connections.id", ondelete="SET NULL"
+    )
+    title: str | None = Field(default=None)
+    strengths: list[Any] = Field(default_factory=list, sa_type=JSON)
+    weaknesses: list[Any] = Field(default_factory=list, sa_type=JSON)
+    recommendations: list[Any] = Field(default_factory=list, sa_type=JSON)
+    suggested_prompt: str | None = Field(default=None)
+
+
+class Task(_Synced, table=True):
+    __tablename__ = "tasks"
+
+    user_id: str | None = Field(default=None)
+    connection_id: str | None = Field(default=None, foreign_key="agent_connections.id", ondelete="SET NULL")
+    title: str
+    description: str | None = Field(default=None)
+    status: str = Field(default="pending")  # pending | in_progress | done
+
+
+class Template(_Synced, table=True):
+    __tablename__ = "templates"
+
+    author_id: str | None = Field(default=None)
+    name: str
+    description: str | None = Field(default=None)
+    category: str | None = Field(default=None)
+    payload: dict[str, Any] = Field(sa_type=JSON)  # {"skills": [...], "seed_memory": [...]}
+    installs: int = Field(default=0)
+    is_public: bool = Field(default=False)
+
+
+class ConnectionCheck(SQLModel, table=True):
+    """Local-only: the last reachability check of a connection. Not synced, not captured."""
+
+    __tablename__ = "connection_checks"
+
+    connection_id: str = Field(primary_key=True)
+    checked_at: str = Field(default_factory=utc_now)
+    status: str  # online | offline | error
+    error: str | None = Field(default=None)
+
+
+# Parent before child: push inserts in this order, apply remote deletes in reverse.
+SYNCED_MODELS: tuple[type[SQLModel], ...] = (
+    AgentConnection,
+    Conversation,
+    Message,
+    MemoryNode,
+    Skill,
+    MirrorReport,
+    Task,
+    Template,
+)
+
+MODELS_BY_TABLE: dict[str, type[SQLModel]] = {model.__tablename__: model for model in SYNCED_MODELS}
+SYNCED_TABLES: tuple[str, ...] = tuple(MODELS_BY_TABLE)
+
+
+def owner_column(model_or_table: type[SQLModel] | str) -> str:
+    """The owner column of a synced table: 'author_id' for templates, 'user_id' elsewhere."""
+    table = model_or_table if isinstance(model_or_table, str) else model_or_table.__tablename__
+    return "author_id" if table == "templates" else "user_id"
+
+
+def all_columns(model_or_table: type[SQLModel] | str) -> tuple[str, ...]:
+    """Every column of a synced table, in table order."""
+    model = MODELS_BY_TABLE[model_or_table] if isinstance(model_or_table, str) else model_or_table
+    return tuple(column.name for column in model.__table__.columns)
+
+
+def server_managed_columns(model_or_table: type[SQLModel] | str) -> tuple[str, ...]:
+    """Columns whose values the server owns: created_at, updated_at, the owner, deleted_at.
+
+    A client may still *ask* for a tombstone by sending a non-null deleted_at; the server stamps it.
+    """
+    return ("created_at", "updated_at", owner_column(model_or_table), "deleted_at")
+
+
+def client_columns(model_or_table: type[SQLModel] | str) -> tuple[str, ...]:
+    """Columns a client may push: the id and the content columns (everything not server-managed)."""
+    managed = set(server_managed_columns(model_or_table))
+    return tuple(name for name in all_columns(model_or_table) if name not in managed)
+
+
+def captured_columns(model_or_table: type[SQLModel] | str) -> tuple[str, ...]:
+    """Columns whose change an update records in the outbox: client columns except id, plus deleted_at."""
+    return tuple(name for name in client_columns(model_or_table) if name != "id") + ("deleted_at",)
+
+
+CLIENT_COLUMNS: dict[str, tuple[str, ...]] = {table: client_columns(table) for table in SYNCED_TABLES}
+SERVER_MANAGED_COLUMNS: dict[str, tuple[str, ...]] = {
+    table: server_managed_columns(table) for table in SYNCED_TABLES
+}
+CAPTURED_COLUMNS: dict[str, tuple[str, ...]] = {table: captured_columns(table) for table in SYNCED_TABLES}

@@ -1,0 +1,41 @@
+"""The one place that decides where MIRARI keeps its data on disk."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import platformdirs
+
+DATA_DIR_ENV = "MIRARI_DATA_DIR"
+SIGNED_OUT_DATABASE = "local.sqlite3"
+ACCOUNTS_DIR = "accounts"
+
+# Account ids are Supabase user uuids; anything else could escape the accounts directory.
+_ACCOUNT_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def _private_dir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, 0o700)  # private: chats, memory and the sync queue live here
+    return path
+
+
+def resolve_data_dir(override: str | None = None) -> Path:
+    """The data directory: `override` (e.g. --data-dir) > $MIRARI_DATA_DIR > the platform's user data dir.
+
+    The directory is created with mode 0700 if needed.
+    """
+    chosen = override or os.environ.get(DATA_DIR_ENV) or platformdirs.user_data_dir("MIRARI", "MIRARI")
+    return _private_dir(Path(chosen).expanduser().resolve())
+
+
+def database_path(data_dir: Path, account_id: str | None = None) -> Path:
+    """`local.sqlite3` for the signed-out database, `accounts/<account_id>.sqlite3` for an account."""
+    data_dir = Path(data_dir)
+    if account_id is None:
+        return data_dir / SIGNED_OUT_DATABASE
+    if not _ACCOUNT_ID.match(account_id):
+        raise ValueError(f"account id must be a uuid, got {account_id!r}")
+    return _private_dir(data_dir / ACCOUNTS_DIR) / f"{account_id.lower()}.sqlite3"

@@ -1,0 +1,75 @@
+"""Opening a database: file modes, pragmas on every pooled connection, schema version."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+
+from local_schema.database import open_database
+from local_schema.migrations import LATEST_VERSION
+
+
+def _mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_new_database_is_private_and_wal(db, db_path):
+    assert _mode(db_path) == 0o600
+    for suffix in ("-wal", "-shm"):
+        sidecar = f"{db_path}{suffix}"
+        assert os.path.exists(sidecar), suffix
+        assert _mode(sidecar) == 0o600, suffix
+
+
+def test_private_mode_even_with_a_permissive_umask(tmp_path):
+    old = os.umask(0)
+    try:
+        path = tmp_path / "loose.sqlite3"
+        open_database(path).close()
+    finally:
+        os.umask(old)
+    assert _mode(path) == 0o600
+
+
+def test_existing_world_readable_file_is_tightened(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    sqlite3.connect(path).close()
+    os.chmod(path, 0o644)
+    open_database(path).close()
+    assert _mode(path) == 0o600
+
+
+def test_pragmas_on_every_pooled_connection(db):
+    # Hold several connections at once so the pool must create distinct ones.
+    connections = [db.engine.connect() for _ in range(3)]
+    try:
+        for conn in connections:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+            assert conn.exec_driver_sql("PRAGMA recursive_triggers").scalar() == 1
+        assert len({id(c.connection.dbapi_connection) for c in connections}) == 3
+    finally:
+        for conn in connections:
+            conn.close()
+
+
+def test_schema_at_latest_version_and_reopen_is_idempotent(db_path):
+    open_database(db_path).close()
+    open_database(db_path).close()
+    conn = sqlite3.connect(db_path)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == LATEST_VERSION
+    finally:
+        conn.close()
+    # A fresh database has nothing worth backing up.
+    assert not list(db_path.parent.glob("*.bak"))
+
+
+def test_select_runs_inside_a_real_transaction(db):
+    # The begin hook must emit BEGIN even for a first SELECT (pysqlite alone would not).
+    with db.engine.connect() as conn:
+        conn.exec_driver_sql("SELECT 1").close()
+        assert conn.connection.dbapi_connection.in_transaction
