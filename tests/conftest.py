@@ -2,4 +2,5 @@
 
 pytest_plugins = [
     "tests.supabase_local.pytest_plugin",  # pg_cluster / server database with the real migrations
+    "tests.fake_openai",  # fake_llm: a real local OpenAI-compatible endpoint
 ]

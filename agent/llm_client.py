@@ -1,0 +1,318 @@
+"""OpenAI-compatible chat client on httpx: streaming (SSE) with a plain-JSON fallback, cancellable.
+
+`LLMClient.stream_chat()` is a plain generator of text deltas, meant to run in a worker thread.
+Another thread stops it with `CancelToken.cancel()`: the flag is checked between chunks and the
+connection's socket is shut down so a read blocked on a silent server returns at once.
+
+Every failure is raised as one `LLMError` (see agent.errors) with a kind and a single sentence for
+the user; a stream that breaks off raises `INCOMPLETE` with the text received so far in `.partial`.
+Cancellation is not an error: the generator just ends (check `token.cancelled`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from agent import errors
+from agent.errors import LLMError
+from agent.sse import SSEParser
+
+_MAX_ERROR_BODY = 64 * 1024
+
+
+class CancelToken:
+    """Thread-safe stop switch for one call. `cancel()` may be called from any thread, any time."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._socket: socket.socket | None = None
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._event.set()
+            sock = self._socket
+        if sock is not None:
+            _shutdown(sock)
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to `seconds`; True if cancelled meanwhile."""
+        return self._event.wait(seconds)
+
+    def _attach(self, sock: socket.socket | None) -> None:
+        with self._lock:
+            self._socket = sock
+            cancelled = self._event.is_set()
+        if cancelled and sock is not None:
+            _shutdown(sock)
+
+    def _detach(self) -> None:
+        with self._lock:
+            self._socket = None
+
+
+def _shutdown(sock: socket.socket) -> None:
+    # socket.socket.shutdown, not SSLSocket.shutdown: wake the reader without touching TLS state.
+    with contextlib.suppress(OSError):  # already closed
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+def _socket_tracer(cancel: CancelToken):
+    def trace(event: str, info: dict) -> None:
+        if event == "connection.connect_tcp.complete" and info.get("return_value") is not None:
+            cancel._attach(info["return_value"].get_extra_info("socket"))
+    return trace
+
+
+def chat_url(base_url: str) -> str:
+    """`{base_url}/chat/completions`; raises LLMError(INVALID) for a URL that is not http(s) with a host."""
+    parts = urlsplit((base_url or "").strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise LLMError(errors.INVALID, "The base URL must start with http:// or https:// and name a host.")
+    return base_url.strip().rstrip("/") + "/chat/completions"
+
+
+class LLMClient:
+    def __init__(self, base_url: str, model: str, api_key: str | None = "", *,
+                 connect_timeout: float = 10.0, read_timeout: float = 120.0,
+                 max_retry_wait: float = 10.0) -> None:
+        self.url = chat_url(base_url)
+        self.model = model
+        self._key = (api_key or "").strip()
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.max_retry_wait = max_retry_wait  # a 429 asking us to wait longer than this is reported
+        # No pooled keep-alive connections: every call opens its own, so the connect trace below
+        # always hands its socket to the CancelToken (Stop works even before the first byte).
+        self._http = httpx.Client(timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
+                                  limits=httpx.Limits(max_keepalive_connections=0), follow_redirects=False)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> LLMClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:  # never show the key
+        return f"LLMClient({self.url!r}, model={self.model!r}, key={'set' if self._key else 'none'})"
+
+    def headers(self) -> dict[str, str]:
+        h = {"Accept": "text/event-stream, application/json", "Content-Type": "application/json"}
+        if self._key:  # a blank key (local runners) sends no Authorization header at all
+            h["Authorization"] = f"Bearer {self._key}"
+        return h
+
+    def complete(self, messages: list[dict], **kwargs: Any) -> str:
+        """The whole reply as one string (same robustness as stream_chat)."""
+        return "".join(self.stream_chat(messages, **kwargs))
+
+    def stream_chat(self, messages: list[dict], *, temperature: float = 0.7, max_tokens: int | None = None,
+                    stream: bool = True, cancel: CancelToken | None = None) -> Iterator[str]:
+        """Yield the reply's text deltas as they arrive."""
+        cancel = cancel or CancelToken()
+        payload: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": temperature,
+                                   "stream": stream}
+        if max_tokens is not None:
+            payload["max_tokens"] = max_tokens
+        for attempt in range(2):
+            received: list[str] = []
+            try:
+                with self._http.stream("POST", self.url, json=payload, headers=self.headers(),
+                                       extensions={"trace": _socket_tracer(cancel)}) as resp:
+                    stream_ext = resp.extensions.get("network_stream")
+                    cancel._attach(stream_ext.get_extra_info("socket") if stream_ext else None)
+                    if cancel.cancelled:
+                        return
+                    if resp.status_code != 200:
+                        err = self._error_from(resp, cancel)
+                        wait = err.retry_after
+                        if (err.kind == errors.RATE_LIMITED and attempt == 0 and wait is not None
+                                and wait <= self.max_retry_wait):
+                            resp.close()
+                            if cancel.wait(wait):
+                                return
+                            continue
+                        raise err
+                    for delta in _read_reply(resp, cancel, self._key):
+                        received.append(delta)
+                        yield delta
+                    return
+            except httpx.TransportError as exc:
+                if cancel.cancelled:
+                    return
+                raise self._transport_error(exc, "".join(received)) from None
+            finally:
+                cancel._detach()
+
+    def _error_from(self, resp: httpx.Response, cancel: CancelToken) -> LLMError:
+        body = bytearray()
+        try:
+            for chunk in resp.iter_bytes():
+                body += chunk
+                if len(body) > _MAX_ERROR_BODY or cancel.cancelled:
+                    break
+        except httpx.TransportError:
+            pass  # the status alone still says what went wrong
+        retry_after = parse_retry_after(resp.headers.get("retry-after"))
+        return errors.http_error(resp.status_code, bytes(body), resp.headers.get("content-type", ""),
+                                 self._key, retry_after)
+
+    def _transport_error(self, exc: httpx.TransportError, partial: str) -> LLMError:
+        host = urlsplit(self.url).netloc
+        if isinstance(exc, httpx.ConnectTimeout):
+            return LLMError(errors.TIMEOUT, f"Could not connect to {host} within {self.connect_timeout:g} seconds.")
+        if isinstance(exc, httpx.TimeoutException):
+            msg = f"The server stopped answering for {self.read_timeout:g} seconds"
+            return LLMError(errors.TIMEOUT, msg + ("; the partial reply was kept." if partial else "."),
+                            partial=partial)
+        if isinstance(exc, httpx.ConnectError):
+            text = str(exc).lower()
+            if any(s in text for s in ("name or service", "nodename", "getaddrinfo", "name resolution")):
+                return LLMError(errors.OFFLINE, f"Could not resolve the host name in {host}.")
+            if "refused" in text:
+                return LLMError(errors.OFFLINE, f"Could not connect to {host}: the connection was refused.")
+            return LLMError(errors.OFFLINE, f"Could not connect to {host}.")
+        if partial:
+            return LLMError(errors.INCOMPLETE, "The connection dropped before the reply was finished; "
+                                               "the partial reply was kept.", partial=partial)
+        return LLMError(errors.OFFLINE, f"The connection to {host} was closed before the server answered.")
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Retry-After is either seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _read_reply(resp: httpx.Response, cancel: CancelToken, key: str) -> Iterator[str]:
+    """Decide from the content type (or the first bytes) whether this is SSE or one JSON reply."""
+    chunks = resp.iter_bytes()
+    head = b""
+    for chunk in chunks:  # sniff the first non-blank byte
+        head += chunk
+        if head.strip() or cancel.cancelled:
+            break
+    body = _chain(head, chunks)
+    ctype = resp.headers.get("content-type", "").lower()
+    first = head.lstrip()[:1]
+    if "event-stream" in ctype or first in (b"d", b":"):
+        yield from _read_sse(body, cancel, key)
+    elif first in (b"{", b"["):
+        yield from _read_json(body, cancel, key)
+    elif cancel.cancelled:
+        return
+    else:
+        what = "a web page" if first == b"<" or "html" in ctype else "something that is not an API reply"
+        raise LLMError(errors.MALFORMED, f"The server answered with {what} instead of a chat reply — "
+                                         "check the base URL.")
+
+
+def _chain(head: bytes, rest: Iterable[bytes]) -> Iterator[bytes]:
+    if head:
+        yield head
+    yield from rest
+
+
+def _read_sse(body: Iterable[bytes], cancel: CancelToken, key: str) -> Iterator[str]:
+    parser = SSEParser()
+    text: list[str] = []
+    finished = False
+    for chunk in body:
+        if cancel.cancelled:
+            return
+        for data in parser.feed(chunk):
+            if data.strip() == "[DONE]":
+                return
+            delta, done = _event(data, "".join(text), key)
+            finished = finished or done
+            if delta:
+                text.append(delta)
+                yield delta
+    for data in parser.close():
+        if data.strip() == "[DONE]":
+            return
+        delta, done = _event(data, "".join(text), key)
+        finished = finished or done
+        if delta:
+            text.append(delta)
+            yield delta
+    if not finished and not cancel.cancelled:
+        raise LLMError(errors.INCOMPLETE, "The reply stopped before it was finished; the partial reply was kept.",
+                       partial="".join(text))
+
+
+def _event(data: str, partial: str, key: str) -> tuple[str, bool]:
+    """(text delta, finished?) of one SSE data payload."""
+    try:
+        obj = json.loads(data)
+    except ValueError:
+        raise LLMError(errors.MALFORMED, "The server sent a streamed chunk that is not valid JSON.",
+                       partial=partial) from None
+    if isinstance(obj, dict) and obj.get("error"):
+        detail = errors.redact(errors.server_detail(json.dumps(obj).encode(), "application/json")[0], key)
+        raise LLMError(errors.SERVER, f"The server reported an error mid-reply: {detail or 'unknown error'}.",
+                       partial=partial)
+    choice = _first_choice(obj)
+    if choice is None:
+        return "", False  # e.g. a usage-only chunk
+    delta = choice.get("delta") or choice.get("message") or {}
+    content = delta.get("content") if isinstance(delta, dict) else None
+    if content is None:
+        content = choice.get("text")  # legacy completions shape
+    return (content if isinstance(content, str) else ""), bool(choice.get("finish_reason"))
+
+
+def _first_choice(obj: Any) -> dict | None:
+    choices = obj.get("choices") if isinstance(obj, dict) else None
+    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+        return choices[0]
+    return None
+
+
+def _read_json(body: Iterable[bytes], cancel: CancelToken, key: str) -> Iterator[str]:
+    raw = bytearray()
+    for chunk in body:
+        if cancel.cancelled:
+            return
+        raw += chunk
+    try:
+        obj = json.loads(bytes(raw))
+    except ValueError:
+        raise LLMError(errors.MALFORMED, "The server sent a reply that is not valid JSON.") from None
+    if isinstance(obj, dict) and obj.get("error"):
+        detail = errors.redact(errors.server_detail(bytes(raw), "application/json")[0], key)
+        raise LLMError(errors.SERVER, f"The server reported an error: {detail or 'unknown error'}.")
+    choice = _first_choice(obj)
+    message = choice.get("message") if choice else None
+    content = message.get("content") if isinstance(message, dict) else (choice or {}).get("text")
+    if not isinstance(content, str):
+        raise LLMError(errors.MALFORMED, "The server's reply has no message content.")
+    if content:
+        yield content

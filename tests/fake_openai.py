@@ -1,0 +1,329 @@
+"""A real local HTTP server speaking the OpenAI `/v1/chat/completions` protocol, for tests and demos.
+
+It runs on 127.0.0.1 on a random port in a background thread. Each request is answered from a
+scriptable `Reply` (queued per request, else the default), so a test can ask for slow tokens, a
+2,000-token burst, error bodies (JSON, HTML), 429 with Retry-After, a stream that stops early, SSE
+lines split at odd byte offsets, a plain JSON reply to a streaming request, and so on. Every request
+is recorded so tests can assert the exact messages that were sent.
+
+A threaded stdlib server is used on purpose: it is instant to start (one per test) and gives byte-level
+control of what goes on the wire (our own chunked encoding, flushes, abrupt closes).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+
+@dataclass
+class Reply:
+    """How the fake answers one request. Defaults: a short streamed (or plain) reply, status 200."""
+
+    text: str = "Hello from the fake model."
+    tokens: list[str] | None = None  # explicit token split; default splits `text` after spaces
+    token_delay: float = 0.0  # seconds between streamed tokens ("slow tokens")
+    header_delay: float = 0.0  # seconds before the status line is sent (read-timeout tests)
+    status: int = 200
+    error_json: Any = None  # body for status != 200, sent as JSON
+    html: str | None = None  # body sent as text/html (any status, incl. 200)
+    body_text: str | None = None  # raw body sent as text/plain
+    headers: dict[str, str] = field(default_factory=dict)  # extra response headers (e.g. Retry-After)
+    ignore_stream: bool = False  # answer plain JSON even when the request asked to stream
+    keepalive: bool = False  # send ": keep-alive" SSE comments between tokens
+    end_after: int | None = None  # stop the stream after N tokens, without finish_reason or [DONE]
+    abrupt: bool = False  # with end_after: drop the TCP connection instead of ending the chunked body
+    split_every: int | None = None  # re-chunk the SSE bytes into N-byte TCP writes (splits lines)
+    error_after: int | None = None  # after N tokens send an SSE `{"error": ...}` event and finish
+    content_type: str = "text/event-stream"  # content type of a streamed reply
+
+    def token_list(self) -> list[str]:
+        if self.tokens is not None:
+            return list(self.tokens)
+        words = self.text.split(" ")
+        return [w + " " for w in words[:-1]] + [words[-1]] if self.text else []
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]  # lower-cased names
+    body: Any  # parsed JSON or None
+    raw: bytes
+    finished: threading.Event = field(default_factory=threading.Event)  # the handler is done
+    client_gone: bool = False  # the client closed the connection while we were still writing
+
+    @property
+    def messages(self) -> list[dict]:
+        return (self.body or {}).get("messages", [])
+
+    @property
+    def authorization(self) -> str | None:
+        return self.headers.get("authorization")
+
+
+class FakeLLM:
+    """The server plus its script. Use as a context manager or call start()/stop()."""
+
+    def __init__(self, models: set[str] | None = None) -> None:
+        self.default = Reply()
+        self.models: set[str] | None = models  # None = accept any model; else unknown model -> 404
+        self.required_key: str | None = None  # set -> requests without `Bearer <key>` get 401
+        self.requests: list[RecordedRequest] = []
+        self._queue: list[Reply] = []
+        self._lock = threading.Lock()
+        self._request_seen = threading.Condition(self._lock)
+        self._stopping = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def start(self) -> FakeLLM:
+        handler = type("Handler", (_Handler,), {"fake": self})
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self._server.block_on_close = False
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-llm",
+                                        daemon=True)  # short poll interval: stop() returns quickly
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()  # wakes handlers sleeping between slow tokens
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> FakeLLM:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "server not started"
+        return self._server.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        """The root that `/chat/completions` is appended to, like `http://127.0.0.1:1234/v1`."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    # -- scripting -------------------------------------------------------------------------------
+    def reply(self, **kwargs: Any) -> Reply:
+        """Set the default reply (used when the queue is empty)."""
+        self.default = Reply(**kwargs)
+        return self.default
+
+    def enqueue(self, *replies: Reply | dict) -> None:
+        """Queue replies for the next requests, in order; after them the default applies again."""
+        with self._lock:
+            self._queue.extend(r if isinstance(r, Reply) else Reply(**r) for r in replies)
+
+    def fast_tokens(self, n: int, token: str = "tok ") -> Reply:
+        """Default reply = N tokens streamed as fast as the socket takes them (benchmarks)."""
+        return self.reply(tokens=[token] * n)
+
+    def wait_for_requests(self, n: int, timeout: float = 5.0) -> list[RecordedRequest]:
+        deadline = time.monotonic() + timeout
+        with self._request_seen:
+            while len(self.requests) < n:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"fake LLM saw {len(self.requests)} requests, wanted {n}")
+                self._request_seen.wait(left)
+            return list(self.requests)
+
+    @property
+    def chat_requests(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.path.endswith("/chat/completions")]
+
+    # -- used by the handler ---------------------------------------------------------------------
+    def _record(self, req: RecordedRequest) -> None:
+        with self._request_seen:
+            self.requests.append(req)
+            self._request_seen.notify_all()
+
+    def _next_reply(self) -> Reply:
+        with self._lock:
+            return self._queue.pop(0) if self._queue else self.default
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeLLM
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
+        pass
+
+    def setup(self) -> None:
+        super().setup()
+        # Each write should leave as its own TCP segment so split-line tests really split.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    # -- routing ---------------------------------------------------------------------------------
+    def do_GET(self) -> None:
+        req = self._read_request()
+        try:
+            if self.path.rstrip("/") == "/v1/models":
+                models = sorted(self.fake.models or {"fake-model"})
+                self._send_json(200, {"object": "list", "data": [{"id": m, "object": "model"} for m in models]})
+            else:
+                self._send_body(404, b"404 page not found", "text/plain")
+        finally:
+            req.finished.set()
+
+    def do_POST(self) -> None:
+        req = self._read_request()
+        try:
+            self._answer(req)
+        except (BrokenPipeError, ConnectionResetError):
+            req.client_gone = True
+        finally:
+            req.finished.set()
+
+    def _read_request(self) -> RecordedRequest:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        req = RecordedRequest(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body, raw)
+        self.fake._record(req)
+        return req
+
+    def _answer(self, req: RecordedRequest) -> None:
+        fake = self.fake
+        if self.path.rstrip("/") != "/v1/chat/completions":
+            self._send_body(404, b"404 page not found", "text/plain")
+            return
+        if fake.required_key is not None and req.authorization != f"Bearer {fake.required_key}":
+            self._send_json(401, {"error": {"message": "Incorrect API key provided.",
+                                            "type": "invalid_request_error", "code": "invalid_api_key"}})
+            return
+        if not isinstance(req.body, dict) or not isinstance(req.body.get("messages"), list):
+            self._send_json(400, {"error": {"message": "messages must be a list", "type": "invalid_request_error"}})
+            return
+        model = req.body.get("model")
+        if fake.models is not None and model not in fake.models:
+            self._send_json(404, {"error": {"message": f"The model `{model}` does not exist.",
+                                            "type": "invalid_request_error", "code": "model_not_found"}})
+            return
+        reply = fake._next_reply()
+        if reply.header_delay and fake._stopping.wait(reply.header_delay):
+            return
+        if reply.html is not None:
+            self._send_body(reply.status, reply.html.encode(), "text/html; charset=utf-8", reply.headers)
+        elif reply.body_text is not None:
+            self._send_body(reply.status, reply.body_text.encode(), "text/plain", reply.headers)
+        elif reply.status != 200:
+            self._send_json(reply.status, reply.error_json if reply.error_json is not None else
+                            {"error": {"message": f"fake error {reply.status}"}}, reply.headers)
+        else:
+            tokens = reply.token_list()
+            max_tokens = req.body.get("max_tokens")
+            if isinstance(max_tokens, int) and max_tokens > 0:
+                tokens = tokens[:max_tokens]
+            if req.body.get("stream") and not reply.ignore_stream:
+                self._stream(req, reply, model, tokens)
+            else:
+                self._send_json(200, _completion(model, "".join(tokens)), reply.headers)
+
+    # -- writing ---------------------------------------------------------------------------------
+    def _send_json(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
+        self._send_body(status, json.dumps(obj).encode(), "application/json", headers)
+
+    def _send_body(self, status: int, body: bytes, ctype: str, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+        self.close_connection = True
+
+    def _stream(self, req: RecordedRequest, reply: Reply, model: str, tokens: list[str]) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Connection", "close")
+        for k, v in reply.headers.items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.close_connection = True
+        stopping = self.fake._stopping
+        for i, event in enumerate(_sse_events(reply, model, tokens)):
+            if i > 1 and reply.token_delay and stopping.wait(reply.token_delay):
+                return
+            if event is None:  # end early: abrupt close or a clean end of the chunked body
+                if reply.abrupt:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                break
+            step = reply.split_every or len(event)
+            for start in range(0, len(event), step):
+                self._chunk(event[start:start + step])
+                if reply.split_every:
+                    time.sleep(0.0005)  # let each piece arrive as its own read
+        self._chunk(b"")  # terminating chunk
+
+    def _chunk(self, data: bytes) -> None:
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
+
+
+def _sse_events(reply: Reply, model: str, tokens: list[str]) -> Iterator[bytes | None]:
+    """The SSE byte events of one streamed reply; None marks "stop here without finishing"."""
+    cid = f"chatcmpl-{uuid.uuid4().hex[:12]}"
+
+    def chunk(delta: dict, finish: str | None = None) -> bytes:
+        obj = {"id": cid, "object": "chat.completion.chunk", "created": int(time.time()), "model": model,
+               "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+        return b"data: " + json.dumps(obj).encode() + b"\n\n"
+
+    yield chunk({"role": "assistant", "content": ""})
+    for i, token in enumerate(tokens):
+        if reply.end_after is not None and i == reply.end_after:
+            yield None
+            return
+        if reply.error_after is not None and i == reply.error_after:
+            yield b'data: {"error": {"message": "upstream model crashed", "code": 500}}\n\n'
+            return
+        if reply.keepalive:
+            yield b": keep-alive\n\n"
+        yield chunk({"content": token})
+    if reply.end_after is not None and reply.end_after >= len(tokens):
+        yield None
+        return
+    yield chunk({}, "stop")
+    yield b"data: [DONE]\n\n"
+
+
+def _completion(model: str, text: str) -> dict:
+    return {"id": f"chatcmpl-{uuid.uuid4().hex[:12]}", "object": "chat.completion", "created": int(time.time()),
+            "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 1, "completion_tokens": len(text.split()), "total_tokens": 1}}
+
+
+@pytest.fixture
+def fake_llm() -> Iterator[FakeLLM]:
+    """A fresh fake endpoint per test: `fake_llm.base_url`, `.reply(...)`, `.enqueue(...)`, `.requests`."""
+    with FakeLLM() as fake:
+        yield fake
