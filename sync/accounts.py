@@ -1,0 +1,105 @@
+"""Which local database is active, and what signing in and out does to it.
+
+- Signed out, never signed in: `local.sqlite3` (rows have no owner yet).
+- The first sign-in on this device claims those rows: the file becomes `accounts/<user_id>.sqlite3`, the
+  owner columns are set, and its outbox (every insert made while signed out) is pushed by the next sync.
+- Any other account gets its own, new database: it never sees, and never pushes, another account's rows.
+- Signing out stops sync and keeps the account's database (still the one the app shows, so nothing
+  vanishes); `remove_data` deletes it and the app falls back to an empty signed-out database.
+
+The device state lives in `account.json` in the data dir (no secrets: the session is in the keychain).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from local_schema import paths
+from sync.config import atomic_write_json
+from sync.errors import SyncError
+
+STATE_FILE = "account.json"
+
+
+@dataclass
+class AccountState:
+    active_account: str | None = None  # user id whose database is active (kept after sign-out)
+    email: str | None = None
+    signed_in: bool = False
+    claimed_by: str | None = None  # the account that took over the signed-out rows on first sign-in
+
+
+def load_state(data_dir: Path) -> AccountState:
+    path = Path(data_dir) / STATE_FILE
+    if not path.exists():
+        return AccountState()
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return AccountState(**{k: raw.get(k) for k in AccountState.__dataclass_fields__})
+    except (OSError, ValueError, TypeError) as exc:
+        raise SyncError(f"cannot read {path}: {exc}; fix or delete it (your databases are untouched)") from exc
+
+
+def save_state(data_dir: Path, state: AccountState) -> None:
+    atomic_write_json(Path(data_dir) / STATE_FILE, asdict(state))
+
+
+def active_database_path(data_dir: Path) -> Path:
+    state = load_state(data_dir)
+    return paths.database_path(Path(data_dir), state.active_account)
+
+
+def _claim_signed_out_rows(source: Path, user_id: str) -> None:
+    """Set the owner of every unowned row, with capture suppressed (owners are server-managed)."""
+    from local_schema.database import open_database
+    from local_schema.models import SYNCED_TABLES, owner_column
+
+    db = open_database(source)
+    try:
+        with db.engine.begin() as conn, db.applying_remote(conn):
+            for table in SYNCED_TABLES:
+                owner = owner_column(table)
+                conn.exec_driver_sql(f'UPDATE "{table}" SET "{owner}" = ? WHERE "{owner}" IS NULL', (user_id,))
+        with db.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        db.close()
+
+
+def _remove_database(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def signed_in(data_dir: Path, user_id: str, email: str) -> Path:
+    """Record a sign-in; on the first one on this device, claim the signed-out rows. Returns the db path."""
+    data_dir = Path(data_dir)
+    state = load_state(data_dir)
+    target = paths.database_path(data_dir, user_id)
+    local = paths.database_path(data_dir, None)
+    if state.claimed_by is None:
+        if local.exists() and not target.exists():
+            _claim_signed_out_rows(local, user_id)
+            # The WAL was checkpointed and truncated, so the main file holds everything.
+            for suffix in ("-wal", "-shm"):
+                Path(f"{local}{suffix}").unlink(missing_ok=True)
+            os.replace(local, target)
+        state.claimed_by = user_id
+    state.active_account, state.email, state.signed_in = user_id, email, True
+    save_state(data_dir, state)
+    return target
+
+
+def signed_out(data_dir: Path, remove_data: bool = False) -> Path:
+    """Record a sign-out. Keeps the account's database unless `remove_data`. Returns the now-active path."""
+    data_dir = Path(data_dir)
+    state = load_state(data_dir)
+    if remove_data and state.active_account:
+        _remove_database(paths.database_path(data_dir, state.active_account))
+        state.active_account, state.email = None, None
+    state.signed_in = False
+    save_state(data_dir, state)
+    return paths.database_path(data_dir, state.active_account)

@@ -1,0 +1,267 @@
+"""The sync engine: one object per data dir that signs in/out and runs sync cycles (push, then pull).
+
+Everything here blocks on network and disk, so the GUI calls it from `SyncScheduler`'s worker thread,
+never from the UI thread. State and progress are reported through plain callbacks:
+`on_state(state: str, detail: str | None)`, `on_progress(phase: str, count: int)`, `on_alert(message)`.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from sync import accounts
+from sync.config import SupabaseConfig, load_supabase_config
+from sync.errors import ConfigError, Kind, RequestFailed, SignInNeeded, SyncError
+from sync.session import SessionManager, SessionStore
+
+# States the UI can show.
+IDLE, SYNCING, OFFLINE, SIGN_IN_NEEDED, SIGNED_OUT = "idle", "syncing", "offline", "sign-in needed", "signed out"
+UPDATE_REQUIRED, ERROR = "update required", "error"
+
+LOCK_TIMEOUT = 120.0
+
+_process_locks: dict[str, threading.Lock] = {}
+_process_locks_guard = threading.Lock()
+
+
+def _thread_lock(path: Path) -> threading.Lock:
+    with _process_locks_guard:
+        return _process_locks.setdefault(str(path), threading.Lock())
+
+
+@dataclass
+class CycleResult:
+    state: str
+    pushed: int = 0
+    pulled: int = 0
+    parked: int = 0
+    quarantined: int = 0
+    requests: int = 0
+    duration_s: float = 0.0
+    error: str | None = None
+    paused_tables: dict[str, str] = field(default_factory=dict)
+    alerts: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _noop(*_args) -> None:
+    pass
+
+
+class SyncEngine:
+    def __init__(self, data_dir: Path, *, config: SupabaseConfig | None = None,
+                 on_state: Callable[[str, str | None], None] = _noop,
+                 on_progress: Callable[[str, int], None] = _noop,
+                 on_alert: Callable[[str], None] = _noop):
+        self.data_dir = Path(data_dir)
+        self._config = config
+        self._sessions: SessionManager | None = None
+        self._db = None
+        self.on_state, self.on_progress, self.on_alert = on_state, on_progress, on_alert
+        self.state = SIGNED_OUT
+        self.state_detail: str | None = None
+        self.rest_transport = None  # tests/bench may inject an httpx transport
+
+    # -- configuration and session -------------------------------------------------------------------
+    @property
+    def config(self) -> SupabaseConfig:
+        if self._config is None:
+            self._config = load_supabase_config(self.data_dir)
+        return self._config
+
+    @property
+    def sessions(self) -> SessionManager:
+        if self._sessions is None:
+            self._sessions = SessionManager(self.config, SessionStore(self.data_dir))
+        return self._sessions
+
+    def database(self):
+        """The active local database (opened on first use; reopened after an account switch)."""
+        from local_schema.database import open_database
+
+        path = accounts.active_database_path(self.data_dir)
+        if self._db is None or Path(self._db.path) != path.resolve():
+            self.close_database()
+            self._db = open_database(path)
+        return self._db
+
+    def close_database(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def close(self) -> None:
+        self.close_database()
+
+    def _set_state(self, state: str, detail: str | None = None) -> None:
+        self.state, self.state_detail = state, detail
+        self.on_state(state, detail)
+
+    # -- accounts --------------------------------------------------------------------------------------
+    def sign_up(self, email: str, password: str):
+        return self._after_sign_in(self.sessions.sign_up(email, password))
+
+    def sign_in(self, email: str, password: str):
+        return self._after_sign_in(self.sessions.sign_in(email, password))
+
+    def _after_sign_in(self, session):
+        self.close_database()  # the signed-out file may be moved to become this account's database
+        with self._cycle_lock(accounts.active_database_path(self.data_dir)):
+            accounts.signed_in(self.data_dir, session.user_id, session.email)
+        self._set_state(IDLE)
+        return session
+
+    def sign_out(self, remove_data: bool = False) -> Path:
+        self.sessions.sign_out()
+        self.close_database()
+        path = accounts.signed_out(self.data_dir, remove_data)
+        self._set_state(SIGNED_OUT)
+        return path
+
+    # -- one cycle -------------------------------------------------------------------------------------
+    @contextmanager
+    def _cycle_lock(self, db_path: Path):
+        from sync.filelock import FileLock
+
+        thread_lock = _thread_lock(Path(db_path).resolve())
+        if not thread_lock.acquire(timeout=LOCK_TIMEOUT):
+            raise SyncError("another sync of this database is running in this process")
+        file_lock = FileLock(Path(f"{db_path}.sync-lock"))
+        try:
+            file_lock.acquire(LOCK_TIMEOUT)
+            try:
+                yield
+            finally:
+                file_lock.release()
+        finally:
+            thread_lock.release()
+
+    @contextmanager
+    def remote_tx(self):
+        """A write transaction whose changes are not captured into the outbox (they come from the server)."""
+        db = self.database()
+        with db.engine.begin() as conn, db.applying_remote(conn):
+            yield conn
+
+    def run_cycle(self) -> CycleResult:
+        """Push, then pull. Never raises for sync trouble: the result (and on_state) says what happened."""
+        started = time.monotonic()
+        result = CycleResult(state=SYNCING)
+        rest = None
+        try:
+            state = accounts.load_state(self.data_dir)
+            if not state.signed_in or not state.active_account:
+                raise SignInNeeded("signed out: run `mirari account login` to turn sync on")
+            session = self.sessions.current()
+            if session is None or session.user_id != state.active_account:
+                raise SignInNeeded("sign-in needed: the saved session is missing or for another account")
+            db_path = accounts.active_database_path(self.data_dir)
+            with self._cycle_lock(db_path):
+                self._set_state(SYNCING)
+                rest = self._rest()
+                self._cycle(rest, session.user_id, result)
+        except SignInNeeded as exc:
+            result.state, result.error = (SIGN_IN_NEEDED if "signed out" not in str(exc) else SIGNED_OUT), str(exc)
+        except ConfigError as exc:
+            result.state, result.error = ERROR, str(exc)
+        except RequestFailed as exc:
+            result.state = OFFLINE if exc.kind is Kind.TRANSIENT and exc.status is None else ERROR
+            result.error = str(exc)
+        except SyncError as exc:
+            result.state, result.error = ERROR, str(exc)
+        finally:
+            if rest is not None:
+                result.requests = rest.requests
+                rest.close()
+        result.duration_s = round(time.monotonic() - started, 4)
+        self._record(result)
+        self._set_state(result.state, result.error)
+        return result
+
+    def _rest(self):
+        from sync.rest import RestClient
+
+        return RestClient(self.config.url, self.config.anon_key, self.sessions.access_token,
+                          self.sessions.refresh, transport=self.rest_transport)
+
+    def _cycle(self, rest, user_id: str, result: CycleResult) -> None:
+        from local_schema.models import SYNCED_TABLES
+        from sync.pull import Puller
+        from sync.push import Pusher
+
+        db = self.database()
+        paused: set[str] = set()  # re-tried every cycle: the server (or the app) may have been updated
+        pusher = Pusher(db, rest, user_id, self.remote_tx, paused, self.on_progress)
+        try:
+            pusher.push_all()
+        finally:
+            result.pushed, result.parked = pusher.result.pushed, pusher.result.parked
+            result.paused_tables.update(pusher.result.paused_tables)
+        puller = Puller(db, rest, user_id, self.remote_tx, self._alert)
+        try:
+            puller.pull_all(SYNCED_TABLES, paused)
+        finally:
+            result.pulled, result.quarantined = puller.result.pulled, puller.result.quarantined
+            result.parked += puller.result.parked
+            result.alerts.extend(puller.result.alerts)
+            result.paused_tables.update(puller.paused)
+        result.state = UPDATE_REQUIRED if result.paused_tables else IDLE
+        if result.paused_tables:
+            result.error = "update required: " + "; ".join(f"{t} ({r})" for t, r in result.paused_tables.items())
+
+    def _alert(self, message: str) -> None:
+        self.on_alert(message)
+
+    def _record(self, result: CycleResult) -> None:
+        """Persist the outcome for `mirari status` (another process) and the next start of the app."""
+        from local_schema.timestamps import utc_now
+        from sync.dbutil import set_meta
+
+        try:
+            db = self.database()
+        except Exception:  # noqa: BLE001 - a broken database is reported by whoever opens it next
+            return
+        with db.engine.begin() as conn:
+            set_meta(conn, "sync_state", result.state)
+            set_meta(conn, "sync_error", result.error)
+            if result.state in (IDLE, UPDATE_REQUIRED):
+                set_meta(conn, "last_sync", utc_now())  # display only, never compared with anything
+
+    # -- status ----------------------------------------------------------------------------------------
+    def status(self) -> dict:
+        from local_schema.outbox import count_parked, count_pending
+        from sync.dbutil import get_meta
+
+        state = accounts.load_state(self.data_dir)
+        db = self.database()
+        with db.engine.connect() as conn:
+            pending, parked = count_pending(conn), count_parked(conn)
+            quarantined = conn.exec_driver_sql("SELECT count(*) FROM sync_quarantine").scalar()
+            last_sync, sync_state = get_meta(conn, "last_sync"), get_meta(conn, "sync_state")
+            error = get_meta(conn, "sync_error")
+        if not state.signed_in:
+            sync_state = SIGNED_OUT
+        return {
+            "database": str(db.path),
+            "account": ({"user_id": state.active_account, "email": state.email}
+                        if state.active_account else None),
+            "signed_in": state.signed_in,
+            "state": sync_state or IDLE,
+            "error": error,
+            "pending": pending,
+            "parked": parked,
+            "quarantined": quarantined,
+            "last_sync": last_sync,
+        }
+
+
+def dumps(data: dict) -> str:
+    return json.dumps(data, indent=2, sort_keys=True, default=str)

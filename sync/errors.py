@@ -1,0 +1,86 @@
+"""What a failed request means for sync, decided once (sync-anchors §4.6).
+
+Every HTTP failure is turned into a `RequestFailed` carrying a `Kind`; push and pull then act on the kind,
+never on raw status codes. Nothing maps to "ignore": each kind is retried, parked, paused or surfaced.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+
+
+class Kind(enum.Enum):
+    TRANSIENT = "transient"          # network, 429, 502-504, pool/connection errors: retry later, keep order
+    AUTH = "auth"                    # token invalid or expired: refresh once and retry the same request
+    REJECTED = "rejected"            # RLS / check / invalid data / trigger refusal: park this op
+    DUPLICATE = "duplicate"          # 23505: for an insert, check whether it is our own earlier success
+    FK_MISSING = "fk_missing"        # 23503: the parent is not on the server (yet)
+    SCHEMA = "schema"                # unknown table/column: pause the table, "update required"
+    TOO_LARGE = "too_large"          # 413: split the batch; a single row too large is parked
+    SERVER = "server"                # other 5xx: retry with backoff, park after too many attempts
+    MALFORMED = "malformed"          # the server answered 2xx with something that is not what PostgREST sends
+
+
+# 5xx that are not known transients are retried this many times before the op is parked with an alert.
+MAX_SERVER_ATTEMPTS = 20
+
+_TRANSIENT_CODES = {"PGRST000", "PGRST001", "PGRST002", "PGRST003", "40001", "40P01", "57014", "55P03"}
+_SCHEMA_CODES = {"PGRST204", "PGRST205", "42P01", "42703"}
+_AUTH_CODES = {"PGRST301", "PGRST302", "PGRST303"}
+
+
+class SyncError(Exception):
+    """Base of every error the sync package raises on purpose; `str()` is one line a user can read."""
+
+
+class ConfigError(SyncError):
+    """Missing or invalid Supabase URL / anon key."""
+
+
+class SignInNeeded(SyncError):
+    """No session, or the refresh token was refused for good: sync pauses until the user signs in."""
+
+
+class KeychainUnavailable(SyncError):
+    """No OS keychain to keep the session in (and plaintext storage was not explicitly allowed)."""
+
+
+class RequestFailed(SyncError):
+    def __init__(self, kind: Kind, status: int | None, code: str | None, message: str,
+                 details: str | None = None, retry_after: float | None = None):
+        self.kind, self.status, self.code = kind, status, code
+        self.message, self.details, self.retry_after = message, details, retry_after
+        where = f"HTTP {status}" if status is not None else "no response"
+        super().__init__(f"{where}{f' {code}' if code else ''}: {message}")
+
+
+class UpdateRequired(SyncError):
+    """The server does not know a table or column this client uses: that table's sync is paused."""
+
+
+def classify(status: int, code: str | None) -> Kind:
+    code = code or ""
+    if status == 401 or code in _AUTH_CODES:
+        return Kind.AUTH
+    if code in _SCHEMA_CODES:
+        return Kind.SCHEMA
+    if code == "23505":
+        return Kind.DUPLICATE
+    if code == "23503":
+        return Kind.FK_MISSING
+    if code in _TRANSIENT_CODES or code.startswith(("08", "53")) or status in (408, 429, 502, 503, 504):
+        return Kind.TRANSIENT
+    if status == 413:
+        return Kind.TOO_LARGE
+    if status >= 500:
+        return Kind.SERVER
+    # 403/42501 (RLS WITH CHECK), 23514 check, 23502 not-null, 22xxx invalid data, P0001 trigger refusal and
+    # any other 4xx: the server refuses this write for good. Parking keeps it visible instead of stuck or lost.
+    return Kind.REJECTED
+
+
+def backoff_delay(attempt: int, base: float = 1.0, cap: float = 300.0) -> float:
+    """Exponential backoff with full jitter: retries from many devices do not arrive in lockstep."""
+    ceiling = min(cap, base * (2 ** max(0, attempt)))
+    return random.uniform(ceiling / 2, ceiling)

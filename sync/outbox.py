@@ -1,0 +1,113 @@
+"""Reading the change-capture outbox as a list of net operations per row, and settling ops.
+
+The outbox (written by SQLite triggers, see local_schema) records *that* a row changed, never the values:
+push reads the row's current values. So consecutive edits of one row collapse into one request
+(insert + updates = one insert of the current row; updates = one PATCH of the union of the changed
+columns; ... + delete = one tombstone). Coalescing never crosses a delete followed by a re-insert.
+
+An op is removed only after its own request succeeded, and only the op_seqs that were read for it: an
+edit made while the push was in flight has a higher op_seq and stays pending (Replicache#42).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from dataclasses import dataclass, field
+
+from sync.dbutil import now
+
+
+@dataclass
+class NetOp:
+    table: str
+    row_id: str
+    kind: str  # insert | update | delete
+    op_seqs: list[int] = field(default_factory=list)
+    columns: set[str] = field(default_factory=set)  # update only
+    sent_before: bool = False  # some op of this row was already sent once (its response may have been lost)
+
+    @property
+    def first_seq(self) -> int:
+        return self.op_seqs[0]
+
+
+def coalesce(ops: list[tuple[int, str, str, str, str | None, int]]) -> list[NetOp]:
+    """Turn `(op_seq, table, row_id, kind, changed_columns_json, attempts)` rows (op_seq order) into net ops.
+
+    Result is in order of each net op's first op_seq. An insert followed by a delete that never reached
+    the server disappears (both ops are returned in a NetOp of kind 'noop' so the caller removes them);
+    if the insert was sent before, its fate is unknown, so it becomes a tombstone instead.
+    """
+    open_ops: dict[tuple[str, str], NetOp] = {}
+    result: list[NetOp] = []
+    for op_seq, table, row_id, kind, changed, attempts in ops:
+        key = (table, row_id)
+        current = open_ops.get(key)
+        if current is None or current.kind in ("delete", "noop") or kind == "insert":
+            current = NetOp(table, row_id, kind)
+            open_ops[key] = current
+            result.append(current)
+        elif kind == "delete":
+            if current.kind == "insert" and not (current.sent_before or attempts):
+                current.kind = "noop"
+            else:
+                current.kind = "delete"
+            current.columns.clear()
+        # kind == "update": an insert stays an insert (it sends the current row); updates merge columns.
+        current.op_seqs.append(op_seq)
+        current.sent_before = current.sent_before or attempts > 0
+        if kind == "update" and current.kind == "update" and changed:
+            with contextlib.suppress(ValueError):
+                current.columns.update(json.loads(changed))
+    return result
+
+
+def read_pending(conn, limit: int | None = None) -> list[NetOp]:
+    sql = ("SELECT op_seq, table_name, row_id, kind, changed_columns, attempts FROM sync_outbox "
+           "WHERE state = 'pending' ORDER BY op_seq")
+    if limit:
+        sql += f" LIMIT {int(limit)}"
+    return coalesce(conn.exec_driver_sql(sql).fetchall())
+
+
+def parked_rows(conn) -> set[tuple[str, str]]:
+    return {(t, r) for t, r in conn.exec_driver_sql(
+        "SELECT DISTINCT table_name, row_id FROM sync_outbox WHERE state = 'parked'").fetchall()}
+
+
+def mark_sent(conn, op_seqs: list[int]) -> None:
+    """Count an attempt *before* sending: if the response is lost, we know the request may have landed."""
+    conn.exec_driver_sql(
+        f"UPDATE sync_outbox SET attempts = attempts + 1 WHERE op_seq IN ({_marks(op_seqs)})", tuple(op_seqs))
+
+
+def settle(conn, op_seqs: list[int]) -> None:
+    for chunk in _chunks(op_seqs, 500):
+        conn.exec_driver_sql(f"DELETE FROM sync_outbox WHERE op_seq IN ({_marks(chunk)})", tuple(chunk))
+
+
+def record_error(conn, op_seqs: list[int], message: str) -> None:
+    conn.exec_driver_sql(
+        f"UPDATE sync_outbox SET last_error = ? WHERE op_seq IN ({_marks(op_seqs)})", (message, *op_seqs))
+
+
+def park(conn, op: NetOp, code: str | None, message: str, details: str | None = None) -> None:
+    """Move an op out of the queue into `sync_parked`, with the server's reason. The row stays as it is."""
+    conn.exec_driver_sql(
+        "INSERT OR REPLACE INTO sync_parked (op_seq, table_name, row_id, kind, changed_columns, code, message, "
+        "parked_at, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (op.first_seq, op.table, op.row_id, op.kind, json.dumps(sorted(op.columns)) if op.columns else None,
+         code, message, now(), details))
+    conn.exec_driver_sql(
+        f"UPDATE sync_outbox SET state = 'parked', last_error = ? WHERE op_seq IN ({_marks(op.op_seqs)})",
+        (message, *op.op_seqs))
+
+
+def _marks(values) -> str:
+    return ",".join("?" * len(values))
+
+
+def _chunks(values: list, size: int):
+    for i in range(0, len(values), size):
+        yield values[i:i + size]

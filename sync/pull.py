@@ -1,0 +1,291 @@
+"""Pull: per table, keyset pages after the server's commit-ordered `updated_at` cursor.
+
+`updated_at` is unique and commit-ordered per user on the server (supabase/migrations), so
+`updated_at > cursor ORDER BY updated_at LIMIT 1000` never skips or repeats a row. The cursor is the
+exact string the server returned (never reformatted, never compared with a local clock). Each page and
+its cursor are committed in one SQLite transaction with change capture suppressed, so a crash re-applies
+at most one page and an echo of our own push never goes back out.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from local_schema import models
+from local_schema.timestamps import parse_timestamp
+from sync.dbutil import TableInfo, quote, table_info
+from sync.errors import Kind, RequestFailed
+from sync.outbox import NetOp, park
+
+PAGE_SIZE = 1000
+DELETED_ELSEWHERE = "deleted on another device"
+
+
+@dataclass
+class PullResult:
+    pulled: int = 0
+    quarantined: int = 0
+    parked: int = 0
+    alerts: list[str] = field(default_factory=list)
+
+
+def cascade_children(table: str) -> list[tuple[str, str]]:
+    """(child table, fk column) pairs whose rows a local DELETE of `table` rows removes (ON DELETE CASCADE)."""
+    found = []
+    for child in models.SYNCED_MODELS:
+        for fk in child.__table__.foreign_keys:
+            if fk.column.table.name == table and (fk.ondelete or "").upper() == "CASCADE":
+                found.append((child.__tablename__, fk.parent.name))
+    return found
+
+
+class ForeignKeyMiss(Exception):
+    """A pulled child refers to a parent we have not pulled yet (it was committed after our parent pass)."""
+
+
+def _upsert_sql(info: TableInfo) -> str:
+    cols = ", ".join(quote(c) for c in info.columns)
+    marks = ", ".join("?" * len(info.columns))
+    updates = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in info.columns if c != "id")
+    return f"INSERT INTO {quote(info.name)} ({cols}) VALUES ({marks}) ON CONFLICT(id) DO UPDATE SET {updates}"
+
+
+def _problem(info: TableInfo, row, user_id: str) -> str | None:
+    """Why a server row cannot be stored locally, or None. Checked before anything is written."""
+    if not isinstance(row, dict):
+        return "row is not a JSON object"
+    if not isinstance(row.get("id"), str) or not row["id"]:
+        return "row has no id"
+    try:
+        parse_timestamp(row.get("updated_at"))
+    except ValueError as exc:
+        return f"bad updated_at: {exc}"
+    if row.get(info.owner) != user_id:
+        return f"row belongs to {row.get(info.owner)!r}, not the signed-in user"
+    if row.get("deleted_at") is None:
+        missing = [c for c in info.required if row.get(c) is None]
+        if missing:
+            return f"missing required columns {missing}"
+        for col in info.json_cols:
+            if col in info.required and not isinstance(row.get(col), dict | list):
+                return f"column {col} is not JSON"
+    return None
+
+
+class Puller:
+    def __init__(self, db, rest, user_id: str, remote_tx: Callable, alert: Callable[[str], None],
+                 page_size: int = PAGE_SIZE):
+        self.db, self.rest, self.user_id = db, rest, user_id
+        self.remote_tx, self.alert, self.page_size = remote_tx, alert, page_size
+        self.result = PullResult()
+        self.paused: dict[str, str] = {}  # table -> why the server refused it (update required)
+
+    # -- public ------------------------------------------------------------------------------------------
+    def pull_all(self, tables: tuple[str, ...], skip: set[str]) -> PullResult:
+        done: list[str] = []
+        for table in tables:
+            if table in skip:
+                continue
+            try:
+                self.pull_table(table)
+            except RequestFailed as exc:
+                if exc.kind is not Kind.SCHEMA:
+                    raise
+                self.paused[table] = f"{exc.code}: {exc.message}"  # the other tables go on
+                continue
+            except ForeignKeyMiss:
+                # The parent was committed after we pulled its table: catch the parents up, then retry once.
+                for parent in done:
+                    self.pull_table(parent)
+                self.pull_table(table, fk_retry=False)
+            done.append(table)
+        return self.result
+
+    def pull_table(self, table: str, fk_retry: bool = True) -> None:
+        info = table_info(table)
+        select = ",".join(info.columns)
+        while True:
+            cursor = self._cursor(table)
+            params = {"select": select, info.owner: f"eq.{self.user_id}", "order": "updated_at.asc",
+                      "limit": str(self.page_size)}
+            if cursor is not None:
+                params["updated_at"] = f"gt.{cursor}"
+            rows = self.rest.select(table, params)
+            if not rows:
+                return
+            self._check_order(table, rows, cursor)
+            halted = self._apply_page(info, rows, fk_retry)
+            if halted or len(rows) < self.page_size:
+                return
+
+    # -- helpers ----------------------------------------------------------------------------------------
+    def _cursor(self, table: str) -> str | None:
+        with self.db.engine.connect() as conn:
+            row = conn.exec_driver_sql("SELECT cursor FROM sync_cursors WHERE table_name = ?", (table,)).fetchone()
+        return row[0] if row else None
+
+    def _check_order(self, table: str, rows: list[dict], cursor: str | None) -> None:
+        """The page must move forward; otherwise we would loop on it forever (RxDB#5882)."""
+        previous = parse_timestamp(cursor) if cursor else None
+        for row in rows:
+            try:
+                stamp = parse_timestamp(row.get("updated_at"))
+            except (ValueError, AttributeError):
+                return  # a malformed row is quarantined by _apply_page, which halts before it
+            if previous is not None and stamp <= previous:
+                raise RequestFailed(Kind.MALFORMED, 200, None,
+                                    f"pull of {table} made no progress: the server returned updated_at "
+                                    f"{row.get('updated_at')} which is not after {cursor if previous else ''}")
+            previous = stamp
+
+    def _apply_page(self, info: TableInfo, rows: list[dict], fk_retry: bool) -> bool:
+        """Apply valid rows up to the first bad one; cursor = last applied row. True if halted."""
+        good = rows
+        bad_index = next((i for i, r in enumerate(rows) if _problem(info, r, self.user_id)), None)
+        if bad_index is not None:
+            good = rows[:bad_index]
+        try:
+            self._commit_rows(info, good)
+        except ForeignKeyMiss:
+            if fk_retry:
+                raise
+            good, bad_index = self._commit_until_failure(info, good)
+        if bad_index is not None:
+            bad = rows[bad_index] if bad_index < len(rows) else None
+            reason = _problem(info, bad, self.user_id) or "violates a local constraint (missing parent row)"
+            self._quarantine(info.name, bad, reason)
+            return True
+        return False
+
+    def _commit_until_failure(self, info: TableInfo, rows: list[dict]) -> tuple[list[dict], int | None]:
+        """Row by row (one transaction per row), to apply everything before the row that cannot be applied."""
+        for i, row in enumerate(rows):
+            try:
+                self._commit_rows(info, [row])
+            except ForeignKeyMiss:
+                return rows[:i], i
+        return rows, None
+
+    def _commit_rows(self, info: TableInfo, rows: list[dict]) -> None:
+        if not rows:
+            return
+        import sqlalchemy.exc
+
+        try:
+            with self.remote_tx() as conn:
+                self._write(conn, info, rows)
+                conn.exec_driver_sql(
+                    "INSERT INTO sync_cursors (table_name, cursor) VALUES (?, ?) "
+                    "ON CONFLICT(table_name) DO UPDATE SET cursor = excluded.cursor",
+                    (info.name, rows[-1]["updated_at"]))
+        except sqlalchemy.exc.IntegrityError as exc:
+            if "FOREIGN KEY" in str(exc):
+                raise ForeignKeyMiss(str(exc)) from exc
+            raise
+        self.result.pulled += len(rows)
+
+    def _write(self, conn, info: TableInfo, rows: list[dict]) -> None:
+        # Within a page the last version of an id wins, and a tombstone beats an upsert (WatermelonDB#1462).
+        latest: dict[str, dict] = {}
+        for row in rows:
+            prev = latest.get(row["id"])
+            if prev is not None and prev.get("deleted_at") and not row.get("deleted_at"):
+                continue
+            latest[row["id"]] = row
+        dirty = self._dirty(conn, info.name, list(latest))
+        tombstones = [r for r in latest.values() if r.get("deleted_at")]
+        live = [r for r in latest.values() if not r.get("deleted_at")]
+        upserts = []
+        for row in live:
+            ops = dirty.get(row["id"])
+            upserts.append(info.encode(self._rebase(conn, info, row, ops) if ops else row))
+        if upserts:
+            conn.exec_driver_sql(_upsert_sql(info), upserts)
+        if tombstones:
+            self._delete(conn, info, [r["id"] for r in tombstones])
+
+    @staticmethod
+    def _dirty(conn, table: str, ids: list[str]) -> dict[str, list[tuple]]:
+        if not conn.exec_driver_sql("SELECT EXISTS (SELECT 1 FROM sync_outbox WHERE table_name = ?)",
+                                    (table,)).scalar():
+            return {}
+        marks = ",".join("?" * len(ids))
+        found: dict[str, list[tuple]] = {}
+        for row_id, kind, changed in conn.exec_driver_sql(
+                f"SELECT row_id, kind, changed_columns FROM sync_outbox WHERE table_name = ? AND row_id IN ({marks})"
+                " ORDER BY op_seq", (table, *ids)):
+            found.setdefault(row_id, []).append((kind, changed))
+        return found
+
+    @staticmethod
+    def _rebase(conn, info: TableInfo, server_row: dict, ops: list[tuple]) -> dict:
+        """Server row + the columns changed locally and not yet pushed: the row stays dirty."""
+        if any(kind == "insert" for kind, _ in ops):
+            keep = set(info.client) - {"id"}
+        else:
+            keep = set()
+            for _, changed in ops:
+                keep.update(json.loads(changed or "[]"))
+        keep &= set(info.columns) - {"id", "created_at", "updated_at", info.owner}
+        if not keep:
+            return server_row
+        cols = sorted(keep)
+        local = conn.exec_driver_sql(
+            f"SELECT {', '.join(quote(c) for c in cols)} FROM {quote(info.name)} WHERE id = ?",
+            (server_row["id"],)).fetchone()
+        if local is None:
+            return server_row
+        merged = dict(server_row)
+        for col, value in zip(cols, local, strict=True):
+            if col in info.json_cols and isinstance(value, str):
+                value = json.loads(value)
+            elif col in info.bool_cols and value is not None:
+                value = bool(value)
+            merged[col] = value
+        return merged
+
+    def _delete(self, conn, info: TableInfo, ids: list[str]) -> None:
+        """Deletes win. Pending edits to a row deleted elsewhere (or to a child the delete cascades to) are
+        parked with a snapshot of the local row, so nothing disappears without a trace."""
+        marks = ",".join("?" * len(ids))
+        victims: dict[tuple[str, str], dict] = {}
+        dirty_sql = "SELECT row_id FROM sync_outbox WHERE table_name = ? AND kind <> 'delete'"
+        for table, where in [(info.name, "id")] + cascade_children(info.name):
+            for row in conn.exec_driver_sql(
+                    f"SELECT * FROM {quote(table)} WHERE {quote(where)} IN ({marks}) AND id IN ({dirty_sql})",
+                    (*ids, table)).mappings():
+                victims[(table, row["id"])] = dict(row)
+        conn.exec_driver_sql(f"DELETE FROM {quote(info.name)} WHERE id IN ({marks})", tuple(ids))
+        for (table, row_id), snapshot in victims.items():
+            ops = conn.exec_driver_sql(
+                "SELECT op_seq, kind, changed_columns FROM sync_outbox WHERE table_name = ? AND row_id = ? "
+                "AND kind <> 'delete' ORDER BY op_seq", (table, row_id)).fetchall()
+            if not ops:
+                continue
+            columns = set()
+            for _, _, changed in ops:
+                columns.update(json.loads(changed or "[]"))
+            op = NetOp(table, row_id, ops[0][1], [o[0] for o in ops], columns)
+            park(conn, op, None, DELETED_ELSEWHERE, json.dumps({"snapshot": snapshot}, default=str))
+            self.result.parked += 1
+        # Deletes queued for the rows we just removed are satisfied by the server's tombstone.
+        conn.exec_driver_sql(
+            f"DELETE FROM sync_outbox WHERE table_name = ? AND kind = 'delete' AND row_id IN ({marks})",
+            (info.name, *ids))
+
+    def _quarantine(self, table: str, row, reason: str) -> None:
+        payload = json.dumps(row, default=str, sort_keys=True)
+        row_id = row.get("id") if isinstance(row, dict) else None
+        with self.db.engine.begin() as conn:
+            seen = conn.exec_driver_sql(
+                "SELECT 1 FROM sync_quarantine WHERE table_name = ? AND payload = ?", (table, payload)).fetchone()
+            if not seen:
+                conn.exec_driver_sql(
+                    "INSERT INTO sync_quarantine (table_name, row_id, payload, error) VALUES (?, ?, ?, ?)",
+                    (table, row_id, payload, reason))
+        self.result.quarantined += 1
+        message = f"{table} row {row_id or '?'} cannot be stored locally ({reason}); pull of {table} halted before it"
+        self.result.alerts.append(message)
+        self.alert(message)

@@ -1,0 +1,289 @@
+"""Push: drain the outbox, parents before children, every request safe to replay.
+
+- Inserts: bulk POST (<= 500 rows of one table) of the row's current client columns, id included, tables
+  in FK order. A duplicate key (23505) is looked up as the user: visible means it is our own earlier insert
+  whose response was lost; invisible means another user's row has that id -> parked.
+- Updates: PATCH `?id=eq.X&deleted_at=is.null` of only the changed columns, `return=representation`.
+  Zero rows back is never success: a GET by id decides (tombstoned -> delete wins; invisible -> parked).
+- Deletes: PATCH `deleted_at` (the server stamps it); replaying one is a no-op.
+- After success the server's row (updated_at, created_at, owner) is adopted with capture suppressed.
+A refused write is parked with the server's code and message; the rest of the queue goes on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from local_schema import models
+from sync.dbutil import quote, table_info
+from sync.errors import MAX_SERVER_ATTEMPTS, Kind, RequestFailed
+from sync.outbox import NetOp, mark_sent, park, parked_rows, read_pending, record_error, settle
+from sync.pull import DELETED_ELSEWHERE
+
+INSERT_BATCH = 500
+READ_LIMIT = 5000  # ops read per pass; the loop continues until the queue is drained
+
+
+@dataclass
+class PushResult:
+    pushed: int = 0
+    parked: int = 0
+    paused_tables: dict[str, str] = field(default_factory=dict)  # table -> server's reason
+
+
+class Pusher:
+    def __init__(self, db, rest, user_id: str, remote_tx: Callable, paused: set[str],
+                 progress: Callable[[str, int], None]):
+        self.db, self.rest, self.user_id, self.remote_tx = db, rest, user_id, remote_tx
+        self.paused = paused
+        self.progress = progress
+        self.result = PushResult()
+
+    def push_all(self) -> PushResult:
+        while True:
+            with self.db.engine.begin() as conn:
+                ops = read_pending(conn, READ_LIMIT)
+                blocked = parked_rows(conn)
+            ops = [op for op in ops if op.table not in self.paused]
+            if not ops:
+                return self.result
+            progressed = self._push_pass(ops, blocked)
+            if not progressed:
+                return self.result
+
+    # -- one pass over a slice of the queue --------------------------------------------------------------
+    def _push_pass(self, ops: list[NetOp], blocked: set[tuple[str, str]]) -> bool:
+        progressed = False
+        # Only the first net op of each row this pass: a later one (delete then re-insert) waits its turn.
+        seen: set[tuple[str, str]] = set()
+        inserts: dict[str, list[NetOp]] = {}
+        others: list[NetOp] = []
+        for op in ops:
+            key = (op.table, op.row_id)
+            if key in seen:
+                continue
+            seen.add(key)
+            if key in blocked:
+                # A row with a parked change: later edits wait behind it (the user retries or discards).
+                self._park(op, None, "waiting behind a parked change to the same row")
+                progressed = True
+            elif op.kind == "noop":
+                with self.db.engine.begin() as conn:
+                    settle(conn, op.op_seqs)
+                progressed = True
+            elif op.kind == "insert":
+                inserts.setdefault(op.table, []).append(op)
+            else:
+                others.append(op)
+        for model in models.SYNCED_MODELS:
+            batch = inserts.get(model.__tablename__, [])
+            for i in range(0, len(batch), INSERT_BATCH):
+                if batch[i:i + INSERT_BATCH]:
+                    self._insert_batch(model.__tablename__, batch[i:i + INSERT_BATCH])
+                    progressed = True
+        for op in sorted(others, key=lambda o: o.first_seq):
+            if op.table in self.paused:
+                continue
+            if op.kind == "update":
+                self._update(op)
+            else:
+                self._delete(op)
+            progressed = True
+        return progressed
+
+    # -- inserts -----------------------------------------------------------------------------------------
+    def _insert_batch(self, table: str, ops: list[NetOp]) -> None:
+        if table in self.paused:
+            return
+        info = table_info(table)
+        cols = ", ".join(quote(c) for c in info.client)
+        rows, present = [], []
+        with self.db.engine.begin() as conn:
+            for op in ops:
+                values = conn.exec_driver_sql(f"SELECT {cols} FROM {quote(table)} WHERE id = ?",
+                                              (op.row_id,)).fetchone()
+                if values is None:
+                    # Gone locally without a captured delete (e.g. removed under applying_remote): visible.
+                    park(conn, op, None, "row no longer exists locally")
+                    self.result.parked += 1
+                    continue
+                rows.append(info.decode_client(tuple(values)))
+                present.append(op)
+            if present:
+                mark_sent(conn, [s for op in present for s in op.op_seqs])
+        if not present:
+            return
+        try:
+            returned = self.rest.insert(table, rows)
+        except RequestFailed as exc:
+            if exc.kind in (Kind.TRANSIENT, Kind.AUTH, Kind.MALFORMED):
+                raise
+            if exc.kind is Kind.SCHEMA:
+                self._pause(table, exc)
+                return
+            if len(present) > 1:
+                # Isolate the culprit: halves first (a 413 needs smaller requests anyway), then single rows.
+                mid = len(present) // 2
+                self._insert_batch(table, present[:mid])
+                self._insert_batch(table, present[mid:])
+                return
+            self._insert_failed(present[0], exc)
+            return
+        self._adopt(table, returned, present)
+
+    def _insert_failed(self, op: NetOp, exc: RequestFailed) -> None:
+        if exc.kind is Kind.DUPLICATE:
+            server = self._get(op.table, op.row_id)
+            if server is not None and server.get(table_info(op.table).owner) != self.user_id:
+                server = None  # e.g. someone else's public template: visible, but not ours
+            if server is not None and not server.get("deleted_at"):
+                self._adopt(op.table, [server], [op])  # our earlier insert landed; its response was lost
+                return
+            if server is not None:
+                self._deleted_elsewhere(op)
+                return
+            self._park(op, exc.code, "a row with this id exists on the server but is not yours "
+                                     f"({exc.message})")
+            return
+        if exc.kind is Kind.FK_MISSING:
+            self._park(op, exc.code, f"its parent row is not on the server: {exc.message}")
+            return
+        if exc.kind is Kind.SERVER:
+            self._server_error(op, exc)
+            return
+        self._park(op, exc.code, exc.message, exc.details)
+
+    # -- updates and deletes -----------------------------------------------------------------------------
+    def _update(self, op: NetOp) -> None:
+        info = table_info(op.table)
+        columns = sorted(c for c in op.columns if c in info.columns and c not in
+                         ("id", "created_at", "updated_at", info.owner))
+        with self.db.engine.begin() as conn:
+            values = None
+            if columns:
+                values = conn.exec_driver_sql(
+                    f"SELECT {', '.join(quote(c) for c in columns)} FROM {quote(op.table)} WHERE id = ?",
+                    (op.row_id,)).fetchone()
+            if not columns or values is None:
+                if values is None and columns:
+                    park(conn, op, None, "row no longer exists locally")
+                    self.result.parked += 1
+                else:
+                    settle(conn, op.op_seqs)  # nothing the server stores changed
+                return
+            mark_sent(conn, op.op_seqs)
+        body = {}
+        for col, value in zip(columns, values, strict=True):
+            if col in info.json_cols and isinstance(value, str):
+                value = json.loads(value)
+            elif col in info.bool_cols and value is not None:
+                value = bool(value)
+            body[col] = value
+        self._patch(op, body)
+
+    def _delete(self, op: NetOp) -> None:
+        with self.db.engine.begin() as conn:
+            mark_sent(conn, op.op_seqs)
+        self._patch(op, {"deleted_at": "now"})
+
+    def _patch(self, op: NetOp, body: dict) -> None:
+        try:
+            rows = self.rest.update(op.table, {"id": f"eq.{op.row_id}", "deleted_at": "is.null"}, body)
+        except RequestFailed as exc:
+            if exc.kind in (Kind.TRANSIENT, Kind.AUTH, Kind.MALFORMED):
+                raise
+            if exc.kind is Kind.SCHEMA:
+                self._pause(op.table, exc)
+            elif exc.kind is Kind.SERVER:
+                self._server_error(op, exc)
+            else:
+                self._park(op, exc.code, exc.message, exc.details)
+            return
+        if rows:
+            if op.kind == "delete":
+                with self.db.engine.begin() as conn:
+                    settle(conn, op.op_seqs)
+                self.result.pushed += 1
+            else:
+                self._adopt(op.table, rows, [op])
+            return
+        # Zero rows: RLS hid it, it is tombstoned, or it never reached the server. Find out which.
+        server = self._get(op.table, op.row_id)
+        if op.kind == "delete":
+            # Tombstoned already (maybe by our own lost-response attempt) or never on the server: either way
+            # the server does not have a live row, which is what a delete asks for.
+            with self.db.engine.begin() as conn:
+                settle(conn, op.op_seqs)
+            self.result.pushed += 1
+        elif server is None:
+            self._park(op, "42501", "the server has no row with this id that you may change "
+                                    "(never pushed, or hidden by row-level security)")
+        elif server.get("deleted_at"):
+            self._deleted_elsewhere(op)
+        else:
+            self._park(op, None, "the update matched no row although the row is live on the server")
+
+    # -- shared ------------------------------------------------------------------------------------------
+    def _get(self, table: str, row_id: str) -> dict | None:
+        info = table_info(table)
+        rows = self.rest.select(table, {"select": ",".join(info.columns), "id": f"eq.{row_id}"})
+        return rows[0] if rows else None
+
+    def _adopt(self, table: str, returned: list[dict], ops: list[NetOp]) -> None:
+        """Take the server-managed columns of the rows it returned; settle exactly the ops we sent."""
+        info = table_info(table)
+        by_id = {r.get("id"): r for r in returned if isinstance(r, dict)}
+        sql = (f"UPDATE {quote(table)} SET created_at = ?, updated_at = ?, {quote(info.owner)} = ? "
+               "WHERE id = ?")
+        params, done, missing = [], [], []
+        for op in ops:
+            row = by_id.get(op.row_id)
+            if row is None or not row.get("updated_at"):
+                missing.append(op)
+                continue
+            params.append((row.get("created_at"), row["updated_at"], row.get(info.owner), op.row_id))
+            done.extend(op.op_seqs)
+        with self.remote_tx() as conn:
+            if params:
+                conn.exec_driver_sql(sql, params)
+            settle(conn, done)
+        self.result.pushed += len(ops) - len(missing)
+        self.progress("push", self.result.pushed)
+        if missing:
+            raise RequestFailed(Kind.MALFORMED, 201, None,
+                                f"{table}: the server's reply did not include {len(missing)} of the rows sent")
+
+    def _deleted_elsewhere(self, op: NetOp) -> None:
+        """Delete wins: remove the row here too and keep the user's edit visible as a parked change."""
+        info = table_info(op.table)
+        with self.remote_tx() as conn:
+            snapshot = conn.exec_driver_sql(f"SELECT * FROM {quote(op.table)} WHERE id = ?",
+                                            (op.row_id,)).mappings().fetchone()
+            park(conn, op, None, DELETED_ELSEWHERE,
+                 json.dumps({"snapshot": dict(snapshot) if snapshot else None}, default=str))
+            conn.exec_driver_sql(f"DELETE FROM {quote(info.name)} WHERE id = ?", (op.row_id,))
+        self.result.parked += 1
+
+    def _server_error(self, op: NetOp, exc: RequestFailed) -> None:
+        with self.db.engine.connect() as conn:
+            attempts = conn.exec_driver_sql(
+                "SELECT max(attempts) FROM sync_outbox WHERE op_seq IN ({})".format(",".join("?" * len(op.op_seqs))),
+                tuple(op.op_seqs)).scalar() or 0
+        if attempts >= MAX_SERVER_ATTEMPTS:
+            self._park(op, exc.code, f"server error after {attempts} attempts: {exc.message}")
+            return
+        with self.db.engine.begin() as conn:
+            record_error(conn, op.op_seqs, str(exc))
+        raise exc  # retried by the scheduler with backoff
+
+    def _park(self, op: NetOp, code: str | None, message: str, details: str | None = None) -> None:
+        with self.db.engine.begin() as conn:
+            park(conn, op, code, message, details)
+        self.result.parked += 1
+
+    def _pause(self, table: str, exc: RequestFailed) -> None:
+        """The server does not know this table/column: stop pushing it (ops kept) until the app is updated."""
+        self.paused.add(table)
+        self.result.paused_tables[table] = f"{exc.code}: {exc.message}"

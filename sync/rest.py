@@ -1,0 +1,112 @@
+"""A thin PostgREST client over httpx, carrying the user's JWT and the project's apikey.
+
+Push and pull go straight through httpx (supabase-py's query builder adds per-call overhead we do not
+need at 1,000-row pages). Every failure leaves here as `RequestFailed` with its `Kind`; a 401 is answered
+by one single-flight refresh and one retry of the same request.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+
+import httpx
+
+from sync.errors import Kind, RequestFailed, classify
+
+TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    try:
+        return float(response.headers.get("Retry-After", ""))
+    except ValueError:
+        return None
+
+
+class RestClient:
+    def __init__(self, url: str, anon_key: str, token: Callable[[], str], refresh: Callable[[str], str],
+                 transport: httpx.BaseTransport | None = None):
+        self._token, self._refresh = token, refresh
+        self._http = httpx.Client(base_url=f"{url.rstrip('/')}/rest/v1", timeout=TIMEOUT, transport=transport,
+                                  headers={"apikey": anon_key, "Accept-Profile": "public",
+                                           "Content-Profile": "public", "Accept": "application/json"})
+        self._count_lock = threading.Lock()
+        self.requests = 0  # every HTTP request sent, for the benchmark and the idle-sync test
+
+    def close(self) -> None:
+        self._http.close()
+
+    def request(self, method: str, path: str, *, params=None, json_body=None, prefer: str | None = None):
+        """Send one request; return the decoded JSON body (None for an empty one)."""
+        body = None if json_body is None else json.dumps(json_body, separators=(",", ":")).encode()
+        token = self._token()
+        for attempt in (0, 1):
+            headers = {"Authorization": f"Bearer {token}"}
+            if body is not None:
+                headers["Content-Type"] = "application/json"
+            if prefer:
+                headers["Prefer"] = prefer
+            with self._count_lock:
+                self.requests += 1
+            try:
+                response = self._http.request(method, path, params=params, content=body, headers=headers)
+            except httpx.HTTPError as exc:
+                raise RequestFailed(Kind.TRANSIENT, None, None, f"{type(exc).__name__}: {exc}") from exc
+            if response.is_success:
+                return self._decode(response)
+            failure = self._failure(response)
+            if failure.kind is Kind.AUTH and attempt == 0:
+                token = self._refresh(token)  # single-flight inside; raises SignInNeeded when it is final
+                continue
+            raise failure
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _decode(response: httpx.Response):
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise RequestFailed(Kind.MALFORMED, response.status_code, None,
+                                f"the server's reply is not JSON ({response.content[:80]!r})") from exc
+
+    @staticmethod
+    def _failure(response: httpx.Response) -> RequestFailed:
+        code = message = details = None
+        try:
+            body = response.json()
+            if isinstance(body, dict):
+                code = body.get("code")
+                code = str(code) if code is not None else None
+                message = body.get("message") or body.get("msg") or body.get("error_description")
+                details = body.get("details")
+        except ValueError:
+            pass
+        message = message or (response.text[:200] or response.reason_phrase)
+        return RequestFailed(classify(response.status_code, code), response.status_code, code, str(message),
+                             details if isinstance(details, str) else None, _retry_after(response))
+
+    # -- the four calls sync makes ---------------------------------------------------------------------
+    def select(self, table: str, params: dict) -> list[dict]:
+        rows = self.request("GET", f"/{table}", params=params)
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise RequestFailed(Kind.MALFORMED, 200, None, f"GET {table}: expected a JSON array of rows")
+        return rows
+
+    def insert(self, table: str, rows: list[dict]) -> list[dict]:
+        columns = ",".join(f'"{c}"' for c in rows[0])
+        result = self.request("POST", f"/{table}", params={"columns": columns}, json_body=rows,
+                              prefer="return=representation")
+        if not isinstance(result, list):
+            raise RequestFailed(Kind.MALFORMED, 201, None, f"POST {table}: expected the inserted rows back")
+        return result
+
+    def update(self, table: str, filters: dict, values: dict) -> list[dict]:
+        result = self.request("PATCH", f"/{table}", params=filters, json_body=values,
+                              prefer="return=representation")
+        if not isinstance(result, list):
+            raise RequestFailed(Kind.MALFORMED, 200, None, f"PATCH {table}: expected the updated rows back")
+        return result

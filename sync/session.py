@@ -1,0 +1,214 @@
+"""The signed-in user's Supabase session: kept in the OS keychain, refreshed single-flight.
+
+Auth calls go through the official `supabase` client (imported lazily: it costs about half a second).
+The access token is refreshed shortly before it expires and after a 401. Refresh is single-flight: a
+thread that got a 401 passes the token it used; if another thread already replaced that token, it just
+takes the new one. Two refreshes of one refresh token would revoke the session under rotation
+(auth-js#213), so that must never happen.
+
+Expiry is tracked against the local monotonic/wall clock *relative to when the token arrived*
+(`expires_in`), never by comparing the server's `exp` with a possibly skewed device clock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from sync.config import SupabaseConfig, atomic_write_json
+from sync.errors import KeychainUnavailable, Kind, RequestFailed, SignInNeeded, SyncError
+
+KEYRING_SERVICE = "MIRARI Desktop"
+PLAINTEXT_ENV = "MIRARI_ALLOW_PLAINTEXT_SESSION"
+REFRESH_MARGIN = 60.0  # seconds before expiry at which a token is refreshed proactively
+
+
+@dataclass
+class AuthSession:
+    user_id: str
+    email: str
+    access_token: str
+    refresh_token: str
+    expires_at: float  # local wall-clock seconds = receipt time + the server's expires_in
+
+    def expires_soon(self) -> bool:
+        return time.time() >= self.expires_at - REFRESH_MARGIN
+
+
+class SessionStore:
+    """The keychain entry for one data dir (devices in tests = data dirs, so the dir is the key)."""
+
+    def __init__(self, data_dir: Path):
+        self.data_dir = Path(data_dir)
+        self.username = f"supabase-session:{self.data_dir.resolve()}"
+        self.plaintext_path = self.data_dir / "session.json"
+
+    def _keyring(self):
+        import keyring
+        from keyring.backends import fail
+
+        backend = keyring.get_keyring()
+        if isinstance(backend, fail.Keyring) or getattr(backend, "priority", 1) <= 0:
+            if os.environ.get(PLAINTEXT_ENV) == "1":
+                return None
+            raise KeychainUnavailable(
+                "no OS keychain is available to keep your session; install one (e.g. gnome-keyring) or set "
+                f"{PLAINTEXT_ENV}=1 to keep it in {self.plaintext_path} (mode 0600, plain text)")
+        return keyring
+
+    def load(self) -> AuthSession | None:
+        kr = self._keyring()
+        if kr is None:
+            raw = self.plaintext_path.read_text(encoding="utf-8") if self.plaintext_path.exists() else None
+        else:
+            raw = kr.get_password(KEYRING_SERVICE, self.username)
+        if not raw:
+            return None
+        try:
+            return AuthSession(**json.loads(raw))
+        except (ValueError, TypeError):
+            return None  # an unreadable entry is as good as none: the user signs in again
+
+    def save(self, session: AuthSession) -> None:
+        raw = json.dumps(asdict(session))
+        kr = self._keyring()
+        if kr is None:
+            atomic_write_json(self.plaintext_path, asdict(session))
+        else:
+            kr.set_password(KEYRING_SERVICE, self.username, raw)
+
+    def clear(self) -> None:
+        kr = self._keyring()
+        if kr is None:
+            self.plaintext_path.unlink(missing_ok=True)
+            return
+        import keyring.errors
+
+        with contextlib.suppress(keyring.errors.PasswordDeleteError):
+            kr.delete_password(KEYRING_SERVICE, self.username)
+
+
+def _session_from_response(response) -> AuthSession:
+    session = response.session
+    if session is None:
+        raise SyncError("the server created the account but returned no session "
+                        "(email confirmation is on for this project: confirm the email, then log in)")
+    return AuthSession(
+        user_id=str(session.user.id), email=session.user.email or "",
+        access_token=session.access_token, refresh_token=session.refresh_token,
+        expires_at=time.time() + float(session.expires_in or 3600))
+
+
+def _auth_failure(exc: Exception) -> Exception:
+    """Map supabase-auth exceptions to ours: network trouble is transient, an API refusal is final."""
+    from supabase_auth.errors import AuthApiError, AuthRetryableError
+
+    if isinstance(exc, AuthRetryableError):
+        return RequestFailed(Kind.TRANSIENT, getattr(exc, "status", None), None, f"auth server: {exc}")
+    if isinstance(exc, AuthApiError):
+        return SyncError(f"{exc.message} ({exc.code or exc.status})")
+    import httpx
+
+    if isinstance(exc, httpx.HTTPError):
+        return RequestFailed(Kind.TRANSIENT, None, None, f"cannot reach the auth server: {exc}")
+    return exc
+
+
+class SessionManager:
+    def __init__(self, config: SupabaseConfig, store: SessionStore):
+        self.config, self.store = config, store
+        self._lock = threading.Lock()
+        self._client = None
+        self._session: AuthSession | None = None
+        self._loaded = False
+        self.refresh_count = 0  # observable for tests: single-flight means one refresh per expiry
+
+    # -- the official client, created on first use ---------------------------------------------------
+    def _auth(self):
+        if self._client is None:
+            from supabase.lib.client_options import SyncClientOptions
+
+            from supabase import create_client
+
+            # We persist and refresh the session ourselves (keychain, single-flight), so the client's own
+            # timer and storage are off.
+            self._client = create_client(self.config.url, self.config.anon_key, options=SyncClientOptions(
+                auto_refresh_token=False, persist_session=False))
+        return self._client.auth
+
+    def current(self) -> AuthSession | None:
+        with self._lock:
+            if not self._loaded:
+                self._session, self._loaded = self.store.load(), True
+            return self._session
+
+    def _adopt(self, session: AuthSession) -> AuthSession:
+        self.store.save(session)
+        self._session, self._loaded = session, True
+        return session
+
+    def sign_up(self, email: str, password: str) -> AuthSession:
+        self.store._keyring()  # fail before creating anything if the session could not be kept
+        try:
+            response = self._auth().sign_up({"email": email, "password": password})
+        except Exception as exc:
+            raise _auth_failure(exc) from exc
+        with self._lock:
+            return self._adopt(_session_from_response(response))
+
+    def sign_in(self, email: str, password: str) -> AuthSession:
+        self.store._keyring()
+        try:
+            response = self._auth().sign_in_with_password({"email": email, "password": password})
+        except Exception as exc:
+            raise _auth_failure(exc) from exc
+        with self._lock:
+            return self._adopt(_session_from_response(response))
+
+    def sign_out(self) -> None:
+        """Revoke the session on the server if we can; forget it locally in any case."""
+        with self._lock:
+            session = self._session if self._loaded else self.store.load()
+            self._session, self._loaded = None, True
+            self.store.clear()
+        if session is not None:
+            # Offline or already revoked: the local sign-out is what matters.
+            with contextlib.suppress(Exception):
+                self._auth().admin.sign_out(session.access_token, "local")
+
+    def access_token(self) -> str:
+        """A token valid for at least REFRESH_MARGIN seconds (refreshing first if needed)."""
+        session = self.current()
+        if session is None:
+            raise SignInNeeded("not signed in: run `mirari account login`")
+        if session.expires_soon():
+            return self.refresh(session.access_token)
+        return session.access_token
+
+    def refresh(self, stale_token: str) -> str:
+        """Single-flight refresh: only the first caller holding `stale_token` talks to the server."""
+        with self._lock:
+            if not self._loaded:
+                self._session, self._loaded = self.store.load(), True
+            session = self._session
+            if session is None:
+                raise SignInNeeded("not signed in: run `mirari account login`")
+            if session.access_token != stale_token and not session.expires_soon():
+                return session.access_token  # someone else refreshed while we waited for the lock
+            from supabase_auth.errors import AuthApiError
+
+            try:
+                response = self._auth().refresh_session(session.refresh_token)
+            except AuthApiError as exc:
+                # invalid/revoked/reused refresh token, session gone: only a new sign-in helps.
+                raise SignInNeeded(f"sign-in needed: {exc.message}") from exc
+            except Exception as exc:
+                raise _auth_failure(exc) from exc
+            self.refresh_count += 1
+            fresh = _session_from_response(response)
+            return self._adopt(fresh).access_token
