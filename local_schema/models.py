@@ -130,7 +130,7 @@ class ConnectionCheck(SQLModel, table=True):
 
     __tablename__ = "connection_checks"
 
-    connection_id: str = Field(primary_key=True)
+    connection_id: str = Field(primary_key=True, foreign_key="agent_connections.id", ondelete="CASCADE")
     checked_at: str = Field(default_factory=utc_now)
     status: str  # online | offline | error
     error: str | None = Field(default=None)

@@ -1,0 +1,140 @@
+"""Versioned local migrations: upgrading a populated older file keeps its data and a backup first."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from sqlmodel import select
+
+from local_schema import migrations
+from local_schema.database import SchemaTooNew, open_database
+from local_schema.migrations import LATEST_VERSION, Migration, MigrationError, migrate
+from local_schema.models import AgentConnection, ConnectionCheck, Conversation, Message, MirrorReport
+from local_schema.outbox import pending_ops
+from local_schema.safety import backups_of
+from local_schema.search import search_messages
+
+CONN_ID = "0b7f5c2e-3f6a-4d1e-9a53-6c1d2e3f4a5b"
+CONV_ID = "1c8a6d3f-4a7b-4e2f-8b64-7d2e3f4a5b6c"
+STAMP = "2024-05-01T12:00:00.123456+00:00"
+
+
+def make_v1_file(path) -> None:
+    """A database as the first release left it: schema v1 with user data and captured ops."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    migrate(conn, target=1)
+    conn.execute(
+        "INSERT INTO agent_connections (id, name, provider, base_url, model, created_at, updated_at)"
+        " VALUES (?, 'Hermes', 'hermes', 'http://localhost:11434/v1', 'hermes3', ?, ?)",
+        (CONN_ID, STAMP, STAMP),
+    )
+    conn.execute(
+        "INSERT INTO conversations (id, agent_connection_id, title) VALUES (?, ?, 'old thread')",
+        (CONV_ID, CONN_ID),
+    )
+    conn.executemany(
+        "INSERT INTO messages (conversation_id, role, content) VALUES (?, ?, ?)",
+        [(CONV_ID, "user", "what is a rowan tree?"), (CONV_ID, "assistant", "A rowan is a mountain ash.")],
+    )
+    conn.execute(
+        "INSERT INTO mirror_reports (agent_connection_id, strengths) VALUES (?, ?)", (CONN_ID, '["concise"]')
+    )
+    conn.close()
+
+
+def test_v1_file_upgrades_with_data_intact_and_a_backup(db_path):
+    make_v1_file(db_path)
+    db = open_database(db_path)
+    try:
+        with db.session() as session:
+            conn = session.get(AgentConnection, CONN_ID)
+            assert (conn.name, conn.created_at, conn.updated_at) == ("Hermes", STAMP, STAMP)
+            assert session.get(Conversation, CONV_ID).title == "old thread"
+            assert len(session.exec(select(Message)).all()) == 2
+            assert session.exec(select(MirrorReport)).one().strengths == ["concise"]
+            # The ops captured before the upgrade are still queued, in order.
+            assert [op.table_name for op in pending_ops(session)] == [
+                "agent_connections",
+                "conversations",
+                "messages",
+                "messages",
+                "mirror_reports",
+            ]
+            # v2's improvements work on the old data: search indexed the existing messages...
+            hits = search_messages(session, "rowan")
+            assert {hit.role for hit in hits} == {"user", "assistant"}
+            # ...and connection checks can be recorded.
+            session.add(ConnectionCheck(connection_id=CONN_ID, status="online"))
+            session.commit()
+    finally:
+        db.close()
+    raw = sqlite3.connect(db_path)
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == LATEST_VERSION
+    assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    raw.close()
+    (backup,) = backups_of(db_path)
+    assert backup.name.startswith("local.sqlite3.") and backup.name.endswith(".v1.bak")
+    copy = sqlite3.connect(backup)
+    try:
+        assert copy.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert copy.execute("SELECT count(*) FROM messages").fetchone()[0] == 2
+    finally:
+        copy.close()
+    # Opening again migrates nothing and backs up nothing.
+    open_database(db_path).close()
+    assert len(backups_of(db_path)) == 1
+
+
+def test_backup_includes_changes_still_in_the_wal(db_path):
+    make_v1_file(db_path)
+    writer = sqlite3.connect(db_path)
+    writer.execute("PRAGMA wal_autocheckpoint = 0")  # keep the next commit only in the -wal file
+    writer.execute("INSERT INTO tasks (title) VALUES ('only in the wal')")
+    writer.commit()
+    # writer stays open, so the WAL is not checkpointed into the main file when we migrate
+    try:
+        open_database(db_path).close()
+    finally:
+        writer.close()
+    (backup,) = backups_of(db_path)
+    copy = sqlite3.connect(backup)
+    try:
+        assert copy.execute("SELECT title FROM tasks").fetchall() == [("only in the wal",)]
+    finally:
+        copy.close()
+
+
+def test_failed_migration_leaves_the_previous_version_and_the_data(db_path, monkeypatch):
+    make_v1_file(db_path)
+    open_database(db_path).close()
+
+    def broken(conn):
+        conn.execute("ALTER TABLE tasks ADD COLUMN priority INTEGER")
+        conn.execute("INSERT INTO nowhere VALUES (1)")
+
+    monkeypatch.setattr(migrations, "MIGRATIONS", (*migrations.MIGRATIONS, Migration(3, "broken", broken)))
+    monkeypatch.setattr(migrations, "LATEST_VERSION", 3)
+    with pytest.raises(MigrationError, match=r"v3 \(broken\).*unchanged at v2"):
+        open_database(db_path)
+    raw = sqlite3.connect(db_path)
+    try:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert "priority" not in [row[1] for row in raw.execute("PRAGMA table_info(tasks)")]
+        assert raw.execute("SELECT count(*) FROM messages").fetchone()[0] == 2
+    finally:
+        raw.close()
+    assert [b.name.rsplit(".", 2)[-2] for b in backups_of(db_path)] == ["v2", "v1"]
+
+
+def test_a_file_from_a_newer_mirari_is_refused_untouched(db_path):
+    open_database(db_path).close()
+    raw = sqlite3.connect(db_path)
+    raw.execute(f"PRAGMA user_version = {LATEST_VERSION + 5}")
+    raw.close()
+    before = db_path.read_bytes()
+    with pytest.raises(SchemaTooNew, match="newer than this MIRARI"):
+        open_database(db_path)
+    assert db_path.read_bytes() == before

@@ -1,0 +1,82 @@
+"""Where data lives, and the timestamp format shared with the server."""
+
+from __future__ import annotations
+
+import os
+import stat
+from datetime import UTC, datetime, timedelta, timezone
+
+import platformdirs
+import pytest
+
+from local_schema.paths import DATA_DIR_ENV, database_path, resolve_data_dir
+from local_schema.timestamps import format_timestamp, normalize_timestamp, parse_timestamp, utc_now
+
+
+def test_override_beats_environment_beats_platform_default(tmp_path, monkeypatch):
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path / "from-env"))
+    assert resolve_data_dir(str(tmp_path / "from-flag")) == (tmp_path / "from-flag").resolve()
+    assert resolve_data_dir() == (tmp_path / "from-env").resolve()
+    monkeypatch.delenv(DATA_DIR_ENV)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))  # keep the real home untouched
+    expected = os.path.realpath(platformdirs.user_data_dir("MIRARI", "MIRARI"))
+    assert str(resolve_data_dir()) == expected
+    assert expected.startswith(str(tmp_path))
+
+
+def test_data_dir_is_created_private(tmp_path):
+    data = resolve_data_dir(str(tmp_path / "a" / "b"))
+    assert data.is_dir()
+    assert stat.S_IMODE(os.stat(data).st_mode) == 0o700
+
+
+def test_database_paths(tmp_path):
+    assert database_path(tmp_path) == tmp_path / "local.sqlite3"
+    account = "2F1D3C4B-0000-4000-8000-00000000ABCD"
+    path = database_path(tmp_path, account)
+    assert path == tmp_path / "accounts" / f"{account.lower()}.sqlite3"
+    assert stat.S_IMODE(os.stat(tmp_path / "accounts").st_mode) == 0o700
+
+
+@pytest.mark.parametrize("bad", ["../../etc/passwd", "", "abc", "2f1d3c4b-0000-4000-8000-00000000abcd/.."])
+def test_account_id_must_be_a_uuid(tmp_path, bad):
+    with pytest.raises(ValueError, match="uuid"):
+        database_path(tmp_path, bad)
+
+
+def test_utc_now_has_the_server_shape():
+    value = utc_now()
+    assert len(value) == len("2024-05-01T12:00:00.123456+00:00")
+    assert value[10] == "T" and value[19] == "." and value.endswith("+00:00")
+    assert abs(parse_timestamp(value) - datetime.now(UTC)) < timedelta(seconds=5)
+
+
+def test_six_digits_even_on_a_whole_second():
+    assert format_timestamp(datetime(2024, 5, 1, 12, tzinfo=UTC)) == "2024-05-01T12:00:00.000000+00:00"
+
+
+@pytest.mark.parametrize(
+    ("raw", "canonical"),
+    [
+        ("2024-05-01T12:00:00.123456+00:00", "2024-05-01T12:00:00.123456+00:00"),
+        ("2024-05-01T12:00:00.1+00:00", "2024-05-01T12:00:00.100000+00:00"),  # PostgreSQL trims zeros
+        ("2024-05-01T12:00:00+00:00", "2024-05-01T12:00:00.000000+00:00"),
+        ("2024-05-01 14:00:00.5+02", "2024-05-01T12:00:00.500000+00:00"),
+        ("2024-05-01T12:00:00Z", "2024-05-01T12:00:00.000000+00:00"),
+    ],
+)
+def test_parse_and_normalize(raw, canonical):
+    assert normalize_timestamp(raw) == canonical
+
+
+@pytest.mark.parametrize("bad", ["2024-05-01T12:00:00", "yesterday", "2024-05-01T12:00:00.1234567+00:00", 5])
+def test_parse_rejects_ambiguous_or_malformed(bad):
+    with pytest.raises(ValueError):
+        parse_timestamp(bad)
+
+
+def test_format_rejects_naive_and_converts_other_zones():
+    with pytest.raises(ValueError, match="naive"):
+        format_timestamp(datetime(2024, 1, 1))
+    tokyo = datetime(2024, 1, 1, 9, tzinfo=timezone(timedelta(hours=9)))
+    assert format_timestamp(tokyo) == "2024-01-01T00:00:00.000000+00:00"
