@@ -1,0 +1,141 @@
+"""The HTTP front of the stand-in: Kong's apikey check, fault injection, routing to Auth and PostgREST.
+
+Order per request: fault delay → injected failure (before any DB work) → apikey → JWT → handler, which
+runs with a watch on the client: if the client goes away mid-request the handler is cancelled and its
+transaction rolled back, never left open. After the handler (its transaction committed) a
+`drop_response_after_commit` fault aborts the TCP connection so the client sees a network error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from tests.supabase_local import tokens
+from tests.supabase_local.faults import Faults
+from tests.supabase_local.gotrue import AuthApi
+from tests.supabase_local.rest_api import RestApi
+from tests.supabase_local.rest_errors import RestError
+
+_TRANSPORTS: dict[tuple, asyncio.Transport] = {}  # client (host, port) → its TCP transport
+
+
+class TrackingH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol, remembering each connection's transport so a fault can abort it."""
+
+    def connection_made(self, transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        if self.client:
+            _TRANSPORTS[self.client] = transport
+
+    def connection_lost(self, exc) -> None:
+        _TRANSPORTS.pop(self.client, None)
+        super().connection_lost(exc)
+
+
+class _Abort(Response):
+    """No response at all: the connection is reset after the work was done."""
+
+    def __init__(self, client: tuple | None):
+        super().__init__(b"")
+        self.client = client
+
+    async def __call__(self, scope, receive, send) -> None:
+        transport = _TRANSPORTS.get(tuple(self.client)) if self.client else None
+        if transport is not None:
+            transport.abort()
+        for _ in range(3):  # let uvicorn notice the lost connection before it could answer for us
+            await asyncio.sleep(0)
+
+
+class _Gone(Response):
+    """The client disconnected; there is nobody to answer."""
+
+    def __init__(self):
+        super().__init__(b"")
+
+    async def __call__(self, scope, receive, send) -> None:
+        return None
+
+
+def _gateway_error(message: str, hint: str) -> Response:
+    return JSONResponse({"message": message, "hint": hint}, 401)
+
+
+class Gateway:
+    def __init__(self, rest: RestApi, auth: AuthApi, jwt_secret: str, anon_key: str, service_role_key: str,
+                 faults: Faults):
+        self.rest, self.auth, self.faults = rest, auth, faults
+        self.jwt_secret, self.keys = jwt_secret, {anon_key, service_role_key}
+        self.clock_skew = tokens.CLOCK_SKEW
+
+    def app(self) -> Starlette:
+        methods = ["GET", "HEAD", "POST", "PATCH", "PUT", "DELETE", "OPTIONS"]
+        return Starlette(routes=[Route("/{path:path}", self.dispatch, methods=methods)])
+
+    async def dispatch(self, request: Request) -> Response:
+        path, method = request.url.path, request.method
+        rule = self.faults.take("delay", method, path)
+        if rule is not None:
+            await asyncio.sleep(rule.seconds)
+        rule = self.faults.take("fail", method, path)
+        if rule is not None:
+            body = rule.body if isinstance(rule.body, bytes | str) else json.dumps(rule.body)
+            return Response(body, rule.status, media_type="application/json")
+        apikey = request.headers.get("apikey") or request.query_params.get("apikey")
+        if not apikey:
+            return _gateway_error("No API key found in request", "No `apikey` request header or url param was found.")
+        if apikey not in self.keys:
+            return _gateway_error("Invalid API key", "Double check your Supabase `anon` or `service_role` API key.")
+        await request.body()  # read the body first: afterwards receive() only reports a disconnect
+        work = asyncio.ensure_future(self._route(request, path, apikey))
+        watch = asyncio.ensure_future(request.receive())
+        done, _ = await asyncio.wait({work, watch}, return_when=asyncio.FIRST_COMPLETED)
+        if work not in done:
+            work.cancel()  # psycopg cancels the query server-side; the pool rolls the connection back
+            with contextlib.suppress(BaseException):
+                await work
+            return _Gone()
+        watch.cancel()
+        response = work.result()
+        if self.faults.take("drop", method, path) is not None:
+            return _Abort(request.scope.get("client"))
+        return response
+
+    async def _route(self, request: Request, path: str, apikey: str) -> Response:
+        if path.startswith("/auth/v1/"):
+            if "authorization" not in request.headers:  # Kong: Authorization falls back to the apikey
+                request.scope["headers"] = [*request.scope["headers"], (b"authorization", f"Bearer {apikey}".encode())]
+                request.__dict__.pop("_headers", None)
+            return await self.auth.handle(request, path[len("/auth/v1"):])
+        if path.startswith("/rest/v1/"):
+            try:
+                role, claims = self._identity(request, apikey)
+                return await self.rest.handle(request, role, claims, path[len("/rest/v1"):])
+            except RestError as err:
+                return err.response()
+        return JSONResponse({"message": "no Route matched with those values"}, 404)
+
+    def _identity(self, request: Request, apikey: str) -> tuple[str, dict]:
+        """PostgREST §2.1: the Authorization bearer (else the apikey) decides role and claims."""
+        header = request.headers.get("authorization")
+        token = apikey
+        if header is not None:
+            scheme, _, value = header.partition(" ")
+            if scheme.lower() != "bearer":
+                return "anon", {}
+            token = value.strip()
+        try:
+            claims = tokens.verify(token, self.jwt_secret, self.clock_skew)
+        except tokens.JwtError as err:
+            raise RestError(401, err.code, err.message, headers={
+                "WWW-Authenticate": f'Bearer error="invalid_token", error_description="{err.message}"'}) from None
+        role = claims.get("role") if isinstance(claims.get("role"), str) else "anon"
+        return role, claims

@@ -1,0 +1,267 @@
+"""The PostgREST half of the stand-in: one transaction and one statement per request, RLS deciding.
+
+Per request (supabase-protocol.md §2.2): BEGIN (READ ONLY for GET), set search_path, the role's own
+settings, `role` and `request.jwt.claims` (with the role) plus request.method/path/headers via
+set_config(…, true), run the statement, COMMIT. Rows are never filtered here.
+"""
+
+from __future__ import annotations
+
+import json
+
+from psycopg import errors as pg_errors
+from psycopg_pool import AsyncConnectionPool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from tests.supabase_local import rest_statements as stmts
+from tests.supabase_local.rest_errors import JSON_UTF8, RestError, from_postgres
+from tests.supabase_local.rest_grammar import non_negative_int, order_by, select_list, where_from_params
+from tests.supabase_local.schema_cache import SchemaCache, Table
+
+MAX_ROWS = 1000  # db-max-rows on Supabase
+SINGULAR = "application/vnd.pgrst.object+json"
+
+_ROLE_SETTINGS_SQL = """
+select r.rolname, s.setconfig from pg_db_role_setting s join pg_roles r on r.oid = s.setrole
+where s.setdatabase in (0, (select oid from pg_database where datname = current_database()))
+order by s.setdatabase
+"""
+
+
+def prefer(request: Request) -> dict[str, str]:
+    prefs: dict[str, str] = {}
+    for header in request.headers.getlist("prefer"):
+        for item in header.split(","):
+            key, _, value = item.strip().partition("=")
+            if key:
+                prefs[key.strip()] = value.strip()
+    return prefs
+
+
+class RestApi:
+    def __init__(self, pool: AsyncConnectionPool):
+        self.pool = pool
+        self.cache = SchemaCache(pool)
+        self.role_settings: dict[str, list[tuple[str, str]]] = {}
+
+    async def load(self) -> None:
+        await self.cache.reload()
+        async with self.pool.connection() as conn:
+            for role, config in await (await conn.execute(_ROLE_SETTINGS_SQL)).fetchall():
+                for item in config or []:
+                    name, _, value = item.partition("=")
+                    self.role_settings.setdefault(role, []).append((name, value))
+
+    # -- the transaction -------------------------------------------------------------------
+    async def run(self, request: Request, role: str, claims: dict, statement, params: list, read_only: bool,
+                  path: str, check=None) -> tuple:
+        """Run one statement in PostgREST's per-request transaction; `check(row)` may raise to roll back."""
+        settings = [("search_path", '"public", "public", "extensions"'), *self.role_settings.get(role, []),
+                    ("role", role), ("request.jwt.claims", json.dumps({**claims, "role": role})),
+                    ("request.method", request.method), ("request.path", path),
+                    ("request.headers", json.dumps({k: v for k, v in request.headers.items() if k != "cookie"})),
+                    ("request.cookies", "{}")]
+        pre = "SELECT " + ", ".join("set_config(%s, %s, true)" for _ in settings)
+        pre_params = [x for pair in settings for x in pair]
+        async with self.pool.connection() as conn:
+            await conn.set_read_only(read_only)
+            try:
+                async with conn.pipeline() as pipe:
+                    await conn.execute(pre, pre_params)
+                    cur = await conn.execute(statement, params)
+                    await pipe.sync()
+                    row = await cur.fetchone()
+                if check is not None:
+                    check(row)
+                await conn.commit()
+            except pg_errors.Error as exc:
+                await conn.rollback()
+                raise from_postgres(exc, role) from None
+            except BaseException:
+                if not conn.closed and conn.pgconn.transaction_status != 1:  # not ACTIVE: roll back now
+                    await conn.rollback()
+                raise
+        return row
+
+    # -- routing ---------------------------------------------------------------------------
+    async def handle(self, request: Request, role: str, claims: dict, path: str) -> Response:
+        profile = request.headers.get("accept-profile" if request.method in ("GET", "HEAD") else "content-profile")
+        if profile and profile != "public":
+            raise RestError(406, "PGRST106", f"Invalid schema: {profile}",
+                            hint="Only the following schemas are exposed: public, graphql_public")
+        parts = path.strip("/").split("/")
+        if len(parts) == 2 and parts[0] == "rpc":
+            if request.method != "POST":
+                raise RestError(405, "PGRST101", f"Cannot use the {request.method} method on RPC")
+            return await self.rpc(request, role, claims, parts[1], path)
+        if len(parts) != 1 or not parts[0]:
+            raise RestError(404, "PGRST125", "Invalid path specified in request URL")
+        table = await self.cache.table(parts[0])
+        if table is None:
+            raise RestError(404, "PGRST205", f"Could not find the table 'public.{parts[0]}' in the schema cache")
+        method = {"GET": self.read, "HEAD": self.read, "POST": self.insert, "PATCH": self.update,
+                  "DELETE": self.delete}.get(request.method)
+        if method is None:
+            raise RestError(405, "PGRST117", f"Unsupported HTTP method: {request.method}")
+        return await method(request, role, claims, table, path)
+
+    # -- helpers ---------------------------------------------------------------------------
+    @staticmethod
+    def singular(request: Request) -> bool:
+        return SINGULAR in request.headers.get("accept", "")
+
+    @staticmethod
+    def check_singular(row) -> None:
+        if row[1] != 1:
+            raise RestError(406, "PGRST116", "Cannot coerce the result to a single JSON object",
+                            f"The result contains {row[1]} rows")
+
+    def respond(self, request: Request, status: int, body: str | None, headers: dict) -> Response:
+        media = SINGULAR + "; charset=utf-8" if self.singular(request) else JSON_UTF8
+        return Response(body if body is not None else b"", status, headers=headers, media_type=media)
+
+    @staticmethod
+    def _applied(prefs: dict, keys: tuple[str, ...]) -> dict:
+        applied = [f"{k}={prefs[k]}" for k in keys if k in prefs]
+        return {"Preference-Applied": ", ".join(applied)} if applied else {}
+
+    @staticmethod
+    def _write_select(request: Request, table: Table):
+        text = request.query_params.get("select")
+        return None if text is None or text.strip() in ("", "*") else select_list(table.name, text)
+
+    async def _columns_exist(self, table: Table, columns: list[str]) -> Table:
+        missing = [c for c in columns if c not in table.columns]
+        if missing:
+            await self.cache.reload()
+            table = self.cache.tables.get(table.name, table)
+            missing = [c for c in columns if c not in table.columns]
+        if missing:
+            raise RestError(400, "PGRST204", f"Could not find the '{missing[0]}' column of '{table.name}' in the schema cache")
+        return table
+
+    async def _json_body(self, request: Request):
+        raw = await request.body()
+        try:
+            return raw.decode(), json.loads(raw)
+        except (UnicodeDecodeError, ValueError):
+            raise RestError(400, "PGRST102", "Empty or invalid json") from None
+
+    # -- verbs -----------------------------------------------------------------------------
+    async def read(self, request: Request, role: str, claims: dict, table: Table, path: str) -> Response:
+        q = request.query_params
+        where = where_from_params(table.name, q.multi_items())
+        limit = non_negative_int("limit", q.get("limit"))
+        offset = non_negative_int("offset", q.get("offset")) or 0
+        limit = MAX_ROWS if limit is None else min(limit, MAX_ROWS)
+        count = prefer(request).get("count") in ("exact", "planned", "estimated")
+        singular = self.singular(request)
+        stmt, params = stmts.read(table.name, select_list(table.name, q.get("select")), where,
+                                  order_by(table.name, q.get("order")), limit, offset, count, singular)
+        row = await self.run(request, role, claims, stmt, params, True, path,
+                             self.check_singular if singular else None)
+        total, n, body = row[0], row[1], row[2]
+        if total is not None and offset > total:
+            raise RestError(416, "PGRST103", "Requested range not satisfiable",
+                            f"An offset of {offset} was requested, but there are only {total} rows.")
+        span = f"{offset}-{offset + n - 1}" if n else "*"
+        status = 206 if total is not None and n < total else 200
+        headers = {"Content-Range": f"{span}/{'*' if total is None else total}"}
+        if count:
+            headers.update(self._applied(prefer(request), ("count",)))
+        return self.respond(request, status, None if request.method == "HEAD" else body, headers)
+
+    async def insert(self, request: Request, role: str, claims: dict, table: Table, path: str) -> Response:
+        prefs = prefer(request)
+        raw, data = await self._json_body(request)
+        rows = data if isinstance(data, list) else [data]
+        if not all(isinstance(r, dict) for r in rows):
+            raise RestError(400, "PGRST102", "Empty or invalid json")
+        columns_param = request.query_params.get("columns")
+        if columns_param is not None:
+            columns = [c.strip().strip('"') for c in columns_param.split(",") if c.strip()]
+        else:
+            columns = list(rows[0]) if rows else []
+            if any(set(r) != set(columns) for r in rows):
+                raise RestError(400, "PGRST102", "All object keys must match")
+        table = await self._columns_exist(table, columns)
+        on_conflict = request.query_params.get("on_conflict")
+        conflict = [c.strip() for c in on_conflict.split(",")] if on_conflict else table.primary_key
+        resolution = prefs.get("resolution") if prefs.get("resolution") in ("merge-duplicates", "ignore-duplicates") else None
+        returning = prefs.get("return", "minimal")
+        representation = returning == "representation" or (returning == "headers-only" and bool(table.primary_key))
+        singular = self.singular(request)
+        body_json = raw if isinstance(data, list) else "[" + raw + "]"
+        stmt, params = stmts.insert(table, columns, body_json, prefs.get("missing") == "default", conflict or None,
+                                    resolution, representation, self._write_select(request, table), singular)
+        row = await self.run(request, role, claims, stmt, params, False, path,
+                             self.check_singular if singular else None)
+        n, body, inserted = row[1], row[2], row[3]
+        status = 200 if resolution == "merge-duplicates" and n and inserted == 0 else 201
+        headers = {"Content-Range": "*/*", **self._applied(prefs, ("resolution", "missing", "return"))}
+        if returning == "headers-only":
+            if n == 1 and table.primary_key:
+                obj = json.loads(body)[0]
+                query = "&".join(f"{k}=eq.{obj.get(k)}" for k in table.primary_key)
+                headers["Location"] = f"/{table.name}?{query}"
+            body = None
+        return self.respond(request, status, body if returning == "representation" else None, headers)
+
+    async def update(self, request: Request, role: str, claims: dict, table: Table, path: str) -> Response:
+        prefs = prefer(request)
+        raw, data = await self._json_body(request)
+        if not isinstance(data, dict):
+            raise RestError(400, "PGRST102", "Empty or invalid json")
+        where = where_from_params(table.name, request.query_params.multi_items())
+        if not where.parts:
+            raise RestError(400, "21000", "UPDATE requires a WHERE clause")
+        table = await self._columns_exist(table, list(data))
+        representation = prefs.get("return") == "representation"
+        singular = self.singular(request)
+        if not data:  # PostgREST runs no UPDATE for `{}`
+            return self.respond(request, 200 if representation else 204, "[]" if representation else None, {})
+        stmt, params = stmts.update(table, list(data), raw, where, representation,
+                                    self._write_select(request, table), singular)
+        row = await self.run(request, role, claims, stmt, params, False, path,
+                             self.check_singular if singular else None)
+        n = row[1]
+        headers = {"Content-Range": f"0-{n - 1}/*" if n else "*/*", **self._applied(prefs, ("return",))}
+        return self.respond(request, 200 if representation else 204, row[2] if representation else None, headers)
+
+    async def delete(self, request: Request, role: str, claims: dict, table: Table, path: str) -> Response:
+        prefs = prefer(request)  # the body is never parsed (supabase-py sends `{}`)
+        where = where_from_params(table.name, request.query_params.multi_items())
+        if not where.parts:
+            raise RestError(400, "21000", "DELETE requires a WHERE clause")
+        representation = prefs.get("return") == "representation"
+        singular = self.singular(request)
+        stmt, params = stmts.delete(table, where, representation, self._write_select(request, table), singular)
+        row = await self.run(request, role, claims, stmt, params, False, path,
+                             self.check_singular if singular else None)
+        headers = {"Content-Range": "*/*", **self._applied(prefs, ("return",))}
+        return self.respond(request, 200 if representation else 204, row[2] if representation else None, headers)
+
+    async def rpc(self, request: Request, role: str, claims: dict, name: str, path: str) -> Response:
+        raw = await request.body()
+        try:
+            args = json.loads(raw) if raw.strip() else {}
+        except ValueError:
+            raise RestError(400, "PGRST102", "Empty or invalid json") from None
+        if not isinstance(args, dict):
+            raise RestError(400, "PGRST102", "Empty or invalid json")
+        fn = await self.cache.function(name)
+        known = dict(fn.args) if fn else {}
+        required = [n for n, _ in fn.args[:len(fn.args) - fn.n_defaults]] if fn else []
+        if fn is None or any(a not in known for a in args) or any(r not in args for r in required):
+            listed = ", ".join(sorted(args))
+            raise RestError(404, "PGRST202", f"Could not find the function public.{name}({listed}) in the schema cache"
+                            if args else f"Could not find the function public.{name} without parameters in the schema cache",
+                            "Searched for the function public." + name + (f" with parameters {listed}" if args else
+                            " without parameters") + " or with a single unnamed json/jsonb parameter, but no matches were found in the schema cache.")
+        singular = self.singular(request)
+        stmt, params = stmts.call(fn, list(args), raw.decode() if args else "{}", singular)
+        row = await self.run(request, role, claims, stmt, params, False, path)
+        if fn.returns_void:
+            return Response(b"", 204)
+        return self.respond(request, 200, row[2], {})

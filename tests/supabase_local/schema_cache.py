@@ -1,0 +1,95 @@
+"""What PostgREST keeps in its schema cache: the exposed tables, their columns and keys, and functions.
+
+Loaded from the catalogs with the server's own connection. A miss (a table or function created after
+start-up, e.g. by a test) triggers one reload before the request is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from psycopg_pool import AsyncConnectionPool
+
+EXPOSED_SCHEMA = "public"
+
+_COLUMNS_SQL = """
+select c.relname, a.attname, format_type(a.atttypid, a.atttypmod), pg_get_expr(d.adbin, d.adrelid),
+       coalesce(a.attnum = any(i.indkey::int2[]), false)
+from pg_class c
+join pg_namespace n on n.oid = c.relnamespace
+join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+left join pg_attrdef d on d.adrelid = c.oid and d.adnum = a.attnum
+left join pg_index i on i.indrelid = c.oid and i.indisprimary
+where n.nspname = %s and c.relkind in ('r', 'v', 'm', 'f', 'p')
+order by c.relname, a.attnum
+"""
+
+_FUNCTIONS_SQL = """
+select p.proname, coalesce(p.proargnames, '{}'), coalesce(p.proargmodes::text[], '{}'),
+       array(select format_type(t, null) from unnest(p.proargtypes) t), p.pronargdefaults,
+       p.proretset, p.prorettype = 'void'::regtype, t.typtype = 'c' or p.prorettype = 'record'::regtype
+from pg_proc p
+join pg_namespace n on n.oid = p.pronamespace
+join pg_type t on t.oid = p.prorettype
+where n.nspname = %s and p.prokind = 'f'
+"""
+
+
+@dataclass
+class Column:
+    name: str
+    type: str
+    default: str | None
+    primary: bool
+
+
+@dataclass
+class Table:
+    name: str
+    columns: dict[str, Column] = field(default_factory=dict)
+
+    @property
+    def primary_key(self) -> list[str]:
+        return [c.name for c in self.columns.values() if c.primary]
+
+
+@dataclass
+class Function:
+    name: str
+    args: list[tuple[str, str]]  # (name, type) of the IN arguments
+    n_defaults: int
+    returns_set: bool
+    returns_void: bool
+    returns_composite: bool
+
+
+class SchemaCache:
+    def __init__(self, pool: AsyncConnectionPool):
+        self._pool = pool
+        self._lock = asyncio.Lock()
+        self.tables: dict[str, Table] = {}
+        self.functions: dict[str, Function] = {}
+
+    async def reload(self) -> None:
+        async with self._lock, self._pool.connection() as conn:
+            tables: dict[str, Table] = {}
+            for rel, col, typ, default, primary in await (await conn.execute(_COLUMNS_SQL, [EXPOSED_SCHEMA])).fetchall():
+                tables.setdefault(rel, Table(rel)).columns[col] = Column(col, typ, default, primary)
+            functions: dict[str, Function] = {}
+            rows = await (await conn.execute(_FUNCTIONS_SQL, [EXPOSED_SCHEMA])).fetchall()
+            for name, argnames, modes, types, n_defaults, retset, void, composite in rows:
+                in_names = [n for i, n in enumerate(argnames) if not modes or modes[i] in ("i", "b")]
+                args = list(zip(in_names, types, strict=False))
+                functions[name] = Function(name, args, n_defaults, retset, void, composite)
+            self.tables, self.functions = tables, functions
+
+    async def table(self, name: str) -> Table | None:
+        if name not in self.tables:
+            await self.reload()
+        return self.tables.get(name)
+
+    async def function(self, name: str) -> Function | None:
+        if name not in self.functions:
+            await self.reload()
+        return self.functions.get(name)

@@ -1,0 +1,157 @@
+"""The stand-in as one object: PostgreSQL cluster, schema, connection pools and the uvicorn server.
+
+`StandIn.start()` returns once the HTTP server accepts connections; the server runs on its own event
+loop in a background thread, so tests in the same process can use it (and its fault injection) directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import uvicorn
+from psycopg_pool import AsyncConnectionPool
+
+from tests.supabase_local import tokens
+from tests.supabase_local.cluster import PostgresCluster, free_port
+from tests.supabase_local.faults import Faults
+from tests.supabase_local.gateway import Gateway, TrackingH11Protocol
+from tests.supabase_local.gotrue import AuthApi
+from tests.supabase_local.rest_api import RestApi
+
+AUTH_TABLES_SQL = Path(__file__).with_name("auth_tables.sql")
+DATABASE = "postgres"
+REST_POOL_SIZE = 20  # >= 16 requests in flight
+
+
+def add_auth_tables(admin_dsn: str) -> None:
+    """The stand-in's own auth.sessions / auth.refresh_tokens (after the scaffolding)."""
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(AUTH_TABLES_SQL.read_text())
+
+
+def prepare_database(admin_dsn: str) -> None:
+    """Scaffolding + migrations (the Foundation's apply_schema), then the auth tables; once per database."""
+    from tests.supabase_local.schema import apply_schema
+
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        done = conn.execute("select to_regclass('auth.refresh_tokens') is not null").fetchone()[0]
+    if not done:
+        apply_schema(admin_dsn)
+        add_auth_tables(admin_dsn)
+
+
+@dataclass
+class StackInfo:
+    url: str
+    anon_key: str
+    service_role_key: str
+    jwt_secret: str
+    db_url: str  # superuser DSN (migrations, test set-up, inspection)
+
+    def as_dict(self) -> dict:
+        return {"url": self.url, "anon_key": self.anon_key, "service_role_key": self.service_role_key,
+                "jwt_secret": self.jwt_secret, "db_url": self.db_url}
+
+
+class StandIn:
+    def __init__(self, *, admin_dsn: str, rest_dsn: str, port: int | None = None, host: str = "127.0.0.1"):
+        self.admin_dsn, self.rest_dsn = admin_dsn, rest_dsn
+        self.host, self.port = host, port or free_port()
+        self.jwt_secret = tokens.new_secret()
+        self.anon_key = tokens.api_key(self.jwt_secret, "anon")
+        self.service_role_key = tokens.api_key(self.jwt_secret, "service_role")
+        self.faults = Faults()
+        self.url = f"http://{host}:{self.port}"
+        self.auth: AuthApi | None = None
+        self.gateway: Gateway | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+
+    @property
+    def info(self) -> StackInfo:
+        return StackInfo(self.url, self.anon_key, self.service_role_key, self.jwt_secret, self.admin_dsn)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def serve(self, on_ready=None) -> None:
+        """Open the pools and serve until stop(); usable directly on a main-thread event loop."""
+        self._loop = asyncio.get_running_loop()
+        # The API side connects as `authenticator` (LOGIN NOINHERIT) and only gains rights via the role GUC.
+        rest_pool = AsyncConnectionPool(self.rest_dsn, min_size=4, max_size=REST_POOL_SIZE, open=False,
+                                        kwargs={"options": "-c timezone=UTC"})
+        auth_pool = AsyncConnectionPool(self.admin_dsn, min_size=1, max_size=8, open=False,
+                                        kwargs={"options": "-c search_path=auth,extensions,public -c timezone=UTC"})
+        await rest_pool.open(wait=True)
+        await auth_pool.open(wait=True)
+        try:
+            rest = RestApi(rest_pool)
+            await rest.load()
+            self.auth = AuthApi(auth_pool, self.jwt_secret, self.url)
+            self.gateway = Gateway(rest, self.auth, self.jwt_secret, self.anon_key, self.service_role_key, self.faults)
+            config = uvicorn.Config(self.gateway.app(), host=self.host, port=self.port, http=TrackingH11Protocol,
+                                    lifespan="off", log_level="warning", access_log=False, timeout_keep_alive=30)
+            self._server = uvicorn.Server(config)
+            self._server.config.setup_event_loop = lambda: None  # type: ignore[method-assign]
+            serving = asyncio.ensure_future(self._server.serve())
+            while not self._server.started and not serving.done():
+                await asyncio.sleep(0.01)
+            if self._server.started and on_ready is not None:
+                on_ready()
+            self._ready.set()
+            await serving
+        finally:
+            await rest_pool.close()
+            await auth_pool.close()
+
+    def start_in_thread(self) -> StandIn:
+        def run() -> None:
+            try:
+                asyncio.run(self.serve())
+            except BaseException as exc:  # surfaced to the starting thread
+                self._error = exc
+            finally:
+                self._ready.set()
+
+        self._thread = threading.Thread(target=run, name="supabase-standin", daemon=True)
+        self._thread.start()
+        self._ready.wait(60)
+        if self._error is not None or self._server is None or not self._server.started:
+            raise RuntimeError(f"the Supabase stand-in did not start: {self._error!r}")
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(30)
+            self._thread = None
+
+    # -- test helpers ----------------------------------------------------------------------
+    def call(self, coro, timeout: float = 30):
+        """Run a coroutine on the server's loop from another thread."""
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    def set_access_token_ttl(self, seconds: int) -> None:
+        self.auth.access_token_ttl = int(seconds)
+
+    def revoke_refresh_tokens(self, user_id: str) -> None:
+        self.call(self.auth.revoke_sessions(user_id))
+
+
+def start_cluster_stack(data_dir: str | None = None, port: int | None = None) -> tuple[PostgresCluster, StandIn]:
+    """A new cluster with the schema applied, and a stand-in (not yet serving) in front of it."""
+    cluster = PostgresCluster(data_dir=data_dir)
+    cluster.start()
+    try:
+        prepare_database(cluster.dsn(DATABASE))
+        return cluster, StandIn(admin_dsn=cluster.dsn(DATABASE), rest_dsn=cluster.dsn(DATABASE, "authenticator"),
+                                port=port)
+    except BaseException:
+        cluster.stop()
+        raise

@@ -1,0 +1,94 @@
+"""pytest fixtures for the Supabase stand-in.
+
+- `supabase_stack_session` (session): one running stand-in (HTTP server on a background thread of the
+  test process) in front of a database cloned from the real-schema template of `pg_cluster`.
+- `supabase_stack` (per test): the same stack; after each test the fault rules, token lifetime, reuse
+  interval and clock skew are reset. Tests isolate themselves by creating their own users (`new_user`).
+
+The object has url, anon_key, service_role_key, jwt_secret, db_url (superuser DSN), faults, and:
+new_user(email=None, password=...) -> (email, password, user_id)   via the real POST /auth/v1/signup
+client(**options) -> official supabase.Client with the anon key (auto refresh off unless asked)
+service_client(**options) -> the same with the service_role key
+set_access_token_ttl(seconds), set_refresh_token_reuse_interval(seconds), set_jwt_clock_skew(seconds),
+revoke_refresh_tokens(user_id)  (admin sign-out: every session and refresh token of the user is gone)
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import psycopg
+import pytest
+
+from tests.supabase_local import tokens
+from tests.supabase_local.faults import Faults
+from tests.supabase_local.schema import clone_database, database_name, drop_database
+from tests.supabase_local.server import StandIn, add_auth_tables
+
+DEFAULT_PASSWORD = "correct-horse-battery"
+
+
+class SupabaseStack:
+    def __init__(self, standin: StandIn):
+        self._standin = standin
+        info = standin.info
+        self.url, self.anon_key, self.service_role_key = info.url, info.anon_key, info.service_role_key
+        self.jwt_secret, self.db_url = info.jwt_secret, info.db_url
+        self.faults: Faults = standin.faults
+
+    def new_user(self, email: str | None = None, password: str = DEFAULT_PASSWORD) -> tuple[str, str, str]:
+        email = email or f"user-{uuid.uuid4().hex[:12]}@example.test"
+        response = httpx.post(f"{self.url}/auth/v1/signup", json={"email": email, "password": password},
+                              headers={"apikey": self.anon_key}, timeout=30)
+        response.raise_for_status()
+        return email, password, response.json()["user"]["id"]
+
+    def client(self, key: str | None = None, **options):
+        """The official client, as an app would create it (in-memory session storage)."""
+        from supabase import ClientOptions, create_client
+
+        options.setdefault("auto_refresh_token", False)  # no timer threads left behind by tests
+        return create_client(self.url, key or self.anon_key, options=ClientOptions(**options))
+
+    def service_client(self, **options):
+        return self.client(self.service_role_key, **options)
+
+    def set_access_token_ttl(self, seconds: int) -> None:
+        self._standin.set_access_token_ttl(seconds)
+
+    def set_refresh_token_reuse_interval(self, seconds: float) -> None:
+        self._standin.auth.reuse_interval = seconds
+
+    def set_jwt_clock_skew(self, seconds: float) -> None:
+        """PostgREST accepts tokens up to 30 s past `exp`; tests of expiry may want 0."""
+        self._standin.gateway.clock_skew = seconds
+
+    def revoke_refresh_tokens(self, user_id: str) -> None:
+        self._standin.revoke_refresh_tokens(user_id)
+
+    def reset(self) -> None:
+        self.faults.clear()
+        self._standin.set_access_token_ttl(3600)
+        self._standin.auth.reuse_interval = 10.0
+        self._standin.gateway.clock_skew = tokens.CLOCK_SKEW
+
+
+@pytest.fixture(scope="session")
+def supabase_stack_session(pg_cluster, server_template):
+    admin = pg_cluster.dsn()
+    dsn = clone_database(admin, server_template, f"supabase_standin_{uuid.uuid4().hex[:8]}")
+    add_auth_tables(dsn)
+    rest_dsn = psycopg.conninfo.make_conninfo(dsn, user="authenticator")  # PostgREST's login role
+    standin = StandIn(admin_dsn=dsn, rest_dsn=rest_dsn).start_in_thread()
+    try:
+        yield SupabaseStack(standin)
+    finally:
+        standin.stop()
+        drop_database(admin, database_name(dsn))
+
+
+@pytest.fixture
+def supabase_stack(supabase_stack_session):
+    yield supabase_stack_session
+    supabase_stack_session.reset()
