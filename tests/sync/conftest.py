@@ -15,3 +15,29 @@ def memory_keyring():
     keyring.set_keyring(backend)
     yield backend
     keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def user(supabase_stack):
+    """A fresh account on the stand-in: (email, password, user_id)."""
+    return supabase_stack.new_user()
+
+
+@pytest.fixture
+def devices(supabase_stack, tmp_path, user):
+    """make(name, sign_in=True) -> a Device (own data dir) signed in as `user`."""
+    from tests.sync.helpers import Device
+
+    email, password, _ = user
+    made = []
+
+    def make(name, sign_in=True):
+        dev = Device(supabase_stack, tmp_path / name)
+        if sign_in:
+            dev.engine.sign_in(email, password)
+        made.append(dev)
+        return dev
+
+    yield make
+    for dev in made:
+        dev.close()

@@ -1,0 +1,78 @@
+"""Deletes win: over a concurrent edit, across a cascade, and for a device that was offline."""
+
+import uuid
+
+from local_schema.models import Conversation, Message, Task
+from sync.parked import list_parked
+from sync.pull import DELETED_ELSEWHERE
+from tests.sync.helpers import server_rows
+
+
+def test_delete_beats_concurrent_edit_and_reaches_offline_device(devices, supabase_stack, user):
+    TID = str(uuid.uuid4())
+    a, b, c = devices("a"), devices("b"), devices("c")
+    with a.session() as s:
+        s.add(Task(id=TID, title="shared"))
+        s.commit()
+    for dev in (a, b, c):
+        dev.sync()
+    c.close()  # c goes offline for a while
+
+    a.execute("DELETE FROM tasks WHERE id = ?", TID)
+    b.execute("UPDATE tasks SET title = 'edited on b' WHERE id = ?", TID)
+    a.sync()
+    result = b.sync()
+    assert result.parked == 1
+    assert TID not in b.rows("tasks")  # not resurrected
+    parked = list_parked(b.db)
+    assert [(p.row_id, p.message) for p in parked] == [(TID, DELETED_ELSEWHERE)]
+    assert parked[0].snapshot["title"] == "edited on b"  # the lost edit stays visible
+    server = server_rows(supabase_stack, "tasks", user[2])
+    assert len(server) == 1 and server[0]["deleted_at"] is not None and server[0]["title"] == "shared"
+
+    c.sync()  # back online, a week later
+    assert TID not in c.rows("tasks")
+    assert c.scalar("SELECT count(*) FROM sync_outbox") == 0
+
+
+def test_remote_tombstone_over_dirty_row_parks_the_edit_and_cascades(devices):
+    a, b = devices("a"), devices("b")
+    with a.session() as s:
+        conv = Conversation(title="to delete")
+        s.add(conv)
+        s.flush()
+        s.add_all([Message(conversation_id=conv.id, role="user", content=f"m{i}") for i in range(3)])
+        s.commit()
+        conv_id = conv.id
+    a.sync()
+    b.sync()
+    a.execute("DELETE FROM conversations WHERE id = ?", conv_id)  # cascades to messages locally
+    a.sync()
+    # b edits a message offline; the pull brings the server's cascaded tombstones.
+    msg_id = next(iter(b.rows("messages")))
+    b.execute("UPDATE messages SET content = 'late edit' WHERE id = ?", msg_id)
+    b.sync()
+    assert b.rows("conversations") == {} and b.rows("messages") == {}
+    parked = list_parked(b.db)
+    assert [p.row_id for p in parked] == [msg_id] and parked[0].snapshot["content"] == "late edit"
+    assert a.snapshot() == b.snapshot()
+
+
+def test_create_then_delete_before_push_sends_nothing_and_echo_does_not_resurrect(devices, supabase_stack, user):
+    TID = str(uuid.uuid4())
+    a = devices("a")
+    with a.session() as s:
+        s.add(Task(id=TID, title="short-lived"))
+        s.commit()
+    a.execute("DELETE FROM tasks WHERE id = ?", TID)
+    result = a.sync()
+    assert result.requests == 8 and server_rows(supabase_stack, "tasks", user[2]) == []
+    # Create -> push -> delete -> push, then pull the echo of both versions: stays deleted.
+    with a.session() as s:
+        s.add(Task(id=TID, title="pushed"))
+        s.commit()
+    a.sync()
+    a.execute("DELETE FROM tasks WHERE id = ?", TID)
+    a.sync()
+    assert TID not in a.rows("tasks")
+    assert server_rows(supabase_stack, "tasks", user[2])[0]["deleted_at"] is not None
