@@ -1,0 +1,114 @@
+"""Prompt assembly (MIRARI.md §II): the one place that decides exactly what a chat turn sends.
+
+System message text, in this order, parts separated by one blank line (empty parts are left out):
+
+    <the connection's system prompt, trimmed>
+
+    ## Memory
+    What you remember about the user, strongest first:
+    - <label> (<category>)            one line per node; whitespace in a label collapsed to one space;
+    - <label>                         "(<category>)" left out when the node has no category
+
+    ## Skills
+    ### <skill name>
+    <template_prompt, trimmed>
+
+    ### <next skill name>
+    ...
+
+Memory = nodes with effective strength >= 0.75 (decay included), strongest first, at most 40,
+tombstoned nodes skipped. Skills = every promoted skill with a non-empty template_prompt, oldest first.
+When all three parts are empty no system message is sent at all (an empty one carries nothing and
+some chat templates reject it).
+
+Messages sent: [system] + the last 40 messages of the thread before the new user message, in
+chronological order, + the new user message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import literal_column
+from sqlmodel import Session, select
+
+from agent.memory import injected_nodes
+from local_schema.models import AgentConnection, Message, Skill
+
+HISTORY_LIMIT = 40
+MEMORY_LIMIT = 40
+MEMORY_HEADING = "## Memory\nWhat you remember about the user, strongest first:"
+SKILLS_HEADING = "## Skills"
+
+
+@dataclass
+class AssembledPrompt:
+    system: str  # the system message text ("" = none sent)
+    messages: list[dict] = field(default_factory=list)  # exactly the `messages` of the request
+    memory_node_ids: list[str] = field(default_factory=list)  # injected, strongest first
+    skill_ids: list[str] = field(default_factory=list)
+    history_ids: list[str] = field(default_factory=list)  # thread messages sent, oldest first
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def system_parts(session: Session, connection: AgentConnection | None,
+                 now: datetime | None = None) -> tuple[str, list[str], list[str]]:
+    """(system text, injected node ids, promoted skill ids)."""
+    parts: list[str] = []
+    base = ((connection.system_prompt if connection else None) or "").strip()
+    if base:
+        parts.append(base)
+    nodes = injected_nodes(session, now or datetime.now(UTC), MEMORY_LIMIT)
+    if nodes:
+        lines = [f"- {_one_line(n.label)} ({_one_line(n.category)})" if (n.category or "").strip()
+                 else f"- {_one_line(n.label)}" for n, _ in nodes]
+        parts.append(MEMORY_HEADING + "\n" + "\n".join(lines))
+    skills = session.exec(
+        select(Skill).where(Skill.status == "promoted", Skill.deleted_at.is_(None))
+        .order_by(Skill.created_at, Skill.id)
+    ).all()
+    skills = [s for s in skills if (s.template_prompt or "").strip()]
+    if skills:
+        blocks = [f"### {_one_line(s.name)}\n{s.template_prompt.strip()}" for s in skills]
+        parts.append(SKILLS_HEADING + "\n" + "\n\n".join(blocks))
+    return "\n\n".join(parts), [n.id for n, _ in nodes], [s.id for s in skills]
+
+
+def preview_system_prompt(session: Session, connection: AgentConnection | None,
+                          now: datetime | None = None) -> str:
+    """Exactly the system message the next turn would send (for the Console's preview)."""
+    return system_parts(session, connection, now)[0]
+
+
+def _ordered(query):  # chronological; rowid breaks ties between rows stamped in the same microsecond
+    return query.order_by(Message.created_at.desc(), literal_column("messages.rowid").desc())
+
+
+def history(session: Session, conversation_id: str, before: Message | None = None,
+            limit: int = HISTORY_LIMIT) -> list[Message]:
+    """The last `limit` live messages of the thread (before `before`, if given), oldest first."""
+    query = select(Message).where(Message.conversation_id == conversation_id, Message.deleted_at.is_(None))
+    if before is not None:
+        query = query.where(Message.id != before.id, Message.created_at <= before.created_at)
+    rows = session.exec(_ordered(query).limit(limit)).all()
+    return list(reversed(rows))
+
+
+def assemble_prompt(session: Session, connection: AgentConnection | None, conversation_id: str,
+                    user_message: Message | str | None = None, now: datetime | None = None) -> AssembledPrompt:
+    """What a turn sends. `user_message` is the new message: a stored row (history is what came before
+    it), a text not stored yet (history is the thread's last 40), or None (preview without one)."""
+    system, node_ids, skill_ids = system_parts(session, connection, now)
+    before = user_message if isinstance(user_message, Message) else None
+    past = history(session, conversation_id, before)
+    messages = [{"role": "system", "content": system}] if system else []
+    messages += [{"role": m.role, "content": m.content} for m in past]
+    if isinstance(user_message, Message):
+        messages.append({"role": "user", "content": user_message.content})
+    elif isinstance(user_message, str):
+        messages.append({"role": "user", "content": user_message})
+    return AssembledPrompt(system, messages, node_ids, skill_ids, [m.id for m in past])

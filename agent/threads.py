@@ -1,0 +1,115 @@
+"""Console threads: create, rename, delete, list by recent activity, page through messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, literal_column
+from sqlmodel import Session, select
+
+from local_schema.models import AgentConnection, Conversation, Message
+
+TITLE_LENGTH = 60
+
+
+def default_title(text: str, limit: int = TITLE_LENGTH) -> str:
+    """The start of the first user message, on one line, cut at a word boundary with an ellipsis."""
+    line = " ".join(text.split())
+    if len(line) <= limit:
+        return line or "New thread"
+    cut = line[:limit].rsplit(" ", 1)[0] if " " in line[:limit] else line[:limit]
+    return cut.rstrip(" ,.;:") + "…"
+
+
+def new_thread(session: Session, connection_id: str | None = None, title: str | None = None) -> Conversation:
+    """A new empty thread bound to `connection_id`; commits. The title comes from the first message."""
+    owner = None
+    if connection_id is not None:
+        connection = session.get(AgentConnection, connection_id)
+        if connection is None:
+            raise ValueError("That connection no longer exists.")
+        owner = connection.user_id
+    conversation = Conversation(user_id=owner, agent_connection_id=connection_id, title=title)
+    session.add(conversation)
+    session.commit()
+    return conversation
+
+
+def rename_thread(session: Session, conversation_id: str, title: str) -> Conversation:
+    title = " ".join((title or "").split())
+    if not title:
+        raise ValueError("A thread title cannot be empty.")
+    conversation = _live(session, conversation_id)
+    conversation.title = title
+    session.add(conversation)
+    session.commit()
+    return conversation
+
+
+def delete_thread(session: Session, conversation_id: str) -> None:
+    """Delete the thread and its messages (a real local delete; sync pushes it as a tombstone)."""
+    session.delete(_live(session, conversation_id))
+    session.commit()
+
+
+def _live(session: Session, conversation_id: str) -> Conversation:
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None or conversation.deleted_at is not None:
+        raise ValueError("That thread no longer exists.")
+    return conversation
+
+
+@dataclass(frozen=True)
+class ThreadSummary:
+    id: str
+    title: str
+    agent_connection_id: str | None
+    last_activity: str  # newest message time, or the thread's creation time
+    message_count: int
+
+
+def list_threads(session: Session) -> list[ThreadSummary]:
+    """Live threads, most recent activity first."""
+    last = func.max(Message.created_at)
+    query = (
+        select(Conversation, last, func.count(Message.id))
+        .join(Message, (Message.conversation_id == Conversation.id) & Message.deleted_at.is_(None), isouter=True)
+        .where(Conversation.deleted_at.is_(None))
+        .group_by(Conversation.id)
+    )
+    rows = [(c, latest or c.created_at, count) for c, latest, count in session.exec(query).all()]
+    rows.sort(key=lambda row: (row[1], row[0].id), reverse=True)
+    return [ThreadSummary(c.id, c.title or "New thread", c.agent_connection_id, activity, count)
+            for c, activity, count in rows]
+
+
+def count_messages(session: Session, conversation_id: str) -> int:
+    query = select(func.count(Message.id)).where(Message.conversation_id == conversation_id,
+                                                 Message.deleted_at.is_(None))
+    return session.exec(query).one()
+
+
+def thread_messages(session: Session, conversation_id: str, offset: int = 0,
+                    limit: int | None = None) -> list[Message]:
+    """Live messages in chronological order; `offset`/`limit` page through long threads."""
+    query = (select(Message)
+             .where(Message.conversation_id == conversation_id, Message.deleted_at.is_(None))
+             .order_by(Message.created_at, literal_column("messages.rowid"))
+             .offset(offset))
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.exec(query).all())
+
+
+def last_message(session: Session, conversation_id: str, role: str | None = None) -> Message | None:
+    query = select(Message).where(Message.conversation_id == conversation_id, Message.deleted_at.is_(None))
+    if role:
+        query = query.where(Message.role == role)
+    query = query.order_by(Message.created_at.desc(), literal_column("messages.rowid").desc()).limit(1)
+    return session.exec(query).first()
+
+
+def unanswered_message(session: Session, conversation_id: str) -> Message | None:
+    """The last message if it is the user's and has no reply yet (a failed turn: show Retry)."""
+    message = last_message(session, conversation_id)
+    return message if message is not None and message.role == "user" else None

@@ -1,0 +1,51 @@
+import pytest
+
+from agent.presets import PRESETS, preset
+from agent.validation import base_url_problem, clean_base_url, validate_connection
+
+
+def test_the_five_presets_of_the_spec():
+    assert [(p.label, p.provider, p.base_url, p.model) for p in PRESETS] == [
+        ("Hermes · Local", "hermes", "http://localhost:11434/v1", "hermes3"),
+        ("Hermes · Cloud", "hermes", "https://api.hermes.ai/v1", "hermes-3-llama-3.1-70b"),
+        ("OpenRouter", "openrouter", "https://openrouter.ai/api/v1", "nousresearch/hermes-3-llama-3.1-70b"),
+        ("Nous", "nous", "https://inference-api.nousresearch.com/v1", "Hermes-3-Llama-3.1-70B"),
+        ("Custom", "custom", "", ""),
+    ]
+    assert preset("openrouter").form_fields()["provider"] == "openrouter"
+    with pytest.raises(KeyError):
+        preset("nope")
+
+
+def test_every_filled_preset_validates_and_custom_needs_url_and_model():
+    for p in PRESETS[:4]:
+        assert validate_connection(**p.form_fields()) == {}
+    assert validate_connection(**preset("custom").form_fields()) == {
+        "base_url": "Enter the base URL, e.g. http://localhost:11434/v1.",
+        "model": "Enter the model name, e.g. hermes3.",
+    }
+
+
+@pytest.mark.parametrize("url, problem", [
+    ("ftp://host/v1", "The base URL must start with http:// or https://."),
+    ("localhost:11434/v1", "The base URL must start with http:// or https://."),
+    ("http:///v1", "The base URL needs a host name, e.g. http://localhost:11434/v1."),
+    ("http://host:99999/v1", "The port in the base URL must be a number between 1 and 65535."),
+    ("http://host:0/v1", "The port in the base URL must be a number between 1 and 65535."),
+    ("http://ho st/v1", "The base URL must not contain spaces."),
+    ("http://host/v1?x=1", "The base URL must not contain '?' or '#'."),
+    ("http://host/v1/chat/completions",
+     "Leave out /chat/completions: the base URL is the root it is appended to (usually ending in /v1)."),
+    ("  https://host:8080/v1/  ", None),
+])
+def test_base_url_problems(url, problem):
+    assert base_url_problem(url) == problem
+
+
+def test_name_model_provider_messages():
+    assert validate_connection("  ", "http://h/v1", "m x", "other") == {
+        "name": "Give the connection a name.",
+        "model": "The model name must not contain spaces.",
+        "provider": "Choose a provider: hermes, openrouter, nous or custom.",
+    }
+    assert clean_base_url(" http://h/v1/ ") == "http://h/v1"
