@@ -35,9 +35,11 @@ class AuthSession:
     access_token: str
     refresh_token: str
     expires_at: float  # local wall-clock seconds = receipt time + the server's expires_in
+    lifetime: float = 3600.0  # the server's expires_in
 
     def expires_soon(self) -> bool:
-        return time.time() >= self.expires_at - REFRESH_MARGIN
+        # A quarter of the lifetime, at most a minute: short-lived tokens are not refreshed on every call.
+        return time.time() >= self.expires_at - min(REFRESH_MARGIN, self.lifetime / 4)
 
 
 class SessionStore:
@@ -101,7 +103,7 @@ def _session_from_response(response) -> AuthSession:
     return AuthSession(
         user_id=str(session.user.id), email=session.user.email or "",
         access_token=session.access_token, refresh_token=session.refresh_token,
-        expires_at=time.time() + float(session.expires_in or 3600))
+        expires_at=time.time() + float(session.expires_in or 3600), lifetime=float(session.expires_in or 3600))
 
 
 def _auth_failure(exc: Exception) -> Exception:

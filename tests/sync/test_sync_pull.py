@@ -1,0 +1,118 @@
+"""Pull: exact paging, the long-transaction hole, quarantine of rows that cannot be stored, idle cost."""
+
+import threading
+import time
+import uuid
+
+import pytest
+
+from local_schema.models import SYNCED_TABLES, Task
+from tests.supabase_local.impersonate import ApiSession
+
+
+@pytest.fixture
+def api(supabase_stack, user):
+    """A PostgREST-equivalent database session acting as the user (for writes made 'elsewhere')."""
+    session = ApiSession(supabase_stack.db_url, user[2])
+    yield session
+    session.close()
+
+
+def test_1500_rows_in_one_transaction_pull_exactly_once(devices, api):
+    conv = str(uuid.uuid4())
+    with api.tx() as cur:
+        cur.execute("insert into public.conversations (id, title) values (%s, 'bulk')", (conv,))
+        cur.execute("insert into public.messages (conversation_id, role, content) "
+                    "select %s, 'user', 'message ' || i from generate_series(1, 1500) i", (conv,))
+    b = devices("b")
+    first = b.sync()
+    assert first.pulled == 1501
+    assert first.requests == len(SYNCED_TABLES) + 1  # messages took two pages: 1000 + 500 (short: stop)
+    assert b.scalar("SELECT count(*) FROM messages") == 1500
+    assert b.scalar("SELECT count(DISTINCT content) FROM messages") == 1500
+    # The cursor is the server's exact string for the last row; nothing comes back twice.
+    again = b.sync()
+    assert again.pulled == 0 and again.requests == len(SYNCED_TABLES)
+
+
+def test_long_transaction_committing_after_a_pulled_one_is_still_pulled(devices, api, supabase_stack, user):
+    b = devices("b")
+    slow = ApiSession(supabase_stack.db_url, user[2])
+    try:
+        slow_id, fast_id = str(uuid.uuid4()), str(uuid.uuid4())
+        with slow.tx() as slow_cur:
+            slow_cur.execute("select now()")  # the slow transaction has started: now() is fixed from here
+            time.sleep(0.05)
+            api.all("insert into public.tasks (id, title) values (%s, 'fast')", (fast_id,))
+            assert b.sync().pulled == 1  # the client's cursor is now past the slow transaction's start
+            slow_cur.execute("insert into public.tasks (id, title) values (%s, 'slow')", (slow_id,))
+            # ...and the writer holding the per-user stamp lock makes other writers wait until it commits:
+            blocked = threading.Thread(
+                target=api.all, args=("insert into public.tasks (title) values ('queued')",))
+            blocked.start()
+            time.sleep(0.3)
+            assert b.sync().pulled == 0  # nothing committed yet, nothing skipped either
+        blocked.join(10)
+        result = b.sync()
+        assert result.pulled == 2
+        assert {r["title"] for r in b.rows("tasks").values()} == {"fast", "slow", "queued"}
+    finally:
+        slow.close()
+
+
+def test_rolled_back_transaction_leaves_no_phantom_and_no_stuck_cursor(devices, api):
+    b = devices("b")
+    with pytest.raises(RuntimeError), api.tx() as cur:
+        cur.execute("insert into public.tasks (title) values ('ghost')")
+        raise RuntimeError("abort")
+    api.all("insert into public.tasks (title) values ('real')")
+    assert b.sync().pulled == 1
+    assert [r["title"] for r in b.rows("tasks").values()] == ["real"]
+
+
+def test_row_that_cannot_be_stored_halts_the_cursor_and_is_quarantined(devices, api, supabase_stack, user):
+    b = devices("b")
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    for i, row_id in enumerate(ids):
+        api.all("insert into public.tasks (id, title) values (%s, %s)", (row_id, f"t{i}"))
+    good = api.all("select * from public.tasks where id = any(%s) order by updated_at", (ids,))
+    rows = [{k: (str(v) if k in ("id", "user_id") and v else v.isoformat() if hasattr(v, "isoformat") else v)
+             for k, v in r.items()} for r in good]
+    rows[1]["updated_at"] = "yesterday-ish"  # a row this client cannot make sense of
+    supabase_stack.faults.fail_next("GET", "/rest/v1/tasks", 200, rows)
+    result = b.sync()
+    assert result.quarantined == 1 and b.alerts and "tasks" in b.alerts[0]
+    assert list(b.rows("tasks")) == [ids[0]]  # applied up to the bad row, not past it
+    assert b.scalar("SELECT cursor FROM sync_cursors WHERE table_name = 'tasks'") == rows[0]["updated_at"]
+    assert b.scalar("SELECT count(*) FROM sync_quarantine") == 1
+    # Once the server sends sane data again, the rows after it are not lost.
+    b.sync()
+    assert sorted(b.rows("tasks")) == sorted(ids)
+
+
+def test_malformed_reply_is_a_clear_error_and_loses_nothing(devices, supabase_stack, user):
+    a = devices("a")
+    with a.session() as s:
+        s.add(Task(title="keep me"))
+        s.commit()
+    supabase_stack.faults.fail_next("POST", "/rest/v1/tasks", 201, "<html>proxy error</html>")
+    bad = a.sync(expect_state="error")
+    assert "not JSON" in bad.error
+    assert a.scalar("SELECT count(*) FROM sync_outbox WHERE state = 'pending'") == 1
+    supabase_stack.faults.fail_next("GET", "/rest/v1/tasks", 200, {"rows": "not a list"})
+    bad_pull = a.sync(expect_state="error")
+    assert "expected a JSON array" in bad_pull.error and bad_pull.pushed == 1
+    assert a.scalar("SELECT cursor FROM sync_cursors WHERE table_name = 'tasks'") is None
+    a.sync()
+    assert a.scalar("SELECT count(*) FROM sync_outbox") == 0 and len(a.rows("tasks")) == 1
+
+
+def test_idle_sync_is_one_request_per_table(devices):
+    a = devices("a")
+    with a.session() as s:
+        s.add(Task(title="x"))
+        s.commit()
+    a.sync()
+    a.sync()
+    idle = a.sync()
+    assert (idle.pushed, idle.pulled, idle.requests) == (0, 0, len(SYNCED_TABLES))
