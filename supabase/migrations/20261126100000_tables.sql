@@ -172,13 +172,14 @@ create table public.templates (
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
   deleted_at timestamptz,
-  constraint templates_payload_shape check (
+  -- coalesce: a missing key makes jsonb_typeof() null, and a null CHECK would pass.
+  constraint templates_payload_shape check (coalesce(
     jsonb_typeof(payload) = 'object'
     and jsonb_typeof(payload -> 'skills') = 'array'
     and jsonb_typeof(payload -> 'seed_memory') = 'array'
     and not jsonb_path_exists(payload, '$.skills[*] ? (@.type() != "object" || !exists(@.name) || @.name.type() != "string")')
-    and not jsonb_path_exists(payload, '$.seed_memory[*] ? (@.type() != "object" || !exists(@.label) || @.label.type() != "string")')
-  ),
+    and not jsonb_path_exists(payload, '$.seed_memory[*] ? (@.type() != "object" || !exists(@.label) || @.label.type() != "string")'),
+    false)),
   constraint templates_payload_size check (octet_length(payload::text) <= 1000000),
   constraint templates_installs_nonnegative check (installs >= 0),
   constraint templates_name_length check (char_length(name) <= 500),

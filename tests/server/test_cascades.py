@@ -1,0 +1,59 @@
+"""Tombstone cascades: each cascaded write is a real update with its own new updated_at, so it reaches
+every device through the ordinary pull."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.server.rows import get, make, patch
+
+
+@pytest.fixture
+def alice(make_user, as_user):
+    return as_user(make_user("alice@example.test"))
+
+
+def test_tombstoned_conversation_tombstones_its_messages(alice):
+    thread = make(alice, "conversations")
+    messages = [make(alice, "messages", conversation_id=thread["id"], content=f"m{i}") for i in range(3)]
+    already_gone = patch(alice, "messages", messages[0]["id"], deleted_at="now")
+    other_thread_message = make(alice, "messages")
+
+    tombstoned = patch(alice, "conversations", thread["id"], deleted_at="now")
+
+    cascaded = [get(alice, "messages", m["id"]) for m in messages[1:]]
+    for message in cascaded:
+        assert message["deleted_at"] == message["updated_at"] > tombstoned["updated_at"]
+    assert len({m["updated_at"] for m in cascaded}) == 2  # each its own stamp
+    assert get(alice, "messages", messages[0]["id"]) == already_gone  # not restamped
+    assert get(alice, "messages", other_thread_message["id"]) == other_thread_message
+
+
+def test_tombstoned_connection_clears_references(alice):
+    connection = make(alice, "agent_connections")
+    other = make(alice, "agent_connections", name="other")
+    thread = make(alice, "conversations", agent_connection_id=connection["id"])
+    task = make(alice, "tasks", connection_id=connection["id"])
+    report = make(alice, "mirror_reports", agent_connection_id=connection["id"])
+    untouched = make(alice, "tasks", connection_id=other["id"])
+
+    tombstoned = patch(alice, "agent_connections", connection["id"], deleted_at="now")
+
+    after = {"conversations": get(alice, "conversations", thread["id"]), "tasks": get(alice, "tasks", task["id"]),
+             "mirror_reports": get(alice, "mirror_reports", report["id"])}
+    assert after["conversations"]["agent_connection_id"] is None
+    assert after["tasks"]["connection_id"] is None
+    assert after["mirror_reports"]["agent_connection_id"] is None
+    stamps = [row["updated_at"] for row in after.values()]
+    assert len(set(stamps)) == 3 and min(stamps) > tombstoned["updated_at"]
+    assert all(row["deleted_at"] is None for row in after.values())  # only the reference goes
+    assert get(alice, "tasks", untouched["id"]) == untouched
+
+
+def test_repeated_tombstone_does_not_cascade_again(alice):
+    thread = make(alice, "conversations")
+    message = make(alice, "messages", conversation_id=thread["id"])
+    patch(alice, "conversations", thread["id"], deleted_at="now")
+    cascaded = get(alice, "messages", message["id"])
+    patch(alice, "conversations", thread["id"], deleted_at="now", title="renamed after deletion")
+    assert get(alice, "messages", message["id"]) == cascaded
