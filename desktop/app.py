@@ -1,0 +1,79 @@
+"""Start-up in one short, explicit order: paths, QApplication, theme, window, then the database
+opens off the UI thread and the pages are built when it is ready."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from PySide6.QtWidgets import QApplication
+
+from desktop.context import AppContext
+from desktop.settings_store import AppSettings
+
+log = logging.getLogger(__name__)
+
+
+def ensure_app(argv: list[str] | None = None) -> QApplication:
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(argv if argv is not None else sys.argv[:1])
+    app.setApplicationName("MIRARI")
+    app.setOrganizationName("MIRARI")
+    app.setApplicationDisplayName("MIRARI")
+    return app
+
+
+def open_data(ctx: AppContext) -> None:
+    """Runs on a pool thread: open (integrity check, backup, migrate) the signed-out database."""
+    from local_schema.database import open_database
+    from local_schema.paths import database_path
+
+    ctx.db = open_database(database_path(ctx.data_dir))
+
+
+def build_window(data_dir: Path, secrets=None):
+    """The main window for `data_dir`; the database starts opening at once. Returns the window."""
+    from desktop import theme
+    from desktop.main_window import MainWindow
+    from desktop.ops import Op
+
+    app = ensure_app()
+    settings = AppSettings(data_dir)
+    theme.apply_theme(app, settings.theme)
+    if secrets is None:
+        from agent.secrets import SecretStore
+
+        secrets = SecretStore(data_dir)
+    ctx = AppContext(data_dir=data_dir, settings=settings, secrets=secrets)
+    window = MainWindow(ctx)
+
+    def follow_os(_scheme) -> None:
+        if ctx.settings.theme == "system":
+            theme.apply_theme(app, "system")
+            window.update()
+
+    app.styleHints().colorSchemeChanged.connect(follow_os)
+    Op(window, lambda: open_data(ctx), "Opening the database").success(
+        lambda _r: window.database_ready()
+    ).failure(lambda exc: window.database_failed(str(exc))).run()
+    return window
+
+
+def run_gui(args) -> int:
+    from local_schema.paths import resolve_data_dir
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = ensure_app()
+    try:
+        data_dir = resolve_data_dir(getattr(args, "data_dir", None))
+    except OSError as exc:
+        print(f"mirari: cannot use the data directory: {exc}", file=sys.stderr)
+        return 2
+    window = build_window(data_dir)
+    window.show()
+    code = app.exec()
+    if window.ctx.db is not None:
+        window.ctx.db.close()
+    return code

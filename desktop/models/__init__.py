@@ -1,0 +1,1 @@
+"""Qt item models: thin adapters from query results to views (no SQL, no widgets here)."""

@@ -1,0 +1,106 @@
+"""Connections for the Bind list: name, model, status glyph and the last check."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetrics
+from PySide6.QtWidgets import QStyle, QStyledItemDelegate
+
+from desktop.theme import colors
+
+CONNECTION_ROLE = Qt.ItemDataRole.UserRole + 1
+GLYPHS = {"online": "●", "offline": "○", "error": "✕"}
+
+
+@dataclass
+class ConnectionInfo:
+    id: str
+    name: str
+    provider: str
+    base_url: str
+    model: str
+    status: str
+    system_prompt: str | None
+    checked_at: str | None = None
+    check_error: str | None = None
+
+
+def status_color(status: str) -> str:
+    c = colors()
+    return {"online": c.online, "error": c.error}.get(status, c.offline)
+
+
+class ConnectionListModel(QAbstractListModel):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._rows: list[ConnectionInfo] = []
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        c = self._rows[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return f"{GLYPHS.get(c.status, '○')} {c.name}"
+        if role == CONNECTION_ROLE:
+            return c
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{c.base_url}\n{c.status}" + (f": {c.check_error}" if c.check_error else "")
+        return None
+
+    def set_rows(self, rows: list[ConnectionInfo]) -> None:
+        self.beginResetModel()
+        self._rows = list(rows)
+        self.endResetModel()
+
+    def row_of(self, connection_id: str | None) -> int | None:
+        for i, c in enumerate(self._rows):
+            if c.id == connection_id:
+                return i
+        return None
+
+    def connections(self) -> list[ConnectionInfo]:
+        return list(self._rows)
+
+
+class ConnectionDelegate(QStyledItemDelegate):
+    def sizeHint(self, option, index) -> QSize:
+        return QSize(220, QFontMetrics(option.font).height() * 2 + 18)
+
+    def paint(self, painter, option, index) -> None:
+        conn: ConnectionInfo = index.data(CONNECTION_ROLE)
+        c = colors()
+        painter.save()
+        painter.setRenderHint(painter.RenderHint.Antialiasing)
+        rect = option.rect.adjusted(6, 2, -6, -2)
+        if option.state & QStyle.StateFlag.State_Selected:
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(c.selection))
+            painter.drawRoundedRect(rect, 7, 7)
+        fm = QFontMetrics(option.font)
+        inner = rect.adjusted(10, 7, -10, -7)
+        painter.setPen(QColor(status_color(conn.status)))
+        glyph_w = fm.horizontalAdvance("●") + 8
+        painter.drawText(QRect(inner.left(), inner.top(), glyph_w, fm.height()),
+                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, GLYPHS.get(conn.status, "○"))
+        bold = QFont(option.font)
+        bold.setWeight(QFont.Weight.DemiBold)
+        painter.setFont(bold)
+        painter.setPen(QColor(c.text))
+        text_w = inner.width() - glyph_w
+        painter.drawText(QRect(inner.left() + glyph_w, inner.top(), text_w, fm.height()),
+                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                         QFontMetrics(bold).elidedText(conn.name, Qt.TextElideMode.ElideRight, text_w))
+        small = QFont(option.font)
+        small.setPointSizeF(max(7.0, small.pointSizeF() * 0.88))
+        painter.setFont(small)
+        painter.setPen(QColor(c.muted))
+        meta = f"{conn.model} · {conn.status}"
+        painter.drawText(QRect(inner.left() + glyph_w, inner.top() + fm.height() + 2, text_w, fm.height()),
+                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                         QFontMetrics(small).elidedText(meta, Qt.TextElideMode.ElideRight, text_w))
+        painter.restore()

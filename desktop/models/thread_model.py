@@ -1,0 +1,103 @@
+"""Threads (conversations) for the Console's left column, most recent activity first."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetrics
+from PySide6.QtWidgets import QStyle, QStyledItemDelegate
+
+from desktop.queries import ThreadInfo
+from desktop.theme import colors
+
+THREAD_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+class ThreadListModel(QAbstractListModel):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._threads: list[ThreadInfo] = []
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._threads)
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        t = self._threads[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return t.title
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{t.title}\n{t.message_count} messages · last activity {relative_time(t.last_activity)}"
+        if role == THREAD_ROLE:
+            return t
+        return None
+
+    def set_threads(self, threads: list[ThreadInfo]) -> None:
+        self.beginResetModel()
+        self._threads = list(threads)
+        self.endResetModel()
+
+    def row_of(self, conversation_id: str | None) -> int | None:
+        for i, t in enumerate(self._threads):
+            if t.id == conversation_id:
+                return i
+        return None
+
+    def threads(self) -> list[ThreadInfo]:
+        return list(self._threads)
+
+
+class ThreadDelegate(QStyledItemDelegate):
+    """Title on the first line, message count and age underneath."""
+
+    def sizeHint(self, option, index) -> QSize:
+        fm = QFontMetrics(option.font)
+        return QSize(200, fm.height() * 2 + 16)
+
+    def paint(self, painter, option, index) -> None:
+        t: ThreadInfo = index.data(THREAD_ROLE)
+        c = colors()
+        painter.save()
+        painter.setRenderHint(painter.RenderHint.Antialiasing)
+        rect = option.rect.adjusted(6, 2, -6, -2)
+        if option.state & QStyle.StateFlag.State_Selected:
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(c.selection))
+            painter.drawRoundedRect(rect, 7, 7)
+        elif option.state & QStyle.StateFlag.State_MouseOver:
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(c.border))
+            painter.drawRoundedRect(rect, 7, 7)
+        fm = QFontMetrics(option.font)
+        inner = rect.adjusted(10, 6, -10, -6)
+        title_font = QFont(option.font)
+        title_font.setWeight(QFont.Weight.DemiBold)
+        painter.setFont(title_font)
+        painter.setPen(QColor(c.text))
+        title_rect = QRect(inner.left(), inner.top(), inner.width(), fm.height())
+        painter.drawText(title_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                         QFontMetrics(title_font).elidedText(t.title, Qt.TextElideMode.ElideRight, inner.width()))
+        small = QFont(option.font)
+        small.setPointSizeF(max(7.0, small.pointSizeF() * 0.88))
+        painter.setFont(small)
+        painter.setPen(QColor(c.muted))
+        meta = f"{t.message_count} message{'s' if t.message_count != 1 else ''} · {relative_time(t.last_activity)}"
+        painter.drawText(QRect(inner.left(), title_rect.bottom() + 2, inner.width(), fm.height()),
+                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, meta)
+        painter.restore()
+
+
+def relative_time(iso: str, now: datetime | None = None) -> str:
+    try:
+        moment = datetime.fromisoformat(iso)
+    except (TypeError, ValueError):
+        return ""
+    seconds = ((now or datetime.now(UTC)) - moment).total_seconds()
+    if seconds < 60:
+        return "just now"
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)} {unit} ago"
+    return ""

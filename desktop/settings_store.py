@@ -1,0 +1,55 @@
+"""GUI preferences in a QSettings INI file inside the data directory.
+
+Keeping it beside the database (rather than in the OS registry) means `--data-dir` gives a fully
+separate profile, tests never touch the user's real settings, and a backup of the folder is whole.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings
+
+
+class AppSettings:
+    def __init__(self, data_dir: Path):
+        self.path = Path(data_dir) / "desktop.ini"
+        self._s = QSettings(str(self.path), QSettings.Format.IniFormat)
+
+    def _get(self, key: str, default: str) -> str:
+        value = self._s.value(key, default)
+        return str(value) if value is not None else default
+
+    @property
+    def theme(self) -> str:
+        return self._get("appearance/theme", "system")
+
+    @theme.setter
+    def theme(self, value: str) -> None:
+        self._s.setValue("appearance/theme", value)
+        self._s.sync()
+
+    def window_geometry(self) -> QByteArray | None:
+        value = self._s.value("window/geometry")
+        return value if isinstance(value, QByteArray) and not value.isEmpty() else None
+
+    def save_window_geometry(self, geometry: QByteArray) -> None:
+        self._s.setValue("window/geometry", geometry)
+        self._s.sync()
+
+    @property
+    def last_page(self) -> str:
+        return self._get("window/page", "console")
+
+    @last_page.setter
+    def last_page(self, value: str) -> None:
+        self._s.setValue("window/page", value)
+
+    @property
+    def active_connection(self) -> str:
+        return self._get("console/connection", "")
+
+    @active_connection.setter
+    def active_connection(self, value: str) -> None:
+        self._s.setValue("console/connection", value)
+        self._s.sync()

@@ -1,0 +1,129 @@
+"""Light and dark palettes plus a small style sheet; "system" follows the OS colour scheme.
+
+The transcript delegate paints with the same `Colors`, so the chat and the chrome always agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtWidgets import QApplication
+
+THEME_CHOICES = ("system", "light", "dark")
+
+
+@dataclass(frozen=True)
+class Colors:
+    dark: bool
+    window: str
+    panel: str
+    sidebar: str
+    text: str
+    muted: str
+    accent: str
+    accent_text: str
+    border: str
+    user_bubble: str
+    assistant_bubble: str
+    code_bg: str
+    code_border: str
+    error: str
+    online: str
+    offline: str
+    selection: str
+    pygments_style: str
+
+
+LIGHT = Colors(
+    dark=False, window="#f7f7f5", panel="#ffffff", sidebar="#efefec", text="#1f1f23", muted="#6d6d74",
+    accent="#5147d9", accent_text="#ffffff", border="#dcdcd8", user_bubble="#ecebfb",
+    assistant_bubble="#ffffff", code_bg="#f4f4f1", code_border="#e1e1dc", error="#c4372d",
+    online="#23915a", offline="#8d8d93", selection="#d9d6fb", pygments_style="friendly",
+)
+DARK = Colors(
+    dark=True, window="#17181c", panel="#1f2025", sidebar="#131417", text="#e7e7ea", muted="#9c9ca5",
+    accent="#8e88ff", accent_text="#111114", border="#2e2f36", user_bubble="#2a2950",
+    assistant_bubble="#1f2025", code_bg="#121317", code_border="#2c2d34", error="#ff7b72",
+    online="#4fd08f", offline="#8d8d96", selection="#3b3873", pygments_style="one-dark",
+)
+
+_current: Colors = LIGHT
+
+
+def colors() -> Colors:
+    return _current
+
+
+def os_prefers_dark() -> bool:
+    hints = QGuiApplication.styleHints()
+    return hints.colorScheme() == Qt.ColorScheme.Dark
+
+
+def resolve(choice: str) -> Colors:
+    if choice == "dark":
+        return DARK
+    if choice == "light":
+        return LIGHT
+    return DARK if os_prefers_dark() else LIGHT
+
+
+def _palette(c: Colors) -> QPalette:
+    p = QPalette()
+    role = QPalette.ColorRole
+    for r, value in (
+        (role.Window, c.window), (role.WindowText, c.text), (role.Base, c.panel),
+        (role.AlternateBase, c.window), (role.Text, c.text), (role.Button, c.panel),
+        (role.ButtonText, c.text), (role.ToolTipBase, c.panel), (role.ToolTipText, c.text),
+        (role.Highlight, c.accent), (role.HighlightedText, c.accent_text), (role.Link, c.accent),
+        (role.PlaceholderText, c.muted), (role.Mid, c.border), (role.Midlight, c.border),
+    ):
+        p.setColor(r, QColor(value))
+    for r in (role.Text, role.WindowText, role.ButtonText):
+        p.setColor(QPalette.ColorGroup.Disabled, r, QColor(c.muted))
+    return p
+
+
+def _stylesheet(c: Colors) -> str:
+    return f"""
+    QWidget#Sidebar {{ background: {c.sidebar}; border-right: 1px solid {c.border}; }}
+    QLabel#Brand {{ font-size: 15px; font-weight: 700; letter-spacing: 3px; padding: 14px 16px 10px 16px; }}
+    QListWidget#Nav {{ background: transparent; border: none; font-size: 13px; outline: 0; }}
+    QListWidget#Nav::item {{ padding: 8px 12px; margin: 1px 8px; border-radius: 6px; }}
+    QListWidget#Nav::item:selected {{ background: {c.selection}; color: {c.text}; }}
+    QListWidget#Nav::item:hover:!selected {{ background: {c.border}; }}
+    QLabel#PageTitle {{ font-size: 18px; font-weight: 600; }}
+    QLabel#Muted, QLabel[muted="true"] {{ color: {c.muted}; }}
+    QLabel#Error {{ color: {c.error}; }}
+    QLineEdit, QPlainTextEdit, QComboBox {{
+        background: {c.panel}; border: 1px solid {c.border}; border-radius: 6px; padding: 5px 7px;
+        selection-background-color: {c.accent}; selection-color: {c.accent_text}; }}
+    QLineEdit:focus, QPlainTextEdit:focus {{ border: 1px solid {c.accent}; }}
+    QLineEdit[invalid="true"] {{ border: 1px solid {c.error}; }}
+    QPushButton {{ background: {c.panel}; border: 1px solid {c.border}; border-radius: 6px; padding: 5px 12px; }}
+    QPushButton:hover {{ border-color: {c.accent}; }}
+    QPushButton:disabled {{ color: {c.muted}; }}
+    QPushButton[primary="true"] {{ background: {c.accent}; color: {c.accent_text}; border: 1px solid {c.accent}; font-weight: 600; }}
+    QPushButton[primary="true"]:disabled {{ background: {c.border}; border-color: {c.border}; color: {c.muted}; }}
+    QListView, QListWidget {{ background: {c.panel}; border: 1px solid {c.border}; border-radius: 8px; }}
+    QListView#Transcript {{ background: {c.window}; border: none; }}
+    QListView#Threads {{ background: transparent; border: none; }}
+    QListView#Threads::item {{ padding: 6px 8px; border-radius: 6px; }}
+    QListView#Threads::item:selected {{ background: {c.selection}; color: {c.text}; }}
+    QFrame#Card {{ background: {c.panel}; border: 1px solid {c.border}; border-radius: 10px; }}
+    QStatusBar {{ color: {c.muted}; }}
+    QToolTip {{ background: {c.panel}; color: {c.text}; border: 1px solid {c.border}; }}
+    """
+
+
+def apply_theme(app: QApplication, choice: str) -> Colors:
+    """Apply `choice` ("system" | "light" | "dark") to the whole app and return the colours in use."""
+    global _current
+    if choice not in THEME_CHOICES:
+        choice = "system"
+    _current = resolve(choice)
+    app.setStyle("Fusion")  # the same widgets on every OS, so both palettes are fully honoured
+    app.setPalette(_palette(_current))
+    app.setStyleSheet(_stylesheet(_current))
+    return _current

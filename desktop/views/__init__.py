@@ -1,0 +1,1 @@
+"""The screens (rites) and their dialogs."""

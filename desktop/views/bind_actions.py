@@ -1,0 +1,110 @@
+"""Bind's background work: load, save (row + key), test and delete connections."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from desktop.bus import bus
+from desktop.models.connection_model import ConnectionInfo
+from desktop.ops import Op
+
+
+def load_connections(db) -> list[ConnectionInfo]:
+    sql = text(
+        """
+        SELECT c.id, c.name, c.provider, c.base_url, c.model, c.status, c.system_prompt,
+               k.checked_at, k.error
+        FROM agent_connections c LEFT JOIN connection_checks k ON k.connection_id = c.id
+        WHERE c.deleted_at IS NULL ORDER BY c.created_at
+        """
+    )
+    with db.engine.connect() as conn:
+        return [ConnectionInfo(*row) for row in conn.execute(sql)]
+
+
+def key_location(secrets) -> str:
+    status = secrets.status()
+    if status.mode == "keychain":
+        return f"your OS keychain ({status.backend})"
+    if status.mode == "encrypted_file":
+        return "the encrypted key file" + (" (locked — unlock it in Settings)" if status.locked else "")
+    if status.mode == "memory":
+        return "memory only (forgotten when MIRARI exits)"
+    return "nowhere yet: no OS keychain — choose a fallback in Settings"
+
+
+def save_connection(page, connection_id: str | None, values: dict, key: str | None, then=None) -> None:
+    db, secrets = page.ctx.db, page.ctx.secrets
+
+    def save() -> str:
+        from local_schema.models import AgentConnection
+        from local_schema.timestamps import utc_now
+
+        with db.session() as s:
+            row = s.get(AgentConnection, connection_id) if connection_id else None
+            if row is None:
+                row = AgentConnection(**values)
+            else:
+                for name, value in values.items():
+                    setattr(row, name, value)
+                row.updated_at = utc_now()
+            s.add(row)
+            s.commit()
+            saved_id = row.id
+        if key:
+            secrets.set_key(saved_id, key)
+        return saved_id
+
+    Op(page, save, "Saving the connection").changes("agent_connections").success(
+        lambda cid: page._saved(cid, then)).failure(lambda exc: _save_failed(page, exc)).run()
+
+
+def _save_failed(page, exc: BaseException) -> None:
+    page.test_button.setEnabled(True)
+    page.status.clear()
+    bus.error.emit(f"Could not save the connection: {exc}")
+
+
+def test_connection(page, connection_id: str) -> None:
+    db, secrets = page.ctx.db, page.ctx.secrets
+
+    def run():
+        from agent.connection_test import check_and_record
+
+        return check_and_record(db, connection_id, secrets.get_key(connection_id), timeout=8.0)
+
+    Op(page, run, "Testing the connection").changes("agent_connections").success(
+        lambda result: page._tested(connection_id, result)).failure(
+        lambda exc: _test_failed(page, exc)).run()
+
+
+def _test_failed(page, exc: BaseException) -> None:
+    page.test_button.setEnabled(True)
+    page.status.show_check("error", str(exc), None)
+
+
+def delete_connection(page, connection_id: str) -> None:
+    db, secrets = page.ctx.db, page.ctx.secrets
+
+    def delete() -> str | None:
+        from local_schema.models import AgentConnection
+
+        with db.session() as s:
+            row = s.get(AgentConnection, connection_id)
+            if row is not None:
+                s.delete(row)
+                s.commit()
+        from agent.secrets import SecretsUnavailable
+
+        try:
+            secrets.delete_key(connection_id)
+        except SecretsUnavailable as exc:  # e.g. the key file is locked: say so, keep the delete
+            return f"Connection deleted; its key could not be removed yet: {exc}"
+        return None
+
+    def deleted(note: str | None) -> None:
+        if note:
+            bus.notice.emit(note)
+        page._deleted(connection_id)
+
+    Op(page, delete, "Deleting the connection").changes("agent_connections").success(deleted).run()

@@ -1,0 +1,56 @@
+"""The status line under the Bind form: glyph, online/offline/error, the reason and the check time."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
+
+from desktop.models.connection_model import GLYPHS, status_color
+
+_WORDS = {"online": "Online", "offline": "Offline", "error": "Error"}
+
+
+class StatusLine(QWidget):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 6, 0, 6)
+        self.glyph = QLabel("")
+        self.word = QLabel("")
+        self.reason = QLabel("")
+        self.reason.setWordWrap(True)
+        self.when = QLabel("", objectName="Muted")
+        row.addWidget(self.glyph)
+        row.addWidget(self.word)
+        row.addWidget(self.reason, 1)
+        row.addWidget(self.when)
+        self.status = ""
+
+    def clear(self) -> None:
+        self.status = ""
+        for label in (self.glyph, self.word, self.reason, self.when):
+            label.setText("")
+
+    def show_testing(self) -> None:
+        self.status = "testing"
+        self.glyph.setText("◌")
+        self.word.setText("Testing…")
+        self.reason.setText("")
+
+    def show_check(self, status: str, error: str | None, checked_at: str | None) -> None:
+        self.status = status
+        color = status_color(status)
+        self.glyph.setText(GLYPHS.get(status, "○"))
+        self.glyph.setStyleSheet(f"color: {color}; font-size: 15px;")
+        self.word.setText(_WORDS.get(status, status))
+        self.word.setStyleSheet(f"color: {color}; font-weight: 600;")
+        self.reason.setText(error or ("Reachable and answering." if status == "online" else ""))
+        self.when.setText(f"Last check {_local(checked_at)}" if checked_at else "Never tested")
+
+
+def _local(iso: str) -> str:
+    try:
+        return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return iso

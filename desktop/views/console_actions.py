@@ -1,0 +1,151 @@
+"""Console actions that are one background op each: create/rename/delete a thread, promote a
+message to the Atlas, copy, export, preview the system prompt. The product logic lives in agent/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QInputDialog,
+    QPlainTextEdit,
+    QVBoxLayout,
+)
+
+from desktop.bus import bus
+from desktop.ops import Op
+
+
+def create_thread(page, then=None) -> None:
+    db, cid = page.ctx.db, page.current_connection_id()
+
+    def create() -> str:
+        from agent.threads import new_thread
+
+        with db.session() as s:
+            return new_thread(s, cid).id
+
+    def created(conversation_id: str) -> None:
+        page.conversation_id = conversation_id
+        page.transcript.reset_window(conversation_id, [], 0, 0)
+        page.title_label.setText("New thread")
+        page.refresh_threads(select=conversation_id)
+        page.composer.setFocus()
+        if then is not None:
+            then(conversation_id)
+
+    Op(page, create, "Creating a thread").changes("conversations").success(created).run()
+
+
+def rename_dialog(page, conversation_id: str, current: str) -> None:
+    title, ok = QInputDialog.getText(page, "Rename thread", "Title:", text=current)
+    if ok:
+        rename_thread(page, conversation_id, title)
+
+
+def rename_thread(page, conversation_id: str, title: str) -> None:
+    db = page.ctx.db
+
+    def rename() -> None:
+        from agent.threads import rename_thread as rename_in_db
+
+        with db.session() as s:
+            rename_in_db(s, conversation_id, title)
+
+    Op(page, rename, "Renaming the thread").changes("conversations").success(
+        lambda _r: page.refresh_threads()).run()
+
+
+def delete_thread(page, conversation_id: str) -> None:
+    db = page.ctx.db
+
+    def delete() -> None:
+        from agent.threads import delete_thread as delete_in_db
+
+        with db.session() as s:
+            delete_in_db(s, conversation_id)  # messages cascade; sync pushes tombstones
+
+    Op(page, delete, "Deleting the thread").changes("conversations", "messages").success(
+        lambda _r: page.forget_thread(conversation_id)).run()
+
+
+def _message_text(page, message_id: str) -> str | None:
+    row = page.transcript.row_of(message_id)
+    return page.transcript.row_at(row).content if row is not None else None
+
+
+def copy_message(page, message_id: str) -> None:
+    text = _message_text(page, message_id)
+    if text is not None:
+        QApplication.clipboard().setText(text)
+        bus.notice.emit("Message copied to the clipboard")
+
+
+def promote(page, message_id: str) -> None:
+    db = page.ctx.db
+
+    def run():
+        from agent.memory import promote_message
+
+        with db.session() as s:
+            return promote_message(s, message_id).label
+
+    Op(page, run, "Promoting to the Atlas").changes("memory_nodes").success(
+        lambda label: bus.notice.emit(f"Promoted to the Atlas: “{label[:60]}”")).run()
+
+
+def export_dialog(page, fmt: str) -> None:
+    if page.conversation_id is None:
+        bus.error.emit("Open a thread to export it.")
+        return
+    suffix = ".md" if fmt == "markdown" else ".json"
+    name = (page.title_label.text() or "thread").strip().replace("/", "-")[:60] + suffix
+    path, _ = QFileDialog.getSaveFileName(page, "Export thread", str(Path.home() / name),
+                                          "Markdown (*.md)" if fmt == "markdown" else "JSON (*.json)")
+    if path:
+        export_thread(page, fmt, Path(path))
+
+
+def export_thread(page, fmt: str, path: Path) -> None:
+    db, cid = page.ctx.db, page.conversation_id
+
+    def run() -> Path:
+        from agent.export import export_thread as write_export
+
+        with db.session() as s:
+            return write_export(s, cid, Path(path), fmt)
+
+    Op(page, run, "Exporting the thread").success(
+        lambda written: bus.notice.emit(f"Exported to {written}")).run()
+
+
+def preview_prompt(page) -> None:
+    db, cid = page.ctx.db, page.current_connection_id()
+
+    def build() -> str:
+        from agent.prompt import preview_system_prompt
+        from local_schema.models import AgentConnection
+
+        with db.session() as s:
+            return preview_system_prompt(s, s.get(AgentConnection, cid) if cid else None)
+
+    Op(page, build, "Building the system prompt").success(lambda text: _show_prompt(page, text)).run()
+
+
+def _show_prompt(page, text: str) -> None:
+    dialog = QDialog(page)
+    dialog.setObjectName("PromptPreview")
+    dialog.setWindowTitle("System prompt preview")
+    dialog.resize(640, 480)
+    layout = QVBoxLayout(dialog)
+    view = QPlainTextEdit(text or "(empty: this connection has no base prompt, memory or promoted skills yet)")
+    view.setReadOnly(True)
+    layout.addWidget(view)
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+    buttons.rejected.connect(dialog.reject)
+    layout.addWidget(buttons)
+    page.prompt_dialog = dialog
+    dialog.show()  # non-modal: the user can keep reading the thread beside it

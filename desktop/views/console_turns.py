@@ -1,0 +1,177 @@
+"""Chat turns in the Console: send, Stop, Retry after an error, Regenerate the last reply.
+
+The turn itself (store the user's message first, stream, store the reply, keep partial text on
+Stop, keep the user's message on failure) is agent.chat.ChatTurn, run on a pool thread through
+StreamRunner. This controller only mirrors it in the transcript: it shows the user's message and
+a streaming reply at once (with provisional ids) and swaps in the stored ids when the turn ends.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+from PySide6.QtCore import QObject, Signal
+
+from desktop.bus import bus
+from desktop.models.transcript_model import MessageRow
+from desktop.workers.stream import StreamRunner
+
+NO_REPLY = "No reply was received for this message."
+
+
+class _TurnHandle:
+    """Stop may be pressed before the worker has built its ChatTurn; remember it and pass it on."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._turn = None
+        self.cancelled = False
+
+    def attach(self, turn) -> None:
+        with self._lock:
+            self._turn = turn
+            if self.cancelled:
+                turn.cancel()
+
+    def cancel(self) -> None:
+        with self._lock:
+            self.cancelled = True
+            if self._turn is not None:
+                self._turn.cancel()
+
+
+def _provisional(role: str, content: str = "", streaming: bool = False) -> MessageRow:
+    from local_schema.timestamps import utc_now
+
+    return MessageRow(f"pending:{uuid.uuid4()}", role, content, utc_now(), streaming=streaming)
+
+
+class TurnController(QObject):
+    turn_finished = Signal(object)  # agent.chat.TurnResult
+    turn_crashed = Signal(str)
+
+    def __init__(self, page):
+        super().__init__(page)
+        self.page = page
+        self.runner: StreamRunner | None = None
+        self._errors: dict[str, str] = {}  # user message id -> why its turn failed (until retried)
+        self._user_row: str | None = None
+        self._reply_row: str | None = None
+
+    @property
+    def busy(self) -> bool:
+        return self.runner is not None and self.runner.running
+
+    # --- entry points --------------------------------------------------------------------------
+    def send(self, text: str) -> None:
+        text = text.strip()
+        if self.busy or not text:
+            return
+        if not self.page.current_connection_id():
+            bus.error.emit("Bind a connection first (I. Bind), then send your message.")
+            return
+        if self.page.conversation_id is None:
+            from desktop.views import console_actions
+
+            console_actions.create_thread(self.page, then=lambda _cid: self._send_now(text))
+        else:
+            self._send_now(text)
+
+    def retry(self, user_message_id: str) -> None:
+        if self.busy:
+            return
+        self._errors.pop(user_message_id, None)
+        self.page.transcript.set_error(user_message_id, None)
+        self._start(lambda turn: turn.retry(), user_row=None)
+
+    def regenerate(self, _assistant_message_id: str) -> None:
+        if self.busy:
+            return
+        self._start(lambda turn: turn.regenerate(), user_row=None)
+
+    def stop(self) -> None:
+        if self.runner is not None:
+            self.runner.stop()
+
+    # --- the turn ------------------------------------------------------------------------------
+    def _send_now(self, text: str) -> None:
+        model = self.page.transcript
+        if model.has_newer():
+            # The view shows an older page (after a search jump): continue at the end of the thread.
+            model.reset_window(model.conversation_id, [], model.total, model.total)
+        self.page.composer.clear()
+        user = _provisional("user", text)
+        model.append_new(user)
+        self._start(lambda turn: turn.send(text), user_row=user.id, restore_text=text)
+
+    def _start(self, call, user_row: str | None, restore_text: str = "") -> None:
+        page = self.page
+        db, secrets = page.ctx.db, page.ctx.secrets
+        conversation_id, connection_id = page.conversation_id, page.current_connection_id()
+        reply = _provisional("assistant", streaming=True)
+        page.transcript.append_new(reply)
+        self._user_row, self._reply_row, self._restore_text = user_row, reply.id, restore_text
+        handle = _TurnHandle()
+
+        def job(on_delta, _cancel):
+            from agent.chat import ChatTurn
+
+            key = secrets.get_key(connection_id) if connection_id else ""
+            turn = ChatTurn(db, conversation_id, api_key=key, connection_id=connection_id, on_delta=on_delta)
+            handle.attach(turn)
+            return call(turn)
+
+        self.runner = StreamRunner(job, handle, self)
+        self.runner.text_changed.connect(lambda text: page.transcript.set_content(reply.id, text, streaming=True))
+        self.runner.finished.connect(self._finished)
+        self.runner.failed.connect(self._crashed)
+        page.set_streaming(True)
+        page.view.stick_to_bottom()
+        self.runner.start()
+
+    def _finished(self, result) -> None:
+        from agent.chat import FAILED
+
+        model = self.page.transcript
+        if self._user_row is not None:
+            model.replace_id(self._user_row, result.user_message_id)
+        for old in result.replaced_message_ids:
+            model.remove(old)
+        if result.reply_message_id is not None:
+            model.replace_id(self._reply_row, result.reply_message_id)
+            model.set_content(result.reply_message_id, result.text, streaming=False)
+        else:
+            model.remove(self._reply_row)
+        if result.status == FAILED and result.error is not None:
+            self._errors[result.user_message_id] = result.error.message
+            model.set_error(result.user_message_id, result.error.message)
+        self._end()
+        self.turn_finished.emit(result)
+
+    def _crashed(self, exc: BaseException) -> None:
+        # Failed before the request left (no key store, thread gone, …): undo the provisional rows.
+        model = self.page.transcript
+        for row_id in (self._reply_row, self._user_row):
+            if row_id is not None:
+                model.remove(row_id)
+        if self._restore_text and not self.page.composer.toPlainText():
+            self.page.composer.setPlainText(self._restore_text)
+        self._end()
+        bus.error.emit(str(exc) or type(exc).__name__)
+        self.turn_crashed.emit(str(exc))
+        if self.page.conversation_id:
+            self.page.open_thread(self.page.conversation_id)  # show exactly what was stored
+
+    def _end(self) -> None:
+        self.page.set_streaming(False)
+        self._user_row = self._reply_row = None
+        self.page.refresh_threads()  # new activity and maybe a new title
+
+    # --- errors survive switching threads --------------------------------------------------------
+    def restore_errors(self, unanswered: str | None = None) -> None:
+        model = self.page.transcript
+        for message_id, text in self._errors.items():
+            model.set_error(message_id, text)
+        if unanswered and unanswered not in self._errors and not self.busy:
+            model.set_error(unanswered, NO_REPLY)

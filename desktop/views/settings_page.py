@@ -1,0 +1,169 @@
+"""Settings: where the data lives, where API keys are kept (with the explicit no-keychain fallback),
+and the theme. Passphrase work (scrypt) runs in an Op, like everything slow."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop import theme
+from desktop.bus import bus
+from desktop.ops import Op
+
+THEME_LABELS = {"system": "Follow the OS", "light": "Light", "dark": "Dark"}
+
+
+def _card(title: str) -> tuple[QFrame, QVBoxLayout]:
+    card = QFrame(objectName="Card")
+    col = QVBoxLayout(card)
+    col.setContentsMargins(18, 14, 18, 14)
+    heading = QLabel(title)
+    heading.setStyleSheet("font-weight: 600; font-size: 14px;")
+    col.addWidget(heading)
+    return card, col
+
+
+class SettingsPage(QWidget):
+    secrets_changed = Signal(str)  # the new mode
+
+    def __init__(self, ctx):
+        super().__init__()
+        self.ctx = ctx
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(22, 14, 22, 14)
+        outer.setSpacing(14)
+        outer.addWidget(QLabel("Settings", objectName="PageTitle"))
+
+        # --- data ---
+        card, col = _card("Data location")
+        db_path = ctx.db.path if ctx.db is not None else ctx.data_dir
+        self.data_label = QLabel(str(ctx.data_dir))
+        self.data_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        col.addWidget(self.data_label)
+        note = QLabel(f"Database: {db_path}. Change it with --data-dir or MIRARI_DATA_DIR; "
+                      "a backup copy is made before every schema upgrade.", objectName="Muted")
+        note.setWordWrap(True)
+        col.addWidget(note)
+        open_button = QPushButton("Open folder")
+        open_button.clicked.connect(lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(ctx.data_dir))))
+        col.addWidget(open_button, 0)
+        outer.addWidget(card)
+
+        # --- keys ---
+        card, col = _card("API keys")
+        self.key_status = QLabel("")
+        self.key_status.setWordWrap(True)
+        col.addWidget(self.key_status)
+        self.key_explain = QLabel("", objectName="Muted")
+        self.key_explain.setWordWrap(True)
+        col.addWidget(self.key_explain)
+        self.fallback = QWidget()
+        fcol = QVBoxLayout(self.fallback)
+        fcol.setContentsMargins(0, 6, 0, 0)
+        row = QHBoxLayout()
+        self.passphrase = QLineEdit()
+        self.passphrase.setEchoMode(QLineEdit.EchoMode.Password)
+        self.passphrase.setPlaceholderText("Passphrase for the encrypted key file")
+        self.passphrase.returnPressed.connect(self.use_encrypted_file)
+        self.file_button = QPushButton("Use encrypted file")
+        self.file_button.clicked.connect(self.use_encrypted_file)
+        row.addWidget(self.passphrase, 1)
+        row.addWidget(self.file_button)
+        fcol.addLayout(row)
+        self.memory_button = QPushButton("Keep keys in memory only")
+        self.memory_button.setToolTip("Keys are forgotten when MIRARI exits; nothing is written to disk")
+        self.memory_button.clicked.connect(self.use_memory_only)
+        fcol.addWidget(self.memory_button, 0)
+        self.key_error = QLabel("", objectName="Error")
+        self.key_error.setWordWrap(True)
+        self.key_error.hide()
+        fcol.addWidget(self.key_error)
+        col.addWidget(self.fallback)
+        outer.addWidget(card)
+
+        # --- appearance ---
+        card, col = _card("Appearance")
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Theme"))
+        self.theme_combo = QComboBox()
+        for key, label in THEME_LABELS.items():
+            self.theme_combo.addItem(label, key)
+        self.theme_combo.setCurrentIndex(max(0, self.theme_combo.findData(ctx.settings.theme)))
+        self.theme_combo.currentIndexChanged.connect(self._theme_picked)
+        row.addWidget(self.theme_combo)
+        row.addStretch(1)
+        col.addLayout(row)
+        outer.addWidget(card)
+        outer.addStretch(1)
+        self.show_key_status()
+
+    # --- keys ------------------------------------------------------------------------------------
+    def show_key_status(self) -> None:
+        status = self.ctx.secrets.status()
+        self.key_status.setText(f"<b>Keys are kept in:</b> {status.label}")
+        if status.mode == "keychain":
+            self.key_explain.setText("Each connection's key is stored in your operating system's keychain under "
+                                     "“MIRARI”. Keys never enter the database, exports, logs or sync.")
+        elif status.mode == "encrypted_file":
+            self.key_explain.setText("No OS keychain is available, so keys are kept in an AES-encrypted file in "
+                                     "the data folder, unlocked with your passphrase."
+                                     + (" Enter the passphrase to unlock it." if status.locked else ""))
+        elif status.mode == "memory":
+            self.key_explain.setText("Keys live in memory only and are forgotten when MIRARI exits. "
+                                     "Choose an encrypted file to keep them.")
+        else:
+            self.key_explain.setText("This machine has no OS keychain. MIRARI will not store keys in plain "
+                                     "text: choose an encrypted file (protected by a passphrase) or memory only.")
+        self.fallback.setVisible(status.mode != "keychain")
+        self.file_button.setText("Unlock" if status.key_file_exists and status.mode != "memory" else
+                                 "Use encrypted file")
+        self.memory_button.setVisible(status.mode != "memory")
+
+    def use_encrypted_file(self) -> None:
+        passphrase = self.passphrase.text()
+        if not passphrase:
+            self._key_problem("Enter a passphrase first.")
+            return
+        secrets = self.ctx.secrets
+        self.file_button.setEnabled(False)
+        Op(self, lambda: secrets.use_encrypted_file(passphrase), "Unlocking the key file").success(
+            lambda _r: self._key_mode_changed()).failure(self._key_failed).run()
+
+    def use_memory_only(self) -> None:
+        self.ctx.secrets.use_memory_only()
+        self._key_mode_changed()
+
+    def _key_mode_changed(self) -> None:
+        self.file_button.setEnabled(True)
+        self.passphrase.clear()
+        self.key_error.hide()
+        self.show_key_status()
+        bus.changed.emit(frozenset({"secrets"}), self)
+        self.secrets_changed.emit(self.ctx.secrets.mode)
+
+    def _key_failed(self, exc: BaseException) -> None:
+        self.file_button.setEnabled(True)
+        self._key_problem(str(exc))
+
+    def _key_problem(self, text: str) -> None:
+        self.key_error.setText(text)
+        self.key_error.show()
+
+    # --- theme ----------------------------------------------------------------------------------
+    def _theme_picked(self) -> None:
+        from PySide6.QtWidgets import QApplication
+
+        choice = self.theme_combo.currentData()
+        self.ctx.settings.theme = choice
+        theme.apply_theme(QApplication.instance(), choice)
+        bus.changed.emit(frozenset({"theme"}), self)

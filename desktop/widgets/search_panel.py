@@ -1,0 +1,83 @@
+"""Search across every thread (SQLite FTS5): a box, and a result list that replaces the thread
+list while a query is active. Picking a result asks the Console to jump to that message."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import QLabel, QLineEdit, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+
+from desktop.ops import Op
+
+HIT_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+class SearchBox(QLineEdit):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setPlaceholderText("Search all threads…")
+        self.setClearButtonEnabled(True)
+
+
+class SearchResults(QWidget):
+    """Runs the query in the background (debounced while typing) and lists the hits."""
+
+    picked = Signal(str, str)  # (message id, conversation id)
+
+    def __init__(self, ctx, title_of=lambda _cid: "", parent=None):
+        super().__init__(parent)
+        self.ctx = ctx
+        self._title_of = title_of
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.summary = QLabel("", objectName="Muted")
+        self.summary.setContentsMargins(8, 2, 8, 2)
+        self.list = QListWidget()
+        self.list.setObjectName("Threads")
+        self.list.setWordWrap(True)
+        self.list.itemActivated.connect(self._pick)
+        self.list.itemClicked.connect(self._pick)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.list, 1)
+        self._query = ""
+        self._debounce = QTimer(self, singleShot=True, interval=200)
+        self._debounce.timeout.connect(self.run_now)
+
+    def search(self, query: str) -> None:
+        self._query = query.strip()
+        self._debounce.start()
+
+    def run_now(self) -> None:
+        query = self._query
+        if not query:
+            self.list.clear()
+            self.summary.setText("")
+            return
+        db = self.ctx.db
+
+        def find():
+            from local_schema.search import search_messages
+
+            with db.session() as session:
+                return search_messages(session, query, limit=50)
+
+        self.summary.setText("Searching…")
+        Op(self, find, "Search").success(lambda hits: self._show(query, hits)).failure(
+            lambda exc: self.summary.setText(f"Search failed: {exc}")).run()
+
+    def _show(self, query: str, hits) -> None:
+        if query != self._query:
+            return  # a newer query is on its way
+        self.list.clear()
+        self.summary.setText(f"{len(hits)} match{'es' if len(hits) != 1 else ''}" + (" (first 50)" if len(hits) >= 50 else ""))
+        for hit in hits:
+            who = {"user": "You", "assistant": "Agent"}.get(hit.role, hit.role)
+            title = self._title_of(hit.conversation_id) or "Untitled thread"
+            item = QListWidgetItem(f"{' '.join(hit.snippet_plain().split())}\n{who} · {title}")
+            item.setData(HIT_ROLE, (hit.message_id, hit.conversation_id))
+            item.setToolTip(title)
+            self.list.addItem(item)
+
+    def _pick(self, item: QListWidgetItem) -> None:
+        message_id, conversation_id = item.data(HIT_ROLE)
+        self.picked.emit(message_id, conversation_id)
+

@@ -1,0 +1,1 @@
+"""Long-running background work that reports progress (one-shot work uses desktop.ops.Op)."""

@@ -1,0 +1,98 @@
+"""Desktop tests drive the real window offscreen, on a real SQLite file in tmp_path, with an in-memory
+keyring (never the developer's keychain) and, where a turn is needed, the real fake_llm HTTP server."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import keyring  # noqa: E402
+import pytest  # noqa: E402
+from keyring.backend import KeyringBackend  # noqa: E402
+
+
+class MemoryKeyring(KeyringBackend):
+    """A real keyring backend that keeps secrets in a dict (Vorta forces its DB keyring the same way)."""
+
+    priority = 1  # type: ignore[assignment]
+    name = "Test memory keyring"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.secrets.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.secrets[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        if (service, username) not in self.secrets:
+            raise keyring.errors.PasswordDeleteError("no such password")
+        del self.secrets[(service, username)]
+
+
+@pytest.fixture(autouse=True)
+def memory_keyring():
+    """Every desktop test, even one that builds its own SecretStore, sees only this keyring."""
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)
+
+
+def open_window(qtbot, data_dir, secrets):
+    from desktop.app import build_window
+    from desktop.ops import wait_idle
+
+    window = build_window(data_dir, secrets=secrets)
+    qtbot.addWidget(window)
+    window.resize(1100, 720)
+    window.show()
+    qtbot.waitUntil(lambda: bool(window.pages), timeout=10_000)
+    wait_idle()
+    return window
+
+
+def close_window(window) -> None:
+    from desktop.ops import wait_idle
+
+    console = window.pages.get("console")
+    if console is not None and console.turns.runner is not None:
+        console.turns.stop()
+        from PySide6.QtCore import QCoreApplication
+
+        for _ in range(200):
+            if not console.turns.busy:
+                break
+            QCoreApplication.processEvents()
+            wait_idle(50)
+    window.close()
+    wait_idle()
+    if window.ctx.db is not None:
+        window.ctx.db.close()
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, memory_keyring):
+    from agent.secrets import SecretStore
+
+    w = open_window(qtbot, tmp_path, SecretStore(tmp_path, backend=memory_keyring))
+    yield w
+    close_window(w)
+
+
+@pytest.fixture
+def settle(qtbot):
+    """Wait until every background op has delivered its result to the UI thread."""
+    from desktop.ops import wait_idle
+
+    def run(extra_ms: int = 0) -> None:
+        assert wait_idle(10_000), "background operations did not finish"
+        if extra_ms:
+            qtbot.wait(extra_ms)
+
+    return run
