@@ -168,3 +168,45 @@ create trigger cascade_tombstone after update on public.conversations
 create trigger cascade_tombstone after update on public.agent_connections
   for each row when (old.deleted_at is null and new.deleted_at is not null)
   execute function mirari_private.cascade_tombstone();
+
+-- Writes that arrive late, from a device that has not yet seen a tombstone (it was offline):
+--   a new message in a deleted conversation is refused with 23503 (the parent is gone), so the client
+--   parks it visibly ("deleted on another device") instead of creating a live orphan;
+--   a reference to a deleted connection is stored as null, exactly what the cascade did to the rows
+--   that already pointed at it.
+-- Runs with the caller's rights, before stamp_row (triggers fire in name order).
+create or replace function mirari_private.respect_tombstoned_parents() returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  if tg_table_name = 'messages' then
+    if new.deleted_at is null and exists (
+         select 1 from public.conversations c
+          where c.id = new.conversation_id and c.user_id = new.user_id and c.deleted_at is not null) then
+      raise exception 'conversation % is deleted', new.conversation_id
+        using errcode = '23503', hint = 'The conversation was deleted (perhaps on another device).';
+    end if;
+  elsif tg_table_name = 'tasks' then
+    if new.connection_id is not null and exists (
+         select 1 from public.agent_connections a
+          where a.id = new.connection_id and a.user_id = new.user_id and a.deleted_at is not null) then
+      new.connection_id := null;
+    end if;
+  elsif new.agent_connection_id is not null and exists (  -- conversations, mirror_reports
+         select 1 from public.agent_connections a
+          where a.id = new.agent_connection_id and a.user_id = new.user_id and a.deleted_at is not null) then
+    new.agent_connection_id := null;
+  end if;
+  return new;
+end
+$$;
+
+create trigger live_parents before insert on public.messages
+  for each row execute function mirari_private.respect_tombstoned_parents();
+create trigger live_parents before insert or update on public.conversations
+  for each row execute function mirari_private.respect_tombstoned_parents();
+create trigger live_parents before insert or update on public.tasks
+  for each row execute function mirari_private.respect_tombstoned_parents();
+create trigger live_parents before insert or update on public.mirror_reports
+  for each row execute function mirari_private.respect_tombstoned_parents();

@@ -17,6 +17,7 @@ revoke all on all tables in schema mirari_private from public, anon, authenticat
 revoke all on function mirari_private.next_stamp(uuid) from public, anon, authenticated, service_role;
 revoke all on function mirari_private.stamp_row() from public, anon, authenticated, service_role;
 revoke all on function mirari_private.cascade_tombstone() from public, anon, authenticated, service_role;
+revoke all on function mirari_private.respect_tombstoned_parents() from public, anon, authenticated, service_role;
 alter table mirari_private.sync_clock enable row level security;
 
 -- -- user-owned tables -----------------------------------------------------------------------------

@@ -4,6 +4,7 @@ every device through the ordinary pull."""
 from __future__ import annotations
 
 import pytest
+from psycopg import errors
 
 from tests.server.rows import get, make, patch
 
@@ -57,3 +58,23 @@ def test_repeated_tombstone_does_not_cascade_again(alice):
     cascaded = get(alice, "messages", message["id"])
     patch(alice, "conversations", thread["id"], deleted_at="now", title="renamed after deletion")
     assert get(alice, "messages", message["id"]) == cascaded
+
+
+def test_late_message_into_a_deleted_conversation_is_refused(alice):
+    """A device that was offline pushes a message into a thread deleted elsewhere: 23503, not an orphan."""
+    thread = make(alice, "conversations")
+    patch(alice, "conversations", thread["id"], deleted_at="now")
+    with pytest.raises(errors.ForeignKeyViolation, match="is deleted"):
+        make(alice, "messages", conversation_id=thread["id"])
+    # Its tombstone may still arrive (create + delete while offline).
+    assert make(alice, "messages", conversation_id=thread["id"], deleted_at="now")["deleted_at"] is not None
+
+
+def test_late_reference_to_a_deleted_connection_is_cleared(alice):
+    connection = make(alice, "agent_connections")
+    patch(alice, "agent_connections", connection["id"], deleted_at="now")
+    assert make(alice, "conversations", agent_connection_id=connection["id"])["agent_connection_id"] is None
+    assert make(alice, "tasks", connection_id=connection["id"])["connection_id"] is None
+    assert make(alice, "mirror_reports", agent_connection_id=connection["id"])["agent_connection_id"] is None
+    task = make(alice, "tasks")
+    assert patch(alice, "tasks", task["id"], connection_id=connection["id"]) == task  # a no-op
