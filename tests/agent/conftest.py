@@ -23,6 +23,7 @@ class MemoryKeyring(KeyringBackend):
     """An in-memory OS keychain stand-in (a real keyring backend, just not persisted)."""
 
     priority = 1
+    name = "Test keychain"
 
     def __init__(self) -> None:
         super().__init__()

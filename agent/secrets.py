@@ -1,0 +1,205 @@
+"""Where API keys live: the OS keychain (python `keyring`), keyed by connection id, under "MIRARI".
+
+When the machine has no usable keychain (keyring's fail/null backend, `NoKeyringError`, or only a
+plaintext backend), nothing is stored until the user picks an explicit fallback:
+- an encrypted file unlocked by a passphrase (agent.keyfile), or
+- memory only: keys are forgotten when the app exits.
+`SecretStore.status()` says which one is active, for the Settings page and the Bind form. Keys are
+never written in plaintext, never logged, never put in the database.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import keyring
+import keyring.errors
+from keyring.backend import KeyringBackend
+
+from agent.keyfile import FILE_NAME, EncryptedKeyFile
+
+log = logging.getLogger(__name__)
+
+SERVICE = "MIRARI"
+KEYCHAIN, ENCRYPTED_FILE, MEMORY, NONE = "keychain", "encrypted_file", "memory", "none"
+
+
+class SecretsUnavailable(Exception):
+    """No place to keep a key right now; str() tells the user what to do."""
+
+
+class SecretsLocked(SecretsUnavailable):
+    def __init__(self) -> None:
+        super().__init__("The encrypted key file is locked: enter its passphrase in Settings.")
+
+
+@dataclass(frozen=True)
+class SecretsStatus:
+    mode: str  # keychain | encrypted_file | memory | none
+    label: str  # e.g. "OS keychain: SecretService", "Encrypted file (locked)"
+    backend: str = ""  # keychain backend name, when mode == keychain
+    locked: bool = False  # encrypted file not unlocked yet
+    persistent: bool = False  # keys survive a restart
+    needs_choice: bool = False  # no keychain and no fallback chosen: ask the user
+    key_file_exists: bool = False
+
+
+def backend_name(backend: KeyringBackend) -> str:
+    """A human name for a keyring backend: 'SecretService', 'macOS Keychain', 'Windows Credential Manager'."""
+    chained = getattr(backend, "backends", None)
+    if chained:  # ChainerBackend: the first backend is the one that answers
+        return backend_name(chained[0])
+    name = str(getattr(backend, "name", type(backend).__name__)).removesuffix(" Keyring")
+    if name.startswith("macOS"):
+        return "macOS Keychain"
+    if name.startswith("Windows"):
+        return "Windows Credential Manager"
+    if name.startswith("kwallet"):
+        return "KWallet"
+    return name
+
+
+def keychain_usable(backend: KeyringBackend) -> bool:
+    """False for keyring's fail/null backends, an empty chainer and plaintext file backends."""
+    module = type(backend).__module__
+    if module in ("keyring.backends.fail", "keyring.backends.null"):
+        return False
+    if module == "keyring.backends.chainer":
+        return bool(getattr(backend, "backends", None))
+    if "plaintext" in type(backend).__name__.lower() or module.startswith("keyrings.alt.file"):
+        return False  # a plaintext file is exactly what we must not use silently
+    try:
+        return backend.priority > 0
+    except Exception:  # a backend whose viability check itself fails is not usable
+        return False
+
+
+class SecretStore:
+    def __init__(self, data_dir: str | Path, backend: KeyringBackend | None = None) -> None:
+        self._backend = backend if backend is not None else keyring.get_keyring()
+        self._file = EncryptedKeyFile(Path(data_dir) / FILE_NAME)
+        self._memory: dict[str, str] = {}
+        if keychain_usable(self._backend):
+            self._mode = KEYCHAIN
+        else:
+            self._mode = ENCRYPTED_FILE if self._file.exists else NONE
+
+    def __repr__(self) -> str:
+        return f"SecretStore(mode={self._mode!r})"
+
+    # -- status and choices ----------------------------------------------------------------------
+    @property
+    def mode(self) -> str:
+        return self._mode
+
+    def status(self) -> SecretsStatus:
+        exists = self._file.exists
+        if self._mode == KEYCHAIN:
+            name = backend_name(self._backend)
+            return SecretsStatus(KEYCHAIN, f"OS keychain: {name}", name, persistent=True, key_file_exists=exists)
+        if self._mode == ENCRYPTED_FILE:
+            locked = not self._file.unlocked
+            return SecretsStatus(ENCRYPTED_FILE, f"Encrypted file ({'locked' if locked else 'unlocked'})",
+                                 locked=locked, persistent=True, key_file_exists=exists)
+        if self._mode == MEMORY:
+            return SecretsStatus(MEMORY, "Memory only — keys are forgotten on exit", key_file_exists=exists)
+        return SecretsStatus(NONE, "No OS keychain — choose an encrypted file or memory only",
+                             needs_choice=True, key_file_exists=exists)
+
+    def use_encrypted_file(self, passphrase: str) -> None:
+        """Unlock the key file (creating it on first use); keys held in memory move into it.
+
+        Raises agent.keyfile.WrongPassphrase / KeyFileDamaged; the mode is unchanged then.
+        """
+        self._file.unlock(passphrase)
+        if self._memory:
+            self._file.keys.update(self._memory)
+            self._file.save()
+            self._memory.clear()
+        self._mode = ENCRYPTED_FILE
+        log.info("API keys: using the encrypted key file")
+
+    def use_memory_only(self) -> None:
+        if self._mode == ENCRYPTED_FILE and self._file.unlocked:
+            self._memory.update(self._file.keys)  # keep what this session can already use
+        self._file.lock()
+        self._mode = MEMORY
+        log.info("API keys: memory only")
+
+    def lock(self) -> None:
+        """Forget the encrypted file's derived key; keys need the passphrase again."""
+        self._file.lock()
+
+    # -- keys ------------------------------------------------------------------------------------
+    def get_key(self, connection_id: str) -> str:
+        """The key of a connection, "" if none. Raises SecretsLocked / SecretsUnavailable."""
+        if self._mode == KEYCHAIN:
+            try:
+                return keyring_get(self._backend, connection_id)
+            except keyring.errors.NoKeyringError:
+                self._keychain_lost()
+                return ""
+            except keyring.errors.KeyringError as exc:
+                raise SecretsUnavailable(f"The OS keychain did not answer: {type(exc).__name__}.") from None
+        if self._mode == ENCRYPTED_FILE:
+            if not self._file.unlocked:
+                raise SecretsLocked()
+            return self._file.keys.get(connection_id, "")
+        return self._memory.get(connection_id, "")
+
+    def has_key(self, connection_id: str) -> bool:
+        try:
+            return bool(self.get_key(connection_id))
+        except SecretsUnavailable:
+            return False
+
+    def set_key(self, connection_id: str, key: str | None) -> None:
+        """Store the key; a blank key removes it (local runners need none)."""
+        key = (key or "").strip()
+        if not key:
+            self.delete_key(connection_id)
+            return
+        if self._mode == KEYCHAIN:
+            try:
+                self._backend.set_password(SERVICE, connection_id, key)
+                return
+            except keyring.errors.NoKeyringError:
+                self._keychain_lost()
+            except keyring.errors.KeyringError as exc:
+                raise SecretsUnavailable(f"The OS keychain refused to store the key: {type(exc).__name__}.") from None
+        if self._mode == ENCRYPTED_FILE:
+            if not self._file.unlocked:
+                raise SecretsLocked()
+            self._file.keys[connection_id] = key
+            self._file.save()
+        elif self._mode == MEMORY:
+            self._memory[connection_id] = key
+        else:
+            raise SecretsUnavailable("No OS keychain is available: choose an encrypted key file or "
+                                     "memory-only keys in Settings, then enter the key again.")
+
+    def delete_key(self, connection_id: str) -> None:
+        self._memory.pop(connection_id, None)
+        if self._mode == KEYCHAIN:
+            try:
+                self._backend.delete_password(SERVICE, connection_id)
+            except keyring.errors.PasswordDeleteError:
+                pass  # there was none
+            except keyring.errors.NoKeyringError:
+                self._keychain_lost()
+        elif self._mode == ENCRYPTED_FILE:
+            if not self._file.unlocked:
+                raise SecretsLocked()
+            if self._file.keys.pop(connection_id, None) is not None:
+                self._file.save()
+
+    def _keychain_lost(self) -> None:
+        # The backend looked usable but has no keychain behind it (e.g. no D-Bus session).
+        self._mode = ENCRYPTED_FILE if self._file.exists else NONE
+        log.warning("the OS keychain is not available; API keys need an explicit fallback")
+
+
+def keyring_get(backend: KeyringBackend, connection_id: str) -> str:
+    return backend.get_password(SERVICE, connection_id) or ""

@@ -1,0 +1,52 @@
+import json
+import os
+
+import pytest
+
+from agent.export import export_thread, thread_to_markdown
+from tests.agent.conftest import add_connection, add_message, add_thread, ts
+
+
+@pytest.fixture
+def thread(session):
+    conn = add_connection(session, name="Local Hermes", model="hermes3")
+    t = add_thread(session, conn, title="Tea talk")
+    add_message(session, t, "user", "Which tea?", ts(1, 0))
+    add_message(session, t, "assistant", "Try **sencha**:\n\n```py\nbrew()\n```\n", ts(1, 5))
+    return t
+
+
+def test_markdown_export(session, thread, tmp_path):
+    md = thread_to_markdown(session, thread.id, exported_at="2026-05-01T12:00:00.000000+00:00")
+    assert md == (
+        "# Tea talk\n\n"
+        "_Exported from MIRARI on 2026-05-01T12:00:00.000000+00:00 · Local Hermes (hermes3)_\n\n"
+        f"## You · {ts(1, 0)}\n\nWhich tea?\n\n"
+        f"## Assistant · {ts(1, 5)}\n\nTry **sencha**:\n\n```py\nbrew()\n```\n"
+    )
+    path = export_thread(session, thread.id, tmp_path / "out" / "tea.md")
+    assert path.read_text("utf-8").startswith("# Tea talk\n")
+    assert oct(os.stat(path).st_mode & 0o777) == "0o600"
+
+
+def test_json_export_round_trips(session, thread, tmp_path):
+    path = export_thread(session, thread.id, tmp_path / "tea.json")
+    doc = json.loads(path.read_text("utf-8"))
+    assert doc["format"] == "mirari.thread" and doc["conversation"]["title"] == "Tea talk"
+    assert [(m["role"], m["content"]) for m in doc["messages"]] == [
+        ("user", "Which tea?"), ("assistant", "Try **sencha**:\n\n```py\nbrew()\n```\n")]
+    assert doc["connection"] == {"name": "Local Hermes", "provider": "custom",
+                                 "base_url": "http://127.0.0.1:9/v1", "model": "hermes3"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "tea.json"]  # no temp files left
+
+
+def test_export_overwrites_atomically_and_rejects_bad_input(session, thread, tmp_path):
+    target = tmp_path / "t.md"
+    target.write_text("old")
+    export_thread(session, thread.id, target, "markdown")
+    assert target.read_text().startswith("# Tea talk")
+    with pytest.raises(ValueError, match="markdown or json"):
+        export_thread(session, thread.id, tmp_path / "t.txt", "pdf")
+    with pytest.raises(ValueError, match="no longer exists"):
+        export_thread(session, "00000000-0000-4000-8000-000000000000", tmp_path / "x.md")
+    assert not (tmp_path / "x.md").exists()
