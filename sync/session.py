@@ -128,6 +128,7 @@ class SessionManager:
         self._client = None
         self._session: AuthSession | None = None
         self._loaded = False
+        self._superseded: set[str] = set()
         self.refresh_count = 0  # observable for tests: single-flight means one refresh per expiry
 
     # -- the official client, created on first use ---------------------------------------------------
@@ -200,7 +201,8 @@ class SessionManager:
             session = self._session
             if session is None:
                 raise SignInNeeded("not signed in: run `mirari account login`")
-            if session.access_token != stale_token and not session.expires_soon():
+            replaced = stale_token in self._superseded or session.access_token != stale_token
+            if replaced and not session.expires_soon():
                 return session.access_token  # someone else refreshed while we waited for the lock
             from supabase_auth.errors import AuthApiError
 
@@ -212,5 +214,7 @@ class SessionManager:
             except Exception as exc:
                 raise _auth_failure(exc) from exc
             self.refresh_count += 1
+            # Remember what was replaced (the new token can even be byte-identical within one second).
+            self._superseded = {*list(self._superseded)[-15:], session.access_token}
             fresh = _session_from_response(response)
             return self._adopt(fresh).access_token
