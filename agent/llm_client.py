@@ -273,6 +273,11 @@ def _event(data: str, partial: str, key: str) -> tuple[str, bool]:
     try:
         obj = json.loads(data)
     except ValueError:
+        if "\n" in data:  # some servers put one JSON chunk per data line without blank lines between
+            lines = [line for line in data.split("\n") if line.strip()]
+            results = [_event(line, partial, key) for line in lines if line.strip() != "[DONE]"]
+            done = any(d for _, d in results) or any(line.strip() == "[DONE]" for line in lines)
+            return "".join(text for text, _ in results), done
         raise LLMError(errors.MALFORMED, "The server sent a streamed chunk that is not valid JSON.",
                        partial=partial) from None
     if isinstance(obj, dict) and obj.get("error"):

@@ -12,6 +12,7 @@ control of what goes on the wire (our own chunked encoding, flushes, abrupt clos
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -45,6 +46,7 @@ class Reply:
     split_every: int | None = None  # re-chunk the SSE bytes into N-byte TCP writes (splits lines)
     error_after: int | None = None  # after N tokens send an SSE `{"error": ...}` event and finish
     content_type: str = "text/event-stream"  # content type of a streamed reply
+    send_done: bool = True  # False: finish_reason is sent but no `data: [DONE]` (older llama.cpp)
 
     def token_list(self) -> list[str]:
         if self.tokens is not None:
@@ -75,7 +77,8 @@ class RecordedRequest:
 class FakeLLM:
     """The server plus its script. Use as a context manager or call start()/stop()."""
 
-    def __init__(self, models: set[str] | None = None) -> None:
+    def __init__(self, models: set[str] | None = None, port: int = 0) -> None:
+        self.requested_port = port  # 0 = any free port
         self.default = Reply()
         self.models: set[str] | None = models  # None = accept any model; else unknown model -> 404
         self.required_key: str | None = None  # set -> requests without `Bearer <key>` get 401
@@ -90,7 +93,7 @@ class FakeLLM:
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> FakeLLM:
         handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.requested_port), handler)
         self._server.daemon_threads = True
         self._server.block_on_close = False
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-llm",
@@ -312,7 +315,8 @@ def _sse_events(reply: Reply, model: str, tokens: list[str]) -> Iterator[bytes |
         yield None
         return
     yield chunk({}, "stop")
-    yield b"data: [DONE]\n\n"
+    if reply.send_done:
+        yield b"data: [DONE]\n\n"
 
 
 def _completion(model: str, text: str) -> dict:
@@ -327,3 +331,25 @@ def fake_llm() -> Iterator[FakeLLM]:
     """A fresh fake endpoint per test: `fake_llm.base_url`, `.reply(...)`, `.enqueue(...)`, `.requests`."""
     with FakeLLM() as fake:
         yield fake
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m tests.fake_openai [--port N] [--token-delay S] [--text T]`: serve until Ctrl-C (demos,
+    screenshots, benchmarks). Prints the base URL as the first line."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="A local fake OpenAI-compatible endpoint.")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--token-delay", type=float, default=0.03)
+    parser.add_argument("--text", default="Hello! I am a **fake** model.\n\n```python\nprint('hi')\n```\n")
+    args = parser.parse_args(argv)
+    with FakeLLM(port=args.port) as fake:
+        fake.reply(text=args.text, token_delay=args.token_delay)
+        print(fake.base_url, flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,5 +1,6 @@
 """The client against a real local HTTP server: every robustness case of issue 5, no httpx mocks."""
 
+import json
 import socket
 import threading
 import time
@@ -283,3 +284,31 @@ def test_connect_timeout():
             list(c.stream_chat(MESSAGES))
     assert info.value.kind == errors.TIMEOUT
     assert info.value.message == f"Could not connect to 127.0.0.1:{port} within 0.3 seconds."
+
+
+def test_finish_reason_without_done_is_a_complete_reply(fake_llm):
+    fake_llm.reply(text="done without DONE", send_done=False)
+    with client(fake_llm) as c:
+        assert c.complete(MESSAGES) == "done without DONE"
+
+
+def _chunk(text):
+    return "data: " + json.dumps({"choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}]})
+
+
+def test_data_lines_without_blank_lines_between_them(fake_llm):
+    fake_llm.reply(body_text="\n".join([_chunk("one "), _chunk("two"), "data: [DONE]", ""]))
+    with client(fake_llm) as c:
+        assert c.complete(MESSAGES) == "one two"
+
+
+def test_garbage_chunk_is_malformed_and_keeps_partial(fake_llm):
+    fake_llm.reply(body_text=_chunk("kept") + "\n\ndata: {not json\n\n")
+    err = failure(fake_llm)
+    assert (err.kind, err.partial) == (errors.MALFORMED, "kept")
+    assert err.message == "The server sent a streamed chunk that is not valid JSON."
+
+
+def test_plain_json_without_content_is_malformed(fake_llm):
+    fake_llm.reply(body_text='{"choices": []}')
+    assert failure(fake_llm).message == "The server's reply has no message content."
