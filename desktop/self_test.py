@@ -1,8 +1,10 @@
 """`mirari --self-test`: prove a build works end to end without touching the user's data.
 
-Opens a fresh database in a temporary directory, builds the real window offscreen with every page,
-waits for it to paint, prints one line per check and exits 0 only if all passed. Installers run it
-after building (PyInstaller misses a module → this fails loudly instead of the user's first launch).
+Run after every installer build (scripts/build-linux, the CI workflow, tests/build): PyInstaller
+missing a module, a migration file, a Qt plugin or keyring's backend entry points then fails here,
+loudly, instead of on the user's first launch. Each check prints one line; exit code 0 only if all
+passed. Everything happens in a temporary directory: a fresh database, memory-only keys, throwaway
+window settings. The window is built offscreen unless QT_QPA_PLATFORM says otherwise.
 """
 
 from __future__ import annotations
@@ -11,46 +13,124 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+# Modules loaded lazily at run time (by the sync commands, or by keyring through entry points) that a
+# frozen build could silently lack; importing them here proves they were bundled.
+LAZY_MODULES = ("supabase", "supabase_auth", "postgrest", "httpx", "cryptography.fernet", "pygments.lexers",
+                "sync.engine", "agent.chat")
+
+
+def _version() -> str:
+    from desktop.cli import app_version
+
+    version, frozen = app_version(), getattr(sys, "frozen", False)
+    if frozen and version.startswith("0+unknown"):
+        raise RuntimeError("the build has no mirari-desktop metadata, so it cannot tell its version")
+    where = "frozen build" if frozen else "source tree"
+    return f"mirari {version} ({where}, Python {sys.version.split()[0]}, {sys.platform})"
+
+
+def _database(data_dir: Path) -> str:
+    from local_schema.database import open_database
+    from local_schema.migrations import LATEST_VERSION, user_version
+    from local_schema.models import SYNCED_MODELS
+    from local_schema.paths import database_path
+
+    path = database_path(data_dir)
+    db = open_database(path)
+    try:
+        with db.engine.connect() as conn:
+            raw = conn.connection.dbapi_connection
+            tables = {row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            version = user_version(raw)
+            journal = raw.execute("PRAGMA journal_mode").fetchone()[0]
+    finally:
+        db.close()
+    missing = sorted(({m.__tablename__ for m in SYNCED_MODELS} | {"sync_outbox", "messages_fts"}) - tables)
+    if missing or version != LATEST_VERSION:
+        raise RuntimeError(f"schema v{version} (want v{LATEST_VERSION}), missing tables: {missing}")
+    return f"fresh {path.name} migrated to v{version}, {len(tables)} tables, journal {journal}"
+
+
+def _keyring() -> str:
+    """The backends keyring can see (entry points: empty if the bundle lost keyring's metadata) and
+    the one it picked on this machine (a headless box legitimately has only the 'fail' backend)."""
+    from importlib.metadata import entry_points
+
+    import keyring
+
+    from agent.secrets import backend_name, keychain_usable
+
+    registered = sorted(ep.name for ep in entry_points(group="keyring.backends"))
+    if not registered:
+        raise RuntimeError("keyring sees no backend entry points (keyring metadata missing from the build)")
+    for ep in entry_points(group="keyring.backends"):
+        ep.load()  # the module must be bundled even when this OS will not use it
+    active = keyring.get_keyring()
+    usable = "usable" if keychain_usable(active) else "not usable: the app will offer its encrypted-file fallback"
+    return f"backend {backend_name(active)} ({type(active).__module__}, {usable}); available: {', '.join(registered)}"
+
+
+def _modules() -> str:
+    import importlib
+
+    for name in LAZY_MODULES:
+        importlib.import_module(name)
+    return ", ".join(LAZY_MODULES)
+
+
+def _window(data_dir: Path) -> str:
+    from agent.secrets import SecretStore
+    from desktop.app import build_window, ensure_app
+    from desktop.ops import wait_idle
+
+    app = ensure_app([sys.argv[0]])
+    data_dir.mkdir()
+    secrets = SecretStore(data_dir)
+    secrets.use_memory_only()  # never touch the user's real keychain from a self-test
+    started = time.perf_counter()
+    window = build_window(data_dir, secrets=secrets)
+    window.show()
+    deadline = time.monotonic() + 20
+    while not window.pages and time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.01)
+    try:
+        wait_idle()
+        if not window.pages:
+            raise RuntimeError(f"the pages were not built within 20 s: {window.placeholder.text()!r}")
+        elapsed = time.perf_counter() - started
+        pages = ", ".join(f"{key} ({type(page).__name__})" for key, page in window.pages.items())
+        return (f"{type(window).__name__} {window.windowTitle()!r} on the {app.platformName()} platform, "
+                f"ready in {elapsed:.2f} s; pages: {pages}")
+    finally:
+        window.close()
+        wait_idle()
+        if window.ctx.db is not None:
+            window.ctx.db.close()
 
 
 def run_self_test() -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     started = time.perf_counter()
-    checks: list[tuple[str, bool, str]] = []
+    failures = 0
     with tempfile.TemporaryDirectory(prefix="mirari-self-test-") as tmp:
-        try:
-            from desktop.app import build_window, ensure_app
-            from desktop.ops import wait_idle
-
-            app = ensure_app([sys.argv[0]])
-            from agent.secrets import SecretStore
-
-            secrets = SecretStore(Path(tmp))
-            secrets.use_memory_only()  # never touch the user's real keychain from a self-test
-            window = build_window(Path(tmp), secrets=secrets)
-            window.show()
-            deadline = time.monotonic() + 20
-            while not window.pages and time.monotonic() < deadline:
-                app.processEvents()
-                time.sleep(0.01)
-            checks.append(("database opened and pages built", bool(window.pages), str(window.ctx.db and window.ctx.db.path)))
-            wait_idle()
-            for key, page in window.pages.items():
-                checks.append((f"page {key}", page.isWidgetType(), type(page).__name__))
-            import keyring
-            from pygments import __version__ as pygments_version
-
-            checks.append(("pygments", True, pygments_version))
-            checks.append(("keyring backend", True, type(keyring.get_keyring()).__name__))
-            window.close()
-            wait_idle()
-            if window.ctx.db is not None:
-                window.ctx.db.close()
-        except Exception as exc:  # noqa: BLE001 - the self-test reports, it does not crash
-            checks.append(("start-up", False, f"{type(exc).__name__}: {exc}"))
-    ok = all(passed for _, passed, _ in checks)
-    for name, passed, detail in checks:
-        print(f"{'ok  ' if passed else 'FAIL'} {name}: {detail}")
-    print(f"self-test {'passed' if ok else 'FAILED'} in {time.perf_counter() - started:.2f} s")
-    return 0 if ok else 1
+        checks: list[tuple[str, Callable[[], str]]] = [
+            ("version", _version),
+            ("database", lambda: _database(Path(tmp) / "db")),
+            ("keyring", _keyring),
+            ("modules", _modules),
+            ("window", lambda: _window(Path(tmp) / "window")),
+        ]
+        for name, check in checks:
+            try:
+                line = f"ok   {name}: {check()}"
+            except Exception as exc:  # noqa: BLE001 - the self-test reports every failure, it does not crash
+                failures += 1
+                line = f"FAIL {name}: {type(exc).__name__}: {exc}"
+            print(line, flush=True)
+    verdict = "passed" if not failures else f"FAILED ({failures} of {len(checks)} checks)"
+    print(f"self-test {verdict} in {time.perf_counter() - started:.2f} s", flush=True)
+    return 0 if not failures else 1
