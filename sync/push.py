@@ -94,7 +94,7 @@ class Pusher:
         return progressed
 
     # -- inserts -----------------------------------------------------------------------------------------
-    def _insert_batch(self, table: str, ops: list[NetOp]) -> None:
+    def _insert_batch(self, table: str, ops: list[NetOp], retried: bool = False) -> None:
         if table in self.paused:
             return
         info = table_info(table)
@@ -123,6 +123,13 @@ class Pusher:
             if exc.kind is Kind.SCHEMA:
                 self._pause(table, exc)
                 return
+            if exc.kind is Kind.DUPLICATE and len(present) > 1 and not retried:
+                # Typically our own earlier attempt landed and its response was lost: adopt what is ours
+                # already, send the rest once more (one lookup instead of splitting down to single rows).
+                remaining = self._adopt_existing(table, present)
+                if remaining:
+                    self._insert_batch(table, remaining, retried=True)
+                return
             if len(present) > 1:
                 # Isolate the culprit: halves first (a 413 needs smaller requests anyway), then single rows.
                 mid = len(present) // 2
@@ -132,6 +139,23 @@ class Pusher:
             self._insert_failed(present[0], exc)
             return
         self._adopt(table, returned, present)
+
+    def _adopt_existing(self, table: str, ops: list[NetOp]) -> list[NetOp]:
+        """Settle the ops whose rows the server already has as ours; return the others."""
+        info = table_info(table)
+        found: dict[str, dict] = {}
+        for i in range(0, len(ops), 100):
+            ids = ",".join(op.row_id for op in ops[i:i + 100])
+            for row in self.rest.select(table, {"select": ",".join(info.columns), "id": f"in.({ids})",
+                                                info.owner: f"eq.{self.user_id}"}):
+                found[row.get("id")] = row
+        live = [op for op in ops if op.row_id in found and not found[op.row_id].get("deleted_at")]
+        if live:
+            self._adopt(table, [found[op.row_id] for op in live], live)
+        for op in ops:
+            if op.row_id in found and found[op.row_id].get("deleted_at"):
+                self._deleted_elsewhere(op)
+        return [op for op in ops if op.row_id not in found]
 
     def _insert_failed(self, op: NetOp, exc: RequestFailed) -> None:
         if exc.kind is Kind.DUPLICATE:
