@@ -43,17 +43,17 @@ def save_connection(page, connection_id: str | None, values: dict, key: str | No
         with db.session() as s:
             row = s.get(AgentConnection, connection_id) if connection_id else None
             if row is None:
-                row = AgentConnection(**values)
+                row = AgentConnection(**values)  # the id exists before the insert
             else:
                 for name, value in values.items():
                     setattr(row, name, value)
                 row.updated_at = utc_now()
+            if key:
+                # The key first: if there is nowhere safe to keep it, nothing is written at all.
+                secrets.set_key(row.id, key)
             s.add(row)
             s.commit()
-            saved_id = row.id
-        if key:
-            secrets.set_key(saved_id, key)
-        return saved_id
+            return row.id
 
     Op(page, save, "Saving the connection").changes("agent_connections").success(
         lambda cid: page._saved(cid, then)).failure(lambda exc: _save_failed(page, exc)).run()

@@ -44,13 +44,14 @@ def memory_keyring():
     keyring.set_keyring(previous)
 
 
-def open_window(qtbot, data_dir, secrets):
+def open_window(qtbot, data_dir, secrets, size=(1100, 720)):
     from desktop.app import build_window
     from desktop.ops import wait_idle
 
     window = build_window(data_dir, secrets=secrets)
     qtbot.addWidget(window)
-    window.resize(1100, 720)
+    if size is not None:
+        window.resize(*size)
     window.show()
     qtbot.waitUntil(lambda: bool(window.pages), timeout=10_000)
     wait_idle()

@@ -1,0 +1,65 @@
+"""Helpers for driving the Console like a user: bind a connection, type, click painted links."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPoint, Qt
+
+from desktop.demo import add_connection
+
+
+def bind_fake(window, fake_llm, settle, system_prompt=None) -> str:
+    """A connection to the fake endpoint, then the Console re-reads its connections."""
+    cid = add_connection(window.ctx.db, "Fake Hermes", fake_llm.base_url, "fake-model", system_prompt=system_prompt)
+    console = window.pages["console"]
+    console.refresh_connections()
+    settle()
+    assert console.current_connection_id() == cid
+    window.show_page("console")
+    return cid
+
+
+def type_and_send(qtbot, console, text: str) -> None:
+    console.composer.setFocus()
+    qtbot.keyClicks(console.composer, text)
+    qtbot.keyClick(console.composer, Qt.Key.Key_Return)
+
+
+def start_turn(qtbot, console, text: str) -> None:
+    """Send like a user and wait until the turn is streaming (the first send also creates the thread)."""
+    type_and_send(qtbot, console, text)
+    qtbot.waitUntil(lambda: console.turns.busy, timeout=5000)
+
+
+def click_action(qtbot, console, message_id: str, action: str) -> None:
+    """Click a painted action link ("retry", "promote", "regenerate", "copy") under a message."""
+    view = console.view
+    row = console.transcript.row_of(message_id)
+    assert row is not None, f"message {message_id} is not in the transcript window"
+    index = console.transcript.index(row)
+    view.scrollTo(index)
+    qtbot.wait(10)
+    rect = view.visualRect(index)
+    for name, action_rect in view.delegate.geometry(rect, index).actions:
+        if name == action:
+            qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=action_rect.center())
+            return
+    raise AssertionError(f"no {action!r} link on message {message_id}")
+
+
+def click_copy_code(qtbot, console, message_id: str, code_index: int = 0) -> None:
+    view = console.view
+    row = console.transcript.row_of(message_id)
+    index = console.transcript.index(row)
+    view.scrollTo(index)
+    qtbot.wait(10)
+    rect = view.visualRect(index)
+    copies = view.delegate.geometry(rect, index).copies
+    _text, button = copies[code_index]
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(button.center()))
+
+
+def stored_messages(db, conversation_id: str) -> list[tuple[str, str]]:
+    from agent.threads import thread_messages
+
+    with db.session() as s:
+        return [(m.role, m.content) for m in thread_messages(s, conversation_id)]

@@ -1,0 +1,179 @@
+"""Console threads and message actions: new/rename/delete and ordering, promote to the Atlas, copy a code
+block, preview the system prompt, search across threads and jump, export Markdown and JSON."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QTextCursor
+from PySide6.QtWidgets import QApplication, QMessageBox, QPlainTextEdit
+from sqlmodel import select
+
+from desktop.demo import CODE_REPLY, add_thread, long_messages
+from local_schema.models import Conversation, MemoryNode
+from tests.desktop.helpers import bind_fake, click_action, click_copy_code, start_turn
+
+
+def _reload(console, settle):
+    console.refresh_threads()
+    settle()
+
+
+def test_threads_new_rename_delete_sorted_by_recent_activity(qtbot, window, settle):
+    db = window.ctx.db
+    now = datetime.now(UTC)
+    old = add_thread(db, "Old thread", [("user", "hi")], start=now - timedelta(days=3))
+    recent = add_thread(db, "Recent thread", [("user", "hello")], start=now - timedelta(hours=1))
+    console = window.pages["console"]
+    window.show_page("console")
+    _reload(console, settle)
+    assert [t.title for t in console.threads.threads()] == ["Recent thread", "Old thread"]
+
+    with qtbot.waitSignal(console.thread_opened, timeout=5000):
+        console.thread_view.setCurrentIndex(console.threads.index(1))
+    assert console.conversation_id == old and console.transcript.rows()[0].content == "hi"
+
+    qtbot.mouseClick(console.new_button, Qt.MouseButton.LeftButton)
+    settle()
+    titles = [t.title for t in console.threads.threads()]
+    assert titles[0] == "New thread" and len(titles) == 3  # a new thread is the most recent
+    new_id = console.conversation_id
+    assert new_id not in (old, recent)
+
+    from desktop.views import console_actions
+
+    console_actions.rename_thread(console, old, "  Renamed   thread ")
+    settle()
+    with db.session() as s:
+        assert s.get(Conversation, old).title == "Renamed thread"
+    assert "Renamed thread" in [t.title for t in console.threads.threads()]
+
+    def confirm():
+        box = QApplication.activeModalWidget()
+        assert isinstance(box, QMessageBox)
+        box.button(QMessageBox.StandardButton.Yes).click()
+
+    QTimer.singleShot(50, confirm)
+    console.delete_thread(recent, confirm=True)
+    settle()
+    with db.session() as s:
+        assert s.get(Conversation, recent) is None
+    assert recent not in [t.id for t in console.threads.threads()]
+
+
+def test_empty_rename_is_refused_with_a_message(qtbot, window, settle):
+    from desktop.bus import bus
+    from desktop.views import console_actions
+
+    cid = add_thread(window.ctx.db, "Keep me", [("user", "x")])
+    console = window.pages["console"]
+    with qtbot.waitSignal(bus.error, timeout=5000) as err:
+        console_actions.rename_thread(console, cid, "   ")
+    assert "empty" in err.args[0]
+    with window.ctx.db.session() as s:
+        assert s.get(Conversation, cid).title == "Keep me"
+
+
+def test_promote_a_message_to_the_atlas(qtbot, window, settle, fake_llm):
+    bind_fake(window, fake_llm, settle)
+    console = window.pages["console"]
+    fake_llm.reply(text="You prefer tea over coffee.")
+    start_turn(qtbot, console, "Remember: I like tea")
+    qtbot.waitSignal(console.turns.turn_finished, timeout=10000).wait()
+    settle()
+    reply = console.transcript.rows()[-1]
+    click_action(qtbot, console, reply.id, "promote")
+    settle()
+    with window.ctx.db.session() as s:
+        (node,) = s.exec(select(MemoryNode)).all()
+    assert (node.label, node.category, node.strength, node.source) == (
+        "You prefer tea over coffee.", "fact", 0.5, f"conversation:{console.conversation_id}")
+    assert "Promoted" in window.statusBar().currentMessage()
+
+
+def test_code_block_copy_button_puts_the_code_on_the_clipboard(qtbot, window, settle):
+    cid = add_thread(window.ctx.db, "Code", [("user", "retry helper?"), ("assistant", CODE_REPLY)])
+    console = window.pages["console"]
+    window.show_page("console")
+    with qtbot.waitSignal(console.thread_opened, timeout=5000):
+        console.refresh_threads(select=cid)
+    reply = console.transcript.rows()[-1]
+    rendered = console.view.delegate.rendered(reply)
+    assert rendered.code_blocks and rendered.code_blocks[0].language == "python"
+    # pygments coloured the keyword `def`
+    doc = rendered.doc
+    block = doc.findBlockByNumber(rendered.code_blocks[0].first_block + 2)
+    assert block.text().startswith("def retry")
+    cursor = QTextCursor(doc)
+    colours = set()
+    for pos in range(block.position() + 1, block.position() + block.length()):
+        cursor.setPosition(pos)
+        colours.add(cursor.charFormat().foreground().color().name())
+    assert len(colours) > 1
+    QApplication.clipboard().clear()
+    click_copy_code(qtbot, console, reply.id)
+    assert QApplication.clipboard().text() == rendered.code_blocks[0].text
+    assert QApplication.clipboard().text().startswith("import time\n\ndef retry(fn")
+
+
+def test_system_prompt_preview_shows_exactly_what_is_sent(qtbot, window, settle, fake_llm):
+    bind_fake(window, fake_llm, settle, system_prompt="You are Hermes, concise.")
+    with window.ctx.db.session() as s:
+        s.add(MemoryNode(label="Likes green tea", category="preference", strength=0.9))
+        s.commit()
+    console = window.pages["console"]
+    qtbot.mouseClick(console.prompt_button, Qt.MouseButton.LeftButton)
+    settle()
+    qtbot.waitUntil(lambda: getattr(console, "prompt_dialog", None) is not None, timeout=3000)
+    text = console.prompt_dialog.findChild(QPlainTextEdit).toPlainText()
+    assert text.startswith("You are Hermes, concise.")
+    assert "Likes green tea (preference)" in text
+    console.prompt_dialog.close()
+
+
+def test_search_across_threads_jumps_to_the_hit(qtbot, window, settle):
+    db = window.ctx.db
+    add_thread(db, "Short", [("user", "nothing to see")])
+    long_id = add_thread(db, "Long", long_messages(1500, marker_at=200, marker="zanzibarite"),
+                         start=datetime.now(UTC) - timedelta(days=2))
+    console = window.pages["console"]
+    window.show_page("console")
+    _reload(console, settle)
+    qtbot.keyClicks(console.search_box, "zanzibar")
+    qtbot.waitUntil(lambda: console.search_results.list.count() == 1, timeout=5000)
+    assert console.left_stack.currentIndex() == 1
+    item = console.search_results.list.item(0)
+    assert "zanzibarite" in item.text() and "Long" in item.text()
+    with qtbot.waitSignal(console.jumped, timeout=5000) as jumped:
+        rect = console.search_results.list.visualItemRect(item)
+        qtbot.mouseClick(console.search_results.list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    message_id = jumped.args[0]
+    assert console.conversation_id == long_id
+    row = console.transcript.row_of(message_id)
+    assert row is not None and "zanzibarite" in console.transcript.row_at(row).content
+    assert console.transcript.offset > 0  # only a window around the hit was loaded, not the whole thread
+    qtbot.wait(50)
+    rect = console.view.visualRect(console.transcript.index(row))
+    assert console.view.viewport().rect().intersects(rect)  # the hit is on screen
+    assert console.view.delegate.highlight_id == message_id
+    assert console.threads.threads()[console.thread_view.currentIndex().row()].id == long_id
+
+
+def test_export_thread_as_markdown_and_json(qtbot, window, settle, tmp_path):
+    cid = add_thread(window.ctx.db, "Exported", [("user", "Q1"), ("assistant", "A1 with `code`")])
+    console = window.pages["console"]
+    with qtbot.waitSignal(console.thread_opened, timeout=5000):
+        console.refresh_threads(select=cid)
+    from desktop.views import console_actions
+
+    md_path, json_path = tmp_path / "out" / "t.md", tmp_path / "out" / "t.json"
+    md_path.parent.mkdir()
+    console_actions.export_thread(console, "markdown", md_path)
+    console_actions.export_thread(console, "json", json_path)
+    settle()
+    md = md_path.read_text("utf-8")
+    assert "Exported" in md and "Q1" in md and "A1 with `code`" in md
+    data = json.loads(json_path.read_text("utf-8"))
+    flat = json.dumps(data)
+    assert "Q1" in flat and "A1 with `code`" in flat
+    assert "Exported to" in window.statusBar().currentMessage()

@@ -1,0 +1,121 @@
+"""Console turns against the real fake endpoint: stream, Stop keeps partial text, error + Retry, Regenerate."""
+
+from PySide6.QtCore import Qt
+
+from tests.desktop.helpers import bind_fake, click_action, start_turn, stored_messages, type_and_send
+
+
+def test_send_streams_in_coalesced_batches_and_stores_both_messages(qtbot, window, settle, fake_llm):
+    bind_fake(window, fake_llm, settle)
+    console = window.pages["console"]
+    tokens = [f"w{i} " for i in range(60)]
+    fake_llm.reply(tokens=tokens, token_delay=0.01)
+    start_turn(qtbot, console, "Hello there")  # no thread yet: the first send creates one
+    assert console.stop_button.isVisible() and not console.send_button.isVisible()
+    seen = []
+    console.turns.runner.text_changed.connect(seen.append)
+    with qtbot.waitSignal(console.turns.turn_finished, timeout=15000) as done:
+        pass
+    result = done.args[0]
+    assert result.status == "done", result.error
+    full = "".join(tokens)
+    assert seen and seen[-1] == full
+    assert 1 < len(seen) < len(tokens)  # streamed in several batches, far fewer than one per token
+    assert all(full.startswith(part) for part in seen)
+    settle()
+    assert stored_messages(window.ctx.db, console.conversation_id) == [("user", "Hello there"), ("assistant", full)]
+    rows = console.transcript.rows()
+    assert [(r.role, r.content, r.streaming) for r in rows] == [("user", "Hello there", False),
+                                                                 ("assistant", full, False)]
+    assert not rows[0].id.startswith("pending:") and rows[1].id == result.reply_message_id
+    assert console.send_button.isVisible() and console.composer.toPlainText() == ""
+    # the new thread got its title from the first message and is listed
+    assert console.threads.threads()[0].title == "Hello there"
+    assert console.title_label.text() == "Hello there"
+
+
+def test_stop_mid_stream_keeps_the_partial_reply(qtbot, window, settle, fake_llm):
+    bind_fake(window, fake_llm, settle)
+    console = window.pages["console"]
+    fake_llm.reply(tokens=[f"t{i} " for i in range(400)], token_delay=0.02)
+    start_turn(qtbot, console, "Tell me a long story")
+    qtbot.waitUntil(lambda: len(console.turns.runner.text) > 20, timeout=10000)
+    with qtbot.waitSignal(console.turns.turn_finished, timeout=10000) as done:
+        qtbot.mouseClick(console.stop_button, Qt.MouseButton.LeftButton)
+    result = done.args[0]
+    assert result.status == "stopped"
+    settle()
+    stored = stored_messages(window.ctx.db, console.conversation_id)
+    assert stored[0] == ("user", "Tell me a long story")
+    role, partial = stored[1]
+    assert role == "assistant" and partial.startswith("t0 t1 ") and len(partial) < len("".join(f"t{i} " for i in range(400)))
+    assert console.transcript.rows()[-1].content == partial
+
+
+def test_error_shows_beside_the_message_and_retry_answers_it(qtbot, window, settle, fake_llm):
+    bind_fake(window, fake_llm, settle)
+    console = window.pages["console"]
+    fake_llm.enqueue({"status": 500, "error_json": {"error": {"message": "model crashed"}}})
+    fake_llm.reply(text="Recovered answer")
+    start_turn(qtbot, console, "Are you there?")
+    with qtbot.waitSignal(console.turns.turn_finished, timeout=10000) as done:
+        pass
+    assert done.args[0].status == "failed"
+    user_row = console.transcript.rows()[-1]
+    assert user_row.role == "user" and user_row.error
+    assert stored_messages(window.ctx.db, console.conversation_id) == [("user", "Are you there?")]
+
+    with qtbot.waitSignal(console.turns.turn_finished, timeout=10000) as done:
+        click_action(qtbot, console, user_row.id, "retry")
+    assert done.args[0].status == "done"
+    settle()
+    assert stored_messages(window.ctx.db, console.conversation_id) == [
+        ("user", "Are you there?"), ("assistant", "Recovered answer")]
+    assert [r.error for r in console.transcript.rows()] == [None, None]
+
+
+def test_unanswered_message_offers_retry_after_reopening(qtbot, window, settle, fake_llm):
+    bind_fake(window, fake_llm, settle)
+    console = window.pages["console"]
+    fake_llm.enqueue({"status": 503, "error_json": {"error": {"message": "overloaded"}}})
+    start_turn(qtbot, console, "First try")
+    qtbot.waitSignal(console.turns.turn_finished, timeout=10000).wait()
+    settle()
+    cid = console.conversation_id
+    console.turns._errors.clear()  # as after a restart: only the database remains
+    with qtbot.waitSignal(console.thread_opened, timeout=5000):
+        console.conversation_id = None
+        console.open_thread(cid)
+    assert console.transcript.rows()[-1].error
+
+
+def test_regenerate_replaces_the_last_reply(qtbot, window, settle, fake_llm):
+    bind_fake(window, fake_llm, settle)
+    console = window.pages["console"]
+    fake_llm.enqueue({"text": "First answer"}, {"text": "Second answer"})
+    start_turn(qtbot, console, "Question")
+    qtbot.waitSignal(console.turns.turn_finished, timeout=10000).wait()
+    settle()
+    reply = console.transcript.rows()[-1]
+    assert reply.content == "First answer"
+    with qtbot.waitSignal(console.turns.turn_finished, timeout=10000) as done:
+        click_action(qtbot, console, reply.id, "regenerate")
+    assert done.args[0].status == "done"
+    settle()
+    assert stored_messages(window.ctx.db, console.conversation_id) == [("user", "Question"),
+                                                                        ("assistant", "Second answer")]
+    assert [r.content for r in console.transcript.rows()] == ["Question", "Second answer"]
+    # the regenerate request re-asked the same question, without a second copy of it
+    last = fake_llm.chat_requests[-1].messages
+    assert [m["content"] for m in last if m["role"] == "user"] == ["Question"]
+
+
+def test_sending_without_a_connection_explains_and_keeps_the_text(qtbot, window, settle):
+    from desktop.bus import bus
+
+    console = window.pages["console"]
+    window.show_page("console")
+    with qtbot.waitSignal(bus.error, timeout=3000) as err:
+        type_and_send(qtbot, console, "hello?")
+    assert "Bind a connection" in err.args[0]
+    assert console.composer.toPlainText() == "hello?"

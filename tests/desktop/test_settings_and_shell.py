@@ -1,0 +1,122 @@
+"""Settings (key storage fallback, theme, data location) and the shell (navigation, geometry, `mirari`)."""
+
+import keyring.backends.fail
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QApplication
+from sqlmodel import select
+
+from agent.secrets import SecretStore
+from desktop.bus import bus
+from local_schema.models import AgentConnection
+from tests.desktop.conftest import close_window, open_window
+
+
+def test_without_an_os_keychain_keys_need_an_explicit_fallback(qtbot, tmp_path, settle, fake_llm):
+    store = SecretStore(tmp_path, backend=keyring.backends.fail.Keyring())
+    window = open_window(qtbot, tmp_path, store)
+    try:
+        settings = window.show_page("settings")
+        assert "No OS keychain" in settings.key_status.text()
+        assert settings.fallback.isVisibleTo(settings) and "plain text" in settings.key_explain.text()
+
+        bind = window.show_page("bind")
+        qtbot.mouseClick(bind.preset_buttons["Custom"], Qt.MouseButton.LeftButton)
+        for edit, value in ((bind.name_edit, "Fake"), (bind.url_edit, fake_llm.base_url),
+                            (bind.model_edit, "m"), (bind.key_edit, "sk-fallback-1")):
+            qtbot.keyClicks(edit, value)
+        assert "choose a fallback" in bind.key_note.text()
+        with qtbot.waitSignal(bus.error, timeout=5000) as err:
+            qtbot.mouseClick(bind.save_button, Qt.MouseButton.LeftButton)
+        assert "No OS keychain" in err.args[0]
+        settle()
+        with window.ctx.db.session() as s:
+            assert s.exec(select(AgentConnection)).all() == []  # nothing half-saved
+        assert bind.key_edit.text() == "sk-fallback-1"  # and the typed key is not lost
+
+        window.show_page("settings")
+        qtbot.keyClicks(settings.passphrase, "wrong horse battery")
+        with qtbot.waitSignal(settings.secrets_changed, timeout=10000):
+            qtbot.mouseClick(settings.file_button, Qt.MouseButton.LeftButton)
+        assert "Encrypted file (unlocked)" in settings.key_status.text()
+
+        window.show_page("bind")
+        assert "encrypted key file" in bind.key_note.text()
+        with qtbot.waitSignal(bind.saved, timeout=5000) as saved:
+            qtbot.mouseClick(bind.save_button, Qt.MouseButton.LeftButton)
+        settle()
+        assert store.get_key(saved.args[0]) == "sk-fallback-1"
+        key_file = tmp_path / "api-keys.enc"
+        assert key_file.exists() and b"sk-fallback-1" not in key_file.read_bytes()
+
+        # a wrong passphrase for an existing file is refused with a clear message
+        store.lock()
+        settings.show_key_status()
+        qtbot.keyClicks(settings.passphrase, "not it")
+        qtbot.mouseClick(settings.file_button, Qt.MouseButton.LeftButton)
+        settle()
+        assert settings.key_error.isVisibleTo(settings) and "passphrase" in settings.key_error.text()
+
+        qtbot.mouseClick(settings.memory_button, Qt.MouseButton.LeftButton)
+        assert "Memory only" in settings.key_status.text()
+    finally:
+        close_window(window)
+
+
+def test_theme_follows_the_choice_and_is_remembered(qtbot, window, settle, tmp_path):
+    from desktop import theme
+
+    settings = window.show_page("settings")
+    settings.theme_combo.setCurrentIndex(settings.theme_combo.findData("dark"))
+    assert QApplication.instance().palette().color(QPalette.ColorRole.Window).name() == theme.DARK.window
+    assert window.ctx.settings.theme == "dark"
+    settings.theme_combo.setCurrentIndex(settings.theme_combo.findData("light"))
+    assert QApplication.instance().palette().color(QPalette.ColorRole.Window).name() == theme.LIGHT.window
+    assert "theme=light" in (tmp_path / "desktop.ini").read_text()
+    assert settings.data_label.text() == str(tmp_path)
+
+
+def test_navigation_lists_only_working_screens_and_geometry_is_remembered(qtbot, tmp_path, memory_keyring):
+    window = open_window(qtbot, tmp_path, SecretStore(tmp_path, backend=memory_keyring))
+    labels = [window.nav.item(i).text() for i in range(window.nav.count())]
+    assert [label.split()[-1] for label in labels] == ["Bind", "Console", "Settings"]
+    window.show_page("bind")
+    window.resize(1011, 655)
+    qtbot.wait(20)
+    close_window(window)
+    again = open_window(qtbot, tmp_path, SecretStore(tmp_path, backend=memory_keyring), size=None)
+    try:
+        # (the offscreen screen is 800x600, so Qt clamps the restored width to the minimum; the height,
+        # different from the 760 px default, shows the saved geometry was applied)
+        assert again.ctx.settings.window_geometry() is not None
+        assert again.height() == 655
+        assert again.stack.currentWidget() is again.pages["bind"]  # the last page is remembered too
+    finally:
+        close_window(again)
+
+
+def test_mirari_without_arguments_opens_the_window(qtbot, tmp_path):
+    from desktop.cli import main
+    from desktop.main_window import MainWindow
+
+    shown = []
+
+    def poll():
+        for widget in QApplication.topLevelWidgets():
+            if isinstance(widget, MainWindow) and widget.isVisible() and widget.pages:
+                shown.append(widget.ctx.data_dir)
+                widget.close()
+                return
+        QTimer.singleShot(20, poll)
+
+    QTimer.singleShot(20, poll)
+    assert main(["--data-dir", str(tmp_path)]) == 0
+    assert shown == [tmp_path.resolve()]
+    assert (tmp_path / "local.sqlite3").exists()
+
+
+def test_self_test_passes(capsys):
+    from desktop.self_test import run_self_test
+
+    assert run_self_test() == 0
+    assert "self-test passed" in capsys.readouterr().out
