@@ -13,21 +13,18 @@ import time
 import uuid
 from pathlib import Path
 
-import keyring
 import psycopg
 import pytest
 
 from local_schema.models import Conversation, Message
 from tests.supabase_local.impersonate import ApiSession
-from tests.sync.keyrings import FileKeyring
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def file_keyring(tmp_path, monkeypatch):
-    monkeypatch.setenv("MIRARI_TEST_KEYRING_FILE", str(tmp_path / "keyring.json"))
-    keyring.set_keyring(FileKeyring())
+def file_keyring(file_keyring_env):
+    return file_keyring_env
 
 
 def start_sync(data_dir: Path) -> subprocess.Popen:
