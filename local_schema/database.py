@@ -61,7 +61,15 @@ def _on_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
     _configure(dbapi_conn)
 
 
+def _on_checkout(dbapi_conn: sqlite3.Connection, _record: object, _proxy: object) -> None:
+    # SQLAlchemy resets a connection's isolation level after an AUTOCOMMIT use by handing transaction
+    # control back to the driver (isolation_level = ""); take it back so _on_begin stays in charge.
+    dbapi_conn.isolation_level = None
+
+
 def _on_begin(conn: Connection) -> None:
+    if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+        return  # e.g. PRAGMA wal_checkpoint or VACUUM, which must run outside a transaction
     mode = conn.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
     conn.exec_driver_sql(f"BEGIN {'IMMEDIATE' if mode == 'IMMEDIATE' else 'DEFERRED'}")
 
@@ -116,6 +124,13 @@ class LocalDatabase:
                 log.debug("could not clear the capture flag after an error; rollback will", exc_info=True)
             raise
         target.execute(_UNSUPPRESS)
+
+    def vacuum(self) -> None:
+        """Compact the file, then re-index search (VACUUM may renumber the rowids FTS refers to)."""
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM")
+        with self.engine.begin() as conn:
+            conn.exec_driver_sql("INSERT INTO messages_fts (messages_fts) VALUES ('rebuild')")
 
     def close(self) -> None:
         self.engine.dispose()
@@ -197,6 +212,7 @@ def open_database(path: str | Path) -> LocalDatabase:
         connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
     )
     event.listen(engine, "connect", _on_connect)
+    event.listen(engine, "checkout", _on_checkout)
     event.listen(engine, "begin", _on_begin)
     event.listen(engine, "commit", _on_commit)
     with engine.connect() as conn:  # makes the -wal/-shm exist so their modes can be fixed now

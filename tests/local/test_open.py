@@ -5,6 +5,10 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+import threading
+import time
+
+from sqlalchemy import text
 
 from local_schema.database import open_database
 from local_schema.migrations import LATEST_VERSION
@@ -73,3 +77,45 @@ def test_select_runs_inside_a_real_transaction(db):
     with db.engine.connect() as conn:
         conn.exec_driver_sql("SELECT 1").close()
         assert conn.connection.dbapi_connection.in_transaction
+
+
+def test_autocommit_connections_run_outside_a_transaction_and_do_not_leak(db):
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO tasks (title) VALUES ('x')")
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").close()
+        assert not conn.connection.dbapi_connection.in_transaction
+    db.vacuum()  # VACUUM refuses to run inside a transaction
+    # The pooled connection is back under our BEGIN control afterwards.
+    with db.engine.connect() as conn:
+        assert conn.connection.dbapi_connection.isolation_level is None
+        conn.exec_driver_sql("SELECT 1").close()
+        assert conn.connection.dbapi_connection.in_transaction
+
+
+def test_a_second_writer_waits_for_the_first_instead_of_failing(db):
+    first_has_lock = threading.Event()
+    errors: list[BaseException] = []
+
+    def slow_writer():
+        try:
+            with db.session(immediate=True) as session:
+                session.execute(text("INSERT INTO tasks (title) VALUES ('slow')"))
+                first_has_lock.set()
+                time.sleep(0.5)
+                session.commit()
+        except BaseException as exc:  # surfaced by the assertion below
+            errors.append(exc)
+            first_has_lock.set()
+
+    thread = threading.Thread(target=slow_writer)
+    thread.start()
+    assert first_has_lock.wait(5)
+    # Read-then-write with BEGIN IMMEDIATE: waits on the busy timeout, then sees the committed row.
+    with db.session(immediate=True) as session:
+        count = session.execute(text("SELECT count(*) FROM tasks")).scalar()
+        session.execute(text("INSERT INTO tasks (title) VALUES ('fast')"))
+        session.commit()
+    thread.join()
+    assert errors == []
+    assert count == 1

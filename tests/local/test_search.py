@@ -59,7 +59,8 @@ def test_all_words_must_match_prefixes_and_diacritics(db, thread):
     _conv, messages = thread
     assert set(_ids(db, "green tea")) == {messages[0].id, messages[1].id}
     assert _ids(db, "green brew") == [messages[0].id]
-    assert _ids(db, "bre") == [messages[0].id]  # prefix: search as you type
+    assert _ids(db, "bre") == [messages[0].id]  # the last word is a prefix: search as you type
+    assert _ids(db, "bre green") == []  # earlier words are whole words
     assert _ids(db, "cafe creme") == [messages[2].id]  # diacritics folded
     assert _ids(db, "green coffee") == []
 
