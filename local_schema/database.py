@@ -26,6 +26,7 @@ from local_schema.safety import (
     backups_of,
     create_private_file,
     integrity_problems,
+    prune_backups,
     restrict_modes,
 )
 
@@ -34,6 +35,7 @@ __all__ = ["BUSY_TIMEOUT_MS", "DatabaseCorrupt", "LocalDatabase", "SchemaTooNew"
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5000
+KEEP_BACKUPS = 5  # pre-migration copies kept per database file, newest first
 _BEGIN_OPTION = "mirari_begin"  # execution option: "DEFERRED" (default) or "IMMEDIATE"
 
 _SUPPRESS = text("UPDATE sync_meta SET value = '1' WHERE key = 'capture_suppressed'")
@@ -192,6 +194,7 @@ def _prepare_file(path: Path) -> None:
                     migrations.LATEST_VERSION,
                 )
             migrations.migrate(conn)
+            prune_backups(path, keep=KEEP_BACKUPS)
         # Only a crash between flag and commit could leave it set; a committed '1' is repaired here.
         conn.execute("UPDATE sync_meta SET value = '0' WHERE key = 'capture_suppressed' AND value <> '0'")
     finally:

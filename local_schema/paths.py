@@ -16,19 +16,25 @@ ACCOUNTS_DIR = "accounts"
 _ACCOUNT_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
-def _private_dir(path: Path) -> Path:
+def _private_dir(path: Path, *, ours: bool) -> Path:
+    """Create `path` as 0700. An existing directory is tightened only if MIRARI owns it (`ours`):
+    a user-chosen --data-dir such as ~/Documents keeps the mode its owner gave it."""
+    existed = path.is_dir()
     path.mkdir(parents=True, exist_ok=True)
-    os.chmod(path, 0o700)  # private: chats, memory and the sync queue live here
+    if ours or not existed:
+        os.chmod(path, 0o700)  # private: chats, memory and the sync queue live here
     return path
 
 
 def resolve_data_dir(override: str | None = None) -> Path:
     """The data directory: `override` (e.g. --data-dir) > $MIRARI_DATA_DIR > the platform's user data dir.
 
-    The directory is created with mode 0700 if needed.
+    The directory is created with mode 0700 if needed (the database files inside are 0600 regardless).
     """
-    chosen = override or os.environ.get(DATA_DIR_ENV) or platformdirs.user_data_dir("MIRARI", "MIRARI")
-    return _private_dir(Path(chosen).expanduser().resolve())
+    chosen = override or os.environ.get(DATA_DIR_ENV)
+    if chosen:
+        return _private_dir(Path(chosen).expanduser().resolve(), ours=False)
+    return _private_dir(Path(platformdirs.user_data_dir("MIRARI", "MIRARI")).resolve(), ours=True)
 
 
 def database_path(data_dir: Path, account_id: str | None = None) -> Path:
@@ -38,4 +44,4 @@ def database_path(data_dir: Path, account_id: str | None = None) -> Path:
         return data_dir / SIGNED_OUT_DATABASE
     if not _ACCOUNT_ID.match(account_id):
         raise ValueError(f"account id must be a uuid, got {account_id!r}")
-    return _private_dir(data_dir / ACCOUNTS_DIR) / f"{account_id.lower()}.sqlite3"
+    return _private_dir(data_dir / ACCOUNTS_DIR, ours=True) / f"{account_id.lower()}.sqlite3"

@@ -109,6 +109,14 @@ def backup_database(conn: sqlite3.Connection, path: Path, version: int) -> Path:
     return destination
 
 
+def prune_backups(path: Path, keep: int = 5) -> list[Path]:
+    """Delete all but the `keep` newest backups of `path` (each is a full copy); return what was removed."""
+    removed = backups_of(path)[keep:]
+    for old in removed:
+        old.unlink(missing_ok=True)
+    return removed
+
+
 def _sound(candidate: Path) -> bool:
     try:
         conn = sqlite3.connect(f"file:{candidate}?mode=ro", uri=True)

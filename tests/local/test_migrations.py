@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 
 import pytest
 from sqlmodel import select
 
-from local_schema import migrations
+from local_schema import database, migrations
 from local_schema.database import SchemaTooNew, open_database
 from local_schema.migrations import LATEST_VERSION, Migration, MigrationError, migrate
 from local_schema.models import AgentConnection, ConnectionCheck, Conversation, Message, MirrorReport
@@ -77,6 +79,7 @@ def test_v1_file_upgrades_with_data_intact_and_a_backup(db_path):
     raw.close()
     (backup,) = backups_of(db_path)
     assert backup.name.startswith("local.sqlite3.") and backup.name.endswith(".v1.bak")
+    assert stat.S_IMODE(os.stat(backup).st_mode) == 0o600
     copy = sqlite3.connect(backup)
     try:
         assert copy.execute("PRAGMA user_version").fetchone()[0] == 1
@@ -138,3 +141,14 @@ def test_a_file_from_a_newer_mirari_is_refused_untouched(db_path):
     with pytest.raises(SchemaTooNew, match="newer than this MIRARI"):
         open_database(db_path)
     assert db_path.read_bytes() == before
+
+
+def test_only_the_newest_backups_are_kept(db_path):
+    make_v1_file(db_path)
+    for i in range(7):  # older copies from earlier upgrades
+        db_path.with_name(f"{db_path.name}.2020010{i}T000000000000Z.v1.bak").write_bytes(b"old copy")
+    open_database(db_path).close()
+    kept = backups_of(db_path)
+    assert len(kept) == database.KEEP_BACKUPS
+    assert kept[0].read_bytes() != b"old copy"  # the one just made is among them, first
+    assert [b.name[len("local.sqlite3.") :][:9] for b in kept[1:]] == [f"2020010{i}T" for i in (6, 5, 4, 3)]

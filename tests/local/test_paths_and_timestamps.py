@@ -30,6 +30,20 @@ def test_data_dir_is_created_private(tmp_path):
     assert stat.S_IMODE(os.stat(data).st_mode) == 0o700
 
 
+def test_an_existing_user_chosen_dir_keeps_its_mode_but_our_default_is_tightened(tmp_path, monkeypatch):
+    chosen = tmp_path / "Documents"
+    chosen.mkdir(mode=0o755)
+    os.chmod(chosen, 0o755)
+    assert stat.S_IMODE(os.stat(resolve_data_dir(str(chosen))).st_mode) == 0o755
+    monkeypatch.delenv(DATA_DIR_ENV, raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    default = tmp_path / "xdg" / "MIRARI"
+    default.mkdir(parents=True)
+    os.chmod(default, 0o755)
+    assert resolve_data_dir() == default.resolve()
+    assert stat.S_IMODE(os.stat(default).st_mode) == 0o700
+
+
 def test_database_paths(tmp_path):
     assert database_path(tmp_path) == tmp_path / "local.sqlite3"
     account = "2F1D3C4B-0000-4000-8000-00000000ABCD"

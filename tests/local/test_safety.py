@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import sqlite3
 import stat
 
@@ -34,10 +35,11 @@ def _damage_pages(path) -> None:
     size = path.stat().st_size
     page = 4096
     assert size > 20 * page, "need a file with enough pages to damage"
+    noise = random.Random(20240501)
     with open(path, "r+b") as handle:
         for offset in range(3 * page, size - page, 5 * page):
             handle.seek(offset + 100)
-            handle.write(os.urandom(600))
+            handle.write(noise.randbytes(600))
 
 
 def test_damaged_pages_without_backup_then_fresh_start(db_path):
