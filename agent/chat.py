@@ -192,6 +192,9 @@ class ChatTurn:
     def _start_reply(self, result: TurnResult, owner: str | None, text: str, replace: list[str]) -> None:
         # The new reply appears and the replies it replaces disappear in one transaction.
         with self.db.session() as session:
+            if session.get(Conversation, self.conversation_id) is None:  # thread deleted mid-stream
+                self.cancel()
+                return
             reply = Message(user_id=owner, conversation_id=self.conversation_id, role="assistant", content=text)
             session.add(reply)
             for old_id in replace:

@@ -10,7 +10,9 @@ never written in plaintext, never logged, never put in the database.
 
 from __future__ import annotations
 
+import functools
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,8 +78,20 @@ def keychain_usable(backend: KeyringBackend) -> bool:
         return False
 
 
+def _locked(method):
+    # GUI workers may read a key while the Settings page switches modes: one operation at a time.
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+    return wrapper
+
+
 class SecretStore:
+    """Thread-safe. Keychain calls may block (an OS unlock prompt): call from a worker, not the UI thread."""
+
     def __init__(self, data_dir: str | Path, backend: KeyringBackend | None = None) -> None:
+        self._lock = threading.RLock()
         self._backend = backend if backend is not None else keyring.get_keyring()
         self._file = EncryptedKeyFile(Path(data_dir) / FILE_NAME)
         self._memory: dict[str, str] = {}
@@ -94,6 +108,7 @@ class SecretStore:
     def mode(self) -> str:
         return self._mode
 
+    @_locked
     def status(self) -> SecretsStatus:
         exists = self._file.exists
         if self._mode == KEYCHAIN:
@@ -108,6 +123,7 @@ class SecretStore:
         return SecretsStatus(NONE, "No OS keychain — choose an encrypted file or memory only",
                              needs_choice=True, key_file_exists=exists)
 
+    @_locked
     def use_encrypted_file(self, passphrase: str) -> None:
         """Unlock the key file (creating it on first use); keys held in memory move into it.
 
@@ -121,6 +137,7 @@ class SecretStore:
         self._mode = ENCRYPTED_FILE
         log.info("API keys: using the encrypted key file")
 
+    @_locked
     def use_memory_only(self) -> None:
         if self._mode == ENCRYPTED_FILE and self._file.unlocked:
             self._memory.update(self._file.keys)  # keep what this session can already use
@@ -128,11 +145,13 @@ class SecretStore:
         self._mode = MEMORY
         log.info("API keys: memory only")
 
+    @_locked
     def lock(self) -> None:
         """Forget the encrypted file's derived key; keys need the passphrase again."""
         self._file.lock()
 
     # -- keys ------------------------------------------------------------------------------------
+    @_locked
     def get_key(self, connection_id: str) -> str:
         """The key of a connection, "" if none. Raises SecretsLocked / SecretsUnavailable."""
         if self._mode == KEYCHAIN:
@@ -149,12 +168,14 @@ class SecretStore:
             return self._file.keys.get(connection_id, "")
         return self._memory.get(connection_id, "")
 
+    @_locked
     def has_key(self, connection_id: str) -> bool:
         try:
             return bool(self.get_key(connection_id))
         except SecretsUnavailable:
             return False
 
+    @_locked
     def set_key(self, connection_id: str, key: str | None) -> None:
         """Store the key; a blank key removes it (local runners need none)."""
         key = (key or "").strip()
@@ -180,6 +201,7 @@ class SecretStore:
             raise SecretsUnavailable("No OS keychain is available: choose an encrypted key file or "
                                      "memory-only keys in Settings, then enter the key again.")
 
+    @_locked
     def delete_key(self, connection_id: str) -> None:
         self._memory.pop(connection_id, None)
         if self._mode == KEYCHAIN:

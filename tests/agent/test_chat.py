@@ -7,7 +7,7 @@ from sqlmodel import select
 
 from agent import errors
 from agent.chat import DONE, FAILED, STOPPED, ChatTurn
-from agent.threads import thread_messages, unanswered_message
+from agent.threads import delete_thread, thread_messages, unanswered_message
 from local_schema.models import Conversation, MemoryNode, Message
 from tests.agent.conftest import add_connection, add_message, add_node, add_thread
 from tests.fake_openai import Reply
@@ -197,3 +197,17 @@ def test_history_from_db_is_sent_in_order(db, fake_llm, thread):
         "old question", "old answer", "new question"]
     with db.session() as s:
         assert len(s.exec(select(Message)).all()) == 4
+
+
+def test_thread_deleted_while_waiting_for_the_reply(db, fake_llm, thread):
+    fake_llm.reply(tokens=["late ", "reply"], header_delay=0.3)
+    turn = ChatTurn(db, thread.id)
+    worker = threading.Thread(target=lambda: setattr(turn, "result", turn.send("bye")))
+    worker.start()
+    fake_llm.wait_for_requests(1)
+    with db.session() as s:
+        delete_thread(s, thread.id)
+    worker.join(5)
+    assert turn.result.status == STOPPED and turn.result.reply_message_id is None
+    with db.session() as s:
+        assert s.exec(select(Message)).all() == []
