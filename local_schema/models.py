@@ -18,6 +18,9 @@ from sqlmodel import Field, SQLModel
 
 from local_schema.timestamps import utc_now
 
+# None must become SQL NULL (refused by NOT NULL), not the JSON text 'null' that would slip through.
+_JSON = JSON(none_as_null=True)
+
 
 def new_id() -> str:
     """A fresh row id: a random uuid4 in canonical lowercase form, as the server stores it."""
@@ -97,9 +100,9 @@ class MirrorReport(_Synced, table=True):
         default=None, foreign_key="agent_connections.id", ondelete="SET NULL"
     )
     title: str | None = Field(default=None)
-    strengths: list[Any] = Field(default_factory=list, sa_type=JSON)
-    weaknesses: list[Any] = Field(default_factory=list, sa_type=JSON)
-    recommendations: list[Any] = Field(default_factory=list, sa_type=JSON)
+    strengths: list[Any] = Field(default_factory=list, sa_type=_JSON)
+    weaknesses: list[Any] = Field(default_factory=list, sa_type=_JSON)
+    recommendations: list[Any] = Field(default_factory=list, sa_type=_JSON)
     suggested_prompt: str | None = Field(default=None)
 
 
@@ -120,7 +123,7 @@ class Template(_Synced, table=True):
     name: str
     description: str | None = Field(default=None)
     category: str | None = Field(default=None)
-    payload: dict[str, Any] = Field(sa_type=JSON)  # {"skills": [...], "seed_memory": [...]}
+    payload: dict[str, Any] = Field(sa_type=_JSON)  # {"skills": [...], "seed_memory": [...]}
     installs: int = Field(default=0)
     is_public: bool = Field(default=False)
 

@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 from sqlalchemy import JSON, Boolean, Float, Integer, String, TypeDecorator, text
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from local_schema.database import open_database
@@ -106,6 +107,30 @@ def test_defaults_follow_the_seed(db):
         assert (template.installs, template.is_public, template.author_id) == (0, False, None)
         assert str(uuid.UUID(conn.id)) == conn.id and uuid.UUID(conn.id).version == 4
         assert len(conn.created_at) == len(SERVER_STAMP) and conn.created_at.endswith("+00:00")
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Template(name="t", payload=None),
+        lambda: Task(title=None),
+    ],
+)
+def test_none_in_a_required_column_is_refused_not_stored(db, make):
+    with db.session() as session:
+        session.add(make())
+        with pytest.raises(IntegrityError, match="NOT NULL"):
+            session.commit()
+        session.rollback()
+        assert session.execute(text("SELECT count(*) FROM sync_outbox")).scalar() == 0
+
+
+def test_none_in_a_json_list_column_never_becomes_json_null_text(db):
+    with db.session() as session:
+        session.add(MirrorReport(strengths=None))
+        session.commit()
+        # The ORM leaves a None column out of the INSERT, so the schema default applies.
+        assert session.execute(text("SELECT strengths FROM mirror_reports")).scalar() == "[]"
 
 
 def test_raw_sql_insert_gets_the_same_defaults(db, db_path):
