@@ -16,10 +16,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-# Modules loaded lazily at run time (by the sync commands, or by keyring through entry points) that a
-# frozen build could silently lack; importing them here proves they were bundled.
-LAZY_MODULES = ("supabase", "supabase_auth", "postgrest", "httpx", "cryptography.fernet", "pygments.lexers",
-                "sync.engine", "agent.chat")
+# Modules loaded lazily at run time (by the sync commands, or on first use) that a frozen build could
+# silently lack; importing them here proves they were bundled.
+LAZY_MODULES = ("supabase", "supabase_auth", "postgrest", "httpx", "agent.keyfile", "sync.engine", "agent.chat")
+# pygments finds lexers and styles by name at run time; a missing one just means no colours, silently.
+CODE_LANGUAGES = ("python", "javascript", "bash", "json", "sql", "rust")
 
 
 def _version() -> str:
@@ -81,6 +82,20 @@ def _modules() -> str:
     return ", ".join(LAZY_MODULES)
 
 
+def _highlighting() -> str:
+    from pygments.lexers import get_lexer_by_name
+    from pygments.styles import get_style_by_name
+
+    from desktop.theme import DARK, LIGHT
+
+    for language in CODE_LANGUAGES:
+        get_lexer_by_name(language)
+    styles = (LIGHT.pygments_style, DARK.pygments_style)
+    for style in styles:
+        get_style_by_name(style)
+    return f"lexers {', '.join(CODE_LANGUAGES)}; styles {', '.join(styles)}"
+
+
 def _window(data_dir: Path) -> str:
     from agent.secrets import SecretStore
     from desktop.app import build_window, ensure_app
@@ -122,6 +137,7 @@ def run_self_test() -> int:
             ("database", lambda: _database(Path(tmp) / "db")),
             ("keyring", _keyring),
             ("modules", _modules),
+            ("highlighting", _highlighting),
             ("window", lambda: _window(Path(tmp) / "window")),
         ]
         for name, check in checks:
