@@ -89,3 +89,43 @@ def long_messages(n: int, marker_at: int | None = None, marker: str = "") -> lis
             content += f" {marker}"
         out.append((role, content))
     return out
+
+
+DEMO_THREADS = [
+    ("Retry helper in Python", [
+        ("user", "I keep getting flaky `ConnectionError`s from an internal API. Can you write me a small "
+                 "retry helper?"),
+        ("assistant", CODE_REPLY),
+        ("user", "Nice. Should I add jitter?"),
+        ("assistant", "Yes — when many clients retry at once, jitter spreads them out:\n\n"
+                      "- **Full jitter**: sleep `random.uniform(0, base * 2 ** i)`\n"
+                      "- **Equal jitter**: half fixed, half random\n\n"
+                      "Full jitter is usually the better default."),
+    ]),
+    ("Planning the week", [
+        ("user", "Help me plan three focused mornings this week."),
+        ("assistant", "Here is a simple plan:\n\n1. **Monday** — draft the design doc\n2. **Wednesday** — "
+                      "review and cut scope\n3. **Friday** — ship the first slice\n\nKeep mornings "
+                      "meeting-free until 11:00."),
+    ]),
+    ("Notes on SQLite WAL", [
+        ("user", FILLER[0]),
+        ("assistant", FILLER[1]),
+    ]),
+]
+
+
+def build_demo(db, base_url: str) -> dict[str, str]:
+    """A small, believable database: three connections and a few threads. Returns their ids by name."""
+    ids = {
+        "hermes": add_connection(db, "Hermes · Local", base_url, "hermes3", provider="hermes",
+                                 system_prompt="You are Hermes, a concise and friendly assistant."),
+        "openrouter": add_connection(db, "OpenRouter", "https://openrouter.ai/api/v1",
+                                     "nousresearch/hermes-3-llama-3.1-70b", provider="openrouter"),
+        "nous": add_connection(db, "Nous", "https://inference-api.nousresearch.com/v1", "Hermes-3-Llama-3.1-70B",
+                               provider="nous"),
+    }
+    start = datetime.now(UTC) - timedelta(hours=len(DEMO_THREADS) * 5)
+    for i, (title, messages) in enumerate(reversed(DEMO_THREADS)):
+        ids[title] = add_thread(db, title, messages, ids["hermes"], start=start + timedelta(hours=5 * i))
+    return ids

@@ -6,6 +6,7 @@ The transcript delegate paints with the same `Colors`, so the chat and the chrom
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
@@ -85,6 +86,10 @@ def _palette(c: Colors) -> QPalette:
     return p
 
 
+def _asset(name: str) -> str:
+    return (Path(__file__).parent / "assets" / name).as_posix()
+
+
 def _stylesheet(c: Colors) -> str:
     return f"""
     QWidget#Sidebar {{ background: {c.sidebar}; border-right: 1px solid {c.border}; }}
@@ -112,6 +117,21 @@ def _stylesheet(c: Colors) -> str:
     QListView#Threads::item {{ padding: 6px 8px; border-radius: 6px; }}
     QListView#Threads::item:selected {{ background: {c.selection}; color: {c.text}; }}
     QFrame#Card {{ background: {c.panel}; border: 1px solid {c.border}; border-radius: 10px; }}
+    QComboBox::drop-down {{ border: none; width: 22px; }}
+    QComboBox::down-arrow {{ image: url({_asset("arrow-dark.svg" if c.dark else "arrow-light.svg")}); width: 10px; height: 6px; }}
+    QComboBox QAbstractItemView {{ background: {c.panel}; border: 1px solid {c.border};
+        selection-background-color: {c.selection}; selection-color: {c.text}; }}
+    QToolButton {{ background: {c.panel}; border: 1px solid {c.border}; border-radius: 6px; padding: 5px 12px; }}
+    QToolButton:hover {{ border-color: {c.accent}; }}
+    QToolButton::menu-indicator {{ image: none; width: 0; }}
+    QScrollBar:vertical {{ background: transparent; width: 10px; margin: 2px; }}
+    QScrollBar::handle:vertical {{ background: {c.border}; border-radius: 3px; min-height: 28px; }}
+    QScrollBar::handle:vertical:hover {{ background: {c.muted}; }}
+    QScrollBar::add-line, QScrollBar::sub-line {{ height: 0; width: 0; }}
+    QScrollBar::add-page, QScrollBar::sub-page {{ background: transparent; }}
+    QMenu {{ background: {c.panel}; border: 1px solid {c.border}; padding: 4px; }}
+    QMenu::item {{ padding: 5px 18px; border-radius: 4px; }}
+    QMenu::item:selected {{ background: {c.selection}; color: {c.text}; }}
     QStatusBar {{ color: {c.muted}; }}
     QToolTip {{ background: {c.panel}; color: {c.text}; border: 1px solid {c.border}; }}
     """

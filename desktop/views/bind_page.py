@@ -209,10 +209,10 @@ class BindPage(QWidget):
         where = bind_actions.key_location(self.ctx.secrets)
         if self._key_stored:
             self.key_edit.setPlaceholderText("A key is stored — type to replace it")
-            self.key_note.setText(f"🔒 Key stored in {where}. Keys never enter the database or sync.")
+            self.key_note.setText(f"Key stored in {where}. Keys never enter the database or sync.")
         else:
             self.key_edit.setPlaceholderText("Optional — local runners need none")
-            self.key_note.setText(f"🔒 A key you enter is stored in {where}, never in the database or sync.")
+            self.key_note.setText(f"A key you enter is stored in {where}, never in the database or sync.")
 
     def form_values(self) -> dict:
         return {

@@ -98,7 +98,7 @@ class ConsolePage(QWidget):
         self.prompt_button.clicked.connect(lambda: console_actions.preview_prompt(self))
         header.addWidget(self.prompt_button)
         self.export_button = QToolButton()
-        self.export_button.setText("Export")
+        self.export_button.setText("Export ▾")
         self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         export_menu = QMenu(self.export_button)
         export_menu.addAction("As Markdown…", lambda: console_actions.export_dialog(self, "markdown"))

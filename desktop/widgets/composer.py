@@ -13,13 +13,14 @@ class Composer(QPlainTextEdit):
         super().__init__(parent)
         self.setPlaceholderText("Message your agent…  (Enter to send, Shift+Enter for a new line)")
         self.setTabChangesFocus(True)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.document().contentsChanged.connect(self._fit)
         self._fit()
 
     def _fit(self) -> None:
         lines = max(1, min(8, int(self.document().size().height())))
         line_h = self.fontMetrics().lineSpacing()
-        self.setFixedHeight(lines * line_h + 20)
+        self.setFixedHeight(lines * line_h + 22)
 
     def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt API
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not (

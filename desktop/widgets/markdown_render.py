@@ -126,10 +126,18 @@ def _highlight(doc: QTextDocument, code: CodeBlock, colors: Colors) -> None:
     base.setForeground(QColor(colors.text))
     cursor.mergeCharFormat(base)
     block_fmt = QTextBlockFormat()
-    block_fmt.setBackground(QColor(colors.code_bg))
     block_fmt.setLeftMargin(10)
     block_fmt.setRightMargin(10)
+    block_fmt.setTopMargin(0)
+    block_fmt.setBottomMargin(0)
     cursor.mergeBlockFormat(block_fmt)
+    # Margins collapse and block rects exclude them: 14 px around a code block leaves room for the
+    # painted panel's 6 px padding (see CODE_PAD in the delegate) plus an 8 px gap to the prose.
+    for number, margin in ((code.first_block, "top"), (code.last_block, "bottom")):
+        edge = QTextCursor(doc.findBlockByNumber(number))
+        fmt = QTextBlockFormat()
+        (fmt.setTopMargin if margin == "top" else fmt.setBottomMargin)(14)
+        edge.mergeBlockFormat(fmt)
     if lexer is None or isinstance(lexer, TextLexer):
         return
     # Token offsets are relative to the code text, whose "\n" map 1:1 onto block separators.
@@ -143,6 +151,24 @@ def _highlight(doc: QTextDocument, code: CodeBlock, colors: Colors) -> None:
         offset += len(value)
 
 
+def _space_paragraphs(doc: QTextDocument) -> None:
+    """md4c leaves paragraphs flush against each other and against code; give them a little air
+    (but not between the items of one list or the lines of one code block)."""
+    block = doc.begin()
+    while block.isValid():
+        nxt = block.next()
+        if nxt.isValid():
+            same_list = block.textList() is not None and nxt.textList() is not None
+            same_code = block.blockFormat().hasProperty(_FENCE) and nxt.blockFormat().hasProperty(_FENCE)
+            fmt = QTextBlockFormat()
+            if same_list or same_code:
+                pass
+            else:
+                fmt.setBottomMargin(8)
+                QTextCursor(block).mergeBlockFormat(fmt)
+        block = nxt
+
+
 def render_markdown(text: str, colors: Colors, base_font: QFont, markdown: bool = True) -> Rendered:
     doc = QTextDocument()
     doc.setDocumentMargin(0)
@@ -153,6 +179,7 @@ def render_markdown(text: str, colors: Colors, base_font: QFont, markdown: bool 
     else:
         doc.setPlainText(text)
     rendered = Rendered(doc, _collect_code_blocks(doc) if markdown else [])
+    _space_paragraphs(doc)
     for code in rendered.code_blocks:
         _highlight(doc, code, colors)
     return rendered

@@ -24,7 +24,8 @@ MAX_COLUMN = 860  # the transcript is a centred column: long lines are hard to r
 OUTER_X = 20
 PAD_X = 14
 PAD_Y = 10
-GAP = 8
+GAP = 5
+CODE_PAD = 6  # code panel padding around its text (markdown_render leaves 14 px margins for it)
 ROLE_NAMES = {"user": "You", "assistant": "Agent", "system": "System"}
 
 
@@ -125,13 +126,13 @@ class MessageDelegate(QStyledItemDelegate):
             w = small.horizontalAdvance(label) + 12
             actions.append((name, QRect(x, y + 3, w, small.height() + 4)))
             x += w + 4
-        y += small.height() + 8  # the action line is always reserved so hovering never shifts rows
+        y += small.height() + 6  # the action line is always reserved so hovering never shifts rows
         copies = []
         layout = doc.documentLayout()
         label_w = small.horizontalAdvance("Copied ✓") + 14
         for code in rendered.code_blocks:
             block_rect = layout.blockBoundingRect(doc.findBlockByNumber(code.first_block))
-            top = int(doc_origin.y() + block_rect.top()) + 3
+            top = int(doc_origin.y() + block_rect.top()) - CODE_PAD + 4
             right = int(doc_origin.x() + doc.textWidth()) - 4
             copies.append((code.text, QRect(right - label_w, top, label_w, small.height() + 4)))
         return Geometry(y + GAP - option_rect.top(), bubble, doc_origin, role_rect, error_rect, actions, copies)
@@ -184,8 +185,8 @@ class MessageDelegate(QStyledItemDelegate):
         for code in rendered.code_blocks:
             first = layout.blockBoundingRect(doc.findBlockByNumber(code.first_block))
             last = layout.blockBoundingRect(doc.findBlockByNumber(code.last_block))
-            panel = QRectF(g.doc_origin.x() - 6, g.doc_origin.y() + first.top() - 4,
-                           doc.textWidth() + 12, last.bottom() - first.top() + 8)
+            panel = QRectF(g.doc_origin.x() - CODE_PAD, g.doc_origin.y() + first.top() - CODE_PAD,
+                           doc.textWidth() + 2 * CODE_PAD, last.bottom() - first.top() + 2 * CODE_PAD)
             painter.setPen(QPen(QColor(c.code_border), 1))
             painter.setBrush(QColor(c.code_bg))
             painter.drawRoundedRect(panel, 6, 6)
