@@ -81,3 +81,42 @@ def test_server_db_is_a_file_copy_of_the_template(pg_cluster, server_template, s
         assert conn.execute("select count(*) from public.messages").fetchone()[0] == 0
     drop_database(pg_cluster.dsn(), database_name(second))
     assert database_name(server_db) != database_name(second)
+
+
+def _row_counts(dsn: str) -> dict:
+    with psycopg.connect(dsn) as conn:
+        tables = [f"{s}.{t}" for s, t in conn.execute(
+            "select schemaname, tablename from pg_tables where schemaname in ('public', 'auth', 'mirari_private')")]
+        return {t: conn.execute(f"select count(*) from {t}").fetchone()[0] for t in tables}
+
+
+def test_recycled_database_is_back_in_the_template_state(pg_cluster, server_template):
+    from tests.supabase_local.impersonate import ApiSession, create_auth_user
+    from tests.supabase_local.schema import DatabasePool
+
+    pool = DatabasePool(pg_cluster.dsn(), server_template)
+    try:
+        dsn = pool.acquire()
+        pristine = _row_counts(dsn)
+        assert set(pristine.values()) == {0}
+        user = create_auth_user(dsn)
+        with ApiSession(dsn, user) as session:
+            connection = session.one("insert into agent_connections (name, provider, base_url, model)"
+                                     " values ('c', 'nous', 'u', 'm') returning id")["id"]
+            session.one("insert into conversations (agent_connection_id) values (%s) returning id", [connection])
+        assert _row_counts(dsn) != pristine
+        pool.release(dsn)
+        assert pool.acquire() == dsn and _row_counts(dsn) == pristine
+
+        # A test that leaves a transaction holding locks: its database is dropped, not reused.
+        leaky = psycopg.connect(dsn)
+        leaky.execute("lock table public.tasks in share mode")  # blocks the DELETE of a reset
+        pool.release(dsn)  # drops the database WITH (FORCE), which ends the leaky session
+        leaky.close()
+        fresh = pool.acquire()
+        assert fresh != dsn and _row_counts(fresh) == pristine
+        with psycopg.connect(pg_cluster.dsn()) as conn:
+            assert conn.execute("select count(*) from pg_database where datname = %s",
+                                [database_name(dsn)]).fetchone()[0] == 0
+    finally:
+        pool.close()

@@ -3,7 +3,8 @@
 - `pg_cluster` (session): one throwaway cluster.
 - `server_template` (session): name of a template database holding scaffolding + all migrations,
   built once per cluster.
-- `server_db`: dsn (superuser) of a fresh database cloned from that template, dropped afterwards.
+- `server_db`: dsn (superuser) of a database in the template's exact state: cloned from the template,
+  and recycled between tests by emptying its tables (see DatabasePool).
 - `make_user`: factory creating an auth.users row in `server_db`; returns the user id.
 - `as_user`: factory `as_user(user_id, role="authenticated")` → `ApiSession` acting as PostgREST would.
 """
@@ -14,7 +15,7 @@ import pytest
 
 from tests.supabase_local.cluster import PostgresCluster
 from tests.supabase_local.impersonate import ApiSession, create_auth_user
-from tests.supabase_local.schema import build_template, clone_database, database_name, drop_database
+from tests.supabase_local.schema import DatabasePool, build_template
 
 
 @pytest.fixture(scope="session")
@@ -29,11 +30,18 @@ def server_template(pg_cluster) -> str:
     return build_template(pg_cluster.dsn())
 
 
+@pytest.fixture(scope="session")
+def server_db_pool(pg_cluster, server_template):
+    pool = DatabasePool(pg_cluster.dsn(), server_template)
+    yield pool
+    pool.close()
+
+
 @pytest.fixture
-def server_db(pg_cluster, server_template):
-    dsn = clone_database(pg_cluster.dsn(), server_template)
+def server_db(server_db_pool):
+    dsn = server_db_pool.acquire()
     yield dsn
-    drop_database(pg_cluster.dsn(), database_name(dsn))
+    server_db_pool.release(dsn)
 
 
 @pytest.fixture

@@ -106,3 +106,61 @@ def drop_database(admin_dsn: str, name: str) -> None:
 
 def database_name(dsn: str) -> str:
     return psycopg.conninfo.conninfo_to_dict(dsn)["dbname"]
+
+
+# Empties every data table. DELETE, not TRUNCATE: on a handful of rows it is several times faster.
+# auth.users first (its ON DELETE CASCADE removes users' rows; the SET NULL actions on the way may stamp
+# the sync clock again), then whatever is left, the sync clock last.
+_EMPTY_TABLES = """
+do $$
+declare
+  t text;
+begin
+  delete from auth.users;
+  for t in select format('%I.%I', schemaname, tablename) from pg_tables
+            where schemaname in ('public', 'auth', 'mirari_private')
+            order by schemaname = 'mirari_private', tablename
+  loop
+    execute 'delete from ' || t;
+  end loop;
+end
+$$
+"""
+
+
+class DatabasePool:
+    """Hands out databases cloned from a template and recycles them by emptying their tables.
+
+    Cloning costs a few hundred milliseconds on a busy machine; emptying the tables of a test's few
+    rows about ten. A database that cannot be emptied quickly (a test left a transaction open) is
+    dropped instead, so every test still starts from the template's exact state.
+    """
+
+    def __init__(self, admin_dsn: str, template: str):
+        self.admin_dsn, self.template = admin_dsn, template
+        self._free: list[str] = []
+        self._all: set[str] = set()
+
+    def acquire(self) -> str:
+        if self._free:
+            return self._free.pop()
+        dsn = clone_database(self.admin_dsn, self.template)
+        self._all.add(dsn)
+        return dsn
+
+    def release(self, dsn: str) -> None:
+        try:
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                conn.execute("set lock_timeout = '3s'")
+                conn.execute(_EMPTY_TABLES)
+        except psycopg.Error:
+            self._all.discard(dsn)
+            drop_database(self.admin_dsn, database_name(dsn))
+            return
+        self._free.append(dsn)
+
+    def close(self) -> None:
+        for dsn in self._all:
+            drop_database(self.admin_dsn, database_name(dsn))
+        self._all.clear()
+        self._free.clear()
