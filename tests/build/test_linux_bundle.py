@@ -1,0 +1,119 @@
+"""Build the Linux bundle with the real spec, then run the frozen `mirari` the way a user would.
+
+Slow (one PyInstaller build, about a minute), so it builds once per session into a temp dir and every
+test below looks at that one bundle.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
+SIZE_TARGET_MB = 150
+
+
+@pytest.fixture(scope="module")
+def work() -> Path:
+    # Our own temp dir rather than tmp_path_factory: pytest prunes old basetemp dirs when other
+    # sessions start, which would pull a bundle away from under a running test on a shared machine.
+    path = Path(tempfile.mkdtemp(prefix="mirari-bundle-test-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def home(work, request) -> Path:
+    path = work / "home" / request.node.name
+    path.mkdir(parents=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def bundle(work) -> Path:
+    icons = work / "icons"
+    subprocess.run([sys.executable, str(ROOT / "build_spec" / "make_icons.py"), "--out", str(icons)],
+                   check=True, capture_output=True, timeout=120)
+    env = {**os.environ, "MIRARI_ICON_DIR": str(icons), "PYINSTALLER_CONFIG_DIR": str(work / "cache")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "PyInstaller", "--noconfirm", "--log-level", "WARN",
+         "--distpath", str(work / "dist"), "--workpath", str(work / "build"), str(ROOT / "build_spec" / "mirari.spec")],
+        cwd=work, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-6000:]
+    return work / "dist" / "mirari"
+
+
+def _run_frozen(executable: Path, *args: str, home: Path) -> subprocess.CompletedProcess:
+    # A bare environment like a fresh login: no display (the self-test must pick offscreen itself),
+    # a throwaway HOME, and none of the build's Python variables.
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8"}
+    return subprocess.run([str(executable), *args], env=env, cwd=home, capture_output=True, text=True, timeout=120)
+
+
+def test_version_is_the_one_in_pyproject(bundle, home):
+    proc = _run_frozen(bundle / "mirari", "--version", home=home)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"mirari {VERSION}"
+
+
+def test_self_test_passes_in_the_frozen_app(bundle, home):
+    proc = _run_frozen(bundle / "mirari", "--self-test", home=home)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = dict(line.split(": ", 1) for line in proc.stdout.splitlines()[:-1])
+    assert lines["ok   version"].startswith(f"mirari {VERSION} (frozen build")
+    assert "migrated to v" in lines["ok   database"]
+    # keyring's backends are found through entry points: all of them registered, one chosen.
+    keyring_line = lines["ok   keyring"]
+    assert keyring_line.startswith("backend ")
+    available = keyring_line.split("available: ")[1].split(", ")
+    assert {"SecretService", "libsecret", "KWallet", "chainer"} <= set(available)
+    assert lines["ok   modules"] and "one-dark" in lines["ok   highlighting"]
+    assert lines["ok   window"].startswith("MainWindow 'MIRARI' on the offscreen platform")
+    assert "console (ConsolePage)" in lines["ok   window"]
+    assert proc.stdout.splitlines()[-1].startswith("self-test passed")
+
+
+def test_self_test_catches_a_bundle_without_keyring_metadata(bundle, home):
+    # The classic frozen-keyring failure: the backends' entry points are gone, keyring silently
+    # falls back to "fail". The self-test must say so instead of passing.
+    broken = home / "broken"
+    subprocess.run(["cp", "-al", str(bundle), str(broken)], check=True)  # hard links: cheap and safe
+    for dist_info in (broken / "_internal").glob("keyring-*.dist-info"):
+        shutil.rmtree(dist_info)
+    proc = _run_frozen(broken / "mirari", "--self-test", home=home)
+    assert proc.returncode == 1
+    assert "FAIL keyring: RuntimeError: keyring sees no backend entry points" in proc.stdout
+    assert "self-test FAILED (1 of 6 checks)" in proc.stdout
+
+
+def test_bundle_holds_only_the_qt_parts_the_app_uses(bundle):
+    internal = bundle / "_internal"
+    plugins = {str(p.relative_to(internal / "PySide6" / "Qt" / "plugins"))
+               for p in (internal / "PySide6" / "Qt" / "plugins").rglob("*.so")}
+    assert "platforms/libqxcb.so" in plugins and "platforms/libqoffscreen.so" in plugins
+    assert "iconengines/libqsvgicon.so" in plugins and "imageformats/libqsvg.so" in plugins
+    assert {p.split("/")[0] for p in plugins} <= {
+        "platforms", "platformthemes", "platforminputcontexts", "xcbglintegrations", "imageformats", "iconengines"}
+    assert "platformthemes/libqgtk3.so" not in plugins
+    assert not list(internal.glob("libgtk-3*")) and not list(internal.glob("libgdk-3*"))
+    assert not (internal / "PySide6" / "Qt" / "translations").exists()
+    qt_libs = {p.name.split(".")[0] for p in (internal / "PySide6" / "Qt" / "lib").glob("libQt6*")}
+    assert qt_libs.isdisjoint({"libQt6Qml", "libQt6Quick", "libQt6WaylandClient", "libQt6Pdf", "libQt6OpenGL"})
+    assert {"libQt6Core", "libQt6Gui", "libQt6Widgets", "libQt6Svg"} <= qt_libs
+    for unwanted in ("tkinter", "pytest", "PyInstaller", "psycopg"):
+        assert not (internal / unwanted).exists()
+
+
+def test_bundle_is_within_the_size_target(bundle):
+    size = sum(p.stat().st_size for p in bundle.rglob("*") if p.is_file() and not p.is_symlink())
+    assert size <= SIZE_TARGET_MB * 1024 * 1024, f"bundle is {size / 1024 / 1024:.0f} MB"
