@@ -36,8 +36,7 @@ def test_other_users_rows_are_invisible(alice, bob, table):
 @pytest.mark.parametrize("table", TABLES)
 def test_other_users_rows_cannot_be_updated_or_tombstoned(alice, bob, table):
     row = make(alice, table)
-    column = "content" if table == "messages" else ("label" if table == "memory_nodes" else
-                                                    "title" if "title" in MINIMAL[table] else "name")
+    column = next(c for c in ("content", "label", "title", "name") if c in MINIMAL[table])
     assert patch(bob, table, row["id"], **{column: "taken over"}) is None
     assert patch(bob, table, row["id"], deleted_at="now") is None
     after = get(alice, table, row["id"])
