@@ -197,3 +197,20 @@ def test_request_gucs_are_set_like_postgrest(rest, alice, supabase_stack):
     anon = rest("POST", "/rpc/whoami").json()
     assert anon["role"] == "anon" and anon["claims"]["role"] == "anon" and anon["timeout"] == "3s"
     assert json.loads(json.dumps(anon["claims"]))["iss"] == "supabase-demo"
+
+
+def test_rpc_over_get_is_read_only(rest, alice, supabase_stack):
+    import psycopg
+
+    with psycopg.connect(supabase_stack.db_url, autocommit=True) as conn:
+        conn.execute("""
+            create or replace function public.add_and_check(a int, b int default 1) returns jsonb language sql as $$
+              select jsonb_build_object('sum', a + b, 'read_only', current_setting('transaction_read_only'))
+            $$;
+            grant execute on function public.add_and_check(int, int) to authenticated;
+        """)
+    assert rest("GET", "/rpc/add_and_check?a=2&b=3", token=alice.token).json() == {"sum": 5, "read_only": "on"}
+    assert rest("POST", "/rpc/add_and_check", token=alice.token, json={"a": 2}).json() == {"sum": 3, "read_only": "off"}
+    missing = rest("POST", "/rpc/add_and_check", token=alice.token, json={"b": 2})
+    assert missing.status_code == 404 and _error(missing)["code"] == "PGRST202"
+    assert rest("PATCH", "/rpc/add_and_check", token=alice.token, json={}).status_code == 405

@@ -10,13 +10,20 @@ from __future__ import annotations
 import json
 
 from psycopg import errors as pg_errors
+from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from tests.supabase_local import rest_statements as stmts
 from tests.supabase_local.rest_errors import JSON_UTF8, RestError, from_postgres
-from tests.supabase_local.rest_grammar import non_negative_int, order_by, select_list, where_from_params
+from tests.supabase_local.rest_grammar import (
+    RESERVED,
+    non_negative_int,
+    order_by,
+    select_list,
+    where_from_params,
+)
 from tests.supabase_local.schema_cache import SchemaCache, Table
 
 MAX_ROWS = 1000  # db-max-rows on Supabase
@@ -27,6 +34,15 @@ select r.rolname, s.setconfig from pg_db_role_setting s join pg_roles r on r.oid
 where s.setdatabase in (0, (select oid from pg_database where datname = current_database()))
 order by s.setdatabase
 """
+
+
+def request_settings(role_settings: list, role: str, claims: dict, method: str, path: str,
+                     headers: dict) -> tuple[str, list]:
+    """PostgREST's pre-request statement (§2.2): transaction-local GUCs, in PostgREST's order."""
+    settings = [("search_path", '"public", "public", "extensions"'), *role_settings, ("role", role),
+                ("request.jwt.claims", json.dumps({**claims, "role": role})), ("request.method", method),
+                ("request.path", path), ("request.headers", json.dumps(headers)), ("request.cookies", "{}")]
+    return "SELECT " + ", ".join("set_config(%s, %s, true)" for _ in settings), [x for kv in settings for x in kv]
 
 
 def prefer(request: Request) -> dict[str, str]:
@@ -57,32 +73,39 @@ class RestApi:
     async def run(self, request: Request, role: str, claims: dict, statement, params: list, read_only: bool,
                   path: str, check=None) -> tuple:
         """Run one statement in PostgREST's per-request transaction; `check(row)` may raise to roll back."""
-        settings = [("search_path", '"public", "public", "extensions"'), *self.role_settings.get(role, []),
-                    ("role", role), ("request.jwt.claims", json.dumps({**claims, "role": role})),
-                    ("request.method", request.method), ("request.path", path),
-                    ("request.headers", json.dumps({k: v for k, v in request.headers.items() if k != "cookie"})),
-                    ("request.cookies", "{}")]
-        pre = "SELECT " + ", ".join("set_config(%s, %s, true)" for _ in settings)
-        pre_params = [x for pair in settings for x in pair]
-        async with self.pool.connection() as conn:
-            await conn.set_read_only(read_only)
+        pre, pre_params = request_settings(self.role_settings.get(role, []), role, claims, request.method, path,
+                                           {k: v for k, v in request.headers.items() if k != "cookie"})
+        begin = "BEGIN ISOLATION LEVEL READ COMMITTED " + ("READ ONLY" if read_only else "READ WRITE")
+        async with self.pool.connection() as conn:  # autocommit connections: the transaction is explicit
             try:
+                # One round trip: BEGIN, the settings, the statement and (unless a check must see the
+                # result first) COMMIT go out as one pipeline. After an error the rest is skipped.
                 async with conn.pipeline() as pipe:
+                    await conn.execute(begin)
                     await conn.execute(pre, pre_params)
-                    cur = await conn.execute(statement, params)
+                    cur = await conn.execute(statement, params, prepare=True)
+                    if check is None:
+                        await conn.execute("COMMIT")
                     await pipe.sync()
                     row = await cur.fetchone()
                 if check is not None:
                     check(row)
-                await conn.commit()
+                    await conn.execute("COMMIT")
             except pg_errors.Error as exc:
-                await conn.rollback()
+                await self._rollback(conn)
                 raise from_postgres(exc, role) from None
             except BaseException:
-                if not conn.closed and conn.pgconn.transaction_status != 1:  # not ACTIVE: roll back now
-                    await conn.rollback()
+                await self._rollback(conn)
                 raise
         return row
+
+    @staticmethod
+    async def _rollback(conn) -> None:
+        """Roll back an open transaction now; a connection still busy (a cancelled query) is left to the
+        pool, which closes it rather than reuse it."""
+        if not conn.closed and conn.pgconn.transaction_status in (TransactionStatus.INTRANS,
+                                                                   TransactionStatus.INERROR):
+            await conn.execute("ROLLBACK")
 
     # -- routing ---------------------------------------------------------------------------
     async def handle(self, request: Request, role: str, claims: dict, path: str) -> Response:
@@ -92,7 +115,7 @@ class RestApi:
                             hint="Only the following schemas are exposed: public, graphql_public")
         parts = path.strip("/").split("/")
         if len(parts) == 2 and parts[0] == "rpc":
-            if request.method != "POST":
+            if request.method not in ("POST", "GET", "HEAD"):
                 raise RestError(405, "PGRST101", f"Cannot use the {request.method} method on RPC")
             return await self.rpc(request, role, claims, parts[1], path)
         if len(parts) != 1 or not parts[0]:
@@ -243,11 +266,15 @@ class RestApi:
         return self.respond(request, 200 if representation else 204, row[2] if representation else None, headers)
 
     async def rpc(self, request: Request, role: str, claims: dict, name: str, path: str) -> Response:
-        raw = await request.body()
-        try:
-            args = json.loads(raw) if raw.strip() else {}
-        except ValueError:
-            raise RestError(400, "PGRST102", "Empty or invalid json") from None
+        if request.method == "POST":
+            raw = await request.body()
+            try:
+                args = json.loads(raw) if raw.strip() else {}
+            except ValueError:
+                raise RestError(400, "PGRST102", "Empty or invalid json") from None
+        else:  # GET /rpc/fn?arg=value runs read-only, arguments from the query string
+            args = {k: v for k, v in request.query_params.items() if k not in RESERVED}
+            raw = json.dumps(args).encode()
         if not isinstance(args, dict):
             raise RestError(400, "PGRST102", "Empty or invalid json")
         fn = await self.cache.function(name)
@@ -261,7 +288,7 @@ class RestApi:
                             " without parameters") + " or with a single unnamed json/jsonb parameter, but no matches were found in the schema cache.")
         singular = self.singular(request)
         stmt, params = stmts.call(fn, list(args), raw.decode() if args else "{}", singular)
-        row = await self.run(request, role, claims, stmt, params, False, path)
+        row = await self.run(request, role, claims, stmt, params, request.method != "POST", path)
         if fn.returns_void:
             return Response(b"", 204)
         return self.respond(request, 200, row[2], {})

@@ -36,8 +36,22 @@ def access_token(secret: str, claims: dict) -> str:
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
+_verified: dict[tuple[str, str], dict] = {}  # signature checks are the costly part; tokens repeat
+
+
 def verify(token: str, secret: str, skew: float = CLOCK_SKEW) -> dict:
     """Claims of a valid token, else JwtError with PostgREST's code and message."""
+    claims = _verified.get((token, secret))
+    if claims is None:
+        claims = _verify_signature(token, secret)
+        if len(_verified) > 4096:
+            _verified.clear()
+        _verified[(token, secret)] = claims
+    _check_times(claims, skew)
+    return claims
+
+
+def _verify_signature(token: str, secret: str) -> dict:
     if token == "":
         raise JwtError("PGRST301", "Empty JWT is sent in Authorization header")
     parts = token.split(".")
@@ -56,6 +70,10 @@ def verify(token: str, secret: str, skew: float = CLOCK_SKEW) -> dict:
         raise JwtError("PGRST301", "JWT cryptographic operation failed") from None
     if not isinstance(claims, dict):
         raise JwtError("PGRST301", "JWT cryptographic operation failed")
+    return claims
+
+
+def _check_times(claims: dict, skew: float) -> None:
     now = time.time()
     for name in ("exp", "nbf", "iat"):
         if name in claims and (isinstance(claims[name], bool) or not isinstance(claims[name], int | float)):
@@ -66,4 +84,3 @@ def verify(token: str, secret: str, skew: float = CLOCK_SKEW) -> dict:
         raise JwtError("PGRST303", "JWT not yet valid")
     if "iat" in claims and claims["iat"] - skew > now:
         raise JwtError("PGRST303", "JWT issued at future")
-    return claims
