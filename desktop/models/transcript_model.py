@@ -8,11 +8,13 @@ so the delegate's render cache never shows stale text.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
 
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1
+_keys = itertools.count(1)
 
 
 @dataclass
@@ -24,6 +26,8 @@ class MessageRow:
     error: str | None = None  # the last failed turn after this (user) message; transient, never stored
     streaming: bool = False
     revision: int = field(default=0)
+    # Render-cache key that survives a provisional id being swapped for the stored one.
+    key: int = field(default_factory=lambda: next(_keys))
 
 
 class TranscriptModel(QAbstractListModel):
@@ -154,9 +158,7 @@ class TranscriptModel(QAbstractListModel):
         i = self.row_of(old_id)
         if i is None or old_id == new_id:
             return
-        self._rows[i].id = new_id
-        self._rows[i].revision += 1
-        self._changed(i)
+        self._rows[i].id = new_id  # same text, same key: the delegate's cached rendering stays valid
 
     def remove(self, message_id: str) -> None:
         i = self.row_of(message_id)

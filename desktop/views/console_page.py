@@ -7,6 +7,7 @@ TranscriptModel), and a chat turn streams through `TurnController` (console_turn
 from __future__ import annotations
 
 from PySide6.QtCore import QElapsedTimer, Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -140,6 +141,10 @@ class ConsolePage(QWidget):
         row.addWidget(left)
         row.addWidget(right, 1)
 
+        QShortcut(QKeySequence.StandardKey.Find, self, activated=self.search_box.setFocus)
+        QShortcut(QKeySequence.StandardKey.New, self, activated=self.new_thread)
+        QShortcut(QKeySequence("Esc"), self.search_box, activated=self.search_box.clear)
+        QShortcut(QKeySequence("F2"), self.thread_view, activated=self._rename_current)
         self.turns = TurnController(self)
         bus.changed.connect(self._on_changed)
         self.refresh_connections()
@@ -174,6 +179,12 @@ class ConsolePage(QWidget):
         self.connection_combo.blockSignals(False)
         self._connection_names = {cid: (name, model) for cid, name, model, _ in rows}
         self._on_connection_picked()
+
+    def _follow_connection(self, connection_id: str | None) -> None:
+        """Opening a thread selects the connection it talks to (if it still exists)."""
+        found = self.connection_combo.findData(connection_id) if connection_id else -1
+        if found >= 0:
+            self.connection_combo.setCurrentIndex(found)
 
     def current_connection_id(self) -> str | None:
         return self.connection_combo.currentData()
@@ -229,7 +240,10 @@ class ConsolePage(QWidget):
         self._open_clock.start()
         self.conversation_id = conversation_id
         row = self.threads.row_of(conversation_id)
-        self.title_label.setText(self.threads.threads()[row].title if row is not None else "")
+        if row is not None:
+            thread = self.threads.threads()[row]
+            self.title_label.setText(thread.title)
+            self._follow_connection(thread.agent_connection_id)
         Op(self, lambda: queries.tail_window(db, conversation_id, FIRST_PAGE), "Opening the thread").success(
             self._show_window).run()
 
@@ -301,6 +315,12 @@ class ConsolePage(QWidget):
         menu.addAction("Rename…", lambda: console_actions.rename_dialog(self, thread.id, thread.title))
         menu.addAction("Delete…", lambda: self.delete_thread(thread.id, confirm=True))
         menu.exec(self.thread_view.viewport().mapToGlobal(pos))
+
+    def _rename_current(self) -> None:
+        index = self.thread_view.currentIndex()
+        if index.isValid():
+            thread = index.data(THREAD_ROLE)
+            console_actions.rename_dialog(self, thread.id, thread.title)
 
     def delete_thread(self, conversation_id: str, confirm: bool = True) -> None:
         if confirm:

@@ -64,7 +64,7 @@ class MessageDelegate(QStyledItemDelegate):
 
     def rendered(self, row: MessageRow) -> Rendered:
         width = self._doc_width()
-        key = (row.id, row.revision, width, self._theme_key())
+        key = (row.key, row.revision, width, self._theme_key())
         hit = self._docs.get(key)
         if hit is not None:
             self._docs.move_to_end(key)
@@ -140,7 +140,7 @@ class MessageDelegate(QStyledItemDelegate):
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
         row: MessageRow = index.data(ROW_ROLE)
         width = self._view.viewport().width()
-        key = (row.id, row.revision, width, row.error is not None, index.row() == index.model().last_assistant_row())
+        key = (row.key, row.revision, width, row.error is not None, index.row() == index.model().last_assistant_row())
         height = self._heights.get(key)
         if height is None:
             height = self.geometry(QRect(0, 0, width, 0), index).height
