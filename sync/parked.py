@@ -69,11 +69,7 @@ def discard(engine, op_seq: int) -> str:
     with db.engine.connect() as conn:
         table, row_id = _entry(conn, op_seq)
     info = table_info(table)
-    rest = engine._rest()
-    try:
-        rows = rest.select(table, {"select": ",".join(info.columns), "id": f"eq.{row_id}"})
-    finally:
-        rest.close()
+    rows = engine.rest().select(table, {"select": ",".join(info.columns), "id": f"eq.{row_id}"})
     server = rows[0] if rows and rows[0].get(info.owner) else None
     with engine.remote_tx() as conn:
         conn.exec_driver_sql("DELETE FROM sync_outbox WHERE table_name = ? AND row_id = ? AND state = 'parked'",

@@ -9,8 +9,10 @@ at most one page and an echo of our own push never goes back out.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from local_schema import models
@@ -84,68 +86,88 @@ class Puller:
 
     # -- public ------------------------------------------------------------------------------------------
     def pull_all(self, tables: tuple[str, ...], skip: set[str]) -> PullResult:
+        tables = tuple(t for t in tables if t not in skip)
         done: list[str] = []
-        for table in tables:
-            if table in skip:
-                continue
-            try:
-                self.pull_table(table)
-            except RequestFailed as exc:
-                if exc.kind is not Kind.SCHEMA:
-                    raise
-                self.paused[table] = f"{exc.code}: {exc.message}"  # the other tables go on
-                continue
-            except ForeignKeyMiss:
-                # The parent was committed after we pulled its table: catch the parents up, then retry once.
-                for parent in done:
-                    self.pull_table(parent)
-                self.pull_table(table, fk_retry=False)
-            done.append(table)
+        # The first page of every table is requested at once (an idle sync is one round of requests in
+        # parallel); pages are still applied table by table, parents first.
+        with ThreadPoolExecutor(max_workers=len(tables) or 1, thread_name_prefix="mirari-pull") as pool:
+            self._pool = pool
+            first = {t: pool.submit(self._fetch, t, self._cursor(t)) for t in tables}
+            for table in tables:
+                try:
+                    self.pull_table(table, first_page=first[table])
+                except RequestFailed as exc:
+                    if exc.kind is not Kind.SCHEMA:
+                        raise
+                    self.paused[table] = f"{exc.code}: {exc.message}"  # the other tables go on
+                    continue
+                except ForeignKeyMiss:
+                    # A parent committed after we pulled its table: catch the parents up, then retry once.
+                    for parent in done:
+                        self.pull_table(parent)
+                    self.pull_table(table, fk_retry=False)
+                done.append(table)
         return self.result
 
-    def pull_table(self, table: str, fk_retry: bool = True) -> None:
+    def pull_table(self, table: str, fk_retry: bool = True, first_page: Future | None = None) -> None:
         info = table_info(table)
-        select = ",".join(info.columns)
+        cursor = self._cursor(table)
+        page = first_page if first_page is not None else self._pool.submit(self._fetch, table, cursor)
         while True:
-            cursor = self._cursor(table)
-            params = {"select": select, info.owner: f"eq.{self.user_id}", "order": "updated_at.asc",
-                      "limit": str(self.page_size)}
-            if cursor is not None:
-                params["updated_at"] = f"gt.{cursor}"
-            rows = self.rest.select(table, params)
+            rows = page.result()
             if not rows:
                 return
-            self._check_order(table, rows, cursor)
-            halted = self._apply_page(info, rows, fk_retry)
-            if halted or len(rows) < self.page_size:
+            bad_index = self._scan(info, rows, cursor)
+            full = len(rows) == self.page_size and bad_index is None
+            # Fetch the next page while this one is written (network and SQLite overlap).
+            page = self._pool.submit(self._fetch, table, rows[-1]["updated_at"]) if full else None
+            try:
+                halted = self._apply_page(info, rows, bad_index, fk_retry)
+            except BaseException:
+                if page is not None:
+                    page.cancel()
+                    with contextlib.suppress(Exception):
+                        page.result()
+                raise
+            if halted or page is None:
+                if page is not None:
+                    with contextlib.suppress(Exception):
+                        page.result()
                 return
+            cursor = rows[-1]["updated_at"]
 
     # -- helpers ----------------------------------------------------------------------------------------
+    def _fetch(self, table: str, cursor: str | None) -> list[dict]:
+        info = table_info(table)
+        params = {"select": ",".join(info.columns), info.owner: f"eq.{self.user_id}", "order": "updated_at.asc",
+                  "limit": str(self.page_size)}
+        if cursor is not None:
+            params["updated_at"] = f"gt.{cursor}"
+        return self.rest.select(table, params)
+
     def _cursor(self, table: str) -> str | None:
         with self.db.engine.connect() as conn:
             row = conn.exec_driver_sql("SELECT cursor FROM sync_cursors WHERE table_name = ?", (table,)).fetchone()
         return row[0] if row else None
 
-    def _check_order(self, table: str, rows: list[dict], cursor: str | None) -> None:
-        """The page must move forward; otherwise we would loop on it forever (RxDB#5882)."""
+    def _scan(self, info: TableInfo, rows: list[dict], cursor: str | None) -> int | None:
+        """Index of the first row we cannot store (or None). Raises if the page does not move forward:
+        looping on it forever would be the alternative (RxDB#5882)."""
         previous = parse_timestamp(cursor) if cursor else None
-        for row in rows:
-            try:
-                stamp = parse_timestamp(row.get("updated_at"))
-            except (ValueError, AttributeError):
-                return  # a malformed row is quarantined by _apply_page, which halts before it
+        for i, row in enumerate(rows):
+            if _problem(info, row, self.user_id):
+                return i
+            stamp = parse_timestamp(row["updated_at"])
             if previous is not None and stamp <= previous:
                 raise RequestFailed(Kind.MALFORMED, 200, None,
-                                    f"pull of {table} made no progress: the server returned updated_at "
-                                    f"{row.get('updated_at')} which is not after {cursor if previous else ''}")
+                                    f"pull of {info.name} made no progress: the server returned updated_at "
+                                    f"{row['updated_at']}, not after {cursor if i == 0 else rows[i - 1]['updated_at']}")
             previous = stamp
+        return None
 
-    def _apply_page(self, info: TableInfo, rows: list[dict], fk_retry: bool) -> bool:
+    def _apply_page(self, info: TableInfo, rows: list[dict], bad_index: int | None, fk_retry: bool) -> bool:
         """Apply valid rows up to the first bad one; cursor = last applied row. True if halted."""
-        good = rows
-        bad_index = next((i for i, r in enumerate(rows) if _problem(info, r, self.user_id)), None)
-        if bad_index is not None:
-            good = rows[:bad_index]
+        good = rows if bad_index is None else rows[:bad_index]
         try:
             self._commit_rows(info, good)
         except ForeignKeyMiss:

@@ -15,14 +15,14 @@ def test_access_token_expiring_mid_cycle(devices, supabase_stack, user):
     supabase_stack.set_jwt_clock_skew(0)
     a = devices("a")
     with a.session() as s:
-        s.add_all([Task(title=f"t{i}") for i in range(600)])
+        s.add_all([Task(title=f"t{i}") for i in range(1500)])
         s.commit()
-    # Each request takes long enough that the 2-second token expires several times during the cycle.
-    supabase_stack.faults.delay("*", "/rest/v1/", 0.3)
+    # 3 POSTs and 2 pages of tasks, one after the other, 0.5 s each: the 2-second token expires mid-cycle.
+    supabase_stack.faults.delay("*", "/rest/v1/", 0.5)
     result = a.sync()
-    assert result.pushed == 600 and result.pulled == 600
-    assert a.engine.sessions.refresh_count >= 2
-    assert len(server_rows(supabase_stack, "tasks", user[2])) == 600
+    assert result.pushed == 1500 and result.pulled == 1500
+    assert a.engine.sessions.refresh_count >= 1
+    assert len(server_rows(supabase_stack, "tasks", user[2])) == 1500
 
 
 def test_401_refresh_is_single_flight_across_threads(devices, supabase_stack):
