@@ -135,6 +135,10 @@ def test_get_paging_counts_and_ranges(rest, alice):
     plus = rest("GET", "/tasks?select=title&title=eq.t+01", token=alice.token)  # '+' decodes to a space
     assert plus.json() == []
     assert rest("GET", "/tasks?limit=-1", token=alice.token).status_code == 416
+    ranged = rest("GET", "/tasks?select=title&order=title", token=alice.token, headers={"Range": "2-4"})
+    assert [r["title"] for r in ranged.json()] == ["t02", "t03", "t04"]
+    assert ranged.headers["content-range"] == "2-4/*"
+    assert ranged.headers["content-location"] == "/tasks?select=title&order=title"
 
 
 def test_the_1000_row_cap(rest, supabase_stack, alice):

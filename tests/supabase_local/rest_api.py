@@ -11,7 +11,7 @@ import json
 
 from psycopg import errors as pg_errors
 from psycopg.pq import TransactionStatus
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -45,6 +45,23 @@ def request_settings(role_settings: list, role: str, claims: dict, method: str, 
     return "SELECT " + ", ".join("set_config(%s, %s, true)" for _ in settings), [x for kv in settings for x in kv]
 
 
+def range_header(value: str | None, limit: int | None, offset: int) -> tuple[int | None, int]:
+    """`Range: 0-9` / `10-` (items), intersected with limit/offset as PostgREST does."""
+    if not value:
+        return limit, offset
+    first, dash, last = value.strip().partition("-")
+    if not dash or not first.isdigit() or (last and not last.isdigit()):
+        return limit, offset  # not an items range: ignored
+    start = int(first)
+    end = int(last) if last else None
+    if end is not None and end < start:
+        raise RestError(416, "PGRST103", "Requested range not satisfiable", f"{value} is not a valid range")
+    new_offset = max(offset, start)
+    ends = [e for e in (end + 1 if end is not None else None, offset + limit if limit is not None else None)
+            if e is not None]
+    return (max(min(ends) - new_offset, 0) if ends else None), new_offset
+
+
 def prefer(request: Request) -> dict[str, str]:
     prefs: dict[str, str] = {}
     for header in request.headers.getlist("prefer"):
@@ -76,27 +93,30 @@ class RestApi:
         pre, pre_params = request_settings(self.role_settings.get(role, []), role, claims, request.method, path,
                                            {k: v for k, v in request.headers.items() if k != "cookie"})
         begin = "BEGIN ISOLATION LEVEL READ COMMITTED " + ("READ ONLY" if read_only else "READ WRITE")
-        async with self.pool.connection() as conn:  # autocommit connections: the transaction is explicit
-            try:
-                # One round trip: BEGIN, the settings, the statement and (unless a check must see the
-                # result first) COMMIT go out as one pipeline. After an error the rest is skipped.
-                async with conn.pipeline() as pipe:
-                    await conn.execute(begin)
-                    await conn.execute(pre, pre_params)
-                    cur = await conn.execute(statement, params, prepare=True)
-                    if check is None:
+        try:
+            async with self.pool.connection() as conn:  # autocommit connections: the transaction is explicit
+                try:
+                    # One round trip: BEGIN, the settings, the statement and (unless a check must see the
+                    # result first) COMMIT go out as one pipeline. After an error the rest is skipped.
+                    async with conn.pipeline() as pipe:
+                        await conn.execute(begin)
+                        await conn.execute(pre, pre_params)
+                        cur = await conn.execute(statement, params, prepare=True)
+                        if check is None:
+                            await conn.execute("COMMIT")
+                        await pipe.sync()
+                        row = await cur.fetchone()
+                    if check is not None:
+                        check(row)
                         await conn.execute("COMMIT")
-                    await pipe.sync()
-                    row = await cur.fetchone()
-                if check is not None:
-                    check(row)
-                    await conn.execute("COMMIT")
-            except pg_errors.Error as exc:
-                await self._rollback(conn)
-                raise from_postgres(exc, role) from None
-            except BaseException:
-                await self._rollback(conn)
-                raise
+                except pg_errors.Error as exc:
+                    await self._rollback(conn)
+                    raise from_postgres(exc, role) from None
+                except BaseException:
+                    await self._rollback(conn)
+                    raise
+        except PoolTimeout:
+            raise RestError(504, "PGRST003", "Timed out acquiring connection from connection pool.") from None
         return row
 
     @staticmethod
@@ -177,6 +197,7 @@ class RestApi:
         where = where_from_params(table.name, q.multi_items())
         limit = non_negative_int("limit", q.get("limit"))
         offset = non_negative_int("offset", q.get("offset")) or 0
+        limit, offset = range_header(request.headers.get("range"), limit, offset)
         limit = MAX_ROWS if limit is None else min(limit, MAX_ROWS)
         count = prefer(request).get("count") in ("exact", "planned", "estimated")
         singular = self.singular(request)
@@ -190,7 +211,8 @@ class RestApi:
                             f"An offset of {offset} was requested, but there are only {total} rows.")
         span = f"{offset}-{offset + n - 1}" if n else "*"
         status = 206 if total is not None and n < total else 200
-        headers = {"Content-Range": f"{span}/{'*' if total is None else total}"}
+        headers = {"Content-Range": f"{span}/{'*' if total is None else total}",
+                   "Content-Location": path + ("?" + request.url.query if request.url.query else "")}
         if count:
             headers.update(self._applied(prefer(request), ("count",)))
         return self.respond(request, status, None if request.method == "HEAD" else body, headers)

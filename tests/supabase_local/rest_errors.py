@@ -61,8 +61,10 @@ def status_for_sqlstate(state: str, message: str, role: str) -> int:
 
 def from_postgres(exc: pg_errors.Error, role: str) -> RestError:
     """Forward Postgres' MESSAGE/DETAIL/HINT verbatim with PostgREST's status."""
+    if exc.sqlstate is None:  # the connection itself failed: PostgREST's 503 (clients retry GETs)
+        return RestError(503, "PGRST001", "Database client error. Retrying the connection.", str(exc))
     diag = exc.diag
-    state = exc.sqlstate or "XX000"
+    state = exc.sqlstate
     message = diag.message_primary or str(exc)
     status = status_for_sqlstate(state, message, role)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
