@@ -132,3 +132,24 @@ def test_errors_surface_as_api_error_with_postgrest_codes(alice, case):
             table.insert({"id": str(uuid.uuid4()), "description": "no title"}).execute()
     assert err.value.code == expected
     assert err.value.message
+
+
+def test_jwt_and_filterless_errors_through_the_client(alice, supabase_stack):
+    import time
+
+    import jwt
+
+    with pytest.raises(APIError) as err:
+        alice.client.table("tasks").update({"title": "everything"}).execute()
+    assert err.value.code == "21000" and err.value.message == "UPDATE requires a WHERE clause"
+    client = supabase_stack.client()
+    client.postgrest.auth(jwt.encode({"sub": alice.id, "role": "authenticated"}, "f" * 40, algorithm="HS256"))
+    with pytest.raises(APIError) as err:
+        client.table("tasks").select("*").execute()
+    assert err.value.code == "PGRST301"
+    expired = jwt.encode({"sub": alice.id, "role": "authenticated", "exp": int(time.time()) - 120},
+                         supabase_stack.jwt_secret, algorithm="HS256")
+    client.postgrest.auth(expired)
+    with pytest.raises(APIError) as err:
+        client.table("tasks").select("*").execute()
+    assert (err.value.code, err.value.message) == ("PGRST303", "JWT expired")

@@ -5,12 +5,21 @@
 - `supabase_stack` (per test): the same stack; after each test the fault rules, token lifetime, reuse
   interval and clock skew are reset. Tests isolate themselves by creating their own users (`new_user`).
 
-The object has url, anon_key, service_role_key, jwt_secret, db_url (superuser DSN), faults, and:
-new_user(email=None, password=...) -> (email, password, user_id)   via the real POST /auth/v1/signup
-client(**options) -> official supabase.Client with the anon key (auto refresh off unless asked)
-service_client(**options) -> the same with the service_role key
-set_access_token_ttl(seconds), set_refresh_token_reuse_interval(seconds), set_jwt_clock_skew(seconds),
-revoke_refresh_tokens(user_id)  (admin sign-out: every session and refresh token of the user is gone)
+The object has url, anon_key, service_role_key, jwt_secret, db_url (superuser DSN), and:
+  new_user(email=None, password=DEFAULT_PASSWORD) -> (email, password, user_id)  via the real /signup
+  client(key=None, **ClientOptions) -> official supabase.Client (anon key; auto_refresh_token off
+      unless passed)
+  service_client(**ClientOptions) -> the same with the service_role key
+  set_access_token_ttl(seconds)          GoTrue's jwt_expiry for tokens issued from now on
+  set_refresh_token_reuse_interval(s)    GoTrue's refresh_token_reuse_interval (default 10 s)
+  set_jwt_clock_skew(seconds)            PostgREST's tolerance past `exp` (default 30 s)
+  revoke_refresh_tokens(user_id)         admin sign-out: the user's sessions and refresh tokens are gone
+  faults (tests.supabase_local.faults.Faults), rules match method ("*" = any) + full-path prefix:
+      drop_response_after_commit(method, path_prefix, times=1)  work done and committed, then the TCP
+          connection is aborted with no response (client: "Server disconnected")
+      fail_next(method, path_prefix, status, body=None, times=1)  answer before touching the database
+      delay(method, path_prefix, seconds, times=None)  sleep before handling (until cleared by default)
+      clear(); hits(kind=None) -> how many requests the rules fired on ("drop" | "fail" | "delay")
 """
 
 from __future__ import annotations
