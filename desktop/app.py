@@ -26,10 +26,15 @@ def ensure_app(argv: list[str] | None = None) -> QApplication:
 
 
 def open_data(ctx: AppContext) -> None:
-    """Runs on a pool thread: open (integrity check, backup, migrate) the signed-out database."""
+    """Runs on a pool thread: find the key store (keyring may probe D-Bus) and open the signed-out
+    database (integrity check, backup, migrations) — neither may delay the first paint."""
     from local_schema.database import open_database
     from local_schema.paths import database_path
 
+    if ctx.secrets is None:
+        from agent.secrets import SecretStore
+
+        ctx.secrets = SecretStore(ctx.data_dir)
     ctx.db = open_database(database_path(ctx.data_dir))
 
 
@@ -42,10 +47,6 @@ def build_window(data_dir: Path, secrets=None):
     app = ensure_app()
     settings = AppSettings(data_dir)
     theme.apply_theme(app, settings.theme)
-    if secrets is None:
-        from agent.secrets import SecretStore
-
-        secrets = SecretStore(data_dir)
     ctx = AppContext(data_dir=data_dir, settings=settings, secrets=secrets)
     window = MainWindow(ctx)
 

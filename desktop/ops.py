@@ -76,9 +76,16 @@ class _Runnable(QRunnable):
             result = self._fn()
         except BaseException as exc:  # noqa: BLE001 - every failure must reach the UI, never vanish in a thread
             exc.__traceback_text__ = traceback.format_exc()  # type: ignore[attr-defined]
-            self._relay.crashed.emit(exc)
+            self._deliver(self._relay.crashed, exc)
         else:
-            self._relay.finished.emit(result)
+            self._deliver(self._relay.finished, result)
+
+    @staticmethod
+    def _deliver(signal, value) -> None:
+        try:
+            signal.emit(value)
+        except RuntimeError:
+            pass  # the application is shutting down and the relay is gone: nobody is left to tell
 
 
 class Op:

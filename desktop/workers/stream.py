@@ -34,9 +34,13 @@ class _Job(QRunnable):
         try:
             result = self._fn()
         except BaseException as exc:  # noqa: BLE001 - reported to the UI, never lost in the thread
-            self._done.crashed.emit(exc)
+            signal, value = self._done.crashed, exc
         else:
-            self._done.finished.emit(result)
+            signal, value = self._done.finished, result
+        try:
+            signal.emit(value)
+        except RuntimeError:
+            pass  # the window was destroyed while the turn ran (app exit); agent/ already stored the text
 
 
 class StreamRunner(QObject):
