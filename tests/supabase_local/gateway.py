@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -24,6 +25,7 @@ from tests.supabase_local.gotrue import AuthApi
 from tests.supabase_local.rest_api import RestApi
 from tests.supabase_local.rest_errors import RestError
 
+logger = logging.getLogger(__name__)
 _TRANSPORTS: dict[tuple, asyncio.Transport] = {}  # client (host, port) → its TCP transport
 
 
@@ -104,7 +106,11 @@ class Gateway:
                 await work
             return _Gone()
         watch.cancel()
-        response = work.result()
+        try:
+            response = work.result()
+        except Exception as exc:  # a bug in the stand-in: say so in PostgREST's shape, keep the trace
+            logger.exception("stand-in failed on %s %s", method, path)
+            response = RestError(500, "PGRST000", f"stand-in error: {exc!r}").response()
         if self.faults.take("drop", method, path) is not None:
             return _Abort(request.scope.get("client"))
         return response
