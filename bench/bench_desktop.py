@@ -141,6 +141,9 @@ def _close(app, window) -> None:
     wait_idle()
     db = window.ctx.db
     window.deleteLater()  # its pages must stop listening to the app-wide bus
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)  # processEvents() skips these
     _pump(app, 0.1)
     db.close()
 

@@ -11,6 +11,7 @@ itself whether to refresh (no view calls another view). Failures without a handl
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import traceback
 from collections.abc import Callable
@@ -82,10 +83,9 @@ class _Runnable(QRunnable):
 
     @staticmethod
     def _deliver(signal, value) -> None:
-        try:
+        # RuntimeError: the application is shutting down and the relay is gone; nobody is left to tell.
+        with contextlib.suppress(RuntimeError):
             signal.emit(value)
-        except RuntimeError:
-            pass  # the application is shutting down and the relay is gone: nobody is left to tell
 
 
 class Op:

@@ -59,6 +59,10 @@ class BindPage(QWidget):
         self.list.setMinimumWidth(260)
         self.list.selectionModel().currentChanged.connect(self._on_selected)
         left.addWidget(self.list, 1)
+        self.empty_note = QLabel("No connections yet. Pick a preset below, fill in the form, Save.",
+                                 objectName="Muted")
+        self.empty_note.setWordWrap(True)
+        left.addWidget(self.empty_note)
         left.addWidget(QLabel("New from a preset", objectName="Muted"))
         self.preset_buttons: dict[str, QPushButton] = {}
         grid = QVBoxLayout()
@@ -149,6 +153,7 @@ class BindPage(QWidget):
         selection = self.list.selectionModel()
         selection.blockSignals(True)
         self.model.set_rows(rows)
+        self.empty_note.setVisible(not rows)
         row = self.model.row_of(target)
         if row is None and rows and self.editing_id is None and select is None and not self._dirty():
             row = 0

@@ -9,15 +9,13 @@ from __future__ import annotations
 from PySide6.QtCore import QElapsedTimer, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QHBoxLayout,
     QLabel,
-    QListView,
     QMenu,
     QMessageBox,
     QPushButton,
-    QStackedWidget,
+    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -25,13 +23,13 @@ from PySide6.QtWidgets import (
 
 from desktop import queries
 from desktop.bus import bus
-from desktop.models.thread_model import THREAD_ROLE, ThreadDelegate, ThreadListModel
+from desktop.models.thread_model import THREAD_ROLE
 from desktop.models.transcript_model import TranscriptModel
 from desktop.ops import Op
 from desktop.views import console_actions
+from desktop.views.console_threads import build_thread_column
 from desktop.views.console_turns import TurnController
 from desktop.widgets.composer import Composer
-from desktop.widgets.search_panel import SearchBox, SearchResults
 from desktop.widgets.transcript_view import TranscriptView
 
 FIRST_PAGE = 60  # messages shown when a thread opens (enough to fill a tall window)
@@ -50,36 +48,7 @@ class ConsolePage(QWidget):
         self._open_clock = QElapsedTimer()
         self.last_open_ms = 0.0
 
-        # --- left column: search + threads ---
-        left = QWidget()
-        left.setFixedWidth(260)
-        lcol = QVBoxLayout(left)
-        lcol.setContentsMargins(12, 14, 6, 10)
-        head = QHBoxLayout()
-        head.addWidget(QLabel("Threads", objectName="PageTitle"))
-        head.addStretch(1)
-        self.new_button = QPushButton("+ New thread")
-        self.new_button.clicked.connect(self.new_thread)
-        head.addWidget(self.new_button)
-        lcol.addLayout(head)
-        self.search_box = SearchBox()
-        lcol.addWidget(self.search_box)
-        self.left_stack = QStackedWidget()
-        self.threads = ThreadListModel(self)
-        self.thread_view = QListView(objectName="Threads")
-        self.thread_view.setModel(self.threads)
-        self.thread_view.setItemDelegate(ThreadDelegate(self.thread_view))
-        self.thread_view.setMouseTracking(True)
-        self.thread_view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.thread_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.thread_view.customContextMenuRequested.connect(self._thread_menu)
-        self.thread_view.selectionModel().currentChanged.connect(self._on_thread_selected)
-        self.search_results = SearchResults(ctx, self._title_of)
-        self.left_stack.addWidget(self.thread_view)
-        self.left_stack.addWidget(self.search_results)
-        lcol.addWidget(self.left_stack, 1)
-        self.search_box.textChanged.connect(self._on_search_text)
-        self.search_results.picked.connect(self.jump_to_message)
+        left = build_thread_column(self)
 
         # --- right column: header, transcript, composer ---
         right = QWidget()
@@ -88,6 +57,8 @@ class ConsolePage(QWidget):
         rcol.setSpacing(8)
         header = QHBoxLayout()
         self.title_label = QLabel("No thread yet", objectName="PageTitle")
+        self.title_label.setMinimumWidth(60)
+        self.title_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         header.addWidget(self.title_label, 1)
         self.connection_combo = QComboBox()
         self.connection_combo.setMinimumWidth(240)

@@ -56,7 +56,7 @@ class SettingsPage(QWidget):
         col.addWidget(note)
         open_button = QPushButton("Open folder")
         open_button.clicked.connect(lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(ctx.data_dir))))
-        col.addWidget(open_button, 0)
+        col.addWidget(open_button, 0, Qt.AlignmentFlag.AlignLeft)
         outer.addWidget(card)
 
         # --- keys ---
@@ -83,7 +83,7 @@ class SettingsPage(QWidget):
         self.memory_button = QPushButton("Keep keys in memory only")
         self.memory_button.setToolTip("Keys are forgotten when MIRARI exits; nothing is written to disk")
         self.memory_button.clicked.connect(self.use_memory_only)
-        fcol.addWidget(self.memory_button, 0)
+        fcol.addWidget(self.memory_button, 0, Qt.AlignmentFlag.AlignLeft)
         self.key_error = QLabel("", objectName="Error")
         self.key_error.setWordWrap(True)
         self.key_error.hide()

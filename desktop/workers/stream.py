@@ -8,6 +8,7 @@ the agent's CancelToken; what arrived so far is kept by the turn logic in agent/
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -37,10 +38,9 @@ class _Job(QRunnable):
             signal, value = self._done.crashed, exc
         else:
             signal, value = self._done.finished, result
-        try:
+        # RuntimeError: the window was destroyed while the turn ran (app exit); agent/ stored the text.
+        with contextlib.suppress(RuntimeError):
             signal.emit(value)
-        except RuntimeError:
-            pass  # the window was destroyed while the turn ran (app exit); agent/ already stored the text
 
 
 class StreamRunner(QObject):
