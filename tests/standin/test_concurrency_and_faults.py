@@ -135,3 +135,17 @@ def test_delay_and_clear(supabase_stack, alice):
     fast = httpx.get(f"{supabase_stack.url}/rest/v1/tasks", timeout=3,
                      headers={"apikey": supabase_stack.anon_key, "Authorization": f"Bearer {alice.token}"})
     assert fast.status_code == 200
+
+
+def test_lost_database_connections_answer_503_then_recover(supabase_stack, alice, db):
+    headers = {"apikey": supabase_stack.anon_key, "Authorization": f"Bearer {alice.token}"}
+    with httpx.Client(base_url=f"{supabase_stack.url}/rest/v1", headers=headers, timeout=10) as http:
+        assert http.get("/tasks").status_code == 200
+        killed = db.execute("select count(pg_terminate_backend(pid)) from pg_stat_activity "
+                            "where usename = 'authenticator'").fetchone()[0]
+        assert killed >= 1
+        statuses = [http.get("/tasks") for _ in range(3)]
+    failures = [r for r in statuses if r.status_code != 200]
+    # PostgREST's answer while reconnecting (clients retry GETs on 503); the dead connections are purged
+    assert all(r.status_code == 503 and r.json()["code"] == "PGRST001" for r in failures)
+    assert statuses[-1].status_code == 200

@@ -7,6 +7,8 @@ set_config(…, true), run the statement, COMMIT. Rows are never filtered here.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 
 from psycopg import errors as pg_errors
@@ -77,6 +79,7 @@ class RestApi:
         self.pool = pool
         self.cache = SchemaCache(pool)
         self.role_settings: dict[str, list[tuple[str, str]]] = {}
+        self._checking: asyncio.Future | None = None
 
     async def load(self) -> None:
         await self.cache.reload()
@@ -111,6 +114,8 @@ class RestApi:
                         await conn.execute("COMMIT")
                 except pg_errors.Error as exc:
                     await self._rollback(conn)
+                    if exc.sqlstate is None and not self._checking:  # connection lost: purge the dead ones
+                        self._checking = asyncio.ensure_future(self._check_pool())
                     raise from_postgres(exc, role) from None
                 except BaseException:
                     await self._rollback(conn)
@@ -119,13 +124,20 @@ class RestApi:
             raise RestError(504, "PGRST003", "Timed out acquiring connection from connection pool.") from None
         return row
 
+    async def _check_pool(self) -> None:
+        try:
+            await self.pool.check()
+        finally:
+            self._checking = None
+
     @staticmethod
     async def _rollback(conn) -> None:
         """Roll back an open transaction now; a connection still busy (a cancelled query) is left to the
         pool, which closes it rather than reuse it."""
         if not conn.closed and conn.pgconn.transaction_status in (TransactionStatus.INTRANS,
                                                                    TransactionStatus.INERROR):
-            await conn.execute("ROLLBACK")
+            with contextlib.suppress(pg_errors.Error):  # a broken connection: the pool drops it
+                await conn.execute("ROLLBACK")
 
     # -- routing ---------------------------------------------------------------------------
     async def handle(self, request: Request, role: str, claims: dict, path: str) -> Response:
