@@ -138,3 +138,22 @@ def test_auth_error_formats(supabase_stack):
     empty = httpx.post(f"{url}/auth/v1/token?grant_type=refresh_token", json={"refresh_token": ""},
                        headers={"apikey": key})
     assert empty.status_code == 400 and empty.json()["error"] == "invalid_request"
+
+
+def test_logout_scopes(supabase_stack):
+    email, password, _ = supabase_stack.new_user()
+    clients = [supabase_stack.client() for _ in range(3)]
+    sessions = [c.auth.sign_in_with_password({"email": email, "password": password}).session for c in clients]
+    clients[0].auth.sign_out({"scope": "others"})
+    assert clients[0].auth.get_user().user.email == email  # its own session survives
+
+    def refresh(i):
+        return httpx.post(f"{supabase_stack.url}/auth/v1/token?grant_type=refresh_token",
+                          json={"refresh_token": sessions[i].refresh_token},
+                          headers={"apikey": supabase_stack.anon_key}).status_code
+
+    assert [refresh(1), refresh(2)] == [400, 400]
+    third = supabase_stack.client()
+    third.auth.sign_in_with_password({"email": email, "password": password})
+    third.auth.sign_out({"scope": "local"})
+    assert clients[0].auth.get_user().user.email == email  # local ended only the third session

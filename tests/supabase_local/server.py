@@ -86,6 +86,7 @@ class StandIn:
         rest_pool = AsyncConnectionPool(self.rest_dsn, min_size=4, max_size=REST_POOL_SIZE, open=False,
                                         kwargs={"options": "-c timezone=UTC", "autocommit": True})
         auth_pool = AsyncConnectionPool(self.admin_dsn, min_size=1, max_size=8, open=False,
+                                        check=AsyncConnectionPool.check_connection,  # auth is rare: verify
                                         kwargs={"options": "-c search_path=auth,extensions,public -c timezone=UTC"})
         await rest_pool.open(wait=True)
         await auth_pool.open(wait=True)
