@@ -177,3 +177,19 @@ def test_export_thread_as_markdown_and_json(qtbot, window, settle, tmp_path):
     flat = json.dumps(data)
     assert "Q1" in flat and "A1 with `code`" in flat
     assert "Exported to" in window.statusBar().currentMessage()
+
+
+def test_opening_a_thread_selects_the_connection_it_talks_to(qtbot, window, settle, fake_llm):
+    from desktop.demo import add_connection
+
+    first = bind_fake(window, fake_llm, settle)
+    second = add_connection(window.ctx.db, "Second", fake_llm.base_url, "other-model")
+    console = window.pages["console"]
+    console.refresh_connections()
+    settle()
+    thread = add_thread(window.ctx.db, "Uses second", [("user", "hi")], connection_id=second)
+    console.connection_combo.setCurrentIndex(console.connection_combo.findData(first))
+    with qtbot.waitSignal(console.thread_opened, timeout=5000):
+        console.refresh_threads(select=thread)
+    assert console.current_connection_id() == second
+    assert console.view.delegate.assistant_name == "Second"

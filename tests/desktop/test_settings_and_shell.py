@@ -120,3 +120,28 @@ def test_self_test_passes(capsys):
 
     assert run_self_test() == 0
     assert "self-test passed" in capsys.readouterr().out
+
+
+def test_a_locked_key_file_stops_the_turn_before_anything_is_stored(qtbot, tmp_path, settle, fake_llm):
+    from tests.desktop.helpers import bind_fake, stored_messages, type_and_send
+
+    store = SecretStore(tmp_path, backend=keyring.backends.fail.Keyring())
+    store.use_encrypted_file("correct horse")
+    window = open_window(qtbot, tmp_path, store)
+    try:
+        cid = bind_fake(window, fake_llm, settle)
+        store.set_key(cid, "sk-locked")
+        store.lock()
+        console = window.pages["console"]
+        qtbot.mouseClick(console.new_button, Qt.MouseButton.LeftButton)
+        settle()
+        with qtbot.waitSignal(bus.error, timeout=5000) as err:
+            type_and_send(qtbot, console, "hello")
+            qtbot.waitUntil(lambda: not console.turns.busy, timeout=5000)
+        assert "locked" in err.args[0] and "passphrase" in err.args[0]
+        settle()
+        assert console.composer.toPlainText() == "hello"  # the text is given back, not lost
+        assert stored_messages(window.ctx.db, console.conversation_id) == []
+        assert fake_llm.chat_requests == []
+    finally:
+        close_window(window)
