@@ -101,6 +101,10 @@ class TurnController(QObject):
             # The view shows an older page (after a search jump): continue at the end of the thread.
             model.reset_window(model.conversation_id, [], model.total, model.total)
         self.page.composer.clear()
+        # A new message supersedes an earlier failed one: agent.chat's retry re-asks the *last* user
+        # message, so a Retry left on an older one would ask the wrong question.
+        self._errors.clear()
+        model.clear_errors()
         user = _provisional("user", text)
         model.append_new(user)
         self._start(lambda turn: turn.send(text), user_row=user.id, restore_text=text)

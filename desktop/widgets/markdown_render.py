@@ -169,6 +169,18 @@ def _space_paragraphs(doc: QTextDocument) -> None:
         block = nxt
 
 
+def hard_breaks(text: str) -> str:
+    """Keep the line breaks a person typed (Markdown would join the lines), except inside code fences."""
+    out, fenced = [], False
+    for line in text.split("\n"):
+        if line.lstrip().startswith(("```", "~~~")):
+            fenced = not fenced
+            out.append(line)
+        else:
+            out.append(line if fenced or not line.strip() else line + "  ")
+    return "\n".join(out)
+
+
 def render_markdown(text: str, colors: Colors, base_font: QFont, markdown: bool = True) -> Rendered:
     doc = QTextDocument()
     doc.setDocumentMargin(0)

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from desktop.models.transcript_model import ROW_ROLE, MessageRow
 from desktop.theme import colors
-from desktop.widgets.markdown_render import Rendered, render_markdown
+from desktop.widgets.markdown_render import Rendered, hard_breaks, render_markdown
 
 MAX_COLUMN = 860  # the transcript is a centred column: long lines are hard to read
 OUTER_X = 20
@@ -70,7 +70,11 @@ class MessageDelegate(QStyledItemDelegate):
             self._docs.move_to_end(key)
             return hit
         text = row.content + (" ▍" if row.streaming else "")
-        rendered = render_markdown(text or " ", colors(), self._view.font(), markdown=row.role != "system")
+        # What a person typed is shown as typed; only a fenced code block in it gets Markdown treatment.
+        markdown = row.role == "assistant" or (row.role == "user" and ("```" in text or "~~~" in text))
+        if row.role == "user" and markdown:
+            text = hard_breaks(text)
+        rendered = render_markdown(text or " ", colors(), self._view.font(), markdown=markdown)
         rendered.doc.setTextWidth(width)
         self._docs[key] = rendered
         while len(self._docs) > self.max_docs:

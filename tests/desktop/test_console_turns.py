@@ -119,3 +119,24 @@ def test_sending_without_a_connection_explains_and_keeps_the_text(qtbot, window,
         type_and_send(qtbot, console, "hello?")
     assert "Bind a connection" in err.args[0]
     assert console.composer.toPlainText() == "hello?"
+
+
+def test_a_new_message_supersedes_the_retry_of_an_earlier_failure(qtbot, window, settle, fake_llm):
+    bind_fake(window, fake_llm, settle)
+    console = window.pages["console"]
+    fake_llm.enqueue({"status": 500, "error_json": {"error": {"message": "boom"}}})
+    start_turn(qtbot, console, "first")
+    qtbot.waitSignal(console.turns.turn_finished, timeout=10000).wait()
+    settle()
+    assert console.transcript.rows()[0].error
+    fake_llm.reply(text="answer to second")
+    start_turn(qtbot, console, "second\nwith two lines")
+    qtbot.waitSignal(console.turns.turn_finished, timeout=10000).wait()
+    settle()
+    # agent.chat's retry re-asks the *last* user message, so no Retry may linger on "first"
+    assert [r.error for r in console.transcript.rows()] == [None, None, None]
+    assert stored_messages(window.ctx.db, console.conversation_id)[1:] == [
+        ("user", "second\nwith two lines"), ("assistant", "answer to second")]
+    # what the person typed keeps its line break on screen
+    second = console.transcript.rows()[1]
+    assert console.view.delegate.rendered(second).doc.blockCount() == 2
