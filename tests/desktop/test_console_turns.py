@@ -130,7 +130,10 @@ def test_a_new_message_supersedes_the_retry_of_an_earlier_failure(qtbot, window,
     settle()
     assert console.transcript.rows()[0].error
     fake_llm.reply(text="answer to second")
-    start_turn(qtbot, console, "second\nwith two lines")
+    qtbot.keyClicks(console.composer, "second")
+    qtbot.keyClick(console.composer, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)  # a new line
+    assert not console.turns.busy
+    start_turn(qtbot, console, "with two lines")
     qtbot.waitSignal(console.turns.turn_finished, timeout=10000).wait()
     settle()
     # agent.chat's retry re-asks the *last* user message, so no Retry may linger on "first"
