@@ -7,6 +7,7 @@ listens on 127.0.0.1 only, with trust authentication (it never leaves this machi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -90,10 +91,9 @@ class PostgresCluster:
 
     def stop(self) -> None:
         if self._started:
-            try:
+            # Already gone (killed with the test process) means nothing is left to stop.
+            with contextlib.suppress(ClusterError):
                 _run([str(PG_BIN / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"])
-            except ClusterError:
-                pass  # already gone (killed with the test process); nothing left to stop
             self._started = False
         if self._owns_dir:
             shutil.rmtree(self.base_dir, ignore_errors=True)
