@@ -45,6 +45,7 @@ class CycleResult:
     requests: int = 0
     duration_s: float = 0.0
     error: str | None = None
+    retry_after: float | None = None  # seconds the server asked us to wait (429/503 Retry-After)
     paused_tables: dict[str, str] = field(default_factory=dict)
     alerts: list[str] = field(default_factory=list)
 
@@ -178,7 +179,7 @@ class SyncEngine:
             result.state, result.error = ERROR, str(exc)
         except RequestFailed as exc:
             result.state = OFFLINE if exc.kind is Kind.TRANSIENT and exc.status is None else ERROR
-            result.error = str(exc)
+            result.error, result.retry_after = str(exc), exc.retry_after
         except SyncError as exc:
             result.state, result.error = ERROR, str(exc)
         finally:
@@ -211,7 +212,7 @@ class SyncEngine:
         finally:
             result.pushed, result.parked = pusher.result.pushed, pusher.result.parked
             result.paused_tables.update(pusher.result.paused_tables)
-        puller = Puller(db, rest, user_id, self.remote_tx, self._alert)
+        puller = Puller(db, rest, user_id, self.remote_tx, self._alert, progress=self.on_progress)
         try:
             puller.pull_all(SYNCED_TABLES, paused)
         finally:

@@ -54,16 +54,17 @@ def _upsert_sql(info: TableInfo) -> str:
     return f"INSERT INTO {quote(info.name)} ({cols}) VALUES ({marks}) ON CONFLICT(id) DO UPDATE SET {updates}"
 
 
-def _problem(info: TableInfo, row, user_id: str) -> str | None:
+def _problem(info: TableInfo, row, user_id: str, check_stamp: bool = True) -> str | None:
     """Why a server row cannot be stored locally, or None. Checked before anything is written."""
     if not isinstance(row, dict):
         return "row is not a JSON object"
     if not isinstance(row.get("id"), str) or not row["id"]:
         return "row has no id"
-    try:
-        parse_timestamp(row.get("updated_at"))
-    except ValueError as exc:
-        return f"bad updated_at: {exc}"
+    if check_stamp:
+        try:
+            parse_timestamp(row.get("updated_at"))
+        except ValueError as exc:
+            return f"bad updated_at: {exc}"
     if row.get(info.owner) != user_id:
         return f"row belongs to {row.get(info.owner)!r}, not the signed-in user"
     if row.get("deleted_at") is None:
@@ -78,8 +79,8 @@ def _problem(info: TableInfo, row, user_id: str) -> str | None:
 
 class Puller:
     def __init__(self, db, rest, user_id: str, remote_tx: Callable, alert: Callable[[str], None],
-                 page_size: int = PAGE_SIZE):
-        self.db, self.rest, self.user_id = db, rest, user_id
+                 page_size: int = PAGE_SIZE, progress: Callable[[str, int], None] = lambda *_: None):
+        self.db, self.rest, self.user_id, self.progress = db, rest, user_id, progress
         self.remote_tx, self.alert, self.page_size = remote_tx, alert, page_size
         self.result = PullResult()
         self.paused: dict[str, str] = {}  # table -> why the server refused it (update required)
@@ -155,9 +156,12 @@ class Puller:
         looping on it forever would be the alternative (RxDB#5882)."""
         previous = parse_timestamp(cursor) if cursor else None
         for i, row in enumerate(rows):
-            if _problem(info, row, self.user_id):
+            try:
+                stamp = parse_timestamp(row.get("updated_at")) if isinstance(row, dict) else None
+            except ValueError:
                 return i
-            stamp = parse_timestamp(row["updated_at"])
+            if stamp is None or _problem(info, row, self.user_id, check_stamp=False):
+                return i
             if previous is not None and stamp <= previous:
                 raise RequestFailed(Kind.MALFORMED, 200, None,
                                     f"pull of {info.name} made no progress: the server returned updated_at "
@@ -207,6 +211,7 @@ class Puller:
                 raise ForeignKeyMiss(str(exc)) from exc
             raise
         self.result.pulled += len(rows)
+        self.progress("pull", self.result.pulled)
 
     def _write(self, conn, info: TableInfo, rows: list[dict]) -> None:
         # Within a page the last version of an id wins, and a tombstone beats an upsert (WatermelonDB#1462).

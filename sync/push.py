@@ -101,9 +101,14 @@ class Pusher:
         cols = ", ".join(quote(c) for c in info.client)
         rows, present = [], []
         with self.db.engine.begin() as conn:
+            current = {}
+            for i in range(0, len(ops), 500):
+                ids = [op.row_id for op in ops[i:i + 500]]
+                for values in conn.exec_driver_sql(
+                        f"SELECT {cols} FROM {quote(table)} WHERE id IN ({','.join('?' * len(ids))})", tuple(ids)):
+                    current[values[0]] = values
             for op in ops:
-                values = conn.exec_driver_sql(f"SELECT {cols} FROM {quote(table)} WHERE id = ?",
-                                              (op.row_id,)).fetchone()
+                values = current.get(op.row_id)
                 if values is None:
                     # Gone locally without a captured delete (e.g. removed under applying_remote): visible.
                     park(conn, op, None, "row no longer exists locally")

@@ -75,7 +75,7 @@ class SyncScheduler:
             self.last_result, self.cycles = result, self.cycles + 1
             if result.state in (OFFLINE, ERROR):
                 self._failures += 1
-                self._schedule(backoff_delay(self._failures))
+                self._schedule(max(backoff_delay(self._failures), result.retry_after or 0.0))
             else:
                 self._failures = 0
                 if result.state in (IDLE, UPDATE_REQUIRED):  # sign-in needed waits for a sign-in
