@@ -8,6 +8,7 @@ Copy button on it and hit-test clicks.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -169,16 +170,27 @@ def _space_paragraphs(doc: QTextDocument) -> None:
         block = nxt
 
 
+_BLOCK_START = re.compile(r"^\s*([-*+]\s|\d+[.)]\s|#{1,6}\s|>|```|~~~)")
+
+
 def hard_breaks(text: str) -> str:
-    """Keep the line breaks a person typed (Markdown would join the lines), except inside code fences."""
-    out, fenced = [], False
-    for line in text.split("\n"):
-        if line.lstrip().startswith(("```", "~~~")):
+    """Keep the line breaks a person typed, which Markdown would join into one line.
+
+    A single newline inside a paragraph becomes U+2028 (a line break inside the same block, so no
+    paragraph spacing); newlines around blank lines, list items, headings, quotes and code fences,
+    and everything inside a fence, stay as they are.
+    """
+    lines = text.split("\n")
+    out = lines[:1]
+    fenced = bool(lines) and lines[0].lstrip().startswith(("```", "~~~"))
+    for prev, line in zip(lines, lines[1:], strict=False):
+        fence = line.lstrip().startswith(("```", "~~~"))
+        joinable = (not fenced and not fence and prev.strip() and line.strip()
+                    and not _BLOCK_START.match(line) and not prev.lstrip().startswith(("```", "~~~")))
+        out.append(("\u2028" if joinable else "\n") + line)
+        if fence:
             fenced = not fenced
-            out.append(line)
-        else:
-            out.append(line if fenced or not line.strip() else line + "  ")
-    return "\n".join(out)
+    return "".join(out)
 
 
 def render_markdown(text: str, colors: Colors, base_font: QFont, markdown: bool = True) -> Rendered:

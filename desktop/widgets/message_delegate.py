@@ -70,11 +70,9 @@ class MessageDelegate(QStyledItemDelegate):
             self._docs.move_to_end(key)
             return hit
         text = row.content + (" ▍" if row.streaming else "")
-        # What a person typed is shown as typed; only a fenced code block in it gets Markdown treatment.
-        markdown = row.role == "assistant" or (row.role == "user" and ("```" in text or "~~~" in text))
-        if row.role == "user" and markdown:
-            text = hard_breaks(text)
-        rendered = render_markdown(text or " ", colors(), self._view.font(), markdown=markdown)
+        if row.role == "user":
+            text = hard_breaks(text)  # Markdown, but the line breaks a person typed stay
+        rendered = render_markdown(text or " ", colors(), self._view.font(), markdown=row.role != "system")
         rendered.doc.setTextWidth(width)
         self._docs[key] = rendered
         while len(self._docs) > self.max_docs:

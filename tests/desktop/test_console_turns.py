@@ -142,4 +142,5 @@ def test_a_new_message_supersedes_the_retry_of_an_earlier_failure(qtbot, window,
         ("user", "second\nwith two lines"), ("assistant", "answer to second")]
     # what the person typed keeps its line break on screen
     second = console.transcript.rows()[1]
-    assert console.view.delegate.rendered(second).doc.blockCount() == 2
+    doc = console.view.delegate.rendered(second).doc
+    assert doc.blockCount() == 1 and doc.toPlainText() == "second\nwith two lines"  # one paragraph, two lines
