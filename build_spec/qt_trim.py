@@ -3,7 +3,7 @@
 PyInstaller's Qt hooks collect *every* plugin of each plugin type a Qt module may use, and then follow
 their shared-library dependencies. So dropping a plugin afterwards is too late — its dependencies are
 already in (the GTK3 platform theme alone drags in GTK, GDK, cairo, pango and friends). `install()`
-filters plugins at the moment the hooks collect them instead.
+filters plugins (and Windows' extra OpenGL DLLs) at the moment the hooks collect them instead.
 """
 
 from __future__ import annotations
@@ -71,18 +71,30 @@ def keep_plugin(plugin_type: str, filename: str, platform: str | None = None) ->
 
 
 def install() -> None:
-    """Make PyInstaller's Qt hooks collect only the plugins `keep_plugin` accepts."""
+    """Make PyInstaller's Qt hooks collect only the plugins and extra DLLs this module accepts."""
     from PyInstaller.utils.hooks import qt as pyi_qt
 
-    original = pyi_qt.QtLibraryInfo.collect_plugins
-    if getattr(original, "_mirari_trimmed", False):
+    info = pyi_qt.QtLibraryInfo
+    if getattr(info.collect_plugins, "_mirari_trimmed", False):
         return
+    all_plugins, all_extras = info.collect_plugins, info.collect_extra_binaries
 
     def collect_wanted_plugins(self, plugin_type):
-        return [(src, dst) for src, dst in original(self, plugin_type) if keep_plugin(plugin_type, src)]
+        return [(src, dst) for src, dst in all_plugins(self, plugin_type) if keep_plugin(plugin_type, src)]
+
+    def collect_wanted_extra_binaries(self):
+        return [(src, dst) for src, dst in all_extras(self) if keep_extra_binary(src)]
 
     collect_wanted_plugins._mirari_trimmed = True
-    pyi_qt.QtLibraryInfo.collect_plugins = collect_wanted_plugins
+    info.collect_plugins = collect_wanted_plugins
+    info.collect_extra_binaries = collect_wanted_extra_binaries
+
+
+def keep_extra_binary(filename: str) -> bool:
+    """Windows only: Qt's software OpenGL renderer (opengl32sw.dll, ~20 MB) and ANGLE serve OpenGL and
+    Qt Quick; a Qt Widgets app paints with the raster engine and never loads them. ICU stays."""
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1].lower()
+    return not (name == "opengl32sw.dll" or name in ("libegl.dll", "libglesv2.dll") or name.startswith("d3dcompiler"))
 
 
 def qt_modules_used(source_dirs: list[Path]) -> set[str]:

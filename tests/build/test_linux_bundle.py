@@ -110,8 +110,17 @@ def test_bundle_holds_only_the_qt_parts_the_app_uses(bundle):
     qt_libs = {p.name.split(".")[0] for p in (internal / "PySide6" / "Qt" / "lib").glob("libQt6*")}
     assert qt_libs.isdisjoint({"libQt6Qml", "libQt6Quick", "libQt6WaylandClient", "libQt6Pdf", "libQt6OpenGL"})
     assert {"libQt6Core", "libQt6Gui", "libQt6Widgets", "libQt6Svg"} <= qt_libs
-    for unwanted in ("tkinter", "pytest", "PyInstaller", "psycopg"):
-        assert not (internal / unwanted).exists()
+
+def test_bundle_holds_our_modules_and_no_dev_tools(bundle):
+    from PyInstaller.archive.readers import CArchiveReader
+
+    pyz = CArchiveReader(str(bundle / "mirari")).open_embedded_archive("PYZ.pyz")
+    packages = {name.split(".")[0] for name in pyz.toc}
+    assert {"desktop", "agent", "sync", "local_schema", "keyring", "supabase", "pygments"} <= packages
+    assert packages.isdisjoint({"tkinter", "pytest", "_pytest", "PyInstaller", "psycopg", "starlette", "uvicorn"})
+    internal = bundle / "_internal"
+    # Exactly one metadata record for the app: the one written from pyproject.toml.
+    assert [p.name for p in internal.glob("mirari_desktop*")] == [f"mirari_desktop-{VERSION}.dist-info"]
 
 
 def test_bundle_is_within_the_size_target(bundle):

@@ -88,6 +88,12 @@ def test_plugin_policy(platform, plugin_type, filename, kept):
     assert qt_trim.keep_plugin(plugin_type, filename, platform) is kept
 
 
+def test_windows_software_opengl_is_dropped_but_icu_stays():
+    assert not qt_trim.keep_extra_binary("C:\\venv\\PySide6\\opengl32sw.dll")
+    assert not qt_trim.keep_extra_binary("d3dcompiler_47.dll")
+    assert qt_trim.keep_extra_binary("C:\\venv\\PySide6\\icudt73.dll")
+
+
 def test_translations_are_dropped_but_nothing_else():
     assert qt_trim.is_unwanted_data("PySide6/Qt/translations/qtbase_de.qm")
     assert qt_trim.is_unwanted_data("PySide6\\translations\\qt_fr.qm")  # Windows wheel layout
