@@ -5,6 +5,7 @@
 #
 # Installs the bundle under /opt/mirari, a /usr/bin/mirari symlink, the .desktop entry and the icons
 # (hicolor PNGs + the SVG) under /usr/share. Prints the path of the .deb it wrote.
+# DEB_COMPRESSION: dpkg-deb's -Z (default xz, the smallest; tests use none, the fastest).
 set -euo pipefail
 BUNDLE="$(cd "$1" && pwd)"; ICONS="$(cd "$2" && pwd)"; VERSION="$3"; OUT="$(mkdir -p "$4" && cd "$4" && pwd)"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -51,5 +52,5 @@ Description: local-first desktop workbench for growing your own LLM agent
 CONTROL
 
 DEB="$OUT/mirari_${DEB_VERSION}_${ARCH}.deb"
-dpkg-deb --root-owner-group -Zxz --build "$ROOTFS" "$DEB" >/dev/null
+dpkg-deb --root-owner-group "-Z${DEB_COMPRESSION:-xz}" --build "$ROOTFS" "$DEB" >/dev/null
 echo "$DEB"

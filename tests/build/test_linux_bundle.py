@@ -6,6 +6,7 @@ test below looks at that one bundle.
 
 from __future__ import annotations
 
+import configparser
 import os
 import shutil
 import subprocess
@@ -126,3 +127,40 @@ def test_bundle_holds_our_modules_and_no_dev_tools(bundle):
 def test_bundle_is_within_the_size_target(bundle):
     size = sum(p.stat().st_size for p in bundle.rglob("*") if p.is_file() and not p.is_symlink())
     assert size <= SIZE_TARGET_MB * 1024 * 1024, f"bundle is {size / 1024 / 1024:.0f} MB"
+
+
+def test_deb_installs_under_opt_with_a_launcher_a_desktop_entry_and_icons(bundle, work, home):
+    proc = subprocess.run([str(ROOT / "build_spec" / "linux" / "build_deb.sh"), str(bundle), str(work / "icons"),
+                           VERSION, str(work / "deb")], env={**os.environ, "DEB_COMPRESSION": "none"},
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    deb = Path(proc.stdout.strip().splitlines()[-1])
+    arch = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True).stdout.strip()
+    assert deb.name == f"mirari_{VERSION}_{arch}.deb"
+    fields = subprocess.run(["dpkg-deb", "-f", str(deb)], capture_output=True, text=True, check=True).stdout
+    assert "Package: mirari\n" in fields and f"Version: {VERSION}\n" in fields
+    assert "Depends: libc6 (>= 2." in fields
+
+    root = work / "deb-root"
+    subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
+    assert os.readlink(root / "usr" / "bin" / "mirari") == "/opt/mirari/mirari"
+    entry = configparser.ConfigParser(interpolation=None)
+    entry.optionxform = str
+    entry.read(root / "usr" / "share" / "applications" / "mirari.desktop", encoding="utf-8")
+    desktop = entry["Desktop Entry"]
+    assert (desktop["Type"], desktop["Name"], desktop["Exec"], desktop["Icon"]) == ("Application", "MIRARI", "mirari", "mirari")
+    hicolor = root / "usr" / "share" / "icons" / "hicolor"
+    assert (hicolor / "scalable" / "apps" / "mirari.svg").is_file()
+    assert {p.parent.parent.name for p in hicolor.glob("*/apps/mirari.png")} >= {"16x16", "48x48", "256x256", "512x512"}
+    installed = _run_frozen(root / "opt" / "mirari" / "mirari", "--version", home=home)
+    assert installed.stdout.strip() == f"mirari {VERSION}"
+
+
+def test_deb_script_refuses_a_directory_that_is_not_a_bundle(work):
+    empty = work / "not-a-bundle"
+    empty.mkdir()
+    proc = subprocess.run([str(ROOT / "build_spec" / "linux" / "build_deb.sh"), str(empty), str(work / "icons"),
+                           VERSION, str(work / "deb-refused")], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert "is not an executable bundle" in proc.stderr
+    assert not list((work / "deb-refused").glob("*.deb"))
