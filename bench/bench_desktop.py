@@ -37,7 +37,8 @@ from desktop.app import build_window, ensure_app
 from local_schema.paths import resolve_data_dir
 app = ensure_app()
 window = build_window(resolve_data_dir(args.data_dir))
-window.first_painted.connect(lambda: (print("painted", flush=True), app.quit()))
+window.first_painted.connect(lambda: print("painted", flush=True))
+window.ready.connect(lambda: (print("ready", flush=True), app.quit()))
 window.show()
 app.exec()
 """
@@ -80,7 +81,8 @@ window.close(); wait_idle(); window.ctx.db.close()
 
 
 def cold_start(runs: int = 5) -> dict:
-    times = {"fresh": [], "existing": []}
+    """Time to the first painted window, and to "ready" (database open, pages built)."""
+    times = {"fresh": [], "existing": [], "fresh_ready": [], "existing_ready": []}
     with tempfile.TemporaryDirectory() as existing:
         for i in range(runs):
             for kind in ("fresh", "existing"):
@@ -91,10 +93,13 @@ def cold_start(runs: int = 5) -> dict:
                                         env={**os.environ, "PYTHONDONTWRITEBYTECODE": "0"})
                 line = proc.stdout.readline()
                 elapsed = time.perf_counter() - start
+                ready_line = proc.stdout.readline()
+                ready = time.perf_counter() - start
                 proc.wait(timeout=30)
-                assert line.strip() == "painted", line
+                assert (line.strip(), ready_line.strip()) == ("painted", "ready"), (line, ready_line)
                 if i > 0 or kind == "fresh":  # the first "existing" run also created that database
                     times[kind].append(elapsed)
+                    times[kind + "_ready"].append(ready)
     return {k: {"median_s": statistics.median(v), "best_s": min(v), "runs": len(v)} for k, v in times.items()}
 
 
@@ -282,7 +287,9 @@ def main() -> int:
     cs = results["cold_start"]
     print(f"1. cold start to first paint: existing data {cs['existing']['median_s']:.2f} s median "
           f"(best {cs['existing']['best_s']:.2f}); first run incl. creating the database "
-          f"{cs['fresh']['median_s']:.2f} s   [target <= 1.5 s]")
+          f"{cs['fresh']['median_s']:.2f} s   [target <= 1.5 s]\n"
+          f"   to ready (database open, pages built): {cs['existing_ready']['median_s']:.2f} s; "
+          f"first run {cs['fresh_ready']['median_s']:.2f} s")
     with tempfile.TemporaryDirectory() as tmp:
         results["open_10k"] = open_thread(Path(tmp))
     o = results["open_10k"]

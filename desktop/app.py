@@ -62,6 +62,22 @@ def build_window(data_dir: Path, secrets=None):
     return window
 
 
+def _install_excepthook() -> None:
+    """An unexpected error in a slot is logged and shown in the status line instead of vanishing."""
+    from desktop.bus import bus
+
+    previous = sys.excepthook
+
+    def hook(kind, value, tb) -> None:
+        log.error("unexpected error", exc_info=(kind, value, tb))
+        try:
+            bus.error.emit(f"Unexpected error: {value}")
+        except RuntimeError:
+            previous(kind, value, tb)
+
+    sys.excepthook = hook
+
+
 def run_gui(args) -> int:
     from local_schema.paths import resolve_data_dir
 
@@ -72,6 +88,7 @@ def run_gui(args) -> int:
     except OSError as exc:
         print(f"mirari: cannot use the data directory: {exc}", file=sys.stderr)
         return 2
+    _install_excepthook()
     window = build_window(data_dir)
     window.show()
     code = app.exec()

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFileDialog,
     QInputDialog,
+    QMenu,
     QPlainTextEdit,
     QVBoxLayout,
 )
@@ -149,3 +150,21 @@ def _show_prompt(page, text: str) -> None:
     layout.addWidget(buttons)
     page.prompt_dialog = dialog
     dialog.show()  # non-modal: the user can keep reading the thread beside it
+
+
+def message_menu(page, pos) -> None:
+    """The same actions as the links under a message, for the right mouse button and the keyboard."""
+    index = page.view.indexAt(pos)
+    if not index.isValid():
+        return
+    row = page.transcript.row_at(index.row())
+    if row.streaming or row.id.startswith("pending:"):
+        return
+    menu = QMenu(page)
+    menu.addAction("Copy message", lambda: page._on_message_action("copy", row.id))
+    menu.addAction("Promote to Atlas", lambda: page._on_message_action("promote", row.id))
+    if page.transcript.last_assistant_row() == index.row() and not page.turns.busy:
+        menu.addAction("Regenerate reply", lambda: page._on_message_action("regenerate", row.id))
+    if row.error and not page.turns.busy:
+        menu.addAction("Retry", lambda: page._on_message_action("retry", row.id))
+    menu.exec(page.view.viewport().mapToGlobal(pos))

@@ -89,6 +89,8 @@ class ConsolePage(QWidget):
         self.view.wants_older.connect(self._load_older)
         self.view.wants_newer.connect(self._load_newer)
         self.view.delegate.action.connect(self._on_message_action)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(lambda pos: console_actions.message_menu(self, pos))
         self.view.delegate.copy_code.connect(lambda _t: bus.notice.emit("Code copied to the clipboard"))
         rcol.addWidget(self.view, 1)
         self.empty_label = QLabel("", alignment=Qt.AlignmentFlag.AlignCenter, objectName="Muted")

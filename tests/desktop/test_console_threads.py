@@ -193,3 +193,27 @@ def test_opening_a_thread_selects_the_connection_it_talks_to(qtbot, window, sett
         console.refresh_threads(select=thread)
     assert console.current_connection_id() == second
     assert console.view.delegate.assistant_name == "Second"
+
+
+def test_message_context_menu_copies_the_message(qtbot, window, settle):
+    from PySide6.QtWidgets import QMenu
+
+    cid = add_thread(window.ctx.db, "Menu", [("user", "copy me please"), ("assistant", "done")])
+    console = window.pages["console"]
+    with qtbot.waitSignal(console.thread_opened, timeout=5000):
+        console.refresh_threads(select=cid)
+    QApplication.clipboard().clear()
+    seen = []
+
+    def pick():
+        menu = QApplication.activePopupWidget()
+        assert isinstance(menu, QMenu)
+        seen.extend(a.text() for a in menu.actions())
+        next(a for a in menu.actions() if a.text() == "Copy message").trigger()
+        menu.close()
+
+    QTimer.singleShot(50, pick)
+    rect = console.view.visualRect(console.transcript.index(0))
+    console.view.customContextMenuRequested.emit(rect.center())
+    assert QApplication.clipboard().text() == "copy me please"
+    assert seen == ["Copy message", "Promote to Atlas"]  # regenerate only on the last reply
