@@ -62,8 +62,9 @@ def build_window(data_dir: Path, secrets=None):
     return window
 
 
-def _install_excepthook() -> None:
-    """An unexpected error in a slot is logged and shown in the status line instead of vanishing."""
+def _install_excepthook():
+    """An unexpected error in a slot is logged and shown in the status line instead of vanishing.
+    Returns the previous hook so run_gui can put it back."""
     from desktop.bus import bus
 
     previous = sys.excepthook
@@ -76,6 +77,7 @@ def _install_excepthook() -> None:
             previous(kind, value, tb)
 
     sys.excepthook = hook
+    return previous
 
 
 def run_gui(args) -> int:
@@ -88,10 +90,17 @@ def run_gui(args) -> int:
     except OSError as exc:
         print(f"mirari: cannot use the data directory: {exc}", file=sys.stderr)
         return 2
-    _install_excepthook()
+    previous_hook = _install_excepthook()
     window = build_window(data_dir)
     window.show()
-    code = app.exec()
+    try:
+        code = app.exec()
+    finally:
+        sys.excepthook = previous_hook
+    # A reply stopped by closing the window is still being saved by its worker: let it finish.
+    from desktop.ops import pool
+
+    pool().waitForDone(10_000)
     if window.ctx.db is not None:
         window.ctx.db.close()
     return code

@@ -9,7 +9,7 @@ def test_send_streams_in_coalesced_batches_and_stores_both_messages(qtbot, windo
     bind_fake(window, fake_llm, settle)
     console = window.pages["console"]
     tokens = [f"w{i} " for i in range(60)]
-    fake_llm.reply(tokens=tokens, token_delay=0.01)
+    fake_llm.reply(tokens=tokens, token_delay=0.02)
     start_turn(qtbot, console, "Hello there")  # no thread yet: the first send creates one
     assert console.stop_button.isVisible() and not console.send_button.isVisible()
     seen = []
@@ -144,3 +144,18 @@ def test_a_new_message_supersedes_the_retry_of_an_earlier_failure(qtbot, window,
     second = console.transcript.rows()[1]
     doc = console.view.delegate.rendered(second).doc
     assert doc.blockCount() == 1 and doc.toPlainText() == "second\nwith two lines"  # one paragraph, two lines
+
+
+def test_closing_the_window_mid_stream_keeps_what_arrived(qtbot, window, settle, fake_llm):
+    from desktop.ops import pool
+
+    bind_fake(window, fake_llm, settle)
+    console = window.pages["console"]
+    fake_llm.reply(tokens=[f"p{i} " for i in range(500)], token_delay=0.02)
+    start_turn(qtbot, console, "Long answer please")
+    qtbot.waitUntil(lambda: len(console.turns.runner.text) > 15, timeout=10000)
+    cid = console.conversation_id
+    window.close()  # closeEvent stops the stream
+    assert pool().waitForDone(10_000)
+    role, text = stored_messages(window.ctx.db, cid)[-1]
+    assert role == "assistant" and text.startswith("p0 p1 ") and len(text) < len("p0 " * 500)
