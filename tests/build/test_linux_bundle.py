@@ -85,6 +85,16 @@ def test_self_test_passes_in_the_frozen_app(bundle, home):
     assert proc.stdout.splitlines()[-1].startswith("self-test passed")
 
 
+def test_window_builds_on_x11_with_the_bundled_xcb_plugin(bundle, home):
+    # Offscreen proves little about a desktop session: under Xvfb the real X11 plugin and the xcb
+    # libraries beside it must load from the bundle.
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8", "QT_QPA_PLATFORM": "xcb"}
+    proc = subprocess.run(["xvfb-run", "-a", str(bundle / "mirari"), "--self-test"], env=env, cwd=home,
+                          capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "ok   window: MainWindow 'MIRARI' on the xcb platform" in proc.stdout
+
+
 def test_self_test_catches_a_bundle_without_keyring_metadata(bundle, home):
     # The classic frozen-keyring failure: the backends' entry points are gone, keyring silently
     # falls back to "fail". The self-test must say so instead of passing.
