@@ -129,7 +129,8 @@ def test_bundle_holds_our_modules_and_no_dev_tools(bundle):
     pyz = CArchiveReader(str(bundle / "mirari")).open_embedded_archive("PYZ.pyz")
     packages = {name.split(".")[0] for name in pyz.toc}
     assert {"desktop", "agent", "sync", "local_schema", "keyring", "supabase", "pygments"} <= packages
-    assert packages.isdisjoint({"tkinter", "pytest", "_pytest", "PyInstaller", "psycopg", "starlette", "uvicorn"})
+    assert packages.isdisjoint({"tkinter", "pytest", "_pytest", "PyInstaller", "psycopg", "starlette", "uvicorn",
+                                "tests", "bench"})
     internal = bundle / "_internal"
     # Exactly one metadata record for the app: the one written from pyproject.toml.
     assert [p.name for p in internal.glob("mirari_desktop*")] == [f"mirari_desktop-{VERSION}.dist-info"]
