@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
 
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1
+MAX_ROWS = 400  # the window never holds more: memory and re-layout cost stay flat however far you scroll
 _keys = itertools.count(1)
 
 
@@ -93,6 +94,11 @@ class TranscriptModel(QAbstractListModel):
         self._rows[:0] = rows
         self._offset = max(0, self._offset - len(rows))
         self.endInsertRows()
+        extra = len(self._rows) - MAX_ROWS
+        if extra > 0:  # drop the newest rows, far below the reader; scrolling down fetches them again
+            self.beginRemoveRows(QModelIndex(), len(self._rows) - extra, len(self._rows) - 1)
+            del self._rows[-extra:]
+            self.endRemoveRows()
 
     def extend(self, rows: list[MessageRow], total: int | None = None) -> None:
         """Append rows already in the thread (a page of newer messages)."""
@@ -106,6 +112,12 @@ class TranscriptModel(QAbstractListModel):
         self.beginInsertRows(QModelIndex(), first, first + len(rows) - 1)
         self._rows.extend(rows)
         self.endInsertRows()
+        extra = len(self._rows) - MAX_ROWS
+        if extra > 0:  # drop the oldest rows, far above the reader; scrolling up fetches them again
+            self.beginRemoveRows(QModelIndex(), 0, extra - 1)
+            del self._rows[:extra]
+            self._offset += extra
+            self.endRemoveRows()
 
     def append_new(self, row: MessageRow) -> None:
         """A message that was just added to the end of the thread."""

@@ -273,6 +273,7 @@ class ConsolePage(QWidget):
             self._paging = False
             rows, total = result
             if cid == self.transcript.conversation_id:
+                self.view.remember_anchor()  # the window may drop old rows above: keep the reader's place
                 self.transcript.extend(rows, total)
 
         Op(self, lambda: (queries.load_page(db, cid, start, PAGE), queries.count_messages(db, cid)),

@@ -142,7 +142,9 @@ class MessageDelegate(QStyledItemDelegate):
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
         row: MessageRow = index.data(ROW_ROLE)
         width = self._view.viewport().width()
-        key = (row.key, row.revision, width, row.error is not None, index.row() == index.model().last_assistant_row())
+        # Heights depend on the text column, which stops growing at MAX_COLUMN: widening a wide window
+        # re-lays nothing.
+        key = (row.key, row.revision, self._doc_width(), row.error is not None, colors().dark)
         height = self._heights.get(key)
         if height is None:
             height = self.geometry(QRect(0, 0, width, 0), index).height

@@ -18,6 +18,8 @@ class TranscriptView(QListView):
 
     def __init__(self, parent=None):
         super().__init__(parent)
+        self._stick_bottom = True
+        self._anchor: tuple[str, int] | None = None  # (message id, its top) kept across a page change
         self.setObjectName("Transcript")
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -31,8 +33,6 @@ class TranscriptView(QListView):
         self.verticalScrollBar().setSingleStep(24)
         self.delegate = MessageDelegate(self)
         self.setItemDelegate(self.delegate)
-        self._stick_bottom = True
-        self._anchor: tuple[str, int] | None = None  # (message id, its top) kept across a prepend
         self.verticalScrollBar().valueChanged.connect(self._on_scrolled)
         self.verticalScrollBar().rangeChanged.connect(self._on_range)
         self.delegate.copy_code.connect(self._copy)
@@ -74,16 +74,23 @@ class TranscriptView(QListView):
             self.wants_newer.emit()
 
     def _on_range(self, _minimum: int, maximum: int) -> None:
+        if self._anchor is None and self._stick_bottom:
+            self.verticalScrollBar().setValue(maximum)
+
+    def updateGeometries(self) -> None:  # noqa: N802 - Qt API: runs after every (delayed) layout
+        super().updateGeometries()
+        if self.model() is None:
+            return
         if self._anchor is not None:
+            # Restore here, not on rangeChanged: a page swapped for one of equal height changes no range.
             message_id, old_top = self._anchor
-            row = self.model().row_of(message_id)
             self._anchor = None
+            row = self.model().row_of(message_id)
             if row is not None:
                 rect = self.visualRect(self.model().index(row, 0))
                 self.verticalScrollBar().setValue(self.verticalScrollBar().value() + rect.top() - old_top)
-            return
-        if self._stick_bottom:
-            self.verticalScrollBar().setValue(maximum)
+        elif self._stick_bottom:
+            self.verticalScrollBar().setValue(self.verticalScrollBar().maximum())
 
     def remember_anchor(self) -> None:
         """Call before prepending rows: the first visible message stays where the reader sees it."""

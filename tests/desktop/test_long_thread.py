@@ -1,6 +1,7 @@
 """A 10,000-message thread opens fast (a window of it, lazily painted) and scrolls back through pages."""
 
 from desktop.demo import add_thread, long_messages
+from desktop.models.transcript_model import MAX_ROWS
 
 
 def test_ten_thousand_message_thread_opens_and_scrolls(qtbot, window, settle):
@@ -30,7 +31,16 @@ def test_ten_thousand_message_thread_opens_and_scrolls(qtbot, window, settle):
     assert model.offset < 10_000 - 4 * 100
     first_visible = view.indexAt(view.viewport().rect().topLeft())
     assert first_visible.isValid() and first_visible.row() > 0  # not thrown back to the very top
-    # scrolling down again to the end works and the newest message is still the last row
+    # the window stays bounded: the newest rows were dropped and are fetched again on the way down
+    assert model.rowCount() <= MAX_ROWS and model.has_newer()
+    for _ in range(20):
+        if not model.has_newer():
+            break
+        before = model.offset + model.rowCount()
+        bar.setValue(bar.maximum())
+        qtbot.waitUntil(lambda b=before: model.offset + model.rowCount() > b, timeout=5000)
+        settle(30)
+    assert not model.has_newer() and model.rowCount() <= MAX_ROWS
     bar.setValue(bar.maximum())
     qtbot.waitUntil(view.at_bottom, timeout=3000)
     assert model.rows()[-1].content.startswith("[9999]")
