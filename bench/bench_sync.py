@@ -1,7 +1,7 @@
 """Measure the sync engine against the local Supabase stand-in, next to a naive baseline.
 
 Run by hand from the repository root: `.venv/bin/python -m bench.bench_sync [--rows 100000]`.
-Prints figures; asserts nothing. Scenarios (each in a fresh child process of this script, so its peak
+Prints figures (and keeps them in bench/results/sync-*.txt); asserts nothing. Scenarios (each in a fresh child process of this script, so its peak
 memory (max RSS) is its own; the stand-in runs as its own process, as a developer would run it):
 
 - first sync: N messages (~300 bytes each) already on the server, pulled into an empty database
@@ -232,27 +232,38 @@ def main() -> None:
         proc.terminate()
         proc.wait(60)
 
+    lines: list[str] = []
+
+    def out(text: str) -> None:
+        print(text)
+        lines.append(text)
+
     big = first[args.rows]
-    print(f"sync benchmark against the local stand-in ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})")
-    print("first sync into an empty database (messages ~300 bytes; rows include 10 conversations):")
+    out(f"sync benchmark against the local stand-in ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})")
+    out("first sync into an empty database (messages ~300 bytes; rows include 10 conversations):")
     for n, r in first.items():
-        print(f"  {n:>7,} msgs: {r['rows']:>7,} rows in {r['seconds']:.2f} s = {r['rows_per_s']:>8,.0f} rows/s, "
+        out(f"  {n:>7,} msgs: {r['rows']:>7,} rows in {r['seconds']:.2f} s = {r['rows_per_s']:>8,.0f} rows/s, "
               f"{r['requests']} requests, peak RSS {r['peak_rss_mb']:.0f} MB "
               f"(after opening the db: {r['rss_before_mb']:.0f} MB)")
-    print(f"push of {push['rows']:,} new rows: {push['seconds']:.2f} s = {push['rows_per_s']:,.0f} rows/s, "
+    out(f"push of {push['rows']:,} new rows: {push['seconds']:.2f} s = {push['rows_per_s']:,.0f} rows/s, "
           f"{push['requests']} requests, peak RSS {push['peak_rss_mb']:.0f} MB; "
           f"the next cycle pulled the echo ({push['echo_rows']:,} rows) in {push['echo_pull_s']:.2f} s")
-    print(f"idle sync: {big['idle_requests']} requests (8 tables), median {big['idle_ms_median']:.1f} ms")
-    print(f"baseline pull ({base_pull['rows']:,} rows, offset pages + one SQLModel insert/commit per row): "
+    out(f"idle sync: {big['idle_requests']} requests (8 tables), median {big['idle_ms_median']:.1f} ms")
+    out(f"baseline pull ({base_pull['rows']:,} rows, offset pages + one SQLModel insert/commit per row): "
           f"{base_pull['rows_per_s']:,.0f} rows/s, {base_pull['requests']} requests")
-    print(f"baseline push ({base_push['rows']:,} rows, one upsert per row): {base_push['rows_per_s']:,.0f} rows/s, "
+    out(f"baseline push ({base_push['rows']:,} rows, one upsert per row): {base_push['rows_per_s']:,.0f} rows/s, "
           f"{base_push['requests']} requests")
-    print(f"ratios (ours / baseline): first sync x{big['rows_per_s'] / base_pull['rows_per_s']:.1f}, "
+    out(f"ratios (ours / baseline): first sync x{big['rows_per_s'] / base_pull['rows_per_s']:.1f}, "
           f"push x{push['rows_per_s'] / base_push['rows_per_s']:.1f}")
-    print(f"targets: first sync >= 20,000 rows/s -> {big['rows_per_s']:,.0f}; push >= 5,000 rows/s -> "
+    out(f"targets: first sync >= 20,000 rows/s -> {big['rows_per_s']:,.0f}; push >= 5,000 rows/s -> "
           f"{push['rows_per_s']:,.0f}; idle <= 8 requests and <= 50 ms -> {big['idle_requests']}, "
           f"{big['idle_ms_median']:.1f} ms; memory {first[sizes[0]]['peak_rss_mb']:.0f} -> "
           f"{big['peak_rss_mb']:.0f} MB for {sizes[0]:,} -> {sizes[-1]:,} rows")
+    results = ROOT / "bench" / "results"
+    results.mkdir(exist_ok=True)
+    path = results / time.strftime("sync-%Y%m%d-%H%M%S.txt", time.gmtime())
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"(kept in {path.relative_to(ROOT)})")
 
 
 if __name__ == "__main__":

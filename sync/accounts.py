@@ -19,6 +19,7 @@ from pathlib import Path
 
 from local_schema import paths
 from sync.config import atomic_write_json
+from sync.dbutil import write_tx
 from sync.errors import SyncError
 
 STATE_FILE = "account.json"
@@ -59,7 +60,7 @@ def _claim_signed_out_rows(source: Path, user_id: str) -> None:
 
     db = open_database(source)
     try:
-        with db.engine.begin() as conn, db.applying_remote(conn):
+        with write_tx(db) as conn, db.applying_remote(conn):
             for table in SYNCED_TABLES:
                 owner = owner_column(table)
                 conn.exec_driver_sql(f'UPDATE "{table}" SET "{owner}" = ? WHERE "{owner}" IS NULL', (user_id,))

@@ -7,6 +7,8 @@ a 1,000-row page is applied in one statement, which is what makes first sync fas
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 
@@ -83,3 +85,15 @@ def set_meta(conn, key: str, value: str | None) -> None:
     else:
         conn.exec_driver_sql("INSERT INTO sync_meta (key, value) VALUES (?, ?) "
                              "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+
+
+@contextmanager
+def write_tx(db) -> Iterator:
+    """A write transaction that takes SQLite's write lock up front (BEGIN IMMEDIATE).
+
+    Sync reads and then writes in one transaction; with a deferred BEGIN a UI write committing in between
+    would make the upgrade fail at once (SQLITE_BUSY_SNAPSHOT) instead of waiting for the busy timeout.
+    """
+    with db.session(immediate=True) as session:
+        yield session.connection()
+        session.commit()

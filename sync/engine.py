@@ -8,6 +8,7 @@ never from the UI thread. State and progress are reported through plain callback
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from sync import accounts
 from sync.config import SupabaseConfig, load_supabase_config
+from sync.dbutil import write_tx
 from sync.errors import ConfigError, Kind, RequestFailed, SignInNeeded, SyncError
 from sync.session import SessionManager, SessionStore
 
@@ -25,6 +27,7 @@ IDLE, SYNCING, OFFLINE, SIGN_IN_NEEDED, SIGNED_OUT = "idle", "syncing", "offline
 UPDATE_REQUIRED, ERROR = "update required", "error"
 
 LOCK_TIMEOUT = 120.0
+log = logging.getLogger(__name__)
 
 _process_locks: dict[str, threading.Lock] = {}
 _process_locks_guard = threading.Lock()
@@ -152,7 +155,7 @@ class SyncEngine:
     def remote_tx(self):
         """A write transaction whose changes are not captured into the outbox (they come from the server)."""
         db = self.database()
-        with db.engine.begin() as conn, db.applying_remote(conn):
+        with write_tx(db) as conn, db.applying_remote(conn):
             yield conn
 
     def run_cycle(self) -> CycleResult:
@@ -182,6 +185,9 @@ class SyncEngine:
             result.error, result.retry_after = str(exc), exc.retry_after
         except SyncError as exc:
             result.state, result.error = ERROR, str(exc)
+        except Exception as exc:  # noqa: BLE001 - e.g. a locked or broken database: report, never kill the worker
+            log.exception("sync cycle failed")
+            result.state, result.error = ERROR, f"{type(exc).__name__}: {exc}"
         finally:
             if rest is not None:
                 result.requests = rest.requests
@@ -236,7 +242,7 @@ class SyncEngine:
             db = self.database()
         except Exception:  # noqa: BLE001 - a broken database is reported by whoever opens it next
             return
-        with db.engine.begin() as conn:
+        with write_tx(db) as conn:
             set_meta(conn, "sync_state", result.state)
             set_meta(conn, "sync_error", result.error)
             if result.state in (IDLE, UPDATE_REQUIRED):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from sync.dbutil import quote, table_info
+from sync.dbutil import quote, table_info, write_tx
 from sync.errors import SyncError
 
 
@@ -51,7 +51,7 @@ def _entry(conn, op_seq: int) -> tuple[str, str]:
 
 def retry(db, op_seq: int) -> int:
     """Put every parked op of that row back in the queue (in its original order). Returns how many."""
-    with db.engine.begin() as conn:
+    with write_tx(db) as conn:
         table, row_id = _entry(conn, op_seq)
         exists = conn.exec_driver_sql(f"SELECT 1 FROM {quote(table)} WHERE id = ?", (row_id,)).fetchone()
         if exists is None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from local_schema import models
 from local_schema.timestamps import parse_timestamp
-from sync.dbutil import TableInfo, quote, table_info
+from sync.dbutil import TableInfo, quote, table_info, write_tx
 from sync.errors import Kind, RequestFailed
 from sync.outbox import NetOp, park
 
@@ -227,6 +227,8 @@ class Puller:
         upserts = []
         for row in live:
             ops = dirty.get(row["id"])
+            if ops and ops[-1][0] == "delete":
+                continue  # deleted here, tombstone not pushed yet: an echo must not bring it back
             upserts.append(info.encode(self._rebase(conn, info, row, ops) if ops else row))
         if upserts:
             conn.exec_driver_sql(_upsert_sql(info), upserts)
@@ -305,7 +307,7 @@ class Puller:
     def _quarantine(self, table: str, row, reason: str) -> None:
         payload = json.dumps(row, default=str, sort_keys=True)
         row_id = row.get("id") if isinstance(row, dict) else None
-        with self.db.engine.begin() as conn:
+        with write_tx(self.db) as conn:
             seen = conn.exec_driver_sql(
                 "SELECT 1 FROM sync_quarantine WHERE table_name = ? AND payload = ?", (table, payload)).fetchone()
             if not seen:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from local_schema import models
-from sync.dbutil import quote, table_info
+from sync.dbutil import quote, table_info, write_tx
 from sync.errors import MAX_SERVER_ATTEMPTS, Kind, RequestFailed
 from sync.outbox import NetOp, mark_sent, park, parked_rows, read_pending, record_error, settle
 from sync.pull import DELETED_ELSEWHERE
@@ -43,7 +43,7 @@ class Pusher:
 
     def push_all(self) -> PushResult:
         while True:
-            with self.db.engine.begin() as conn:
+            with write_tx(self.db) as conn:
                 ops = read_pending(conn, READ_LIMIT)
                 blocked = parked_rows(conn)
             ops = [op for op in ops if op.table not in self.paused]
@@ -70,7 +70,7 @@ class Pusher:
                 self._park(op, None, "waiting behind a parked change to the same row")
                 progressed = True
             elif op.kind == "noop":
-                with self.db.engine.begin() as conn:
+                with write_tx(self.db) as conn:
                     settle(conn, op.op_seqs)
                 progressed = True
             elif op.kind == "insert":
@@ -100,7 +100,7 @@ class Pusher:
         info = table_info(table)
         cols = ", ".join(quote(c) for c in info.client)
         rows, present = [], []
-        with self.db.engine.begin() as conn:
+        with write_tx(self.db) as conn:
             current = {}
             for i in range(0, len(ops), 500):
                 ids = [op.row_id for op in ops[i:i + 500]]
@@ -189,7 +189,7 @@ class Pusher:
         info = table_info(op.table)
         columns = sorted(c for c in op.columns if c in info.columns and c not in
                          ("id", "created_at", "updated_at", info.owner))
-        with self.db.engine.begin() as conn:
+        with write_tx(self.db) as conn:
             values = None
             if columns:
                 values = conn.exec_driver_sql(
@@ -213,7 +213,7 @@ class Pusher:
         self._patch(op, body)
 
     def _delete(self, op: NetOp) -> None:
-        with self.db.engine.begin() as conn:
+        with write_tx(self.db) as conn:
             mark_sent(conn, op.op_seqs)
         self._patch(op, {"deleted_at": "now"})
 
@@ -232,7 +232,7 @@ class Pusher:
             return
         if rows:
             if op.kind == "delete":
-                with self.db.engine.begin() as conn:
+                with write_tx(self.db) as conn:
                     settle(conn, op.op_seqs)
                 self.result.pushed += 1
             else:
@@ -243,7 +243,7 @@ class Pusher:
         if op.kind == "delete":
             # Tombstoned already (maybe by our own lost-response attempt) or never on the server: either way
             # the server does not have a live row, which is what a delete asks for.
-            with self.db.engine.begin() as conn:
+            with write_tx(self.db) as conn:
                 settle(conn, op.op_seqs)
             self.result.pushed += 1
         elif server is None:
@@ -303,12 +303,12 @@ class Pusher:
         if attempts >= MAX_SERVER_ATTEMPTS:
             self._park(op, exc.code, f"server error after {attempts} attempts: {exc.message}")
             return
-        with self.db.engine.begin() as conn:
+        with write_tx(self.db) as conn:
             record_error(conn, op.op_seqs, str(exc))
         raise exc  # retried by the scheduler with backoff
 
     def _park(self, op: NetOp, code: str | None, message: str, details: str | None = None) -> None:
-        with self.db.engine.begin() as conn:
+        with write_tx(self.db) as conn:
             park(conn, op, code, message, details)
         self.result.parked += 1
 
