@@ -54,7 +54,9 @@ def retry(db, op_seq: int) -> int:
     with write_tx(db) as conn:
         table, row_id = _entry(conn, op_seq)
         exists = conn.exec_driver_sql(f"SELECT 1 FROM {quote(table)} WHERE id = ?", (row_id,)).fetchone()
-        if exists is None:
+        kinds = {k for (k,) in conn.exec_driver_sql(
+            "SELECT kind FROM sync_outbox WHERE table_name = ? AND row_id = ? AND state = 'parked'", (table, row_id))}
+        if exists is None and kinds != {"delete"}:  # a delete needs no local row; anything else does
             raise SyncError(f"the {table} row {row_id} no longer exists here; discard this change instead")
         count = conn.exec_driver_sql(
             "UPDATE sync_outbox SET state = 'pending', attempts = 0, last_error = NULL "

@@ -171,28 +171,56 @@ class Puller:
 
     def _apply_page(self, info: TableInfo, rows: list[dict], bad_index: int | None, fk_retry: bool) -> bool:
         """Apply valid rows up to the first bad one; cursor = last applied row. True if halted."""
+        import sqlalchemy.exc
+
         good = rows if bad_index is None else rows[:bad_index]
+        reason = None
         try:
             self._commit_rows(info, good)
         except ForeignKeyMiss:
             if fk_retry:
                 raise
-            good, bad_index = self._commit_until_failure(info, good)
+            good, bad_index, reason = self._commit_until_failure(info, good, bad_index)
+        except sqlalchemy.exc.IntegrityError:
+            good, bad_index, reason = self._commit_until_failure(info, good, bad_index)
         if bad_index is not None:
             bad = rows[bad_index] if bad_index < len(rows) else None
-            reason = _problem(info, bad, self.user_id) or "violates a local constraint (missing parent row)"
+            reason = _problem(info, bad, self.user_id) or reason or "violates a local constraint"
             self._quarantine(info.name, bad, reason)
             return True
         return False
 
-    def _commit_until_failure(self, info: TableInfo, rows: list[dict]) -> tuple[list[dict], int | None]:
-        """Row by row (one transaction per row), to apply everything before the row that cannot be applied."""
+    def _commit_until_failure(self, info: TableInfo, rows: list[dict], bad_index: int | None):
+        """Row by row (one transaction each): apply everything before the first row that cannot be applied.
+        A child of a parent deleted here (tombstone not pushed yet, or parked) is passed over: its parent's
+        delete wins, and it would otherwise halt the table."""
+        import sqlalchemy.exc
+
         for i, row in enumerate(rows):
             try:
                 self._commit_rows(info, [row])
-            except ForeignKeyMiss:
-                return rows[:i], i
-        return rows, None
+            except (ForeignKeyMiss, sqlalchemy.exc.IntegrityError) as exc:
+                if isinstance(exc, ForeignKeyMiss) and self._parent_deleted_here(info, row):
+                    with self.remote_tx() as conn:
+                        self._set_cursor(conn, info.name, row["updated_at"])
+                    continue
+                return rows[:i], i, f"violates a local constraint: {exc}"
+        return rows, bad_index, None
+
+    def _parent_deleted_here(self, info: TableInfo, row: dict) -> bool:
+        with self.db.engine.connect() as conn:
+            for fk in models.MODELS_BY_TABLE[info.name].__table__.foreign_keys:
+                parent_id = row.get(fk.parent.name)
+                if parent_id and conn.exec_driver_sql(
+                        "SELECT 1 FROM sync_outbox WHERE table_name = ? AND row_id = ? AND kind = 'delete'",
+                        (fk.column.table.name, parent_id)).fetchone():
+                    return True
+        return False
+
+    @staticmethod
+    def _set_cursor(conn, table: str, cursor: str) -> None:
+        conn.exec_driver_sql("INSERT INTO sync_cursors (table_name, cursor) VALUES (?, ?) "
+                             "ON CONFLICT(table_name) DO UPDATE SET cursor = excluded.cursor", (table, cursor))
 
     def _commit_rows(self, info: TableInfo, rows: list[dict]) -> None:
         if not rows:
@@ -202,10 +230,7 @@ class Puller:
         try:
             with self.remote_tx() as conn:
                 self._write(conn, info, rows)
-                conn.exec_driver_sql(
-                    "INSERT INTO sync_cursors (table_name, cursor) VALUES (?, ?) "
-                    "ON CONFLICT(table_name) DO UPDATE SET cursor = excluded.cursor",
-                    (info.name, rows[-1]["updated_at"]))
+                self._set_cursor(conn, info.name, rows[-1]["updated_at"])
         except sqlalchemy.exc.IntegrityError as exc:
             if "FOREIGN KEY" in str(exc):
                 raise ForeignKeyMiss(str(exc)) from exc

@@ -76,3 +76,33 @@ def test_create_then_delete_before_push_sends_nothing_and_echo_does_not_resurrec
     a.sync()
     assert TID not in a.rows("tasks")
     assert server_rows(supabase_stack, "tasks", user[2])[0]["deleted_at"] is not None
+
+
+def test_child_of_a_parent_deleted_here_does_not_halt_the_pull(devices, supabase_stack):
+    from local_schema.models import Conversation, Message
+    from sync import parked
+
+    a, b = devices("a"), devices("b")
+    with a.session() as s:
+        doomed, other = Conversation(title="doomed"), Conversation(title="other")
+        s.add_all([doomed, other])
+        s.commit()
+    a.sync()
+    b.sync()
+    a.execute("DELETE FROM conversations WHERE id = ?", doomed.id)
+    with b.session() as s:  # meanwhile b writes into the conversation a deleted, and elsewhere
+        s.add_all([Message(conversation_id=doomed.id, role="user", content="into doomed"),
+                   Message(conversation_id=other.id, role="user", content="elsewhere")])
+        s.commit()
+    b.sync()
+    supabase_stack.faults.fail_next("PATCH", "/rest/v1/conversations", 403, {
+        "code": "42501", "message": "permission denied for table conversations", "details": None, "hint": None})
+    result = a.sync()
+    assert result.parked == 1 and result.quarantined == 0
+    assert [m["content"] for m in a.rows("messages").values()] == ["elsewhere"]
+    [item] = parked.list_parked(a.db)
+    parked.retry(a.db, item.op_seq)  # the delete goes through this time; b's message goes with it
+    a.sync()
+    b.sync()
+    assert a.snapshot() == b.snapshot()
+    assert [m["content"] for m in b.rows("messages").values()] == ["elsewhere"]
