@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import pwd
 import shutil
 import socket
 import subprocess
@@ -62,6 +61,8 @@ class PostgresCluster:
         self.base_dir.mkdir(parents=True, exist_ok=True)
         self.socket_dir.mkdir(exist_ok=True)
         if _as_postgres_user():
+            import pwd  # POSIX only; imported here so the module loads on Windows too
+
             pg = pwd.getpwnam("postgres")
             for p in (self.base_dir, self.socket_dir):
                 os.chown(p, pg.pw_uid, pg.pw_gid)
