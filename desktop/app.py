@@ -36,6 +36,7 @@ def open_data(ctx: AppContext) -> None:
 
         ctx.secrets = SecretStore(ctx.data_dir)
     ctx.db = open_database(database_path(ctx.data_dir))
+    import agent.chat  # noqa: F401 - imported here, off the UI thread, not during the first turn
 
 
 def build_window(data_dir: Path, secrets=None):

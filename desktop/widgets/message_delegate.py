@@ -49,7 +49,7 @@ class MessageDelegate(QStyledItemDelegate):
         self._view = view
         self._docs: OrderedDict[tuple, Rendered] = OrderedDict()
         self._heights: dict[tuple, int] = {}
-        self.max_docs = 300
+        self.max_docs = 450  # above MAX_ROWS, so one re-layout of the whole window never thrashes it
         self.assistant_name = "Agent"
         self._copied: tuple[str, int] | None = None  # (message id, code index) showing "Copied"
         self.highlight_id: str | None = None  # a search hit the Console jumped to
