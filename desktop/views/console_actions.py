@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFileDialog,
     QInputDialog,
+    QLabel,
     QMenu,
     QPlainTextEdit,
     QVBoxLayout,
@@ -142,6 +143,12 @@ def _show_prompt(page, text: str) -> None:
     dialog.setWindowTitle("System prompt preview")
     dialog.resize(640, 480)
     layout = QVBoxLayout(dialog)
+    note = QLabel("Exactly the system message the next turn sends: the connection's base prompt, the memory "
+                  "block (nodes at strength 0.75 or more, strongest first, at most 40), then promoted skills. "
+                  "The thread's last 40 messages follow it.")
+    note.setObjectName("Muted")
+    note.setWordWrap(True)
+    layout.addWidget(note)
     view = QPlainTextEdit(text or "(empty: this connection has no base prompt, memory or promoted skills yet)")
     view.setReadOnly(True)
     layout.addWidget(view)

@@ -3,12 +3,65 @@ list while a query is active. Picking a result asks the Console to jump to that 
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QLabel, QLineEdit, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtCore import QRect, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QTextDocument
+from PySide6.QtWidgets import (
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QStyle,
+    QStyledItemDelegate,
+    QVBoxLayout,
+    QWidget,
+)
 
 from desktop.ops import Op
+from desktop.theme import colors
 
 HIT_ROLE = Qt.ItemDataRole.UserRole + 1
+SNIPPET_ROLE = Qt.ItemDataRole.UserRole + 2
+
+
+class HitDelegate(QStyledItemDelegate):
+    """A hit: the snippet with the matched words in bold (two lines at most), then who said it where."""
+
+    LINES = 2
+
+    def sizeHint(self, option, index) -> QSize:
+        fm = QFontMetrics(option.font)
+        return QSize(200, fm.lineSpacing() * (self.LINES + 1) + 18)
+
+    def paint(self, painter, option, index) -> None:
+        snippet_html, meta = index.data(SNIPPET_ROLE)
+        c = colors()
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        rect = option.rect.adjusted(4, 2, -4, -2)
+        if option.state & (QStyle.StateFlag.State_Selected | QStyle.StateFlag.State_MouseOver):
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(c.selection if option.state & QStyle.StateFlag.State_Selected else c.border))
+            painter.drawRoundedRect(rect, 7, 7)
+        fm = QFontMetrics(option.font)
+        inner = rect.adjusted(8, 6, -8, -6)
+        doc = QTextDocument()
+        doc.setDefaultFont(option.font)
+        doc.setDocumentMargin(0)
+        doc.setDefaultStyleSheet(f"b {{ color: {c.accent}; }}")
+        doc.setHtml(f"<span style='color:{c.text}'>{snippet_html}</span>")
+        doc.setTextWidth(inner.width())
+        painter.translate(inner.topLeft())
+        clip = QRectF(0, 0, inner.width(), fm.lineSpacing() * self.LINES)
+        doc.drawContents(painter, clip)
+        painter.translate(-inner.topLeft())
+        small = QFont(option.font)
+        small.setPointSizeF(max(7.0, small.pointSizeF() * 0.88))
+        painter.setFont(small)
+        painter.setPen(QColor(c.muted))
+        meta_rect = QRect(inner.left(), inner.top() + fm.lineSpacing() * self.LINES + 2, inner.width(), fm.height())
+        painter.drawText(meta_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                         QFontMetrics(small).elidedText(meta, Qt.TextElideMode.ElideRight, inner.width()))
+        painter.restore()
 
 
 class SearchBox(QLineEdit):
@@ -33,7 +86,8 @@ class SearchResults(QWidget):
         self.summary.setContentsMargins(8, 2, 8, 2)
         self.list = QListWidget()
         self.list.setObjectName("Threads")
-        self.list.setWordWrap(True)
+        self.list.setItemDelegate(HitDelegate(self.list))
+        self.list.setMouseTracking(True)
         self.list.itemActivated.connect(self._pick)
         self.list.itemClicked.connect(self._pick)
         layout.addWidget(self.summary)
@@ -74,6 +128,7 @@ class SearchResults(QWidget):
             title = self._title_of(hit.conversation_id) or "Untitled thread"
             item = QListWidgetItem(f"{' '.join(hit.snippet_plain().split())}\n{who} · {title}")
             item.setData(HIT_ROLE, (hit.message_id, hit.conversation_id))
+            item.setData(SNIPPET_ROLE, (" ".join(hit.snippet_html("b").split()), f"{who} · {title}"))
             item.setToolTip(title)
             self.list.addItem(item)
 
