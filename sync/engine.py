@@ -128,8 +128,9 @@ class SyncEngine:
 
     def sign_out(self, remove_data: bool = False) -> Path:
         self.sessions.sign_out()
-        self.close_database()
-        path = accounts.signed_out(self.data_dir, remove_data)
+        with self._cycle_lock(accounts.active_database_path(self.data_dir)):  # let a running cycle finish
+            self.close_database()
+            path = accounts.signed_out(self.data_dir, remove_data)
         self._set_state(SIGNED_OUT)
         return path
 
