@@ -86,6 +86,8 @@ class ConsolePage(QWidget):
         self.transcript = TranscriptModel(self)
         self.view = TranscriptView()
         self.view.setModel(self.transcript)
+        self.transcript.rowsInserted.connect(self._update_empty_state)
+        self.transcript.modelReset.connect(self._update_empty_state)
         self.view.wants_older.connect(self._load_older)
         self.view.wants_newer.connect(self._load_newer)
         self.view.delegate.action.connect(self._on_message_action)
@@ -373,15 +375,13 @@ class ConsolePage(QWidget):
         if initiator is not self and ("conversations" in tables or "messages" in tables):
             self.refresh_threads()
 
-    def _update_empty_state(self) -> None:
+    def _update_empty_state(self, *_args) -> None:
         if self.conversation_id is None:
             text = "Start a new thread — type below and press Enter."
         elif self.transcript.rowCount() == 0:
             text = "No messages yet. Say hello."
         else:
             text = ""
-        if self.connection_combo.count() == 0:
-            text = "Bind a connection first (I. Bind), then come back to talk to it."
         self.empty_label.setText(text)
         self.empty_label.setVisible(bool(text))
 
