@@ -6,7 +6,7 @@ keys go to the key store (agent.secrets) — never into the database. Every one 
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -173,7 +173,8 @@ class BindPage(QWidget):
     # --- form ----------------------------------------------------------------------------------
     def start_from_preset(self, preset, focus: bool = True) -> None:
         self.editing_id = None
-        self.list.clearSelection()
+        # No current item (not just no selection), so clicking the same connection again reloads it.
+        self.list.setCurrentIndex(QModelIndex())
         self.form_title.setText(f"New connection · {preset.label}")
         self.name_edit.setText(preset.label if preset.key != "custom" else "")
         self.provider_combo.setCurrentText(preset.provider)

@@ -118,6 +118,12 @@ def test_test_reports_online_offline_and_error_with_reason_and_time(qtbot, windo
 
 def test_edit_and_delete(qtbot, window, settle, memory_keyring, fake_llm):
     page, cid = _bind(qtbot, window, settle, url=fake_llm.base_url, key="sk-1")
+    # a preset starts a new form; clicking the connection again brings it back for editing
+    qtbot.mouseClick(page.preset_buttons["Nous"], Qt.MouseButton.LeftButton)
+    assert page.editing_id is None and page.model_edit.text() == "Hermes-3-Llama-3.1-70B"
+    rect = page.list.visualRect(page.model.index(0))
+    qtbot.mouseClick(page.list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert page.editing_id == cid and page.model_edit.text() == "fake-model"
     page.model_edit.setText("other-model")
     page.prompt_edit.setPlainText("You are terse.")
     with qtbot.waitSignal(page.saved, timeout=5000):
