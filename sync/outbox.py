@@ -76,20 +76,24 @@ def parked_rows(conn) -> set[tuple[str, str]]:
         "SELECT DISTINCT table_name, row_id FROM sync_outbox WHERE state = 'parked'").fetchall()}
 
 
+def _for_ops(conn, sql: str, op_seqs: list[int], *params) -> None:
+    """Run `sql` (with one `{ids}` placeholder) over op_seqs in chunks: one streamed reply can leave
+    thousands of ops for a single row, more than SQLite takes as parameters of one statement."""
+    for chunk in _chunks(op_seqs, 500):
+        conn.exec_driver_sql(sql.format(ids=_marks(chunk)), (*params, *chunk))
+
+
 def mark_sent(conn, op_seqs: list[int]) -> None:
     """Count an attempt *before* sending: if the response is lost, we know the request may have landed."""
-    conn.exec_driver_sql(
-        f"UPDATE sync_outbox SET attempts = attempts + 1 WHERE op_seq IN ({_marks(op_seqs)})", tuple(op_seqs))
+    _for_ops(conn, "UPDATE sync_outbox SET attempts = attempts + 1 WHERE op_seq IN ({ids})", op_seqs)
 
 
 def settle(conn, op_seqs: list[int]) -> None:
-    for chunk in _chunks(op_seqs, 500):
-        conn.exec_driver_sql(f"DELETE FROM sync_outbox WHERE op_seq IN ({_marks(chunk)})", tuple(chunk))
+    _for_ops(conn, "DELETE FROM sync_outbox WHERE op_seq IN ({ids})", op_seqs)
 
 
 def record_error(conn, op_seqs: list[int], message: str) -> None:
-    conn.exec_driver_sql(
-        f"UPDATE sync_outbox SET last_error = ? WHERE op_seq IN ({_marks(op_seqs)})", (message, *op_seqs))
+    _for_ops(conn, "UPDATE sync_outbox SET last_error = ? WHERE op_seq IN ({ids})", op_seqs, message)
 
 
 def park(conn, op: NetOp, code: str | None, message: str, details: str | None = None) -> None:
@@ -99,9 +103,8 @@ def park(conn, op: NetOp, code: str | None, message: str, details: str | None = 
         "parked_at, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (op.first_seq, op.table, op.row_id, op.kind, json.dumps(sorted(op.columns)) if op.columns else None,
          code, message, now(), details))
-    conn.exec_driver_sql(
-        f"UPDATE sync_outbox SET state = 'parked', last_error = ? WHERE op_seq IN ({_marks(op.op_seqs)})",
-        (message, *op.op_seqs))
+    _for_ops(conn, "UPDATE sync_outbox SET state = 'parked', last_error = ? WHERE op_seq IN ({ids})",
+             op.op_seqs, message)
 
 
 def _marks(values) -> str:

@@ -297,9 +297,8 @@ class Pusher:
 
     def _server_error(self, op: NetOp, exc: RequestFailed) -> None:
         with self.db.engine.connect() as conn:
-            attempts = conn.exec_driver_sql(
-                "SELECT max(attempts) FROM sync_outbox WHERE op_seq IN ({})".format(",".join("?" * len(op.op_seqs))),
-                tuple(op.op_seqs)).scalar() or 0
+            attempts = conn.exec_driver_sql("SELECT max(attempts) FROM sync_outbox WHERE op_seq = ?",
+                                            (op.first_seq,)).scalar() or 0
         if attempts >= MAX_SERVER_ATTEMPTS:
             self._park(op, exc.code, f"server error after {attempts} attempts: {exc.message}")
             return

@@ -144,3 +144,25 @@ def test_pushed_rows_take_the_servers_stamps(devices, supabase_stack, user):
     from local_schema.timestamps import parse_timestamp
 
     assert parse_timestamp(local["updated_at"]) == server["updated_at"]
+
+
+def test_a_streamed_reply_thousands_of_edits_goes_out_as_one_patch(devices, supabase_stack, user):
+    a = devices("a")
+    with a.session() as s:
+        conv = Conversation(title="chat")
+        s.add(conv)
+        s.flush()
+        msg = Message(conversation_id=conv.id, role="assistant", content="")
+        s.add(msg)
+        s.commit()
+    a.sync()
+    text = ""
+    with a.db.engine.begin() as conn:  # one UPDATE per streamed token, as a naive writer would do
+        for i in range(2000):
+            text += f"t{i} "
+            conn.exec_driver_sql("UPDATE messages SET content = ? WHERE id = ?", (text, msg.id))
+    assert a.scalar("SELECT count(*) FROM sync_outbox") == 2000
+    result = a.sync()
+    assert result.pushed == 1 and result.requests == 1 + 8  # one PATCH, then one GET per table
+    [server] = server_rows(supabase_stack, "messages", user[2])
+    assert server["content"] == text and a.scalar("SELECT count(*) FROM sync_outbox") == 0
