@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate
 
 from desktop.theme import colors
@@ -30,6 +30,28 @@ class ConnectionInfo:
 def status_color(status: str) -> str:
     c = colors()
     return {"online": c.online, "error": c.error}.get(status, c.offline)
+
+
+def status_icon(status: str, size: int = 12) -> QIcon:
+    """A coloured dot (online), hollow ring (offline) or red cross (error), drawn in the theme colours."""
+    pixmap = QPixmap(size, size)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    color = QColor(status_color(status))
+    if status == "online":
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(color)
+        painter.drawEllipse(2, 2, size - 4, size - 4)
+    elif status == "error":
+        painter.setPen(QPen(color, 2))
+        painter.drawLine(3, 3, size - 3, size - 3)
+        painter.drawLine(size - 3, 3, 3, size - 3)
+    else:
+        painter.setPen(QPen(color, 1.5))
+        painter.drawEllipse(2, 2, size - 4, size - 4)
+    painter.end()
+    return QIcon(pixmap)
 
 
 class ConnectionListModel(QAbstractListModel):

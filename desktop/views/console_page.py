@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from desktop import queries
 from desktop.bus import bus
+from desktop.models.connection_model import status_icon
 from desktop.models.thread_model import THREAD_ROLE
 from desktop.models.transcript_model import TranscriptModel
 from desktop.ops import Op
@@ -149,8 +150,8 @@ class ConsolePage(QWidget):
         self.connection_combo.blockSignals(True)
         self.connection_combo.clear()
         for cid, name, model, status in rows:
-            glyph = {"online": "●", "error": "✕"}.get(status, "○")
-            self.connection_combo.addItem(f"{glyph} {name} · {model}", cid)
+            self.connection_combo.addItem(status_icon(status), f"{name} · {model}", cid)
+            self.connection_combo.setItemData(self.connection_combo.count() - 1, status, Qt.ItemDataRole.ToolTipRole)
         found = self.connection_combo.findData(wanted)
         self.connection_combo.setCurrentIndex(found if found >= 0 else 0)
         self.connection_combo.blockSignals(False)

@@ -29,6 +29,7 @@ class TranscriptView(QListView):
         self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setMouseTracking(True)
+        self.viewport().setAttribute(Qt.WidgetAttribute.WA_Hover, True)  # repaint rows as the pointer moves
         self.setUniformItemSizes(False)
         self.verticalScrollBar().setSingleStep(24)
         self.delegate = MessageDelegate(self)
