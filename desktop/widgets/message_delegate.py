@@ -73,6 +73,8 @@ class MessageDelegate(QStyledItemDelegate):
         if row.role == "user":
             text = hard_breaks(text)  # Markdown, but the line breaks a person typed stay
         rendered = render_markdown(text or " ", colors(), self._view.font(), markdown=row.role != "system")
+        if row.streaming and rendered.code_blocks:  # an open fence holds the cursor: never copy it
+            rendered.code_blocks[-1].text = rendered.code_blocks[-1].text.removesuffix(" ▍").removesuffix("▍")
         rendered.doc.setTextWidth(width)
         self._docs[key] = rendered
         while len(self._docs) > self.max_docs:

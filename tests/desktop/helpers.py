@@ -30,6 +30,15 @@ def start_turn(qtbot, console, text: str) -> None:
     qtbot.waitUntil(lambda: console.turns.busy, timeout=5000)
 
 
+def finish_turn(qtbot, console, text: str, timeout: int = 10_000):
+    """Send like a user and wait for the whole turn; returns agent.chat's TurnResult.
+
+    (Waiting for "busy" first would race a turn fast enough to finish inside one event-loop pass.)"""
+    with qtbot.waitSignal(console.turns.turn_finished, timeout=timeout) as done:
+        type_and_send(qtbot, console, text)
+    return done.args[0]
+
+
 def click_action(qtbot, console, message_id: str, action: str) -> None:
     """Click a painted action link ("retry", "promote", "regenerate", "copy") under a message."""
     view = console.view

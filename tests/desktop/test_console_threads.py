@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from desktop.demo import CODE_REPLY, add_thread, long_messages
 from local_schema.models import Conversation, MemoryNode
-from tests.desktop.helpers import bind_fake, click_action, click_copy_code, start_turn
+from tests.desktop.helpers import bind_fake, click_action, click_copy_code, finish_turn
 
 
 def _reload(console, settle):
@@ -78,8 +78,7 @@ def test_promote_a_message_to_the_atlas(qtbot, window, settle, fake_llm):
     bind_fake(window, fake_llm, settle)
     console = window.pages["console"]
     fake_llm.reply(text="You prefer tea over coffee.")
-    start_turn(qtbot, console, "Remember: I like tea")
-    qtbot.waitSignal(console.turns.turn_finished, timeout=10000).wait()
+    finish_turn(qtbot, console, "Remember: I like tea")
     settle()
     reply = console.transcript.rows()[-1]
     click_action(qtbot, console, reply.id, "promote")

@@ -2,7 +2,14 @@
 
 from PySide6.QtCore import Qt
 
-from tests.desktop.helpers import bind_fake, click_action, start_turn, stored_messages, type_and_send
+from tests.desktop.helpers import (
+    bind_fake,
+    click_action,
+    finish_turn,
+    start_turn,
+    stored_messages,
+    type_and_send,
+)
 
 
 def test_send_streams_in_coalesced_batches_and_stores_both_messages(qtbot, window, settle, fake_llm):
@@ -57,10 +64,7 @@ def test_error_shows_beside_the_message_and_retry_answers_it(qtbot, window, sett
     console = window.pages["console"]
     fake_llm.enqueue({"status": 500, "error_json": {"error": {"message": "model crashed"}}})
     fake_llm.reply(text="Recovered answer")
-    start_turn(qtbot, console, "Are you there?")
-    with qtbot.waitSignal(console.turns.turn_finished, timeout=10000) as done:
-        pass
-    assert done.args[0].status == "failed"
+    assert finish_turn(qtbot, console, "Are you there?").status == "failed"
     user_row = console.transcript.rows()[-1]
     assert user_row.role == "user" and user_row.error
     assert stored_messages(window.ctx.db, console.conversation_id) == [("user", "Are you there?")]
@@ -78,8 +82,7 @@ def test_unanswered_message_offers_retry_after_reopening(qtbot, window, settle, 
     bind_fake(window, fake_llm, settle)
     console = window.pages["console"]
     fake_llm.enqueue({"status": 503, "error_json": {"error": {"message": "overloaded"}}})
-    start_turn(qtbot, console, "First try")
-    qtbot.waitSignal(console.turns.turn_finished, timeout=10000).wait()
+    finish_turn(qtbot, console, "First try")
     settle()
     cid = console.conversation_id
     console.turns._errors.clear()  # as after a restart: only the database remains
@@ -93,8 +96,7 @@ def test_regenerate_replaces_the_last_reply(qtbot, window, settle, fake_llm):
     bind_fake(window, fake_llm, settle)
     console = window.pages["console"]
     fake_llm.enqueue({"text": "First answer"}, {"text": "Second answer"})
-    start_turn(qtbot, console, "Question")
-    qtbot.waitSignal(console.turns.turn_finished, timeout=10000).wait()
+    finish_turn(qtbot, console, "Question")
     settle()
     reply = console.transcript.rows()[-1]
     assert reply.content == "First answer"
@@ -125,16 +127,14 @@ def test_a_new_message_supersedes_the_retry_of_an_earlier_failure(qtbot, window,
     bind_fake(window, fake_llm, settle)
     console = window.pages["console"]
     fake_llm.enqueue({"status": 500, "error_json": {"error": {"message": "boom"}}})
-    start_turn(qtbot, console, "first")
-    qtbot.waitSignal(console.turns.turn_finished, timeout=10000).wait()
+    finish_turn(qtbot, console, "first")
     settle()
     assert console.transcript.rows()[0].error
     fake_llm.reply(text="answer to second")
     qtbot.keyClicks(console.composer, "second")
     qtbot.keyClick(console.composer, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)  # a new line
     assert not console.turns.busy
-    start_turn(qtbot, console, "with two lines")
-    qtbot.waitSignal(console.turns.turn_finished, timeout=10000).wait()
+    finish_turn(qtbot, console, "with two lines")
     settle()
     # agent.chat's retry re-asks the *last* user message, so no Retry may linger on "first"
     assert [r.error for r in console.transcript.rows()] == [None, None, None]
@@ -159,3 +159,24 @@ def test_closing_the_window_mid_stream_keeps_what_arrived(qtbot, window, settle,
     assert pool().waitForDone(10_000)
     role, text = stored_messages(window.ctx.db, cid)[-1]
     assert role == "assistant" and text.startswith("p0 p1 ") and len(text) < len("p0 " * 500)
+
+
+def test_a_code_block_can_be_copied_while_it_is_still_streaming(qtbot, window, settle, fake_llm):
+    from PySide6.QtWidgets import QApplication
+
+    from tests.desktop.helpers import click_copy_code
+
+    bind_fake(window, fake_llm, settle)
+    console = window.pages["console"]
+    tokens = ["Here:\n\n", "```python\n", "x = 1\n", "y = 2\n"] + [f"z{i} = {i}\n" for i in range(200)]
+    fake_llm.reply(tokens=tokens, token_delay=0.03)
+    start_turn(qtbot, console, "code please")
+    qtbot.waitUntil(lambda: "y = 2" in console.turns.runner.text, timeout=10000)
+    reply = console.transcript.rows()[-1]
+    assert reply.streaming
+    QApplication.clipboard().clear()
+    click_copy_code(qtbot, console, reply.id)
+    copied = QApplication.clipboard().text()
+    assert copied.startswith("x = 1\ny = 2") and "▍" not in copied
+    with qtbot.waitSignal(console.turns.turn_finished, timeout=10000):
+        qtbot.mouseClick(console.stop_button, Qt.MouseButton.LeftButton)
