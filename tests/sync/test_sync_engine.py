@@ -97,3 +97,26 @@ def test_cli_account_sync_status_round_trip(supabase_stack, tmp_path, user, file
     out = mirari("account", "logout")
     assert out.returncode == 0 and "local data kept" in out.stdout
     assert json.loads(mirari("status", "--json").stdout)["state"] == "signed out"
+
+
+def test_unreachable_server_means_offline_with_the_queue_intact(devices, supabase_stack):
+    import socket
+
+    from sync.config import SupabaseConfig
+    from sync.engine import SyncEngine
+
+    a = devices("a")
+    with a.session() as s:
+        s.add(Task(title="written offline"))
+        s.commit()
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    offline = SyncEngine(a.data_dir, config=SupabaseConfig(dead, supabase_stack.anon_key))
+    try:
+        result = offline.run_cycle()
+    finally:
+        offline.close()
+    assert result.state == "offline" and "ConnectError" in result.error and "\n" not in result.error
+    assert a.engine.status()["pending"] == 1
+    assert a.sync().pushed == 1  # back online: nothing was lost
