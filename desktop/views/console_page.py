@@ -280,7 +280,9 @@ class ConsolePage(QWidget):
                 self.transcript.extend(rows, total)
 
         Op(self, lambda: (queries.load_page(db, cid, start, PAGE), queries.count_messages(db, cid)),
-           "Loading newer messages").success(done).failure(lambda exc: setattr(self, "_paging", False)).run()
+           "Loading newer messages").success(done).failure(
+            lambda exc: setattr(self, "_paging", False) or bus.error.emit(f"Could not load newer messages: {exc}")
+        ).run()
 
     def new_thread(self) -> None:
         console_actions.create_thread(self)

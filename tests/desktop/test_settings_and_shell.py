@@ -145,3 +145,19 @@ def test_a_locked_key_file_stops_the_turn_before_anything_is_stored(qtbot, tmp_p
         assert fake_llm.chat_requests == []
     finally:
         close_window(window)
+
+
+def test_a_damaged_database_is_reported_and_left_untouched(qtbot, tmp_path, memory_keyring):
+    from desktop.app import build_window
+
+    damaged = tmp_path / "local.sqlite3"
+    garbage = b"this is not a database" * 100
+    damaged.write_bytes(garbage)
+    window = build_window(tmp_path, secrets=SecretStore(tmp_path, backend=memory_keyring))
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: "Could not open your data" in window.placeholder.text(), timeout=10_000)
+    assert "Nothing was changed or deleted" in window.placeholder.text()
+    assert not window.nav.isEnabled() and window.pages == {}
+    assert damaged.read_bytes() == garbage
+    window.close()
