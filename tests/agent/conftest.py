@@ -1,12 +1,11 @@
-"""Fixtures for the agent tests: a real SQLite mirror per test, rows with chosen timestamps, keyring."""
+"""Fixtures for the agent tests: a real SQLite mirror per test and rows with chosen timestamps
+(the in-memory keychain is the suite-wide `memory_keyring` fixture of tests/keyrings.py)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import keyring
 import pytest
-from keyring.backend import KeyringBackend
 
 from local_schema.database import open_database
 from local_schema.models import AgentConnection, Conversation, MemoryNode, Message, Skill
@@ -17,36 +16,6 @@ NOW = datetime(2026, 5, 1, 12, 0, 0, tzinfo=UTC)
 
 def ts(days_ago: float = 0, seconds: float = 0) -> str:
     return format_timestamp(NOW - timedelta(days=days_ago) + timedelta(seconds=seconds))
-
-
-class MemoryKeyring(KeyringBackend):
-    """An in-memory OS keychain stand-in (a real keyring backend, just not persisted)."""
-
-    priority = 1
-    name = "Test keychain"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.store: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service, username):
-        return self.store.get((service, username))
-
-    def set_password(self, service, username, password):
-        self.store[(service, username)] = password
-
-    def delete_password(self, service, username):
-        if self.store.pop((service, username), None) is None:
-            raise keyring.errors.PasswordDeleteError("no such password")
-
-
-@pytest.fixture
-def memory_keyring():
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    yield backend
-    keyring.set_keyring(previous)
 
 
 @pytest.fixture

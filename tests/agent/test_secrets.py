@@ -22,7 +22,7 @@ from agent.secrets import (
     backend_name,
     keychain_usable,
 )
-from tests.agent.conftest import MemoryKeyring
+from tests.keyrings import MemoryKeyring
 
 KEY = "sk-live-abcdef0123456789"
 
@@ -41,12 +41,12 @@ def test_keychain_is_used_when_present(tmp_path, memory_keyring):
     store = SecretStore(tmp_path)  # picks keyring's current backend
     status = store.status()
     assert (status.mode, status.label, status.persistent, status.needs_choice) == (
-        KEYCHAIN, "OS keychain: Test keychain", True, False)
+        KEYCHAIN, "OS keychain: Test memory keyring", True, False)
     store.set_key("conn-1", f"  {KEY} ")
-    assert memory_keyring.store == {(SERVICE, "conn-1"): KEY}
+    assert memory_keyring.secrets == {(SERVICE, "conn-1"): KEY}
     assert store.get_key("conn-1") == KEY and store.has_key("conn-1")
     store.set_key("conn-1", "   ")  # blank removes: local runners need no key
-    assert memory_keyring.store == {} and store.get_key("conn-1") == ""
+    assert memory_keyring.secrets == {} and store.get_key("conn-1") == ""
     store.delete_key("never-stored")  # no error
     assert list(tmp_path.iterdir()) == []  # nothing written to disk by us
 

@@ -7,41 +7,13 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import keyring  # noqa: E402
 import pytest  # noqa: E402
-from keyring.backend import KeyringBackend  # noqa: E402
-
-
-class MemoryKeyring(KeyringBackend):
-    """A real keyring backend that keeps secrets in a dict (Vorta forces its DB keyring the same way)."""
-
-    priority = 1  # type: ignore[assignment]
-    name = "Test memory keyring"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.secrets: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.secrets.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.secrets[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        if (service, username) not in self.secrets:
-            raise keyring.errors.PasswordDeleteError("no such password")
-        del self.secrets[(service, username)]
 
 
 @pytest.fixture(autouse=True)
-def memory_keyring():
-    """Every desktop test, even one that builds its own SecretStore, sees only this keyring."""
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    yield backend
-    keyring.set_keyring(previous)
+def _only_the_test_keychain(memory_keyring):
+    """Every desktop test, even one that builds its own SecretStore, sees only the in-memory keychain."""
+    return memory_keyring
 
 
 def open_window(qtbot, data_dir, secrets, size=(1100, 720)):
