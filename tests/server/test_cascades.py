@@ -9,11 +9,6 @@ from psycopg import errors
 from tests.server.rows import get, make, patch
 
 
-@pytest.fixture
-def alice(make_user, as_user):
-    return as_user(make_user("alice@example.test"))
-
-
 def test_tombstoned_conversation_tombstones_its_messages(alice):
     thread = make(alice, "conversations")
     messages = [make(alice, "messages", conversation_id=thread["id"], content=f"m{i}") for i in range(3)]

@@ -8,11 +8,6 @@ from psycopg import errors
 from tests.server.rows import make, patch
 
 
-@pytest.fixture
-def alice(make_user, as_user):
-    return as_user(make_user("alice@example.test"))
-
-
 def _payload(**overrides):
     return {"skills": [{"name": "s"}], "seed_memory": [{"label": "m", "strength": 0.6}], **overrides}
 

@@ -15,16 +15,6 @@ from tests.supabase_local.schema import apply_schema, drop_database
 TABLES = list(MINIMAL)
 
 
-@pytest.fixture
-def alice(make_user, as_user):
-    return as_user(make_user("alice@example.test"))
-
-
-@pytest.fixture
-def bob(make_user, as_user):
-    return as_user(make_user("bob@example.test"))
-
-
 @pytest.mark.parametrize("table", TABLES)
 def test_other_users_rows_are_invisible(alice, bob, table):
     row = make(alice, table)

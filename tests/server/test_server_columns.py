@@ -15,16 +15,6 @@ FORGED = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 TABLES = list(MINIMAL)
 
 
-@pytest.fixture
-def alice(make_user, as_user):
-    return as_user(make_user("alice@example.test"))
-
-
-@pytest.fixture
-def bob(make_user, as_user):
-    return as_user(make_user("bob@example.test"))
-
-
 def _server_now(session) -> dt.datetime:
     return session.one("select now() as now")["now"]
 

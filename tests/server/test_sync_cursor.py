@@ -20,16 +20,6 @@ PULL = ("select id, updated_at from public.{table} where updated_at > %s"
         " order by updated_at limit 1000")
 
 
-@pytest.fixture
-def alice(make_user, as_user):
-    return as_user(make_user("alice@example.test"))
-
-
-@pytest.fixture
-def bob(make_user, as_user):
-    return as_user(make_user("bob@example.test"))
-
-
 def test_writes_in_one_transaction_get_distinct_increasing_stamps(alice):
     with alice.tx() as cur:
         stamps = []

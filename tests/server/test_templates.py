@@ -18,16 +18,6 @@ PAYLOAD = {"skills": [{"name": "Summarise", "description": "d", "category": "wri
            "seed_memory": [{"label": "prefers short answers", "category": "style", "strength": 0.8}]}
 
 
-@pytest.fixture
-def alice(make_user, as_user):
-    return as_user(make_user("alice@example.test"))
-
-
-@pytest.fixture
-def bob(make_user, as_user):
-    return as_user(make_user("bob@example.test"))
-
-
 def install(session, template_id):
     return session.one("select public.install_template(%s) as payload", [template_id])["payload"]
 
