@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SOURCE = HERE / "icon" / "mirari.svg"
+SOURCE = HERE.parent / "desktop" / "assets" / "mirari.svg"  # the one icon source, shipped with the app
 DEFAULT_OUT = HERE / "icon" / "generated"
 
 PNG_SIZES = (16, 24, 32, 48, 64, 128, 256, 512, 1024)

@@ -7,6 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from desktop.context import AppContext
@@ -22,6 +23,9 @@ def ensure_app(argv: list[str] | None = None) -> QApplication:
     app.setApplicationName("MIRARI")
     app.setOrganizationName("MIRARI")
     app.setApplicationDisplayName("MIRARI")
+    # Matches the installed mirari.desktop, so Wayland/X11 docks group the window under our icon.
+    app.setDesktopFileName("mirari")
+    app.setWindowIcon(QIcon(str(Path(__file__).with_name("assets") / "mirari.svg")))
     return app
 
 

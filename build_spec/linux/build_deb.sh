@@ -24,7 +24,7 @@ for png in "$ICONS"/mirari-*.png; do
   [ "$size" -le 512 ] || continue   # hicolor stops at 512x512
   install -D -m 0644 "$png" "$ROOTFS/usr/share/icons/hicolor/${size}x${size}/apps/mirari.png"
 done
-install -D -m 0644 "$HERE/../icon/mirari.svg" "$ROOTFS/usr/share/icons/hicolor/scalable/apps/mirari.svg"
+install -D -m 0644 "$HERE/../../desktop/assets/mirari.svg" "$ROOTFS/usr/share/icons/hicolor/scalable/apps/mirari.svg"
 chmod -R u+rwX,go+rX,go-w "$ROOTFS/opt/mirari"
 
 # The newest glibc symbol version any bundled binary needs: the one system library we must require.

@@ -80,6 +80,8 @@ def test_navigation_lists_only_working_screens_and_geometry_is_remembered(qtbot,
     window = open_window(qtbot, tmp_path, SecretStore(tmp_path, backend=memory_keyring))
     labels = [window.nav.item(i).text() for i in range(window.nav.count())]
     assert [label.split()[-1] for label in labels] == ["Bind", "Console", "Settings"]
+    assert not QApplication.windowIcon().isNull()  # the app icon (desktop/assets/mirari.svg) was found
+    assert QApplication.desktopFileName() == "mirari"  # matches build_spec/linux/mirari.desktop
     window.show_page("bind")
     window.resize(1011, 655)
     qtbot.wait(20)
