@@ -14,6 +14,7 @@ import json
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from local_schema import models
 from local_schema.timestamps import parse_timestamp
@@ -31,6 +32,18 @@ class PullResult:
     quarantined: int = 0
     parked: int = 0
     alerts: list[str] = field(default_factory=list)
+
+
+def server_stamp(value) -> datetime:
+    """Parse a server timestamp (fast path for PostgREST's own rendering); ValueError if it is not one."""
+    if isinstance(value, str):
+        try:
+            stamp = datetime.fromisoformat(value)
+            if stamp.tzinfo is not None:
+                return stamp
+        except ValueError:
+            pass
+    return parse_timestamp(value)
 
 
 def cascade_children(table: str) -> list[tuple[str, str]]:
@@ -62,7 +75,7 @@ def _problem(info: TableInfo, row, user_id: str, check_stamp: bool = True) -> st
         return "row has no id"
     if check_stamp:
         try:
-            parse_timestamp(row.get("updated_at"))
+            server_stamp(row.get("updated_at"))
         except ValueError as exc:
             return f"bad updated_at: {exc}"
     if row.get(info.owner) != user_id:
@@ -154,10 +167,10 @@ class Puller:
     def _scan(self, info: TableInfo, rows: list[dict], cursor: str | None) -> int | None:
         """Index of the first row we cannot store (or None). Raises if the page does not move forward:
         looping on it forever would be the alternative (RxDB#5882)."""
-        previous = parse_timestamp(cursor) if cursor else None
+        previous = server_stamp(cursor) if cursor else None
         for i, row in enumerate(rows):
             try:
-                stamp = parse_timestamp(row.get("updated_at")) if isinstance(row, dict) else None
+                stamp = server_stamp(row.get("updated_at")) if isinstance(row, dict) else None
             except ValueError:
                 return i
             if stamp is None or _problem(info, row, self.user_id, check_stamp=False):
