@@ -53,3 +53,34 @@ def test_disjoint_and_same_field_edits(devices):
     b.sync()
     assert a.rows("tasks")[tid]["status"] == b.rows("tasks")[tid]["status"] == "done"
     assert a.snapshot() == b.snapshot()
+
+
+def test_pull_rebases_a_dirty_row_keeping_local_columns(devices, supabase_stack):
+    from sync import parked
+
+    a, b = devices("a"), devices("b")
+    tid = str(uuid.uuid4())
+    with a.session() as s:
+        s.add(Task(id=tid, title="t0", description="d0"))
+        s.commit()
+    a.sync()
+    b.sync()
+    a.execute("UPDATE tasks SET description = 'd from A', status = 'done' WHERE id = ?", tid)
+    a.sync()
+    b.execute("UPDATE tasks SET title = 't from B', status = 'in_progress' WHERE id = ?", tid)
+    # b's push is refused this once, so the pull meets a dirty row: server row + b's changed columns.
+    supabase_stack.faults.fail_next("PATCH", "/rest/v1/tasks", 503, {"code": "PGRST001", "message": "busy",
+                                                                   "details": None, "hint": None})
+    b.sync(expect_state="error")
+    supabase_stack.faults.fail_next("PATCH", "/rest/v1/tasks", 403, {"code": "42501", "message": "no",
+                                                                   "details": None, "hint": None})
+    b.sync()
+    row = b.rows("tasks")[tid]
+    assert (row["title"], row["description"], row["status"]) == ("t from B", "d from A", "in_progress")
+    assert b.scalar("SELECT count(*) FROM sync_outbox WHERE row_id = ?", tid) == 1  # still dirty
+    [item] = parked.list_parked(b.db)
+    parked.retry(b.db, item.op_seq)
+    b.sync()
+    a.sync()
+    assert a.rows("tasks")[tid] == b.rows("tasks")[tid]
+    assert (a.rows("tasks")[tid]["title"], a.rows("tasks")[tid]["status"]) == ("t from B", "in_progress")
