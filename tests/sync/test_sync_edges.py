@@ -1,0 +1,102 @@
+"""Edge cases from sync-anchors §5 that need a fabricated reply or a precise interleaving."""
+
+import time
+import uuid
+
+from local_schema.models import Task
+from sync import parked
+from sync.scheduler import SyncScheduler
+from tests.supabase_local.impersonate import ApiSession
+from tests.sync.helpers import server_rows
+
+
+def _as_json(row: dict) -> dict:
+    return {k: (str(v) if k in ("id", "user_id", "connection_id") and v else
+                v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
+
+
+def test_a_page_that_does_not_move_forward_is_reported_not_looped(devices, supabase_stack, user):
+    b = devices("b")
+    with ApiSession(supabase_stack.db_url, user[2]) as api:
+        api.all("insert into public.tasks (title) values ('one')")
+        b.sync()
+        [row] = api.all("select * from public.tasks")
+    supabase_stack.faults.fail_next("GET", "/rest/v1/tasks", 200, [_as_json(row)])  # same stamp again
+    result = b.sync(expect_state="error")
+    assert "made no progress" in result.error and result.requests == 8
+
+
+def test_one_page_with_a_version_and_a_tombstone_of_one_id_ends_deleted(devices, supabase_stack, user):
+    b = devices("b")
+    with ApiSession(supabase_stack.db_url, user[2]) as api:
+        tid = str(uuid.uuid4())
+        api.all("insert into public.tasks (id, title) values (%s, 'live')", (tid,))
+        [live] = api.all("select * from public.tasks where id = %s", (tid,))
+        api.all("update public.tasks set deleted_at = now() where id = %s", (tid,))
+        [dead] = api.all("select * from public.tasks where id = %s", (tid,))
+    # A fresh install can see both versions in one page (WatermelonDB#1462): the tombstone must win.
+    supabase_stack.faults.fail_next("GET", "/rest/v1/tasks", 200, [_as_json(dead), _as_json(live)][::-1])
+    b.sync()
+    assert b.rows("tasks") == {}
+
+
+def test_patch_matching_no_row_is_never_success(devices, supabase_stack, user):
+    a = devices("a")
+    ghost = str(uuid.uuid4())
+    with a.engine.remote_tx() as conn:  # a row the server never had, without a captured insert
+        conn.exec_driver_sql("INSERT INTO tasks (id, title) VALUES (?, 'ghost')", (ghost,))
+    a.execute("UPDATE tasks SET title = 'edited ghost' WHERE id = ?", ghost)
+    result = a.sync()
+    assert result.parked == 1 and result.pushed == 0
+    [item] = parked.list_parked(a.db)
+    assert item.row_id == ghost and "no row with this id" in item.message
+    assert server_rows(supabase_stack, "tasks", user[2]) == []
+
+
+def test_413_splits_the_batch(devices, supabase_stack, user):
+    a = devices("a")
+    with a.session() as s:
+        s.add_all([Task(title=f"t{i}") for i in range(40)])
+        s.commit()
+    supabase_stack.faults.fail_next("POST", "/rest/v1/tasks", 413, {"code": "PGRST413", "message": "too large",
+                                                                   "details": None, "hint": None})
+    result = a.sync()
+    assert result.pushed == 40 and result.parked == 0
+    assert len(server_rows(supabase_stack, "tasks", user[2])) == 40
+
+
+def test_an_edit_made_while_its_push_is_in_flight_is_not_marked_synced(devices, supabase_stack, user):
+    import threading
+
+    a = devices("a")
+    tid = str(uuid.uuid4())
+    with a.session() as s:
+        s.add(Task(id=tid, title="v1"))
+        s.commit()
+    supabase_stack.faults.delay("POST", "/rest/v1/tasks", 0.6, times=1)
+    # The user edits the row while the insert (which read title v1) is on the wire.
+    editor = threading.Timer(0.3, a.execute, args=("UPDATE tasks SET title = 'v2' WHERE id = ?", tid))
+    editor.start()
+    result = a.sync()
+    editor.join()
+    assert result.pushed == 2  # the insert, then the edit as its own PATCH: it was not swallowed
+    assert server_rows(supabase_stack, "tasks", user[2])[0]["title"] == "v2"
+    assert a.scalar("SELECT count(*) FROM sync_outbox") == 0
+
+
+def test_failed_upload_is_retried_by_the_timer_without_new_writes(devices, supabase_stack, user):
+    a = devices("a")
+    with a.session() as s:
+        s.add(Task(title="retry me"))
+        s.commit()
+    supabase_stack.faults.fail_next("POST", "/rest/v1/tasks", 503, {"code": "PGRST001", "message": "db down",
+                                                                   "details": None, "hint": None})
+    scheduler = SyncScheduler(a.engine, interval=3600, debounce=0.1)
+    scheduler.start()
+    try:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not server_rows(supabase_stack, "tasks", user[2]):
+            time.sleep(0.1)
+    finally:
+        scheduler.stop()
+    assert scheduler.cycles >= 2 and len(server_rows(supabase_stack, "tasks", user[2])) == 1
