@@ -18,6 +18,7 @@ from datetime import datetime
 
 from local_schema import models
 from local_schema.timestamps import parse_timestamp
+from sync import bulkload
 from sync.dbutil import TableInfo, quote, table_info, write_tx
 from sync.errors import Kind, RequestFailed
 from sync.outbox import NetOp, park
@@ -97,11 +98,14 @@ class Puller:
         self.remote_tx, self.alert, self.page_size = remote_tx, alert, page_size
         self.result = PullResult()
         self.paused: dict[str, str] = {}  # table -> why the server refused it (update required)
+        self._index_trigger: str | None = None  # set while a first sync skips the search index trigger
 
     # -- public ------------------------------------------------------------------------------------------
     def pull_all(self, tables: tuple[str, ...], skip: set[str]) -> PullResult:
         tables = tuple(t for t in tables if t not in skip)
         done: list[str] = []
+        with write_tx(self.db) as conn:  # a first sync cut short last time: finish its search index now
+            bulkload.rebuild_if_needed(conn)
         # The first page of every table is requested at once (an idle sync is one round of requests in
         # parallel); pages are still applied table by table, parents first.
         with ThreadPoolExecutor(max_workers=len(tables) or 1, thread_name_prefix="mirari-pull") as pool:
@@ -127,6 +131,20 @@ class Puller:
         info = table_info(table)
         cursor = self._cursor(table)
         page = first_page if first_page is not None else self._pool.submit(self._fetch, table, cursor)
+        self._index_trigger = None
+        if cursor is None:
+            with self.db.engine.connect() as conn:
+                self._index_trigger = bulkload.deferrable(conn, table)
+        try:
+            self._pull_pages(info, cursor, page, fk_retry)
+        finally:
+            if self._index_trigger is not None:
+                self._index_trigger = None
+                with write_tx(self.db) as conn:
+                    bulkload.rebuild_if_needed(conn)
+
+    def _pull_pages(self, info: TableInfo, cursor: str | None, page: Future, fk_retry: bool) -> None:
+        table = info.name
         while True:
             rows = page.result()
             if not rows:
@@ -242,7 +260,11 @@ class Puller:
 
         try:
             with self.remote_tx() as conn:
-                self._write(conn, info, rows)
+                if self._index_trigger is not None:
+                    bulkload.write_without_index(conn, info.name, self._index_trigger,
+                                                 lambda: self._write(conn, info, rows))
+                else:
+                    self._write(conn, info, rows)
                 self._set_cursor(conn, info.name, rows[-1]["updated_at"])
         except sqlalchemy.exc.IntegrityError as exc:
             if "FOREIGN KEY" in str(exc):

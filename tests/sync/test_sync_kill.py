@@ -82,6 +82,11 @@ def test_sigkill_mid_pull_resumes_without_loss_or_duplicates(devices, supabase_s
     assert result.pulled == 3000 - partial
     assert dev.scalar("SELECT count(*) FROM messages") == 3000
     assert dev.scalar("SELECT count(DISTINCT content) FROM messages") == 3000
+    # Pages written before the kill skipped the per-row search indexing; the resumed sync rebuilt it.
+    from local_schema.search import search_messages
+
+    with dev.db.engine.connect() as conn:
+        assert len(search_messages(conn, "reply", limit=5000)) == 3000
 
 
 def test_sigkill_mid_push_resumes_without_loss_or_duplicates(devices, supabase_stack, user, file_keyring):

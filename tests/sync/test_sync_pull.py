@@ -30,6 +30,14 @@ def test_1500_rows_in_one_transaction_pull_exactly_once(devices, api):
     assert first.requests == len(SYNCED_TABLES) + 1  # messages took two pages: 1000 + 500 (short: stop)
     assert b.scalar("SELECT count(*) FROM messages") == 1500
     assert b.scalar("SELECT count(DISTINCT content) FROM messages") == 1500
+    # The search index was built once after the load (not per row) and covers every message.
+    from local_schema.search import search_messages
+
+    with b.db.engine.connect() as conn:
+        assert len(search_messages(conn, "message", limit=5000)) == 1500
+        assert len(search_messages(conn, "1499")) == 1
+    assert b.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'messages_fts_insert'") == 1
+    assert b.scalar("SELECT value FROM sync_meta WHERE key = 'fts_rebuild_needed'") == "0"  # it was deferred
     # The cursor is the server's exact string for the last row; nothing comes back twice.
     again = b.sync()
     assert again.pulled == 0 and again.requests == len(SYNCED_TABLES)
