@@ -132,10 +132,20 @@ def scenario_apply_only(info, email, n, data_dir) -> dict:
             if len(rows) < puller.page_size:
                 break
             cursor = rows[-1]["updated_at"]
+    from sync import bulkload
+    from sync.dbutil import write_tx
+
     t = time.perf_counter()
-    for table, rows, cursor in pages:
+    for table, rows, cursor in pages:  # as pull_table does it, search index built once per table
         info_ = table_info(table)
+        if cursor is None:
+            with db.engine.connect() as conn:
+                puller._index_trigger = bulkload.deferrable(conn, table)
         puller._apply_page(info_, rows, puller._scan(info_, rows, cursor), True)
+        if len(rows) < puller.page_size and puller._index_trigger is not None:
+            puller._index_trigger = None
+            with write_tx(db) as conn:
+                bulkload.rebuild_if_needed(conn)
     elapsed = time.perf_counter() - t
     return {"rows": puller.result.pulled, "seconds": elapsed, "rows_per_s": puller.result.pulled / elapsed,
             "peak_rss_mb": maxrss_mb()}
