@@ -59,6 +59,14 @@ def test_no_keychain_means_a_clear_error_unless_plaintext_is_allowed(tmp_path, m
         store.load()
     monkeypatch.setenv("MIRARI_ALLOW_PLAINTEXT_SESSION", "1")
     assert store.load() is None
+    from sync.session import AuthSession
+
+    session = AuthSession("u1", "a@example.com", "access", "refresh", expires_at=1.0)
+    store.save(session)  # explicitly allowed: a private file, said so in the error above
+    assert stat.S_IMODE(store.plaintext_path.stat().st_mode) == 0o600
+    assert store.load() == session
+    store.clear()
+    assert store.load() is None and not store.plaintext_path.exists()
 
 
 def test_cli_config_and_errors(tmp_path):

@@ -54,6 +54,11 @@ def test_signup_sync_and_parked_commands(supabase_stack, tmp_path, capsys, monke
 
     code, out, err = run(capsys, "--data-dir", d, "account", "signup", "--email", email)
     assert code == 1 and "already registered" in err.lower()
+    code, out, _ = run(capsys, "--data-dir", d, "account", "logout", "--remove-data")
+    assert code == 0 and "account data removed" in out
+    assert not (tmp_path / "accounts" / f"{user_id}.sqlite3").exists()
+    status = json.loads(run(capsys, "--data-dir", d, "status", "--json")[1])
+    assert status["account"] is None and status["database"].endswith("local.sqlite3")
 
 
 def test_refused_delete_is_parked_and_discard_restores_the_row(devices, supabase_stack, user):
