@@ -149,3 +149,20 @@ def test_lost_database_connections_answer_503_then_recover(supabase_stack, alice
     # PostgREST's answer while reconnecting (clients retry GETs on 503); the dead connections are purged
     assert all(r.status_code == 503 and r.json()["code"] == "PGRST001" for r in failures)
     assert statuses[-1].status_code == 200
+
+
+def test_failed_writes_mixed_with_reads_never_break_later_statements(supabase_stack, alice):
+    # Regression: statements were prepared inside a pipeline; after errors there psycopg's record of
+    # prepared statements drifted from the server's and later requests failed with 26000.
+    headers = {"apikey": supabase_stack.anon_key, "Authorization": f"Bearer {alice.token}"}
+    ids = [str(uuid.uuid4()) for _ in range(8)]
+    with httpx.Client(base_url=f"{supabase_stack.url}/rest/v1", headers=headers, timeout=30) as http, \
+            ThreadPoolExecutor(4) as pool:
+        def one(i: int) -> httpx.Response:
+            if i % 3 == 0:  # breaks the status check constraint: 400 23514
+                return http.post("/tasks", json={"title": "bad", "status": "nope"})
+            return http.get("/tasks", params={"select": "id", "id": f"in.({','.join(ids[: 1 + i % 8])})"})
+
+        responses = list(pool.map(one, range(240)))
+    codes = {(r.status_code, r.json().get("code") if r.status_code >= 400 else None) for r in responses}
+    assert codes == {(400, "23514"), (200, None)}, [r.text for r in responses if r.status_code not in (200, 400)]

@@ -104,7 +104,9 @@ class RestApi:
                     async with conn.pipeline() as pipe:
                         await conn.execute(begin)
                         await conn.execute(pre, pre_params)
-                        cur = await conn.execute(statement, params, prepare=True)
+                        # Not prepared: after an error inside a pipeline, psycopg's record of prepared
+                        # statements can drift from the server's and later requests fail with 26000.
+                        cur = await conn.execute(statement, params)
                         if check is None:
                             await conn.execute("COMMIT")
                         await pipe.sync()

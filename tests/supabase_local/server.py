@@ -84,7 +84,8 @@ class StandIn:
         self._loop = asyncio.get_running_loop()
         # The API side connects as `authenticator` (LOGIN NOINHERIT) and only gains rights via the role GUC.
         rest_pool = AsyncConnectionPool(self.rest_dsn, min_size=4, max_size=REST_POOL_SIZE, open=False,
-                                        kwargs={"options": "-c timezone=UTC", "autocommit": True})
+                                        kwargs={"options": "-c timezone=UTC", "autocommit": True,
+                                                "prepare_threshold": None})  # see RestApi.run: never prepare
         auth_pool = AsyncConnectionPool(self.admin_dsn, min_size=1, max_size=8, open=False,
                                         check=AsyncConnectionPool.check_connection,  # auth is rare: verify
                                         kwargs={"options": "-c search_path=auth,extensions,public -c timezone=UTC"})
