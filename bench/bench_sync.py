@@ -79,7 +79,7 @@ def _engine(info: dict, email: str, data_dir: Path):
 
     from sync import config
     from sync.engine import SyncEngine
-    from tests.sync.keyrings import MemoryKeyring
+    from tests.keyrings import MemoryKeyring
 
     keyring.set_keyring(MemoryKeyring())  # no OS keychain on a bench machine
     config.set_value(data_dir, "supabase.url", info["url"])

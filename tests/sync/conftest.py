@@ -1,20 +1,16 @@
-"""Sync tests: an in-memory keychain for every test (no OS keychain exists on this machine)."""
+"""Sync tests: an in-memory keychain for every test (no OS keychain exists on this machine), an account
+on the stand-in, and "devices" (separate data dirs) signed in to it."""
 
 from __future__ import annotations
 
 import keyring
 import pytest
 
-from tests.sync.keyrings import MemoryKeyring
-
 
 @pytest.fixture(autouse=True)
-def memory_keyring():
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    yield backend
-    keyring.set_keyring(previous)
+def _only_the_test_keychain(memory_keyring):
+    """Every sync test keeps its session in the in-memory keychain unless it asks for the file one."""
+    return memory_keyring
 
 
 @pytest.fixture
@@ -46,9 +42,9 @@ def devices(supabase_stack, tmp_path, user):
 @pytest.fixture
 def file_keyring_env(tmp_path, monkeypatch):
     """A keychain shared with child processes (the CLI / SIGKILL tests); returns the env they need."""
-    from tests.sync.keyrings import FileKeyring
+    from tests.keyrings import FileKeyring
 
     path = str(tmp_path / "keyring.json")
     monkeypatch.setenv("MIRARI_TEST_KEYRING_FILE", path)
     keyring.set_keyring(FileKeyring())
-    return {"MIRARI_TEST_KEYRING_FILE": path, "PYTHON_KEYRING_BACKEND": "tests.sync.keyrings.FileKeyring"}
+    return {"MIRARI_TEST_KEYRING_FILE": path, "PYTHON_KEYRING_BACKEND": "tests.keyrings.FileKeyring"}

@@ -28,7 +28,7 @@ def file_keyring(file_keyring_env):
 
 
 def start_sync(data_dir: Path) -> subprocess.Popen:
-    env = {**os.environ, "PYTHON_KEYRING_BACKEND": "tests.sync.keyrings.FileKeyring"}
+    env = {**os.environ, "PYTHON_KEYRING_BACKEND": "tests.keyrings.FileKeyring"}
     return subprocess.Popen([sys.executable, "-m", "desktop.cli", "--data-dir", str(data_dir), "sync", "--json"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
