@@ -30,16 +30,18 @@ def ensure_app(argv: list[str] | None = None) -> QApplication:
 
 
 def open_data(ctx: AppContext) -> None:
-    """Runs on a pool thread: find the key store (keyring may probe D-Bus) and open the signed-out
-    database (integrity check, backup, migrations) — neither may delay the first paint."""
+    """Runs on a pool thread: find the key store (keyring may probe D-Bus) and open the active
+    database (integrity check, backup, migrations) — neither may delay the first paint. The active
+    database is the signed-in account's (`mirari account login` may have moved the signed-out rows
+    there), else the signed-out `local.sqlite3`."""
     from local_schema.database import open_database
-    from local_schema.paths import database_path
+    from sync.accounts import active_database_path
 
     if ctx.secrets is None:
         from agent.secrets import SecretStore
 
         ctx.secrets = SecretStore(ctx.data_dir)
-    ctx.db = open_database(database_path(ctx.data_dir))
+    ctx.db = open_database(active_database_path(ctx.data_dir))
     import agent.chat  # noqa: F401 - imported here, off the UI thread, not during the first turn
 
 

@@ -163,3 +163,30 @@ def test_a_damaged_database_is_reported_and_left_untouched(qtbot, tmp_path, memo
     assert not window.nav.isEnabled() and window.pages == {}
     assert damaged.read_bytes() == garbage
     window.close()
+
+
+def test_the_window_opens_the_signed_in_accounts_database(qtbot, tmp_path, memory_keyring):
+    # `mirari account login` moves the signed-out rows into accounts/<user id>.sqlite3 and records it in
+    # account.json; the window must show that database, not an empty local.sqlite3.
+    import uuid
+
+    from desktop.demo import add_thread
+    from local_schema.database import open_database
+    from local_schema.paths import database_path
+    from sync.accounts import AccountState, save_state
+
+    user_id = str(uuid.uuid4())
+    account_db = open_database(database_path(tmp_path, user_id))
+    add_thread(account_db, "Synced thread", [("user", "from my account")])
+    account_db.close()
+    save_state(tmp_path, AccountState(active_account=user_id, email="me@example.test", signed_in=True))
+
+    window = open_window(qtbot, tmp_path, SecretStore(tmp_path, backend=memory_keyring))
+    try:
+        assert window.ctx.db.path == database_path(tmp_path, user_id)
+        console = window.pages["console"]
+        console.refresh_threads()
+        qtbot.waitUntil(lambda: [t.title for t in console.threads.threads()] == ["Synced thread"], timeout=5000)
+        assert not (tmp_path / "local.sqlite3").exists()
+    finally:
+        close_window(window)
