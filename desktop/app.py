@@ -35,12 +35,19 @@ def open_data(ctx: AppContext) -> None:
     database is the signed-in account's (`mirari account login` may have moved the signed-out rows
     there), else the signed-out `local.sqlite3`."""
     from local_schema.database import open_database
-    from sync.accounts import active_database_path
+    from sync.accounts import active_database_path, app_lock
+    from sync.filelock import LockTimeout
 
     if ctx.secrets is None:
         from agent.secrets import SecretStore
 
         ctx.secrets = SecretStore(ctx.data_dir)
+    lock = app_lock(ctx.data_dir)
+    try:
+        lock.acquire(timeout=0)  # a command-line first sign-in must not move the file under us
+        ctx.app_lock = lock
+    except LockTimeout:
+        log.warning("another MIRARI window already has %s open", ctx.data_dir)
     ctx.db = open_database(active_database_path(ctx.data_dir))
     import agent.chat  # noqa: F401 - imported here, off the UI thread, not during the first turn
 

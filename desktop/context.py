@@ -18,4 +18,5 @@ class AppContext:
     settings: AppSettings
     db: Any = None  # local_schema.database.LocalDatabase once opened
     secrets: Any = None  # agent.secrets store
+    app_lock: Any = None  # sync.accounts.app_lock, held while the database is open
     extras: dict = field(default_factory=dict)

@@ -135,4 +135,7 @@ class MainWindow(QMainWindow):
             stop = getattr(page, "shutdown", None)
             if stop:
                 stop()
+        if self.ctx.app_lock is not None:
+            self.ctx.app_lock.release()
+            self.ctx.app_lock = None
         super().closeEvent(event)

@@ -21,8 +21,17 @@ from local_schema import paths
 from sync.config import atomic_write_json
 from sync.dbutil import write_tx
 from sync.errors import SyncError
+from sync.filelock import FileLock, LockTimeout
 
 STATE_FILE = "account.json"
+APP_LOCK_FILE = "app.lock"
+
+
+def app_lock(data_dir: Path) -> FileLock:
+    """Held by the desktop app for as long as it has this data dir's database open. The first sign-in
+    moves the signed-out database file, which must never happen under an open app (its connection would
+    go on writing to a moved file and an unlinked WAL), so the move takes this lock too."""
+    return FileLock(Path(data_dir) / APP_LOCK_FILE)
 
 
 @dataclass
@@ -83,11 +92,20 @@ def signed_in(data_dir: Path, user_id: str, email: str) -> Path:
     local = paths.database_path(data_dir, None)
     if state.claimed_by is None:
         if local.exists() and not target.exists():
-            _claim_signed_out_rows(local, user_id)
-            # The WAL was checkpointed and truncated, so the main file holds everything.
-            for suffix in ("-wal", "-shm"):
-                Path(f"{local}{suffix}").unlink(missing_ok=True)
-            os.replace(local, target)
+            lock = app_lock(data_dir)
+            try:
+                lock.acquire(timeout=0)
+            except LockTimeout:
+                raise SyncError("MIRARI is open on this data folder: close it, then sign in again "
+                                "(nothing was changed)") from None
+            try:
+                _claim_signed_out_rows(local, user_id)
+                # The WAL was checkpointed and truncated, so the main file holds everything.
+                for suffix in ("-wal", "-shm"):
+                    Path(f"{local}{suffix}").unlink(missing_ok=True)
+                os.replace(local, target)
+            finally:
+                lock.release()
         state.claimed_by = user_id
     state.active_account, state.email, state.signed_in = user_id, email, True
     save_state(data_dir, state)

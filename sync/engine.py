@@ -121,8 +121,14 @@ class SyncEngine:
 
     def _after_sign_in(self, session):
         self.close_database()  # the signed-out file may be moved to become this account's database
-        with self._cycle_lock(accounts.active_database_path(self.data_dir)):
-            accounts.signed_in(self.data_dir, session.user_id, session.email)
+        try:
+            with self._cycle_lock(accounts.active_database_path(self.data_dir)):
+                accounts.signed_in(self.data_dir, session.user_id, session.email)
+        except SyncError:
+            # Not recorded as signed in (e.g. the app holds the database): keep no half-done sign-in
+            # whose session could sync the unclaimed signed-out rows.
+            self.sessions.sign_out()
+            raise
         self._set_state(IDLE)
         return session
 

@@ -190,3 +190,22 @@ def test_the_window_opens_the_signed_in_accounts_database(qtbot, tmp_path, memor
         assert not (tmp_path / "local.sqlite3").exists()
     finally:
         close_window(window)
+
+
+def test_a_command_line_first_sign_in_waits_until_the_window_is_closed(qtbot, tmp_path, memory_keyring):
+    import uuid
+
+    import pytest
+
+    from sync import accounts
+    from sync.errors import SyncError
+
+    window = open_window(qtbot, tmp_path, SecretStore(tmp_path, backend=memory_keyring))
+    user_id = str(uuid.uuid4())
+    try:
+        with pytest.raises(SyncError, match="MIRARI is open"):
+            accounts.signed_in(tmp_path, user_id, "me@example.test")
+        assert window.ctx.db.path == tmp_path.resolve() / "local.sqlite3"
+    finally:
+        close_window(window)
+    assert accounts.signed_in(tmp_path, user_id, "me@example.test").exists()

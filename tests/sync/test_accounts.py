@@ -52,3 +52,22 @@ def test_first_sign_in_claims_signed_out_rows_then_other_accounts_start_empty(tm
     accounts.signed_out(tmp_path, remove_data=True)
     assert not path.exists() and bob_path.exists()
     assert accounts.active_database_path(tmp_path) == paths.database_path(tmp_path)
+
+
+def test_first_sign_in_never_moves_the_database_under_an_open_app(tmp_path):
+    import pytest
+
+    from sync.errors import SyncError
+
+    _add_rows(paths.database_path(tmp_path))
+    app = accounts.app_lock(tmp_path)
+    app.acquire(timeout=0)  # what the desktop app holds while its database is open
+    try:
+        with pytest.raises(SyncError, match="MIRARI is open on this data folder"):
+            accounts.signed_in(tmp_path, str(uuid.uuid4()), "alice@example.com")
+        assert paths.database_path(tmp_path).exists()  # nothing moved, nothing recorded
+        assert accounts.load_state(tmp_path).signed_in is False
+    finally:
+        app.release()
+    alice = str(uuid.uuid4())
+    assert accounts.signed_in(tmp_path, alice, "alice@example.com") == paths.database_path(tmp_path, alice)

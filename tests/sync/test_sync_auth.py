@@ -4,6 +4,8 @@ import threading
 import time
 import uuid
 
+import pytest
+
 from local_schema import paths
 from local_schema.database import open_database
 from local_schema.models import Message, Task
@@ -115,6 +117,33 @@ def test_first_sign_in_claims_and_pushes_rows_made_while_signed_out(supabase_sta
         assert dev.sync().pushed == 4
         assert len(server_rows(supabase_stack, "messages", user[2])) == 3
         assert {r["user_id"] for r in dev.rows("messages").values()} == {user[2]}
+    finally:
+        dev.close()
+
+
+def test_a_refused_first_sign_in_keeps_no_session(supabase_stack, tmp_path, user):
+    # The desktop app holds the signed-out database: the claim is refused, and no session is left behind
+    # that could sync the unclaimed rows.
+    from sync import accounts
+    from sync.errors import SyncError
+
+    dev = Device(supabase_stack, tmp_path / "laptop")
+    try:
+        with dev.session() as s:
+            s.add(Task(title="made offline"))
+            s.commit()
+        dev.engine.close_database()
+        app = accounts.app_lock(dev.data_dir)
+        app.acquire(timeout=0)
+        try:
+            with pytest.raises(SyncError, match="close it, then sign in again"):
+                dev.engine.sign_in(user[0], user[1])
+        finally:
+            app.release()
+        assert dev.engine.sessions.current() is None
+        assert dev.sync(expect_state="signed out").pushed == 0
+        dev.engine.sign_in(user[0], user[1])
+        assert dev.sync().pushed == 1
     finally:
         dev.close()
 
