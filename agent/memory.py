@@ -21,6 +21,7 @@ INJECT_THRESHOLD = 0.75  # nodes at or above this effective strength go into the
 REINFORCE_STEP = 0.05
 DECAY_STEP = 0.05
 DECAY_PERIOD = timedelta(days=14)
+LABEL_LIMIT = 2000  # the server's memory_nodes_label_length check: a longer label would be rejected by sync
 
 
 def _clamp(value: float) -> float:
@@ -133,13 +134,28 @@ class PromoteError(ValueError):
     """The message cannot become a memory node; str() is the user-facing reason."""
 
 
+def shorten_label(text: str, limit: int = LABEL_LIMIT) -> str:
+    """`text` if it fits in `limit` characters, else its start cut at a word boundary (when one is
+    near the end) plus an ellipsis, `limit` characters at most."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space >= limit - 200:  # do not throw away a long unbroken tail (code, a URL) for a tidy cut
+        cut = cut[:space]
+    return cut.rstrip() + "…"
+
+
 def promote_message(session: Session, message_id: str) -> MemoryNode:
     """Promote a message to the Atlas: label = its trimmed text, category 'fact', strength 0.5,
-    source 'conversation:<conversation id>'. Adds and commits; returns the new node."""
+    source 'conversation:<conversation id>'. Adds and commits; returns the new node.
+
+    A message longer than the server allows for a label (LABEL_LIMIT) is shortened, so the node
+    can sync; the caller can compare lengths to tell the user."""
     message = session.get(Message, message_id)
     if message is None or message.deleted_at is not None:
         raise PromoteError("That message no longer exists.")
-    label = message.content.strip()
+    label = shorten_label(message.content.strip())
     if not label:
         raise PromoteError("An empty message cannot be promoted to the Atlas.")
     node = MemoryNode(user_id=message.user_id, label=label, category="fact", strength=NEW_NODE_STRENGTH,

@@ -89,14 +89,21 @@ def copy_message(page, message_id: str) -> None:
 def promote(page, message_id: str) -> None:
     db = page.ctx.db
 
-    def run():
+    def run() -> tuple[str, bool]:
         from agent.memory import promote_message
+        from local_schema.models import Message
 
         with db.session() as s:
-            return promote_message(s, message_id).label
+            label = promote_message(s, message_id).label
+            original = s.get(Message, message_id)
+            return label, original is not None and len(label) < len(original.content.strip())
 
-    Op(page, run, "Promoting to the Atlas").changes("memory_nodes").success(
-        lambda label: bus.notice.emit(f"Promoted to the Atlas: “{label[:60]}”")).run()
+    def done(result: tuple[str, bool]) -> None:
+        label, shortened = result
+        note = " (shortened to the Atlas limit of 2,000 characters)" if shortened else ""
+        bus.notice.emit(f"Promoted to the Atlas{note}: “{label[:60]}”")
+
+    Op(page, run, "Promoting to the Atlas").changes("memory_nodes").success(done).run()
 
 
 def export_dialog(page, fmt: str) -> None:

@@ -86,3 +86,22 @@ def test_promote_rejects_blank_and_missing(session):
     with pytest.raises(PromoteError, match="no longer exists"):
         promote_message(session, "00000000-0000-4000-8000-000000000000")
     assert session.exec(select(MemoryNode)).all() == []
+
+
+def test_promoting_a_long_message_shortens_the_label_to_what_the_server_accepts(session):
+    # memory_nodes.label is capped at 2000 characters on the server; a longer label would be a row that
+    # sync can never push. The node keeps the start of the message, cut at a word, with an ellipsis.
+    thread = add_thread(session)
+    long_text = " ".join(f"word{i}" for i in range(1000))  # ~6,900 characters
+    promoted = promote_message(session, add_message(session, thread, "assistant", long_text).id)
+    stored = session.get(MemoryNode, promoted.id)
+    assert len(stored.label) <= 2000 and stored.label.endswith("…")
+    assert long_text.startswith(stored.label[:-1]) and stored.label[-2] != " "
+    assert len(stored.label) > 1800  # shortened, not gutted
+
+    unbroken = "x" * 5000  # no word boundary near the limit: cut hard rather than drop everything
+    hard = promote_message(session, add_message(session, thread, "user", unbroken).id)
+    assert len(hard.label) == 2000 and hard.label == "x" * 1999 + "…"
+
+    exact = "y" * 2000
+    assert promote_message(session, add_message(session, thread, "user", exact).id).label == exact

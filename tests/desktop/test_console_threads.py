@@ -216,3 +216,17 @@ def test_message_context_menu_copies_the_message(qtbot, window, settle):
     console.view.customContextMenuRequested.emit(rect.center())
     assert QApplication.clipboard().text() == "copy me please"
     assert seen == ["Copy message", "Promote to Atlas"]  # regenerate only on the last reply
+
+
+def test_promoting_a_very_long_message_says_the_label_was_shortened(qtbot, window, settle):
+    long_text = "Notes: " + " ".join(f"point{i}" for i in range(800))
+    cid = add_thread(window.ctx.db, "Long notes", [("user", long_text)])
+    console = window.pages["console"]
+    with qtbot.waitSignal(console.thread_opened, timeout=5000):
+        console.refresh_threads(select=cid)
+    click_action(qtbot, console, console.transcript.rows()[0].id, "promote")
+    settle()
+    with window.ctx.db.session() as s:
+        (node,) = s.exec(select(MemoryNode)).all()
+    assert len(node.label) <= 2000  # a row the server accepts, so sync can push it
+    assert "shortened" in window.statusBar().currentMessage()
