@@ -146,4 +146,9 @@ def apply_theme(app: QApplication, choice: str) -> Colors:
     app.setStyle("Fusion")  # the same widgets on every OS, so both palettes are fully honoured
     app.setPalette(_palette(_current))
     app.setStyleSheet(_stylesheet(_current))
+    # Colours baked into icons and per-widget style sheets do not follow the palette: tell the views
+    # (whichever path switched — Settings or the OS scheme), so they redraw them now.
+    from desktop.bus import bus
+
+    bus.changed.emit(frozenset({"theme"}), None)
     return _current

@@ -321,3 +321,5 @@ class BindPage(QWidget):
             self.refresh()
         if "secrets" in tables:
             self._update_key_note()
+        if "theme" in tables:
+            self.status.recolour()

@@ -26,9 +26,11 @@ class StatusLine(QWidget):
         row.addWidget(self.reason, 1)
         row.addWidget(self.when)
         self.status = ""
+        self._shown: tuple[str, str | None, str | None] | None = None
 
     def clear(self) -> None:
         self.status = ""
+        self._shown = None
         for label in (self.glyph, self.word, self.reason, self.when):
             label.setText("")
 
@@ -38,8 +40,14 @@ class StatusLine(QWidget):
         self.word.setText("Testing…")
         self.reason.setText("")
 
+    def recolour(self) -> None:
+        """After a theme switch: the colours are baked into the style sheets, so set them again."""
+        if self._shown is not None and self.status != "testing":
+            self.show_check(*self._shown)
+
     def show_check(self, status: str, error: str | None, checked_at: str | None) -> None:
         self.status = status
+        self._shown = (status, error, checked_at)
         color = status_color(status)
         self.glyph.setText(GLYPHS.get(status, "○"))
         self.glyph.setStyleSheet(f"color: {color}; font-size: 15px;")

@@ -158,6 +158,12 @@ class ConsolePage(QWidget):
         self._connection_names = {cid: (name, model) for cid, name, model, _ in rows}
         self._on_connection_picked()
 
+    def _recolour_connection_icons(self) -> None:
+        """Status icons are pixmaps drawn in the theme's colours: draw them again after a switch."""
+        combo = self.connection_combo
+        for i in range(combo.count()):
+            combo.setItemIcon(i, status_icon(combo.itemData(i, Qt.ItemDataRole.ToolTipRole) or "offline"))
+
     def _follow_connection(self, connection_id: str | None) -> None:
         """Opening a thread selects the connection it talks to (if it still exists)."""
         found = self.connection_combo.findData(connection_id) if connection_id else -1
@@ -375,6 +381,8 @@ class ConsolePage(QWidget):
     def _on_changed(self, tables, initiator) -> None:
         if "agent_connections" in tables:
             self.refresh_connections()
+        if "theme" in tables:
+            self._recolour_connection_icons()
         if initiator is not self and ("conversations" in tables or "messages" in tables):
             self.refresh_threads()
 

@@ -165,5 +165,4 @@ class SettingsPage(QWidget):
 
         choice = self.theme_combo.currentData()
         self.ctx.settings.theme = choice
-        theme.apply_theme(QApplication.instance(), choice)
-        bus.changed.emit(frozenset({"theme"}), self)
+        theme.apply_theme(QApplication.instance(), choice)  # announces "theme" on the bus
