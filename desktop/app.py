@@ -4,6 +4,7 @@ opens off the UI thread and the pages are built when it is ready."""
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -95,15 +96,25 @@ def _install_excepthook():
 
 
 def run_gui(args) -> int:
-    from local_schema.paths import resolve_data_dir
+    from agent.logging_setup import configure_logging, default_log_dir, remove_logging
+    from local_schema.paths import DATA_DIR_ENV, resolve_data_dir
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = ensure_app()
     try:
         data_dir = resolve_data_dir(getattr(args, "data_dir", None))
     except OSError as exc:
         print(f"mirari: cannot use the data directory: {exc}", file=sys.stderr)
         return 2
+    # Redacting handlers and a private rotating file; a chosen data dir keeps its logs beside it.
+    chosen = getattr(args, "data_dir", None) or os.environ.get(DATA_DIR_ENV)
+    configure_logging(default_log_dir(data_dir if chosen else None))
+    try:
+        return _run_window(app, data_dir)
+    finally:
+        remove_logging()
+
+
+def _run_window(app: QApplication, data_dir: Path) -> int:
     previous_hook = _install_excepthook()
     window = build_window(data_dir)
     window.show()

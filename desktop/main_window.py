@@ -118,7 +118,10 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(text, 6000)
 
     def _show_error(self, text: str) -> None:
-        self.statusBar().showMessage("⚠ " + text, 12000)
+        from agent.logging_setup import redact
+
+        # Error texts come from servers and exceptions; one may echo a key back. Never show it.
+        self.statusBar().showMessage("⚠ " + redact(text), 12000)
 
     # --- lifecycle -----------------------------------------------------------------------------
     def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt API

@@ -1,0 +1,42 @@
+"""`mirari` logs to a private file beside a chosen data dir; a key inside an error reaches neither that
+file nor the status line."""
+
+import stat
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+
+def test_a_failure_carrying_a_key_is_logged_redacted_to_a_private_file(qtbot, tmp_path):
+    from desktop.bus import bus
+    from desktop.cli import main
+    from desktop.main_window import MainWindow
+    from desktop.ops import Op
+
+    key = "sk-live-0123456789abcdefXYZ"
+    seen = []
+
+    def fail():
+        raise RuntimeError(f"HTTP 401 from https://api.example/v1 with Authorization: Bearer {key}")
+
+    def poll():
+        for widget in QApplication.topLevelWidgets():
+            if isinstance(widget, MainWindow) and widget.isVisible() and widget.pages:
+                def shown(_text, window=widget):
+                    seen.append(window.statusBar().currentMessage())
+                    bus.error.disconnect(shown)
+                    window.close()
+                bus.error.connect(shown)
+                Op(widget, fail, "Testing the connection").run()  # no failure handler: logged + status line
+                return
+        QTimer.singleShot(20, poll)
+
+    QTimer.singleShot(20, poll)
+    assert main(["--data-dir", str(tmp_path)]) == 0
+    assert seen and "401" in seen[0] and key not in seen[0]  # not on screen either (screen sharing)
+    log_file = tmp_path / "logs" / "mirari.log"
+    text = log_file.read_text("utf-8")
+    assert "Testing the connection failed" in text and "RuntimeError" in text  # the traceback is there
+    assert key not in text and "0123456789abcdef" not in text
+    assert stat.S_IMODE(log_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(log_file.parent.stat().st_mode) == 0o700
