@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import URL, Connection, Engine, create_engine, event, text
 from sqlmodel import Session
 
 from local_schema import migrations
@@ -27,6 +27,7 @@ from local_schema.safety import (
     create_private_file,
     integrity_problems,
     prune_backups,
+    read_only_uri,
     restrict_modes,
 )
 
@@ -153,7 +154,7 @@ def _has_content(conn: sqlite3.Connection) -> bool:
 
 def _check_integrity(path: Path) -> None:
     """PRAGMA integrity_check on a read-only connection, so a damaged file (and its -wal) stay untouched."""
-    conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+    conn = sqlite3.connect(read_only_uri(path), uri=True)
     try:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
         try:
@@ -211,7 +212,9 @@ def open_database(path: str | Path) -> LocalDatabase:
     path = Path(path).expanduser().resolve()
     _prepare_file(path)
     engine = create_engine(
-        f"sqlite:///{path}",
+        # URL.create, not an f-string: a URL string would read '?', '#' or '%xx' in a user-chosen
+        # data dir as URL syntax and open a different file than the one just checked and migrated.
+        URL.create("sqlite", database=str(path)),
         connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
     )
     event.listen(engine, "connect", _on_connect)

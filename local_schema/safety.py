@@ -117,9 +117,15 @@ def prune_backups(path: Path, keep: int = 5) -> list[Path]:
     return removed
 
 
+def read_only_uri(path: Path) -> str:
+    """A `mode=ro` SQLite URI for `path`, percent-encoded so '#', '?' or '%' in a folder name stay part
+    of the file name (a bare `file:{path}` would cut the path there and miss the file)."""
+    return f"{Path(path).resolve().as_uri()}?mode=ro"
+
+
 def _sound(candidate: Path) -> bool:
     try:
-        conn = sqlite3.connect(f"file:{candidate}?mode=ro", uri=True)
+        conn = sqlite3.connect(read_only_uri(candidate), uri=True)
     except sqlite3.Error:
         return False
     try:
@@ -148,7 +154,7 @@ def recover_database(path: Path) -> RecoveryResult:
     for backup in backups_of(path):
         if not _sound(backup):
             continue
-        source = sqlite3.connect(f"file:{backup}?mode=ro", uri=True)
+        source = sqlite3.connect(read_only_uri(backup), uri=True)
         try:
             _copy_with_backup_api(source, path)
         finally:

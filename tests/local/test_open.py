@@ -119,3 +119,21 @@ def test_a_second_writer_waits_for_the_first_instead_of_failing(db):
     thread.join()
     assert errors == []
     assert count == 1
+
+
+def test_a_data_dir_with_url_syntax_in_its_name_opens_that_very_file(tmp_path):
+    """'?', '#' and '%xx' are legal in folder names; the engine must not read them as URL syntax and
+    write to some other file than the one that was integrity-checked and migrated."""
+    from local_schema.models import Conversation
+
+    folder = tmp_path / "why? C# 100%20"
+    path = folder / "local.sqlite3"
+    with open_database(path).session() as session:
+        session.add(Conversation(title="kept here"))
+        session.commit()
+    raw = sqlite3.connect(path)
+    try:
+        assert raw.execute("SELECT title FROM conversations").fetchall() == [("kept here",)]
+    finally:
+        raw.close()
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file() and not p.name.startswith("local.sqlite3")) == []

@@ -123,3 +123,31 @@ def test_integrity_check_does_not_mistake_a_busy_file_for_damage(db_path, monkey
         locker.close()
     open_database(db_path).close()
     assert backups_of(db_path) == []
+
+
+@pytest.mark.parametrize("folder", ["C# notes", "100%20 done", "why?"])
+def test_recovery_finds_backups_whatever_the_folder_is_called(tmp_path, folder):
+    """The data dir is the user's choice (--data-dir): '#', '%' and '?' in it must not hide the backups."""
+    db_path = tmp_path / folder / "local.sqlite3"
+    make_v1_file(db_path)
+    open_database(db_path).close()  # migrates, leaving a v1 backup
+    (backup,) = backups_of(db_path)
+    _damage_pages_of_a_filled(db_path)
+
+    result = recover_database(db_path)
+    assert result.restored_from == backup
+    db = open_database(db_path)
+    try:
+        with db.session() as session:
+            assert [c.title for c in session.exec(select(Conversation))] == ["old thread"]
+    finally:
+        db.close()
+
+
+def _damage_pages_of_a_filled(db_path) -> None:
+    db = open_database(db_path)
+    _fill(db)
+    db.close()
+    _damage_pages(db_path)
+    with pytest.raises(DatabaseCorrupt):
+        open_database(db_path)
