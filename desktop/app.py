@@ -73,7 +73,7 @@ def build_window(data_dir: Path, secrets=None):
     app.styleHints().colorSchemeChanged.connect(follow_os)
     Op(window, lambda: open_data(ctx), "Opening the database").success(
         lambda _r: window.database_ready()
-    ).failure(lambda exc: window.database_failed(str(exc))).run()
+    ).failure(window.database_failed).run()  # the exception itself: a damaged file offers Recover
     return window
 
 

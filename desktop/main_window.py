@@ -13,6 +13,8 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMainWindow,
+    QMessageBox,
+    QPushButton,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -20,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from desktop.bus import bus
 from desktop.context import AppContext
+from desktop.ops import Op
 
 # (key, navigation label). Only rites that work are listed; the others arrive with their issues.
 PAGES = (("bind", "I   Bind"), ("console", "II  Console"))
@@ -61,9 +64,22 @@ class MainWindow(QMainWindow):
         row.addWidget(sidebar)
 
         self.stack = QStackedWidget()
+        # "Opening your data…", or why it could not be opened (with Recover for a damaged file).
+        self.opening = QWidget()
+        opening = QVBoxLayout(self.opening)
+        opening.setContentsMargins(40, 0, 40, 0)
+        opening.addStretch(1)
         self.placeholder = QLabel("Opening your data…", alignment=Qt.AlignmentFlag.AlignCenter)
         self.placeholder.setObjectName("Muted")
-        self.stack.addWidget(self.placeholder)
+        opening.addWidget(self.placeholder)
+        self.recover_button = QPushButton("Recover…")
+        self.recover_button.setToolTip("Move the damaged file aside (it is kept) and restore the newest good backup")
+        self.recover_button.clicked.connect(lambda: self.recover(confirm=True))
+        self.recover_button.hide()
+        opening.addWidget(self.recover_button, 0, Qt.AlignmentFlag.AlignCenter)
+        opening.addStretch(1)
+        self.stack.addWidget(self.opening)
+        self._damaged = None  # local_schema DatabaseCorrupt, while Recover is offered
         row.addWidget(self.stack, 1)
         self.setCentralWidget(central)
         self.nav.currentRowChanged.connect(self._show_row)
@@ -95,11 +111,68 @@ class MainWindow(QMainWindow):
         self.nav.setCurrentRow(keys.index(start) if start in keys else 1)
         self.ready.emit()
 
-    def database_failed(self, message: str) -> None:
-        self.placeholder.setText(f"Could not open your data.\n\n{message}\n\nNothing was changed or deleted.")
+    def database_failed(self, problem: BaseException | str) -> None:
+        from local_schema.safety import DatabaseCorrupt
+
+        self.placeholder.setText(f"Could not open your data.\n\n{problem}\n\nNothing was changed or deleted.")
         self.placeholder.setObjectName("Error")
         self.placeholder.setWordWrap(True)
         self.placeholder.style().polish(self.placeholder)
+        # Only a damaged file has a remedy here; a schema from a newer MIRARI or a permission problem
+        # must not be "recovered" by moving the user's database away.
+        self._damaged = problem if isinstance(problem, DatabaseCorrupt) else None
+        self.recover_button.setVisible(self._damaged is not None)
+        self.recover_button.setEnabled(True)
+
+    def recover(self, confirm: bool = True) -> None:
+        """Move the damaged database aside and restore the newest sound backup (or start empty), then
+        open it. Asks first: what happens, what is kept and what may be lost."""
+        damaged = self._damaged
+        if damaged is None:
+            return
+        if confirm and not self._confirm_recovery(damaged):
+            return
+        from local_schema.safety import recover_database
+
+        self.recover_button.setEnabled(False)
+        self.placeholder.setText("Recovering your data…")
+        Op(self, lambda: recover_database(damaged.path), "Recovering the database").success(
+            self._recovered).failure(self.database_failed).run()
+
+    def _confirm_recovery(self, damaged) -> bool:
+        if damaged.backup is not None:
+            what = (f"restore the newest good backup (the newest is {damaged.backup.name}). Changes made "
+                    "after that backup are lost unless they were synced.")
+        else:
+            what = ("start with an empty database, since no backup exists. Synced data comes back when you "
+                    "sign in.")
+        box = QMessageBox(QMessageBox.Icon.Warning, "Recover your data",
+                          f"MIRARI will move the damaged file {damaged.path.name} aside — it is kept, renamed "
+                          f"to end in .corrupt, nothing is deleted — and {what}", parent=self)
+        go = box.addButton("Move aside and recover", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        return box.clickedButton() is go
+
+    def _recovered(self, result) -> None:
+        from desktop.app import open_data
+
+        self._damaged = None
+        self.recover_button.hide()
+        self.placeholder.setObjectName("Muted")
+        self.placeholder.style().polish(self.placeholder)
+        self.placeholder.setText("Opening your data…")
+        kept = result.moved_aside.name if result.moved_aside else "nothing"
+        note = (f"Recovered from the backup {result.restored_from.name}" if result.restored_from
+                else "Started a fresh database (no good backup was found)") + f"; the damaged file is kept as {kept}."
+
+        def opened(_r) -> None:
+            self.database_ready()
+            self.statusBar().showMessage(note, 30_000)
+
+        Op(self, lambda: open_data(self.ctx), "Opening the database").success(opened).failure(
+            self.database_failed).run()
 
     def show_page(self, key: str) -> QWidget:
         for i in range(self.nav.count()):
