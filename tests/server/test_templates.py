@@ -58,8 +58,10 @@ def test_install_refuses_what_the_caller_may_not_see(alice, bob, case):
     if case == "tombstoned":
         patch(alice, "templates", template["id"], deleted_at="now")
     target = str(uuid.uuid4()) if case == "unknown" else template["id"]
-    with pytest.raises(errors.NoDataFound, match="not found"):
+    with pytest.raises(psycopg.DatabaseError, match="not found") as refused:
         install(bob, target)
+    # PT404: PostgREST answers a PTxyz SQLSTATE with HTTP xyz, so clients get 404, not P0002's 500.
+    assert refused.value.sqlstate == "PT404"
     assert get(alice, "templates", template["id"])["installs"] == 0
 
 

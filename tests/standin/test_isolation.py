@@ -62,7 +62,7 @@ def test_statuses_for_refusals(alice, bob, supabase_stack):
     assert users.status_code == 404 and users.json()["code"] == "PGRST205"
 
 
-def test_private_templates_stay_private_public_ones_install(alice, bob):
+def test_private_templates_stay_private_public_ones_install(alice, bob, supabase_stack):
     payload = {"skills": [], "seed_memory": [{"label": "x"}]}
     private = alice.client.table("templates").insert(
         {"id": str(uuid.uuid4()), "name": "Mine", "payload": payload}).execute().data[0]
@@ -72,7 +72,11 @@ def test_private_templates_stay_private_public_ones_install(alice, bob):
     assert public["id"] in visible and private["id"] not in visible
     with pytest.raises(APIError) as err:
         bob.client.rpc("install_template", {"template_id": private["id"]}).execute()
-    assert err.value.code == "P0002"
+    assert err.value.code == "PT404"
+    # PostgREST turns PTxyz into HTTP xyz: a template Bob may not see is a plain 404, not a 500.
+    refused = httpx.post(f"{supabase_stack.url}/rest/v1/rpc/install_template", json={"template_id": private["id"]},
+                         headers={"apikey": supabase_stack.anon_key, "Authorization": f"Bearer {bob.token}"})
+    assert refused.status_code == 404 and refused.json()["code"] == "PT404"
     assert bob.client.rpc("install_template", {"template_id": public["id"]}).execute().data == payload
 
 

@@ -99,7 +99,7 @@ def test_rpc_install_template(alice, bob):
         {"installs": 1}
     with pytest.raises(APIError) as err:
         bob.client.rpc("install_template", {"template_id": str(uuid.uuid4())}).execute()
-    assert err.value.code == "P0002"
+    assert err.value.code == "PT404" and "not found" in err.value.message
     with pytest.raises(APIError) as err:
         bob.client.rpc("no_such_function", {}).execute()
     assert err.value.code == "PGRST202"
