@@ -1,6 +1,6 @@
 """`mirari --self-test`: prove a build works end to end without touching the user's data.
 
-Run after every installer build (scripts/build-linux, the CI workflow, tests/build): PyInstaller
+Run after every installer build (scripts/build-linux, the CI workflow, tests/packaging): PyInstaller
 missing a module, a migration file, a Qt plugin or keyring's backend entry points then fails here,
 loudly, instead of on the user's first launch. Each check prints one line; exit code 0 only if all
 passed. Everything happens in a temporary directory: a fresh database, memory-only keys, throwaway
