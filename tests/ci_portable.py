@@ -32,5 +32,5 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if no_postgres and POSTGRES_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(no_postgres)
-        if not_linux and Path(str(item.path)).parent.name == "build" and "linux" in item.path.name:
+        if not_linux and Path(str(item.path)).parent.name == "packaging" and "linux" in item.path.name:
             item.add_marker(not_linux)
