@@ -50,8 +50,14 @@ def new_user(info: dict) -> tuple[str, str]:
     return email, r.json()["user"]["id"]
 
 
-def seed_messages(info: dict, user_id: str, n: int) -> None:
-    """N messages of ~300 bytes in 10 conversations, written as the database owner for speed."""
+def seed_messages(info: dict, user_id: str, n: int, analyze: bool = True) -> None:
+    """N messages of ~300 bytes in 10 conversations, written as the database owner for speed.
+
+    Then ANALYZE, as autovacuum does on a real server long before anyone pulls rows that accumulated
+    over time. Without it the planner has no statistics for a table that just grew from 0 to N rows in
+    one burst, estimates ~400 matching rows and answers every pull page with a bitmap scan of *all*
+    rows after the cursor plus a top-N sort: ~80 ms for the first of 100 pages, O(N^2) in total, which
+    is what made 100,000 rows slower per row than 50,000 (`--no-analyze` reproduces it)."""
     with psycopg.connect(info["db_url"], autocommit=True) as conn:
         convs = [str(uuid.uuid4()) for _ in range(10)]
         for c in convs:
@@ -63,6 +69,8 @@ def seed_messages(info: dict, user_id: str, n: int) -> None:
                 "select %s, (%s::uuid[])[1 + i %% 10], 'assistant', "
                 "'message ' || i || ' ' || repeat(md5(i::text), 9) from generate_series(%s::int, %s::int) i",
                 (user_id, convs, start + 1, min(n, start + step)))
+        if analyze:
+            conn.execute("analyze public.conversations, public.messages")
 
 
 def child(args: list[str]) -> dict:
@@ -250,6 +258,8 @@ def main() -> None:
     parser.add_argument("--push", type=int, default=10_000)
     parser.add_argument("--baseline-rows", type=int, default=5_000)
     parser.add_argument("--baseline-push", type=int, default=1_000)
+    parser.add_argument("--no-analyze", action="store_true",
+                        help="pull right after the bulk seed, before Postgres has statistics for it")
     args = parser.parse_args()
     proc, info = start_standin()
     try:
@@ -258,13 +268,13 @@ def main() -> None:
         first = {}
         for n in sizes:
             email, uid = new_user(info)
-            seed_messages(info, uid, n)
+            seed_messages(info, uid, n, analyze=not args.no_analyze)
             first[n] = child(["first_sync", blob, email, str(n)])
         apply_only = child(["apply_only", blob, email, str(args.rows)])  # same rows as the biggest sync
         email, _ = new_user(info)
         push = child(["push", blob, email, str(args.push)])
         email, uid = new_user(info)
-        seed_messages(info, uid, args.baseline_rows)
+        seed_messages(info, uid, args.baseline_rows, analyze=not args.no_analyze)
         base_pull = child(["baseline_pull", blob, email, str(args.baseline_rows)])
         email, _ = new_user(info)
         base_push = child(["baseline_push", blob, email, str(args.baseline_push)])
@@ -280,7 +290,9 @@ def main() -> None:
 
     big = first[args.rows]
     out(f"sync benchmark against the local stand-in ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})")
-    out("first sync into an empty database (messages ~300 bytes; rows include 10 conversations):")
+    stats = "none: pulled right after the bulk seed" if args.no_analyze else "ANALYZEd after the seed"
+    out(f"first sync into an empty database (messages ~300 bytes; rows include 10 conversations; "
+        f"server statistics {stats}):")
     for n, r in first.items():
         out(f"  {n:>7,} msgs: {r['rows']:>7,} rows in {r['seconds']:.2f} s = {r['rows_per_s']:>8,.0f} rows/s, "
               f"{r['requests']} requests, peak RSS {r['peak_rss_mb']:.0f} MB "
