@@ -124,3 +124,36 @@ def test_idle_sync_is_one_request_per_table(devices):
     a.sync()
     idle = a.sync()
     assert (idle.pushed, idle.pulled, idle.requests) == (0, 0, len(SYNCED_TABLES))
+
+
+def test_child_pulled_before_its_newly_created_parent_catches_the_parents_up(devices, api, supabase_stack):
+    """Another device creates a conversation and a message after our conversations page was read but
+    before our messages page: the message arrives without its parent. The puller catches the parent
+    tables up and applies it, instead of quarantining it or skipping it."""
+    b = devices("b")
+    old_conv, new_conv, msg = (str(uuid.uuid4()) for _ in range(3))
+    api.all("insert into public.conversations (id, title) values (%s, 'old')", (old_conv,))
+    supabase_stack.faults.delay("GET", "/rest/v1/messages", 1.0, times=1)  # sent with the other first pages
+    written = []
+
+    def write_elsewhere(phase, _count):
+        if phase == "pull" and not written:  # runs right after our conversations page was committed
+            written.append(True)
+            with api.tx() as cur:
+                cur.execute("insert into public.conversations (id, title) values (%s, 'new')", (new_conv,))
+                cur.execute("insert into public.messages (id, conversation_id, role, content) "
+                            "values (%s, %s, 'user', 'child first')", (msg, new_conv))
+
+    b.engine.on_progress = write_elsewhere
+    result = b.sync()
+    assert written and supabase_stack.faults.hits("delay") == 1
+    assert result.requests > len(SYNCED_TABLES)  # the parents were pulled again, then the messages
+    assert (result.pulled, result.quarantined, b.alerts) == (3, 0, [])
+    assert set(b.rows("conversations")) == {old_conv, new_conv}
+    assert b.rows("messages")[msg]["conversation_id"] == new_conv
+    from local_schema.search import search_messages
+
+    with b.db.engine.connect() as conn:
+        assert [h.message_id for h in search_messages(conn, "child")] == [msg]
+    again = b.sync()
+    assert (again.pulled, again.requests) == (0, len(SYNCED_TABLES))
