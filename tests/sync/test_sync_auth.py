@@ -8,7 +8,7 @@ import pytest
 
 from local_schema import paths
 from local_schema.database import open_database
-from local_schema.models import Message, Task
+from local_schema.models import SYNCED_TABLES, Message, Task
 from tests.sync.helpers import Device, server_rows
 
 
@@ -25,6 +25,19 @@ def test_access_token_expiring_mid_cycle(devices, supabase_stack, user):
     assert result.pushed == 1500 and result.pulled == 1500
     assert a.engine.sessions.refresh_count >= 1
     assert len(server_rows(supabase_stack, "tasks", user[2])) == 1500
+
+
+def test_token_close_to_expiry_is_refreshed_before_use_not_after_a_401(devices, supabase_stack):
+    supabase_stack.set_access_token_ttl(2)  # refreshed in its last quarter: after 1.5 s
+    supabase_stack.set_jwt_clock_skew(0)
+    a = devices("a")
+    old = a.engine.sessions.current().access_token
+    time.sleep(1.6)  # still valid on the server for a moment, but too close to expiry to send
+    result = a.sync()
+    assert a.engine.sessions.refresh_count == 1 and a.engine.sessions.current().access_token != old
+    # No request went out with the old token and came back 401 (that would have been sent twice),
+    # and the first pages of all tables sent at once shared the one refresh.
+    assert result.requests == len(SYNCED_TABLES)
 
 
 def test_401_refresh_is_single_flight_across_threads(devices, supabase_stack):
