@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from dataclasses import dataclass, field
 
 from sync.dbutil import now
@@ -94,6 +95,20 @@ def settle(conn, op_seqs: list[int]) -> None:
 
 def record_error(conn, op_seqs: list[int], message: str) -> None:
     _for_ops(conn, "UPDATE sync_outbox SET last_error = ? WHERE op_seq IN ({ids})", op_seqs, message)
+
+
+_SERVER_ERROR = re.compile(r"server error #(\d+): ")
+
+
+def record_server_error(conn, op: NetOp, message: str) -> int:
+    """Count one more 5xx for `op` and return the count. `attempts` cannot be used for this: it counts
+    every send (it must, for replay safety), including the ones that met no network or a 429, and
+    those must not bring a change closer to being parked (sync-anchors §4.6)."""
+    last = conn.exec_driver_sql("SELECT last_error FROM sync_outbox WHERE op_seq = ?", (op.first_seq,)).scalar()
+    found = _SERVER_ERROR.match(last or "")
+    count = (int(found.group(1)) if found else 0) + 1
+    record_error(conn, op.op_seqs, f"server error #{count}: {message}")
+    return count
 
 
 def park(conn, op: NetOp, code: str | None, message: str, details: str | None = None) -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from local_schema import models
 from sync.dbutil import quote, table_info, write_tx
 from sync.errors import MAX_SERVER_ATTEMPTS, Kind, RequestFailed
-from sync.outbox import NetOp, mark_sent, park, parked_rows, read_pending, record_error, settle
+from sync.outbox import NetOp, mark_sent, park, parked_rows, read_pending, record_server_error, settle
 from sync.pull import DELETED_ELSEWHERE
 
 INSERT_BATCH = 500
@@ -296,14 +296,11 @@ class Pusher:
         self.result.parked += 1
 
     def _server_error(self, op: NetOp, exc: RequestFailed) -> None:
-        with self.db.engine.connect() as conn:
-            attempts = conn.exec_driver_sql("SELECT max(attempts) FROM sync_outbox WHERE op_seq = ?",
-                                            (op.first_seq,)).scalar() or 0
-        if attempts >= MAX_SERVER_ATTEMPTS:
-            self._park(op, exc.code, f"server error after {attempts} attempts: {exc.message}")
-            return
         with write_tx(self.db) as conn:
-            record_error(conn, op.op_seqs, str(exc))
+            failures = record_server_error(conn, op, str(exc))
+        if failures >= MAX_SERVER_ATTEMPTS:
+            self._park(op, exc.code, f"server error {failures} times: {exc.message}")
+            return
         raise exc  # retried by the scheduler with backoff
 
     def _park(self, op: NetOp, code: str | None, message: str, details: str | None = None) -> None:

@@ -100,3 +100,32 @@ def test_failed_upload_is_retried_by_the_timer_without_new_writes(devices, supab
     finally:
         scheduler.stop()
     assert scheduler.cycles >= 2 and len(server_rows(supabase_stack, "tasks", user[2])) == 1
+
+
+def test_failed_sends_that_met_a_429_do_not_count_toward_parking_a_server_error(devices, supabase_stack, user):
+    from sync.errors import MAX_SERVER_ATTEMPTS
+
+    a = devices("a")
+    with a.session() as s:
+        s.add(Task(title="rate limited"))
+        s.commit()
+    limited = {"code": None, "message": "Too Many Requests", "details": None, "hint": None}
+    supabase_stack.faults.fail_next("POST", "/rest/v1/tasks", 429, limited, times=MAX_SERVER_ATTEMPTS)
+    for _ in range(MAX_SERVER_ATTEMPTS):  # (or a long time offline: every cycle sends, nothing arrives)
+        a.sync(expect_state="error")
+    boom = {"code": "XX000", "message": "boom", "details": None, "hint": None}
+    supabase_stack.faults.fail_next("POST", "/rest/v1/tasks", 500, boom)
+    assert a.sync(expect_state="error").parked == 0  # one server error is retried, not parked
+    assert a.sync().pushed == 1 and parked.list_parked(a.db) == []
+
+    # A server error that never goes away is parked after MAX_SERVER_ATTEMPTS of them, with its message.
+    with a.session() as s:
+        s.add(Task(title="server keeps failing"))
+        s.commit()
+    supabase_stack.faults.fail_next("POST", "/rest/v1/tasks", 500, boom, times=MAX_SERVER_ATTEMPTS)
+    for _ in range(MAX_SERVER_ATTEMPTS - 1):
+        assert a.sync(expect_state="error").parked == 0
+    assert a.sync().parked == 1
+    [item] = parked.list_parked(a.db)
+    assert item.code == "XX000" and f"{MAX_SERVER_ATTEMPTS} times: boom" in item.message
+    assert [r["title"] for r in server_rows(supabase_stack, "tasks", user[2])] == ["rate limited"]
