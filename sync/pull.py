@@ -82,7 +82,11 @@ def _problem(info: TableInfo, row, user_id: str, check_stamp: bool = True) -> st
     if row.get(info.owner) != user_id:
         return f"row belongs to {row.get(info.owner)!r}, not the signed-in user"
     if row.get("deleted_at") is None:
-        missing = [c for c in info.required if row.get(c) is None]
+        try:
+            complete = None not in info.required_values(row)  # C speed: this runs for every pulled row
+        except KeyError:
+            complete = False
+        missing = [] if complete else sorted(c for c in info.required if row.get(c) is None)
         if missing:
             return f"missing required columns {missing}"
         for col in info.json_cols:

@@ -1,0 +1,41 @@
+"""Pulled rows -> SQLite parameters and the checks before they are stored (the per-row fast paths)."""
+
+from sync.dbutil import table_info
+from sync.pull import _problem
+
+USER = "8d0f6c1e-0000-4000-8000-000000000001"
+
+
+def message(**changes):
+    row = {"id": "m1", "user_id": USER, "conversation_id": "c1", "role": "user", "content": "hi",
+           "created_at": "2026-11-26T10:00:00.000001+00:00", "updated_at": "2026-11-26T10:00:00.000002+00:00",
+           "deleted_at": None}
+    row.update(changes)
+    return row
+
+
+def test_encode_keeps_column_order_and_stores_null_for_a_column_the_server_left_out():
+    info = table_info("messages")
+    assert info.encode(message()) == tuple(message()[c] for c in info.columns)
+    partial = message()
+    del partial["deleted_at"]
+    assert info.encode(partial)[info.columns.index("deleted_at")] is None
+
+
+def test_encode_converts_json_and_booleans():
+    info = table_info("templates")
+    row = {c: None for c in info.columns} | {"payload": {"skills": []}, "is_public": True}
+    encoded = dict(zip(info.columns, info.encode(row), strict=True))
+    assert (encoded["payload"], encoded["is_public"]) == ('{"skills":[]}', 1)
+
+
+def test_problem_names_every_missing_required_column_and_accepts_tombstones():
+    info = table_info("messages")
+    assert _problem(info, message(), USER) is None
+    assert _problem(info, message(content=None, role=None), USER) == \
+        "missing required columns ['content', 'role']"
+    without = message()
+    del without["conversation_id"]
+    assert _problem(info, without, USER) == "missing required columns ['conversation_id']"
+    assert _problem(info, message(content=None, deleted_at="2026-11-26T11:00:00+00:00"), USER) is None
+    assert "not the signed-in user" in _problem(info, message(user_id="someone else"), USER)
