@@ -18,7 +18,7 @@ from psycopg_pool import AsyncConnectionPool
 from tests.supabase_local import tokens
 from tests.supabase_local.cluster import PostgresCluster, free_port
 from tests.supabase_local.faults import Faults
-from tests.supabase_local.gateway import Gateway, TrackingH11Protocol
+from tests.supabase_local.gateway import HTTP_PROTOCOL, Gateway
 from tests.supabase_local.gotrue import AuthApi
 from tests.supabase_local.rest_api import RestApi
 
@@ -96,7 +96,7 @@ class StandIn:
             await rest.load()
             self.auth = AuthApi(auth_pool, self.jwt_secret, self.url)
             self.gateway = Gateway(rest, self.auth, self.jwt_secret, self.anon_key, self.service_role_key, self.faults)
-            config = uvicorn.Config(self.gateway.app(), host=self.host, port=self.port, http=TrackingH11Protocol,
+            config = uvicorn.Config(self.gateway.app(), host=self.host, port=self.port, http=HTTP_PROTOCOL,
                                     lifespan="off", log_level="warning", access_log=False, timeout_keep_alive=30)
             self._server = uvicorn.Server(config)
             self._server.config.setup_event_loop = lambda: None  # type: ignore[method-assign]
