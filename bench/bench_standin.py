@@ -6,8 +6,8 @@ The stand-in runs as its own process (`python -m tests.supabase_local`), as a de
 this process is the client. Prints timings; asserts nothing.
 
 "PostgreSQL" below is the very transaction the server runs for the page (BEGIN READ ONLY, the
-set_config pre-statement, the json_agg statement, COMMIT), timed from a psycopg client on the same
-machine; "server execution" is EXPLAIN ANALYZE's own time for the statement.
+set_config pre-statement, the json_agg statement, COMMIT, sent as one query), timed from a psycopg
+client on the same machine; "server execution" is EXPLAIN ANALYZE's own time for the statement.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import jwt
 import psycopg
 
 from tests.supabase_local import rest_statements
-from tests.supabase_local.rest_api import request_settings
+from tests.supabase_local.rest_api import request_settings, request_transaction
 from tests.supabase_local.rest_grammar import order_by, select_list, where_from_params
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -146,16 +146,15 @@ def run(info: dict, args, server_pid: int) -> None:
     stmt, params = rest_statements.read("memory_nodes", select_list("memory_nodes", "*"), where,
                                         order_by("memory_nodes", "updated_at.asc"), 1000, 0, False, False)
     rest_dsn = psycopg.conninfo.make_conninfo(info["db_url"], user="authenticator")
+    transaction = request_transaction(True, pre, stmt)
     with psycopg.connect(rest_dsn, autocommit=True) as conn:
 
-        def one_transaction():  # exactly what the server sends: one pipelined round trip
-            with conn.pipeline() as pipe:
-                conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY")
-                conn.execute(pre, pre_params)
-                cur = conn.execute(stmt, params, prepare=True)
-                conn.execute("COMMIT")
-                pipe.sync()
-                return cur.fetchone()
+        def one_transaction():  # exactly what the server sends: one query message, one round trip
+            cur = psycopg.ClientCursor(conn)
+            cur.execute(transaction, [*pre_params, *params], prepare=False)
+            cur.nextset()
+            cur.nextset()
+            return cur.fetchone()
 
         assert one_transaction()[1] == 1000
         timed(one_transaction, 10)

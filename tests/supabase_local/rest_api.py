@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 
+from psycopg import AsyncClientCursor, sql
 from psycopg import errors as pg_errors
 from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
@@ -45,6 +46,27 @@ def request_settings(role_settings: list, role: str, claims: dict, method: str, 
                 ("request.jwt.claims", json.dumps({**claims, "role": role})), ("request.method", method),
                 ("request.path", path), ("request.headers", json.dumps(headers)), ("request.cookies", "{}")]
     return "SELECT " + ", ".join("set_config(%s, %s, true)" for _ in settings), [x for kv in settings for x in kv]
+
+
+def request_transaction(read_only: bool, pre: str, statement: sql.Composable, commit: bool = True) -> sql.Composable:
+    """PostgREST's per-request transaction as one simple-protocol query: BEGIN (READ ONLY for reads), the
+    settings, the statement, COMMIT (left out when the caller must inspect the row before committing).
+
+    One message and one round trip. The values are bound client-side as quoted literals, which are
+    untyped, so Postgres coerces them exactly like PostgREST's unknown-typed parameters. After an error
+    the server skips the rest and the transaction stays aborted until the caller's ROLLBACK.
+    """
+    begin = "BEGIN ISOLATION LEVEL READ COMMITTED " + ("READ ONLY" if read_only else "READ WRITE")
+    return sql.SQL("; ").join([sql.SQL(begin), sql.SQL(pre), statement, *([sql.SQL("COMMIT")] if commit else [])])
+
+
+async def run_transaction(conn, query: sql.Composable, params: list):
+    """Send `request_transaction(...)` and return the statement's one row (the third result)."""
+    cur = AsyncClientCursor(conn)
+    await cur.execute(query, params, prepare=False)
+    cur.nextset()  # BEGIN -> the settings
+    cur.nextset()  # -> the statement
+    return await cur.fetchone()
 
 
 def range_header(value: str | None, limit: int | None, offset: int) -> tuple[int | None, int]:
@@ -95,30 +117,24 @@ class RestApi:
         """Run one statement in PostgREST's per-request transaction; `check(row)` may raise to roll back."""
         pre, pre_params = request_settings(self.role_settings.get(role, []), role, claims, request.method, path,
                                            {k: v for k, v in request.headers.items() if k != "cookie"})
-        begin = "BEGIN ISOLATION LEVEL READ COMMITTED " + ("READ ONLY" if read_only else "READ WRITE")
+        query = request_transaction(read_only, pre, statement, commit=check is None)
         try:
             async with self.pool.connection() as conn:  # autocommit connections: the transaction is explicit
                 try:
-                    # One round trip: BEGIN, the settings, the statement and (unless a check must see the
-                    # result first) COMMIT go out as one pipeline. After an error the rest is skipped.
-                    async with conn.pipeline() as pipe:
-                        await conn.execute(begin)
-                        await conn.execute(pre, pre_params)
-                        # Not prepared: after an error inside a pipeline, psycopg's record of prepared
-                        # statements can drift from the server's and later requests fail with 26000.
-                        cur = await conn.execute(statement, params)
-                        if check is None:
-                            await conn.execute("COMMIT")
-                        await pipe.sync()
-                        row = await cur.fetchone()
+                    # Not a psycopg pipeline of four statements: that took ~10 event-loop wake-ups per
+                    # request, this ~2, and the stand-in spends about a third less CPU per request.
+                    row = await run_transaction(conn, query, [*pre_params, *params])
                     if check is not None:
                         check(row)
                         await conn.execute("COMMIT")
                 except pg_errors.Error as exc:
                     await self._rollback(conn)
-                    if exc.sqlstate is None and not self._checking:  # connection lost: purge the dead ones
+                    # Connection lost (e.g. the backend was terminated: 57P01 arrives, then the socket
+                    # closes): PostgREST's 503 PGRST001, and purge the other dead pool connections.
+                    lost = exc.sqlstate is None or conn.broken
+                    if lost and not self._checking:
                         self._checking = asyncio.ensure_future(self._check_pool())
-                    raise from_postgres(exc, role) from None
+                    raise from_postgres(exc, role, connection_lost=lost) from None
                 except BaseException:
                     await self._rollback(conn)
                     raise

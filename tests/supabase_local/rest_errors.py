@@ -59,9 +59,9 @@ def status_for_sqlstate(state: str, message: str, role: str) -> int:
     return 400
 
 
-def from_postgres(exc: pg_errors.Error, role: str) -> RestError:
+def from_postgres(exc: pg_errors.Error, role: str, connection_lost: bool = False) -> RestError:
     """Forward Postgres' MESSAGE/DETAIL/HINT verbatim with PostgREST's status."""
-    if exc.sqlstate is None:  # the connection itself failed: PostgREST's 503 (clients retry GETs)
+    if exc.sqlstate is None or connection_lost:  # the connection failed: PostgREST's 503 (clients retry GETs)
         return RestError(503, "PGRST001", "Database client error. Retrying the connection.", str(exc))
     diag = exc.diag
     state = exc.sqlstate
