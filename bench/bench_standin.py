@@ -145,7 +145,10 @@ def run(info: dict, args, server_pid: int) -> None:
     where = where_from_params("memory_nodes", [])
     stmt, params = rest_statements.read("memory_nodes", select_list("memory_nodes", "*"), where,
                                         order_by("memory_nodes", "updated_at.asc"), 1000, 0, False, False)
-    rest_dsn = psycopg.conninfo.make_conninfo(info["db_url"], user="authenticator")
+    # The stand-in's API connections use the cluster's Unix socket; so does this baseline.
+    with psycopg.connect(info["db_url"]) as admin:
+        socket_dir = admin.execute("SHOW unix_socket_directories").fetchone()[0].split(",")[0].strip()
+    rest_dsn = psycopg.conninfo.make_conninfo(info["db_url"], user="authenticator", host=socket_dir)
     transaction = request_transaction(True, pre, stmt)
     with psycopg.connect(rest_dsn, autocommit=True) as conn:
 

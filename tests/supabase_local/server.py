@@ -152,7 +152,7 @@ def start_cluster_stack(data_dir: str | None = None, port: int | None = None) ->
     cluster.start()
     try:
         prepare_database(cluster.dsn(DATABASE))
-        return cluster, StandIn(admin_dsn=cluster.dsn(DATABASE), rest_dsn=cluster.dsn(DATABASE, "authenticator"),
+        return cluster, StandIn(admin_dsn=cluster.dsn(DATABASE), rest_dsn=cluster.socket_dsn(DATABASE, "authenticator"),
                                 port=port)
     except BaseException:
         cluster.stop()
