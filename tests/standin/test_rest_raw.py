@@ -218,3 +218,25 @@ def test_rpc_over_get_is_read_only(rest, alice, supabase_stack):
     missing = rest("POST", "/rpc/add_and_check", token=alice.token, json={"b": 2})
     assert missing.status_code == 404 and _error(missing)["code"] == "PGRST202"
     assert rest("PATCH", "/rpc/add_and_check", token=alice.token, json={}).status_code == 405
+
+
+def test_http_statuses_follow_postgrests_sqlstate_mapping(rest, alice, bob):
+    """§4 through HTTP, not only the code the client sees: 409 for 23505/23503, 403 for 42501 when signed
+    in, 400 for P0001/23514/PGRST204, 404 for PGRST205 - one request each."""
+    row = {"id": str(uuid.uuid4()), "title": "t"}
+    assert rest("POST", "/tasks", token=alice.token, json=row).status_code == 201
+    cases = {
+        ("23505", 409): rest("POST", "/tasks", token=alice.token, json=row),
+        ("23503", 409): rest("POST", "/tasks", token=alice.token,
+                             json={"id": str(uuid.uuid4()), "title": "t", "connection_id": str(uuid.uuid4())}),
+        ("42501", 403): rest("POST", "/tasks", token=bob.token,
+                             json={"id": str(uuid.uuid4()), "title": "t", "user_id": alice.id}),
+        ("23514", 400): rest("POST", "/tasks", token=alice.token,
+                             json={"id": str(uuid.uuid4()), "title": "t", "status": "bogus"}),
+        ("PGRST204", 400): rest("POST", "/tasks", token=alice.token, json={"id": str(uuid.uuid4()), "colour": "red"}),
+        ("PGRST205", 404): rest("GET", "/no_such_table", token=alice.token),
+    }
+    assert rest("PATCH", f"/tasks?id=eq.{row['id']}", token=alice.token, json={"deleted_at": "now"}).status_code == 204
+    cases[("P0001", 400)] = rest("PATCH", f"/tasks?id=eq.{row['id']}", token=alice.token, json={"deleted_at": None})
+    seen = {(_error(r)["code"], r.status_code) for r in cases.values()}
+    assert seen == set(cases)
