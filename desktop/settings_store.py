@@ -53,3 +53,13 @@ class AppSettings:
     def active_connection(self, value: str) -> None:
         self._s.setValue("console/connection", value)
         self._s.sync()
+
+    @property
+    def export_dir(self) -> str:
+        """The folder of the last export ("" before the first)."""
+        return self._get("console/export_dir", "")
+
+    @export_dir.setter
+    def export_dir(self, value: str) -> None:
+        self._s.setValue("console/export_dir", value)
+        self._s.sync()

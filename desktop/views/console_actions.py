@@ -3,8 +3,10 @@ message to the Atlas, copy, export, preview the system prompt. The product logic
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QApplication,
     QDialog,
@@ -106,16 +108,36 @@ def promote(page, message_id: str) -> None:
     Op(page, run, "Promoting to the Atlas").changes("memory_nodes").success(done).run()
 
 
+_UNSAFE_NAME = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
+
+
+def export_file_name(title: str, fmt: str) -> str:
+    """A file name from the thread title that every OS accepts (no / \\ : * ? " < > | or controls)."""
+    stem = " ".join(_UNSAFE_NAME.sub("-", title or "").split()).strip(" .-")[:60].strip() or "thread"
+    return stem + (".md" if fmt == "markdown" else ".json")
+
+
 def export_dialog(page, fmt: str) -> None:
+    """Ask where to save (non-blocking dialog; the last folder is remembered), then export."""
     if page.conversation_id is None:
         bus.error.emit("Open a thread to export it.")
         return
-    suffix = ".md" if fmt == "markdown" else ".json"
-    name = (page.title_label.text() or "thread").strip().replace("/", "-")[:60] + suffix
-    path, _ = QFileDialog.getSaveFileName(page, "Export thread", str(Path.home() / name),
-                                          "Markdown (*.md)" if fmt == "markdown" else "JSON (*.json)")
-    if path:
+    folder = page.ctx.settings.export_dir or str(Path.home())
+    dialog = QFileDialog(page, "Export thread", folder,
+                         "Markdown (*.md)" if fmt == "markdown" else "JSON (*.json)")
+    dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+    dialog.setFileMode(QFileDialog.FileMode.AnyFile)
+    dialog.setDefaultSuffix("md" if fmt == "markdown" else "json")  # "notes" is saved as notes.md
+    dialog.selectFile(export_file_name(page.title_label.text(), fmt))
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+    def chosen(path: str) -> None:
+        page.ctx.settings.export_dir = str(Path(path).parent)
         export_thread(page, fmt, Path(path))
+
+    dialog.fileSelected.connect(chosen)
+    page.export_file_dialog = dialog
+    dialog.open()
 
 
 def export_thread(page, fmt: str, path: Path) -> None:
@@ -128,7 +150,8 @@ def export_thread(page, fmt: str, path: Path) -> None:
             return write_export(s, cid, Path(path), fmt)
 
     Op(page, run, "Exporting the thread").success(
-        lambda written: bus.notice.emit(f"Exported to {written}")).run()
+        lambda written: bus.notice.emit(f"Exported to {written}")).failure(
+        lambda exc: bus.error.emit(f"Could not export the thread to {path}: {exc}")).run()
 
 
 def preview_prompt(page) -> None:
