@@ -240,3 +240,14 @@ def test_http_statuses_follow_postgrests_sqlstate_mapping(rest, alice, bob):
     cases[("P0001", 400)] = rest("PATCH", f"/tasks?id=eq.{row['id']}", token=alice.token, json={"deleted_at": None})
     seen = {(_error(r)["code"], r.status_code) for r in cases.values()}
     assert seen == set(cases)
+
+
+def test_a_nul_byte_in_a_filter_is_bad_input_not_an_outage(rest, alice):
+    """PostgREST hands the value to Postgres, which refuses NUL in text: 400 22021. It is not a lost
+    connection: a 503 would make clients retry the same bad request and the stand-in purge its pool."""
+    for path in ("/tasks?title=eq.%00", "/tasks?title=in.(a,b%00)", "/tasks?or=(title.eq.x%00)"):
+        response = rest("GET", path, token=alice.token)
+        assert response.status_code == 400, (path, response.text)
+        assert _error(response)["code"] == "22021"
+        assert "0x00" in _error(response)["message"]
+    assert rest("GET", "/tasks?title=eq.fine", token=alice.token).status_code == 200

@@ -131,7 +131,9 @@ class RestApi:
                     await self._rollback(conn)
                     # Connection lost (e.g. the backend was terminated: 57P01 arrives, then the socket
                     # closes): PostgREST's 503 PGRST001, and purge the other dead pool connections.
-                    lost = exc.sqlstate is None or conn.broken
+                    # (A psycopg error without SQLSTATE on a healthy connection is bad input refused
+                    # before sending, e.g. a NUL byte: from_postgres answers 400.)
+                    lost = conn.broken or (exc.sqlstate is None and isinstance(exc, pg_errors.OperationalError))
                     if lost and not self._checking:
                         self._checking = asyncio.ensure_future(self._check_pool())
                     raise from_postgres(exc, role, connection_lost=lost) from None

@@ -61,8 +61,12 @@ def status_for_sqlstate(state: str, message: str, role: str) -> int:
 
 def from_postgres(exc: pg_errors.Error, role: str, connection_lost: bool = False) -> RestError:
     """Forward Postgres' MESSAGE/DETAIL/HINT verbatim with PostgREST's status."""
-    if exc.sqlstate is None or connection_lost:  # the connection failed: PostgREST's 503 (clients retry GETs)
+    if connection_lost:  # the connection failed: PostgREST's 503 (clients retry GETs)
         return RestError(503, "PGRST001", "Database client error. Retrying the connection.", str(exc))
+    if exc.sqlstate is None:  # psycopg refused a value before sending it; Postgres would have said why
+        if "NUL" in str(exc):
+            return RestError(400, "22021", 'invalid byte sequence for encoding "UTF8": 0x00')
+        return RestError(400, "22000", str(exc))
     diag = exc.diag
     state = exc.sqlstate
     message = diag.message_primary or str(exc)
