@@ -114,7 +114,18 @@ class MainWindow(QMainWindow):
     def database_failed(self, problem: BaseException | str) -> None:
         from local_schema.safety import DatabaseCorrupt
 
-        self.placeholder.setText(f"Could not open your data.\n\n{problem}\n\nNothing was changed or deleted.")
+        if isinstance(problem, DatabaseCorrupt):
+            # The exception's own text is written for developers (it names recover_database()).
+            remedy = (f"Recover… moves the damaged file aside (it is kept) and restores the newest good backup "
+                      f"({problem.backup.name}); changes made after it are lost unless they were synced."
+                      if problem.backup is not None else
+                      "There is no backup. Recover… moves the damaged file aside (it is kept) and starts an "
+                      "empty database; synced data comes back when you sign in.")
+            text = (f"Could not open your data: the database file is damaged.\n\n{problem.path}\n"
+                    f"({problem.details})\n\nNothing was changed or deleted. {remedy}")
+        else:
+            text = f"Could not open your data.\n\n{problem}\n\nNothing was changed or deleted."
+        self.placeholder.setText(text)
         self.placeholder.setObjectName("Error")
         self.placeholder.setWordWrap(True)
         self.placeholder.style().polish(self.placeholder)
