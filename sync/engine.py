@@ -18,7 +18,7 @@ from pathlib import Path
 
 from sync import accounts
 from sync.config import SupabaseConfig, load_supabase_config
-from sync.dbutil import write_tx
+from sync.dbutil import tune_for_sync, write_tx
 from sync.errors import ConfigError, Kind, RequestFailed, SignInNeeded, SyncError
 from sync.session import SessionManager, SessionStore
 
@@ -95,6 +95,7 @@ class SyncEngine:
         if self._db is None or Path(self._db.path) != path.resolve():
             self.close_database()
             self._db = open_database(path)
+            tune_for_sync(self._db)
         return self._db
 
     def close_database(self) -> None:

@@ -120,3 +120,19 @@ def test_unreachable_server_means_offline_with_the_queue_intact(devices, supabas
     assert result.state == "offline" and "ConnectError" in result.error and "\n" not in result.error
     assert a.engine.status()["pending"] == 1
     assert a.sync().pushed == 1  # back online: nothing was lost
+
+
+def test_sync_tunes_its_own_connections_and_leaves_the_apps_alone(devices):
+    from local_schema.database import open_database
+
+    a = devices("a")
+    a.sync()
+    app = open_database(a.db.path)  # the app's own handle on the same file
+    try:
+        with a.db.engine.connect() as ours, app.engine.connect() as theirs:
+            assert ours.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 10000
+            assert ours.exec_driver_sql("PRAGMA cache_size").scalar() == -16384
+            assert theirs.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
+            assert theirs.exec_driver_sql("PRAGMA cache_size").scalar() == -2000
+    finally:
+        app.close()
