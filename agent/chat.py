@@ -31,6 +31,7 @@ from local_schema.database import LocalDatabase
 from local_schema.models import AgentConnection, Conversation, Message
 
 DONE, STOPPED, FAILED = "done", "stopped", "failed"
+MESSAGE_LIMIT = 200_000  # messages.content on the server: a longer message would be stored, then never sync
 
 
 @dataclass
@@ -78,6 +79,9 @@ class ChatTurn:
         text = text.strip()
         if not text:
             raise ValueError("Type a message first.")
+        if len(text) > MESSAGE_LIMIT:
+            raise ValueError(f"This message is {len(text):,} characters long; the limit is {MESSAGE_LIMIT:,}. "
+                             "Shorten it or split it into several messages.")
         with self.db.session() as session:
             conversation = self._conversation(session)
             message = Message(user_id=conversation.user_id, conversation_id=conversation.id, role="user",

@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 from local_schema.models import AgentConnection, Conversation, Message
 
 TITLE_LENGTH = 60
+TITLE_LIMIT = 500  # conversations.title on the server
 
 
 def default_title(text: str, limit: int = TITLE_LENGTH) -> str:
@@ -39,6 +40,8 @@ def rename_thread(session: Session, conversation_id: str, title: str) -> Convers
     title = " ".join((title or "").split())
     if not title:
         raise ValueError("A thread title cannot be empty.")
+    if len(title) > TITLE_LIMIT:  # the server's limit: a longer title could never sync
+        title = default_title(title, TITLE_LIMIT - 1)
     conversation = _live(session, conversation_id)
     conversation.title = title
     session.add(conversation)

@@ -6,6 +6,10 @@ from urllib.parse import urlsplit
 
 from agent.presets import PROVIDERS
 
+# The server's check constraints on agent_connections: a longer value would save here, then never sync.
+URL_LIMIT = 2048
+MODEL_LIMIT = 500
+
 
 def validate_connection(name: str | None, base_url: str | None, model: str | None,
                         provider: str | None = "custom") -> dict[str, str]:
@@ -22,6 +26,8 @@ def validate_connection(name: str | None, base_url: str | None, model: str | Non
         problems["model"] = "Enter the model name, e.g. hermes3."
     elif any(ch.isspace() for ch in model.strip()):
         problems["model"] = "The model name must not contain spaces."
+    elif len(model.strip()) > MODEL_LIMIT:
+        problems["model"] = f"The model name is too long (at most {MODEL_LIMIT} characters)."
     if provider not in PROVIDERS:
         problems["provider"] = "Choose a provider: hermes, openrouter, nous or custom."
     return problems
@@ -32,6 +38,8 @@ def base_url_problem(base_url: str | None) -> str | None:
     url = (base_url or "").strip()
     if not url:
         return "Enter the base URL, e.g. http://localhost:11434/v1."
+    if len(url.rstrip("/")) > URL_LIMIT:
+        return f"The base URL is too long (at most {URL_LIMIT} characters)."
     if any(ch.isspace() for ch in url):
         return "The base URL must not contain spaces."
     parts = urlsplit(url)

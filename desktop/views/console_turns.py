@@ -71,6 +71,12 @@ class TurnController(QObject):
         if not self.page.current_connection_id():
             bus.error.emit("Bind a connection first (I. Bind), then send your message.")
             return
+        from agent.chat import MESSAGE_LIMIT
+
+        if len(text) > MESSAGE_LIMIT:  # said before the huge text is rendered as a provisional row
+            bus.error.emit(f"This message is {len(text):,} characters long; the limit is {MESSAGE_LIMIT:,}. "
+                           "Shorten it or split it into several messages.")
+            return
         if self.page.conversation_id is None:
             from desktop.views import console_actions
 

@@ -211,3 +211,11 @@ def test_thread_deleted_while_waiting_for_the_reply(db, fake_llm, thread):
     assert turn.result.status == STOPPED and turn.result.reply_message_id is None
     with db.session() as s:
         assert s.exec(select(Message)).all() == []
+
+
+def test_a_message_longer_than_the_server_accepts_is_refused_before_anything_is_stored(db, fake_llm, thread):
+    # messages.content is at most 200,000 characters on the server; a longer one would be stored here and
+    # rejected by sync forever. Refused up front, with the limit, so the user can shorten or split it.
+    with pytest.raises(ValueError, match="200,000"):
+        ChatTurn(db, thread.id).send("x" * 200_001)
+    assert stored(db, thread) == [] and fake_llm.requests == []

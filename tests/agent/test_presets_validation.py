@@ -49,3 +49,12 @@ def test_name_model_provider_messages():
         "provider": "Choose a provider: hermes, openrouter, nous or custom.",
     }
     assert clean_base_url(" http://h/v1/ ") == "http://h/v1"
+
+
+def test_values_the_server_would_reject_are_refused_in_the_form():
+    # agent_connections: model <= 500 and base_url <= 2048 characters on the server; a longer one would
+    # save locally and then be rejected by sync forever.
+    problems = validate_connection("n", "http://h/" + "p" * 2100, "m" * 501, "custom")
+    assert problems["base_url"] == "The base URL is too long (at most 2048 characters)."
+    assert problems["model"] == "The model name is too long (at most 500 characters)."
+    assert validate_connection("n", "http://h/" + "p" * 2000, "m" * 500, "custom") == {}

@@ -46,3 +46,10 @@ def test_paging_through_messages(session):
     for i in range(25):
         add_message(session, t, "user", f"m{i}", ts(1, i))
     assert [m.content for m in thread_messages(session, t.id, offset=20, limit=10)] == [f"m{i}" for i in range(20, 25)]
+
+
+def test_rename_keeps_titles_within_the_server_limit(session):
+    # conversations.title is at most 500 characters on the server: a longer title would never sync.
+    thread = new_thread(session, add_connection(session).id)
+    renamed = rename_thread(session, thread.id, "word " * 200)
+    assert len(renamed.title) <= 500 and renamed.title.endswith("…")

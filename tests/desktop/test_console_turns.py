@@ -123,6 +123,21 @@ def test_sending_without_a_connection_explains_and_keeps_the_text(qtbot, window,
     assert console.composer.toPlainText() == "hello?"
 
 
+def test_a_message_over_the_server_limit_is_refused_and_kept_in_the_composer(qtbot, window, settle, fake_llm):
+    from desktop.bus import bus
+
+    bind_fake(window, fake_llm, settle)
+    console = window.pages["console"]
+    huge = "log line\n" * 25_000  # 225,000 characters: a pasted log file
+    console.composer.setPlainText(huge)
+    with qtbot.waitSignal(bus.error, timeout=3000) as err:
+        qtbot.mouseClick(console.send_button, Qt.MouseButton.LeftButton)
+    assert "limit is 200,000" in err.args[0]
+    settle()
+    assert console.composer.toPlainText() == huge and not console.turns.busy
+    assert console.transcript.rowCount() == 0 and fake_llm.chat_requests == []
+
+
 def test_a_new_message_supersedes_the_retry_of_an_earlier_failure(qtbot, window, settle, fake_llm):
     bind_fake(window, fake_llm, settle)
     console = window.pages["console"]
