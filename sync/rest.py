@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 
 import httpx
@@ -16,6 +17,8 @@ import httpx
 from sync.errors import Kind, RequestFailed, classify
 
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+MAX_WAIT = 5.0  # seconds of Retry-After waited out inside a cycle (longer: the scheduler waits)
+MAX_WAITS = 2   # per request
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -39,10 +42,16 @@ class RestClient:
         self._http.close()
 
     def request(self, method: str, path: str, *, params=None, json_body=None, prefer: str | None = None):
-        """Send one request; return the decoded JSON body (None for an empty one)."""
+        """Send one request; return the decoded JSON body (None for an empty one).
+
+        A 401 is answered by one refresh and one resend. A 429/503 whose Retry-After is short is waited
+        out and resent (at most MAX_WAITS times) rather than failing the whole cycle: every request sync
+        makes is safe to replay, and the scheduler's backoff is for longer outages. A longer Retry-After
+        ends the cycle and the scheduler waits at least that long."""
         body = None if json_body is None else json.dumps(json_body, separators=(",", ":")).encode()
         token = self._token()
-        for attempt in (0, 1):
+        refreshed, waits = False, 0
+        while True:
             headers = {"Authorization": f"Bearer {token}"}
             if body is not None:
                 headers["Content-Type"] = "application/json"
@@ -57,11 +66,15 @@ class RestClient:
             if response.is_success:
                 return self._decode(response)
             failure = self._failure(response)
-            if failure.kind is Kind.AUTH and attempt == 0:
-                token = self._refresh(token)  # single-flight inside; raises SignInNeeded when it is final
+            if failure.kind is Kind.AUTH and not refreshed:
+                token, refreshed = self._refresh(token), True  # single-flight; SignInNeeded when final
+                continue
+            wait = failure.retry_after
+            if failure.kind is Kind.TRANSIENT and wait is not None and 0 <= wait <= MAX_WAIT and waits < MAX_WAITS:
+                waits += 1
+                time.sleep(wait)
                 continue
             raise failure
-        raise AssertionError("unreachable")
 
     @staticmethod
     def _decode(response: httpx.Response):

@@ -18,6 +18,7 @@ class _Rule:
     times: int | None  # None = until cleared
     status: int = 0
     body: object = None
+    headers: dict[str, str] | None = None
     seconds: float = 0.0
     hits: int = 0
 
@@ -32,9 +33,10 @@ class Faults:
         """The request's transaction commits, then the connection is aborted without a response."""
         self._add(_Rule("drop", method.upper(), path_prefix, times))
 
-    def fail_next(self, method: str, path_prefix: str, status: int, body: object = None, times: int = 1) -> None:
+    def fail_next(self, method: str, path_prefix: str, status: int, body: object = None, times: int = 1,
+                  headers: dict[str, str] | None = None) -> None:
         """Answer `status` with `body` (JSON-encoded unless bytes/str) before touching the database."""
-        self._add(_Rule("fail", method.upper(), path_prefix, times, status=status, body=body))
+        self._add(_Rule("fail", method.upper(), path_prefix, times, status=status, body=body, headers=headers))
 
     def delay(self, method: str, path_prefix: str, seconds: float, times: int | None = None) -> None:
         """Sleep `seconds` before handling each matching request (every one until cleared, or `times`)."""

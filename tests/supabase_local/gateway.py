@@ -107,7 +107,7 @@ class Gateway:
         rule = self.faults.take("fail", method, path)
         if rule is not None:
             body = rule.body if isinstance(rule.body, bytes | str) else json.dumps(rule.body)
-            return Response(body, rule.status, media_type="application/json")
+            return Response(body, rule.status, headers=rule.headers, media_type="application/json")
         apikey = request.headers.get("apikey") or request.query_params.get("apikey")
         if not apikey:
             return _gateway_error("No API key found in request", "No `apikey` request header or url param was found.")

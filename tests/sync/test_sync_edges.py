@@ -129,3 +129,27 @@ def test_failed_sends_that_met_a_429_do_not_count_toward_parking_a_server_error(
     [item] = parked.list_parked(a.db)
     assert item.code == "XX000" and f"{MAX_SERVER_ATTEMPTS} times: boom" in item.message
     assert [r["title"] for r in server_rows(supabase_stack, "tasks", user[2])] == ["rate limited"]
+
+
+def test_a_short_retry_after_is_waited_out_within_the_cycle_a_long_one_ends_it(devices, supabase_stack, user):
+    a = devices("a")
+    with a.session() as s:
+        s.add(Task(title="after a short wait"))
+        s.commit()
+    busy = {"code": None, "message": "Too Many Requests", "details": None, "hint": None}
+    supabase_stack.faults.fail_next("POST", "/rest/v1/tasks", 429, busy, headers={"Retry-After": "1"})
+    started = time.monotonic()
+    result = a.sync()  # not an error: the same POST went out again after the second the server asked for
+    assert time.monotonic() - started >= 1.0
+    assert (result.pushed, result.requests) == (1, 2 + 8)
+    assert len(server_rows(supabase_stack, "tasks", user[2])) == 1
+
+    with a.session() as s:
+        s.add(Task(title="after a long wait"))
+        s.commit()
+    down = {"code": "PGRST001", "message": "maintenance", "details": None, "hint": None}
+    supabase_stack.faults.fail_next("POST", "/rest/v1/tasks", 503, down, headers={"Retry-After": "120"})
+    ended = a.sync(expect_state="error")  # not slept through: the scheduler waits at least that long
+    assert ended.retry_after == 120 and ended.duration_s < 5 and ended.requests == 1
+    assert a.engine.status()["pending"] == 1
+    assert a.sync().pushed == 1
