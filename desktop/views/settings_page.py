@@ -20,6 +20,7 @@ from desktop import theme
 from desktop.bus import bus
 from desktop.ops import Op
 
+MIN_PASSPHRASE = 8  # for a new key file; an existing one opens with whatever it was made with
 THEME_LABELS = {"system": "Follow the OS", "light": "Light", "dark": "Dark"}
 
 
@@ -75,9 +76,15 @@ class SettingsPage(QWidget):
         self.passphrase.setEchoMode(QLineEdit.EchoMode.Password)
         self.passphrase.setPlaceholderText("Passphrase for the encrypted key file")
         self.passphrase.returnPressed.connect(self.use_encrypted_file)
+        # Only when the file is created: a typo there would lock the keys away for good.
+        self.passphrase_repeat = QLineEdit()
+        self.passphrase_repeat.setEchoMode(QLineEdit.EchoMode.Password)
+        self.passphrase_repeat.setPlaceholderText("Repeat the passphrase")
+        self.passphrase_repeat.returnPressed.connect(self.use_encrypted_file)
         self.file_button = QPushButton("Use encrypted file")
         self.file_button.clicked.connect(self.use_encrypted_file)
         row.addWidget(self.passphrase, 1)
+        row.addWidget(self.passphrase_repeat, 1)
         row.addWidget(self.file_button)
         fcol.addLayout(row)
         self.memory_button = QPushButton("Keep keys in memory only")
@@ -125,6 +132,8 @@ class SettingsPage(QWidget):
             self.key_explain.setText("This machine has no OS keychain. MIRARI will not store keys in plain "
                                      "text: choose an encrypted file (protected by a passphrase) or memory only.")
         self.fallback.setVisible(status.mode != "keychain")
+        self._creating = not status.key_file_exists
+        self.passphrase_repeat.setVisible(self._creating)
         self.file_button.setText("Unlock" if status.key_file_exists and status.mode != "memory" else
                                  "Use encrypted file")
         self.memory_button.setVisible(status.mode != "memory")
@@ -134,6 +143,14 @@ class SettingsPage(QWidget):
         if not passphrase:
             self._key_problem("Enter a passphrase first.")
             return
+        if self._creating:
+            if len(passphrase) < MIN_PASSPHRASE:
+                self._key_problem(f"Use at least {MIN_PASSPHRASE} characters: this passphrase guards your API keys.")
+                return
+            if self.passphrase_repeat.text() != passphrase:
+                self._key_problem("The two passphrases do not match. Type them again.")
+                self.passphrase_repeat.clear()
+                return
         secrets = self.ctx.secrets
         self.file_button.setEnabled(False)
         Op(self, lambda: secrets.use_encrypted_file(passphrase), "Unlocking the key file").success(
@@ -146,6 +163,7 @@ class SettingsPage(QWidget):
     def _key_mode_changed(self) -> None:
         self.file_button.setEnabled(True)
         self.passphrase.clear()
+        self.passphrase_repeat.clear()
         self.key_error.hide()
         self.show_key_status()
         bus.changed.emit(frozenset({"secrets"}), self)

@@ -36,6 +36,7 @@ def test_without_an_os_keychain_keys_need_an_explicit_fallback(qtbot, tmp_path, 
 
         window.show_page("settings")
         qtbot.keyClicks(settings.passphrase, "wrong horse battery")
+        qtbot.keyClicks(settings.passphrase_repeat, "wrong horse battery")  # a new file: typed twice
         with qtbot.waitSignal(settings.secrets_changed, timeout=10000):
             qtbot.mouseClick(settings.file_button, Qt.MouseButton.LeftButton)
         assert "Encrypted file (unlocked)" in settings.key_status.text()
