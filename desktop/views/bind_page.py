@@ -44,6 +44,7 @@ class BindPage(QWidget):
         self.ctx = ctx
         self.editing_id: str | None = None  # None = a new, unsaved connection
         self._key_stored = False
+        self._loaded: dict | None = None  # the form as last loaded; differences are unsaved edits
 
         outer = QHBoxLayout(self)
         outer.setContentsMargins(18, 14, 18, 14)
@@ -72,7 +73,7 @@ class BindPage(QWidget):
         for preset in PRESETS:
             button = QPushButton(preset.label)
             button.setToolTip(f"{preset.base_url or '(your URL)'} · {preset.model or '(your model)'}")
-            button.clicked.connect(lambda _=False, p=preset: self.start_from_preset(p))
+            button.clicked.connect(lambda _=False, p=preset: self.start_from_preset(p, ask=True))
             self.preset_buttons[preset.label] = button
             grid.addWidget(button)
         left.addLayout(grid)
@@ -155,23 +156,49 @@ class BindPage(QWidget):
         self.model.set_rows(rows)
         self.empty_note.setVisible(not rows)
         row = self.model.row_of(target)
-        if row is None and rows and self.editing_id is None and select is None and not self._dirty():
+        if row is None and rows and self.editing_id is None and select is None and not self.has_unsaved_edits():
             row = 0
         if row is not None:
             self.list.setCurrentIndex(self.model.index(row))
         selection.blockSignals(False)
         if row is not None:
-            self.edit(rows[row])
+            conn = rows[row]
+            if conn.id == self.editing_id and self.has_unsaved_edits():
+                # A refresh (a test finished, a sync) must not wipe what the user is typing.
+                self.status.show_check(conn.status, conn.check_error, conn.checked_at)
+            else:
+                self.edit(conn)
 
-    def _on_selected(self, current, _previous) -> None:
-        if current.isValid():
-            self.edit(current.data(CONNECTION_ROLE))
+    def _on_selected(self, current, previous) -> None:
+        if not current.isValid():
+            return
+        conn = current.data(CONNECTION_ROLE)
+        if conn.id != self.editing_id and not self._may_discard():
+            selection = self.list.selectionModel()
+            selection.blockSignals(True)
+            self.list.setCurrentIndex(previous)
+            selection.blockSignals(False)
+            return
+        self.edit(conn)
 
-    def _dirty(self) -> bool:
-        return self.editing_id is None and bool(self.key_edit.text())
+    def has_unsaved_edits(self) -> bool:
+        return self._loaded is not None and (self.form_values() != self._loaded or bool(self.key_edit.text()))
+
+    def _may_discard(self) -> bool:
+        """True when there is nothing unsaved, or the user agrees to drop it."""
+        if not self.has_unsaved_edits():
+            return True
+        name = self.name_edit.text().strip() or "the new connection"
+        answer = QMessageBox.question(self, "Unsaved changes",
+                                      f"Discard your unsaved changes to “{name}”?",
+                                      QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+                                      QMessageBox.StandardButton.Cancel)
+        return answer == QMessageBox.StandardButton.Discard
 
     # --- form ----------------------------------------------------------------------------------
-    def start_from_preset(self, preset, focus: bool = True) -> None:
+    def start_from_preset(self, preset, focus: bool = True, ask: bool = False) -> None:
+        if ask and not self._may_discard():
+            return
         self.editing_id = None
         # No current item (not just no selection), so clicking the same connection again reloads it.
         self.list.setCurrentIndex(QModelIndex())
@@ -187,6 +214,8 @@ class BindPage(QWidget):
         self.delete_button.setEnabled(False)
         self._clear_errors()
         self._update_key_note()
+        # A preset form counts as edited once a URL, model or key is typed (not for the name alone).
+        self._loaded = self.form_values()
         if focus:
             (self.url_edit if not preset.base_url else self.name_edit).setFocus()
 
@@ -202,6 +231,7 @@ class BindPage(QWidget):
         self.status.show_check(conn.status, conn.check_error, conn.checked_at)
         self.delete_button.setEnabled(True)
         self._clear_errors()
+        self._loaded = self.form_values()
         secrets = self.ctx.secrets
         Op(self, lambda: secrets.has_key(conn.id), "Looking up the key").success(
             lambda has: self._set_key_stored(conn.id, has)).run()
@@ -276,6 +306,7 @@ class BindPage(QWidget):
     def _saved(self, connection_id: str, then) -> None:
         self.editing_id = connection_id
         self.key_edit.clear()
+        self._loaded = None  # saved: the refresh below reloads the stored values into the form
         self.refresh(select=connection_id)
         bus.notice.emit("Connection saved")
         self.saved.emit(connection_id)

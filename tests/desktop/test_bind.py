@@ -144,3 +144,44 @@ def test_edit_and_delete(qtbot, window, settle, memory_keyring, fake_llm):
     assert _rows(window) == []
     assert ("MIRARI", cid) not in memory_keyring.secrets
     assert page.model.rowCount() == 0
+
+
+def _answer_box(button):
+    def answer():
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(20, answer)
+            return
+        assert "unsaved changes" in box.text()
+        box.button(button).click()
+    QTimer.singleShot(20, answer)
+
+
+def test_unsaved_edits_are_not_dropped_silently(qtbot, window, settle, fake_llm):
+    from desktop.demo import add_connection
+
+    page, first = _bind(qtbot, window, settle, url=fake_llm.base_url, name="First")
+    add_connection(window.ctx.db, "Second", fake_llm.base_url, "second-model")
+    page.refresh(select=first)
+    settle()
+    page.url_edit.setText("http://edited.example/v1")  # typed, not saved
+
+    # clicking another connection asks; Cancel keeps the edit and the selection
+    second_rect = page.list.visualRect(page.model.index(1))
+    _answer_box(QMessageBox.StandardButton.Cancel)
+    qtbot.mouseClick(page.list.viewport(), Qt.MouseButton.LeftButton, pos=second_rect.center())
+    assert page.editing_id == first and page.url_edit.text() == "http://edited.example/v1"
+    assert page.list.currentIndex().row() == 0
+
+    # a refresh from elsewhere (e.g. a finished test or a sync) does not wipe the edit either
+    page.refresh()
+    settle()
+    assert page.url_edit.text() == "http://edited.example/v1"
+
+    # a preset asks too; Discard then starts the new form
+    _answer_box(QMessageBox.StandardButton.Discard)
+    qtbot.mouseClick(page.preset_buttons["Nous"], Qt.MouseButton.LeftButton)
+    assert page.editing_id is None and page.model_edit.text() == "Hermes-3-Llama-3.1-70B"
+    # an untouched form switches without a question
+    qtbot.mouseClick(page.list.viewport(), Qt.MouseButton.LeftButton, pos=second_rect.center())
+    assert page.model_edit.text() == "second-model"
