@@ -120,3 +120,61 @@ def test_recycled_database_is_back_in_the_template_state(pg_cluster, server_temp
                                 [database_name(dsn)]).fetchone()[0] == 0
     finally:
         pool.close()
+
+
+def _history(dsn: str) -> list[str]:
+    with psycopg.connect(dsn) as conn:
+        return [v for (v,) in conn.execute("select version from supabase_migrations.schema_migrations order by 1")]
+
+
+def _extra_migration(tmp_path, monkeypatch):
+    from tests.supabase_local import schema
+
+    extra = tmp_path / "20990101000000_extra.sql"
+    extra.write_text("create table public.extra_from_a_later_pull (id int primary key);")
+    monkeypatch.setattr(schema, "migration_files", lambda: [*migration_files(), extra])
+
+
+def test_applied_migrations_are_recorded_like_the_supabase_cli(server_db):
+    assert _history(server_db) == [p.name.partition("_")[0] for p in migration_files()]
+
+
+def test_a_kept_stand_in_database_gets_the_migrations_added_since(pg_cluster, server_template, tmp_path,
+                                                                 monkeypatch):
+    """`python -m tests.supabase_local --data-dir D` reuses D's database: a migration pulled since must be
+    applied there too (it used to be skipped, leaving the developer on a stale schema), once."""
+    from tests.supabase_local.server import add_auth_tables, prepare_database
+
+    dsn = clone_database(pg_cluster.dsn(), server_template)
+    try:
+        add_auth_tables(dsn)  # what a stand-in run leaves behind
+        _extra_migration(tmp_path, monkeypatch)
+        prepare_database(dsn)
+        prepare_database(dsn)  # and only once
+        assert _history(dsn)[-1] == "20990101000000"
+        with psycopg.connect(dsn) as conn:
+            assert conn.execute("select to_regclass('public.extra_from_a_later_pull')").fetchone()[0] is not None
+    finally:
+        drop_database(pg_cluster.dsn(), database_name(dsn))
+
+
+def test_a_database_from_before_the_history_is_brought_up_to_date(pg_cluster):
+    """Kept data dirs created before the history existed had the first four migrations; later ones
+    (install_template's PT404) are applied on the next start."""
+    from tests.supabase_local.schema import SCAFFOLDING_SQL, apply_pending_migrations
+
+    dsn = _fresh_database(pg_cluster, "apply_legacy")
+    try:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(SCAFFOLDING_SQL.read_text())
+            for path in migration_files():
+                if path.name < "20261126100400":
+                    conn.execute(path.read_text())
+        assert apply_pending_migrations(dsn) == ["20261126100400_install_template_not_found_is_404.sql"]
+        with psycopg.connect(dsn) as conn:
+            source = conn.execute("select prosrc from pg_proc where oid = 'public.install_template(uuid)'"
+                                  "::regprocedure").fetchone()[0]
+        assert "PT404" in source
+        assert apply_pending_migrations(dsn) == []
+    finally:
+        drop_database(pg_cluster.dsn(), "apply_legacy")

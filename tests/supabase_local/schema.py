@@ -48,14 +48,66 @@ def _run_file(conn: psycopg.Connection, path: Path) -> None:
         raise SchemaError(f"{path.name}: {exc.sqlstate}: {exc}") from exc
 
 
+# Where the Supabase CLI records applied migrations (`supabase db push` skips those listed there).
+MIGRATION_HISTORY_SQL = """
+create schema if not exists supabase_migrations;
+create table if not exists supabase_migrations.schema_migrations (
+  version text not null primary key, statements text[], name text);
+"""
+# Databases built before the history was kept (a stand-in --data-dir) had exactly these applied.
+_BEFORE_HISTORY = "20261126100400"
+
+
+def _version_and_name(path: Path) -> tuple[str, str]:
+    version, _, name = path.stem.partition("_")
+    return version, name
+
+
+def _run_migration(conn: psycopg.Connection, path: Path) -> None:
+    """One migration and its history row, in one transaction."""
+    version, name = _version_and_name(path)
+    try:
+        with conn.transaction():
+            conn.execute(path.read_text(encoding="utf-8"))
+            conn.execute("insert into supabase_migrations.schema_migrations (version, name) values (%s, %s)",
+                         [version, name])
+    except psycopg.Error as exc:
+        raise SchemaError(f"{path.name}: {exc.sqlstate}: {exc}") from exc
+
+
+def _pending(conn: psycopg.Connection) -> list[Path]:
+    applied = {v for (v,) in conn.execute("select version from supabase_migrations.schema_migrations")}
+    return [p for p in migration_files() if _version_and_name(p)[0] not in applied]
+
+
 def apply_schema(dsn: str, *, legacy_default_privileges: bool = False) -> None:
-    """Scaffolding + every migration, in order, as the superuser of `dsn`; one transaction per file."""
+    """Scaffolding + every migration, in order, as the superuser of `dsn`; one transaction per file,
+    each recorded in supabase_migrations.schema_migrations as the Supabase CLI does."""
     with psycopg.connect(dsn, autocommit=True) as conn:
         _run_file(conn, SCAFFOLDING_SQL)
         if legacy_default_privileges:
             conn.execute(LEGACY_DEFAULT_PRIVILEGES)
-        for path in migration_files():
-            _run_file(conn, path)
+        conn.execute(MIGRATION_HISTORY_SQL)
+        for path in _pending(conn):
+            _run_migration(conn, path)
+
+
+def apply_pending_migrations(dsn: str) -> list[str]:
+    """On a database that already has the schema (a kept stand-in --data-dir): apply the migrations added
+    since, like `supabase db push`. Returns the file names applied."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        has_history = conn.execute("select to_regclass('supabase_migrations.schema_migrations') is not null").fetchone()[0]
+        if not has_history:
+            conn.execute(MIGRATION_HISTORY_SQL)
+            for path in migration_files():
+                version, name = _version_and_name(path)
+                if version < _BEFORE_HISTORY:
+                    conn.execute("insert into supabase_migrations.schema_migrations (version, name)"
+                                 " values (%s, %s)", [version, name])
+        pending = _pending(conn)
+        for path in pending:
+            _run_migration(conn, path)
+    return [p.name for p in pending]
 
 
 # -- template databases --------------------------------------------------------------------------

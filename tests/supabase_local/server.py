@@ -34,14 +34,17 @@ def add_auth_tables(admin_dsn: str) -> None:
 
 
 def prepare_database(admin_dsn: str) -> None:
-    """Scaffolding + migrations (the Foundation's apply_schema), then the auth tables; once per database."""
-    from tests.supabase_local.schema import apply_schema
+    """Scaffolding + migrations (the Foundation's apply_schema), then the auth tables; once per database.
+    A database kept from an earlier run (--data-dir) gets the migrations added since."""
+    from tests.supabase_local.schema import apply_pending_migrations, apply_schema
 
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
         done = conn.execute("select to_regclass('auth.refresh_tokens') is not null").fetchone()[0]
     if not done:
         apply_schema(admin_dsn)
         add_auth_tables(admin_dsn)
+    else:
+        apply_pending_migrations(admin_dsn)
 
 
 @dataclass
