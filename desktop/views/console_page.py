@@ -62,12 +62,15 @@ class ConsolePage(QWidget):
         self.title_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         header.addWidget(self.title_label, 1)
         self.connection_combo = QComboBox()
-        self.connection_combo.setMinimumWidth(200)
+        # Shares spare width with the title and shrinks to ~10 characters (never below): with
+        # AdjustToContents its minimum was the longest name, which overlapped the buttons in a small window.
+        self.connection_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.connection_combo.setMinimumContentsLength(10)
         self.connection_combo.setMaximumWidth(340)
-        self.connection_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.connection_combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.connection_combo.setToolTip("The connection this thread talks to")
         self.connection_combo.currentIndexChanged.connect(self._on_connection_picked)
-        header.addWidget(self.connection_combo)
+        header.addWidget(self.connection_combo, 1)
         self.prompt_button = QPushButton("System prompt")
         self.prompt_button.setToolTip("Preview exactly what is sent as the system message")
         self.prompt_button.clicked.connect(lambda: console_actions.preview_prompt(self))

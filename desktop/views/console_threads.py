@@ -23,7 +23,8 @@ def build_thread_column(page) -> QWidget:
     """Creates the column and sets page.new_button, search_box, left_stack, threads, thread_view,
     search_results; wires them to the page's handlers."""
     left = QWidget()
-    left.setFixedWidth(260)
+    left.setMinimumWidth(230)  # gives way to the conversation in a small window
+    left.setMaximumWidth(260)
     lcol = QVBoxLayout(left)
     lcol.setContentsMargins(12, 14, 6, 10)
     head = QHBoxLayout()
@@ -41,6 +42,7 @@ def build_thread_column(page) -> QWidget:
     page.thread_view.setModel(page.threads)
     page.thread_view.setItemDelegate(ThreadDelegate(page.thread_view))
     page.thread_view.setMouseTracking(True)
+    page.thread_view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # titles elide
     page.thread_view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
     page.thread_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
     page.thread_view.customContextMenuRequested.connect(page._thread_menu)

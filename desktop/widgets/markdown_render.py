@@ -129,6 +129,9 @@ def _highlight(doc: QTextDocument, code: CodeBlock, colors: Colors) -> None:
     block_fmt = QTextBlockFormat()
     block_fmt.setLeftMargin(10)
     block_fmt.setRightMargin(10)
+    # md4c marks fences non-breaking: a long line then ran past the bubble (the delegate cannot scroll
+    # sideways). Wrapped instead; Copy still gives the original lines.
+    block_fmt.setNonBreakableLines(False)
     block_fmt.setTopMargin(0)
     block_fmt.setBottomMargin(0)
     cursor.mergeBlockFormat(block_fmt)

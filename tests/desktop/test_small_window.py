@@ -1,0 +1,44 @@
+"""At the window's minimum size nothing in the Console header overlaps or falls off the edge."""
+
+from desktop.demo import add_connection
+
+
+def test_console_header_fits_at_the_minimum_window_size(qtbot, window, settle):
+    add_connection(window.ctx.db, "A connection with a rather long name", "http://127.0.0.1:9/v1",
+                   "a-model-name-that-is-long-too")
+    console = window.pages["console"]
+    console.refresh_connections()
+    settle()
+    window.show_page("console")
+    window.resize(window.minimumSize())
+    qtbot.waitUntil(lambda: window.width() == window.minimumWidth(), timeout=3000)
+    qtbot.wait(20)  # let the layout run
+
+    header = [console.title_label, console.connection_combo, console.prompt_button, console.export_button]
+    rects = [w.geometry() for w in header]
+    assert all(w.isVisible() and w.width() > 0 for w in header)
+    for left, right in zip(rects, rects[1:], strict=False):
+        assert left.right() < right.left(), f"{left} overlaps {right}"
+    right_edge = console.export_button.mapTo(window, console.export_button.rect().topRight()).x()
+    assert right_edge <= window.width()
+    # the composer and its buttons fit as well
+    send = console.send_button.mapTo(window, console.send_button.rect().topRight()).x()
+    assert send <= window.width()
+
+
+def test_a_long_code_line_wraps_inside_its_bubble(qtbot, window, settle):
+    from desktop.demo import add_thread
+
+    line = "result = compute(" + ", ".join(f"argument_{i}" for i in range(40)) + ")"  # ~600 characters
+    cid = add_thread(window.ctx.db, "Wide code", [("assistant", f"Here:\n\n```python\n{line}\n```\n")])
+    console = window.pages["console"]
+    window.show_page("console")
+    with qtbot.waitSignal(console.thread_opened, timeout=5000):
+        console.refresh_threads(select=cid)
+    row = console.transcript.row_at(0)
+    doc = console.view.delegate.rendered(row).doc
+    assert doc.size().width() <= doc.textWidth() + 1  # nothing is painted past the bubble's edge
+    index = console.transcript.index(0)
+    g = console.view.delegate.geometry(console.view.visualRect(index), index)
+    assert g.bubble.contains(g.copies[0][1])
+    assert g.copies[0][0] == line  # Copy still gives the line unbroken
