@@ -121,7 +121,7 @@ class ConnectionDelegate(QStyledItemDelegate):
         small.setPointSizeF(max(7.0, small.pointSizeF() * 0.88))
         painter.setFont(small)
         painter.setPen(QColor(c.muted))
-        meta = f"{conn.model} · {conn.status}"
+        meta = f"{conn.status if conn.checked_at else 'not tested'} · {conn.model}"  # status first: models elide
         painter.drawText(QRect(inner.left() + glyph_w, inner.top() + fm.height() + 2, text_w, fm.height()),
                          Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                          QFontMetrics(small).elidedText(meta, Qt.TextElideMode.ElideRight, text_w))

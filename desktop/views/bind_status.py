@@ -48,13 +48,22 @@ class StatusLine(QWidget):
     def show_check(self, status: str, error: str | None, checked_at: str | None) -> None:
         self.status = status
         self._shown = (status, error, checked_at)
+        if checked_at is None and not error:
+            # A new connection's stored status is "offline" by default: that is not a finding.
+            self.glyph.setText("○")
+            self.glyph.setStyleSheet(f"color: {status_color('offline')}; font-size: 15px;")
+            self.word.setText("Not tested")
+            self.word.setStyleSheet(f"color: {status_color('offline')}; font-weight: 600;")
+            self.reason.setText("Press Test connection to check that it answers.")
+            self.when.setText("")
+            return
         color = status_color(status)
         self.glyph.setText(GLYPHS.get(status, "○"))
         self.glyph.setStyleSheet(f"color: {color}; font-size: 15px;")
         self.word.setText(_WORDS.get(status, status))
         self.word.setStyleSheet(f"color: {color}; font-weight: 600;")
         self.reason.setText(error or ("Reachable and answering." if status == "online" else ""))
-        self.when.setText(f"Last check {_local(checked_at)}" if checked_at else "Never tested")
+        self.when.setText(f"Last check {_local(checked_at)}" if checked_at else "")
 
 
 def _local(iso: str) -> str:

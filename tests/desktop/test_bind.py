@@ -185,3 +185,11 @@ def test_unsaved_edits_are_not_dropped_silently(qtbot, window, settle, fake_llm)
     # an untouched form switches without a question
     qtbot.mouseClick(page.list.viewport(), Qt.MouseButton.LeftButton, pos=second_rect.center())
     assert page.model_edit.text() == "second-model"
+
+
+def test_a_new_connection_is_not_tested_rather_than_offline(qtbot, window, settle, fake_llm):
+    page, _cid = _bind(qtbot, window, settle, url=fake_llm.base_url)
+    assert page.status.word.text() == "Not tested" and "Test connection" in page.status.reason.text()
+    assert page.model.connections()[0].checked_at is None
+    assert _test(qtbot, page) == "online"
+    assert page.status.word.text() == "Online"
