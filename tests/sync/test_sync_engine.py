@@ -136,3 +136,31 @@ def test_sync_tunes_its_own_connections_and_leaves_the_apps_alone(devices):
             assert theirs.exec_driver_sql("PRAGMA cache_size").scalar() == -2000
     finally:
         app.close()
+
+
+def test_two_cycles_on_one_database_never_overlap(devices, supabase_stack, user):
+    from sync.engine import SyncEngine
+
+    a = devices("a")
+    with a.session() as s:
+        s.add_all([Task(title=f"t{i}") for i in range(20)])
+        s.commit()
+    other = SyncEngine(a.data_dir)  # e.g. `mirari sync` while the app's scheduler syncs the same database
+    supabase_stack.faults.delay("POST", "/rest/v1/tasks", 0.5, times=1)
+    results, barrier = [], threading.Barrier(2)
+
+    def cycle(engine):
+        barrier.wait()
+        results.append(engine.run_cycle())
+
+    threads = [threading.Thread(target=cycle, args=(e,)) for e in (a.engine, other)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    other.close()
+    assert [r.state for r in results] == ["idle", "idle"]
+    # The second cycle waited for the first and found nothing left to send (overlapping, both would
+    # have sent the 20 rows, the second seeing its own duplicates as "already there").
+    assert sorted(r.pushed for r in results) == [0, 20]
+    assert len(server_rows(supabase_stack, "tasks", user[2])) == 20
