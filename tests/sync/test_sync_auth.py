@@ -31,6 +31,7 @@ def test_token_close_to_expiry_is_refreshed_before_use_not_after_a_401(devices, 
     supabase_stack.set_access_token_ttl(2)  # refreshed in its last quarter: after 1.5 s
     supabase_stack.set_jwt_clock_skew(0)
     a = devices("a")
+    supabase_stack.set_access_token_ttl(3600)  # the refreshed token lasts: one refresh, however slow the box
     old = a.engine.sessions.current().access_token
     time.sleep(1.6)  # still valid on the server for a moment, but too close to expiry to send
     result = a.sync()

@@ -133,7 +133,7 @@ def test_child_pulled_before_its_newly_created_parent_catches_the_parents_up(dev
     b = devices("b")
     old_conv, new_conv, msg = (str(uuid.uuid4()) for _ in range(3))
     api.all("insert into public.conversations (id, title) values (%s, 'old')", (old_conv,))
-    supabase_stack.faults.delay("GET", "/rest/v1/messages", 1.0, times=1)  # sent with the other first pages
+    supabase_stack.faults.delay("GET", "/rest/v1/messages", 1.5, times=1)  # sent with the other first pages
     written = []
 
     def write_elsewhere(phase, _count):
