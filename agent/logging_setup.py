@@ -100,6 +100,14 @@ def configure_logging(log_dir: Path, level: int = logging.INFO, console: bool = 
     return path
 
 
+def current_log_file() -> Path | None:
+    """The file configure_logging is writing to, if any (the Settings page shows it)."""
+    for handler in logging.getLogger().handlers:
+        if _ours(handler) and isinstance(handler, RotatingFileHandler):
+            return Path(handler.baseFilename)
+    return None
+
+
 def remove_logging() -> None:
     """Remove (and close) the handlers configure_logging installed."""
     root = logging.getLogger()

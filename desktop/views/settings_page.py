@@ -55,6 +55,14 @@ class SettingsPage(QWidget):
                       "a backup copy is made before every schema upgrade.", objectName="Muted")
         note.setWordWrap(True)
         col.addWidget(note)
+        from agent.logging_setup import current_log_file
+
+        log_file = current_log_file()
+        self.log_label = QLabel(f"Log: {log_file} (API keys are masked in it)" if log_file else
+                                "Log: console only", objectName="Muted")
+        self.log_label.setWordWrap(True)
+        self.log_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        col.addWidget(self.log_label)
         open_button = QPushButton("Open folder")
         open_button.clicked.connect(lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(ctx.data_dir))))
         col.addWidget(open_button, 0, Qt.AlignmentFlag.AlignLeft)

@@ -40,3 +40,23 @@ def test_a_failure_carrying_a_key_is_logged_redacted_to_a_private_file(qtbot, tm
     assert key not in text and "0123456789abcdef" not in text
     assert stat.S_IMODE(log_file.stat().st_mode) == 0o600
     assert stat.S_IMODE(log_file.parent.stat().st_mode) == 0o700
+
+
+def test_settings_shows_where_the_log_is(qtbot, tmp_path, memory_keyring):
+    import logging
+
+    from agent.logging_setup import configure_logging, remove_logging
+    from agent.secrets import SecretStore
+    from tests.desktop.conftest import close_window, open_window
+
+    level = logging.getLogger().level
+    path = configure_logging(tmp_path / "logs", console=False)
+    try:
+        window = open_window(qtbot, tmp_path, SecretStore(tmp_path, backend=memory_keyring))
+        try:
+            assert str(path) in window.show_page("settings").log_label.text()
+        finally:
+            close_window(window)
+    finally:
+        remove_logging()
+        logging.getLogger().setLevel(level)
