@@ -153,3 +153,28 @@ def test_a_short_retry_after_is_waited_out_within_the_cycle_a_long_one_ends_it(d
     assert ended.retry_after == 120 and ended.duration_s < 5 and ended.requests == 1
     assert a.engine.status()["pending"] == 1
     assert a.sync().pushed == 1
+
+
+def test_scheduler_waits_at_least_the_servers_retry_after_before_the_next_cycle(devices, supabase_stack, user):
+    a = devices("a")
+    with a.session() as s:
+        s.add(Task(title="later"))
+        s.commit()
+    down = {"code": "PGRST001", "message": "maintenance", "details": None, "hint": None}
+    supabase_stack.faults.fail_next("POST", "/rest/v1/tasks", 503, down, headers={"Retry-After": "120"})
+    scheduler = SyncScheduler(a.engine, interval=3600, debounce=0.1)
+    scheduler.start()
+    try:
+        deadline = time.monotonic() + 10
+        while scheduler.cycles < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert scheduler.last_result.retry_after == 120
+        assert scheduler.cycles == 1
+        assert scheduler._due - time.monotonic() > 100  # backoff alone would be due in 1-2 s
+        scheduler.request_sync()  # the user insists ("Sync now"): that is not held back
+        deadline = time.monotonic() + 10
+        while scheduler.cycles < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        scheduler.stop()
+    assert scheduler.last_result.pushed == 1
