@@ -108,17 +108,18 @@ class SecretStore:
     def mode(self) -> str:
         return self._mode
 
-    @_locked
     def status(self) -> SecretsStatus:
-        exists = self._file.exists
-        if self._mode == KEYCHAIN:
+        """A snapshot for display. Deliberately not behind the lock: the GUI calls it on its UI thread,
+        and a keychain call holding the lock can block for as long as an OS unlock prompt stays open."""
+        mode, exists = self._mode, self._file.exists  # one consistent reading of the mode
+        if mode == KEYCHAIN:
             name = backend_name(self._backend)
             return SecretsStatus(KEYCHAIN, f"OS keychain: {name}", name, persistent=True, key_file_exists=exists)
-        if self._mode == ENCRYPTED_FILE:
+        if mode == ENCRYPTED_FILE:
             locked = not self._file.unlocked
             return SecretsStatus(ENCRYPTED_FILE, f"Encrypted file ({'locked' if locked else 'unlocked'})",
                                  locked=locked, persistent=True, key_file_exists=exists)
-        if self._mode == MEMORY:
+        if mode == MEMORY:
             return SecretsStatus(MEMORY, "Memory only — keys are forgotten on exit", key_file_exists=exists)
         return SecretsStatus(NONE, "No OS keychain — choose an encrypted file or memory only",
                              needs_choice=True, key_file_exists=exists)

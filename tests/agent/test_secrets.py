@@ -158,3 +158,32 @@ def test_backend_names_and_usability():
     assert not keychain_usable(PlaintextKeyring())  # keyrings.alt-style plaintext is never silently used
     empty_chain = chainer.ChainerBackend()
     assert keychain_usable(empty_chain) == bool(empty_chain.backends)
+
+
+def test_status_answers_while_a_keychain_call_hangs(tmp_path):
+    # An OS keychain can block for a long time (an unlock prompt, a wedged D-Bus service). The GUI asks
+    # for status() on its UI thread (Bind's key note, Settings): it must not wait behind that call.
+    import threading
+
+    entered, release = threading.Event(), threading.Event()
+
+    class HangingKeyring(MemoryKeyring):
+        def get_password(self, service, username):
+            entered.set()
+            release.wait(10)
+            return None
+
+    store = SecretStore(tmp_path, backend=HangingKeyring())
+    worker = threading.Thread(target=store.get_key, args=("c1",))
+    worker.start()
+    try:
+        assert entered.wait(5)
+        answers = []
+        asker = threading.Thread(target=lambda: answers.append(store.status()))
+        asker.start()
+        asker.join(2)
+        assert answers and answers[0].mode == KEYCHAIN, "status() waited for the hanging keychain call"
+    finally:
+        release.set()
+        worker.join(5)
+        asker.join(5)
