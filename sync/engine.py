@@ -221,8 +221,16 @@ class SyncEngine:
         db = self.database()
         paused: set[str] = set()  # re-tried every cycle: the server (or the app) may have been updated
         pusher = Pusher(db, rest, user_id, self.remote_tx, paused, self.on_progress)
+        push_failure = None
         try:
             pusher.push_all()
+        except RequestFailed as exc:
+            # A 5xx on one change (retried with backoff, maybe for an hour) must not also keep this
+            # device from receiving: pull anyway, then report the failure. Network trouble, 429/503 and
+            # unreadable replies would fail the pull too, so they end the cycle here.
+            if exc.kind is not Kind.SERVER:
+                raise
+            push_failure = exc
         finally:
             result.pushed, result.parked = pusher.result.pushed, pusher.result.parked
             result.paused_tables.update(pusher.result.paused_tables)
@@ -234,6 +242,8 @@ class SyncEngine:
             result.parked += puller.result.parked
             result.alerts.extend(puller.result.alerts)
             result.paused_tables.update(puller.paused)
+        if push_failure is not None:
+            raise push_failure
         result.state = UPDATE_REQUIRED if result.paused_tables else IDLE
         if result.paused_tables:
             result.error = "update required: " + "; ".join(f"{t} ({r})" for t, r in result.paused_tables.items())

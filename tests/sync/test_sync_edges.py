@@ -178,3 +178,21 @@ def test_scheduler_waits_at_least_the_servers_retry_after_before_the_next_cycle(
     finally:
         scheduler.stop()
     assert scheduler.last_result.pushed == 1
+
+
+def test_a_server_error_on_one_change_does_not_stop_the_pull(devices, supabase_stack, user):
+    a, b = devices("a"), devices("b")
+    with b.session() as s:
+        s.add(Task(title="from b"))
+        s.commit()
+    b.sync()
+    with a.session() as s:
+        s.add(Task(title="hits a server bug"))
+        s.commit()
+    boom = {"code": "XX000", "message": "boom", "details": None, "hint": None}
+    supabase_stack.faults.fail_next("POST", "/rest/v1/tasks", 500, boom)
+    result = a.sync(expect_state="error")  # retried later with backoff, possibly for a long time...
+    assert "XX000" in result.error and result.pushed == 0
+    assert result.pulled == 1 and "from b" in {r["title"] for r in a.rows("tasks").values()}  # ...meanwhile
+    assert a.engine.status()["pending"] == 1
+    assert a.sync().pushed == 1
