@@ -298,6 +298,12 @@ class Puller:
             conn.exec_driver_sql(_upsert_sql(info), upserts)
         if tombstones:
             self._delete(conn, info, [r["id"] for r in tombstones])
+        if conn.exec_driver_sql("SELECT EXISTS (SELECT 1 FROM sync_quarantine WHERE table_name = ?)",
+                                (info.name,)).scalar():
+            # A row quarantined earlier (e.g. a bad reply, or its parent not here yet) is stored now.
+            marks = ",".join("?" * len(latest))
+            conn.exec_driver_sql(f"DELETE FROM sync_quarantine WHERE table_name = ? AND row_id IN ({marks})",
+                                 (info.name, *latest))
 
     @staticmethod
     def _dirty(conn, table: str, ids: list[str]) -> dict[str, list[tuple]]:

@@ -93,9 +93,11 @@ def test_row_that_cannot_be_stored_halts_the_cursor_and_is_quarantined(devices, 
     assert list(b.rows("tasks")) == [ids[0]]  # applied up to the bad row, not past it
     assert b.scalar("SELECT cursor FROM sync_cursors WHERE table_name = 'tasks'") == rows[0]["updated_at"]
     assert b.scalar("SELECT count(*) FROM sync_quarantine") == 1
-    # Once the server sends sane data again, the rows after it are not lost.
+    # Once the server sends sane data again, the rows after it are not lost, and the row is no longer
+    # reported as quarantined (`mirari status` would otherwise alarm the user forever).
     b.sync()
     assert sorted(b.rows("tasks")) == sorted(ids)
+    assert b.scalar("SELECT count(*) FROM sync_quarantine") == 0 and b.engine.status()["quarantined"] == 0
 
 
 def test_malformed_reply_is_a_clear_error_and_loses_nothing(devices, supabase_stack, user):
