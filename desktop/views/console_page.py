@@ -31,6 +31,7 @@ from desktop.views import console_actions
 from desktop.views.console_threads import build_thread_column
 from desktop.views.console_turns import TurnController
 from desktop.widgets.composer import Composer
+from desktop.widgets.elided_label import ElidedLabel
 from desktop.widgets.transcript_view import TranscriptView
 
 FIRST_PAGE = 60  # messages shown when a thread opens (enough to fill a tall window)
@@ -57,9 +58,8 @@ class ConsolePage(QWidget):
         rcol.setContentsMargins(6, 14, 14, 12)
         rcol.setSpacing(8)
         header = QHBoxLayout()
-        self.title_label = QLabel("No thread yet", objectName="PageTitle")
+        self.title_label = ElidedLabel("No thread yet", objectName="PageTitle")
         self.title_label.setMinimumWidth(60)
-        self.title_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         header.addWidget(self.title_label, 1)
         self.connection_combo = QComboBox()
         # Shares spare width with the title and shrinks to ~10 characters (never below): with

@@ -21,6 +21,12 @@ def test_console_header_fits_at_the_minimum_window_size(qtbot, window, settle):
         assert left.right() < right.left(), f"{left} overlaps {right}"
     right_edge = console.export_button.mapTo(window, console.export_button.rect().topRight()).x()
     assert right_edge <= window.width()
+    # a title that does not fit ends in "…" (a clipped title reads as a different, shorter one)
+    console.title_label.setText("Retry helper in Python with jitter and a circuit breaker")
+    assert console.title_label.displayed_text().endswith("…")
+    assert console.title_label.toolTip() == "Retry helper in Python with jitter and a circuit breaker"
+    # the composer's hint is the short one rather than a wrapped, cut-off long one
+    assert console.composer.placeholderText() == "Message your agent…"
     # the composer and its buttons fit as well
     send = console.send_button.mapTo(window, console.send_button.rect().topRight()).x()
     assert send <= window.width()
