@@ -106,3 +106,27 @@ def test_child_of_a_parent_deleted_here_does_not_halt_the_pull(devices, supabase
     b.sync()
     assert a.snapshot() == b.snapshot()
     assert [m["content"] for m in b.rows("messages").values()] == ["elsewhere"]
+
+
+def test_message_written_offline_into_a_conversation_deleted_elsewhere_is_parked_with_its_text(
+        devices, supabase_stack, user):
+    a, b = devices("a"), devices("b")
+    with a.session() as s:
+        conv = Conversation(title="deleted on a")
+        s.add(conv)
+        s.commit()
+    a.sync()
+    b.sync()
+    a.execute("DELETE FROM conversations WHERE id = ?", conv.id)
+    a.sync()
+    with b.session() as s:  # b has not heard of the delete yet
+        s.add(Message(conversation_id=conv.id, role="user", content="written offline"))
+        s.commit()
+    b.sync()
+    assert b.rows("conversations") == {} and b.rows("messages") == {}  # the delete won...
+    [item] = list_parked(b.db)  # ...and the text is kept where the user can see it
+    assert item.table == "messages" and item.message == DELETED_ELSEWHERE
+    assert item.snapshot["content"] == "written offline"
+    assert [m for m in server_rows(supabase_stack, "messages", user[2]) if m["deleted_at"] is None] == []
+    a.sync()
+    assert a.snapshot() == b.snapshot() and a.alerts == b.alerts == []
