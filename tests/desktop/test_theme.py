@@ -5,6 +5,7 @@ from PySide6.QtGui import QColor
 
 from desktop import theme
 from desktop.demo import add_connection
+from local_schema.models import ConnectionCheck
 
 
 def _icon_colour(combo, i=0) -> str:
@@ -23,6 +24,9 @@ def test_a_theme_switch_recolours_connection_icons_and_the_bind_status_at_once(q
     settings = window.pages["settings"]
     settings.theme_combo.setCurrentIndex(settings.theme_combo.findData("light"))
     cid = add_connection(window.ctx.db, "Local", "http://127.0.0.1:9/v1", "m", status="online")
+    with window.ctx.db.session() as s:  # a check was made (an untested connection shows no status colour)
+        s.add(ConnectionCheck(connection_id=cid, status="online"))
+        s.commit()
     console, bind = window.pages["console"], window.pages["bind"]
     console.refresh_connections()
     bind.refresh(select=cid)
