@@ -215,6 +215,15 @@ class ConsolePage(QWidget):
         row = self.threads.row_of(conversation_id)
         return self.threads.threads()[row].title if row is not None else ""
 
+    def _speaker_of(self, conversation_id: str, role: str) -> str:
+        """"You", or the name of the connection the thread talks to (as the transcript shows it)."""
+        if role != "assistant":
+            return {"user": "You", "system": "System"}.get(role, role)
+        row = self.threads.row_of(conversation_id)
+        connection = self.threads.threads()[row].agent_connection_id if row is not None else None
+        name, _model = getattr(self, "_connection_names", {}).get(connection, ("", ""))
+        return name or "Agent"
+
     def _on_thread_selected(self, current, _previous) -> None:
         if current.isValid():
             thread = current.data(THREAD_ROLE)

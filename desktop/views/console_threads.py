@@ -47,7 +47,7 @@ def build_thread_column(page) -> QWidget:
     page.thread_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
     page.thread_view.customContextMenuRequested.connect(page._thread_menu)
     page.thread_view.selectionModel().currentChanged.connect(page._on_thread_selected)
-    page.search_results = SearchResults(page.ctx, page._title_of)
+    page.search_results = SearchResults(page.ctx, page._title_of, speaker_of=page._speaker_of)
     page.left_stack.addWidget(page.thread_view)
     page.left_stack.addWidget(page.search_results)
     lcol.addWidget(page.left_stack, 1)

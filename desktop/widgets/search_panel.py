@@ -76,10 +76,12 @@ class SearchResults(QWidget):
 
     picked = Signal(str, str)  # (message id, conversation id)
 
-    def __init__(self, ctx, title_of=lambda _cid: "", parent=None):
+    def __init__(self, ctx, title_of=lambda _cid: "", parent=None, speaker_of=None):
         super().__init__(parent)
         self.ctx = ctx
         self._title_of = title_of
+        # (conversation id, role) -> who said it, named as the transcript names them
+        self._speaker_of = speaker_of or (lambda _cid, role: {"user": "You", "assistant": "Agent"}.get(role, role))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.summary = QLabel("", objectName="Muted")
@@ -124,7 +126,7 @@ class SearchResults(QWidget):
         self.list.clear()
         self.summary.setText(f"{len(hits)} match{'es' if len(hits) != 1 else ''}" + (" (first 50)" if len(hits) >= 50 else ""))
         for hit in hits:
-            who = {"user": "You", "assistant": "Agent"}.get(hit.role, hit.role)
+            who = self._speaker_of(hit.conversation_id, hit.role)
             title = self._title_of(hit.conversation_id) or "Untitled thread"
             item = QListWidgetItem(f"{' '.join(hit.snippet_plain().split())}\n{who} · {title}")
             item.setData(HIT_ROLE, (hit.message_id, hit.conversation_id))

@@ -230,3 +230,15 @@ def test_promoting_a_very_long_message_says_the_label_was_shortened(qtbot, windo
         (node,) = s.exec(select(MemoryNode)).all()
     assert len(node.label) <= 2000  # a row the server accepts, so sync can push it
     assert "shortened" in window.statusBar().currentMessage()
+
+
+def test_search_hits_name_the_speaker_as_the_transcript_does(qtbot, window, settle, fake_llm):
+    cid = bind_fake(window, fake_llm, settle)  # "Fake Hermes"
+    add_thread(window.ctx.db, "Tea talk", [("user", "what about oolong"), ("assistant", "oolong is partly oxidised")],
+               connection_id=cid)
+    console = window.pages["console"]
+    _reload(console, settle)
+    qtbot.keyClicks(console.search_box, "oolong")
+    qtbot.waitUntil(lambda: console.search_results.list.count() == 2, timeout=5000)
+    metas = sorted(console.search_results.list.item(i).text().splitlines()[-1] for i in range(2))
+    assert metas == ["Fake Hermes · Tea talk", "You · Tea talk"]
