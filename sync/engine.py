@@ -7,6 +7,7 @@ never from the UI thread. State and progress are reported through plain callback
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -160,9 +161,10 @@ class SyncEngine:
             thread_lock.release()
 
     @contextmanager
-    def remote_tx(self):
-        """A write transaction whose changes are not captured into the outbox (they come from the server)."""
-        db = self.database()
+    def remote_tx(self, db=None):
+        """A write transaction whose changes are not captured into the outbox (they come from the server).
+        A cycle passes its own `db`: finding the active database reads account.json, once per page."""
+        db = self.database() if db is None else db
         with write_tx(db) as conn, db.applying_remote(conn):
             yield conn
 
@@ -220,7 +222,8 @@ class SyncEngine:
 
         db = self.database()
         paused: set[str] = set()  # re-tried every cycle: the server (or the app) may have been updated
-        pusher = Pusher(db, rest, user_id, self.remote_tx, paused, self.on_progress)
+        remote_tx = functools.partial(self.remote_tx, db)  # the cycle lock keeps the account from switching
+        pusher = Pusher(db, rest, user_id, remote_tx, paused, self.on_progress)
         push_failure = None
         try:
             pusher.push_all()
@@ -234,7 +237,7 @@ class SyncEngine:
         finally:
             result.pushed, result.parked = pusher.result.pushed, pusher.result.parked
             result.paused_tables.update(pusher.result.paused_tables)
-        puller = Puller(db, rest, user_id, self.remote_tx, self._alert, progress=self.on_progress)
+        puller = Puller(db, rest, user_id, remote_tx, self._alert, progress=self.on_progress)
         try:
             puller.pull_all(SYNCED_TABLES, paused)
         finally:
