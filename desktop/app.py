@@ -43,12 +43,13 @@ def open_data(ctx: AppContext) -> None:
         from agent.secrets import SecretStore
 
         ctx.secrets = SecretStore(ctx.data_dir)
-    lock = app_lock(ctx.data_dir)
-    try:
-        lock.acquire(timeout=0)  # a command-line first sign-in must not move the file under us
-        ctx.app_lock = lock
-    except LockTimeout:
-        log.warning("another MIRARI window already has %s open", ctx.data_dir)
+    if ctx.app_lock is None:  # already held when the database is reopened (Recover…)
+        lock = app_lock(ctx.data_dir)
+        try:
+            lock.acquire(timeout=0)  # a command-line first sign-in must not move the file under us
+            ctx.app_lock = lock
+        except LockTimeout:
+            log.warning("another MIRARI window already has %s open", ctx.data_dir)
     ctx.db = open_database(active_database_path(ctx.data_dir))
     import agent.chat  # noqa: F401 - imported here, off the UI thread, not during the first turn
 

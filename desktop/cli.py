@@ -33,6 +33,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _configure_headless_logging(args) -> None:
+    """Headless commands log warnings through the same redacting handlers as the window (tokens and
+    keys masked), to stderr and the private log file; their results go to stdout."""
+    import logging
+    import os
+
+    from agent.logging_setup import configure_logging, default_log_dir
+    from local_schema.paths import DATA_DIR_ENV, resolve_data_dir
+
+    chosen = args.data_dir or os.environ.get(DATA_DIR_ENV)
+    configure_logging(default_log_dir(resolve_data_dir(args.data_dir) if chosen else None), level=logging.WARNING)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.self_test:
@@ -40,7 +53,13 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_self_test()
     if args.command:
-        return args.handler(args)
+        from agent.logging_setup import remove_logging
+
+        _configure_headless_logging(args)
+        try:
+            return args.handler(args)
+        finally:
+            remove_logging()
     from desktop.app import run_gui
 
     return run_gui(args)

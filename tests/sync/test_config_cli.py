@@ -98,3 +98,27 @@ def test_sync_cli_imports_nothing_heavy():
             "if m in sys.modules]; print(heavy); sys.exit(1 if heavy else 0)")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+
+def test_headless_commands_log_through_the_redacting_handlers(tmp_path, capsys):
+    import argparse
+    import logging
+
+    from agent.logging_setup import remove_logging
+    from desktop.cli import _configure_headless_logging, main
+
+    token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlc2lnbmF0dXJl"
+    _configure_headless_logging(argparse.Namespace(data_dir=str(tmp_path)))
+    try:
+        logging.getLogger("sync.session").warning("refresh failed for Bearer %s", token)
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+    finally:
+        remove_logging()
+    written = (tmp_path / "logs" / "mirari.log").read_text()
+    assert "refresh failed" in written and token not in written
+    assert token not in capsys.readouterr().err
+
+    assert main(["--data-dir", str(tmp_path), "status", "--json"]) == 0
+    assert not [h for h in logging.getLogger().handlers if getattr(h, "_mirari", False)]  # removed after
