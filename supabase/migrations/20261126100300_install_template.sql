@@ -4,8 +4,9 @@
 -- its owner (security definer, empty search_path, everything schema-qualified), checks visibility
 -- itself — the caller's own template, or a public one — refuses tombstoned templates, counts one
 -- install with a single atomic UPDATE, and returns the payload for the client to copy into its rows.
--- Errors: 42501 when not signed in; P0002 when the template does not exist or is not visible
--- (the same answer for both, so private templates of others stay undiscoverable).
+-- Errors: 42501 when not signed in; PT404 (PostgREST answers HTTP 404 with code "PT404"; a plain
+-- P0002 would surface as HTTP 500) when the template does not exist or is not visible — the same
+-- answer for both, so private templates of others stay undiscoverable.
 
 create or replace function public.install_template(template_id uuid) returns jsonb
 language plpgsql
@@ -31,7 +32,7 @@ begin
   perform pg_catalog.set_config('mirari.counting_install', '', true);
   if result is null then
     raise exception 'template % not found', install_template.template_id
-      using errcode = 'P0002', hint = 'It does not exist, was deleted, or is private to its author.';
+      using errcode = 'PT404', hint = 'It does not exist, was deleted, or is private to its author.';
   end if;
   return result;
 end

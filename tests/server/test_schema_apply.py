@@ -156,25 +156,3 @@ def test_a_kept_stand_in_database_gets_the_migrations_added_since(pg_cluster, se
             assert conn.execute("select to_regclass('public.extra_from_a_later_pull')").fetchone()[0] is not None
     finally:
         drop_database(pg_cluster.dsn(), database_name(dsn))
-
-
-def test_a_database_from_before_the_history_is_brought_up_to_date(pg_cluster):
-    """Kept data dirs created before the history existed had the first four migrations; later ones
-    (install_template's PT404) are applied on the next start."""
-    from tests.supabase_local.schema import SCAFFOLDING_SQL, apply_pending_migrations
-
-    dsn = _fresh_database(pg_cluster, "apply_legacy")
-    try:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(SCAFFOLDING_SQL.read_text())
-            for path in migration_files():
-                if path.name < "20261126100400":
-                    conn.execute(path.read_text())
-        assert apply_pending_migrations(dsn) == ["20261126100400_install_template_not_found_is_404.sql"]
-        with psycopg.connect(dsn) as conn:
-            source = conn.execute("select prosrc from pg_proc where oid = 'public.install_template(uuid)'"
-                                  "::regprocedure").fetchone()[0]
-        assert "PT404" in source
-        assert apply_pending_migrations(dsn) == []
-    finally:
-        drop_database(pg_cluster.dsn(), "apply_legacy")

@@ -54,8 +54,6 @@ create schema if not exists supabase_migrations;
 create table if not exists supabase_migrations.schema_migrations (
   version text not null primary key, statements text[], name text);
 """
-# Databases built before the history was kept (a stand-in --data-dir) had exactly these applied.
-_BEFORE_HISTORY = "20261126100400"
 
 
 def _version_and_name(path: Path) -> tuple[str, str]:
@@ -96,14 +94,6 @@ def apply_pending_migrations(dsn: str) -> list[str]:
     """On a database that already has the schema (a kept stand-in --data-dir): apply the migrations added
     since, like `supabase db push`. Returns the file names applied."""
     with psycopg.connect(dsn, autocommit=True) as conn:
-        has_history = conn.execute("select to_regclass('supabase_migrations.schema_migrations') is not null").fetchone()[0]
-        if not has_history:
-            conn.execute(MIGRATION_HISTORY_SQL)
-            for path in migration_files():
-                version, name = _version_and_name(path)
-                if version < _BEFORE_HISTORY:
-                    conn.execute("insert into supabase_migrations.schema_migrations (version, name)"
-                                 " values (%s, %s)", [version, name])
         pending = _pending(conn)
         for path in pending:
             _run_migration(conn, path)
