@@ -59,7 +59,7 @@ console = window.show_page("console")
 wait_idle()
 for _ in range(30):
     app.processEvents(); wait_idle(10)
-biggest = max(console.threads.threads(), key=lambda t: t.message_count)
+biggest = max(console.threads.rows(), key=lambda t: t.message_count)
 console.open_thread(biggest.id)
 for _ in range(50):
     app.processEvents(); wait_idle(10)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
+from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate
 
+from desktop.models.record_list_model import RECORD_ROLE, RecordListModel
 from desktop.theme import colors
 
-CONNECTION_ROLE = Qt.ItemDataRole.UserRole + 1
+CONNECTION_ROLE = RECORD_ROLE
 GLYPHS = {"online": "●", "offline": "○", "error": "✕"}
 
 
@@ -54,39 +55,12 @@ def status_icon(status: str, size: int = 12) -> QIcon:
     return QIcon(pixmap)
 
 
-class ConnectionListModel(QAbstractListModel):
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self._rows: list[ConnectionInfo] = []
+class ConnectionListModel(RecordListModel):
+    def display(self, c: ConnectionInfo) -> str:
+        return f"{GLYPHS.get(c.status, '○')} {c.name}"
 
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
-        if not index.isValid():
-            return None
-        c = self._rows[index.row()]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return f"{GLYPHS.get(c.status, '○')} {c.name}"
-        if role == CONNECTION_ROLE:
-            return c
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{c.base_url}\n{c.status}" + (f": {c.check_error}" if c.check_error else "")
-        return None
-
-    def set_rows(self, rows: list[ConnectionInfo]) -> None:
-        self.beginResetModel()
-        self._rows = list(rows)
-        self.endResetModel()
-
-    def row_of(self, connection_id: str | None) -> int | None:
-        for i, c in enumerate(self._rows):
-            if c.id == connection_id:
-                return i
-        return None
-
-    def connections(self) -> list[ConnectionInfo]:
-        return list(self._rows)
+    def tooltip(self, c: ConnectionInfo) -> str:
+        return f"{c.base_url}\n{c.status}" + (f": {c.check_error}" if c.check_error else "")
 
 
 class ConnectionDelegate(QStyledItemDelegate):

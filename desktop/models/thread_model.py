@@ -4,49 +4,23 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
+from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate
 
+from desktop.models.record_list_model import RECORD_ROLE, RecordListModel
 from desktop.queries import ThreadInfo
 from desktop.theme import colors
 
-THREAD_ROLE = Qt.ItemDataRole.UserRole + 1
+THREAD_ROLE = RECORD_ROLE
 
 
-class ThreadListModel(QAbstractListModel):
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self._threads: list[ThreadInfo] = []
+class ThreadListModel(RecordListModel):
+    def display(self, t: ThreadInfo) -> str:
+        return t.title
 
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._threads)
-
-    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
-        if not index.isValid():
-            return None
-        t = self._threads[index.row()]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return t.title
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{t.title}\n{t.message_count} messages · last activity {relative_time(t.last_activity)}"
-        if role == THREAD_ROLE:
-            return t
-        return None
-
-    def set_threads(self, threads: list[ThreadInfo]) -> None:
-        self.beginResetModel()
-        self._threads = list(threads)
-        self.endResetModel()
-
-    def row_of(self, conversation_id: str | None) -> int | None:
-        for i, t in enumerate(self._threads):
-            if t.id == conversation_id:
-                return i
-        return None
-
-    def threads(self) -> list[ThreadInfo]:
-        return list(self._threads)
+    def tooltip(self, t: ThreadInfo) -> str:
+        return f"{t.title}\n{t.message_count} messages · last activity {relative_time(t.last_activity)}"
 
 
 class ThreadDelegate(QStyledItemDelegate):

@@ -198,7 +198,7 @@ class ConsolePage(QWidget):
         target = select or self.conversation_id
         selection = self.thread_view.selectionModel()
         selection.blockSignals(True)
-        self.threads.set_threads(threads)
+        self.threads.set_rows(threads)
         row = self.threads.row_of(target)
         if row is None and open_first and threads:
             row = 0
@@ -213,14 +213,14 @@ class ConsolePage(QWidget):
 
     def _title_of(self, conversation_id: str) -> str:
         row = self.threads.row_of(conversation_id)
-        return self.threads.threads()[row].title if row is not None else ""
+        return self.threads.rows()[row].title if row is not None else ""
 
     def _speaker_of(self, conversation_id: str, role: str) -> str:
         """"You", or the name of the connection the thread talks to (as the transcript shows it)."""
         if role != "assistant":
             return {"user": "You", "system": "System"}.get(role, role)
         row = self.threads.row_of(conversation_id)
-        connection = self.threads.threads()[row].agent_connection_id if row is not None else None
+        connection = self.threads.rows()[row].agent_connection_id if row is not None else None
         name, _model = getattr(self, "_connection_names", {}).get(connection, ("", ""))
         return name or "Agent"
 
@@ -237,7 +237,7 @@ class ConsolePage(QWidget):
         self.conversation_id = conversation_id
         row = self.threads.row_of(conversation_id)
         if row is not None:
-            thread = self.threads.threads()[row]
+            thread = self.threads.rows()[row]
             self.title_label.setText(thread.title)
             self._follow_connection(thread.agent_connection_id)
         Op(self, lambda: queries.tail_window(db, conversation_id, FIRST_PAGE), "Opening the thread").success(
@@ -324,7 +324,7 @@ class ConsolePage(QWidget):
     def delete_thread(self, conversation_id: str, confirm: bool = True) -> None:
         if confirm:
             row = self.threads.row_of(conversation_id)
-            title = self.threads.threads()[row].title if row is not None else "this thread"
+            title = self.threads.rows()[row].title if row is not None else "this thread"
             answer = QMessageBox.question(self, "Delete thread",
                                           f"Delete “{title}” and all its messages? This cannot be undone.")
             if answer != QMessageBox.StandardButton.Yes:
@@ -359,7 +359,7 @@ class ConsolePage(QWidget):
             selection.blockSignals(True)
             if row is not None:
                 self.thread_view.setCurrentIndex(self.threads.index(row))
-                self.title_label.setText(self.threads.threads()[row].title)
+                self.title_label.setText(self.threads.rows()[row].title)
             selection.blockSignals(False)
             self._show_window(window, focus)
 

@@ -112,7 +112,7 @@ def test_test_reports_online_offline_and_error_with_reason_and_time(qtbot, windo
     assert page.status.word.text() == "Offline"
     assert "refused" in page.status.reason.text().lower()
     settle()
-    row = page.model.connections()[0]
+    row = page.model.rows()[0]
     assert row.status == "offline" and row.checked_at
 
 
@@ -190,6 +190,6 @@ def test_unsaved_edits_are_not_dropped_silently(qtbot, window, settle, fake_llm)
 def test_a_new_connection_is_not_tested_rather_than_offline(qtbot, window, settle, fake_llm):
     page, _cid = _bind(qtbot, window, settle, url=fake_llm.base_url)
     assert page.status.word.text() == "Not tested" and "Test connection" in page.status.reason.text()
-    assert page.model.connections()[0].checked_at is None
+    assert page.model.rows()[0].checked_at is None
     assert _test(qtbot, page) == "online"
     assert page.status.word.text() == "Online"

@@ -27,7 +27,7 @@ def test_threads_new_rename_delete_sorted_by_recent_activity(qtbot, window, sett
     console = window.pages["console"]
     window.show_page("console")
     _reload(console, settle)
-    assert [t.title for t in console.threads.threads()] == ["Recent thread", "Old thread"]
+    assert [t.title for t in console.threads.rows()] == ["Recent thread", "Old thread"]
 
     with qtbot.waitSignal(console.thread_opened, timeout=5000):
         console.thread_view.setCurrentIndex(console.threads.index(1))
@@ -35,7 +35,7 @@ def test_threads_new_rename_delete_sorted_by_recent_activity(qtbot, window, sett
 
     qtbot.mouseClick(console.new_button, Qt.MouseButton.LeftButton)
     settle()
-    titles = [t.title for t in console.threads.threads()]
+    titles = [t.title for t in console.threads.rows()]
     assert titles[0] == "New thread" and len(titles) == 3  # a new thread is the most recent
     new_id = console.conversation_id
     assert new_id not in (old, recent)
@@ -46,7 +46,7 @@ def test_threads_new_rename_delete_sorted_by_recent_activity(qtbot, window, sett
     settle()
     with db.session() as s:
         assert s.get(Conversation, old).title == "Renamed thread"
-    assert "Renamed thread" in [t.title for t in console.threads.threads()]
+    assert "Renamed thread" in [t.title for t in console.threads.rows()]
 
     def confirm():
         box = QApplication.activeModalWidget()
@@ -58,7 +58,7 @@ def test_threads_new_rename_delete_sorted_by_recent_activity(qtbot, window, sett
     settle()
     with db.session() as s:
         assert s.get(Conversation, recent) is None
-    assert recent not in [t.id for t in console.threads.threads()]
+    assert recent not in [t.id for t in console.threads.rows()]
 
 
 def test_empty_rename_is_refused_with_a_message(qtbot, window, settle):
@@ -155,7 +155,7 @@ def test_search_across_threads_jumps_to_the_hit(qtbot, window, settle):
     rect = console.view.visualRect(console.transcript.index(row))
     assert console.view.viewport().rect().intersects(rect)  # the hit is on screen
     assert console.view.delegate.highlight_id == message_id
-    assert console.threads.threads()[console.thread_view.currentIndex().row()].id == long_id
+    assert console.threads.rows()[console.thread_view.currentIndex().row()].id == long_id
 
 
 def test_export_thread_as_markdown_and_json(qtbot, window, settle, tmp_path):

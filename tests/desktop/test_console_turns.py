@@ -37,7 +37,7 @@ def test_send_streams_in_coalesced_batches_and_stores_both_messages(qtbot, windo
     assert not rows[0].id.startswith("pending:") and rows[1].id == result.reply_message_id
     assert console.send_button.isVisible() and console.composer.toPlainText() == ""
     # the new thread got its title from the first message and is listed
-    assert console.threads.threads()[0].title == "Hello there"
+    assert console.threads.rows()[0].title == "Hello there"
     assert console.title_label.text() == "Hello there"
 
 

@@ -67,7 +67,7 @@ def test_recover_restores_the_newest_good_backup_and_keeps_the_damaged_file(qtbo
         qtbot.mouseClick(window.recover_button, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: bool(window.pages), timeout=10_000)
         console = window.pages["console"]
-        qtbot.waitUntil(lambda: [t.title for t in console.threads.threads()] == ["Before the crash"], timeout=5000)
+        qtbot.waitUntil(lambda: [t.title for t in console.threads.rows()] == ["Before the crash"], timeout=5000)
         assert window.nav.isEnabled() and not window.recover_button.isVisible()
         assert "Recovered from the backup local.sqlite3.20260101" in window.statusBar().currentMessage()
         (kept,) = tmp_path.glob("local.sqlite3.*.corrupt")

@@ -187,7 +187,7 @@ def test_the_window_opens_the_signed_in_accounts_database(qtbot, tmp_path, memor
         assert window.ctx.db.path == database_path(tmp_path, user_id)
         console = window.pages["console"]
         console.refresh_threads()
-        qtbot.waitUntil(lambda: [t.title for t in console.threads.threads()] == ["Synced thread"], timeout=5000)
+        qtbot.waitUntil(lambda: [t.title for t in console.threads.rows()] == ["Synced thread"], timeout=5000)
         assert not (tmp_path / "local.sqlite3").exists()
     finally:
         close_window(window)
