@@ -1,7 +1,8 @@
 """The sync engine: one object per data dir that signs in/out and runs sync cycles (push, then pull).
 
-Everything here blocks on network and disk, so the GUI calls it from `SyncScheduler`'s worker thread,
-never from the UI thread. State and progress are reported through plain callbacks:
+Everything here blocks on network and disk, so an app calls it from `SyncScheduler`'s worker thread,
+never from its UI thread (the desktop window runs no scheduler yet; `mirari sync` runs one cycle
+directly). State and progress are reported through plain callbacks:
 `on_state(state: str, detail: str | None)`, `on_progress(phase: str, count: int)`, `on_alert(message)`.
 """
 
