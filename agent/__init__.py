@@ -1,1 +1,1 @@
-"""Product logic without Qt: LLM client, prompt assembly, memory strength, skills, mirror, templates."""
+"""Product logic without Qt: LLM client, chat turns, prompt assembly, Memory Atlas rules, keys, export."""
