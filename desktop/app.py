@@ -36,7 +36,8 @@ def open_data(ctx: AppContext) -> None:
     database is the signed-in account's (`mirari account login` may have moved the signed-out rows
     there), else the signed-out `local.sqlite3`."""
     from local_schema.database import open_database
-    from sync.accounts import active_database_path, app_lock
+    from local_schema.paths import database_path
+    from sync.accounts import app_lock, load_state
     from sync.filelock import LockTimeout
 
     if ctx.secrets is None:
@@ -50,7 +51,9 @@ def open_data(ctx: AppContext) -> None:
             ctx.app_lock = lock
         except LockTimeout:
             log.warning("another MIRARI window already has %s open", ctx.data_dir)
-    ctx.db = open_database(active_database_path(ctx.data_dir))
+    state = load_state(ctx.data_dir)
+    ctx.account_email = state.email if state.active_account else None
+    ctx.db = open_database(database_path(ctx.data_dir, state.active_account))
     import agent.chat  # noqa: F401 - imported here, off the UI thread, not during the first turn
 
 
@@ -127,6 +130,5 @@ def _run_window(app: QApplication, data_dir: Path) -> int:
     from desktop.ops import pool
 
     pool().waitForDone(10_000)
-    if window.ctx.db is not None:
-        window.ctx.db.close()
+    window.ctx.close_data()
     return code

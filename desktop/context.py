@@ -19,4 +19,14 @@ class AppContext:
     db: Any = None  # local_schema.database.LocalDatabase once opened
     secrets: Any = None  # agent.secrets store
     app_lock: Any = None  # sync.accounts.app_lock, held while the database is open
+    account_email: str | None = None  # whose database is open; None for the signed-out one
     extras: dict = field(default_factory=dict)
+
+    def close_data(self) -> None:
+        """Close the database, then let go of the data folder — in that order, because a command-line
+        first sign-in may move the file as soon as the lock is free."""
+        if self.db is not None:
+            self.db.close()
+        if self.app_lock is not None:
+            self.app_lock.release()
+            self.app_lock = None

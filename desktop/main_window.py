@@ -103,7 +103,7 @@ class MainWindow(QMainWindow):
         self.pages = {"bind": BindPage(self.ctx), "console": ConsolePage(self.ctx), "settings": SettingsPage(self.ctx)}
         for page in self.pages.values():
             self.stack.addWidget(page)
-        self.data_label.setText(f"Local · {self.ctx.data_dir.name}")
+        self.data_label.setText(f"{self.ctx.account_email or 'Local'} · {self.ctx.data_dir.name}")
         self.data_label.setToolTip(str(self.ctx.data_dir))
         self.nav.setEnabled(True)
         keys = [self.nav.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.nav.count())]
@@ -222,7 +222,4 @@ class MainWindow(QMainWindow):
             stop = getattr(page, "shutdown", None)
             if stop:
                 stop()
-        if self.ctx.app_lock is not None:
-            self.ctx.app_lock.release()
-            self.ctx.app_lock = None
-        super().closeEvent(event)
+        super().closeEvent(event)  # the data stays open until the last reply is saved (ctx.close_data)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -30,7 +31,8 @@ APP_LOCK_FILE = "app.lock"
 def app_lock(data_dir: Path) -> FileLock:
     """Held by the desktop app for as long as it has this data dir's database open. The first sign-in
     moves the signed-out database file, which must never happen under an open app (its connection would
-    go on writing to a moved file and an unlinked WAL), so the move takes this lock too."""
+    go on writing to a moved file and an unlinked WAL), so the move takes this lock too, and so does
+    removing an account's data on sign-out."""
     return FileLock(Path(data_dir) / APP_LOCK_FILE)
 
 
@@ -80,8 +82,25 @@ def _claim_signed_out_rows(source: Path, user_id: str) -> None:
 
 
 def _remove_database(path: Path) -> None:
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    """The database, its WAL and shared memory, and the backups made before its migrations."""
+    from local_schema.safety import backups_of
+
+    for file in [Path(f"{path}{suffix}") for suffix in ("", "-wal", "-shm")] + backups_of(path):
+        file.unlink(missing_ok=True)
+
+
+@contextmanager
+def _app_closed(data_dir: Path, then: str):
+    """Hold the app lock for a change to the database files; refuse while the window has them open."""
+    lock = app_lock(data_dir)
+    try:
+        lock.acquire(timeout=0)
+    except LockTimeout:
+        raise SyncError(f"MIRARI is open on this data folder: close it, then {then}") from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def signed_in(data_dir: Path, user_id: str, email: str) -> Path:
@@ -92,20 +111,12 @@ def signed_in(data_dir: Path, user_id: str, email: str) -> Path:
     local = paths.database_path(data_dir, None)
     if state.claimed_by is None:
         if local.exists() and not target.exists():
-            lock = app_lock(data_dir)
-            try:
-                lock.acquire(timeout=0)
-            except LockTimeout:
-                raise SyncError("MIRARI is open on this data folder: close it, then sign in again "
-                                "(nothing was changed)") from None
-            try:
+            with _app_closed(data_dir, then="sign in again (nothing was changed)"):
                 _claim_signed_out_rows(local, user_id)
                 # The WAL was checkpointed and truncated, so the main file holds everything.
                 for suffix in ("-wal", "-shm"):
                     Path(f"{local}{suffix}").unlink(missing_ok=True)
                 os.replace(local, target)
-            finally:
-                lock.release()
         state.claimed_by = user_id
     state.active_account, state.email, state.signed_in = user_id, email, True
     save_state(data_dir, state)
@@ -116,9 +127,12 @@ def signed_out(data_dir: Path, remove_data: bool = False) -> Path:
     """Record a sign-out. Keeps the account's database unless `remove_data`. Returns the now-active path."""
     data_dir = Path(data_dir)
     state = load_state(data_dir)
-    if remove_data and state.active_account:
-        _remove_database(paths.database_path(data_dir, state.active_account))
-        state.active_account, state.email = None, None
     state.signed_in = False
-    save_state(data_dir, state)
+    save_state(data_dir, state)  # signed out first: refusing to remove the data must not keep a sign-in
+    if remove_data and state.active_account:
+        with _app_closed(data_dir, then="run `mirari account logout --remove-data` again (you are signed "
+                                          "out; your data is still here)"):
+            _remove_database(paths.database_path(data_dir, state.active_account))
+            state.active_account, state.email = None, None
+            save_state(data_dir, state)
     return paths.database_path(data_dir, state.active_account)

@@ -50,7 +50,7 @@ def register(subparsers) -> None:
 
     parked = subparsers.add_parser("parked", help="changes the server refused: list, retry, discard")
     pk = parked.add_subparsers(dest="parked_command", metavar="ACTION", required=True)
-    p = pk.add_parser("list")
+    p = pk.add_parser("list", help="each refused change with its number and the server's reason")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_parked_list)
     for name, text in (("retry", "queue the change again"),

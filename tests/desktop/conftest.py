@@ -45,8 +45,7 @@ def close_window(window) -> None:
             wait_idle(50)
     window.close()
     wait_idle()
-    if window.ctx.db is not None:
-        window.ctx.db.close()
+    window.ctx.close_data()
 
 
 @pytest.fixture

@@ -71,3 +71,30 @@ def test_first_sign_in_never_moves_the_database_under_an_open_app(tmp_path):
         app.release()
     alice = str(uuid.uuid4())
     assert accounts.signed_in(tmp_path, alice, "alice@example.com") == paths.database_path(tmp_path, alice)
+
+
+def test_removing_an_accounts_data_waits_for_the_app_and_takes_the_backups_too(tmp_path):
+    import pytest
+
+    from local_schema.safety import backups_of
+    from sync.errors import SyncError
+
+    alice = str(uuid.uuid4())
+    path = accounts.signed_in(tmp_path, alice, "alice@example.com")
+    _add_rows(path)
+    backup = path.with_name(f"{path.name}.20260101T000000Z.v1.bak")
+    backup.write_bytes(b"an older copy")
+    assert backups_of(path) == [backup]
+
+    app = accounts.app_lock(tmp_path)
+    app.acquire(timeout=0)  # the window has the database open
+    try:
+        with pytest.raises(SyncError, match="you are signed out; your data is still here"):
+            accounts.signed_out(tmp_path, remove_data=True)
+        assert path.exists() and backup.exists()
+        assert accounts.load_state(tmp_path).signed_in is False
+    finally:
+        app.release()
+    accounts.signed_out(tmp_path, remove_data=True)
+    assert not path.exists() and backups_of(path) == []
+    assert accounts.active_database_path(tmp_path) == paths.database_path(tmp_path)
