@@ -104,38 +104,19 @@ def cold_start(runs: int = 5) -> dict:
 
 
 def _window(data_dir: Path):
-    import keyring
-    from keyring.backend import KeyringBackend
-
-    class Mem(KeyringBackend):
-        priority = 1
-
-        def __init__(self):
-            super().__init__()
-            self.d = {}
-
-        def get_password(self, s, u):
-            return self.d.get((s, u))
-
-        def set_password(self, s, u, p):
-            self.d[(s, u)] = p
-
-        def delete_password(self, s, u):
-            self.d.pop((s, u), None)
-
     from agent.secrets import SecretStore
     from desktop.app import build_window, ensure_app
     from desktop.ops import wait_idle
+    from tests.keyrings import MemoryKeyring
 
     app = ensure_app()
-    window = build_window(data_dir, secrets=SecretStore(data_dir, backend=Mem()))
+    window = build_window(data_dir, secrets=SecretStore(data_dir, backend=MemoryKeyring()))
     window.resize(1280, 800)
     window.show()
     while not window.pages:
         app.processEvents()
         wait_idle(20)
     wait_idle()
-    keyring  # noqa: B018 - imported for the backend base class
     return app, window
 
 

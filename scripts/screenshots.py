@@ -37,24 +37,11 @@ def pump(app, seconds: float) -> None:
 
 def main() -> int:
     import keyring
-    from keyring.backend import KeyringBackend
 
-    class DemoKeyring(KeyringBackend):  # the demo never touches a real keychain
-        priority = 1
+    from tests.keyrings import MemoryKeyring
+
+    class DemoKeyring(MemoryKeyring):  # the demo never touches a real keychain
         name = "SecretService"
-
-        def __init__(self):
-            super().__init__()
-            self.d = {}
-
-        def get_password(self, s, u):
-            return self.d.get((s, u))
-
-        def set_password(self, s, u, p):
-            self.d[(s, u)] = p
-
-        def delete_password(self, s, u):
-            self.d.pop((s, u), None)
 
     keyring.set_keyring(DemoKeyring())
     from agent.connection_test import check_and_record
