@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy import URL, Connection, Engine, create_engine, event, text
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 
 from local_schema import migrations
@@ -31,7 +33,8 @@ from local_schema.safety import (
     restrict_modes,
 )
 
-__all__ = ["BUSY_TIMEOUT_MS", "DatabaseCorrupt", "LocalDatabase", "SchemaTooNew", "open_database"]
+__all__ = ["BUSY_TIMEOUT_MS", "ChangeListener", "DatabaseCorrupt", "LocalDatabase", "SchemaTooNew",
+           "open_database"]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,23 @@ _SUPPRESS = text("UPDATE sync_meta SET value = '1' WHERE key = 'capture_suppress
 _UNSUPPRESS = text("UPDATE sync_meta SET value = '0' WHERE key = 'capture_suppressed'")
 
 T = TypeVar("T", Session, Connection)
+
+# (tables written, origin): origin is "local" for the app's own writes, "sync" for rows a cycle applied.
+ChangeListener = Callable[[frozenset[str], str], None]
+_TOUCHED = "mirari_tables_touched"  # Session.info key: tables flushed inside a write() block
+
+
+def _collect_touched(session: OrmSession, _flush_context: object, _instances: object) -> None:
+    touched = session.info.get(_TOUCHED)
+    if touched is None:
+        return
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        table = getattr(obj, "__tablename__", None)
+        if table:
+            touched.add(table)
+
+
+event.listen(Session, "before_flush", _collect_touched)
 
 
 class CaptureSuppressionLeak(RuntimeError):
@@ -97,6 +117,8 @@ class LocalDatabase:
         self.path = path
         self.engine = engine
         self._immediate_engine = engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
+        self._listeners: list[ChangeListener] = []
+        self._listeners_lock = threading.Lock()
 
     def session(self, *, immediate: bool = False) -> Session:
         """A SQLModel Session (use as a context manager; commit explicitly).
@@ -108,6 +130,50 @@ class LocalDatabase:
         """
         bind = self._immediate_engine if immediate else self.engine
         return Session(bind, expire_on_commit=False)
+
+    @contextmanager
+    def write(self, *, tables: Iterable[str] = ()) -> Iterator[Session]:
+        """The one write path: a Session in a BEGIN IMMEDIATE transaction, committed when the block ends.
+
+            with db.write() as session:
+                node = session.get(MemoryNode, node_id)
+                node.strength = 0.8
+                session.add(node)
+
+        IMMEDIATE takes the write lock before the first read, so a sync commit landing between this
+        block's read and its write makes it wait (busy timeout) instead of failing at once with
+        "database is locked" on the lock upgrade. An exception rolls everything back. After the commit,
+        change listeners hear which tables were written: those flushed through the ORM plus `tables`
+        (declare the tables a raw SQL statement in the block wrote). Do not commit inside the block.
+        """
+        touched: set[str] = set(tables)
+        session = Session(self._immediate_engine, expire_on_commit=False)
+        session.info[_TOUCHED] = touched
+        with session:
+            yield session
+            session.commit()
+        if touched:
+            self.notify_changed(frozenset(touched), "local")
+
+    def add_change_listener(self, listener: ChangeListener) -> None:
+        """Call `listener(tables, origin)` after each committed write; it runs on the writing thread."""
+        with self._listeners_lock:
+            self._listeners.append(listener)
+
+    def remove_change_listener(self, listener: ChangeListener) -> None:
+        with self._listeners_lock:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+    def notify_changed(self, tables: frozenset[str], origin: str = "local") -> None:
+        """Tell the listeners that `tables` changed (the sync engine calls this with origin "sync")."""
+        with self._listeners_lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(tables, origin)
+            except Exception:  # a broken listener must never turn a committed write into an error
+                log.exception("change listener %r failed", listener)
 
     @contextmanager
     def applying_remote(self, target: T) -> Iterator[T]:
