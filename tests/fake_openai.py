@@ -18,7 +18,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -82,6 +82,11 @@ class FakeLLM:
         self.default = Reply()
         self.models: set[str] | None = models  # None = accept any model; else unknown model -> 404
         self.required_key: str | None = None  # set -> requests without `Bearer <key>` get 401
+        # A function of the request (its messages) choosing the reply; None = use the queue/default.
+        # Lets a test answer differently when, say, a skill's prompt is in the system message.
+        self.responder: Callable[[RecordedRequest], Reply | dict | str | None] | None = None
+        # True: a request carrying `response_format` gets 400, as endpoints that do not know it answer
+        self.reject_response_format = False
         self.requests: list[RecordedRequest] = []
         self._queue: list[Reply] = []
         self._lock = threading.Lock()
@@ -163,6 +168,17 @@ class FakeLLM:
         with self._lock:
             return self._queue.pop(0) if self._queue else self.default
 
+    def _reply_for(self, req: RecordedRequest) -> Reply:
+        if self.responder is not None:
+            chosen = self.responder(req)
+            if isinstance(chosen, str):
+                return Reply(text=chosen)
+            if isinstance(chosen, dict):
+                return Reply(**chosen)
+            if chosen is not None:
+                return chosen
+        return self._next_reply()
+
 
 class _Handler(BaseHTTPRequestHandler):
     fake: FakeLLM
@@ -225,7 +241,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(404, {"error": {"message": f"The model `{model}` does not exist.",
                                             "type": "invalid_request_error", "code": "model_not_found"}})
             return
-        reply = fake._next_reply()
+        if fake.reject_response_format and "response_format" in req.body:
+            self._send_json(400, {"error": {"message": "Unrecognized request argument supplied: response_format",
+                                            "type": "invalid_request_error"}})
+            return
+        reply = fake._reply_for(req)
         if reply.header_delay and fake._stopping.wait(reply.header_delay):
             return
         if reply.html is not None:
