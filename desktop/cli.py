@@ -18,6 +18,11 @@ def app_version() -> str:
         return "0+unknown"
 
 
+COMMAND_MODULES = (
+    "sync.cli",  # account, sync, status, config, parked
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mirari", description="MIRARI Desktop — grow your own LLM agent.")
     parser.add_argument("--version", action="version", version=f"mirari {app_version()}")
@@ -26,10 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--self-test", action="store_true",
                         help="open a fresh database in a temp dir, build the window offscreen, report, exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    # Headless commands register themselves; each module owns its own arguments.
-    from sync import cli as sync_cli
+    # Headless commands register themselves; each module owns its own arguments and imports nothing
+    # heavy at module level. A new command adds its module here.
+    import importlib
 
-    sync_cli.register(sub)
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(sub)
     return parser
 
 

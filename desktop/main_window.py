@@ -24,8 +24,21 @@ from desktop.bus import bus
 from desktop.context import AppContext
 from desktop.ops import Op
 
-# (key, navigation label). Only rites that work are listed; the others arrive with their issues.
-PAGES = (("bind", "I   Bind"), ("console", "II  Console"))
+# (key, navigation label, "module:Class"), in navigation order. Only rites that work are listed; a new
+# page adds one line here. Page modules are imported once the database is open (a fast first paint).
+PAGES = (
+    ("bind", "I   Bind", "desktop.views.bind_page:BindPage"),
+    ("console", "II  Console", "desktop.views.console_page:ConsolePage"),
+    ("settings", "⚙   Settings", "desktop.views.settings_page:SettingsPage"),
+)
+START_PAGE = "console"  # shown when no page was open last time
+
+
+def _page_class(spec: str):
+    import importlib
+
+    module, _, name = spec.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 class MainWindow(QMainWindow):
@@ -52,7 +65,7 @@ class MainWindow(QMainWindow):
         side.addWidget(QLabel("MIRARI", objectName="Brand"))
         self.nav = QListWidget(objectName="Nav")
         self.nav.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        for key, label in (*PAGES, ("settings", "⚙   Settings")):
+        for key, label, _spec in PAGES:
             item = QListWidgetItem(label)
             item.setData(Qt.ItemDataRole.UserRole, key)
             self.nav.addItem(item)
@@ -96,11 +109,7 @@ class MainWindow(QMainWindow):
     # --- pages ---------------------------------------------------------------------------------
     def database_ready(self) -> None:
         """Build the pages once ctx.db is open (imports are here to keep the first paint fast)."""
-        from desktop.views.bind_page import BindPage
-        from desktop.views.console_page import ConsolePage
-        from desktop.views.settings_page import SettingsPage
-
-        self.pages = {"bind": BindPage(self.ctx), "console": ConsolePage(self.ctx), "settings": SettingsPage(self.ctx)}
+        self.pages = {key: _page_class(spec)(self.ctx) for key, _label, spec in PAGES}
         for page in self.pages.values():
             self.stack.addWidget(page)
         self.data_label.setText(f"{self.ctx.account_email or 'Local'} · {self.ctx.data_dir.name}")
@@ -108,7 +117,7 @@ class MainWindow(QMainWindow):
         self.nav.setEnabled(True)
         keys = [self.nav.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.nav.count())]
         start = self.ctx.settings.last_page
-        self.nav.setCurrentRow(keys.index(start) if start in keys else 1)
+        self.nav.setCurrentRow(keys.index(start if start in keys else START_PAGE))
         self.ready.emit()
 
     def database_failed(self, problem: BaseException | str) -> None:
