@@ -113,23 +113,25 @@ def test_backup_includes_changes_still_in_the_wal(db_path):
 def test_failed_migration_leaves_the_previous_version_and_the_data(db_path, monkeypatch):
     make_v1_file(db_path)
     open_database(db_path).close()
+    current, broken_version = LATEST_VERSION, LATEST_VERSION + 1
 
     def broken(conn):
         conn.execute("ALTER TABLE tasks ADD COLUMN priority INTEGER")
         conn.execute("INSERT INTO nowhere VALUES (1)")
 
-    monkeypatch.setattr(migrations, "MIGRATIONS", (*migrations.MIGRATIONS, Migration(3, "broken", broken)))
-    monkeypatch.setattr(migrations, "LATEST_VERSION", 3)
-    with pytest.raises(MigrationError, match=r"v3 \(broken\).*unchanged at v2"):
+    monkeypatch.setattr(migrations, "MIGRATIONS",
+                        (*migrations.MIGRATIONS, Migration(broken_version, "broken", broken)))
+    monkeypatch.setattr(migrations, "LATEST_VERSION", broken_version)
+    with pytest.raises(MigrationError, match=rf"v{broken_version} \(broken\).*unchanged at v{current}"):
         open_database(db_path)
     raw = sqlite3.connect(db_path)
     try:
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == current
         assert "priority" not in [row[1] for row in raw.execute("PRAGMA table_info(tasks)")]
         assert raw.execute("SELECT count(*) FROM messages").fetchone()[0] == 2
     finally:
         raw.close()
-    assert [b.name.rsplit(".", 2)[-2] for b in backups_of(db_path)] == ["v2", "v1"]
+    assert [b.name.rsplit(".", 2)[-2] for b in backups_of(db_path)] == [f"v{current}", "v1"]
 
 
 def test_a_file_from_a_newer_mirari_is_refused_untouched(db_path):

@@ -13,6 +13,7 @@ from sqlmodel import select
 
 from local_schema import database
 from local_schema.database import open_database
+from local_schema.migrations import LATEST_VERSION
 from local_schema.models import Conversation, Message
 from local_schema.safety import DatabaseCorrupt, backups_of, recover_database
 from tests.local.test_migrations import make_v1_file
@@ -104,7 +105,7 @@ def test_recovery_restores_the_newest_sound_backup(db_path):
         with db.session() as session:
             titles = sorted(c.title for c in session.exec(select(Conversation)))
             assert titles == ["old thread"]  # the state of the backup, not the later filler
-            assert session.execute(text("PRAGMA user_version")).scalar() == 2
+            assert session.execute(text("PRAGMA user_version")).scalar() == LATEST_VERSION
     finally:
         db.close()
 
