@@ -5,6 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from local_schema.models import SYNCED_TABLES  # the server must have exactly the tables the mirror syncs
 from tests.supabase_local.schema import (
     SchemaError,
     apply_schema,
@@ -13,9 +14,6 @@ from tests.supabase_local.schema import (
     drop_database,
     migration_files,
 )
-
-SYNCED_TABLES = ["agent_connections", "conversations", "messages", "memory_nodes", "skills",
-                 "mirror_reports", "tasks", "templates"]
 
 
 def _fresh_database(pg_cluster, name: str) -> str:
