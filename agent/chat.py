@@ -82,7 +82,7 @@ class ChatTurn:
         if len(text) > MESSAGE_LIMIT:
             raise ValueError(f"This message is {len(text):,} characters long; the limit is {MESSAGE_LIMIT:,}. "
                              "Shorten it or split it into several messages.")
-        with self.db.session() as session:
+        with self.db.write() as session:
             conversation = self._conversation(session)
             message = Message(user_id=conversation.user_id, conversation_id=conversation.id, role="user",
                               content=text)
@@ -90,7 +90,6 @@ class ChatTurn:
                 conversation.title = default_title(text)
             session.add(message)
             session.add(conversation)
-            session.commit()
         return self._ask(message.id, [])
 
     def retry(self) -> TurnResult:
@@ -112,9 +111,8 @@ class ChatTurn:
         return conversation
 
     def _reask(self, require_reply: bool) -> TurnResult:
-        with self.db.session() as session:
+        with self.db.write() as session:  # a connection_id given for the retry is kept
             self._conversation(session)
-            session.commit()  # a connection_id given for the retry is kept
             last = last_message(session, self.conversation_id)
             if require_reply and (last is None or last.role != "assistant"):
                 raise ValueError("There is no reply to regenerate.")
@@ -130,6 +128,7 @@ class ChatTurn:
 
     def _ask(self, user_message_id: str, replace: list[str]) -> TurnResult:
         result = TurnResult(FAILED, self.conversation_id, user_message_id)
+        # A read: send() and _reask() already stored the thread's binding to self.connection_id.
         with self.db.session() as session:
             user = session.get(Message, user_message_id)
             conversation = self._conversation(session)
@@ -139,7 +138,6 @@ class ChatTurn:
                 return self._fail(result, LLMError(errors.INVALID, "This thread has no connection: "
                                                                    "choose one in Bind, then retry."))
             prompt = assemble_prompt(session, connection, self.conversation_id, user)
-            session.commit()
             base_url, model, owner = connection.base_url, connection.model, conversation.user_id
         try:
             client = LLMClient(base_url, model, self._key, read_timeout=self.read_timeout)
@@ -173,10 +171,9 @@ class ChatTurn:
         else:
             result.status = DONE
             self._keep(result, owner, text, replace)  # an empty reply is stored too: it is what came
-            with self.db.session() as session:
+            with self.db.write() as session:
                 result.reinforced_node_ids = reinforce_used(session, prompt.memory_node_ids, text,
                                                             datetime.now(UTC))
-                session.commit()
         if self.on_done:
             self.on_done(result)
         return result
@@ -195,7 +192,7 @@ class ChatTurn:
 
     def _start_reply(self, result: TurnResult, owner: str | None, text: str, replace: list[str]) -> None:
         # The new reply appears and the replies it replaces disappear in one transaction.
-        with self.db.session() as session:
+        with self.db.write() as session:
             if session.get(Conversation, self.conversation_id) is None:  # thread deleted mid-stream
                 self.cancel()
                 return
@@ -205,18 +202,16 @@ class ChatTurn:
                 old = session.get(Message, old_id)
                 if old is not None:
                     session.delete(old)
-            session.commit()
         result.reply_message_id, result.text = reply.id, text
         result.replaced_message_ids = list(replace)
 
     def _save_reply(self, result: TurnResult, text: str) -> None:
         if text == result.text:
             return
-        with self.db.session() as session:
+        with self.db.write() as session:
             reply = session.get(Message, result.reply_message_id)
             if reply is None:  # deleted meanwhile (thread deleted during the stream): nothing to keep
                 return
             reply.content = text
             session.add(reply)
-            session.commit()
         result.text = text

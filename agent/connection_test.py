@@ -14,6 +14,7 @@ from sqlmodel import Session
 from agent import errors
 from agent.errors import LLMError
 from agent.llm_client import CancelToken, LLMClient
+from local_schema.database import LocalDatabase
 from local_schema.models import AgentConnection, ConnectionCheck
 from local_schema.timestamps import utc_now
 
@@ -51,26 +52,26 @@ def check_connection(base_url: str, model: str, api_key: str | None = "", *, tim
     return CheckResult(ONLINE, "", utc_now())
 
 
-def record_check(session: Session, connection_id: str, result: CheckResult) -> None:
-    """Store the outcome: connection status (if changed) and the local last-check row. Commits."""
-    connection = session.get(AgentConnection, connection_id)
-    if connection is None:
-        raise ValueError("That connection no longer exists.")
-    if connection.status != result.status:
-        connection.status = result.status
-        session.add(connection)
-    check = session.get(ConnectionCheck, connection_id) or ConnectionCheck(connection_id=connection_id,
-                                                                           status=result.status)
-    check.status, check.checked_at, check.error = result.status, result.checked_at, result.reason or None
-    session.add(check)
-    session.commit()
+def record_check(db: LocalDatabase, connection_id: str, result: CheckResult) -> None:
+    """Store the outcome: connection status (if changed) and the local last-check row, in one write."""
+    with db.write() as session:
+        connection = session.get(AgentConnection, connection_id)
+        if connection is None:
+            raise ValueError("That connection no longer exists.")
+        if connection.status != result.status:
+            connection.status = result.status
+            session.add(connection)
+        check = session.get(ConnectionCheck, connection_id) or ConnectionCheck(connection_id=connection_id,
+                                                                               status=result.status)
+        check.status, check.checked_at, check.error = result.status, result.checked_at, result.reason or None
+        session.add(check)
 
 
 def last_check(session: Session, connection_id: str) -> ConnectionCheck | None:
     return session.get(ConnectionCheck, connection_id)
 
 
-def check_and_record(db, connection_id: str, api_key: str | None = "", *, timeout: float = 10.0) -> CheckResult:
+def check_and_record(db: LocalDatabase, connection_id: str, api_key: str | None = "", *, timeout: float = 10.0) -> CheckResult:
     """Convenience for the GUI worker: read the connection, check it, store the result."""
     with db.session() as session:
         connection = session.get(AgentConnection, connection_id)
@@ -78,6 +79,5 @@ def check_and_record(db, connection_id: str, api_key: str | None = "", *, timeou
             raise ValueError("That connection no longer exists.")
         base_url, model = connection.base_url, connection.model
     result = check_connection(base_url, model, api_key, timeout=timeout)
-    with db.session() as session:
-        record_check(session, connection_id, result)
+    record_check(db, connection_id, result)
     return result

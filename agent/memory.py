@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, select
 
+from local_schema.database import LocalDatabase
 from local_schema.models import MemoryNode, Message
 from local_schema.timestamps import format_timestamp, parse_timestamp
 
@@ -106,7 +107,8 @@ def reply_uses_node(reply: str, label: str) -> bool:
 
 def reinforce_used(session: Session, node_ids: Iterable[str], reply: str,
                    now: datetime | None = None) -> list[str]:
-    """Reinforce the injected nodes (by id) that the reply uses; returns their ids. Caller commits."""
+    """Reinforce the injected nodes (by id) that the reply uses; returns their ids.
+    Call it inside a `db.write()` block (it reads, then writes the nodes)."""
     used = []
     for node_id in node_ids:
         node = session.get(MemoryNode, node_id)
@@ -146,20 +148,20 @@ def shorten_label(text: str, limit: int = LABEL_LIMIT) -> str:
     return cut.rstrip() + "…"
 
 
-def promote_message(session: Session, message_id: str) -> MemoryNode:
+def promote_message(db: LocalDatabase, message_id: str) -> MemoryNode:
     """Promote a message to the Atlas: label = its trimmed text, category 'fact', strength 0.5,
-    source 'conversation:<conversation id>'. Adds and commits; returns the new node.
+    source 'conversation:<conversation id>'. One write; returns the new node.
 
     A message longer than the server allows for a label (LABEL_LIMIT) is shortened, so the node
     can sync; the caller can compare lengths to tell the user."""
-    message = session.get(Message, message_id)
-    if message is None or message.deleted_at is not None:
-        raise PromoteError("That message no longer exists.")
-    label = shorten_label(message.content.strip())
-    if not label:
-        raise PromoteError("An empty message cannot be promoted to the Atlas.")
-    node = MemoryNode(user_id=message.user_id, label=label, category="fact", strength=NEW_NODE_STRENGTH,
-                      source=f"conversation:{message.conversation_id}")
-    session.add(node)
-    session.commit()
+    with db.write() as session:
+        message = session.get(Message, message_id)
+        if message is None or message.deleted_at is not None:
+            raise PromoteError("That message no longer exists.")
+        label = shorten_label(message.content.strip())
+        if not label:
+            raise PromoteError("An empty message cannot be promoted to the Atlas.")
+        node = MemoryNode(user_id=message.user_id, label=label, category="fact", strength=NEW_NODE_STRENGTH,
+                          source=f"conversation:{message.conversation_id}")
+        session.add(node)
     return node

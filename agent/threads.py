@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, literal_column
 from sqlmodel import Session, select
 
+from local_schema.database import LocalDatabase
 from local_schema.models import AgentConnection, Conversation, Message
 
 TITLE_LENGTH = 60
@@ -22,37 +23,40 @@ def default_title(text: str, limit: int = TITLE_LENGTH) -> str:
     return cut.rstrip(" ,.;:") + "…"
 
 
-def new_thread(session: Session, connection_id: str | None = None, title: str | None = None) -> Conversation:
-    """A new empty thread bound to `connection_id`; commits. The title comes from the first message."""
-    owner = None
-    if connection_id is not None:
-        connection = session.get(AgentConnection, connection_id)
-        if connection is None:
-            raise ValueError("That connection no longer exists.")
-        owner = connection.user_id
-    conversation = Conversation(user_id=owner, agent_connection_id=connection_id, title=title)
-    session.add(conversation)
-    session.commit()
+# The writers take the database, not a session: each is one write() transaction (BEGIN IMMEDIATE), so
+# a sync commit landing between its read and its write makes it wait instead of failing.
+def new_thread(db: LocalDatabase, connection_id: str | None = None, title: str | None = None) -> Conversation:
+    """A new empty thread bound to `connection_id`. The title comes from the first message."""
+    with db.write() as session:
+        owner = None
+        if connection_id is not None:
+            connection = session.get(AgentConnection, connection_id)
+            if connection is None:
+                raise ValueError("That connection no longer exists.")
+            owner = connection.user_id
+        conversation = Conversation(user_id=owner, agent_connection_id=connection_id, title=title)
+        session.add(conversation)
     return conversation
 
 
-def rename_thread(session: Session, conversation_id: str, title: str) -> Conversation:
+def rename_thread(db: LocalDatabase, conversation_id: str, title: str) -> Conversation:
     title = " ".join((title or "").split())
     if not title:
         raise ValueError("A thread title cannot be empty.")
     if len(title) > TITLE_LIMIT:  # the server's limit: a longer title could never sync
         title = default_title(title, TITLE_LIMIT - 1)
-    conversation = _live(session, conversation_id)
-    conversation.title = title
-    session.add(conversation)
-    session.commit()
+    with db.write() as session:
+        conversation = _live(session, conversation_id)
+        conversation.title = title
+        session.add(conversation)
     return conversation
 
 
-def delete_thread(session: Session, conversation_id: str) -> None:
-    """Delete the thread and its messages (a real local delete; sync pushes it as a tombstone)."""
-    session.delete(_live(session, conversation_id))
-    session.commit()
+def delete_thread(db: LocalDatabase, conversation_id: str) -> None:
+    """Delete the thread and its messages (a real local delete; sync pushes one tombstone for the
+    thread and the server cascades it to the messages)."""
+    with db.write(tables=["messages"]) as session:  # messages go by ON DELETE CASCADE, unseen by the ORM
+        session.delete(_live(session, conversation_id))
 
 
 def _live(session: Session, conversation_id: str) -> Conversation:

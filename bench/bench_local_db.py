@@ -42,17 +42,17 @@ def main() -> None:
     db = open_database(path)
     print(f"create + migrate: {time.perf_counter() - started:.3f}s  ({path})")
 
-    with db.session() as session:
+    with db.write() as session:
         conversations = [Conversation(title=f"thread {i}") for i in range(args.threads)]
         session.add_all(conversations)
-        session.commit()
     ids = [c.id for c in conversations]
     words = vocabulary(rng)
     weights = [1 / (rank + 1) for rank in range(len(words))]
     common, rare = words[0], words[len(words) // 2]
 
     started = time.perf_counter()
-    with db.engine.begin() as conn:
+    with db.write(tables=["messages"]) as session:
+        conn = session.connection()
         rows = [
             (
                 rng.choice(ids),

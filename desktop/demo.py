@@ -48,12 +48,11 @@ def add_connection(db, name: str, base_url: str, model: str, provider: str = "cu
                    status: str = "offline", system_prompt: str | None = None) -> str:
     from local_schema.models import AgentConnection
 
-    with db.session() as s:
+    with db.write() as s:
         row = AgentConnection(name=name, provider=provider, base_url=base_url, model=model, status=status,
                               system_prompt=system_prompt)
         s.add(row)
-        s.commit()
-        return row.id
+    return row.id
 
 
 def add_thread(db, title: str, messages: list[tuple[str, str]], connection_id: str | None = None,
@@ -61,13 +60,13 @@ def add_thread(db, title: str, messages: list[tuple[str, str]], connection_id: s
     """A thread with (role, content) messages, timestamps 7 s apart from `start`."""
     cid = str(uuid.uuid4())
     base = start or datetime.now(UTC) - timedelta(days=1)
-    with db.engine.begin() as conn:
-        conn.execute(
+    with db.write(tables=["conversations", "messages"]) as session:
+        session.execute(
             text("INSERT INTO conversations (id, agent_connection_id, title, created_at, updated_at) "
                  "VALUES (:id, :c, :t, :at, :at)"),
             {"id": cid, "c": connection_id, "t": title, "at": _stamp(base, 0)},
         )
-        conn.execute(
+        session.execute(
             text("INSERT INTO messages (id, conversation_id, role, content, created_at, updated_at) "
                  "VALUES (:id, :c, :r, :content, :at, :at)"),
             [{"id": str(uuid.uuid4()), "c": cid, "r": role, "content": content, "at": _stamp(base, i + 1)}

@@ -133,6 +133,5 @@ def write_tx(db) -> Iterator:
     Sync reads and then writes in one transaction; with a deferred BEGIN a UI write committing in between
     would make the upgrade fail at once (SQLITE_BUSY_SNAPSHOT) instead of waiting for the busy timeout.
     """
-    with db.session(immediate=True) as session:
+    with db.write() as session:  # raw SQL: listeners are not told here; the engine reports what a cycle changed
         yield session.connection()
-        session.commit()

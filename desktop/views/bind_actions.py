@@ -40,7 +40,7 @@ def save_connection(page, connection_id: str | None, values: dict, key: str | No
         from local_schema.models import AgentConnection
         from local_schema.timestamps import utc_now
 
-        with db.session() as s:
+        with db.write() as s:
             row = s.get(AgentConnection, connection_id) if connection_id else None
             if row is None:
                 row = AgentConnection(**values)  # the id exists before the insert
@@ -52,8 +52,7 @@ def save_connection(page, connection_id: str | None, values: dict, key: str | No
                 # The key first: if there is nowhere safe to keep it, nothing is written at all.
                 secrets.set_key(row.id, key)
             s.add(row)
-            s.commit()
-            return row.id
+        return row.id
 
     Op(page, save, "Saving the connection").changes("agent_connections").success(
         lambda cid: page._saved(cid, then)).failure(lambda exc: _save_failed(page, exc)).run()
@@ -89,11 +88,12 @@ def delete_connection(page, connection_id: str) -> None:
     def delete() -> str | None:
         from local_schema.models import AgentConnection
 
-        with db.session() as s:
+        # References to it (threads, reports, tasks) are set to null by SQLite here and by the server's
+        # tombstone cascade there: one request to the server, not one per referring row.
+        with db.write(tables=["conversations", "mirror_reports", "tasks"]) as s:
             row = s.get(AgentConnection, connection_id)
             if row is not None:
                 s.delete(row)
-                s.commit()
         from agent.secrets import SecretsUnavailable
 
         try:

@@ -29,8 +29,7 @@ def create_thread(page, then=None) -> None:
     def create() -> str:
         from agent.threads import new_thread
 
-        with db.session() as s:
-            return new_thread(s, cid).id
+        return new_thread(db, cid).id
 
     def created(conversation_id: str) -> None:
         page.conversation_id = conversation_id
@@ -56,8 +55,7 @@ def rename_thread(page, conversation_id: str, title: str) -> None:
     def rename() -> None:
         from agent.threads import rename_thread as rename_in_db
 
-        with db.session() as s:
-            rename_in_db(s, conversation_id, title)
+        rename_in_db(db, conversation_id, title)
 
     Op(page, rename, "Renaming the thread").changes("conversations").success(
         lambda _r: page.refresh_threads()).run()
@@ -69,8 +67,7 @@ def delete_thread(page, conversation_id: str) -> None:
     def delete() -> None:
         from agent.threads import delete_thread as delete_in_db
 
-        with db.session() as s:
-            delete_in_db(s, conversation_id)  # messages cascade; sync pushes tombstones
+        delete_in_db(db, conversation_id)  # messages cascade; sync pushes one tombstone
 
     Op(page, delete, "Deleting the thread").changes("conversations", "messages").success(
         lambda _r: page.forget_thread(conversation_id)).run()
@@ -95,8 +92,8 @@ def promote(page, message_id: str) -> None:
         from agent.memory import promote_message
         from local_schema.models import Message
 
+        label = promote_message(db, message_id).label
         with db.session() as s:
-            label = promote_message(s, message_id).label
             original = s.get(Message, message_id)
             return label, original is not None and len(label) < len(original.content.strip())
 

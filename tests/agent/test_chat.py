@@ -205,8 +205,7 @@ def test_thread_deleted_while_waiting_for_the_reply(db, fake_llm, thread):
     worker = threading.Thread(target=lambda: setattr(turn, "result", turn.send("bye")))
     worker.start()
     fake_llm.wait_for_requests(1)
-    with db.session() as s:
-        delete_thread(s, thread.id)
+    delete_thread(db, thread.id)
     worker.join(5)
     assert turn.result.status == STOPPED and turn.result.reply_message_id is None
     with db.session() as s:

@@ -67,41 +67,45 @@ def test_reply_uses_node(reply, label, used):
     assert reply_uses_node(reply, label) is used
 
 
-def test_promote_message_makes_a_fact_node(session):
-    thread = add_thread(session)
-    msg = add_message(session, thread, "assistant", "  I live in Lisbon.\n ")
-    promoted = promote_message(session, msg.id)
-    stored = session.get(MemoryNode, promoted.id)
-    assert (stored.label, stored.category, stored.strength, stored.source) == (
-        "I live in Lisbon.", "fact", 0.5, f"conversation:{thread.id}")
-    kinds = session.execute(text("SELECT kind FROM sync_outbox WHERE row_id = :i"), {"i": promoted.id}).all()
+def test_promote_message_makes_a_fact_node(db):
+    with db.session() as session:
+        thread = add_thread(session)
+        msg = add_message(session, thread, "assistant", "  I live in Lisbon.\n ")
+    promoted = promote_message(db, msg.id)
+    with db.session() as session:
+        stored = session.get(MemoryNode, promoted.id)
+        assert (stored.label, stored.category, stored.strength, stored.source) == (
+            "I live in Lisbon.", "fact", 0.5, f"conversation:{thread.id}")
+        kinds = session.execute(text("SELECT kind FROM sync_outbox WHERE row_id = :i"), {"i": promoted.id}).all()
     assert [k for (k,) in kinds] == ["insert"]  # it will sync
 
 
-def test_promote_rejects_blank_and_missing(session):
-    thread = add_thread(session)
-    blank = add_message(session, thread, "user", "   ")
+def test_promote_rejects_blank_and_missing(db):
+    with db.session() as session:
+        thread = add_thread(session)
+        blank = add_message(session, thread, "user", "   ")
     with pytest.raises(PromoteError, match="empty message"):
-        promote_message(session, blank.id)
+        promote_message(db, blank.id)
     with pytest.raises(PromoteError, match="no longer exists"):
-        promote_message(session, "00000000-0000-4000-8000-000000000000")
-    assert session.exec(select(MemoryNode)).all() == []
+        promote_message(db, "00000000-0000-4000-8000-000000000000")
+    with db.session() as session:
+        assert session.exec(select(MemoryNode)).all() == []
 
 
-def test_promoting_a_long_message_shortens_the_label_to_what_the_server_accepts(session):
+def test_promoting_a_long_message_shortens_the_label_to_what_the_server_accepts(db):
     # memory_nodes.label is capped at 2000 characters on the server; a longer label would be a row that
     # sync can never push. The node keeps the start of the message, cut at a word, with an ellipsis.
-    thread = add_thread(session)
+    with db.session() as session:
+        thread = add_thread(session)
+        ids = [add_message(session, thread, role, text).id for role, text in (
+            ("assistant", " ".join(f"word{i}" for i in range(1000))), ("user", "x" * 5000), ("user", "y" * 2000))]
     long_text = " ".join(f"word{i}" for i in range(1000))  # ~6,900 characters
-    promoted = promote_message(session, add_message(session, thread, "assistant", long_text).id)
-    stored = session.get(MemoryNode, promoted.id)
+    stored = promote_message(db, ids[0])
     assert len(stored.label) <= 2000 and stored.label.endswith("…")
     assert long_text.startswith(stored.label[:-1]) and stored.label[-2] != " "
     assert len(stored.label) > 1800  # shortened, not gutted
 
-    unbroken = "x" * 5000  # no word boundary near the limit: cut hard rather than drop everything
-    hard = promote_message(session, add_message(session, thread, "user", unbroken).id)
+    hard = promote_message(db, ids[1])  # "x" * 5000: no word boundary near the limit, cut hard
     assert len(hard.label) == 2000 and hard.label == "x" * 1999 + "…"
 
-    exact = "y" * 2000
-    assert promote_message(session, add_message(session, thread, "user", exact).id).label == exact
+    assert promote_message(db, ids[2]).label == "y" * 2000

@@ -20,36 +20,54 @@ def test_default_title():
     assert default_title("   ") == "New thread"
 
 
-def test_threads_sorted_by_recent_activity_rename_delete(session):
-    conn = add_connection(session)
-    quiet = new_thread(session, conn.id)
-    busy = new_thread(session, conn.id)
-    empty = new_thread(session, conn.id)
-    add_message(session, quiet, "user", "old", ts(5))
-    add_message(session, busy, "user", "newer", ts(1))
-    empty.created_at = ts(3)
-    session.add(empty)
-    session.commit()
-    assert [t.id for t in list_threads(session)] == [busy.id, empty.id, quiet.id]
-    assert list_threads(session)[0].message_count == 1
-    rename_thread(session, quiet.id, "  Renamed  thread ")
-    assert {t.id: t.title for t in list_threads(session)}[quiet.id] == "Renamed thread"
+def test_threads_sorted_by_recent_activity_rename_delete(db):
+    with db.session() as session:
+        conn = add_connection(session)
+    quiet = new_thread(db, conn.id)
+    busy = new_thread(db, conn.id)
+    empty = new_thread(db, conn.id)
+    with db.session() as session:
+        add_message(session, quiet, "user", "old", ts(5))
+        add_message(session, busy, "user", "newer", ts(1))
+        empty.created_at = ts(3)
+        session.add(empty)
+        session.commit()
+    with db.session() as session:
+        assert [t.id for t in list_threads(session)] == [busy.id, empty.id, quiet.id]
+        assert list_threads(session)[0].message_count == 1
+    rename_thread(db, quiet.id, "  Renamed  thread ")
+    with db.session() as session:
+        assert {t.id: t.title for t in list_threads(session)}[quiet.id] == "Renamed thread"
     with pytest.raises(ValueError, match="cannot be empty"):
-        rename_thread(session, quiet.id, "  ")
-    delete_thread(session, busy.id)
-    assert [t.id for t in list_threads(session)] == [empty.id, quiet.id]
-    assert session.exec(select(Message).where(Message.conversation_id == busy.id)).all() == []
+        rename_thread(db, quiet.id, "  ")
+    delete_thread(db, busy.id)
+    with db.session() as session:
+        assert [t.id for t in list_threads(session)] == [empty.id, quiet.id]
+        assert session.exec(select(Message).where(Message.conversation_id == busy.id)).all() == []
 
 
-def test_paging_through_messages(session):
-    t = new_thread(session)
-    for i in range(25):
-        add_message(session, t, "user", f"m{i}", ts(1, i))
-    assert [m.content for m in thread_messages(session, t.id, offset=20, limit=10)] == [f"m{i}" for i in range(20, 25)]
+def test_paging_through_messages(db):
+    t = new_thread(db)
+    with db.session() as session:
+        for i in range(25):
+            add_message(session, t, "user", f"m{i}", ts(1, i))
+        assert [m.content for m in thread_messages(session, t.id, offset=20, limit=10)] == [
+            f"m{i}" for i in range(20, 25)]
 
 
-def test_rename_keeps_titles_within_the_server_limit(session):
+def test_rename_keeps_titles_within_the_server_limit(db):
     # conversations.title is at most 500 characters on the server: a longer title would never sync.
-    thread = new_thread(session, add_connection(session).id)
-    renamed = rename_thread(session, thread.id, "word " * 200)
+    with db.session() as session:
+        connection = add_connection(session)
+    thread = new_thread(db, connection.id)
+    renamed = rename_thread(db, thread.id, "word " * 200)
     assert len(renamed.title) <= 500 and renamed.title.endswith("…")
+
+
+def test_writers_tell_the_change_listeners(db):
+    heard = []
+    db.add_change_listener(lambda tables, origin: heard.append(tables))
+    thread = new_thread(db)
+    rename_thread(db, thread.id, "named")
+    delete_thread(db, thread.id)
+    assert heard == [{"conversations"}, {"conversations"}, {"conversations", "messages"}]
