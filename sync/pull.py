@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from local_schema import models
 from local_schema.timestamps import parse_timestamp
@@ -25,6 +25,9 @@ from sync.outbox import NetOp, park
 
 PAGE_SIZE = 1000
 DELETED_ELSEWHERE = "deleted on another device"
+# A row stamped further than this past the server's own clock (its Date header) is not believed: taking
+# it as the cursor would skip every row written until then (a broken endpoint or proxy, not PostgREST).
+FUTURE_SLACK = timedelta(days=1)
 
 
 @dataclass
@@ -55,6 +58,20 @@ def cascade_children(table: str) -> list[tuple[str, str]]:
             if fk.column.table.name == table and (fk.ondelete or "").upper() == "CASCADE":
                 found.append((child.__tablename__, fk.parent.name))
     return found
+
+
+def _too_far_ahead(row, server_date: datetime | None) -> str | None:
+    """Why `row`'s updated_at cannot become the cursor (stamped > FUTURE_SLACK after the reply's Date)."""
+    if server_date is None or not isinstance(row, dict):
+        return None
+    try:
+        stamp = server_stamp(row.get("updated_at"))
+    except ValueError:
+        return None
+    if stamp <= server_date + FUTURE_SLACK:
+        return None
+    return (f"updated_at {row['updated_at']} lies more than a day after the server's own time "
+            f"({server_date.isoformat()}); taking it as the cursor would skip every row written until then")
 
 
 class ForeignKeyMiss(Exception):
@@ -190,6 +207,8 @@ class Puller:
         """Index of the first row we cannot store (or None). Raises if the page does not move forward:
         looping on it forever would be the alternative (RxDB#5882)."""
         previous = server_stamp(cursor) if cursor else None
+        server_date = getattr(rows, "server_date", None)
+        latest = server_date + FUTURE_SLACK if server_date is not None else None
         for i, row in enumerate(rows):
             try:
                 stamp = server_stamp(row.get("updated_at")) if isinstance(row, dict) else None
@@ -197,6 +216,8 @@ class Puller:
                 return i
             if stamp is None or _problem(info, row, self.user_id, check_stamp=False):
                 return i
+            if latest is not None and stamp > latest:
+                return i  # quarantined, and the cursor stays before it
             if previous is not None and stamp <= previous:
                 raise RequestFailed(Kind.MALFORMED, 200, None,
                                     f"pull of {info.name} made no progress: the server returned updated_at "
@@ -220,7 +241,8 @@ class Puller:
             good, bad_index, reason = self._commit_until_failure(info, good, bad_index)
         if bad_index is not None:
             bad = rows[bad_index] if bad_index < len(rows) else None
-            reason = _problem(info, bad, self.user_id) or reason or "violates a local constraint"
+            reason = (_problem(info, bad, self.user_id) or _too_far_ahead(bad, getattr(rows, "server_date", None))
+                      or reason or "violates a local constraint")
             self._quarantine(info.name, bad, reason)
             return True
         return False

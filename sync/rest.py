@@ -11,6 +11,8 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 
 import httpx
 
@@ -19,6 +21,21 @@ from sync.errors import Kind, RequestFailed, classify
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 MAX_WAIT = 5.0  # seconds of Retry-After waited out inside a cycle (longer: the scheduler waits)
 MAX_WAITS = 2   # per request
+
+
+class Rows(list):
+    """A JSON array from the server, with the time the server said it was when it answered (its `Date`
+    header; None when absent or unreadable). Pull compares row stamps with it, never with our clock."""
+
+    server_date: datetime | None = None
+
+
+def _server_date(response: httpx.Response) -> datetime | None:
+    try:
+        date = parsedate_to_datetime(response.headers.get("Date", ""))
+    except (TypeError, ValueError, IndexError):
+        return None
+    return date if date.tzinfo is not None else None
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -81,10 +98,14 @@ class RestClient:
         if not response.content:
             return None
         try:
-            return response.json()
+            body = response.json()
         except ValueError as exc:
             raise RequestFailed(Kind.MALFORMED, response.status_code, None,
                                 f"the server's reply is not JSON ({response.content[:80]!r})") from exc
+        if isinstance(body, list):
+            body = Rows(body)
+            body.server_date = _server_date(response)
+        return body
 
     @staticmethod
     def _failure(response: httpx.Response) -> RequestFailed:

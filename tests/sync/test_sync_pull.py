@@ -100,6 +100,44 @@ def test_row_that_cannot_be_stored_halts_the_cursor_and_is_quarantined(devices, 
     assert b.scalar("SELECT count(*) FROM sync_quarantine") == 0 and b.engine.status()["quarantined"] == 0
 
 
+def test_a_row_stamped_far_past_the_servers_clock_cannot_poison_the_cursor(devices, api, supabase_stack):
+    """A broken endpoint hands out a row stamped in 2099. Taken as the cursor it would hide every row the
+    server writes until 2099; instead it is quarantined and the cursor stays before it."""
+    b = devices("b")
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    for i, row_id in enumerate(ids):
+        api.all("insert into public.tasks (id, title) values (%s, %s)", (row_id, f"t{i}"))
+    rows = _as_json(api.all("select * from public.tasks where id = any(%s) order by updated_at", (ids,)))
+    rows[2]["updated_at"] = "2099-01-01T00:00:00+00:00"
+    supabase_stack.faults.fail_next("GET", "/rest/v1/tasks", 200, rows)
+    result = b.sync()
+    assert result.quarantined == 1 and "more than a day after the server's own time" in b.alerts[0]
+    assert sorted(b.rows("tasks")) == sorted(ids[:2])
+    assert b.scalar("SELECT cursor FROM sync_cursors WHERE table_name = 'tasks'") == rows[1]["updated_at"]
+    later = str(uuid.uuid4())
+    api.all("insert into public.tasks (id, title) values (%s, 'written after')", (later,))
+    b.sync()
+    assert sorted(b.rows("tasks")) == sorted([*ids, later])
+    assert b.rows("tasks")[ids[2]]["updated_at"] != "2099-01-01T00:00:00+00:00"
+    assert b.scalar("SELECT count(*) FROM sync_quarantine") == 0
+
+
+def test_a_reply_without_a_date_header_is_not_judged(devices, api, supabase_stack):
+    """No Date header (or an unreadable one): nothing to compare with, the rows are stored as before."""
+    b = devices("b")
+    row_id = str(uuid.uuid4())
+    api.all("insert into public.tasks (id, title) values (%s, 'dated')", (row_id,))
+    rows = _as_json(api.all("select * from public.tasks where id = %s", (row_id,)))
+    rows[0]["updated_at"] = "2090-01-01T00:00:00+00:00"
+    supabase_stack.faults.fail_next("GET", "/rest/v1/tasks", 200, rows, headers={"Date": "not a date"})
+    assert b.sync().quarantined == 0 and list(b.rows("tasks")) == [row_id]
+
+
+def _as_json(rows: list[dict]) -> list[dict]:
+    return [{k: (str(v) if k in ("id", "user_id") and v else v.isoformat() if hasattr(v, "isoformat") else v)
+             for k, v in r.items()} for r in rows]
+
+
 def test_malformed_reply_is_a_clear_error_and_loses_nothing(devices, supabase_stack, user):
     a = devices("a")
     with a.session() as s:
