@@ -84,6 +84,14 @@ class _Gone(Response):
         return None
 
 
+def _unexpected(path: str) -> Response:
+    """A 500 in the shape of the service that failed, with no Python or SQL text in it."""
+    if path.startswith("/auth/v1/"):
+        return JSONResponse({"code": 500, "error_code": "unexpected_failure",
+                             "msg": "Unexpected failure, please check server logs for more information"}, 500)
+    return RestError(500, "PGRST000", "Internal stand-in error; the stand-in's log has the details").response()
+
+
 def _gateway_error(message: str, hint: str) -> Response:
     return JSONResponse({"message": message, "hint": hint}, 401)
 
@@ -125,9 +133,9 @@ class Gateway:
         watch.cancel()
         try:
             response = work.result()
-        except Exception as exc:  # a bug in the stand-in: say so in PostgREST's shape, keep the trace
+        except Exception:  # a bug in the stand-in: the trace goes to the log, never into the answer
             logger.exception("stand-in failed on %s %s", method, path)
-            response = RestError(500, "PGRST000", f"stand-in error: {exc!r}").response()
+            response = _unexpected(path)
         if self.faults.take("drop", method, path) is not None:
             return _Abort(request.scope.get("client"))
         return response

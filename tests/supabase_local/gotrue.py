@@ -18,11 +18,18 @@ from psycopg_pool import AsyncConnectionPool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from tests.supabase_local import tokens
+from tests.supabase_local import gotrue_params, tokens
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# badoux/checkmail ValidateFormat, which GoTrue's validateEmail uses (so no NUL, no spaces).
+_EMAIL = re.compile(r"^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
+                    r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$")
+# Refresh tokens this stand-in issues (secrets.token_urlsafe); GoTrue's Validate() refuses anything that
+# cannot be one of its tokens before looking it up.
+_REFRESH_TOKEN = re.compile(r"[A-Za-z0-9_-]{12,}")
+MAX_PASSWORD_BYTES = 72  # bcrypt's limit, GoTrue's MaxPasswordLength
 _USER_COLUMNS = ("id, aud, role, email, phone, email_confirmed_at, confirmed_at, last_sign_in_at, "
-                 "raw_app_meta_data, raw_user_meta_data, is_anonymous, created_at, updated_at")
+                 "raw_app_meta_data, raw_user_meta_data, is_anonymous, created_at, updated_at, banned_until, "
+                 "coalesce(banned_until > now(), false) as banned")
 _APP_METADATA = {"provider": "email", "providers": ["email"]}
 
 
@@ -42,6 +49,13 @@ class AuthError(Exception):
         return JSONResponse(body, self.status, headers=headers)
 
 
+def crypt_input(password: str) -> str:
+    """The text handed to pgcrypto's crypt(): Postgres text cannot hold NUL, Go's bcrypt takes any byte.
+    Backslash-escaping is the identity for every password without a backslash or NUL, so hashes made
+    with plain crypt(password) elsewhere still verify."""
+    return password.replace("\\", "\\\\").replace("\x00", "\\0")
+
+
 def _ts(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
 
@@ -59,7 +73,7 @@ def user_object(row: dict) -> dict:
                 "created_at": _ts(row["created_at"]), "updated_at": _ts(row["updated_at"]), "email": row["email"]}],
             "created_at": _ts(row["created_at"]), "updated_at": _ts(row["updated_at"]),
             "is_anonymous": bool(row["is_anonymous"])}
-    for key in ("email_confirmed_at", "confirmed_at", "last_sign_in_at"):
+    for key in ("email_confirmed_at", "confirmed_at", "last_sign_in_at", "banned_until"):
         if row.get(key):
             user[key] = _ts(row[key])
     return user
@@ -86,25 +100,24 @@ class AuthApi:
                     return await self.refresh_grant(request)
                 raise AuthError(400, "invalid_credentials", "unsupported_grant_type")
             if route == ("GET", "/user"):
-                claims, _ = await self.bearer_user(request)
-                return JSONResponse(claims)
+                user, claims = await self.bearer_user(request)
+                aud = claims.get("aud")
+                aud = aud[0] if isinstance(aud, list) and aud else aud
+                if aud != "authenticated":  # UserGet: the token's audience must be the request's (config) aud
+                    raise AuthError(400, "validation_failed", "Token audience doesn't match request audience")
+                return JSONResponse(user)
             if route == ("POST", "/logout"):
                 return await self.logout(request)
             raise AuthError(404, "not_found", "Not found")
         except AuthError as err:
             return err.response(request)
+        except gotrue_params.BadJson as err:
+            return AuthError(400, "bad_json", f"Could not parse request body as JSON: {err}").response(request)
 
     # -- helpers ---------------------------------------------------------------------------
     @staticmethod
-    async def _json(request: Request) -> dict:
-        raw = await request.body()
-        try:
-            data = json.loads(raw) if raw.strip() else {}
-        except ValueError as exc:
-            raise AuthError(400, "bad_json", f"Could not parse request body as JSON: {exc}") from None
-        if not isinstance(data, dict):
-            raise AuthError(400, "bad_json", "Could not parse request body as JSON: expected an object")
-        return data
+    async def _json(request: Request, struct: tuple) -> dict:
+        return gotrue_params.decode(await request.body(), struct)
 
     async def _issue(self, conn, user: dict, session_id, amr: list, refresh_token: str) -> JSONResponse:
         now = int(time.time())
@@ -129,15 +142,23 @@ class AuthApi:
 
     # -- endpoints -------------------------------------------------------------------------
     async def signup(self, request: Request) -> Response:
-        data = await self._json(request)
-        email, password = str(data.get("email") or "").strip().lower(), data.get("password")
-        if not email or not _EMAIL.match(email):
-            raise AuthError(400, "validation_failed", "Unable to validate email address: invalid format")
+        data = await self._json(request, gotrue_params.SIGNUP)
+        email, password = data.get("email", ""), data.get("password", "")
+        # GoTrue's order (signup.go): password, its strength, then the email.
         if not password:
             raise AuthError(400, "validation_failed", "Signup requires a valid password")
-        if len(str(password)) < 6:
+        if len(password.encode()) > MAX_PASSWORD_BYTES:
+            raise AuthError(400, "validation_failed", f"Password cannot be longer than {MAX_PASSWORD_BYTES} characters")
+        if len(password.encode()) < 6:
             raise AuthError(422, "weak_password", "Password should be at least 6 characters.",
                             {"weak_password": {"reasons": ["length"]}})
+        if not email:
+            raise AuthError(400, "validation_failed", "Sign up only available with email provider")
+        if len(email) > 255:
+            raise AuthError(400, "validation_failed", "An email address is too long")
+        if not _EMAIL.match(email):
+            raise AuthError(400, "validation_failed", "Unable to validate email address: invalid format")
+        email = email.lower()
         async with self.pool.connection() as conn, conn.transaction():
             conn.row_factory = dict_row
             await conn.execute("select pg_advisory_xact_lock(hashtext(%s))", [email])
@@ -151,29 +172,42 @@ class AuthApi:
                 "raw_app_meta_data, raw_user_meta_data, is_anonymous, created_at, updated_at, last_sign_in_at) "
                 "values (%s, 'authenticated', 'authenticated', %s, crypt(%s, gen_salt('bf')), now(), %s, %s, false, "
                 f"now(), now(), now()) returning {_USER_COLUMNS}",
-                [uid, email, str(password), json.dumps(_APP_METADATA), json.dumps(meta)])).fetchone()
+                [uid, email, crypt_input(password), json.dumps(_APP_METADATA), json.dumps(meta)])).fetchone()
             return await self._new_session(conn, user)
 
     async def password_grant(self, request: Request) -> Response:
-        data = await self._json(request)
-        email, password = str(data.get("email") or "").strip().lower(), str(data.get("password") or "")
+        data = await self._json(request, gotrue_params.PASSWORD_GRANT)
+        email, password = data.get("email", "").lower(), data.get("password", "")
+        if email and data.get("phone"):
+            raise AuthError(400, "validation_failed", "Only an email address or phone number should be provided on login.")
+        if not email:
+            raise AuthError(400, "validation_failed", "missing email or phone")
+        invalid = AuthError(400, "invalid_credentials", "Invalid login credentials")
+        if "\x00" in email:  # no stored address holds one (signup validates the format)
+            raise invalid
         async with self.pool.connection() as conn, conn.transaction():
             conn.row_factory = dict_row
             user = await (await conn.execute(
-                f"update auth.users set last_sign_in_at = now() where email = %s and encrypted_password is not null "
-                f"and encrypted_password = crypt(%s, encrypted_password) and deleted_at is null returning {_USER_COLUMNS}",
-                [email, password])).fetchone()
-            if user is None or not password:
-                raise AuthError(400, "invalid_credentials", "Invalid login credentials")
+                f"select {_USER_COLUMNS}, encrypted_password is not null and encrypted_password <> '' as has_password, "
+                "coalesce(encrypted_password = crypt(%s, encrypted_password), false) as password_ok "
+                "from auth.users where email = %s and deleted_at is null", [crypt_input(password), email])).fetchone()
+            # GoTrue's order (token.go): unknown user, no password, banned, then the password itself.
+            if user is None or not user["has_password"]:
+                raise invalid
+            if user["banned"]:
+                raise AuthError(400, "user_banned", "User is banned")
+            if not user["password_ok"]:
+                raise invalid
+            await conn.execute("update auth.users set last_sign_in_at = now() where id = %s", [user["id"]])
             return await self._new_session(conn, user)
 
     async def refresh_grant(self, request: Request) -> Response:
         """Rotation with GoTrue's reuse rules (§5.4): the parent of the active token gets the active token
         back; an older revoked token within reuse_interval gets a new child; later reuse revokes the family."""
-        data = await self._json(request)
-        presented = data.get("refresh_token")
-        if not presented:
-            return JSONResponse({"error": "invalid_request", "error_description": "refresh_token required"}, 400)
+        data = await self._json(request, gotrue_params.REFRESH_GRANT)
+        presented = data.get("refresh_token", "")
+        if not _REFRESH_TOKEN.fullmatch(presented):  # RefreshTokenGrantParams.Validate (also "", and NUL)
+            raise AuthError(400, "validation_failed", "Refresh token is not valid")
         not_found = AuthError(400, "refresh_token_not_found", "Invalid Refresh Token: Refresh Token Not Found")
         failure = None
         async with self.pool.connection() as conn:
@@ -193,6 +227,8 @@ class AuthApi:
                                                  [session["user_id"]])).fetchone()
                 if token is None or user is None:
                     raise not_found
+                if user["banned"]:
+                    raise AuthError(400, "user_banned", "Invalid Refresh Token: User Banned")
                 issued = None
                 if token["revoked"]:
                     active = await (await conn.execute(
@@ -228,21 +264,34 @@ class AuthApi:
         except tokens.JwtError as err:
             reason = "token is expired" if err.code == "PGRST303" else "signature is invalid"
             raise AuthError(403, "bad_jwt", f"invalid JWT: unable to parse or verify signature, {reason}") from None
-        if not claims.get("sub"):
+        sub, session_id, aud = claims.get("sub"), claims.get("session_id"), claims.get("aud")
+        if any(v is not None and not isinstance(v, str) for v in (sub, session_id)) or not (
+                aud is None or isinstance(aud, str) or (isinstance(aud, list) and all(isinstance(a, str) for a in aud))):
+            # GoTrue decodes the claims into a Go struct of strings first
+            raise AuthError(403, "bad_jwt", "invalid JWT: unable to parse or verify signature, token is malformed: "
+                            "could not JSON decode claim")
+        if not sub:
             raise AuthError(403, "bad_jwt", "invalid claim: missing sub claim")
         try:
-            uid = uuid.UUID(str(claims["sub"]))
+            uid = uuid.UUID(sub)
         except ValueError:
-            raise AuthError(403, "bad_jwt", "invalid claim: sub claim must be a UUID") from None
+            raise AuthError(400, "bad_jwt", "invalid claim: sub claim must be a UUID") from None
+        sid = None
+        if session_id and session_id != "00000000-0000-0000-0000-000000000000":
+            try:
+                sid = uuid.UUID(session_id)
+            except ValueError:
+                raise AuthError(403, "bad_jwt", "invalid claim: session_id claim must be a UUID") from None
         async with self.pool.connection() as conn:
             conn.row_factory = dict_row
             user = await (await conn.execute(f"select {_USER_COLUMNS} from auth.users where id = %s", [uid])).fetchone()
             if user is None:
                 raise AuthError(403, "user_not_found", "User from sub claim in JWT does not exist")
-            if claims.get("session_id") and not await (await conn.execute(
-                    "select 1 from auth.sessions where id = %s", [claims["session_id"]])).fetchone():
+            if sid and not await (await conn.execute("select 1 from auth.sessions where id = %s", [sid])).fetchone():
                 raise AuthError(403, "session_not_found", "Session from session_id claim in JWT does not exist")
             await conn.commit()
+        if user["banned"]:  # requireAuthentication: an access token issued before the ban stops working
+            raise AuthError(403, "user_banned", "User is banned")
         return user_object(user), claims
 
     async def logout(self, request: Request) -> Response:
@@ -250,8 +299,11 @@ class AuthApi:
         scope = request.query_params.get("scope", "global")
         if scope not in ("global", "local", "others"):
             raise AuthError(400, "validation_failed", "Unsupported logout scope")
+        session_id = claims.get("session_id")
+        if not session_id or session_id == "00000000-0000-0000-0000-000000000000":
+            scope = "global"  # logout.go: without a session in the token every session ends
         condition = {"global": "", "local": " and id = %s", "others": " and id <> %s"}[scope]
-        params = [user["id"]] + ([claims.get("session_id")] if scope != "global" else [])
+        params = [user["id"]] + ([uuid.UUID(session_id)] if scope != "global" else [])
         async with self.pool.connection() as conn, conn.transaction():
             await conn.execute("delete from auth.sessions where user_id = %s" + condition, params)
         return Response(status_code=204)

@@ -22,6 +22,7 @@ from tests.supabase_local import rest_statements as stmts
 from tests.supabase_local.rest_errors import JSON_UTF8, RestError, from_postgres
 from tests.supabase_local.rest_grammar import (
     RESERVED,
+    casts_in,
     non_negative_int,
     order_by,
     select_list,
@@ -201,10 +202,13 @@ class RestApi:
         applied = [f"{k}={prefs[k]}" for k in keys if k in prefs]
         return {"Preference-Applied": ", ".join(applied)} if applied else {}
 
-    @staticmethod
-    def _write_select(request: Request, table: Table):
+    async def _select(self, table: Table, text: str | None):
+        types = await self.cache.type_names(casts_in(text)) if text and "::" in text else None
+        return select_list(table.name, text, types)
+
+    async def _write_select(self, request: Request, table: Table):
         text = request.query_params.get("select")
-        return None if text is None or text.strip() in ("", "*") else select_list(table.name, text)
+        return None if text is None or text.strip() in ("", "*") else await self._select(table, text)
 
     async def _columns_exist(self, table: Table, columns: list[str]) -> Table:
         missing = [c for c in columns if c not in table.columns]
@@ -216,12 +220,18 @@ class RestApi:
             raise RestError(400, "PGRST204", f"Could not find the '{missing[0]}' column of '{table.name}' in the schema cache")
         return table
 
-    async def _json_body(self, request: Request):
-        raw = await request.body()
+    @staticmethod
+    def parse_json(raw: bytes):
+        """(text, value) of a JSON body, or PostgREST's PGRST102. UTF-8 only (json.loads would guess
+        UTF-16/32 from bytes); nesting too deep for the parser is refused, not a 500."""
         try:
-            return raw.decode(), json.loads(raw)
-        except (UnicodeDecodeError, ValueError):
+            text = raw.decode("utf-8")
+            return text, json.loads(text)
+        except (UnicodeDecodeError, ValueError, RecursionError):
             raise RestError(400, "PGRST102", "Empty or invalid json") from None
+
+    async def _json_body(self, request: Request):
+        return self.parse_json(await request.body())
 
     # -- verbs -----------------------------------------------------------------------------
     async def read(self, request: Request, role: str, claims: dict, table: Table, path: str) -> Response:
@@ -233,7 +243,7 @@ class RestApi:
         limit = MAX_ROWS if limit is None else min(limit, MAX_ROWS)
         count = prefer(request).get("count") in ("exact", "planned", "estimated")
         singular = self.singular(request)
-        stmt, params = stmts.read(table.name, select_list(table.name, q.get("select")), where,
+        stmt, params = stmts.read(table.name, await self._select(table, q.get("select")), where,
                                   order_by(table.name, q.get("order")), limit, offset, count, singular)
         row = await self.run(request, role, claims, stmt, params, True, path,
                              self.check_singular if singular else None)
@@ -271,7 +281,7 @@ class RestApi:
         singular = self.singular(request)
         body_json = raw if isinstance(data, list) else "[" + raw + "]"
         stmt, params = stmts.insert(table, columns, body_json, prefs.get("missing") == "default", conflict or None,
-                                    resolution, representation, self._write_select(request, table), singular)
+                                    resolution, representation, await self._write_select(request, table), singular)
         row = await self.run(request, role, claims, stmt, params, False, path,
                              self.check_singular if singular else None)
         n, body, inserted = row[1], row[2], row[3]
@@ -299,7 +309,7 @@ class RestApi:
         if not data:  # PostgREST runs no UPDATE for `{}`
             return self.respond(request, 200 if representation else 204, "[]" if representation else None, {})
         stmt, params = stmts.update(table, list(data), raw, where, representation,
-                                    self._write_select(request, table), singular)
+                                    await self._write_select(request, table), singular)
         row = await self.run(request, role, claims, stmt, params, False, path,
                              self.check_singular if singular else None)
         n = row[1]
@@ -313,7 +323,7 @@ class RestApi:
             raise RestError(400, "21000", "DELETE requires a WHERE clause")
         representation = prefs.get("return") == "representation"
         singular = self.singular(request)
-        stmt, params = stmts.delete(table, where, representation, self._write_select(request, table), singular)
+        stmt, params = stmts.delete(table, where, representation, await self._write_select(request, table), singular)
         row = await self.run(request, role, claims, stmt, params, False, path,
                              self.check_singular if singular else None)
         headers = {"Content-Range": "*/*", **self._applied(prefs, ("return",))}
@@ -322,10 +332,7 @@ class RestApi:
     async def rpc(self, request: Request, role: str, claims: dict, name: str, path: str) -> Response:
         if request.method == "POST":
             raw = await request.body()
-            try:
-                args = json.loads(raw) if raw.strip() else {}
-            except ValueError:
-                raise RestError(400, "PGRST102", "Empty or invalid json") from None
+            args = self.parse_json(raw)[1] if raw.strip() else {}
         else:  # GET /rpc/fn?arg=value runs read-only, arguments from the query string
             args = {k: v for k, v in request.query_params.items() if k not in RESERVED}
             raw = json.dumps(args).encode()

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from psycopg import sql
 
 from tests.supabase_local.rest_errors import RestError
+from tests.supabase_local.rest_types import cast_sql, valid_cast_chars
 
 RESERVED = {"select", "columns", "on_conflict", "order", "limit", "offset", "and", "or", "not.and", "not.or", "apikey"}
 _COMPARE = {"eq": "=", "neq": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "like": "LIKE",
@@ -110,14 +111,18 @@ class _TreeParser:
     """`(a.eq.1,b.gt.2,and(c.lt.3,not.or(d.is.null,e.eq."x,y")))` → nested AND/OR."""
 
     def __init__(self, table: str, text: str):
-        self.table, self.text, self.pos, self.params = table, text, 0, []
+        self.table, self.text, self.pos, self.params, self.depth = table, text, 0, [], 0
 
     def fail(self, expecting: str) -> RestError:
         return RestError(400, "PGRST100",
                          f'"failed to parse logic tree ({self.text})" (line 1, column {self.pos + 1})',
                          f"unexpected {self.text[self.pos:self.pos + 1]!r} expecting {expecting}")
 
-    def group(self, op: str) -> sql.Composable:
+    def group(self, op: str, depth: int = 0) -> sql.Composable:
+        if depth > 60:  # psycopg renders nested Composed objects recursively
+            raise RestError(400, "PGRST100", f'"failed to parse logic tree ({self.text})" (line 1, column {self.pos + 1})',
+                            "logic tree nested too deeply")
+        self.depth = depth
         if self.text[self.pos:self.pos + 1] != "(":
             raise self.fail('"("')
         self.pos += 1
@@ -140,7 +145,9 @@ class _TreeParser:
         for op in ("and", "or"):
             if rest.startswith(op + "("):
                 self.pos += len(op)
-                inner = self.group(op)
+                depth = self.depth
+                inner = self.group(op, depth + 1)
+                self.depth = depth
                 return sql.SQL("NOT {}").format(inner) if negate else inner
         column = self._until(".")
         self.pos += 1
@@ -191,7 +198,11 @@ def logic_tree(table: str, key: str, value: str) -> tuple:
     negate = key.startswith("not.")
     op = key[4:] if negate else key
     parser = _TreeParser(table, value)
-    cond = parser.group(op)
+    try:
+        cond = parser.group(op)
+    except RecursionError:
+        raise RestError(400, "PGRST100", f'"failed to parse logic tree ({value})" (line 1, column 1)',
+                        "logic tree nested too deeply") from None
     if parser.pos != len(value):
         raise parser.fail("end of input")
     return (sql.SQL("NOT {}").format(cond) if negate else cond), parser.params
@@ -211,8 +222,14 @@ def where_from_params(table: str, items: list[tuple[str, str]]) -> Where:
     return where
 
 
-def select_list(table: str, text: str | None) -> sql.Composable:
-    """`*` or `col`, `alias:col`, `col::type`, `alias:col::type`, comma separated."""
+def casts_in(text: str | None) -> list[str]:
+    """The cast targets named in a `select=` (so the caller can refresh its type map first)."""
+    return [part.split(",")[0] for part in (text or "").split("::")[1:]]
+
+
+def select_list(table: str, text: str | None, types: dict[str, tuple[str, str]] | None = None) -> sql.Composable:
+    """`*` or `col`, `alias:col`, `col::type`, `alias:col::type`, comma separated. A cast must be a
+    type name (rest_types.cast_sql): nothing from the request is spliced into the SQL."""
     if text is None or text.strip() in ("", "*"):
         return sql.SQL("{}.*").format(sql.Identifier(table))
     fields = []
@@ -230,9 +247,10 @@ def select_list(table: str, text: str | None) -> sql.Composable:
             alias, column = "", head
         expr = sql.Identifier(table, _name(column, "select parameter", text))
         if cast:
-            if not cast.replace("_", "").replace(" ", "").isalnum():
-                raise parse_error("select parameter", text, f"unexpected cast {cast!r}")
-            expr = sql.SQL("{}::{}").format(expr, sql.SQL(cast))
+            bad = valid_cast_chars(cast)
+            if bad is not None:
+                raise parse_error("select parameter", text, f"unexpected {cast[bad]!r} expecting letter or digit")
+            expr = sql.SQL("CAST({} AS {})").format(expr, cast_sql(cast, types or {}))
         fields.append(sql.SQL("{} AS {}").format(expr, sql.Identifier(alias or column)))
     return sql.SQL(", ").join(fields)
 

@@ -36,6 +36,16 @@ where n.nspname = %s and p.prokind = 'f'
 """
 
 
+# Type names as an unqualified name resolves with PostgREST's search path (pg_catalog first, then
+# public, extensions): the first schema holding the name wins.
+_TYPES_SQL = """
+select distinct on (t.typname) t.typname, n.nspname
+from pg_type t join pg_namespace n on n.oid = t.typnamespace
+where n.nspname in ('pg_catalog', 'public', 'extensions')
+order by t.typname, array_position(array['pg_catalog', 'public', 'extensions'], n.nspname::text)
+"""
+
+
 @dataclass
 class Column:
     name: str
@@ -70,6 +80,7 @@ class SchemaCache:
         self._lock = asyncio.Lock()
         self.tables: dict[str, Table] = {}
         self.functions: dict[str, Function] = {}
+        self.types: dict[str, tuple[str, str]] = {}  # name -> (schema, name)
 
     async def reload(self) -> None:
         async with self._lock, self._pool.connection() as conn:
@@ -82,12 +93,19 @@ class SchemaCache:
                 in_names = [n for i, n in enumerate(argnames) if not modes or modes[i] in ("i", "b")]
                 args = list(zip(in_names, types, strict=False))
                 functions[name] = Function(name, args, n_defaults, retset, void, composite)
-            self.tables, self.functions = tables, functions
+            types = {name: (schema, name) for name, schema in await (await conn.execute(_TYPES_SQL)).fetchall()}
+            self.tables, self.functions, self.types = tables, functions, types
 
     async def table(self, name: str) -> Table | None:
         if name not in self.tables:
             await self.reload()
         return self.tables.get(name)
+
+    async def type_names(self, casts: list[str]) -> dict[str, tuple[str, str]]:
+        """The type map, reloaded once if a cast names a type created after the last load."""
+        if any(len(c.split()) == 1 and c.strip().lower() not in self.types for c in casts):
+            await self.reload()
+        return self.types
 
     async def function(self, name: str) -> Function | None:
         if name not in self.functions:

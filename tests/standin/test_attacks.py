@@ -1,0 +1,193 @@
+"""The stand-in tried as an attacker would: SQL through a `select` cast, input that used to end in a
+500 (deep nesting, UTF-16 bodies, wrong JSON types, NUL bytes), and GoTrue's audience and ban rules.
+
+Every refusal must be a 4xx in the real service's shape with no SQL or Python text in it, and the
+stand-in must go on serving.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import httpx
+import jwt
+import psycopg
+import pytest
+
+LEAKS = ("Traceback", "psycopg", "LINE 1", "Error(", "select ", "SELECT ", "RecursionError", "stand-in error")
+
+
+@pytest.fixture
+def rest(supabase_stack):
+    def call(method: str, path: str, *, token: str | None = None, headers: dict | None = None, **kwargs):
+        base = {"apikey": supabase_stack.anon_key, **({"Authorization": f"Bearer {token}"} if token else {})}
+        return httpx.request(method, f"{supabase_stack.url}/rest/v1{path}", headers={**base, **(headers or {})},
+                             timeout=30, **kwargs)
+    return call
+
+
+@pytest.fixture
+def auth(supabase_stack):
+    def call(path: str, body=None, *, content: bytes | None = None, headers: dict | None = None, method="POST"):
+        base = {"apikey": supabase_stack.anon_key, "X-Supabase-Api-Version": "2024-01-01"}
+        return httpx.request(method, f"{supabase_stack.url}/auth/v1{path}", headers={**base, **(headers or {})},
+                             json=body if content is None else None, content=content, timeout=30)
+    return call
+
+
+def refused(response, status: int, code: str) -> dict:
+    """A 4xx with the expected code and nothing of the stand-in's insides in it."""
+    assert response.status_code == status, response.text
+    for leak in LEAKS:
+        assert leak not in response.text, response.text
+    body = response.json()
+    assert body.get("code") == code or body.get("error_code") == code, body
+    return body
+
+
+def still_serving(rest, alice) -> None:
+    assert rest("GET", "/tasks?select=id&limit=1", token=alice.token).status_code == 200
+
+
+# -- SQL injection through a cast ---------------------------------------------------------------
+@pytest.mark.parametrize("select", [
+    "x:rolname::text FROM pg_roles tasks UNION SELECT title",
+    "x:name::text FROM pg_settings tasks UNION SELECT title",
+    "x:proname::text FROM pg_proc tasks UNION SELECT title",
+    "x:rolname::text FROM pg_roles tasks, pg_class a, pg_class b, pg_class c UNION SELECT title",
+    "title::text) FROM pg_roles --",
+    "title::text;select 1",
+    "title::\"text\"",
+])
+def test_a_cast_is_a_type_name_and_nothing_else(rest, alice, select):
+    rest("POST", "/tasks", token=alice.token, json={"id": str(uuid.uuid4()), "title": "mine"})
+    started = time.monotonic()
+    response = rest("GET", "/tasks", token=alice.token, params={"select": select})
+    assert time.monotonic() - started < 5  # no cross join running until the statement timeout
+    assert response.status_code == 400, response.text
+    assert "authenticator" not in response.text and "service_role" not in response.text
+    assert set(response.json()) == {"code", "details", "hint", "message"}
+    assert response.json()["code"] in ("PGRST100", "42601", "42704")
+    still_serving(rest, alice)
+
+
+def test_real_type_names_still_cast(rest, alice):
+    rest("POST", "/tasks", token=alice.token, json={"id": str(uuid.uuid4()), "title": "42"})
+    response = rest("GET", "/tasks", token=alice.token, params={
+        "select": "n:title::int,d:title::double precision,t:title::TEXT,c:title::char,ts:created_at::date"})
+    assert response.status_code == 200, response.text
+    row = response.json()[0]
+    assert row["n"] == 42 and row["d"] == 42.0 and row["t"] == "42" and row["c"] == "4"
+    unknown = rest("GET", "/tasks", token=alice.token, params={"select": "title::no_such_type"})
+    assert unknown.status_code == 400 and unknown.json()["code"] == "42704"
+    assert unknown.json()["message"] == 'type "no_such_type" does not exist'
+
+
+# -- input that used to be a 500 ----------------------------------------------------------------
+DEEP = b"[" * 5000 + b"]" * 5000
+
+
+def test_deeply_nested_json_is_refused_on_every_endpoint(rest, auth, alice):
+    for method, path in (("POST", "/tasks"), ("PATCH", "/tasks?id=eq.1"), ("POST", "/rpc/anything")):
+        response = rest(method, path, token=alice.token, content=DEEP, headers={"Content-Type": "application/json"})
+        refused(response, 400, "PGRST102")
+    nested_value = b'{"id": "' + str(uuid.uuid4()).encode() + b'", "title": ' + DEEP + b"}"
+    refused(rest("POST", "/tasks", token=alice.token, content=nested_value), 400, "PGRST102")
+    for path in ("/signup", "/token?grant_type=password", "/token?grant_type=refresh_token"):
+        body = refused(auth(path, content=DEEP), 400, "bad_json")
+        assert body["message"].startswith("Could not parse request body as JSON")
+    still_serving(rest, alice)
+
+
+def test_deep_logic_trees_are_not_a_500(rest, alice):
+    title = "deep-" + uuid.uuid4().hex[:6]
+    rest("POST", "/tasks", token=alice.token, json={"id": str(uuid.uuid4()), "title": title})
+    tree = "(" + "or(" * 180 + f"title.eq.{title}" + ")" * 181
+    response = rest("GET", "/tasks?select=title&or=" + tree, token=alice.token)
+    assert response.status_code < 500, response.text
+    for leak in LEAKS:
+        assert leak not in response.text
+    still_serving(rest, alice)
+
+
+def test_a_utf16_body_on_rpc_is_invalid_json_and_not_echoed(rest, alice, supabase_stack):
+    with psycopg.connect(supabase_stack.db_url, autocommit=True) as conn:
+        conn.execute("create or replace function public.echo_arg(a text) returns text language sql as $$ select a $$;"
+                     "grant execute on function public.echo_arg(text) to authenticated")
+    body = json.dumps({"a": "secret-value"}).encode("utf-16")  # with a BOM
+    response = rest("POST", "/rpc/echo_arg", token=alice.token, content=body,
+                    headers={"Content-Type": "application/json"})
+    refused(response, 400, "PGRST102")
+    assert "secret" not in response.content.decode("utf-16", errors="ignore") and b"s\x00e\x00c" not in response.content
+    ok = rest("POST", "/rpc/echo_arg", token=alice.token, json={"a": "fine"})
+    assert ok.status_code == 200 and ok.json() == "fine"
+
+
+def test_wrong_json_types_in_auth_bodies_are_gotrues_bad_json(auth):
+    for value in (5, True, ["x"], {"t": 1}):
+        body = refused(auth("/token?grant_type=refresh_token", {"refresh_token": value}), 400, "bad_json")
+        assert "Go struct field RefreshTokenGrantParams.refresh_token of type string" in body["message"]
+    body = refused(auth("/signup", {"email": "a@example.test", "password": "long-enough", "data": "x"}), 400,
+                   "bad_json")
+    assert body["message"] == ("Could not parse request body as JSON: json: cannot unmarshal string into Go struct "
+                               "field SignupParams.data of type map[string]interface {}")
+    refused(auth("/signup", {"email": "a@example.test", "password": "long-enough", "data": [1]}), 400, "bad_json")
+    refused(auth("/token?grant_type=password", {"email": 7, "password": "x"}), 400, "bad_json")
+    refused(auth("/signup", ["not", "an", "object"]), 400, "bad_json")
+    refused(auth("/signup", content="\ufeff{}".encode("utf-16")), 400, "bad_json")
+
+
+def test_nul_bytes_in_auth_input(auth, supabase_stack):
+    email = f"nul-{uuid.uuid4().hex[:8]}@example.test"
+    refused(auth("/signup", {"email": "a\u0000b@example.test", "password": "long-enough"}), 400, "validation_failed")
+    refused(auth("/token?grant_type=password", {"email": "a\u0000@example.test", "password": "long-enough"}), 400,
+            "invalid_credentials")
+    refused(auth("/token?grant_type=refresh_token", {"refresh_token": "abcdefghijklmnop\u0000"}), 400,
+            "validation_failed")
+    # Go's bcrypt takes any byte: a password with a NUL is a password like any other
+    assert auth("/signup", {"email": email, "password": "pass\u0000word\\x"}).status_code == 200
+    assert auth("/token?grant_type=password", {"email": email, "password": "pass\u0000word\\x"}).status_code == 200
+    refused(auth("/token?grant_type=password", {"email": email, "password": "pass"}), 400, "invalid_credentials")
+    refused(auth("/token?grant_type=password", {"email": email, "password": "pass\u0000word\\\\x"}), 400,
+            "invalid_credentials")
+    bearer = {"Authorization": "Bearer abc\u0000def".encode().decode("latin-1")}
+    response = httpx.get(f"{supabase_stack.url}/auth/v1/user", headers={"apikey": supabase_stack.anon_key})
+    assert response.status_code == 403  # (a NUL cannot travel in a header: h11/httptools refuse it)
+    del bearer
+
+
+# -- GoTrue parity ------------------------------------------------------------------------------
+def test_user_endpoint_refuses_a_foreign_audience(auth, alice, supabase_stack):
+    claims = jwt.decode(alice.token, supabase_stack.jwt_secret, algorithms=["HS256"], audience="authenticated")
+    for aud in ("other", ["other"], None):
+        forged = dict(claims)
+        forged.pop("aud")
+        if aud is not None:
+            forged["aud"] = aud
+        token = jwt.encode(forged, supabase_stack.jwt_secret, algorithm="HS256")
+        response = auth("/user", method="GET", headers={"Authorization": f"Bearer {token}"})
+        assert refused(response, 400, "validation_failed")["message"] == "Token audience doesn't match request audience"
+    assert auth("/user", method="GET", headers={"Authorization": f"Bearer {alice.token}"}).status_code == 200
+
+
+def test_a_banned_user_gets_user_banned(auth, supabase_stack):
+    email, password, user_id = supabase_stack.new_user()
+    session = auth("/token?grant_type=password", {"email": email, "password": password}).json()
+
+    def ban(until: str) -> None:
+        with psycopg.connect(supabase_stack.db_url, autocommit=True) as conn:
+            conn.execute(f"update auth.users set banned_until = now() + interval '{until}' where id = %s", [user_id])
+
+    ban("1 hour")
+    body = refused(auth("/token?grant_type=password", {"email": email, "password": password}), 400, "user_banned")
+    assert body["message"] == "User is banned"
+    body = refused(auth("/token?grant_type=refresh_token", {"refresh_token": session["refresh_token"]}), 400,
+                   "user_banned")
+    assert body["message"] == "Invalid Refresh Token: User Banned"
+    user = auth("/user", method="GET", headers={"Authorization": f"Bearer {session['access_token']}"})
+    refused(user, 403, "user_banned")
+    ban("-1 hour")  # a ban that ended
+    again = auth("/token?grant_type=refresh_token", {"refresh_token": session["refresh_token"]})
+    assert again.status_code == 200 and again.json()["user"]["banned_until"]
