@@ -171,9 +171,7 @@ class ChatTurn:
         else:
             result.status = DONE
             self._keep(result, owner, text, replace)  # an empty reply is stored too: it is what came
-            with self.db.write() as session:
-                result.reinforced_node_ids = reinforce_used(session, prompt.memory_node_ids, text,
-                                                            datetime.now(UTC))
+            result.reinforced_node_ids = reinforce_used(self.db, prompt.memory_node_ids, text, datetime.now(UTC))
         if self.on_done:
             self.on_done(result)
         return result

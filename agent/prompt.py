@@ -33,12 +33,13 @@ from datetime import UTC, datetime
 from sqlalchemy import literal_column
 from sqlmodel import Session, select
 
-from agent.memory import injected_nodes
+from agent.memory import MEMORY_HEADING, MEMORY_LIMIT, injected_nodes, render_memory_block
 from local_schema.models import AgentConnection, Message, Skill
 
+__all__ = ["HISTORY_LIMIT", "MEMORY_HEADING", "MEMORY_LIMIT", "AssembledPrompt", "assemble_prompt", "history",
+           "preview_system_prompt", "system_parts"]
+
 HISTORY_LIMIT = 40
-MEMORY_LIMIT = 40
-MEMORY_HEADING = "## Memory\nWhat you remember about the user, strongest first:"
 SKILLS_HEADING = "## Skills"
 
 
@@ -63,10 +64,9 @@ def system_parts(session: Session, connection: AgentConnection | None,
     if base:
         parts.append(base)
     nodes = injected_nodes(session, now or datetime.now(UTC), MEMORY_LIMIT)
-    if nodes:
-        lines = [f"- {_one_line(n.label)} ({_one_line(n.category)})" if (n.category or "").strip()
-                 else f"- {_one_line(n.label)}" for n, _ in nodes]
-        parts.append(MEMORY_HEADING + "\n" + "\n".join(lines))
+    block = render_memory_block(n for n, _ in nodes)  # the Atlas's "What the agent sees" shows the same text
+    if block:
+        parts.append(block)
     skills = session.exec(
         select(Skill).where(Skill.status == "promoted", Skill.deleted_at.is_(None))
         .order_by(Skill.created_at, Skill.id)

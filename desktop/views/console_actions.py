@@ -88,19 +88,17 @@ def copy_message(page, message_id: str) -> None:
 def promote(page, message_id: str) -> None:
     db = page.ctx.db
 
-    def run() -> tuple[str, bool]:
-        from agent.memory import promote_message
-        from local_schema.models import Message
+    def run():
+        from agent.memory import add_node, promote_draft
 
-        label = promote_message(db, message_id).label
-        with db.session() as s:
-            original = s.get(Message, message_id)
-            return label, original is not None and len(label) < len(original.content.strip())
+        draft = promote_draft(db, message_id)
+        return add_node(db, draft.label, draft.category, source=draft.source), draft.shortened
 
-    def done(result: tuple[str, bool]) -> None:
-        label, shortened = result
+    def done(result) -> None:
+        added, shortened = result
         note = " (shortened to the Atlas limit of 2,000 characters)" if shortened else ""
-        bus.notice.emit(f"Promoted to the Atlas{note}: “{label[:60]}”")
+        bus.notice.emit(added.message if added.reinforced else
+                        f"Promoted to the Atlas{note}: “{added.node.label[:60]}”")
 
     Op(page, run, "Promoting to the Atlas").changes("memory_nodes").success(done).run()
 

@@ -1,18 +1,12 @@
-import pytest
-from sqlalchemy import text
-from sqlmodel import select
+"""Strength rules of the Atlas: decay with a fixed clock, reinforcement, glyphs, "the reply uses it"."""
 
-from agent.memory import (
-    PromoteError,
-    effective_strength,
-    promote_message,
-    reinforce,
-    reply_uses_node,
-    strength_glyph,
-)
+import pytest
+
+from agent.memory import effective_strength, reinforce_node, strength_glyph
+from agent.memory_text import reply_uses_node
 from local_schema.models import MemoryNode
 from local_schema.timestamps import format_timestamp
-from tests.agent.conftest import NOW, add_message, add_thread, ts
+from tests.agent.conftest import NOW, ts
 
 
 def node(strength=0.8, created_days=0.0, referenced_days=None):
@@ -40,11 +34,11 @@ def test_floor_cap_future_and_float4_noise():
 
 def test_reinforce_adds_to_the_effective_strength_caps_and_stamps():
     n = node(0.8, created_days=28)  # effective 0.70
-    reinforce(n, NOW)
+    assert reinforce_node(n, NOW) == (0.7, 0.75)
     assert n.strength == 0.75 and n.last_referenced_at == format_timestamp(NOW)
     assert effective_strength(n, NOW) == 0.75
     top = node(0.98)
-    reinforce(top, NOW)
+    reinforce_node(top, NOW)
     assert top.strength == 1.0
 
 
@@ -65,47 +59,3 @@ def test_glyphs():
 ])
 def test_reply_uses_node(reply, label, used):
     assert reply_uses_node(reply, label) is used
-
-
-def test_promote_message_makes_a_fact_node(db):
-    with db.session() as session:
-        thread = add_thread(session)
-        msg = add_message(session, thread, "assistant", "  I live in Lisbon.\n ")
-    promoted = promote_message(db, msg.id)
-    with db.session() as session:
-        stored = session.get(MemoryNode, promoted.id)
-        assert (stored.label, stored.category, stored.strength, stored.source) == (
-            "I live in Lisbon.", "fact", 0.5, f"conversation:{thread.id}")
-        kinds = session.execute(text("SELECT kind FROM sync_outbox WHERE row_id = :i"), {"i": promoted.id}).all()
-    assert [k for (k,) in kinds] == ["insert"]  # it will sync
-
-
-def test_promote_rejects_blank_and_missing(db):
-    with db.session() as session:
-        thread = add_thread(session)
-        blank = add_message(session, thread, "user", "   ")
-    with pytest.raises(PromoteError, match="empty message"):
-        promote_message(db, blank.id)
-    with pytest.raises(PromoteError, match="no longer exists"):
-        promote_message(db, "00000000-0000-4000-8000-000000000000")
-    with db.session() as session:
-        assert session.exec(select(MemoryNode)).all() == []
-
-
-def test_promoting_a_long_message_shortens_the_label_to_what_the_server_accepts(db):
-    # memory_nodes.label is capped at 2000 characters on the server; a longer label would be a row that
-    # sync can never push. The node keeps the start of the message, cut at a word, with an ellipsis.
-    with db.session() as session:
-        thread = add_thread(session)
-        ids = [add_message(session, thread, role, text).id for role, text in (
-            ("assistant", " ".join(f"word{i}" for i in range(1000))), ("user", "x" * 5000), ("user", "y" * 2000))]
-    long_text = " ".join(f"word{i}" for i in range(1000))  # ~6,900 characters
-    stored = promote_message(db, ids[0])
-    assert len(stored.label) <= 2000 and stored.label.endswith("…")
-    assert long_text.startswith(stored.label[:-1]) and stored.label[-2] != " "
-    assert len(stored.label) > 1800  # shortened, not gutted
-
-    hard = promote_message(db, ids[1])  # "x" * 5000: no word boundary near the limit, cut hard
-    assert len(hard.label) == 2000 and hard.label == "x" * 1999 + "…"
-
-    assert promote_message(db, ids[2]).label == "y" * 2000

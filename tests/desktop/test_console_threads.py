@@ -86,7 +86,7 @@ def test_promote_a_message_to_the_atlas(qtbot, window, settle, fake_llm):
     with window.ctx.db.session() as s:
         (node,) = s.exec(select(MemoryNode)).all()
     assert (node.label, node.category, node.strength, node.source) == (
-        "You prefer tea over coffee.", "fact", 0.5, f"conversation:{console.conversation_id}")
+        "You prefer tea over coffee.", "fact", 0.5, f"conversation:{console.conversation_id}#{reply.id}")
     assert "Promoted" in window.statusBar().currentMessage()
 
 
