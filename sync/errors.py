@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import random
+import re
 
 
 class Kind(enum.Enum):
@@ -20,6 +21,8 @@ class Kind(enum.Enum):
     TOO_LARGE = "too_large"          # 413: split the batch; a single row too large is parked
     SERVER = "server"                # other 5xx: retry with backoff, park after too many attempts
     MALFORMED = "malformed"          # the server answered 2xx with something that is not what PostgREST sends
+    MISCONFIGURED = "misconfigured"  # an error reply that is not PostgREST's (wrong URL, proxy, redirect,
+                                     # gateway 404, HTML 403): nothing is parked, every change keeps waiting
 
 
 # 5xx that are not known transients are retried this many times before the op is parked with an alert.
@@ -28,6 +31,10 @@ MAX_SERVER_ATTEMPTS = 20
 _TRANSIENT_CODES = {"PGRST000", "PGRST001", "PGRST002", "PGRST003", "40001", "40P01", "57014", "55P03"}
 _SCHEMA_CODES = {"PGRST204", "PGRST205", "42P01", "42703"}
 _AUTH_CODES = {"PGRST301", "PGRST302", "PGRST303"}
+# PostgREST's own answers about the URL rather than a write: the project URL (or a proxy) is wrong.
+_URL_CODES = {"PGRST106", "PGRST117", "PGRST125", "PGRST126"}
+_CODE = re.compile(r"^(PGRST\d{3}|[0-9A-Z]{5})$")  # PostgREST's codes and PostgreSQL's SQLSTATEs
+MISCONFIGURED_PREFIX = "server unreachable or misconfigured"
 
 
 class SyncError(Exception):
@@ -78,6 +85,53 @@ def classify(status: int, code: str | None) -> Kind:
     # 403/42501 (RLS WITH CHECK), 23514 check, 23502 not-null, 22xxx invalid data, P0001 trigger refusal and
     # any other 4xx: the server refuses this write for good. Parking keeps it visible instead of stuck or lost.
     return Kind.REJECTED
+
+
+def postgrest_error(body: object) -> tuple[str, str, str | None] | None:
+    """(code, message, details) when `body` is an error in PostgREST's shape, else None.
+
+    PostgREST (and PostgreSQL through it) answers `{"code", "message", "details", "hint"}` with a
+    PGRSTnnn code or a five-character SQLSTATE. A proxy, a gateway or a wrong URL answers something
+    else (HTML, `{"message": "no Route matched"}`, a redirect) and must never be read as a refusal."""
+    if not isinstance(body, dict):
+        return None
+    code, message = body.get("code"), body.get("message")
+    if not isinstance(code, str) or not _CODE.match(code) or not isinstance(message, str):
+        return None
+    details = body.get("details")
+    return code, message, details if isinstance(details, str) else None
+
+
+def classify_reply(status: int, body: object, text: str = "", location: str | None = None,
+                   url: str = "") -> tuple[Kind, str | None, str, str | None]:
+    """(kind, code, message, details) for an HTTP error reply from the REST endpoint."""
+    found = postgrest_error(body)
+    if found is not None:
+        code, message, details = found
+        if code in _URL_CODES:
+            hint = " (the project URL must be https://<project>.supabase.co, with no path)" \
+                if code == "PGRST125" else ""
+            return Kind.MISCONFIGURED, code, f"{MISCONFIGURED_PREFIX}: {message}{hint}", details
+        return classify(status, code), code, message, details
+    # Not PostgREST's. Statuses that mean "later" or "smaller" keep their meaning whoever sends them;
+    # the rest says nothing about this change, only that the endpoint is not a PostgREST we can reach.
+    message = body.get("message") or body.get("msg") if isinstance(body, dict) else None
+    if status == 401 or status == 413 or status in (408, 429, 502, 503, 504):
+        kind = classify(status, None)
+        return kind, None, str(message or text[:200].strip() or f"HTTP {status}"), None
+    if status >= 500:
+        return Kind.TRANSIENT, None, f"{MISCONFIGURED_PREFIX}: HTTP {status} that is not PostgREST's " \
+                                     f"({_snippet(message, text)})", None
+    what = f"redirected to {location}" if 300 <= status < 400 and location else \
+        f"HTTP {status} that is not PostgREST's ({_snippet(message, text)})"
+    return Kind.MISCONFIGURED, None, f"{MISCONFIGURED_PREFIX}: {url + ' ' if url else ''}{what}", None
+
+
+def _snippet(message: object, text: str) -> str:
+    if isinstance(message, str) and message:
+        return message[:120]
+    plain = " ".join(re.sub(r"<[^>]*>", " ", text or "").split())
+    return (plain[:120] or "an empty reply")
 
 
 def backoff_delay(attempt: int, base: float = 1.0, cap: float = 300.0) -> float:

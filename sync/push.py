@@ -23,6 +23,8 @@ from sync.outbox import NetOp, mark_sent, park, parked_rows, read_pending, recor
 from sync.pull import DELETED_ELSEWHERE
 
 INSERT_BATCH = 500
+# Failures that say nothing about the change sent: the cycle ends, the change waits (never parked).
+_NOT_ABOUT_THIS_CHANGE = (Kind.TRANSIENT, Kind.AUTH, Kind.MALFORMED, Kind.MISCONFIGURED)
 READ_LIMIT = 5000  # ops read per pass; the loop continues until the queue is drained
 
 
@@ -123,7 +125,7 @@ class Pusher:
         try:
             returned = self.rest.insert(table, rows)
         except RequestFailed as exc:
-            if exc.kind in (Kind.TRANSIENT, Kind.AUTH, Kind.MALFORMED):
+            if exc.kind in _NOT_ABOUT_THIS_CHANGE:
                 raise
             if exc.kind is Kind.SCHEMA:
                 self._pause(table, exc)
@@ -221,7 +223,7 @@ class Pusher:
         try:
             rows = self.rest.update(op.table, {"id": f"eq.{op.row_id}", "deleted_at": "is.null"}, body)
         except RequestFailed as exc:
-            if exc.kind in (Kind.TRANSIENT, Kind.AUTH, Kind.MALFORMED):
+            if exc.kind in _NOT_ABOUT_THIS_CHANGE:
                 raise
             if exc.kind is Kind.SCHEMA:
                 self._pause(op.table, exc)

@@ -16,7 +16,7 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
-from sync.errors import Kind, RequestFailed, classify
+from sync.errors import Kind, RequestFailed, classify_reply
 
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 MAX_WAIT = 5.0  # seconds of Retry-After waited out inside a cycle (longer: the scheduler waits)
@@ -109,19 +109,14 @@ class RestClient:
 
     @staticmethod
     def _failure(response: httpx.Response) -> RequestFailed:
-        code = message = details = None
         try:
             body = response.json()
-            if isinstance(body, dict):
-                code = body.get("code")
-                code = str(code) if code is not None else None
-                message = body.get("message") or body.get("msg") or body.get("error_description")
-                details = body.get("details")
         except ValueError:
-            pass
-        message = message or (response.text[:200] or response.reason_phrase)
-        return RequestFailed(classify(response.status_code, code), response.status_code, code, str(message),
-                             details if isinstance(details, str) else None, _retry_after(response))
+            body = None
+        kind, code, message, details = classify_reply(
+            response.status_code, body, response.text, response.headers.get("Location"),
+            f"{response.request.method} {str(response.request.url).split('?')[0]} answered")
+        return RequestFailed(kind, response.status_code, code, message, details, _retry_after(response))
 
     # -- the four calls sync makes ---------------------------------------------------------------------
     def select(self, table: str, params: dict) -> list[dict]:
