@@ -20,6 +20,9 @@ def app_version() -> str:
 
 COMMAND_MODULES = (
     "sync.cli",  # account, sync, status, config, parked
+    "agent.commands.connections",
+    "agent.commands.chat",
+    "agent.commands.memory",
 )
 
 
