@@ -90,6 +90,9 @@ class Skill(_Synced, table=True):
     score: float = Field(default=0.0)
     version: int = Field(default=1)
     template_prompt: str | None = Field(default=None)
+    # [{"prompt": str, "expectations": [{"kind": str, "value": str | int}]}], see agent.skill_tests
+    test_cases: list[Any] = Field(default_factory=list, sa_type=_JSON)
+    last_test: dict[str, Any] | None = Field(default=None, sa_type=_JSON)  # the last "Run tests"
 
 
 class MirrorReport(_Synced, table=True):

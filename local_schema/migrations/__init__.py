@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from local_schema.migrations import v0001_initial, v0002_search_and_checks
+from local_schema.migrations import v0001_initial, v0002_search_and_checks, v0003_skill_tests
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class Migration:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial", v0001_initial.upgrade),
     Migration(2, "search_and_checks", v0002_search_and_checks.upgrade),
+    Migration(3, "skill_tests", v0003_skill_tests.upgrade),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 
