@@ -80,7 +80,10 @@ def test_theme_follows_the_choice_and_is_remembered(qtbot, window, settle, tmp_p
 def test_navigation_lists_only_working_screens_and_geometry_is_remembered(qtbot, tmp_path, memory_keyring):
     window = open_window(qtbot, tmp_path, SecretStore(tmp_path, backend=memory_keyring))
     labels = [window.nav.item(i).text() for i in range(window.nav.count())]
-    assert [label.split()[-1] for label in labels] == ["Bind", "Console", "Settings"]
+    from desktop.main_window import PAGES
+
+    assert labels == [label for _key, label, _spec in PAGES]  # every registered page, in order
+    assert labels[0].split()[-1] == "Bind" and labels[-1].split()[-1] == "Settings"
     assert not QApplication.windowIcon().isNull()  # the app icon (desktop/assets/mirari.svg) was found
     assert QApplication.desktopFileName() == "mirari"  # matches build_spec/linux/mirari.desktop
     window.show_page("bind")
