@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "agent.commands.connections",
     "agent.commands.chat",
     "agent.commands.memory",
+    "agent.commands.skills",
 )
 
 
