@@ -305,7 +305,8 @@ def add_node_in(session: Session, label: str, category: str | None = DEFAULT_CAT
         return AddResult(existing, True, f"Already in the Atlas as {_quote(existing.label)} "
                                          f"({existing.category or 'no category'}): reinforced it, "
                                          f"{before:.2f} → {after:.2f}, instead of adding a duplicate.")
-    node = MemoryNode(user_id=user_id, label=label, category=category, strength=strength, source=source)
+    node = MemoryNode(user_id=user_id, label=label, category=category, strength=strength, source=source,
+                      created_at=format_timestamp(now))  # decay of a never-referenced node counts from here
     session.add(node)
     return AddResult(node, False, f"Added to the Atlas: {_quote(label)} ({category}, {strength:.2f}).")
 

@@ -29,6 +29,7 @@ from desktop.ops import Op
 PAGES = (
     ("bind", "I   Bind", "desktop.views.bind_page:BindPage"),
     ("console", "II  Console", "desktop.views.console_page:ConsolePage"),
+    ("memory", "III Memory Atlas", "desktop.views.memory_page:MemoryPage"),
     ("settings", "⚙   Settings", "desktop.views.settings_page:SettingsPage"),
 )
 START_PAGE = "console"  # shown when no page was open last time

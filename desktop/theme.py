@@ -99,6 +99,13 @@ def _stylesheet(c: Colors) -> str:
     QListWidget#Nav::item:selected {{ background: {c.selection}; color: {c.text}; }}
     QListWidget#Nav::item:hover:!selected {{ background: {c.border}; }}
     QLabel#PageTitle {{ font-size: 18px; font-weight: 600; }}
+    QLabel#SectionTitle {{ font-size: 14px; font-weight: 600; }}
+    QTableView {{ background: {c.panel}; border: 1px solid {c.border}; border-radius: 8px; outline: 0;
+        selection-background-color: {c.selection}; selection-color: {c.text}; }}
+    QTableView::item {{ padding: 4px 6px; border-bottom: 1px solid {c.window}; }}
+    QHeaderView::section {{ background: {c.panel}; color: {c.muted}; border: none;
+        border-bottom: 1px solid {c.border}; padding: 5px 6px; font-weight: 600; }}
+    QPlainTextEdit#AgentView {{ font-family: monospace; background: {c.code_bg}; border-color: {c.code_border}; }}
     QLabel#Muted, QLabel[muted="true"] {{ color: {c.muted}; }}
     QLabel#Error {{ color: {c.error}; }}
     QLineEdit, QPlainTextEdit, QComboBox {{

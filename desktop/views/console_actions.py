@@ -86,21 +86,27 @@ def copy_message(page, message_id: str) -> None:
 
 
 def promote(page, message_id: str) -> None:
+    """Promote keeps the fact, not the message: a small editor opens with the message's text (Markdown
+    stripped, trimmed to the Atlas limit) and a category; Enter saves (agent.memory.add_node)."""
     db = page.ctx.db
 
-    def run():
-        from agent.memory import add_node, promote_draft
+    def draft():
+        from agent.memory import promote_draft
 
-        draft = promote_draft(db, message_id)
-        return add_node(db, draft.label, draft.category, source=draft.source), draft.shortened
+        return promote_draft(db, message_id)
 
-    def done(result) -> None:
-        added, shortened = result
-        note = " (shortened to the Atlas limit of 2,000 characters)" if shortened else ""
-        bus.notice.emit(added.message if added.reinforced else
-                        f"Promoted to the Atlas{note}: “{added.node.label[:60]}”")
+    Op(page, draft, "Promoting to the Atlas").success(lambda d: open_promote_editor(page, d)).run()
 
-    Op(page, run, "Promoting to the Atlas").changes("memory_nodes").success(done).run()
+
+def open_promote_editor(page, draft) -> None:
+    from desktop.views.memory_editor import MemoryEditor
+
+    note = "Keep only the fact: edit the text down to what the agent should remember. Enter saves."
+    if draft.shortened:
+        note += " (The message was longer than the Atlas's 2,000 characters and was shortened.)"
+    page.promote_editor = MemoryEditor(page, page.ctx.db, title="Promote to Atlas", label=draft.label,
+                                       category=draft.category, source=draft.source, note=note)
+    page.promote_editor.open()
 
 
 _UNSAFE_NAME = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')

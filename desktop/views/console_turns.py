@@ -157,6 +157,8 @@ class TurnController(QObject):
             self._errors[result.user_message_id] = result.error.message
             model.set_error(result.user_message_id, result.error.message)
         self._end()
+        if result.reinforced_node_ids:  # the reply used injected memory: the Atlas shows the new strengths
+            bus.changed.emit(frozenset({"memory_nodes"}), self.page)
         self.turn_finished.emit(result)
 
     def _crashed(self, exc: BaseException) -> None:

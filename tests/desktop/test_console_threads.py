@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QTextCursor
-from PySide6.QtWidgets import QApplication, QMessageBox, QPlainTextEdit
+from PySide6.QtWidgets import QApplication, QDialogButtonBox, QLabel, QMessageBox, QPlainTextEdit
 from sqlmodel import select
 
 from desktop.demo import CODE_REPLY, add_thread, long_messages
@@ -74,20 +74,40 @@ def test_empty_rename_is_refused_with_a_message(qtbot, window, settle):
         assert s.get(Conversation, cid).title == "Keep me"
 
 
-def test_promote_a_message_to_the_atlas(qtbot, window, settle, fake_llm):
+def test_promote_opens_an_editor_with_the_fact_and_enter_saves(qtbot, window, settle, fake_llm):
     bind_fake(window, fake_llm, settle)
     console = window.pages["console"]
-    fake_llm.reply(text="You prefer tea over coffee.")
+    fake_llm.reply(text="You prefer **tea** over `coffee`.\n\n```\nbrew()\n```")
     finish_turn(qtbot, console, "Remember: I like tea")
     settle()
     reply = console.transcript.rows()[-1]
     click_action(qtbot, console, reply.id, "promote")
+    qtbot.waitUntil(lambda: getattr(console, "promote_editor", None) is not None
+                    and console.promote_editor.isVisible(), timeout=5000)
+    editor = console.promote_editor
+    assert editor.label_edit.toPlainText() == "You prefer tea over coffee. brew()"  # Markdown stripped
+    assert editor.category.currentText() == "fact"
+    editor.label_edit.selectAll()
+    qtbot.keyClicks(editor.label_edit, "Prefers tea over coffee")
+    qtbot.keyClick(editor.label_edit, Qt.Key.Key_Return)  # Enter saves
+    qtbot.waitUntil(lambda: not editor.isVisible(), timeout=5000)
     settle()
     with window.ctx.db.session() as s:
         (node,) = s.exec(select(MemoryNode)).all()
     assert (node.label, node.category, node.strength, node.source) == (
-        "You prefer tea over coffee.", "fact", 0.5, f"conversation:{console.conversation_id}#{reply.id}")
-    assert "Promoted" in window.statusBar().currentMessage()
+        "Prefers tea over coffee", "fact", 0.5, f"conversation:{console.conversation_id}#{reply.id}")
+    assert "Added to the Atlas" in window.statusBar().currentMessage()
+
+    # promoting the same fact again reinforces the node instead of adding a duplicate, and says so
+    click_action(qtbot, console, reply.id, "promote")
+    qtbot.waitUntil(lambda: console.promote_editor is not editor and console.promote_editor.isVisible(), timeout=5000)
+    again = console.promote_editor
+    again.label_edit.setPlainText("prefers tea over coffee")
+    again.buttons.button(QDialogButtonBox.StandardButton.Save).click()
+    qtbot.waitUntil(lambda: not again.isVisible(), timeout=5000)
+    with window.ctx.db.session() as s:
+        (node,) = s.exec(select(MemoryNode)).all()
+    assert node.strength == 0.55 and "reinforced it" in window.statusBar().currentMessage()
 
 
 def test_code_block_copy_button_puts_the_code_on_the_clipboard(qtbot, window, settle):
@@ -225,11 +245,15 @@ def test_promoting_a_very_long_message_says_the_label_was_shortened(qtbot, windo
     with qtbot.waitSignal(console.thread_opened, timeout=5000):
         console.refresh_threads(select=cid)
     click_action(qtbot, console, console.transcript.rows()[0].id, "promote")
-    settle()
+    qtbot.waitUntil(lambda: getattr(console, "promote_editor", None) is not None, timeout=5000)
+    editor = console.promote_editor
+    assert len(editor.text()) <= 2000 and editor.text().endswith("…")  # a row the server accepts
+    assert "shortened" in editor.findChild(QLabel, "EditorNote").text()
+    qtbot.keyClick(editor.label_edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not editor.isVisible(), timeout=5000)
     with window.ctx.db.session() as s:
         (node,) = s.exec(select(MemoryNode)).all()
-    assert len(node.label) <= 2000  # a row the server accepts, so sync can push it
-    assert "shortened" in window.statusBar().currentMessage()
+    assert len(node.label) <= 2000
 
 
 def test_search_hits_name_the_speaker_as_the_transcript_does(qtbot, window, settle, fake_llm):
