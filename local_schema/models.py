@@ -131,6 +131,25 @@ class Template(_Synced, table=True):
     is_public: bool = Field(default=False)
 
 
+class DreamReport(_Synced, table=True):
+    """What one dream found and proposed (rite VII); the user's decisions live in `proposals[].state`."""
+
+    __tablename__ = "dream_reports"
+
+    user_id: str | None = Field(default=None)
+    agent_connection_id: str | None = Field(
+        default=None, foreign_key="agent_connections.id", ondelete="SET NULL"
+    )
+    kind: str  # consolidate | replay | stress
+    status: str = Field(default="running")  # running | done | partial | cancelled | failed | interrupted
+    started_at: str = Field(default_factory=utc_now)
+    finished_at: str | None = Field(default=None)
+    summary: str | None = Field(default=None)
+    budget: dict[str, Any] = Field(default_factory=dict, sa_type=_JSON)
+    findings: list[Any] = Field(default_factory=list, sa_type=_JSON)
+    proposals: list[Any] = Field(default_factory=list, sa_type=_JSON)
+
+
 class ConnectionCheck(SQLModel, table=True):
     """Local-only: the last reachability check of a connection. Not synced, not captured."""
 
@@ -152,6 +171,7 @@ SYNCED_MODELS: tuple[type[SQLModel], ...] = (
     MirrorReport,
     Task,
     Template,
+    DreamReport,
 )
 
 MODELS_BY_TABLE: dict[str, type[SQLModel]] = {model.__tablename__: model for model in SYNCED_MODELS}

@@ -12,7 +12,12 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from local_schema.migrations import v0001_initial, v0002_search_and_checks, v0003_skill_tests
+from local_schema.migrations import (
+    v0001_initial,
+    v0002_search_and_checks,
+    v0003_skill_tests,
+    v0004_dream_reports,
+)
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial", v0001_initial.upgrade),
     Migration(2, "search_and_checks", v0002_search_and_checks.upgrade),
     Migration(3, "skill_tests", v0003_skill_tests.upgrade),
+    Migration(4, \"dream_reports\", v0004_dream_reports.upgrade),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -169,6 +169,7 @@ def test_column_classification():
         "mirror_reports",
         "tasks",
         "templates",
+        "dream_reports",
     ]
     assert SERVER_MANAGED_COLUMNS["templates"] == ("created_at", "updated_at", "author_id", "deleted_at")
     assert CLIENT_COLUMNS["messages"] == ("id", "conversation_id", "role", "content")
