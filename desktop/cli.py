@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "agent.commands.chat",
     "agent.commands.memory",
     "agent.commands.skills",
+    "agent.commands.dream",  # dream run / list / show / accept / reject
 )
 
 

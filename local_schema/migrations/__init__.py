@@ -31,7 +31,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial", v0001_initial.upgrade),
     Migration(2, "search_and_checks", v0002_search_and_checks.upgrade),
     Migration(3, "skill_tests", v0003_skill_tests.upgrade),
-    Migration(4, \"dream_reports\", v0004_dream_reports.upgrade),
+    Migration(4, "dream_reports", v0004_dream_reports.upgrade),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

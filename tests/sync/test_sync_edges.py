@@ -3,7 +3,7 @@
 import time
 import uuid
 
-from local_schema.models import Task
+from local_schema.models import SYNCED_TABLES, Task
 from sync import parked
 from sync.scheduler import SyncScheduler
 from tests.supabase_local.impersonate import ApiSession
@@ -23,7 +23,7 @@ def test_a_page_that_does_not_move_forward_is_reported_not_looped(devices, supab
         [row] = api.all("select * from public.tasks")
     supabase_stack.faults.fail_next("GET", "/rest/v1/tasks", 200, [_as_json(row)])  # same stamp again
     result = b.sync(expect_state="error")
-    assert "made no progress" in result.error and result.requests == 8
+    assert "made no progress" in result.error and result.requests == len(SYNCED_TABLES)
 
 
 def test_one_page_with_a_version_and_a_tombstone_of_one_id_ends_deleted(devices, supabase_stack, user):
@@ -141,7 +141,7 @@ def test_a_short_retry_after_is_waited_out_within_the_cycle_a_long_one_ends_it(d
     started = time.monotonic()
     result = a.sync()  # not an error: the same POST went out again after the second the server asked for
     assert time.monotonic() - started >= 1.0
-    assert (result.pushed, result.requests) == (1, 2 + 8)
+    assert (result.pushed, result.requests) == (1, 2 + len(SYNCED_TABLES))
     assert len(server_rows(supabase_stack, "tasks", user[2])) == 1
 
     with a.session() as s:

@@ -1,0 +1,188 @@
+"""`mirari dream run|list|show|accept|reject|delete` — Dream Mode from the command line.
+
+`run` dreams on demand: it skips the idle and new-material gates but keeps the budget of the dream
+settings (dream.json in the data dir, the same file the window's Dream page edits), and returns when
+the dream has ended and its report is stored. Errors: one line on stderr, non-zero exit.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+KINDS = ("consolidate", "replay", "stress")
+
+
+def register(subparsers) -> None:
+    dream = subparsers.add_parser("dream", help="Dream Mode: reviews that only propose changes")
+    sub = dream.add_subparsers(dest="dream_command", metavar="ACTION", required=True)
+    p = sub.add_parser("run", help="dream now (skips the idle gates, keeps the budget) and store the report")
+    p.add_argument("--kind", required=True, choices=KINDS)
+    p.add_argument("--connection", required=True, help="id of the connection that dreams")
+    p.add_argument("--max-requests", type=int, help="override the budget's request limit for this dream")
+    p.add_argument("--max-chars", type=int, help="override the budget's character limit for this dream")
+    p.add_argument("--json", action="store_true", help="print the stored report as JSON")
+    p.set_defaults(handler=_run)
+    p = sub.add_parser("list", help="dream reports, newest first")
+    p.add_argument("--json", action="store_true", help="print a JSON array")
+    p.set_defaults(handler=_list)
+    p = sub.add_parser("show", help="one report: findings and numbered proposals")
+    p.add_argument("report", help="report id (or a unique start of it)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_show)
+    for name, text in (("accept", "apply a proposal (it syncs like any edit)"),
+                       ("reject", "turn a proposal down")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("report", help="report id (or a unique start of it)")
+        p.add_argument("proposal", help="the proposal's number as `show` lists it (1, 2, …) or its id (p1, …)")
+        p.set_defaults(handler=_decide, decision=name)
+    p = sub.add_parser("delete", help="delete a report (its accepted changes stay)")
+    p.add_argument("report")
+    p.set_defaults(handler=_delete)
+
+
+def _fail(message: str, code: int = 1) -> int:
+    print(f"mirari: error: {message}", file=sys.stderr)
+    return code
+
+
+def _guard(fn):
+    def wrapper(args) -> int:
+        from agent.dream.reports import DreamError
+        from agent.errors import LLMError
+        from agent.jobs import JobCancelled
+        from agent.secrets import SecretsUnavailable
+
+        try:
+            return fn(args)
+        except (DreamError, SecretsUnavailable) as exc:
+            return _fail(str(exc))
+        except LLMError as exc:
+            return _fail(exc.message)
+        except (KeyboardInterrupt, JobCancelled):
+            return _fail("interrupted; what the dream found so far is kept in its report", 130)
+        except Exception as exc:  # noqa: BLE001 - still one readable line
+            return _fail(f"{type(exc).__name__}: {exc}")
+    return wrapper
+
+
+def _open(args):
+    from local_schema.database import open_database
+    from local_schema.paths import resolve_data_dir
+    from sync.accounts import active_database_path
+
+    data_dir = resolve_data_dir(getattr(args, "data_dir", None))
+    return data_dir, open_database(active_database_path(data_dir))
+
+
+def report_dict(report) -> dict:
+    """The report's columns, as `list --json` and `show --json` print them."""
+    return {column.name: getattr(report, column.name) for column in report.__table__.columns}
+
+
+@_guard
+def _run(args) -> int:
+    import os
+
+    from agent.dream.run import run_dream
+    from agent.dream.settings import load_settings
+    from agent.jobs import run_headless
+    from agent.secrets import SecretStore
+
+    data_dir, db = _open(args)
+    try:
+        settings = load_settings(data_dir)
+        if args.max_requests is not None:
+            settings.max_requests = args.max_requests
+        if args.max_chars is not None:
+            settings.max_chars = args.max_chars
+        key = os.environ.get("MIRARI_API_KEY") or SecretStore(data_dir).get_key(args.connection)
+        outcome = run_headless(lambda ctx: run_dream(db, args.kind, args.connection, api_key=key,
+                                                     settings=settings, ctx=ctx),
+                               show_progress=not args.json)
+        from agent.dream.reports import get_report
+
+        report = get_report(db, outcome.report_id)
+    finally:
+        db.close()
+    if args.json:
+        print(json.dumps(report_dict(report), indent=2, default=str))
+    else:
+        print(f"dream {report.id} ({report.kind}) {report.status}: {report.summary}")
+        _print_proposals(report)
+    return 0 if outcome.status in ("done", "partial") else 2
+
+
+@_guard
+def _list(args) -> int:
+    from agent.dream.reports import list_reports
+
+    _data_dir, db = _open(args)
+    try:
+        reports = list_reports(db)
+    finally:
+        db.close()
+    if args.json:
+        print(json.dumps([report_dict(r) for r in reports], indent=2, default=str))
+        return 0
+    for r in reports:
+        open_count = sum(1 for p in r.proposals or [] if isinstance(p, dict) and p.get("state") == "open")
+        print(f"{r.id}  {r.started_at[:16].replace('T', ' ')}  {r.kind:<11} {r.status:<11} "
+              f"{open_count} open proposal(s)")
+    if not reports:
+        print("no dreams yet")
+    return 0
+
+
+@_guard
+def _show(args) -> int:
+    from agent.dream.reports import get_report
+
+    _data_dir, db = _open(args)
+    try:
+        report = get_report(db, args.report)
+    finally:
+        db.close()
+    if args.json:
+        print(json.dumps(report_dict(report), indent=2, default=str))
+        return 0
+    print(f"dream {report.id} — {report.kind}, {report.status}, started {report.started_at}")
+    print(report.summary or "")
+    for finding in report.findings or []:
+        if isinstance(finding, dict):
+            verdict = f"[{finding['verdict']}] " if finding.get("verdict") else ""
+            print(f"  • {verdict}{finding.get('text') or finding.get('question', '')}")
+    _print_proposals(report)
+    return 0
+
+
+def _print_proposals(report) -> None:
+    for number, proposal in enumerate(report.proposals or [], 1):
+        if isinstance(proposal, dict):
+            print(f"  {number}. [{proposal.get('state')}] {proposal.get('title', proposal.get('kind'))}")
+
+
+@_guard
+def _decide(args) -> int:
+    from agent.dream import decide
+
+    _data_dir, db = _open(args)
+    try:
+        said = (decide.accept if args.decision == "accept" else decide.reject)(db, args.report, args.proposal)
+    finally:
+        db.close()
+    print(said)
+    return 0
+
+
+@_guard
+def _delete(args) -> int:
+    from agent.dream.reports import delete_report
+
+    _data_dir, db = _open(args)
+    try:
+        delete_report(db, args.report)
+    finally:
+        db.close()
+    print("report deleted")
+    return 0

@@ -1,0 +1,96 @@
+"""Accepting or rejecting what a dream proposed: one click, one transaction, synced.
+
+Accepting applies the proposal and records the decision in the same `LocalDatabase.write()`
+transaction, so either both land (and sync) or neither does. A proposal whose subject changed since
+the dream (a node deleted or already merged on another device) is refused with a sentence saying so,
+and stays open: the user can reject it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from agent.dream.reports import ACCEPTED, OPEN, REJECTED, DreamError, _find, find_proposal
+from local_schema.models import DreamReport, MemoryNode, Skill
+from local_schema.timestamps import format_timestamp
+
+
+def accept(db, report_id: str, ref: str | int, now: datetime | None = None) -> str:
+    """Apply the proposal; returns a sentence saying what changed."""
+    return _decide(db, report_id, ref, ACCEPTED, now)
+
+
+def reject(db, report_id: str, ref: str | int, now: datetime | None = None) -> str:
+    return _decide(db, report_id, ref, REJECTED, now)
+
+
+def _decide(db, report_id: str, ref: str | int, state: str, now: datetime | None) -> str:
+    now = now or datetime.now(UTC)
+    with db.write() as session:
+        report = _find(session, report_id)
+        proposal = find_proposal(report, ref)
+        if proposal.get("state") != OPEN:
+            raise DreamError(f"Proposal {proposal.get('id')} was already {proposal.get('state')}.")
+        said = _apply(session, proposal, now) if state == ACCEPTED else f"Rejected: {proposal.get('title', '')}"
+        updated = [dict(p, state=state, decided_at=format_timestamp(now)) if p is proposal else p
+                   for p in report.proposals]
+        report.proposals = updated  # a new list, so the JSON column is seen as changed
+        session.add(report)
+    return said
+
+
+def _apply(session, proposal: dict, now: datetime) -> str:
+    kind = proposal.get("kind")
+    if kind in ("merge", "keep_one"):
+        keep = _live_node(session, proposal.get("keep_id"), "the memory to keep")
+        dropped = 0
+        for node_id in proposal.get("drop_ids") or []:
+            node = session.get(MemoryNode, node_id)
+            if node is not None and node.deleted_at is None and node.id != keep.id:
+                session.delete(node)  # pushed as a tombstone: deleted on every device
+                dropped += 1
+        label = proposal.get("label")
+        if kind == "merge" and isinstance(label, str) and label.strip() and label.strip() != keep.label:
+            keep.label = label.strip()
+            session.add(keep)
+        return f"Kept “{keep.label}”; deleted {dropped} other memor{'y' if dropped == 1 else 'ies'}."
+    if kind == "delete":
+        node = _live_node(session, proposal.get("node_id"), "that memory")
+        session.delete(node)
+        return f"Deleted “{node.label}”."
+    if kind == "reword":
+        node = _live_node(session, proposal.get("node_id"), "that memory")
+        old, node.label = node.label, str(proposal.get("label", "")).strip() or node.label
+        session.add(node)
+        return f"Reworded “{old}” as “{node.label}”."
+    if kind == "demote":
+        from agent.skills import move_skill_in
+
+        skill = _live_skill(session, proposal.get("skill_id"))
+        move_skill_in(session, skill, proposal.get("to", "testing"))
+        return f"Skill “{skill.name}” moved to {skill.status}."
+    if kind == "edit":
+        from agent.skills import edit_skill_in
+
+        skill = _live_skill(session, proposal.get("skill_id"))
+        edit_skill_in(session, skill, template_prompt=str(proposal.get("template_prompt", "")))
+        return f"Skill “{skill.name}” now has the proposed prompt (version {skill.version})."
+    raise DreamError(f"This MIRARI does not know how to apply a '{kind}' proposal.")
+
+
+def _live_node(session, node_id, what: str) -> MemoryNode:
+    node = session.get(MemoryNode, node_id) if node_id else None
+    if node is None or node.deleted_at is not None:
+        raise DreamError(f"Cannot apply: {what} was deleted since the dream (perhaps on another device). "
+                         "Reject this proposal instead.")
+    return node
+
+
+def _live_skill(session, skill_id) -> Skill:
+    skill = session.get(Skill, skill_id) if skill_id else None
+    if skill is None or skill.deleted_at is not None:
+        raise DreamError("Cannot apply: that skill was deleted since the dream. Reject this proposal instead.")
+    return skill
+
+
+__all__ = ["accept", "reject", "DreamReport"]

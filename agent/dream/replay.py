@@ -1,0 +1,96 @@
+"""Replay: re-answer recent user turns with today's prompt, memory and skills, and judge old vs new.
+
+For each of the last N user messages (in threads of the dreaming connection) that got a reply, the
+turn is asked again exactly as the Console would ask it today (`agent.prompt.assemble_prompt`), then
+the model judges the two replies side by side against a fixed rubric. The two are shown as A and B in
+an order fixed by the message id (not always old-first), so position bias does not read as progress.
+Findings only: the report says which turns got better, worse or stayed the same; nothing changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import select
+
+from agent.dream.reports import DreamProgress
+from agent.prompt import assemble_prompt
+from agent.structured import Invalid, ask_json, require_object
+from agent.threads import thread_messages
+from local_schema.models import AgentConnection, Conversation, Message
+
+RUBRIC = ("1. Correct and truthful.\n2. Answers what was actually asked.\n"
+          "3. Respects what is known about the user and their preferences.\n4. Clear and concise.")
+JUDGE_SYSTEM = ("You compare two replies an assistant gave to the same message. Judge them only by the "
+                "rubric. Answer with JSON only.")
+SHOWN = 4000  # characters of each reply shown to the judge
+
+
+def recent_turns(db, connection_id: str, limit: int) -> list[tuple[Message, Message]]:
+    """(user message, the reply that followed it), newest first, from threads of this connection."""
+    with db.session() as session:
+        threads = session.exec(select(Conversation.id).where(Conversation.agent_connection_id == connection_id,
+                                                             Conversation.deleted_at.is_(None))).all()
+        turns: list[tuple[Message, Message]] = []
+        for conversation_id in threads:
+            messages = thread_messages(session, conversation_id)
+            for before, after in zip(messages, messages[1:], strict=False):
+                if before.role == "user" and after.role == "assistant" and after.content.strip():
+                    turns.append((before, after))
+    turns.sort(key=lambda t: (t[0].created_at, t[0].id), reverse=True)
+    return turns[:limit]
+
+
+def replay(db, client: Any, connection_id: str, turns_wanted: int, progress: DreamProgress, ctx,
+           now: datetime, step) -> None:
+    turns = recent_turns(db, connection_id, turns_wanted)
+    if not turns:
+        progress.notes.append("No answered turns in this connection's threads: nothing to replay.")
+        return
+    for index, (question, old) in enumerate(turns, 1):
+        ctx.progress(index - 1, len(turns), f"Replaying turn {index} of {len(turns)}")
+        with db.session() as session:
+            connection = session.get(AgentConnection, connection_id)
+            prompt = assemble_prompt(session, connection, question.conversation_id, question, now)
+        new = "".join(client.stream_chat(prompt.messages, cancel=ctx.cancel)).strip()
+        ctx.check()
+        verdict, reason = _judge(client, question.content, old.content, new, question.id, ctx)
+        progress.findings.append({
+            "kind": "replay", "verdict": verdict, "reason": reason,
+            "conversation_id": question.conversation_id, "message_id": question.id,
+            "question": question.content[:500], "old": old.content[:2000], "new": new[:2000],
+        })
+        step(f"turn {index}")
+
+
+def tally(findings: list[dict]) -> dict[str, int]:
+    counts = {"better": 0, "worse": 0, "same": 0}
+    for finding in findings:
+        if finding.get("kind") == "replay" and finding.get("verdict") in counts:
+            counts[finding["verdict"]] += 1
+    return counts
+
+
+def _judge(client, question: str, old: str, new: str, message_id: str, ctx) -> tuple[str, str]:
+    old_first = hashlib.sha256(message_id.encode()).digest()[0] % 2 == 0
+    a, b = (old, new) if old_first else (new, old)
+    prompt = (f"Rubric:\n{RUBRIC}\n\nThe user's message:\n{question[:SHOWN]}\n\nReply A:\n{a[:SHOWN]}\n\n"
+              f"Reply B:\n{b[:SHOWN]}\n\n"
+              'Which reply is better by the rubric? Answer as {"winner": "A" | "B" | "tie", "reason": "..."}.')
+
+    def validate(value):
+        obj = require_object(value)
+        winner = obj.get("winner")
+        if not isinstance(winner, str) or winner.strip().upper() not in ("A", "B", "TIE"):
+            raise Invalid('"winner" must be "A", "B" or "tie".')
+        reason = obj.get("reason") if isinstance(obj.get("reason"), str) else ""
+        return winner.strip().upper(), reason.strip()[:500]
+
+    winner, reason = ask_json(client, [{"role": "system", "content": JUDGE_SYSTEM},
+                                       {"role": "user", "content": prompt}], validate, cancel=ctx.cancel)
+    if winner == "TIE":
+        return "same", reason
+    new_won = (winner == "B") == old_first
+    return ("better" if new_won else "worse"), reason

@@ -1,0 +1,72 @@
+"""Dream Mode settings: a small JSON file in the data dir, shared by the window and `mirari dream`.
+
+Kept beside the database (not in the window's QSettings) so the headless command honours the same
+budget as the window, and a `--data-dir` profile is whole. Written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from agent.atomic import atomic_write
+
+log = logging.getLogger(__name__)
+
+FILE_NAME = "dream.json"
+KINDS = ("consolidate", "replay", "stress")
+
+
+@dataclass
+class DreamSettings:
+    enabled: bool = True  # automatic dreams; `mirari dream run` and "Dream now" work either way
+    connection_id: str = ""  # the dreaming connection; none chosen = no automatic dream
+    idle_minutes: int = 10  # no input in the window for this long
+    min_new_messages: int = 20  # ... and this many new messages since the last dream,
+    max_interval_hours: int = 24  # ... or this long since the last dream
+    max_requests: int = 30  # per dream: requests to the endpoint
+    max_chars: int = 150_000  # per dream: characters sent
+    replay_turns: int = 5  # Replay re-answers this many recent user turns
+
+    def validated(self) -> DreamSettings:
+        """Clamp every number into a sane range (a hand-edited file must not make a runaway dream)."""
+        def clamp(value, low, high, default):
+            try:
+                return min(high, max(low, int(value)))
+            except (TypeError, ValueError):
+                return default
+
+        d = DreamSettings()
+        return DreamSettings(
+            enabled=bool(self.enabled),
+            connection_id=str(self.connection_id or ""),
+            idle_minutes=clamp(self.idle_minutes, 1, 24 * 60, d.idle_minutes),
+            min_new_messages=clamp(self.min_new_messages, 1, 100_000, d.min_new_messages),
+            max_interval_hours=clamp(self.max_interval_hours, 1, 24 * 30, d.max_interval_hours),
+            max_requests=clamp(self.max_requests, 0, 1000, d.max_requests),
+            max_chars=clamp(self.max_chars, 0, 10_000_000, d.max_chars),
+            replay_turns=clamp(self.replay_turns, 1, 50, d.replay_turns),
+        )
+
+
+def load_settings(data_dir: str | Path) -> DreamSettings:
+    path = Path(data_dir) / FILE_NAME
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return DreamSettings()
+    except (OSError, ValueError) as exc:
+        log.warning("dream settings in %s unreadable (%s); using the defaults", path, exc)
+        return DreamSettings()
+    if not isinstance(raw, dict):
+        return DreamSettings()
+    known = {f.name for f in fields(DreamSettings)}
+    return DreamSettings(**{k: v for k, v in raw.items() if k in known}).validated()
+
+
+def save_settings(data_dir: str | Path, settings: DreamSettings) -> DreamSettings:
+    settings = settings.validated()
+    atomic_write(Path(data_dir) / FILE_NAME, json.dumps(asdict(settings), indent=2).encode("utf-8"))
+    return settings

@@ -1,0 +1,308 @@
+"""Dream Mode, headless, against the real fake endpoint: gates, budget, the dreams, decisions."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+
+from agent.dream import decide
+from agent.dream.gates import DreamFacts, blocking_reasons
+from agent.dream.reports import DreamError, get_report, list_reports, mark_interrupted
+from agent.dream.run import run_dream
+from agent.dream.settings import DreamSettings, load_settings, save_settings
+from agent.jobs import JobCancelled, JobContext
+from local_schema.database import open_database
+from local_schema.models import AgentConnection, Conversation, MemoryNode, Message
+from local_schema.timestamps import format_timestamp
+
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+DUP_A, DUP_B = "Prefers Python for data work", "Prefers Python for data analysis work"
+VEG, STEAK = "Is strictly vegetarian", "Loves eating steak every weekend"
+
+
+@pytest.fixture
+def db(tmp_path):
+    database = open_database(tmp_path / "local.sqlite3")
+    yield database
+    database.close()
+
+
+def _connection(db, base_url: str) -> str:
+    with db.write() as s:
+        c = AgentConnection(name="Dreamer", provider="custom", base_url=base_url, model="fake-model",
+                            system_prompt="Be brief.")
+        s.add(c)
+    return c.id
+
+
+def _node(db, label, strength=0.8, days_ago=1, category="fact") -> str:
+    stamp = format_timestamp(NOW - timedelta(days=days_ago))
+    with db.write() as s:
+        n = MemoryNode(label=label, category=category, strength=strength, source="manual",
+                       created_at=stamp, last_referenced_at=stamp)
+        s.add(n)
+    return n.id
+
+
+def _atlas(db) -> dict:
+    with db.session() as s:
+        rows = s.execute(text("SELECT id, label, strength, deleted_at FROM memory_nodes ORDER BY id")).all()
+    return {r[0]: tuple(r[1:]) for r in rows}
+
+
+def _numbers(prompt: str, *labels: str) -> list[int]:
+    found = []
+    for label in labels:
+        match = re.search(r"(\d+)\. “" + re.escape(label) + "”", prompt)
+        found.append(int(match.group(1)))
+    return found
+
+
+def consolidating_model(req):
+    """Confirms the planted duplicate pair and reports the planted contradiction (by its numbers)."""
+    prompt = req.messages[-1]["content"]
+    if "look alike" in prompt:
+        return json.dumps({"pairs": [{"pair": 1, "duplicate": True, "merged_label": "Prefers Python for data analysis"},
+                                     {"pair": 99, "duplicate": True}]})
+    if "Here are the memories" in prompt:
+        veg, steak = _numbers(prompt, VEG, STEAK)
+        return "```json\n" + json.dumps({"contradictions": [{"a": veg, "b": steak, "keep": veg, "reason": "diet"},
+                                                            {"a": 0, "b": 500}, {"a": veg, "b": veg}],
+                                         "unclear": [{"node": 999, "label": "x"}]}) + "\n```"
+    return None
+
+
+def _settings(**kw) -> DreamSettings:
+    return DreamSettings(connection_id="", **kw)
+
+
+# -- gates ---------------------------------------------------------------------------------------
+def _facts(**kw) -> DreamFacts:
+    base = dict(now=NOW, idle_seconds=3600, streaming=False, dreaming=False, connection_exists=True,
+                key_available=True, new_messages=50, last_dream_at=NOW - timedelta(hours=2))
+    return DreamFacts(**{**base, **kw})
+
+
+def test_all_gates_open_means_no_reason():
+    assert blocking_reasons(DreamSettings(connection_id="c"), _facts()) == []
+
+
+@pytest.mark.parametrize("settings, facts, says", [
+    (dict(enabled=False), {}, "turned off"),
+    (dict(connection_id=""), {}, "No dreaming connection"),
+    ({}, dict(connection_exists=False), "no longer exists"),
+    ({}, dict(key_available=False), "key is not available"),
+    ({}, dict(idle_seconds=120), "active recently"),
+    ({}, dict(streaming=True), "reply is being written"),
+    ({}, dict(dreaming=True), "already running"),
+    ({}, dict(new_messages=3), "Not enough new material"),
+    (dict(max_requests=0), {}, "budget is zero"),
+])
+def test_each_gate_blocks_alone(settings, facts, says):
+    reasons = blocking_reasons(DreamSettings(**{"connection_id": "c", **settings}), _facts(**facts))
+    assert len(reasons) == 1 and says in reasons[0]
+
+
+def test_a_day_without_dreams_is_enough_material_even_with_few_messages():
+    settings = DreamSettings(connection_id="c")
+    assert blocking_reasons(settings, _facts(new_messages=0, last_dream_at=NOW - timedelta(hours=25))) == []
+
+
+def test_settings_round_trip_and_a_damaged_file_gives_defaults(tmp_path):
+    save_settings(tmp_path, DreamSettings(connection_id="abc", max_requests=5, idle_minutes=-3))
+    loaded = load_settings(tmp_path)
+    assert (loaded.connection_id, loaded.max_requests, loaded.idle_minutes) == ("abc", 5, 1)
+    (tmp_path / "dream.json").write_text("{not json")
+    assert load_settings(tmp_path) == DreamSettings()
+
+
+# -- consolidate -----------------------------------------------------------------------------------
+def _plant(db):
+    ids = {"a": _node(db, DUP_A, 0.8), "b": _node(db, DUP_B, 0.6), "veg": _node(db, VEG, 0.9),
+           "steak": _node(db, STEAK, 0.7), "weak": _node(db, "Once asked about knitting", 0.25, days_ago=90),
+           "fine": _node(db, "Lives in Lisbon", 0.8)}
+    return ids
+
+
+def test_consolidate_finds_planted_problems_and_changes_nothing(db, fake_llm):
+    ids = _plant(db)
+    fake_llm.responder = consolidating_model
+    before = _atlas(db)
+    outcome = run_dream(db, "consolidate", _connection(db, fake_llm.base_url), api_key="",
+                        settings=_settings(), clock=lambda: NOW)
+    assert outcome.status == "done"
+    assert _atlas(db) == before  # a dream only proposes
+    report = get_report(db, outcome.report_id)
+    kinds = {p["kind"]: p for p in report.proposals}
+    assert set(kinds) == {"merge", "keep_one", "delete"}
+    assert kinds["merge"]["keep_id"] == ids["a"] and kinds["merge"]["drop_ids"] == [ids["b"]]
+    assert kinds["keep_one"]["keep_id"] == ids["veg"] and kinds["keep_one"]["drop_ids"] == [ids["steak"]]
+    assert kinds["delete"]["node_id"] == ids["weak"]
+    assert all(p["state"] == "open" for p in report.proposals)
+    assert len(fake_llm.chat_requests) == 2  # one duplicate check, one contradiction check
+    shown = "\n".join(m["content"] for r in fake_llm.chat_requests for m in r.messages)
+    assert not any(node_id in shown for node_id in ids.values())  # the model never sees ids
+    assert report.budget["requests"] == 2 and report.finished_at
+
+
+def test_accepting_a_merge_changes_the_atlas_once_and_is_captured_for_sync(db, fake_llm):
+    ids = _plant(db)
+    fake_llm.responder = consolidating_model
+    outcome = run_dream(db, "consolidate", _connection(db, fake_llm.base_url), api_key="",
+                        settings=_settings(), clock=lambda: NOW)
+    number = next(i for i, p in enumerate(get_report(db, outcome.report_id).proposals, 1) if p["kind"] == "merge")
+    said = decide.accept(db, outcome.report_id, number)
+    assert "deleted 1 other memory" in said
+    atlas = _atlas(db)
+    assert ids["b"] not in atlas and atlas[ids["a"]][0] == "Prefers Python for data analysis"
+    assert get_report(db, outcome.report_id).proposals[number - 1]["state"] == "accepted"
+    with db.session() as s:
+        ops = s.execute(text("SELECT table_name, row_id, kind FROM sync_outbox WHERE table_name = 'memory_nodes'"
+                             " AND kind = 'delete'")).all()
+    assert ("memory_nodes", ids["b"], "delete") in ops
+    with pytest.raises(DreamError, match="already accepted"):
+        decide.accept(db, outcome.report_id, number)
+    rejected = next(i for i, p in enumerate(get_report(db, outcome.report_id).proposals, 1) if p["kind"] == "delete")
+    decide.reject(db, outcome.report_id, rejected)
+    assert ids["weak"] in _atlas(db)
+
+
+def test_a_proposal_whose_node_was_deleted_meanwhile_is_refused_and_stays_open(db, fake_llm):
+    ids = _plant(db)
+    fake_llm.responder = consolidating_model
+    outcome = run_dream(db, "consolidate", _connection(db, fake_llm.base_url), api_key="",
+                        settings=_settings(), clock=lambda: NOW)
+    with db.write() as s:
+        s.delete(s.get(MemoryNode, ids["weak"]))
+    number = next(i for i, p in enumerate(get_report(db, outcome.report_id).proposals, 1) if p["kind"] == "delete")
+    with pytest.raises(DreamError, match="deleted since the dream"):
+        decide.accept(db, outcome.report_id, number)
+    assert get_report(db, outcome.report_id).proposals[number - 1]["state"] == "open"
+
+
+def test_the_budget_stops_a_dream_with_a_partial_honest_report(db, fake_llm):
+    _plant(db)
+    fake_llm.responder = consolidating_model
+    outcome = run_dream(db, "consolidate", _connection(db, fake_llm.base_url), api_key="",
+                        settings=_settings(max_requests=1), clock=lambda: NOW)
+    report = get_report(db, outcome.report_id)
+    assert report.status == "partial"
+    assert "budget of 1 requests is used up" in report.summary
+    assert len(fake_llm.chat_requests) == 1
+    assert {p["kind"] for p in report.proposals} == {"merge", "delete"}  # what it found before stopping
+
+
+def test_unusable_model_output_twice_stops_with_a_partial_report(db, fake_llm):
+    _plant(db)
+    fake_llm.reply(text="I am not JSON")
+    outcome = run_dream(db, "consolidate", _connection(db, fake_llm.base_url), api_key="",
+                        settings=_settings(), clock=lambda: NOW)
+    report = get_report(db, outcome.report_id)
+    assert report.status == "partial" and "even after one repair request" in report.summary
+    assert [p["kind"] for p in report.proposals] == ["delete"]  # the deterministic part still stands
+
+
+def test_a_dead_endpoint_fails_the_dream_with_the_reason(db):
+    _plant(db)
+    outcome = run_dream(db, "consolidate", _connection(db, "http://127.0.0.1:9/v1"), api_key="",
+                        settings=_settings(), clock=lambda: NOW)
+    report = get_report(db, outcome.report_id)
+    assert report.status == "failed" and "endpoint failed" in report.summary
+
+
+def test_cancel_mid_dream_keeps_what_was_found(db, fake_llm):
+    _plant(db)
+    ctx = JobContext()
+
+    def cancel_on_second(req):
+        if "Here are the memories" in req.messages[-1]["content"]:
+            ctx.cancel.cancel()
+        return consolidating_model(req)
+
+    fake_llm.responder = cancel_on_second
+    with pytest.raises(JobCancelled):
+        run_dream(db, "consolidate", _connection(db, fake_llm.base_url), api_key="", settings=_settings(),
+                  ctx=ctx, clock=lambda: NOW)
+    (report,) = list_reports(db)
+    assert report.status == "cancelled" and "merge" in {p["kind"] for p in report.proposals}
+
+
+def test_a_paused_dream_sends_nothing_until_resumed(db, fake_llm):
+    _plant(db)
+    fake_llm.responder = consolidating_model
+    ctx = JobContext()
+    ctx.pause()
+    connection = _connection(db, fake_llm.base_url)
+    result = {}
+    thread = threading.Thread(target=lambda: result.setdefault("o", run_dream(
+        db, "consolidate", connection, api_key="", settings=_settings(), ctx=ctx, clock=lambda: NOW)))
+    thread.start()
+    thread.join(0.5)
+    assert thread.is_alive() and fake_llm.chat_requests == []
+    ctx.resume()
+    thread.join(20)
+    assert result["o"].status == "done" and len(fake_llm.chat_requests) == 2
+
+
+def test_a_dream_left_running_by_a_dead_process_is_marked_interrupted(db, fake_llm):
+    _plant(db)
+    fake_llm.responder = consolidating_model
+    outcome = run_dream(db, "consolidate", _connection(db, fake_llm.base_url), api_key="",
+                        settings=_settings(), clock=lambda: NOW)
+    with db.write() as s:
+        s.execute(text("UPDATE dream_reports SET status = 'running'"))
+    device = get_report(db, outcome.report_id).budget["device"]
+    assert mark_interrupted(db, "another-device") == 0
+    assert mark_interrupted(db, device) == 1
+    report = get_report(db, outcome.report_id)
+    assert report.status == "interrupted" and "closed before this dream ended" in report.summary
+
+
+# -- replay ----------------------------------------------------------------------------------------
+def _thread(db, connection_id, turns):
+    with db.write() as s:
+        conversation = Conversation(title="t", agent_connection_id=connection_id)
+        s.add(conversation)
+        for i, (question, answer) in enumerate(turns):
+            s.add(Message(conversation_id=conversation.id, role="user", content=question,
+                          created_at=format_timestamp(NOW - timedelta(minutes=60 - 2 * i))))
+            s.add(Message(conversation_id=conversation.id, role="assistant", content=answer,
+                          created_at=format_timestamp(NOW - timedelta(minutes=59 - 2 * i))))
+    return conversation.id
+
+
+def test_replay_reanswers_recent_turns_and_judges_old_against_new(db, fake_llm):
+    connection = _connection(db, fake_llm.base_url)
+    _thread(db, connection, [("What is 2+2?", "5"), ("Capital of France?", "Paris.")])
+
+    def model(req):
+        prompt = req.messages[-1]["content"]
+        if "Rubric" in prompt:
+            a = prompt.split("Reply A:\n", 1)[1].split("\n\nReply B:", 1)[0]
+            return json.dumps({"winner": "A" if a.startswith("NEW") else "B", "reason": "more correct"})
+        return "NEW answer to " + prompt
+
+    fake_llm.responder = model
+    outcome = run_dream(db, "replay", connection, api_key="", settings=_settings(replay_turns=5),
+                        clock=lambda: NOW)
+    report = get_report(db, outcome.report_id)
+    assert report.status == "done" and report.proposals == []
+    verdicts = {f["question"]: f["verdict"] for f in report.findings}
+    assert verdicts == {"What is 2+2?": "better", "Capital of France?": "better"}
+    assert "2 better, 0 worse, 0 the same" in report.summary
+    # the re-asked turn carries today's system prompt and the history before it, as the Console would
+    reask = [r for r in fake_llm.chat_requests if r.messages[-1]["content"] == "Capital of France?"][0]
+    assert reask.messages[0] == {"role": "system", "content": "Be brief."}
+    assert [m["content"] for m in reask.messages[1:]] == ["What is 2+2?", "5", "Capital of France?"]
+
+
+def test_unknown_connection_or_kind_is_a_clear_error(db):
+    with pytest.raises(DreamError, match="no connection"):
+        run_dream(db, "replay", "nope", api_key="", settings=_settings())
+    with pytest.raises(DreamError, match="Unknown dream"):
+        run_dream(db, "nap", "nope", api_key="", settings=_settings())
