@@ -30,6 +30,7 @@ PAGES = (
     ("bind", "I   Bind", "desktop.views.bind_page:BindPage"),
     ("console", "II  Console", "desktop.views.console_page:ConsolePage"),
     ("memory", "III Memory Atlas", "desktop.views.memory_page:MemoryPage"),
+    ("dream", "VII Dream", "desktop.views.dream_page:DreamPage"),
     ("settings", "⚙   Settings", "desktop.views.settings_page:SettingsPage"),
 )
 START_PAGE = "console"  # shown when no page was open last time
@@ -53,6 +54,10 @@ class MainWindow(QMainWindow):
         self.setMinimumSize(880, 560)
         self.pages: dict[str, QWidget] = {}
         self._painted = False
+        if ctx.jobs is None:
+            from desktop.jobs import JobRunner
+
+            ctx.jobs = JobRunner(self)
 
         central = QWidget()
         row = QHBoxLayout(central)

@@ -17,7 +17,8 @@ from typing import Any
 from sqlmodel import select
 
 from agent.dream.reports import DreamProgress
-from agent.memory import LABEL_LIMIT, content_words, effective_strength
+from agent.memory import LABEL_LIMIT, effective_strength
+from agent.memory_text import normalise, word_overlap
 from agent.structured import Invalid, ask_json, list_field, require_object
 from local_schema.models import MemoryNode
 from local_schema.timestamps import parse_timestamp
@@ -33,19 +34,11 @@ SYSTEM = ("You help maintain a person's long-term memory: short facts an assista
           "Be conservative: only flag what is clearly true. Answer with JSON only.")
 
 
-def normalised(label: str) -> str:
-    return " ".join(label.lower().split()).strip(" .!")
-
-
 def similarity(a: str, b: str) -> float:
-    """1.0 for the same normalised text, else the share of content words the two labels have in common
-    (|A ∩ B| / |A ∪ B| of `agent.memory.content_words`)."""
-    if normalised(a) == normalised(b):
-        return 1.0
-    wa, wb = content_words(a), content_words(b)
-    if not wa or not wb:
-        return 0.0
-    return len(wa & wb) / len(wa | wb)
+    """The Atlas's own measure (`agent.memory_text`): 1.0 for the same normalised text, else the word
+    overlap. Adding a node already merges at >= 0.9; a dream asks about pairs from 0.5 up, which
+    covers rows that met on sync and the same fact in other words."""
+    return 1.0 if normalise(a) == normalise(b) else word_overlap(a, b)
 
 
 def live_nodes(db) -> list[MemoryNode]:
@@ -208,7 +201,7 @@ def _contradictions(client, shown: list[MemoryNode], progress: DreamProgress, ct
                          reason=reason)
     for index, label in rewords:
         node = shown[index - 1]
-        if normalised(label) == normalised(node.label):
+        if normalise(label) == normalise(node.label):
             continue
         progress.findings.append({"kind": "unclear", "node_ids": [node.id], "text": f"“{node.label}” is unclear."})
         progress.propose("reword", f"Reword “{_short(node.label)}”", node_id=node.id, old_label=node.label,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from agent.dream.reports import ACCEPTED, OPEN, REJECTED, DreamError, _find, find_proposal
+from agent.memory import AtlasError, clean_label, find_duplicate
 from local_schema.models import DreamReport, MemoryNode, Skill
 from local_schema.timestamps import format_timestamp
 
@@ -51,8 +52,7 @@ def _apply(session, proposal: dict, now: datetime) -> str:
                 dropped += 1
         label = proposal.get("label")
         if kind == "merge" and isinstance(label, str) and label.strip() and label.strip() != keep.label:
-            keep.label = label.strip()
-            session.add(keep)
+            _relabel(session, keep, label)
         return f"Kept “{keep.label}”; deleted {dropped} other memor{'y' if dropped == 1 else 'ies'}."
     if kind == "delete":
         node = _live_node(session, proposal.get("node_id"), "that memory")
@@ -60,8 +60,8 @@ def _apply(session, proposal: dict, now: datetime) -> str:
         return f"Deleted “{node.label}”."
     if kind == "reword":
         node = _live_node(session, proposal.get("node_id"), "that memory")
-        old, node.label = node.label, str(proposal.get("label", "")).strip() or node.label
-        session.add(node)
+        old = node.label
+        _relabel(session, node, str(proposal.get("label", "")))
         return f"Reworded “{old}” as “{node.label}”."
     if kind == "demote":
         from agent.skills import move_skill_in
@@ -76,6 +76,22 @@ def _apply(session, proposal: dict, now: datetime) -> str:
         edit_skill_in(session, skill, template_prompt=str(proposal.get("template_prompt", "")))
         return f"Skill “{skill.name}” now has the proposed prompt (version {skill.version})."
     raise DreamError(f"This MIRARI does not know how to apply a '{kind}' proposal.")
+
+
+def _relabel(session, node: MemoryNode, label: str) -> None:
+    """The Atlas's label rules apply to a dream's wording too: cleaned, within the limit, and never a
+    duplicate of another live node (the ones this proposal deletes are already gone in this session)."""
+    try:
+        label = clean_label(label)
+    except AtlasError as exc:
+        raise DreamError(f"Cannot apply: {exc}") from None
+    session.flush()
+    other = find_duplicate(session, label, exclude_id=node.id)
+    if other is not None:
+        raise DreamError(f"Cannot apply: the new wording would duplicate “{other.label}”. Reject this "
+                         "proposal, or merge those memories in the Atlas.")
+    node.label = label
+    session.add(node)
 
 
 def _live_node(session, node_id, what: str) -> MemoryNode:

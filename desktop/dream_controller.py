@@ -1,0 +1,233 @@
+"""Dreams while you are away: watches for idleness, checks the gates, runs one dream at a time on the
+long-job runner, pauses it the moment you touch the window, and says when it ends.
+
+The rules are in `agent.dream` (gates, budget, the dreams); this object only gathers the facts the
+gates need (idle time from an application-wide event filter, whether a reply is streaming, the key)
+and drives the job. Clock, idle source and "is a reply streaming" are injectable so tests can set them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from PySide6.QtCore import QEvent, QObject, QTimer, Signal
+from PySide6.QtWidgets import QApplication
+
+from desktop.bus import bus
+from desktop.ops import Op
+
+log = logging.getLogger(__name__)
+
+INPUT_EVENTS = frozenset({QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.Type.MouseMove,
+                          QEvent.Type.Wheel, QEvent.Type.TouchBegin, QEvent.Type.InputMethod})
+CHECK_INTERVAL_MS = 30_000
+KIND_ORDER = ("consolidate", "replay", "stress")
+
+
+class IdleWatch(QObject):
+    """Seconds since the last keyboard/mouse input anywhere in the application."""
+
+    input_seen = Signal()
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, parent: QObject | None = None):
+        super().__init__(parent)  # destroyed with its owner, which also removes the event filter
+        self._clock = clock
+        self._last = clock()
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self)
+
+    def eventFilter(self, _obj, event) -> bool:  # noqa: N802 - Qt API
+        if event.type() in INPUT_EVENTS:
+            self._last = self._clock()
+            self.input_seen.emit()
+        return False
+
+    def idle_seconds(self) -> float:
+        return max(0.0, self._clock() - self._last)
+
+
+class DreamController(QObject):
+    state_changed = Signal(str)  # a sentence: "Dreaming: consolidate (paused)", "Waiting: …"
+    dream_ended = Signal(object)  # the finished Job
+
+    def __init__(self, ctx, *, is_streaming: Callable[[], bool] = lambda: False,
+                 idle_seconds: Callable[[], float] | None = None,
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 check_interval_ms: int = CHECK_INTERVAL_MS, parent: QObject | None = None):
+        super().__init__(parent)
+        self.ctx = ctx
+        self.is_streaming = is_streaming
+        self.now = now
+        self.watch = IdleWatch(parent=self)
+        self.idle_seconds = idle_seconds or self.watch.idle_seconds
+        self.watch.input_seen.connect(self._on_input)
+        self.job = None  # the running dream's Job
+        self.state = "Not dreaming."
+        self._checking = False
+        self._timer = QTimer(self, interval=check_interval_ms)
+        self._timer.timeout.connect(self.check)
+        self._timer.start()
+        self._mark_leftovers()
+
+    # -- public ----------------------------------------------------------------------------------
+    def dream_now(self, kind: str, connection_id: str | None = None):
+        """On demand: skips the idle and new-material gates, keeps the budget."""
+        from agent.dream.settings import load_settings
+
+        settings = load_settings(self.ctx.data_dir)
+        return self._start(kind, connection_id or settings.connection_id, settings, automatic=False)
+
+    def check(self) -> None:
+        """Gather the facts off the UI thread, then start a dream if every gate is open."""
+        if self._checking or self.ctx.db is None:
+            return
+        if self.job is not None:
+            self._resume_if_idle()
+            return
+        self._checking = True
+        streaming, idle, now = self.is_streaming(), self.idle_seconds(), self.now()
+        Op(self, lambda: self._facts(streaming, idle, now), "Checking whether to dream") \
+            .success(self._decide).failure(self._check_failed).run()
+
+    def stop(self) -> None:
+        self._timer.stop()
+        if self.job is not None and self.ctx.jobs is not None:
+            self.ctx.jobs.cancel(self.job)
+
+    # -- gates -----------------------------------------------------------------------------------
+    def _facts(self, streaming: bool, idle: float, now: datetime):
+        from agent.dream.gates import DreamFacts, blocking_reasons
+        from agent.dream.reports import last_dream_started, list_reports
+        from agent.dream.settings import load_settings
+        from local_schema.models import AgentConnection
+
+        settings = load_settings(self.ctx.data_dir)
+        db = self.ctx.db
+        exists = key = False
+        if settings.connection_id:
+            with db.session() as session:
+                connection = session.get(AgentConnection, settings.connection_id)
+                exists = connection is not None and connection.deleted_at is None
+            key = exists and self._key_available(settings.connection_id)
+        last = last_dream_started(db)
+        facts = DreamFacts(now=now, idle_seconds=idle, streaming=streaming, dreaming=self.job is not None,
+                           connection_exists=exists, key_available=key,
+                           new_messages=_messages_since(db, last), last_dream_at=last)
+        kinds_done = [r.kind for r in list_reports(db)]
+        return settings, blocking_reasons(settings, facts), _next_kind(kinds_done)
+
+    def _key_available(self, connection_id: str) -> bool:
+        secrets = self.ctx.secrets
+        if secrets is None:
+            return True
+        from agent.secrets import SecretsUnavailable
+
+        try:
+            secrets.get_key(connection_id)  # "" is fine: local runners need no key
+            return True
+        except SecretsUnavailable:
+            return False
+
+    def _decide(self, result) -> None:
+        self._checking = False
+        settings, reasons, kind = result
+        if self.job is not None:
+            return
+        if reasons:
+            self._set_state("Not dreaming: " + reasons[0])
+            return
+        self._start(kind, settings.connection_id, settings, automatic=True)
+
+    def _check_failed(self, exc: BaseException) -> None:
+        self._checking = False
+        log.warning("dream gate check failed: %s", exc)
+        self._set_state(f"Not dreaming: could not check ({exc}).")
+
+    # -- the job ---------------------------------------------------------------------------------
+    def _start(self, kind: str, connection_id: str, settings, *, automatic: bool):
+        from agent.dream.run import run_dream
+
+        if self.job is not None:
+            raise RuntimeError("A dream is already running; one at a time.")
+        if not connection_id:
+            raise ValueError("Choose a dreaming connection first (Dream settings).")
+        db, secrets = self.ctx.db, self.ctx.secrets
+
+        def work(job_ctx):
+            key = secrets.get_key(connection_id) if secrets is not None else ""
+            return run_dream(db, kind, connection_id, api_key=key, settings=settings, ctx=job_ctx)
+
+        label = f"Dream: {kind}" + ("" if automatic else " (on demand)")
+        self.job = self.ctx.jobs.submit(label, work)
+        self.job.state_changed.connect(self._job_state)
+        self._set_state(f"Dreaming: {kind}…")
+        bus.changed.emit(frozenset({"dream_reports"}), self)
+        return self.job
+
+    def _job_state(self, state: str) -> None:
+        job = self.job
+        if job is None or state in ("queued", "running"):
+            return
+        self.job = None
+        if state == "done":
+            outcome = job.result
+            bus.notice.emit(f"Dream finished ({outcome.status}): {outcome.summary_text[:160]}")
+            self._set_state("Last dream: " + outcome.status)
+        elif state == "failed":
+            bus.notice.emit(f"Dream failed: {job.error}")
+            self._set_state(f"Last dream failed: {job.error}")
+        else:
+            self._set_state("Dream cancelled; what it found is kept.")
+        bus.changed.emit(frozenset({"dream_reports", "memory_nodes", "skills"}), self)
+        self.dream_ended.emit(job)
+
+    def _on_input(self) -> None:
+        if self.job is not None and self.job.state == "running" and not self.job.context.paused:
+            self.job.context.pause()
+            self._set_state(f"Dream paused ({self.job.label}): you are back. It resumes when you are away again.")
+
+    def _resume_if_idle(self) -> None:
+        from agent.dream.settings import load_settings
+
+        job = self.job
+        if job is None or not job.context.paused:
+            return
+        if self.idle_seconds() >= load_settings(self.ctx.data_dir).idle_minutes * 60 and not self.is_streaming():
+            job.context.resume()
+            self._set_state(f"Dreaming again: {job.label}…")
+
+    def _mark_leftovers(self) -> None:
+        """A dream that was running when the app last closed is marked interrupted (nothing is lost)."""
+        db = self.ctx.db
+        if db is None:
+            return
+        from agent.dream.reports import device_id, mark_interrupted
+
+        Op(self, lambda: mark_interrupted(db, device_id(db)), "Tidying dreams").changes("dream_reports").run()
+
+    def _set_state(self, text: str) -> None:
+        self.state = text
+        self.state_changed.emit(text)
+
+
+def _messages_since(db, since: datetime | None) -> int:
+    from sqlalchemy import text as sql
+
+    from local_schema.timestamps import format_timestamp
+
+    with db.session() as session:
+        if since is None:
+            return session.execute(sql("SELECT count(*) FROM messages WHERE deleted_at IS NULL")).scalar()
+        return session.execute(sql("SELECT count(*) FROM messages WHERE deleted_at IS NULL AND created_at > :t"),
+                               {"t": format_timestamp(since)}).scalar()
+
+
+def _next_kind(kinds_done: list[str]) -> str:
+    """Take turns: the kind that dreamt least recently (never = first)."""
+    latest = {kind: i for i, kind in reversed(list(enumerate(kinds_done)))}  # reports are newest first
+    never = [k for k in KIND_ORDER if k not in latest]
+    return never[0] if never else max(KIND_ORDER, key=lambda k: latest[k])
