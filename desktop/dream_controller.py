@@ -155,11 +155,14 @@ class DreamController(QObject):
             raise RuntimeError("A dream is already running; one at a time.")
         if not connection_id:
             raise ValueError("Choose a dreaming connection first (Dream settings).")
-        db, secrets = self.ctx.db, self.ctx.secrets
+        from agent.skills import load_min_score
+
+        db, secrets, data_dir = self.ctx.db, self.ctx.secrets, self.ctx.data_dir
 
         def work(job_ctx):
             key = secrets.get_key(connection_id) if secrets is not None else ""
-            return run_dream(db, kind, connection_id, api_key=key, settings=settings, ctx=job_ctx)
+            return run_dream(db, kind, connection_id, api_key=key, settings=settings, ctx=job_ctx,
+                             min_score=load_min_score(data_dir))
 
         label = f"Dream: {kind}" + ("" if automatic else " (on demand)")
         self.job = self.ctx.jobs.submit(label, work)

@@ -7,8 +7,17 @@ the dream has ended and its report is stored. Errors: one line on stderr, non-ze
 
 from __future__ import annotations
 
-import json
-import sys
+from agent.commands._common import (
+    API_KEY_ENV,
+    CommandError,
+    data_dir,
+    fail,
+    guard,
+    key_store,
+    open_db,
+    print_json,
+    resolve_id,
+)
 
 KINDS = ("consolidate", "replay", "stress")
 
@@ -41,38 +50,27 @@ def register(subparsers) -> None:
     p.set_defaults(handler=_delete)
 
 
-def _fail(message: str, code: int = 1) -> int:
-    print(f"mirari: error: {message}", file=sys.stderr)
-    return code
-
-
 def _guard(fn):
+    """The shared one-line errors, plus what only a dream can end with."""
+    @guard
     def wrapper(args) -> int:
-        from agent.dream.reports import DreamError
         from agent.errors import LLMError
         from agent.jobs import JobCancelled
-        from agent.secrets import SecretsUnavailable
 
         try:
             return fn(args)
-        except (DreamError, SecretsUnavailable) as exc:
-            return _fail(str(exc))
         except LLMError as exc:
-            return _fail(exc.message)
-        except (KeyboardInterrupt, JobCancelled):
-            return _fail("interrupted; what the dream found so far is kept in its report", 130)
-        except Exception as exc:  # noqa: BLE001 - still one readable line
-            return _fail(f"{type(exc).__name__}: {exc}")
+            raise CommandError(exc.message) from None
+        except JobCancelled:
+            return fail("interrupted; what the dream found so far is kept in its report", 130)
+    wrapper.__name__ = fn.__name__
     return wrapper
 
 
-def _open(args):
-    from local_schema.database import open_database
-    from local_schema.paths import resolve_data_dir
-    from sync.accounts import active_database_path
+def _report_id(db, ref: str) -> str:
+    from local_schema.models import DreamReport
 
-    data_dir = resolve_data_dir(getattr(args, "data_dir", None))
-    return data_dir, open_database(active_database_path(data_dir))
+    return resolve_id(db, DreamReport, ref, "dream report")
 
 
 def report_dict(report) -> dict:
@@ -84,29 +82,28 @@ def report_dict(report) -> dict:
 def _run(args) -> int:
     import os
 
+    from agent.dream.reports import get_report
     from agent.dream.run import run_dream
     from agent.dream.settings import load_settings
     from agent.jobs import run_headless
-    from agent.secrets import SecretStore
+    from agent.skills import load_min_score
+    from local_schema.models import AgentConnection
 
-    data_dir, db = _open(args)
-    try:
-        settings = load_settings(data_dir)
+    with open_db(args) as db:
+        connection_id = resolve_id(db, AgentConnection, args.connection, "connection")
+        settings = load_settings(data_dir(args))
         if args.max_requests is not None:
             settings.max_requests = args.max_requests
         if args.max_chars is not None:
             settings.max_chars = args.max_chars
-        key = os.environ.get("MIRARI_API_KEY") or SecretStore(data_dir).get_key(args.connection)
-        outcome = run_headless(lambda ctx: run_dream(db, args.kind, args.connection, api_key=key,
-                                                     settings=settings, ctx=ctx),
+        key = os.environ.get(API_KEY_ENV) or key_store(args).get_key(connection_id)
+        min_score = load_min_score(data_dir(args))
+        outcome = run_headless(lambda ctx: run_dream(db, args.kind, connection_id, api_key=key,
+                                                     settings=settings, ctx=ctx, min_score=min_score),
                                show_progress=not args.json)
-        from agent.dream.reports import get_report
-
         report = get_report(db, outcome.report_id)
-    finally:
-        db.close()
     if args.json:
-        print(json.dumps(report_dict(report), indent=2, default=str))
+        print_json(report_dict(report))
     else:
         print(f"dream {report.id} ({report.kind}) {report.status}: {report.summary}")
         _print_proposals(report)
@@ -117,17 +114,14 @@ def _run(args) -> int:
 def _list(args) -> int:
     from agent.dream.reports import list_reports
 
-    _data_dir, db = _open(args)
-    try:
+    with open_db(args) as db:
         reports = list_reports(db)
-    finally:
-        db.close()
     if args.json:
-        print(json.dumps([report_dict(r) for r in reports], indent=2, default=str))
+        print_json([report_dict(r) for r in reports])
         return 0
     for r in reports:
         open_count = sum(1 for p in r.proposals or [] if isinstance(p, dict) and p.get("state") == "open")
-        print(f"{r.id}  {r.started_at[:16].replace('T', ' ')}  {r.kind:<11} {r.status:<11} "
+        print(f"{r.id[:8]}  {r.started_at[:16].replace('T', ' ')}  {r.kind:<11} {r.status:<11} "
               f"{open_count} open proposal(s)")
     if not reports:
         print("no dreams yet")
@@ -138,13 +132,10 @@ def _list(args) -> int:
 def _show(args) -> int:
     from agent.dream.reports import get_report
 
-    _data_dir, db = _open(args)
-    try:
-        report = get_report(db, args.report)
-    finally:
-        db.close()
+    with open_db(args) as db:
+        report = get_report(db, _report_id(db, args.report))
     if args.json:
-        print(json.dumps(report_dict(report), indent=2, default=str))
+        print_json(report_dict(report))
         return 0
     print(f"dream {report.id} — {report.kind}, {report.status}, started {report.started_at}")
     print(report.summary or "")
@@ -166,11 +157,9 @@ def _print_proposals(report) -> None:
 def _decide(args) -> int:
     from agent.dream import decide
 
-    _data_dir, db = _open(args)
-    try:
-        said = (decide.accept if args.decision == "accept" else decide.reject)(db, args.report, args.proposal)
-    finally:
-        db.close()
+    with open_db(args) as db:
+        said = (decide.accept if args.decision == "accept" else decide.reject)(
+            db, _report_id(db, args.report), args.proposal)
     print(said)
     return 0
 
@@ -179,10 +168,7 @@ def _decide(args) -> int:
 def _delete(args) -> int:
     from agent.dream.reports import delete_report
 
-    _data_dir, db = _open(args)
-    try:
-        delete_report(db, args.report)
-    finally:
-        db.close()
+    with open_db(args) as db:
+        delete_report(db, _report_id(db, args.report))
     print("report deleted")
     return 0

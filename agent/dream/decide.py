@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from agent.dream.reports import ACCEPTED, OPEN, REJECTED, DreamError, _find, find_proposal
 from agent.memory import AtlasError, clean_label, find_duplicate
-from local_schema.models import DreamReport, MemoryNode, Skill
+from local_schema.models import DreamReport, MemoryNode
 from local_schema.timestamps import format_timestamp
 
 
@@ -25,19 +25,51 @@ def reject(db, report_id: str, ref: str | int, now: datetime | None = None) -> s
     return _decide(db, report_id, ref, REJECTED, now)
 
 
+SKILL_KINDS = ("demote", "edit")
+
+
 def _decide(db, report_id: str, ref: str | int, state: str, now: datetime | None) -> str:
     now = now or datetime.now(UTC)
+    said = ""
+    if state == ACCEPTED:
+        with db.session() as session:
+            proposal = _open_proposal(_find(session, report_id), ref)
+        if proposal.get("kind") in SKILL_KINDS:
+            # The Skill Forge's own functions apply it (its pipeline, limits and version count), in their
+            # transaction; the decision is recorded right after.
+            said = _apply_to_skill(db, proposal)
     with db.write() as session:
         report = _find(session, report_id)
-        proposal = find_proposal(report, ref)
-        if proposal.get("state") != OPEN:
-            raise DreamError(f"Proposal {proposal.get('id')} was already {proposal.get('state')}.")
-        said = _apply(session, proposal, now) if state == ACCEPTED else f"Rejected: {proposal.get('title', '')}"
+        proposal = _open_proposal(report, ref)
+        if state == ACCEPTED and proposal.get("kind") not in SKILL_KINDS:
+            said = _apply(session, proposal, now)
+        elif state == REJECTED:
+            said = f"Rejected: {proposal.get('title', '')}"
         updated = [dict(p, state=state, decided_at=format_timestamp(now)) if p is proposal else p
                    for p in report.proposals]
         report.proposals = updated  # a new list, so the JSON column is seen as changed
         session.add(report)
     return said
+
+
+def _open_proposal(report, ref) -> dict:
+    proposal = find_proposal(report, ref)
+    if proposal.get("state") != OPEN:
+        raise DreamError(f"Proposal {proposal.get('id')} was already {proposal.get('state')}.")
+    return proposal
+
+
+def _apply_to_skill(db, proposal: dict) -> str:
+    from agent.skills import SkillError, edit_skill, move_skill
+
+    try:
+        if proposal.get("kind") == "demote":
+            moved = move_skill(db, proposal.get("skill_id"), proposal.get("to", "archived"))
+            return f"Skill “{moved.skill.name}” moved to {moved.skill.status}."
+        skill = edit_skill(db, proposal.get("skill_id"), template_prompt=str(proposal.get("template_prompt", "")))
+        return f"Skill “{skill.name}” now has the proposed prompt (version {skill.version})."
+    except SkillError as exc:
+        raise DreamError(f"Cannot apply: {exc} Reject this proposal instead.") from None
 
 
 def _apply(session, proposal: dict, now: datetime) -> str:
@@ -63,18 +95,6 @@ def _apply(session, proposal: dict, now: datetime) -> str:
         old = node.label
         _relabel(session, node, str(proposal.get("label", "")))
         return f"Reworded “{old}” as “{node.label}”."
-    if kind == "demote":
-        from agent.skills import move_skill_in
-
-        skill = _live_skill(session, proposal.get("skill_id"))
-        move_skill_in(session, skill, proposal.get("to", "testing"))
-        return f"Skill “{skill.name}” moved to {skill.status}."
-    if kind == "edit":
-        from agent.skills import edit_skill_in
-
-        skill = _live_skill(session, proposal.get("skill_id"))
-        edit_skill_in(session, skill, template_prompt=str(proposal.get("template_prompt", "")))
-        return f"Skill “{skill.name}” now has the proposed prompt (version {skill.version})."
     raise DreamError(f"This MIRARI does not know how to apply a '{kind}' proposal.")
 
 
@@ -100,13 +120,6 @@ def _live_node(session, node_id, what: str) -> MemoryNode:
         raise DreamError(f"Cannot apply: {what} was deleted since the dream (perhaps on another device). "
                          "Reject this proposal instead.")
     return node
-
-
-def _live_skill(session, skill_id) -> Skill:
-    skill = session.get(Skill, skill_id) if skill_id else None
-    if skill is None or skill.deleted_at is not None:
-        raise DreamError("Cannot apply: that skill was deleted since the dream. Reject this proposal instead.")
-    return skill
 
 
 __all__ = ["accept", "reject", "DreamReport"]

@@ -41,7 +41,10 @@ class DreamOutcome:
 
 
 def run_dream(db, kind: str, connection_id: str, *, api_key: str, settings: DreamSettings,
-              ctx: JobContext | None = None, clock: Clock | None = None) -> DreamOutcome:
+              ctx: JobContext | None = None, clock: Clock | None = None,
+              min_score: float | None = None) -> DreamOutcome:
+    """`min_score`: the Skill Forge's promotion threshold (`agent.skills.load_min_score`); a stressed
+    skill below it gets an archive proposal."""
     if kind not in KINDS:
         raise DreamError(f"Unknown dream '{kind}': choose one of {', '.join(KINDS)}.")
     ctx = ctx or JobContext()
@@ -75,7 +78,7 @@ def run_dream(db, kind: str, connection_id: str, *, api_key: str, settings: Drea
     status, stop_reason = "done", ""
     try:
         ctx.progress(0, 0, f"{kind}: starting")
-        _dream(kind, db, client, connection_id, settings, progress, ctx, clock(), step)
+        _dream(kind, db, client, connection_id, settings, progress, ctx, clock(), step, min_score)
     except BudgetExhausted as exc:
         status, stop_reason = "partial", f"Stopped by the budget: {exc}."
     except StructuredOutputError as exc:
@@ -96,7 +99,7 @@ def run_dream(db, kind: str, connection_id: str, *, api_key: str, settings: Drea
     return DreamOutcome(report_id, status, summary)
 
 
-def _dream(kind, db, client, connection_id, settings, progress, ctx, now, step) -> None:
+def _dream(kind, db, client, connection_id, settings, progress, ctx, now, step, min_score) -> None:
     if kind == "consolidate":
         from agent.dream.consolidate import consolidate
 
@@ -107,8 +110,10 @@ def _dream(kind, db, client, connection_id, settings, progress, ctx, now, step) 
         replay(db, client, connection_id, settings.replay_turns, progress, ctx, now, step)
     else:
         from agent.dream.stress import stress
+        from agent.skills import DEFAULT_MIN_SCORE
 
-        stress(db, client, progress, ctx, now, step)
+        stress(db, client, connection_id, progress, ctx, now, step,
+               DEFAULT_MIN_SCORE if min_score is None else min_score)
 
 
 def _finish(db, report_id, status, kind, stop_reason, progress, budget, budget_dict, now) -> str:
