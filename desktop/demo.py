@@ -128,3 +128,43 @@ def build_demo(db, base_url: str) -> dict[str, str]:
     for i, (title, messages) in enumerate(reversed(DEMO_THREADS)):
         ids[title] = add_thread(db, title, messages, ids["hermes"], start=start + timedelta(hours=5 * i))
     return ids
+
+
+DEMO_MEMORY = [  # (label, category, strength, days since last referenced, from the thread titled)
+    ("Prefers Python for scripts and data work", "preference", 0.92, 1, "Retry helper in Python"),
+    ("Wants answers short, with code first", "style", 0.86, 3, None),
+    ("Keeps mornings meeting-free until 11:00", "goal", 0.8, 2, "Planning the week"),
+    ("Works on an internal API that drops connections", "fact", 0.78, 5, "Retry helper in Python"),
+    ("Uses SQLite in WAL mode for the desktop app", "fact", 0.81, 20, "Notes on SQLite WAL"),
+    ("Learning Portuguese, about B1", "goal", 0.6, 8, None),
+    ("Prefers full jitter for retries", "preference", 0.55, 30, "Retry helper in Python"),
+    ("Drinks green tea, not coffee", "preference", 0.5, 40, None),
+    ("Name is Ana", "fact", 0.45, 60, None),
+    ("Used to write Perl", "fact", 0.3, 90, None),
+]
+
+
+def add_demo_memory(db, thread_ids: dict[str, str]) -> list[str]:
+    """The Atlas of the demo: nodes across the three glyphs, some promoted from the demo threads
+    (their source links to the message), some typed by hand. Returns the node ids."""
+    from sqlmodel import select
+
+    from agent.memory import add_node
+    from agent.memory_sources import conversation_source
+    from local_schema.models import Message
+
+    now = datetime.now(UTC)
+    ids = []
+    for label, category, strength, days, title in DEMO_MEMORY:
+        source = "manual"
+        if title and title in thread_ids:
+            with db.session() as s:
+                first = s.exec(select(Message).where(Message.conversation_id == thread_ids[title],
+                                                     Message.role == "assistant").order_by(Message.created_at)).first()
+            source = conversation_source(thread_ids[title], first.id if first else None)
+        node = add_node(db, label, category, strength, source, now=now - timedelta(days=days)).node
+        with db.write() as s:  # referenced `days` ago: the decay shown is real
+            row = s.get(type(node), node.id)
+            row.last_referenced_at = format_timestamp(now - timedelta(days=days))
+        ids.append(node.id)
+    return ids

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Screenshots of Bind and Console, light and dark, for the README.
+"""Screenshots of Bind, Console and the Memory Atlas, light and dark, for the README.
 
 Runs the real app under Xvfb against a demo database and a local fake OpenAI-compatible endpoint:
 
@@ -7,7 +7,7 @@ Runs the real app under Xvfb against a demo database and a local fake OpenAI-com
 
 (QT_QPA_PLATFORM=xcb is used when a DISPLAY exists, offscreen otherwise.) Connection statuses are real
 checks: the local endpoint answers, one endpoint refuses the key (401), the internet ones are offline here.
-Pictures land in docs/screenshots/.
+Pictures land in docs/screenshots/. Name pages to shoot only those: `… screenshots.py memory`.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def main() -> int:
     from agent.secrets import SecretStore
     from desktop import theme
     from desktop.app import build_window, ensure_app
-    from desktop.demo import add_connection, build_demo
+    from desktop.demo import add_connection, add_demo_memory, build_demo
     from tests.fake_openai import FakeLLM
 
     OUT.mkdir(parents=True, exist_ok=True)
@@ -66,6 +66,7 @@ def main() -> int:
         ids = build_demo(db, fake.base_url)
         ids["work"] = add_connection(db, "Work gateway", locked.base_url, "hermes-3-70b", provider="custom")
         secrets.set_key(ids["work"], "sk-wrong")
+        add_demo_memory(db, ids)
         for key in ("hermes", "openrouter", "nous", "work"):
             check_and_record(db, ids[key], secrets.get_key(ids[key]), timeout=3.0)
 
@@ -76,19 +77,29 @@ def main() -> int:
         console.refresh_threads(select=ids["Retry helper in Python"])
         pump(app, 0.5)
 
+        wanted = set(sys.argv[1:]) or {"bind", "console", "memory"}
         for mode in ("light", "dark"):
             theme.apply_theme(app, mode)
-            window.show_page("bind")
-            bind.refresh(select=ids["work"])
-            pump(app, 0.6)
-            window.grab().save(str(OUT / f"bind-{mode}.png"))
-            window.show_page("console")
-            console.view.delegate.clear_cache()
-            console.view.viewport().update()
-            pump(app, 0.6)
-            console.view.scrollToBottom()
-            pump(app, 0.3)
-            window.grab().save(str(OUT / f"console-{mode}.png"))
+            if "bind" in wanted:
+                window.show_page("bind")
+                bind.refresh(select=ids["work"])
+                pump(app, 0.6)
+                window.grab().save(str(OUT / f"bind-{mode}.png"))
+            if "console" in wanted:
+                window.show_page("console")
+                console.view.delegate.clear_cache()
+                console.view.viewport().update()
+                pump(app, 0.6)
+                console.view.scrollToBottom()
+                pump(app, 0.3)
+                window.grab().save(str(OUT / f"console-{mode}.png"))
+            if "memory" in wanted:
+                atlas = window.show_page("memory")
+                atlas.refresh()
+                pump(app, 0.8)
+                atlas.select(atlas.model.node_at(1).id)
+                pump(app, 0.2)
+                window.grab().save(str(OUT / f"memory-{mode}.png"))
         window.close()
         pump(app, 0.2)
         db.close()

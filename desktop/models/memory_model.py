@@ -106,6 +106,10 @@ class MemoryTableModel(QAbstractTableModel):
                 return QColor(colors().accent if view.glyph == "✶" else colors().muted)
             if column == LAST or (column == STRENGTH and view.glyph == "·"):
                 return QColor(colors().muted)
+        if role == Qt.ItemDataRole.FontRole and column == GLYPH:
+            font = QFont()
+            font.setPointSizeF(font.pointSizeF() * 1.35)  # the glyphs are small marks: make them readable
+            return font
         if role == Qt.ItemDataRole.FontRole and column == SOURCE and self._linkable(view):
             font = QFont()
             font.setUnderline(True)

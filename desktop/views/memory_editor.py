@@ -6,6 +6,7 @@ reason if the Atlas refuses (so nothing typed is lost)."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -86,7 +87,7 @@ class MemoryEditor(QDialog):
         self._saving = False
         self._check()
         self.label_edit.setFocus()
-        self.label_edit.selectAll()
+        self.label_edit.moveCursor(QTextCursor.MoveOperation.End)  # edit down from the text, not over it
 
     def text(self) -> str:
         return " ".join(self.label_edit.toPlainText().split())

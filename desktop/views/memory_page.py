@@ -112,7 +112,7 @@ class MemoryPage(QWidget):
         head = self.table.horizontalHeader()
         head.setHighlightSections(False)
         head.setSectionResizeMode(LABEL, QHeaderView.ResizeMode.Stretch)
-        for column, width in ((GLYPH, 30), (STRENGTH, 74), (CATEGORY, 96), (SOURCE, 150), (LAST, 108)):
+        for column, width in ((GLYPH, 30), (STRENGTH, 78), (CATEGORY, 92), (SOURCE, 160), (LAST, 122)):
             head.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
             self.table.setColumnWidth(column, width)
         self.table.clicked.connect(self._on_clicked)
@@ -137,9 +137,11 @@ class MemoryPage(QWidget):
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(left)
         self.splitter.addWidget(self.panel)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 0)
         self.splitter.setChildrenCollapsible(False)
+        self.panel.setMinimumWidth(260)
+        self._sized = False
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 12, 8)
         outer.addWidget(self.splitter)
@@ -335,6 +337,11 @@ class MemoryPage(QWidget):
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
         narrow = self.width() < NARROW
         wanted = Qt.Orientation.Vertical if narrow else Qt.Orientation.Horizontal
-        if self.splitter.orientation() != wanted:
+        if self.splitter.orientation() != wanted or not self._sized:
             self.splitter.setOrientation(wanted)
+            # the table gets the room; the panel a reading width (beside) or a third of the height (under)
+            total = self.height() if narrow else self.width()
+            panel = total // 3 if narrow else min(340, total // 3)
+            self.splitter.setSizes([total - panel, panel])
+            self._sized = True
         super().resizeEvent(event)

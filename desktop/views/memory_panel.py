@@ -37,6 +37,9 @@ class AgentViewPanel(QFrame):
         col.addWidget(self.connection)
         self.sizes = QLabel("", objectName="Muted")
         self.sizes.setWordWrap(True)
+        self.sizes.setToolTip("Characters exactly; tokens estimated as characters ÷ 4 (a real tokenizer may "
+                              "differ by a third either way). The system message is the connection's base "
+                              "prompt, the memory block and the promoted skills.")
         col.addWidget(self.sizes)
         self.whole = QCheckBox("Show the whole system message")
         self.whole.setToolTip("Base prompt, memory block and promoted skills, exactly as sent")
@@ -74,9 +77,8 @@ class AgentViewPanel(QFrame):
         self.block = block
         injected = len(block.injected)
         self.sizes.setText(
-            f"Memory block: {injected} node{'s' if injected != 1 else ''} · {block.chars:,} characters · "
-            f"≈{block.tokens:,} tokens\nWhole system message: {block.system_chars:,} characters · "
-            f"≈{block.system_tokens:,} tokens (estimate: characters ÷ 4)")
+            f"Memory block — {injected} node{'s' if injected != 1 else ''} · {block.chars:,} chars · "
+            f"≈{block.tokens:,} tokens\nSystem message — {block.system_chars:,} chars · ≈{block.system_tokens:,} tokens")
         self._fill_text()
         self.over_cap.clear()
         for view in block.over_cap:

@@ -159,7 +159,8 @@ def test_what_the_agent_sees_for_a_connection_with_the_cap(qtbot, window, settle
     panel = page.panel
     expected = memory_block(db, cid, NOW)
     assert panel.connection_id() == cid and panel.text.toPlainText() == expected.block
-    assert f"40 nodes · {expected.chars:,} characters · ≈{expected.tokens:,} tokens" in panel.sizes.text()
+    assert f"40 nodes · {expected.chars:,} chars · ≈{expected.tokens:,} tokens" in panel.sizes.text()
+    assert f"System message — {expected.system_chars:,} chars" in panel.sizes.text()
     assert [panel.over_cap.item(i).text() for i in range(panel.over_cap.count())] == ["0.76  fact 01", "0.76  fact 00"]
     assert "Left out by the cap of 40 (2)" in panel.over_title.text()
     assert page.summary.text() == "42 nodes · 40 injected · 2 over the cap of 40"
