@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from desktop.models.record_list_model import RecordListModel
-from desktop.models.thread_model import relative_time
+from desktop.models.thread_model import TwoLineDelegate, relative_time
 
 KIND_GLYPHS = {"consolidate": "◈", "replay": "↺", "stress": "⚡"}
 STATUS_WORDS = {"running": "dreaming…", "done": "done", "partial": "stopped early", "cancelled": "cancelled",
@@ -16,11 +16,18 @@ def open_proposals(report) -> int:
 
 class DreamListModel(RecordListModel):
     def display(self, report) -> str:
-        waiting = open_proposals(report)
-        tail = f" · {waiting} to review" if waiting else ""
-        return (f"{KIND_GLYPHS.get(report.kind, '·')}  {report.kind.capitalize()} — "
-                f"{STATUS_WORDS.get(report.status, report.status)}{tail}\n"
-                f"     {relative_time(report.started_at)}")
+        return f"{report.kind} {report.status}"  # for accessibility and keyboard search; the delegate paints
+
 
     def tooltip(self, report) -> str:
         return report.summary or STATUS_WORDS.get(report.status, report.status)
+
+
+class DreamDelegate(TwoLineDelegate):
+    def title(self, report) -> str:
+        return f"{KIND_GLYPHS.get(report.kind, '·')}  {report.kind.capitalize()}"
+
+    def meta(self, report) -> str:
+        waiting = open_proposals(report)
+        tail = f" · {waiting} to review" if waiting else ""
+        return f"{STATUS_WORDS.get(report.status, report.status)}{tail} · {relative_time(report.started_at)}"

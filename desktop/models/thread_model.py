@@ -23,15 +23,21 @@ class ThreadListModel(RecordListModel):
         return f"{t.title}\n{t.message_count} messages · last activity {relative_time(t.last_activity)}"
 
 
-class ThreadDelegate(QStyledItemDelegate):
-    """Title on the first line, message count and age underneath."""
+class TwoLineDelegate(QStyledItemDelegate):
+    """A record as a bold title with a muted line underneath (threads, dreams): say what each line is."""
+
+    def title(self, record) -> str:
+        raise NotImplementedError  # abstract: each list names its records its own way
+
+    def meta(self, record) -> str:
+        raise NotImplementedError
 
     def sizeHint(self, option, index) -> QSize:
         fm = QFontMetrics(option.font)
         return QSize(200, fm.height() * 2 + 16)
 
     def paint(self, painter, option, index) -> None:
-        t: ThreadInfo = index.data(THREAD_ROLE)
+        record = index.data(RECORD_ROLE)
         c = colors()
         painter.save()
         painter.setRenderHint(painter.RenderHint.Antialiasing)
@@ -52,15 +58,27 @@ class ThreadDelegate(QStyledItemDelegate):
         painter.setPen(QColor(c.text))
         title_rect = QRect(inner.left(), inner.top(), inner.width(), fm.height())
         painter.drawText(title_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                         QFontMetrics(title_font).elidedText(t.title, Qt.TextElideMode.ElideRight, inner.width()))
+                         QFontMetrics(title_font).elidedText(self.title(record), Qt.TextElideMode.ElideRight,
+                                                             inner.width()))
         small = QFont(option.font)
         small.setPointSizeF(max(7.0, small.pointSizeF() * 0.88))
         painter.setFont(small)
         painter.setPen(QColor(c.muted))
-        meta = f"{t.message_count} message{'s' if t.message_count != 1 else ''} · {relative_time(t.last_activity)}"
         painter.drawText(QRect(inner.left(), title_rect.bottom() + 2, inner.width(), fm.height()),
-                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, meta)
+                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                         QFontMetrics(small).elidedText(self.meta(record), Qt.TextElideMode.ElideRight,
+                                                        inner.width()))
         painter.restore()
+
+
+class ThreadDelegate(TwoLineDelegate):
+    """Title on the first line, message count and age underneath."""
+
+    def title(self, t: ThreadInfo) -> str:
+        return t.title
+
+    def meta(self, t: ThreadInfo) -> str:
+        return f"{t.message_count} message{'s' if t.message_count != 1 else ''} · {relative_time(t.last_activity)}"
 
 
 def relative_time(iso: str, now: datetime | None = None) -> str:

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from desktop.bus import bus
 from desktop.dream_controller import DreamController
-from desktop.models.dream_model import STATUS_WORDS, DreamListModel
+from desktop.models.dream_model import STATUS_WORDS, DreamDelegate, DreamListModel
 from desktop.models.record_list_model import RECORD_ROLE
 from desktop.ops import Op
 from desktop.views.dream_report_view import ReportView
@@ -70,7 +70,8 @@ class DreamPage(QWidget):
         self.model = DreamListModel(self)
         self.list = QListView(objectName="Dreams")
         self.list.setModel(self.model)
-        self.list.setWordWrap(True)
+        self.list.setItemDelegate(DreamDelegate(self.list))
+        self.list.setMouseTracking(True)
         self.list.setUniformItemSizes(True)
         self.list.selectionModel().currentChanged.connect(self._on_selected)
         lcol.addWidget(self.list, 1)
@@ -97,6 +98,7 @@ class DreamPage(QWidget):
         outer.addWidget(split, 1)
 
         self.controller.state_changed.connect(self.state_label.setText)
+        self.controller.dream_ended.connect(self._show_ended)
         bus.changed.connect(self._on_changed)
         self.refresh()
         self._load_settings()
@@ -222,6 +224,12 @@ class DreamPage(QWidget):
             self.refresh()
         if "agent_connections" in tables:
             self._load_settings()
+
+    def _show_ended(self, job) -> None:
+        """A dream just ended: show its report (a cancelled or failed one is kept too, so the newest)."""
+        outcome = job.result
+        self._selected = getattr(outcome, "report_id", None)
+        self.refresh()
 
     def start(self, kind: str) -> None:
         try:
