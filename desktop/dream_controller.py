@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from PySide6.QtCore import QEvent, QObject, QTimer, Signal
-from PySide6.QtWidgets import QApplication
+from PySide6.QtGui import QWindow
 
 from desktop.bus import bus
 from desktop.ops import Op
@@ -28,7 +28,11 @@ KIND_ORDER = ("consolidate", "replay", "stress")
 
 
 class IdleWatch(QObject):
-    """Seconds since the last keyboard/mouse input anywhere in the application."""
+    """Seconds since the last keyboard/mouse input in the main window.
+
+    The filter sits on the window's QWindow, not on the application: input reaches the QWindow before
+    any widget, while paints, timers and the rest of the application's traffic never pass through it
+    (an application-wide Python filter would run for every event of every widget)."""
 
     input_seen = Signal()
 
@@ -36,9 +40,15 @@ class IdleWatch(QObject):
         super().__init__(parent)  # destroyed with its owner, which also removes the event filter
         self._clock = clock
         self._last = clock()
-        app = QApplication.instance()
-        if app is not None:
-            app.installEventFilter(self)
+        self._watched: QWindow | None = None
+
+    def watch(self, window: QWindow | None) -> None:
+        if window is None or window is self._watched:
+            return
+        if self._watched is not None:
+            self._watched.removeEventFilter(self)
+        window.installEventFilter(self)
+        self._watched = window
 
     def eventFilter(self, _obj, event) -> bool:  # noqa: N802 - Qt API
         if event.type() in INPUT_EVENTS:
@@ -55,6 +65,7 @@ class DreamController(QObject):
     dream_ended = Signal(object)  # the finished Job
 
     def __init__(self, ctx, *, is_streaming: Callable[[], bool] = lambda: False,
+                 input_window: Callable[[], QWindow | None] = lambda: None,
                  idle_seconds: Callable[[], float] | None = None,
                  now: Callable[[], datetime] = lambda: datetime.now(UTC),
                  check_interval_ms: int = CHECK_INTERVAL_MS, parent: QObject | None = None):
@@ -63,6 +74,7 @@ class DreamController(QObject):
         self.is_streaming = is_streaming
         self.now = now
         self.watch = IdleWatch(parent=self)
+        self.input_window = input_window
         self.idle_seconds = idle_seconds or self.watch.idle_seconds
         self.watch.input_seen.connect(self._on_input)
         self.job = None  # the running dream's Job
@@ -76,6 +88,7 @@ class DreamController(QObject):
     # -- public ----------------------------------------------------------------------------------
     def dream_now(self, kind: str, connection_id: str | None = None):
         """On demand: skips the idle and new-material gates, keeps the budget."""
+        self.watch.watch(self.input_window())
         from agent.dream.settings import load_settings
 
         settings = load_settings(self.ctx.data_dir)
@@ -83,6 +96,7 @@ class DreamController(QObject):
 
     def check(self) -> None:
         """Gather the facts off the UI thread, then start a dream if every gate is open."""
+        self.watch.watch(self.input_window())  # the window exists by now (not yet when pages are built)
         if self._checking or self.ctx.db is None:
             return
         if self.job is not None:

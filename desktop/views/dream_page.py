@@ -38,7 +38,8 @@ class DreamPage(QWidget):
     def __init__(self, ctx, controller: DreamController | None = None):
         super().__init__()
         self.ctx = ctx
-        self.controller = controller or DreamController(ctx, is_streaming=self._console_streaming, parent=self)
+        self.controller = controller or DreamController(
+            ctx, is_streaming=self._console_streaming, input_window=lambda: self.window().windowHandle(), parent=self)
         self._selected: str | None = None
 
         outer = QVBoxLayout(self)

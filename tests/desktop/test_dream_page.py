@@ -109,14 +109,15 @@ def test_input_pauses_a_running_dream_and_idleness_resumes_it(qtbot, window, fak
     fake_llm.responder = lambda req: {**_as_reply(consolidating_model(req)), "header_delay": 0.5}
     idle = {"seconds": 3600.0}
     save_settings(ctx.data_dir, DreamSettings(connection_id=cid, idle_minutes=10, min_new_messages=1))
-    controller = DreamController(ctx, idle_seconds=lambda: idle["seconds"], check_interval_ms=3_600_000)
+    controller = DreamController(ctx, idle_seconds=lambda: idle["seconds"], check_interval_ms=3_600_000,
+                                 input_window=window.windowHandle)
     job = controller.dream_now("consolidate")
     qtbot.waitUntil(lambda: job.state == "running", timeout=5000)
-    # a real mouse event anywhere in the application pauses it
+    # a real mouse event, delivered to the window as the platform delivers it, pauses the dream
     event = QMouseEvent(QMouseEvent.Type.MouseButtonPress, window.rect().center().toPointF(),
                         window.rect().center().toPointF(), Qt.MouseButton.LeftButton, Qt.MouseButton.LeftButton,
                         Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(window, event)
+    QApplication.sendEvent(window.windowHandle(), event)
     assert job.context.paused and "paused" in controller.state
     requests_when_paused = len(fake_llm.chat_requests)
     qtbot.wait(800)
