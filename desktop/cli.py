@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "agent.commands.chat",
     "agent.commands.memory",
     "agent.commands.skills",
+    "agent.commands.mirror",  # mirror run|list|show|apply|undo|delete
     "agent.commands.dream",  # dream run / list / show / accept / reject
 )
 

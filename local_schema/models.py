@@ -107,6 +107,10 @@ class MirrorReport(_Synced, table=True):
     weaknesses: list[Any] = Field(default_factory=list, sa_type=_JSON)
     recommendations: list[Any] = Field(default_factory=list, sa_type=_JSON)
     suggested_prompt: str | None = Field(default=None)
+    # What the review was based on and what it changed (agent/mirror.py documents the keys).
+    details: dict[str, Any] = Field(default_factory=dict, sa_type=_JSON)
+    previous_prompt: str | None = Field(default=None)  # the connection's prompt before Apply (for Undo)
+    applied_at: str | None = Field(default=None)  # when the suggested prompt was applied; None = not applied
 
 
 class Task(_Synced, table=True):

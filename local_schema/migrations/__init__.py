@@ -17,6 +17,7 @@ from local_schema.migrations import (
     v0002_search_and_checks,
     v0003_skill_tests,
     v0004_dream_reports,
+    v0005_mirror_review,
 )
 
 
@@ -32,6 +33,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "search_and_checks", v0002_search_and_checks.upgrade),
     Migration(3, "skill_tests", v0003_skill_tests.upgrade),
     Migration(4, "dream_reports", v0004_dream_reports.upgrade),
+    Migration(5, "mirror_review", v0005_mirror_review.upgrade),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

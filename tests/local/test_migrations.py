@@ -154,3 +154,22 @@ def test_only_the_newest_backups_are_kept(db_path):
     assert len(kept) == database.KEEP_BACKUPS
     assert kept[0].read_bytes() != b"old copy"  # the one just made is among them, first
     assert [b.name[len("local.sqlite3.") :][:9] for b in kept[1:]] == [f"2020010{i}T" for i in (6, 5, 4, 3)]
+
+
+def test_v5_gives_old_mirror_reports_the_review_columns_and_captures_them(db_path):
+    make_v1_file(db_path)
+    db = open_database(db_path)
+    try:
+        with db.write() as session:
+            report = session.exec(select(MirrorReport)).one()
+            assert (report.details, report.previous_prompt, report.applied_at) == ({}, None, None)
+            report.details = {"memory_used": []}
+            report.previous_prompt = "Be brief."
+            report.applied_at = STAMP
+            session.add(report)
+        with db.session() as session:
+            last = pending_ops(session)[-1]
+        assert (last.table_name, last.kind) == ("mirror_reports", "update")
+        assert sorted(last.changed_columns) == ["applied_at", "details", "previous_prompt"]
+    finally:
+        db.close()

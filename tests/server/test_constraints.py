@@ -30,6 +30,9 @@ BAD = [
     ("skills", {"template_prompt": "x" * 20_001}),
     ("mirror_reports", {"strengths": {"not": "a list"}}),
     ("mirror_reports", {"recommendations": ["x" * 200_001]}),
+    ("mirror_reports", {"details": ["not", "an object"]}),
+    ("mirror_reports", {"details": {"logs": "x" * 100_001}}),
+    ("mirror_reports", {"previous_prompt": "x" * 200_001}),
     ("tasks", {"status": "blocked"}),
     ("tasks", {"title": "x" * 501}),
     ("templates", {"payload": ["skills", "seed_memory"]}),
@@ -82,3 +85,9 @@ def test_boundary_values_are_accepted(alice):
     assert template["payload"]["extra"] == {"kept": True}
     report = make(alice, "mirror_reports", strengths=["clear"], weaknesses=[], recommendations=[{"text": "x"}])
     assert report["strengths"] == ["clear"]
+    assert (report["details"], report["previous_prompt"], report["applied_at"]) == ({}, None, None)
+    claim = {"text": "Answers are short", "evidence": [{"quote": "ok", "verified": True}], "verified": True}
+    report = make(alice, "mirror_reports", strengths=[claim], details={"memory_used": []},
+                  previous_prompt="x" * 200_000, applied_at="2026-11-30T16:00:00+00:00")
+    assert report["strengths"] == [claim] and report["details"] == {"memory_used": []}
+    assert report["applied_at"].isoformat() == "2026-11-30T16:00:00+00:00"
