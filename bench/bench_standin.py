@@ -30,7 +30,8 @@ import psycopg
 
 from tests.supabase_local import rest_statements
 from tests.supabase_local.rest_api import request_settings, request_transaction
-from tests.supabase_local.rest_grammar import order_by, select_list, where_from_params
+from tests.supabase_local.rest_query import parse_query
+from tests.supabase_local.rest_sql import Scope, order_sql, select_sql, where_sql
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -142,9 +143,12 @@ def run(info: dict, args, server_pid: int) -> None:
     claims = jwt.decode(token, options={"verify_signature": False})
     pre, pre_params = request_settings([("statement_timeout", "8s")], "authenticated", claims, "GET",
                                        "/memory_nodes", {k.lower(): v for k, v in headers.items()})
-    where = where_from_params("memory_nodes", [])
-    stmt, params = rest_statements.read("memory_nodes", select_list("memory_nodes", "*"), where,
-                                        order_by("memory_nodes", "updated_at.asc"), 1000, 0, False, False)
+    q = parse_query([("select", "*"), ("order", "updated_at.asc"), ("limit", "1000")])
+    scope = Scope("memory_nodes", None)
+    page = rest_statements.page(select_sql(scope, q.select), rest_statements.rel("memory_nodes"),
+                                where_sql(scope, q.conditions), order_sql(scope, q.order), q.limit, q.offset)
+    statement = rest_statements.read(page, None, False, False)
+    stmt, params = statement.text(), statement.params
     # The stand-in's API connections use the cluster's Unix socket; so does this baseline.
     with psycopg.connect(info["db_url"]) as admin:
         socket_dir = admin.execute("SHOW unix_socket_directories").fetchone()[0].split(",")[0].strip()
@@ -164,7 +168,7 @@ def run(info: dict, args, server_pid: int) -> None:
         pg_samples = timed(one_transaction, args.pages)
         with conn.transaction(force_rollback=True):
             conn.execute(pre, pre_params)
-            plan = conn.execute(psycopg.sql.SQL("EXPLAIN (ANALYZE, FORMAT JSON) {}").format(stmt), params).fetchone()[0]
+            plan = conn.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + stmt, params).fetchone()[0]
     pg_page = statistics.median(pg_samples)
     execution = plan[0]["Execution Time"] / 1000
     print(f"same transaction via psycopg: {summary(pg_samples)}; server execution (EXPLAIN ANALYZE) "

@@ -52,24 +52,27 @@ def still_serving(rest, alice) -> None:
 
 
 # -- SQL injection through a cast ---------------------------------------------------------------
-@pytest.mark.parametrize("select", [
-    "x:rolname::text FROM pg_roles tasks UNION SELECT title",
-    "x:name::text FROM pg_settings tasks UNION SELECT title",
-    "x:proname::text FROM pg_proc tasks UNION SELECT title",
-    "x:rolname::text FROM pg_roles tasks, pg_class a, pg_class b, pg_class c UNION SELECT title",
-    "title::text) FROM pg_roles --",
-    "title::text;select 1",
-    "title::\"text\"",
+@pytest.mark.parametrize(("select", "status"), [
+    ("x:rolname::text FROM pg_roles tasks UNION SELECT title", 400),
+    ("x:name::text FROM pg_settings tasks UNION SELECT title", 400),
+    ("x:proname::text FROM pg_proc tasks UNION SELECT title", 400),
+    ("x:rolname::text FROM pg_roles tasks, pg_class a, pg_class b, pg_class c UNION SELECT title", 400),
+    ("title::text;select 1", 400),
+    ('title::"text"', 400),
+    ("title::text) FROM pg_roles --", 200),  # Parsec stops at ")" and ignores the rest, as PostgREST
 ])
-def test_a_cast_is_a_type_name_and_nothing_else(rest, alice, select):
+def test_a_cast_is_a_type_name_and_nothing_else(rest, alice, select, status):
     rest("POST", "/tasks", token=alice.token, json={"id": str(uuid.uuid4()), "title": "mine"})
     started = time.monotonic()
     response = rest("GET", "/tasks", token=alice.token, params={"select": select})
     assert time.monotonic() - started < 5  # no cross join running until the statement timeout
-    assert response.status_code == 400, response.text
+    assert response.status_code == status, response.text
     assert "authenticator" not in response.text and "service_role" not in response.text
-    assert set(response.json()) == {"code", "details", "hint", "message"}
-    assert response.json()["code"] in ("PGRST100", "42601", "42704")
+    if status == 400:
+        assert set(response.json()) == {"code", "details", "hint", "message"}
+        assert response.json()["code"] in ("PGRST100", "42601", "42704")
+    else:
+        assert response.json() == [{"title": "mine"}]
     still_serving(rest, alice)
 
 
@@ -106,9 +109,7 @@ def test_deep_logic_trees_are_not_a_500(rest, alice):
     rest("POST", "/tasks", token=alice.token, json={"id": str(uuid.uuid4()), "title": title})
     tree = "(" + "or(" * 180 + f"title.eq.{title}" + ")" * 181
     response = rest("GET", "/tasks?select=title&or=" + tree, token=alice.token)
-    assert response.status_code < 500, response.text
-    for leak in LEAKS:
-        assert leak not in response.text
+    assert response.status_code == 200 and response.json() == [{"title": title}], response.text
     still_serving(rest, alice)
 
 

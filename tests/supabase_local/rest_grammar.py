@@ -1,284 +1,234 @@
-"""PostgREST's URL grammar (supabase-protocol.md §3) turned into parameterised SQL.
-
-Every value from the URL travels as an unknown-typed parameter, so Postgres coerces it to the column's
-type exactly as PostgREST's literals are coerced; names travel as quoted identifiers.
+"""PostgREST's query parameters (src/PostgREST/ApiRequest/QueryParams.hs) parsed into plain data:
+filters, logic trees nested to any depth (an explicit stack, never Python recursion), select items with
+aliases and casts, order terms, column lists. Like Parsec it stops where a rule ends and ignores what
+follows (`id=is.nullx` is `IS NULL`), and refuses what it cannot read with PGRST100 and the 1-based
+column. rest_sql.py renders the result with quoted identifiers and parameters.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-from psycopg import sql
-
 from tests.supabase_local.rest_errors import RestError
-from tests.supabase_local.rest_types import cast_sql, valid_cast_chars
+from tests.supabase_local.rest_parser import (
+    Field,
+    Filter,
+    Logic,
+    OrderTerm,
+    ParseError,
+    Parser,
+    SelectItem,
+    query_error,
+)
 
-RESERVED = {"select", "columns", "on_conflict", "order", "limit", "offset", "and", "or", "not.and", "not.or", "apikey"}
-_COMPARE = {"eq": "=", "neq": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "like": "LIKE",
-            "ilike": "ILIKE", "match": "~", "imatch": "~*", "isdistinct": "IS DISTINCT FROM",
-            "cs": "@>", "cd": "<@", "ov": "&&"}
-_IS = {"null": "NULL", "not_null": "NOT NULL", "true": "TRUE", "false": "FALSE", "unknown": "UNKNOWN"}
-
-
-def parse_error(what: str, text: str, details: str) -> RestError:
-    return RestError(400, "PGRST100", f'"failed to parse {what} ({text})" (line 1, column 1)', details)
-
-
-def _name(name: str, what: str, text: str) -> str:
-    if not name or "%" in name or "\x00" in name:
-        raise parse_error(what, text, f"unexpected column name {name!r}")
-    return name
+__all__ = ["Field", "Filter", "Logic", "OrderTerm", "SelectItem", "parse_columns", "parse_filter",
+           "parse_filter_key", "parse_logic", "parse_order", "parse_select"]
 
 
-@dataclass
-class Where:
-    """A boolean SQL fragment and its parameters, in order."""
-
-    parts: list[sql.Composable] = field(default_factory=list)
-    params: list = field(default_factory=list)
-
-    def sql(self) -> sql.Composable:
-        return sql.SQL(" AND ").join(self.parts) if self.parts else sql.SQL("TRUE")
-
-
-def _condition(table: str, column: str, negate: bool, op: str, value: str, text: str, in_tree: bool) -> tuple:
-    col = sql.Identifier(table, _name(column, "filter", text))
-    if op == "in":
-        if not (value.startswith("(") and value.endswith(")")):
-            raise parse_error("filter", text, 'expecting "("')
-        items = _split_list(value[1:-1], text)
-        array = "{" + ",".join('"' + i.replace("\\", "\\\\").replace('"', '\\"') + '"' for i in items) + "}"
-        cond, params = sql.SQL("{} = ANY({})").format(col, sql.Placeholder()), [array]
-    elif op == "is":
-        keyword = _IS.get(value.lower())
-        if keyword is None:
-            raise parse_error("filter", text, "expecting null, not_null, true, false or unknown")
-        cond, params = sql.SQL("{} IS " + keyword).format(col), []
-    elif op in _COMPARE:
-        if in_tree and len(value) >= 2 and value[0] == value[-1] == '"':
-            value = value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
-        if op in ("like", "ilike"):
-            value = value.replace("*", "%")
-        cond, params = sql.SQL("{} " + _COMPARE[op] + " {}").format(col, sql.Placeholder()), [value]
-    else:
-        raise parse_error("filter", text, f"unknown operator {op!r}")
-    if negate:
-        cond = sql.SQL("NOT ({})").format(cond)
-    return cond, params
+def parse_filter_key(key: str) -> tuple[list[str], Field]:
+    """pTreePath: `[embedded.]*column[->json path]` (what follows is ignored, as Parsec does)."""
+    p = Parser(key)
+    try:
+        names = [p.field_name()]
+        while p.take("."):
+            names.append(p.field_name())
+        return names[:-1], Field(names[-1], p.json_path())
+    except ParseError as err:
+        raise query_error("tree path", key, err) from None
 
 
-def _split_list(body: str, text: str) -> list[str]:
-    """Elements of an in.(…) list: split on commas, double quotes protect ',' and ')' with \\ escapes."""
-    if body == "":
-        return []
-    items, cur, i, quoted = [], [], 0, False
-    while i < len(body):
-        ch = body[i]
-        if quoted:
-            if ch == "\\" and i + 1 < len(body):
-                cur.append(body[i + 1])
-                i += 1
-            elif ch == '"':
-                quoted = False
-            else:
-                cur.append(ch)
-        elif ch == '"':
-            quoted = True
-        elif ch == ",":
-            items.append("".join(cur))
-            cur = []
-        else:
-            cur.append(ch)
-        i += 1
-    if quoted:
-        raise parse_error("filter", text, "unterminated quoted value")
-    items.append("".join(cur))
-    return items
+def parse_filter(key: str, value: str) -> tuple[list[str], Filter]:
+    embed, fld = parse_filter_key(key)
+    p = Parser(value)
+    try:
+        return embed, p.op_expr(fld, in_tree=False)
+    except ParseError as err:
+        raise query_error("filter", value, err) from None
 
 
-def simple_filter(table: str, column: str, expr: str) -> tuple:
-    """`col=[not.]op.value` from a top-level query parameter; the value is taken literally."""
-    text = f"{column}={expr}"
-    negate = expr.startswith("not.")
-    rest = expr[4:] if negate else expr
-    op, dot, value = rest.partition(".")
-    if not dot:
-        raise parse_error("filter", rest, 'unexpected end of input expecting "."')
-    return _condition(table, column, negate, op, value, text, in_tree=False)
+def parse_logic(key: str, value: str) -> tuple[list[str], Logic]:
+    """`or=(…)`, `and=(…)`, `not.or=(…)`, `rel.or=(…)`: the tree, parsed from op + value with an
+    explicit stack so any nesting depth is fine (Postgres itself refuses absurd depths with 42601)."""
+    names = key.split(".")
+    negate = "not" in names[:-1]
+    embed = [n for n in names[:-1] if n != "not"]
+    text = names[-1] + value
+    p = Parser(text)
+    try:
+        root = _logic_tree(p, negate)
+    except ParseError as err:
+        raise query_error("logic tree", value, err) from None
+    return embed, root
 
 
-class _TreeParser:
-    """`(a.eq.1,b.gt.2,and(c.lt.3,not.or(d.is.null,e.eq."x,y")))` → nested AND/OR."""
+def _logic_op(p: Parser) -> str | None:
+    for op in ("and", "or"):
+        if p.s.startswith(op, p.pos):
+            p.pos += len(op)
+            return op
+    return None
 
-    def __init__(self, table: str, text: str):
-        self.table, self.text, self.pos, self.params, self.depth = table, text, 0, [], 0
 
-    def fail(self, expecting: str) -> RestError:
-        return RestError(400, "PGRST100",
-                         f'"failed to parse logic tree ({self.text})" (line 1, column {self.pos + 1})',
-                         f"unexpected {self.text[self.pos:self.pos + 1]!r} expecting {expecting}")
-
-    def group(self, op: str, depth: int = 0) -> sql.Composable:
-        if depth > 60:  # psycopg renders nested Composed objects recursively
-            raise RestError(400, "PGRST100", f'"failed to parse logic tree ({self.text})" (line 1, column {self.pos + 1})',
-                            "logic tree nested too deeply")
-        self.depth = depth
-        if self.text[self.pos:self.pos + 1] != "(":
-            raise self.fail('"("')
-        self.pos += 1
-        items = [self.item()]
-        while self.text[self.pos:self.pos + 1] == ",":
-            self.pos += 1
-            items.append(self.item())
-        if self.text[self.pos:self.pos + 1] != ")":
-            raise self.fail('"," or ")"')
-        self.pos += 1
-        joiner = " AND " if op == "and" else " OR "
-        return sql.SQL("({})").format(sql.SQL(joiner).join(items))
-
-    def item(self) -> sql.Composable:
-        rest = self.text[self.pos:]
-        negate = rest.startswith("not.")
-        if negate:
-            self.pos += 4
-            rest = rest[4:]
-        for op in ("and", "or"):
-            if rest.startswith(op + "("):
-                self.pos += len(op)
-                depth = self.depth
-                inner = self.group(op, depth + 1)
-                self.depth = depth
-                return sql.SQL("NOT {}").format(inner) if negate else inner
-        column = self._until(".")
-        self.pos += 1
-        neg2 = self.text.startswith("not.", self.pos)
-        if neg2:
-            self.pos += 4
-        op = self._until(".")
-        self.pos += 1
-        value = self._value(op)
-        cond, params = _condition(self.table, column, neg2, op, value, self.text, in_tree=True)
-        self.params.extend(params)
-        return sql.SQL("NOT ({})").format(cond) if negate else cond
-
-    def _until(self, stop: str) -> str:
-        end = self.text.find(stop, self.pos)
-        if end < 0 or any(c in self.text[self.pos:end] for c in ",()"):
-            raise self.fail(repr(stop))
-        word, self.pos = self.text[self.pos:end], end
-        return word
-
-    def _value(self, op: str) -> str:
-        start, depth, quoted = self.pos, 0, False
-        while self.pos < len(self.text):
-            ch = self.text[self.pos]
-            if quoted:
-                if ch == "\\":
-                    self.pos += 1
-                elif ch == '"':
-                    quoted = False
-            elif ch == '"':
-                quoted = True
-            elif ch in "({":
-                depth += 1
-            elif ch in ")}":
-                if depth == 0:
-                    break
-                depth -= 1
-            elif ch == "," and depth == 0:
+def _logic_tree(p: Parser, negate_root: bool) -> Logic:
+    op = _logic_op(p)
+    if op is None:
+        raise p.fail("logic operator (and, or)")
+    root = Logic(negate_root, op)
+    stack = [root]
+    p.ws()
+    p.expect("(")
+    p.ws()
+    while True:
+        # one element: a filter (tried first, as `try pLogicFilter`), else a nested [not.]and/or(…)
+        start = p.pos
+        child = filter_error = None
+        try:
+            fld = p.field()
+            p.expect(".", "delimiter (.)")
+            child = p.op_expr(fld, in_tree=True)
+        except ParseError as err:
+            p.pos, filter_error = start, err
+        if child is None:
+            negate = p.take("not.")
+            op = _logic_op(p)
+            if op is None:
+                if negate:  # consumed input: this error stands alone
+                    raise p.fail("logic operator (and, or)")
+                # Neither alternative consumed: Parsec reports the furthest of the two errors.
+                own = p.fail("field name (* or [a..z0..9_$]), negation operator (not) or logic operator (and, or)")
+                raise filter_error if filter_error is not None and filter_error.pos > own.pos else own
+            p.ws()
+            p.expect("(")
+            p.ws()
+            node = Logic(negate, op)
+            stack[-1].children.append(node)
+            stack.append(node)
+            continue
+        stack[-1].children.append(child)
+        # after an element: "," (next element) or ")" closing one or more groups
+        while True:
+            p.ws()
+            if p.take(","):
+                p.ws()
                 break
-            self.pos += 1
-        if quoted:
-            raise self.fail('closing "\\""')
-        return self.text[start:self.pos]
+            if p.take(")"):
+                stack.pop()
+                if not stack:
+                    p.ws()
+                    return root
+                continue
+            raise p.fail('"," or ")"')
 
 
-def logic_tree(table: str, key: str, value: str) -> tuple:
-    """`or=(…)`, `and=(…)`, `not.or=(…)` as one condition and its parameters."""
-    negate = key.startswith("not.")
-    op = key[4:] if negate else key
-    parser = _TreeParser(table, value)
+def parse_select(text: str) -> list[SelectItem]:
+    """pFieldForest, for the items this stand-in can run: `*`, `alias:field->path::cast`. Embedded
+    resources, spreads and aggregates are refused in PostgREST's terms."""
+    p = Parser(text)
+    items: list[SelectItem] = []
     try:
-        cond = parser.group(op)
-    except RecursionError:
-        raise RestError(400, "PGRST100", f'"failed to parse logic tree ({value})" (line 1, column 1)',
-                        "logic tree nested too deeply") from None
-    if parser.pos != len(value):
-        raise parser.fail("end of input")
-    return (sql.SQL("NOT {}").format(cond) if negate else cond), parser.params
+        p.ws()
+        if p.at_end():
+            return items
+        while True:
+            items.append(_select_item(p, text))
+            p.ws()
+            if not p.take(","):
+                return items
+            p.ws()
+    except ParseError as err:
+        raise query_error("select parameter", text, err) from None
 
 
-def where_from_params(table: str, items: list[tuple[str, str]]) -> Where:
-    where = Where()
-    for key, value in items:
-        if key in ("or", "and", "not.or", "not.and"):
-            cond, params = logic_tree(table, key, value)
-        elif key in RESERVED:
-            continue
+def _select_end(p: Parser) -> None:
+    p.ws()
+    if not (p.at_end() or p.peek() in ",)"):
+        raise p.fail('"," or end of input')
+
+
+def _select_item(p: Parser, text: str) -> SelectItem:
+    start = p.pos
+    if p.take("*"):
+        _select_end(p)
+        return SelectItem(None)
+    if p.s.startswith("...", p.pos):
+        raise _unsupported_embedding(text, p.pos)
+    alias = None
+    try:
+        candidate = p.field_name()
+        if p.peek() == ":" and p.peek(2) != "::":
+            p.pos += 1
+            alias = candidate
         else:
-            cond, params = simple_filter(table, key, value)
-        where.parts.append(cond)
-        where.params.extend(params)
-    return where
+            p.pos = start
+    except ParseError:
+        p.pos = start
+    p.ws()
+    if p.s.startswith("count()", p.pos):
+        raise RestError(400, "PGRST123", "Use of aggregate functions is not allowed")
+    fld = p.field()
+    if p.peek() in ("(", "!"):
+        raise _unsupported_embedding(text, p.pos)
+    cast = None
+    if p.take("::"):
+        cast = p.identifier()
+        if cast is None:
+            raise p.fail("letter or digit")
+    if p.peek() == ".":
+        for agg in ("sum", "avg", "count", "max", "min"):
+            if p.s.startswith(f".{agg}()", p.pos):
+                raise RestError(400, "PGRST123", "Use of aggregate functions is not allowed")
+    _select_end(p)
+    return SelectItem(fld, alias, cast)
 
 
-def casts_in(text: str | None) -> list[str]:
-    """The cast targets named in a `select=` (so the caller can refresh its type map first)."""
-    return [part.split(",")[0] for part in (text or "").split("::")[1:]]
+def _unsupported_embedding(text: str, pos: int) -> RestError:
+    return RestError(400, "PGRST100", f'"failed to parse select parameter ({text})" (line 1, column {pos + 1})',
+                     "resource embedding is not supported by this stand-in")
 
 
-def select_list(table: str, text: str | None, types: dict[str, tuple[str, str]] | None = None) -> sql.Composable:
-    """`*` or `col`, `alias:col`, `col::type`, `alias:col::type`, comma separated. A cast must be a
-    type name (rest_types.cast_sql): nothing from the request is spliced into the SQL."""
-    if text is None or text.strip() in ("", "*"):
-        return sql.SQL("{}.*").format(sql.Identifier(table))
-    fields = []
-    for raw in text.split(","):
-        item = raw.strip()
-        if item == "*":
-            fields.append(sql.SQL("{}.*").format(sql.Identifier(table)))
-            continue
-        if "(" in item or ")" in item:
-            raise RestError(400, "PGRST100", f'"failed to parse select parameter ({text})" (line 1, column 1)',
-                            "resource embedding is not supported by this stand-in")
-        head, _, cast = item.partition("::")
-        alias, sep, column = head.partition(":")
-        if not sep:
-            alias, column = "", head
-        expr = sql.Identifier(table, _name(column, "select parameter", text))
-        if cast:
-            bad = valid_cast_chars(cast)
-            if bad is not None:
-                raise parse_error("select parameter", text, f"unexpected {cast[bad]!r} expecting letter or digit")
-            expr = sql.SQL("CAST({} AS {})").format(expr, cast_sql(cast, types or {}))
-        fields.append(sql.SQL("{} AS {}").format(expr, sql.Identifier(alias or column)))
-    return sql.SQL(", ").join(fields)
-
-
-def order_by(table: str, text: str | None) -> sql.Composable:
-    if not text:
-        return sql.SQL("")
+def parse_order(text: str) -> list[OrderTerm]:
+    p = Parser(text)
     terms = []
-    for raw in text.split(","):
-        column, *mods = raw.strip().split(".")
-        clause = [sql.Identifier(table, _name(column, "order", text))]
-        for mod in mods:
-            word = {"asc": "ASC", "desc": "DESC", "nullsfirst": "NULLS FIRST", "nullslast": "NULLS LAST"}.get(mod)
-            if word is None:
-                raise parse_error("order", text, f"unexpected {mod!r} expecting asc, desc, nullsfirst or nullslast")
-            clause.append(sql.SQL(word))
-        terms.append(sql.SQL(" ").join(clause))
-    return sql.SQL(" ORDER BY {}").format(sql.SQL(", ").join(terms))
-
-
-def non_negative_int(name: str, text: str | None) -> int | None:
-    if text is None:
-        return None
     try:
-        value = int(text)
-    except ValueError:
-        raise parse_error(name, text, "expecting an integer") from None
-    if value < 0:
-        raise RestError(416, "PGRST103", "Requested range not satisfiable",
-                        f"{name} must be a non-negative integer")
-    return value
+        while True:
+            p.ws()
+            fld = p.field()
+            if p.peek() == "(":
+                raise RestError(400, "PGRST100", f'"failed to parse order ({text})" (line 1, column {p.pos + 1})',
+                                "ordering by an embedded resource is not supported by this stand-in")
+            direction = nulls = None
+            for word in ("asc", "desc"):
+                if p.s.startswith("." + word, p.pos):
+                    direction = word
+                    p.pos += len(word) + 1
+                    break
+            for word in ("nullsfirst", "nullslast"):
+                if p.s.startswith("." + word, p.pos):
+                    nulls = word
+                    p.pos += len(word) + 1
+                    break
+            p.ws()
+            if not (p.at_end() or p.peek() == ","):
+                if p.peek() == "." and nulls is None:
+                    p.pos += 1
+                    raise p.fail('"asc", "desc", "nullsfirst" or "nullslast"' if direction is None
+                                 else '"nullsfirst" or "nullslast"')
+                raise p.fail('"," or end of input')
+            terms.append(OrderTerm(fld, direction, nulls))
+            if not p.take(","):
+                return terms
+    except ParseError as err:
+        raise query_error("order", text, err) from None
+
+
+def parse_columns(what: str, text: str) -> list[str]:
+    """pColumns: field names separated by commas (on_conflict, columns)."""
+    p = Parser(text)
+    try:
+        names = [p.field_name()]
+        while True:
+            p.ws()
+            if not p.take(","):
+                return names
+            p.ws()
+            names.append(p.field_name())
+    except ParseError as err:
+        raise query_error(f"{what} parameter", text, err) from None

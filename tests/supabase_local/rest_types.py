@@ -9,8 +9,6 @@ the error Postgres would have raised for the CAST, so the answer matches PostgRE
 
 from __future__ import annotations
 
-from psycopg import sql
-
 from tests.supabase_local.rest_errors import RestError
 
 # SQL-standard spellings that are keywords, not catalog names (or mean something else as a catalog
@@ -28,30 +26,25 @@ _KEYWORDS = {
     "time without time zone": "time without time zone", "time with time zone": "time with time zone",
     "interval": "interval",
 }
-_CHARS = frozenset("_$ ")
+def ident(name: str) -> str:
+    """A quoted SQL identifier, as PostgREST's escapeIdent: cut at the first NUL, `"` doubled. `%` is
+    doubled too, because the statement text goes through psycopg's %s placeholder parsing."""
+    return '"' + name.split("\x00", 1)[0].replace('"', '""').replace("%", "%%") + '"'
 
 
-def valid_cast_chars(text: str) -> int | None:
-    """Index of the first character PostgREST's cast parser refuses, or None."""
-    for i, ch in enumerate(text):
-        if not (ch.isalnum() or ch in _CHARS):
-            return i
-    return None
-
-
-def cast_sql(cast: str, types: dict[str, tuple[str, str]]) -> sql.Composable:
-    """The SQL for a cast target; `types` maps lower-cased catalog names to (schema, name) as the
-    search path resolves them. Raises Postgres' own error for a name that is not a type."""
+def cast_sql(cast: str, types: dict[str, tuple[str, str]]) -> str:
+    """The SQL for a cast target; `types` maps catalog names to (schema, name) as the search path
+    resolves them. Raises Postgres' own error for a name that is not a type."""
     words = cast.lower().split()
     if not words:
         raise RestError(400, "42601", 'syntax error at or near ")"')
     phrase = " ".join(words)
     if phrase in _KEYWORDS:
-        return sql.SQL(_KEYWORDS[phrase])
+        return _KEYWORDS[phrase]
     if len(words) == 1:
         found = types.get(words[0])
         if found is None:
             raise RestError(400, "42704", f'type "{words[0]}" does not exist')
-        return sql.Identifier(*found)
+        return ident(found[0]) + "." + ident(found[1])
     # Two words that are no type: Postgres stops at the second word of `CAST(x AS a b)`.
     raise RestError(400, "42601", f'syntax error at or near "{cast.split()[1]}"')

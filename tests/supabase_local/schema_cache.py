@@ -28,7 +28,8 @@ order by c.relname, a.attnum
 _FUNCTIONS_SQL = """
 select p.proname, coalesce(p.proargnames, '{}'), coalesce(p.proargmodes::text[], '{}'),
        array(select format_type(t, null) from unnest(p.proargtypes) t), p.pronargdefaults,
-       p.proretset, p.prorettype = 'void'::regtype, t.typtype = 'c' or p.prorettype = 'record'::regtype
+       p.proretset, p.prorettype = 'void'::regtype, t.typtype = 'c' or p.prorettype = 'record'::regtype,
+       p.provolatile = 'v'
 from pg_proc p
 join pg_namespace n on n.oid = p.pronamespace
 join pg_type t on t.oid = p.prorettype
@@ -67,11 +68,26 @@ class Table:
 @dataclass
 class Function:
     name: str
-    args: list[tuple[str, str]]  # (name, type) of the IN arguments
+    args: list[tuple[str, str]]  # (name, type) of the IN arguments; "" for an unnamed one
     n_defaults: int
     returns_set: bool
     returns_void: bool
     returns_composite: bool
+    variadic: str | None = None  # the VARIADIC argument's name
+    volatile: bool = True
+
+    @property
+    def required(self) -> list[str]:
+        return [n for n, _ in self.args[:len(self.args) - self.n_defaults]]
+
+    @property
+    def returns_scalar(self) -> bool:
+        return not self.returns_composite
+
+    @property
+    def one_unnamed_json(self) -> bool:
+        """A single unnamed json/jsonb parameter takes the whole POST body (PostgREST's OnePosParam)."""
+        return len(self.args) == 1 and self.args[0][0] == "" and self.args[0][1] in ("json", "jsonb")
 
 
 class SchemaCache:
@@ -79,7 +95,8 @@ class SchemaCache:
         self._pool = pool
         self._lock = asyncio.Lock()
         self.tables: dict[str, Table] = {}
-        self.functions: dict[str, Function] = {}
+        self.functions: dict[str, list[Function]] = {}  # overloads by name
+        self.timezones: frozenset[str] = frozenset()
         self.types: dict[str, tuple[str, str]] = {}  # name -> (schema, name)
 
     async def reload(self) -> None:
@@ -87,12 +104,20 @@ class SchemaCache:
             tables: dict[str, Table] = {}
             for rel, col, typ, default, primary in await (await conn.execute(_COLUMNS_SQL, [EXPOSED_SCHEMA])).fetchall():
                 tables.setdefault(rel, Table(rel)).columns[col] = Column(col, typ, default, primary)
-            functions: dict[str, Function] = {}
+            functions: dict[str, list[Function]] = {}
             rows = await (await conn.execute(_FUNCTIONS_SQL, [EXPOSED_SCHEMA])).fetchall()
-            for name, argnames, modes, types, n_defaults, retset, void, composite in rows:
-                in_names = [n for i, n in enumerate(argnames) if not modes or modes[i] in ("i", "b")]
-                args = list(zip(in_names, types, strict=False))
-                functions[name] = Function(name, args, n_defaults, retset, void, composite)
+            for name, argnames, modes, types, n_defaults, retset, void, composite, volatile in rows:
+                # proargnames/proargmodes cover OUT arguments too, proargtypes only the input ones
+                slots = range(len(modes) if modes else len(types))
+                inputs = [i for i in slots if not modes or modes[i] in ("i", "b", "v")]
+                names = [argnames[i] if i < len(argnames) else "" for i in inputs]
+                variadic = next((argnames[i] for i in inputs if modes and modes[i] == "v" and i < len(argnames)), None)
+                args = list(zip(names, types, strict=False))
+                functions.setdefault(name, []).append(
+                    Function(name, args, n_defaults, retset, void, composite, variadic, volatile))
+            if not self.timezones:
+                zones = await (await conn.execute("select name from pg_timezone_names")).fetchall()
+                self.timezones = frozenset(z for (z,) in zones)
             types = {name: (schema, name) for name, schema in await (await conn.execute(_TYPES_SQL)).fetchall()}
             self.tables, self.functions, self.types = tables, functions, types
 
@@ -107,7 +132,7 @@ class SchemaCache:
             await self.reload()
         return self.types
 
-    async def function(self, name: str) -> Function | None:
+    async def function(self, name: str) -> list[Function]:
         if name not in self.functions:
             await self.reload()
-        return self.functions.get(name)
+        return self.functions.get(name, [])
