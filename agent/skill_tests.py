@@ -98,7 +98,7 @@ def _expectation(item: Any, where: str) -> dict:
         return {"kind": kind, "value": int(value)}
     if not isinstance(value, str) or not value.strip():
         raise Invalid(f"{where}: {kind} needs a non-empty text value.")
-    value = value.strip()
+    # Kept exactly as given: spaces are part of what a pattern or a text matches ("^• ", " cat ").
     limit = REGEX_LIMIT if kind == "regex" else VALUE_LIMIT
     if len(value) > limit:
         raise Invalid(f"{where}: the value is {len(value):,} characters; the limit for {kind} is {limit}.")

@@ -30,6 +30,7 @@ PAGES = (
     ("bind", "I   Bind", "desktop.views.bind_page:BindPage"),
     ("console", "II  Console", "desktop.views.console_page:ConsolePage"),
     ("memory", "III Memory Atlas", "desktop.views.memory_page:MemoryPage"),
+    ("skills", "IV  Skill Forge", "desktop.views.skills_page:SkillsPage"),
     ("dream", "VII Dream", "desktop.views.dream_page:DreamPage"),
     ("settings", "⚙   Settings", "desktop.views.settings_page:SettingsPage"),
 )

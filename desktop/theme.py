@@ -122,6 +122,15 @@ def _stylesheet(c: Colors) -> str:
     QPushButton[primary="true"] {{ background: {c.accent}; color: {c.accent_text}; border: 1px solid {c.accent}; font-weight: 600; }}
     QPushButton[primary="true"]:disabled {{ background: {c.border}; border-color: {c.border}; color: {c.muted}; }}
     QListView, QListWidget {{ background: {c.panel}; border: 1px solid {c.border}; border-radius: 8px; }}
+    QTreeView {{ background: {c.panel}; border: 1px solid {c.border}; border-radius: 8px; }}
+    QTreeView::item {{ padding: 3px 2px; }}
+    QTreeView::item:selected {{ background: {c.selection}; color: {c.text}; }}
+    QListWidget#SkillCases::item:selected {{ background: {c.selection}; color: {c.text}; }}
+    QHeaderView::section {{ background: {c.panel}; color: {c.muted}; border: none;
+        border-bottom: 1px solid {c.border}; padding: 4px 6px; }}
+    QProgressBar {{ background: {c.panel}; border: 1px solid {c.border}; border-radius: 6px; text-align: center;
+        height: 18px; }}
+    QProgressBar::chunk {{ background: {c.selection}; border-radius: 5px; }}
     QListView#Transcript {{ background: {c.window}; border: none; }}
     QListView#Threads {{ background: transparent; border: none; }}
     QListView#Threads::item {{ padding: 6px 8px; border-radius: 6px; }}

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Screenshots of Bind, Console and the Memory Atlas, light and dark, for the README.
+"""Screenshots of Bind, Console, the Memory Atlas and the Skill Forge, light and dark, for the README.
 
 Runs the real app under Xvfb against a demo database and a local fake OpenAI-compatible endpoint:
 
@@ -49,6 +49,7 @@ def main() -> int:
     from desktop import theme
     from desktop.app import build_window, ensure_app
     from desktop.demo import add_connection, add_demo_memory, build_demo
+    from desktop.demo_skills import build_demo_skills, responder
     from tests.fake_openai import FakeLLM
 
     OUT.mkdir(parents=True, exist_ok=True)
@@ -70,6 +71,10 @@ def main() -> int:
         for key in ("hermes", "openrouter", "nous", "work"):
             check_and_record(db, ids[key], secrets.get_key(ids[key]), timeout=3.0)
 
+        fake.responder = responder  # skill tests get answers that follow the skill under test
+        skill_ids = build_demo_skills(db, ids["hermes"])
+        fake.responder = None
+
         bind = window.pages["bind"]
         console = window.pages["console"]
         bind.refresh(select=ids["work"])
@@ -77,7 +82,7 @@ def main() -> int:
         console.refresh_threads(select=ids["Retry helper in Python"])
         pump(app, 0.5)
 
-        wanted = set(sys.argv[1:]) or {"bind", "console", "memory"}
+        wanted = set(sys.argv[1:]) or {"bind", "console", "memory", "skills"}
         for mode in ("light", "dark"):
             theme.apply_theme(app, mode)
             if "bind" in wanted:
@@ -100,6 +105,12 @@ def main() -> int:
                 atlas.select(atlas.model.node_at(1).id)
                 pump(app, 0.2)
                 window.grab().save(str(OUT / f"memory-{mode}.png"))
+            if "skills" in wanted:
+                forge = window.show_page("skills")
+                forge.select(skill_ids["Cite sources"])
+                forge.refresh()
+                pump(app, 0.6)
+                window.grab().save(str(OUT / f"skills-{mode}.png"))
         window.close()
         pump(app, 0.2)
         db.close()

@@ -59,9 +59,9 @@ def test_a_catastrophic_regex_is_bounded_and_fails():
 def test_validation_normalises_and_refuses_with_a_sentence():
     cases = validate_test_cases([{"prompt": "  Hi ", "expectations": [
         {"kind": "max_chars", "value": 40.0, "junk": 1}, {"kind": "is_json", "value": "ignored"},
-        {"kind": "regex", "value": " ^ok "}]}])
+        {"kind": "regex", "value": "^ok "}]}])
     assert cases == [{"prompt": "Hi", "expectations": [
-        {"kind": "max_chars", "value": 40}, {"kind": "is_json"}, {"kind": "regex", "value": "^ok"}]}]
+        {"kind": "max_chars", "value": 40}, {"kind": "is_json"}, {"kind": "regex", "value": "^ok "}]}]
     for bad, problem in [
         ("nope", "must be a list"),
         ([_case()] * (MAX_CASES + 1), "at most 20 test cases"),
