@@ -132,3 +132,28 @@ def test_a_real_process_exits_non_zero_with_one_line(tmp_path):
                           env={**os.environ, "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"})
     assert proc.returncode == 1 and proc.stdout == ""
     assert proc.stderr == "mirari: error: no skill abcdef\n"
+
+
+def test_ctrl_c_cancels_a_test_run_and_stores_nothing(mirari, fake_llm):
+    import signal
+
+    fake_llm.responder = skill_aware
+    cid = connection(mirari, fake_llm)
+    mirari("skills", "suggest", "--connection", cid)
+    sid = only_skill(mirari)["id"]
+    fake_llm.responder = lambda request: {"text": "• a slow reply", "token_delay": 0.5}
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen([sys.executable, "-m", "desktop.cli", "--data-dir", str(mirari.data_dir), "skills",
+                             "test", sid, "--connection", cid], cwd=root, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"})
+    try:
+        fake_llm.wait_for_requests(len(fake_llm.requests) + 1, timeout=30)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert (proc.returncode, out) == (130, "")
+    assert err == "mirari: error: cancelled; nothing was stored\n"
+    row = only_skill(mirari)
+    assert (row["last_test"], row["score"]) == (None, 0.0)

@@ -240,3 +240,20 @@ def test_cancel_mid_run_stores_nothing(forge, settle, qtbot, fake_llm):
     assert stored.last_test is None and stored.score == 0.0
     assert len(fake_llm.chat_requests) == 1  # the run stopped at the request in flight
     assert detail.run_button.isEnabled() and not detail.cancel_button.isVisible()
+
+
+def test_the_suggest_dialog_takes_typed_context_or_a_thread(forge, settle, qtbot):
+    from desktop.views.skill_dialogs import SuggestDialog
+
+    connections = [("c1", "Fake Hermes · fake-model"), ("c2", "Other · m")]
+    dialog = SuggestDialog(forge, connections, [("t1", "Rowan trees · 4 messages")], connection_id="c2")
+    qtbot.addWidget(dialog)
+    dialog.context_edit.setPlainText("  summaries please  ")
+    assert dialog.values() == {"connection_id": "c2", "context": "summaries please", "conversation_id": None}
+    dialog.from_thread.setChecked(True)
+    assert not dialog.context_edit.isEnabled() and dialog.thread_combo.isEnabled()
+    assert dialog.values() == {"connection_id": "c2", "context": None, "conversation_id": "t1"}
+    empty = SuggestDialog(forge, [], [])
+    qtbot.addWidget(empty)
+    assert not empty.ok_button.isEnabled() and "Bind a connection first" in empty.error.text()
+    assert not empty.from_thread.isEnabled()
