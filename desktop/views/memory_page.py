@@ -69,6 +69,7 @@ class MemoryPage(QWidget):
         self.clock = lambda: datetime.now(UTC)  # tests fix it; decay is computed with it
         self._loading = False
         self._again = False
+        self._stale = False  # a change arrived while hidden
 
         left = QWidget()
         col = QVBoxLayout(left)
@@ -151,6 +152,7 @@ class MemoryPage(QWidget):
         QShortcut(QKeySequence(Qt.Key.Key_Delete), self.table, activated=lambda: self.delete_selected(confirm=True))
         QShortcut(QKeySequence("Esc"), self.search, activated=self.search.clear)
         bus.changed.connect(self._on_changed)
+        self._listening = True
         self._update_buttons()
         self.refresh()
 
@@ -208,8 +210,24 @@ class MemoryPage(QWidget):
             self.refresh()
 
     def _on_changed(self, tables, _initiator) -> None:
-        if WATCHED & set(tables):
+        if not WATCHED & set(tables):
+            return
+        if self.isVisible():
             self.refresh()
+        else:  # hidden: reload once when shown instead of after every change elsewhere
+            self._stale = True
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        if self._stale:
+            self._stale = False
+            self.refresh()
+
+    def shutdown(self) -> None:
+        """The window is closing (its database is about to close): stop listening to the app-wide bus."""
+        if self._listening:
+            self._listening = False
+            bus.changed.disconnect(self._on_changed)
 
     def _on_connection_changed(self, connection_id) -> None:
         db, now = self.ctx.db, self.clock()

@@ -139,6 +139,21 @@ def test_inline_edits_are_stored_and_a_refused_edit_keeps_the_row(qtbot, window,
     assert sorted(v.node.label for v in list_nodes(db, NOW)) == ["Likes coffee", "Likes green tea"]
 
 
+def test_a_hidden_page_waits_and_a_closed_window_stops_listening(qtbot, window, settle):
+    page = open_atlas(qtbot, window)
+    window.show_page("bind")
+    add_node(window.ctx.db, "Added elsewhere", now=NOW)
+    bus.changed.emit(frozenset({"memory_nodes"}), None)
+    settle()
+    assert shown(page) == []
+    with qtbot.waitSignal(page.loaded, timeout=5000):
+        window.show_page("memory")
+    assert [row[1] for row in shown(page)] == ["Added elsewhere"]
+    page.shutdown()  # what closing the window does: its database closes next
+    with qtbot.assertNotEmitted(page.loaded, wait=200):
+        bus.changed.emit(frozenset({"memory_nodes"}), None)
+
+
 def test_delete_removes_the_row(qtbot, window, settle):
     db = window.ctx.db
     node = add_node(db, "Temporary", now=NOW).node
@@ -213,7 +228,9 @@ def test_a_chat_turn_that_uses_a_node_updates_the_atlas_live(qtbot, window, sett
     assert shown(page)[0][2] == "0.80"
     fake_llm.reply(text="Since you live in Lisbon, Portugal has great trams.")
     finish_turn(qtbot, window.pages["console"], "Where should I go?")
-    # no refresh call: the turn announces the reinforcement on the change bus and the page reloads
+    settle()
+    assert shown(page)[0][2] == "0.80"  # hidden behind the Console: no reload yet...
+    window.show_page("memory")  # ...but the bus marked it stale: it reloads as it is shown (no refresh call)
     qtbot.waitUntil(lambda: shown(page)[0][2] == "0.85", timeout=10_000)
     assert shown(page)[0][5] == "just now"
     assert get_node(window.ctx.db, node.id).node.strength == 0.85
