@@ -12,7 +12,7 @@ from local_schema.database import LocalDatabase
 from local_schema.models import AgentConnection, all_columns, new_id
 
 
-class ConnectionError_(ValueError):  # noqa: N801 - not the builtin ConnectionError (an OSError)
+class ConnectionInvalid(ValueError):
     """A connection that cannot be saved; str() names every problem. Nothing was written."""
 
 
@@ -24,7 +24,7 @@ def add_connection(db: LocalDatabase, secrets, *, name: str, base_url: str, mode
     written. If the row cannot be written after that, the key is removed again."""
     problems = validate_connection(name, base_url, model, provider)
     if problems:
-        raise ConnectionError_(" ".join(problems.values()))
+        raise ConnectionInvalid(" ".join(problems.values()))
     row = AgentConnection(id=new_id(), name=name.strip(), provider=provider, base_url=clean_base_url(base_url),
                           model=model.strip(), system_prompt=(system_prompt or "").strip() or None)
     if api_key.strip():
