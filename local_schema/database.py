@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
@@ -33,8 +33,8 @@ from local_schema.safety import (
     restrict_modes,
 )
 
-__all__ = ["BUSY_TIMEOUT_MS", "ChangeListener", "DatabaseCorrupt", "LocalDatabase", "SchemaTooNew",
-           "open_database"]
+__all__ = ["BUSY_TIMEOUT_MS", "ChangeListener", "ChangedTables", "DatabaseCorrupt", "LocalDatabase",
+           "SchemaTooNew", "open_database"]
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,30 @@ _UNSUPPRESS = text("UPDATE sync_meta SET value = '0' WHERE key = 'capture_suppre
 
 T = TypeVar("T", Session, Connection)
 
+
+
+class ChangedTables(frozenset):
+    """The tables a write touched (a frozenset of names), with the row ids where the writer knows them.
+
+    `rows` maps a table to the ids of the rows written; a table absent from `rows` changed in ways not
+    listed row by row (treat every row of it as possibly changed). A sync cycle fills `rows`, so an open
+    transcript can tell whether the rows that landed concern it.
+    """
+
+    rows: Mapping[str, frozenset[str]]
+
+    def __new__(cls, tables: Iterable[str], rows: Mapping[str, Iterable[str]] | None = None):
+        self = super().__new__(cls, tables)
+        self.rows = {t: frozenset(ids) for t, ids in (rows or {}).items()}
+        return self
+
+    def ids(self, table: str) -> frozenset[str] | None:
+        """The ids written in `table`, or None when unknown (or the table was not written)."""
+        return self.rows.get(table)
+
+
 # (tables written, origin): origin is "local" for the app's own writes, "sync" for rows a cycle applied.
+# `tables` is a ChangedTables (a frozenset, so listeners written for plain sets keep working).
 ChangeListener = Callable[[frozenset[str], str], None]
 _TOUCHED = "mirari_tables_touched"  # Session.info key: tables flushed inside a write() block
 
@@ -165,8 +188,11 @@ class LocalDatabase:
             if listener in self._listeners:
                 self._listeners.remove(listener)
 
-    def notify_changed(self, tables: frozenset[str], origin: str = "local") -> None:
-        """Tell the listeners that `tables` changed (the sync engine calls this with origin "sync")."""
+    def notify_changed(self, tables: Iterable[str], origin: str = "local",
+                       rows: Mapping[str, Iterable[str]] | None = None) -> None:
+        """Tell the listeners that `tables` changed (the sync engine calls this with origin "sync" and
+        the ids of the rows it applied in `rows`)."""
+        tables = ChangedTables(tables, rows)
         with self._listeners_lock:
             listeners = list(self._listeners)
         for listener in listeners:

@@ -90,8 +90,12 @@ def _remove_database(path: Path) -> None:
 
 
 @contextmanager
-def _app_closed(data_dir: Path, then: str):
-    """Hold the app lock for a change to the database files; refuse while the window has them open."""
+def _app_closed(data_dir: Path, then: str, held: bool = False):
+    """Hold the app lock for a change to the database files; refuse while the window has them open.
+    `held`: the caller (the window, its database closed) already holds it."""
+    if held:
+        yield
+        return
     lock = app_lock(data_dir)
     try:
         lock.acquire(timeout=0)
@@ -103,15 +107,18 @@ def _app_closed(data_dir: Path, then: str):
         lock.release()
 
 
-def signed_in(data_dir: Path, user_id: str, email: str) -> Path:
-    """Record a sign-in; on the first one on this device, claim the signed-out rows. Returns the db path."""
+def signed_in(data_dir: Path, user_id: str, email: str, *, app_lock_held: bool = False) -> Path:
+    """Record a sign-in; on the first one on this device, claim the signed-out rows. Returns the db path.
+
+    `app_lock_held=True` is for the window signing in while it is open: it has closed its database and
+    keeps holding the app lock, so no other process can open the file while it moves."""
     data_dir = Path(data_dir)
     state = load_state(data_dir)
     target = paths.database_path(data_dir, user_id)
     local = paths.database_path(data_dir, None)
     if state.claimed_by is None:
         if local.exists() and not target.exists():
-            with _app_closed(data_dir, then="sign in again (nothing was changed)"):
+            with _app_closed(data_dir, then="sign in again (nothing was changed)", held=app_lock_held):
                 _claim_signed_out_rows(local, user_id)
                 # The WAL was checkpointed and truncated, so the main file holds everything.
                 for suffix in ("-wal", "-shm"):
@@ -123,15 +130,16 @@ def signed_in(data_dir: Path, user_id: str, email: str) -> Path:
     return target
 
 
-def signed_out(data_dir: Path, remove_data: bool = False) -> Path:
-    """Record a sign-out. Keeps the account's database unless `remove_data`. Returns the now-active path."""
+def signed_out(data_dir: Path, remove_data: bool = False, *, app_lock_held: bool = False) -> Path:
+    """Record a sign-out. Keeps the account's database unless `remove_data`. Returns the now-active path.
+    `app_lock_held`: as for signed_in (the window removing the data it has just closed)."""
     data_dir = Path(data_dir)
     state = load_state(data_dir)
     state.signed_in = False
     save_state(data_dir, state)  # signed out first: refusing to remove the data must not keep a sign-in
     if remove_data and state.active_account:
         with _app_closed(data_dir, then="run `mirari account logout --remove-data` again (you are signed "
-                                          "out; your data is still here)"):
+                                          "out; your data is still here)", held=app_lock_held):
             _remove_database(paths.database_path(data_dir, state.active_account))
             state.active_account, state.email = None, None
             save_state(data_dir, state)

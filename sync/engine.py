@@ -66,11 +66,16 @@ class SyncEngine:
     def __init__(self, data_dir: Path, *, config: SupabaseConfig | None = None,
                  on_state: Callable[[str, str | None], None] = _noop,
                  on_progress: Callable[[str, int], None] = _noop,
-                 on_alert: Callable[[str], None] = _noop):
+                 on_alert: Callable[[str], None] = _noop,
+                 database=None):
+        """`database`: an already open LocalDatabase to sync (the desktop window's), used instead of
+        opening and checking a second handle on the same file; the engine never closes it, and refuses
+        to sync it once it is no longer the active account's database."""
         self.data_dir = Path(data_dir)
         self._config = config
         self._sessions: SessionManager | None = None
         self._db = None
+        self._attached = database
         self.on_state, self.on_progress, self.on_alert = on_state, on_progress, on_alert
         self.state = SIGNED_OUT
         self.state_detail: str | None = None
@@ -94,6 +99,11 @@ class SyncEngine:
         from local_schema.database import open_database
 
         path = accounts.active_database_path(self.data_dir)
+        if self._attached is not None:
+            if Path(self._attached.path).resolve() != path.resolve():
+                # Never push one account's rows with another account's session.
+                raise SyncError(f"the open database {self._attached.path} is not the active account's ({path})")
+            return self._attached
         if self._db is None or Path(self._db.path) != path.resolve():
             self.close_database()
             self._db = open_database(path)
@@ -116,17 +126,22 @@ class SyncEngine:
         self.on_state(state, detail)
 
     # -- accounts --------------------------------------------------------------------------------------
-    def sign_up(self, email: str, password: str):
-        return self._after_sign_in(self.sessions.sign_up(email, password))
+    # `app_lock_held=True`: the caller (the desktop window) has closed its database and holds the data
+    # dir's app lock, so the first sign-in may move the signed-out file (see sync.accounts).
+    def sign_up(self, email: str, password: str, *, app_lock_held: bool = False):
+        return self.finish_sign_in(self.sessions.sign_up(email, password), app_lock_held)
 
-    def sign_in(self, email: str, password: str):
-        return self._after_sign_in(self.sessions.sign_in(email, password))
+    def sign_in(self, email: str, password: str, *, app_lock_held: bool = False):
+        return self.finish_sign_in(self.sessions.sign_in(email, password), app_lock_held)
 
-    def _after_sign_in(self, session):
+    def finish_sign_in(self, session, app_lock_held: bool = False):
+        """Record a session obtained from `sessions.sign_in/sign_up` (the window asks for it while its
+        database is still open, so a wrong password is said in the dialog, then closes the database and
+        finishes here). Signs the session out again if the sign-in cannot be recorded."""
         self.close_database()  # the signed-out file may be moved to become this account's database
         try:
             with self._cycle_lock(accounts.active_database_path(self.data_dir)):
-                accounts.signed_in(self.data_dir, session.user_id, session.email)
+                accounts.signed_in(self.data_dir, session.user_id, session.email, app_lock_held=app_lock_held)
         except SyncError:
             # Not recorded as signed in (e.g. the app holds the database): keep no half-done sign-in
             # whose session could sync the unclaimed signed-out rows.
@@ -135,11 +150,11 @@ class SyncEngine:
         self._set_state(IDLE)
         return session
 
-    def sign_out(self, remove_data: bool = False) -> Path:
+    def sign_out(self, remove_data: bool = False, *, app_lock_held: bool = False) -> Path:
         self.sessions.sign_out()
         with self._cycle_lock(accounts.active_database_path(self.data_dir)):  # let a running cycle finish
             self.close_database()
-            path = accounts.signed_out(self.data_dir, remove_data)
+            path = accounts.signed_out(self.data_dir, remove_data, app_lock_held=app_lock_held)
         self._set_state(SIGNED_OUT)
         return path
 
@@ -246,11 +261,21 @@ class SyncEngine:
             result.parked += puller.result.parked
             result.alerts.extend(puller.result.alerts)
             result.paused_tables.update(puller.paused)
+            self._announce(db, puller.result)
         if push_failure is not None:
             raise push_failure
         result.state = UPDATE_REQUIRED if result.paused_tables else IDLE
         if result.paused_tables:
             result.error = "update required: " + "; ".join(f"{t} ({r})" for t, r in result.paused_tables.items())
+
+    @staticmethod
+    def _announce(db, pulled) -> None:
+        """Tell the database's change listeners (the window's pages) which rows this cycle applied,
+        also when it stopped half-way: the pages it did commit are there to be shown."""
+        tables = set(pulled.changed) | pulled.changed_unknown
+        if tables:
+            rows = {t: ids for t, ids in pulled.changed.items() if t not in pulled.changed_unknown}
+            db.notify_changed(tables, "sync", rows)
 
     def _alert(self, message: str) -> None:
         self.on_alert(message)

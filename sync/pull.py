@@ -36,6 +36,11 @@ class PullResult:
     quarantined: int = 0
     parked: int = 0
     alerts: list[str] = field(default_factory=list)
+    changed: dict[str, set[str]] = field(default_factory=dict)  # table -> ids of the rows applied
+    changed_unknown: set[str] = field(default_factory=set)  # tables changed by cascades (ids not listed)
+
+    def record(self, table: str, ids) -> None:
+        self.changed.setdefault(table, set()).update(ids)
 
 
 def server_stamp(value) -> datetime:
@@ -297,6 +302,9 @@ class Puller:
                 raise ForeignKeyMiss(str(exc)) from exc
             raise
         self.result.pulled += len(rows)
+        self.result.record(info.name, (r["id"] for r in rows))
+        if any(r.get("deleted_at") for r in rows):  # a tombstone's local cascade removed children too
+            self.result.changed_unknown.update(child for child, _fk in cascade_children(info.name))
         self.progress("pull", self.result.pulled)
 
     def _write(self, conn, info: TableInfo, rows: list[dict]) -> None:
