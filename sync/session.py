@@ -107,13 +107,22 @@ def _session_from_response(response) -> AuthSession:
 
 
 def _auth_failure(exc: Exception) -> Exception:
-    """Map supabase-auth exceptions to ours: network trouble is transient, an API refusal is final."""
-    from supabase_auth.errors import AuthApiError, AuthRetryableError
+    """Map supabase-auth exceptions to ours: network trouble is transient, an API refusal is final and
+    said as a plain sentence (sync.auth_errors)."""
+    from supabase_auth.errors import AuthApiError, AuthRetryableError, AuthUnknownError, AuthWeakPasswordError
+
+    from sync.auth_errors import refused
 
     if isinstance(exc, AuthRetryableError):
-        return RequestFailed(Kind.TRANSIENT, getattr(exc, "status", None), None, f"auth server: {exc}")
-    if isinstance(exc, AuthApiError):
-        return SyncError(f"{exc.message} ({exc.code or exc.status})")
+        status = getattr(exc, "status", None)
+        if not status:  # supabase-auth reports "no connection" as a retryable error with status 0
+            return RequestFailed(Kind.TRANSIENT, None, None, f"cannot reach the auth server: {exc}")
+        return RequestFailed(Kind.TRANSIENT, status, None, f"the auth server is unavailable (HTTP {status})")
+    if isinstance(exc, AuthApiError | AuthWeakPasswordError):
+        return refused(exc)
+    if isinstance(exc, AuthUnknownError):
+        return SyncError("the server's answer is not Supabase Auth's: check the project URL "
+                         "(Settings → API → Project URL, e.g. https://xyz.supabase.co)")
     import httpx
 
     if isinstance(exc, httpx.HTTPError):

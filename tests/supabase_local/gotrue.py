@@ -108,6 +108,10 @@ class AuthApi:
                 return JSONResponse(user)
             if route == ("POST", "/logout"):
                 return await self.logout(request)
+            if route == ("GET", "/settings"):  # public: what a sign-in screen checks first
+                return JSONResponse({"external": {"email": True, "phone": False, "anonymous_users": False},
+                                     "disable_signup": False, "mailer_autoconfirm": True,
+                                     "phone_autoconfirm": False, "sms_provider": "", "saml_enabled": False})
             raise AuthError(404, "not_found", "Not found")
         except AuthError as err:
             return err.response(request)

@@ -53,7 +53,7 @@ def test_signup_sync_and_parked_commands(supabase_stack, tmp_path, capsys, monke
     assert (status["pending"], status["parked"], status["state"]) == (0, 0, "idle")
 
     code, out, err = run(capsys, "--data-dir", d, "account", "signup", "--email", email)
-    assert code == 1 and "already registered" in err.lower()
+    assert code == 1 and "an account with this email already exists" in err.lower()
     code, out, _ = run(capsys, "--data-dir", d, "account", "logout", "--remove-data")
     assert code == 0 and "account data removed" in out
     assert not (tmp_path / "accounts" / f"{user_id}.sqlite3").exists()

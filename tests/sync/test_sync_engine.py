@@ -93,7 +93,7 @@ def test_cli_account_sync_status_round_trip(supabase_stack, tmp_path, user, file
     wrong = subprocess.run([sys.executable, "-m", "desktop.cli", "--data-dir", str(tmp_path / "x"), "account",
                             "login", "--email", user[0]], cwd=ROOT, env={**env, "MIRARI_PASSWORD": "wrong-pw"},
                            capture_output=True, text=True, timeout=60)
-    assert wrong.returncode == 1 and wrong.stderr.strip().startswith("mirari: error: Invalid login credentials")
+    assert wrong.returncode == 1 and wrong.stderr.strip() == "mirari: error: Wrong email or password."
     out = mirari("account", "logout")
     assert out.returncode == 0 and "local data kept" in out.stdout
     assert json.loads(mirari("status", "--json").stdout)["state"] == "signed out"
