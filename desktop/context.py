@@ -21,6 +21,7 @@ class AppContext:
     app_lock: Any = None  # sync.accounts.app_lock, held while the database is open
     account_email: str | None = None  # whose database is open; None for the signed-out one
     jobs: Any = None  # desktop.jobs.JobRunner: long work (reviews, tests, dreams) with progress + Cancel
+    sync: Any = None  # desktop.sync_controller.SyncController: automatic sync of the open database
     extras: dict = field(default_factory=dict)
 
     def close_data(self) -> None:

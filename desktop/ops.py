@@ -7,6 +7,11 @@ as a queued signal, so `success`/`failure` always run on the UI thread. An op th
 tables it changed broadcasts them on the change bus after success, so every view can decide for
 itself whether to refresh (no view calls another view). Failures without a handler go to the bus's
 `error` signal, which the main window shows; nothing is swallowed silently.
+
+Work that is not an `Op` but runs in the same pool — a streaming chat turn — is counted with the ops
+(`track`/`untrack`): `running_count()`, the busy signal and `wait_idle()` cover all background work, so
+"is anything still writing?" has one answer (the account switch and closing the window rely on it).
+Minutes-long work goes to the long-job runner instead (`desktop/jobs.py`, `ctx.jobs`).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from desktop.bus import bus
 log = logging.getLogger(__name__)
 
 _pool: QThreadPool | None = None
-_in_flight: set[Op] = set()
+_in_flight: set[object] = set()  # Ops and tracked work (streams)
 # Finished ops stay referenced until the event loop is idle again: dropping the last reference to a
 # relay while its own slot is still running makes shiboken free it mid-call (a hard crash).
 _retired: list[Op] = []
@@ -42,6 +47,19 @@ def pool() -> QThreadPool:
 
 def running_count() -> int:
     return len(_in_flight)
+
+
+def track(work: object) -> None:
+    """Count `work` (e.g. a streaming turn) as background work until `untrack(work)`."""
+    if work not in _in_flight:
+        _in_flight.add(work)
+        bus.busy_changed.emit(len(_in_flight))
+
+
+def untrack(work: object) -> None:
+    if work in _in_flight:
+        _in_flight.discard(work)
+        bus.busy_changed.emit(len(_in_flight))
 
 
 class _Relay(QObject):

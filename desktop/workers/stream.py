@@ -16,7 +16,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QTimer, Signal, Slot
 
-from desktop.ops import pool
+from desktop import ops
 
 FLUSH_MS = 40
 
@@ -78,7 +78,8 @@ class StreamRunner(QObject):
     def start(self) -> None:
         self.running = True
         self._timer.start()
-        pool().start(_Job(lambda: self._job(self._on_delta, self.cancel_token), self._done))
+        ops.track(self)  # counted with the other background work until the turn is stored
+        ops.pool().start(_Job(lambda: self._job(self._on_delta, self.cancel_token), self._done))
 
     def stop(self) -> None:
         if self.running:
@@ -99,6 +100,7 @@ class StreamRunner(QObject):
         self._timer.stop()
         self._flush()
         self.running = False
+        ops.untrack(self)
 
     @Slot(object)
     def _on_finished(self, result: object) -> None:

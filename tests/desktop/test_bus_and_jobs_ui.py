@@ -1,0 +1,99 @@
+"""The database bridged onto the change bus, streams counted as background work, the jobs indicator."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from desktop import ops
+from desktop.bus import SYNC, bus, connect_database
+
+
+def test_writes_on_any_thread_reach_the_bus_on_the_ui_thread_and_sync_ones_refresh_pages(qtbot, tmp_path):
+    from local_schema.database import open_database
+    from local_schema.models import Task
+
+    db = open_database(tmp_path / "db.sqlite3")
+    disconnect = connect_database(db)
+    written, changed = [], []
+    main = threading.get_ident()
+
+    def on_written(tables, origin, source):
+        written.append((set(tables), origin, source is db, threading.get_ident() == main))
+
+    bus.written.connect(on_written)
+    bus.changed.connect(lambda tables, initiator: changed.append((set(tables), initiator, tables.ids("tasks"))))
+    try:
+        def write_elsewhere():
+            with db.write() as s:
+                s.add(Task(title="from a worker"))
+            db.notify_changed({"tasks"}, "sync", {"tasks": {"t1"}})
+
+        worker = threading.Thread(target=write_elsewhere)
+        worker.start()
+        worker.join()
+        qtbot.waitUntil(lambda: len(written) == 2, timeout=3000)
+        assert written == [({"tasks"}, "local", True, True), ({"tasks"}, "sync", True, True)]
+        assert changed == [({"tasks"}, SYNC, frozenset({"t1"}))]  # only what sync applied refreshes pages
+        disconnect()
+        with db.write() as s:
+            s.add(Task(title="after disconnect"))
+        qtbot.wait(50)
+        assert len(written) == 2
+    finally:
+        bus.written.disconnect(on_written)
+        db.close()
+
+
+def test_a_stream_counts_as_background_work_until_its_turn_is_stored(qtbot):
+    from desktop.workers.stream import StreamRunner
+
+    release = threading.Event()
+
+    def job(on_delta, _cancel):
+        on_delta("partial")
+        release.wait(5)
+        return "done"
+
+    busy = []
+    bus.busy_changed.connect(busy.append)
+    runner = StreamRunner(job, cancel=None)
+    runner.start()
+    assert ops.running_count() == 1 and busy[-1] == 1
+    assert not ops.wait_idle(200)  # wait_idle waits for streams too
+    release.set()
+    with qtbot.waitSignal(runner.finished, timeout=5000):
+        pass
+    assert ops.running_count() == 0 and busy[-1] == 0
+    bus.busy_changed.disconnect(busy.append)
+
+
+def test_the_jobs_indicator_shows_progress_and_cancels(qtbot):
+    from agent.jobs import JobContext
+    from desktop.jobs import CANCELLED, JobRunner
+    from desktop.widgets.jobs_indicator import JobsIndicator
+
+    runner = JobRunner()
+    indicator = JobsIndicator(runner)
+    qtbot.addWidget(indicator)
+    assert indicator.isHidden()
+    started = threading.Event()
+
+    def long_job(ctx: JobContext):
+        ctx.progress(2, 5, "Reviewing thread 2 of 5")
+        started.set()
+        while True:
+            ctx.check()  # raises JobCancelled once Cancel is pressed
+            time.sleep(0.02)
+
+    job = runner.submit("Mirror review", long_job)
+    assert not indicator.isHidden()
+    qtbot.waitUntil(lambda: indicator.text() == "⟳ Mirror review 40 %", timeout=3000)
+    indicator.open_panel()
+    [row] = indicator.panel.rows
+    assert row.detail.text() == "Reviewing thread 2 of 5 40 %" and row.bar.value() == 2
+    row.cancel_button.click()
+    assert runner.wait_idle(5000)
+    assert job.state == CANCELLED and indicator.text() == "Mirror review: cancelled"
+    assert row.cancel_button.isHidden()
+    indicator.panel.close()
