@@ -169,7 +169,7 @@ def open_thread(tmp: Path) -> dict:
     samples = []
     for i in range(8):
         target = a if i % 2 == 0 else b
-        console.transcript.reset_window(None, [], 0, 0)
+        console.transcript.reset_window(None, [])
         _pump(app, 0.1)
         watch.painted_at = None
         start = time.perf_counter()

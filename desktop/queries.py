@@ -2,18 +2,27 @@
 
 Thread logic lives in agent.threads; this module only adapts it to windows of a long thread: the
 Console never loads a whole 10,000-message thread, only the page it shows.
+
+Windows are addressed by key, never by OFFSET: a page is "the 120 messages before this key", and
+a refresh is "every message between the first and the last key shown". Sync can land rows anywhere
+in a thread (another device's messages, older ones arriving late); an OFFSET-addressed page would then
+skip or repeat rows, a keyed one cannot. The key is ORDER below: the transcript's one order.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import text
-
 from agent import threads
 from desktop.models.transcript_model import MessageRow
 
 ThreadInfo = threads.ThreadSummary
+
+# The transcript's order (agent.threads.thread_messages uses the same): the message's time, then its
+# local rowid for messages stored in the same millisecond.
+ORDER = ("created_at", "rowid")
+_COLS = "id, role, content, created_at, rowid"
+_LIVE = "conversation_id = ? AND deleted_at IS NULL"
 
 
 def list_threads(db) -> list[ThreadInfo]:
@@ -26,59 +35,112 @@ def count_messages(db, conversation_id: str) -> int:
         return threads.count_messages(s, conversation_id)
 
 
-def _row(m) -> MessageRow:
-    return MessageRow(m.id, m.role, m.content, m.created_at)
+def _row(r) -> MessageRow:
+    message_id, role, content, created_at, rowid = r
+    return MessageRow(message_id, role, content, created_at, order=(created_at, rowid))
 
 
-def load_page(db, conversation_id: str, offset: int, limit: int) -> list[MessageRow]:
-    with db.session() as s:
-        return [_row(m) for m in threads.thread_messages(s, conversation_id, max(0, offset), limit)]
-
-
-def position_of(db, message_id: str) -> tuple[str, int] | None:
-    """(conversation id, index of the message within its thread), or None if it is gone."""
+def _select(db, sql: str, params: tuple) -> list:
     with db.engine.connect() as conn:
-        found = conn.execute(
-            text("SELECT conversation_id, created_at, rowid FROM messages WHERE id = :m AND deleted_at IS NULL"),
-            {"m": message_id},
-        ).first()
-        if found is None:
-            return None
-        conversation_id, created_at, rowid = found
-        # Same order as agent.threads.thread_messages: created_at, then rowid.
-        before = conn.execute(
-            text(
-                "SELECT count(*) FROM messages WHERE conversation_id = :c AND deleted_at IS NULL "
-                "AND (created_at < :t OR (created_at = :t AND rowid < :r))"
-            ),
-            {"c": conversation_id, "t": created_at, "r": rowid},
-        ).scalar_one()
-        return conversation_id, before
+        return conn.exec_driver_sql(sql, params).fetchall()
+
+
+def older_than(db, conversation_id: str, key: tuple | None, limit: int) -> tuple[list[MessageRow], bool]:
+    """The `limit` messages just before `key` (None: the newest), oldest first; and whether more precede."""
+    where, params = _LIVE, (conversation_id,)
+    if key is not None:
+        where += " AND (created_at < ? OR (created_at = ? AND rowid < ?))"
+        params += (key[0], key[0], key[1])
+    rows = _select(db, f"SELECT {_COLS} FROM messages WHERE {where} ORDER BY created_at DESC, rowid DESC LIMIT ?",
+                   (*params, limit + 1))
+    return [_row(r) for r in reversed(rows[:limit])], len(rows) > limit
+
+
+def newer_than(db, conversation_id: str, key: tuple | None, limit: int) -> tuple[list[MessageRow], bool]:
+    """The `limit` messages just after `key` (None: from the first), oldest first; and whether more follow."""
+    where, params = _LIVE, (conversation_id,)
+    if key is not None:
+        where += " AND (created_at > ? OR (created_at = ? AND rowid > ?))"
+        params += (key[0], key[0], key[1])
+    rows = _select(db, f"SELECT {_COLS} FROM messages WHERE {where} ORDER BY created_at, rowid LIMIT ?",
+                   (*params, limit + 1))
+    return [_row(r) for r in rows[:limit]], len(rows) > limit
+
+
+def between(db, conversation_id: str, first: tuple | None, last: tuple | None, limit: int) -> list[MessageRow]:
+    """Every message from key `first` to key `last` inclusive (None = open end), oldest first, at most
+    `limit` (from the first): what a shown window holds now, after sync wrote into it."""
+    where, params = _LIVE, (conversation_id,)
+    if first is not None:
+        where += " AND (created_at > ? OR (created_at = ? AND rowid >= ?))"
+        params += (first[0], first[0], first[1])
+    if last is not None:
+        where += " AND (created_at < ? OR (created_at = ? AND rowid <= ?))"
+        params += (last[0], last[0], last[1])
+    rows = _select(db, f"SELECT {_COLS} FROM messages WHERE {where} ORDER BY created_at, rowid LIMIT ?",
+                   (*params, limit))
+    return [_row(r) for r in rows]
+
+
+def keys_of(db, message_ids: list[str]) -> dict[str, tuple]:
+    """The current keys of these messages (sync may have re-stamped them since they were shown)."""
+    if not message_ids:
+        return {}
+    marks = ",".join("?" * len(message_ids))
+    rows = _select(db, f"SELECT id, created_at, rowid FROM messages WHERE id IN ({marks})", tuple(message_ids))
+    return {r[0]: (r[1], r[2]) for r in rows}
 
 
 @dataclass
 class Window:
     conversation_id: str
     rows: list[MessageRow]
-    offset: int
-    total: int
+    has_older: bool
+    has_newer: bool
     unanswered: str | None = None  # id of a trailing user message that never got a reply
 
 
 def tail_window(db, conversation_id: str, size: int) -> Window:
-    with db.session() as s:
-        total = threads.count_messages(s, conversation_id)
-        offset = max(0, total - size)
-        rows = [_row(m) for m in threads.thread_messages(s, conversation_id, offset, size)]
+    rows, older = older_than(db, conversation_id, None, size)
     unanswered = rows[-1].id if rows and rows[-1].role == "user" else None
-    return Window(conversation_id, rows, offset, total, unanswered)
+    return Window(conversation_id, rows, older, False, unanswered)
 
 
 def window_around(db, message_id: str, size: int) -> tuple[Window, str] | None:
-    found = position_of(db, message_id)
-    if found is None:
+    """A window of about `size` messages with `message_id` a third of the way down."""
+    found = _select(db, "SELECT conversation_id, created_at, rowid FROM messages WHERE id = ? AND deleted_at IS NULL",
+                    (message_id,))
+    if not found:
         return None
-    conversation_id, index = found
-    total = count_messages(db, conversation_id)
-    offset = max(0, min(index - size // 3, total - size))
-    return Window(conversation_id, load_page(db, conversation_id, offset, size), offset, total), message_id
+    conversation_id, created_at, rowid = found[0]
+    key = (created_at, rowid)
+    before, older = older_than(db, conversation_id, key, size // 3)
+    after, newer = newer_than(db, conversation_id, key, size - len(before) - 1)
+    hit = between(db, conversation_id, key, key, 1)
+    return Window(conversation_id, before + hit + after, older, newer), message_id
+
+
+@dataclass
+class Refresh:
+    """What a shown window holds now: `rows` replace the stored rows between its ends."""
+
+    conversation_id: str
+    rows: list[MessageRow]
+    has_older: bool
+    has_newer: bool
+
+
+def refresh_window(db, conversation_id: str, shown: list[str], has_older: bool, has_newer: bool,
+                   old_first: tuple | None, old_last: tuple | None, cap: int) -> Refresh:
+    """Re-read the window the transcript shows (stored rows `shown`, oldest first) after sync wrote into
+    the thread. Its ends are the first and last shown messages' keys as they are now (the old keys if
+    those messages are gone); a window at the start or end of the thread stays open at that side, so
+    messages that arrived before or after it are taken in (up to `cap` rows in all)."""
+    if not shown:  # nothing stored was shown (an empty thread): show its newest page
+        window = tail_window(db, conversation_id, cap)
+        return Refresh(conversation_id, window.rows, window.has_older, False)
+    keys = keys_of(db, [shown[0], shown[-1]])
+    first = (keys.get(shown[0]) or old_first or None) if has_older else None
+    last = (keys.get(shown[-1]) or old_last or None) if has_newer else None
+    rows = between(db, conversation_id, first, last, cap + 1)
+    return Refresh(conversation_id, rows[:cap], has_older, has_newer or len(rows) > cap)

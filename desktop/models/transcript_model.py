@@ -4,6 +4,11 @@ A thread may hold 100,000 messages; the model only materialises a window of them
 when a thread opens, more pages as the user scrolls up, or a page around a search hit). Rows are
 plain dataclasses; the delegate renders them lazily. `revision` changes whenever the text does,
 so the delegate's render cache never shows stale text.
+
+The window is bounded by keys (each row's `order`, see desktop.queries), and `has_older`/`has_newer`
+say whether the thread goes on beyond it. When sync writes into the thread, `merge` applies what the
+window's range holds now in place — new rows inserted where they belong, changed ones updated, gone
+ones removed — so the view keeps its scroll position and nothing else on the page is reset.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from dataclasses import dataclass, field
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
 
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1
+PROVISIONAL = "pending:"  # id prefix of rows a turn shows before they are stored
 MAX_ROWS = 400  # the window never holds more: memory and re-layout cost stay flat however far you scroll
 _keys = itertools.count(1)
 
@@ -27,6 +33,12 @@ class MessageRow:
     error: str | None = None  # the last failed turn after this (user) message; transient, never stored
     streaming: bool = False
     revision: int = field(default=0)
+    order: tuple = ()  # the row's key in the thread (desktop.queries.ORDER); () until read back from the db
+
+    @property
+    def provisional(self) -> bool:
+        """Shown by a turn in progress before the database gave it an id."""
+        return self.id.startswith(PROVISIONAL)
     # Render-cache key that survives a provisional id being swapped for the stored one.
     key: int = field(default_factory=lambda: next(_keys))
 
@@ -36,8 +48,8 @@ class TranscriptModel(QAbstractListModel):
         super().__init__(parent)
         self.conversation_id: str | None = None
         self._rows: list[MessageRow] = []
-        self._offset = 0  # index of _rows[0] within the whole thread
-        self._total = 0  # messages in the whole thread
+        self._older = False  # the thread has messages before the window
+        self._newer = False  # … and after it
 
     # --- Qt API -------------------------------------------------------------------------------
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
@@ -57,19 +69,11 @@ class TranscriptModel(QAbstractListModel):
         return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable if index.isValid() else Qt.ItemFlag.NoItemFlags
 
     # --- window bookkeeping ---------------------------------------------------------------------
-    @property
-    def offset(self) -> int:
-        return self._offset
-
-    @property
-    def total(self) -> int:
-        return self._total
-
     def has_older(self) -> bool:
-        return self._offset > 0
+        return self._older
 
     def has_newer(self) -> bool:
-        return self._offset + len(self._rows) < self._total
+        return self._newer
 
     def rows(self) -> list[MessageRow]:
         return list(self._rows)
@@ -77,35 +81,51 @@ class TranscriptModel(QAbstractListModel):
     def row_at(self, i: int) -> MessageRow:
         return self._rows[i]
 
-    def reset_window(self, conversation_id: str | None, rows: list[MessageRow], offset: int, total: int) -> None:
+    def stored(self) -> list[MessageRow]:
+        """The rows that are in the database (not the provisional ones of a turn in progress)."""
+        return [r for r in self._rows if not r.provisional]
+
+    def first_key(self) -> tuple | None:
+        stored = self.stored()
+        return stored[0].order if stored else None
+
+    def last_key(self) -> tuple | None:
+        stored = self.stored()
+        return stored[-1].order if stored else None
+
+    def has_provisional(self) -> bool:
+        return any(r.provisional for r in self._rows)
+
+    def reset_window(self, conversation_id: str | None, rows: list[MessageRow], has_older: bool = False,
+                     has_newer: bool = False) -> None:
         self.beginResetModel()
         self.conversation_id = conversation_id
         self._rows = list(rows)
-        self._offset = offset
-        self._total = total
+        self._older, self._newer = has_older, has_newer
         self.endResetModel()
 
-    def prepend(self, rows: list[MessageRow]) -> None:
+    def prepend(self, rows: list[MessageRow], has_older: bool) -> None:
+        """A page of older messages, above the window."""
         known = {r.id for r in self._rows}
         rows = [r for r in rows if r.id not in known]
+        self._older = has_older
         if not rows:
             return
         self.beginInsertRows(QModelIndex(), 0, len(rows) - 1)
         self._rows[:0] = rows
-        self._offset = max(0, self._offset - len(rows))
         self.endInsertRows()
         extra = len(self._rows) - MAX_ROWS
         if extra > 0:  # drop the newest rows, far below the reader; scrolling down fetches them again
             self.beginRemoveRows(QModelIndex(), len(self._rows) - extra, len(self._rows) - 1)
             del self._rows[-extra:]
+            self._newer = True
             self.endRemoveRows()
 
-    def extend(self, rows: list[MessageRow], total: int | None = None) -> None:
-        """Append rows already in the thread (a page of newer messages)."""
+    def extend(self, rows: list[MessageRow], has_newer: bool) -> None:
+        """A page of newer messages, below the window."""
         known = {r.id for r in self._rows}
         rows = [r for r in rows if r.id not in known]
-        if total is not None:
-            self._total = total
+        self._newer = has_newer
         if not rows:
             return
         first = len(self._rows)
@@ -116,14 +136,53 @@ class TranscriptModel(QAbstractListModel):
         if extra > 0:  # drop the oldest rows, far above the reader; scrolling up fetches them again
             self.beginRemoveRows(QModelIndex(), 0, extra - 1)
             del self._rows[:extra]
-            self._offset += extra
+            self._older = True
             self.endRemoveRows()
+
+    def merge(self, rows: list[MessageRow], has_older: bool, has_newer: bool) -> bool:
+        """Make the stored rows of the window equal `rows` (what its key range holds now), in place.
+
+        Rows keep their identity (and the delegate its cached rendering) unless their text changed.
+        Returns False, changing nothing, while provisional rows are shown (a turn in progress: its rows
+        get their ids when it ends) — the caller merges again afterwards."""
+        if self.has_provisional():
+            return False
+        self._older, self._newer = has_older, has_newer
+        wanted = {r.id: r for r in rows}
+        for i in range(len(self._rows) - 1, -1, -1):  # removals first, bottom up
+            if self._rows[i].id not in wanted:
+                self.beginRemoveRows(QModelIndex(), i, i)
+                del self._rows[i]
+                self.endRemoveRows()
+        for i, new in enumerate(rows):
+            current = self._rows[i] if i < len(self._rows) else None
+            if current is not None and current.id == new.id:
+                current.order = new.order
+                if current.content != new.content or current.role != new.role:
+                    current.content, current.role = new.content, new.role
+                    current.revision += 1
+                    self._changed(i)
+                continue
+            existing = self.row_of(new.id)
+            if existing is not None:  # re-ordered (sync re-stamped it): move it to its place
+                moved = self._rows[existing]
+                self.beginRemoveRows(QModelIndex(), existing, existing)
+                del self._rows[existing]
+                self.endRemoveRows()
+                moved.order, moved.role = new.order, new.role
+                if moved.content != new.content:
+                    moved.content = new.content
+                    moved.revision += 1
+                new = moved
+            self.beginInsertRows(QModelIndex(), i, i)
+            self._rows.insert(i, new)
+            self.endInsertRows()
+        return True
 
     def append_new(self, row: MessageRow) -> None:
         """A message that was just added to the end of the thread."""
         if self.row_of(row.id) is not None:
             return
-        self._total += 1
         first = len(self._rows)
         self.beginInsertRows(QModelIndex(), first, first)
         self._rows.append(row)
@@ -165,12 +224,14 @@ class TranscriptModel(QAbstractListModel):
                 row.revision += 1
                 self._changed(i)
 
-    def replace_id(self, old_id: str, new_id: str) -> None:
-        """A provisional row got its stored id (the delegate's caches key on id + revision)."""
+    def replace_id(self, old_id: str, new_id: str, order: tuple = ()) -> None:
+        """A provisional row got its stored id and key (the delegate's caches key on id + revision)."""
         i = self.row_of(old_id)
-        if i is None or old_id == new_id:
+        if i is None:
             return
         self._rows[i].id = new_id  # same text, same key: the delegate's cached rendering stays valid
+        if order:
+            self._rows[i].order = order
 
     def remove(self, message_id: str) -> None:
         i = self.row_of(message_id)
@@ -178,7 +239,6 @@ class TranscriptModel(QAbstractListModel):
             return
         self.beginRemoveRows(QModelIndex(), i, i)
         del self._rows[i]
-        self._total = max(0, self._total - 1)
         self.endRemoveRows()
 
     def last_assistant_row(self) -> int | None:

@@ -32,11 +32,7 @@ def create_thread(page, then=None) -> None:
         return new_thread(db, cid).id
 
     def created(conversation_id: str) -> None:
-        page.conversation_id = conversation_id
-        page.transcript.reset_window(conversation_id, [], 0, 0)
-        page.title_label.setText("New thread")
-        page.refresh_threads(select=conversation_id)
-        page.composer.setFocus()
+        page.show_new_thread(conversation_id)
         if then is not None:
             then(conversation_id)
 
@@ -196,13 +192,13 @@ def message_menu(page, pos) -> None:
     if not index.isValid():
         return
     row = page.transcript.row_at(index.row())
-    if row.streaming or row.id.startswith("pending:"):
+    if row.streaming or row.provisional:
         return
     menu = QMenu(page)
-    menu.addAction("Copy message", lambda: page._on_message_action("copy", row.id))
-    menu.addAction("Promote to Atlas", lambda: page._on_message_action("promote", row.id))
+    menu.addAction("Copy message", lambda: page.on_message_action("copy", row.id))
+    menu.addAction("Promote to Atlas", lambda: page.on_message_action("promote", row.id))
     if page.transcript.last_assistant_row() == index.row() and not page.turns.busy:
-        menu.addAction("Regenerate reply", lambda: page._on_message_action("regenerate", row.id))
+        menu.addAction("Regenerate reply", lambda: page.on_message_action("regenerate", row.id))
     if row.error and not page.turns.busy:
-        menu.addAction("Retry", lambda: page._on_message_action("retry", row.id))
+        menu.addAction("Retry", lambda: page.on_message_action("retry", row.id))
     menu.exec(page.view.viewport().mapToGlobal(pos))

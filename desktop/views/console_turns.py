@@ -14,7 +14,7 @@ import uuid
 from PySide6.QtCore import QObject, Signal
 
 from desktop.bus import bus
-from desktop.models.transcript_model import MessageRow
+from desktop.models.transcript_model import PROVISIONAL, MessageRow
 from desktop.workers.stream import StreamRunner
 
 NO_REPLY = "No reply was received for this message."
@@ -44,7 +44,7 @@ class _TurnHandle:
 def _provisional(role: str, content: str = "", streaming: bool = False) -> MessageRow:
     from local_schema.timestamps import utc_now
 
-    return MessageRow(f"pending:{uuid.uuid4()}", role, content, utc_now(), streaming=streaming)
+    return MessageRow(f"{PROVISIONAL}{uuid.uuid4()}", role, content, utc_now(), streaming=streaming)
 
 
 class TurnController(QObject):
@@ -105,7 +105,7 @@ class TurnController(QObject):
         model = self.page.transcript
         if model.has_newer():
             # The view shows an older page (after a search jump): continue at the end of the thread.
-            model.reset_window(model.conversation_id, [], model.total, model.total)
+            model.reset_window(model.conversation_id, [], has_older=True)
         self.page.composer.clear()
         # A new message supersedes an earlier failed one: agent.chat's retry re-asks the *last* user
         # message, so a Retry left on an older one would ask the wrong question.
@@ -178,7 +178,7 @@ class TurnController(QObject):
     def _end(self) -> None:
         self.page.set_streaming(False)
         self._user_row = self._reply_row = None
-        self.page.refresh_threads()  # new activity and maybe a new title
+        self.page.turn_ended()  # new activity, maybe a new title; the stored rows get their keys
 
     # --- errors survive switching threads --------------------------------------------------------
     def restore_errors(self, unanswered: str | None = None) -> None:
