@@ -7,6 +7,7 @@ so the first paint never waits on an integrity check or a migration.
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -20,9 +21,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.bus import bus
+from desktop.bus import bus, connect_database
 from desktop.context import AppContext
+from desktop.jobs import JobRunner
 from desktop.ops import Op
+from desktop.sync_controller import SyncController
+from desktop.widgets.jobs_indicator import JobsIndicator
+from desktop.widgets.sync_footer import SyncFooter
 
 # (key, navigation label, "module:Class"), in navigation order. Only rites that work are listed; a new
 # page adds one line here. Page modules are imported once the database is open (a fast first paint).
@@ -77,6 +82,19 @@ class MainWindow(QMainWindow):
             item.setData(Qt.ItemDataRole.UserRole, key)
             self.nav.addItem(item)
         side.addWidget(self.nav, 1)
+        # One long-job runner and one sync controller per window, shared by every page through ctx.
+        if ctx.jobs is None:
+            ctx.jobs = JobRunner(self)
+        ctx.sync = SyncController(ctx, self)
+        self.footer = SyncFooter()
+        self.footer.sign_in_requested.connect(self.sign_in)
+        self.footer.sign_out_requested.connect(self.sign_out)
+        self.footer.panel_requested.connect(self.open_sync_panel)
+        self.footer.sync_requested.connect(ctx.sync.request_sync)
+        ctx.sync.status_changed.connect(self.footer.show_status)
+        ctx.sync.alert.connect(bus.error.emit)
+        self.footer.setEnabled(False)  # until the database is open
+        side.addWidget(self.footer)
         self.data_label = QLabel("", objectName="Muted")
         self.data_label.setWordWrap(True)
         self.data_label.setContentsMargins(16, 0, 12, 0)
@@ -105,6 +123,11 @@ class MainWindow(QMainWindow):
         self.nav.currentRowChanged.connect(self._show_row)
         self.nav.setEnabled(False)
 
+        self.jobs_indicator = JobsIndicator(ctx.jobs)
+        self.statusBar().addPermanentWidget(self.jobs_indicator)
+        QShortcut(QKeySequence("F5"), self, activated=ctx.sync.request_sync)
+        self._disconnect_db = None
+        self.sync_panel = None
         bus.error.connect(self._show_error)
         bus.notice.connect(self._show_notice)  # bound methods: Qt disconnects them when the window dies
         geometry = ctx.settings.window_geometry()
@@ -115,7 +138,11 @@ class MainWindow(QMainWindow):
 
     # --- pages ---------------------------------------------------------------------------------
     def database_ready(self) -> None:
-        """Build the pages once ctx.db is open (imports are here to keep the first paint fast)."""
+        """Build the pages once ctx.db is open (imports are here to keep the first paint fast); after an
+        account switch, build them again on the new database. Then sync starts for that database."""
+        self._remove_pages()
+        self.disconnect_database()
+        self._disconnect_db = connect_database(self.ctx.db)
         self.pages = {key: _page_class(spec)(self.ctx) for key, _label, spec in PAGES}
         for page in self.pages.values():
             self.stack.addWidget(page)
@@ -124,8 +151,61 @@ class MainWindow(QMainWindow):
         self.nav.setEnabled(True)
         keys = [self.nav.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.nav.count())]
         start = self.ctx.settings.last_page
+        self.nav.blockSignals(True)
+        self.nav.setCurrentRow(-1)
+        self.nav.blockSignals(False)
         self.nav.setCurrentRow(keys.index(start if start in keys else START_PAGE))
+        self.footer.setEnabled(True)
+        self.ctx.sync.start()
         self.ready.emit()
+
+    def _remove_pages(self) -> None:
+        for page in self.pages.values():
+            self.stack.removeWidget(page)
+            page.deleteLater()
+        self.pages = {}
+        self.stack.setCurrentWidget(self.opening)
+
+    def disconnect_database(self) -> None:
+        if self._disconnect_db is not None:
+            self._disconnect_db()
+            self._disconnect_db = None
+
+    # --- account and sync ----------------------------------------------------------------------
+    def begin_data_switch(self, label: str) -> None:
+        """desktop.data_switch: stop the pages and show `label` until the new database is open."""
+        self._stop_pages()
+        self._remove_pages()
+        if self.sync_panel is not None:
+            self.sync_panel.close()
+        self.nav.setEnabled(False)
+        self.footer.setEnabled(False)
+        self.placeholder.setObjectName("Muted")
+        self.placeholder.style().polish(self.placeholder)
+        self.placeholder.setText(label)
+
+    def sign_in(self) -> None:
+        from desktop.views import account_actions
+
+        account_actions.open_sign_in(self)
+
+    def sign_out(self) -> None:
+        from desktop.views import account_actions
+
+        account_actions.ask_sign_out(self)
+
+    def open_sync_panel(self):
+        from desktop.views.sync_panel import SyncPanel
+
+        if self.ctx.db is None:
+            return None
+        if self.sync_panel is None or not self.sync_panel.isVisible():
+            if self.sync_panel is not None:
+                self.sync_panel.deleteLater()
+            self.sync_panel = SyncPanel(self)
+        self.sync_panel.show()
+        self.sync_panel.raise_()
+        return self.sync_panel
 
     def database_failed(self, problem: BaseException | str) -> None:
         from local_schema.safety import DatabaseCorrupt
@@ -232,10 +312,16 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self.first_painted.emit)
         return False
 
-    def closeEvent(self, event) -> None:  # noqa: N802 - Qt API
-        self.ctx.settings.save_window_geometry(self.saveGeometry())
+    def _stop_pages(self) -> None:
         for page in self.pages.values():
             stop = getattr(page, "shutdown", None)
             if stop:
                 stop()
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt API
+        self.ctx.settings.save_window_geometry(self.saveGeometry())
+        self._stop_pages()
+        self.ctx.jobs.cancel_all()
+        # Sync stops before the data closes; a cycle in flight is cut short (its HTTP client closed).
+        self.ctx.sync.stop()
         super().closeEvent(event)  # the data stays open until the last reply is saved (ctx.close_data)

@@ -6,6 +6,7 @@ them, which restores the server's version of the row (or removes a row the serve
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 
@@ -99,3 +100,67 @@ def _children(table: str):
     from sync.pull import cascade_children
 
     return cascade_children(table)
+
+
+# -- for the window's Sync panel -------------------------------------------------------------------------
+def counts(db) -> tuple[int, int]:
+    """(rows with changes waiting to be pushed, rows with a refused change): what the status chip shows.
+    Rows, not outbox entries: 2,000 streamed edits of one reply are one change waiting."""
+    with db.engine.connect() as conn:
+        waiting = conn.exec_driver_sql(
+            "SELECT count(*) FROM (SELECT DISTINCT table_name, row_id FROM sync_outbox WHERE state = 'pending')"
+        ).scalar()
+        refused = conn.exec_driver_sql(
+            "SELECT count(*) FROM (SELECT DISTINCT table_name, row_id FROM sync_parked)").scalar()
+    return int(waiting or 0), int(refused or 0)
+
+
+@dataclass
+class WaitingChange:
+    table: str
+    row_id: str
+    kind: str  # the first change of the row still waiting: insert | update | delete
+    changes: int
+    attempts: int
+    last_error: str | None
+
+
+def list_waiting(db, limit: int = 200) -> list[WaitingChange]:
+    """Rows with changes not pushed yet, oldest first (at most `limit`)."""
+    with db.engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT table_name, row_id, min(op_seq), count(*), max(attempts), max(last_error) FROM sync_outbox "
+            "WHERE state = 'pending' GROUP BY table_name, row_id ORDER BY min(op_seq) LIMIT ?", (limit,)).fetchall()
+        out = []
+        for table, row_id, first, count, attempts, error in rows:
+            kind = conn.exec_driver_sql("SELECT kind FROM sync_outbox WHERE op_seq = ?", (first,)).scalar()
+            out.append(WaitingChange(table, row_id, kind, count, attempts or 0, error))
+    return out
+
+
+def attempted_write(db, change: ParkedChange) -> dict:
+    """What the refused change tried to write: the changed columns' local values (an update), the whole
+    row (an insert), nothing (a delete); the snapshot when the row was removed by a delete elsewhere."""
+    if change.kind == "delete":
+        return {}
+    if change.snapshot is not None:
+        return dict(change.snapshot)
+    info = table_info(change.table)
+    with db.engine.connect() as conn:
+        changed = conn.exec_driver_sql(
+            "SELECT changed_columns FROM sync_parked WHERE op_seq = ?", (change.op_seq,)).scalar()
+        columns = list(info.client)
+        if change.kind == "update" and changed:
+            with contextlib.suppress(ValueError):
+                columns = ["id", *[c for c in json.loads(changed) if c in info.columns]]
+        row = conn.exec_driver_sql(f"SELECT {', '.join(quote(c) for c in columns)} FROM {quote(change.table)} "
+                                   "WHERE id = ?", (change.row_id,)).fetchone()
+    return dict(zip(columns, row, strict=True)) if row is not None else {}
+
+
+def server_version(engine, change: ParkedChange) -> dict | None:
+    """The server's live row for that change (what Discard restores), or None if it has none."""
+    info = table_info(change.table)
+    rows = engine.rest().select(change.table, {"select": ",".join(info.columns), "id": f"eq.{change.row_id}"})
+    row = rows[0] if rows and rows[0].get(info.owner) else None
+    return None if row is None or row.get("deleted_at") else row

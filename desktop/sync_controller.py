@@ -1,0 +1,250 @@
+"""Automatic sync in the window: one controller owns the engine and the scheduler for the open database.
+
+A cycle runs (on the scheduler's own thread "mirari-sync", never on the UI thread, one at a time):
+- about a second after local changes settle (every committed write of a synced table, chat turns
+  included, arrives on the bus as `written`; the scheduler debounces them),
+- every `interval` seconds while signed in,
+- when the network comes back (Qt's reachability) and after the computer wakes (the wall clock jumped
+  ahead of the monotonic one, which stops while suspended),
+- on demand: `request_sync()` (the Sync now button, F5).
+
+The engine syncs the window's own open database (no second handle, no second integrity check). What a
+cycle applied reaches the pages through the database's change listeners (desktop.bus). The controller
+turns the engine's callbacks (worker thread) into `status_changed(SyncStatus)` on the UI thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, replace
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
+
+from desktop.bus import bus
+from desktop.ops import Op
+
+log = logging.getLogger(__name__)
+
+INTERVAL = 15.0  # seconds between cycles while signed in (read when a controller is made; tests shorten it)
+DEBOUNCE = 1.0  # seconds of quiet after local changes before their cycle
+SLOW_CYCLE_MS = 400  # "Syncing…" only for a cycle that takes longer: an idle 20 ms cycle must not flicker
+WAKE_CHECK_MS = 5000
+WAKE_JUMP_S = 20.0  # wall time that ran ahead of monotonic time by this much = the machine slept
+
+
+@dataclass(frozen=True)
+class SyncStatus:
+    configured: bool = False  # project URL and anon key are known
+    signed_in: bool = False
+    email: str | None = None
+    url: str | None = None
+    state: str = "signed out"  # the engine's: idle, syncing, offline, sign-in needed, signed out, …
+    detail: str | None = None  # the reason for offline/error, from the last cycle
+    syncing: bool = False  # a cycle has been running for more than SLOW_CYCLE_MS
+    waiting: int = 0  # rows with changes not pushed yet
+    refused: int = 0  # rows with a change the server refused (parked)
+    last_synced: float | None = None  # wall time of the last cycle that completed
+    last_result: object = None  # sync.engine.CycleResult of the last cycle
+
+
+class _ReportingEngine:
+    """What the scheduler runs: the engine's cycle, then the counts the chip shows, reported together."""
+
+    def __init__(self, engine, report):
+        self._engine, self._report = engine, report
+
+    def run_cycle(self):
+        result = self._engine.run_cycle()  # never raises for sync trouble
+        try:
+            from sync.parked import counts
+
+            waiting, refused = counts(self._engine.database())
+        except Exception:  # noqa: BLE001 - a count is decoration; the cycle's result still matters
+            log.debug("could not count waiting changes", exc_info=True)
+            waiting = refused = None
+        self._report("cycle", (result, waiting, refused))
+        return result
+
+    def __getattr__(self, name):
+        return getattr(self._engine, name)
+
+
+class SyncController(QObject):
+    status_changed = Signal(object)  # SyncStatus
+    cycle_finished = Signal(object)  # sync.engine.CycleResult
+    alert = Signal(str)
+    _from_worker = Signal(str, object)  # emitted on the sync thread, delivered queued on the UI thread
+
+    def __init__(self, ctx, parent=None, *, interval: float | None = None, debounce: float | None = None):
+        super().__init__(parent)
+        self.ctx = ctx
+        self.interval = INTERVAL if interval is None else interval
+        self.debounce = DEBOUNCE if debounce is None else debounce
+        self.engine = None
+        self.scheduler = None
+        self.status = SyncStatus()
+        self.cycles = 0
+        self._from_worker.connect(self._on_worker, Qt.ConnectionType.QueuedConnection)
+        bus.written.connect(self._on_written)
+        bus.changed.connect(self._on_op_changed)
+        self._slow = QTimer(self, singleShot=True, interval=SLOW_CYCLE_MS)
+        self._slow.timeout.connect(self._still_syncing)
+        self._recount = QTimer(self, singleShot=True, interval=300)
+        self._recount.timeout.connect(self.refresh_counts)
+        self._clock = (time.time(), time.monotonic())
+        self._wake = QTimer(self, interval=WAKE_CHECK_MS)
+        self._wake.timeout.connect(self._check_wake)
+        self._wake.start()
+        self._watch_network()
+
+    # -- life cycle ----------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Begin syncing the open database if an account is signed in (call when the database opens)."""
+        from sync import accounts, config
+        from sync.engine import SIGNED_OUT, SyncEngine
+        from sync.scheduler import SyncScheduler
+
+        self.stop()
+        data_dir = self.ctx.data_dir
+        try:
+            state = accounts.load_state(data_dir)
+            url = config.get_value(data_dir, "supabase.url")
+            key = config.get_value(data_dir, "supabase.anon_key")
+        except Exception as exc:  # noqa: BLE001 - an unreadable account.json/config.json: say so, stay local
+            self._set(state="error", detail=str(exc), signed_in=False)
+            return
+        self._set(configured=bool(url and key), signed_in=state.signed_in, url=url,
+                  email=state.email if state.signed_in else None,
+                  state=SIGNED_OUT if not state.signed_in else "idle", detail=None, syncing=False)
+        self.refresh_counts()
+        if not state.signed_in or self.ctx.db is None:
+            return
+        self.engine = SyncEngine(data_dir, database=self.ctx.db,
+                                 on_state=lambda s, d: self._from_worker.emit("state", (s, d)),
+                                 on_alert=lambda m: self._from_worker.emit("alert", m))
+        self.scheduler = SyncScheduler(_ReportingEngine(self.engine, self._from_worker.emit),
+                                       interval=self.interval, debounce=self.debounce)
+        self.scheduler.start()  # its first cycle runs at once
+
+    def stop(self) -> None:
+        """Stop the scheduler; a cycle in flight is cut short (its HTTP client closed) and waited for.
+        Blocks: call it off the UI thread (the account switch does) or when the window closes."""
+        scheduler, engine = self.scheduler, self.engine
+        self.scheduler = self.engine = None
+        if scheduler is not None:
+            if engine is not None and engine._rest_client is not None:
+                engine._rest_client.close()  # a request in flight fails now instead of after its timeout
+            scheduler.stop()
+        if engine is not None:
+            engine.close()  # its own resources only: the window's database stays open
+
+    @property
+    def running(self) -> bool:
+        return self.scheduler is not None
+
+    # -- triggers --------------------------------------------------------------------------------------
+    def request_sync(self) -> None:
+        """Sync now (the button, F5). Also after a network or wake event."""
+        if self.scheduler is not None:
+            self.scheduler.request_sync()
+
+    def _on_written(self, tables, origin: str, db) -> None:
+        if origin != "local" or db is not self.ctx.db:  # (tests and the soak run two windows in one process)
+            return
+        from local_schema.models import SYNCED_TABLES
+
+        if self.scheduler is not None and not tables.isdisjoint(SYNCED_TABLES):
+            self.scheduler.notify_local_change()
+        self._recount.start()
+
+    def _on_op_changed(self, tables, initiator) -> None:
+        """An Op of one of our pages declared the tables it wrote: that is a local change too (writers
+        that bypass LocalDatabase.write() are still heard; the debounce makes a double notice free)."""
+        from local_schema.models import SYNCED_TABLES
+
+        if getattr(initiator, "ctx", None) is self.ctx and self.scheduler is not None \
+                and not frozenset(tables).isdisjoint(SYNCED_TABLES):
+            self.scheduler.notify_local_change()
+            self._recount.start()
+
+    def _online(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.notify_online()
+
+    def _watch_network(self) -> None:
+        try:
+            from PySide6.QtNetwork import QNetworkInformation
+
+            if not QNetworkInformation.loadDefaultBackend():
+                return
+            info = QNetworkInformation.instance()
+        except Exception:  # noqa: BLE001 - no reachability backend here: the 15 s timer still runs
+            log.debug("no network information backend", exc_info=True)
+            return
+        online = QNetworkInformation.Reachability.Online
+
+        def changed(reachability) -> None:
+            if reachability == online:
+                log.info("network is back: syncing")
+                self._online()
+
+        info.reachabilityChanged.connect(changed)
+        self._network_info = info
+
+    def _check_wake(self) -> None:
+        wall, mono = time.time(), time.monotonic()
+        last_wall, last_mono = self._clock
+        self._clock = (wall, mono)
+        if (wall - last_wall) - (mono - last_mono) > WAKE_JUMP_S:
+            log.info("the computer woke up: syncing")
+            self._online()
+
+    # -- from the sync thread ------------------------------------------------------------------------
+    @Slot(str, object)
+    def _on_worker(self, kind: str, payload) -> None:
+        from sync.engine import SYNCING
+
+        if kind == "state":
+            state, detail = payload
+            if state == SYNCING:
+                self._slow.start()
+                self._set(state=state)
+            else:
+                self._set(state=state, detail=detail)
+        elif kind == "alert":
+            self.alert.emit(payload)
+        elif kind == "cycle":
+            result, waiting, refused = payload
+            self._slow.stop()
+            self.cycles += 1
+            changes = {"state": result.state, "detail": result.error, "syncing": False, "last_result": result}
+            if result.state in ("idle", "update required"):
+                changes["last_synced"] = time.time()
+            if waiting is not None:
+                changes.update(waiting=waiting, refused=refused)
+            self._set(**changes)
+            self.cycle_finished.emit(result)
+
+    def _still_syncing(self) -> None:
+        from sync.engine import SYNCING
+
+        if self.status.state == SYNCING:
+            self._set(syncing=True)
+
+    # -- counts ----------------------------------------------------------------------------------------
+    def refresh_counts(self) -> None:
+        db = self.ctx.db
+        if db is None:
+            return
+        from sync.parked import counts
+
+        Op(self, lambda: counts(db), "Counting changes waiting to sync").success(
+            lambda c: self._set(waiting=c[0], refused=c[1])).failure(
+            lambda exc: log.debug("count failed: %s", exc)).run()
+
+    def _set(self, **changes) -> None:
+        status = replace(self.status, **changes)
+        if status != self.status:
+            self.status = status
+            self.status_changed.emit(status)

@@ -1,0 +1,102 @@
+"""The sidebar footer: who is signed in ("Sign in…" when nobody is), the sync status chip and Sync now.
+
+The chip says one thing, the most important first: Syncing…, Sign-in needed, Offline, Sync error,
+N refused, N waiting, Synced 14:02. Clicking it opens the Sync panel. The footer only shows the
+controller's status; the actions it offers are signals the main window connects.
+"""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QHBoxLayout, QMenu, QToolButton, QVBoxLayout, QWidget
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}"
+
+
+def chip_text(status) -> tuple[str, str, str]:
+    """(text, tone, tooltip) for a desktop.sync_controller.SyncStatus; tone styles the chip."""
+    from sync.engine import ERROR, OFFLINE, SIGN_IN_NEEDED, UPDATE_REQUIRED
+
+    waiting = f" · {_plural(status.waiting, 'waiting')}" if status.waiting else ""
+    detail = status.detail or ""
+    if status.syncing:
+        return "⟳ Syncing…", "busy", "Sending and receiving changes"
+    if status.state == SIGN_IN_NEEDED:
+        return "⚠ Sign-in needed", "warn", "Your session ended: sign in again to resume sync. " + detail
+    if status.state == OFFLINE:
+        return f"○ Offline{waiting}", "off", ("The server cannot be reached; changes wait here and are sent "
+                                              "when it is back. " + detail).strip()
+    if status.state == UPDATE_REQUIRED:
+        return "⚠ Update required", "warn", detail
+    if status.state == ERROR:
+        return f"⚠ Sync error{waiting}", "error", detail
+    if status.refused:
+        return f"✕ {_plural(status.refused, 'refused')}", "error", "The server refused some changes: open to see why"
+    if status.waiting:
+        return f"↑ {_plural(status.waiting, 'waiting')}", "busy", "Changes not sent yet"
+    if status.last_synced is not None:
+        return f"✓ Synced {time.strftime('%H:%M', time.localtime(status.last_synced))}", "ok", "Everything is synced"
+    return "⟳ Syncing…", "busy", "The first sync is starting"
+
+
+class SyncFooter(QWidget):
+    sign_in_requested = Signal()
+    sign_out_requested = Signal()
+    panel_requested = Signal()
+    sync_requested = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        col = QVBoxLayout(self)
+        col.setContentsMargins(10, 4, 10, 2)
+        col.setSpacing(4)
+        self.account_button = QToolButton(objectName="AccountButton")
+        self.account_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.account_button.clicked.connect(self._account_clicked)
+        self.account_menu = QMenu(self.account_button)
+        self.account_menu.addAction("Sync panel…", self.panel_requested.emit)
+        self.account_menu.addAction("Sync now\tF5", self.sync_requested.emit)
+        self.account_menu.addSeparator()
+        self.sign_out_action = self.account_menu.addAction("Sign out…", self.sign_out_requested.emit)
+        col.addWidget(self.account_button)
+        row = QHBoxLayout()
+        row.setSpacing(2)
+        self.chip = QToolButton(objectName="SyncChip")
+        self.chip.clicked.connect(self.panel_requested.emit)
+        row.addWidget(self.chip, 1)
+        self.sync_now = QToolButton(objectName="SyncNow", text="⟳")
+        self.sync_now.setToolTip("Sync now (F5)")
+        self.sync_now.clicked.connect(self.sync_requested.emit)
+        row.addWidget(self.sync_now)
+        col.addLayout(row)
+        self.show_status(None)
+
+    def _account_clicked(self) -> None:
+        if self.account_button.menu() is None:
+            self.sign_in_requested.emit()
+
+    def show_status(self, status) -> None:
+        signed_in = status is not None and status.signed_in
+        if signed_in:
+            self.account_button.setText(f"{status.email or 'Signed in'} ▾")
+            self.account_button.setToolTip(f"Signed in to {status.url or 'your Supabase project'}")
+            self.account_button.setMenu(self.account_menu)
+        else:
+            self.account_button.setMenu(None)
+            self.account_button.setText("Sign in…")
+            self.account_button.setToolTip("Sign in to your Supabase project to sync this data between devices")
+        self.chip.setVisible(signed_in)
+        self.sync_now.setVisible(signed_in)
+        if not signed_in:
+            return
+        text, tone, tip = chip_text(status)
+        self.chip.setText(text)
+        self.chip.setToolTip(tip)
+        if self.chip.property("tone") != tone:
+            self.chip.setProperty("tone", tone)
+            self.chip.style().unpolish(self.chip)
+            self.chip.style().polish(self.chip)

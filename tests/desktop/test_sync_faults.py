@@ -1,0 +1,129 @@
+"""The window when sync meets trouble: the server goes away and comes back, a token expires in the middle
+of a cycle, the server refuses a change (shown with its reason; Discard restores the server's row)."""
+
+from __future__ import annotations
+
+import pytest
+
+from desktop.demo import add_thread
+from tests.desktop.sync_windows import close_window, open_device, sync_now, thread_titles, wait_synced
+from tests.sync.helpers import server_rows
+
+
+@pytest.fixture
+def restartable_standin(supabase_stack_session):
+    """A second stand-in over the session's database and keys, on a port of its own, that a test can
+    stop and start again (the shared one must keep serving the other tests)."""
+    from tests.supabase_local.cluster import free_port
+    from tests.supabase_local.server import StandIn
+
+    base = supabase_stack_session._standin
+    port = free_port()
+
+    class Handle:
+        url = f"http://127.0.0.1:{port}"
+        anon_key = base.anon_key
+        server = None
+
+        def start(self):
+            server = StandIn(admin_dsn=base.admin_dsn, rest_dsn=base.rest_dsn, port=port)
+            server.jwt_secret, server.anon_key = base.jwt_secret, base.anon_key
+            server.service_role_key = base.service_role_key
+            self.server = server.start_in_thread()
+
+        def stop(self):
+            if self.server is not None:
+                self.server.stop()
+                self.server = None
+
+    handle = Handle()
+    handle.start()
+    yield handle
+    handle.stop()
+
+
+def test_server_stopped_chip_offline_edits_wait_then_synced_nothing_lost(
+        qtbot, tmp_path, memory_keyring, supabase_stack, restartable_standin):
+    user = supabase_stack.new_user()
+    w = open_device(qtbot, tmp_path / "w", memory_keyring, restartable_standin, user)
+    try:
+        wait_synced(qtbot, w)
+        restartable_standin.stop()
+        sync_now(qtbot, w)
+        qtbot.waitUntil(lambda: w.footer.chip.text().startswith("○ Offline"), timeout=5000)
+
+        cid = add_thread(w.ctx.db, "Written offline", [("user", "first"), ("assistant", "second")])
+        w.ctx.db.notify_changed({"conversations", "messages"})  # add_thread writes raw SQL
+        qtbot.waitUntil(lambda: w.footer.chip.text() == "○ Offline · 3 waiting", timeout=10_000)
+        assert server_rows(supabase_stack, "conversations", user[2]) == []
+
+        restartable_standin.start()
+        sync_now(qtbot, w)
+        wait_synced(qtbot, w)
+        assert w.footer.chip.text().startswith("✓ Synced")
+        [row] = server_rows(supabase_stack, "conversations", user[2])
+        assert str(row["id"]) == cid and row["title"] == "Written offline"
+        assert sorted(m["content"] for m in server_rows(supabase_stack, "messages", user[2])) == ["first", "second"]
+    finally:
+        close_window(w)
+
+
+def test_a_token_expiring_in_the_middle_of_a_cycle_is_refreshed_and_the_cycle_completes(
+        qtbot, tmp_path, memory_keyring, supabase_stack):
+    supabase_stack.set_access_token_ttl(6)
+    supabase_stack.set_jwt_clock_skew(0)
+    user = supabase_stack.new_user()
+    other = open_device(qtbot, tmp_path / "other", memory_keyring, supabase_stack, user)
+    try:
+        add_thread(other.ctx.db, "From the other device", [("user", "hi")])
+        other.ctx.db.notify_changed({"conversations", "messages"})
+        wait_synced(qtbot, other)
+    finally:
+        close_window(other)
+    # The pull of conversations is held 8 s at the server: the token it carries (6 s) expires meanwhile.
+    supabase_stack.faults.delay("GET", "/rest/v1/conversations", 8.0, times=1)
+    w = open_device(qtbot, tmp_path / "w", memory_keyring, supabase_stack, user)
+    try:
+        qtbot.waitUntil(lambda: w.ctx.sync.cycles >= 1, timeout=20_000)
+        result = w.ctx.sync.status.last_result
+        assert supabase_stack.faults.hits("delay") == 1
+        assert result.state == "idle" and result.pulled >= 2, result
+        assert w.ctx.sync.engine.sessions.refresh_count >= 1
+        assert not w.footer.chip.text().startswith("⚠")
+        qtbot.waitUntil(lambda: thread_titles(w) == ["From the other device"], timeout=5000)
+    finally:
+        close_window(w)
+
+
+def test_a_refused_change_is_shown_with_its_reason_and_discard_restores_the_server_version(
+        qtbot, tmp_path, memory_keyring, supabase_stack, settle):
+    from desktop.views import console_actions
+
+    user = supabase_stack.new_user()
+    w = open_device(qtbot, tmp_path / "w", memory_keyring, supabase_stack, user)
+    try:
+        cid = add_thread(w.ctx.db, "Original title", [("user", "hello")])
+        w.ctx.db.notify_changed({"conversations", "messages"})
+        wait_synced(qtbot, w)
+        supabase_stack.faults.fail_next("PATCH", "/rest/v1/conversations", 403, {
+            "code": "42501", "message": 'new row violates row-level security policy for table "conversations"',
+            "details": None, "hint": None})
+        console = w.pages["console"]
+        console_actions.rename_thread(console, cid, "Refused title")
+        qtbot.waitUntil(lambda: w.footer.chip.text() == "✕ 1 refused", timeout=15_000)
+        assert thread_titles(w) == ["Refused title"]  # the user's edit stays visible meanwhile
+
+        w.footer.chip.click()
+        panel = w.sync_panel
+        qtbot.waitUntil(lambda: panel.refused_list.count() == 1, timeout=5000)
+        assert "row-level security" in panel.reason_label.text() and "[42501]" in panel.reason_label.text()
+        assert "title: Refused title" in panel.attempt_view.toPlainText()
+        panel.discard_selected(confirm=False)
+        qtbot.waitUntil(lambda: thread_titles(w) == ["Original title"], timeout=10_000)
+        assert "title: Original title" in panel.server_text
+        qtbot.waitUntil(lambda: panel.refused_list.count() == 0, timeout=10_000)
+        wait_synced(qtbot, w)
+        assert w.footer.chip.text().startswith("✓ Synced")
+        assert [r["title"] for r in server_rows(supabase_stack, "conversations", user[2])] == ["Original title"]
+    finally:
+        close_window(w)

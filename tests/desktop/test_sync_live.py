@@ -1,0 +1,80 @@
+"""Two windows on two data dirs, one account, the stand-in between them: what one does, the other shows.
+
+Nothing is synced by hand: window A's chat turn starts A's debounced cycle, window B's 15 s timer pulls.
+"""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from tests.desktop.helpers import bind_fake, finish_turn
+from tests.desktop.sync_windows import close_window, open_device, shown_messages, thread_titles, wait_synced
+
+
+@pytest.fixture
+def account(supabase_stack):
+    return supabase_stack.new_user()
+
+
+@pytest.mark.slow
+def test_a_message_sent_in_a_appears_in_b_and_a_deleted_thread_disappears(
+        qtbot, tmp_path, memory_keyring, supabase_stack, account, fake_llm, settle):
+    a = open_device(qtbot, tmp_path / "a", memory_keyring, supabase_stack, account)
+    b = open_device(qtbot, tmp_path / "b", memory_keyring, supabase_stack, account)
+    try:
+        assert a.ctx.sync.interval == 15.0 and a.ctx.sync.debounce == 1.0  # the shipped timing
+        wait_synced(qtbot, a)
+        wait_synced(qtbot, b)
+        bind_fake(a, fake_llm, settle)
+        fake_llm.reply(text="Hello from the fake model")
+        finish_turn(qtbot, a.pages["console"], "Sent from window A")
+
+        # B: the thread and both messages arrive by themselves, within 20 s of the turn.
+        console_b = b.pages["console"]
+        qtbot.waitUntil(lambda: "Sent from window A" in thread_titles(b), timeout=20_000)
+        # B had no thread open, so it opens the one that arrived (as it does at start-up).
+        qtbot.waitUntil(lambda: shown_messages(b) == [("user", "Sent from window A"),
+                                                      ("assistant", "Hello from the fake model")], timeout=5000)
+        settle()
+        # The shipped timing is proven above; the rest of the test polls faster to keep the suite short.
+        b.ctx.sync.scheduler.interval = 2.0
+        b.ctx.sync.request_sync()
+
+        # Live: B keeps the thread open with a draft in its composer; A's next turn lands in place.
+        qtbot.keyClicks(console_b.composer, "my draft")
+        resets = []
+        console_b.transcript.modelReset.connect(lambda: resets.append(1))
+        fake_llm.reply(text="Second answer")
+        finish_turn(qtbot, a.pages["console"], "Second question")
+        qtbot.waitUntil(lambda: len(shown_messages(b)) == 4, timeout=20_000)
+        assert shown_messages(b)[2:] == [("user", "Second question"), ("assistant", "Second answer")]
+        assert resets == [] and console_b.composer.toPlainText() == "my draft"
+
+        # A deletes the thread: it disappears from B (list and transcript).
+        console_a = a.pages["console"]
+        console_a.delete_thread(console_a.conversation_id, confirm=False)
+        qtbot.waitUntil(lambda: thread_titles(b) == [], timeout=20_000)
+        qtbot.waitUntil(lambda: console_b.conversation_id is None and shown_messages(b) == [], timeout=5000)
+    finally:
+        close_window(a)
+        close_window(b)
+
+
+def test_the_chip_says_synced_and_f5_syncs_now(qtbot, tmp_path, memory_keyring, supabase_stack, account):
+    from tests.desktop.sync_windows import sync_now
+
+    w = open_device(qtbot, tmp_path / "w", memory_keyring, supabase_stack, account)
+    try:
+        wait_synced(qtbot, w)
+        chip = w.footer.chip
+        assert chip.isVisible() and chip.text().startswith("✓ Synced ")
+        assert w.footer.account_button.text().startswith(account[0])
+        result = sync_now(qtbot, w)
+        assert result.state == "idle" and w.ctx.sync.cycles >= 2
+        qtbot.mouseClick(chip, Qt.MouseButton.LeftButton)
+        panel = w.sync_panel
+        qtbot.waitUntil(lambda: panel.isVisible() and "Last cycle" in panel.cycle_label.text(), timeout=5000)
+        assert panel.account_label.text() == account[0] and supabase_stack.url in panel.project_label.text()
+    finally:
+        close_window(w)
