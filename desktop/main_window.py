@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
 
 from desktop.bus import bus, connect_database
 from desktop.context import AppContext
-from desktop.jobs import JobRunner
 from desktop.ops import Op
 from desktop.sync_controller import SyncController
 from desktop.widgets.jobs_indicator import JobsIndicator
@@ -82,9 +81,7 @@ class MainWindow(QMainWindow):
             item.setData(Qt.ItemDataRole.UserRole, key)
             self.nav.addItem(item)
         side.addWidget(self.nav, 1)
-        # One long-job runner and one sync controller per window, shared by every page through ctx.
-        if ctx.jobs is None:
-            ctx.jobs = JobRunner(self)
+        # One sync controller per window (like the job runner above), shared by every page through ctx.
         ctx.sync = SyncController(ctx, self)
         self.footer = SyncFooter()
         self.footer.sign_in_requested.connect(self.sign_in)

@@ -21,8 +21,11 @@ def test_writes_on_any_thread_reach_the_bus_on_the_ui_thread_and_sync_ones_refre
     def on_written(tables, origin, source):
         written.append((set(tables), origin, source is db, threading.get_ident() == main))
 
+    def on_changed(tables, initiator):
+        changed.append((set(tables), initiator, getattr(tables, "ids", lambda _t: None)("tasks")))
+
     bus.written.connect(on_written)
-    bus.changed.connect(lambda tables, initiator: changed.append((set(tables), initiator, tables.ids("tasks"))))
+    bus.changed.connect(on_changed)
     try:
         def write_elsewhere():
             with db.write() as s:
@@ -42,6 +45,7 @@ def test_writes_on_any_thread_reach_the_bus_on_the_ui_thread_and_sync_ones_refre
         assert len(written) == 2
     finally:
         bus.written.disconnect(on_written)
+        bus.changed.disconnect(on_changed)
         db.close()
 
 
