@@ -49,6 +49,7 @@ class SkillsPage(QWidget):
         super().__init__()
         self.ctx = ctx
         self.selected_id: str | None = None
+        self._pending: str | None = None  # asked for by select() before a load had it
         self.job = None  # the suggest or test job this page started and is showing
         self.snapshot: skill_actions.Snapshot | None = None
 
@@ -123,19 +124,27 @@ class SkillsPage(QWidget):
         self.tree.expandAll()
         for group in range(self.model.rowCount()):
             self.tree.setFirstColumnSpanned(group, QModelIndex(), True)
-        index = self.model.index_of(self.selected_id)
+        index = self.model.index_of(self._pending)
+        if index.isValid():
+            self._pending = None
+        else:
+            index = self.model.index_of(self.selected_id)
         if not index.isValid() and self.model.rows():
             index = self.model.index_of(self.model.rows()[0].id)
         selection = self.tree.selectionModel()
         selection.blockSignals(True)
         self.tree.setCurrentIndex(index)
         selection.blockSignals(False)
-        self._show_current(index)
+        if index.isValid():
+            self._show_current(index)
+        else:  # nothing to show yet; a skill asked for by select() is picked when the next load has it
+            self.detail.show_row(None)
 
     def _on_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
         row = current.data(SKILL_ROLE) if current.isValid() else None
         if row is None:
             return  # a group row: keep showing the skill that was selected
+        self._pending = None  # the user chose
         if self.detail.row is not None and row.id != self.detail.row.id and self.detail.has_unsaved_edits():
             self.detail.save()  # moving to another skill keeps the edits of this one
         self._show_current(current)
@@ -146,6 +155,8 @@ class SkillsPage(QWidget):
         self.detail.show_row(row)
 
     def select(self, skill_id: str | None) -> None:
+        """Show this skill; one not loaded yet (just written elsewhere) is shown when a load has it."""
+        self._pending = skill_id
         self.selected_id = skill_id
         self._after_reset()
 
@@ -240,7 +251,7 @@ class SkillsPage(QWidget):
         elif error is not None:
             self.show_problem(str(error))
         elif kind == "suggest":
-            self.selected_id = result.id
+            self._pending = self.selected_id = result.id
             bus.notice.emit(f"Suggested: {result.name}")
         else:
             bus.notice.emit(result.summary())

@@ -257,3 +257,13 @@ def test_the_suggest_dialog_takes_typed_context_or_a_thread(forge, settle, qtbot
     qtbot.addWidget(empty)
     assert not empty.ok_button.isEnabled() and "Bind a connection first" in empty.error.text()
     assert not empty.from_thread.isEnabled()
+
+
+def test_a_skill_selected_before_it_is_loaded_is_shown_once_it_is(forge, settle):
+    first = _add(forge, settle, "Aardvark")  # listed first: what a fallback would pick
+    later = create_suggested(forge.ctx.db, SkillDraft("Zebra", PROMPT))  # written behind the page's back
+    forge.select(later.id)
+    assert forge.detail.row.id == first  # not loaded yet
+    forge.refresh()
+    settle()
+    assert forge.detail.row.id == later.id
