@@ -35,6 +35,7 @@ PAGES = (
     ("console", "II  Console", "desktop.views.console_page:ConsolePage"),
     ("memory", "III Memory Atlas", "desktop.views.memory_page:MemoryPage"),
     ("skills", "IV  Skill Forge", "desktop.views.skills_page:SkillsPage"),
+    ("mirror", "V   Mirror", "desktop.views.mirror_page:MirrorPage"),
     ("dream", "VII Dream", "desktop.views.dream_page:DreamPage"),
     ("settings", "⚙   Settings", "desktop.views.settings_page:SettingsPage"),
 )

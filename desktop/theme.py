@@ -105,9 +105,10 @@ def _stylesheet(c: Colors) -> str:
     QTableView::item {{ padding: 4px 6px; border-bottom: 1px solid {c.window}; }}
     QHeaderView::section {{ background: {c.panel}; color: {c.muted}; border: none;
         border-bottom: 1px solid {c.border}; padding: 5px 6px; font-weight: 600; }}
-    QCheckBox::indicator {{ width: 13px; height: 13px; border: 1px solid {c.muted}; border-radius: 3px;
+    QCheckBox::indicator, QListWidget::indicator {{ width: 13px; height: 13px; border: 1px solid {c.muted}; border-radius: 3px;
         background: {c.panel}; }}
-    QCheckBox::indicator:checked {{ background: {c.accent}; border-color: {c.accent}; }}
+    QCheckBox::indicator:checked, QListWidget::indicator:checked {{ background: {c.accent}; border-color: {c.accent}; }}
+    QListWidget#MirrorThreads::item {{ padding: 5px 4px; }}
     QPlainTextEdit#AgentView {{ font-family: monospace; background: {c.code_bg}; border-color: {c.code_border}; }}
     QLabel#Muted, QLabel[muted="true"] {{ color: {c.muted}; }}
     QLabel#Error {{ color: {c.error}; }}

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Screenshots of Bind, Console, the Memory Atlas and the Skill Forge, light and dark, for the README.
+"""Screenshots of Bind, Console, the Memory Atlas, the Skill Forge and Mirror Mode, light and dark, for
+the README.
 
 Runs the real app under Xvfb against a demo database and a local fake OpenAI-compatible endpoint:
 
@@ -33,6 +34,72 @@ def pump(app, seconds: float) -> None:
         app.processEvents()
         wait_idle(20)
         time.sleep(0.01)
+
+
+# A believable review of the demo's "Retry helper in Python" thread: quotes from it (one that is not
+# there, to show an unverified claim), numbers for the demo's memory and its one promoted skill.
+DEMO_REVIEW = {
+    "strengths": [
+        {"claim": "Gives working code first, then one line on how to call it",
+         "evidence": ["Here is a small helper that retries with exponential back-off",
+                      "Call it as `retry(lambda: client.get(url))`"]},
+        {"claim": "States the worst-case wait, so the user can judge the trade-off",
+         "evidence": ["five attempts wait at most **6.2 s** in total"]},
+    ],
+    "weaknesses": [
+        {"claim": "Retries every ConnectionError without asking which failures are safe to repeat",
+         "evidence": ["except ConnectionError:"]},
+        {"claim": "Jitter came only after the user asked for it", "evidence": ["Should I add jitter?"]},
+        {"claim": "Presents full jitter as always the best choice",
+         "evidence": ["Full jitter is always the best choice"]},
+    ],
+    "recommendations": [
+        {"claim": "Ask which errors are safe to retry before writing retry code",
+         "evidence": ["flaky `ConnectionError`s from an internal API"]},
+        {"claim": "Add full jitter to retry helpers by default",
+         "evidence": ["when many clients retry at once, jitter spreads them out"]},
+        {"claim": "Offer a total time budget instead of a fixed number of attempts", "evidence": []},
+    ],
+    "suggested_prompt": "You are Hermes, a concise and friendly assistant.\n"
+                        "Before writing code that retries or repeats work, ask which failures are safe to repeat.\n"
+                        "Retry helpers use full jitter unless the user asks otherwise.",
+    "memory_used": [1, 4],
+    "skill_scores": [{"skill": 1, "score": 0.8}],
+}
+
+
+def run_demo_review(app, window, fake, ids) -> None:
+    """Tick the retry thread on the Mirror page and press Run, as a user would; the fake answers."""
+    import json
+
+    from local_schema.models import Skill
+
+    with window.ctx.db.write() as session:
+        session.add(Skill(name="Code first", status="promoted", score=0.7,
+                          template_prompt="Lead with the code; explain after, in at most three lines."))
+    fake.responder = lambda request: (json.dumps(DEMO_REVIEW) if "# Review:" in str(request.messages)
+                                      else None)
+    page = window.show_page("mirror")
+    page.load_sources()
+    pump(app, 0.6)
+    page.form.title.setText("Retry helper, first week")
+    page.form.set_checked([ids["Retry helper in Python"], ids["Planning the week"]])
+    pump(app, 0.8)
+    page.run()
+    while page.job is not None and page.job.active:
+        pump(app, 0.1)
+    pump(app, 0.5)
+    page.new_review()
+    page.form.title.setText("Support bot, October logs")
+    page.form.source.setCurrentIndex(1)  # pasted logs, more than the budget takes: the oldest are left out
+    page.form.pasted.setPlainText("\n\n".join(
+        f"2026-10-{day:02d} 09:{minute:02d} user: My order #{4100 + day} has not arrived, can you check?\n"
+        f"2026-10-{day:02d} 09:{minute + 1:02d} assistant: I am sorry to hear that. Order #{4100 + day} "
+        f"left our warehouse on 10-{day - 1 if day > 1 else 1:02d}; tracking shows it is in transit. "
+        "I have asked the carrier for an update and will write again within 24 hours."
+        for day in range(1, 29) for minute in (5, 35)))
+    page.form.budget.setValue(3000)  # not saved: only editing the box by hand saves the setting
+    pump(app, 0.8)
 
 
 def main() -> int:
@@ -82,7 +149,10 @@ def main() -> int:
         console.refresh_threads(select=ids["Retry helper in Python"])
         pump(app, 0.5)
 
-        wanted = set(sys.argv[1:]) or {"bind", "console", "memory", "skills"}
+        wanted = set(sys.argv[1:]) or {"bind", "console", "memory", "skills", "mirror"}
+        mirror = window.show_page("mirror")
+        if "mirror" in wanted:
+            run_demo_review(app, window, fake, ids)
         for mode in ("light", "dark"):
             theme.apply_theme(app, mode)
             if "bind" in wanted:
@@ -111,6 +181,15 @@ def main() -> int:
                 forge.refresh()
                 pump(app, 0.6)
                 window.grab().save(str(OUT / f"skills-{mode}.png"))
+            if "mirror" in wanted:
+                window.show_page("mirror")
+                mirror.new_review()
+                pump(app, 0.6)
+                window.grab().save(str(OUT / f"mirror-new-{mode}.png"))
+                mirror._selected = mirror.model.rows()[0].id
+                mirror.refresh()
+                pump(app, 0.8)
+                window.grab().save(str(OUT / f"mirror-{mode}.png"))
         window.close()
         pump(app, 0.2)
         db.close()

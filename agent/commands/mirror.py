@@ -10,6 +10,7 @@ import sys
 
 from agent.commands._common import (
     CommandError,
+    data_dir,
     fail,
     guard,
     key_store,
@@ -31,8 +32,8 @@ def register(subparsers) -> None:
     source.add_argument("--thread", action="append", metavar="ID", help="a Console thread (repeatable)")
     source.add_argument("--logs", metavar="FILE", help="a text file of logs ('-' = standard input)")
     p.add_argument("--reviewer", metavar="ID", help="the connection that reviews (default: the reviewed one)")
-    p.add_argument("--budget", type=int, metavar="TOKENS", help="size budget in estimated tokens "
-                   "(default 16000); the oldest parts of the logs are left out past it")
+    p.add_argument("--budget", type=int, metavar="TOKENS", help="size budget in estimated tokens (default: "
+                   "the page's setting, else 16000); the oldest parts of the logs are left out past it")
     p.add_argument("--json", action="store_true", help="print the stored report as JSON")
     p.set_defaults(handler=_run)
 
@@ -85,7 +86,7 @@ def _run(args) -> int:
     from agent import mirror
     from agent.errors import LLMError
     from agent.jobs import JobCancelled, run_headless
-    from agent.mirror_request import DEFAULT_BUDGET_TOKENS, ReviewSpec
+    from agent.mirror_request import ReviewSpec, load_budget
     from agent.structured import StructuredOutputError
     from local_schema.models import AgentConnection, Conversation
 
@@ -103,7 +104,7 @@ def _run(args) -> int:
         reviewer = resolve_id(db, AgentConnection, args.reviewer, "connection") if args.reviewer else connection
         threads = [resolve_id(db, Conversation, t, "thread") for t in args.thread or []]
         spec = ReviewSpec(args.title, connection, thread_ids=threads, pasted_logs=logs, reviewer_id=reviewer,
-                          budget_tokens=args.budget or DEFAULT_BUDGET_TOKENS)
+                          budget_tokens=args.budget or load_budget(data_dir(args)))
         key = key_store(args).get_key(reviewer)
         try:
             result = run_headless(lambda ctx: mirror.run_review(db, spec, api_key=key, ctx=ctx),

@@ -353,3 +353,17 @@ def test_a_recommendation_becomes_a_suggested_skill(db, fake_llm, world):
 
     skills.dismiss(db, made.id)
     assert mirror.recommendation_to_skill(db, report_id, 1).id != made.id
+
+
+def test_the_budget_setting_is_kept_in_config_json_beside_other_sections(tmp_path):
+    from agent.mirror_request import DEFAULT_BUDGET_TOKENS, load_budget, save_budget
+
+    assert load_budget(tmp_path) == DEFAULT_BUDGET_TOKENS
+    (tmp_path / "config.json").write_text(json.dumps({"supabase": {"url": "http://x"}}))
+    assert save_budget(tmp_path, 8000) == 8000 and load_budget(tmp_path) == 8000
+    assert json.loads((tmp_path / "config.json").read_text())["supabase"] == {"url": "http://x"}
+    for bad in (10, 2_000_000, 1.5):
+        with pytest.raises(ReviewError, match="budget"):
+            save_budget(tmp_path, bad)
+    (tmp_path / "config.json").write_text("{broken")
+    assert load_budget(tmp_path) == DEFAULT_BUDGET_TOKENS
