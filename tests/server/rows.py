@@ -24,7 +24,7 @@ MINIMAL: dict[str, dict[str, Any]] = {
     "mirror_reports": {"title": "Review"},
     "tasks": {"title": "Write tests"},
     "templates": {"name": "Starter", "payload": {"skills": [], "seed_memory": []}},
-    "dream_reports": {"kind": "consolidate", "started_at": "2026-11-30T12:00:00+00:00"},
+    "dream_reports": {"kind": "consolidate", "started_at": "2026-11-30T12:00:00+00:00", "summary": "A dream"},
 }
 
 

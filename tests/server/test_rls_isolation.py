@@ -26,7 +26,7 @@ def test_other_users_rows_are_invisible(alice, bob, table):
 @pytest.mark.parametrize("table", TABLES)
 def test_other_users_rows_cannot_be_updated_or_tombstoned(alice, bob, table):
     row = make(alice, table)
-    column = next(c for c in ("content", "label", "title", "name") if c in MINIMAL[table])
+    column = next(c for c in ("content", "label", "title", "name", "summary") if c in MINIMAL[table])
     assert patch(bob, table, row["id"], **{column: "taken over"}) is None
     assert patch(bob, table, row["id"], deleted_at="now") is None
     after = get(alice, table, row["id"])
