@@ -15,8 +15,9 @@ Every write goes through LocalDatabase.write(), so everything here syncs like an
 
 `details` of a stored report (a JSON object; all keys optional when read):
     reviewer      {"id", "name", "model"} of the connection that wrote the review
-    logs          {"sources": [{"kind": "thread"|"pasted", "id"?, "title"}], "parts_sent", "parts_left_out",
-                   "left_out": [summary lines], "chars", "tokens", "budget_tokens"}
+    logs          {"sources": [{"kind": "thread"|"pasted", "id"?, "title"}] (at most 50), "source_count",
+                   "parts_sent", "parts_left_out", "left_out": [summary lines], "chars", "tokens",
+                   "budget_tokens"}
     memory_used   [{"number", "id", "label"}]    the cited nodes (reinforced when the report was stored)
     skill_scores  [{"number", "id", "name", "score"}]
     ignored       [sentences]                    out-of-range numbers the reviewer gave
@@ -120,22 +121,34 @@ def run_review(db: LocalDatabase, spec: ReviewSpec, *, api_key: str | None, ctx:
                         parsed.unverified, parsed.suggested_prompt is not None, reinforced, scored, attempts["n"])
 
 
+def _short(text: str, limit: int = 200) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+MAX_DETAIL_SOURCES = 50  # with every text cut to 200 characters, `details` stays far below the
+MAX_DETAIL_IGNORED = 20  # server's 100,000 bytes (40 nodes, 50 sources, 20 notes, the skills scored)
+
+
 def _details(request: ReviewRequest, parsed: ParsedReview, reviewer: AgentConnection) -> dict:
+    """What the report keeps about its review. Labels and titles are display copies, cut short; the
+    ids are there for links."""
     sources: dict[str, dict] = {}
     for part in (*request.omitted, *request.included):
         if part.source not in sources:
             sources[part.source] = ({"kind": "pasted", "title": "Pasted logs"} if part.source == PASTED_SOURCE
-                                    else {"kind": "thread", "id": part.source, "title": part.source_title})
+                                    else {"kind": "thread", "id": part.source, "title": _short(part.source_title)})
     return {
-        "reviewer": {"id": reviewer.id, "name": reviewer.name, "model": reviewer.model},
-        "logs": {"sources": list(sources.values()), "parts_sent": len(request.included),
-                 "parts_left_out": len(request.omitted), "left_out": request.omitted_summary(),
+        "reviewer": {"id": reviewer.id, "name": _short(reviewer.name), "model": _short(reviewer.model)},
+        "logs": {"sources": list(sources.values())[:MAX_DETAIL_SOURCES], "source_count": len(sources),
+                 "parts_sent": len(request.included), "parts_left_out": len(request.omitted),
+                 "left_out": [_short(line) for line in request.omitted_summary()[:MAX_DETAIL_SOURCES]],
                  "chars": request.chars, "tokens": request.tokens, "budget_tokens": request.spec.budget_tokens},
-        "memory_used": [{"number": n, "id": request.node_ids[n - 1], "label": request.node_labels[n - 1]}
+        "memory_used": [{"number": n, "id": request.node_ids[n - 1], "label": _short(request.node_labels[n - 1])}
                         for n in parsed.memory_used],
-        "skill_scores": [{"number": n, "id": request.skill_ids[n - 1], "name": request.skill_names[n - 1],
+        "skill_scores": [{"number": n, "id": request.skill_ids[n - 1], "name": _short(request.skill_names[n - 1]),
                           "score": score} for n, score in sorted(parsed.skill_scores.items())],
-        "ignored": parsed.ignored[:50],
+        "ignored": [_short(note) for note in parsed.ignored[:MAX_DETAIL_IGNORED]],
     }
 
 

@@ -112,6 +112,7 @@ class MirrorPage(QWidget):
         self.report.to_memory.connect(lambda rid, n: self.recommend(rid, n, "memory"))
         self.report.to_skill.connect(lambda rid, n: self.recommend(rid, n, "skill"))
         bus.changed.connect(self._on_changed)
+        self._listening = True
         self.refresh()
         self.load_sources(initial=True)
 
@@ -350,5 +351,9 @@ class MirrorPage(QWidget):
             .success(lambda _r: (self.new_review(), self.refresh())).run()
 
     def shutdown(self) -> None:
-        """The window is closing: a running review is cancelled (it stores nothing)."""
+        """The window is closing (its database is about to close): a running review is cancelled (it
+        stores nothing), and the page stops listening to the app-wide bus."""
         self.cancel()
+        if self._listening:
+            self._listening = False
+            bus.changed.disconnect(self._on_changed)

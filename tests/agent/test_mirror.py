@@ -147,6 +147,15 @@ def test_out_of_range_numbers_are_ignored(db, fake_llm, world):
         assert s.get(Skill, world["skill"]).score == 0.0
 
 
+def test_details_stay_small_whatever_the_reviewer_sends(db, fake_llm, world):
+    junk = ["x" * 1500] * 200  # 200 out-of-range "numbers", each a long string
+    fake_llm.reply(text=json.dumps(review(memory_used=junk)))
+    mirror.run_review(db, spec(world), api_key="", now=NOW)
+    (report,) = reports(db)
+    assert len(report.details["ignored"]) == 20 and all(len(n) <= 200 for n in report.details["ignored"])
+    assert len(json.dumps(report.details)) < 10_000
+
+
 def test_a_quote_must_be_verbatim_after_whitespace_normalisation(db, fake_llm, world):
     spaced = "I   will retry\nwith exponential    backoff"  # same words, other whitespace: found
     reworded = "I will retry using exponential backoff"  # a paraphrase: not found

@@ -191,3 +191,18 @@ def test_the_report_fits_the_minimum_window_size(mirror_page, fake_llm, qtbot, s
     qtbot.wait(20)
     right = page.form.run_button.mapTo(window, page.form.run_button.rect().topRight()).x()
     assert right <= window.width()
+
+
+def test_a_report_that_arrives_by_sync_appears_and_a_closed_window_stops_listening(mirror_page, qtbot, settle):
+    from desktop.bus import SYNC, bus
+    from local_schema.database import ChangedTables
+
+    page, cid, _tid = mirror_page
+    with page.ctx.db.write() as s:  # as a pull would store it: another device's report
+        s.add(MirrorReport(title="From the laptop", agent_connection_id=cid, strengths=["plain string"]))
+    bus.changed.emit(ChangedTables({"mirror_reports"}), SYNC)
+    qtbot.waitUntil(lambda: page.model.rowCount() == 1, timeout=5000)
+    assert page.model.rows()[0].title == "From the laptop" and page.model.rows()[0].unverified == 1
+    page.shutdown()
+    assert page._listening is False
+    page.shutdown()  # twice is harmless
