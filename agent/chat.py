@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from sqlalchemy import tuple_
 from sqlmodel import select
 
 from agent import errors
@@ -26,7 +27,7 @@ from agent.errors import LLMError
 from agent.llm_client import CancelToken, LLMClient
 from agent.memory import reinforce_used
 from agent.prompt import assemble_prompt
-from agent.threads import default_title, last_message
+from agent.threads import default_title, last_message, next_seq
 from local_schema.database import LocalDatabase
 from local_schema.models import AgentConnection, Conversation, Message
 
@@ -85,7 +86,7 @@ class ChatTurn:
         with self.db.write() as session:
             conversation = self._conversation(session)
             message = Message(user_id=conversation.user_id, conversation_id=conversation.id, role="user",
-                              content=text)
+                              content=text, seq=next_seq(session, conversation.id))
             if not (conversation.title or "").strip():
                 conversation.title = default_title(text)
             session.add(message)
@@ -122,7 +123,8 @@ class ChatTurn:
             later = session.exec(
                 select(Message).where(Message.conversation_id == self.conversation_id,
                                       Message.deleted_at.is_(None), Message.role == "assistant",
-                                      Message.id != user.id, Message.created_at >= user.created_at)
+                                      Message.id != user.id,
+                                      tuple_(Message.seq, Message.id) > tuple_(user.seq, user.id))
             ).all()
         return self._ask(user.id, [m.id for m in later])
 
@@ -194,7 +196,9 @@ class ChatTurn:
             if session.get(Conversation, self.conversation_id) is None:  # thread deleted mid-stream
                 self.cancel()
                 return
-            reply = Message(user_id=owner, conversation_id=self.conversation_id, role="assistant", content=text)
+            # After everything in the thread, so after its question on every device, whatever the clocks.
+            reply = Message(user_id=owner, conversation_id=self.conversation_id, role="assistant", content=text,
+                            seq=next_seq(session, self.conversation_id))
             session.add(reply)
             for old_id in replace:
                 old = session.get(Message, old_id)

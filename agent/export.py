@@ -38,7 +38,8 @@ def thread_to_json(session: Session, conversation_id: str, exported_at: str | No
         "connection": None if connection is None else {
             "name": connection.name, "provider": connection.provider, "base_url": connection.base_url,
             "model": connection.model},
-        "messages": [{"id": m.id, "role": m.role, "content": m.content, "created_at": m.created_at}
+        # In thread order; `seq` is that order (created_at is the server's stamp and can disagree with it).
+        "messages": [{"id": m.id, "role": m.role, "content": m.content, "created_at": m.created_at, "seq": m.seq}
                      for m in messages],
     }
     return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"

@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import literal_column
+from sqlalchemy import tuple_
 from sqlmodel import Session, select
 
 from agent.memory import MEMORY_HEADING, MEMORY_LIMIT, injected_nodes, render_memory_block
@@ -84,8 +84,8 @@ def preview_system_prompt(session: Session, connection: AgentConnection | None,
     return system_parts(session, connection, now)[0]
 
 
-def _ordered(query):  # chronological; rowid breaks ties between rows stamped in the same microsecond
-    return query.order_by(Message.created_at.desc(), literal_column("messages.rowid").desc())
+def _ordered(query):  # thread order, newest first (agent.threads: seq never rewritten by sync, then id)
+    return query.order_by(Message.seq.desc(), Message.id.desc())
 
 
 def history(session: Session, conversation_id: str, before: Message | None = None,
@@ -93,7 +93,7 @@ def history(session: Session, conversation_id: str, before: Message | None = Non
     """The last `limit` live messages of the thread (before `before`, if given), oldest first."""
     query = select(Message).where(Message.conversation_id == conversation_id, Message.deleted_at.is_(None))
     if before is not None:
-        query = query.where(Message.id != before.id, Message.created_at <= before.created_at)
+        query = query.where(tuple_(Message.seq, Message.id) < tuple_(before.seq, before.id))
     rows = session.exec(_ordered(query).limit(limit)).all()
     return list(reversed(rows))
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, literal_column
+from sqlalchemy import func
 from sqlmodel import Session, select
 
 from local_schema.database import LocalDatabase
 from local_schema.models import AgentConnection, Conversation, Message
+from local_schema.timestamps import now_micros
 
 TITLE_LENGTH = 60
 TITLE_LIMIT = 500  # conversations.title on the server
@@ -96,12 +97,26 @@ def count_messages(session: Session, conversation_id: str) -> int:
     return session.exec(query).one()
 
 
+def next_seq(session: Session, conversation_id: str) -> int:
+    """The `seq` of a message about to be added to the thread: a hybrid logical clock in microseconds,
+    max(this device's clock, the thread's largest seq + 1). It follows everything the thread holds here,
+    whatever this device's clock says; between devices that have synced, it keeps their order too."""
+    largest = session.exec(select(func.max(Message.seq)).where(Message.conversation_id == conversation_id)).one()
+    return max(now_micros(), (largest or 0) + 1)
+
+
+# Thread order is (seq, id) everywhere: seq is never rewritten by sync (created_at is, on push), and id
+# breaks the tie two devices could make identically on every device (rowid differs between devices).
+IN_ORDER = (Message.seq, Message.id)
+NEWEST_FIRST = (Message.seq.desc(), Message.id.desc())
+
+
 def thread_messages(session: Session, conversation_id: str, offset: int = 0,
                     limit: int | None = None) -> list[Message]:
-    """Live messages in chronological order; `offset`/`limit` page through long threads."""
+    """Live messages in thread order (seq, id); `offset`/`limit` page through long threads."""
     query = (select(Message)
              .where(Message.conversation_id == conversation_id, Message.deleted_at.is_(None))
-             .order_by(Message.created_at, literal_column("messages.rowid"))
+             .order_by(*IN_ORDER)
              .offset(offset))
     if limit is not None:
         query = query.limit(limit)
@@ -112,7 +127,7 @@ def last_message(session: Session, conversation_id: str, role: str | None = None
     query = select(Message).where(Message.conversation_id == conversation_id, Message.deleted_at.is_(None))
     if role:
         query = query.where(Message.role == role)
-    query = query.order_by(Message.created_at.desc(), literal_column("messages.rowid").desc()).limit(1)
+    query = query.order_by(*NEWEST_FIRST).limit(1)
     return session.exec(query).first()
 
 

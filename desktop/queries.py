@@ -18,10 +18,11 @@ from desktop.models.transcript_model import MessageRow
 
 ThreadInfo = threads.ThreadSummary
 
-# The transcript's order (agent.threads.thread_messages uses the same): the message's time, then its
-# local rowid for messages stored in the same millisecond.
-ORDER = ("created_at", "rowid")
-_COLS = "id, role, content, created_at, rowid"
+# The transcript's order (agent.threads.thread_messages uses the same): messages.seq, which sync never
+# rewrites (created_at is replaced by the server's stamp on push), then the id, which breaks a tie the
+# same way on every device.
+ORDER = ("seq", "id")
+_COLS = "id, role, content, created_at, seq"
 _LIVE = "conversation_id = ? AND deleted_at IS NULL"
 
 
@@ -36,8 +37,8 @@ def count_messages(db, conversation_id: str) -> int:
 
 
 def _row(r) -> MessageRow:
-    message_id, role, content, created_at, rowid = r
-    return MessageRow(message_id, role, content, created_at, order=(created_at, rowid))
+    message_id, role, content, created_at, seq = r
+    return MessageRow(message_id, role, content, created_at, order=(seq, message_id))
 
 
 def _select(db, sql: str, params: tuple) -> list:
@@ -49,9 +50,9 @@ def older_than(db, conversation_id: str, key: tuple | None, limit: int) -> tuple
     """The `limit` messages just before `key` (None: the newest), oldest first; and whether more precede."""
     where, params = _LIVE, (conversation_id,)
     if key is not None:
-        where += " AND (created_at < ? OR (created_at = ? AND rowid < ?))"
-        params += (key[0], key[0], key[1])
-    rows = _select(db, f"SELECT {_COLS} FROM messages WHERE {where} ORDER BY created_at DESC, rowid DESC LIMIT ?",
+        where += " AND (seq, id) < (?, ?)"
+        params += (key[0], key[1])
+    rows = _select(db, f"SELECT {_COLS} FROM messages WHERE {where} ORDER BY seq DESC, id DESC LIMIT ?",
                    (*params, limit + 1))
     return [_row(r) for r in reversed(rows[:limit])], len(rows) > limit
 
@@ -60,9 +61,9 @@ def newer_than(db, conversation_id: str, key: tuple | None, limit: int) -> tuple
     """The `limit` messages just after `key` (None: from the first), oldest first; and whether more follow."""
     where, params = _LIVE, (conversation_id,)
     if key is not None:
-        where += " AND (created_at > ? OR (created_at = ? AND rowid > ?))"
-        params += (key[0], key[0], key[1])
-    rows = _select(db, f"SELECT {_COLS} FROM messages WHERE {where} ORDER BY created_at, rowid LIMIT ?",
+        where += " AND (seq, id) > (?, ?)"
+        params += (key[0], key[1])
+    rows = _select(db, f"SELECT {_COLS} FROM messages WHERE {where} ORDER BY seq, id LIMIT ?",
                    (*params, limit + 1))
     return [_row(r) for r in rows[:limit]], len(rows) > limit
 
@@ -72,23 +73,24 @@ def between(db, conversation_id: str, first: tuple | None, last: tuple | None, l
     `limit` (from the first): what a shown window holds now, after sync wrote into it."""
     where, params = _LIVE, (conversation_id,)
     if first is not None:
-        where += " AND (created_at > ? OR (created_at = ? AND rowid >= ?))"
-        params += (first[0], first[0], first[1])
+        where += " AND (seq, id) >= (?, ?)"
+        params += (first[0], first[1])
     if last is not None:
-        where += " AND (created_at < ? OR (created_at = ? AND rowid <= ?))"
-        params += (last[0], last[0], last[1])
-    rows = _select(db, f"SELECT {_COLS} FROM messages WHERE {where} ORDER BY created_at, rowid LIMIT ?",
+        where += " AND (seq, id) <= (?, ?)"
+        params += (last[0], last[1])
+    rows = _select(db, f"SELECT {_COLS} FROM messages WHERE {where} ORDER BY seq, id LIMIT ?",
                    (*params, limit))
     return [_row(r) for r in rows]
 
 
 def keys_of(db, message_ids: list[str]) -> dict[str, tuple]:
-    """The current keys of these messages (sync may have re-stamped them since they were shown)."""
+    """The current keys of these messages (a key never changes once the row is stored with its seq;
+    asked anyway, so a row whose seq was filled in after it was shown is found where it is)."""
     if not message_ids:
         return {}
     marks = ",".join("?" * len(message_ids))
-    rows = _select(db, f"SELECT id, created_at, rowid FROM messages WHERE id IN ({marks})", tuple(message_ids))
-    return {r[0]: (r[1], r[2]) for r in rows}
+    rows = _select(db, f"SELECT id, seq FROM messages WHERE id IN ({marks})", tuple(message_ids))
+    return {r[0]: (r[1], r[0]) for r in rows}
 
 
 @dataclass
@@ -108,12 +110,12 @@ def tail_window(db, conversation_id: str, size: int) -> Window:
 
 def window_around(db, message_id: str, size: int) -> tuple[Window, str] | None:
     """A window of about `size` messages with `message_id` a third of the way down."""
-    found = _select(db, "SELECT conversation_id, created_at, rowid FROM messages WHERE id = ? AND deleted_at IS NULL",
+    found = _select(db, "SELECT conversation_id, seq FROM messages WHERE id = ? AND deleted_at IS NULL",
                     (message_id,))
     if not found:
         return None
-    conversation_id, created_at, rowid = found[0]
-    key = (created_at, rowid)
+    conversation_id, seq = found[0]
+    key = (seq, message_id)
     before, older = older_than(db, conversation_id, key, size // 3)
     after, newer = newer_than(db, conversation_id, key, size - len(before) - 1)
     hit = between(db, conversation_id, key, key, 1)

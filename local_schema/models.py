@@ -13,10 +13,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import JSON
+from sqlalchemy import JSON, event
+from sqlalchemy.orm import Session, object_session
 from sqlmodel import Field, SQLModel
 
-from local_schema.timestamps import utc_now
+from local_schema.timestamps import to_micros, utc_now
 
 # None must become SQL NULL (refused by NOT NULL), not the JSON text 'null' that would slip through.
 _JSON = JSON(none_as_null=True)
@@ -66,6 +67,36 @@ class Message(_Synced, table=True):
     conversation_id: str = Field(foreign_key="conversations.id", ondelete="CASCADE")
     role: str  # system | user | assistant
     content: str
+    # The message's place in its thread, chosen once by the device that writes it and never rewritten
+    # (not by push adoption, which replaces created_at with the server's stamp, nor by the server, which
+    # keeps it on UPDATE). A hybrid logical clock in microseconds: max(now, the thread's largest seq + 1),
+    # so a reply always follows its question whatever the device clocks say (agent.threads.next_seq).
+    # Left None, a local trigger fills it on insert. Threads are ordered by (seq, id).
+    seq: int | None = Field(default=None)
+
+
+def _fill_seq(_mapper, connection, message: Message) -> None:
+    """An ORM insert that leaves `seq` unset gets what the SQLite trigger would give it (migration v6):
+    max(created_at in µs, the thread's largest seq + 1), set on the object too so its order is known."""
+    if message.seq is not None:
+        return
+    session = object_session(message)
+    assigned = session.info.setdefault(_SEQ_ASSIGNED, {}) if session is not None else {}
+    largest = assigned.get(message.conversation_id)
+    if largest is None:
+        largest = connection.exec_driver_sql("SELECT max(seq) FROM messages WHERE conversation_id = ?",
+                                              (message.conversation_id,)).scalar() or 0
+    try:
+        at = to_micros(message.created_at)
+    except ValueError:
+        at = 0
+    message.seq = max(at, largest + 1)
+    assigned[message.conversation_id] = message.seq
+
+
+_SEQ_ASSIGNED = "mirari_seq_assigned"  # Session.info: seqs given during the current flush, per thread
+event.listen(Message, "before_insert", _fill_seq)
+event.listen(Session, "after_flush_postexec", lambda session, _ctx: session.info.pop(_SEQ_ASSIGNED, None))
 
 
 class MemoryNode(_Synced, table=True):
@@ -208,9 +239,17 @@ def client_columns(model_or_table: type[SQLModel] | str) -> tuple[str, ...]:
     return tuple(name for name in all_columns(model_or_table) if name not in managed)
 
 
+# Client columns written once, at insert: the server keeps the first value on UPDATE, so an update of
+# them is never captured (the insert sends the current row, these columns included).
+INSERT_ONLY_COLUMNS: dict[str, tuple[str, ...]] = {"messages": ("seq",)}
+
+
 def captured_columns(model_or_table: type[SQLModel] | str) -> tuple[str, ...]:
-    """Columns whose change an update records in the outbox: client columns except id, plus deleted_at."""
-    return tuple(name for name in client_columns(model_or_table) if name != "id") + ("deleted_at",)
+    """Columns whose change an update records in the outbox: client columns except id and the insert-only
+    ones, plus deleted_at."""
+    table = model_or_table if isinstance(model_or_table, str) else model_or_table.__tablename__
+    skip = {"id", *INSERT_ONLY_COLUMNS.get(table, ())}
+    return tuple(name for name in client_columns(model_or_table) if name not in skip) + ("deleted_at",)
 
 
 CLIENT_COLUMNS: dict[str, tuple[str, ...]] = {table: client_columns(table) for table in SYNCED_TABLES}

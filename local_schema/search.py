@@ -26,7 +26,7 @@ _QUERY = text(
     FROM messages_fts
     JOIN messages AS m ON m.rowid = messages_fts.rowid
     WHERE messages_fts MATCH :match
-    ORDER BY messages_fts.rank, m.created_at DESC
+    ORDER BY messages_fts.rank, m.seq DESC, m.id DESC
     LIMIT :limit
     """
 )

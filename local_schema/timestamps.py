@@ -27,9 +27,20 @@ def format_timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+def _now() -> datetime:
+    # This device's clock, read by every local stamp (utc_now, now_micros). One function, so a test can
+    # play a device whose clock is off.
+    return datetime.now(UTC)
+
+
 def utc_now() -> str:
     """The current time as 'YYYY-MM-DDTHH:MM:SS.ffffff+00:00'."""
-    return format_timestamp(datetime.now(UTC))
+    return format_timestamp(_now())
+
+
+def now_micros() -> int:
+    """This device's clock in microseconds since the Unix epoch (for messages.seq)."""
+    return to_micros(utc_now())
 
 
 def parse_timestamp(value: str) -> datetime:
@@ -53,3 +64,13 @@ def parse_timestamp(value: str) -> datetime:
 def normalize_timestamp(value: str) -> str:
     """Re-render any accepted timestamp string in the canonical six-digit UTC form."""
     return format_timestamp(parse_timestamp(value))
+
+
+def to_micros(value: str) -> int:
+    """Microseconds since the Unix epoch of a timestamp string (exact; the server computes the same)."""
+    moment = parse_timestamp(value)
+    return (moment.toordinal() - _EPOCH_ORDINAL) * 86_400_000_000 + (
+        moment.hour * 3600 + moment.minute * 60 + moment.second) * 1_000_000 + moment.microsecond
+
+
+_EPOCH_ORDINAL = datetime(1970, 1, 1).toordinal()

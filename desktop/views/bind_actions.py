@@ -90,7 +90,7 @@ def delete_connection(page, connection_id: str) -> None:
 
         # References to it (threads, reports, tasks) are set to null by SQLite here and by the server's
         # tombstone cascade there: one request to the server, not one per referring row.
-        with db.write(tables=["conversations", "mirror_reports", "tasks"]) as s:
+        with db.write(tables=["conversations", "mirror_reports", "tasks", "dream_reports"]) as s:
             row = s.get(AgentConnection, connection_id)
             if row is not None:
                 s.delete(row)

@@ -18,6 +18,7 @@ from local_schema.migrations import (
     v0003_skill_tests,
     v0004_dream_reports,
     v0005_mirror_review,
+    v0006_message_order,
 )
 
 
@@ -34,6 +35,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "skill_tests", v0003_skill_tests.upgrade),
     Migration(4, "dream_reports", v0004_dream_reports.upgrade),
     Migration(5, "mirror_review", v0005_mirror_review.upgrade),
+    Migration(6, "message_order", v0006_message_order.upgrade),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -239,7 +239,9 @@ def test_rolled_back_transaction_leaves_neither_row_nor_capture(db, db_path):
         assert count_pending(session) == 0
 
 
-def test_cascading_delete_of_a_conversation_captures_its_messages(db):
+def test_a_conversations_cascade_is_left_to_the_server(db):
+    """Deleting a thread is one op: the server's tombstone cascade deletes its messages there, so the
+    local ON DELETE CASCADE is not captured, and the messages' own queued ops go with them."""
     with db.session() as session:
         conn = _connection()
         conv = Conversation(agent_connection_id=conn.id, title="t")
@@ -251,34 +253,51 @@ def test_cascading_delete_of_a_conversation_captures_its_messages(db):
         session.add_all(messages)
         session.commit()
     _clear(db)
-    with db.session() as session:
+    with db.write() as session:
+        session.get(Message, messages[0].id).content = "edited, not pushed yet"
+        session.add(Message(conversation_id=conv.id, role="user", content="never pushed"))
+    assert len(_ops(db)) == 2
+    with db.write() as session:
         session.execute(text("DELETE FROM conversations WHERE id = :id"), {"id": conv.id})
         session.execute(text("DELETE FROM agent_connections"))
-        session.commit()
-        assert session.execute(text("SELECT count(*) FROM messages")).scalar() == 0
-    ops = _ops(db)
-    assert sorted(op[1] for op in ops if op[0] == "messages") == sorted(m.id for m in messages)
-    assert all(op[2] == "delete" for op in ops)
-    assert ("conversations", conv.id, "delete", None) in ops
-    assert ops[-1] == ("agent_connections", conn.id, "delete", None)
-
-
-def test_fk_set_null_on_local_delete_is_captured_as_an_update(db):
     with db.session() as session:
-        conn = _connection()
-        session.add(conn)
-        session.flush()
-        conv = Conversation(agent_connection_id=conn.id)
+        assert session.execute(text("SELECT count(*) FROM messages")).scalar() == 0
+    assert _ops(db) == [("conversations", conv.id, "delete", None), ("agent_connections", conn.id, "delete", None)]
+
+
+def test_deleting_one_message_is_still_captured(db):
+    with db.session() as session:
+        conv = Conversation(title="t")
         session.add(conv)
+        session.flush()
+        message = Message(conversation_id=conv.id, role="assistant", content="old reply")
+        session.add(message)
         session.commit()
     _clear(db)
+    with db.write() as session:
+        session.delete(session.get(Message, message.id))
+    assert _ops(db) == [("messages", message.id, "delete", None)]
+
+
+def test_a_connections_set_null_is_left_to_the_server_but_a_real_unbinding_is_captured(db):
     with db.session() as session:
-        session.execute(text("DELETE FROM agent_connections"))
+        conn, other = _connection(), _connection(name="other")
+        session.add_all([conn, other])
+        session.flush()
+        conv = Conversation(agent_connection_id=conn.id)
+        unbound = Conversation(agent_connection_id=other.id)
+        session.add_all([conv, unbound])
         session.commit()
+    _clear(db)
+    with db.write() as session:
+        session.execute(text("DELETE FROM agent_connections WHERE id = :id"), {"id": conn.id})
+        session.execute(text("UPDATE conversations SET agent_connection_id = NULL WHERE id = :id"),
+                        {"id": unbound.id})
+    with db.session() as session:
         assert session.get(Conversation, conv.id).agent_connection_id is None
     assert _ops(db) == [
-        ("conversations", conv.id, "update", ["agent_connection_id"]),
         ("agent_connections", conn.id, "delete", None),
+        ("conversations", unbound.id, "update", ["agent_connection_id"]),
     ]
 
 

@@ -173,3 +173,38 @@ def test_v5_gives_old_mirror_reports_the_review_columns_and_captures_them(db_pat
         assert sorted(last.changed_columns) == ["applied_at", "details", "previous_prompt"]
     finally:
         db.close()
+
+
+def test_v6_gives_messages_an_order_that_matches_the_servers_backfill(db_path):
+    """Rows the server has get exactly the microseconds of their created_at (what the server migration
+    gives them, so nothing is pulled again); rows only this device has come after what precedes them;
+    filling seq in is not a change to push."""
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    migrate(conn, target=5)
+    conn.execute("INSERT INTO conversations (id, title) VALUES (?, 't')", (CONV_ID,))
+    synced = [("a0000000-0000-4000-8000-000000000001", "2024-05-01T12:00:00.5+00:00"),
+              ("a0000000-0000-4000-8000-000000000002", "2024-05-01T12:00:01.123456+00:00")]
+    conn.executemany("INSERT INTO messages (id, conversation_id, role, content, created_at) "
+                     "VALUES (?, ?, 'user', 'synced', ?)", [(i, CONV_ID, at) for i, at in synced])
+    conn.execute("DELETE FROM sync_outbox")  # pushed: the server has them
+    # Written offline with a clock behind: its created_at sorts before the synced rows.
+    conn.execute("INSERT INTO messages (id, conversation_id, role, content, created_at) VALUES "
+                 "('b0000000-0000-4000-8000-000000000003', ?, 'user', 'offline', '2024-04-30T12:00:00+00:00')",
+                 (CONV_ID,))
+    conn.close()
+    open_database(db_path).close()
+    raw = sqlite3.connect(db_path)
+    try:
+        seqs = dict(raw.execute("SELECT id, seq FROM messages"))
+        assert seqs[synced[0][0]] == 1714564800_500000 and seqs[synced[1][0]] == 1714564801_123456
+        assert seqs["b0000000-0000-4000-8000-000000000003"] == 1714478400_000000  # its own time: first
+        assert [k for (k,) in raw.execute("SELECT kind FROM sync_outbox")] == ["insert"]  # nothing new
+        # A raw insert without seq is given one after the thread's last message, and that is not captured.
+        raw.execute("INSERT INTO messages (conversation_id, role, content, created_at) "
+                    "VALUES (?, 'user', 'raw', '2020-01-01T00:00:00+00:00')", (CONV_ID,))
+        raw.commit()
+        assert raw.execute("SELECT seq FROM messages WHERE content = 'raw'").fetchone()[0] == 1714564801_123457
+        assert [k for (k,) in raw.execute("SELECT kind FROM sync_outbox")] == ["insert", "insert"]
+    finally:
+        raw.close()

@@ -13,6 +13,7 @@ from sqlmodel import select
 from local_schema.database import open_database
 from local_schema.models import (
     CLIENT_COLUMNS,
+    INSERT_ONLY_COLUMNS,
     MODELS_BY_TABLE,
     SERVER_MANAGED_COLUMNS,
     SYNCED_MODELS,
@@ -47,7 +48,8 @@ def _graph():
     return [
         conn,
         conv,
-        Message(conversation_id=conv.id, role="user", content="hello\nworld", deleted_at=SERVER_STAMP),
+        Message(conversation_id=conv.id, role="user", content="hello\nworld", deleted_at=SERVER_STAMP,
+                seq=1714564800123456),
         MemoryNode(
             label="likes tea", category="preference", strength=0.8125, last_referenced_at=SERVER_STAMP
         ),
@@ -172,13 +174,15 @@ def test_column_classification():
         "dream_reports",
     ]
     assert SERVER_MANAGED_COLUMNS["templates"] == ("created_at", "updated_at", "author_id", "deleted_at")
-    assert CLIENT_COLUMNS["messages"] == ("id", "conversation_id", "role", "content")
+    assert CLIENT_COLUMNS["messages"] == ("id", "conversation_id", "role", "content", "seq")
+    assert "seq" not in captured_columns("messages")  # insert-only: the server keeps the first value
     assert "system_prompt" in CLIENT_COLUMNS["agent_connections"]
     assert "last_referenced_at" in CLIENT_COLUMNS["memory_nodes"]
     for table, model in MODELS_BY_TABLE.items():
         assert set(CLIENT_COLUMNS[table]) | set(SERVER_MANAGED_COLUMNS[table]) == set(all_columns(model))
         assert "updated_at" in all_columns(model) and "deleted_at" in all_columns(model)
-        assert set(captured_columns(table)) == (set(CLIENT_COLUMNS[table]) - {"id"}) | {"deleted_at"}
+        assert set(captured_columns(table)) == (
+            set(CLIENT_COLUMNS[table]) - {"id", *INSERT_ONLY_COLUMNS.get(table, ())}) | {"deleted_at"}
 
 
 # --- the models and the migrated schema must not drift apart ---------------------------------------

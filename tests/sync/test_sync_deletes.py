@@ -130,3 +130,56 @@ def test_message_written_offline_into_a_conversation_deleted_elsewhere_is_parked
     assert [m for m in server_rows(supabase_stack, "messages", user[2]) if m["deleted_at"] is None] == []
     a.sync()
     assert a.snapshot() == b.snapshot() and a.alerts == b.alerts == []
+
+
+def test_deleting_a_thread_is_one_request_the_server_cascades_it(devices, supabase_stack, user):
+    from agent.threads import delete_thread
+    from local_schema.models import SYNCED_TABLES
+
+    a, b = devices("a"), devices("b")
+    with a.db.write() as s:
+        conv = Conversation(title="long thread")
+        s.add(conv)
+        s.flush()
+        s.add_all([Message(conversation_id=conv.id, role="user", content=f"m{i}") for i in range(200)])
+    a.sync()
+    b.sync()
+    with a.db.write() as s:  # one more message and an edit, never pushed: the delete covers them too
+        s.add(Message(conversation_id=conv.id, role="user", content="unpushed"))
+        s.get(Message, next(iter(a.rows("messages")))).content = "edited"
+    delete_thread(a.db, conv.id)
+    assert a.scalar("SELECT count(*) FROM sync_outbox") == 1
+    result = a.sync()
+    push_requests = result.requests - len(SYNCED_TABLES)  # an idle pull is one request per table
+    assert (result.pushed, push_requests) == (1, 1)
+    server = server_rows(supabase_stack, "messages", user[2])
+    assert len(server) == 200 and all(m["deleted_at"] is not None for m in server)
+    b.sync()
+    assert b.rows("conversations") == {} and b.rows("messages") == {}
+    assert a.snapshot() == b.snapshot()
+
+
+def test_deleting_a_connection_is_one_request_the_server_nulls_the_references(devices, supabase_stack, user):
+    from local_schema.models import SYNCED_TABLES, AgentConnection, MirrorReport
+
+    a, b = devices("a"), devices("b")
+    with a.db.write() as s:
+        conn = AgentConnection(name="c", provider="custom", base_url="http://x/v1", model="m")
+        s.add(conn)
+        s.flush()
+        s.add_all([Conversation(agent_connection_id=conn.id, title=f"t{i}") for i in range(20)])
+        s.add_all([Task(connection_id=conn.id, title=f"task{i}") for i in range(5)])
+        s.add(MirrorReport(agent_connection_id=conn.id, title="r"))
+    a.sync()
+    b.sync()
+    with a.db.write(tables=["conversations", "tasks", "mirror_reports"]) as s:
+        s.delete(s.get(AgentConnection, conn.id))
+    assert a.scalar("SELECT count(*) FROM sync_outbox") == 1
+    result = a.sync()
+    assert (result.pushed, result.requests - len(SYNCED_TABLES)) == (1, 1)
+    for table, column in (("conversations", "agent_connection_id"), ("tasks", "connection_id"),
+                          ("mirror_reports", "agent_connection_id")):
+        assert all(r[column] is None for r in server_rows(supabase_stack, table, user[2]))
+    b.sync()
+    assert all(r["agent_connection_id"] is None for r in b.rows("conversations").values())
+    assert a.snapshot() == b.snapshot()
