@@ -143,17 +143,11 @@ def thread_parts(session: Session, thread_ids: list[str]) -> list[LogPart]:
         title = (thread.title or "").strip() or "Untitled thread"
         for index, message in enumerate(thread_messages(session, thread_id)):
             text = f"[{_clock(message.created_at)}] {message.role}:\n{message.content.strip()}"
-            parts.append((message.created_at, index, LogPart(thread_id, title, text, message.created_at)))
-    # Stable by time; within one thread the stored order (created_at, then rowid) breaks ties.
-    parts.sort(key=lambda item: (_sortable(item[0]), item[2].source, item[1]))
+            parts.append((message.seq or 0, index, LogPart(thread_id, title, text, message.created_at)))
+    # By messages.seq (µs of the writing device's clock, never rewritten by sync, so within a thread it is
+    # the thread's order; created_at is the server's stamp and can disagree), then thread, then position.
+    parts.sort(key=lambda item: (item[0], item[2].source, item[1]))
     return [part for _when, _index, part in parts]
-
-
-def _sortable(stamp: str) -> datetime:
-    try:
-        return parse_timestamp(stamp)
-    except ValueError:
-        return datetime.min.replace(tzinfo=UTC)
 
 
 def pasted_parts(text: str) -> list[LogPart]:
