@@ -10,13 +10,16 @@ from desktop.demo import add_thread
 
 
 def _apply_as_sync(db, rows) -> None:
-    """Insert `rows` (id, conversation_id, role, content, created_at) the way a pull does."""
+    """Insert `rows` (id, conversation_id, role, content, created_at) the way a pull does: a pulled row
+    carries the seq its writer gave it (here: its created_at in µs, as another device's clock would)."""
+    from local_schema.timestamps import to_micros
+
     with db.write() as session:
         conn = session.connection()
         with db.applying_remote(conn):
             conn.exec_driver_sql(
-                "INSERT INTO messages (id, conversation_id, role, content, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)", [(*r, r[4]) for r in rows])
+                "INSERT INTO messages (id, conversation_id, role, content, created_at, updated_at, seq) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)", [(*r, r[4], to_micros(r[4])) for r in rows])
     db.notify_changed({"messages"}, "sync", {"messages": {r[0] for r in rows}})
 
 
