@@ -179,7 +179,14 @@ def test_device_clock_a_day_off_changes_nothing(devices, supabase_stack, user, m
         class SkewedDatetime(dt.datetime):
             now = staticmethod(fake_now)
 
-        monkeypatch.setattr(time, "time", lambda: real() + days * 86400)
+        def device_time():
+            # The stand-in runs in this process: its clock (and so its Date header, which pull compares
+            # row stamps with) is the server's, not the device's.
+            if threading.current_thread().name == "supabase-standin":
+                return real()
+            return real() + days * 86400
+
+        monkeypatch.setattr(time, "time", device_time)
         monkeypatch.setattr(ts, "datetime", SkewedDatetime)
         return ts.utc_now()
 
