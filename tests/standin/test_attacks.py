@@ -76,6 +76,51 @@ def test_a_cast_is_a_type_name_and_nothing_else(rest, alice, select, status):
     still_serving(rest, alice)
 
 
+@pytest.mark.parametrize(("query", "status", "code"), [
+    ("select=id&order=id;drop table tasks", 400, "PGRST100"),
+    ('select="id""; drop table tasks; --"', 400, "PGRST100"),  # quotes escape with \\, not by doubling
+    ('select=title&"title%s"=eq.x', 400, "42703"),
+    ("select=title&title=eq.%25s'); drop table tasks; --", 200, None),
+    ("select=title,k:title->>'; select 1; x", 200, None),
+    ("select=title,k:title->>'; select pg_sleep(10) --", 400, "PGRST100"),
+    ("select=title&title=fts(english');select 1;--).x", 400, "PGRST100"),
+    ("select=title&or=(title.eq.a'),title.in.(\"'); drop table tasks;--\"))", 200, None),
+    ("select=title&title=like(any).{%25s,%25%25}", 200, None),
+])
+def test_nothing_from_the_request_reaches_sql_unquoted(rest, alice, supabase_stack, query, status, code):
+    response = rest("GET", "/tasks?" + query, token=alice.token)
+    assert response.status_code == status, response.text
+    if code:
+        assert response.json()["code"] == code
+    with psycopg.connect(supabase_stack.db_url, autocommit=True) as conn:
+        assert conn.execute("select to_regclass('public.tasks') is not null").fetchone()[0]
+    still_serving(rest, alice)
+
+
+def test_names_with_quotes_and_percent_signs(rest, alice, supabase_stack):
+    with psycopg.connect(supabase_stack.db_url, autocommit=True) as conn:
+        conn.execute('''create table public.odd_names (id int primary key, "50% off" text, "say ""hi""" text,
+                        user_id uuid not null default auth.uid());
+                        alter table public.odd_names enable row level security;
+                        create policy own on public.odd_names for all to authenticated
+                          using ((select auth.uid()) = user_id) with check ((select auth.uid()) = user_id);
+                        grant select, insert, update, delete on public.odd_names to authenticated''')
+    try:
+        created = rest("POST", "/odd_names", token=alice.token, params={"columns": '"id","50% off","say \\"hi\\""'},
+                       json={"id": 1, "50% off": "p", 'say "hi"': "q"}, headers={"Prefer": "return=representation"})
+        assert created.status_code == 201, created.text
+        found = rest("GET", '/odd_names', token=alice.token,
+                     params={"select": 'a:"50% off",b:"say \\"hi\\""', '"50% off"': "eq.p",
+                             "order": '"say \\"hi\\"".desc'})
+        assert found.json() == [{"a": "p", "b": "q"}]
+        upsert = rest("POST", "/odd_names", params={"on_conflict": '"id"'}, token=alice.token, json={"id": 1, "50% off": "u"},
+                      headers={"Prefer": "resolution=merge-duplicates,return=representation"})
+        assert upsert.status_code == 200 and upsert.json()[0]["50% off"] == "u"
+    finally:
+        with psycopg.connect(supabase_stack.db_url, autocommit=True) as conn:
+            conn.execute("drop table public.odd_names")
+
+
 def test_real_type_names_still_cast(rest, alice):
     rest("POST", "/tasks", token=alice.token, json={"id": str(uuid.uuid4()), "title": "42"})
     response = rest("GET", "/tasks", token=alice.token, params={

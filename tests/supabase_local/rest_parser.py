@@ -8,6 +8,7 @@ parameters with it. Nothing here builds SQL.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from tests.supabase_local.rest_errors import RestError
@@ -16,7 +17,14 @@ QUANT_OPS = ("eq", "gte", "gt", "lte", "lt", "like", "ilike", "match", "imatch")
 SIMPLE_OPS = ("neq", "cs", "cd", "ov", "sl", "sr", "nxr", "nxl", "adj")
 FTS_OPS = ("fts", "plfts", "phfts", "wfts")
 IS_VALUES = ("null", "not_null", "true", "false", "unknown")
-_WS = " \t"
+_QUANT_SET = frozenset(QUANT_OPS)
+_VALUE_OPS = frozenset(QUANT_OPS + SIMPLE_OPS + FTS_OPS)  # operators followed by one value
+_WS_CHARS = (" ", "\t")
+_SPACES = re.compile(r"[ \t]*")
+# pIdentifierChar: a letter (any script), an ASCII digit, "_", " " or "$"
+_IDENTIFIER = re.compile(r"(?:[^\W\d]|[0-9 $])+")
+_JSON_KEY = re.compile(r"[^(\-:.,>)]+")
+_PLAIN_VALUE = re.compile(r"[^,)]*")
 _OP_EXPECT = '"not" or operator (eq, gt, ...)'
 
 
@@ -88,8 +96,8 @@ class Parser:
         return ParseError(pos, found, expecting)
 
     def ws(self) -> None:
-        while self.pos < len(self.s) and self.s[self.pos] in _WS:
-            self.pos += 1
+        if self.s[self.pos:self.pos + 1] in _WS_CHARS:  # usually nothing to skip
+            self.pos = _SPACES.match(self.s, self.pos).end()
 
     def take(self, word: str) -> bool:
         if self.s.startswith(word, self.pos):
@@ -137,10 +145,7 @@ class Parser:
         return "-".join(parts)
 
     def _identifier(self) -> str | None:
-        start, s = self.pos, self.s
-        while self.pos < len(s) and (s[self.pos].isalpha() or "0" <= s[self.pos] <= "9" or s[self.pos] in "_ $"):
-            self.pos += 1
-        return s[start:self.pos].strip() if self.pos > start else None
+        return self._run(_IDENTIFIER)
 
     def identifier(self) -> str | None:
         return self._identifier()
@@ -154,10 +159,15 @@ class Parser:
         return name
 
     def _json_key_word(self) -> str | None:
-        start, s = self.pos, self.s
-        while self.pos < len(s) and s[self.pos] not in "(-:.,>)":
-            self.pos += 1
-        return s[start:self.pos].strip() if self.pos > start else None
+        return self._run(_JSON_KEY)
+
+    def _run(self, pattern: re.Pattern) -> str | None:
+        """many1 of a character class, then stripped (pIdentifier, pJsonKeyIdentifier)."""
+        m = pattern.match(self.s, self.pos)
+        if m is None:
+            return None
+        self.pos = m.end()
+        return m.group().strip()
 
     def json_path(self) -> tuple:
         path = []
@@ -194,43 +204,38 @@ class Parser:
 
     # -- operators and values ----------------------------------------------------------------
     def op_expr(self, field_: Field, in_tree: bool) -> Filter:
+        """pOpExpr: [not.] then in, is, isdistinct, fts-like (with a language), simple or quantifiable
+        operators (with (any)/(all)). The operator word is read up to its `.` or `(` and looked up."""
         negate = self.take("not.")
-        start = self.pos
-        if self.take("in."):
-            return Filter(field_, negate, "in", self.list_value())
-        if self.take("is."):
-            for word in IS_VALUES:
-                if self.s[self.pos:self.pos + len(word)].lower() == word:
-                    self.pos += len(word)
-                    return Filter(field_, negate, "is", word)
-            raise self.fail("isVal: (null, not_null, true, false, unknown)")
-        if self.take("isdistinct."):
-            return Filter(field_, negate, "isdistinct", self.single_value(in_tree))
-        for op in FTS_OPS:
-            if self.s.startswith(op + ".", self.pos) or self.s.startswith(op + "(", self.pos):
-                self.pos += len(op)
-                lang = None
-                if self.take("("):
-                    lang = self.identifier()
-                    if lang is None or not self.take(")"):
-                        self.pos = start
-                        raise self.fail(_OP_EXPECT)
-                self.expect(".", "delimiter (.)")
-                return Filter(field_, negate, op, self.single_value(in_tree), lang=lang)
-        for op in SIMPLE_OPS:
-            if self.s.startswith(op + ".", self.pos):
-                self.pos += len(op) + 1
+        s, start = self.s, self.pos
+        end = start
+        while end < len(s) and s[end] not in ".(":
+            end += 1
+        op, after = s[start:end], s[end:end + 1]
+        if after == ".":
+            self.pos = end + 1
+            if op == "in":
+                return Filter(field_, negate, "in", self.list_value())
+            if op == "is":
+                for word in IS_VALUES:
+                    if s[self.pos:self.pos + len(word)].lower() == word:
+                        self.pos += len(word)
+                        return Filter(field_, negate, "is", word)
+                raise self.fail("isVal: (null, not_null, true, false, unknown)")
+            if op == "isdistinct" or op in _VALUE_OPS:
                 return Filter(field_, negate, op, self.single_value(in_tree))
-        for op in QUANT_OPS:
-            if self.s.startswith(op, self.pos):
-                after = self.pos + len(op)
-                quant = None
-                for q in ("any", "all"):
-                    if self.s.startswith(f"({q})", after):
-                        quant, after = q, after + len(q) + 2
-                if self.s.startswith(".", after):
-                    self.pos = after + 1
-                    return Filter(field_, negate, op, self.single_value(in_tree), quant=quant)
+        elif after == "(":
+            if op in _QUANT_SET:
+                for quant in ("any", "all"):
+                    if s.startswith(quant + ").", end + 1):
+                        self.pos = end + len(quant) + 3
+                        return Filter(field_, negate, op, self.single_value(in_tree), quant=quant)
+            elif op in FTS_OPS:
+                self.pos = end + 1
+                lang = self.identifier()
+                if lang is not None and self.take(")") and self.take("."):
+                    return Filter(field_, negate, op, self.single_value(in_tree), lang=lang)
+        self.pos = start
         raise self.fail(_OP_EXPECT)
 
     def single_value(self, in_tree: bool) -> str:
@@ -253,13 +258,13 @@ class Parser:
             if end < len(self.s) and self.s[end] == "}":
                 value, self.pos = self.s[start:end + 1], end + 1
                 return value
-        return self._until(",)")
+        return self._until_comma_paren()
 
-    def _until(self, stops: str) -> str:
-        start, s = self.pos, self.s
-        while self.pos < len(s) and s[self.pos] not in stops:
-            self.pos += 1
-        return s[start:self.pos]
+    def _until_comma_paren(self) -> str:
+        """many (noneOf ",)")"""
+        start = self.pos
+        self.pos = _PLAIN_VALUE.match(self.s, start).end()
+        return self.s[start:self.pos]
 
     def list_value(self) -> list[str]:
         """pListVal: lexeme "(" elements sepBy1 "," lexeme ")"."""
@@ -275,7 +280,7 @@ class Parser:
                 item = None
             if item is None or not (self.at_end() or self.peek() in ",)"):
                 self.pos = start
-                item = self._until(",)")
+                item = self._until_comma_paren()
             items.append(item)
             if not self.take(","):
                 break

@@ -5,6 +5,7 @@ arguments, limit/offset and the Range header, the canonical query, the preferenc
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from urllib.parse import quote, unquote_plus
 
@@ -35,7 +36,11 @@ class Query:
     columns: list[str] | None = None
     on_conflict: list[str] | None = None
     rpc_args: dict[str, str] = field(default_factory=dict)  # GET/HEAD /rpc: parameters without an operator
-    canonical: str = ""
+    items: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def canonical(self) -> str:
+        return canonical(self.items) if self.items else ""
 
     @property
     def has_range(self) -> bool:
@@ -54,14 +59,20 @@ def _integer(text: str) -> int | None:
     return int(body) if digits.isascii() and digits.isdigit() else None
 
 
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*\Z")
+
+
+def _encode(text: str) -> str:
+    return text if _UNRESERVED.match(text) else quote(text, safe="-_.~")
+
+
 def canonical(items: list[tuple[str, str]]) -> str:
     """qsCanonical: parameters sorted by name, percent-encoded except [A-Za-z0-9-_.~], a repeated name's
     values joined by "," (Network.HTTP.Base.urlEncodeVars)."""
     merged: dict[str, list[str]] = {}
     for key, value in sorted(items, key=lambda kv: kv[0].encode()):
         merged.setdefault(key, []).append(value)
-    return "&".join(quote(k, safe="-_.~") + "=" + ",".join(quote(v, safe="-_.~") for v in vs)
-                    for k, vs in merged.items())
+    return "&".join(_encode(k) + "=" + ",".join(_encode(v) for v in vs) for k, vs in merged.items())
 
 
 def query_items(raw: str) -> list[tuple[str, str]]:
@@ -76,7 +87,7 @@ def query_items(raw: str) -> list[tuple[str, str]]:
 
 
 def parse_query(items: list[tuple[str, str]], rpc_read: bool = False) -> Query:
-    q = Query(canonical=canonical(items) if items else "")
+    q = Query(items=items)
     limit = offset = None
     for key, value in items:
         if key == "apikey":  # the gateway's key (Kong reads it from the query too); never a filter
