@@ -220,3 +220,34 @@ def test_select_aliases_on_writes_and_json_bodies_round_trip(g):
                      headers={"Prefer": "return=representation"})
     assert response.json() == [{"id": 240, "k": [1, {"x": None}], "tags": ["a", "b,c"]}]
     assert json.loads(json.dumps(g.oracle(f"select data from {g.table} where id = 240")[0]["data"])) == body["data"]
+
+
+def test_csv_and_form_bodies(g):
+    created = g.get("select=id,name,score", method="POST", content=b"id,name,score\n250,csv one,1.5\n251,NULL,2\n",
+                    headers={"Content-Type": "text/csv", "Prefer": "return=representation"})
+    assert created.status_code == 201, created.text
+    assert created.json() == g.oracle(f"select id, name, score from {g.table} where id in (250, 251) order by id")
+    assert created.json()[1]["name"] is None
+    form = g.get("", method="POST", content=b"id=252&name=form+row",
+                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert form.status_code == 201 and g.oracle(f"select name from {g.table} where id = 252") == [{"name": "form row"}]
+    uneven = g.get("", method="POST", content=b"id,name\n253\n", headers={"Content-Type": "text/csv"})
+    assert error(uneven, 400, "PGRST102")["message"] == "All lines must have same number of fields"
+    plain = g.get("", method="POST", content=b"id=254", headers={"Content-Type": "text/plain"})
+    assert error(plain, 400, "PGRST102")["message"] == "Content-Type not acceptable: text/plain"
+    assert ids(g, "id between 253 and 254") == []
+
+
+def test_put_upserts_one_row_by_its_key(g):
+    created = g.get("id=eq.260&select=id,name", method="PUT", json={"id": 260, "name": "put"},
+                    headers={"Prefer": "return=representation"})
+    assert created.status_code == 201 and created.json() == [{"id": 260, "name": "put"}]
+    replaced = g.get("id=eq.260", method="PUT", json={"id": 260, "name": "again"})
+    assert replaced.status_code == 204
+    assert g.oracle(f"select name from {g.table} where id = 260") == [{"name": "again"}]
+    mismatch = g.get("id=eq.261", method="PUT", json={"id": 262, "name": "x"})
+    error(mismatch, 400, "PGRST115")
+    error(g.get("name=eq.x", method="PUT", json={"id": 263}), 405, "PGRST105")
+    error(g.get("id=gt.1", method="PUT", json={"id": 263}), 405, "PGRST105")
+    error(g.get("id=eq.263&limit=1", method="PUT", json={"id": 263}), 400, "PGRST114")
+    assert ids(g, "id between 261 and 263") == []

@@ -194,7 +194,7 @@ class RestApi:
             raise RestError(405, "PGRST101", f"Cannot use the {method} method on RPC")
         if not is_rpc and (len(parts) != 1 or not parts[0]):
             raise RestError(404, "PGRST125", "Invalid path specified in request URL")
-        if not is_rpc and method not in ("GET", "HEAD", "POST", "PATCH", "DELETE"):
+        if not is_rpc and method not in ("GET", "HEAD", "POST", "PATCH", "PUT", "DELETE"):
             raise RestError(405, "PGRST117", f"Unsupported HTTP method: {method}")
         singular, strip = negotiate(request.headers.get("accept"))
         q = parse_query(query_items(request.url.query), rpc_read=is_rpc and method != "POST")
@@ -209,7 +209,8 @@ class RestApi:
             raise RestError(404, "PGRST205", f"Could not find the table 'public.{parts[0]}' in the schema cache")
         if method in ("GET", "HEAD"):
             return await self.read(ctx, table)
-        verb = {"POST": rest_writes.insert, "PATCH": rest_writes.update, "DELETE": rest_writes.delete}[method]
+        verb = {"POST": rest_writes.insert, "PATCH": rest_writes.update, "PUT": rest_writes.put,
+                "DELETE": rest_writes.delete}[method]
         return await verb(self, ctx, table)
 
     # -- helpers ---------------------------------------------------------------------------

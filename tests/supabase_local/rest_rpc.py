@@ -16,7 +16,7 @@ from tests.supabase_local.rest_errors import RestError
 from tests.supabase_local.rest_query import MAX_ROWS
 from tests.supabase_local.rest_sql import Scope, Sql, order_sql, select_sql, where_sql
 from tests.supabase_local.rest_types import ident
-from tests.supabase_local.rest_writes import parse_json
+from tests.supabase_local.rest_writes import read_body
 from tests.supabase_local.schema_cache import Function
 
 
@@ -55,7 +55,7 @@ async def call(api: RestApi, ctx: Ctx, name: str) -> Response:
     raw_text = None
     if is_post:
         raw = await ctx.request.body()
-        raw_text, args = parse_json(raw) if raw.strip() else ("{}", {})
+        raw_text, args = await read_body(ctx) if raw.strip() else ("{}", {})
         if not isinstance(args, dict):
             args = {}  # a non-object body only fits a single unnamed json parameter
             whole_only = True

@@ -92,8 +92,9 @@ def _sql_text(expr: str) -> str:
 
 def insert(table: Table, columns: list[str], body_json: str, is_object: bool, defaults: bool,
            conflict: list[str] | None, resolution: str | None, representation: bool, select: Sql | None,
-           singular: bool, strip_nulls: bool) -> Sql:
-    """INSERT … SELECT FROM json_to_record(set)(body), optionally ON CONFLICT (upsert)."""
+           singular: bool, strip_nulls: bool, put_where: Sql | None = None) -> Sql:
+    """INSERT … SELECT FROM json_to_record(set)(body), optionally ON CONFLICT (upsert). `put_where` (PUT):
+    only a body row whose key matches the URL's filters (on `_`, the body's columns) is written."""
     target = rel(table.name) + " AS " + ident(table.name)
     kind = "record" if is_object else "recordset"
     pairs = [f"{_sql_text(repr_literal(c))}, {_sql_text(table.columns[c].default)}"
@@ -114,6 +115,8 @@ def insert(table: Table, columns: list[str], body_json: str, is_object: bool, de
     else:  # `[{}, {}]`: a row of defaults each
         out.add(f"INSERT INTO {target} SELECT FROM json_array_elements(%s::json)")
     out.params.append(body_json)
+    if put_where is not None:
+        out.add(" WHERE ").extend(put_where)
     if resolution and conflict:
         on = ", ".join(ident(c) for c in conflict)
         if resolution == "merge-duplicates" and columns:

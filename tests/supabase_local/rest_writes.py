@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+from urllib.parse import parse_qsl
 
 from starlette.responses import Response
 
 from tests.supabase_local import rest_statements as stmts
 from tests.supabase_local.rest_api import Ctx, RestApi, content_range
 from tests.supabase_local.rest_errors import RestError
-from tests.supabase_local.rest_sql import order_sql, select_sql, where_sql
+from tests.supabase_local.rest_grammar import Filter
+from tests.supabase_local.rest_sql import Scope, order_sql, select_sql, where_sql
 from tests.supabase_local.schema_cache import Table
 
 
@@ -21,6 +25,33 @@ def parse_json(raw: bytes):
         return text, json.loads(text)
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise RestError(400, "PGRST102", "Empty or invalid json") from None
+
+
+_MISSING = object()
+
+
+async def read_body(ctx: Ctx):
+    """(JSON text, value) of the body by its Content-Type (Payload.hs): JSON, form-urlencoded (one row of
+    strings) or CSV (a header line, `NULL` for null); anything else is PostgREST's PGRST102."""
+    raw = await ctx.request.body()
+    media = (ctx.request.headers.get("content-type") or "application/json").split(";", 1)[0].strip().lower()
+    if media == "application/json":
+        return parse_json(raw)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RestError(400, "PGRST102", "Empty or invalid json") from None
+    if media == "application/x-www-form-urlencoded":
+        value = dict(parse_qsl(text, keep_blank_values=True))
+        return json.dumps(value), value
+    if media == "text/csv":
+        rows = []
+        for row in csv.DictReader(io.StringIO(text), restval=_MISSING):
+            if None in row or _MISSING in row.values():
+                raise RestError(400, "PGRST102", "All lines must have same number of fields")
+            rows.append({k: None if v == "NULL" else v for k, v in row.items()})
+        return json.dumps(rows), rows
+    raise RestError(400, "PGRST102", f"Content-Type not acceptable: {media}")
 
 
 async def _columns_exist(api: RestApi, table: Table, columns: list[str]) -> Table:
@@ -57,7 +88,7 @@ def _checks(api: RestApi, ctx: Ctx, max_affected: bool = False):
 
 async def insert(api: RestApi, ctx: Ctx, table: Table) -> Response:
     q, prefs = ctx.q, ctx.prefs
-    raw, data = parse_json(await ctx.request.body())
+    raw, data = await read_body(ctx)
     is_object = isinstance(data, dict)
     if q.columns is not None:  # the body goes to Postgres as it is; it says which keys matter
         columns = list(dict.fromkeys(q.columns))
@@ -94,7 +125,7 @@ async def insert(api: RestApi, ctx: Ctx, table: Table) -> Response:
 
 async def update(api: RestApi, ctx: Ctx, table: Table) -> Response:
     q, prefs = ctx.q, ctx.prefs
-    raw, data = parse_json(await ctx.request.body())
+    raw, data = await read_body(ctx)
     if not isinstance(data, dict):
         raise RestError(400, "PGRST102", "Empty or invalid json")
     if not q.conditions:
@@ -131,3 +162,41 @@ async def delete(api: RestApi, ctx: Ctx, table: Table) -> Response:
     headers = {"Content-Range": content_range(1, 0, count),
                **prefs.applied(("return", "count", "handling", "timezone", "max-affected"))}
     return api.respond(ctx, 200 if representation else 204, row[2] if representation else None, headers)
+
+
+async def put(api: RestApi, ctx: Ctx, table: Table) -> Response:
+    """PUT: one row upserted by its full primary key, given as `pk=eq.value` filters (MutationSingleUpsert)."""
+    q, prefs = ctx.q, ctx.prefs
+    keys = table.primary_key
+    filters = [c for c in q.conditions if isinstance(c, Filter)]
+    if (not keys or len(filters) != len(q.conditions) or sorted(f.field.name for f in filters) != sorted(keys)
+            or any(f.op != "eq" or f.negate or f.quant or f.field.path for f in filters)):
+        raise RestError(405, "PGRST105", "Filters must include all and only primary key columns with 'eq' operators")
+    if q.has_range:
+        raise RestError(400, "PGRST114", "limit/offset querystring parameters are not allowed for PUT")
+    raw, data = await read_body(ctx)
+    rows = [data] if isinstance(data, dict) else data if isinstance(data, list) else []
+    if len(rows) != 1 or not isinstance(rows[0], dict):
+        raise RestError(400, "PGRST115", "Payload values do not match URL in primary key column(s)")
+    columns = list(dict.fromkeys(q.columns)) if q.columns is not None else list(rows[0])
+    table = await _columns_exist(api, table, columns)
+    if not set(keys) <= set(columns):
+        raise RestError(400, "PGRST115", "Payload values do not match URL in primary key column(s)")
+    representation = prefs.get("return") == "representation"
+    scope = await api.scope(table, q)
+    select = select_sql(scope, q.select) if q.select is not None else None
+    body_scope = Scope("_", {c.name: c.type for c in table.columns.values()})
+    statement = stmts.insert(table, columns, raw, isinstance(data, dict), False, keys, "merge-duplicates",
+                             representation, select, ctx.singular, ctx.strip_nulls, where_sql(body_scope, filters))
+
+    def check(row) -> None:
+        if row[1] != 1:  # failPut: the body's key is not the URL's
+            raise RestError(400, "PGRST115", "Payload values do not match URL in primary key column(s)")
+        if ctx.singular:
+            api.check_singular(row)
+
+    row = await api.run(ctx, statement, False, check)
+    applied = prefs.applied(("return", "count", "handling", "timezone"))
+    if not representation:
+        return api.respond(ctx, 204, None, applied)
+    return api.respond(ctx, 201 if row[3] else 200, row[2], applied)
