@@ -182,6 +182,10 @@ def test_wrong_json_types_in_auth_bodies_are_gotrues_bad_json(auth):
     refused(auth("/signup", {"email": "a@example.test", "password": "long-enough", "data": [1]}), 400, "bad_json")
     refused(auth("/token?grant_type=password", {"email": 7, "password": "x"}), 400, "bad_json")
     refused(auth("/signup", ["not", "an", "object"]), 400, "bad_json")
+    # `null` decodes into an empty struct, as in Go: the endpoint's own validation answers
+    refused(auth("/signup", content=b"null"), 400, "validation_failed")
+    refused(auth("/token?grant_type=password", content=b"null"), 400, "validation_failed")
+    refused(auth("/token?grant_type=refresh_token", content=b"null"), 400, "validation_failed")
     refused(auth("/signup", content="\ufeff{}".encode("utf-16")), 400, "bad_json")
 
 

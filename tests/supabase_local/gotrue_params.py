@@ -25,7 +25,7 @@ def _kind(value) -> str:
         return "bool"
     if isinstance(value, int | float):
         return "number"
-    return {str: "string", list: "array", dict: "object"}[type(value)]
+    return {str: "string", list: "array", dict: "object"}.get(type(value), "null")
 
 
 def _decode(raw: bytes):
@@ -47,6 +47,8 @@ def decode(raw: bytes, struct: tuple[str, dict]) -> dict:
     """The struct's fields (absent and null ones left out), or BadJson."""
     name, fields = struct
     data = _decode(raw)
+    if data is None:  # `null` leaves a Go struct as it was
+        return {}
     if not isinstance(data, dict):
         raise BadJson(f"json: cannot unmarshal {_kind(data)} into Go value of type api.{name}")
     out: dict = {}
