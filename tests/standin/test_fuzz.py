@@ -1,0 +1,106 @@
+"""Seeded random requests built from the grammar's own pieces (and broken ones): the stand-in must never
+answer 5xx, never show SQL or Python, and keep serving. Cheap enough for every run (~400 requests)."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import httpx
+import pytest
+
+from tests.standin.grammar_fixture import drop_grammar, make_grammar
+
+LEAKS = ("Traceback", "psycopg", "LINE 1", "Error(", "stand-in error")
+COLS = ["id", "name", "score", "tags", "data", "doc", "span", "updated_at", '"two words"', '"odd.name"', "data->a",
+        "data->>b", "data->arr->0", "nope", '"a,b"', "x y", "*"]
+OPS = ["eq", "neq", "gt", "gte", "lt", "lte", "like", "ilike", "match", "imatch", "in", "is", "isdistinct", "cs", "cd",
+       "ov", "sl", "sr", "nxr", "nxl", "adj", "fts", "plfts", "phfts", "wfts", "fts(english)", "eq(any)", "like(all)",
+       "bogus", ""]
+VALUES = ["1", "abc", "", "(1,2)", '("a,b",c)', "{1,2}", "[1,5)", "null", "TRUE", "not_null", "2026-01-01", "\x00",
+          "*x*", '"q"', "\\", "'", "(", ")", ",", "1.5e9", "-1", "{}", "x" * 40]
+JUNK = list("(),.:\"'!*->{}[]\\ %&=") + ["not.", "or(", "and(", "::", "->>"]
+BODIES = [b"", b"{}", b"[]", b"[{}]", b'{"id": 901, "name": "x"}', b'[{"id": 902}, {"id": 903}]', b'{"nope": 1}',
+          b"[1,2]", b"5", b"null", b'{"id": "x"}', b'{"data": {"a": [1]}}', "{}".encode("utf-16"), b"\xff\xfe",
+          b"[[[[", b'{"a":1', b'{"id": 904, "tags": "notarray"}', b'[{"id":905},{"name":"x"}]', b"[" * 3000]
+PREFERS = ["return=representation", "return=minimal", "return=headers-only", "count=exact", "count=planned",
+           "count=estimated", "resolution=merge-duplicates", "resolution=ignore-duplicates", "missing=default",
+           "handling=strict", "max-affected=1", "timezone=UTC", "timezone=bad", "tx=rollback", "x=y"]
+
+
+class Requests:
+    def __init__(self, seed: int, table: str):
+        self.rng, self.table = random.Random(seed), table
+
+    def fragment(self, depth: int = 0) -> str:
+        r = self.rng
+        k = r.random()
+        if k < 0.5 or depth > 3:
+            return f"{r.choice(COLS)}.{'not.' if r.random() < .2 else ''}{r.choice(OPS)}.{r.choice(VALUES)}"
+        if k < 0.8:
+            inner = ",".join(self.fragment(depth + 1) for _ in range(r.randint(0, 3)))
+            return f"{r.choice(['and', 'or', 'not.and', 'not.or'])}({inner})"
+        return "".join(r.choice(JUNK + COLS) for _ in range(r.randint(1, 6)))
+
+    def param(self) -> tuple[str, str]:
+        r = self.rng
+        k = r.random()
+        if k < 0.35:
+            return r.choice(COLS), f"{'not.' if r.random() < .2 else ''}{r.choice(OPS)}.{r.choice(VALUES)}"
+        if k < 0.55:
+            return (r.choice(["or", "and", "not.or", "x.or"]),
+                    "(" + ",".join(self.fragment() for _ in range(r.randint(0, 4))) + ")")
+        if k < 0.7:
+            items = COLS + ["a:id", "id::text", "score::int", "id::nope", "x:data->a::text", "count()", "r(*)", ""]
+            return "select", ",".join(r.choice(items) for _ in range(r.randint(0, 4)))
+        if k < 0.8:
+            ends = ["", ".asc", ".desc", ".nullsfirst", ".desc.nullslast", ".x"]
+            return "order", ",".join(r.choice(COLS) + r.choice(ends) for _ in range(r.randint(1, 3)))
+        if k < 0.9:
+            return r.choice(["limit", "offset", "columns", "on_conflict"]), r.choice(VALUES + ["id,name", '"id"'])
+        return "".join(r.choice(JUNK) for _ in range(3)), "".join(r.choice(JUNK) for _ in range(4))
+
+    def request(self) -> tuple[str, str, list, dict, bytes | None]:
+        r = self.rng
+        method = r.choice(["GET", "GET", "GET", "HEAD", "POST", "POST", "PATCH", "DELETE", "PUT"])
+        path = r.choice([self.table, self.table, f"rpc/{self.table}_named", f"rpc/{self.table}_total",
+                         f"rpc/{self.table}_ids", "rpc/nope"])
+        headers = {}
+        if r.random() < .6:
+            headers["Prefer"] = ",".join(r.choice(PREFERS) for _ in range(r.randint(1, 3)))
+        if r.random() < .2:
+            headers["Accept"] = r.choice(["application/vnd.pgrst.object+json", "text/csv", "*/*", "x",
+                                          "application/vnd.pgrst.object+json;nulls=stripped"])
+        if r.random() < .2:
+            headers["Range"] = r.choice(["0-1", "5-2", "3-", "x", "1-1"])
+        if r.random() < .1:
+            headers["Content-Type"] = r.choice(["text/csv", "application/x-www-form-urlencoded", "text/plain"])
+        body = r.choice(BODIES) if method in ("POST", "PATCH", "PUT") else None
+        return method, path, [self.param() for _ in range(r.randint(0, 4))], headers, body
+
+
+@pytest.fixture(scope="module")
+def g(supabase_stack_session):
+    grammar = make_grammar(supabase_stack_session)
+    yield grammar
+    drop_grammar(supabase_stack_session, grammar)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_random_requests_never_fail_the_server(g, seed):
+    requests = Requests(seed, g.table)
+    statuses: dict[int, int] = {}
+    for _ in range(200):
+        method, path, params, headers, body = requests.request()
+        try:
+            response = g.get(params, method=method, path=path, headers=headers, content=body)
+        except httpx.InvalidURL:
+            continue
+        statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+        assert response.status_code < 500, (method, path, params, headers, body, response.text)
+        for leak in LEAKS:
+            assert leak not in response.text, (method, path, params, response.text)
+        if response.status_code >= 400 and response.content:
+            assert set(json.loads(response.content)) == {"code", "details", "hint", "message"}
+    assert sum(n for s, n in statuses.items() if s < 300) >= 10, statuses  # not only refusals
+    assert g.get("select=id&id=eq.1").json() == [{"id": 1}]
