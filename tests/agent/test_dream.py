@@ -401,3 +401,13 @@ def test_an_archive_proposal_for_a_skill_already_moved_is_refused_and_stays_open
     with pytest.raises(DreamError, match="Cannot apply"):
         decide.accept(db, outcome.report_id, "p1")
     assert get_report(db, outcome.report_id).proposals[0]["state"] == "open"
+
+
+def test_replay_takes_the_most_recent_turns(db, fake_llm):
+    connection = _connection(db, fake_llm.base_url)
+    _thread(db, connection, [("first question", "a"), ("second question", "b"), ("third question", "c")])
+    fake_llm.responder = lambda req: ('{"winner": "tie", "reason": "same"}' if "Rubric" in req.messages[-1]["content"]
+                                      else "again")
+    outcome = run_dream(db, "replay", connection, api_key="", settings=_settings(replay_turns=2), clock=lambda: NOW)
+    questions = [f["question"] for f in get_report(db, outcome.report_id).findings]
+    assert questions == ["third question", "second question"]
