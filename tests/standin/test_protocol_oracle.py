@@ -183,6 +183,9 @@ def test_rpc_by_get_and_post_with_result_filters(g):
     counted = g.get({"pattern": "%"}, path=fn, headers={"Prefer": "count=exact", "Range": "0-1"})
     total = g.oracle_value(f"select count(*) from {g.table}_named('%')")
     assert counted.status_code == 206 and counted.headers["content-range"] == f"0-1/{total}"
+    planned = g.get({"pattern": "%"}, path=fn, headers={"Prefer": "count=planned"})
+    plan = g.oracle_value(f"explain (format json) select 1 from {g.table}_named('%') where true")
+    assert planned.headers["content-range"].endswith(f"/{plan[0]['Plan']['Plan Rows']}")
     head = g.get({"pattern": "%"}, path=fn, method="HEAD")
     assert head.status_code == 200 and head.content == b""
     one = g.get({"pattern": "beta"}, path=fn, headers={"Accept": OBJECT})

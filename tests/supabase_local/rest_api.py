@@ -258,7 +258,11 @@ class RestApi:
             count = stmts.count_query(source, where)
         elif mode == "estimated":
             count = stmts.count_query(source, where, MAX_ROWS + 1)
-        explain = stmts.count_query(source, where) if mode in ("planned", "estimated") and prefix is None else None
+        explain = None
+        if mode in ("planned", "estimated"):  # the planner's estimate of the same count query
+            explain = stmts.count_query(source, where)
+            if prefix is not None:  # a function's result: the call is the query's CTE
+                explain = Sql().add("WITH ").extend(prefix).add(" ").extend(explain)
         statement = stmts.read(page, count, ctx.singular or single_row, ctx.strip_nulls, prefix, scalar)
         row = await self.run(ctx, statement, read_only, self.check_singular if ctx.singular else None, explain)
         total, n, body = row[0], row[1], row[2]
