@@ -240,23 +240,58 @@ def test_cancel_from_another_thread_stops_a_slow_stream(fake_llm):
 
 
 def test_cancel_while_waiting_for_the_first_byte(fake_llm):
-    fake_llm.reply(header_delay=5)
+    fake_llm.reply(header_delay=60)
     token = CancelToken()
-    threading.Timer(0.3, token.cancel).start()
-    start = time.monotonic()
+    cancelled_at = []
+
+    def cancel_once_sent():
+        # The server has the whole request and is holding back the status line: the client is blocked
+        # reading. (A timer could fire before the request is even sent under load.)
+        fake_llm.wait_for_requests(1, timeout=30)
+        cancelled_at.append(time.monotonic())
+        token.cancel()
+
+    threading.Thread(target=cancel_once_sent, daemon=True).start()
     with client(fake_llm) as c:
         assert list(c.stream_chat(MESSAGES, cancel=token)) == []
-    assert time.monotonic() - start < 2
+    # The blocked read returned on the cancel, far before the server's 60 s (or the 120 s read timeout).
+    assert time.monotonic() - cancelled_at[0] < 10
+    assert len(fake_llm.requests) == 1
+
+
+class _WatchedToken(CancelToken):
+    """A CancelToken that tells the test when the client starts its Retry-After wait and how it ended."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting = threading.Event()
+        self.waits: list[tuple[float, bool]] = []  # (seconds asked, cancelled meanwhile)
+
+    def wait(self, seconds: float) -> bool:
+        self.waiting.set()
+        cancelled = super().wait(seconds)
+        self.waits.append((seconds, cancelled))
+        return cancelled
 
 
 def test_cancel_during_429_wait(fake_llm):
-    fake_llm.reply(status=429, headers={"Retry-After": "5"})
-    token = CancelToken()
-    threading.Timer(0.2, token.cancel).start()
-    start = time.monotonic()
+    # Cancel once the client is inside its Retry-After wait (not on a timer: under load a timer can fire
+    # before the request is even sent, which tests cancelling a connect instead).
+    fake_llm.reply(status=429, headers={"Retry-After": "10"})
+    token = _WatchedToken()
+
+    def cancel_when_waiting():
+        if token.waiting.wait(30):
+            token.cancel()
+
+    canceller = threading.Thread(target=cancel_when_waiting, daemon=True)
+    canceller.start()
     with client(fake_llm, max_retry_wait=10) as c:
         assert list(c.stream_chat(MESSAGES, cancel=token)) == []
-    assert time.monotonic() - start < 2 and len(fake_llm.requests) == 1
+    canceller.join()
+    # One wait of the server's 10 s, ended by the cancel rather than by running out; no retry was sent.
+    assert token.waits == [(10.0, True)]
+    assert len(fake_llm.requests) == 1
 
 
 def test_two_thousand_fast_tokens(fake_llm):
