@@ -1,5 +1,6 @@
 """Session: expiry mid-cycle, single-flight refresh, revoked refresh token, account isolation, claiming."""
 
+import contextlib
 import threading
 import time
 import uuid
@@ -162,47 +163,54 @@ def test_a_refused_first_sign_in_keeps_no_session(supabase_stack, tmp_path, user
         dev.close()
 
 
-def test_device_clock_a_day_off_changes_nothing(devices, supabase_stack, user, monkeypatch):
+def test_device_clock_a_day_off_changes_nothing(devices, supabase_stack, user):
     import datetime as dt
 
     import local_schema.timestamps as ts
+    import sync.session
 
     a, b = devices("a"), devices("b")
     tid = str(uuid.uuid4())
 
+    @contextlib.contextmanager
     def skewed(days):
-        real = time.time
-
-        def fake_now(tz=None):
-            return dt.datetime.fromtimestamp(real() + days * 86400, tz or dt.UTC)
+        """Skew the DEVICE's wall clock only: the modules that read it (timestamps, session expiry).
+        Not `time.time` itself: the stand-in server runs in this process, and uvicorn stamps its Date
+        header (the server's clock, which pull trusts) from time.time once a second; patching it made
+        that header a day off whenever a tick fell inside the skewed window."""
+        offset = days * 86400
 
         class SkewedDatetime(dt.datetime):
-            now = staticmethod(fake_now)
+            @staticmethod
+            def now(tz=None):
+                return dt.datetime.fromtimestamp(time.time() + offset, tz or dt.UTC)
 
-        def device_time():
-            # The stand-in runs in this process: its clock (and so its Date header, which pull compares
-            # row stamps with) is the server's, not the device's.
-            if threading.current_thread().name == "supabase-standin":
-                return real()
-            return real() + days * 86400
+        class SkewedTime:
+            def __getattr__(self, name):
+                return getattr(time, name)
 
-        monkeypatch.setattr(time, "time", device_time)
-        monkeypatch.setattr(ts, "datetime", SkewedDatetime)
-        return ts.utc_now()
+            @staticmethod
+            def time():
+                return time.time() + offset
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(ts, "datetime", SkewedDatetime)
+            patch.setattr(sync.session, "time", SkewedTime())
+            yield
 
     with a.session() as s:
         s.add(Task(id=tid, title="base"))
         s.commit()
     a.sync()
     b.sync()
-    ahead = skewed(+1)  # device A's clock runs a day ahead while it edits
-    a.execute("UPDATE tasks SET title = 'from A', updated_at = ? WHERE id = ?", ahead, tid)
-    monkeypatch.undo()
+    with skewed(+1):  # device A's clock runs a day ahead while it edits
+        ahead = ts.utc_now()
+        assert ts.parse_timestamp(ahead).timestamp() - time.time() > 86000
+        a.execute("UPDATE tasks SET title = 'from A', updated_at = ? WHERE id = ?", ahead, tid)
     a.sync()
-    skewed(-1)  # device B is a day behind and edits later: it arrives last, so it wins
-    b.execute("UPDATE tasks SET title = 'from B', updated_at = ? WHERE id = ?", ts.utc_now(), tid)
-    b.sync()
-    monkeypatch.undo()
+    with skewed(-1):  # device B is a day behind and edits later: it arrives last, so it wins
+        b.execute("UPDATE tasks SET title = 'from B', updated_at = ? WHERE id = ?", ts.utc_now(), tid)
+        b.sync()
     a.sync()
     assert a.rows("tasks")[tid]["title"] == b.rows("tasks")[tid]["title"] == "from B"
     assert a.snapshot() == b.snapshot()
