@@ -90,6 +90,7 @@ class MainWindow(QMainWindow):
         self.footer.panel_requested.connect(self.open_sync_panel)
         self.footer.sync_requested.connect(ctx.sync.request_sync)
         ctx.sync.status_changed.connect(self.footer.show_status)
+        ctx.sync.status_changed.connect(self._show_whose_data)
         ctx.sync.alert.connect(bus.error.emit)
         self.footer.setEnabled(False)  # until the database is open
         side.addWidget(self.footer)
@@ -144,7 +145,6 @@ class MainWindow(QMainWindow):
         self.pages = {key: _page_class(spec)(self.ctx) for key, _label, spec in PAGES}
         for page in self.pages.values():
             self.stack.addWidget(page)
-        self.data_label.setText(f"{self.ctx.account_email or 'Local'} · {self.ctx.data_dir.name}")
         self.data_label.setToolTip(str(self.ctx.data_dir))
         self.nav.setEnabled(True)
         keys = [self.nav.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.nav.count())]
@@ -155,7 +155,17 @@ class MainWindow(QMainWindow):
         self.nav.setCurrentRow(keys.index(start if start in keys else START_PAGE))
         self.footer.setEnabled(True)
         self.ctx.sync.start()
+        self._show_whose_data(self.ctx.sync.status)
         self.ready.emit()
+
+    def _show_whose_data(self, status) -> None:
+        """The footer's account button says who is signed in; this line says whose data is shown and where
+        it lives — after signing out and keeping the data, that is still the account's."""
+        owner = self.ctx.account_email
+        if owner and not status.signed_in:
+            self.data_label.setText(f"{owner}'s data (signed out) · {self.ctx.data_dir.name}")
+        else:
+            self.data_label.setText(f"{'Data' if owner else 'Local data'}: {self.ctx.data_dir.name}")
 
     def _remove_pages(self) -> None:
         for page in self.pages.values():

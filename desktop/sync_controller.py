@@ -41,7 +41,8 @@ class SyncStatus:
     url: str | None = None
     state: str = "signed out"  # the engine's: idle, syncing, offline, sign-in needed, signed out, …
     detail: str | None = None  # the reason for offline/error, from the last cycle
-    syncing: bool = False  # a cycle has been running for more than SLOW_CYCLE_MS
+    running: bool = False  # a cycle is in flight (state keeps saying how the last one ended)
+    syncing: bool = False  # … and has been running for more than SLOW_CYCLE_MS: say "Syncing…"
     waiting: int = 0  # rows with changes not pushed yet
     refused: int = 0  # rows with a change the server refused (parked)
     last_synced: float | None = None  # wall time of the last cycle that completed
@@ -116,7 +117,7 @@ class SyncController(QObject):
             return
         self._set(configured=bool(url and key), signed_in=state.signed_in, url=url,
                   email=state.email if state.signed_in else None,
-                  state=SIGNED_OUT if not state.signed_in else "idle", detail=None, syncing=False)
+                  state=SIGNED_OUT if not state.signed_in else "idle", detail=None, syncing=False, running=False)
         self.refresh_counts()
         if not state.signed_in or self.ctx.db is None:
             return
@@ -207,9 +208,9 @@ class SyncController(QObject):
 
         if kind == "state":
             state, detail = payload
-            if state == SYNCING:
+            if state == SYNCING:  # "Offline" stays until the retry succeeds; "Syncing…" only if it is slow
                 self._slow.start()
-                self._set(state=state)
+                self._set(running=True)
             else:
                 self._set(state=state, detail=detail)
         elif kind == "alert":
@@ -218,7 +219,8 @@ class SyncController(QObject):
             result, waiting, refused = payload
             self._slow.stop()
             self.cycles += 1
-            changes = {"state": result.state, "detail": result.error, "syncing": False, "last_result": result}
+            changes = {"state": result.state, "detail": result.error, "syncing": False, "running": False,
+                       "last_result": result}
             if result.state in ("idle", "update required"):
                 changes["last_synced"] = time.time()
             if waiting is not None:
@@ -227,9 +229,7 @@ class SyncController(QObject):
             self.cycle_finished.emit(result)
 
     def _still_syncing(self) -> None:
-        from sync.engine import SYNCING
-
-        if self.status.state == SYNCING:
+        if self.status.running:
             self._set(syncing=True)
 
     # -- counts ----------------------------------------------------------------------------------------

@@ -154,14 +154,15 @@ def _stylesheet(c: Colors) -> str:
     QMenu::item:selected {{ background: {c.selection}; color: {c.text}; }}
     QStatusBar {{ color: {c.muted}; }}
     QToolButton#SyncChip, QToolButton#AccountButton {{ background: transparent; border: 1px solid transparent;
-        border-radius: 11px; padding: 3px 9px; text-align: left; }}
+        border-radius: 11px; padding: 3px 9px; }}
+    QToolButton#AccountButton {{ padding: 3px 4px; }}
     QToolButton#SyncChip {{ background: {c.panel}; border-color: {c.border}; }}
     QToolButton#SyncChip:hover, QToolButton#AccountButton:hover {{ border-color: {c.accent}; }}
     QToolButton#SyncChip[tone="ok"] {{ color: {c.online}; }}
     QToolButton#SyncChip[tone="busy"] {{ color: {c.accent}; }}
     QToolButton#SyncChip[tone="off"] {{ color: {c.muted}; }}
     QToolButton#SyncChip[tone="warn"], QToolButton#SyncChip[tone="error"] {{ color: {c.error}; border-color: {c.error}; }}
-    QToolButton#SyncNow {{ background: transparent; border: 1px solid transparent; border-radius: 11px; padding: 3px 6px; }}
+    QToolButton#SyncNow {{ background: transparent; border: 1px solid transparent; border-radius: 11px; padding: 3px 4px; }}
     QToolButton#SyncNow:hover {{ border-color: {c.accent}; }}
     QToolButton#JobsIndicator {{ background: transparent; border: none; padding: 1px 6px; color: {c.muted}; }}
     QFrame#JobsPanel, QDialog#SyncPanel QFrame#Card {{ background: {c.panel}; border: 1px solid {c.border}; }}

@@ -32,6 +32,19 @@ from desktop.widgets.sync_footer import chip_text
 VALUE_CHARS = 300  # a long message is shown shortened; the row itself is untouched
 
 
+_NOUNS = {"conversations": "thread", "messages": "message", "agent_connections": "connection",
+          "memory_nodes": "memory", "skills": "skill", "mirror_reports": "mirror report", "tasks": "task",
+          "templates": "template", "dream_reports": "dream report"}
+_KINDS = {"insert": "New", "update": "Edit of", "delete": "Deletion of"}
+
+
+def describe_change(kind: str, table: str, row_id: str) -> str:
+    """"Edit of a thread · 4a54694e" rather than "update · conversations · 4a54694e"."""
+    noun = _NOUNS.get(table, table)
+    article = "" if kind == "insert" else ("an " if noun[0] in "aeiou" else "a ")
+    return f"{_KINDS.get(kind, kind)} {article}{noun} · {row_id[:8]}"
+
+
 def _short(value) -> str:
     text = value if isinstance(value, str) else json.dumps(value, default=str)
     return text if len(text) <= VALUE_CHARS else text[:VALUE_CHARS] + f"… ({len(text):,} characters)"
@@ -157,7 +170,7 @@ class SyncPanel(QDialog):
         self.waiting_list.clear()
         for w in waiting:
             note = f" — last try: {w.last_error}" if w.last_error else ""
-            self.waiting_list.addItem(f"{w.kind} · {w.table} · {w.row_id[:8]}  ({w.changes} change(s)){note}")
+            self.waiting_list.addItem(f"{describe_change(w.kind, w.table, w.row_id)}  ({w.changes} change(s)){note}")
         if not waiting:
             self.waiting_list.addItem("Nothing waiting.")
         keep = self.selected_change()
@@ -166,7 +179,7 @@ class SyncPanel(QDialog):
         self.refused_list.blockSignals(True)
         self.refused_list.clear()
         for change, _values in refused:
-            item = QListWidgetItem(f"{change.kind} · {change.table} · {change.row_id[:8]}")
+            item = QListWidgetItem(describe_change(change.kind, change.table, change.row_id))
             item.setToolTip(change.message or "")
             self.refused_list.addItem(item)
         self.refused_list.blockSignals(False)
@@ -190,8 +203,8 @@ class SyncPanel(QDialog):
         change, values = self.refused[row]
         code = f" [{change.code}]" if change.code else ""
         self.reason_label.setText(f"The server said: {change.message or 'no reason given'}{code}")
-        self.attempt_view.setPlainText(f"{change.kind} of {change.table} row {change.row_id}\n\n"
-                                       + describe_row(values))
+        self.attempt_view.setPlainText(f"{change.kind} of {change.table} row {change.row_id}, refused "
+                                       f"{change.parked_at[:19].replace('T', ' ')} UTC\n\n" + describe_row(values))
 
     # -- actions --------------------------------------------------------------------------------------
     def retry_selected(self) -> None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QHBoxLayout, QMenu, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QHBoxLayout, QMenu, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
 
 def _plural(n: int, word: str) -> str:
@@ -52,27 +52,29 @@ class SyncFooter(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         col = QVBoxLayout(self)
-        col.setContentsMargins(10, 4, 10, 2)
+        col.setContentsMargins(8, 4, 6, 2)
         col.setSpacing(4)
         self.account_button = QToolButton(objectName="AccountButton")
         self.account_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.account_button.clicked.connect(self._account_clicked)
+        self.account_button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.account_menu = QMenu(self.account_button)
         self.account_menu.addAction("Sync panel…", self.panel_requested.emit)
         self.account_menu.addAction("Sync now\tF5", self.sync_requested.emit)
         self.account_menu.addSeparator()
         self.sign_out_action = self.account_menu.addAction("Sign out…", self.sign_out_requested.emit)
-        col.addWidget(self.account_button)
         row = QHBoxLayout()
         row.setSpacing(2)
-        self.chip = QToolButton(objectName="SyncChip")
-        self.chip.clicked.connect(self.panel_requested.emit)
-        row.addWidget(self.chip, 1)
+        row.addWidget(self.account_button, 1)
         self.sync_now = QToolButton(objectName="SyncNow", text="⟳")
         self.sync_now.setToolTip("Sync now (F5)")
         self.sync_now.clicked.connect(self.sync_requested.emit)
         row.addWidget(self.sync_now)
         col.addLayout(row)
+        # The chip has the footer's whole width to itself: "○ Offline · 12 waiting" must not be cut.
+        self.chip = QToolButton(objectName="SyncChip")
+        self.chip.clicked.connect(self.panel_requested.emit)
+        col.addWidget(self.chip, 0, Qt.AlignmentFlag.AlignLeft)
         self.show_status(None)
 
     def _account_clicked(self) -> None:

@@ -47,7 +47,7 @@ def wait_synced(qtbot, window, timeout: int = 20_000) -> None:
     """Until a cycle ended idle with nothing waiting and nothing refused."""
     def done() -> bool:
         s = window.ctx.sync.status
-        return s.state == "idle" and not s.syncing and s.waiting == 0 and s.last_synced is not None
+        return s.state == "idle" and not s.running and s.waiting == 0 and s.last_synced is not None
     qtbot.waitUntil(done, timeout=timeout)
 
 

@@ -188,7 +188,7 @@ def test_the_window_opens_the_signed_in_accounts_database(qtbot, tmp_path, memor
     window = open_window(qtbot, tmp_path, SecretStore(tmp_path, backend=memory_keyring))
     try:
         assert window.ctx.db.path == database_path(tmp_path, user_id)
-        assert window.data_label.text().startswith("me@example.test · ")  # whose data this is
+        assert window.footer.account_button.text().startswith("me@example.test")  # whose data this is
         console = window.pages["console"]
         console.refresh_threads()
         qtbot.waitUntil(lambda: [t.title for t in console.threads.rows()] == ["Synced thread"], timeout=5000)
