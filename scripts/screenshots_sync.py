@@ -122,7 +122,7 @@ def main() -> int:
             dialog.sign_in_button.click()
             wait(app, lambda: window.ctx.sync.status.signed_in and window.ctx.sync.status.last_synced,
                  what="the first sync")
-            sync, faults, db = window.ctx.sync, standin.faults, window.ctx.db
+            sync, faults = window.ctx.sync, standin.faults
             console = window.pages["console"]
             states = {}
 

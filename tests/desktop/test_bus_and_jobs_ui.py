@@ -101,3 +101,32 @@ def test_the_jobs_indicator_shows_progress_and_cancels(qtbot):
     assert job.state == CANCELLED and indicator.text() == "Mirror review: cancelled"
     assert row.cancel_button.isHidden()
     indicator.panel.close()
+
+
+def test_the_sync_controller_wakes_the_scheduler_after_a_sleep_and_on_local_writes_of_its_own_db(
+        qtbot, tmp_path):
+    from types import SimpleNamespace
+
+    from desktop.sync_controller import SyncController
+
+    calls = []
+    ctx = SimpleNamespace(data_dir=tmp_path, db=object())
+    controller = SyncController(ctx)
+    controller.scheduler = SimpleNamespace(notify_online=lambda: calls.append("online"),
+                                           notify_local_change=lambda: calls.append("local"),
+                                           request_sync=lambda: calls.append("now"))
+    controller._check_wake()
+    assert calls == []  # the clocks moved together: no sleep
+    controller._clock = (time.time() - 120, time.monotonic())  # the wall clock ran on while suspended
+    controller._check_wake()
+    assert calls == ["online"]
+    tables = frozenset({"messages"})
+    controller._on_written(tables, "local", object())  # another window's database (tests, the soak)
+    controller._on_written(tables, "sync", ctx.db)  # what sync itself applied
+    controller._on_written(frozenset({"connection_checks"}), "local", ctx.db)  # a local-only table
+    assert calls == ["online"]
+    controller._on_written(tables, "local", ctx.db)
+    controller.request_sync()
+    assert calls == ["online", "local", "now"]
+    controller.scheduler = None
+    controller._recount.stop()
