@@ -51,6 +51,8 @@ class CycleResult:
     duration_s: float = 0.0
     error: str | None = None
     retry_after: float | None = None  # seconds the server asked us to wait (429/503 Retry-After)
+    deferred: int = 0  # changes waiting on their own backoff after a server error (the rest went on)
+    retry_in: float | None = None  # seconds until the first of those is due (the scheduler comes back then)
     paused_tables: dict[str, str] = field(default_factory=dict)
     alerts: list[str] = field(default_factory=list)
 
@@ -123,7 +125,10 @@ class SyncEngine:
 
     def _set_state(self, state: str, detail: str | None = None) -> None:
         self.state, self.state_detail = state, detail
-        self.on_state(state, detail)
+        try:
+            self.on_state(state, detail)
+        except Exception:  # a listener's bug must not turn a finished cycle into a crash of the sync thread
+            log.exception("sync state listener failed")
 
     # -- accounts --------------------------------------------------------------------------------------
     # `app_lock_held=True`: the caller (the desktop window) has closed its database and holds the data
@@ -175,6 +180,11 @@ class SyncEngine:
                 file_lock.release()
         finally:
             thread_lock.release()
+
+    def cycle_lock(self):
+        """The lock a cycle holds on the active database (this process and others): for work that must not
+        interleave with a cycle, e.g. discarding a parked change. Waits for a running cycle to end."""
+        return self._cycle_lock(accounts.active_database_path(self.data_dir))
 
     @contextmanager
     def remote_tx(self, db=None):
@@ -244,9 +254,10 @@ class SyncEngine:
         try:
             pusher.push_all()
         except RequestFailed as exc:
-            # A 5xx on one change (retried with backoff, maybe for an hour) must not also keep this
-            # device from receiving: pull anyway, then report the failure. Network trouble, 429/503 and
-            # unreadable replies would fail the pull too, so they end the cycle here.
+            # A 5xx on one change only puts that change on its own backoff (push goes on); this is the
+            # server failing change after change. It must not also keep this device from receiving:
+            # pull anyway, then report the failure. Network trouble, 429/503 and unreadable replies
+            # would fail the pull too, so they end the cycle here.
             if exc.kind is not Kind.SERVER:
                 raise
             push_failure = exc
@@ -262,6 +273,11 @@ class SyncEngine:
             result.alerts.extend(puller.result.alerts)
             result.paused_tables.update(puller.paused)
             self._announce(db, puller.result)
+        from sync.outbox import deferred
+
+        with write_tx(db) as conn:
+            waiting = deferred(conn)
+        result.deferred, result.retry_in = len(waiting), (min(waiting.values()) if waiting else None)
         if push_failure is not None:
             raise push_failure
         result.state = UPDATE_REQUIRED if result.paused_tables else IDLE
@@ -287,13 +303,13 @@ class SyncEngine:
 
         try:
             db = self.database()
-        except Exception:  # noqa: BLE001 - a broken database is reported by whoever opens it next
-            return
-        with write_tx(db) as conn:
-            set_meta(conn, "sync_state", result.state)
-            set_meta(conn, "sync_error", result.error)
-            if result.state in (IDLE, UPDATE_REQUIRED):
-                set_meta(conn, "last_sync", utc_now())  # display only, never compared with anything
+            with write_tx(db) as conn:
+                set_meta(conn, "sync_state", result.state)
+                set_meta(conn, "sync_error", result.error)
+                if result.state in (IDLE, UPDATE_REQUIRED):
+                    set_meta(conn, "last_sync", utc_now())  # display only, never compared with anything
+        except Exception:  # noqa: BLE001 - a broken or locked database: the result itself still says it all
+            log.warning("could not record the sync outcome", exc_info=True)
 
     # -- status ----------------------------------------------------------------------------------------
     def status(self) -> dict:

@@ -15,7 +15,9 @@ import contextlib
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
+from local_schema.timestamps import format_timestamp, parse_timestamp
 from sync.dbutil import now
 
 
@@ -64,12 +66,55 @@ def coalesce(ops: list[tuple[int, str, str, str, str | None, int]]) -> list[NetO
     return result
 
 
-def read_pending(conn, limit: int | None = None) -> list[NetOp]:
-    sql = ("SELECT op_seq, table_name, row_id, kind, changed_columns, attempts FROM sync_outbox "
-           "WHERE state = 'pending' ORDER BY op_seq")
+# A row whose change failed with a server error waits until its `next_attempt_at` (its own backoff, so it
+# does not hold back the rest of the queue). The time is this device's wall clock, so a value further
+# ahead than any backoff can be (the clock was set back) counts as due rather than stuck.
+MAX_DEFER_S = 600
+
+
+def _deferred_sql(now: str, latest: str) -> str:
+    return ("SELECT 1 FROM sync_outbox d WHERE d.table_name = o.table_name AND d.row_id = o.row_id "
+            f"AND d.state = 'pending' AND d.next_attempt_at > '{now}' AND d.next_attempt_at <= '{latest}'")
+
+
+def read_pending(conn, limit: int | None = None, skip_tables: set[str] | frozenset[str] = frozenset(),
+                 at: datetime | None = None) -> list[NetOp]:
+    """The pending ops (coalesced per row) in op_seq order, without the tables in `skip_tables` (paused:
+    they would otherwise fill every read and starve the other tables) and without every op of a row
+    that is waiting for its `next_attempt_at` (all of them: pushing a later edit of a row whose insert
+    waits would send an update for a row the server does not have)."""
+    sql = "SELECT op_seq, table_name, row_id, kind, changed_columns, attempts FROM sync_outbox o WHERE state = 'pending'"
+    params: tuple = ()
+    if skip_tables:
+        sql += f" AND table_name NOT IN ({_marks(skip_tables)})"
+        params = tuple(sorted(skip_tables))
+    at = at or datetime.now(UTC)
+    current, latest = format_timestamp(at), format_timestamp(at + timedelta(seconds=MAX_DEFER_S))
+    if conn.exec_driver_sql("SELECT EXISTS (SELECT 1 FROM sync_outbox WHERE state = 'pending' "
+                            "AND next_attempt_at > ? AND next_attempt_at <= ?)", (current, latest)).scalar():
+        sql += f" AND NOT EXISTS ({_deferred_sql(current, latest)})"
+    sql += " ORDER BY op_seq"
     if limit:
         sql += f" LIMIT {int(limit)}"
-    return coalesce(conn.exec_driver_sql(sql).fetchall())
+    return coalesce(conn.exec_driver_sql(sql, params).fetchall())
+
+
+def deferred(conn, at: datetime | None = None) -> dict[tuple[str, str], float]:
+    """Rows waiting for their next attempt -> seconds until it is due."""
+    at = at or datetime.now(UTC)
+    rows = conn.exec_driver_sql(
+        "SELECT table_name, row_id, min(next_attempt_at) FROM sync_outbox WHERE state = 'pending' "
+        "AND next_attempt_at > ? AND next_attempt_at <= ? GROUP BY table_name, row_id",
+        (format_timestamp(at), format_timestamp(at + timedelta(seconds=MAX_DEFER_S)))).fetchall()
+    return {(t, r): max(0.0, (parse_timestamp(due) - at).total_seconds()) for t, r, due in rows}
+
+
+def defer(conn, op: NetOp, seconds: float, message: str | None = None) -> None:
+    """Hold every pending op of `op`'s row back for `seconds` (its own backoff)."""
+    until = format_timestamp(datetime.now(UTC) + timedelta(seconds=min(seconds, MAX_DEFER_S)))
+    conn.exec_driver_sql("UPDATE sync_outbox SET next_attempt_at = ?, last_error = coalesce(?, last_error) "
+                         "WHERE table_name = ? AND row_id = ? AND state = 'pending'",
+                         (until, message, op.table, op.row_id))
 
 
 def parked_rows(conn) -> set[tuple[str, str]]:

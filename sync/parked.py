@@ -60,40 +60,61 @@ def retry(db, op_seq: int) -> int:
         if exists is None and kinds != {"delete"}:  # a delete needs no local row; anything else does
             raise SyncError(f"the {table} row {row_id} no longer exists here; discard this change instead")
         count = conn.exec_driver_sql(
-            "UPDATE sync_outbox SET state = 'pending', attempts = 0, last_error = NULL "
+            "UPDATE sync_outbox SET state = 'pending', attempts = 0, last_error = NULL, next_attempt_at = NULL "
             "WHERE table_name = ? AND row_id = ? AND state = 'parked'", (table, row_id)).rowcount
         conn.exec_driver_sql("DELETE FROM sync_parked WHERE table_name = ? AND row_id = ?", (table, row_id))
     return count
 
 
 def discard(engine, op_seq: int) -> str:
-    """Drop the row's parked ops and restore the server's version of the row. Returns what happened."""
-    db = engine.database()
-    with db.engine.connect() as conn:
-        table, row_id = _entry(conn, op_seq)
+    """Drop the row's parked ops and restore the server's version of the row. Returns what happened.
+
+    Runs under the engine's cycle lock, so it never interleaves with a cycle pushing or pulling that row
+    (the lock waits for a running cycle to end). Only the signed-in user's own row is restored: a row of
+    another user the server lets us read (someone's public template with that id) counts as none."""
+    user_id = _signed_in_user(engine)
+    with engine.cycle_lock():
+        db = engine.database()
+        with db.engine.connect() as conn:
+            table, row_id = _entry(conn, op_seq)
+        info = table_info(table)
+        server = _own_server_row(engine, table, row_id, user_id)
+        with engine.remote_tx(db) as conn:
+            conn.exec_driver_sql("DELETE FROM sync_outbox WHERE table_name = ? AND row_id = ? AND state = 'parked'",
+                                 (table, row_id))
+            conn.exec_driver_sql("DELETE FROM sync_parked WHERE table_name = ? AND row_id = ?", (table, row_id))
+            if server is None or server.get("deleted_at"):
+                conn.exec_driver_sql(f"DELETE FROM {quote(table)} WHERE id = ?", (row_id,))
+                outcome = "removed locally (the server has no live row of yours)"
+            else:
+                cols = ", ".join(quote(c) for c in info.columns)
+                marks = ", ".join("?" * len(info.columns))
+                updates = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in info.columns if c != "id")
+                conn.exec_driver_sql(f"INSERT INTO {quote(table)} ({cols}) VALUES ({marks}) "
+                                     f"ON CONFLICT(id) DO UPDATE SET {updates}", info.encode(server))
+                outcome = "restored the server's version"
+            # Children removed by that delete (local cascade) take their queued ops with them.
+            for child, _fk in _children(table):
+                conn.exec_driver_sql(
+                    f"DELETE FROM sync_outbox WHERE table_name = ? AND kind <> 'delete' AND row_id NOT IN "
+                    f"(SELECT id FROM {quote(child)})", (child,))
+    return outcome
+
+
+def _signed_in_user(engine) -> str:
+    from sync import accounts
+    from sync.errors import SignInNeeded
+
+    state = accounts.load_state(engine.data_dir)
+    if not state.signed_in or not state.active_account:
+        raise SignInNeeded("sign in to discard a refused change (the server's version is needed)")
+    return state.active_account
+
+
+def _own_server_row(engine, table: str, row_id: str, user_id: str) -> dict | None:
     info = table_info(table)
     rows = engine.rest().select(table, {"select": ",".join(info.columns), "id": f"eq.{row_id}"})
-    server = rows[0] if rows and rows[0].get(info.owner) else None
-    with engine.remote_tx() as conn:
-        conn.exec_driver_sql("DELETE FROM sync_outbox WHERE table_name = ? AND row_id = ? AND state = 'parked'",
-                             (table, row_id))
-        conn.exec_driver_sql("DELETE FROM sync_parked WHERE table_name = ? AND row_id = ?", (table, row_id))
-        if server is None or server.get("deleted_at"):
-            conn.exec_driver_sql(f"DELETE FROM {quote(table)} WHERE id = ?", (row_id,))
-            outcome = "removed locally (the server has no live row)"
-        else:
-            cols = ", ".join(quote(c) for c in info.columns)
-            marks = ", ".join("?" * len(info.columns))
-            updates = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in info.columns if c != "id")
-            conn.exec_driver_sql(f"INSERT INTO {quote(table)} ({cols}) VALUES ({marks}) "
-                                 f"ON CONFLICT(id) DO UPDATE SET {updates}", info.encode(server))
-            outcome = "restored the server's version"
-        # Children removed by that delete (local cascade) take their queued ops with them.
-        for child, _fk in _children(table):
-            conn.exec_driver_sql(
-                f"DELETE FROM sync_outbox WHERE table_name = ? AND kind <> 'delete' AND row_id NOT IN "
-                f"(SELECT id FROM {quote(child)})", (child,))
-    return outcome
+    return rows[0] if rows and rows[0].get(info.owner) == user_id else None
 
 
 def _children(table: str):
@@ -159,8 +180,6 @@ def attempted_write(db, change: ParkedChange) -> dict:
 
 
 def server_version(engine, change: ParkedChange) -> dict | None:
-    """The server's live row for that change (what Discard restores), or None if it has none."""
-    info = table_info(change.table)
-    rows = engine.rest().select(change.table, {"select": ",".join(info.columns), "id": f"eq.{change.row_id}"})
-    row = rows[0] if rows and rows[0].get(info.owner) else None
+    """The server's live row of the signed-in user for that change (what Discard restores), or None."""
+    row = _own_server_row(engine, change.table, change.row_id, _signed_in_user(engine))
     return None if row is None or row.get("deleted_at") else row

@@ -18,20 +18,40 @@ from dataclasses import dataclass, field
 
 from local_schema import models
 from sync.dbutil import quote, table_info, write_tx
-from sync.errors import MAX_SERVER_ATTEMPTS, Kind, RequestFailed
-from sync.outbox import NetOp, mark_sent, park, parked_rows, read_pending, record_server_error, settle
+from sync.errors import MAX_SERVER_ATTEMPTS, Kind, RequestFailed, backoff_delay
+from sync.outbox import (
+    NetOp,
+    defer,
+    deferred,
+    mark_sent,
+    park,
+    parked_rows,
+    read_pending,
+    record_server_error,
+    settle,
+)
 from sync.pull import DELETED_ELSEWHERE
 
 INSERT_BATCH = 500
 # Failures that say nothing about the change sent: the cycle ends, the change waits (never parked).
 _NOT_ABOUT_THIS_CHANGE = (Kind.TRANSIENT, Kind.AUTH, Kind.MALFORMED, Kind.MISCONFIGURED)
 READ_LIMIT = 5000  # ops read per pass; the loop continues until the queue is drained
+# A change refused with a 5xx waits on its own backoff while the rest of the queue goes on; this many in
+# one cycle means the server is failing everything, and the cycle ends (the scheduler backs off).
+SERVER_ERRORS_PER_CYCLE = 5
+PARENT_WAIT_S = 2.0  # a child whose parent's insert is still queued (not deferred) waits this long
+
+
+def _parents(table: str) -> list[tuple[str, str]]:
+    """(fk column, parent table) of a synced table."""
+    return [(fk.parent.name, fk.column.table.name) for fk in models.MODELS_BY_TABLE[table].__table__.foreign_keys]
 
 
 @dataclass
 class PushResult:
     pushed: int = 0
     parked: int = 0
+    deferred: int = 0  # changes put on their own backoff this cycle (a 5xx, or their parent's)
     paused_tables: dict[str, str] = field(default_factory=dict)  # table -> server's reason
 
 
@@ -42,13 +62,17 @@ class Pusher:
         self.paused = paused
         self.progress = progress
         self.result = PushResult()
+        self._waiting: dict[tuple[str, str], float] = {}  # rows on their own backoff -> seconds left
+        self._server_failures = 0
 
     def push_all(self) -> PushResult:
         while True:
             with write_tx(self.db) as conn:
-                ops = read_pending(conn, READ_LIMIT)
+                # Paused tables and waiting rows are left out by the query itself, so they can never
+                # fill a whole read and starve the rest of the queue.
+                ops = read_pending(conn, READ_LIMIT, skip_tables=self.paused)
                 blocked = parked_rows(conn)
-            ops = [op for op in ops if op.table not in self.paused]
+                self._waiting.update(deferred(conn))
             if not ops:
                 return self.result
             progressed = self._push_pass(ops, blocked)
@@ -116,7 +140,12 @@ class Pusher:
                     park(conn, op, None, "row no longer exists locally")
                     self.result.parked += 1
                     continue
-                rows.append(info.decode_client(tuple(values)))
+                row = info.decode_client(tuple(values))
+                wait = self._parent_waiting(table, row)
+                if wait is not None:  # its parent is not on the server yet: sending it would only fail
+                    self._defer(conn, op, wait)
+                    continue
+                rows.append(row)
                 present.append(op)
             if present:
                 mark_sent(conn, [s for op in present for s in op.op_seqs])
@@ -179,7 +208,7 @@ class Pusher:
                                      f"({exc.message})")
             return
         if exc.kind is Kind.FK_MISSING:
-            self._park(op, exc.code, f"its parent row is not on the server: {exc.message}")
+            self._parent_missing(op, exc)
             return
         if exc.kind is Kind.SERVER:
             self._server_error(op, exc)
@@ -229,6 +258,8 @@ class Pusher:
                 self._pause(op.table, exc)
             elif exc.kind is Kind.SERVER:
                 self._server_error(op, exc)
+            elif exc.kind is Kind.FK_MISSING:
+                self._parent_missing(op, exc)
             else:
                 self._park(op, exc.code, exc.message, exc.details)
             return
@@ -298,12 +329,47 @@ class Pusher:
         self.result.parked += 1
 
     def _server_error(self, op: NetOp, exc: RequestFailed) -> None:
+        """A 5xx for this change: it waits on its own backoff (next_attempt_at) and the rest of the queue
+        goes on; parked after MAX_SERVER_ATTEMPTS of them. Several in one cycle end the cycle."""
         with write_tx(self.db) as conn:
             failures = record_server_error(conn, op, str(exc))
+            if failures < MAX_SERVER_ATTEMPTS:
+                self._defer(conn, op, backoff_delay(failures))
         if failures >= MAX_SERVER_ATTEMPTS:
             self._park(op, exc.code, f"server error {failures} times: {exc.message}")
             return
-        raise exc  # retried by the scheduler with backoff
+        self._server_failures += 1
+        if self._server_failures >= SERVER_ERRORS_PER_CYCLE:
+            raise exc  # the server fails everything: the scheduler backs off as a whole
+
+    def _defer(self, conn, op: NetOp, seconds: float) -> None:
+        defer(conn, op, seconds)
+        self._waiting[(op.table, op.row_id)] = seconds
+        self.result.deferred += 1
+
+    def _parent_waiting(self, table: str, row: dict) -> float | None:
+        """Seconds until the parent of `row` may be pushed, when that parent is waiting on its backoff."""
+        for column, parent in _parents(table):
+            wait = self._waiting.get((parent, row.get(column))) if row.get(column) else None
+            if wait is not None:
+                return wait
+        return None
+
+    def _parent_missing(self, op: NetOp, exc: RequestFailed) -> None:
+        """23503: park, unless the parent's own insert is still queued here (on its backoff, or not read
+        yet): then the child waits for it instead of being refused for good."""
+        parents = _parents(op.table)
+        with write_tx(self.db) as conn:
+            values = conn.exec_driver_sql(
+                f"SELECT {', '.join(quote(c) for c, _ in parents)} FROM {quote(op.table)} WHERE id = ?",
+                (op.row_id,)).fetchone() if parents else None
+            for (_column, parent), value in zip(parents, values or (), strict=False):
+                if value and conn.exec_driver_sql(
+                        "SELECT 1 FROM sync_outbox WHERE table_name = ? AND row_id = ? AND state = 'pending' "
+                        "AND kind = 'insert'", (parent, value)).fetchone():
+                    self._defer(conn, op, self._waiting.get((parent, value), PARENT_WAIT_S))
+                    return
+        self._park(op, exc.code, f"its parent row is not on the server: {exc.message}")
 
     def _park(self, op: NetOp, code: str | None, message: str, details: str | None = None) -> None:
         with write_tx(self.db) as conn:
