@@ -58,6 +58,9 @@ class RequestFailed(SyncError):
                  details: str | None = None, retry_after: float | None = None):
         self.kind, self.status, self.code = kind, status, code
         self.message, self.details, self.retry_after = message, details, retry_after
+        if status is None and kind is Kind.MISCONFIGURED:
+            super().__init__(message)  # already a sentence; "no response" would be wrong (one came)
+            return
         where = f"HTTP {status}" if status is not None else "no response"
         super().__init__(f"{where}{f' {code}' if code else ''}: {message}")
 

@@ -121,13 +121,23 @@ def _auth_failure(exc: Exception) -> Exception:
     if isinstance(exc, AuthApiError | AuthWeakPasswordError):
         return refused(exc)
     if isinstance(exc, AuthUnknownError):
-        return SyncError("the server's answer is not Supabase Auth's: check the project URL "
-                         "(Settings → API → Project URL, e.g. https://xyz.supabase.co)")
+        return SyncError(NOT_SUPABASE_AUTH)
     import httpx
 
     if isinstance(exc, httpx.HTTPError):
         return RequestFailed(Kind.TRANSIENT, None, None, f"cannot reach the auth server: {exc}")
+    if isinstance(exc, ValueError):
+        # supabase-auth parses a 2xx body straight into its models: HTML from a proxy, a JSON reply cut
+        # short or another service's JSON surface as a pydantic ValidationError (a ValueError, printed
+        # as a page of traceback). It says
+        # nothing about the session; the cycle ends and is tried again later.
+        return RequestFailed(Kind.MISCONFIGURED, None, None, NOT_SUPABASE_AUTH)
     return exc
+
+
+NOT_SUPABASE_AUTH = ("server unreachable or misconfigured: the auth server's answer is not Supabase Auth's "
+                     "(a web page or a reply cut short); check the project URL (Settings → API → Project URL, "
+                     "e.g. https://xyz.supabase.co)")
 
 
 class SessionManager:

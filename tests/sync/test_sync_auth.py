@@ -229,3 +229,20 @@ def test_outbox_stays_bound_to_its_database(tmp_path):
     with other.engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM sync_outbox").scalar() == 0
     other.close()
+
+
+@pytest.mark.parametrize("body", [
+    "<html><body><h1>502 Bad Gateway</h1></body></html>",  # a proxy's page, answered with 200
+    '{"access_token": "eyJhbGciOi", "token_type": "bearer", "expires_in": 36',  # JSON cut short
+], ids=["html", "truncated-json"])
+def test_a_refresh_answered_with_garbage_is_one_clear_sentence(devices, supabase_stack, caplog, body):
+    a = devices("a")
+    a.engine.sessions.current().expires_at = 0  # the token must be refreshed before the next request
+    supabase_stack.faults.fail_next("POST", "/auth/v1/token", 200, body)
+    with caplog.at_level("DEBUG"):
+        result = a.sync(expect_state="error")
+    assert result.error.startswith("server unreachable or misconfigured: the auth server's answer is not "
+                                   "Supabase Auth's")
+    assert "validation" not in result.error.lower() and "\n" not in result.error
+    assert not [r for r in caplog.records if r.exc_info]  # no traceback logged
+    assert a.sync().state == "idle"  # the session was kept: the next refresh works
