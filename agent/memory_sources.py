@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
-from local_schema.models import Conversation, MirrorReport, Template
+from local_schema.models import Conversation, InstalledTemplate, MirrorReport, Template
 
 MANUAL = "manual"
 SOURCE_LIMIT = 500  # the server's memory_nodes_source_length check
@@ -91,6 +91,13 @@ def describe_sources(session: Session, sources: Iterable[str | None]) -> dict[st
             rows = session.exec(select(model.id, column).where(model.id.in_(wanted[kind]),
                                                                model.deleted_at.is_(None))).all()
             titles.update({(kind, ident): (title or "untitled") for ident, title in rows})
+    # Another author's template is never in the local `templates` table: its name was recorded when it
+    # was installed on this device (agent.template_install).
+    unnamed = {ident for ident in wanted["template"] if ("template", ident) not in titles}
+    if unnamed:
+        rows = session.exec(select(InstalledTemplate.template_id, InstalledTemplate.name)
+                            .where(InstalledTemplate.template_id.in_(unnamed))).all()
+        titles.update({("template", ident): name for ident, name in rows})
     label = {"conversation": "Console", "mirror": "Mirror", "template": "Template"}
     out: dict[str, str] = {}
     for raw, source in parsed.items():

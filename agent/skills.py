@@ -175,13 +175,21 @@ def check_move(skill: Skill, target: str, min_score: float = DEFAULT_MIN_SCORE) 
 # -- writing ------------------------------------------------------------------------------------------
 def create_suggested(db: LocalDatabase, draft: SkillDraft, *, user_id: str | None = None) -> Skill:
     """Store `draft` (already validated, e.g. by validate_draft) as a new skill with status 'suggested'."""
+    with db.write() as session:
+        return create_suggested_in(session, draft, user_id=user_id)
+
+
+def create_suggested_in(session: Session, draft: SkillDraft, *, user_id: str | None = None,
+                        source: str | None = None) -> Skill:
+    """`create_suggested` inside the caller's write transaction (a template's install adds several
+    skills and memory nodes at once). `source`: where it came from, e.g. template:<id>."""
     draft = validate_draft({"name": draft.name, "template_prompt": draft.template_prompt,
                             "description": draft.description, "category": draft.category,
                             "test_cases": list(draft.test_cases)})
     skill = Skill(user_id=user_id, name=draft.name, description=draft.description, category=draft.category,
-                  template_prompt=draft.template_prompt, status="suggested", test_cases=draft.test_cases)
-    with db.write() as session:
-        session.add(skill)
+                  template_prompt=draft.template_prompt, status="suggested", test_cases=draft.test_cases,
+                  source=source)
+    session.add(skill)
     return skill
 
 

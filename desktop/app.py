@@ -55,6 +55,8 @@ def open_data(ctx: AppContext) -> None:
     ctx.account_email = state.email if state.active_account else None
     ctx.db = open_database(database_path(ctx.data_dir, state.active_account))
     import agent.chat  # noqa: F401 - imported here, off the UI thread, not during the first turn
+    import agent.stats  # noqa: F401 - the home screen counts as soon as the pages exist
+    import sync.engine  # noqa: F401 - ... and shows the sync state
 
 
 def build_window(data_dir: Path, secrets=None):

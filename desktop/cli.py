@@ -26,6 +26,9 @@ COMMAND_MODULES = (
     "agent.commands.skills",
     "agent.commands.mirror",  # mirror run|list|show|apply|undo|delete
     "agent.commands.dream",  # dream run / list / show / accept / reject
+    "agent.commands.stats",  # stats
+    "agent.commands.tasks",  # tasks list|add|move|edit|delete
+    "agent.commands.templates",  # templates publish|list|browse|install|export|import|delete
 )
 
 

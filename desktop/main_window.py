@@ -36,10 +36,13 @@ PAGES = (
     ("memory", "III Memory Atlas", "desktop.views.memory_page:MemoryPage"),
     ("skills", "IV  Skill Forge", "desktop.views.skills_page:SkillsPage"),
     ("mirror", "V   Mirror", "desktop.views.mirror_page:MirrorPage"),
+    ("observatory", "VI  Observatory", "desktop.views.observatory_page:ObservatoryPage"),
+    ("tasks", "VI  Tasks", "desktop.views.tasks_page:TasksPage"),
     ("dream", "VII Dream", "desktop.views.dream_page:DreamPage"),
+    ("templates", "◆   Templates", "desktop.views.templates_page:TemplatesPage"),
     ("settings", "⚙   Settings", "desktop.views.settings_page:SettingsPage"),
 )
-START_PAGE = "console"  # shown when no page was open last time
+START_PAGE = "observatory"  # the home screen (MIRARI.md §VI): every start opens here
 
 
 def _page_class(spec: str):
@@ -126,6 +129,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.jobs_indicator)
         QShortcut(QKeySequence("F5"), self, activated=ctx.sync.request_sync)
         self._disconnect_db = None
+        self._showing: str | None = None  # the key of the page on screen
         self.sync_panel = None
         bus.error.connect(self._show_error)
         bus.notice.connect(self._show_notice)  # bound methods: Qt disconnects them when the window dies
@@ -148,11 +152,13 @@ class MainWindow(QMainWindow):
         self.data_label.setToolTip(str(self.ctx.data_dir))
         self.nav.setEnabled(True)
         keys = [self.nav.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.nav.count())]
-        start = self.ctx.settings.last_page
+        # The app starts on the home screen (MIRARI.md §VI); pages rebuilt after an account switch or a
+        # recovery come back on the page that was showing.
+        start = self._showing if self._showing in keys else START_PAGE
         self.nav.blockSignals(True)
         self.nav.setCurrentRow(-1)
         self.nav.blockSignals(False)
-        self.nav.setCurrentRow(keys.index(start if start in keys else START_PAGE))
+        self.nav.setCurrentRow(keys.index(start))
         self.footer.setEnabled(True)
         self.ctx.sync.start()
         self._show_whose_data(self.ctx.sync.status)
@@ -300,7 +306,7 @@ class MainWindow(QMainWindow):
         page = self.pages.get(key)
         if page is not None:
             self.stack.setCurrentWidget(page)
-            self.ctx.settings.last_page = key
+            self._showing = key
 
     def _show_notice(self, text: str) -> None:
         self.statusBar().showMessage(text, 6000)

@@ -38,14 +38,6 @@ class AppSettings:
         self._s.sync()
 
     @property
-    def last_page(self) -> str:
-        return self._get("window/page", "console")
-
-    @last_page.setter
-    def last_page(self, value: str) -> None:
-        self._s.setValue("window/page", value)
-
-    @property
     def active_connection(self) -> str:
         return self._get("console/connection", "")
 

@@ -124,6 +124,7 @@ class Skill(_Synced, table=True):
     # [{"prompt": str, "expectations": [{"kind": str, "value": str | int}]}], see agent.skill_tests
     test_cases: list[Any] = Field(default_factory=list, sa_type=_JSON)
     last_test: dict[str, Any] | None = Field(default=None, sa_type=_JSON)  # the last "Run tests"
+    source: str | None = Field(default=None)  # template:<id> when installed from a template, else None
 
 
 class MirrorReport(_Synced, table=True):
@@ -194,6 +195,18 @@ class ConnectionCheck(SQLModel, table=True):
     checked_at: str = Field(default_factory=utc_now)
     status: str  # online | offline | error
     error: str | None = Field(default=None)
+
+
+class InstalledTemplate(SQLModel, table=True):
+    """Local-only: the name of each template installed on this device (for "installed from"). Not synced."""
+
+    __tablename__ = "installed_templates"
+
+    template_id: str = Field(primary_key=True)
+    name: str
+    author_id: str | None = Field(default=None)
+    origin: str = Field(default="catalogue")  # catalogue | file
+    installed_at: str = Field(default_factory=utc_now)
 
 
 # Parent before child: push inserts in this order, apply remote deletes in reverse.

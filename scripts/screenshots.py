@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Screenshots of Bind, Console, the Memory Atlas, the Skill Forge and Mirror Mode, light and dark, for
-the README.
+"""Screenshots of Bind, Console, the Memory Atlas, the Skill Forge, Mirror Mode, the Observatory, Tasks
+and Templates, light and dark, for the README.
 
 Runs the real app under Xvfb against a demo database and a local fake OpenAI-compatible endpoint:
 
@@ -102,6 +102,48 @@ def run_demo_review(app, window, fake, ids) -> None:
     pump(app, 0.8)
 
 
+def shoot_observatory(app, window, mode: str) -> None:
+    """The home screen with the pointer over a busy day, so its values show."""
+    from PySide6.QtCore import QPointF, Qt
+    from PySide6.QtGui import QMouseEvent
+
+    page = window.show_page("observatory")
+    page.refresh()
+    pump(app, 0.6)
+    chart = page.chart
+    busiest = max(range(len(chart.days)), key=lambda i: chart.days[i][1])
+    point = QPointF(chart.column_rect(busiest).center())
+    chart.mouseMoveEvent(QMouseEvent(QMouseEvent.Type.MouseMove, point, chart.mapToGlobal(point),
+                                     Qt.MouseButton.NoButton, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier))
+    pump(app, 0.3)
+    window.grab().save(str(OUT / f"observatory-{mode}.png"))
+
+
+def shoot_templates(app, window, mode: str, ids: dict) -> None:
+    """Publish with its preview of exactly what is shared; and (light only) what was installed from where."""
+    page = window.show_page("templates")
+    page.refresh()
+    tab = page.publish_tab
+    page.tabs.setCurrentWidget(tab)
+    tab.refresh()
+    pump(app, 0.5)
+    tab.name_edit.setText("Metric cook")
+    tab.category_edit.setText("cooking")
+    tab.description_edit.setPlainText("Recipes in grams and °C, short steps.")
+    tab.check(ids["skill_ids"][:1], ids["node_ids"][:1])
+    tab.public_box.setChecked(True)
+    tab.update_preview()
+    pump(app, 0.5)
+    window.grab().save(str(OUT / f"templates-{mode}.png"))
+    if mode == "light":
+        page.tabs.setCurrentWidget(page.installed_tree)
+        pump(app, 0.3)
+        window.grab().save(str(OUT / "templates-installed-light.png"))
+        page.tabs.setCurrentIndex(0)
+        pump(app, 0.3)
+        window.grab().save(str(OUT / "templates-yours-light.png"))
+
+
 def main() -> int:
     import keyring
 
@@ -141,6 +183,11 @@ def main() -> int:
         fake.responder = responder  # skill tests get answers that follow the skill under test
         skill_ids = build_demo_skills(db, ids["hermes"])
         fake.responder = None
+        from desktop.demo_observatory import add_history, add_tasks, add_templates
+
+        add_history(db, ids["hermes"])
+        add_tasks(db, ids)
+        template_ids = add_templates(db)
 
         bind = window.pages["bind"]
         console = window.pages["console"]
@@ -149,7 +196,8 @@ def main() -> int:
         console.refresh_threads(select=ids["Retry helper in Python"])
         pump(app, 0.5)
 
-        wanted = set(sys.argv[1:]) or {"bind", "console", "memory", "skills", "mirror"}
+        wanted = set(sys.argv[1:]) or {"bind", "console", "memory", "skills", "mirror", "observatory",
+                                          "tasks", "templates"}
         mirror = window.show_page("mirror")
         if "mirror" in wanted:
             run_demo_review(app, window, fake, ids)
@@ -190,6 +238,18 @@ def main() -> int:
                 mirror.refresh()
                 pump(app, 0.8)
                 window.grab().save(str(OUT / f"mirror-{mode}.png"))
+            if "observatory" in wanted:
+                shoot_observatory(app, window, mode)
+            if "tasks" in wanted:
+                tasks = window.show_page("tasks")
+                tasks.refresh()
+                pump(app, 0.5)
+                tasks.lists["in_progress"].setCurrentRow(0)
+                tasks.lists["in_progress"].setFocus()
+                pump(app, 0.2)
+                window.grab().save(str(OUT / f"tasks-{mode}.png"))
+            if "templates" in wanted:
+                shoot_templates(app, window, mode, template_ids)
         window.close()
         pump(app, 0.2)
         db.close()

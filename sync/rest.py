@@ -59,7 +59,11 @@ class RestClient:
         self._http.close()
 
     def request(self, method: str, path: str, *, params=None, json_body=None, prefer: str | None = None):
-        """Send one request; return the decoded JSON body (None for an empty one).
+        """Send one request; return the decoded JSON body (None for an empty one)."""
+        return self._decode(self._send(method, path, params=params, json_body=json_body, prefer=prefer))
+
+    def _send(self, method: str, path: str, *, params=None, json_body=None, prefer: str | None = None):
+        """Send one request; return the successful httpx.Response.
 
         A 401 is answered by one refresh and one resend. A 429/503 whose Retry-After is short is waited
         out and resent (at most MAX_WAITS times) rather than failing the whole cycle: every request sync
@@ -81,7 +85,7 @@ class RestClient:
             except httpx.HTTPError as exc:
                 raise RequestFailed(Kind.TRANSIENT, None, None, f"{type(exc).__name__}: {exc}") from exc
             if response.is_success:
-                return self._decode(response)
+                return response
             failure = self._failure(response)
             if failure.kind is Kind.AUTH and not refreshed:
                 token, refreshed = self._refresh(token), True  # single-flight; SignInNeeded when final
@@ -139,3 +143,20 @@ class RestClient:
         if not isinstance(result, list):
             raise RequestFailed(Kind.MALFORMED, 200, None, f"PATCH {table}: expected the updated rows back")
         return result
+
+    # -- beyond sync ----------------------------------------------------------------------------------
+    def select_page(self, table: str, params: dict) -> tuple[list[dict], int | None]:
+        """One page of rows and the total count PostgREST reports (Prefer: count=exact), for browsing."""
+        response = self._send("GET", f"/{table}", params=params, prefer="count=exact")
+        rows = self._decode(response)
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise RequestFailed(Kind.MALFORMED, response.status_code, None, f"GET {table}: expected a JSON array of rows")
+        total = response.headers.get("Content-Range", "").rpartition("/")[2]
+        return rows, int(total) if total.isdigit() else None
+
+    def rpc(self, function: str, args: dict | None = None):
+        """Call a database function (POST /rpc/<function> with named arguments); returns its JSON result.
+
+        Safe to resend after a 401 or a short Retry-After (the server did not run the call), but never
+        replayed after a lost response: the caller decides whether a non-idempotent call may run again."""
+        return self.request("POST", f"/rpc/{function}", json_body=args or {})

@@ -44,8 +44,9 @@ def guard(fn):
             return fail(str(exc) or type(exc).__name__)
         except Exception as exc:  # noqa: BLE001 - e.g. a damaged database or key store: still one line
             from agent.secrets import SecretsUnavailable
+            from sync.errors import SyncError
 
-            if isinstance(exc, SecretsUnavailable):
+            if isinstance(exc, SecretsUnavailable | SyncError):  # both are written as one readable line
                 return fail(str(exc))
             return fail(f"{type(exc).__name__}: {exc}")
     return wrapper

@@ -19,6 +19,7 @@ from local_schema.migrations import (
     v0004_dream_reports,
     v0005_mirror_review,
     v0006_message_order,
+    v0007_observatory_and_templates,
 )
 
 
@@ -36,6 +37,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "dream_reports", v0004_dream_reports.upgrade),
     Migration(5, "mirror_review", v0005_mirror_review.upgrade),
     Migration(6, "message_order", v0006_message_order.upgrade),
+    Migration(7, "observatory_and_templates", v0007_observatory_and_templates.upgrade),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

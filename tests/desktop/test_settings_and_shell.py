@@ -84,6 +84,7 @@ def test_navigation_lists_only_working_screens_and_geometry_is_remembered(qtbot,
 
     assert labels == [label for _key, label, _spec in PAGES]  # every registered page, in order
     assert labels[0].split()[-1] == "Bind" and labels[-1].split()[-1] == "Settings"
+    assert window.stack.currentWidget() is window.pages["observatory"]  # the home screen comes first
     assert not QApplication.windowIcon().isNull()  # the app icon (desktop/assets/mirari.svg) was found
     assert QApplication.desktopFileName() == "mirari"  # matches build_spec/linux/mirari.desktop
     window.show_page("bind")
@@ -96,7 +97,8 @@ def test_navigation_lists_only_working_screens_and_geometry_is_remembered(qtbot,
         # different from the 760 px default, shows the saved geometry was applied)
         assert again.ctx.settings.window_geometry() is not None
         assert again.height() == 655
-        assert again.stack.currentWidget() is again.pages["bind"]  # the last page is remembered too
+        # Every start opens on the home screen (MIRARI.md §VI), whatever page was open before.
+        assert again.stack.currentWidget() is again.pages["observatory"]
     finally:
         close_window(again)
 

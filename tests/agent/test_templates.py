@@ -1,0 +1,186 @@
+"""Publishing, the preview of what is shared, export files, and imports that are refused whole."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from agent import templates
+from agent.template_payload import TemplateInvalid, payload_problems, template_problems
+from agent.templates import TemplateError
+from desktop.cli import main
+from local_schema.models import AgentConnection, MemoryNode, Skill, Template
+
+
+def _rows(db):
+    with db.write() as s:
+        connection = AgentConnection(name="Work", provider="custom", base_url="https://secret.example/v1",
+                                     model="m", system_prompt="internal prompt")
+        skill = Skill(name="Summarise", description="Short summaries", category="writing", status="promoted",
+                      score=0.9, template_prompt="Answer in three bullet points.")
+        node = MemoryNode(label="Prefers metric units", category="preference", strength=0.8,
+                          source="conversation:0b7f5c2e-3f6a-4d1e-9a53-6c1d2e3f4a5b")
+        s.add_all([connection, skill, node])
+    return connection, skill, node
+
+
+def test_preview_is_exactly_what_publish_writes_and_shares_nothing_else(db):
+    connection, skill, node = _rows(db)
+    doc = templates.preview(db, " Writer ", "For writing", "writing", [skill.id], [node.id], True)
+    assert doc == {
+        "name": "Writer", "description": "For writing", "category": "writing", "is_public": True,
+        "payload": {"skills": [{"name": "Summarise", "description": "Short summaries", "category": "writing",
+                                "template_prompt": "Answer in three bullet points."}],
+                    "seed_memory": [{"label": "Prefers metric units", "category": "preference", "strength": 0.8}]}}
+    text = json.dumps(doc)
+    for private in (connection.id, connection.base_url, "internal prompt", skill.id, node.id, "promoted",
+                    "conversation:", "0.9"):
+        assert private not in text
+    template = templates.publish(db, " Writer ", "For writing", "writing", [skill.id], [node.id], True)
+    with db.session() as s:
+        stored = s.get(Template, template.id)
+    assert {"name": stored.name, "description": stored.description, "category": stored.category,
+            "is_public": stored.is_public, "payload": stored.payload} == doc
+    [info] = templates.list_templates(db)
+    assert (info.name, info.skill_count, info.memory_count, info.is_public, info.waiting) == ("Writer", 1, 1, True, True)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"name": ""}, "the name is empty"),
+    ({"name": "x" * 501}, "the name is longer than 500"),
+    ({"category": "c" * 501}, "the category is longer than 500"),
+    ({"skill_ids": ["missing"]}, "There is no skill missing"),
+    ({"skill_ids": [], "memory_ids": []}, "Pick at least one"),
+])
+def test_publish_refusals_write_nothing(db, kwargs, message):
+    _connection, skill, node = _rows(db)
+    args = {"name": "T", "skill_ids": [skill.id], "memory_ids": [node.id], **kwargs}
+    with pytest.raises(ValueError, match=message):
+        templates.publish(db, **args)
+    assert templates.list_templates(db) == []
+
+
+def test_a_skill_the_catalogue_could_not_install_is_refused_at_publish(db):
+    with db.write() as s:
+        long = Skill(name="Long", template_prompt="x" * 20_001)  # over the server's skills limit
+        s.add(long)
+    with pytest.raises(TemplateInvalid, match=r"skills\[0\]\.template_prompt is longer than 20,000"):
+        templates.publish(db, "T", skill_ids=[long.id])
+
+
+def test_payload_rules_name_every_problem():
+    problems = payload_problems({"skills": [{"name": 3, "template_prompt": "p"}, "text",
+                                            {"name": "ok", "category": ["x"]}],
+                                 "seed_memory": [{"label": ""}, {"label": "fine", "strength": 1.5},
+                                                 {"label": "b", "strength": True}]})
+    assert problems == [
+        "skills[0].name must be text, not a number", "skills[1] must be an object with a name, not text",
+        "skills[2].category must be text, not a list", "skills[2].template_prompt is missing",
+        "seed_memory[0].label is empty",
+        "seed_memory[1].strength must be from 0 to 1 (it is 1.5)",
+        "seed_memory[2].strength must be a number from 0 to 1, not a boolean"]
+    assert payload_problems([]) == ["the payload must be an object, not a list"]
+    assert payload_problems({"skills": []}) == ["the payload has no 'seed_memory' list"]
+    assert template_problems("n", None, None, {"skills": [], "seed_memory": []}, is_public="yes") == [
+        "is_public must be true or false, not text"]
+
+
+def test_export_then_read_round_trips(db, tmp_path):
+    _connection, skill, node = _rows(db)
+    template = templates.publish(db, "Writer", None, "writing", [skill.id], [node.id])
+    path = templates.export_template(db, template.id, tmp_path / "writer")
+    assert path.name == "writer.mirari-template.json"
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    assert set(doc) == {"format", "version", "exported_at", "id", "name", "description", "category", "payload"}
+    read = templates.read_template_file(path)
+    assert (read.id, read.name, read.category, read.payload) == (template.id, "Writer", "writing", template.payload)
+
+
+def _write(path, doc) -> str:
+    path.write_text(doc if isinstance(doc, str) else json.dumps(doc), encoding="utf-8")
+    return str(path)
+
+
+GOOD = {"format": "mirari-template", "version": 1, "name": "Shared",
+        "payload": {"skills": [{"name": "S", "template_prompt": "Be S."}],
+                    "seed_memory": [{"label": "L", "strength": 0.6}]}}
+BAD_FILES = [
+    ("not json", "{oops", "not valid JSON"),
+    ("NaN", json.dumps(GOOD).replace("0.6", "NaN"), "not valid JSON"),
+    ("not a template", {"hello": "world"}, "not a MIRARI template"),
+    ("newer format", {**GOOD, "version": 9}, "newer MIRARI"),
+    ("no name", {**GOOD, "name": " "}, "the name is empty"),
+    ("bad shape", {**GOOD, "payload": {"skills": "all of them", "seed_memory": []}}, "must be a list"),
+    ("label too long", {**GOOD, "payload": {"skills": [], "seed_memory": [{"label": "x" * 2001}]}},
+     "longer than 2,000"),
+    ("no prompt", {**GOOD, "payload": {"skills": [{"name": "S"}], "seed_memory": []}},
+     r"skills\[0\]\.template_prompt is missing"),
+    ("oversized payload", {**GOOD, "payload": {"skills": [{"name": f"s{i}", "description": "d" * 19_000,
+                                                           "template_prompt": "p"}
+                                                          for i in range(60)], "seed_memory": []}},
+     "templates are limited to 1,000,000"),
+]
+
+
+@pytest.mark.parametrize(("label", "doc", "message"), BAD_FILES, ids=[b[0] for b in BAD_FILES])
+def test_bad_files_are_refused_with_the_reason(tmp_path, label, doc, message):
+    path = _write(tmp_path / "t.mirari-template.json", doc)
+    with pytest.raises(TemplateInvalid, match=message):
+        templates.read_template_file(path)
+
+
+def test_a_file_too_large_to_be_a_template_is_not_even_parsed(tmp_path, monkeypatch):
+    monkeypatch.setattr(templates, "FILE_BYTES_LIMIT", 100)
+    path = _write(tmp_path / "big.json", {**GOOD, "description": "x" * 200})
+    with pytest.raises(TemplateInvalid, match="larger than 100 bytes"):
+        templates.read_template_file(path)
+
+
+def test_a_file_without_an_id_gets_a_stable_one(tmp_path):
+    first = templates.read_template_file(_write(tmp_path / "a.json", GOOD))
+    second = templates.read_template_file(_write(tmp_path / "b.json", GOOD))
+    assert first.id == second.id and len(first.id) == 36
+
+
+def test_withdraw_and_visibility(db):
+    _connection, skill, _node = _rows(db)
+    template = templates.publish(db, "T", skill_ids=[skill.id])
+    assert templates.set_public(db, template.id, True).is_public
+    templates.delete_template(db, template.id)
+    assert templates.list_templates(db) == []
+    with pytest.raises(TemplateError, match="no template"):
+        templates.get_template(db, template.id)
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_publish_list_and_export_commands(tmp_path, capsys):
+    from local_schema.database import open_database
+
+    d = tmp_path / "data"
+    db = open_database(d / "local.sqlite3")
+    try:
+        _connection, skill, node = _rows(db)
+    finally:
+        db.close()
+    code, out, err = run(capsys, "--data-dir", str(d), "templates", "publish", "--name", "Writer", "--skill", skill.id,
+                         "--memory", node.id, "--public", "--preview")
+    assert code == 0 and json.loads(out)["payload"]["skills"][0]["name"] == "Summarise", err
+    code, out, _ = run(capsys, "--data-dir", str(d), "templates", "list", "--json")
+    assert json.loads(out) == []  # --preview published nothing
+    code, out, err = run(capsys, "--data-dir", str(d), "templates", "publish", "--name", "Writer", "--skill", skill.id,
+                         "--memory", node.id, "--public")
+    template_id = out.strip()
+    assert code == 0 and len(template_id) == 36, err
+    code, out, _ = run(capsys, "--data-dir", str(d), "templates", "list", "--json")
+    [row] = json.loads(out)
+    assert (row["id"], row["is_public"], row["skill_count"]) == (template_id, True, 1)
+    code, out, _ = run(capsys, "--data-dir", str(d), "templates", "export", template_id, str(tmp_path / "w.json"))
+    assert code == 0 and out.strip().endswith("w.mirari-template.json")
+    code, out, err = run(capsys, "--data-dir", str(d), "templates", "publish", "--name", "x" * 501, "--skill", skill.id)
+    assert code == 1 and out == "" and err.count("\n") == 1 and "longer than 500" in err
