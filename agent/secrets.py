@@ -1,7 +1,9 @@
 """Where API keys live: the OS keychain (python `keyring`), keyed by connection id, under "MIRARI".
 
-When the machine has no usable keychain (keyring's fail/null backend, `NoKeyringError`, or only a
-plaintext backend), nothing is stored until the user picks an explicit fallback:
+The policy is sync.keychain's, shared with the Supabase session (which the window keeps here too, under
+another service name). When the machine has no usable keychain (keyring's fail/null backend,
+`NoKeyringError`, only a plaintext backend such as keyrings.alt's, or a backend that fails to load),
+nothing is stored until the user picks an explicit fallback:
 - an encrypted file unlocked by a passphrase (agent.keyfile), or
 - memory only: keys are forgotten when the app exits.
 `SecretStore.status()` says which one is active, for the Settings page and the Bind form. Keys are
@@ -16,11 +18,14 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-import keyring
 import keyring.errors
 from keyring.backend import KeyringBackend
 
 from agent.keyfile import FILE_NAME, EncryptedKeyFile
+from sync.keychain import backend_name, keychain_usable, load_backend, unanswered
+
+__all__ = ["ENCRYPTED_FILE", "KEYCHAIN", "MEMORY", "NONE", "SERVICE", "SecretStore", "SecretsLocked",
+           "SecretsStatus", "SecretsUnavailable", "backend_name", "keychain_usable"]
 
 log = logging.getLogger(__name__)
 
@@ -46,36 +51,7 @@ class SecretsStatus:
     persistent: bool = False  # keys survive a restart
     needs_choice: bool = False  # no keychain and no fallback chosen: ask the user
     key_file_exists: bool = False
-
-
-def backend_name(backend: KeyringBackend) -> str:
-    """A human name for a keyring backend: 'SecretService', 'macOS Keychain', 'Windows Credential Manager'."""
-    chained = getattr(backend, "backends", None)
-    if chained:  # ChainerBackend: the first backend is the one that answers
-        return backend_name(chained[0])
-    name = str(getattr(backend, "name", type(backend).__name__)).removesuffix(" Keyring")
-    if name.startswith("macOS"):
-        return "macOS Keychain"
-    if name.startswith("Windows"):
-        return "Windows Credential Manager"
-    if name.startswith("kwallet"):
-        return "KWallet"
-    return name
-
-
-def keychain_usable(backend: KeyringBackend) -> bool:
-    """False for keyring's fail/null backends, an empty chainer and plaintext file backends."""
-    module = type(backend).__module__
-    if module in ("keyring.backends.fail", "keyring.backends.null"):
-        return False
-    if module == "keyring.backends.chainer":
-        return bool(getattr(backend, "backends", None))
-    if "plaintext" in type(backend).__name__.lower() or module.startswith("keyrings.alt.file"):
-        return False  # a plaintext file is exactly what we must not use silently
-    try:
-        return backend.priority > 0
-    except Exception:  # a backend whose viability check itself fails is not usable
-        return False
+    problem: str | None = None  # why the OS keychain is not used (failed to load, plaintext only, ...)
 
 
 def _locked(method):
@@ -92,7 +68,13 @@ class SecretStore:
 
     def __init__(self, data_dir: str | Path, backend: KeyringBackend | None = None) -> None:
         self._lock = threading.RLock()
-        self._backend = backend if backend is not None else keyring.get_keyring()
+        # Never raises: a keychain that fails to load leaves the keys unavailable (with `problem` saying
+        # why, for a notice), never the data unopened.
+        if backend is None:
+            backend, self.problem = load_backend()
+        else:
+            self.problem = None if keychain_usable(backend) else "no OS keychain is available"
+        self._backend = backend
         self._file = EncryptedKeyFile(Path(data_dir) / FILE_NAME)
         self._memory: dict[str, str] = {}
         if keychain_usable(self._backend):
@@ -111,18 +93,19 @@ class SecretStore:
     def status(self) -> SecretsStatus:
         """A snapshot for display. Deliberately not behind the lock: the GUI calls it on its UI thread,
         and a keychain call holding the lock can block for as long as an OS unlock prompt stays open."""
-        mode, exists = self._mode, self._file.exists  # one consistent reading of the mode
+        mode, exists, problem = self._mode, self._file.exists, self.problem  # one consistent reading
         if mode == KEYCHAIN:
             name = backend_name(self._backend)
             return SecretsStatus(KEYCHAIN, f"OS keychain: {name}", name, persistent=True, key_file_exists=exists)
         if mode == ENCRYPTED_FILE:
             locked = not self._file.unlocked
             return SecretsStatus(ENCRYPTED_FILE, f"Encrypted file ({'locked' if locked else 'unlocked'})",
-                                 locked=locked, persistent=True, key_file_exists=exists)
+                                 locked=locked, persistent=True, key_file_exists=exists, problem=problem)
         if mode == MEMORY:
-            return SecretsStatus(MEMORY, "Memory only — keys are forgotten on exit", key_file_exists=exists)
+            return SecretsStatus(MEMORY, "Memory only — keys are forgotten on exit", key_file_exists=exists,
+                                 problem=problem)
         return SecretsStatus(NONE, "No OS keychain — choose an encrypted file or memory only",
-                             needs_choice=True, key_file_exists=exists)
+                             needs_choice=True, key_file_exists=exists, problem=problem)
 
     @_locked
     def use_encrypted_file(self, passphrase: str) -> None:
@@ -155,19 +138,7 @@ class SecretStore:
     @_locked
     def get_key(self, connection_id: str) -> str:
         """The key of a connection, "" if none. Raises SecretsLocked / SecretsUnavailable."""
-        if self._mode == KEYCHAIN:
-            try:
-                return keyring_get(self._backend, connection_id)
-            except keyring.errors.NoKeyringError:
-                self._keychain_lost()
-                return ""
-            except keyring.errors.KeyringError as exc:
-                raise SecretsUnavailable(f"The OS keychain did not answer: {type(exc).__name__}.") from None
-        if self._mode == ENCRYPTED_FILE:
-            if not self._file.unlocked:
-                raise SecretsLocked()
-            return self._file.keys.get(connection_id, "")
-        return self._memory.get(connection_id, "")
+        return self.get_secret(SERVICE, connection_id)
 
     @_locked
     def has_key(self, connection_id: str) -> bool:
@@ -183,45 +154,83 @@ class SecretStore:
         if not key:
             self.delete_key(connection_id)
             return
-        if self._mode == KEYCHAIN:
-            try:
-                self._backend.set_password(SERVICE, connection_id, key)
-                return
-            except keyring.errors.NoKeyringError:
-                self._keychain_lost()
-            except keyring.errors.KeyringError as exc:
-                raise SecretsUnavailable(f"The OS keychain refused to store the key: {type(exc).__name__}.") from None
-        if self._mode == ENCRYPTED_FILE:
-            if not self._file.unlocked:
-                raise SecretsLocked()
-            self._file.keys[connection_id] = key
-            self._file.save()
-        elif self._mode == MEMORY:
-            self._memory[connection_id] = key
-        else:
-            raise SecretsUnavailable("No OS keychain is available: choose an encrypted key file or "
-                                     "memory-only keys in Settings, then enter the key again.")
+        self.set_secret(SERVICE, connection_id, key)
 
     @_locked
     def delete_key(self, connection_id: str) -> None:
-        self._memory.pop(connection_id, None)
+        self.delete_secret(SERVICE, connection_id)
+
+    # -- any secret (the Supabase session uses these with its own service name) --------------------
+    @staticmethod
+    def _name(service: str, name: str) -> str:
+        # In the key file and in memory, API keys keep their bare connection id (the file's format).
+        return name if service == SERVICE else f"{service}\n{name}"
+
+    @_locked
+    def get_secret(self, service: str, name: str) -> str:
+        """The secret, "" if none. Raises SecretsLocked / SecretsUnavailable (with a sentence)."""
         if self._mode == KEYCHAIN:
             try:
-                self._backend.delete_password(SERVICE, connection_id)
+                return self._backend.get_password(service, name) or ""
+            except keyring.errors.NoKeyringError:
+                self._keychain_lost()
+            except Exception as exc:  # noqa: BLE001 - locked, D-Bus gone, a backend bug: unavailable, said
+                raise SecretsUnavailable(_sentence(unanswered(exc))) from None
+        if self._mode == ENCRYPTED_FILE:
+            if not self._file.unlocked:
+                raise SecretsLocked()
+            return self._file.keys.get(self._name(service, name), "")
+        return self._memory.get(self._name(service, name), "")
+
+    @_locked
+    def set_secret(self, service: str, name: str, value: str) -> None:
+        if self._mode == KEYCHAIN:
+            try:
+                self._backend.set_password(service, name, value)
+                return
+            except keyring.errors.NoKeyringError:
+                self._keychain_lost()
+            except Exception as exc:  # noqa: BLE001
+                raise SecretsUnavailable(_sentence(unanswered(exc)) + " Nothing was stored.") from None
+        if self._mode == ENCRYPTED_FILE:
+            if not self._file.unlocked:
+                raise SecretsLocked()
+            self._file.keys[self._name(service, name)] = value
+            self._file.save()
+        elif self._mode == MEMORY:
+            self._memory[self._name(service, name)] = value
+        else:
+            raise SecretsUnavailable(
+                ("No OS keychain is available" if not self.problem else _sentence(self.problem)).rstrip(".")
+                + ": choose an encrypted key file or memory-only keys in Settings, then enter it again.")
+
+    @_locked
+    def delete_secret(self, service: str, name: str) -> None:
+        self._memory.pop(self._name(service, name), None)
+        if self._mode == KEYCHAIN:
+            try:
+                self._backend.delete_password(service, name)
             except keyring.errors.PasswordDeleteError:
                 pass  # there was none
             except keyring.errors.NoKeyringError:
                 self._keychain_lost()
+            except Exception as exc:  # noqa: BLE001
+                raise SecretsUnavailable(_sentence(unanswered(exc))) from None
         elif self._mode == ENCRYPTED_FILE:
             if not self._file.unlocked:
                 raise SecretsLocked()
-            if self._file.keys.pop(connection_id, None) is not None:
+            if self._file.keys.pop(self._name(service, name), None) is not None:
                 self._file.save()
 
     def _keychain_lost(self) -> None:
         # The backend looked usable but has no keychain behind it (e.g. no D-Bus session).
         self._mode = ENCRYPTED_FILE if self._file.exists else NONE
+        self.problem = "the OS keychain is not available"
         log.warning("the OS keychain is not available; API keys need an explicit fallback")
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
 def keyring_get(backend: KeyringBackend, connection_id: str) -> str:

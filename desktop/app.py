@@ -43,7 +43,13 @@ def open_data(ctx: AppContext) -> None:
     if ctx.secrets is None:
         from agent.secrets import SecretStore
 
-        ctx.secrets = SecretStore(ctx.data_dir)
+        ctx.secrets = SecretStore(ctx.data_dir)  # never raises: a broken keychain only makes keys unavailable
+        problem = ctx.secrets.problem
+        if problem and problem != "no OS keychain is available":  # (that one Settings and Bind explain)
+            from desktop.bus import bus
+
+            bus.notice.emit(f"API keys and the sync session are unavailable: {problem}. Everything else works; "
+                            "choose an encrypted key file or memory-only keys in Settings.")
     if ctx.app_lock is None:  # already held when the database is reopened (Recover…)
         lock = app_lock(ctx.data_dir)
         try:

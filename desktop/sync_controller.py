@@ -121,7 +121,7 @@ class SyncController(QObject):
         self.refresh_counts()
         if not state.signed_in or self.ctx.db is None:
             return
-        self.engine = SyncEngine(data_dir, database=self.ctx.db,
+        self.engine = SyncEngine(data_dir, database=self.ctx.db, secrets=self.ctx.secrets,
                                  on_state=lambda s, d: self._from_worker.emit("state", (s, d)),
                                  on_alert=lambda m: self._from_worker.emit("alert", m))
         self.scheduler = SyncScheduler(_ReportingEngine(self.engine, self._from_worker.emit),

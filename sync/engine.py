@@ -69,10 +69,13 @@ class SyncEngine:
                  on_state: Callable[[str, str | None], None] = _noop,
                  on_progress: Callable[[str, int], None] = _noop,
                  on_alert: Callable[[str], None] = _noop,
-                 database=None):
+                 database=None, secrets=None):
         """`database`: an already open LocalDatabase to sync (the desktop window's), used instead of
         opening and checking a second handle on the same file; the engine never closes it, and refuses
-        to sync it once it is no longer the active account's database."""
+        to sync it once it is no longer the active account's database. `secrets`: the app's key store
+        (agent.secrets.SecretStore), so the session is kept where the API keys are, by the same policy
+        (sync.keychain); without it, the OS keychain (the command line)."""
+        self._secrets = secrets
         self.data_dir = Path(data_dir)
         self._config = config
         self._sessions: SessionManager | None = None
@@ -93,7 +96,7 @@ class SyncEngine:
     @property
     def sessions(self) -> SessionManager:
         if self._sessions is None:
-            self._sessions = SessionManager(self.config, SessionStore(self.data_dir))
+            self._sessions = SessionManager(self.config, SessionStore(self.data_dir, self._secrets))
         return self._sessions
 
     def database(self):

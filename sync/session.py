@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
+import logging
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -22,6 +22,9 @@ from pathlib import Path
 
 from sync.config import SupabaseConfig, atomic_write_json
 from sync.errors import KeychainUnavailable, Kind, RequestFailed, SignInNeeded, SyncError
+from sync.keychain import load_backend, plaintext_allowed, unanswered
+
+log = logging.getLogger(__name__)
 
 KEYRING_SERVICE = "MIRARI Desktop"
 PLAINTEXT_ENV = "MIRARI_ALLOW_PLAINTEXT_SESSION"
@@ -43,32 +46,58 @@ class AuthSession:
 
 
 class SessionStore:
-    """The keychain entry for one data dir (devices in tests = data dirs, so the dir is the key)."""
+    """Where the session of one data dir is kept (devices in tests = data dirs, so the dir is the key),
+    by the one keychain policy (sync.keychain):
 
-    def __init__(self, data_dir: Path):
+    - `secrets` given (the window's agent.secrets.SecretStore): wherever it keeps the API keys — the OS
+      keychain, or the user's explicit choice of the encrypted key file or memory only;
+    - otherwise (the command line): the OS keychain;
+    - with neither: `session.json` (0600, plain text) only if the user opted in
+      (MIRARI_ALLOW_PLAINTEXT_SESSION=1 or MIRARI_ALLOW_PLAINTEXT_SECRETS=1), else KeychainUnavailable
+      with a sentence. A plaintext keyring backend (keyrings.alt) counts as no keychain without the opt-in.
+    A keychain that fails to load or answer raises KeychainUnavailable (a SyncError: the cycle reports
+    it, nothing else stops)."""
+
+    def __init__(self, data_dir: Path, secrets=None):
         self.data_dir = Path(data_dir)
         self.username = f"supabase-session:{self.data_dir.resolve()}"
         self.plaintext_path = self.data_dir / "session.json"
+        self.secrets = secrets
 
-    def _keyring(self):
-        import keyring
-        from keyring.backends import fail
+    def _where(self):
+        """("vault", store) | ("keyring", backend) | ("file", None). Raises KeychainUnavailable."""
+        if self.secrets is not None and getattr(self.secrets, "mode", None) != "none":
+            return "vault", self.secrets
+        backend, problem = (None, "no OS keychain is available") if self.secrets is not None else load_backend()
+        if problem is None:
+            return "keyring", backend
+        if plaintext_allowed():
+            return "file", None
+        raise KeychainUnavailable(
+            f"{problem}, so your session cannot be kept: "
+            + ("choose an encrypted key file or memory-only keys in Settings, " if self.secrets is not None
+               else "install one (e.g. gnome-keyring), ")
+            + f"or set {PLAINTEXT_ENV}=1 to keep it in {self.plaintext_path} (mode 0600, plain text)")
 
-        backend = keyring.get_keyring()
-        if isinstance(backend, fail.Keyring) or getattr(backend, "priority", 1) <= 0:
-            if os.environ.get(PLAINTEXT_ENV) == "1":
+    def _call(self, what: str, fn):
+        try:
+            return fn()
+        except KeychainUnavailable:
+            raise
+        except Exception as exc:  # noqa: BLE001 - locked, D-Bus gone, the key file locked: unavailable, said
+            if type(exc).__name__ == "PasswordDeleteError":
                 return None
-            raise KeychainUnavailable(
-                "no OS keychain is available to keep your session; install one (e.g. gnome-keyring) or set "
-                f"{PLAINTEXT_ENV}=1 to keep it in {self.plaintext_path} (mode 0600, plain text)")
-        return keyring
+            message = str(exc) if self.secrets is not None else unanswered(exc)
+            raise KeychainUnavailable(f"your session could not be {what}: {message}") from None
 
     def load(self) -> AuthSession | None:
-        kr = self._keyring()
-        if kr is None:
+        where, store = self._where()
+        if where == "file":
             raw = self.plaintext_path.read_text(encoding="utf-8") if self.plaintext_path.exists() else None
+        elif where == "vault":
+            raw = self._call("read", lambda: store.get_secret(KEYRING_SERVICE, self.username))
         else:
-            raw = kr.get_password(KEYRING_SERVICE, self.username)
+            raw = self._call("read", lambda: store.get_password(KEYRING_SERVICE, self.username))
         if not raw:
             return None
         try:
@@ -78,21 +107,29 @@ class SessionStore:
 
     def save(self, session: AuthSession) -> None:
         raw = json.dumps(asdict(session))
-        kr = self._keyring()
-        if kr is None:
+        where, store = self._where()
+        if where == "file":
             atomic_write_json(self.plaintext_path, asdict(session))
+        elif where == "vault":
+            self._call("stored", lambda: store.set_secret(KEYRING_SERVICE, self.username, raw))
         else:
-            kr.set_password(KEYRING_SERVICE, self.username, raw)
+            self._call("stored", lambda: store.set_password(KEYRING_SERVICE, self.username, raw))
+
+    def check(self) -> None:
+        """Raise KeychainUnavailable now if a session could not be kept (before creating an account)."""
+        where, store = self._where()
+        if where == "vault" and getattr(store.status(), "locked", False):
+            raise KeychainUnavailable("the encrypted key file is locked: enter its passphrase in Settings, "
+                                      "then sign in (your session is kept there)")
 
     def clear(self) -> None:
-        kr = self._keyring()
-        if kr is None:
+        where, store = self._where()
+        if where == "file":
             self.plaintext_path.unlink(missing_ok=True)
-            return
-        import keyring.errors
-
-        with contextlib.suppress(keyring.errors.PasswordDeleteError):
-            kr.delete_password(KEYRING_SERVICE, self.username)
+        elif where == "vault":
+            self._call("removed", lambda: store.delete_secret(KEYRING_SERVICE, self.username))
+        else:
+            self._call("removed", lambda: store.delete_password(KEYRING_SERVICE, self.username))
 
 
 def _session_from_response(response) -> AuthSession:
@@ -175,7 +212,7 @@ class SessionManager:
         return session
 
     def sign_up(self, email: str, password: str) -> AuthSession:
-        self.store._keyring()  # fail before creating anything if the session could not be kept
+        self.store.check()  # fail before creating anything if the session could not be kept
         try:
             response = self._auth().sign_up({"email": email, "password": password})
         except Exception as exc:
@@ -184,7 +221,7 @@ class SessionManager:
             return self._adopt(_session_from_response(response))
 
     def sign_in(self, email: str, password: str) -> AuthSession:
-        self.store._keyring()
+        self.store.check()
         try:
             response = self._auth().sign_in_with_password({"email": email, "password": password})
         except Exception as exc:
@@ -195,9 +232,13 @@ class SessionManager:
     def sign_out(self) -> None:
         """Revoke the session on the server if we can; forget it locally in any case."""
         with self._lock:
-            session = self._session if self._loaded else self.store.load()
+            session = self._session if self._loaded else None
+            try:
+                session = session or self.store.load()
+                self.store.clear()
+            except KeychainUnavailable as exc:  # signing out must work without a keychain answering
+                log.warning("signed out, but the stored session could not be removed: %s", exc)
             self._session, self._loaded = None, True
-            self.store.clear()
         if session is not None:
             # Offline or already revoked: the local sign-out is what matters.
             with contextlib.suppress(Exception):

@@ -30,7 +30,7 @@ def finish_sign_in(window, session) -> DataSwitch:
     def change():
         from sync.engine import SyncEngine
 
-        engine = SyncEngine(data_dir)
+        engine = SyncEngine(data_dir, secrets=window.ctx.secrets)
         try:
             engine.finish_sign_in(session, app_lock_held=True)
         finally:
@@ -71,7 +71,7 @@ def sign_out(window, remove_data: bool):
     def change():
         from sync.engine import SyncEngine
 
-        engine = SyncEngine(data_dir)
+        engine = SyncEngine(data_dir, secrets=ctx.secrets)
         try:
             return engine.sign_out(remove_data=remove_data, app_lock_held=remove_data)
         finally:

@@ -26,7 +26,7 @@ INTRO = ("Sync keeps this data in your own Supabase project and on every device 
          "Your project's URL and anon key are under Project Settings → API.")
 
 
-def obtain_session(data_dir, url: str, key: str, email: str, password: str, create: bool):
+def obtain_session(data_dir, url: str, key: str, email: str, password: str, create: bool, secrets=None):
     """Pool thread: check the project, remember it, get a session (stored in the keychain)."""
     from sync import config
     from sync.engine import SyncEngine
@@ -35,7 +35,7 @@ def obtain_session(data_dir, url: str, key: str, email: str, password: str, crea
     info = check_project(url, key)
     config.set_value(data_dir, "supabase.url", info.url)
     config.set_value(data_dir, "supabase.anon_key", key.strip())
-    engine = SyncEngine(data_dir)
+    engine = SyncEngine(data_dir, secrets=secrets)  # the session is kept where the API keys are
     try:
         sessions = engine.sessions
         if create:
@@ -137,7 +137,8 @@ class SignInDialog(QDialog):
         data_dir = self.ctx.data_dir
         self._busy(True, "Checking the project, then creating your account…" if create
                    else "Checking the project, then signing in…")
-        Op(self, lambda: obtain_session(data_dir, url, key, email, password, create),
+        secrets = self.ctx.secrets
+        Op(self, lambda: obtain_session(data_dir, url, key, email, password, create, secrets),
            "Signing in").success(self._got_session).failure(self._refused).run()
 
     def _got_session(self, session) -> None:
