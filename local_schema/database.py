@@ -20,26 +20,15 @@ from sqlalchemy import URL, Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 
-from local_schema import migrations
-from local_schema.migrations import SchemaTooNew, user_version
-from local_schema.safety import (
-    DatabaseCorrupt,
-    backup_database,
-    backups_of,
-    create_private_file,
-    integrity_problems,
-    prune_backups,
-    read_only_uri,
-    restrict_modes,
-)
+from local_schema.migrations import SchemaTooNew
+from local_schema.prepare import BUSY_TIMEOUT_MS, KEEP_BACKUPS, prepare_file
+from local_schema.safety import DatabaseCorrupt, restrict_modes
 
-__all__ = ["BUSY_TIMEOUT_MS", "ChangeListener", "ChangedTables", "DatabaseCorrupt", "LocalDatabase",
-           "SchemaTooNew", "open_database"]
+__all__ = ["BUSY_TIMEOUT_MS", "KEEP_BACKUPS", "ChangeListener", "ChangedTables", "DatabaseCorrupt",
+           "LocalDatabase", "SchemaTooNew", "open_database"]
 
 log = logging.getLogger(__name__)
 
-BUSY_TIMEOUT_MS = 5000
-KEEP_BACKUPS = 5  # pre-migration copies kept per database file, newest first
 _BEGIN_OPTION = "mirari_begin"  # execution option: "DEFERRED" (default) or "IMMEDIATE"
 
 _SUPPRESS = text("UPDATE sync_meta SET value = '1' WHERE key = 'capture_suppressed'")
@@ -224,8 +213,10 @@ class LocalDatabase:
         """Compact the file, then re-index search (VACUUM may renumber the rowids FTS refers to)."""
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("VACUUM")
+        from local_schema.search import rebuild_search_index
+
         with self.engine.begin() as conn:
-            conn.exec_driver_sql("INSERT INTO messages_fts (messages_fts) VALUES ('rebuild')")
+            rebuild_search_index(conn)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -240,69 +231,17 @@ class LocalDatabase:
         return f"LocalDatabase({str(self.path)!r})"
 
 
-def _has_content(conn: sqlite3.Connection) -> bool:
-    return user_version(conn) > 0 or conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
-
-
-def _check_integrity(path: Path) -> None:
-    """PRAGMA integrity_check on a read-only connection, so a damaged file (and its -wal) stay untouched."""
-    conn = sqlite3.connect(read_only_uri(path), uri=True)
-    try:
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
-        try:
-            problems = integrity_problems(conn)
-        except sqlite3.OperationalError:
-            raise  # locked or busy: not a verdict on the file
-        except sqlite3.DatabaseError as exc:  # e.g. "file is not a database"
-            problems = str(exc)
-    finally:
-        conn.close()
-    if problems is not None:
-        newest = backups_of(path)
-        raise DatabaseCorrupt(path, problems, newest[0] if newest else None)
-
-
-def _prepare_file(path: Path) -> None:
-    """Integrity check, backup, migrations: everything that must happen before the engine exists."""
-    create_private_file(path)
-    _check_integrity(path)
-    conn = sqlite3.connect(path, isolation_level=None)
-    try:
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
-        conn.execute("PRAGMA journal_mode = WAL")
-        current = user_version(conn)
-        if current > migrations.LATEST_VERSION:
-            raise SchemaTooNew(
-                f"{path} has schema v{current}, newer than this MIRARI understands (v{migrations.LATEST_VERSION}); "
-                "update MIRARI to open it"
-            )
-        if current < migrations.LATEST_VERSION:
-            if _has_content(conn):
-                backup = backup_database(conn, path, current)
-                log.info(
-                    "backed up %s to %s before migrating v%d -> v%d",
-                    path,
-                    backup,
-                    current,
-                    migrations.LATEST_VERSION,
-                )
-            migrations.migrate(conn)
-            prune_backups(path, keep=KEEP_BACKUPS)
-        # Only a crash between flag and commit could leave it set; a committed '1' is repaired here.
-        conn.execute("UPDATE sync_meta SET value = '0' WHERE key = 'capture_suppressed' AND value <> '0'")
-    finally:
-        conn.close()
-
-
-def open_database(path: str | Path) -> LocalDatabase:
+def open_database(path: str | Path, *, prepared: bool = False) -> LocalDatabase:
     """Open (creating if needed) the local database at `path`: check, back up, migrate, configure.
 
     Raises DatabaseCorrupt (with the recovery path in its message) if the integrity check fails,
     SchemaTooNew if a newer MIRARI wrote the file, MigrationError if a migration step failed.
-    Runs a full integrity check, so call it off the UI thread.
+    Runs a full integrity check, so call it off the UI thread. `prepared=True`: this process has just
+    run `local_schema.prepare.prepare_file` on it (the sync engine's idle check), so it is not run twice.
     """
     path = Path(path).expanduser().resolve()
-    _prepare_file(path)
+    if not prepared:
+        prepare_file(path)
     engine = create_engine(
         # URL.create, not an f-string: a URL string would read '?', '#' or '%xx' in a user-chosen
         # data dir as URL syntax and open a different file than the one just checked and migrated.

@@ -86,5 +86,26 @@ def search_messages(session: Session | Connection, query: str, limit: int = 50) 
 
 
 def rebuild_search_index(session: Session | Connection) -> None:
-    """Re-index every message (after a VACUUM, which may renumber the rowids the index refers to)."""
+    """Re-index every message (after a VACUUM, which may renumber the rowids the index refers to).
+
+    One statement over the whole table: for a big one prefer putting the rows on the backlog and
+    `index_backlog` in chunks, so no single transaction holds the write lock for long."""
     session.execute(text("INSERT INTO messages_fts (messages_fts) VALUES ('rebuild')"))
+    session.execute(text("DELETE FROM messages_fts_backlog"))  # everything is indexed now
+
+
+def index_backlog(session: Session | Connection, limit: int) -> int:
+    """Index up to `limit` backlogged messages (migration v8), oldest rowids first, and take them off the
+    backlog, in the caller's transaction. Returns how many were indexed (0: the backlog is empty)."""
+    bounds = session.execute(text(
+        "SELECT min(msg_rowid), max(msg_rowid), count(*) FROM "
+        "(SELECT msg_rowid FROM messages_fts_backlog ORDER BY msg_rowid LIMIT :limit)"), {"limit": int(limit)}).one()
+    low, high, count = bounds
+    if not count:
+        return 0
+    span = {"low": low, "high": high}
+    session.execute(text(
+        "INSERT INTO messages_fts (rowid, content) SELECT m.rowid, m.content FROM messages AS m "
+        "JOIN messages_fts_backlog AS b ON b.msg_rowid = m.rowid WHERE b.msg_rowid BETWEEN :low AND :high"), span)
+    session.execute(text("DELETE FROM messages_fts_backlog WHERE msg_rowid BETWEEN :low AND :high"), span)
+    return count

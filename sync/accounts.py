@@ -20,7 +20,6 @@ from pathlib import Path
 
 from local_schema import paths
 from sync.config import atomic_write_json
-from sync.dbutil import write_tx
 from sync.errors import SyncError
 from sync.filelock import FileLock, LockTimeout
 
@@ -68,6 +67,7 @@ def _claim_signed_out_rows(source: Path, user_id: str) -> None:
     """Set the owner of every unowned row, with capture suppressed (owners are server-managed)."""
     from local_schema.database import open_database
     from local_schema.models import SYNCED_TABLES, owner_column
+    from sync.dbutil import write_tx
 
     db = open_database(source)
     try:

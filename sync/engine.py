@@ -18,9 +18,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from sync import accounts
+from sync import accounts, heads
 from sync.config import SupabaseConfig, load_supabase_config
-from sync.dbutil import tune_for_sync, write_tx
 from sync.errors import ConfigError, Kind, RequestFailed, SignInNeeded, SyncError
 from sync.session import SessionManager, SessionStore
 
@@ -85,6 +84,9 @@ class SyncEngine:
         self.state = SIGNED_OUT
         self.state_detail: str | None = None
         self._rest_client = None  # kept across cycles: a new httpx client costs ~0.2 s (TLS setup)
+        # Files checked and migrated by this process (an attached database was, when the app opened it).
+        self._prepared: set[Path] = {Path(database.path).resolve()} if database is not None else set()
+        self._heads = True  # False once the server said it has no sync_heads (then every table is pulled)
 
     # -- configuration and session -------------------------------------------------------------------
     @property
@@ -102,18 +104,30 @@ class SyncEngine:
     def database(self):
         """The active local database (opened on first use; reopened after an account switch)."""
         from local_schema.database import open_database
+        from sync.dbutil import tune_for_sync
 
-        path = accounts.active_database_path(self.data_dir)
+        path = accounts.active_database_path(self.data_dir).resolve()
         if self._attached is not None:
-            if Path(self._attached.path).resolve() != path.resolve():
+            if Path(self._attached.path).resolve() != path:
                 # Never push one account's rows with another account's session.
                 raise SyncError(f"the open database {self._attached.path} is not the active account's ({path})")
             return self._attached
-        if self._db is None or Path(self._db.path) != path.resolve():
+        if self._db is None or Path(self._db.path) != path:
             self.close_database()
-            self._db = open_database(path)
+            self._db = open_database(path, prepared=path in self._prepared)
+            self._prepared.add(path)
             tune_for_sync(self._db)
         return self._db
+
+    def _prepare(self, path: Path) -> Path:
+        """Check and migrate the file once per process, without SQLAlchemy (see `heads`)."""
+        path = Path(path).resolve()
+        if path not in self._prepared:
+            from local_schema.prepare import prepare_file
+
+            prepare_file(path)
+            self._prepared.add(path)
+        return path
 
     def close_database(self) -> None:
         if self._db is not None:
@@ -193,6 +207,8 @@ class SyncEngine:
     def remote_tx(self, db=None):
         """A write transaction whose changes are not captured into the outbox (they come from the server).
         A cycle passes its own `db`: finding the active database reads account.json, once per page."""
+        from sync.dbutil import write_tx
+
         db = self.database() if db is None else db
         with write_tx(db) as conn, db.applying_remote(conn):
             yield conn
@@ -214,7 +230,7 @@ class SyncEngine:
                 self._set_state(SYNCING)
                 rest = self.rest()
                 rest.requests = 0
-                self._cycle(rest, session.user_id, result)
+                self._cycle(rest, session.user_id, result, db_path)
         except SignInNeeded as exc:
             result.state, result.error = (SIGN_IN_NEEDED if "signed out" not in str(exc) else SIGNED_OUT), str(exc)
         except ConfigError as exc:
@@ -244,15 +260,30 @@ class SyncEngine:
                                            self.sessions.refresh)
         return self._rest_client
 
-    def _cycle(self, rest, user_id: str, result: CycleResult) -> None:
+    def _cycle(self, rest, user_id: str, result: CycleResult, db_path: Path) -> None:
+        """Push, then pull the tables whose server head moved (see `heads`). With nothing to push and no head
+        moved, the cycle is the one heads request and never opens the SQLAlchemy database."""
+        local = heads.look(self._prepare(db_path))
+        server = heads.fetch(rest) if self._heads else None
+        self._heads = server is not None
+        moved = heads.moved(server, local.cursors) if server is not None else set(heads.SYNCED_TABLES)
+        if not local.work and not moved:
+            result.state = IDLE
+            return
+        self._full_cycle(rest, user_id, result, moved)
+
+    def _full_cycle(self, rest, user_id: str, result: CycleResult, moved: set[str]) -> None:
         from local_schema.models import SYNCED_TABLES
+        from sync.dbutil import checkpoint
+        from sync.pages import AdoptedRanges
         from sync.pull import Puller
         from sync.push import Pusher
 
         db = self.database()
         paused: set[str] = set()  # re-tried every cycle: the server (or the app) may have been updated
         remote_tx = functools.partial(self.remote_tx, db)  # the cycle lock keeps the account from switching
-        pusher = Pusher(db, rest, user_id, remote_tx, paused, self.on_progress)
+        adopted = AdoptedRanges()  # rows the push stored from the server's replies: the pull leaves them out
+        pusher = Pusher(db, rest, user_id, remote_tx, paused, self.on_progress, adopted)
         push_failure = None
         try:
             pusher.push_all()
@@ -267,15 +298,20 @@ class SyncEngine:
         finally:
             result.pushed, result.parked = pusher.result.pushed, pusher.result.parked
             result.paused_tables.update(pusher.result.paused_tables)
-        puller = Puller(db, rest, user_id, remote_tx, self._alert, progress=self.on_progress)
+        # The heads were read before the push: a table it wrote to is pulled too, so that the cursor passes
+        # the adopted rows now (next cycle they would look new) and any other device's row between them.
+        tables = tuple(t for t in SYNCED_TABLES if t in moved or t in adopted.tables())
+        puller = Puller(db, rest, user_id, remote_tx, self._alert, progress=self.on_progress, adopted=adopted)
         try:
-            puller.pull_all(SYNCED_TABLES, paused)
+            puller.pull_all(tables, paused)
         finally:
+            checkpoint(db)
             result.pulled, result.quarantined = puller.result.pulled, puller.result.quarantined
             result.parked += puller.result.parked
             result.alerts.extend(puller.result.alerts)
             result.paused_tables.update(puller.paused)
-            self._announce(db, puller.result)
+            self._announce(db, puller.result, pusher.result)
+        from sync.dbutil import write_tx
         from sync.outbox import deferred
 
         with write_tx(db) as conn:
@@ -288,12 +324,16 @@ class SyncEngine:
             result.error = "update required: " + "; ".join(f"{t} ({r})" for t, r in result.paused_tables.items())
 
     @staticmethod
-    def _announce(db, pulled) -> None:
+    def _announce(db, pulled, pushed) -> None:
         """Tell the database's change listeners (the window's pages) which rows this cycle applied,
-        also when it stopped half-way: the pages it did commit are there to be shown."""
-        tables = set(pulled.changed) | pulled.changed_unknown
+        also when it stopped half-way: the pages it did commit are there to be shown. That includes the
+        rows the push stored from the server's replies (they are not pulled again)."""
+        changed = {t: set(ids) for t, ids in pushed.changed.items()}
+        for table, ids in pulled.changed.items():
+            changed.setdefault(table, set()).update(ids)
+        tables = set(changed) | pulled.changed_unknown
         if tables:
-            rows = {t: ids for t, ids in pulled.changed.items() if t not in pulled.changed_unknown}
+            rows = {t: ids for t, ids in changed.items() if t not in pulled.changed_unknown}
             db.notify_changed(tables, "sync", rows)
 
     def _alert(self, message: str) -> None:
@@ -302,15 +342,11 @@ class SyncEngine:
     def _record(self, result: CycleResult) -> None:
         """Persist the outcome for `mirari status` (another process) and the next start of the app."""
         from local_schema.timestamps import utc_now
-        from sync.dbutil import set_meta
 
         try:
-            db = self.database()
-            with write_tx(db) as conn:
-                set_meta(conn, "sync_state", result.state)
-                set_meta(conn, "sync_error", result.error)
-                if result.state in (IDLE, UPDATE_REQUIRED):
-                    set_meta(conn, "last_sync", utc_now())  # display only, never compared with anything
+            path = self._prepare(accounts.active_database_path(self.data_dir))
+            synced = utc_now() if result.state in (IDLE, UPDATE_REQUIRED) else None  # display only
+            heads.record(path, result.state, result.error, synced)
         except Exception:  # noqa: BLE001 - a broken or locked database: the result itself still says it all
             log.warning("could not record the sync outcome", exc_info=True)
 

@@ -87,11 +87,9 @@ def discard(engine, op_seq: int) -> str:
                 conn.exec_driver_sql(f"DELETE FROM {quote(table)} WHERE id = ?", (row_id,))
                 outcome = "removed locally (the server has no live row of yours)"
             else:
-                cols = ", ".join(quote(c) for c in info.columns)
-                marks = ", ".join("?" * len(info.columns))
-                updates = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in info.columns if c != "id")
-                conn.exec_driver_sql(f"INSERT INTO {quote(table)} ({cols}) VALUES ({marks}) "
-                                     f"ON CONFLICT(id) DO UPDATE SET {updates}", info.encode(server))
+                from sync.pull_rows import upsert_sql
+
+                conn.exec_driver_sql(upsert_sql(info), info.encode(server))
                 outcome = "restored the server's version"
             # Children removed by that delete (local cascade) take their queued ops with them.
             for child, _fk in _children(table):
@@ -118,7 +116,7 @@ def _own_server_row(engine, table: str, row_id: str, user_id: str) -> dict | Non
 
 
 def _children(table: str):
-    from sync.pull import cascade_children
+    from sync.pull_rows import cascade_children
 
     return cascade_children(table)
 

@@ -6,7 +6,11 @@
 - Updates: PATCH `?id=eq.X&deleted_at=is.null` of only the changed columns, `return=representation`.
   Zero rows back is never success: a GET by id decides (tombstoned -> delete wins; invisible -> parked).
 - Deletes: PATCH `deleted_at` (the server stamps it); replaying one is a no-op.
-- After success the server's row (updated_at, created_at, owner) is adopted with capture suppressed.
+- After success the server's reply is stored as a pull would store it (capture suppressed; local edits
+  made meanwhile are rebased and stay pending), and the stamps of each request's rows are recorded in
+  `AdoptedRanges`, so the cycle's pull does not download them again (see sync.pages for why that can
+  never skip another device's row). If the reply cannot be stored as it is (e.g. it names a parent not
+  pulled yet), only its server-managed columns are taken and the pull brings the row as usual.
 A refused write is parked with the server's code and message; the rest of the queue goes on.
 """
 
@@ -16,7 +20,10 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import sqlalchemy.exc
+
 from local_schema import models
+from sync import bulkload
 from sync.dbutil import quote, table_info, write_tx
 from sync.errors import MAX_SERVER_ATTEMPTS, Kind, RequestFailed, backoff_delay
 from sync.outbox import (
@@ -30,7 +37,8 @@ from sync.outbox import (
     record_server_error,
     settle,
 )
-from sync.pull import DELETED_ELSEWHERE
+from sync.pages import AdoptedRanges
+from sync.pull_rows import DELETED_ELSEWHERE, RowWriter, problem
 
 INSERT_BATCH = 500
 # Failures that say nothing about the change sent: the cycle ends, the change waits (never parked).
@@ -53,14 +61,17 @@ class PushResult:
     parked: int = 0
     deferred: int = 0  # changes put on their own backoff this cycle (a 5xx, or their parent's)
     paused_tables: dict[str, str] = field(default_factory=dict)  # table -> server's reason
+    changed: dict[str, set[str]] = field(default_factory=dict)  # table -> ids of rows stored from replies
 
 
 class Pusher:
     def __init__(self, db, rest, user_id: str, remote_tx: Callable, paused: set[str],
-                 progress: Callable[[str, int], None]):
+                 progress: Callable[[str, int], None], adopted: AdoptedRanges | None = None):
         self.db, self.rest, self.user_id, self.remote_tx = db, rest, user_id, remote_tx
         self.paused = paused
         self.progress = progress
+        self.adopted = adopted if adopted is not None else AdoptedRanges()
+        self.writer = RowWriter()
         self.result = PushResult()
         self._waiting: dict[tuple[str, str], float] = {}  # rows on their own backoff -> seconds left
         self._server_failures = 0
@@ -174,7 +185,7 @@ class Pusher:
                 return
             self._insert_failed(present[0], exc)
             return
-        self._adopt(table, returned, present)
+        self._adopt(table, returned, present, own_write=True)
 
     def _adopt_existing(self, table: str, ops: list[NetOp]) -> list[NetOp]:
         """Settle the ops whose rows the server already has as ours; return the others."""
@@ -264,12 +275,7 @@ class Pusher:
                 self._park(op, exc.code, exc.message, exc.details)
             return
         if rows:
-            if op.kind == "delete":
-                with write_tx(self.db) as conn:
-                    settle(conn, op.op_seqs)
-                self.result.pushed += 1
-            else:
-                self._adopt(op.table, rows, [op])
+            self._adopt(op.table, rows, [op], own_write=True)
             return
         # Zero rows: RLS hid it, it is tombstoned, or it never reached the server. Find out which.
         server = self._get(op.table, op.row_id)
@@ -293,29 +299,53 @@ class Pusher:
         rows = self.rest.select(table, {"select": ",".join(info.columns), "id": f"eq.{row_id}"})
         return rows[0] if rows else None
 
-    def _adopt(self, table: str, returned: list[dict], ops: list[NetOp]) -> None:
-        """Take the server-managed columns of the rows it returned; settle exactly the ops we sent."""
+    def _adopt(self, table: str, returned: list[dict], ops: list[NetOp], own_write: bool = False) -> None:
+        """Store the rows the server returned and settle exactly the ops we sent. `own_write`: the rows are
+        the reply to one write request of ours (one server transaction), so their stamps form an adopted
+        range; rows found by a GET (a lost response) are stored, but pulled again as usual."""
         info = table_info(table)
         by_id = {r.get("id"): r for r in returned if isinstance(r, dict)}
-        sql = (f"UPDATE {quote(table)} SET created_at = ?, updated_at = ?, {quote(info.owner)} = ? "
-               "WHERE id = ?")
-        params, done, missing = [], [], []
+        rows, done, missing = [], [], []
         for op in ops:
             row = by_id.get(op.row_id)
             if row is None or not row.get("updated_at"):
                 missing.append(op)
                 continue
-            params.append((row.get("created_at"), row["updated_at"], row.get(info.owner), op.row_id))
+            rows.append(row)
             done.extend(op.op_seqs)
+        storable = bool(rows) and all(problem(info, row, self.user_id) is None for row in rows)
         with self.remote_tx() as conn:
-            if params:
-                conn.exec_driver_sql(sql, params)
-            settle(conn, done)
+            settle(conn, done)  # first: the ops just sent are not local edits to rebase onto the reply
+            stored = storable and self._store(conn, info, rows)
+            if rows and not stored:
+                conn.exec_driver_sql(
+                    f"UPDATE {quote(table)} SET created_at = ?, updated_at = ?, {quote(info.owner)} = ? WHERE id = ?",
+                    [(r.get("created_at"), r["updated_at"], r.get(info.owner), r["id"]) for r in rows])
+        if stored:
+            self.result.changed.setdefault(table, set()).update(r["id"] for r in rows)
+            if own_write and not missing:
+                self.adopted.add(table, [r["updated_at"] for r in rows])
+        self.result.parked += self.writer.parked
+        self.writer.parked = 0
         self.result.pushed += len(ops) - len(missing)
         self.progress("push", self.result.pushed)
         if missing:
             raise RequestFailed(Kind.MALFORMED, 201, None,
                                 f"{table}: the server's reply did not include {len(missing)} of the rows sent")
+
+    def _store(self, conn, info, rows: list[dict]) -> bool:
+        """Write the server's rows as a pull would, in a savepoint; False (nothing written) if SQLite refuses
+        them, e.g. a reference to a parent this device has not pulled yet."""
+        conn.exec_driver_sql("SAVEPOINT adopt")
+        try:
+            bulkload.write_batch(conn, info.name, len(rows), lambda: self.writer.write(conn, info, rows))
+        except sqlalchemy.exc.IntegrityError:
+            conn.exec_driver_sql("ROLLBACK TO adopt")
+            conn.exec_driver_sql("RELEASE adopt")
+            self.writer.parked = 0
+            return False
+        conn.exec_driver_sql("RELEASE adopt")
+        return True
 
     def _deleted_elsewhere(self, op: NetOp) -> None:
         """Delete wins: remove the row here too and keep the user's edit visible as a parked change."""

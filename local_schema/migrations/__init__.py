@@ -20,6 +20,7 @@ from local_schema.migrations import (
     v0005_mirror_review,
     v0006_message_order,
     v0007_observatory_and_templates,
+    v0008_search_backlog,
 )
 
 
@@ -38,6 +39,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "mirror_review", v0005_mirror_review.upgrade),
     Migration(6, "message_order", v0006_message_order.upgrade),
     Migration(7, "observatory_and_templates", v0007_observatory_and_templates.upgrade),
+    Migration(8, "search_backlog", v0008_search_backlog.upgrade),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -1,7 +1,7 @@
 """Pulled rows -> SQLite parameters and the checks before they are stored (the per-row fast paths)."""
 
 from sync.dbutil import table_info
-from sync.pull import _problem
+from sync.pull_rows import problem as _problem
 
 USER = "8d0f6c1e-0000-4000-8000-000000000001"
 

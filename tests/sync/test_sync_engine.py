@@ -9,7 +9,7 @@ import threading
 import time
 from pathlib import Path
 
-from local_schema.models import SYNCED_TABLES, Skill, Task
+from local_schema.models import Skill, Task
 from sync.scheduler import SyncScheduler
 from tests.sync.helpers import server_rows
 
@@ -85,7 +85,7 @@ def test_cli_account_sync_status_round_trip(supabase_stack, tmp_path, user, file
     result = mirari("sync", "--json")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
-    assert summary["state"] == "idle" and summary["requests"] == len(SYNCED_TABLES)
+    assert summary["state"] == "idle" and summary["requests"] == 1  # the heads call: nothing moved
     assert {"pushed", "pulled", "parked", "duration_s"} <= set(summary)
     status = json.loads(mirari("status", "--json").stdout)
     assert status["account"]["user_id"] == user[2] and status["last_sync"] and status["pending"] == 0
@@ -130,7 +130,7 @@ def test_sync_tunes_its_own_connections_and_leaves_the_apps_alone(devices):
     app = open_database(a.db.path)  # the app's own handle on the same file
     try:
         with a.db.engine.connect() as ours, app.engine.connect() as theirs:
-            assert ours.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 10000
+            assert ours.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 65536  # see dbutil.checkpoint
             assert ours.exec_driver_sql("PRAGMA cache_size").scalar() == -16384
             assert theirs.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
             assert theirs.exec_driver_sql("PRAGMA cache_size").scalar() == -2000

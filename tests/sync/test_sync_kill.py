@@ -77,16 +77,26 @@ def test_sigkill_mid_pull_resumes_without_loss_or_duplicates(devices, supabase_s
             proc.kill()
     partial = local_count(db_path, "SELECT count(*) FROM messages")
     assert partial in (1000, 2000)  # whole pages only: each page commits with its cursor
+    # The cursor committed with the rows is the last stored row's stamp (the server's exact string).
+    assert local_count(db_path, "SELECT count(*) FROM sync_cursors WHERE table_name = 'messages' "
+                                "AND cursor = (SELECT max(updated_at) FROM messages)") == 1
+    # It was a first sync in bulk mode: its indexes wait in sync_meta, its rows on the search backlog.
+    assert local_count(db_path, "SELECT count(*) FROM sync_meta WHERE key = 'deferred_indexes:messages'") == 1
+    assert local_count(db_path, "SELECT count(*) FROM messages_fts_backlog") == partial
     supabase_stack.faults.clear()
     result = dev.sync()
     assert result.pulled == 3000 - partial
     assert dev.scalar("SELECT count(*) FROM messages") == 3000
     assert dev.scalar("SELECT count(DISTINCT content) FROM messages") == 3000
-    # Pages written before the kill skipped the per-row search indexing; the resumed sync rebuilt it.
+    # The resumed sync built the deferred indexes and indexed the backlog (and the rest, per row).
+    assert dev.scalar("SELECT count(*) FROM sync_meta WHERE key LIKE 'deferred_indexes:%'") == 0
+    assert dev.scalar("SELECT count(*) FROM messages_fts_backlog") == 0
+    assert dev.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'messages_conversation_created'") == 1
     from local_schema.search import search_messages
 
     with dev.db.engine.connect() as conn:
         assert len(search_messages(conn, "reply", limit=5000)) == 3000
+        conn.exec_driver_sql("INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)")
 
 
 def test_sigkill_mid_push_resumes_without_loss_or_duplicates(devices, supabase_stack, user, file_keyring):

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from local_schema.models import SYNCED_TABLES, Task
+from local_schema.models import Task
 from tests.supabase_local.impersonate import ApiSession
 
 
@@ -27,7 +27,7 @@ def test_1500_rows_in_one_transaction_pull_exactly_once(devices, api):
     b = devices("b")
     first = b.sync()
     assert first.pulled == 1501
-    assert first.requests == len(SYNCED_TABLES) + 1  # messages took two pages: 1000 + 500 (short: stop)
+    assert first.requests == 1 + 1 + 2  # heads; conversations; messages in two pages: 1000 + 500 (short: stop)
     assert b.scalar("SELECT count(*) FROM messages") == 1500
     assert b.scalar("SELECT count(DISTINCT content) FROM messages") == 1500
     # The search index was built once after the load (not per row) and covers every message.
@@ -37,10 +37,13 @@ def test_1500_rows_in_one_transaction_pull_exactly_once(devices, api):
         assert len(search_messages(conn, "message", limit=5000)) == 1500
         assert len(search_messages(conn, "1499")) == 1
     assert b.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'messages_fts_insert'") == 1
-    assert b.scalar("SELECT value FROM sync_meta WHERE key = 'fts_rebuild_needed'") == "0"  # it was deferred
+    assert b.scalar("SELECT count(*) FROM messages_fts_backlog") == 0  # deferred, then built in chunks
+    # The secondary indexes dropped for the load are back.
+    assert b.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'messages_conversation_created'") == 1
+    assert b.scalar("SELECT count(*) FROM sync_meta WHERE key LIKE 'deferred_indexes:%'") == 0
     # The cursor is the server's exact string for the last row; nothing comes back twice.
     again = b.sync()
-    assert again.pulled == 0 and again.requests == len(SYNCED_TABLES)
+    assert again.pulled == 0 and again.requests == 1
 
 
 def test_long_transaction_committing_after_a_pulled_one_is_still_pulled(devices, api, supabase_stack, user):
@@ -155,7 +158,7 @@ def test_malformed_reply_is_a_clear_error_and_loses_nothing(devices, supabase_st
     assert a.scalar("SELECT count(*) FROM sync_outbox") == 0 and len(a.rows("tasks")) == 1
 
 
-def test_idle_sync_is_one_request_per_table(devices):
+def test_idle_sync_is_one_request(devices):
     a = devices("a")
     with a.session() as s:
         s.add(Task(title="x"))
@@ -163,7 +166,7 @@ def test_idle_sync_is_one_request_per_table(devices):
     a.sync()
     a.sync()
     idle = a.sync()
-    assert (idle.pushed, idle.pulled, idle.requests) == (0, 0, len(SYNCED_TABLES))
+    assert (idle.pushed, idle.pulled, idle.requests) == (0, 0, 1)
 
 
 def test_child_pulled_before_its_newly_created_parent_catches_the_parents_up(devices, api, supabase_stack):
@@ -173,6 +176,7 @@ def test_child_pulled_before_its_newly_created_parent_catches_the_parents_up(dev
     b = devices("b")
     old_conv, new_conv, msg = (str(uuid.uuid4()) for _ in range(3))
     api.all("insert into public.conversations (id, title) values (%s, 'old')", (old_conv,))
+    api.all("insert into public.messages (conversation_id, role, content) values (%s, 'user', 'old')", (old_conv,))
     supabase_stack.faults.delay("GET", "/rest/v1/messages", 1.5, times=1)  # sent with the other first pages
     written = []
 
@@ -187,8 +191,8 @@ def test_child_pulled_before_its_newly_created_parent_catches_the_parents_up(dev
     b.engine.on_progress = write_elsewhere
     result = b.sync()
     assert written and supabase_stack.faults.hits("delay") == 1
-    assert result.requests > len(SYNCED_TABLES)  # the parents were pulled again, then the messages
-    assert (result.pulled, result.quarantined, b.alerts) == (3, 0, [])
+    assert result.requests > 3  # heads and two first pages, then the parents again, then the messages
+    assert (result.pulled, result.quarantined, b.alerts) == (4, 0, [])
     assert set(b.rows("conversations")) == {old_conv, new_conv}
     assert b.rows("messages")[msg]["conversation_id"] == new_conv
     from local_schema.search import search_messages
@@ -196,4 +200,4 @@ def test_child_pulled_before_its_newly_created_parent_catches_the_parents_up(dev
     with b.db.engine.connect() as conn:
         assert [h.message_id for h in search_messages(conn, "child")] == [msg]
     again = b.sync()
-    assert (again.pulled, again.requests) == (0, len(SYNCED_TABLES))
+    assert (again.pulled, again.requests) == (0, 1)

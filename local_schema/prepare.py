@@ -1,0 +1,82 @@
+"""Getting a database file ready to open: integrity check, backup, migrations (plain sqlite3).
+
+Kept apart from `database` (SQLAlchemy) so that a caller needing only a quick look at a prepared file —
+`mirari sync` with nothing to do — never pays for importing SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from pathlib import Path
+
+from local_schema import migrations
+from local_schema.migrations import SchemaTooNew, user_version
+from local_schema.safety import (
+    DatabaseCorrupt,
+    backup_database,
+    backups_of,
+    create_private_file,
+    integrity_problems,
+    prune_backups,
+    read_only_uri,
+)
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 5000
+KEEP_BACKUPS = 5  # pre-migration copies kept per database file, newest first
+
+
+def _has_content(conn: sqlite3.Connection) -> bool:
+    return user_version(conn) > 0 or conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
+
+
+def _check_integrity(path: Path) -> None:
+    """PRAGMA integrity_check on a read-only connection, so a damaged file (and its -wal) stay untouched."""
+    conn = sqlite3.connect(read_only_uri(path), uri=True)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
+        try:
+            problems = integrity_problems(conn)
+        except sqlite3.OperationalError:
+            raise  # locked or busy: not a verdict on the file
+        except sqlite3.DatabaseError as exc:  # e.g. "file is not a database"
+            problems = str(exc)
+    finally:
+        conn.close()
+    if problems is not None:
+        newest = backups_of(path)
+        raise DatabaseCorrupt(path, problems, newest[0] if newest else None)
+
+
+def prepare_file(path: Path) -> None:
+    """Integrity check, backup, migrations: everything that must happen before the engine exists."""
+    create_private_file(path)
+    _check_integrity(path)
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        current = user_version(conn)
+        if current > migrations.LATEST_VERSION:
+            raise SchemaTooNew(
+                f"{path} has schema v{current}, newer than this MIRARI understands (v{migrations.LATEST_VERSION}); "
+                "update MIRARI to open it"
+            )
+        if current < migrations.LATEST_VERSION:
+            if _has_content(conn):
+                backup = backup_database(conn, path, current)
+                log.info(
+                    "backed up %s to %s before migrating v%d -> v%d",
+                    path,
+                    backup,
+                    current,
+                    migrations.LATEST_VERSION,
+                )
+            migrations.migrate(conn)
+            prune_backups(path, keep=KEEP_BACKUPS)
+        # Only a crash between flag and commit could leave it set; a committed '1' is repaired here.
+        conn.execute("UPDATE sync_meta SET value = '0' WHERE key = 'capture_suppressed' AND value <> '0'")
+    finally:
+        conn.close()

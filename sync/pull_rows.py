@@ -1,0 +1,300 @@
+"""Checking and storing server rows: the per-row half of pull, also used by push to adopt what it wrote.
+
+Everything here runs for every pulled row, so the common case (a clean page of live rows nobody edited
+here) goes through C-level helpers (`map`, `itemgetter`, one executemany) and the careful per-row path
+runs only when that fast check finds something to look at.
+"""
+
+from __future__ import annotations
+
+import json
+import operator
+from datetime import datetime, timedelta
+from functools import cache
+from itertools import islice, repeat
+
+from local_schema import models
+from sync.dbutil import TableInfo, quote
+from sync.errors import Kind, RequestFailed
+from sync.outbox import NetOp, park
+from sync.stamps import server_stamp
+
+DELETED_ELSEWHERE = "deleted on another device"
+# A row stamped further than this past the server's own clock (its Date header) is not believed: taking
+# it as the cursor would skip every row written until then (a broken endpoint or proxy, not PostgREST).
+FUTURE_SLACK = timedelta(days=1)
+
+_get_id = operator.itemgetter("id")
+_get_stamp = operator.itemgetter("updated_at")
+_get_tzinfo = operator.attrgetter("tzinfo")
+_get_deleted = operator.methodcaller("get", "deleted_at")
+_first = operator.itemgetter(0)  # the id: first of TableInfo.columns
+
+
+def cascade_children(table: str) -> list[tuple[str, str]]:
+    """(child table, fk column) pairs whose rows a local DELETE of `table` rows removes (ON DELETE CASCADE)."""
+    found = []
+    for child in models.SYNCED_MODELS:
+        for fk in child.__table__.foreign_keys:
+            if fk.column.table.name == table and (fk.ondelete or "").upper() == "CASCADE":
+                found.append((child.__tablename__, fk.parent.name))
+    return found
+
+
+@cache
+def insert_sql(info: TableInfo) -> str:
+    return (f"INSERT INTO {quote(info.name)} ({', '.join(quote(c) for c in info.columns)}) "
+            f"VALUES ({', '.join('?' * len(info.columns))})")
+
+
+@cache
+def update_sql(info: TableInfo) -> str:
+    """Every column but the id (first), then the id: parameters are `(*values[1:], values[0])`."""
+    sets = ", ".join(f"{quote(c)} = ?" for c in info.columns[1:])
+    return f"UPDATE {quote(info.name)} SET {sets} WHERE id = ?"
+
+
+def upsert_sql(info: TableInfo) -> str:
+    cols = ", ".join(quote(c) for c in info.columns)
+    marks = ", ".join("?" * len(info.columns))
+    updates = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in info.columns if c != "id")
+    return f"INSERT INTO {quote(info.name)} ({cols}) VALUES ({marks}) ON CONFLICT(id) DO UPDATE SET {updates}"
+
+
+def problem(info: TableInfo, row, user_id: str, check_stamp: bool = True) -> str | None:
+    """Why a server row cannot be stored locally, or None. Checked before anything is written."""
+    if not isinstance(row, dict):
+        return "row is not a JSON object"
+    if not isinstance(row.get("id"), str) or not row["id"]:
+        return "row has no id"
+    if check_stamp:
+        try:
+            server_stamp(row.get("updated_at"))
+        except ValueError as exc:
+            return f"bad updated_at: {exc}"
+    if row.get(info.owner) != user_id:
+        return f"row belongs to {row.get(info.owner)!r}, not the signed-in user"
+    if row.get("deleted_at") is None:
+        try:
+            complete = None not in info.required_values(row)
+        except KeyError:
+            complete = False
+        missing = [] if complete else sorted(c for c in info.required if row.get(c) is None)
+        if missing:
+            return f"missing required columns {missing}"
+        for col in info.json_cols:
+            if col in info.required and not isinstance(row.get(col), dict | list):
+                return f"column {col} is not JSON"
+    return None
+
+
+def too_far_ahead(row, server_date: datetime | None) -> str | None:
+    """Why `row`'s updated_at cannot become the cursor (stamped > FUTURE_SLACK after the reply's Date)."""
+    if server_date is None or not isinstance(row, dict):
+        return None
+    try:
+        stamp = server_stamp(row.get("updated_at"))
+    except ValueError:
+        return None
+    if stamp <= server_date + FUTURE_SLACK:
+        return None
+    return (f"updated_at {row['updated_at']} lies more than a day after the server's own time "
+            f"({server_date.isoformat()}); taking it as the cursor would skip every row written until then")
+
+
+def _all_clean(info: TableInfo, rows: list[dict], previous: datetime | None, latest: datetime | None,
+               user_id: str) -> bool:
+    """The fast check of a whole page: True if every row can be stored and the stamps strictly increase."""
+    try:
+        ids = list(map(_get_id, rows))
+        stamps = list(map(datetime.fromisoformat, map(_get_stamp, rows)))
+        owners = list(map(operator.itemgetter(info.owner), rows))
+        if not (all(map(isinstance, ids, repeat(str))) and "" not in ids and None not in map(_get_tzinfo, stamps)
+                and owners.count(user_id) == len(owners)
+                and all(map(operator.lt, stamps, islice(stamps, 1, None)))):
+            return False
+        if previous is not None and not previous < stamps[0]:
+            return False
+        if latest is not None and stamps[-1] > latest:  # increasing: the last is the newest
+            return False
+        required = info.required_values
+        if info.json_cols & info.required:
+            return all(problem(info, row, user_id, check_stamp=False) is None for row in rows)
+        return all(None not in required(row) for row in rows if row.get("deleted_at") is None)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return False
+
+
+def scan(info: TableInfo, rows: list[dict], cursor: str | None, user_id: str) -> int | None:
+    """Index of the first row we cannot store (or None). Raises if the page does not move forward:
+    looping on it forever would be the alternative (RxDB#5882)."""
+    previous = server_stamp(cursor) if cursor else None
+    server_date = getattr(rows, "server_date", None)  # sync.rest.Rows: the reply's Date header
+    latest = server_date + FUTURE_SLACK if server_date is not None else None
+    if rows and _all_clean(info, rows, previous, latest, user_id):
+        return None
+    for i, row in enumerate(rows):
+        try:
+            stamp = server_stamp(row.get("updated_at")) if isinstance(row, dict) else None
+        except ValueError:
+            return i
+        if stamp is None or problem(info, row, user_id, check_stamp=False):
+            return i
+        if latest is not None and stamp > latest:
+            return i  # quarantined, and the cursor stays before it
+        if previous is not None and stamp <= previous:
+            raise RequestFailed(Kind.MALFORMED, 200, None,
+                                f"pull of {info.name} made no progress: the server returned updated_at "
+                                f"{row['updated_at']}, not after {cursor if i == 0 else rows[i - 1]['updated_at']}")
+        previous = stamp
+    return None
+
+
+class RowWriter:
+    """Stores server rows in the caller's transaction (capture suppressed by the caller): upserts, rebases
+    rows with unpushed local edits, applies tombstones. Counts what it parks."""
+
+    def __init__(self):
+        self.parked = 0
+
+    def write(self, conn, info: TableInfo, rows: list[dict], *, maybe_dirty: bool = True,
+              maybe_quarantined: bool = True) -> None:
+        """`maybe_dirty=False` / `maybe_quarantined=False`: the caller knows (in this transaction) that the
+        table has no outbox entry / no quarantined row, so the lookups are skipped."""
+        if len(set(map(_get_id, rows))) != len(rows):
+            rows = self._last_versions(rows)
+        dirty = self._dirty(conn, info.name, list(map(_get_id, rows))) if maybe_dirty else {}
+        if any(map(_get_deleted, rows)):
+            tombstones = [r for r in rows if r.get("deleted_at")]
+            live = [r for r in rows if not r.get("deleted_at")]
+        else:
+            tombstones, live = [], rows
+        if dirty:
+            upserts = []
+            for row in live:
+                ops = dirty.get(row["id"])
+                if ops and ops[-1][0] == "delete":
+                    continue  # deleted here, tombstone not pushed yet: an echo must not bring it back
+                upserts.append(info.encode(self._rebase(conn, info, row, ops) if ops else row))
+        else:
+            upserts = list(map(info.encode, live))
+        if upserts:
+            self._store(conn, info, upserts)
+        if tombstones:
+            self._delete(conn, info, [r["id"] for r in tombstones])
+        if maybe_quarantined and self.quarantined(conn, info.name):
+            # A row quarantined earlier (e.g. a bad reply, or its parent not here yet) is stored now.
+            ids = list(map(_get_id, rows))
+            for i in range(0, len(ids), 500):
+                chunk = ids[i:i + 500]
+                conn.exec_driver_sql(
+                    f"DELETE FROM sync_quarantine WHERE table_name = ? AND row_id IN ({','.join('?' * len(chunk))})",
+                    (info.name, *chunk))
+
+    @staticmethod
+    def _store(conn, info: TableInfo, values: list[tuple]) -> None:
+        """Insert the new rows and update the known ones. Not one `INSERT … ON CONFLICT DO UPDATE`: SQLite
+        spends about twice the CPU per row on that (measured: 50,000 rows 0.81 s against 0.47 s with the
+        lookup), and on a first sync nearly every row is new."""
+        ids = list(map(_first, values))
+        known: set[str] = set()
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            known.update(r[0] for r in conn.exec_driver_sql(
+                f"SELECT id FROM {quote(info.name)} WHERE id IN ({','.join('?' * len(chunk))})", tuple(chunk)))
+        new = [v for v in values if v[0] not in known] if known else values
+        if new:
+            new.sort(key=_first)  # by id: neighbouring keys touch neighbouring pages of the id index
+            conn.exec_driver_sql(insert_sql(info), new)
+        if known:
+            conn.exec_driver_sql(update_sql(info), [(*v[1:], v[0]) for v in values if v[0] in known])
+
+    @staticmethod
+    def has_outbox(conn, table: str) -> bool:
+        return bool(conn.exec_driver_sql("SELECT EXISTS (SELECT 1 FROM sync_outbox WHERE table_name = ?)",
+                                         (table,)).scalar())
+
+    @staticmethod
+    def quarantined(conn, table: str) -> bool:
+        return bool(conn.exec_driver_sql("SELECT EXISTS (SELECT 1 FROM sync_quarantine WHERE table_name = ?)",
+                                         (table,)).scalar())
+
+    @staticmethod
+    def _last_versions(rows: list[dict]) -> list[dict]:
+        """The last version of each id wins, and a tombstone beats an upsert (WatermelonDB#1462)."""
+        latest: dict[str, dict] = {}
+        for row in rows:
+            prev = latest.get(row["id"])
+            if prev is not None and prev.get("deleted_at") and not row.get("deleted_at"):
+                continue
+            latest[row["id"]] = row
+        return list(latest.values())
+
+    @classmethod
+    def _dirty(cls, conn, table: str, ids: list[str]) -> dict[str, list[tuple]]:
+        if not cls.has_outbox(conn, table):
+            return {}
+        found: dict[str, list[tuple]] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            for row_id, kind, changed in conn.exec_driver_sql(
+                    "SELECT row_id, kind, changed_columns FROM sync_outbox WHERE table_name = ? AND row_id IN "
+                    f"({','.join('?' * len(chunk))}) ORDER BY op_seq", (table, *chunk)):
+                found.setdefault(row_id, []).append((kind, changed))
+        return found
+
+    @staticmethod
+    def _rebase(conn, info: TableInfo, server_row: dict, ops: list[tuple]) -> dict:
+        """Server row + the columns changed locally and not yet pushed: the row stays dirty."""
+        if any(kind == "insert" for kind, _ in ops):
+            keep = set(info.client) - {"id"}
+        else:
+            keep = set()
+            for _, changed in ops:
+                keep.update(json.loads(changed or "[]"))
+        keep &= set(info.columns) - {"id", "created_at", "updated_at", info.owner}
+        if not keep:
+            return server_row
+        cols = sorted(keep)
+        local = conn.exec_driver_sql(
+            f"SELECT {', '.join(quote(c) for c in cols)} FROM {quote(info.name)} WHERE id = ?",
+            (server_row["id"],)).fetchone()
+        if local is None:
+            return server_row
+        merged = dict(server_row)
+        for col, value in zip(cols, local, strict=True):
+            if col in info.json_cols and isinstance(value, str):
+                value = json.loads(value)
+            elif col in info.bool_cols and value is not None:
+                value = bool(value)
+            merged[col] = value
+        return merged
+
+    def _delete(self, conn, info: TableInfo, ids: list[str]) -> None:
+        """Deletes win. Pending edits to a row deleted elsewhere (or to a child the delete cascades to) are
+        parked with a snapshot of the local row, so nothing disappears without a trace."""
+        marks = ",".join("?" * len(ids))
+        victims: dict[tuple[str, str], dict] = {}
+        dirty_sql = "SELECT row_id FROM sync_outbox WHERE table_name = ? AND kind <> 'delete'"
+        for table, where in [(info.name, "id")] + cascade_children(info.name):
+            for row in conn.exec_driver_sql(
+                    f"SELECT * FROM {quote(table)} WHERE {quote(where)} IN ({marks}) AND id IN ({dirty_sql})",
+                    (*ids, table)).mappings():
+                victims[(table, row["id"])] = dict(row)
+        conn.exec_driver_sql(f"DELETE FROM {quote(info.name)} WHERE id IN ({marks})", tuple(ids))
+        for (table, row_id), snapshot in victims.items():
+            ops = conn.exec_driver_sql(
+                "SELECT op_seq, kind, changed_columns FROM sync_outbox WHERE table_name = ? AND row_id = ? "
+                "AND kind <> 'delete' ORDER BY op_seq", (table, row_id)).fetchall()
+            if not ops:
+                continue
+            columns = set()
+            for _, _, changed in ops:
+                columns.update(json.loads(changed or "[]"))
+            op = NetOp(table, row_id, ops[0][1], [o[0] for o in ops], columns)
+            park(conn, op, None, DELETED_ELSEWHERE, json.dumps({"snapshot": snapshot}, default=str))
+            self.parked += 1
+        # Deletes queued for the rows we just removed are satisfied by the server's tombstone.
+        conn.exec_driver_sql(
+            f"DELETE FROM sync_outbox WHERE table_name = ? AND kind = 'delete' AND row_id IN ({marks})",
+            (info.name, *ids))

@@ -1,0 +1,259 @@
+"""What makes sync fast must never make it wrong: pipelined pull, idle sync in one request, the echo of a
+push not downloaded again, the first sync's search index built in chunks."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from local_schema.models import SYNCED_TABLES, Task
+from sync import bulkload, heads
+from sync.pages import AdoptedRanges, page_params
+from sync.stamps import server_stamp
+from tests.supabase_local.impersonate import ApiSession
+from tests.sync.helpers import server_rows
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def api(supabase_stack, user):
+    session = ApiSession(supabase_stack.db_url, user[2])
+    yield session
+    session.close()
+
+
+def seed_messages(api, n: int) -> str:
+    conv = str(uuid.uuid4())
+    with api.tx() as cur:
+        cur.execute("insert into public.conversations (id, title) values (%s, 'bulk')", (conv,))
+        cur.execute("insert into public.messages (conversation_id, role, content) "
+                    "select %s, 'assistant', 'reply number ' || i from generate_series(1, %s) i", (conv, n))
+    return conv
+
+
+def read_only(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+
+
+def test_the_next_page_is_fetched_while_one_is_written_and_rows_commit_with_their_cursor(devices, api):
+    seed_messages(api, 3500)
+    b = devices("b")
+    path = b.db.path
+    rest = b.engine.rest()
+    fetches, commits, mismatches = [], [], []
+    plain_select = rest.select
+
+    def timed_select(table, params):
+        if table == "messages":
+            fetches.append(time.monotonic())
+        return plain_select(table, params)
+
+    def on_commit(tables, origin):
+        # Another connection sees exactly what was committed: every stored row, and the cursor after them.
+        if origin != "sync" or "messages" not in tables:
+            return
+        commits.append(time.monotonic())
+        conn = read_only(path)
+        try:
+            cursor = conn.execute("SELECT cursor FROM sync_cursors WHERE table_name = 'messages'").fetchone()
+            newest = conn.execute("SELECT max(updated_at) FROM messages").fetchone()[0]
+            if cursor is None or cursor[0] != newest:
+                mismatches.append((cursor, newest))
+        finally:
+            conn.close()
+
+    rest.select = timed_select
+    b.db.add_change_listener(on_commit)
+    result = b.sync()
+    assert result.pulled == 3501 and mismatches == []
+    assert len(fetches) == 4 and commits
+    assert fetches[1] < commits[0]  # page 2 was on its way before page 1 was committed
+    assert b.scalar("SELECT count(DISTINCT content) FROM messages") == 3500
+
+
+def test_idle_cycle_is_one_request_warm_and_cold_without_sqlalchemy(devices, supabase_stack, user, tmp_path,
+                                                                    file_keyring_env):
+    a = devices("a")
+    with a.session() as s:
+        s.add(Task(title="x"))
+        s.commit()
+    a.sync()
+    warm = [a.sync() for _ in range(3)]
+    assert [(r.requests, r.pushed, r.pulled) for r in warm] == [(1, 0, 0)] * 3
+    assert a.engine.status()["last_sync"]  # recorded without the SQLAlchemy path
+    # Cold: a fresh process with nothing to do reads, asks and records with plain sqlite3.
+    env = {**os.environ, **file_keyring_env, "MIRARI_SUPABASE_URL": supabase_stack.url,
+           "MIRARI_SUPABASE_ANON_KEY": supabase_stack.anon_key, "MIRARI_PASSWORD": user[1]}
+    data = tmp_path / "cold"
+    login = subprocess.run([sys.executable, "-m", "desktop.cli", "--data-dir", str(data), "account", "login",
+                            "--email", user[0]], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert login.returncode == 0, login.stderr
+    script = ("import contextlib, io, json, sys\nfrom desktop.cli import main\nout = io.StringIO()\n"
+              "with contextlib.redirect_stdout(out):\n    rc = main(['--data-dir', sys.argv[1], 'sync', '--json'])\n"
+              "print(json.dumps({'rc': rc, 'result': json.loads(out.getvalue()), "
+              "'loaded': sorted(m for m in ('sqlalchemy', 'sqlmodel', 'supabase') if m in sys.modules)}))")
+    for expected_requests in (1 + 1, 1):  # the first sync pulls the one table with a row (tasks); then idle
+        run = subprocess.run([sys.executable, "-c", script, str(data)], cwd=ROOT, env=env, capture_output=True,
+                             text=True, timeout=60)
+        assert run.returncode == 0, run.stderr
+        report = json.loads(run.stdout.strip().splitlines()[-1])
+        assert report["rc"] == 0 and report["result"]["requests"] == expected_requests
+    assert report["loaded"] == []
+
+
+def test_a_server_without_sync_heads_is_pulled_table_by_table(devices, supabase_stack):
+    a = devices("a")
+    missing = {"code": "PGRST202", "message": "Could not find the function public.sync_heads",
+               "details": None, "hint": None}
+    supabase_stack.faults.fail_next("POST", "/rest/v1/rpc/sync_heads", 404, missing)
+    first = a.sync()
+    assert first.requests == 1 + len(SYNCED_TABLES)
+    assert a.sync().requests == len(SYNCED_TABLES)  # not asked again by this engine
+
+
+def test_pushed_rows_are_not_pulled_again_but_rows_written_between_the_requests_are(devices, api, supabase_stack,
+                                                                                   user):
+    a = devices("a")
+    with a.session() as s:
+        s.add_all([Task(title=f"mine {i}") for i in range(1200)])  # three POSTs: 500, 500, 200
+        s.commit()
+    elsewhere, edited = str(uuid.uuid4()), []
+
+    def write_between(phase, count):
+        # After the first POST's reply was stored, before the second POST: another device writes a new
+        # row and edits one of the rows just pushed. Both get stamps between or after our requests.
+        if phase == "push" and count == 500 and not edited:
+            [first] = api.all("select id from public.tasks where title = 'mine 0'")
+            api.all("update public.tasks set title = 'edited elsewhere' where id = %s", (first["id"],))
+            api.all("insert into public.tasks (id, title) values (%s, 'from another device')", (elsewhere,))
+            edited.append(str(first["id"]))
+
+    a.engine.on_progress = write_between
+    result = a.sync()
+    assert edited and result.pushed == 1200
+    assert result.pulled == 2  # the other device's two rows; none of the 1,200 came back
+    rows = a.rows("tasks")
+    assert rows[elsewhere]["title"] == "from another device" and rows[edited[0]]["title"] == "edited elsewhere"
+    server = {str(r["id"]): r for r in server_rows(supabase_stack, "tasks", user[2])}
+    assert len(server) == len(rows) == 1201
+    assert all(server_stamp(rows[i]["updated_at"]) == server[i]["updated_at"] for i in server)
+    # The cursor passed everything: the next cycle is idle, and another device sees the same rows.
+    assert (a.sync().requests, a.sync().pulled) == (1, 0)
+    b = devices("b")
+    b.sync()
+    assert b.rows("tasks") == a.rows("tasks")
+
+
+def test_first_sync_search_index_is_built_in_short_transactions(devices, api, monkeypatch):
+    seed_messages(api, 3000)
+    monkeypatch.setattr(bulkload, "BACKLOG_SECONDS", 0.0001)  # the smallest chunks: 500 rows
+    b = devices("b")
+    path = b.db.path
+    chunks, writes_between = [], []
+
+    def between_chunks(phase, count):
+        if phase != "index":
+            return
+        chunks.append(count)
+        # The write lock is free between chunks: a writer that will not wait at all gets in.
+        conn = sqlite3.connect(path, timeout=0, isolation_level=None)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("ROLLBACK")
+            writes_between.append(True)
+        finally:
+            conn.close()
+
+    b.engine.on_progress = between_chunks
+    assert b.sync().pulled == 3001
+    assert len(chunks) >= 3 and chunks == sorted(chunks) and chunks[-1] == 3000
+    assert len(writes_between) == len(chunks)
+    assert b.scalar("SELECT count(*) FROM messages_fts_backlog") == 0
+    from local_schema.search import search_messages
+
+    with b.db.engine.connect() as conn:
+        assert len(search_messages(conn, "reply", limit=5000)) == 3000
+        conn.exec_driver_sql("INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)")
+
+
+def test_a_write_from_the_app_during_a_first_sync_is_indexed_once(devices, api, supabase_stack):
+    """The app keeps writing while the first sync stores unindexed rows: its own message is indexed by the
+    trigger at once and never put on the backlog, so nothing is indexed twice."""
+    from local_schema.models import Message
+
+    conv = seed_messages(api, 2500)
+    supabase_stack.faults.delay("GET", "/rest/v1/messages", 0.4)  # one transaction per page
+    b = devices("b")
+    wrote = threading.Event()
+
+    def app_write(phase, count):
+        if phase == "pull" and count > 1 and not wrote.is_set():  # after the first page of messages
+            with b.db.write() as session:
+                session.add(Message(conversation_id=conv, role="user", content="typed during the sync"))
+            wrote.set()
+
+    b.engine.on_progress = app_write
+    b.sync()
+    assert wrote.is_set()
+    from local_schema.search import search_messages
+
+    with b.db.engine.connect() as conn:
+        assert [h.snippet_plain() for h in search_messages(conn, "typed")] == ["typed during the sync"]
+        assert len(search_messages(conn, "reply", limit=5000)) == 2500
+        conn.exec_driver_sql("INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)")
+
+
+# -- pieces ------------------------------------------------------------------------------------------------
+def test_the_idle_check_knows_every_synced_table():
+    assert heads.SYNCED_TABLES == SYNCED_TABLES
+
+
+def test_heads_moved_compares_stamps_not_strings():
+    cursors = {"tasks": "2026-11-30T12:00:00.12+00:00", "skills": "2026-11-30T12:00:00.5+00:00"}
+    server = dict.fromkeys(SYNCED_TABLES)
+    server.update(tasks="2026-11-30T12:00:00.120000+00:00", skills="2026-11-30T12:00:00.500001+00:00",
+                  templates="2026-11-30T11:00:00+00:00")
+    assert heads.moved(server, cursors) == {"skills", "templates"}
+    del server["messages"]  # a table the server does not name: pulled, the pull decides
+    assert heads.moved(server, cursors) == {"skills", "templates", "messages"}
+
+
+def test_adopted_ranges_and_the_filter_that_leaves_them_out():
+    ranges = AdoptedRanges()
+    ranges.add("tasks", ["2026-11-30T12:00:03+00:00", "2026-11-30T12:00:01.5+00:00"])
+    ranges.add("tasks", ["2026-11-30T12:00:07+00:00"])
+    assert ranges.after("tasks", None) == [("2026-11-30T12:00:01.5+00:00", "2026-11-30T12:00:03+00:00"),
+                                           ("2026-11-30T12:00:07+00:00", "2026-11-30T12:00:07+00:00")]
+    assert ranges.after("tasks", "2026-11-30T12:00:05+00:00") == [("2026-11-30T12:00:07+00:00",) * 2]
+    assert ranges.newest("tasks") == "2026-11-30T12:00:07+00:00" and ranges.newest("skills") is None
+    params = page_params(("id", "updated_at"), "user_id", "u", "c", 1000, ranges.after("tasks", None)[:1])
+    assert params["and"] == ('(or(updated_at.lt."2026-11-30T12:00:01.5+00:00",'
+                             'updated_at.gt."2026-11-30T12:00:03+00:00"))')
+
+
+def test_a_cycle_that_leaves_a_big_wal_copies_it_into_the_database_file(devices, api, monkeypatch):
+    from sync import dbutil
+
+    seed_messages(api, 3000)
+    b = devices("b")
+    path = b.db.path
+    before = path.stat().st_size
+    monkeypatch.setattr(dbutil, "CHECKPOINT_BYTES", 1)
+    b.sync()
+    # The sync connections never checkpoint on their own (wal_autocheckpoint is far away); the cycle did.
+    assert path.stat().st_size > before + 500_000
+    monkeypatch.setattr(dbutil, "CHECKPOINT_BYTES", 1 << 40)
+    seed_messages(api, 3000)
+    size = path.stat().st_size
+    b.sync()
+    assert path.stat().st_size == size  # below the threshold: left in the WAL for later
