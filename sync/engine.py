@@ -108,9 +108,7 @@ class SyncEngine:
 
         path = accounts.active_database_path(self.data_dir).resolve()
         if self._attached is not None:
-            if Path(self._attached.path).resolve() != path:
-                # Never push one account's rows with another account's session.
-                raise SyncError(f"the open database {self._attached.path} is not the active account's ({path})")
+            self._check_attached(path)
             return self._attached
         if self._db is None or Path(self._db.path) != path:
             self.close_database()
@@ -118,6 +116,11 @@ class SyncEngine:
             self._prepared.add(path)
             tune_for_sync(self._db)
         return self._db
+
+    def _check_attached(self, path: Path) -> None:
+        if self._attached is not None and Path(self._attached.path).resolve() != Path(path).resolve():
+            # Never push one account's rows with another account's session.
+            raise SyncError(f"the open database {self._attached.path} is not the active account's ({path})")
 
     def _prepare(self, path: Path) -> Path:
         """Check and migrate the file once per process, without SQLAlchemy (see `heads`)."""
@@ -263,6 +266,7 @@ class SyncEngine:
     def _cycle(self, rest, user_id: str, result: CycleResult, db_path: Path) -> None:
         """Push, then pull the tables whose server head moved (see `heads`). With nothing to push and no head
         moved, the cycle is the one heads request and never opens the SQLAlchemy database."""
+        self._check_attached(db_path)
         local = heads.look(self._prepare(db_path))
         server = heads.fetch(rest) if self._heads else None
         self._heads = server is not None

@@ -10,23 +10,44 @@
 -- authors' clocks — and makes each max() one backward step of the (owner, updated_at) unique index.
 -- Stamps are unique and commit-ordered per user (sync_stamping), so "head == cursor" means there is no row
 -- after the cursor, and a row committed after this call gets a later stamp and moves the head.
+--
+-- The synced tables are found in the catalog (every table in public with an updated_at and an owner
+-- column, author_id or user_id, that the caller may read), so a table added by a later migration is
+-- covered without touching this function.
 
 create or replace function public.sync_heads() returns jsonb
-language sql
+language plpgsql
 stable
 security invoker
 set search_path = ''
 as $$
-  select pg_catalog.jsonb_build_object(
-    'agent_connections', (select max(t.updated_at) from public.agent_connections t where t.user_id = (select auth.uid())),
-    'conversations', (select max(t.updated_at) from public.conversations t where t.user_id = (select auth.uid())),
-    'messages', (select max(t.updated_at) from public.messages t where t.user_id = (select auth.uid())),
-    'memory_nodes', (select max(t.updated_at) from public.memory_nodes t where t.user_id = (select auth.uid())),
-    'skills', (select max(t.updated_at) from public.skills t where t.user_id = (select auth.uid())),
-    'mirror_reports', (select max(t.updated_at) from public.mirror_reports t where t.user_id = (select auth.uid())),
-    'tasks', (select max(t.updated_at) from public.tasks t where t.user_id = (select auth.uid())),
-    'templates', (select max(t.updated_at) from public.templates t where t.author_id = (select auth.uid()))
-  )
+declare
+  t record;
+  head timestamptz;
+  heads jsonb := '{}';
+begin
+  for t in
+    select c.relname as name,
+           case when exists (select 1 from pg_catalog.pg_attribute a
+                              where a.attrelid = c.oid and a.attname = 'author_id' and not a.attisdropped)
+                then 'author_id' else 'user_id' end as owner
+      from pg_catalog.pg_class c
+      join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+     where n.nspname = 'public' and c.relkind in ('r', 'p')
+       and exists (select 1 from pg_catalog.pg_attribute a
+                    where a.attrelid = c.oid and a.attname = 'updated_at' and not a.attisdropped)
+       and exists (select 1 from pg_catalog.pg_attribute a
+                    where a.attrelid = c.oid and a.attname in ('user_id', 'author_id') and not a.attisdropped)
+       and pg_catalog.has_table_privilege(c.oid, 'SELECT')
+     order by c.relname
+  loop
+    execute pg_catalog.format('select max(updated_at) from public.%I where %I = (select auth.uid())',
+                              t.name, t.owner)
+       into head;
+    heads := heads || pg_catalog.jsonb_build_object(t.name, head);
+  end loop;
+  return heads;
+end
 $$;
 
 comment on function public.sync_heads() is

@@ -7,8 +7,8 @@ from datetime import datetime
 import pytest
 from psycopg import errors
 
+from local_schema.models import SYNCED_TABLES
 from tests.server.rows import make, patch
-from tests.server.test_schema_apply import SYNCED_TABLES
 
 
 def heads(session) -> dict:
