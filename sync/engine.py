@@ -274,9 +274,9 @@ class SyncEngine:
         if not local.work and not moved:
             result.state = IDLE
             return
-        self._full_cycle(rest, user_id, result, moved)
+        self._full_cycle(rest, user_id, result, moved, local.cursors)
 
-    def _full_cycle(self, rest, user_id: str, result: CycleResult, moved: set[str]) -> None:
+    def _full_cycle(self, rest, user_id: str, result: CycleResult, moved: set[str], cursors: dict) -> None:
         from local_schema.models import SYNCED_TABLES
         from sync.dbutil import checkpoint
         from sync.pages import AdoptedRanges
@@ -302,8 +302,14 @@ class SyncEngine:
         finally:
             result.pushed, result.parked = pusher.result.pushed, pusher.result.parked
             result.paused_tables.update(pusher.result.paused_tables)
-        # The heads were read before the push: a table it wrote to is pulled too, so that the cursor passes
-        # the adopted rows now (next cycle they would look new) and any other device's row between them.
+        if pusher.result.pushed and self._heads:
+            # What the push wrote moved heads, and the server's cascades may have written other tables
+            # (a deleted thread's messages, a deleted connection's references): ask once more, so the
+            # cycle ends with this device as current as before it pushed.
+            server = heads.fetch(rest)
+            moved |= heads.moved(server, cursors) if server is not None else set(heads.SYNCED_TABLES)
+        # A table the push wrote to is pulled too (its head moved), so that the cursor passes the adopted
+        # rows now (next cycle they would look new) and any other device's row between them.
         tables = tuple(t for t in SYNCED_TABLES if t in moved or t in adopted.tables())
         puller = Puller(db, rest, user_id, remote_tx, self._alert, progress=self.on_progress, adopted=adopted)
         try:

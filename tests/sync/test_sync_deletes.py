@@ -134,7 +134,6 @@ def test_message_written_offline_into_a_conversation_deleted_elsewhere_is_parked
 
 def test_deleting_a_thread_is_one_request_the_server_cascades_it(devices, supabase_stack, user):
     from agent.threads import delete_thread
-    from local_schema.models import SYNCED_TABLES
 
     a, b = devices("a"), devices("b")
     with a.db.write() as s:
@@ -150,8 +149,9 @@ def test_deleting_a_thread_is_one_request_the_server_cascades_it(devices, supaba
     delete_thread(a.db, conv.id)
     assert a.scalar("SELECT count(*) FROM sync_outbox") == 1
     result = a.sync()
-    push_requests = result.requests - len(SYNCED_TABLES)  # an idle pull is one request per table
-    assert (result.pushed, push_requests) == (1, 1)
+    # The heads call, the one PATCH, the heads again, then the pulls of conversations (leaving out the row
+    # the PATCH returned) and of messages (the server's cascade).
+    assert (result.pushed, result.requests) == (1, 1 + 1 + 1 + 2)
     server = server_rows(supabase_stack, "messages", user[2])
     assert len(server) == 200 and all(m["deleted_at"] is not None for m in server)
     b.sync()
@@ -160,7 +160,7 @@ def test_deleting_a_thread_is_one_request_the_server_cascades_it(devices, supaba
 
 
 def test_deleting_a_connection_is_one_request_the_server_nulls_the_references(devices, supabase_stack, user):
-    from local_schema.models import SYNCED_TABLES, AgentConnection, MirrorReport
+    from local_schema.models import AgentConnection, MirrorReport
 
     a, b = devices("a"), devices("b")
     with a.db.write() as s:
@@ -176,7 +176,8 @@ def test_deleting_a_connection_is_one_request_the_server_nulls_the_references(de
         s.delete(s.get(AgentConnection, conn.id))
     assert a.scalar("SELECT count(*) FROM sync_outbox") == 1
     result = a.sync()
-    assert (result.pushed, result.requests - len(SYNCED_TABLES)) == (1, 1)
+    # heads, the one PATCH, heads again, the pulls of agent_connections and of the three cascaded tables
+    assert (result.pushed, result.requests) == (1, 1 + 1 + 1 + 4)
     for table, column in (("conversations", "agent_connection_id"), ("tasks", "connection_id"),
                           ("mirror_reports", "agent_connection_id")):
         assert all(r[column] is None for r in server_rows(supabase_stack, table, user[2]))

@@ -154,7 +154,7 @@ def test_a_short_retry_after_is_waited_out_within_the_cycle_a_long_one_ends_it(d
     started = time.monotonic()
     result = a.sync()  # not an error: the same POST went out again after the second the server asked for
     assert time.monotonic() - started >= 1.0
-    assert (result.pushed, result.requests) == (1, 1 + 2 + 1)  # heads, the POST twice, the pull of tasks
+    assert (result.pushed, result.requests) == (1, 1 + 2 + 1 + 1)  # heads, the POST twice, heads, pull of tasks
     assert len(server_rows(supabase_stack, "tasks", user[2])) == 1
 
     with a.session() as s:
