@@ -268,13 +268,21 @@ class SyncEngine:
         moved, the cycle is the one heads request and never opens the SQLAlchemy database."""
         self._check_attached(db_path)
         local = heads.look(self._prepare(db_path))
-        server = heads.fetch(rest) if self._heads else None
-        self._heads = server is not None
-        moved = heads.moved(server, local.cursors) if server is not None else set(heads.SYNCED_TABLES)
+        moved = self._moved(rest, local.cursors)
         if not local.work and not moved:
             result.state = IDLE
             return
         self._full_cycle(rest, user_id, result, moved, local.cursors)
+
+    def _moved(self, rest, cursors: dict[str, str]) -> set[str]:
+        """The tables to pull: those whose server head moved past the cursor (all of them when the server
+        cannot say)."""
+        server = heads.fetch(rest) if self._heads else heads.UNSUPPORTED
+        if server == heads.UNSUPPORTED:
+            self._heads = False  # an older server: not asked again by this engine
+        if not isinstance(server, dict):
+            return set(heads.SYNCED_TABLES)
+        return heads.moved(server, cursors)
 
     def _full_cycle(self, rest, user_id: str, result: CycleResult, moved: set[str], cursors: dict) -> None:
         from local_schema.models import SYNCED_TABLES
@@ -306,8 +314,7 @@ class SyncEngine:
             # What the push wrote moved heads, and the server's cascades may have written other tables
             # (a deleted thread's messages, a deleted connection's references): ask once more, so the
             # cycle ends with this device as current as before it pushed.
-            server = heads.fetch(rest)
-            moved |= heads.moved(server, cursors) if server is not None else set(heads.SYNCED_TABLES)
+            moved |= self._moved(rest, cursors)
         # A table the push wrote to is pulled too (its head moved), so that the cursor passes the adopted
         # rows now (next cycle they would look new) and any other device's row between them.
         tables = tuple(t for t in SYNCED_TABLES if t in moved or t in adopted.tables())

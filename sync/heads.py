@@ -48,12 +48,19 @@ def look(path: Path) -> LocalLook:
     return LocalLook(cursors, bool(work))
 
 
-def fetch(rest) -> dict[str, str | None] | None:
-    """The server's head per table, or None if the server has no sync_heads (older schema)."""
+UNSUPPORTED = "unsupported"  # fetch(): the server has no sync_heads (its schema is older)
+
+
+def fetch(rest) -> dict[str, str | None] | str | None:
+    """The server's head per table; UNSUPPORTED if the server has no sync_heads; None if it failed with a
+    server error (5xx: the cycle goes on and pulls every table, as a push's 5xx does not stop the pull).
+    Network trouble, 429/503 and the like raise: they would fail the rest of the cycle too."""
     try:
         heads = rest.request("POST", RPC, json_body={})
     except RequestFailed as exc:
         if exc.status == 404 or exc.code in ("PGRST202", "42883"):
+            return UNSUPPORTED
+        if exc.kind is Kind.SERVER:
             return None
         raise
     if not isinstance(heads, dict) or not all(v is None or isinstance(v, str) for v in heads.values()):

@@ -121,6 +121,18 @@ def test_a_server_without_sync_heads_is_pulled_table_by_table(devices, supabase_
     assert a.sync().requests == len(SYNCED_TABLES)  # not asked again by this engine
 
 
+def test_a_server_error_on_the_heads_call_does_not_stop_the_cycle(devices, supabase_stack):
+    a = devices("a")
+    with a.session() as s:
+        s.add(Task(title="pushed anyway"))
+        s.commit()
+    boom = {"code": "XX000", "message": "boom", "details": None, "hint": None}
+    supabase_stack.faults.fail_next("POST", "/rest/v1/rpc/sync_heads", 500, boom)
+    result = a.sync()  # as for a 5xx on a push: the cycle goes on, pulling every table this time
+    assert result.pushed == 1 and result.requests == 1 + 1 + 1 + len(SYNCED_TABLES)
+    assert a.sync().requests == 1  # asked again next cycle (only a 404 means the server has none)
+
+
 def test_pushed_rows_are_not_pulled_again_but_rows_written_between_the_requests_are(devices, api, supabase_stack,
                                                                                    user):
     a = devices("a")
