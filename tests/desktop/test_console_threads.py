@@ -171,9 +171,9 @@ def test_search_across_threads_jumps_to_the_hit(qtbot, window, settle):
     row = console.transcript.row_of(message_id)
     assert row is not None and "zanzibarite" in console.transcript.row_at(row).content
     assert console.transcript.has_older()  # only a window around the hit was loaded, not the whole thread
-    qtbot.wait(50)
-    rect = console.view.visualRect(console.transcript.index(row))
-    assert console.view.viewport().rect().intersects(rect)  # the hit is on screen
+    # the hit is on screen (the scroll lands once the view has laid out the loaded rows)
+    qtbot.waitUntil(lambda: console.view.viewport().rect().intersects(
+        console.view.visualRect(console.transcript.index(row))), timeout=5000)
     assert console.view.delegate.highlight_id == message_id
     assert console.threads.rows()[console.thread_view.currentIndex().row()].id == long_id
 

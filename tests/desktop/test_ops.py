@@ -53,8 +53,8 @@ def test_callbacks_are_skipped_when_the_parent_widget_is_gone(qtbot):
     called = []
     gate = threading.Event()
     Op(widget, lambda: gate.wait(5)).success(called.append).run()
-    widget.deleteLater()
-    qtbot.wait(20)
+    with qtbot.waitSignal(widget.destroyed, timeout=5000):
+        widget.deleteLater()
     gate.set()
     assert wait_idle()
     assert called == []
