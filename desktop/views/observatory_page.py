@@ -11,6 +11,7 @@ import time
 from datetime import datetime
 
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -27,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.bus import bus
+from desktop.models.connection_model import status_color  # imported with the page, not on its first show
 from desktop.ops import Op
 from desktop.widgets.day_chart import DayChart
 
@@ -271,12 +273,10 @@ class ObservatoryPage(QWidget):
             self.refresh()
 
     def _show_connections(self, rows) -> None:
-        from desktop.models.connection_model import status_color
-
         self.connections.setRowCount(len(rows))
         for r, conn in enumerate(rows):
             status = QTableWidgetItem(_STATUS_WORDS.get(conn.status, conn.status))
-            status.setForeground(_qcolor(status_color(conn.status)))
+            status.setForeground(QColor(status_color(conn.status)))
             for column, item in enumerate((QTableWidgetItem(conn.name), QTableWidgetItem(conn.model), status,
                                            QTableWidgetItem(_when(conn.checked_at) if conn.checked_at
                                                             else "not tested on this device"),
@@ -315,8 +315,3 @@ class ObservatoryPage(QWidget):
         self.sync_error.setText(error or "")
         self.sync_error.setVisible(bool(error))
 
-
-def _qcolor(value: str):
-    from PySide6.QtGui import QColor
-
-    return QColor(value)
