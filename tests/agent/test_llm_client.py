@@ -266,10 +266,16 @@ class _WatchedToken(CancelToken):
         super().__init__()
         self.waiting = threading.Event()
         self.waits: list[tuple[float, bool]] = []  # (seconds asked, cancelled meanwhile)
+        self.cancelled_at = self.woke_at = 0.0
+
+    def cancel(self) -> None:
+        self.cancelled_at = time.monotonic()
+        super().cancel()
 
     def wait(self, seconds: float) -> bool:
         self.waiting.set()
         cancelled = super().wait(seconds)
+        self.woke_at = time.monotonic()
         self.waits.append((seconds, cancelled))
         return cancelled
 
@@ -289,8 +295,9 @@ def test_cancel_during_429_wait(fake_llm):
     with client(fake_llm, max_retry_wait=10) as c:
         assert list(c.stream_chat(MESSAGES, cancel=token)) == []
     canceller.join()
-    # One wait of the server's 10 s, ended by the cancel rather than by running out; no retry was sent.
+    # One wait of the server's 10 s, ended by the cancel (at once, not after sleeping it out); no retry.
     assert token.waits == [(10.0, True)]
+    assert token.woke_at - token.cancelled_at < 5
     assert len(fake_llm.requests) == 1
 
 
