@@ -42,9 +42,11 @@ class Monitor:
         self.windows = windows
         self.worst = self.worst_in_sync = 0.0
         self.worst_cpu = self.worst_in_sync_cpu = 0.0  # UI-thread CPU used inside that gap
+        self.worst_process_cpu = 0.0  # this process's CPU (all threads) inside the worst gap
         self.over_50 = 0
         self._last = time.perf_counter()
         self._last_cpu = time.thread_time()
+        self._last_process = time.process_time()
         self._syncing_before = False
         self.timer = QTimer(interval=10, timerType=Qt.TimerType.PreciseTimer)
         self.timer.timeout.connect(self.tick)
@@ -54,12 +56,13 @@ class Monitor:
         return any(w.ctx.sync.status.running for w in self.windows.values())
 
     def tick(self) -> None:
-        now, cpu = time.perf_counter(), time.thread_time()
+        now, cpu, process = time.perf_counter(), time.thread_time(), time.process_time()
         stall, used = max(0.0, now - self._last - 0.010), cpu - self._last_cpu
-        self._last, self._last_cpu = now, cpu
+        process_used = process - self._last_process
+        self._last, self._last_cpu, self._last_process = now, cpu, process
         syncing = self.syncing()
         if stall > self.worst:
-            self.worst, self.worst_cpu = stall, used
+            self.worst, self.worst_cpu, self.worst_process_cpu = stall, used, process_used
         if (syncing or self._syncing_before) and stall > self.worst_in_sync:
             self.worst_in_sync, self.worst_in_sync_cpu = stall, used
         self.over_50 += stall > 0.050
@@ -225,7 +228,8 @@ def report(args, windows, loads, totals, faults_log, fired, monitor, settle_s, p
     lines.append(f"  faults injected: {len(faults_log)} ({', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))}); "
                  f"fired on requests: lost responses {fired['drop']}, 5xx {fired['fail']}, delays {fired['delay']}")
     lines.append(f"  longest UI stall: {monitor.worst * 1000:.0f} ms overall (UI thread busy {monitor.worst_cpu * 1000:.0f} "
-                 f"ms of it), {monitor.worst_in_sync * 1000:.0f} ms while a cycle ran (busy "
+                 f"ms of it, all threads of this process {monitor.worst_process_cpu * 1000:.0f} ms), "
+                 f"{monitor.worst_in_sync * 1000:.0f} ms while a cycle ran (busy "
                  f"{monitor.worst_in_sync_cpu * 1000:.0f} ms); heartbeats later than 50 ms: {monitor.over_50}; "
                  f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     lines.append(f"  after the faults stopped, quiet (two idle rounds on both) in {settle_s:.1f} s")

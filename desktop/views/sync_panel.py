@@ -123,12 +123,17 @@ class SyncPanel(QDialog):
         row.addLayout(detail, 3)
         rcol.addLayout(row, 1)
         split.addWidget(refused_box)
+        split.setSizes([130, 330])  # the refused changes are what needs reading
         col.addWidget(split, 1)
 
         bottom = QHBoxLayout()
         self.sync_button = QPushButton("Sync now")
         self.sync_button.clicked.connect(self.ctx.sync.request_sync)
         bottom.addWidget(self.sync_button)
+        self.sign_in_button = QPushButton("Sign in again…")
+        self.sign_in_button.setProperty("primary", True)
+        self.sign_in_button.clicked.connect(self._sign_in_again)
+        bottom.addWidget(self.sign_in_button)
         bottom.addStretch(1)
         close = QPushButton("Close")
         close.clicked.connect(self.close)
@@ -156,6 +161,13 @@ class SyncPanel(QDialog):
         else:
             self.cycle_label.setText("No sync cycle has run in this session yet.")
         self.sync_button.setEnabled(status.signed_in)
+        from sync.engine import SIGN_IN_NEEDED
+
+        self.sign_in_button.setVisible(status.state == SIGN_IN_NEEDED)
+
+    def _sign_in_again(self) -> None:
+        self.close()
+        self.window.sign_in()
 
     # -- lists ----------------------------------------------------------------------------------------
     def reload(self) -> None:

@@ -59,6 +59,8 @@ class SyncFooter(QWidget):
         self.account_button.clicked.connect(self._account_clicked)
         self.account_button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.account_menu = QMenu(self.account_button)
+        # Shown when the session ended (revoked, refresh refused): the same dialog, the same account.
+        self.sign_in_again_action = self.account_menu.addAction("Sign in again…", self.sign_in_requested.emit)
         self.account_menu.addAction("Sync panel…", self.panel_requested.emit)
         self.account_menu.addAction("Sync now\tF5", self.sync_requested.emit)
         self.account_menu.addSeparator()
@@ -95,6 +97,9 @@ class SyncFooter(QWidget):
         self.sync_now.setVisible(signed_in)
         if not signed_in:
             return
+        from sync.engine import SIGN_IN_NEEDED
+
+        self.sign_in_again_action.setVisible(status.state == SIGN_IN_NEEDED)
         text, tone, tip = chip_text(status)
         self.chip.setText(text)
         self.chip.setToolTip(tip)

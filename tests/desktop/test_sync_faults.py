@@ -127,3 +127,64 @@ def test_a_refused_change_is_shown_with_its_reason_and_discard_restores_the_serv
         assert [r["title"] for r in server_rows(supabase_stack, "conversations", user[2])] == ["Original title"]
     finally:
         close_window(w)
+
+
+def test_retry_sends_a_refused_change_again_once_the_server_takes_it(
+        qtbot, tmp_path, memory_keyring, supabase_stack):
+    from desktop.views import console_actions
+
+    user = supabase_stack.new_user()
+    w = open_device(qtbot, tmp_path / "w", memory_keyring, supabase_stack, user)
+    try:
+        cid = add_thread(w.ctx.db, "First title", [("user", "hello")])
+        w.ctx.db.notify_changed({"conversations", "messages"})
+        wait_synced(qtbot, w)
+        supabase_stack.faults.fail_next("PATCH", "/rest/v1/conversations", 400, {
+            "code": "23514", "message": 'new row for relation "conversations" violates check constraint',
+            "details": None, "hint": None})
+        console_actions.rename_thread(w.pages["console"], cid, "Second title")
+        qtbot.waitUntil(lambda: w.footer.chip.text() == "✕ 1 refused", timeout=15_000)
+        panel = w.open_sync_panel()
+        qtbot.waitUntil(lambda: panel.refused_list.count() == 1, timeout=5000)
+        assert panel.refused_list.item(0).text().startswith("Edit of a thread · ")
+        panel.retry_button.click()  # the server would take it now (the refusal was a one-off)
+        qtbot.waitUntil(lambda: [r["title"] for r in server_rows(supabase_stack, "conversations", user[2])]
+                        == ["Second title"], timeout=15_000)
+        wait_synced(qtbot, w)
+        qtbot.waitUntil(lambda: panel.refused_list.count() == 0, timeout=5000)
+    finally:
+        close_window(w)
+
+
+def test_sign_in_needed_offers_signing_in_again_and_sync_resumes(
+        qtbot, tmp_path, memory_keyring, supabase_stack):
+    import time
+
+    from PySide6.QtCore import Qt
+
+    from tests.desktop.sync_windows import fill_sign_in
+
+    supabase_stack.set_access_token_ttl(2)
+    user = supabase_stack.new_user()
+    w = open_device(qtbot, tmp_path / "w", memory_keyring, supabase_stack, user)
+    try:
+        wait_synced(qtbot, w)
+        supabase_stack.revoke_refresh_tokens(user[2])  # e.g. "sign out everywhere" on another device
+        time.sleep(2.1)  # the access token expires; its refresh is refused
+        sync_now(qtbot, w)
+        qtbot.waitUntil(lambda: w.footer.chip.text() == "⚠ Sign-in needed", timeout=10_000)
+        assert w.footer.sign_in_again_action.isVisible()
+        panel = w.open_sync_panel()
+        assert panel.sign_in_button.isVisible()
+        supabase_stack.set_access_token_ttl(3600)
+        panel.sign_in_button.click()
+        dialog = w.sign_in_dialog
+        qtbot.waitUntil(dialog.isVisible, timeout=3000)
+        assert dialog.email_edit.text() == user[0] and dialog.url_edit.text() == supabase_stack.url
+        fill_sign_in(qtbot, dialog, supabase_stack.url, supabase_stack.anon_key, user[0], user[1])
+        with qtbot.waitSignal(w.ready, timeout=20_000):
+            qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
+        wait_synced(qtbot, w)
+        assert w.footer.chip.text().startswith("✓ Synced") and not w.footer.sign_in_again_action.isVisible()
+    finally:
+        close_window(w)
