@@ -187,15 +187,27 @@ class MirrorPage(QWidget):
         self._preview_seq += 1
         seq = self._preview_seq
 
+        def measure():
+            # "Pick a thread first" is an answer, not a failure: returned, so it is not logged as an error
+            # with a traceback each time the form or the data changes (a sync cycle re-measures).
+            try:
+                return preview(db, spec)
+            except ReviewError as exc:
+                return exc
+
         def shown(request) -> None:
-            if seq == self._preview_seq:
+            if seq != self._preview_seq:
+                return
+            if isinstance(request, ReviewError):
+                self.form.show_problem(str(request))
+            else:
                 self.form.show_preview(request)
 
         def problem(exc) -> None:
             if seq == self._preview_seq:
-                self.form.show_problem(str(exc) if isinstance(exc, ReviewError) else describe_failure(exc))
+                self.form.show_problem(describe_failure(exc))
 
-        Op(self, lambda: preview(db, spec), "Measuring the review").success(shown).failure(problem).run()
+        Op(self, measure, "Measuring the review").success(shown).failure(problem).run()
 
     def open_report(self, report_id: str) -> None:
         from agent import mirror

@@ -206,3 +206,16 @@ def test_a_report_that_arrives_by_sync_appears_and_a_closed_window_stops_listeni
     page.shutdown()
     assert page._listening is False
     page.shutdown()  # twice is harmless
+
+
+def test_a_form_that_cannot_run_yet_says_why_without_logging_an_error(mirror_page, qtbot, settle, caplog):
+    """Nothing picked is an answer shown in the form; re-measuring after every change (each sync
+    cycle) must not fill the log with tracebacks."""
+    page, _cid, _tid = mirror_page
+    page.form.set_checked([])
+    with caplog.at_level("WARNING", logger="desktop.ops"):
+        for _ in range(3):
+            page.update_preview()
+            settle()
+    assert page.form.size.text()  # the reason is shown
+    assert not [r for r in caplog.records if "Measuring the review" in r.getMessage()]
