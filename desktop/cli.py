@@ -8,14 +8,26 @@ from __future__ import annotations
 
 import argparse
 import sys
-from importlib.metadata import PackageNotFoundError, version
 
 
 def app_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version  # ~80 ms: only when the version is asked
+
     try:
         return version("mirari-desktop")
     except PackageNotFoundError:  # running from a source tree that was never installed
         return "0+unknown"
+
+
+class _VersionAction(argparse.Action):
+    """`--version`, looked up only when asked (argparse's own action wants the string up front)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"mirari {app_version()}")
+        parser.exit()
 
 
 COMMAND_MODULES = (
@@ -34,7 +46,7 @@ COMMAND_MODULES = (
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mirari", description="MIRARI Desktop — grow your own LLM agent.")
-    parser.add_argument("--version", action="version", version=f"mirari {app_version()}")
+    parser.add_argument("--version", action=_VersionAction, help="show the version and exit")
     parser.add_argument("--data-dir", help="where MIRARI keeps its databases (default: the OS user data dir; "
                                            "env MIRARI_DATA_DIR)")
     parser.add_argument("--self-test", action="store_true",

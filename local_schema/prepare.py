@@ -32,13 +32,14 @@ def _has_content(conn: sqlite3.Connection) -> bool:
     return user_version(conn) > 0 or conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
 
 
-def _check_integrity(path: Path) -> None:
-    """PRAGMA integrity_check on a read-only connection, so a damaged file (and its -wal) stay untouched."""
+def _check_integrity(path: Path, thorough: bool = True) -> None:
+    """PRAGMA integrity_check (quick_check unless `thorough`) on a read-only connection, so a damaged file
+    (and its -wal) stay untouched."""
     conn = sqlite3.connect(read_only_uri(path), uri=True)
     try:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
         try:
-            problems = integrity_problems(conn)
+            problems = integrity_problems(conn, thorough)
         except sqlite3.OperationalError:
             raise  # locked or busy: not a verdict on the file
         except sqlite3.DatabaseError as exc:  # e.g. "file is not a database"
@@ -50,10 +51,14 @@ def _check_integrity(path: Path) -> None:
         raise DatabaseCorrupt(path, problems, newest[0] if newest else None)
 
 
-def prepare_file(path: Path) -> None:
-    """Integrity check, backup, migrations: everything that must happen before the engine exists."""
+def prepare_file(path: Path, *, thorough: bool = True) -> None:
+    """Integrity check, backup, migrations: everything that must happen before the engine exists.
+
+    `thorough=False`: quick_check instead of integrity_check (see safety.integrity_problems), for a
+    command that opens the file again and again (`mirari sync` from a timer); the app's start keeps the
+    full check."""
     create_private_file(path)
-    _check_integrity(path)
+    _check_integrity(path, thorough)
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")

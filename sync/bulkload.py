@@ -4,8 +4,13 @@
   every capture trigger's WHEN for every row. For a batch, the table's capture triggers are dropped and
   recreated from their own stored SQL *inside the batch's transaction*: no other connection ever sees
   them missing (a rollback restores them too).
-- The full-text index, on a table's first sync: the index trigger is left out the same way, and the new
-  rows' rowids go on the search backlog (local migration v8) in the same transaction. The backlog is
+- Per-row upkeep of derived data with a set-based equivalent (`SET_BASED`, e.g. the message counts of
+  local migration v7): the trigger is left out the same way and, right after each INSERT statement, one
+  statement does the same for all the rows it inserted (new rowids are handed out above the largest one,
+  and only this transaction writes, so the rows above the largest rowid before the statement are the
+  ones it inserted). Done per statement, before anything may update or delete those rows.
+- The full-text index, on a table's first sync: the index trigger is left out too, and the new rows go
+  on the search backlog (local migration v8), again right after each INSERT statement. The backlog is
   indexed afterwards in short transactions (`index_backlog`), so the write lock is never held for long.
 - Secondary indexes, on a table's first sync: dropped before the load and built once after it (built
   from sorted data instead of updated row by row). Their SQL waits in sync_meta, so a crash in between
@@ -18,6 +23,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from functools import cache
 
 from local_schema.search import index_backlog as index_backlog_chunk
 from sync.dbutil import get_meta, quote, set_meta, write_tx
@@ -30,45 +36,142 @@ FTS_INSERT_TRIGGERS = {"messages": "messages_fts_insert"}
 BACKLOG_SECONDS = 0.25  # aim per search-backlog transaction (the window's busy timeout is 5 s)
 
 
-def _triggers(conn, table: str, names: list[str] | None = None) -> list[tuple[str, str]]:
+def _norm(sql: str) -> str:
+    return sql.strip().rstrip(";").strip()
+
+
+@cache
+def _inert() -> dict[str, tuple[str, str]]:
+    """trigger name -> (its SQL as the migration created it, the column it acts on only when NULL): such a
+    trigger does nothing for rows that carry a value, so it may be left out for an insert of such rows."""
+    from local_schema.migrations import v0006_message_order as v6
+
+    return {"messages_seq_fill": (_norm(v6.SEQ_FILL_SQL), "seq")}
+
+
+@cache
+def _set_based() -> dict[str, tuple[str, str]]:
+    """trigger name -> (its SQL as the migration created it, the statement doing the same for every row
+    with rowid > ?). A trigger whose stored SQL differs (a later migration changed it) is left alone."""
+    from local_schema.migrations import v0007_observatory_and_templates as v7
+
+    bucket = v7.bucket_sql("created_at")
+    return {"message_counts_insert": (
+        _created(v7.SQL, "message_counts_insert"),
+        f"INSERT INTO message_counts (bucket, live) SELECT {bucket}, count(*) FROM messages "
+        "WHERE rowid > ? AND deleted_at IS NULL GROUP BY 1 "
+        "ON CONFLICT (bucket) DO UPDATE SET live = live + excluded.live")}
+
+
+@cache
+def _set_based_updates() -> dict[str, tuple[str, str, str]]:
+    """trigger name -> (its SQL as created, the statement before an UPDATE of the rows whose ids are
+    listed in the `{ids}` placeholders, the statement after it): an update trigger of counts takes the
+    updated rows out of their old buckets and puts them into their new ones; doing that once for the whole
+    statement gives the same counts."""
+    from local_schema.migrations import v0007_observatory_and_templates as v7
+
+    bucket = v7.bucket_sql("created_at")
+    return {"message_counts_update": (
+        _created(v7.SQL, "message_counts_update"),
+        f"UPDATE message_counts SET live = live - d.n FROM (SELECT {bucket} AS b, count(*) AS n FROM messages "
+        "WHERE id IN ({ids}) AND deleted_at IS NULL GROUP BY 1) AS d WHERE message_counts.bucket = d.b",
+        f"INSERT INTO message_counts (bucket, live) SELECT {bucket}, count(*) FROM messages "
+        "WHERE id IN ({ids}) AND deleted_at IS NULL GROUP BY 1 "
+        "ON CONFLICT (bucket) DO UPDATE SET live = live + excluded.live")}
+
+
+def _created(script: str, trigger: str) -> str:
+    from local_schema.migrations._script import split_statements
+
+    return _norm(next(sql for sql in split_statements(script) if sql.startswith(f"CREATE TRIGGER {trigger} ")))
+
+
+def _triggers(conn, table: str, names: list[str]) -> list[tuple[str, str]]:
     sql = ("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? AND "
-           "(name LIKE ? ESCAPE '\\'" + (f" OR name IN ({','.join('?' * len(names))})" if names else "") + ")")
+           f"(name LIKE ? ESCAPE '\\' OR name IN ({','.join('?' * len(names))}))")
     prefix = table.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%") + "\\_capture\\_%"
-    return conn.exec_driver_sql(sql, (table, prefix, *(names or ()))).fetchall()
+    return conn.exec_driver_sql(sql, (table, prefix, *names)).fetchall()
 
 
 class TriggersAside:
     """For one transaction writing server rows into `table`: the triggers those rows do not need are
     dropped when it starts and recreated from their own stored SQL by `restore()`, just before it commits
-    (a rollback restores them without it). On a first sync the rows inserted meanwhile go on the search
-    backlog: new rowids are handed out above the largest one, and only this transaction writes, so every
-    rowid above the one noted at the start is a row inserted here without indexing it."""
+    (a rollback restores them without it). Every INSERT of new rows in between goes through `insert()`,
+    every UPDATE through `update()`, and `catch_up()` must run before anything deletes rows: the work of
+    the set-aside insert triggers is done for all rows inserted so far (rowid above the mark) at the
+    latest then, so an update or delete trigger never meets a row whose insert was not accounted for."""
 
     def __init__(self, conn, table: str, *, first_sync: bool):
         self.conn, self.table = conn, table
-        self.fts = FTS_INSERT_TRIGGERS.get(table) if first_sync else None
-        self.triggers = _triggers(conn, table, [self.fts] if self.fts else None)
-        self.top = (conn.exec_driver_sql(f"SELECT coalesce(max(rowid), 0) FROM {quote(table)}").scalar()
-                    if self.fts else None)
+        fts = FTS_INSERT_TRIGGERS.get(table) if first_sync else None
+        candidates = [*_set_based(), *_set_based_updates(), *_inert()] + ([fts] if fts else [])
+        self.triggers = []
+        self.after: list[str] = []  # statements over `rowid > ?` run after each insert
+        self.around: list[tuple[str, str]] = []  # (before, after) statements over `id IN ({ids})`, per update
+        self.inert: list[tuple[str, str, str]] = []  # (column, name, SQL): needed again for a row with a NULL
+        for name, sql in _triggers(conn, table, candidates):
+            if name in _set_based():
+                created, statement = _set_based()[name]
+                if _norm(sql) != created:
+                    continue  # changed since: its per-row work is not known to equal the statement
+                self.after.append(statement)
+            elif name in _set_based_updates():
+                created, before, after = _set_based_updates()[name]
+                if _norm(sql) != created:
+                    continue
+                self.around.append((before, after))
+            elif name in _inert():
+                created, column = _inert()[name]
+                if _norm(sql) != created:
+                    continue
+                self.inert.append((column, name, sql))
+            elif name == fts:
+                self.after.append(f"INSERT INTO {table}_fts_backlog (msg_rowid) SELECT rowid FROM {quote(table)} "
+                                  "WHERE rowid > ?")
+            self.triggers.append((name, sql))
         for name, _ in self.triggers:
             conn.exec_driver_sql(f"DROP TRIGGER {quote(name)}")
+        self.done = self._top() if self.after else None  # rows up to this rowid are accounted for
+
+    def _top(self) -> int:
+        return self.conn.exec_driver_sql(f"SELECT coalesce(max(rowid), 0) FROM {quote(self.table)}").scalar()
+
+    def catch_up(self) -> None:
+        """Do the set-aside insert triggers' work for the rows inserted since the last time (one statement
+        each for all of them)."""
+        if not self.after:
+            return
+        top = self._top()
+        if top > self.done:
+            for statement in self.after:
+                self.conn.exec_driver_sql(statement, (self.done,))
+            self.done = top
+
+    def insert(self, write: Callable[[], None], columns: tuple[str, ...], values: list[tuple]) -> None:
+        """Run `write()`, an INSERT of new rows (`values` in `columns` order)."""
+        needed = [(name, sql) for column, name, sql in self.inert
+                  if column not in columns or any(v[columns.index(column)] is None for v in values)]
+        for _, sql in needed:  # a row this trigger acts on: it runs as usual for this statement
+            self.conn.exec_driver_sql(sql)
+        write()
+        for name, _ in needed:
+            self.conn.exec_driver_sql(f"DROP TRIGGER {quote(name)}")
+
+    def update(self, write: Callable[[], None], ids: list[str]) -> None:
+        """Run `write()` (an UPDATE of the rows `ids`), doing the set-aside update triggers' work around it."""
+        self.catch_up()
+        marks = ",".join("?" * len(ids))
+        for before, _ in self.around:
+            self.conn.exec_driver_sql(before.format(ids=marks), tuple(ids))
+        write()
+        for _, after in self.around:
+            self.conn.exec_driver_sql(after.format(ids=marks), tuple(ids))
 
     def restore(self) -> None:
-        if self.fts is not None:
-            self.conn.exec_driver_sql(f"INSERT INTO {self.table}_fts_backlog (msg_rowid) "
-                                      f"SELECT rowid FROM {quote(self.table)} WHERE rowid > ?", (self.top,))
+        self.catch_up()
         for _, sql in self.triggers:
             self.conn.exec_driver_sql(sql)
-
-
-def write_batch(conn, table: str, rows: int, write: Callable[[], None]) -> None:
-    """Run `write()` (one statement's worth of server rows) without the capture triggers if it is big."""
-    if rows < MIN_BATCH:
-        write()
-        return
-    aside = TriggersAside(conn, table, first_sync=False)
-    write()  # an exception leaves the triggers to the caller's rollback
-    aside.restore()
 
 
 def defer_indexes(conn, table: str) -> None:

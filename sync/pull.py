@@ -34,8 +34,8 @@ from sync.stamps import server_stamp
 __all__ = ["DELETED_ELSEWHERE", "PAGE_SIZE", "ForeignKeyMiss", "PullResult", "Puller"]
 
 PAGE_SIZE = 1000
-TX_ROWS = 20_000
-TX_SECONDS = 0.3
+TX_ROWS = 50_000
+TX_SECONDS = 0.5  # the window waits for the write lock up to 5 s (busy timeout)
 
 
 @dataclass
@@ -97,7 +97,7 @@ class _Batch:
         conn.exec_driver_sql("SAVEPOINT pull_page")
         try:
             if rows:
-                self.puller.writer.write(conn, self.info, rows, **self.flags)
+                self.puller.writer.write(conn, self.info, rows, aside=self.aside, **self.flags)
             set_cursor(conn, table, cursor)
         except sqlalchemy.exc.IntegrityError as exc:
             conn.exec_driver_sql("ROLLBACK TO pull_page")

@@ -1,7 +1,8 @@
 """Push: drain the outbox, parents before children, every request safe to replay.
 
-- Inserts: bulk POST (<= 500 rows of one table) of the row's current client columns, id included, tables
-  in FK order. A duplicate key (23505) is looked up as the user: visible means it is our own earlier insert
+- Inserts (sync.push_inserts): bulk POST (<= 500 rows of one table) of the row's current client columns,
+  id included, tables in FK order, one request at a time, each sent while the previous reply is stored
+  locally. A duplicate key (23505) is looked up as the user: visible means it is our own earlier insert
   whose response was lost; invisible means another user's row has that id -> parked.
 - Updates: PATCH `?id=eq.X&deleted_at=is.null` of only the changed columns, `return=representation`.
   Zero rows back is never success: a GET by id decides (tombstoned -> delete wins; invisible -> parked).
@@ -20,10 +21,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import sqlalchemy.exc
-
 from local_schema import models
-from sync import bulkload
 from sync.dbutil import quote, table_info, write_tx
 from sync.errors import MAX_SERVER_ATTEMPTS, Kind, RequestFailed, backoff_delay
 from sync.outbox import (
@@ -38,11 +36,10 @@ from sync.outbox import (
     settle,
 )
 from sync.pages import AdoptedRanges
-from sync.pull_rows import DELETED_ELSEWHERE, RowWriter, problem
+from sync.pull_rows import DELETED_ELSEWHERE, RowWriter
+from sync.push_inserts import NOT_ABOUT_THIS_CHANGE, Inserts
 
 INSERT_BATCH = 500
-# Failures that say nothing about the change sent: the cycle ends, the change waits (never parked).
-_NOT_ABOUT_THIS_CHANGE = (Kind.TRANSIENT, Kind.AUTH, Kind.MALFORMED, Kind.MISCONFIGURED)
 READ_LIMIT = 5000  # ops read per pass; the loop continues until the queue is drained
 # A change refused with a 5xx waits on its own backoff while the rest of the queue goes on; this many in
 # one cycle means the server is failing everything, and the cycle ends (the scheduler backs off).
@@ -64,7 +61,7 @@ class PushResult:
     changed: dict[str, set[str]] = field(default_factory=dict)  # table -> ids of rows stored from replies
 
 
-class Pusher:
+class Pusher(Inserts):
     def __init__(self, db, rest, user_id: str, remote_tx: Callable, paused: set[str],
                  progress: Callable[[str, int], None], adopted: AdoptedRanges | None = None):
         self.db, self.rest, self.user_id, self.remote_tx = db, rest, user_id, remote_tx
@@ -114,12 +111,12 @@ class Pusher:
                 inserts.setdefault(op.table, []).append(op)
             else:
                 others.append(op)
-        for model in models.SYNCED_MODELS:
-            batch = inserts.get(model.__tablename__, [])
-            for i in range(0, len(batch), INSERT_BATCH):
-                if batch[i:i + INSERT_BATCH]:
-                    self._insert_batch(model.__tablename__, batch[i:i + INSERT_BATCH])
-                    progressed = True
+        batches = [(model.__tablename__, ops[i:i + INSERT_BATCH])
+                   for model in models.SYNCED_MODELS for ops in [inserts.get(model.__tablename__, [])]
+                   for i in range(0, len(ops), INSERT_BATCH)]
+        if batches:
+            self._insert_pipelined(batches)
+            progressed = True
         for op in sorted(others, key=lambda o: o.first_seq):
             if op.table in self.paused:
                 continue
@@ -131,101 +128,6 @@ class Pusher:
         return progressed
 
     # -- inserts -----------------------------------------------------------------------------------------
-    def _insert_batch(self, table: str, ops: list[NetOp], retried: bool = False) -> None:
-        if table in self.paused:
-            return
-        info = table_info(table)
-        cols = ", ".join(quote(c) for c in info.client)
-        rows, present = [], []
-        with write_tx(self.db) as conn:
-            current = {}
-            for i in range(0, len(ops), 500):
-                ids = [op.row_id for op in ops[i:i + 500]]
-                for values in conn.exec_driver_sql(
-                        f"SELECT {cols} FROM {quote(table)} WHERE id IN ({','.join('?' * len(ids))})", tuple(ids)):
-                    current[values[0]] = values
-            for op in ops:
-                values = current.get(op.row_id)
-                if values is None:
-                    # Gone locally without a captured delete (e.g. removed under applying_remote): visible.
-                    park(conn, op, None, "row no longer exists locally")
-                    self.result.parked += 1
-                    continue
-                row = info.decode_client(tuple(values))
-                wait = self._parent_waiting(table, row)
-                if wait is not None:  # its parent is not on the server yet: sending it would only fail
-                    self._defer(conn, op, wait)
-                    continue
-                rows.append(row)
-                present.append(op)
-            if present:
-                mark_sent(conn, [s for op in present for s in op.op_seqs])
-        if not present:
-            return
-        try:
-            returned = self.rest.insert(table, rows)
-        except RequestFailed as exc:
-            if exc.kind in _NOT_ABOUT_THIS_CHANGE:
-                raise
-            if exc.kind is Kind.SCHEMA:
-                self._pause(table, exc)
-                return
-            if exc.kind is Kind.DUPLICATE and len(present) > 1 and not retried:
-                # Typically our own earlier attempt landed and its response was lost: adopt what is ours
-                # already, send the rest once more (one lookup instead of splitting down to single rows).
-                remaining = self._adopt_existing(table, present)
-                if remaining:
-                    self._insert_batch(table, remaining, retried=True)
-                return
-            if len(present) > 1:
-                # Isolate the culprit: halves first (a 413 needs smaller requests anyway), then single rows.
-                mid = len(present) // 2
-                self._insert_batch(table, present[:mid])
-                self._insert_batch(table, present[mid:])
-                return
-            self._insert_failed(present[0], exc)
-            return
-        self._adopt(table, returned, present, own_write=True)
-
-    def _adopt_existing(self, table: str, ops: list[NetOp]) -> list[NetOp]:
-        """Settle the ops whose rows the server already has as ours; return the others."""
-        info = table_info(table)
-        found: dict[str, dict] = {}
-        for i in range(0, len(ops), 100):
-            ids = ",".join(op.row_id for op in ops[i:i + 100])
-            for row in self.rest.select(table, {"select": ",".join(info.columns), "id": f"in.({ids})",
-                                                info.owner: f"eq.{self.user_id}"}):
-                found[row.get("id")] = row
-        live = [op for op in ops if op.row_id in found and not found[op.row_id].get("deleted_at")]
-        if live:
-            self._adopt(table, [found[op.row_id] for op in live], live)
-        for op in ops:
-            if op.row_id in found and found[op.row_id].get("deleted_at"):
-                self._deleted_elsewhere(op)
-        return [op for op in ops if op.row_id not in found]
-
-    def _insert_failed(self, op: NetOp, exc: RequestFailed) -> None:
-        if exc.kind is Kind.DUPLICATE:
-            server = self._get(op.table, op.row_id)
-            if server is not None and server.get(table_info(op.table).owner) != self.user_id:
-                server = None  # e.g. someone else's public template: visible, but not ours
-            if server is not None and not server.get("deleted_at"):
-                self._adopt(op.table, [server], [op])  # our earlier insert landed; its response was lost
-                return
-            if server is not None:
-                self._deleted_elsewhere(op)
-                return
-            self._park(op, exc.code, "a row with this id exists on the server but is not yours "
-                                     f"({exc.message})")
-            return
-        if exc.kind is Kind.FK_MISSING:
-            self._parent_missing(op, exc)
-            return
-        if exc.kind is Kind.SERVER:
-            self._server_error(op, exc)
-            return
-        self._park(op, exc.code, exc.message, exc.details)
-
     # -- updates and deletes -----------------------------------------------------------------------------
     def _update(self, op: NetOp) -> None:
         info = table_info(op.table)
@@ -263,7 +165,7 @@ class Pusher:
         try:
             rows = self.rest.update(op.table, {"id": f"eq.{op.row_id}", "deleted_at": "is.null"}, body)
         except RequestFailed as exc:
-            if exc.kind in _NOT_ABOUT_THIS_CHANGE:
+            if exc.kind in NOT_ABOUT_THIS_CHANGE:
                 raise
             if exc.kind is Kind.SCHEMA:
                 self._pause(op.table, exc)
@@ -298,54 +200,6 @@ class Pusher:
         info = table_info(table)
         rows = self.rest.select(table, {"select": ",".join(info.columns), "id": f"eq.{row_id}"})
         return rows[0] if rows else None
-
-    def _adopt(self, table: str, returned: list[dict], ops: list[NetOp], own_write: bool = False) -> None:
-        """Store the rows the server returned and settle exactly the ops we sent. `own_write`: the rows are
-        the reply to one write request of ours (one server transaction), so their stamps form an adopted
-        range; rows found by a GET (a lost response) are stored, but pulled again as usual."""
-        info = table_info(table)
-        by_id = {r.get("id"): r for r in returned if isinstance(r, dict)}
-        rows, done, missing = [], [], []
-        for op in ops:
-            row = by_id.get(op.row_id)
-            if row is None or not row.get("updated_at"):
-                missing.append(op)
-                continue
-            rows.append(row)
-            done.extend(op.op_seqs)
-        storable = bool(rows) and all(problem(info, row, self.user_id) is None for row in rows)
-        with self.remote_tx() as conn:
-            settle(conn, done)  # first: the ops just sent are not local edits to rebase onto the reply
-            stored = storable and self._store(conn, info, rows)
-            if rows and not stored:
-                conn.exec_driver_sql(
-                    f"UPDATE {quote(table)} SET created_at = ?, updated_at = ?, {quote(info.owner)} = ? WHERE id = ?",
-                    [(r.get("created_at"), r["updated_at"], r.get(info.owner), r["id"]) for r in rows])
-        if stored:
-            self.result.changed.setdefault(table, set()).update(r["id"] for r in rows)
-            if own_write and not missing:
-                self.adopted.add(table, [r["updated_at"] for r in rows])
-        self.result.parked += self.writer.parked
-        self.writer.parked = 0
-        self.result.pushed += len(ops) - len(missing)
-        self.progress("push", self.result.pushed)
-        if missing:
-            raise RequestFailed(Kind.MALFORMED, 201, None,
-                                f"{table}: the server's reply did not include {len(missing)} of the rows sent")
-
-    def _store(self, conn, info, rows: list[dict]) -> bool:
-        """Write the server's rows as a pull would, in a savepoint; False (nothing written) if SQLite refuses
-        them, e.g. a reference to a parent this device has not pulled yet."""
-        conn.exec_driver_sql("SAVEPOINT adopt")
-        try:
-            bulkload.write_batch(conn, info.name, len(rows), lambda: self.writer.write(conn, info, rows))
-        except sqlalchemy.exc.IntegrityError:
-            conn.exec_driver_sql("ROLLBACK TO adopt")
-            conn.exec_driver_sql("RELEASE adopt")
-            self.writer.parked = 0
-            return False
-        conn.exec_driver_sql("RELEASE adopt")
-        return True
 
     def _deleted_elsewhere(self, op: NetOp) -> None:
         """Delete wins: remove the row here too and keep the user's edit visible as a parked change."""

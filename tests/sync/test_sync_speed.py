@@ -269,3 +269,67 @@ def test_a_cycle_that_leaves_a_big_wal_copies_it_into_the_database_file(devices,
     size = path.stat().st_size
     b.sync()
     assert path.stat().st_size == size  # below the threshold: left in the WAL for later
+
+
+def test_derived_data_stays_exact_when_a_batch_inserts_then_changes_a_row(devices, user, monkeypatch):
+    """In one transaction of a first sync, a message arrives, then arrives again edited, then tombstoned
+    (it changed on the server while the pull ran), and another arrives again with a new created_at. The
+    message counts and the search index — kept by
+    set-aside triggers and per-statement catch-up — must end exactly as if every row had gone through
+    the triggers one by one."""
+    from datetime import UTC, datetime, timedelta
+
+    from sync import pull
+    from sync.pull import Puller
+
+    monkeypatch.setattr(pull, "TX_ROWS", 10**6)
+    monkeypatch.setattr(pull, "TX_SECONDS", 60.0)  # every page in one transaction
+    b = devices("b")
+    uid, conv = user[2], str(uuid.uuid4())
+    start = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+    def row(i, rid, content="searchable text", deleted=False):
+        stamp = (start + timedelta(microseconds=i)).isoformat()
+        return {"id": rid, "user_id": uid, "conversation_id": conv, "role": "user", "content": content,
+                "created_at": (start + timedelta(minutes=i % 50)).isoformat(), "updated_at": stamp,
+                "deleted_at": stamp if deleted else None, "seq": i + 1}
+
+    ids = [str(uuid.uuid4()) for _ in range(448)]
+    page1 = [row(i, ids[i]) for i in range(300)]
+    page1[5]["seq"] = None  # from a server without the column: the fill trigger must still run for it
+    page2 = [row(300 + i, ids[300 + i]) for i in range(148)] + [row(448, ids[0], content="edited words"),
+                                                                   row(449, ids[1], deleted=True),
+                                                                   row(477, ids[2])]  # another created_at
+    conv_row = {"id": conv, "user_id": uid, "agent_connection_id": None, "title": "t",
+                "created_at": start.isoformat(), "updated_at": (start - timedelta(seconds=1)).isoformat(),
+                "deleted_at": None}
+
+    class Pages:
+        def __init__(self, pages):
+            self.pages = iter(pages)
+
+        def next_page(self, timeout=None):
+            return next(self.pages)
+
+        def close(self):
+            pass
+
+    puller = Puller(b.db, b.engine.rest(), uid, b.engine.remote_tx, lambda _m: None, page_size=300)
+    puller.pull_table("conversations", stream=Pages([[conv_row]]))
+    puller.pull_table("messages", stream=Pages([page1, page2]))
+    bulkload.finish(b.db)
+    assert b.scalar("SELECT count(*) FROM messages") == 447  # 448 ids, one tombstoned
+    assert b.scalar("SELECT count(*) FROM messages WHERE seq IS NULL") == 0
+    counted = dict(b.db.engine.connect().exec_driver_sql(
+        "SELECT bucket, live FROM message_counts WHERE live <> 0").fetchall())
+    from local_schema.migrations.v0007_observatory_and_templates import bucket_sql
+
+    expected = dict(b.db.engine.connect().exec_driver_sql(
+        f"SELECT {bucket_sql('created_at')}, count(*) FROM messages WHERE deleted_at IS NULL GROUP BY 1").fetchall())
+    assert counted == expected and sum(expected.values()) == 447
+    from local_schema.search import search_messages
+
+    with b.db.engine.connect() as conn:
+        assert len(search_messages(conn, "searchable", limit=1000)) == 446
+        assert [h.message_id for h in search_messages(conn, "edited")] == [ids[0]]
+        conn.exec_driver_sql("INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)")
