@@ -1,22 +1,30 @@
-"""Measure the sync engine against the local Supabase stand-in, next to a naive baseline.
+"""Measure the sync engine against the local Supabase stand-in, next to RxDB's Supabase replication plugin.
 
-Run by hand from the repository root: `.venv/bin/python -m bench.bench_sync [--rows 100000]`.
-Prints figures (and keeps them in bench/results/sync-*.txt); asserts nothing. Scenarios (each in a fresh child process of this script, so its peak
-memory (max RSS) is its own; the stand-in runs as its own process, as a developer would run it):
+Run by hand from the repository root: `.venv/bin/python -m bench.bench_sync [--rows 100000]`. Prints the
+figures (and keeps them in bench/results/sync-*.txt); asserts nothing. The stand-in runs as its own
+process on the same machine, as a developer would run it; each scenario runs in a child process
+(bench/sync_scenarios.py), so its peak memory (max RSS) is its own.
 
-- first sync: N messages (~300 bytes each) already on the server, pulled into an empty database
-  (N = rows/4, rows/2, rows: memory should stay flat as N grows);
-- push: 10,000 new local rows pushed (push phase alone, and the whole cycle incl. pulling the echo);
-- idle sync: nothing to do (requests and wall time per cycle);
-- baseline (same script, same server): supabase-py `select` paged by offset + one SQLModel insert per row;
-  one supabase-py upsert per row for push. Run on a subset (it is slow); rates are compared.
+- first sync: N messages (~300 bytes) already on the server, pulled into an empty database, at several
+  sizes (memory should stay flat as N grows); in-cycle time in a warm process; the longest write
+  transaction (the window waits for the write lock up to 5 s) and that of the search index build;
+- the client's side alone: the same pages fetched first, then written;
+- RxDB (rxdb + @supabase/supabase-js installed with npm into a temporary folder, in-memory storage) pulling
+  the same N rows from the same stand-in in the same run;
+- push of 10,000 new rows, the whole cycle (the rows it stores from the replies are not pulled again);
+- idle sync: requests and time of a cycle in a warm process, and of a cold `mirari sync` process (with
+  `-X importtime`: what it imported);
+- `--baseline`: the naive client (offset pages, one SQLModel insert/commit per row; one upsert per row).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -30,9 +38,10 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "bench-password-123"
+RXDB_PACKAGES = ("rxdb", "rxjs", "@supabase/supabase-js")
 
 
-# -- orchestration ------------------------------------------------------------------------------------------
+# -- the stand-in and its users ---------------------------------------------------------------------------
 def start_standin() -> tuple[subprocess.Popen, dict]:
     proc = subprocess.Popen([sys.executable, "-m", "tests.supabase_local"], cwd=ROOT, stdout=subprocess.PIPE,
                             text=True)
@@ -50,238 +59,139 @@ def new_user(info: dict) -> tuple[str, str]:
     return email, r.json()["user"]["id"]
 
 
-def seed_messages(info: dict, user_id: str, n: int, analyze: bool = True) -> None:
-    """N messages of ~300 bytes in 10 conversations, written as the database owner for speed.
-
-    Then ANALYZE, as autovacuum does on a real server long before anyone pulls rows that accumulated
-    over time. Without it the planner has no statistics for a table that just grew from 0 to N rows in
-    one burst, estimates ~400 matching rows and answers every pull page with a bitmap scan of *all*
-    rows after the cursor plus a top-N sort: ~80 ms for the first of 100 pages, O(N^2) in total, which
-    is what made 100,000 rows slower per row than 50,000 (`--no-analyze` reproduces it)."""
+def seed_messages(info: dict, user_id: str, n: int) -> None:
+    """N messages of ~300 bytes in 10 conversations, written as the database owner for speed, then
+    ANALYZE (autovacuum does it on a real server long before anyone pulls rows that accumulated over time;
+    without statistics the planner answers each page with a scan of every row after the cursor)."""
     with psycopg.connect(info["db_url"], autocommit=True) as conn:
         convs = [str(uuid.uuid4()) for _ in range(10)]
         for c in convs:
             conn.execute("insert into public.conversations (id, user_id, title) values (%s, %s, 'bench')", (c, user_id))
-        step = 20_000
-        for start in range(0, n, step):
+        for start in range(0, n, 20_000):
             conn.execute(
                 "insert into public.messages (user_id, conversation_id, role, content) "
                 "select %s, (%s::uuid[])[1 + i %% 10], 'assistant', "
                 "'message ' || i || ' ' || repeat(md5(i::text), 9) from generate_series(%s::int, %s::int) i",
-                (user_id, convs, start + 1, min(n, start + step)))
-        if analyze:
-            conn.execute("analyze public.conversations, public.messages")
+                (user_id, convs, start + 1, min(n, start + 20_000)))
+        conn.execute("analyze public.conversations, public.messages")
 
 
-def child(args: list[str]) -> dict:
-    proc = subprocess.run([sys.executable, "-m", "bench.bench_sync", "--child", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=3600)
+def child(name: str, info: dict, email: str, n: int) -> dict:
+    proc = subprocess.run([sys.executable, "-m", "bench.sync_scenarios", name, json.dumps(info), email, str(n)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=3600)
     if proc.returncode != 0:
-        raise SystemExit(f"scenario {args[0]} failed:\n{proc.stderr}")
+        raise SystemExit(f"scenario {name} failed:\n{proc.stderr}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-# -- scenarios (run in the child) ------------------------------------------------------------------------------
-def _engine(info: dict, email: str, data_dir: Path):
-    import keyring
-
-    from sync import config
-    from sync.engine import SyncEngine
-    from tests.keyrings import MemoryKeyring
-
-    keyring.set_keyring(MemoryKeyring())  # no OS keychain on a bench machine
-    config.set_value(data_dir, "supabase.url", info["url"])
-    config.set_value(data_dir, "supabase.anon_key", info["anon_key"])
-    engine = SyncEngine(data_dir)
-    engine.sign_in(email, PASSWORD)
-    return engine
+# -- RxDB ----------------------------------------------------------------------------------------------------
+def rxdb_folder(cached: str | None) -> Path:
+    folder = Path(cached) if cached else Path(tempfile.mkdtemp(prefix="mirari-rxdb-"))
+    if not (folder / "node_modules" / "rxdb").exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["npm", "init", "-y"], cwd=folder, check=True, capture_output=True)
+        subprocess.run(["npm", "install", "--no-audit", "--no-fund", *RXDB_PACKAGES], cwd=folder, check=True,
+                       capture_output=True, timeout=900)
+    shutil.copy(ROOT / "bench" / "rxdb_pull.mjs", folder / "rxdb_pull.mjs")
+    return folder
 
 
-def maxrss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def quoted_filters_refused(info: dict, email: str) -> str | None:
+    """The stand-in's answer to RxDB's filter with quoted column names, if it refuses it (else None)."""
+    token = httpx.post(f"{info['url']}/auth/v1/token?grant_type=password", json={"email": email, "password": PASSWORD},
+                       headers={"apikey": info["anon_key"]}, timeout=30).json()["access_token"]
+    r = httpx.get(f"{info['url']}/rest/v1/messages", timeout=30,
+                  params={"select": "id", "limit": "1",
+                          "or": '("updated_at".gt.2000-01-01T00:00:00+00:00,and("updated_at".eq.2000-01-01T00:00:00'
+                                '+00:00,"id".gt.00000000-0000-0000-0000-000000000000))'},
+                  headers={"apikey": info["anon_key"], "Authorization": f"Bearer {token}"})
+    return None if r.is_success else f"HTTP {r.status_code} {r.text[:160]}"
 
 
-def scenario_first_sync(info, email, n, data_dir) -> dict:
-    engine = _engine(info, email, data_dir)
-    engine.database()
-    rss_before = maxrss_mb()
-    t = time.perf_counter()
-    result = engine.run_cycle()
-    elapsed = time.perf_counter() - t
-    assert result.state == "idle", result
-    idle = []
-    requests = []
-    for _ in range(5):
-        r = engine.run_cycle()
-        idle.append(r.duration_s)
-        requests.append(r.requests)
-    return {"rows": result.pulled, "seconds": elapsed, "rows_per_s": result.pulled / elapsed,
-            "requests": result.requests, "peak_rss_mb": maxrss_mb(), "rss_before_mb": rss_before,
-            "idle_ms_median": statistics.median(idle) * 1000, "idle_requests": max(requests)}
+def run_rxdb(folder: Path, info: dict, email: str, n: int, rewrite: bool) -> dict:
+    proc = subprocess.run(["node", "rxdb_pull.mjs", info["url"], info["anon_key"], email, PASSWORD, "1000",
+                           "1" if rewrite else "0", str(n)], cwd=folder, capture_output=True, text=True, timeout=3600)
+    if proc.returncode != 0:
+        raise SystemExit(f"RxDB failed:\n{proc.stderr}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def scenario_apply_only(info, email, n, data_dir) -> dict:
-    """The client's side of a first sync alone: pages fetched first (untimed), then applied and timed."""
-    from local_schema.models import SYNCED_TABLES
-    from sync.dbutil import table_info
-    from sync.pull import Puller
-
-    engine = _engine(info, email, data_dir)
-    db = engine.database()
-    session = engine.sessions.current()
-    puller = Puller(db, engine.rest(), session.user_id, engine.remote_tx, lambda _m: None)
-    pages = []
-    for table in SYNCED_TABLES:
-        cursor = None
-        while True:
-            rows = puller._fetch(table, cursor)
-            if rows:
-                pages.append((table, rows, cursor))
-            if len(rows) < puller.page_size:
-                break
-            cursor = rows[-1]["updated_at"]
-    from sync import bulkload
-    from sync.dbutil import write_tx
-
-    t = time.perf_counter()
-    for table, rows, cursor in pages:  # as pull_table does it, search index built once per table
-        info_ = table_info(table)
-        if cursor is None:
-            with db.engine.connect() as conn:
-                puller._index_trigger = bulkload.deferrable(conn, table)
-        puller._apply_page(info_, rows, puller._scan(info_, rows, cursor), True)
-        if len(rows) < puller.page_size and puller._index_trigger is not None:
-            puller._index_trigger = None
-            with write_tx(db) as conn:
-                bulkload.rebuild_if_needed(conn)
-    elapsed = time.perf_counter() - t
-    return {"rows": puller.result.pulled, "seconds": elapsed, "rows_per_s": puller.result.pulled / elapsed,
-            "peak_rss_mb": maxrss_mb()}
-
-
-def scenario_push(info, email, n, data_dir) -> dict:
-    from local_schema.models import Conversation, Message
-    from sync.push import Pusher
-
-    engine = _engine(info, email, data_dir)
-    db = engine.database()
-    with db.session() as s:
-        conv = Conversation(title="push bench")
-        s.add(conv)
-        s.flush()
-        s.add_all([Message(conversation_id=conv.id, role="user", content=f"local {i} " + "y" * 290)
-                   for i in range(n - 1)])
-        s.commit()
-    session = engine.sessions.current()
-    rest = engine.rest()
-    t = time.perf_counter()
-    pusher = Pusher(db, rest, session.user_id, engine.remote_tx, set(), lambda *_: None)
-    pusher.push_all()
-    push_s = time.perf_counter() - t
-    push_requests = rest.requests
-    t = time.perf_counter()
-    cycle = engine.run_cycle()  # pulls the echo of what was pushed
-    echo_s = time.perf_counter() - t
-    return {"rows": pusher.result.pushed, "seconds": push_s, "rows_per_s": pusher.result.pushed / push_s,
-            "requests": push_requests, "echo_pull_s": echo_s, "echo_rows": cycle.pulled,
-            "peak_rss_mb": maxrss_mb()}
-
-
-def scenario_baseline_pull(info, email, n, data_dir) -> dict:
-    """Naive: supabase-py select paged by offset, one SQLModel insert (and commit) per row."""
-    from local_schema.database import open_database
-    from local_schema.models import Message
-    from supabase import ClientOptions, create_client
-
-    db = open_database(data_dir / "baseline.sqlite3")
-    client = create_client(info["url"], info["anon_key"], options=ClientOptions(auto_refresh_token=False))
-    client.auth.sign_in_with_password({"email": email, "password": PASSWORD})
-    t = time.perf_counter()
-    offset, rows, requests = 0, 0, 0
-    with db.session() as s:
-        # Parents first, or the messages' foreign keys fail.
-        from local_schema.models import Conversation
-
-        for conv in client.table("conversations").select("*").execute().data:
-            s.add(Conversation(**conv))
-            s.commit()
-        requests += 1
-        while rows < n:
-            page = client.table("messages").select("*").order("id").range(offset, offset + 999).execute().data
-            requests += 1
-            if not page:
-                break
-            for row in page[: n - rows]:
-                s.add(Message(**row))
-                s.commit()
-                rows += 1
-            offset += len(page)
-    elapsed = time.perf_counter() - t
-    return {"rows": rows, "seconds": elapsed, "rows_per_s": rows / elapsed, "requests": requests,
-            "peak_rss_mb": maxrss_mb()}
-
-
-def scenario_baseline_push(info, email, n, data_dir) -> dict:
-    """Naive: one supabase-py upsert per row."""
-    from supabase import ClientOptions, create_client
-
-    client = create_client(info["url"], info["anon_key"], options=ClientOptions(auto_refresh_token=False))
-    client.auth.sign_in_with_password({"email": email, "password": PASSWORD})
-    conv = str(uuid.uuid4())
-    client.table("conversations").insert({"id": conv, "title": "baseline"}).execute()
-    t = time.perf_counter()
-    for i in range(n):
-        client.table("messages").upsert({"id": str(uuid.uuid4()), "conversation_id": conv, "role": "user",
-                                         "content": f"local {i} " + "y" * 290}).execute()
-    elapsed = time.perf_counter() - t
-    return {"rows": n, "seconds": elapsed, "rows_per_s": n / elapsed, "requests": n, "peak_rss_mb": maxrss_mb()}
-
-
-SCENARIOS = {"first_sync": scenario_first_sync, "push": scenario_push, "apply_only": scenario_apply_only,
-             "baseline_pull": scenario_baseline_pull, "baseline_push": scenario_baseline_push}
-
-
-def run_child(argv: list[str]) -> None:
-    name, info_json, email, n = argv[0], argv[1], argv[2], int(argv[3])
+# -- the cold command ------------------------------------------------------------------------------------------
+def cold_idle(info: dict, email: str, runs: int) -> dict:
+    """`mirari sync` in a fresh process each time, nothing to do: wall and CPU of the whole process."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "sync", "local_schema", "desktop", "agent"], cwd=ROOT,
+                   check=True)  # as an installed package would have its .pyc files
     with tempfile.TemporaryDirectory() as tmp:
-        out = SCENARIOS[name](json.loads(info_json), email, n, Path(tmp))
-    print(json.dumps(out))
+        # No OS keychain on a bench machine: the session in the data dir's session.json, by explicit opt-in
+        # (the tests' file keyring would import pytest into the timed process).
+        env = {**os.environ, "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+               "MIRARI_ALLOW_PLAINTEXT_SESSION": "1", "MIRARI_SUPABASE_URL": info["url"],
+               "MIRARI_SUPABASE_ANON_KEY": info["anon_key"], "MIRARI_PASSWORD": PASSWORD, "PYTHONPATH": str(ROOT)}
+        mirari = [sys.executable, "-m", "desktop.cli", "--data-dir", f"{tmp}/data"]
+        subprocess.run([*mirari, "account", "login", "--email", email], env=env, check=True, capture_output=True)
+        subprocess.run([*mirari, "sync"], env=env, check=True, capture_output=True)  # the first sync
+        walls, cpus, requests = [], [], []
+        for _ in range(runs):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            started = time.perf_counter()
+            out = subprocess.run([*mirari, "sync", "--json"], env=env, check=True, capture_output=True, text=True)
+            walls.append(time.perf_counter() - started)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+            requests.append(json.loads(out.stdout)["requests"])
+        traced = subprocess.run([sys.executable, "-X", "importtime", *mirari[1:], "sync"], env=env,
+                                capture_output=True, text=True)
+    tops = []
+    for line in traced.stderr.splitlines():  # "import time: self | cumulative | name" of top-level imports
+        found = re.match(r"import time:\s+\d+ \|\s+(\d+) \| (\S.*)$", line)
+        if found and not found.group(2).startswith(" "):
+            tops.append((int(found.group(1)), found.group(2)))
+    heavy = [m for m in ("sqlalchemy", "sqlmodel", "supabase") if any(n == m for _, n in tops)]
+    return {"wall_median_s": statistics.median(walls), "cpu_median_s": statistics.median(cpus),
+            "requests": max(requests), "top_imports": sorted(tops, reverse=True)[:6], "heavy_imports": heavy}
 
 
-# -- main ---------------------------------------------------------------------------------------------------
+# -- main ------------------------------------------------------------------------------------------------------
 def main() -> None:
-    if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        run_child(sys.argv[2:])
-        return
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--rows", type=int, default=100_000, help="the first sync compared with RxDB")
+    parser.add_argument("--sizes", default="25000,50000,100000,200000", help="first-sync sizes (memory)")
     parser.add_argument("--push", type=int, default=10_000)
-    parser.add_argument("--baseline-rows", type=int, default=5_000)
-    parser.add_argument("--baseline-push", type=int, default=1_000)
-    parser.add_argument("--no-analyze", action="store_true",
-                        help="pull right after the bulk seed, before Postgres has statistics for it")
+    parser.add_argument("--cold-runs", type=int, default=7)
+    parser.add_argument("--rxdb-dir", help="reuse this folder for the npm install of RxDB")
+    parser.add_argument("--no-rxdb", action="store_true")
+    parser.add_argument("--baseline", action="store_true", help="also run the naive client (slow)")
     args = parser.parse_args()
+    sizes = sorted({*(int(s) for s in args.sizes.split(",") if s), args.rows})
+    rx_folder = None if args.no_rxdb else rxdb_folder(args.rxdb_dir)
     proc, info = start_standin()
     try:
-        blob = json.dumps(info)
-        sizes = [args.rows // 4, args.rows // 2, args.rows]
-        first = {}
+        users, first = {}, {}
         for n in sizes:
-            email, uid = new_user(info)
-            seed_messages(info, uid, n, analyze=not args.no_analyze)
-            first[n] = child(["first_sync", blob, email, str(n)])
-        apply_only = child(["apply_only", blob, email, str(args.rows)])  # same rows as the biggest sync
-        email, _ = new_user(info)
-        push = child(["push", blob, email, str(args.push)])
-        email, uid = new_user(info)
-        seed_messages(info, uid, args.baseline_rows, analyze=not args.no_analyze)
-        base_pull = child(["baseline_pull", blob, email, str(args.baseline_rows)])
-        email, _ = new_user(info)
-        base_push = child(["baseline_push", blob, email, str(args.baseline_push)])
+            users[n] = new_user(info)
+            seed_messages(info, users[n][1], n)
+            first[n] = child("first_sync", info, users[n][0], n)
+        email = users[args.rows][0]
+        apply_only = child("apply_only", info, email, args.rows)
+        rx, refused = None, None
+        if rx_folder is not None:
+            refused = quoted_filters_refused(info, email)
+            rx = run_rxdb(rx_folder, info, email, args.rows, rewrite=refused is not None)
+        push = child("push", info, new_user(info)[0], args.push)
+        cold = cold_idle(info, users[min(sizes, key=lambda s: abs(s - 50_000))][0], args.cold_runs)
+        base_pull = base_push = None
+        if args.baseline:
+            email_b, uid_b = new_user(info)
+            seed_messages(info, uid_b, 5_000)
+            base_pull = child("baseline_pull", info, email_b, 5_000)
+            base_push = child("baseline_push", info, new_user(info)[0], 1_000)
     finally:
         proc.terminate()
         proc.wait(60)
+    report(args, sizes, first, apply_only, rx, refused, push, cold, base_pull, base_push)
 
+
+def report(args, sizes, first, apply_only, rx, refused, push, cold, base_pull, base_push) -> None:
     lines: list[str] = []
 
     def out(text: str) -> None:
@@ -289,30 +199,44 @@ def main() -> None:
         lines.append(text)
 
     big = first[args.rows]
-    out(f"sync benchmark against the local stand-in ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})")
-    stats = "none: pulled right after the bulk seed" if args.no_analyze else "ANALYZEd after the seed"
-    out(f"first sync into an empty database (messages ~300 bytes; rows include 10 conversations; "
-        f"server statistics {stats}):")
-    for n, r in first.items():
-        out(f"  {n:>7,} msgs: {r['rows']:>7,} rows in {r['seconds']:.2f} s = {r['rows_per_s']:>8,.0f} rows/s, "
-              f"{r['requests']} requests, peak RSS {r['peak_rss_mb']:.0f} MB "
-              f"(after opening the db: {r['rss_before_mb']:.0f} MB)")
-    out(f"  client side alone (the same {apply_only['rows']:,} rows fetched first, then applied to SQLite, "
-        f"FTS included): {apply_only['rows_per_s']:,.0f} rows/s")
-    out(f"push of {push['rows']:,} new rows: {push['seconds']:.2f} s = {push['rows_per_s']:,.0f} rows/s, "
-          f"{push['requests']} requests, peak RSS {push['peak_rss_mb']:.0f} MB; "
-          f"the next cycle pulled the echo ({push['echo_rows']:,} rows) in {push['echo_pull_s']:.2f} s")
-    out(f"idle sync: {big['idle_requests']} requests (8 tables), median {big['idle_ms_median']:.1f} ms")
-    out(f"baseline pull ({base_pull['rows']:,} rows, offset pages + one SQLModel insert/commit per row): "
-          f"{base_pull['rows_per_s']:,.0f} rows/s, {base_pull['requests']} requests")
-    out(f"baseline push ({base_push['rows']:,} rows, one upsert per row): {base_push['rows_per_s']:,.0f} rows/s, "
-          f"{base_push['requests']} requests")
-    out(f"ratios (ours / baseline): first sync x{big['rows_per_s'] / base_pull['rows_per_s']:.1f}, "
-          f"push x{push['rows_per_s'] / base_push['rows_per_s']:.1f}")
-    out(f"targets: first sync >= 20,000 rows/s -> {big['rows_per_s']:,.0f}; push >= 5,000 rows/s -> "
-          f"{push['rows_per_s']:,.0f}; idle <= 8 requests and <= 50 ms -> {big['idle_requests']}, "
-          f"{big['idle_ms_median']:.1f} ms; memory {first[sizes[0]]['peak_rss_mb']:.0f} -> "
-          f"{big['peak_rss_mb']:.0f} MB for {sizes[0]:,} -> {sizes[-1]:,} rows")
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    out(f"sync benchmark against the local stand-in ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
+        f"{os.cpu_count()} CPUs, load average {load} at the end)")
+    out("first sync into an empty database (messages ~300 bytes, + 10 conversations; in-cycle, warm process):")
+    for n in sizes:
+        r = first[n]
+        out(f"  {n:>7,} msgs: {r['rows']:>7,} rows in {r['seconds']:.2f} s = {r['rows_per_s']:>7,.0f} rows/s, "
+            f"{r['requests']} requests, peak RSS {r['peak_rss_mb']:.0f} MB (after opening the db: "
+            f"{r['rss_before_mb']:.0f} MB); longest write transaction {r['longest_write_tx_s']:.2f} s, of the "
+            f"search index build {r['longest_index_tx_s']:.2f} s ({r['index_txs']} chunks), of an index build "
+            f"{r['longest_index_build_tx_s']:.2f} s")
+    out(f"  client side alone (the same {apply_only['rows']:,} rows fetched first, then written, indexes and "
+        f"search included): {apply_only['rows_per_s']:,.0f} rows/s")
+    if rx is not None:
+        how = ("its quoted filters rewritten without quotes: the stand-in refused them: " + refused) if refused \
+            else "its own filters"
+        out(f"  RxDB Supabase plugin, in-memory storage, batch 1000, {how}: {rx['rows']:,} rows in "
+            f"{rx['seconds']:.2f} s = {rx['rows_per_s']:,.0f} rows/s, {rx['requests']} requests")
+        out(f"  ratio ours / RxDB at {args.rows:,}: x{big['rows_per_s'] / rx['rows_per_s']:.2f}")
+    out(f"push of {push['rows']:,} new rows, whole cycle: {push['seconds']:.2f} s = {push['rows_per_s']:,.0f} rows/s, "
+        f"{push['requests']} requests, {push['pulled']} rows pulled back; next cycle {push['next_cycle_requests']} "
+        f"request(s), {push['next_cycle_pulled']} rows; peak RSS {push['peak_rss_mb']:.0f} MB")
+    out(f"idle cycle, warm process: {big['idle_requests']} request(s), median {big['idle_ms_median']:.1f} ms")
+    out(f"idle `mirari sync`, cold process (median of {args.cold_runs}): {cold['wall_median_s']:.2f} s wall, "
+        f"{cold['cpu_median_s']:.2f} s CPU, {cold['requests']} request(s); heavy imports: "
+        f"{', '.join(cold['heavy_imports']) or 'none'}; top imports (-X importtime, cumulative µs): "
+        + ", ".join(f"{name} {us:,}" for us, name in cold["top_imports"]))
+    if base_pull is not None:
+        out(f"baseline pull ({base_pull['rows']:,} rows, offset pages + one insert/commit per row): "
+            f"{base_pull['rows_per_s']:,.0f} rows/s; baseline push ({base_push['rows']:,}, one upsert per row): "
+            f"{base_push['rows_per_s']:,.0f} rows/s")
+    out(f"targets: first sync of {args.rows:,} >= 40,000 rows/s -> {big['rows_per_s']:,.0f}"
+        + (f" and >= 2x RxDB -> x{big['rows_per_s'] / rx['rows_per_s']:.2f}" if rx else "")
+        + f"; push >= 10,000 rows/s -> {push['rows_per_s']:,.0f}; idle 1 request, <= 20 ms warm -> "
+        f"{big['idle_requests']}, {big['idle_ms_median']:.1f} ms; cold idle <= 1.0 s -> {cold['wall_median_s']:.2f} s; "
+        f"search index transactions <= 1 s -> {max(first[n]['longest_index_tx_s'] for n in sizes):.2f} s; memory "
+        f"{first[sizes[0]]['peak_rss_mb']:.0f} -> {first[sizes[-1]]['peak_rss_mb']:.0f} MB for "
+        f"{sizes[0]:,} -> {sizes[-1]:,} rows")
     results = ROOT / "bench" / "results"
     results.mkdir(exist_ok=True)
     path = results / time.strftime("sync-%Y%m%d-%H%M%S.txt", time.gmtime())

@@ -1,0 +1,211 @@
+"""The scenarios of bench/bench_sync.py, each run in a child process of its own (so its peak memory, max
+RSS, is its own): `python -m bench.sync_scenarios NAME INFO_JSON EMAIL N` prints one JSON line."""
+
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+PASSWORD = "bench-password-123"
+
+
+def maxrss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _engine(info: dict, email: str, data_dir: Path):
+    import keyring
+
+    from sync import config
+    from sync.engine import SyncEngine
+    from tests.keyrings import MemoryKeyring
+
+    keyring.set_keyring(MemoryKeyring())  # no OS keychain on a bench machine
+    config.set_value(data_dir, "supabase.url", info["url"])
+    config.set_value(data_dir, "supabase.anon_key", info["anon_key"])
+    engine = SyncEngine(data_dir)
+    engine.sign_in(email, PASSWORD)
+    return engine
+
+
+@contextmanager
+def write_lock_holds(phase: list[str]):
+    """Every write transaction's duration (BEGIN IMMEDIATE takes SQLite's write lock, commit frees it),
+    with the cycle's phase when it started: (phase, seconds)."""
+    from local_schema.database import LocalDatabase
+
+    holds: list[tuple[str, float]] = []
+    plain = LocalDatabase.write
+
+    @contextmanager
+    def timed(self, *args, **kwargs):
+        started, at = time.perf_counter(), phase[0]
+        with plain(self, *args, **kwargs) as session:
+            yield session
+        holds.append((at, time.perf_counter() - started))
+
+    LocalDatabase.write = timed
+    try:
+        yield holds
+    finally:
+        LocalDatabase.write = plain
+
+
+def scenario_first_sync(info, email, n, data_dir) -> dict:
+    """A fresh device pulls everything (in-cycle time, as a warm app would: the database is open and the
+    sync modules are imported first), then idle cycles in the same warm process."""
+    engine = _engine(info, email, data_dir)
+    engine.database()
+    import sync.pull  # noqa: F401 - what a warm process has imported already
+    import sync.push  # noqa: F401
+    from sync import bulkload
+
+    rss_before = maxrss_mb()
+    phase = ["pull"]
+    for name in ("restore_indexes", "index_backlog"):  # which write transactions belong to which phase
+        plain = getattr(bulkload, name)
+
+        def marked(*args, _plain=plain, _name=name, **kwargs):
+            phase[0] = _name
+            try:
+                return _plain(*args, **kwargs)
+            finally:
+                phase[0] = "pull"
+
+        setattr(bulkload, name, marked)
+    with write_lock_holds(phase) as holds:
+        result = engine.run_cycle()
+    assert result.state == "idle", result
+    idle = [engine.run_cycle() for _ in range(20)]
+    index_holds = [s for p, s in holds if p == "index_backlog"] or [0.0]
+    return {"rows": result.pulled, "seconds": result.duration_s, "rows_per_s": result.pulled / result.duration_s,
+            "requests": result.requests, "peak_rss_mb": maxrss_mb(), "rss_before_mb": rss_before,
+            "longest_write_tx_s": max(s for _, s in holds), "longest_index_tx_s": max(index_holds),
+            "index_txs": len([p for p, _ in holds if p == "index_backlog"]),
+            "longest_index_build_tx_s": max([s for p, s in holds if p == "restore_indexes"] or [0.0]),
+            "idle_ms_median": statistics.median(r.duration_s for r in idle) * 1000,
+            "idle_requests": max(r.requests for r in idle)}
+
+
+def scenario_apply_only(info, email, n, data_dir) -> dict:
+    """The client's side of a first sync alone: the pages fetched first (untimed), then written and timed
+    exactly as pull_all writes them (including the deferred indexes and the search index)."""
+    from local_schema.models import SYNCED_TABLES
+    from sync import bulkload
+    from sync.pull import Puller
+
+    engine = _engine(info, email, data_dir)
+    db = engine.database()
+    puller = Puller(db, engine.rest(), engine.sessions.current().user_id, engine.remote_tx, lambda _m: None)
+    pages: dict[str, list] = {}
+    for table in SYNCED_TABLES:
+        cursor, pages[table] = None, []
+        while True:
+            rows = puller._fetch(table, cursor)
+            pages[table].append(rows)
+            if len(rows) < puller.page_size:
+                break
+            cursor = rows[-1]["updated_at"]
+
+    class Prefetched:
+        def __init__(self, table):
+            self.pages = iter(pages[table])
+
+        def next_page(self, timeout=None):
+            return next(self.pages)
+
+        def close(self):
+            pass
+
+    started = time.perf_counter()
+    for table in SYNCED_TABLES:
+        puller.pull_table(table, stream=Prefetched(table))
+    bulkload.finish(db)
+    elapsed = time.perf_counter() - started
+    return {"rows": puller.result.pulled, "seconds": elapsed, "rows_per_s": puller.result.pulled / elapsed,
+            "peak_rss_mb": maxrss_mb()}
+
+
+def scenario_push(info, email, n, data_dir) -> dict:
+    """N new local rows (a conversation and its messages) pushed by one whole cycle."""
+    from local_schema.models import Conversation, Message
+
+    engine = _engine(info, email, data_dir)
+    db = engine.database()
+    import sync.pull  # noqa: F401
+    import sync.push  # noqa: F401
+
+    with db.write() as s:
+        conv = Conversation(title="push bench")
+        s.add(conv)
+        s.flush()
+        s.add_all([Message(conversation_id=conv.id, role="user", content=f"local {i} " + "y" * 290)
+                   for i in range(n - 1)])
+    result = engine.run_cycle()
+    after = engine.run_cycle()
+    return {"rows": result.pushed, "seconds": result.duration_s, "rows_per_s": result.pushed / result.duration_s,
+            "requests": result.requests, "pulled": result.pulled, "next_cycle_requests": after.requests,
+            "next_cycle_pulled": after.pulled, "peak_rss_mb": maxrss_mb()}
+
+
+def scenario_baseline_pull(info, email, n, data_dir) -> dict:
+    """Naive: supabase-py select paged by offset, one SQLModel insert (and commit) per row."""
+    from local_schema.database import open_database
+    from local_schema.models import Conversation, Message
+    from supabase import ClientOptions, create_client
+
+    db = open_database(data_dir / "baseline.sqlite3")
+    client = create_client(info["url"], info["anon_key"], options=ClientOptions(auto_refresh_token=False))
+    client.auth.sign_in_with_password({"email": email, "password": PASSWORD})
+    started = time.perf_counter()
+    offset, rows, requests = 0, 0, 1
+    with db.session() as s:
+        for conv in client.table("conversations").select("*").execute().data:  # parents first
+            s.add(Conversation(**conv))
+            s.commit()
+        while rows < n:
+            page = client.table("messages").select("*").order("id").range(offset, offset + 999).execute().data
+            requests += 1
+            if not page:
+                break
+            for row in page[: n - rows]:
+                s.add(Message(**row))
+                s.commit()
+                rows += 1
+            offset += len(page)
+    elapsed = time.perf_counter() - started
+    return {"rows": rows, "seconds": elapsed, "rows_per_s": rows / elapsed, "requests": requests,
+            "peak_rss_mb": maxrss_mb()}
+
+
+def scenario_baseline_push(info, email, n, data_dir) -> dict:
+    """Naive: one supabase-py upsert per row."""
+    from supabase import ClientOptions, create_client
+
+    client = create_client(info["url"], info["anon_key"], options=ClientOptions(auto_refresh_token=False))
+    client.auth.sign_in_with_password({"email": email, "password": PASSWORD})
+    conv = str(uuid.uuid4())
+    client.table("conversations").insert({"id": conv, "title": "baseline"}).execute()
+    started = time.perf_counter()
+    for i in range(n):
+        client.table("messages").upsert({"id": str(uuid.uuid4()), "conversation_id": conv, "role": "user",
+                                         "content": f"local {i} " + "y" * 290}).execute()
+    elapsed = time.perf_counter() - started
+    return {"rows": n, "seconds": elapsed, "rows_per_s": n / elapsed, "requests": n, "peak_rss_mb": maxrss_mb()}
+
+
+SCENARIOS = {"first_sync": scenario_first_sync, "apply_only": scenario_apply_only, "push": scenario_push,
+             "baseline_pull": scenario_baseline_pull, "baseline_push": scenario_baseline_push}
+
+if __name__ == "__main__":
+    name, info_json, email, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    with tempfile.TemporaryDirectory() as tmp:
+        out = SCENARIOS[name](json.loads(info_json), email, n, Path(tmp))
+    print(json.dumps(out))
