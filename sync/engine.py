@@ -351,9 +351,12 @@ class SyncEngine:
         changed = {t: set(ids) for t, ids in pushed.changed.items()}
         for table, ids in pulled.changed.items():
             changed.setdefault(table, set()).update(ids)
-        tables = set(changed) | pulled.changed_unknown
+        from sync.pull import ANNOUNCED_IDS
+
+        unknown = pulled.changed_unknown | {t for t, ids in changed.items() if len(ids) > ANNOUNCED_IDS}
+        tables = set(changed) | unknown
         if tables:
-            rows = {t: ids for t, ids in changed.items() if t not in pulled.changed_unknown}
+            rows = {t: ids for t, ids in changed.items() if t not in unknown}
             db.notify_changed(tables, "sync", rows)
 
     def _alert(self, message: str) -> None:

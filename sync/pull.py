@@ -34,6 +34,7 @@ from sync.stamps import server_stamp
 __all__ = ["DELETED_ELSEWHERE", "PAGE_SIZE", "ForeignKeyMiss", "PullResult", "Puller"]
 
 PAGE_SIZE = 1000
+ANNOUNCED_IDS = 5000  # ids listed per table for the change listeners; beyond, the table as a whole
 TX_ROWS = 50_000
 TX_SECONDS = 0.5  # the window waits for the write lock up to 5 s (busy timeout)
 
@@ -48,7 +49,12 @@ class PullResult:
     changed_unknown: set[str] = field(default_factory=set)  # tables changed by cascades (ids not listed)
 
     def record(self, table: str, rows: list[dict]) -> None:
-        self.changed.setdefault(table, set()).update(r["id"] for r in rows)
+        if table not in self.changed_unknown:
+            ids = self.changed.setdefault(table, set())
+            ids.update(r["id"] for r in rows)
+            if len(ids) > ANNOUNCED_IDS:  # a big pull: "the whole table changed", in constant memory
+                self.changed_unknown.add(table)
+                self.changed[table] = set()
         if any(r.get("deleted_at") for r in rows):  # a tombstone's local cascade removed children too
             self.changed_unknown.update(child for child, _fk in cascade_children(table))
 
@@ -221,7 +227,7 @@ class Puller:
                             raise
                         good, bad, reason = self._commit_until_failure(info, good, bad)
                         if bad is not None:
-                            self._quarantine(info.name, rows[bad], self._why(info, rows, bad) or reason)
+                            self._quarantine(info.name, rows[bad], self._why(info, rows, bad, reason))
                             return
                         if new_cursor != good[-1]["updated_at"]:
                             self._commit_rows(info, [], new_cursor)  # the adopted rows after the page
@@ -239,9 +245,9 @@ class Puller:
             batch.rollback()
             raise
 
-    def _why(self, info: TableInfo, rows: list[dict], bad: int) -> str:
+    def _why(self, info: TableInfo, rows: list[dict], bad: int, reason: str | None = None) -> str:
         return (problem(info, rows[bad], self.user_id) or too_far_ahead(rows[bad], getattr(rows, "server_date", None))
-                or "violates a local constraint")
+                or reason or "violates a local constraint")
 
     def _past_adopted(self, table: str, cursor: str | None) -> str | None:
         """At the end of a table, the cursor may pass the rows the push adopted: the pull left them out

@@ -221,7 +221,7 @@ class RowWriter:
                                      [(*(v[i] for i in positions), v[0]) for v in changed])
 
             if aside is not None:
-                aside.update(update, [v[0] for v in changed])
+                aside.update(update)
             else:
                 update()
 

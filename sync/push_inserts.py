@@ -12,6 +12,7 @@ from sync import bulkload
 from sync.dbutil import quote, table_info, write_tx
 from sync.errors import Kind, RequestFailed
 from sync.outbox import NetOp, mark_sent, park, settle
+from sync.pull import ANNOUNCED_IDS
 from sync.pull_rows import problem
 
 # Failures that say nothing about the change sent: the cycle ends, the change waits (never parked).
@@ -178,7 +179,9 @@ class Inserts:
                     f"UPDATE {quote(table)} SET created_at = ?, updated_at = ?, {quote(info.owner)} = ? WHERE id = ?",
                     [(r.get("created_at"), r["updated_at"], r.get(info.owner), r["id"]) for r in rows])
         if stored:
-            self.result.changed.setdefault(table, set()).update(r["id"] for r in rows)
+            ids = self.result.changed.setdefault(table, set())
+            if len(ids) <= ANNOUNCED_IDS:  # beyond, the change listeners hear "the whole table"
+                ids.update(r["id"] for r in rows)
             if own_write and not missing:
                 self.adopted.add(table, [r["updated_at"] for r in rows])
         self.result.parked += self.writer.parked

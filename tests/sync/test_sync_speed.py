@@ -333,3 +333,19 @@ def test_derived_data_stays_exact_when_a_batch_inserts_then_changes_a_row(device
         assert len(search_messages(conn, "searchable", limit=1000)) == 446
         assert [h.message_id for h in search_messages(conn, "edited")] == [ids[0]]
         conn.exec_driver_sql("INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)")
+
+
+def test_a_big_pull_is_announced_per_table_not_per_row(devices, api, monkeypatch):
+    """Listing every pulled id would grow with the table (memory must stay flat): past ANNOUNCED_IDS the
+    listeners hear that the table changed as a whole."""
+    from sync import pull
+
+    monkeypatch.setattr(pull, "ANNOUNCED_IDS", 1000)
+    conv = seed_messages(api, 1500)
+    b = devices("b")
+    heard = []
+    b.db.add_change_listener(lambda tables, origin: heard.append((tables, origin)))
+    b.sync()
+    [(tables, origin)] = heard
+    assert origin == "sync" and {"conversations", "messages"} <= set(tables)
+    assert tables.ids("messages") is None and tables.ids("conversations") == {conv}
