@@ -44,11 +44,19 @@ def open_device(qtbot, data_dir: Path, memory_keyring, stack=None, user=None):
 
 
 def wait_synced(qtbot, window, timeout: int = 20_000) -> None:
-    """Until a cycle ended idle with nothing waiting and nothing refused."""
+    """Until a cycle ended idle with nothing waiting and nothing refused. The outbox itself is asked too:
+    an idle cycle is one request now, so the one the window started on opening can end before a change
+    written right after it is counted in the status (which would say "nothing waiting" a moment too soon)."""
     def done() -> bool:
         s = window.ctx.sync.status
-        return s.state == "idle" and not s.running and s.waiting == 0 and s.last_synced is not None
+        return (s.state == "idle" and not s.running and s.waiting == 0 and s.last_synced is not None
+                and _pending(window) == 0)
     qtbot.waitUntil(done, timeout=timeout)
+
+
+def _pending(window) -> int:
+    with window.ctx.db.engine.connect() as conn:
+        return conn.exec_driver_sql("SELECT count(*) FROM sync_outbox WHERE state = 'pending'").scalar()
 
 
 def sync_now(qtbot, window, timeout: int = 20_000):
