@@ -48,14 +48,15 @@ class PullResult:
     changed: dict[str, set[str]] = field(default_factory=dict)  # table -> ids of the rows applied
     changed_unknown: set[str] = field(default_factory=set)  # tables changed by cascades (ids not listed)
 
-    def record(self, table: str, rows: list[dict]) -> None:
+    def record(self, table: str, rows: list[str], tombstones: bool) -> None:
+        """`rows`: the ids of the rows applied; `tombstones`: some of them were deletes."""
         if table not in self.changed_unknown:
             ids = self.changed.setdefault(table, set())
-            ids.update(r["id"] for r in rows)
+            ids.update(rows)
             if len(ids) > ANNOUNCED_IDS:  # a big pull: "the whole table changed", in constant memory
                 self.changed_unknown.add(table)
                 self.changed[table] = set()
-        if any(r.get("deleted_at") for r in rows):  # a tombstone's local cascade removed children too
+        if tombstones:  # a tombstone's local cascade removed children too
             self.changed_unknown.update(child for child, _fk in cascade_children(table))
 
 
@@ -74,7 +75,9 @@ class _Batch:
         self.aside: bulkload.TriggersAside | None = None
         self.started = 0.0
         self.rows = 0
-        self.pages: list[list[dict]] = []  # what this transaction stored, reported once it commits
+        # What this transaction stored (ids, any tombstone), reported once it commits. Not the rows
+        # themselves: held until commit, 50,000 of them would be ~75 MB.
+        self.pages: list[tuple[list[str], bool]] = []
         self.flags: dict = {}
 
     def remaining(self) -> float | None:
@@ -114,7 +117,7 @@ class _Batch:
         conn.exec_driver_sql("RELEASE pull_page")
         self.rows += len(rows)
         if rows:
-            self.pages.append(rows)
+            self.pages.append(([r["id"] for r in rows], any(r.get("deleted_at") for r in rows)))
 
     def commit(self) -> None:
         if self.stack is None:
@@ -124,8 +127,8 @@ class _Batch:
         stack, pages = self.stack, self.pages
         self.stack, self.conn, self.aside, self.rows, self.pages = None, None, None, 0, []
         stack.close()
-        for rows in pages:
-            self.puller.committed(self.info.name, rows)
+        for ids, tombstones in pages:
+            self.puller.committed(self.info.name, ids, tombstones)
 
     def rollback(self) -> None:
         if self.stack is not None:
@@ -189,10 +192,10 @@ class Puller:
         finally:
             stream.close()
 
-    def committed(self, table: str, rows: list[dict]) -> None:
-        if rows:
-            self.result.pulled += len(rows)
-            self.result.record(table, rows)
+    def committed(self, table: str, ids: list[str], tombstones: bool) -> None:
+        if ids:
+            self.result.pulled += len(ids)
+            self.result.record(table, ids, tombstones)
             self.progress("pull", self.result.pulled)
 
     # -- the page loop ----------------------------------------------------------------------------------
@@ -281,7 +284,7 @@ class Puller:
             if "FOREIGN KEY" in str(exc):
                 raise ForeignKeyMiss(str(exc)) from exc
             raise
-        self.committed(info.name, rows)
+        self.committed(info.name, [r["id"] for r in rows], any(r.get("deleted_at") for r in rows))
 
     def _commit_until_failure(self, info: TableInfo, rows: list[dict], bad_index: int | None):
         """Row by row (one transaction each): apply everything before the first row that cannot be applied.
