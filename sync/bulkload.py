@@ -136,8 +136,9 @@ class TriggersAside:
             self.conn.exec_driver_sql(f"DROP TRIGGER {quote(name)}")
 
     def update(self, write: Callable[[], None]) -> None:
-        """Run `write()`, an UPDATE of known rows (the update triggers run as usual: done once for the
-        whole statement, the message counts cost more than per row — 13 ms against 2.5 ms per 500 rows)."""
+        """Run `write()`, an UPDATE of known rows. Its triggers run as usual: done once for the statement
+        (take the rows out of their old count buckets, into the new ones) the counts measured slower than
+        per row, 13 ms for 500 adopted rows."""
         self.catch_up()
         write()
 
