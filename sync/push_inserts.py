@@ -72,10 +72,11 @@ class Inserts:
         rows, present = [], []
         with write_tx(self.db) as conn:
             current = {}
+            raw = conn.connection.driver_connection  # same connection and transaction, plain sqlite3 rows
             for i in range(0, len(ops), 500):
                 ids = [op.row_id for op in ops[i:i + 500]]
-                for values in conn.exec_driver_sql(
-                        f"SELECT {cols} FROM {quote(table)} WHERE id IN ({','.join('?' * len(ids))})", tuple(ids)):
+                for values in raw.execute(
+                        f"SELECT {cols} FROM {quote(table)} WHERE id IN ({','.join('?' * len(ids))})", ids):
                     current[values[0]] = values
             for op in ops:
                 values = current.get(op.row_id)
