@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 
 from local_schema import models
 from sync.dbutil import quote, table_info, write_tx
@@ -47,6 +48,7 @@ SERVER_ERRORS_PER_CYCLE = 5
 PARENT_WAIT_S = 2.0  # a child whose parent's insert is still queued (not deferred) waits this long
 
 
+@cache
 def _parents(table: str) -> list[tuple[str, str]]:
     """(fk column, parent table) of a synced table."""
     return [(fk.parent.name, fk.column.table.name) for fk in models.MODELS_BY_TABLE[table].__table__.foreign_keys]

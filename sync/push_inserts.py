@@ -4,7 +4,11 @@ storing the server's replies (see sync.push for the whole of push).
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+import sqlite3
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import cache
 
 import sqlalchemy.exc
 
@@ -14,9 +18,30 @@ from sync.errors import Kind, RequestFailed
 from sync.outbox import NetOp, mark_sent, park, settle
 from sync.pull import ANNOUNCED_IDS
 from sync.pull_rows import problem
+from sync.push_adopt import store_own_inserts
 
 # Failures that say nothing about the change sent: the cycle ends, the change waits (never parked).
 NOT_ABOUT_THIS_CHANGE = (Kind.TRANSIENT, Kind.AUTH, Kind.MALFORMED, Kind.MISCONFIGURED)
+# Insert requests of one table in flight at once. The server runs them one after the other anyway (a
+# user's stamps are taken under one lock per transaction), but the second one's request handling and JSON
+# parsing overlap the first one's inserts.
+IN_FLIGHT = 2
+
+
+@dataclass
+class _Batch:
+    table: str
+    rows: list[dict]  # as sent
+    ops: list[NetOp]
+    waiting: int  # how many rows were on their own backoff when it was read
+
+
+@cache
+def _independent(table: str) -> bool:
+    """Rows of `table` never reference each other, so its batches may be in flight together."""
+    from local_schema import models
+
+    return all(fk.column.table.name != table for fk in models.MODELS_BY_TABLE[table].__table__.foreign_keys)
 
 
 class Inserts:
@@ -24,32 +49,66 @@ class Inserts:
     adopted, progress and the park/defer/pause helpers)."""
 
     def _insert_pipelined(self, batches: list[tuple[str, list[NetOp]]]) -> None:
-        """Insert batches in order, one request at a time, each sent while the previous reply is stored.
+        """Insert batches in order, up to IN_FLIGHT requests at a time, storing each reply while the next
+        requests are on their way.
 
-        POST k+1 leaves once POST k has been answered (so a parent is on the server before its children
-        are sent, and the user's requests never queue behind each other's stamp lock), and while the
-        server works on it this thread stores reply k. A failed request is handled on the spot, as
-        `_insert_batch` does, before anything else is sent."""
-        # Leaving the block waits for a request still in flight (its ops are marked sent: if this cycle
+        Requests of one table go out together (its rows are independent of each other); a batch of
+        another table leaves only once every request before it has been answered, so a parent is
+        committed on the server before its children are sent. The next batch is read and marked sent while
+        the requests are in flight, and a reply is stored after the following request has left, so the
+        server is never waiting for this side. A failed request is handled on the spot, as `_insert_batch`
+        does; a batch read before a failure made its parent wait is checked again before it is sent."""
+        waiting = iter(batches)
+        # Leaving the block waits for requests still in flight (their ops are marked sent: if this cycle
         # stops here, the next one recognises the rows it finds on the server as its own).
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mirari-push") as pool:
-            stored: tuple[str, list[dict], list[NetOp]] | None = None  # a reply waiting to be stored
-            for table, ops in batches:
-                prepared = None if table in self.paused else self._prepare_batch(table, ops)
-                future = pool.submit(self.rest.insert, table, prepared[0]) if prepared else None
-                if stored is not None:
-                    done, stored = stored, None
-                    self._adopt(*done, own_write=True)  # while the next request is on its way
-                if future is None:
-                    continue
+        with ThreadPoolExecutor(max_workers=IN_FLIGHT, thread_name_prefix="mirari-push") as pool:
+            flying: deque[tuple[_Batch, Future]] = deque()
+            ready = self._next_batch(waiting)
+
+            def send() -> None:
+                nonlocal ready
+                while ready is not None and len(flying) < IN_FLIGHT and (
+                        not flying or all(b.table == ready.table for b, _ in flying) and _independent(ready.table)):
+                    batch, ready = ready, None
+                    if len(self._waiting) != batch.waiting:
+                        batch = self._recheck(batch)  # something was put on its backoff since it was read
+                    if batch is not None and batch.table not in self.paused:
+                        flying.append((batch, pool.submit(self.rest.insert, batch.table, batch.rows)))
+                    ready = self._next_batch(waiting)  # read while the requests are in flight
+
+            send()
+            while flying:
+                batch, future = flying.popleft()
                 try:
                     returned = future.result()
                 except RequestFailed as exc:
-                    self._batch_failed(table, prepared[1], exc, retried=False)
+                    self._batch_failed(batch.table, batch.ops, exc, retried=False)
+                    send()
                     continue
-                stored = (table, returned, prepared[1])
-            if stored is not None:
-                self._adopt(*stored, own_write=True)
+                send()  # the next request leaves before this reply is stored
+                self._adopt(batch.table, returned, batch.ops, own_write=True, sent=batch.rows)
+
+    def _next_batch(self, waiting) -> _Batch | None:
+        for table, ops in waiting:
+            if table in self.paused:
+                continue
+            prepared = self._prepare_batch(table, ops)
+            if prepared is not None:
+                return _Batch(table, prepared[0], prepared[1], len(self._waiting))
+        return None
+
+    def _recheck(self, batch: _Batch) -> _Batch | None:
+        """`batch` without the rows whose parent now waits on its backoff (those wait too)."""
+        rows, ops = [], []
+        with write_tx(self.db) as conn:
+            for row, op in zip(batch.rows, batch.ops, strict=True):
+                wait = self._parent_waiting(batch.table, row)
+                if wait is None:
+                    rows.append(row)
+                    ops.append(op)
+                else:
+                    self._defer(conn, op, wait)
+        return _Batch(batch.table, rows, ops, len(self._waiting)) if rows else None
 
     def _insert_batch(self, table: str, ops: list[NetOp], retried: bool = False) -> None:
         if table in self.paused:
@@ -63,7 +122,7 @@ class Inserts:
         except RequestFailed as exc:
             self._batch_failed(table, present, exc, retried)
             return
-        self._adopt(table, returned, present, own_write=True)
+        self._adopt(table, returned, present, own_write=True, sent=rows)
 
     def _prepare_batch(self, table: str, ops: list[NetOp]) -> tuple[list[dict], list[NetOp]] | None:
         """The rows to send for `ops` (their current values), marked sent; None if none is left to send."""
@@ -90,6 +149,9 @@ class Inserts:
                 if wait is not None:  # its parent is not on the server yet: sending it would only fail
                     self._defer(conn, op, wait)
                     continue
+                # The owner too, although the server would default it to the caller: a column default of
+                # auth.uid() parses the JWT claims again for every row (~10 µs each, measured).
+                row[info.owner] = self.user_id
                 rows.append(row)
                 present.append(op)
             if present:
@@ -157,10 +219,12 @@ class Inserts:
         self._park(op, exc.code, exc.message, exc.details)
 
     # -- updates and deletes -----------------------------------------------------------------------------
-    def _adopt(self, table: str, returned: list[dict], ops: list[NetOp], own_write: bool = False) -> None:
+    def _adopt(self, table: str, returned: list[dict], ops: list[NetOp], own_write: bool = False,
+               sent: list[dict] | None = None) -> None:
         """Store the rows the server returned and settle exactly the ops we sent. `own_write`: the rows are
         the reply to one write request of ours (one server transaction), so their stamps form an adopted
-        range; rows found by a GET (a lost response) are stored, but pulled again as usual."""
+        range; rows found by a GET (a lost response) are stored, but pulled again as usual. `sent`: the
+        rows that request inserted, so that a plain reply is stored the fast way (sync.push_adopt)."""
         info = table_info(table)
         by_id = {r.get("id"): r for r in returned if isinstance(r, dict)}
         rows, done, missing = [], [], []
@@ -174,7 +238,8 @@ class Inserts:
         storable = bool(rows) and all(problem(info, row, self.user_id) is None for row in rows)
         with self.remote_tx() as conn:
             settle(conn, done)  # first: the ops just sent are not local edits to rebase onto the reply
-            stored = storable and self._store(conn, info, rows)
+            stored = storable and ((sent is not None and self._store_own(conn, info, rows, sent))
+                                   or self._store(conn, info, rows))
             if rows and not stored:
                 conn.exec_driver_sql(
                     f"UPDATE {quote(table)} SET created_at = ?, updated_at = ?, {quote(info.owner)} = ? WHERE id = ?",
@@ -192,6 +257,22 @@ class Inserts:
         if missing:
             raise RequestFailed(Kind.MALFORMED, 201, None,
                                 f"{table}: the server's reply did not include {len(missing)} of the rows sent")
+
+    @staticmethod
+    def _store_own(conn, info, rows: list[dict], sent: list[dict]) -> bool:
+        """sync.push_adopt's fast path, in a savepoint like `_store`; False (nothing written) if it does not
+        apply or SQLite refuses the rows."""
+        conn.exec_driver_sql("SAVEPOINT adopt_own")
+        try:
+            done = store_own_inserts(conn, info, rows, {row["id"]: row for row in sent})
+        except sqlalchemy.exc.IntegrityError:
+            done = False
+        except sqlite3.IntegrityError:
+            done = False
+        if not done:
+            conn.exec_driver_sql("ROLLBACK TO adopt_own")
+        conn.exec_driver_sql("RELEASE adopt_own")
+        return done
 
     def _store(self, conn, info, rows: list[dict]) -> bool:
         """Write the server's rows as a pull would, in a savepoint; False (nothing written) if SQLite refuses
