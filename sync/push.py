@@ -1,14 +1,17 @@
 """Push: drain the outbox, parents before children, every request safe to replay.
 
 - Inserts (sync.push_inserts): bulk POST (<= 500 rows of one table) of the row's current client columns,
-  id included, tables in FK order, one request at a time, each sent while the previous reply is stored
-  locally. A duplicate key (23505) is looked up as the user: visible means it is our own earlier insert
-  whose response was lost; invisible means another user's row has that id -> parked.
+  id and owner included, tables in FK order: up to two requests of one table in flight, a table's first
+  request only once every request before it was answered (parents are committed before children are
+  sent), each reply stored while the next request is on its way. A duplicate key (23505) is looked up as
+  the user: visible means it is our own earlier insert whose response was lost; invisible means another
+  user's row has that id -> parked.
 - Updates: PATCH `?id=eq.X&deleted_at=is.null` of only the changed columns, `return=representation`.
   Zero rows back is never success: a GET by id decides (tombstoned -> delete wins; invisible -> parked).
 - Deletes: PATCH `deleted_at` (the server stamps it); replaying one is a no-op.
 - After success the server's reply is stored as a pull would store it (capture suppressed; local edits
-  made meanwhile are rebased and stay pending), and the stamps of each request's rows are recorded in
+  made meanwhile are rebased and stay pending; a plain reply to our own insert with one UPDATE of its
+  server-managed columns, sync.push_adopt), and the stamps of each request's rows are recorded in
   `AdoptedRanges`, so the cycle's pull does not download them again (see sync.pages for why that can
   never skip another device's row). If the reply cannot be stored as it is (e.g. it names a parent not
   pulled yet), only its server-managed columns are taken and the pull brings the row as usual.
