@@ -62,6 +62,8 @@ class TableInfo:
 
     def decode_client(self, values: tuple) -> dict:
         """SQLite values of `client` columns -> the JSON object push sends."""
+        if not self.json_cols and not self.bool_cols:
+            return dict(zip(self.client, values, strict=True))
         row = {}
         for col, value in zip(self.client, values, strict=True):
             if col in self.json_cols and isinstance(value, str):

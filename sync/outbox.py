@@ -21,7 +21,7 @@ from local_schema.timestamps import format_timestamp, parse_timestamp
 from sync.dbutil import now
 
 
-@dataclass
+@dataclass(slots=True)
 class NetOp:
     table: str
     row_id: str
@@ -47,6 +47,10 @@ def coalesce(ops: list[tuple[int, str, str, str, str | None, int]]) -> list[NetO
     for op_seq, table, row_id, kind, changed, attempts in ops:
         key = (table, row_id)
         current = open_ops.get(key)
+        if current is None and kind == "insert":  # the common case, in short
+            current = open_ops[key] = NetOp(table, row_id, kind, [op_seq], set(), attempts > 0)
+            result.append(current)
+            continue
         if current is None or current.kind in ("delete", "noop") or kind == "insert":
             current = NetOp(table, row_id, kind)
             open_ops[key] = current

@@ -44,7 +44,8 @@ from sync.pull_rows import DELETED_ELSEWHERE, RowWriter
 from sync.push_inserts import NOT_ABOUT_THIS_CHANGE, Inserts
 
 INSERT_BATCH = 500
-READ_LIMIT = 5000  # ops read per pass; the loop continues until the queue is drained
+READ_LIMIT = 20_000  # ops read per pass; the loop continues until the queue is drained. Between passes the
+# requests in flight run dry, so a pass should hold a big push whole (20,000 ops are ~10 MB here).
 # A change refused with a 5xx waits on its own backoff while the rest of the queue goes on; this many in
 # one cycle means the server is failing everything, and the cycle ends (the scheduler backs off).
 SERVER_ERRORS_PER_CYCLE = 5

@@ -4,8 +4,8 @@ The rows of an insert reply are rows this device has just sent: their client col
 and only the server-managed ones (owner, created_at, updated_at, deleted_at) are new. So when nothing
 else is going on with those rows — the reply's client columns equal what was sent, no local edit is
 queued for any of them (the sent ops are settled by then), none is quarantined, every one is here — they
-are stored with one UPDATE of the server-managed columns, through `bulkload.TriggersAside` (capture
-triggers left out: capture is suppressed anyway). Anything else returns False before writing, and the
+are stored with one UPDATE of the server-managed columns (the capture trigger left out for it: capture
+is suppressed anyway). Anything else returns False before writing, and the
 caller stores the rows the general way (sync.pull_rows.RowWriter), which rebases and checks everything.
 
 The message counts (local migration v7) are the bulk of what such an UPDATE costs: their trigger fires
@@ -21,12 +21,15 @@ later migration changed it) is left alone and runs per row.
 from __future__ import annotations
 
 import operator
+from collections import Counter
+from datetime import datetime
 from functools import cache
+from itertools import repeat
 
-from sync import bulkload
 from sync.dbutil import TableInfo, quote
 
 COUNTS_TRIGGER = "message_counts_update"
+SET_ASIDE_MIN = 50  # rows: below, the triggers run per row
 
 
 def _norm(sql: str) -> str:
@@ -54,57 +57,110 @@ def _marks(n: int) -> str:
     return ",".join("?" * n)
 
 
-def _queued(raw, table: str, ids: list[str]) -> bool:
-    """Whether any of `ids` has an op in the outbox (pending or parked)."""
-    for i in range(0, len(ids), 500):
-        chunk = ids[i:i + 500]
-        if raw.execute(f"SELECT EXISTS (SELECT 1 FROM sync_outbox WHERE table_name = ? AND row_id IN "
-                       f"({_marks(len(chunk))}))", (table, *chunk)).fetchone()[0]:
-            return True
-    return False
+_id = operator.itemgetter("id")
+_stamp = operator.itemgetter("updated_at")
+_tzinfo = operator.attrgetter("tzinfo")
+
+
+def all_storable(info: TableInfo, rows: list[dict], user_id: str) -> bool:
+    """sync.pull_rows.problem() is None for every row, checked for the whole reply at C speed; False
+    when that cannot be told this way (the caller then asks problem() row by row)."""
+    try:
+        ids = list(map(_id, rows))
+        stamps = list(map(datetime.fromisoformat, map(_stamp, rows)))
+        owners = list(map(operator.itemgetter(info.owner), rows))
+        if not all(map(isinstance, ids, repeat(str))) or "" in ids or None in map(_tzinfo, stamps) \
+                or owners.count(user_id) != len(owners):
+            return False
+        live = [row for row in rows if row.get("deleted_at") is None]
+        if any(None in info.required_values(row) for row in live):
+            return False
+        return all(isinstance(row.get(col), dict | list) for col in info.json_cols & info.required for row in live)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return False
 
 
 def store_own_inserts(conn, info: TableInfo, rows: list[dict], sent: dict[str, dict]) -> bool:
     """Store the server's `rows` (the reply to inserting `sent`, id -> the row sent) with one UPDATE of
     their server-managed columns; False, having written nothing, when that would not be exactly what the
     general path stores (see the module docstring)."""
-    if len(rows) < bulkload.MIN_BATCH:
-        return False  # setting triggers aside costs more than it saves
-    client = operator.itemgetter(*info.client)
-    for row in rows:
-        mine = sent.get(row["id"])
-        if mine is None or client(row) != client(mine):
-            return False
-    raw = conn.connection.driver_connection  # the same sqlite3 connection and transaction
-    ids = [row["id"] for row in rows]
-    if _queued(raw, info.name, ids) or raw.execute("SELECT EXISTS (SELECT 1 FROM sync_quarantine WHERE "
-                                                   "table_name = ?)", (info.name,)).fetchone()[0]:
+    if not rows:
         return False
-    managed = [c for c in info.columns if c not in info.client]
+    client = operator.itemgetter(*info.client)
+    try:
+        if list(map(client, rows)) != [client(sent[row["id"]]) for row in rows]:
+            return False
+    except KeyError:
+        return False
+    raw = conn.connection.driver_connection  # the same sqlite3 connection and transaction
+    if raw.execute("SELECT EXISTS (SELECT 1 FROM sync_quarantine WHERE table_name = ?)", (info.name,)).fetchone()[0]:
+        return False
+    ids = list(map(_id, rows))
     local: dict[str, tuple] = {}
     for i in range(0, len(ids), 500):
         chunk = ids[i:i + 500]
-        for row in raw.execute(f"SELECT id, created_at, deleted_at FROM {quote(info.name)} WHERE id IN "
-                               f"({_marks(len(chunk))})", chunk):
+        for row in raw.execute(
+                f"SELECT t.id, t.created_at, t.deleted_at, EXISTS (SELECT 1 FROM sync_outbox o WHERE "
+                f"o.table_name = ? AND o.row_id = t.id) FROM {quote(info.name)} t WHERE t.id IN "
+                f"({_marks(len(chunk))})", (info.name, *chunk)):
+            if row[3]:
+                return False  # a change of this row is queued (pending or parked): rebase it the general way
             local[row[0]] = row
     if len(local) != len(ids):
         return False  # a row is gone here: the general path decides what to do with it
-    positions = [info.columns.index(c) for c in managed]
-    values = []
-    for row in rows:
-        encoded = info.encode(row)
-        values.append((*(encoded[p] for p in positions), row["id"]))
+    managed = [c for c in info.columns if c not in info.client]
+    if info.json_cols.isdisjoint(managed) and info.bool_cols.isdisjoint(managed):
+        try:
+            values = list(map(operator.itemgetter(*managed, "id"), rows))
+        except KeyError:  # a column the server left out stores NULL, as encode() does
+            values = [(*map(row.get, managed), row["id"]) for row in rows]
+    else:
+        positions = [info.columns.index(c) for c in managed]
+        values = [(*(info.encode(row)[p] for p in positions), row["id"]) for row in rows]
     update = (f"UPDATE {quote(info.name)} SET {', '.join(f'{quote(c)} = ?' for c in managed)} WHERE id = ?",
               values)
-    counts = _count_changes(raw, info, rows, local)
-    aside = bulkload.TriggersAside(conn, info.name, first_sync=False)
-    aside.update(lambda: _update_counted(raw, update, counts))
-    aside.restore()
+    # For a few rows, dropping and recreating triggers costs more than running them.
+    counts = _count_changes(raw, info, rows, local) if len(rows) >= SET_ASIDE_MIN else None
+    # Only the triggers this UPDATE fires are set aside, and recreated from their own SQL before the
+    # transaction can commit: the capture trigger (capture is suppressed in the caller's transaction, so
+    # it would only evaluate its WHEN per row) and, when the counts are done set-based, the counts one.
+    saved = _set_aside(raw, [f"{info.name}_capture_update"] + ([COUNTS_TRIGGER] if counts is not None else [])
+                       if len(rows) >= SET_ASIDE_MIN else [])
+    raw.executemany(*update)
+    if counts is not None:
+        minus, plus = counts
+        raw.executemany("UPDATE message_counts SET live = live - ? WHERE bucket = ?",
+                        [(n, b) for b, n in minus.items()])
+        raw.executemany("INSERT INTO message_counts (bucket, live) VALUES (?, ?) "
+                        "ON CONFLICT (bucket) DO UPDATE SET live = live + excluded.live", list(plus.items()))
+    for sql in saved:
+        raw.execute(sql)
     return True
 
 
+def _set_aside(raw, names: list[str]) -> list[str]:
+    """Drop the triggers of `names` that exist; their SQL, to recreate them."""
+    saved = []
+    for name in names:
+        found = raw.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", (name,)).fetchone()
+        if found is not None:
+            raw.execute(f"DROP TRIGGER {quote(name)}")
+            saved.append(found[0])
+    return saved
+
+
+def _by_bucket(prefixes: Counter) -> dict[str, int] | None:
+    out: dict[str, int] = {}
+    for prefix, n in prefixes.items():
+        key = bucket(prefix)
+        if key is None:
+            return None
+        out[key] = out.get(key, 0) + n
+    return out
+
+
 def _count_changes(raw, info: TableInfo, rows: list[dict], local: dict[str, tuple]):
-    """(-1 per old bucket, +1 per new bucket) of the rows whose count moves, when the counts trigger of
+    """(-n per old bucket, +n per new bucket) of the rows whose count moves, when the counts trigger of
     v7 is there, unchanged, and every timestamp involved reads as a bucket; None otherwise."""
     if info.name != "messages":
         return None
@@ -112,37 +168,12 @@ def _count_changes(raw, info: TableInfo, rows: list[dict], local: dict[str, tupl
                         (COUNTS_TRIGGER,)).fetchone()
     if found is None or _norm(found[0]) != _counts_trigger_sql():
         return None
-    minus: dict[str, int] = {}
-    plus: dict[str, int] = {}
-    for row in rows:
-        _, old_created, old_deleted = local[row["id"]]
-        new_created, new_deleted = row.get("created_at"), row.get("deleted_at")
-        if old_created == new_created and (old_deleted is None) == (new_deleted is None):
-            continue  # the trigger's WHEN: nothing moves
-        if old_deleted is None:
-            old = bucket(old_created)
-            if old is None:
-                return None
-            minus[old] = minus.get(old, 0) + 1
-        if new_deleted is None:
-            new = bucket(new_created)
-            if new is None:
-                return None
-            plus[new] = plus.get(new, 0) + 1
-    return minus, plus
-
-
-def _update_counted(raw, update: tuple[str, list], counts) -> None:
-    if counts is None:
-        raw.executemany(*update)
-        return
-    (sql,) = raw.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?",
-                         (COUNTS_TRIGGER,)).fetchone()
-    raw.execute(f"DROP TRIGGER {quote(COUNTS_TRIGGER)}")
-    raw.executemany(*update)
-    minus, plus = counts
-    raw.executemany("UPDATE message_counts SET live = live - ? WHERE bucket = ?",
-                    [(n, b) for b, n in minus.items()])
-    raw.executemany("INSERT INTO message_counts (bucket, live) VALUES (?, ?) "
-                    "ON CONFLICT (bucket) DO UPDATE SET live = live + excluded.live", list(plus.items()))
-    raw.execute(sql)
+    # The trigger's WHEN: created_at changed, or the row went from live to deleted or back.
+    moving = [(old, row) for old, row in zip(map(local.__getitem__, map(_id, rows)), rows, strict=True)
+              if old[1] != row.get("created_at") or (old[2] is None) != (row.get("deleted_at") is None)]
+    try:  # bucket() reads the first 16 characters only: count those, then read each distinct one
+        minus = _by_bucket(Counter(old[1][:16] for old, _ in moving if old[2] is None))
+        plus = _by_bucket(Counter(row["created_at"][:16] for _, row in moving if row.get("deleted_at") is None))
+    except (TypeError, KeyError):
+        return None
+    return None if minus is None or plus is None else (minus, plus)

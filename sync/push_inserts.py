@@ -18,7 +18,7 @@ from sync.errors import Kind, RequestFailed
 from sync.outbox import NetOp, mark_sent, park, settle
 from sync.pull import ANNOUNCED_IDS
 from sync.pull_rows import problem
-from sync.push_adopt import store_own_inserts
+from sync.push_adopt import all_storable, store_own_inserts
 
 # Failures that say nothing about the change sent: the cycle ends, the change waits (never parked).
 NOT_ABOUT_THIS_CHANGE = (Kind.TRANSIENT, Kind.AUTH, Kind.MALFORMED, Kind.MISCONFIGURED)
@@ -235,7 +235,8 @@ class Inserts:
                 continue
             rows.append(row)
             done.extend(op.op_seqs)
-        storable = bool(rows) and all(problem(info, row, self.user_id) is None for row in rows)
+        storable = bool(rows) and (all_storable(info, rows, self.user_id)
+                                   or all(problem(info, row, self.user_id) is None for row in rows))
         with self.remote_tx() as conn:
             settle(conn, done)  # first: the ops just sent are not local edits to rebase onto the reply
             stored = storable and ((sent is not None and self._store_own(conn, info, rows, sent))
