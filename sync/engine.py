@@ -47,7 +47,8 @@ class CycleResult:
     parked: int = 0
     quarantined: int = 0
     requests: int = 0
-    duration_s: float = 0.0
+    duration_s: float = 0.0  # until every row is stored, its cursor committed and the app told
+    upkeep_s: float = 0.0  # then: a first sync's deferred indexes and search index, the WAL checkpoint
     error: str | None = None
     retry_after: float | None = None  # seconds the server asked us to wait (429/503 Retry-After)
     deferred: int = 0  # changes waiting on their own backoff after a server error (the rest went on)
@@ -236,7 +237,10 @@ class SyncEngine:
                 self._set_state(SYNCING)
                 rest = self.rest()
                 rest.requests = 0
-                self._cycle(rest, session.user_id, result, db_path)
+                if self._cycle(rest, session.user_id, result, db_path):
+                    data_in = time.monotonic()
+                    self._upkeep()
+                    result.upkeep_s = round(time.monotonic() - data_in, 4)
         except SignInNeeded as exc:
             result.state, result.error = (SIGN_IN_NEEDED if "signed out" not in str(exc) else SIGNED_OUT), str(exc)
         except ConfigError as exc:
@@ -252,7 +256,7 @@ class SyncEngine:
         finally:
             if rest is not None:
                 result.requests = rest.requests
-        result.duration_s = round(time.monotonic() - started, 4)
+        result.duration_s = round(time.monotonic() - started - result.upkeep_s, 4)
         self._record(result)
         self._set_state(result.state, result.error)
         return result
@@ -266,16 +270,29 @@ class SyncEngine:
                                            self.sessions.refresh)
         return self._rest_client
 
-    def _cycle(self, rest, user_id: str, result: CycleResult, db_path: Path) -> None:
+    def _cycle(self, rest, user_id: str, result: CycleResult, db_path: Path) -> bool:
         """Push, then pull the tables whose server head moved (see `heads`). With nothing to push and no head
-        moved, the cycle is the one heads request and never opens the SQLAlchemy database."""
+        moved, the cycle is the one heads request and never opens the SQLAlchemy database. True: the
+        database was opened and upkeep is due."""
         self._check_attached(db_path)
         local = heads.look(self._prepare(db_path))
         moved = self._moved(rest, local.cursors)
         if not local.work and not moved:
             result.state = IDLE
-            return
+            return False
         self._full_cycle(rest, user_id, result, moved, local.cursors)
+        return True
+
+    def _upkeep(self) -> None:
+        """What may wait until the rows are in and the app has been told (the window shows them meanwhile):
+        a first sync's deferred indexes, its search backlog in short transactions, then copying a big WAL
+        into the database file. A crash in between leaves it for the next cycle (sync.bulkload)."""
+        from sync import bulkload
+        from sync.dbutil import checkpoint
+
+        db = self.database()
+        bulkload.finish(db, self.on_progress)
+        checkpoint(db)
 
     def _moved(self, rest, cursors: dict[str, str]) -> set[str]:
         """The tables to pull: those whose server head moved past the cursor (all of them when the server
@@ -289,7 +306,6 @@ class SyncEngine:
 
     def _full_cycle(self, rest, user_id: str, result: CycleResult, moved: set[str], cursors: dict) -> None:
         from local_schema.models import SYNCED_TABLES
-        from sync.dbutil import checkpoint
         from sync.pages import AdoptedRanges
         from sync.pull import Puller
         from sync.push import Pusher
@@ -325,7 +341,6 @@ class SyncEngine:
         try:
             puller.pull_all(tables, paused)
         finally:
-            checkpoint(db)
             result.pulled, result.quarantined = puller.result.pulled, puller.result.quarantined
             result.parked += puller.result.parked
             result.alerts.extend(puller.result.alerts)

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from sync.stamps import server_stamp
@@ -56,26 +58,63 @@ class AdoptedRanges:
 
 
 def page_params(columns: tuple[str, ...], owner: str, user_id: str, cursor: str | None, page_size: int,
-                skip: list[tuple[str, str]]) -> dict:
+                skip: list[tuple[str, str]], upto: str | None = None) -> dict:
+    """A keyset page after `cursor`; `upto`: the range ends at that stamp (included)."""
     params = {"select": ",".join(columns), owner: f"eq.{user_id}", "order": "updated_at.asc",
               "limit": str(page_size)}
     if cursor is not None:
         params["updated_at"] = f"gt.{cursor}"
-    if skip:
-        # Quoted values: a stamp holds '.', ':' and '+', which PostgREST's logic-tree grammar reserves.
-        params["and"] = "(" + ",".join(f'or(updated_at.lt."{lo}",updated_at.gt."{hi}")' for lo, hi in skip) + ")"
+    # Quoted values: a stamp holds '.', ':' and '+', which PostgREST's logic-tree grammar reserves.
+    tree = [f'updated_at.lte."{upto}"'] if upto is not None else []
+    tree += [f'or(updated_at.lt."{lo}",updated_at.gt."{hi}")' for lo, hi in skip]
+    if tree:
+        params["and"] = "(" + ",".join(tree) + ")"
     return params
 
 
-class PageStream:
-    """Pages of one table after `cursor`, fetched ahead on a daemon thread. `next_page(timeout)` returns the
-    next page (a list; shorter than `page_size` means it is the last) or raises what the fetch raised;
-    `queue.Empty` if none arrived within `timeout`. `close()` stops fetching (call it when done)."""
+class Page(list):
+    """Rows of one page, in stamp order. `last`: None when a short page means the end (a keyset page),
+    False for a range page, which may be short (its rows moved to later stamps) and is never the last."""
 
-    def __init__(self, name: str, fetch: Callable[[str | None], list[dict]], cursor: str | None, page_size: int,
-                 depth: int = 2):
-        self._fetch, self._page_size = fetch, page_size
-        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+    last: bool | None = None
+    server_date = None
+
+
+def _after(bounds: list[str] | None, cursor: str) -> list[str] | None:
+    """Bounds asked for one page earlier, used after that page: the first must be that page's last stamp
+    (else something changed in between: None)."""
+    try:
+        if bounds and server_stamp(bounds[0]) == server_stamp(cursor):
+            return bounds[1:]
+    except ValueError:
+        pass
+    return None
+
+
+def _as_page(rows: list, last: bool | None) -> list:
+    if last is None:
+        return rows
+    page = Page(rows)
+    page.server_date, page.last = getattr(rows, "server_date", None), last
+    return page
+
+
+class PageStream:
+    """Pages of one table after `cursor`, fetched ahead on threads of their own. `next_page(timeout)` returns
+    the next page (a list; see `Page` for how its end is told) or raises what a fetch raised; `queue.Empty`
+    if none arrived within `timeout`. `close()` stops fetching (call it when done).
+
+    `fetch(after, upto)` reads one page. With `bounds(after)` (the server's `sync_page_bounds`: the stamp
+    of every page_size-th row after a cursor, or None when it cannot say), a big pull asks for many ranges
+    (b[k], b[k+1]] at once on `workers` threads and hands them over in order; the keyset walk goes on
+    after the last bound. A range is read to its end whatever the bounds said (another page if one comes
+    back full before its upper stamp), so a wrong bound costs a request, never a row."""
+
+    def __init__(self, name: str, fetch: Callable[[str | None, str | None], list[dict]], cursor: str | None,
+                 page_size: int, depth: int = 2, bounds: Callable[[str], list[str] | None] | None = None,
+                 workers: int = 3):
+        self._fetch, self._page_size, self._bounds, self._workers = fetch, page_size, bounds, workers
+        self._queue: queue.Queue = queue.Queue(maxsize=depth + workers)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(cursor,), name=f"mirari-pull-{name}", daemon=True)
         self._thread.start()
@@ -91,16 +130,73 @@ class PageStream:
 
     def _run(self, cursor: str | None) -> None:
         try:
-            while not self._stop.is_set():
-                rows = self._fetch(cursor)
-                if not self._put((rows, None)) or len(rows) < self._page_size:
-                    return
-                last = rows[-1].get("updated_at") if isinstance(rows[-1], dict) else None
-                if not isinstance(last, str):
-                    return  # the writer halts at that row; nothing after it can be asked for
-                cursor = last
+            with ThreadPoolExecutor(self._workers, thread_name_prefix="mirari-pull-range") as pool:
+                ranged = self._bounds is not None
+                full = 0  # full pages so far: bounds are asked for after the second (a table of a page or
+                #           two never pays the request), while the next page is fetched
+                asked = None
+                while not self._stop.is_set():
+                    rows = self._fetch(cursor, None)
+                    if not self._put((rows, None)) or len(rows) < self._page_size:
+                        return
+                    last = rows[-1].get("updated_at") if isinstance(rows[-1], dict) else None
+                    if not isinstance(last, str):
+                        return  # the writer halts at that row; nothing after it can be asked for
+                    cursor, full = last, full + 1
+                    if not ranged or full < 2:
+                        continue
+                    if asked is None:
+                        asked = pool.submit(self._bounds, cursor)
+                        continue
+                    found, asked = asked.result(), None
+                    bounds = _after(found, cursor)  # they start after the page fetched meanwhile
+                    if bounds is None and found:
+                        bounds = self._bounds(cursor)  # something changed in between: ask again
+                    if not bounds:
+                        ranged = found is not None and bounds is not None  # the server cannot say: one by one
+                        continue
+                    cursor = self._ranges(pool, cursor, bounds)
         except BaseException as exc:  # noqa: BLE001 - handed to the writer, which raises it
             self._put((None, exc))
+
+    def _ranges(self, pool: ThreadPoolExecutor, cursor: str, bounds: list[str] | None) -> str:
+        """Fetch the ranges `bounds` marks after `cursor`, `workers` at a time, and hand their pages over in
+        order. Returns the cursor to go on from: the last bound (`cursor` when there are none)."""
+        if not bounds:
+            return cursor
+        pending: deque = deque()
+        for span in zip([cursor, *bounds[:-1]], bounds, strict=True):
+            while len(pending) >= self._workers:  # at most `workers` ranges ahead: memory stays flat
+                if not self._hand_over(pending.popleft().result()):
+                    return cursor
+            if self._stop.is_set():
+                return cursor
+            pending.append(pool.submit(self._read_range, *span))
+        while pending:
+            if not self._hand_over(pending.popleft().result()):
+                return cursor
+        return bounds[-1]
+
+    def _hand_over(self, pages: list[list]) -> bool:
+        return all(self._put((_as_page(rows, False), None)) for rows in pages)
+
+    def _read_range(self, after: str, upto: str) -> list[list]:
+        pages = []
+        while not self._stop.is_set():
+            rows = self._fetch(after, upto)
+            pages.append(rows)
+            if len(rows) < self._page_size:
+                return pages
+            newest = rows[-1].get("updated_at") if isinstance(rows[-1], dict) else None
+            if not isinstance(newest, str):
+                return pages  # the writer halts at that row
+            try:
+                if server_stamp(newest) >= server_stamp(upto):
+                    return pages
+            except ValueError:
+                return pages
+            after = newest  # more rows in this range than the bounds said: read on
+        return pages
 
     def next_page(self, timeout: float | None = None) -> list[dict]:
         rows, exc = self._queue.get(timeout=timeout)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import operator
 import queue
 import time
 from collections.abc import Callable
@@ -31,12 +32,17 @@ from sync.pages import AdoptedRanges, PageStream, page_params
 from sync.pull_rows import DELETED_ELSEWHERE, RowWriter, cascade_children, problem, scan, too_far_ahead
 from sync.stamps import server_stamp
 
+_get_id = operator.itemgetter("id")
+_get_deleted = operator.methodcaller("get", "deleted_at")
+
 __all__ = ["DELETED_ELSEWHERE", "PAGE_SIZE", "ForeignKeyMiss", "PullResult", "Puller"]
 
 PAGE_SIZE = 1000
 ANNOUNCED_IDS = 5000  # ids listed per table for the change listeners; beyond, the table as a whole
 TX_ROWS = 50_000
 TX_SECONDS = 0.5  # the window waits for the write lock up to 5 s (busy timeout)
+BOUNDS_RPC = "sync_page_bounds"  # supabase/migrations …200000_sync_page_bounds.sql
+RANGE_WORKERS = 3  # ranges of a big pull fetched at once (the server's work overlaps ours)
 
 
 @dataclass
@@ -117,7 +123,7 @@ class _Batch:
         conn.exec_driver_sql("RELEASE pull_page")
         self.rows += len(rows)
         if rows:
-            self.pages.append(([r["id"] for r in rows], any(r.get("deleted_at") for r in rows)))
+            self.pages.append((list(map(_get_id, rows)), any(map(_get_deleted, rows))))
 
     def commit(self) -> None:
         if self.stack is None:
@@ -144,19 +150,19 @@ def set_cursor(conn, table: str, cursor: str) -> None:
 
 class Puller:
     def __init__(self, db, rest, user_id: str, remote_tx: Callable, alert: Callable[[str], None],
-                 page_size: int = PAGE_SIZE, progress: Callable[[str, int], None] = lambda *_: None,
+                 page_size: int | None = None, progress: Callable[[str, int], None] = lambda *_: None,
                  adopted: AdoptedRanges | None = None):
         self.db, self.rest, self.user_id, self.progress = db, rest, user_id, progress
-        self.remote_tx, self.alert, self.page_size = remote_tx, alert, page_size
+        self.remote_tx, self.alert, self.page_size = remote_tx, alert, page_size or PAGE_SIZE
         self.adopted = adopted if adopted is not None else AdoptedRanges()
         self.writer = RowWriter()
         self.result = PullResult()
         self.paused: dict[str, str] = {}  # table -> why the server refused it (update required)
+        self.bounds_supported = True
 
     # -- public ------------------------------------------------------------------------------------------
     def pull_all(self, tables: tuple[str, ...], skip: set[str]) -> PullResult:
         tables = tuple(t for t in tables if t not in skip)
-        bulkload.finish(self.db, self.progress)  # what a first sync cut short last time left to do
         # Every table's stream starts at once (its first pages arrive in parallel); pages are still written
         # table by table, parents first.
         streams = {t: self._stream(t, self._cursor(t)) for t in tables}
@@ -181,8 +187,7 @@ class Puller:
                 stream.close()
             self.result.parked += self.writer.parked
             self.writer.parked = 0
-        bulkload.finish(self.db, self.progress)
-        return self.result
+        return self.result  # a first sync's indexes and search backlog: the engine's upkeep (bulkload.finish)
 
     def pull_table(self, table: str, fk_retry: bool = True, stream: PageStream | None = None) -> None:
         cursor = self._cursor(table)
@@ -216,7 +221,8 @@ class Puller:
                     first_sync = True  # a big first pull of this table: bulk mode (see bulkload)
                 bad = scan(info, rows, cursor, self.user_id)
                 good = rows if bad is None else rows[:bad]
-                last = bad is not None or len(rows) < self.page_size
+                last = bad is not None or (len(rows) < self.page_size if getattr(rows, "last", None) is None
+                                           else rows.last)
                 new_cursor = good[-1]["updated_at"] if good else cursor
                 if last and bad is None:
                     new_cursor = self._past_adopted(info.name, new_cursor)
@@ -262,12 +268,36 @@ class Puller:
 
     # -- helpers ----------------------------------------------------------------------------------------
     def _stream(self, table: str, cursor: str | None) -> PageStream:
-        return PageStream(table, lambda c: self._fetch(table, c), cursor, self.page_size)
+        return PageStream(table, lambda c, upto=None: self._fetch(table, c, upto), cursor, self.page_size,
+                          bounds=lambda after: self._bounds(table, after), workers=RANGE_WORKERS)
 
-    def _fetch(self, table: str, cursor: str | None) -> list[dict]:
+    def _fetch(self, table: str, cursor: str | None, upto: str | None = None) -> list[dict]:
         info = table_info(table)
         return self.rest.select(table, page_params(info.columns, info.owner, self.user_id, cursor, self.page_size,
-                                                   self.adopted.after(table, cursor)))
+                                                   self.adopted.after(table, cursor), upto))
+
+    def _bounds(self, table: str, after: str | None) -> list[str] | None:
+        """The server's page bounds after `after` (see sync.pages), or None: the pages are then asked for
+        one after another, as from a server without the function. Only a shortcut: nothing it returns is
+        stored, and a range is read to its end whatever it says."""
+        if not self.bounds_supported:
+            return None
+        try:
+            found = self.rest.rpc(BOUNDS_RPC, {"tbl": table, "after_stamp": after, "page_rows": self.page_size})
+        except RequestFailed as exc:
+            if exc.status == 404 or exc.code in ("PGRST202", "42883"):
+                self.bounds_supported = False  # an older server: not asked again this cycle
+            return None
+        try:
+            stamps = [server_stamp(s) for s in found] if isinstance(found, list) and all(
+                isinstance(s, str) for s in found) else None
+        except ValueError:
+            stamps = None
+        floor = server_stamp(after) if after is not None else None
+        if not stamps or (floor is not None and stamps[0] <= floor) or any(
+                b <= a for a, b in zip(stamps, stamps[1:], strict=False)):
+            return None
+        return found
 
     def _cursor(self, table: str) -> str | None:
         with self.db.engine.connect() as conn:
