@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import operator
 import time
 from collections.abc import Callable
 from functools import cache
@@ -128,7 +129,7 @@ class TriggersAside:
     def insert(self, write: Callable[[], None], columns: tuple[str, ...], values: list[tuple]) -> None:
         """Run `write()`, an INSERT of new rows (`values` in `columns` order)."""
         needed = [(name, sql) for column, name, sql in self.inert
-                  if column not in columns or any(v[columns.index(column)] is None for v in values)]
+                  if column not in columns or None in map(operator.itemgetter(columns.index(column)), values)]
         for _, sql in needed:  # a row this trigger acts on: it runs as usual for this statement
             self.conn.exec_driver_sql(sql)
         write()
