@@ -95,7 +95,8 @@ def _as_page(rows: list, last: bool | None) -> list:
     if last is None:
         return rows
     page = Page(rows)
-    page.server_date, page.last = getattr(rows, "server_date", None), last
+    page.__dict__.update(getattr(rows, "__dict__", {}))  # the reply's Date, what the fetch worked out
+    page.last = last
     return page
 
 

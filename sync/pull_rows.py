@@ -118,9 +118,55 @@ def _all_clean(info: TableInfo, rows: list[dict], previous: datetime | None, lat
         return False
 
 
+class Prepared:
+    """What the fetching thread worked out for a clean page of live rows (`prepare`), so the writer thread —
+    the one holding SQLite's write lock — only writes it: the page passed the fast check after `after`,
+    `values` are its rows encoded for SQLite and sorted by id."""
+
+    __slots__ = ("after", "ids", "values")
+
+    def __init__(self, after: str | None, ids: list[str], values: list[tuple]):
+        self.after, self.ids, self.values = after, ids, values
+
+
+def prepare(info: TableInfo, rows: list[dict], after: str | None, user_id: str) -> None:
+    """On the thread that fetched `rows` (asked for after `after`): if the page is clean (`_all_clean`), has
+    no tombstone and no id twice, attach its `Prepared` form as `rows.prepared`. Anything else is left to
+    the writer's careful path. Pure: reads nothing but the page."""
+    if not rows or not hasattr(rows, "__dict__"):
+        return
+    try:
+        previous = server_stamp(after) if after else None
+    except ValueError:
+        return
+    server_date = getattr(rows, "server_date", None)
+    latest = server_date + FUTURE_SLACK if server_date is not None else None
+    if not _all_clean(info, rows, previous, latest, user_id) or any(map(_get_deleted, rows)):
+        return
+    ids = list(map(_get_id, rows))
+    if len(set(ids)) == len(ids):
+        rows.prepared = Prepared(after, ids, sorted(map(info.encode, rows), key=_first))
+
+
+def prepared_after(rows, cursor: str | None) -> Prepared | None:
+    """The page's `Prepared` form if its check holds after `cursor` (it was fetched after `cursor` or a
+    later stamp, so its first row lies after `cursor` too)."""
+    found = getattr(rows, "prepared", None)
+    if found is None or cursor is None:
+        return found
+    if found.after is None:
+        return None
+    try:
+        return found if server_stamp(found.after) >= server_stamp(cursor) else None
+    except ValueError:
+        return None
+
+
 def scan(info: TableInfo, rows: list[dict], cursor: str | None, user_id: str) -> int | None:
     """Index of the first row we cannot store (or None). Raises if the page does not move forward:
     looping on it forever would be the alternative (RxDB#5882)."""
+    if prepared_after(rows, cursor) is not None:
+        return None  # checked on the fetching thread
     previous = server_stamp(cursor) if cursor else None
     server_date = getattr(rows, "server_date", None)  # sync.rest.Rows: the reply's Date header
     latest = server_date + FUTURE_SLACK if server_date is not None else None
@@ -155,6 +201,12 @@ class RowWriter:
         """`maybe_dirty=False` / `maybe_quarantined=False`: the caller knows (in this transaction) that the
         table has no outbox entry / no quarantined row, so the lookups are skipped. `aside`: the
         transaction's `bulkload.TriggersAside`, through which new rows are inserted."""
+        prepared = getattr(rows, "prepared", None)  # the caller's `scan` accepted it
+        if prepared is not None and not maybe_dirty:
+            self._store(conn, info, prepared.values, aside, presorted=True)
+            if maybe_quarantined and self.quarantined(conn, info.name):
+                self._unquarantine(conn, info.name, prepared.ids)
+            return
         if len(set(map(_get_id, rows))) != len(rows):
             rows = self._last_versions(rows)
         dirty = self._dirty(conn, info.name, list(map(_get_id, rows))) if maybe_dirty else {}
@@ -179,16 +231,19 @@ class RowWriter:
                 aside.catch_up()
             self._delete(conn, info, [r["id"] for r in tombstones])
         if maybe_quarantined and self.quarantined(conn, info.name):
-            # A row quarantined earlier (e.g. a bad reply, or its parent not here yet) is stored now.
-            ids = list(map(_get_id, rows))
-            for i in range(0, len(ids), 500):
-                chunk = ids[i:i + 500]
-                conn.exec_driver_sql(
-                    f"DELETE FROM sync_quarantine WHERE table_name = ? AND row_id IN ({','.join('?' * len(chunk))})",
-                    (info.name, *chunk))
+            self._unquarantine(conn, info.name, list(map(_get_id, rows)))
 
     @staticmethod
-    def _store(conn, info: TableInfo, values: list[tuple], aside=None) -> None:
+    def _unquarantine(conn, table: str, ids: list[str]) -> None:
+        """A row quarantined earlier (e.g. a bad reply, or its parent not here yet) is stored now."""
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            conn.exec_driver_sql(
+                f"DELETE FROM sync_quarantine WHERE table_name = ? AND row_id IN ({','.join('?' * len(chunk))})",
+                (table, *chunk))
+
+    @staticmethod
+    def _store(conn, info: TableInfo, values: list[tuple], aside=None, presorted: bool = False) -> None:
         """Insert the new rows; update only what differs in the known ones.
 
         Most pulled rows are new, so all of them are offered to one `INSERT OR IGNORE` first (sorted by id:
@@ -200,7 +255,7 @@ class RowWriter:
         UNIQUE): such a row is inserted again plainly, so it fails as it always did (IntegrityError)."""
         raw = conn.connection.driver_connection  # the same sqlite3 connection and transaction, without
         #                                          SQLAlchemy's per-row result handling (~10 µs a row)
-        values = sorted(values, key=_first)
+        values = values if presorted else sorted(values, key=_first)
         table = quote(info.name)
         before = raw.execute(f"SELECT coalesce(max(rowid), 0) FROM {table}").fetchone()[0]
         inserted = 0

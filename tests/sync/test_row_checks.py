@@ -39,3 +39,37 @@ def test_problem_names_every_missing_required_column_and_accepts_tombstones():
     assert _problem(info, without, USER) == "missing required columns ['conversation_id']"
     assert _problem(info, message(content=None, deleted_at="2026-11-26T11:00:00+00:00"), USER) is None
     assert "not the signed-in user" in _problem(info, message(user_id="someone else"), USER)
+
+
+def test_a_page_is_prepared_on_the_fetching_thread_only_when_the_fast_check_holds():
+    from sync.pull_rows import prepare, prepared_after, scan
+    from sync.rest import Rows
+
+    info = table_info("messages")
+
+    def page(*rows):
+        return Rows([message(id=f"m{i}", updated_at=f"2026-11-26T10:00:0{i}+00:00", **r) for i, r in rows])
+
+    backwards = page((1, {}), (3, {}), (2, {}))  # stamps must increase
+    prepare(info, backwards, None, USER)
+    assert getattr(backwards, "prepared", None) is None
+    good = page((1, {}), (2, {}), (3, {}))
+    prepare(info, good, "2026-11-26T10:00:00+00:00", USER)
+    assert good.prepared.ids == ["m1", "m2", "m3"]
+    assert [v[0] for v in good.prepared.values] == ["m1", "m2", "m3"]  # encoded, sorted by id
+    # Its check holds for the cursor it was fetched after and any earlier one, not a later one.
+    assert prepared_after(good, "2026-11-26T10:00:00+00:00") is good.prepared
+    assert prepared_after(good, "2026-11-25T10:00:00+00:00") is good.prepared
+    assert prepared_after(good, "2026-11-26T10:00:01+00:00") is None
+    # ... and then the writer checks the page itself: the first row is not after the cursor.
+    import pytest
+
+    from sync.errors import RequestFailed
+
+    with pytest.raises(RequestFailed, match="made no progress"):
+        scan(info, good, "2026-11-26T10:00:01+00:00", USER)
+    for odd in (page((1, {}), (2, {"deleted_at": "2026-11-26T10:00:02+00:00"})),  # a tombstone
+                page((1, {}), (2, {"user_id": "someone else"})),  # not the user's
+                page((1, {}), (2, {"content": None}))):  # a required column missing
+        prepare(info, odd, None, USER)
+        assert getattr(odd, "prepared", None) is None
