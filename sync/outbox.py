@@ -100,7 +100,9 @@ def read_pending(conn, limit: int | None = None, skip_tables: set[str] | frozens
     sql += " ORDER BY op_seq"
     if limit:
         sql += f" LIMIT {int(limit)}"
-    return coalesce(conn.exec_driver_sql(sql, params).fetchall())
+    # The plain sqlite3 cursor of the same connection and transaction: SQLAlchemy's per-row result
+    # handling would cost more than coalescing (a big push reads tens of thousands of ops).
+    return coalesce(conn.connection.driver_connection.execute(sql, params).fetchall())
 
 
 def deferred(conn, at: datetime | None = None) -> dict[tuple[str, str], float]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
@@ -54,45 +55,61 @@ class Inserts:
 
         Requests of one table go out together (its rows are independent of each other); a batch of
         another table leaves only once every request before it has been answered, so a parent is
-        committed on the server before its children are sent. The next batch is read and marked sent while
-        the requests are in flight, and a reply is stored after the following request has left, so the
-        server is never waiting for this side. A failed request is handled on the spot, as `_insert_batch`
-        does; a batch read before a failure made its parent wait is checked again before it is sent."""
+        committed on the server before its children are sent. A batch is read and marked sent ahead, in
+        the transaction that stores the previous reply, and leaves once that transaction has committed (an
+        attempt is on record before its request exists); a reply is stored after the next request has
+        left, so the server is never waiting for this side. A failed request is handled on the spot, as
+        `_insert_batch` does; a batch read before a failure made its parent wait is checked again before
+        it is sent."""
         waiting = iter(batches)
+        ready: _Batch | None = None  # read and marked sent, not sent yet
         # Leaving the block waits for requests still in flight (their ops are marked sent: if this cycle
         # stops here, the next one recognises the rows it finds on the server as its own).
         with ThreadPoolExecutor(max_workers=IN_FLIGHT, thread_name_prefix="mirari-push") as pool:
             flying: deque[tuple[_Batch, Future]] = deque()
-            ready = self._next_batch(waiting)
 
-            def send() -> None:
+            def read(conn=None) -> None:
                 nonlocal ready
-                while ready is not None and len(flying) < IN_FLIGHT and (
-                        not flying or all(b.table == ready.table for b, _ in flying) and _independent(ready.table)):
-                    batch, ready = ready, None
-                    if len(self._waiting) != batch.waiting:
-                        batch = self._recheck(batch)  # something was put on its backoff since it was read
-                    if batch is not None and batch.table not in self.paused:
-                        flying.append((batch, pool.submit(self.rest.insert, batch.table, batch.rows)))
-                    ready = self._next_batch(waiting)  # read while the requests are in flight
+                if ready is None:
+                    ready = self._next_batch(waiting, conn)
 
-            send()
+            def submit() -> bool:
+                """Send the batch read ahead if it may go now; False if it may not (or there is none)."""
+                nonlocal ready
+                if ready is None or len(flying) >= IN_FLIGHT or flying and not (
+                        all(b.table == ready.table for b, _ in flying) and _independent(ready.table)):
+                    return False
+                batch, ready = ready, None
+                if len(self._waiting) != batch.waiting:
+                    batch = self._recheck(batch)  # something was put on its backoff since it was read
+                if batch is not None and batch.table not in self.paused:
+                    flying.append((batch, pool.submit(self.rest.insert, batch.table, batch.rows)))
+                return True
+
+            def pump() -> None:
+                """Send all that may go now, reading batches as needed (each in a transaction of its own)."""
+                read()
+                while submit():
+                    read()
+
+            pump()
             while flying:
                 batch, future = flying.popleft()
                 try:
                     returned = future.result()
                 except RequestFailed as exc:
                     self._batch_failed(batch.table, batch.ops, exc, retried=False)
-                    send()
+                    pump()
                     continue
-                send()  # the next request leaves before this reply is stored
-                self._adopt(batch.table, returned, batch.ops, own_write=True, sent=batch.rows)
+                submit()  # the batch read ahead leaves before this reply is stored
+                self._adopt(batch.table, returned, batch.ops, own_write=True, sent=batch.rows, then=read)
+                pump()
 
-    def _next_batch(self, waiting) -> _Batch | None:
+    def _next_batch(self, waiting, conn=None) -> _Batch | None:
         for table, ops in waiting:
             if table in self.paused:
                 continue
-            prepared = self._prepare_batch(table, ops)
+            prepared = self._prepare_batch(table, ops, conn)
             if prepared is not None:
                 return _Batch(table, prepared[0], prepared[1], len(self._waiting))
         return None
@@ -124,38 +141,41 @@ class Inserts:
             return
         self._adopt(table, returned, present, own_write=True, sent=rows)
 
-    def _prepare_batch(self, table: str, ops: list[NetOp]) -> tuple[list[dict], list[NetOp]] | None:
-        """The rows to send for `ops` (their current values), marked sent; None if none is left to send."""
+    def _prepare_batch(self, table: str, ops: list[NetOp], conn=None) -> tuple[list[dict], list[NetOp]] | None:
+        """The rows to send for `ops` (their current values), marked sent; None if none is left to send.
+        In `conn`'s transaction when given (nothing may be sent before it commits), else in its own."""
+        if conn is None:
+            with write_tx(self.db) as conn:
+                return self._prepare_batch(table, ops, conn)
         info = table_info(table)
         cols = ", ".join(quote(c) for c in info.client)
         rows, present = [], []
-        with write_tx(self.db) as conn:
-            current = {}
-            raw = conn.connection.driver_connection  # same connection and transaction, plain sqlite3 rows
-            for i in range(0, len(ops), 500):
-                ids = [op.row_id for op in ops[i:i + 500]]
-                for values in raw.execute(
-                        f"SELECT {cols} FROM {quote(table)} WHERE id IN ({','.join('?' * len(ids))})", ids):
-                    current[values[0]] = values
-            for op in ops:
-                values = current.get(op.row_id)
-                if values is None:
-                    # Gone locally without a captured delete (e.g. removed under applying_remote): visible.
-                    park(conn, op, None, "row no longer exists locally")
-                    self.result.parked += 1
-                    continue
-                row = info.decode_client(tuple(values))
-                wait = self._parent_waiting(table, row)
-                if wait is not None:  # its parent is not on the server yet: sending it would only fail
-                    self._defer(conn, op, wait)
-                    continue
-                # The owner too, although the server would default it to the caller: a column default of
-                # auth.uid() parses the JWT claims again for every row (~10 µs each, measured).
-                row[info.owner] = self.user_id
-                rows.append(row)
-                present.append(op)
-            if present:
-                mark_sent(conn, [s for op in present for s in op.op_seqs])
+        current = {}
+        raw = conn.connection.driver_connection  # same connection and transaction, plain sqlite3 rows
+        for i in range(0, len(ops), 500):
+            ids = [op.row_id for op in ops[i:i + 500]]
+            for values in raw.execute(
+                    f"SELECT {cols} FROM {quote(table)} WHERE id IN ({','.join('?' * len(ids))})", ids):
+                current[values[0]] = values
+        for op in ops:
+            values = current.get(op.row_id)
+            if values is None:
+                # Gone locally without a captured delete (e.g. removed under applying_remote): visible.
+                park(conn, op, None, "row no longer exists locally")
+                self.result.parked += 1
+                continue
+            row = info.decode_client(tuple(values))
+            wait = self._parent_waiting(table, row)
+            if wait is not None:  # its parent is not on the server yet: sending it would only fail
+                self._defer(conn, op, wait)
+                continue
+            # The owner too, although the server would default it to the caller: a column default of
+            # auth.uid() parses the JWT claims again for every row (~10 µs each, measured).
+            row[info.owner] = self.user_id
+            rows.append(row)
+            present.append(op)
+        if present:
+            mark_sent(conn, [s for op in present for s in op.op_seqs])
         return (rows, present) if present else None
 
     def _batch_failed(self, table: str, present: list[NetOp], exc: RequestFailed, retried: bool) -> None:
@@ -220,11 +240,12 @@ class Inserts:
 
     # -- updates and deletes -----------------------------------------------------------------------------
     def _adopt(self, table: str, returned: list[dict], ops: list[NetOp], own_write: bool = False,
-               sent: list[dict] | None = None) -> None:
+               sent: list[dict] | None = None, then: Callable | None = None) -> None:
         """Store the rows the server returned and settle exactly the ops we sent. `own_write`: the rows are
         the reply to one write request of ours (one server transaction), so their stamps form an adopted
         range; rows found by a GET (a lost response) are stored, but pulled again as usual. `sent`: the
-        rows that request inserted, so that a plain reply is stored the fast way (sync.push_adopt)."""
+        rows that request inserted, so that a plain reply is stored the fast way (sync.push_adopt). `then(conn)`
+        runs last in the same transaction (push reads its next batch there)."""
         info = table_info(table)
         by_id = {r.get("id"): r for r in returned if isinstance(r, dict)}
         rows, done, missing = [], [], []
@@ -245,6 +266,8 @@ class Inserts:
                 conn.exec_driver_sql(
                     f"UPDATE {quote(table)} SET created_at = ?, updated_at = ?, {quote(info.owner)} = ? WHERE id = ?",
                     [(r.get("created_at"), r["updated_at"], r.get(info.owner), r["id"]) for r in rows])
+            if then is not None:
+                then(conn)
         if stored:
             ids = self.result.changed.setdefault(table, set())
             if len(ids) <= ANNOUNCED_IDS:  # beyond, the change listeners hear "the whole table"

@@ -179,12 +179,36 @@ def test_the_reply_of_a_batch_is_stored_while_the_next_request_is_in_flight(devi
 
     adopt = push_inserts.Inserts._adopt
 
-    def adopting(self, table, returned, ops, own_write=False, sent=None):
+    def adopting(self, *args, **kwargs):
         seen.append(flying[0])
-        return adopt(self, table, returned, ops, own_write, sent)
+        return adopt(self, *args, **kwargs)
 
     monkeypatch.setattr(a.engine.rest(), "insert", insert)
     monkeypatch.setattr(push_inserts.Inserts, "_adopt", adopting)
     supabase_stack.faults.delay("POST", "/rest/v1/tasks", 0.2)
     assert a.sync().pushed == 1500
     assert len(seen) == 3 and min(seen[:2]) >= 1 and seen[-1] == 0  # the last reply has nothing after it
+
+
+def test_every_request_leaves_only_once_its_attempt_is_committed(devices, monkeypatch):
+    """A batch is read ahead in the transaction that stores the previous reply: its request may only
+    leave after that commit, or a crash in between would forget the request was sent (and an insert
+    deleted locally afterwards would be dropped instead of tombstoned)."""
+    monkeypatch.setattr(push_inserts, "IN_FLIGHT", 3)
+    a = devices("a")
+    with a.db.write() as s:
+        s.add_all([Task(title=f"t {i}") for i in range(2600)])
+    unrecorded = []
+
+    class Pool(push_inserts.ThreadPoolExecutor):
+        def submit(self, fn, table, rows):  # checked as the request is handed over, in the pushing thread
+            ids = [r["id"] for r in rows]
+            with sqlite3.connect(a.db.path) as other:  # what another connection sees: committed state only
+                unrecorded.append(other.execute(
+                    "SELECT count(*) FROM sync_outbox WHERE attempts = 0 AND row_id IN "
+                    f"({','.join('?' * len(ids))})", ids).fetchone()[0])
+            return super().submit(fn, table, rows)
+
+    monkeypatch.setattr(push_inserts, "ThreadPoolExecutor", Pool)
+    assert a.sync().pushed == 2600
+    assert len(unrecorded) == 6 and set(unrecorded) == {0}
