@@ -135,15 +135,24 @@ def checkpoint(db) -> None:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
 
+def _tune(dbapi_conn, info: dict) -> None:
+    if not info.get("mirari_sync_tuned"):
+        for pragma in SYNC_PRAGMAS:
+            dbapi_conn.execute(pragma)
+        info["mirari_sync_tuned"] = True
+
+
 def tune_for_sync(db) -> None:
     """Apply SYNC_PRAGMAS to every connection `db` (the sync engine's own handle) hands out."""
-    def tune(dbapi_conn, record, _proxy) -> None:
-        if not record.info.get("mirari_sync_tuned"):
-            for pragma in SYNC_PRAGMAS:
-                dbapi_conn.execute(pragma)
-            record.info["mirari_sync_tuned"] = True
+    sa.event.listen(db.engine, "checkout", lambda dbapi_conn, record, _proxy: _tune(dbapi_conn, record.info))
 
-    sa.event.listen(db.engine, "checkout", tune)
+
+def tune_connection(conn) -> None:
+    """Apply SYNC_PRAGMAS to the pooled connection under `conn` (a SQLAlchemy Connection) if it has not had
+    them: the window's database is the app's own handle, and a sync transaction on one of its connections
+    should not checkpoint every 4 MB nor re-read the id index (measured: a 100,000-row first sync 10-30 %
+    slower without). The connection keeps them: only the one or two connections sync used grow the cache."""
+    _tune(conn.connection.driver_connection, conn.connection.info)
 
 
 @contextmanager

@@ -214,10 +214,11 @@ class SyncEngine:
     def remote_tx(self, db=None):
         """A write transaction whose changes are not captured into the outbox (they come from the server).
         A cycle passes its own `db`: finding the active database reads account.json, once per page."""
-        from sync.dbutil import write_tx
+        from sync.dbutil import tune_connection, write_tx
 
         db = self.database() if db is None else db
         with write_tx(db) as conn, db.applying_remote(conn):
+            tune_connection(conn)
             yield conn
 
     def run_cycle(self) -> CycleResult:

@@ -349,3 +349,24 @@ def test_a_big_pull_is_announced_per_table_not_per_row(devices, api, monkeypatch
     [(tables, origin)] = heard
     assert origin == "sync" and {"conversations", "messages"} <= set(tables)
     assert tables.ids("messages") is None and tables.ids("conversations") == {conv}
+
+
+def test_sync_transactions_on_the_windows_own_database_get_the_sync_pragmas(tmp_path):
+    """The window hands the engine its own database handle (never tuned for sync): each sync transaction
+    tunes the connection it runs on, once; the app's other connections keep SQLite's defaults."""
+    from local_schema.database import open_database
+    from sync.dbutil import SYNC_PRAGMAS
+    from sync.engine import SyncEngine
+
+    db = open_database(tmp_path / "app.sqlite3")
+    engine = SyncEngine(tmp_path, database=db)
+    wanted = {p.split("=")[0].strip(): int(p.split("=")[1]) for p in SYNC_PRAGMAS}
+
+    def pragmas(conn) -> dict:
+        return {p: conn.exec_driver_sql(p).scalar() for p in wanted}
+
+    with db.engine.connect() as plain:
+        assert pragmas(plain) != wanted
+    with engine.remote_tx(db) as conn:
+        assert pragmas(conn) == wanted
+    db.close()
