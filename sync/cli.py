@@ -161,8 +161,9 @@ def _sync(args) -> int:
     if args.json:
         _print_json(result.to_dict())
     else:
+        upkeep = f" (then {result.upkeep_s:.2f}s of indexing)" if result.upkeep_s >= 0.05 else ""
         print(f"{result.state}: pushed {result.pushed}, pulled {result.pulled}, parked {result.parked} "
-              f"in {result.duration_s:.2f}s")
+              f"in {result.duration_s:.2f}s{upkeep}")
         for alert in result.alerts:
             print(f"alert: {alert}", file=sys.stderr)
     if result.error and result.state not in ("idle",):
