@@ -221,9 +221,11 @@ def report(args, sizes, first, apply_only, rx, refused, push, cold, base_pull, b
         out(f"  RxDB Supabase plugin, in-memory storage, batch 1000, {how}: {rx['rows']:,} rows in "
             f"{rx['seconds']:.2f} s = {rx['rows_per_s']:,.0f} rows/s, {rx['requests']} requests")
         out(f"  ratio ours / RxDB at {args.rows:,}: x{big['rows_per_s'] / rx['rows_per_s']:.2f}")
+    whole = push['seconds'] + push['upkeep_s']
     out(f"push of {push['rows']:,} new rows, whole cycle: {push['seconds']:.2f} s = {push['rows_per_s']:,.0f} rows/s, "
-        f"{push['requests']} requests, {push['pulled']} rows pulled back; next cycle {push['next_cycle_requests']} "
-        f"request(s), {push['next_cycle_pulled']} rows; peak RSS {push['peak_rss_mb']:.0f} MB")
+        f"{push['requests']} requests, {push['pulled']} rows pulled back; then upkeep (WAL checkpoint) "
+        f"{push['upkeep_s']:.2f} s, run_cycle in all {whole:.2f} s = {push['rows'] / whole:,.0f} rows/s; next cycle "
+        f"{push['next_cycle_requests']} request(s), {push['next_cycle_pulled']} rows; peak RSS {push['peak_rss_mb']:.0f} MB")
     out(f"idle cycle, warm process: {big['idle_requests']} request(s), median {big['idle_ms_median']:.1f} ms")
     out(f"idle `mirari sync`, cold process (median of {args.cold_runs}): {cold['wall_median_s']:.2f} s wall, "
         f"{cold['cpu_median_s']:.2f} s CPU, {cold['requests']} request(s); heavy imports: "

@@ -154,8 +154,8 @@ def scenario_push(info, email, n, data_dir) -> dict:
     result = engine.run_cycle()
     after = engine.run_cycle()
     return {"rows": result.pushed, "seconds": result.duration_s, "rows_per_s": result.pushed / result.duration_s,
-            "requests": result.requests, "pulled": result.pulled, "next_cycle_requests": after.requests,
-            "next_cycle_pulled": after.pulled, "peak_rss_mb": maxrss_mb()}
+            "upkeep_s": result.upkeep_s, "requests": result.requests, "pulled": result.pulled,
+            "next_cycle_requests": after.requests, "next_cycle_pulled": after.pulled, "peak_rss_mb": maxrss_mb()}
 
 
 def scenario_baseline_pull(info, email, n, data_dir) -> dict:
