@@ -5,8 +5,8 @@ and only the server-managed ones (owner, created_at, updated_at, deleted_at) are
 else is going on with those rows — the reply's client columns equal what was sent, no local edit is
 queued for any of them (the sent ops are settled by then), none is quarantined, every one is here — they
 are stored with one UPDATE of the server-managed columns (the capture trigger left out for it: capture
-is suppressed anyway). Anything else returns False before writing, and the
-caller stores the rows the general way (sync.pull_rows.RowWriter), which rebases and checks everything.
+is suppressed anyway). Anything else returns False before writing, and the caller stores the rows the
+general way (sync.pull_rows.RowWriter), which rebases and checks everything.
 
 The message counts (local migration v7) are the bulk of what such an UPDATE costs: their trigger fires
 for every row (the server's created_at replaces ours) and does two writes to the same count row — ~30 µs

@@ -289,9 +289,7 @@ class Inserts:
         conn.exec_driver_sql("SAVEPOINT adopt_own")
         try:
             done = store_own_inserts(conn, info, rows, {row["id"]: row for row in sent})
-        except sqlalchemy.exc.IntegrityError:
-            done = False
-        except sqlite3.IntegrityError:
+        except (sqlalchemy.exc.IntegrityError, sqlite3.IntegrityError):  # (it writes through the sqlite3 cursor)
             done = False
         if not done:
             conn.exec_driver_sql("ROLLBACK TO adopt_own")
