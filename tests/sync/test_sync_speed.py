@@ -370,3 +370,43 @@ def test_sync_transactions_on_the_windows_own_database_get_the_sync_pragmas(tmp_
     with engine.remote_tx(db) as conn:
         assert pragmas(conn) == wanted
     db.close()
+
+
+def test_rows_go_in_as_multi_row_inserts_within_sqlites_parameter_limit(tmp_path, monkeypatch):
+    import sqlalchemy.exc
+
+    from local_schema.database import open_database
+    from sync import pull_rows
+    from sync.dbutil import table_info
+
+    monkeypatch.setattr(pull_rows, "MAX_PARAMS", 40)  # 4 messages (9 columns) a statement
+    db = open_database(tmp_path / "m.sqlite3")
+    info = table_info("conversations")
+    conv = {c: None for c in info.columns} | {"id": "c1", "title": "t", "created_at": "2026-11-30T12:00:00+00:00",
+                                              "updated_at": "2026-11-30T12:00:00+00:00"}
+    info_m = table_info("messages")
+
+    def message(i, **changes):
+        row = {c: None for c in info_m.columns} | {
+            "id": f"m{i:02d}", "conversation_id": "c1", "role": "user", "content": f"text {i}", "seq": i,
+            "created_at": "2026-11-30T12:00:00+00:00", "updated_at": "2026-11-30T12:00:00+00:00"}
+        return info_m.encode(row | changes)
+
+    statements = []
+    plain = pull_rows.insert_sql.__wrapped__
+
+    monkeypatch.setattr(pull_rows, "insert_sql", lambda i, c="", rows=1: statements.append(rows) or plain(i, c, rows))
+    with db.write() as s:
+        conn = s.connection()
+        pull_rows.insert_many(conn, info, [info.encode(conv)])
+        assert pull_rows.insert_many(conn, info_m, [message(i) for i in range(10)], "OR IGNORE") == 10
+        assert statements[1:] == [4, 4, 2]
+        # Rows already here are passed over and counted out; the rest go in.
+        assert pull_rows.insert_many(conn, info_m, [message(i) for i in range(8, 13)], "OR IGNORE") == 3
+        assert conn.exec_driver_sql("SELECT count(*) FROM messages").scalar() == 13
+    # Without OR IGNORE a constraint fails as SQLAlchemy's IntegrityError, which the pull's fallback expects.
+    with pytest.raises(sqlalchemy.exc.IntegrityError), db.write() as s:
+        pull_rows.insert_many(s.connection(), info_m, [message(20), message(21, role=None)])
+    with db.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM messages").scalar() == 13
+    db.close()
