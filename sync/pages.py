@@ -133,8 +133,10 @@ class PageStream:
         try:
             with ThreadPoolExecutor(self._workers, thread_name_prefix="mirari-pull-range") as pool:
                 ranged = self._bounds is not None
-                full = 0  # full pages so far: bounds are asked for after the second (a table of a page or
-                #           two never pays the request), while the next page is fetched
+                # Bounds are asked for after the first full page of a table's first pull (it is likely
+                # big: a new device), else after the second (a table of a page or two never pays the
+                # request); the next page is fetched meanwhile.
+                wanted, full = (1 if cursor is None else 2), 0
                 asked = None
                 while not self._stop.is_set():
                     rows = self._fetch(cursor, None)
@@ -144,7 +146,7 @@ class PageStream:
                     if not isinstance(last, str):
                         return  # the writer halts at that row; nothing after it can be asked for
                     cursor, full = last, full + 1
-                    if not ranged or full < 2:
+                    if not ranged or full < wanted:
                         continue
                     if asked is None:
                         asked = pool.submit(self._bounds, cursor)

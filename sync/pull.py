@@ -50,7 +50,7 @@ ANNOUNCED_IDS = 5000  # ids listed per table for the change listeners; beyond, t
 TX_ROWS = 50_000
 TX_SECONDS = 0.5  # the window waits for the write lock up to 5 s (busy timeout)
 BOUNDS_RPC = "sync_page_bounds"  # supabase/migrations …200000_sync_page_bounds.sql
-RANGE_WORKERS = 2  # ranges of a big pull fetched at once (measured: 2 beat 1 and 3 on 2 cores)
+RANGE_WORKERS = 3  # ranges of a big pull fetched at once (the writer waited least for pages with 3)
 
 
 @dataclass
