@@ -247,6 +247,9 @@ def open_database(path: str | Path, *, prepared: bool = False) -> LocalDatabase:
         # data dir as URL syntax and open a different file than the one just checked and migrated.
         URL.create("sqlite", database=str(path)),
         connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+        # The connection used last is handed out next: its page cache is warm, and the others' caches stay
+        # small (each connection has its own; rotating through the pool filled every one of them).
+        pool_use_lifo=True,
     )
     event.listen(engine, "connect", _on_connect)
     event.listen(engine, "checkout", _on_checkout)
