@@ -65,6 +65,11 @@ class RequestFailed(SyncError):
         super().__init__(f"{where}{f' {code}' if code else ''}: {message}")
 
 
+def missing_function(exc: RequestFailed) -> bool:
+    """The server has no such database function (its schema is older than this client)."""
+    return exc.status == 404 or exc.code in ("PGRST202", "42883")
+
+
 class UpdateRequired(SyncError):
     """The server does not know a table or column this client uses: that table's sync is paused."""
 

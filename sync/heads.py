@@ -16,7 +16,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sync.errors import Kind, RequestFailed
+from sync.errors import Kind, RequestFailed, missing_function
 from sync.stamps import server_stamp
 
 RPC = "/rpc/sync_heads"
@@ -58,7 +58,7 @@ def fetch(rest) -> dict[str, str | None] | str | None:
     try:
         heads = rest.request("POST", RPC, json_body={})
     except RequestFailed as exc:
-        if exc.status == 404 or exc.code in ("PGRST202", "42883"):
+        if missing_function(exc):
             return UNSUPPORTED
         if exc.kind is Kind.SERVER:
             return None

@@ -91,6 +91,12 @@ def _after(bounds: list[str] | None, cursor: str) -> list[str] | None:
     return None
 
 
+def _last_stamp(rows: list) -> str | None:
+    """The last row's stamp, where the next page starts (None: the writer halts at that row)."""
+    last = rows[-1].get("updated_at") if isinstance(rows[-1], dict) else None
+    return last if isinstance(last, str) else None
+
+
 def _as_page(rows: list, last: bool | None) -> list:
     if last is None:
         return rows
@@ -142,8 +148,8 @@ class PageStream:
                     rows = self._fetch(cursor, None)
                     if not self._put((rows, None)) or len(rows) < self._page_size:
                         return
-                    last = rows[-1].get("updated_at") if isinstance(rows[-1], dict) else None
-                    if not isinstance(last, str):
+                    last = _last_stamp(rows)
+                    if last is None:
                         return  # the writer halts at that row; nothing after it can be asked for
                     cursor, full = last, full + 1
                     if not ranged or full < wanted:
@@ -156,17 +162,15 @@ class PageStream:
                     if bounds is None and found:
                         bounds = self._bounds(cursor)  # something changed in between: ask again
                     if not bounds:
-                        ranged = found is not None and bounds is not None  # the server cannot say: one by one
+                        ranged = bounds is not None  # None: the server cannot say; walk one by one
                         continue
                     cursor = self._ranges(pool, cursor, bounds)
         except BaseException as exc:  # noqa: BLE001 - handed to the writer, which raises it
             self._put((None, exc))
 
-    def _ranges(self, pool: ThreadPoolExecutor, cursor: str, bounds: list[str] | None) -> str:
+    def _ranges(self, pool: ThreadPoolExecutor, cursor: str, bounds: list[str]) -> str:
         """Fetch the ranges `bounds` marks after `cursor`, `workers` at a time, and hand their pages over in
-        order. Returns the cursor to go on from: the last bound (`cursor` when there are none)."""
-        if not bounds:
-            return cursor
+        order. Returns the cursor to go on from: the last bound."""
         pending: deque = deque()
         for span in zip([cursor, *bounds[:-1]], bounds, strict=True):
             while len(pending) >= self._workers:  # at most `workers` ranges ahead: memory stays flat
@@ -190,8 +194,8 @@ class PageStream:
             pages.append(rows)
             if len(rows) < self._page_size:
                 return pages
-            newest = rows[-1].get("updated_at") if isinstance(rows[-1], dict) else None
-            if not isinstance(newest, str):
+            newest = _last_stamp(rows)
+            if newest is None:
                 return pages  # the writer halts at that row
             try:
                 if server_stamp(newest) >= server_stamp(upto):

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import operator
 import queue
 import time
 from collections.abc import Callable
@@ -27,7 +26,7 @@ import sqlalchemy.exc
 from local_schema import models
 from sync import bulkload
 from sync.dbutil import TableInfo, table_info, write_tx
-from sync.errors import Kind, RequestFailed
+from sync.errors import Kind, RequestFailed, missing_function
 from sync.pages import AdoptedRanges, PageStream, page_params
 from sync.pull_rows import (
     DELETED_ELSEWHERE,
@@ -36,12 +35,10 @@ from sync.pull_rows import (
     prepare,
     problem,
     scan,
+    stored_ids,
     too_far_ahead,
 )
 from sync.stamps import server_stamp
-
-_get_id = operator.itemgetter("id")
-_get_deleted = operator.methodcaller("get", "deleted_at")
 
 __all__ = ["DELETED_ELSEWHERE", "PAGE_SIZE", "ForeignKeyMiss", "PullResult", "Puller"]
 
@@ -131,9 +128,7 @@ class _Batch:
         conn.exec_driver_sql("RELEASE pull_page")
         self.rows += len(rows)
         if rows:
-            prepared = getattr(rows, "prepared", None)
-            self.pages.append((prepared.ids, False) if prepared is not None else
-                              (list(map(_get_id, rows)), any(map(_get_deleted, rows))))
+            self.pages.append(stored_ids(rows))
 
     def commit(self) -> None:
         if self.stack is None:
@@ -297,19 +292,17 @@ class Puller:
         try:
             found = self.rest.rpc(BOUNDS_RPC, {"tbl": table, "after_stamp": after, "page_rows": self.page_size})
         except RequestFailed as exc:
-            if exc.status == 404 or exc.code in ("PGRST202", "42883"):
+            if missing_function(exc):
                 self.bounds_supported = False  # an older server: not asked again this cycle
             return None
-        try:
-            stamps = [server_stamp(s) for s in found] if isinstance(found, list) and all(
-                isinstance(s, str) for s in found) else None
-        except ValueError:
-            stamps = None
-        floor = server_stamp(after) if after is not None else None
-        if not stamps or (floor is not None and stamps[0] <= floor) or any(
-                b <= a for a, b in zip(stamps, stamps[1:], strict=False)):
+        if not found or not isinstance(found, list) or not all(isinstance(s, str) for s in found):
             return None
-        return found
+        try:
+            stamps = [server_stamp(s) for s in ([after] if after is not None else []) + found]
+        except ValueError:
+            return None
+        # Every bound after the cursor, each after the one before.
+        return found if all(a < b for a, b in zip(stamps, stamps[1:], strict=False)) else None
 
     def _cursor(self, table: str) -> str | None:
         with self.db.engine.connect() as conn:

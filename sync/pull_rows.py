@@ -159,13 +159,25 @@ def prepare(info: TableInfo, rows: list[dict], after: str | None, user_id: str) 
         previous = server_stamp(after) if after else None
     except ValueError:
         return
-    server_date = getattr(rows, "server_date", None)
-    latest = server_date + FUTURE_SLACK if server_date is not None else None
-    if not _all_clean(info, rows, previous, latest, user_id) or any(map(_get_deleted, rows)):
+    if not _all_clean(info, rows, previous, _latest(rows), user_id) or any(map(_get_deleted, rows)):
         return
     ids = list(map(_get_id, rows))
     if len(set(ids)) == len(ids):
         rows.prepared = Prepared(after, ids, sorted(map(info.encode, rows), key=_first))
+
+
+def stored_ids(rows: list[dict]) -> tuple[list[str], bool]:
+    """The ids of a page that was stored, and whether any of them was a tombstone."""
+    prepared = getattr(rows, "prepared", None)
+    if prepared is not None:
+        return prepared.ids, False  # a prepared page has no tombstone
+    return list(map(_get_id, rows)), any(map(_get_deleted, rows))
+
+
+def _latest(rows) -> datetime | None:
+    """The newest stamp a page's rows may carry: FUTURE_SLACK after the reply's own Date header."""
+    server_date = getattr(rows, "server_date", None)  # sync.rest.Rows: the reply's Date header
+    return server_date + FUTURE_SLACK if server_date is not None else None
 
 
 def prepared_after(rows, cursor: str | None) -> Prepared | None:
@@ -188,8 +200,7 @@ def scan(info: TableInfo, rows: list[dict], cursor: str | None, user_id: str) ->
     if prepared_after(rows, cursor) is not None:
         return None  # checked on the fetching thread
     previous = server_stamp(cursor) if cursor else None
-    server_date = getattr(rows, "server_date", None)  # sync.rest.Rows: the reply's Date header
-    latest = server_date + FUTURE_SLACK if server_date is not None else None
+    latest = _latest(rows)
     if rows and _all_clean(info, rows, previous, latest, user_id):
         return None
     for i, row in enumerate(rows):
