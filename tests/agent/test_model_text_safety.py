@@ -13,7 +13,14 @@ from agent.llm_client import LLMClient
 from agent.skill_suggest import suggest_skill
 from agent.skill_tests import validate_test_cases
 from agent.storable import StreamCleaner, clean_text, json_value_problem, text_problem
-from agent.structured import Invalid, StructuredOutputError, ask_json, extract_json, require_object, text_field
+from agent.structured import (
+    Invalid,
+    StructuredOutputError,
+    ask_json,
+    extract_json,
+    require_object,
+    text_field,
+)
 from agent.threads import thread_messages
 from tests.agent.conftest import add_connection, add_thread
 from tests.agent.test_mirror import review, spec, world  # noqa: F401 - world is a fixture
@@ -98,9 +105,9 @@ def test_the_model_gets_one_repair_request_quoting_the_problem(fake_llm, bad):
 
 def test_twice_unusable_is_a_clear_error(fake_llm):
     fake_llm.reply(text='{"name": "x", "n": NaN}')
-    with LLMClient(fake_llm.base_url, "m") as client:
-        with pytest.raises(StructuredOutputError, match="NaN, Infinity.*Nothing was stored"):
-            ask_json(client, [{"role": "user", "content": "x"}], _name)
+    with LLMClient(fake_llm.base_url, "m") as client, \
+            pytest.raises(StructuredOutputError, match="NaN, Infinity.*Nothing was stored"):
+        ask_json(client, [{"role": "user", "content": "x"}], _name)
     assert len(fake_llm.chat_requests) == 2
 
 
@@ -124,8 +131,9 @@ def test_suggest_skill_with_nul_twice_stores_nothing(db, fake_llm, session):
     fake_llm.reply(text=json.dumps({**DRAFT, "template_prompt": "Be brief.\x00"}))
     with pytest.raises(StructuredOutputError, match="NUL character"):
         suggest_skill(db, connection.id, "")
-    from local_schema.models import Skill
     from sqlmodel import select
+
+    from local_schema.models import Skill
 
     with db.session() as s:
         assert s.exec(select(Skill)).all() == []
@@ -144,7 +152,7 @@ def test_test_cases_refuse_text_the_server_cannot_store():
         validate_test_cases([{"prompt": "p", "expectations": [{"kind": "contains", "value": "x" + LOW}]}])
 
 
-def test_a_mirror_review_with_nul_is_repaired_and_stored_clean(db, fake_llm, world):
+def test_a_mirror_review_with_nul_is_repaired_and_stored_clean(db, fake_llm, world):  # noqa: F811
     from agent import mirror
 
     fake_llm.enqueue(Reply(text=json.dumps(review(suggested_prompt="Be careful.\x00"))),
