@@ -8,6 +8,7 @@ stores the checked draft (agent.skills.create_skill) off the UI thread.
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -62,6 +63,8 @@ class NewSkillDialog(QDialog):
         col.addWidget(QLabel("Test cases (optional): a prompt and the checks its reply must pass"))
         self.cases_list = QListWidget()
         self.cases_list.setFixedHeight(84)
+        self.cases_list.setWordWrap(True)  # a long case reads in full, no sideways scrolling
+        self.cases_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.cases_list.itemDoubleClicked.connect(lambda _item: self.edit_case())
         col.addWidget(self.cases_list)
         row = QHBoxLayout()

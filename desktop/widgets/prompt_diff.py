@@ -43,16 +43,19 @@ class PromptDiffView(QTextBrowser):
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.max_lines_shown = max_lines_shown
         self.lines: list[tuple[str, str]] = []
+        if max_lines_shown:
+            self.document().documentLayout().documentSizeChanged.connect(self._fit_height)
 
     def show_diff(self, old: str | None, new: str | None) -> None:
         from agent.mirror import prompt_diff
 
         self.lines = prompt_diff(old, new)
         self.setHtml(diff_html(self.lines))
-        if self.max_lines_shown:
-            line = self.fontMetrics().lineSpacing()
-            shown = min(max(1, len(self.lines)), self.max_lines_shown)
-            self.setFixedHeight(shown * (line + 2) + 12)
+
+    def _fit_height(self, size) -> None:
+        """As tall as the laid-out text (wrapped lines included), up to `max_lines_shown` lines."""
+        limit = self.max_lines_shown * self.fontMetrics().lineSpacing() + 8
+        self.setFixedHeight(int(min(size.height(), limit)) + 2 * self.frameWidth() + 2)
 
     def changed_lines(self) -> tuple[int, int]:
         """(removed, added) line counts of what is shown."""

@@ -110,3 +110,21 @@ def test_the_jobs_indicator_forgets_done_after_a_while(qtbot, window):
     release.set()
     assert window.ctx.jobs.wait_idle(5000)
     qtbot.waitUntil(lambda: not indicator.isVisible(), timeout=3000)
+
+
+def test_the_dream_state_line_does_not_keep_done(qtbot, window, fake_llm, settle, monkeypatch):
+    import desktop.dream_controller as dream_controller
+    from tests.agent.test_dream import _plant, consolidating_model
+
+    monkeypatch.setattr(dream_controller, "ENDED_SHOWN_MS", 150)
+    cid = add_connection(window.ctx.db, "Dreamer", fake_llm.base_url, "fake-model")
+    _plant(window.ctx.db)
+    fake_llm.responder = consolidating_model
+    page = window.show_page("dream")
+    seen = []
+    page.controller.state_changed.connect(seen.append)
+    page.controller.dream_now("consolidate", cid)
+    assert window.ctx.jobs.wait_idle(20_000)
+    qtbot.waitUntil(lambda: "Last dream: done" in seen, timeout=5000)
+    qtbot.waitUntil(lambda: page.state_label.text().startswith("Not dreaming: "), timeout=5000)
+    assert "done" not in page.state_label.text()
