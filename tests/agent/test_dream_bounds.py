@@ -84,3 +84,14 @@ def test_a_dream_proposes_at_most_fifty_weak_deletions(db, fake_llm):  # noqa: F
     report = get_report(db, outcome.report_id)
     assert [p["kind"] for p in report.proposals] == ["delete"] * 50
     assert "10 more weak memories are left for the next dream." in report.summary
+
+
+def test_a_hand_edited_dream_json_with_nan_or_infinity_gets_defaults(tmp_path):
+    from agent.dream.settings import DreamSettings, load_settings
+
+    (tmp_path / "dream.json").write_text('{"max_requests": Infinity, "max_chars": 1e400, "idle_minutes": NaN, '
+                                         '"replay_turns": -Infinity}')
+    settings = load_settings(tmp_path).validated()
+    defaults = DreamSettings()
+    assert (settings.max_requests, settings.max_chars, settings.idle_minutes, settings.replay_turns) == (
+        defaults.max_requests, defaults.max_chars, defaults.idle_minutes, defaults.replay_turns)
