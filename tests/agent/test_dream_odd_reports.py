@@ -144,3 +144,21 @@ def test_the_command_line_shows_and_decides_odd_reports_with_sentences(tmp_path,
     assert "sqlalchemy" not in err.lower() and "sqlite" not in err.lower()
     code, out, err = _cli(capsys, data_dir, "reject", report_id[:8], "1")
     assert code == 0 and out.strip() == "Rejected: 5"
+
+
+def test_show_prints_a_revised_prompt_as_a_diff(tmp_path, capsys, memory_keyring):
+    data_dir = tmp_path / "profile"
+    data_dir.mkdir()
+    db = open_database(active_database_path(data_dir))
+    try:
+        with db.write() as s:
+            report = DreamReport(kind="stress", status="done", started_at="2026-11-30T12:00:00.000000+00:00",
+                                 proposals=[{"id": "p1", "kind": "edit", "state": "open", "title": "Revise “Bullets”",
+                                             "skill_id": "s1", "old_template_prompt": "Use bullets.\nBe brief.",
+                                             "template_prompt": "Use bullets, always.\nBe brief."}])
+            s.add(report)
+    finally:
+        db.close()
+    code, out, err = _cli(capsys, data_dir, "show", report.id)
+    assert code == 0, err
+    assert "  1. [open] Revise “Bullets”\n       - Use bullets.\n       + Use bullets, always.\n         Be brief.\n" in out
