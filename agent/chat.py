@@ -10,10 +10,13 @@ the first token and is rewritten at most every `flush_interval` seconds while st
 Stop keeps what arrived; a failure never removes the user's message (`retry()` re-asks it without
 storing it twice). `retry()` and `regenerate()` replace the replies after the user's message only
 once the new reply's first token arrives, so a failed regenerate keeps the old answer.
+Every call is also a check of the connection (agent.connection_test.record_turn): a reply sets it
+online, a failure offline or error with the reason, as Bind's Test would.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,13 +26,17 @@ from sqlalchemy import tuple_
 from sqlmodel import select
 
 from agent import errors
+from agent.connection_test import record_turn
 from agent.errors import LLMError
 from agent.llm_client import CancelToken, LLMClient
 from agent.memory import reinforce_used
 from agent.prompt import assemble_prompt
+from agent.storable import clean_text
 from agent.threads import default_title, last_message, next_seq
 from local_schema.database import LocalDatabase
 from local_schema.models import AgentConnection, Conversation, Message
+
+log = logging.getLogger(__name__)
 
 DONE, STOPPED, FAILED = "done", "stopped", "failed"
 MESSAGE_LIMIT = 200_000  # messages.content on the server: a longer message would be stored, then never sync
@@ -45,6 +52,7 @@ class TurnResult:
     error: LLMError | None = None  # set when status == failed; show error.message beside the message
     replaced_message_ids: list[str] = field(default_factory=list)  # old replies removed (retry/regenerate)
     reinforced_node_ids: list[str] = field(default_factory=list)
+    connection_status_changed: bool = False  # the turn moved its connection's synced status
 
 
 class ChatTurn:
@@ -77,7 +85,7 @@ class ChatTurn:
 
     def send(self, text: str) -> TurnResult:
         """Store `text` as the user's message (committed before the call), then ask for the reply."""
-        text = text.strip()
+        text = clean_text(text).strip()  # a pasted NUL (or a broken surrogate from argv) could never sync
         if not text:
             raise ValueError("Type a message first.")
         if len(text) > MESSAGE_LIMIT:
@@ -141,9 +149,11 @@ class ChatTurn:
                                                                    "choose one in Bind, then retry."))
             prompt = assemble_prompt(session, connection, self.conversation_id, user)
             base_url, model, owner = connection.base_url, connection.model, conversation.user_id
+            connection_id = connection.id
         try:
             client = LLMClient(base_url, model, self._key, read_timeout=self.read_timeout)
         except LLMError as err:
+            self._check_connection(result, connection_id, err)
             return self._fail(result, err)
         parts: list[str] = []
         last_flush = time.monotonic()
@@ -162,10 +172,13 @@ class ChatTurn:
             text = "".join(parts) or err.partial
             if text:
                 self._keep(result, owner, text, replace)
+            self._check_connection(result, connection_id, err)
             return self._fail(result, err)
         finally:
             client.close()
         text = "".join(parts)
+        if text or not self.cancelled:  # Stop before the first token says nothing about the endpoint
+            self._check_connection(result, connection_id, None)
         if self.cancelled:
             result.status = STOPPED
             if text:
@@ -177,6 +190,12 @@ class ChatTurn:
         if self.on_done:
             self.on_done(result)
         return result
+
+    def _check_connection(self, result: TurnResult, connection_id: str, err: LLMError | None) -> None:
+        try:
+            result.connection_status_changed = record_turn(self.db, connection_id, err)
+        except Exception:  # noqa: BLE001 - the status is a side note: never let it break the turn
+            log.exception("could not record the connection's status after a chat turn")
 
     def _fail(self, result: TurnResult, err: LLMError) -> TurnResult:
         result.status, result.error = FAILED, err

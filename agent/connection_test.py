@@ -3,6 +3,10 @@
 The result is kept locally (`connection_checks`: time of the last check and its error) and the
 connection's synced `status` column is updated only when it changes, so a re-test that finds the same
 state causes no sync traffic.
+
+A Console turn is a check too (`record_turn`, called by agent.chat for the window and `mirari chat`):
+a reply that arrives sets the connection online, a failed call sets it offline or error by the same
+rules (`result_of`), so the status never says "Online" about an endpoint that just refused a turn.
 """
 
 from __future__ import annotations
@@ -45,26 +49,47 @@ def check_connection(base_url: str, model: str, api_key: str | None = "", *, tim
                                         cancel=cancel):
                 pass
     except LLMError as err:
-        status = OFFLINE if err.kind in _OFFLINE_KINDS else ERROR
-        return CheckResult(status, err.message, utc_now(), err.kind, err.status)
+        return result_of(err)
     if cancel is not None and cancel.cancelled:
         return CheckResult(ERROR, "The test was cancelled.", utc_now(), "cancelled")
-    return CheckResult(ONLINE, "", utc_now())
+    return result_of(None)
 
 
-def record_check(db: LocalDatabase, connection_id: str, result: CheckResult) -> None:
-    """Store the outcome: connection status (if changed) and the local last-check row, in one write."""
+def result_of(err: LLMError | None) -> CheckResult:
+    """The status a call's outcome means: no error -> online; cannot connect, DNS, timeout -> offline;
+    any other failure of the endpoint (HTTP error, a reply that is not a chat completion) -> error."""
+    if err is None:
+        return CheckResult(ONLINE, "", utc_now())
+    status = OFFLINE if err.kind in _OFFLINE_KINDS else ERROR
+    return CheckResult(status, err.message, utc_now(), err.kind, err.status)
+
+
+def record_check(db: LocalDatabase, connection_id: str, result: CheckResult, *,
+                 missing_ok: bool = False) -> bool:
+    """Store the outcome: connection status (if changed) and the local last-check row, in one write.
+    Returns whether the synced status changed. A deleted connection is a ValueError, or with
+    `missing_ok` nothing is stored."""
     with db.write() as session:
         connection = session.get(AgentConnection, connection_id)
-        if connection is None:
+        if connection is None or connection.deleted_at is not None:
+            if missing_ok:
+                return False
             raise ValueError("That connection no longer exists.")
-        if connection.status != result.status:
+        changed = connection.status != result.status
+        if changed:
             connection.status = result.status
             session.add(connection)
         check = session.get(ConnectionCheck, connection_id) or ConnectionCheck(connection_id=connection_id,
                                                                                status=result.status)
         check.status, check.checked_at, check.error = result.status, result.checked_at, result.reason or None
         session.add(check)
+    return changed
+
+
+def record_turn(db: LocalDatabase, connection_id: str, err: LLMError | None) -> bool:
+    """A chat call's outcome as the connection's status (`err` None: a reply arrived). Returns whether
+    the synced status changed; a connection deleted meanwhile is left alone."""
+    return record_check(db, connection_id, result_of(err), missing_ok=True)
 
 
 def last_check(session: Session, connection_id: str) -> ConnectionCheck | None:

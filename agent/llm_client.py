@@ -7,6 +7,11 @@ connection's socket is shut down so a read blocked on a silent server returns at
 Every failure is raised as one `LLMError` (see agent.errors) with a kind and a single sentence for
 the user; a stream that breaks off raises `INCOMPLETE` with the text received so far in `.partial`.
 Cancellation is not an error: the generator just ends (check `token.cancelled`).
+
+The text is cleaned as it arrives (agent.storable.StreamCleaner): the server cannot store U+0000 or a
+lone surrogate, so a reply holding one (a `\u0000` escape, half an emoji) would be stored here and
+never sync. NUL is dropped, a surrogate pair split across two events is joined, a lone half becomes
+U+FFFD. Every caller — the Console, structured answers, skill tests, dreams — gets clean text.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import httpx
 from agent import errors
 from agent.errors import LLMError
 from agent.sse import SSEParser
+from agent.storable import StreamCleaner, clean_text
 
 _MAX_ERROR_BODY = 64 * 1024
 
@@ -246,30 +252,49 @@ def _chain(head: bytes, rest: Iterable[bytes]) -> Iterator[bytes]:
 
 def _read_sse(body: Iterable[bytes], cancel: CancelToken, key: str) -> Iterator[str]:
     parser = SSEParser()
+    cleaner = StreamCleaner()  # the server cannot store NUL or a lone surrogate: never let one in
     text: list[str] = []
     finished = False
-    for chunk in body:
-        if cancel.cancelled:
-            return
-        for data in parser.feed(chunk):
+
+    def events(datas: Iterable[str]) -> Iterator[str | None]:
+        """Each event's cleaned delta ("" for none); None at [DONE]."""
+        nonlocal finished
+        for data in datas:
             if data.strip() == "[DONE]":
+                yield None
                 return
             delta, done = _event(data, "".join(text), key)
             finished = finished or done
+            yield cleaner.feed(delta) if delta else ""
+
+    for chunk in body:
+        if cancel.cancelled:
+            return
+        for delta in events(parser.feed(chunk)):
+            if delta is None:
+                yield from _flushed(cleaner, text)
+                return
             if delta:
                 text.append(delta)
                 yield delta
-    for data in parser.close():
-        if data.strip() == "[DONE]":
-            return
-        delta, done = _event(data, "".join(text), key)
-        finished = finished or done
+    for delta in events(parser.close()):
+        if delta is None:
+            break
         if delta:
             text.append(delta)
             yield delta
+    yield from _flushed(cleaner, text)
     if not finished and not cancel.cancelled:
         raise LLMError(errors.INCOMPLETE, "The reply stopped before it was finished; the partial reply was kept.",
                        partial="".join(text))
+
+
+def _flushed(cleaner: StreamCleaner, text: list[str]) -> Iterator[str]:
+    """A half surrogate pair held back at the very end of the reply, as U+FFFD."""
+    tail = cleaner.flush()
+    if tail:
+        text.append(tail)
+        yield tail
 
 
 def _event(data: str, partial: str, key: str) -> tuple[str, bool]:
@@ -323,5 +348,6 @@ def _read_json(body: Iterable[bytes], cancel: CancelToken, key: str) -> Iterator
     content = message.get("content") if isinstance(message, dict) else (choice or {}).get("text")
     if not isinstance(content, str):
         raise LLMError(errors.MALFORMED, "The server's reply has no message content.")
+    content = clean_text(content)
     if content:
         yield content

@@ -26,6 +26,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from agent.storable import text_problem
 from agent.structured import Invalid
 
 KINDS = ("contains", "not_contains", "regex", "max_chars", "is_json")
@@ -73,6 +74,8 @@ def _case(item: Any, number: int) -> dict:
         raise Invalid(f'{where} needs a "prompt": the message to send.')
     if len(prompt.strip()) > CASE_PROMPT_LIMIT:
         raise Invalid(f"{where}: the prompt is {len(prompt.strip()):,} characters; the limit is {CASE_PROMPT_LIMIT:,}.")
+    if text_problem(prompt):
+        raise Invalid(f"{where}: the prompt: {text_problem(prompt)}.")
     expectations = item.get("expectations")
     if not isinstance(expectations, list) or not expectations:
         raise Invalid(f'{where} needs "expectations": a list of at least one check of the reply.')
@@ -92,8 +95,9 @@ def _expectation(item: Any, where: str) -> dict:
     if kind == "is_json":
         return {"kind": kind}
     if kind == "max_chars":
-        if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value) \
-                or not 1 <= value <= MAX_CHARS_LIMIT:
+        # (the range first: int() of NaN or an infinity raises instead of answering)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 1 <= value <= MAX_CHARS_LIMIT \
+                or value != int(value):
             raise Invalid(f"{where}: max_chars needs a whole number from 1 to {MAX_CHARS_LIMIT:,}.")
         return {"kind": kind, "value": int(value)}
     if not isinstance(value, str) or not value.strip():
@@ -102,6 +106,8 @@ def _expectation(item: Any, where: str) -> dict:
     limit = REGEX_LIMIT if kind == "regex" else VALUE_LIMIT
     if len(value) > limit:
         raise Invalid(f"{where}: the value is {len(value):,} characters; the limit for {kind} is {limit}.")
+    if text_problem(value):
+        raise Invalid(f"{where}: {text_problem(value)}.")
     if kind == "regex":
         problem = regex_problem(value)
         if problem:

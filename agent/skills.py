@@ -1,6 +1,7 @@
 """Skill Forge rules (MIRARI.md §IV): what a skill may contain, how it moves, how it is edited. No Qt.
 
     skill = create_suggested(db, SkillDraft(name="Summarise", template_prompt="Answer in 3 bullets."))
+    skill = create_skill(db, "Summarise", "Answer in 3 bullets.")   # written by hand ("New skill")
     move_skill(db, skill.id, "accepted")            # IllegalTransition unless the spec allows it
     edit_skill(db, skill.id, template_prompt="…")   # version + 1, exactly as the server will count it
     set_score(db, skill.id, 0.8)                    # Mirror Mode scoring a promoted skill
@@ -191,6 +192,32 @@ def create_suggested_in(session: Session, draft: SkillDraft, *, user_id: str | N
                   source=source)
     session.add(skill)
     return skill
+
+
+def check_new_skill(name: str | None, template_prompt: str | None, description: str | None = None,
+                    category: str | None = None, test_cases: list | None = None) -> SkillDraft:
+    """A skill written by hand, checked exactly as a save of the same fields is (edit_skill): the
+    server's limits, a name on one line, text the server can store, valid test cases. SkillError says
+    what to fix; nothing is written."""
+    cleaned = _checked(category, "category", CATEGORY_LIMIT)
+    try:
+        cases = validate_test_cases(test_cases or [])
+    except Invalid as problem:
+        raise SkillError(str(problem)) from None
+    return SkillDraft(name=_one_line(_checked(name, "name", NAME_LIMIT, required=True)),
+                      template_prompt=_checked(template_prompt, "template prompt", PROMPT_LIMIT, required=True),
+                      description=_checked(description, "description", DESCRIPTION_LIMIT),
+                      category=_one_line(cleaned) if cleaned else None, test_cases=cases)
+
+
+def create_skill(db: LocalDatabase, name: str | None, template_prompt: str | None, description: str | None = None,
+                 category: str | None = None, test_cases: list | None = None) -> Skill:
+    """"New skill" in the Forge and `mirari skills add`: store a skill written by hand. It starts as a
+    suggestion like every new skill (Suggest, a template, a Mirror recommendation): one click accepts it,
+    and a mistaken one can still be dismissed. Its source is null: made by its owner."""
+    draft = check_new_skill(name, template_prompt, description, category, test_cases)
+    with db.write() as session:
+        return create_suggested_in(session, draft)
 
 
 def move_skill(db: LocalDatabase, skill_id: str, target: str, *,

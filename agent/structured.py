@@ -5,7 +5,9 @@
 1. The request asks for `response_format: {"type": "json_object"}`; an endpoint that refuses the
    field (HTTP 400/422, as llama.cpp builds and some proxies do) is asked again without it.
 2. The reply is parsed tolerantly: plain JSON, JSON inside ``` fences, or the first balanced
-   {...}/[...] in prose around it.
+   {...}/[...] in prose around it. A value the server could not store or a field could not use —
+   NaN, Infinity, 1e400, a huge integer, U+0000 or a lone surrogate (`\u0000`, `\ud800` escapes) —
+   makes the reply invalid like any other malformed answer (agent.storable.json_value_problem).
 3. `validate(value)` turns it into the caller's type or raises `Invalid` with one sentence that a
    model can act on (which field, what limit).
 4. On failure exactly ONE repair request follows, quoting the problem. If that fails too,
@@ -23,6 +25,7 @@ from agent import errors
 from agent.errors import LLMError
 from agent.jobs import JobCancelled
 from agent.llm_client import CancelToken, LLMClient
+from agent.storable import json_value_problem, text_problem
 
 T = TypeVar("T")
 
@@ -59,9 +62,14 @@ def extract_json(text: str) -> Any:
     last_error = None
     for candidate in candidates:
         try:
-            return json.loads(candidate)
+            value = json.loads(candidate)
         except (ValueError, RecursionError) as exc:
             last_error = exc
+            continue
+        problem = json_value_problem(value)
+        if problem:
+            raise Invalid(f"The reply cannot be used: {problem}")
+        return value
     detail = f" ({last_error})" if isinstance(last_error, json.JSONDecodeError) else ""
     raise Invalid(f"The reply is not valid JSON{detail}.")
 
@@ -156,6 +164,9 @@ def text_field(obj: dict, key: str, *, limit: int, required: bool = True, defaul
         return default
     if not isinstance(value, str):
         raise Invalid(f'The field "{key}" must be a string.')
+    problem = text_problem(value)
+    if problem:  # typed or pasted by a person (the model's JSON is checked as a whole in extract_json)
+        raise Invalid(f'The field "{key}": {problem}.')
     value = value.strip()
     if len(value) > limit:
         raise Invalid(f'The field "{key}" is {len(value):,} characters long; the limit is {limit:,}.')

@@ -10,7 +10,7 @@ The server (supabase/migrations/…100000_tables.sql, table `templates`) refuses
   string `name`, every seed memory an object with a string `label` (templates_payload_shape);
 - `octet_length(payload::text) <= 1000000` — the size of PostgreSQL's own *jsonb* rendering, which is
   not Python's: `", "` and `": "` separators, numbers in plain notation (`0.00001`, never `1e-05`),
-  non-ASCII characters raw (templates_payload_size; see `jsonb_text_size`);
+  non-ASCII characters raw (templates_payload_size; see `agent.storable.jsonb_text_size`);
 - `name` <= 500, `description` <= 20 000, `category` <= 500 characters (code points).
 PostgreSQL text and jsonb cannot hold U+0000 at all, nor can UTF-8 carry a lone surrogate.
 
@@ -24,8 +24,10 @@ passes here is accepted by the server and installable by anyone. Publish, import
 from __future__ import annotations
 
 import math
-from decimal import Decimal
 from typing import Any
+
+from agent.storable import check_text as _check_text
+from agent.storable import jsonb_text_size
 
 PAYLOAD_BYTES_LIMIT = 1_000_000  # templates_payload_size
 NAME_LIMIT = 500
@@ -47,72 +49,6 @@ class TemplateInvalid(ValueError):
         more = f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})" \
             if len(problems) > 1 else ""
         super().__init__(f"{problems[0]}{more}" if problems else "invalid template")
-
-
-# --- PostgreSQL's jsonb text, measured ------------------------------------------------------------------
-def _number_text(value: int | float) -> str:
-    if isinstance(value, int):
-        return str(value)
-    # What we send is Python's repr (json.dumps); numeric_in keeps its digits and scale, and numeric_out
-    # writes them without an exponent. PostgreSQL's numeric has no negative zero.
-    text = format(Decimal(repr(value)), "f")
-    return text.lstrip("-") if Decimal(text) == 0 else text
-
-
-def _string_size(text: str) -> int:
-    size = 2  # the quotes
-    for ch in text:
-        code = ord(ch)
-        if ch in '"\\' or ch in "\b\f\n\r\t":
-            size += 2
-        elif code < 0x20:
-            size += 6  # \u00XX
-        else:
-            size += 1 if code < 0x80 else 2 if code < 0x800 else 3 if code < 0x10000 else 4
-    return size
-
-
-def jsonb_text_size(value: Any) -> int:
-    """`octet_length(value::jsonb::text)`, computed without a server. Raises ValueError for what jsonb
-    cannot store (NaN, infinities, U+0000, lone surrogates, keys that are not strings, other types)."""
-    stack = [value]
-    size = 0
-    while stack:
-        item = stack.pop()
-        if item is None or item is True:
-            size += 4
-        elif item is False:
-            size += 5
-        elif isinstance(item, int | float):
-            if isinstance(item, float) and not math.isfinite(item):
-                raise ValueError("a number is not finite (NaN or infinity)")
-            size += len(_number_text(item))
-        elif isinstance(item, str):
-            _check_text(item)
-            size += _string_size(item)
-        elif isinstance(item, dict):
-            size += 2 + max(0, len(item) - 1) * 2  # {} and ", "
-            for key, child in item.items():
-                if not isinstance(key, str):
-                    raise ValueError("an object key is not a string")
-                _check_text(key)
-                size += _string_size(key) + 2  # ": "
-                stack.append(child)
-        elif isinstance(item, list | tuple):
-            size += 2 + max(0, len(item) - 1) * 2
-            stack.extend(item)
-        else:
-            raise ValueError(f"a value of type {type(item).__name__} is not JSON")
-    return size
-
-
-def _check_text(text: str) -> None:
-    if "\x00" in text:
-        raise ValueError("a text contains the NUL character (U+0000), which the server cannot store")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("a text contains an unpaired surrogate, which is not valid Unicode") from None
 
 
 # --- the rules --------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 INPUT_EVENTS = frozenset({QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.Type.MouseMove,
                           QEvent.Type.Wheel, QEvent.Type.TouchBegin, QEvent.Type.InputMethod})
 CHECK_INTERVAL_MS = 30_000
+ENDED_SHOWN_MS = 6_000  # "Last dream: done" stays as long as a notice, then the gates are read again
 KIND_ORDER = ("consolidate", "replay", "stress")
 
 
@@ -201,6 +202,12 @@ class DreamController(QObject):
             self._set_state("Dream cancelled; what it found is kept.")
         bus.changed.emit(frozenset({"dream_reports", "memory_nodes", "skills"}), self)
         self.dream_ended.emit(job)
+        QTimer.singleShot(ENDED_SHOWN_MS, self, self._after_ended)
+
+    def _after_ended(self) -> None:
+        """The outcome has been shown: say again why it is (not) dreaming, not "done" until the next check."""
+        if self._timer.isActive():
+            self.check()
 
     def _on_input(self) -> None:
         if self.job is not None and self.job.state == "running" and not self.job.context.paused:

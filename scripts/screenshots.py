@@ -144,6 +144,29 @@ def shoot_templates(app, window, mode: str, ids: dict) -> None:
         window.grab().save(str(OUT / "templates-yours-light.png"))
 
 
+def shoot_new_skill(app, window, mode: str) -> None:
+    """The Skill Forge's New skill dialog, filled in as a user would, with one test case."""
+    from desktop.views.skill_new import NewSkillDialog
+
+    window.show_page("skills")
+    pump(app, 0.3)
+    dialog = NewSkillDialog(window)
+    dialog.name_edit.setText("Decision memo")
+    dialog.category_edit.setText("writing")
+    dialog.description_edit.setPlainText("When I ask for help deciding between options.")
+    dialog.prompt_edit.setPlainText("When asked to choose between options, answer as a short memo:\n"
+                                    "1. The recommendation in one sentence.\n2. Two reasons, most important first.\n"
+                                    "3. What would change the recommendation.\nNo more than 120 words.")
+    dialog.cases = [{"prompt": "Should I use SQLite or PostgreSQL for a desktop app?",
+                     "expectations": [{"kind": "regex", "value": "^1\\. "}, {"kind": "max_chars", "value": 900}]}]
+    dialog._show_cases(0)
+    dialog.resize(620, dialog.sizeHint().height())
+    dialog.show()
+    pump(app, 0.5)
+    dialog.grab().save(str(OUT / f"skills-new-{mode}.png"))
+    dialog.close()
+
+
 def main() -> int:
     import keyring
 
@@ -196,8 +219,8 @@ def main() -> int:
         console.refresh_threads(select=ids["Retry helper in Python"])
         pump(app, 0.5)
 
-        wanted = set(sys.argv[1:]) or {"bind", "console", "memory", "skills", "mirror", "observatory",
-                                          "tasks", "templates"}
+        wanted = set(sys.argv[1:]) or {"bind", "console", "memory", "skills", "skills-new", "mirror",
+                                          "observatory", "tasks", "templates"}
         mirror = window.show_page("mirror")
         if "mirror" in wanted:
             run_demo_review(app, window, fake, ids)
@@ -223,6 +246,8 @@ def main() -> int:
                 atlas.select(atlas.model.node_at(1).id)
                 pump(app, 0.2)
                 window.grab().save(str(OUT / f"memory-{mode}.png"))
+            if "skills-new" in wanted:
+                shoot_new_skill(app, window, mode)
             if "skills" in wanted:
                 forge = window.show_page("skills")
                 forge.select(skill_ids["Cite sources"])

@@ -5,7 +5,11 @@ Runs the real app under Xvfb on a throwaway data dir, with a local fake OpenAI-c
 playing the dreaming model; the three dreams run for real through the page's controller, and one
 proposal is accepted so the report shows both states:
 
-    xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python scripts/screenshots_dream.py
+    xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python scripts/screenshots_dream.py [page] [revise]
+
+`page`: the Dream page with the consolidate report (dream-light/dark.png); `revise`: the stress report
+with its "Revise the prompt" proposal, the new prompt shown as a diff (dream-revise-light/dark.png).
+Both when none is named.
 """
 
 from __future__ import annotations
@@ -74,12 +78,26 @@ def main() -> int:
         decide.accept(db, newest.id, next(i for i, p in enumerate(newest.proposals, 1) if p["kind"] == "merge"))
         page.refresh()
         pump(app, 0.5)
+        wanted = set(sys.argv[1:]) or {"page", "revise"}
+        stress = next(r.id for r in list_reports(db) if r.kind == "stress")
         for mode in ("light", "dark"):
             theme.apply_theme(app, mode)
             window.show_page("dream")
-            page.refresh()
-            pump(app, 0.8)
-            window.grab().save(str(OUT / f"dream-{mode}.png"))
+            if "page" in wanted:
+                page._selected = None
+                page.refresh()
+                pump(app, 0.8)
+                window.grab().save(str(OUT / f"dream-{mode}.png"))
+            if "revise" in wanted:
+                page._selected = stress
+                page.refresh()
+                pump(app, 0.8)
+                edit = next(pid for pid, diff in page.report.prompt_diffs.items())
+                card = page.report.proposal_cards[edit]
+                scroll = page.report.parentWidget().parentWidget()  # the QScrollArea around the report
+                scroll.ensureWidgetVisible(card, 0, 0)
+                pump(app, 0.3)
+                window.grab().save(str(OUT / f"dream-revise-{mode}.png"))
         window.close()
         pump(app, 0.2)
         db.close()

@@ -148,9 +148,14 @@ def _show(args) -> int:
 
 
 def _print_proposals(report) -> None:
+    from agent.mirror import prompt_diff
+
     for number, proposal in enumerate(report.proposals or [], 1):
         if isinstance(proposal, dict):
             print(f"  {number}. [{proposal.get('state')}] {proposal.get('title', proposal.get('kind'))}")
+            if proposal.get("kind") == "edit":  # the new prompt, as a line diff (as the page shows it)
+                for tag, line in prompt_diff(proposal.get("old_template_prompt"), proposal.get("template_prompt")):
+                    print(f"       {tag} {line}")
 
 
 @_guard

@@ -1,4 +1,4 @@
-"""`mirari skills suggest|list|show|move|edit|test|delete|threshold`: the Skill Forge from the command
+"""`mirari skills add|suggest|list|show|move|edit|test|delete|threshold`: the Skill Forge from the command
 line, over agent.skills / skill_suggest / skill_runner (the same functions as the page).
 
 IDs may be given in full or as a unique prefix (lists show 8 characters). `--json` prints the skills
@@ -28,6 +28,17 @@ from agent.commands._common import (
 def register(subparsers) -> None:
     skills = subparsers.add_parser("skills", help="the Skill Forge: suggest, test and promote skills")
     sub = skills.add_subparsers(dest="skills_command", metavar="ACTION", required=True)
+
+    p = sub.add_parser("add", help="write a new skill by hand (stored as suggested, like the page's New skill)")
+    p.add_argument("--name", required=True)
+    p.add_argument("--prompt", required=True, metavar="TEXT",
+                   help='the template prompt: the instruction itself ("-" reads standard input)')
+    p.add_argument("--description")
+    p.add_argument("--category")
+    p.add_argument("--tests", metavar="FILE", help='test cases as a JSON array (a file, or "-" for standard input), '
+                                                   'as for `skills edit`')
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_add)
 
     p = sub.add_parser("suggest", help="let a connection draft a new skill (stored as suggested)")
     p.add_argument("--connection", required=True, metavar="ID")
@@ -151,6 +162,23 @@ def _interruptible(handler):
 
 
 @guard
+def _add(args) -> int:
+    from agent.skills import create_skill
+
+    if args.prompt == "-" and args.tests == "-":
+        raise CommandError("--prompt and --tests cannot both read standard input")
+    prompt = read_text(args.prompt)
+    cases = _read_tests(args.tests) if args.tests is not None else None
+    with open_db(args) as db:
+        skill = create_skill(db, args.name, prompt, args.description, args.category, cases)
+    if args.json:
+        print_json(skill_json(skill))
+    else:
+        print(f"added {short(skill.id)}: {skill.name} (suggested, {len(skill.test_cases)} test case(s))")
+    return 0
+
+
+@guard
 @_interruptible
 def _suggest(args) -> int:
     from agent.skill_suggest import suggest_skill
@@ -227,19 +255,13 @@ def _move(args) -> int:
 
 @guard
 def _edit(args) -> int:
-    import json
-
     from agent.skills import edit_skill
 
     changes = {key: getattr(args, key) for key in ("name", "description", "category") if getattr(args, key) is not None}
     if args.prompt is not None:
         changes["template_prompt"] = read_text(args.prompt)
     if args.tests is not None:
-        source = sys.stdin.read() if args.tests == "-" else _read_file(args.tests)
-        try:
-            changes["test_cases"] = json.loads(source)
-        except ValueError as exc:
-            raise CommandError(f"the test cases are not valid JSON: {exc}") from None
+        changes["test_cases"] = _read_tests(args.tests)
     if not changes:
         raise CommandError("nothing to change: give --name, --description, --category, --prompt or --tests")
     with open_db(args) as db:
@@ -249,6 +271,17 @@ def _edit(args) -> int:
     else:
         print(f"saved {short(skill.id)}: {skill.name}, version {skill.version}")
     return 0
+
+
+def _read_tests(where: str):
+    """Test cases from a JSON file or standard input ("-"); checked by the Forge when saved."""
+    import json
+
+    source = sys.stdin.read() if where == "-" else _read_file(where)
+    try:
+        return json.loads(source)
+    except ValueError as exc:
+        raise CommandError(f"the test cases are not valid JSON: {exc}") from None
 
 
 def _read_file(path: str) -> str:

@@ -25,6 +25,7 @@ from local_schema.timestamps import parse_timestamp
 
 WEAK_STRENGTH = 0.2
 WEAK_AFTER = timedelta(days=60)
+MAX_WEAK = 50  # delete proposals for weak nodes per dream, so merges and contradictions keep their room
 CANDIDATE_SIMILARITY = 0.5  # content-word overlap at which a pair is worth asking about
 MAX_PAIRS = 25  # candidate pairs sent in one request
 MAX_NODES_SHOWN = 60  # nodes shown for the contradiction check (strongest first)
@@ -75,7 +76,12 @@ def consolidate(db, client: Any, progress: DreamProgress, ctx, now: datetime, st
         return
     strength = {n.id: effective_strength(n, now) for n in nodes}
 
-    for node in find_weak(nodes, now):
+    weak = find_weak(nodes, now)
+    if len(weak) > MAX_WEAK:  # the weakest first; the next dream proposes the rest
+        weak = sorted(weak, key=lambda n: (strength[n.id], n.id))
+        progress.notes.append(f"{len(weak) - MAX_WEAK} more weak memories are left for the next dream.")
+        weak = weak[:MAX_WEAK]
+    for node in weak:
         progress.findings.append({"kind": "weak", "node_ids": [node.id],
                                   "text": f"“{node.label}” is weak ({strength[node.id]:.2f}) and unused for 60+ days."})
         progress.propose("delete", f"Delete the weak memory “{_short(node.label)}”", node_id=node.id,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from agent.dream.report_shape import as_text, proposal_problem
 from agent.dream.reports import ACCEPTED, OPEN, REJECTED, DreamError, _find, find_proposal
 from agent.memory import AtlasError, clean_label, find_duplicate
 from local_schema.models import DreamReport, MemoryNode
@@ -33,18 +34,18 @@ def _decide(db, report_id: str, ref: str | int, state: str, now: datetime | None
     said = ""
     if state == ACCEPTED:
         with db.session() as session:
-            proposal = _open_proposal(_find(session, report_id), ref)
+            proposal = _open_proposal(_find(session, report_id), ref, applying=True)
         if proposal.get("kind") in SKILL_KINDS:
             # The Skill Forge's own functions apply it (its pipeline, limits and version count), in their
             # transaction; the decision is recorded right after.
             said = _apply_to_skill(db, proposal)
     with db.write() as session:
         report = _find(session, report_id)
-        proposal = _open_proposal(report, ref)
+        proposal = _open_proposal(report, ref, applying=state == ACCEPTED)
         if state == ACCEPTED and proposal.get("kind") not in SKILL_KINDS:
             said = _apply(session, proposal, now)
         elif state == REJECTED:
-            said = f"Rejected: {proposal.get('title', '')}"
+            said = f"Rejected: {as_text(proposal.get('title')) or 'the proposal'}"
         updated = [dict(p, state=state, decided_at=format_timestamp(now)) if p is proposal else p
                    for p in report.proposals]
         report.proposals = updated  # a new list, so the JSON column is seen as changed
@@ -52,10 +53,14 @@ def _decide(db, report_id: str, ref: str | int, state: str, now: datetime | None
     return said
 
 
-def _open_proposal(report, ref) -> dict:
+def _open_proposal(report, ref, *, applying: bool = False) -> dict:
     proposal = find_proposal(report, ref)
     if proposal.get("state") != OPEN:
         raise DreamError(f"Proposal {proposal.get('id')} was already {proposal.get('state')}.")
+    problem = proposal_problem(proposal) if applying else None
+    if problem:  # synced from elsewhere with fields of the wrong type: say so, never a database error
+        raise DreamError(f"Cannot apply proposal {proposal.get('id')}: {problem}. It may come from another "
+                         "version of MIRARI; reject it instead.")
     return proposal
 
 

@@ -16,11 +16,19 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel import select
 
+from agent.dream.report_shape import as_text, readable
+from agent.storable import jsonb_text_size
 from local_schema.models import DreamReport
 from local_schema.timestamps import format_timestamp
 
 SUMMARY_LIMIT = 20_000  # dream_reports_summary_length on the server
-SIZE_LIMIT = 500_000  # dream_reports_size: budget + findings + proposals, in bytes of JSON text
+SIZE_LIMIT = 500_000  # dream_reports_size: budget + findings + proposals, octet_length of their jsonb text
+# What a dream writes at most, measured as PostgreSQL measures it (agent.storable.jsonb_text_size): 50 kB
+# below the server's limit, so the report syncs whatever a model sent.
+REPORT_BYTES = 450_000
+PROPOSALS_BYTES = 300_000  # proposals first (they are what the user acts on); findings fill the rest
+MAX_PROPOSALS = 200  # more is not a review anyone finishes; the next dream finds the rest
+DECISION_BYTES = 64  # what deciding adds to a proposal later ("state": "accepted", "decided_at": …)
 OPEN, ACCEPTED, REJECTED = "open", "accepted", "rejected"
 FINAL_STATUSES = ("done", "partial", "cancelled", "failed", "interrupted")
 
@@ -36,11 +44,33 @@ class DreamProgress:
     findings: list[dict] = field(default_factory=list)
     proposals: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what went wrong in a step, said plainly
+    proposal_bytes: int = 2  # the jsonb size of `proposals` ("[]"), with room for each decision
+    left_out: int = 0  # proposals not kept: past MAX_PROPOSALS or PROPOSALS_BYTES
 
-    def propose(self, kind: str, title: str, **payload: Any) -> dict:
+    def propose(self, kind: str, title: str, **payload: Any) -> dict | None:
+        """Add a proposal, or None when the report has no room left for it (counted in `left_out`).
+        A proposal is kept whole or not at all: a cut label or prompt would apply what nobody proposed.
+        The dreams propose in order of value (consolidate: deletes of weak nodes, merges, contradictions,
+        then rewordings), so what is left out is the least valuable, and the next dream finds it again."""
         proposal = {"id": f"p{len(self.proposals) + 1}", "kind": kind, "state": OPEN, "title": title, **payload}
+        try:
+            size = jsonb_text_size(proposal) + 2 + DECISION_BYTES  # ", " between items
+        except ValueError:  # not storable at all (the model's text is checked before; this is a last guard)
+            size = PROPOSALS_BYTES
+        if len(self.proposals) >= MAX_PROPOSALS or self.proposal_bytes + size > PROPOSALS_BYTES:
+            self.left_out += 1
+            return None
         self.proposals.append(proposal)
+        self.proposal_bytes += size
         return proposal
+
+    def size_note(self) -> str:
+        """The sentence for the summary when proposals were left out, else ""."""
+        if not self.left_out:
+            return ""
+        many = self.left_out != 1
+        return (f"{self.left_out} more proposal{'s were' if many else ' was'} left out to keep the report within "
+                "the size it can sync; dream again after deciding on these.")
 
 
 def device_id(db) -> str:
@@ -70,7 +100,7 @@ def checkpoint(db, report_id: str, progress: DreamProgress, budget: dict) -> Non
         report = session.get(DreamReport, report_id)
         if report is None or report.deleted_at is not None:
             return  # deleted meanwhile (on another device): nothing to keep it for
-        report.findings, report.proposals = _fit(progress.findings, progress.proposals)
+        report.findings, report.proposals = _fit(progress.findings, progress.proposals, budget)
         report.budget = dict(budget)
         session.add(report)
 
@@ -84,7 +114,7 @@ def finish_report(db, report_id: str, status: str, summary: str, progress: Dream
         report.status = status
         report.finished_at = format_timestamp(now)
         report.summary = summary[:SUMMARY_LIMIT]
-        report.findings, report.proposals = _fit(progress.findings, progress.proposals)
+        report.findings, report.proposals = _fit(progress.findings, progress.proposals, budget)
         report.budget = dict(budget)
         session.add(report)
 
@@ -96,27 +126,29 @@ def mark_interrupted(db, device: str, keep: set[str] = frozenset(), now: datetim
         rows = session.exec(select(DreamReport).where(DreamReport.status == "running",
                                                       DreamReport.deleted_at.is_(None))).all()
         for report in rows:
-            if report.id in keep or (report.budget or {}).get("device") != device:
+            budget = report.budget if isinstance(report.budget, dict) else {}
+            if report.id in keep or budget.get("device") != device:
                 continue
             report.status = "interrupted"
             report.finished_at = format_timestamp(now or datetime.now(UTC))
-            report.summary = ((report.summary or "") + " The app closed before this dream ended; "
-                              "what it found until then is kept.").strip()
+            report.summary = ((as_text(report.summary) or "") + " The app closed before this dream ended; "
+                              "what it found until then is kept.").strip()[:SUMMARY_LIMIT]
             session.add(report)
             count += 1
     return count
 
 
 def list_reports(db) -> list[DreamReport]:
+    """Newest first, each a detached copy in the shape readers expect (agent.dream.report_shape)."""
     with db.session() as session:
-        return list(session.exec(select(DreamReport).where(DreamReport.deleted_at.is_(None))
-                                 .order_by(DreamReport.started_at.desc(), DreamReport.id)).all())
+        return [readable(r) for r in session.exec(select(DreamReport).where(DreamReport.deleted_at.is_(None))
+                                                  .order_by(DreamReport.started_at.desc(), DreamReport.id)).all()]
 
 
 def get_report(db, report_id: str) -> DreamReport:
+    """One report (full id or a unique prefix), as `list_reports` shapes it."""
     with db.session() as session:
-        report = _find(session, report_id)
-    return report
+        return readable(_find(session, report_id))
 
 
 def delete_report(db, report_id: str) -> None:
@@ -147,8 +179,9 @@ def _find(session, report_id: str) -> DreamReport:
 
 
 def find_proposal(report: DreamReport, ref: str | int) -> dict:
-    """A proposal by its number as shown (1, 2, …) or its id (p1, p2, …)."""
-    proposals = list(report.proposals or [])
+    """A proposal by its number as shown (1, 2, …: objects only, as every reader numbers them) or its id
+    (p1, p2, …)."""
+    proposals = [p for p in report.proposals if isinstance(p, dict)] if isinstance(report.proposals, list) else []
     ref = str(ref).strip()
     if ref.isdigit() and 1 <= int(ref) <= len(proposals):
         return proposals[int(ref) - 1]
@@ -158,12 +191,24 @@ def find_proposal(report: DreamReport, ref: str | int) -> dict:
     raise DreamError(f"The report has no proposal '{ref}' (it has {len(proposals)}).")
 
 
-def _fit(findings: list[dict], proposals: list[dict]) -> tuple[list[dict], list[dict]]:
-    """Keep the report under the server's size check: drop the oldest findings first, never proposals
-    a user may still act on (there are never many of those)."""
-    import json
+def _fit(findings: list[dict], proposals: list[dict], budget: dict) -> tuple[list[dict], list[dict]]:
+    """Keep the report within REPORT_BYTES (jsonb bytes, as the server counts them): the proposals are
+    already bounded when made (DreamProgress.propose); the findings take what is left, the newest first,
+    so the oldest are dropped (a finding the server could not store is dropped too)."""
+    room = REPORT_BYTES - _jsonb_size(budget) - _jsonb_size(proposals) - DECISION_BYTES * len(proposals)
+    kept: list[dict] = []
+    used = 2
+    for finding in reversed(findings):
+        size = _jsonb_size(finding) + 2
+        if used + size > room:
+            break
+        kept.append(finding)
+        used += size
+    return kept[::-1], list(proposals)
 
-    findings = list(findings)
-    while findings and len(json.dumps(findings)) + len(json.dumps(proposals)) > SIZE_LIMIT - 10_000:
-        findings.pop(0)
-    return findings, list(proposals)
+
+def _jsonb_size(value) -> int:
+    try:
+        return jsonb_text_size(value)
+    except ValueError:
+        return REPORT_BYTES + 1  # never fits

@@ -118,7 +118,7 @@ def _dream(kind, db, client, connection_id, settings, progress, ctx, now, step, 
 
 def _finish(db, report_id, status, kind, stop_reason, progress, budget, budget_dict, now) -> str:
     summary = " ".join(part for part in (_describe(kind, progress), stop_reason, *progress.notes,
-                                         f"Used {budget.describe()}.") if part)
+                                         progress.size_note(), f"Used {budget.describe()}.") if part)
     finish_report(db, report_id, status, summary, progress, budget_dict, now)
     return summary
 

@@ -35,7 +35,7 @@ class DreamSettings:
         def clamp(value, low, high, default):
             try:
                 return min(high, max(low, int(value)))
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):  # NaN, Infinity and 1e400 in a hand-edited file
                 return default
 
         d = DreamSettings()

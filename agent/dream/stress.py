@@ -28,6 +28,7 @@ from agent.structured import Invalid, ask_json, list_field, require_object, text
 from local_schema.models import AgentConnection
 
 MAX_CASES = 5  # per skill
+MAX_FAILURES = 8  # distinct failure lines kept per skill
 VARIATION_KINDS = ("off_topic", "conflicting", "injection")
 SYSTEM = ("You test an AI assistant's skills by writing hard variations of their test prompts. "
           "Answer with JSON only.")
@@ -50,7 +51,7 @@ def stress(db, client: Any, connection_id: str, progress: DreamProgress, ctx, no
         trials = [(case, "original") for case in cases] + _variations(client, skill, cases, canary, ctx)
         system = "\n\n".join(part for part in (base, skill_block(skill.name, skill.template_prompt)) if part)
         tally: dict[str, list[int]] = {}
-        failures: list[str] = []
+        failed_lines: list[str] = []
         for case, kind in trials:
             ctx.check()
             reply = "".join(client.stream_chat([{"role": "system", "content": system},
@@ -60,10 +61,20 @@ def stress(db, client: Any, connection_id: str, progress: DreamProgress, ctx, no
             counts = tally.setdefault(kind, [0, 0])
             counts[0] += int(passed)
             counts[1] += 1
-            if not passed and len(failures) < 8:
-                failures.append(f"{kind.replace('_', '-')}: " + "; ".join(failed)[:200])
-        _conclude(client, skill, tally, failures, min_score, progress, ctx)
+            if not passed:
+                failed_lines.append(f"{kind.replace('_', '-')}: " + "; ".join(failed)[:200])
+        _conclude(client, skill, tally, count_lines(failed_lines)[:MAX_FAILURES], min_score, progress, ctx)
         step(f"skill {number}")
+
+
+def count_lines(lines) -> list[str]:
+    """Each distinct line once, in the order first seen, with how often it came when more than once
+    ("original: contains "•" (×3)"): the same check failing on several cases or runs is one finding."""
+    counts: dict[str, int] = {}
+    for line in lines:
+        text = str(line)
+        counts[text] = counts.get(text, 0) + 1
+    return [f"{text} (×{n})" if n > 1 else text for text, n in counts.items()]
 
 
 def _variations(client, skill, cases: list[dict], canary: str, ctx) -> list[tuple[dict, str]]:

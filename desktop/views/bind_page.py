@@ -348,8 +348,8 @@ class BindPage(QWidget):
         self.deleted.emit(connection_id)
 
     def _on_changed(self, tables, initiator) -> None:
-        if initiator is not self and "agent_connections" in tables:
-            self.refresh()
+        if initiator is not self and tables & {"agent_connections", "connection_checks"}:
+            self.refresh()  # (a Console turn is a check too: agent.connection_test.record_turn)
         if "secrets" in tables:
             self._update_key_note()
         if "theme" in tables:

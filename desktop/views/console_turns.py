@@ -47,6 +47,18 @@ def _provisional(role: str, content: str = "", streaming: bool = False) -> Messa
     return MessageRow(f"{PROVISIONAL}{uuid.uuid4()}", role, content, utc_now(), streaming=streaming)
 
 
+def turn_tables(result) -> frozenset[str]:
+    """What a finished turn wrote, announced on the change bus like every Op's writes: the thread (its
+    title, its activity) and its messages; the connection's last check (every call is one) and the
+    connection itself when the turn moved its status; the Atlas when the reply used injected memory."""
+    tables = {"conversations", "messages", "connection_checks"}
+    if result.connection_status_changed:
+        tables.add("agent_connections")
+    if result.reinforced_node_ids:
+        tables.add("memory_nodes")
+    return frozenset(tables)
+
+
 class TurnController(QObject):
     turn_finished = Signal(object)  # agent.chat.TurnResult
     turn_crashed = Signal(str)
@@ -157,8 +169,7 @@ class TurnController(QObject):
             self._errors[result.user_message_id] = result.error.message
             model.set_error(result.user_message_id, result.error.message)
         self._end()
-        if result.reinforced_node_ids:  # the reply used injected memory: the Atlas shows the new strengths
-            bus.changed.emit(frozenset({"memory_nodes"}), self.page)
+        bus.changed.emit(turn_tables(result), self.page)
         self.turn_finished.emit(result)
 
     def _crashed(self, exc: BaseException) -> None:
@@ -170,6 +181,7 @@ class TurnController(QObject):
         if self._restore_text and not self.page.composer.toPlainText():
             self.page.composer.setPlainText(self._restore_text)
         self._end()
+        bus.changed.emit(frozenset({"conversations", "messages"}), self.page)  # perhaps the message was stored
         bus.error.emit(str(exc) or type(exc).__name__)
         self.turn_crashed.emit(str(exc))
         if self.page.conversation_id:

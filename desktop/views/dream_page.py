@@ -225,6 +225,8 @@ class DreamPage(QWidget):
             self.refresh()
         if "agent_connections" in tables:
             self._load_settings()
+        if "theme" in tables and self.report.report is not None:
+            self.report.show_report(self.report.report, self._connection_name)  # the diff's colours
 
     def _show_ended(self, job) -> None:
         """A dream just ended: show its report (a cancelled or failed one is kept too, so the newest)."""

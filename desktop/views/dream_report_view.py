@@ -1,5 +1,8 @@
 """One dream report: what it was, how far it got and what it used, its proposals (each with Accept and
-Reject, or the decision already taken) and its findings (replay verdicts side by side)."""
+Reject, or the decision already taken) and its findings (replay verdicts side by side).
+
+A proposal to revise a skill's prompt shows the change as a line diff (Mirror's PromptDiffView), so
+Accept is never blind; a stress finding lists what failed, each distinct line once with its count."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLay
 
 from desktop.models.dream_model import STATUS_WORDS
 from desktop.models.thread_model import relative_time
+from desktop.widgets.prompt_diff import PromptDiffView
 
 VERDICT_WORDS = {"better": "▲ better", "worse": "▼ worse", "same": "= same"}
 
@@ -32,13 +36,15 @@ class ReportView(QWidget):
         self._col.setSpacing(8)
         self.report = None
         self.proposal_cards: dict[str, QFrame] = {}
+        self.prompt_diffs: dict[str, PromptDiffView] = {}  # proposal id -> the diff of an "edit" proposal
 
     def show_report(self, report, connection_name) -> None:
         self.report = report
-        self.proposal_cards = {}
+        self.proposal_cards, self.prompt_diffs = {}, {}
         while self._col.count():
             item = self._col.takeAt(0)
-            if item.widget() is not None:
+            if item.widget() is not None:  # hidden now: deleteLater waits for the event loop
+                item.widget().hide()
                 item.widget().deleteLater()
         if report is None:
             self._col.addWidget(_label("Pick a dream on the left to see what it found.", "Muted"))
@@ -78,6 +84,8 @@ class ReportView(QWidget):
         detail = _detail(proposal)
         if detail:
             text.addWidget(_label(detail, "Muted", rich=True))
+        if proposal.get("kind") == "edit":
+            text.addWidget(self._prompt_change(proposal))
         row.addLayout(text, 1)
         state = proposal.get("state")
         if state == "open":
@@ -93,6 +101,23 @@ class ReportView(QWidget):
             row.addWidget(QLabel("✓ Accepted" if state == "accepted" else "✗ Rejected", objectName="Muted"))
         return card
 
+    def _prompt_change(self, proposal: dict) -> QWidget:
+        """The revised template prompt against the one the dream tested (− removed, + added)."""
+        box = QWidget()
+        col = QVBoxLayout(box)
+        col.setContentsMargins(0, 4, 0, 0)
+        col.setSpacing(2)
+        old, new = proposal.get("old_template_prompt"), proposal.get("template_prompt")
+        old, new = (old if isinstance(old, str) else ""), (new if isinstance(new, str) else "")
+        diff = PromptDiffView(max_lines_shown=14)
+        diff.show_diff(old, new)
+        removed, added = diff.changed_lines()
+        col.addWidget(_label(f"The skill's prompt, changed (− {removed} line{'s' if removed != 1 else ''} "
+                             f"removed, + {added} added):", "Muted"))
+        col.addWidget(diff)
+        self.prompt_diffs[str(proposal.get("id"))] = diff
+        return box
+
     def _finding(self, finding: dict) -> QWidget:
         if finding.get("kind") == "replay":
             verdict = VERDICT_WORDS.get(finding.get("verdict"), finding.get("verdict", ""))
@@ -103,7 +128,12 @@ class ReportView(QWidget):
                 html += f"<br><i>{escape(_short(finding['reason'], 240))}</i>"
             return _label(html, rich=True)
         if finding.get("kind") == "stress":
-            return _label(finding.get("text", ""))
+            from agent.dream.stress import count_lines
+
+            failures = finding.get("failures")
+            lines = count_lines(failures) if isinstance(failures, list) else []
+            text = str(finding.get("text", ""))
+            return _label("\n".join([text, *(f"  ✗ {line}" for line in lines)]))
         return _label("• " + str(finding.get("text", "")))
 
 

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from html import escape
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
@@ -17,7 +16,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QScrollArea,
-    QTextBrowser,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -25,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from desktop.models.thread_model import relative_time
 from desktop.theme import colors
+from desktop.widgets.prompt_diff import PromptDiffView
 
 COLUMNS = (("strengths", "Strengths"), ("weaknesses", "Weaknesses"), ("recommendations", "Recommendations"))
 WIDE_MIN = 760  # below this width the four columns become two rows of two
@@ -45,25 +44,6 @@ def _label(text: str, name: str = "", rich: bool = False) -> QLabel:
     label.setTextFormat(Qt.TextFormat.RichText if rich else Qt.TextFormat.PlainText)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     return label
-
-
-def _mix(fg: str, bg: str, amount: float) -> str:
-    """`amount` of `fg` over `bg`, as #rrggbb (rich text has no alpha)."""
-    a, b = QColor(fg), QColor(bg)
-    return QColor(round(a.red() * amount + b.red() * (1 - amount)), round(a.green() * amount + b.green() * (1 - amount)),
-                  round(a.blue() * amount + b.blue() * (1 - amount))).name()
-
-
-def diff_html(lines: list[tuple[str, str]]) -> str:
-    """The prompt diff as rich text: added lines tinted green, removed ones red and struck through."""
-    c = colors()
-    styles = {"+": f"background-color:{_mix(c.online, c.panel, 0.18)};",
-              "-": f"background-color:{_mix(c.error, c.panel, 0.16)}; text-decoration:line-through;",
-              " ": f"color:{c.text};"}
-    rows = []
-    for tag, line in lines:
-        rows.append(f'<div style="{styles[tag]} white-space:pre-wrap;">{escape(tag)} {escape(line) or "&nbsp;"}</div>')
-    return f'<div style="font-family:monospace;">{"".join(rows)}</div>'
 
 
 class ReportView(QWidget):
@@ -148,9 +128,7 @@ class ReportView(QWidget):
         col.addWidget(head)
         self.prompt_state = _label("", "Muted")
         col.addWidget(self.prompt_state)
-        self.diff = QTextBrowser()
-        self.diff.setOpenLinks(False)
-        self.diff.setFrameShape(QFrame.Shape.NoFrame)
+        self.diff = PromptDiffView()
         col.addWidget(self.diff, 1)
         row = QHBoxLayout()
         self.apply_button = QPushButton("Apply")
@@ -273,24 +251,22 @@ class ReportView(QWidget):
             (self.to_memory if kind == "memory" else self.to_skill).emit(self.data.report.id, number)
 
     def _show_prompt(self, data: ReportData) -> None:
-        from agent.mirror import prompt_diff
-
         report = data.report
         applied = report.applied_at is not None
         self.apply_button.setEnabled(bool(report.suggested_prompt) and not applied and data.current_prompt is not None)
         self.undo_button.setEnabled(applied and data.current_prompt is not None)
         if not report.suggested_prompt:
             self.prompt_state.setText("No change needed: the review suggests keeping the current prompt.")
-            self.diff.setHtml(diff_html(prompt_diff(data.current_prompt, data.current_prompt)))
+            self.diff.show_diff(data.current_prompt, data.current_prompt)
             return
         if data.current_prompt is None:
             self.prompt_state.setText("The reviewed connection was deleted; the suggestion is shown on its own.")
-            self.diff.setHtml(diff_html(prompt_diff("", report.suggested_prompt)))
+            self.diff.show_diff("", report.suggested_prompt)
         elif applied:
             when = relative_time(report.applied_at) or report.applied_at[:16]
             self.prompt_state.setText(f"Applied {when}. The previous prompt is kept with this report; "
                                       "Undo restores it. Changes since the previous prompt:")
-            self.diff.setHtml(diff_html(prompt_diff(report.previous_prompt, report.suggested_prompt)))
+            self.diff.show_diff(report.previous_prompt, report.suggested_prompt)
         else:
             self.prompt_state.setText("Changes against the connection's current prompt (− removed, + added):")
-            self.diff.setHtml(diff_html(prompt_diff(data.current_prompt, report.suggested_prompt)))
+            self.diff.show_diff(data.current_prompt, report.suggested_prompt)

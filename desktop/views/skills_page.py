@@ -65,6 +65,10 @@ class SkillsPage(QWidget):
         self.cancel_suggest_button.clicked.connect(self.cancel_job)
         self.cancel_suggest_button.hide()
         top.addWidget(self.cancel_suggest_button)
+        self.new_button = QPushButton("New skill…")
+        self.new_button.setToolTip("Write a skill yourself: name, description, category, template prompt, test cases")
+        self.new_button.clicked.connect(self.open_new)
+        top.addWidget(self.new_button)
         self.suggest_button = QPushButton("Suggest Skill…")
         self.suggest_button.setProperty("primary", True)
         self.suggest_button.clicked.connect(self.open_suggest)
@@ -176,6 +180,27 @@ class SkillsPage(QWidget):
         data_dir = self.ctx.data_dir
         Op(self, lambda: save_min_score(data_dir, value), "Saving the promotion threshold").success(
             lambda _v: self.refresh()).failure(lambda e: self.show_problem(str(e))).run()
+
+    # --- a skill written by hand -----------------------------------------------------------------
+    def open_new(self) -> None:
+        from desktop.views.skill_new import NewSkillDialog
+
+        dialog = NewSkillDialog(self)
+        if dialog.exec():
+            self.create(**dialog.values())
+
+    def create(self, **fields) -> None:
+        """Store a skill written by hand (agent.skills.create_skill: the checks of a save), then show it."""
+        from agent.skills import create_skill
+
+        db = self.ctx.db
+
+        def created(skill) -> None:
+            self.select(skill.id)
+            bus.notice.emit(f"Added: {skill.name} (suggested; accept it to start testing)")
+
+        Op(self, lambda: create_skill(db, **fields), "Adding the skill").changes("skills").success(created) \
+            .failure(lambda exc: self.show_problem(str(exc))).run()
 
     # --- long jobs -------------------------------------------------------------------------------
     def open_suggest(self) -> None:

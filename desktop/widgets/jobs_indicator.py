@@ -2,12 +2,14 @@
 listing the jobs of this session with their progress and a Cancel button each.
 
 Screens submit work to the one runner on the context (`ctx.jobs.submit(label, fn)`); this widget only
-shows it. Hidden until the first job is submitted, so a session without long work shows nothing.
+shows it. Hidden until a job is submitted, so a session without long work shows nothing; when the last
+job ends, its outcome ("Dream: stress: done") stays as long as a status-bar notice would (6 s, a
+failure 12 s), then the indicator hides again instead of saying "done" for the rest of the session.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -23,6 +25,8 @@ from desktop.jobs import CANCELLED, DONE, FAILED, Job, JobRunner
 
 SHOWN = 8  # jobs listed in the panel (the newest; older ones are only in the log)
 _STATE_TEXT = {DONE: "Done", FAILED: "Failed", CANCELLED: "Cancelled", "queued": "Waiting", "running": "Running"}
+LINGER_MS = 6000  # how long an ended job's outcome stays, like MainWindow's notices
+LINGER_FAILED_MS = 12000  # like its error lines
 
 
 def _percent(job: Job) -> str:
@@ -109,6 +113,9 @@ class JobsIndicator(QToolButton):
         runner.job_started.connect(self._refresh)
         self.clicked.connect(self.open_panel)
         self.setToolTip("Long jobs: progress and Cancel")
+        self.linger_ms, self.linger_failed_ms = LINGER_MS, LINGER_FAILED_MS
+        self._linger = QTimer(self, singleShot=True)
+        self._linger.timeout.connect(self._quiet)
         self.hide()
 
     def _on_job_added(self, job: Job) -> None:
@@ -121,12 +128,27 @@ class JobsIndicator(QToolButton):
     def _refresh(self, *_args) -> None:
         active = self.runner.active_count()
         running = self.runner.running
+        if running is not None or active:
+            self._linger.stop()
+            self.show()
         if running is not None:
             more = f" (+{active - 1} waiting)" if active > 1 else ""
             self.setText(f"⟳ {running.label}{_percent(running)}{more}")
         elif self.runner.jobs:
             last = self.runner.jobs[-1]
             self.setText(f"{last.label}: {_STATE_TEXT.get(last.state, last.state).lower()}")
+            if not active:
+                self._linger.start(self.linger_failed_ms if last.state == FAILED else self.linger_ms)
+
+    def _quiet(self) -> None:
+        """The last outcome has been shown long enough: hide until the next job (not while the panel
+        is open: the user is reading it)."""
+        if self.runner.active_count():
+            return
+        if self.panel is not None and self.panel.isVisible():
+            self._linger.start(self.linger_ms)
+            return
+        self.hide()
 
     def open_panel(self) -> None:
         if self.panel is None:
