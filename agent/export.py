@@ -38,7 +38,7 @@ def thread_to_json(session: Session, conversation_id: str, exported_at: str | No
         "connection": None if connection is None else {
             "name": connection.name, "provider": connection.provider, "base_url": connection.base_url,
             "model": connection.model},
-        # In thread order; `seq` is that order (created_at is the server's stamp and can disagree with it).
+        # In thread order; `seq` is that order (created_at is each device's own clock and can disagree with it).
         "messages": [{"id": m.id, "role": m.role, "content": m.content, "created_at": m.created_at, "seq": m.seq}
                      for m in messages],
     }

@@ -19,8 +19,8 @@ from desktop.models.transcript_model import MessageRow
 ThreadInfo = threads.ThreadSummary
 
 # The transcript's order (agent.threads.thread_messages uses the same): messages.seq, which sync never
-# rewrites (created_at is replaced by the server's stamp on push), then the id, which breaks a tie the
-# same way on every device.
+# rewrites (created_at is each writing device's own clock), then the id, which breaks a tie the same way
+# on every device.
 ORDER = ("seq", "id")
 _COLS = "id, role, content, created_at, seq"
 _LIVE = "conversation_id = ? AND deleted_at IS NULL"
