@@ -159,8 +159,10 @@ class TranscriptModel(QAbstractListModel):
             current = self._rows[i] if i < len(self._rows) else None
             if current is not None and current.id == new.id:
                 current.order = new.order
-                if current.content != new.content or current.role != new.role or current.author != new.author:
+                if (current.content, current.role, current.author, current.created_at) != (
+                        new.content, new.role, new.author, new.created_at):
                     current.content, current.role, current.author = new.content, new.role, new.author
+                    current.created_at = new.created_at  # the server may have bounded a clock far ahead
                     current.revision += 1
                     self._changed(i)
                 continue
@@ -170,7 +172,7 @@ class TranscriptModel(QAbstractListModel):
                 self.beginRemoveRows(QModelIndex(), existing, existing)
                 del self._rows[existing]
                 self.endRemoveRows()
-                moved.order, moved.role, moved.author = new.order, new.role, new.author
+                moved.order, moved.role, moved.author, moved.created_at = new.order, new.role, new.author, new.created_at
                 if moved.content != new.content:
                     moved.content = new.content
                     moved.revision += 1
