@@ -47,14 +47,12 @@ def offline_a(devices, fake_llm, monkeypatch):
         thread = new_thread(a.db, connection.id)
         fake_llm.reply(tokens=["a ", "streamed ", "reply"], token_delay=0.05)
         assert ChatTurn(a.db, thread.id, flush_interval=0).send("written two weeks ago").status == DONE
-    with device_clock(monkeypatch, weeks_ago + timedelta(days=3, hours=5, microseconds=7)):
-        with a.db.write() as s:
-            s.add(MemoryNode(label="Prefers tea", category="preference"))
-            s.add(Skill(name="Summarise", template_prompt="Be brief."))
-    with device_clock(monkeypatch, datetime.now(UTC) - timedelta(minutes=33, microseconds=1)):
-        with a.db.write() as s:
-            s.add(Task(title="written offline at 18:31"))
-            s.add(Message(conversation_id=thread.id, role="user", content="and a late one"))
+    with device_clock(monkeypatch, weeks_ago + timedelta(days=3, hours=5, microseconds=7)), a.db.write() as s:
+        s.add(MemoryNode(label="Prefers tea", category="preference"))
+        s.add(Skill(name="Summarise", template_prompt="Be brief."))
+    with device_clock(monkeypatch, datetime.now(UTC) - timedelta(minutes=33, microseconds=1)), a.db.write() as s:
+        s.add(Task(title="written offline at 18:31"))
+        s.add(Message(conversation_id=thread.id, role="user", content="and a late one"))
     return a
 
 
@@ -94,9 +92,8 @@ def test_an_edit_on_another_device_keeps_the_time_the_row_was_made(offline_a, de
 def test_a_clock_far_ahead_is_clamped_once_and_then_agreed_on(devices, supabase_stack, user, monkeypatch):
     """Nobody dates a row in the future: the server stores at most its time + 5 minutes, and A adopts it."""
     a = devices("a")
-    with device_clock(monkeypatch, datetime.now(UTC) + timedelta(days=2)):
-        with a.db.write() as s:
-            s.add(Task(title="from a clock two days ahead"))
+    with device_clock(monkeypatch, datetime.now(UTC) + timedelta(days=2)), a.db.write() as s:
+        s.add(Task(title="from a clock two days ahead"))
     a.sync()
     b = devices("b")
     b.sync()

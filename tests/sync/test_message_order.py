@@ -18,8 +18,8 @@ from agent.export import thread_to_json
 from agent.prompt import assemble_prompt
 from agent.threads import new_thread, thread_messages
 from local_schema import timestamps
-from local_schema.timestamps import to_micros
 from local_schema.models import AgentConnection
+from local_schema.timestamps import to_micros
 
 
 @contextmanager
