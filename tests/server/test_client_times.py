@@ -125,3 +125,40 @@ def test_rows_clamped_in_one_statement_keep_their_order(alice):
     seqs = [r["seq"] for r in rows]
     assert seqs == sorted(seqs) and len(set(seqs)) == 20
     assert [r["content"] for r in sorted(rows, key=lambda r: r["seq"])] == [f"m{i}" for i in range(20)]
+
+
+def test_times_round_trip_exactly_through_sqlite_and_postgresql(alice, tmp_path):
+    """What a device writes, PostgreSQL stores and renders (as PostgREST sends it) and another device stores
+    is the same instant to the microsecond, and SQLite keeps each text byte for byte."""
+    import sqlite3
+
+    from local_schema.database import open_database
+    from local_schema.models import Conversation, Message
+    from local_schema.timestamps import format_timestamp, parse_timestamp
+
+    offsets = [0, 1, 10, 120_000, 999_999, 1_000_000, 951_782_400_000_000 + 5, 1_700_000_000_123_450,
+               1_767_225_599_999_999]  # epoch, µs edges, trimmed zeros, a leap day in 2000, 2023, end of 2025
+    written = [format_timestamp(EPOCH + dt.timedelta(microseconds=us)) for us in offsets]
+    db = open_database(tmp_path / "device.sqlite3")
+    try:
+        with db.write() as s:
+            thread = Conversation(title="t")
+            s.add(thread)
+            s.flush()
+            s.add_all(Message(conversation_id=thread.id, role="user", content=text, created_at=text) for text in written)
+        for text, us in zip(written, offsets, strict=True):
+            row = make(alice, "tasks", created_at=text)
+            assert row["created_at"] == parse_timestamp(text)
+            rendered = alice.one("select to_json(created_at) #>> '{}' as t, "
+                                 "(extract(epoch from created_at) * 1000000)::bigint as us "
+                                 "from public.tasks where id = %s", [row["id"]])
+            assert to_micros(text) == to_micros(rendered["t"]) == rendered["us"] == us
+            with db.write() as s:  # as a pull stores it: the server's text, verbatim
+                s.add(Message(conversation_id=thread.id, role="user", content=f"pulled {us}", created_at=rendered["t"]))
+        raw = sqlite3.connect(tmp_path / "device.sqlite3")
+        stored = dict(raw.execute("SELECT content, created_at FROM messages"))
+        raw.close()
+        assert [stored[text] for text in written] == written
+        assert all(to_micros(stored[f"pulled {us}"]) == us for us in offsets)
+    finally:
+        db.close()
