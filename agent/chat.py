@@ -5,9 +5,10 @@
     turn.cancel()                   # Stop, from any thread: the partial reply is kept
 
 The callbacks run in the calling (worker) thread; a GUI forwards them to its own thread with signals.
-Guarantees: the user's message is committed before the request leaves; the reply row appears with
-the first token and is rewritten at most every `flush_interval` seconds while streaming, so a crash or
-Stop keeps what arrived; a failure never removes the user's message (`retry()` re-asks it without
+Every reply records the connection and the model that wrote it (messages.agent_connection_id, .model;
+see agent.authorship). Guarantees: the user's message is committed before the request leaves; the
+reply row appears with the first token and is rewritten at most every `flush_interval` seconds while
+streaming, so a crash or Stop keeps what arrived; a failure never removes the user's message (`retry()` re-asks it without
 storing it twice). `retry()` and `regenerate()` replace the replies after the user's message only
 once the new reply's first token arrives, so a failed regenerate keeps the old answer.
 Every call is also a check of the connection (agent.connection_test.record_turn): a reply sets it
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 
 DONE, STOPPED, FAILED = "done", "stopped", "failed"
 MESSAGE_LIMIT = 200_000  # messages.content on the server: a longer message would be stored, then never sync
+MODEL_LIMIT = 500  # messages.model (and agent_connections.model) on the server
 
 
 @dataclass
@@ -53,6 +55,8 @@ class TurnResult:
     replaced_message_ids: list[str] = field(default_factory=list)  # old replies removed (retry/regenerate)
     reinforced_node_ids: list[str] = field(default_factory=list)
     connection_status_changed: bool = False  # the turn moved its connection's synced status
+    connection_id: str | None = None  # what wrote the reply (stored with it: messages.agent_connection_id)
+    model: str | None = None  # … and the model it ran (messages.model)
 
 
 class ChatTurn:
@@ -70,6 +74,7 @@ class ChatTurn:
         self.flush_interval = flush_interval
         self.read_timeout = read_timeout
         self._cancel = CancelToken()
+        self._author: tuple[str | None, str | None] = (None, None)  # (connection id, model) of the reply
 
     def __repr__(self) -> str:
         return f"ChatTurn(conversation={self.conversation_id!r})"
@@ -150,6 +155,8 @@ class ChatTurn:
             prompt = assemble_prompt(session, connection, self.conversation_id, user)
             base_url, model, owner = connection.base_url, connection.model, conversation.user_id
             connection_id = connection.id
+            # The reply is signed by what writes it, not by whatever the thread is bound to later.
+            self._author = result.connection_id, result.model = (connection.id, model[:MODEL_LIMIT])
         try:
             client = LLMClient(base_url, model, self._key, read_timeout=self.read_timeout)
         except LLMError as err:
@@ -217,7 +224,8 @@ class ChatTurn:
                 return
             # After everything in the thread, so after its question on every device, whatever the clocks.
             reply = Message(user_id=owner, conversation_id=self.conversation_id, role="assistant", content=text,
-                            seq=next_seq(session, self.conversation_id))
+                            seq=next_seq(session, self.conversation_id),
+                            agent_connection_id=self._author[0], model=self._author[1])
             session.add(reply)
             for old_id in replace:
                 old = session.get(Message, old_id)

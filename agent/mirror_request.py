@@ -145,7 +145,7 @@ def thread_parts(session: Session, thread_ids: list[str]) -> list[LogPart]:
             text = f"[{_clock(message.created_at)}] {message.role}:\n{message.content.strip()}"
             parts.append((message.seq or 0, index, LogPart(thread_id, title, text, message.created_at)))
     # By messages.seq (µs of the writing device's clock, never rewritten by sync, so within a thread it is
-    # the thread's order; created_at is the server's stamp and can disagree), then thread, then position.
+    # the thread's order; created_at is the writing device's clock and can disagree), then thread, then position.
     parts.sort(key=lambda item: (item[0], item[2].source, item[1]))
     return [part for _when, _index, part in parts]
 

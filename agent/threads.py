@@ -8,7 +8,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from local_schema.database import LocalDatabase
-from local_schema.models import AgentConnection, Conversation, Message
+from local_schema.models import AgentConnection, Conversation, Message, sane_seq_ceiling
 from local_schema.timestamps import now_micros
 
 TITLE_LENGTH = 60
@@ -100,12 +100,15 @@ def count_messages(session: Session, conversation_id: str) -> int:
 def next_seq(session: Session, conversation_id: str) -> int:
     """The `seq` of a message about to be added to the thread: a hybrid logical clock in microseconds,
     max(this device's clock, the thread's largest seq + 1). It follows everything the thread holds here,
-    whatever this device's clock says; between devices that have synced, it keeps their order too."""
-    largest = session.exec(select(func.max(Message.seq)).where(Message.conversation_id == conversation_id)).one()
-    return max(now_micros(), (largest or 0) + 1)
+    whatever this device's clock says; between devices that have synced, it keeps their order too.
+    A seq more than SEQ_SANE_AHEAD_US after this clock is not followed (models.sane_seq_ceiling)."""
+    now = now_micros()
+    largest = session.exec(select(func.max(Message.seq)).where(
+        Message.conversation_id == conversation_id, Message.seq <= sane_seq_ceiling(now))).one()
+    return max(now, (largest or 0) + 1)
 
 
-# Thread order is (seq, id) everywhere: seq is never rewritten by sync (created_at is, on push), and id
+# Thread order is (seq, id) everywhere: seq is never rewritten by sync (nor is created_at), and id
 # breaks the tie two devices could make identically on every device (rowid differs between devices).
 IN_ORDER = (Message.seq, Message.id)
 NEWEST_FIRST = (Message.seq.desc(), Message.id.desc())

@@ -66,10 +66,13 @@ def add_thread(db, title: str, messages: list[tuple[str, str]], connection_id: s
                  "VALUES (:id, :c, :t, :at, :at)"),
             {"id": cid, "c": connection_id, "t": title, "at": _stamp(base, 0)},
         )
-        session.execute(
-            text("INSERT INTO messages (id, conversation_id, role, content, created_at, updated_at) "
-                 "VALUES (:id, :c, :r, :content, :at, :at)"),
-            [{"id": str(uuid.uuid4()), "c": cid, "r": role, "content": content, "at": _stamp(base, i + 1)}
+        model = session.execute(text("SELECT model FROM agent_connections WHERE id = :c"),
+                                {"c": connection_id}).scalar() if connection_id else None
+        session.execute(  # a reply is signed by the connection that wrote it, as agent.chat does
+            text("INSERT INTO messages (id, conversation_id, role, content, created_at, updated_at, "
+                 "agent_connection_id, model) VALUES (:id, :c, :r, :content, :at, :at, :by, :model)"),
+            [{"id": str(uuid.uuid4()), "c": cid, "r": role, "content": content, "at": _stamp(base, i + 1),
+              "by": connection_id if role == "assistant" else None, "model": model if role == "assistant" else None}
              for i, (role, content) in enumerate(messages)],
         )
     return cid

@@ -14,15 +14,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from agent import threads
+from agent.authorship import reply_author
 from desktop.models.transcript_model import MessageRow
 
 ThreadInfo = threads.ThreadSummary
 
 # The transcript's order (agent.threads.thread_messages uses the same): messages.seq, which sync never
-# rewrites (created_at is replaced by the server's stamp on push), then the id, which breaks a tie the
-# same way on every device.
+# rewrites (created_at is each writing device's own clock), then the id, which breaks a tie the same way
+# on every device.
 ORDER = ("seq", "id")
-_COLS = "id, role, content, created_at, seq"
+# A reply is shown under what wrote it (agent.authorship): its recorded model and its connection's name
+# now (NULL once the connection is deleted here), one primary-key lookup per row of a page.
+_COLS = ("id, role, content, created_at, seq, model, "
+         "(SELECT a.name FROM agent_connections a WHERE a.id = messages.agent_connection_id)")
 _LIVE = "conversation_id = ? AND deleted_at IS NULL"
 
 
@@ -37,8 +41,9 @@ def count_messages(db, conversation_id: str) -> int:
 
 
 def _row(r) -> MessageRow:
-    message_id, role, content, created_at, seq = r
-    return MessageRow(message_id, role, content, created_at, order=(seq, message_id))
+    message_id, role, content, created_at, seq, model, connection_name = r
+    author = reply_author(connection_name, model) if role == "assistant" else None
+    return MessageRow(message_id, role, content, created_at, order=(seq, message_id), author=author)
 
 
 def _select(db, sql: str, params: tuple) -> list:

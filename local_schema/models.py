@@ -17,7 +17,7 @@ from sqlalchemy import JSON, event
 from sqlalchemy.orm import Session, object_session
 from sqlmodel import Field, SQLModel
 
-from local_schema.timestamps import to_micros, utc_now
+from local_schema.timestamps import now_micros, to_micros, utc_now
 
 # None must become SQL NULL (refused by NOT NULL), not the JSON text 'null' that would slip through.
 _JSON = JSON(none_as_null=True)
@@ -68,28 +68,47 @@ class Message(_Synced, table=True):
     role: str  # system | user | assistant
     content: str
     # The message's place in its thread, chosen once by the device that writes it and never rewritten
-    # (not by push adoption, which replaces created_at with the server's stamp, nor by the server, which
-    # keeps it on UPDATE). A hybrid logical clock in microseconds: max(now, the thread's largest seq + 1),
-    # so a reply always follows its question whatever the device clocks say (agent.threads.next_seq).
+    # (not by push adoption, nor by the server, which keeps it on UPDATE and bounds it on INSERT). A
+    # hybrid logical clock in microseconds: max(now, the thread's largest seq + 1), so a reply always
+    # follows its question whatever the device clocks say (agent.threads.next_seq).
     # Left None, a local trigger fills it on insert. Threads are ordered by (seq, id).
     seq: int | None = Field(default=None)
+    # Who wrote an assistant message: the connection (a soft reference, no foreign key: a deleted
+    # connection leaves the id, nothing cascades) and its model name at the time, which keeps the
+    # authorship readable once the connection is gone or changed (agent.authorship). None for the user's.
+    agent_connection_id: str | None = Field(default=None)
+    model: str | None = Field(default=None)
+
+
+# A seq more than a year after the writing device's clock is not followed by the next message: no device
+# writes one (the server stores at most its own clock + 1 day, 20261206100000_client_times.sql), so it
+# was forged or stored before that bound, and "largest + 1" after 2^63 - 1 no longer fits an integer. A
+# year, not the server's day: a device whose clock is days behind must still follow real messages.
+SEQ_SANE_AHEAD_US = 365 * 86_400_000_000
+
+
+def sane_seq_ceiling(now_us: int) -> int:
+    """The largest seq a new message written at `now_us` still follows."""
+    return now_us + SEQ_SANE_AHEAD_US
 
 
 def _fill_seq(_mapper, connection, message: Message) -> None:
-    """An ORM insert that leaves `seq` unset gets what the SQLite trigger would give it (migration v6):
-    max(created_at in µs, the thread's largest seq + 1), set on the object too so its order is known."""
+    """An ORM insert that leaves `seq` unset gets what the SQLite trigger would give it (migrations v6,
+    v9): max(created_at in µs, the thread's largest seq + 1) — a seq beyond sane_seq_ceiling(this device's
+    clock) not counted — set on the object too so its order is known."""
     if message.seq is not None:
         return
-    session = object_session(message)
-    assigned = session.info.setdefault(_SEQ_ASSIGNED, {}) if session is not None else {}
-    largest = assigned.get(message.conversation_id)
-    if largest is None:
-        largest = connection.exec_driver_sql("SELECT max(seq) FROM messages WHERE conversation_id = ?",
-                                              (message.conversation_id,)).scalar() or 0
     try:
         at = to_micros(message.created_at)
     except ValueError:
         at = 0
+    session = object_session(message)
+    assigned = session.info.setdefault(_SEQ_ASSIGNED, {}) if session is not None else {}
+    largest = assigned.get(message.conversation_id)
+    if largest is None:
+        largest = connection.exec_driver_sql(
+            "SELECT max(seq) FROM messages WHERE conversation_id = ? AND seq <= ?",
+            (message.conversation_id, sane_seq_ceiling(now_micros()))).scalar() or 0
     message.seq = max(at, largest + 1)
     assigned[message.conversation_id] = message.seq
 

@@ -9,6 +9,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 
 import sqlalchemy.exc
@@ -27,6 +28,16 @@ NOT_ABOUT_THIS_CHANGE = (Kind.TRANSIENT, Kind.AUTH, Kind.MALFORMED, Kind.MISCONF
 # user's stamps are taken under one lock per transaction), but the second one's request handling and JSON
 # parsing overlap the first one's inserts.
 IN_FLIGHT = 2
+
+
+def _made_at(value) -> str | None:
+    """A row's created_at as push sends it: the stored text when it is a timestamp with a time zone (sent
+    unchanged, so the server keeps exactly it), else None, and the server dates the row itself: a value
+    PostgreSQL cannot read would get the whole row refused."""
+    try:
+        return value if datetime.fromisoformat(value).tzinfo is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 @dataclass
@@ -148,7 +159,9 @@ class Inserts:
             with write_tx(self.db) as conn:
                 return self._prepare_batch(table, ops, conn)
         info = table_info(table)
-        cols = ", ".join(quote(c) for c in info.client)
+        # The client columns, and created_at: the moment the user made the row, which the server keeps
+        # (within bounds) on insert and never changes afterwards.
+        cols = ", ".join(quote(c) for c in (*info.client, "created_at"))
         rows, present = [], []
         current = {}
         raw = conn.connection.driver_connection  # same connection and transaction, plain sqlite3 rows
@@ -164,7 +177,8 @@ class Inserts:
                 park(conn, op, None, "row no longer exists locally")
                 self.result.parked += 1
                 continue
-            row = info.decode_client(tuple(values))
+            row = info.decode_client(tuple(values[:-1]))
+            row["created_at"] = _made_at(values[-1])
             wait = self._parent_waiting(table, row)
             if wait is not None:  # its parent is not on the server yet: sending it would only fail
                 self._defer(conn, op, wait)

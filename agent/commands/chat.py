@@ -61,6 +61,7 @@ def _chat(args) -> int:
         print_json({"status": result.status, "thread_id": result.conversation_id,
                     "user_message_id": result.user_message_id, "reply_message_id": result.reply_message_id,
                     "text": result.text, "reinforced_node_ids": result.reinforced_node_ids,
+                    "connection_id": result.connection_id, "model": result.model,
                     "error": result.error.message if result.error else None})
     elif result.text and not result.text.endswith("\n"):
         print()

@@ -39,7 +39,7 @@ def recent_turns(db, connection_id: str, limit: int) -> list[tuple[Message, Mess
             for before, after in zip(messages, messages[1:], strict=False):
                 if before.role == "user" and after.role == "assistant" and after.content.strip():
                     turns.append((before, after))
-    # seq: the writing device's clock, never rewritten by sync (created_at becomes the server's stamp)
+    # seq: the writing device's clock, never rewritten by sync (created_at is bounded by the server)
     turns.sort(key=lambda t: (t[0].seq or 0, t[0].id), reverse=True)
     return turns[:limit]
 

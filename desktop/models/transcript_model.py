@@ -34,6 +34,7 @@ class MessageRow:
     streaming: bool = False
     revision: int = field(default=0)
     order: tuple = ()  # the row's key in the thread (desktop.queries.ORDER); () until read back from the db
+    author: str | None = None  # a reply's author (agent.authorship.reply_author); None: the role's name
 
     @property
     def provisional(self) -> bool:
@@ -158,8 +159,10 @@ class TranscriptModel(QAbstractListModel):
             current = self._rows[i] if i < len(self._rows) else None
             if current is not None and current.id == new.id:
                 current.order = new.order
-                if current.content != new.content or current.role != new.role:
-                    current.content, current.role = new.content, new.role
+                if (current.content, current.role, current.author, current.created_at) != (
+                        new.content, new.role, new.author, new.created_at):
+                    current.content, current.role, current.author = new.content, new.role, new.author
+                    current.created_at = new.created_at  # the server may have bounded a clock far ahead
                     current.revision += 1
                     self._changed(i)
                 continue
@@ -169,7 +172,7 @@ class TranscriptModel(QAbstractListModel):
                 self.beginRemoveRows(QModelIndex(), existing, existing)
                 del self._rows[existing]
                 self.endRemoveRows()
-                moved.order, moved.role = new.order, new.role
+                moved.order, moved.role, moved.author, moved.created_at = new.order, new.role, new.author, new.created_at
                 if moved.content != new.content:
                     moved.content = new.content
                     moved.revision += 1

@@ -132,6 +132,10 @@ class TurnController(QObject):
         db, secrets = page.ctx.db, page.ctx.secrets
         conversation_id, connection_id = page.conversation_id, page.current_connection_id()
         reply = _provisional("assistant", streaming=True)
+        if connection_id in page.connection_names:  # the connection that writes it signs it, as agent.chat stores
+            from agent.authorship import reply_author
+
+            reply.author = reply_author(*page.connection_names[connection_id])
         page.transcript.append_new(reply)
         self._user_row, self._reply_row, self._restore_text = user_row, reply.id, restore_text
         handle = _TurnHandle()

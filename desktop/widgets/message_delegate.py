@@ -156,6 +156,13 @@ class MessageDelegate(QStyledItemDelegate):
         return QSize(width, height)
 
     # --- painting ------------------------------------------------------------------------------
+    def role_name(self, row: MessageRow) -> str:
+        """The name over a message: a reply's own author (what wrote it), never the thread's current
+        connection; `assistant_name` only for a reply nothing is known about."""
+        if row.role == "assistant":
+            return row.author or self.assistant_name
+        return ROLE_NAMES.get(row.role, row.role)
+
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
         row: MessageRow = index.data(ROW_ROLE)
         c = colors()
@@ -165,15 +172,18 @@ class MessageDelegate(QStyledItemDelegate):
         small = self._small_font()
         painter.setFont(small)
         painter.setPen(QColor(c.text))
-        name = self.assistant_name if row.role == "assistant" else ROLE_NAMES.get(row.role, row.role)
+        name = self.role_name(row)
         bold = QFont(small)
         bold.setBold(True)
+        when = _short_time(row.created_at)
+        room = g.role_rect.width() - QFontMetrics(small).horizontalAdvance(when) - 16
         painter.setFont(bold)
-        painter.drawText(g.role_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, name)
+        painter.drawText(g.role_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                         QFontMetrics(bold).elidedText(name, Qt.TextElideMode.ElideRight, max(room, 0)))
         painter.setFont(small)
         painter.setPen(QColor(c.muted))
         painter.drawText(g.role_rect.adjusted(0, 0, -4, 0), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                         _short_time(row.created_at))
+                         when)
         # bubble
         fill = QColor(c.user_bubble if row.role == "user" else c.assistant_bubble)
         if row.id == self.highlight_id:

@@ -21,6 +21,7 @@ from local_schema.migrations import (
     v0006_message_order,
     v0007_observatory_and_templates,
     v0008_search_backlog,
+    v0009_message_authorship,
 )
 
 
@@ -40,6 +41,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "message_order", v0006_message_order.upgrade),
     Migration(7, "observatory_and_templates", v0007_observatory_and_templates.upgrade),
     Migration(8, "search_backlog", v0008_search_backlog.upgrade),
+    Migration(9, "message_authorship", v0009_message_authorship.upgrade),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

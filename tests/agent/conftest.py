@@ -46,8 +46,10 @@ def add_thread(session, connection=None, title=None) -> Conversation:
     return t
 
 
-def add_message(session, thread, role, content, created_at=None) -> Message:
-    m = Message(conversation_id=thread.id, role=role, content=content)
+def add_message(session, thread, role, content, created_at=None, author=None) -> Message:
+    """`author`: the AgentConnection that wrote a reply (its id and model are recorded, as agent.chat does)."""
+    m = Message(conversation_id=thread.id, role=role, content=content,
+                agent_connection_id=author.id if author else None, model=author.model if author else None)
     if created_at:
         m.created_at = created_at
     session.add(m)

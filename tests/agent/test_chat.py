@@ -8,7 +8,7 @@ from sqlmodel import select
 from agent import errors
 from agent.chat import DONE, FAILED, STOPPED, ChatTurn
 from agent.threads import delete_thread, thread_messages, unanswered_message
-from local_schema.models import Conversation, MemoryNode, Message
+from local_schema.models import AgentConnection, Conversation, MemoryNode, Message
 from tests.agent.conftest import add_connection, add_message, add_node, add_thread
 from tests.fake_openai import Reply
 
@@ -218,3 +218,43 @@ def test_a_message_longer_than_the_server_accepts_is_refused_before_anything_is_
     with pytest.raises(ValueError, match="200,000"):
         ChatTurn(db, thread.id).send("x" * 200_001)
     assert stored(db, thread) == [] and fake_llm.requests == []
+
+
+def authors(db, thread):
+    with db.session() as s:
+        return [(m.role, m.content, m.agent_connection_id, m.model) for m in thread_messages(s, thread.id)]
+
+
+def test_every_reply_records_the_connection_and_model_that_wrote_it(db, fake_llm, thread):
+    """Streamed, stopped partway, broken off and regenerated with another connection: each reply is signed
+    by what wrote it, and switching the thread (or the model) later renames nothing."""
+    first = thread.agent_connection_id
+    with db.session() as s:
+        other = add_connection(s, base_url=fake_llm.base_url, model="other-model", name="Other")
+    fake_llm.reply(text="done")
+    ChatTurn(db, thread.id).send("q1")
+    fake_llm.enqueue(Reply(tokens=["half ", "an ", "answer"], end_after=2))
+    assert ChatTurn(db, thread.id).send("q2").status == FAILED  # the partial reply is kept, and signed
+    fake_llm.reply(tokens=[f"w{i} " for i in range(40)], token_delay=0.1)
+    turn = ChatTurn(db, thread.id, flush_interval=0, connection_id=other.id)
+    turn.on_delta = lambda delta: delta == "w1 " and threading.Timer(0.01, turn.cancel).start()
+    stopped = turn.regenerate()
+    assert stopped.status == STOPPED
+    with db.write() as s:  # the first connection now runs another model
+        s.get(AgentConnection, first).model = "renamed-model"
+    rows = authors(db, thread)
+    assert rows[:3] == [("user", "q1", None, None), ("assistant", "done", first, "fake-model"),
+                        ("user", "q2", None, None)]
+    assert rows[3][0] == "assistant" and rows[3][1] == stopped.text and rows[3][2:] == (other.id, "other-model")
+    assert len(rows) == 4  # the broken-off reply was replaced by the regenerated one
+
+
+def test_a_forged_seq_far_in_the_future_does_not_stop_the_thread(db, fake_llm, thread):
+    """A pulled message with seq 2^63 - 1 made "largest + 1" overflow SQLite's integer: no device could add
+    a message to the thread. It is passed over; the thread goes on in its own order."""
+    with db.write() as s:
+        s.add(Message(conversation_id=thread.id, role="user", content="forged", seq=2**63 - 1))
+    fake_llm.reply(text="still here")
+    assert ChatTurn(db, thread.id).send("q").status == DONE
+    assert ChatTurn(db, thread.id).send("q again").status == DONE
+    assert [c for _, c in stored(db, thread)] == ["q", "still here", "q again", "still here", "forged"]

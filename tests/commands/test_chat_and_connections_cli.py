@@ -91,6 +91,7 @@ def test_chat_streams_stores_both_messages_and_continues_a_thread(mirari, fake_l
     second = mirari("chat", "--connection", cid, "--thread", thread[:8], "--json", "And then?")
     data = json.loads(second.out)
     assert second.code == 0 and (data["status"], data["thread_id"], data["text"]) == ("done", thread, "Try the Alfama.")
+    assert (data["connection_id"], data["model"]) == (cid, "fake-model")  # who wrote the reply
     sent = [m["content"] for m in fake_llm.chat_requests[-1].messages[1:]]
     assert sent == ["Where should I go?", "Since you live in Lisbon, Portugal has great trams.", "And then?"]
 
@@ -101,10 +102,12 @@ def test_chat_streams_stores_both_messages_and_continues_a_thread(mirari, fake_l
     try:
         with db.session() as s:
             stored = [(m.role, m.content) for m in thread_messages(s, thread)]
+            signed = [(m.agent_connection_id, m.model) for m in thread_messages(s, thread) if m.role == "assistant"]
     finally:
         db.close()
     assert stored == [("user", "Where should I go?"), ("assistant", "Since you live in Lisbon, Portugal has great trams."),
                       ("user", "And then?"), ("assistant", "Try the Alfama.")]
+    assert signed == [(cid, "fake-model")] * 2
 
 
 def test_chat_failures(mirari, fake_llm, monkeypatch):

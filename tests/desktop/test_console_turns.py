@@ -195,3 +195,28 @@ def test_a_code_block_can_be_copied_while_it_is_still_streaming(qtbot, window, s
     assert copied.startswith("x = 1\ny = 2") and "▍" not in copied
     with qtbot.waitSignal(console.turns.turn_finished, timeout=10000):
         qtbot.mouseClick(console.stop_button, Qt.MouseButton.LeftButton)
+
+
+def test_each_reply_shows_the_connection_and_model_that_wrote_it(qtbot, window, settle, fake_llm):
+    """Switching the thread to another connection used to rename the author of every past reply."""
+    from desktop.demo import add_connection
+
+    first = bind_fake(window, fake_llm, settle)
+    console = window.pages["console"]
+    fake_llm.reply(text="From the first.")
+    assert finish_turn(qtbot, console, "q1").status == "done"
+    other = add_connection(window.ctx.db, "Other box", fake_llm.base_url, "other-model")
+    console.refresh_connections()
+    settle()
+    console.connection_combo.setCurrentIndex(console.connection_combo.findData(other))
+    fake_llm.reply(text="From the other.")
+    assert finish_turn(qtbot, console, "q2").status == "done"
+    settle()
+    expected = [("user", "You"), ("assistant", "Fake Hermes · fake-model"), ("user", "You"),
+                ("assistant", "Other box · other-model")]
+    delegate = console.view.delegate
+    assert [(r.role, delegate.role_name(r)) for r in console.transcript.rows()] == expected
+    console.open_thread(console.conversation_id)  # read back from the database
+    settle()
+    assert [(r.role, delegate.role_name(r)) for r in console.transcript.rows()] == expected
+    assert console.current_connection_id() == other and first != other

@@ -78,3 +78,43 @@ def test_the_chip_says_synced_and_f5_syncs_now(qtbot, tmp_path, memory_keyring, 
         assert panel.account_label.text() == account[0] and supabase_stack.url in panel.project_label.text()
     finally:
         close_window(w)
+
+
+def test_both_windows_show_a_message_at_the_time_it_was_written_and_by_whom(
+        qtbot, tmp_path, memory_keyring, supabase_stack, account, fake_llm, settle, monkeypatch):
+    """Sync used to re-date every pushed row to the push, so A and B showed different times until a reload.
+    A's clock is an hour behind here: its rows keep A's time, to the microsecond, in both windows."""
+    from datetime import UTC, datetime, timedelta
+
+    from local_schema import timestamps
+    from local_schema.timestamps import to_micros
+    from tests.desktop.sync_windows import sync_now
+
+    a = open_device(qtbot, tmp_path / "a", memory_keyring, supabase_stack, account)
+    b = open_device(qtbot, tmp_path / "b", memory_keyring, supabase_stack, account)
+    try:
+        wait_synced(qtbot, a)
+        bind_fake(a, fake_llm, settle)
+        fake_llm.reply(text="An answer")
+        with monkeypatch.context() as patch:
+            patch.setattr(timestamps, "_now", lambda: datetime.now(UTC) - timedelta(hours=1))
+            finish_turn(qtbot, a.pages["console"], "Written an hour ago")
+        settle()
+        with a.ctx.db.engine.connect() as conn:
+            written = [(role, to_micros(at)) for role, at in conn.exec_driver_sql(
+                "SELECT role, created_at FROM messages ORDER BY seq")]
+        assert written[0][1] < to_micros(timestamps.utc_now()) - 3_500_000_000  # an hour ago, by A's clock
+        sync_now(qtbot, a)
+        sync_now(qtbot, b)
+        qtbot.waitUntil(lambda: len(shown_messages(b)) == 2, timeout=10_000)
+        settle()
+        for window in (a, b):
+            rows = window.pages["console"].transcript.rows()
+            assert [(r.role, to_micros(r.created_at)) for r in rows] == written
+            assert window.pages["console"].view.delegate.role_name(rows[1]) == "Fake Hermes · fake-model"
+        a.pages["console"].open_thread(a.pages["console"].conversation_id)  # and after a reload, the same
+        settle()
+        assert [(r.role, to_micros(r.created_at)) for r in a.pages["console"].transcript.rows()] == written
+    finally:
+        close_window(a)
+        close_window(b)

@@ -208,3 +208,55 @@ def test_v6_gives_messages_an_order_that_matches_the_servers_backfill(db_path):
         assert [k for (k,) in raw.execute("SELECT kind FROM sync_outbox")] == ["insert", "insert"]
     finally:
         raw.close()
+
+
+def test_v9_attributes_old_replies_to_their_threads_connection_without_pushing_anything(db_path):
+    """Replies written before v9 read as before (the thread's connection and its model, as the server
+    migration fills the rows it has); the user's messages and threads without a connection stay
+    unattributed; filling in is not a change to push, a later change of the columns is."""
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    migrate(conn, target=8)
+    conn.execute("INSERT INTO agent_connections (id, name, provider, base_url, model) "
+                 "VALUES (?, 'Hermes', 'hermes', 'http://localhost:11434/v1', 'hermes3')", (CONN_ID,))
+    conn.execute("INSERT INTO conversations (id, agent_connection_id, title) VALUES (?, ?, 't')", (CONV_ID, CONN_ID))
+    conn.execute("INSERT INTO conversations (id, title) VALUES ('c0000000-0000-4000-8000-000000000009', 'none')")
+    conn.executemany("INSERT INTO messages (id, conversation_id, role, content) VALUES (?, ?, ?, ?)", [
+        ("a0000000-0000-4000-8000-000000000001", CONV_ID, "user", "q"),
+        ("a0000000-0000-4000-8000-000000000002", CONV_ID, "assistant", "r"),
+        ("a0000000-0000-4000-8000-000000000003", "c0000000-0000-4000-8000-000000000009", "assistant", "orphan")])
+    conn.execute("DELETE FROM sync_outbox")  # pushed: the server has them
+    conn.close()
+    db = open_database(db_path)
+    try:
+        with db.session() as session:
+            authors = {m.content: (m.agent_connection_id, m.model) for m in session.exec(select(Message))}
+            assert authors == {"q": (None, None), "r": (CONN_ID, "hermes3"), "orphan": (None, None)}
+            assert pending_ops(session) == []
+        with db.write() as session:
+            reply = session.get(Message, "a0000000-0000-4000-8000-000000000002")
+            reply.model = "hermes3:70b"
+            session.add(reply)
+        with db.session() as session:
+            (op,) = pending_ops(session)
+        assert (op.kind, op.changed_columns) == ("update", ["model"])
+    finally:
+        db.close()
+
+
+def test_v9_raw_inserts_follow_the_thread_but_not_a_forged_seq(db_path):
+    db = open_database(db_path)
+    db.close()
+    raw = sqlite3.connect(db_path)
+    try:
+        raw.execute("INSERT INTO conversations (id, title) VALUES (?, 't')", (CONV_ID,))
+        raw.execute("INSERT INTO messages (conversation_id, role, content, created_at, seq) "
+                    "VALUES (?, 'user', 'forged', '2024-05-01T12:00:00+00:00', 9223372036854775807)", (CONV_ID,))
+        raw.execute("INSERT INTO messages (conversation_id, role, content, created_at, seq) "
+                    "VALUES (?, 'user', 'real', '2024-05-01T12:00:00+00:00', 1714564801000000)", (CONV_ID,))
+        raw.execute("INSERT INTO messages (conversation_id, role, content, created_at) "
+                    "VALUES (?, 'user', 'raw', '2020-01-01T00:00:00+00:00')", (CONV_ID,))
+        raw.commit()
+        assert raw.execute("SELECT seq FROM messages WHERE content = 'raw'").fetchone()[0] == 1714564801000001
+    finally:
+        raw.close()

@@ -174,7 +174,8 @@ def test_column_classification():
         "dream_reports",
     ]
     assert SERVER_MANAGED_COLUMNS["templates"] == ("created_at", "updated_at", "author_id", "deleted_at")
-    assert CLIENT_COLUMNS["messages"] == ("id", "conversation_id", "role", "content", "seq")
+    assert CLIENT_COLUMNS["messages"] == ("id", "conversation_id", "role", "content", "seq", "agent_connection_id",
+                                          "model")
     assert "seq" not in captured_columns("messages")  # insert-only: the server keeps the first value
     assert "system_prompt" in CLIENT_COLUMNS["agent_connections"]
     assert "last_referenced_at" in CLIENT_COLUMNS["memory_nodes"]

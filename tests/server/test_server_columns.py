@@ -1,5 +1,6 @@
-"""The stamping trigger owns created_at, updated_at, deleted_at, the owner, skills.version and
-templates.installs: forged values are overwritten or rejected, tombstones stick, no-ops keep their stamp."""
+"""The stamping trigger owns updated_at, deleted_at, the owner, skills.version and templates.installs, and
+bounds created_at (the client's, kept on insert: tests/server/test_client_times.py): forged values are
+overwritten or rejected, tombstones stick, no-ops keep their stamp."""
 
 from __future__ import annotations
 
@@ -20,10 +21,11 @@ def _server_now(session) -> dt.datetime:
 
 
 @pytest.mark.parametrize("table", TABLES)
-def test_forged_timestamps_on_insert_are_overwritten(alice, table):
+def test_forged_stamps_on_insert_are_overwritten_and_created_at_is_the_clients(alice, table):
     before = _server_now(alice)
     row = make(alice, table, created_at=FORGED, updated_at=FORGED, deleted_at=FORGED)
-    assert row["created_at"] == row["updated_at"] == row["deleted_at"]
+    assert row["updated_at"] == row["deleted_at"]
+    assert row["created_at"] == FORGED  # when the user made it (in the past: nothing to clamp)
     assert row["updated_at"] >= before
     owner = "author_id" if table == "templates" else "user_id"
     assert str(row[owner]) == alice.user_id  # defaulted from auth.uid()

@@ -241,3 +241,97 @@ def test_a_banned_user_gets_user_banned(auth, supabase_stack):
     ban("-1 hour")  # a ban that ended
     again = auth("/token?grant_type=refresh_token", {"refresh_token": session["refresh_token"]})
     assert again.status_code == 200 and again.json()["user"]["banned_until"]
+
+
+# -- times, order and authorship a client chooses (20261206100000_client_times, …100100_message_authorship) --
+def _thread(rest, user) -> str:
+    conversation = str(uuid.uuid4())
+    assert rest("POST", "/conversations", token=user.token, json={"id": conversation}).status_code == 201
+    return conversation
+
+
+def _message(rest, user, conversation, **values):
+    return rest("POST", "/messages", token=user.token, headers={"Prefer": "return=representation"},
+                json={"id": str(uuid.uuid4()), "conversation_id": conversation, "role": "assistant", "content": "x",
+                      **values})
+
+
+def _at(text: str):
+    from datetime import datetime
+
+    return datetime.fromisoformat(text)
+
+
+def test_a_forged_future_and_an_endless_seq_are_bounded_not_stored(rest, alice):
+    from datetime import timedelta
+
+    from local_schema.timestamps import to_micros
+
+    thread = _thread(rest, alice)
+    for forged in ("9999-12-31T23:59:59.999999+00:00", "infinity", "2999-01-01T00:00:00Z"):
+        response = _message(rest, alice, thread, created_at=forged, seq=9223372036854775807)
+        assert response.status_code == 201, response.text
+        (row,) = response.json()
+        assert _at(row["created_at"]) == _at(row["updated_at"]) + timedelta(minutes=5)
+        assert row["seq"] == to_micros(row["updated_at"]) + 86_400_000_000
+    # The thread still takes a message after them, and an UPDATE cannot move a row's time or place.
+    after = _message(rest, alice, thread, created_at="2026-01-02T03:04:05.000006+00:00")
+    (row,) = after.json()
+    assert row["created_at"] == "2026-01-02T03:04:05.000006+00:00"
+    patched = rest("PATCH", f"/messages?id=eq.{row['id']}", token=alice.token, headers={"Prefer": "return=representation"},
+                   json={"created_at": "2001-01-01T00:00:00+00:00", "seq": 1, "content": "edited"})
+    assert patched.status_code == 200, patched.text
+    (edited,) = patched.json()
+    assert (edited["created_at"], edited["seq"], edited["content"]) == (row["created_at"], row["seq"], "edited")
+
+
+@pytest.mark.parametrize(("values", "code"), [
+    ({"created_at": 5}, "22007"),
+    ({"created_at": True}, "22007"),
+    ({"created_at": "yesterday-ish"}, "22007"),
+    ({"created_at": "2026-13-45T00:00:00Z"}, "22008"),
+    ({"created_at": {"a": 1}}, "22007"),
+    ({"seq": "abc"}, "22P02"),
+    ({"seq": 9223372036854775808}, "22003"),
+    ({"seq": 0}, "23514"),
+    ({"seq": -5}, "23514"),
+    ({"model": "m" * 501}, "23514"),
+    ({"agent_connection_id": "not-a-uuid"}, "22P02"),
+    ({"agent_connection_id": 7}, "22P02"),
+])
+def test_wrong_times_places_and_authors_are_a_clean_400(rest, alice, values, code):
+    response = _message(rest, alice, _thread(rest, alice), **values)
+    body = refused(response, 400, code)
+    assert set(body) == {"code", "details", "hint", "message"}
+    still_serving(rest, alice)
+
+
+def test_naming_another_users_connection_reveals_nothing(rest, alice, bob):
+    secret = str(uuid.uuid4())
+    created = rest("POST", "/agent_connections", token=bob.token, json={
+        "id": secret, "name": "bob's box", "provider": "custom", "base_url": "http://10.0.0.9/v1",
+        "model": "bob-secret-model"})
+    assert created.status_code == 201, created.text
+    response = _message(rest, alice, _thread(rest, alice), agent_connection_id=secret, model="claimed")
+    assert response.status_code == 201 and "bob" not in response.text
+    (row,) = response.json()
+    assert (row["agent_connection_id"], row["model"]) == (secret, "claimed")
+    assert rest("GET", f"/agent_connections?id=eq.{secret}", token=alice.token).json() == []
+    mine = rest("GET", f"/agent_connections?id=eq.{secret}&select=name,model", token=bob.token).json()
+    assert mine == [{"name": "bob's box", "model": "bob-secret-model"}]
+
+
+@pytest.mark.parametrize("state", [1, True, ["open"], None, {"v": "open"}])
+def test_a_dream_proposal_state_that_is_not_a_string_is_refused(rest, alice, state):
+    response = rest("POST", "/dream_reports", token=alice.token, json={
+        "id": str(uuid.uuid4()), "kind": "consolidate", "started_at": "2026-11-30T12:00:00+00:00",
+        "proposals": [{"id": "p1", "kind": "delete", "state": state}]})
+    refused(response, 400, "23514")
+
+
+@pytest.mark.parametrize("kind", [5, True, ["contains"], None])
+def test_a_skill_expectation_kind_that_is_not_a_string_is_refused(rest, alice, kind):
+    response = rest("POST", "/skills", token=alice.token, json={
+        "id": str(uuid.uuid4()), "name": "s",
+        "test_cases": [{"prompt": "p", "expectations": [{"kind": kind, "value": "x"}]}]})
+    refused(response, 400, "23514")

@@ -104,3 +104,90 @@ def test_random_requests_never_fail_the_server(g, seed):
             assert set(json.loads(response.content)) == {"code", "details", "hint", "message"}
     assert sum(n for s, n in statuses.items() if s < 300) >= 10, statuses  # not only refusals
     assert g.get("select=id&id=eq.1").json() == [{"id": 1}]
+
+
+# -- the real schema's client-chosen values: times, order, authorship, proposal states, expectation kinds --
+ODD = [None, True, False, 0, -1, 1.5, 1e30, 2**63 - 1, 2**63, "", "x", "\u00e9", "\x00", "null", "infinity",
+       "-infinity", "now", "9999-12-31T23:59:59Z", "0001-01-01T00:00:00+00:00", "2026-02-30T00:00:00Z",
+       "2026-11-02T18:21:07.123457+00:00", "2026-11-02 18:21:07+05:30", [], ["open"], {}, {"a": 1},
+       "open", "accepted", "contains", "is_json", "m" * 501, "m" * 500, "00000000-0000-4000-8000-000000000000"]
+
+
+# Plausible values per column, some at or past the server's bounds (far future, endless seq, 501 chars).
+LIKELY = {
+    "created_at": ["2026-11-02T18:21:07.123457+00:00", "2026-11-02 18:21:07+05:30", "2999-01-01T00:00:00Z",
+                   "infinity", "-infinity", "1969-12-31T23:59:59Z", "0001-01-01T00:00:00+00:00", None],
+    "seq": [1, 1_700_000_000_000_000, 2**62, 2**63 - 1, None],
+    "model": ["hermes3", "m" * 500, "m" * 501, "é" * 300, None],
+    "agent_connection_id": ["00000000-0000-4000-8000-000000000000", None],
+    "state": ["open", "accepted", "rejected"],
+    "kind": ["contains", "not_contains", "regex", "is_json", "max_chars"],
+    "value": ["x", 5, 0, None],
+}
+
+
+def _pick(rng: random.Random, column: str):
+    return rng.choice(LIKELY[column]) if rng.random() < .8 else rng.choice(ODD)
+
+
+def _fuzzed_row(rng: random.Random, table: str, conversation: str) -> dict:
+    row: dict = {"id": str(__import__("uuid").uuid4()), "created_at": _pick(rng, "created_at")}
+    if table == "messages":
+        row.update(conversation_id=conversation, role=rng.choice(["user", "assistant"]), content="fuzz")
+        for col in ("seq", "model", "agent_connection_id"):
+            if rng.random() < .8:
+                row[col] = _pick(rng, col)
+    elif table == "dream_reports":
+        row.update(kind="consolidate", started_at="2026-11-30T12:00:00+00:00",
+                   proposals=[{"id": "p", "state": _pick(rng, "state")} for _ in range(rng.randint(0, 2))])
+    else:  # skills
+        row.update(name="fuzz", test_cases=[{"prompt": "p", "expectations": [
+            {"kind": _pick(rng, "kind"), "value": _pick(rng, "value")} for _ in range(rng.randint(1, 2))]}])
+    return row
+
+
+def _holds(table: str, row: dict) -> None:
+    """What every stored row obeys, whatever was sent."""
+    from datetime import datetime, timedelta
+
+    from local_schema.timestamps import to_micros
+
+    created, stamp = datetime.fromisoformat(row["created_at"]), datetime.fromisoformat(row["updated_at"])
+    assert datetime.fromisoformat("1970-01-01T00:00:00+00:00") <= created <= stamp + timedelta(minutes=5), row
+    if table == "messages":
+        assert 0 < row["seq"] <= to_micros(row["updated_at"]) + 86_400_000_000, row
+        assert row["model"] is None or (isinstance(row["model"], str) and len(row["model"]) <= 500), row
+    elif table == "dream_reports":
+        assert all(p["state"] in ("open", "accepted", "rejected") for p in row["proposals"]), row
+    else:
+        kinds = [e["kind"] for c in row["test_cases"] for e in c["expectations"]]
+        assert all(k in ("contains", "not_contains", "regex", "max_chars", "is_json") for k in kinds), row
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_random_client_values_are_stored_within_bounds_or_refused_cleanly(supabase_stack, seed):
+    """~80 inserts of odd values into the columns a client chooses, through the stand-in as a signed-in
+    user: never a 5xx or a leak, and every stored row keeps the server's bounds."""
+    email, password, _ = supabase_stack.new_user()
+    client = supabase_stack.client()
+    token = client.auth.sign_in_with_password({"email": email, "password": password}).session.access_token
+    headers = {"apikey": supabase_stack.anon_key, "Authorization": f"Bearer {token}",
+               "Prefer": "return=representation"}
+    rest = f"{supabase_stack.url}/rest/v1"
+    conversation = str(__import__("uuid").uuid4())
+    assert httpx.post(f"{rest}/conversations", headers=headers, json={"id": conversation}).status_code == 201
+    rng = random.Random(seed)
+    statuses: dict[int, int] = {}
+    for _ in range(40):
+        table = rng.choice(["messages", "messages", "dream_reports", "skills"])
+        response = httpx.post(f"{rest}/{table}", headers=headers, json=_fuzzed_row(rng, table, conversation),
+                              timeout=30)
+        statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+        assert response.status_code in (201, 400), (table, response.status_code, response.text)
+        for leak in LEAKS:
+            assert leak not in response.text, response.text
+        if response.status_code == 201:
+            _holds(table, response.json()[0])
+        else:
+            assert set(response.json()) == {"code", "details", "hint", "message"}
+    assert statuses.get(201, 0) >= 5 and statuses.get(400, 0) >= 5, statuses  # both paths were tried

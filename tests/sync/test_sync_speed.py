@@ -379,7 +379,7 @@ def test_rows_go_in_as_multi_row_inserts_within_sqlites_parameter_limit(tmp_path
     from sync import pull_rows
     from sync.dbutil import table_info
 
-    monkeypatch.setattr(pull_rows, "MAX_PARAMS", 40)  # 4 messages (9 columns) a statement
+    monkeypatch.setattr(pull_rows, "MAX_PARAMS", 44)  # 4 messages (11 columns) a statement
     db = open_database(tmp_path / "m.sqlite3")
     info = table_info("conversations")
     conv = {c: None for c in info.columns} | {"id": "c1", "title": "t", "created_at": "2026-11-30T12:00:00+00:00",
