@@ -21,6 +21,7 @@ from local_schema.migrations import (
     v0006_message_order,
     v0007_observatory_and_templates,
     v0008_search_backlog,
+    v0010_memory_dedup_index,
 )
 
 
@@ -40,6 +41,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "message_order", v0006_message_order.upgrade),
     Migration(7, "observatory_and_templates", v0007_observatory_and_templates.upgrade),
     Migration(8, "search_backlog", v0008_search_backlog.upgrade),
+    # v9 is assigned to another branch; versions need not be consecutive (migrate() runs those above the file's).
+    Migration(10, "memory_dedup_index", v0010_memory_dedup_index.upgrade),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 
