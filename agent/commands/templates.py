@@ -38,7 +38,8 @@ def register(subparsers) -> None:
     p.set_defaults(handler=_browse)
 
     p = sub.add_parser("install", help="install a template: its skills as suggested, its memory into the Atlas")
-    p.add_argument("id")
+    p.add_argument("id", help="the template's id, or a unique prefix of it (4+ characters)")
+    p.add_argument("--json", action="store_true", help="what was added and what was skipped, as JSON")
     p.set_defaults(handler=_install)
 
     p = sub.add_parser("export", help="write one of your templates to a .mirari-template.json file")
@@ -48,6 +49,7 @@ def register(subparsers) -> None:
 
     p = sub.add_parser("import", help="install a .mirari-template.json file (validated first)")
     p.add_argument("file")
+    p.add_argument("--json", action="store_true", help="what was added and what was skipped, as JSON")
     p.set_defaults(handler=_import)
 
     p = sub.add_parser("delete", help="withdraw one of your templates (it leaves the catalogue)")
@@ -133,7 +135,15 @@ def _install(args) -> int:
     finally:
         if engine is not None:
             engine.close()
-    print(result.summary())
+    return _print_result(result, args.json)
+
+
+def _print_result(result, as_json: bool) -> int:
+    """The summary and every skipped item with its reason (or all of it as JSON)."""
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        print(result.report())
     return 0
 
 
@@ -158,8 +168,7 @@ def _import(args) -> int:
             result = import_file(db, args.file)
         except TemplateInvalid as exc:  # one line: the first problem and how many more
             raise ValueError(f"{args.file} was not imported (nothing was written): {exc}") from None
-    print(result.summary())
-    return 0
+    return _print_result(result, args.json)
 
 
 @guard
