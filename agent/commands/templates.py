@@ -1,4 +1,4 @@
-"""`mirari templates publish|list|browse|install|export|import|delete`: templates on the command line.
+"""`mirari templates publish|list|show|browse|install|export|import|delete`: templates on the command line.
 
 `browse` and `install` talk to the server (signed in, online); the others work on the local database.
 Every write is all or nothing; an import or install that breaks a rule writes nothing."""
@@ -29,6 +29,11 @@ def register(subparsers) -> None:
     p = sub.add_parser("list", help="your templates")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_list)
+
+    p = sub.add_parser("show", help="one of your templates as text: what it shares, item by item")
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true", help="the document itself, exactly as it is shared")
+    p.set_defaults(handler=_show)
 
     p = sub.add_parser("browse", help="the public catalogue (online)")
     p.add_argument("--search", metavar="TEXT", help="text in the name, description or category")
@@ -91,6 +96,23 @@ def _list(args) -> int:
         waiting = ", waiting to sync" if t.waiting else ""
         print(f"{t.id}  {t.name}  ({visibility}, {t.skill_count} skills, {t.memory_count} memories, "
               f"{t.installs} installs{waiting})")
+    return 0
+
+
+@guard
+def _show(args) -> int:
+    from agent.template_text import describe_template
+    from agent.templates import get_template
+    from local_schema.models import Template
+
+    with open_db(args) as db:
+        t = get_template(db, resolve_id(db, Template, args.id, "template of yours"))
+    document = {"name": t.name, "description": t.description, "category": t.category, "is_public": t.is_public,
+                "payload": t.payload}
+    if args.json:
+        print_json(document)
+    else:
+        print(describe_template(document))
     return 0
 
 
