@@ -200,7 +200,32 @@ def test_publish_list_and_export_commands(tmp_path, capsys):
     code, out, _ = run(capsys, "--data-dir", str(d), "templates", "list", "--json")
     [row] = json.loads(out)
     assert (row["id"], row["is_public"], row["skill_count"]) == (template_id, True, 1)
+    code, out, err = run(capsys, "--data-dir", str(d), "templates", "show", template_id[:8])
+    assert code == 0 and out.splitlines() == [
+        "Writer", "Public · no category", "No description.", "",
+        "Skills (1), each shared with its name, description, category and prompt:",
+        "  • Summarise — Short summaries (writing)", "      Answer in three bullet points.", "",
+        "Memory (1), each shared with its fact, category and strength:",
+        "  • Prefers metric units (preference, 0.80)"], err
+    code, out, _ = run(capsys, "--data-dir", str(d), "templates", "show", template_id, "--json")
+    assert json.loads(out)["payload"]["seed_memory"] == [{"label": "Prefers metric units", "category": "preference",
+                                                          "strength": 0.8}]
     code, out, _ = run(capsys, "--data-dir", str(d), "templates", "export", template_id, str(tmp_path / "w.json"))
     assert code == 0 and out.strip().endswith("w.mirari-template.json")
     code, out, err = run(capsys, "--data-dir", str(d), "templates", "publish", "--name", "x" * 501, "--skill", skill.id)
     assert code == 1 and out == "" and err.count("\n") == 1 and "longer than 500" in err
+
+
+def test_the_readable_text_takes_any_payload_without_failing():
+    from agent.template_text import PROMPT_LINES, describe_template
+
+    prompt = "\n".join(f"line {i}" for i in range(PROMPT_LINES + 5))
+    text = describe_template({"name": "  Odd\npack ", "is_public": False, "category": "c", "payload": {
+        "skills": [{"name": "Long", "template_prompt": prompt}, "not a skill", {"name": 7}],
+        "seed_memory": [{"label": "<b>not bold</b>", "strength": True}, {"label": "x", "strength": 0.123456}]}})
+    lines = text.splitlines()
+    assert lines[:3] == ["Odd pack", "Private · category: c", "No description."]
+    assert "  • Long" in lines and f"      line {PROMPT_LINES - 1}" in lines and "      … (5 more lines)" in lines
+    assert "  • (no name)" in lines and "not a skill" not in text
+    assert "  • <b>not bold</b> (fact, no strength)" in lines and "  • x (fact, 0.12)" in lines
+    assert describe_template({}).splitlines()[-1] == "No memory."
