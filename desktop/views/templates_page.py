@@ -158,8 +158,8 @@ class TemplatesPage(QWidget):
         self.own_list.clear()
         for t in self.own:
             state = ("public" if t.is_public else "private") + (" · waiting to sync" if t.waiting else "")
-            item = QListWidgetItem(f"{t.name}\n{state} · {t.skill_count} skills · {t.memory_count} memories · "
-                                   f"{t.installs} installs")
+            item = QListWidgetItem(f"{t.name}\n{state} · {_plural(t.skill_count, 'skill')} · "
+                                   f"{_plural(t.memory_count, 'memory', 'memories')} · {_installs(t.installs)}")
             item.setData(ID_ROLE, t.id)
             self.own_list.addItem(item)
             if t.id == selected:
@@ -282,7 +282,7 @@ class TemplatesPage(QWidget):
 
     def show_skipped(self, result) -> None:
         """List what an install or import left out, and why (hidden when nothing was skipped)."""
-        lines = [s.line() for s in result.skipped] + ([result.note] if result.note else [])
+        lines = ["  • " + s.line() for s in result.skipped] + ([result.note] if result.note else [])
         if result.skipped:
             lines.insert(0, f"Skipped from “{result.name}” ({len(result.skipped)}):")
         self.skipped_view.setPlainText("\n".join(lines))
@@ -297,8 +297,12 @@ class TemplatesPage(QWidget):
         self.notice.setText(str(exc))
 
 
+def _plural(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
+
+
 def _installs(n: int) -> str:
-    return f"{n} install" + ("" if n == 1 else "s")
+    return _plural(n, "install")
 
 
 def _file_stem(name: str) -> str:

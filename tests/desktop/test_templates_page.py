@@ -135,8 +135,8 @@ def test_an_import_lists_what_it_skipped_and_why(qtbot, window, settle, tmp_path
     assert page.skipped_view.isVisible()
     assert page.skipped_view.toPlainText().splitlines() == [
         "Skipped from “Mine” (2):",
-        "Skill “Summarise”: you already have this skill",
-        "Memory “Prefers metric units”: already in your Atlas"]
+        "  • Skill “Summarise”: you already have this skill",
+        "  • Memory “Prefers metric units”: already in your Atlas"]
     with db.session() as s:
         from sqlmodel import select
 
