@@ -344,8 +344,9 @@ def add_node(db: LocalDatabase, label: str, category: str | None = DEFAULT_CATEG
 
 def add_nodes(db: LocalDatabase, items: Iterable[dict], source: str | None = MANUAL,
               now: datetime | None = None) -> list[AddResult]:
-    """Several adds in one transaction (a template's seed memory): each item {label, category?,
-    strength?}; later items are checked against earlier ones too. One bad item: nothing is written."""
+    """Several adds in one transaction: each item {label, category?, strength?}; later items are checked
+    against earlier ones too. One bad item: nothing is written. (A template's install has rules of its
+    own: agent.template_install.)"""
     with db.write() as session:
         results = []
         for item in items:

@@ -201,6 +201,32 @@ def test_a_big_install_is_written_in_chunks_and_stops_cleanly(db, monkeypatch):
     assert len(memory.list_nodes(db)) == 270 + 250
 
 
+def test_a_chat_save_gets_in_between_the_chunks_of_an_install(db):
+    """Issue 19: a big install held one write transaction, locking out chat saves and sync until it
+    ended. Now another writer gets the database between two chunks: its row lands amid the install's."""
+    import threading
+
+    payload = {"skills": [], "seed_memory": [{"label": f"Fact number {i}"} for i in range(250)]}
+    saved, started = [], threading.Event()
+
+    def after_commit(tables, origin):
+        if started.is_set():  # only after the first chunk (and not for the chat save's own commit)
+            return
+        started.set()
+        writer = threading.Thread(target=lambda: saved.append(memory.add_node(db, "Said in the chat").node.id))
+        writer.start()  # another thread, as the window's chat save is
+        writer.join(10)
+        assert not writer.is_alive()
+
+    db.add_change_listener(after_commit)
+    template_install.install_payload(db, TEMPLATE_ID, "Big", payload, chunk_items=100)
+    with db.engine.connect() as conn:
+        chat = conn.execute(text("SELECT rowid FROM memory_nodes WHERE id = :id"), {"id": saved[0]}).scalar()
+        first, last = conn.execute(text("SELECT min(rowid), max(rowid) FROM memory_nodes WHERE source = :s"),
+                                   {"s": f"template:{TEMPLATE_ID}"}).one()
+    assert first < chat < last
+
+
 def test_duplicates_are_found_through_the_index_not_a_scan(db):
     """Issue 19: each item's duplicate check compared it with every node. 2,000 seed memories against an
     Atlas of 10,000 nodes: 20 million comparisons before; now one indexed lookup each."""
