@@ -7,8 +7,8 @@ the `source` forms in agent/memory_sources.py.
   strongest first, at most 40. Decay is computed (-0.05 per full 14 days since the last reference),
   never written by a timer: every device derives the same value and sync stays quiet. Every function
   takes `now` so tests (and the page) can fix the clock.
-- No duplicates: an add whose label duplicates a live node (`memory_text.is_duplicate`) reinforces that
-  node instead and says so.
+- No duplicates: an add whose label duplicates a live node (`memory_text.is_duplicate`: the same words
+  in the same order) reinforces that node instead and says so; found through a local index of keys.
 - Reinforcement: +0.05 on the effective strength, capped at 1.0, `last_referenced_at` = now.
 - Delete: a real local delete; sync pushes it as a tombstone and the server keeps it deleted.
 
@@ -23,10 +23,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import text
 from sqlmodel import Session, select
 
 from agent.memory_sources import MANUAL, SOURCE_LIMIT, check_source, conversation_source, describe_sources
-from agent.memory_text import is_duplicate, one_line, reply_uses_node, shorten_label, strip_markdown
+from agent.memory_text import dedup_key, one_line, reply_uses_node, shorten_label, strip_markdown
 from local_schema.database import LocalDatabase
 from local_schema.models import MemoryNode, Message, all_columns
 from local_schema.timestamps import format_timestamp, parse_timestamp
@@ -280,12 +281,32 @@ class AddResult:
 
 
 def find_duplicate(session: Session, label: str, exclude_id: str | None = None) -> MemoryNode | None:
-    """The live node `label` duplicates (`memory_text.is_duplicate`), or None. Several candidates: the
-    strongest stored, then the oldest, so the answer does not depend on row order."""
-    rows = session.exec(select(MemoryNode).where(MemoryNode.deleted_at.is_(None))).all()
-    found = [n for n in rows if n.id != exclude_id and is_duplicate(label, n.label)]
-    found.sort(key=lambda n: (-n.strength, n.created_at, n.id))
-    return found[0] if found else None
+    """The live node `label` duplicates (`memory_text.is_duplicate`), or None: one lookup in the local
+    index of duplicate keys (local migration v10), whatever the size of the Atlas. Several candidates:
+    the strongest stored, then the oldest, so the answer does not depend on row order. Call it inside
+    a write transaction: it first stores the keys of nodes written since the last lookup."""
+    key = dedup_key(label)
+    if not key:
+        return None
+    session.flush()  # nodes added in this transaction are in the index too
+    fill_missing_keys(session)
+    row = session.execute(text(
+        "SELECT n.id FROM memory_dedup_keys AS k JOIN memory_nodes AS n ON n.id = k.node_id "
+        "WHERE k.key = :key AND n.deleted_at IS NULL AND n.id IS NOT :exclude "
+        "ORDER BY n.strength DESC, n.created_at, n.id LIMIT 1"), {"key": key, "exclude": exclude_id}).first()
+    return session.get(MemoryNode, row[0]) if row else None
+
+
+def fill_missing_keys(session: Session) -> int:
+    """Compute the duplicate keys the index lacks: nodes inserted or relabelled since the last lookup
+    (the triggers of local migration v10 mark them). Returns how many were computed."""
+    rows = session.execute(text(
+        "SELECT k.node_id, n.label FROM memory_dedup_keys AS k JOIN memory_nodes AS n ON n.id = k.node_id "
+        "WHERE k.key IS NULL")).all()
+    if rows:
+        session.execute(text("UPDATE memory_dedup_keys SET key = :key WHERE node_id = :id"),
+                        [{"id": node_id, "key": dedup_key(label)} for node_id, label in rows])
+    return len(rows)
 
 
 def _quote(label: str, width: int = 80) -> str:
@@ -323,8 +344,9 @@ def add_node(db: LocalDatabase, label: str, category: str | None = DEFAULT_CATEG
 
 def add_nodes(db: LocalDatabase, items: Iterable[dict], source: str | None = MANUAL,
               now: datetime | None = None) -> list[AddResult]:
-    """Several adds in one transaction (a template's seed memory): each item {label, category?,
-    strength?}; later items are checked against earlier ones too. One bad item: nothing is written."""
+    """Several adds in one transaction: each item {label, category?, strength?}; later items are checked
+    against earlier ones too. One bad item: nothing is written. (A template's install has rules of its
+    own: agent.template_install.)"""
     with db.write() as session:
         results = []
         for item in items:

@@ -1,6 +1,6 @@
 """Text rules of the Memory Atlas, deterministic and free of I/O (see docs/memory.md):
 
-- `is_duplicate(a, b)`: the no-duplicates rule every add goes through;
+- `dedup_key(text)` / `is_duplicate(a, b)`: the no-duplicates rule every add goes through;
 - `reply_uses_node(reply, label)`: when an injected node counts as used by a reply (reinforcement);
 - `strip_markdown(text)` and `shorten_label(text)`: what "Promote to Atlas" pre-fills.
 """
@@ -30,52 +30,60 @@ def words(text: str) -> set[str]:
     return set(normalise(text).split())
 
 
-# --- the no-duplicates rule ------------------------------------------------------------------------------
-DUPLICATE_OVERLAP = 0.9
-# Words that flip or scale a fact: two labels that differ in one of these are different facts, however
-# many other words they share ("does not like spicy food" vs "does like spicy food").
-_NEGATION_TEXT = """no not never nor none nothing nobody neither without cannot can't don't doesn't didn't isn't
-    aren't wasn't weren't won't wouldn't shouldn't couldn't hardly"""
-_NEGATIONS = frozenset(_NEGATION_TEXT.split())
-
-
 def word_overlap(a: str, b: str) -> float:
-    """Jaccard overlap of the two texts' word sets (see `words`): shared / all distinct words, 0..1."""
+    """Jaccard overlap of the two texts' word sets (see `words`): shared / all distinct words, 0..1.
+    Blind to word order: a dream's consolidation uses it to find pairs worth asking a model about,
+    never to decide that two facts are one."""
     wa, wb = words(a), words(b)
     if not wa or not wb:
         return 0.0
     return len(wa & wb) / len(wa | wb)
 
 
-def _guard_words(text: str) -> tuple[frozenset[str], frozenset[str]]:
-    # "n't" is split off by the word pattern ("don't" -> "don", "t"), so negations are read from the
-    # case-folded text with apostrophes kept.
-    folded = unicodedata.normalize("NFKC", text or "").casefold().replace("’", "'")
-    tokens = re.findall(r"[^\W_]+(?:'[^\W_]+)?", folded)
-    numbers = frozenset(t for t in tokens if any(ch.isdigit() for ch in t))
-    negations = frozenset(t for t in tokens if t in _NEGATIONS or t.endswith("n't"))
-    return numbers, negations
+# --- the no-duplicates rule ------------------------------------------------------------------------------
+# Words that never change what a fact says: two labels that differ only in these are one fact.
+_ARTICLES = frozenset({"a", "an", "the"})
+_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "′": "'"})
+# Contractions written out, so "doesn't" and "does not" are one wording (specials first: "won't" is not "wo not").
+_CONTRACTIONS = ((re.compile(r"\bcan't\b"), "can not"), (re.compile(r"\bcannot\b"), "can not"),
+                 (re.compile(r"\bwon't\b"), "will not"), (re.compile(r"\bshan't\b"), "shall not"),
+                 (re.compile(r"([^\W_])n't\b"), r"\1 not"))
+
+
+def dedup_key(text: str) -> str:
+    """The text the no-duplicates rule compares: two labels are the same fact exactly when their keys
+    are equal (see `is_duplicate`). The words of the label in their order, Unicode NFKC and case-folded,
+    contractions written out ("doesn't" -> "does not"), articles (a, an, the) dropped; punctuation,
+    Markdown marks and spacing do not count. A label without words (emoji) is compared as written.
+
+    The Atlas keeps these keys in a local index (local migration v10, `agent.memory`): changing this
+    function needs a migration that clears the stored keys."""
+    folded = unicodedata.normalize("NFKC", text or "").casefold().translate(_APOSTROPHES)
+    for pattern, replacement in _CONTRACTIONS:
+        folded = pattern.sub(replacement, folded)
+    tokens = _WORD.findall(folded)
+    kept = [t for t in tokens if t not in _ARTICLES] or tokens  # "The" alone is still a word
+    if kept:
+        return " ".join(kept)
+    raw = one_line(text).casefold()
+    return "=" + raw if raw else ""  # "=" never starts a key made of words
 
 
 def is_duplicate(a: str, b: str) -> bool:
-    """The Atlas's no-duplicates rule: `a` and `b` say the same thing when
+    """The Atlas's no-duplicates rule: `a` and `b` say the same thing when their `dedup_key`s are equal —
+    the same words in the same order, whatever the case, punctuation, spacing, Markdown, contractions or
+    articles. So a rephrasing that only changes those is one fact, and everything else is two:
 
-    - their normalised texts are equal (`normalise`: case, punctuation, Markdown and spacing ignored), or
-    - their word overlap (`word_overlap`, Jaccard) is >= 0.9,
+    - word order: "Prefers tea over coffee" is not "Prefers coffee over tea";
+    - a number: "budget 300 euros" is not "budget 400 euros";
+    - a negation: "likes spicy food" is not "does not like spicy food" (nor "doesn't like…");
+    - any other word, plurals included ("Likes cat" / "Likes cats"): no stemming, no synonyms.
 
-    unless they differ in a number or a negation (then they are different facts: "budget 100 EUR" is
-    not "budget 200 EUR", "likes X" is not "does not like X"). Words are compared as written (no
-    stemming, no synonyms): the rule would rather keep a near-duplicate, which the user can see and
-    delete, than silently merge two different facts.
+    The rule would rather keep a near-duplicate, which the user can see and delete (and a dream's
+    consolidation proposes merging), than silently drop a different fact.
     """
-    na, nb = normalise(a), normalise(b)
-    if not na and not nb:  # e.g. two emoji-only labels: compare what is there
-        return one_line(a).casefold() == one_line(b).casefold() and bool(one_line(a))
-    if na == nb:
-        return True
-    if _guard_words(a) != _guard_words(b):
-        return False
-    return word_overlap(a, b) >= DUPLICATE_OVERLAP
+    key = dedup_key(a)
+    return bool(key) and key == dedup_key(b)
 
 
 # --- "does the reply use this node?" ---------------------------------------------------------------------

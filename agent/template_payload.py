@@ -8,6 +8,8 @@ A template (MIRARI.md "Templates") is `name`, `description`, `category`, `is_pub
 The server (supabase/migrations/…100000_tables.sql, table `templates`) refuses a row unless:
 - the payload is an object whose `skills` and `seed_memory` are arrays, every skill an object with a
   string `name`, every seed memory an object with a string `label` (templates_payload_shape);
+- at most 200 skills and 2,000 seed memories (templates_payload_items, server migration
+  20261206200000: the size limit alone let a template carry 45,000 memories for every installer to write);
 - `octet_length(payload::text) <= 1000000` — the size of PostgreSQL's own *jsonb* rendering, which is
   not Python's: `", "` and `": "` separators, numbers in plain notation (`0.00001`, never `1e-05`),
   non-ASCII characters raw (templates_payload_size; see `agent.storable.jsonb_text_size`);
@@ -30,6 +32,8 @@ from agent.storable import check_text as _check_text
 from agent.storable import jsonb_text_size
 
 PAYLOAD_BYTES_LIMIT = 1_000_000  # templates_payload_size
+SKILLS_LIMIT = 200  # templates_payload_items: skills per template
+MEMORY_LIMIT = 2_000  # ... and seed memories per template
 NAME_LIMIT = 500
 DESCRIPTION_LIMIT = 20_000
 CATEGORY_LIMIT = 500
@@ -125,6 +129,9 @@ def payload_problems(payload: Any) -> list[str]:
                             if key in payload else f"the payload has no {key!r} list")
         else:
             lists[key] = value
+    for key, limit, what in (("skills", SKILLS_LIMIT, "skills"), ("seed_memory", MEMORY_LIMIT, "memories")):
+        if len(lists.get(key, ())) > limit:
+            problems.append(f"the template has {len(lists[key]):,} {what}; a template holds at most {limit:,}")
     for i, skill in enumerate(lists.get("skills", [])):
         problems.extend(_skill_problems(i, skill))
     for i, node in enumerate(lists.get("seed_memory", [])):

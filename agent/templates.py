@@ -6,14 +6,14 @@ and memory node go into the payload (`agent.template_payload`): never ids, owner
 sources, connections or keys. `preview()` returns exactly the document that will be shared.
 
 A `.mirari-template.json` file carries one template for sharing without a server. Importing it is an
-install from the file: validated first like a publish (shape and sizes; nothing in it is executed or
-interpreted), then written in one transaction — or, when anything is wrong, not at all.
+install from the file: validated first like a publish (shape, sizes and item counts; nothing in it is
+executed or interpreted) — when anything is wrong, nothing is written. The `id` an export writes is
+for the reader's information only: an import never uses an id taken from the file.
 """
 
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -62,9 +62,10 @@ class TemplateInfo:
 
 @dataclass(frozen=True)
 class TemplateDocument:
-    """A template as read from a file or the catalogue, already validated."""
+    """A template as read from a file, already validated. It has no id: whatever id a file claims is
+    not trusted (a file could claim a catalogue template's id and pass for it), so an import gets a
+    source of its own (`agent.template_install.import_file`)."""
 
-    id: str
     name: str
     description: str | None
     category: str | None
@@ -222,12 +223,4 @@ def parse_document(doc, label: str = "the file") -> TemplateDocument:
                                             doc.get("payload"))
     name = name.strip() if isinstance(name, str) else name
     validate_template(name, description, category, payload)
-    template_id = doc.get("id")
-    try:
-        template_id = str(uuid.UUID(template_id)) if isinstance(template_id, str) else None
-    except ValueError:
-        template_id = None
-    if template_id is None:  # stable for the same content: importing the file twice is one template
-        canonical = json.dumps([name, payload], sort_keys=True, ensure_ascii=False)
-        template_id = str(uuid.uuid5(uuid.NAMESPACE_URL, "mirari-template:" + canonical))
-    return TemplateDocument(template_id, name, _clean(description), _clean(category), payload)
+    return TemplateDocument(name, _clean(description), _clean(category), payload)

@@ -79,6 +79,6 @@ def add_templates(db) -> dict[str, str]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "careful-reviewer.mirari-template.json"
         path.write_text(json.dumps(FRIEND_TEMPLATE), encoding="utf-8")
-        import_file(db, path)
-    return {"writer": writer.id, "private": private.id, "friend": FRIEND_TEMPLATE["id"],
+        friend = import_file(db, path)
+    return {"writer": writer.id, "private": private.id, "friend": friend.template_id,
             "skill_ids": [skills[n] for n in names[:2]], "node_ids": nodes[:2], "_": str(uuid.uuid4())}

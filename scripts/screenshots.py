@@ -142,6 +142,27 @@ def shoot_templates(app, window, mode: str, ids: dict) -> None:
         page.tabs.setCurrentIndex(0)
         pump(app, 0.3)
         window.grab().save(str(OUT / "templates-yours-light.png"))
+        shoot_import_with_skipped_items(app, window, page, ids)
+
+
+def shoot_import_with_skipped_items(app, window, page, ids: dict) -> None:
+    """Your own template exported, one fact added to the file, imported again: the new fact comes in,
+    the rest is listed as skipped with the reason."""
+    import json
+
+    path = Path(tempfile.mkdtemp(prefix="mirari-shot-")) / "writer"
+    page.export(ids["writer"], str(path))
+    pump(app, 0.4)
+    exported = path.with_name("writer.mirari-template.json")
+    doc = json.loads(exported.read_text(encoding="utf-8"))
+    doc["payload"]["seed_memory"].append({"label": "Reads recipes on a tablet in the kitchen", "category": "fact",
+                                          "strength": 0.9})
+    exported.write_text(json.dumps(doc), encoding="utf-8")
+    page.import_file(str(exported))
+    pump(app, 0.8)
+    window.grab().save(str(OUT / "templates-import-skipped-light.png"))
+    page.skipped_view.setVisible(False)
+    page.notice.setText("")
 
 
 def shoot_new_skill(app, window, mode: str) -> None:

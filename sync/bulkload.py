@@ -4,8 +4,8 @@
   every capture trigger's WHEN for every row. For a batch, the table's capture triggers are dropped and
   recreated from their own stored SQL *inside the batch's transaction*: no other connection ever sees
   them missing (a rollback restores them too).
-- Per-row upkeep of derived data with a set-based equivalent (`SET_BASED`, e.g. the message counts of
-  local migration v7): the trigger is left out the same way and, right after each INSERT statement, one
+- Per-row upkeep of derived data with a set-based equivalent (`SET_BASED`: the message counts of
+  local migration v7, the Atlas's duplicate-key index of v10): the trigger is left out the same way and, right after each INSERT statement, one
   statement does the same for all the rows it inserted (new rowids are handed out above the largest one,
   and only this transaction writes, so the rows above the largest rowid before the statement are the
   ones it inserted). Done per statement, before anything may update or delete those rows.
@@ -56,13 +56,20 @@ def _set_based() -> dict[str, tuple[str, str]]:
     """trigger name -> (its SQL as the migration created it, the statement doing the same for every row
     with rowid > ?). A trigger whose stored SQL differs (a later migration changed it) is left alone."""
     from local_schema.migrations import v0007_observatory_and_templates as v7
+    from local_schema.migrations import v0010_memory_dedup_index as v10
 
     bucket = v7.bucket_sql("created_at")
-    return {"message_counts_insert": (
-        _created(v7.SQL, "message_counts_insert"),
-        f"INSERT INTO message_counts (bucket, live) SELECT {bucket}, count(*) FROM messages "
-        "WHERE rowid > ? AND deleted_at IS NULL GROUP BY 1 "
-        "ON CONFLICT (bucket) DO UPDATE SET live = live + excluded.live")}
+    return {
+        "message_counts_insert": (
+            _created(v7.SQL, "message_counts_insert"),
+            f"INSERT INTO message_counts (bucket, live) SELECT {bucket}, count(*) FROM messages "
+            "WHERE rowid > ? AND deleted_at IS NULL GROUP BY 1 "
+            "ON CONFLICT (bucket) DO UPDATE SET live = live + excluded.live"),
+        "memory_dedup_keys_insert": (
+            _created(v10.SQL, "memory_dedup_keys_insert"),
+            "INSERT INTO memory_dedup_keys (node_id, key) SELECT id, NULL FROM memory_nodes WHERE rowid > ? "
+            "ON CONFLICT (node_id) DO UPDATE SET key = NULL"),
+    }
 
 
 def _created(script: str, trigger: str) -> str:

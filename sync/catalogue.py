@@ -2,8 +2,9 @@
 
 Templates of other authors never reach the local mirror (the pull asks for `author_id=eq.<me>`), so
 browsing is a live PostgREST query under the user's own JWT: RLS shows public, live templates of
-anyone plus the user's own. Installing goes through the server's `install_template(template_id)`,
-which counts one install atomically and answers PT404 (HTTP 404) for a template the caller may not
+anyone plus the user's own. Installing reads the payload through the server's
+`install_template(template_id)`, and once the rows are written `record_template_install(template_id)`
+counts the install (once per user). Both answer PT404 (HTTP 404) for a template the caller may not
 see — private to another author, deleted or unknown alike, so private templates stay undiscoverable.
 
 Everything here blocks on the network: call it from a background op or a command, never a UI thread.
@@ -174,12 +175,44 @@ class Catalogue:
             raise _unavailable(exc, self.url) from exc
         return _entry(rows[0], self.user_id) if rows else None
 
+    def resolve(self, text: str) -> str:
+        """The id of the template the user may see whose id is `text` or starts with it (4+ characters,
+        as the lists show 8), like every other id of the command line. TemplateNotFound otherwise."""
+        wanted = (text or "").strip().lower()
+        if _is_uuid(wanted):
+            return wanted
+        bounds = _prefix_bounds(wanted)
+        if bounds is None:
+            raise TemplateNotFound(f"There is no template {text!r}: give its id or the start of it "
+                                   f"(at least {PREFIX_MIN} characters).")
+        params = {"select": "id,name", "and": f"(id.gte.{bounds[0]},id.lte.{bounds[1]})", "deleted_at": "is.null",
+                  "order": "id.asc", "limit": "2"}
+        try:
+            rows = self.rest.select("templates", params)
+        except (RequestFailed, SignInNeeded) as exc:
+            raise _unavailable(exc, self.url) from exc
+        if not rows:
+            raise TemplateNotFound(f"There is no template {text!r} that you can install.")
+        if len(rows) > 1:
+            names = " and ".join(f"{str(r.get('id'))[:8]}… “{r.get('name')}”" for r in rows)
+            raise TemplateNotFound(f"{text!r} matches more than one template ({names}): give more of the id.")
+        return str(rows[0].get("id"))
+
     def install(self, template_id: str):
-        """Count one install and return the payload (untrusted: the caller validates it)."""
+        """The payload of a template the user may see (untrusted: the caller validates it). Counts
+        nothing: call `record_install` once the rows are written."""
+        return self._rpc("install_template", template_id)
+
+    def record_install(self, template_id: str) -> bool:
+        """Count the user's install of this template: True when counted now, False when this user's
+        install was counted before (the server counts each user once)."""
+        return self._rpc("record_template_install", template_id) is True
+
+    def _rpc(self, function: str, template_id: str):
         if not _is_uuid(template_id):
             raise TemplateNotFound(f"There is no template {template_id!r} (a template id is a uuid).")
         try:
-            return self.rest.rpc("install_template", {"template_id": template_id})
+            return self.rest.rpc(function, {"template_id": template_id})
         except RequestFailed as exc:
             if exc.status == 404 or exc.code == "PT404":
                 raise TemplateNotFound(
@@ -188,6 +221,22 @@ class Catalogue:
             raise _unavailable(exc, self.url, "install the template") from exc
         except SignInNeeded as exc:
             raise _unavailable(exc, self.url, "install the template") from exc
+
+
+PREFIX_MIN = 4
+_UUID_SHAPE = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"
+
+
+def _prefix_bounds(prefix: str) -> tuple[str, str] | None:
+    """The lowest and highest uuid starting with `prefix` (hex digits and dashes where a uuid has
+    them), or None when no uuid can start with it. uuids sort as their hex text does."""
+    if not PREFIX_MIN <= len(prefix) <= len(_UUID_SHAPE):
+        return None
+    for ch, shape in zip(prefix, _UUID_SHAPE, strict=False):
+        if (shape == "-") != (ch == "-") or (ch != "-" and ch not in "0123456789abcdef"):
+            return None
+    rest = _UUID_SHAPE[len(prefix):]
+    return prefix + rest.replace("x", "0"), prefix + rest.replace("x", "f")
 
 
 def _is_uuid(text: str) -> bool:

@@ -1,4 +1,4 @@
-"""`mirari templates publish|list|browse|install|export|import|delete`: templates on the command line.
+"""`mirari templates publish|list|show|browse|install|export|import|delete`: templates on the command line.
 
 `browse` and `install` talk to the server (signed in, online); the others work on the local database.
 Every write is all or nothing; an import or install that breaks a rule writes nothing."""
@@ -30,6 +30,11 @@ def register(subparsers) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_list)
 
+    p = sub.add_parser("show", help="one of your templates as text: what it shares, item by item")
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true", help="the document itself, exactly as it is shared")
+    p.set_defaults(handler=_show)
+
     p = sub.add_parser("browse", help="the public catalogue (online)")
     p.add_argument("--search", metavar="TEXT", help="text in the name, description or category")
     p.add_argument("--category", help="only this category")
@@ -38,7 +43,8 @@ def register(subparsers) -> None:
     p.set_defaults(handler=_browse)
 
     p = sub.add_parser("install", help="install a template: its skills as suggested, its memory into the Atlas")
-    p.add_argument("id")
+    p.add_argument("id", help="the template's id, or a unique prefix of it (4+ characters)")
+    p.add_argument("--json", action="store_true", help="what was added and what was skipped, as JSON")
     p.set_defaults(handler=_install)
 
     p = sub.add_parser("export", help="write one of your templates to a .mirari-template.json file")
@@ -48,6 +54,7 @@ def register(subparsers) -> None:
 
     p = sub.add_parser("import", help="install a .mirari-template.json file (validated first)")
     p.add_argument("file")
+    p.add_argument("--json", action="store_true", help="what was added and what was skipped, as JSON")
     p.set_defaults(handler=_import)
 
     p = sub.add_parser("delete", help="withdraw one of your templates (it leaves the catalogue)")
@@ -92,6 +99,23 @@ def _list(args) -> int:
     return 0
 
 
+@guard
+def _show(args) -> int:
+    from agent.template_text import describe_template
+    from agent.templates import get_template
+    from local_schema.models import Template
+
+    with open_db(args) as db:
+        t = get_template(db, resolve_id(db, Template, args.id, "template of yours"))
+    document = {"name": t.name, "description": t.description, "category": t.category, "is_public": t.is_public,
+                "payload": t.payload}
+    if args.json:
+        print_json(document)
+    else:
+        print(describe_template(document))
+    return 0
+
+
 def _catalogue(args):
     from sync.catalogue import Catalogue
     from sync.engine import SyncEngine
@@ -133,7 +157,15 @@ def _install(args) -> int:
     finally:
         if engine is not None:
             engine.close()
-    print(result.summary())
+    return _print_result(result, args.json)
+
+
+def _print_result(result, as_json: bool) -> int:
+    """The summary and every skipped item with its reason (or all of it as JSON)."""
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        print(result.report())
     return 0
 
 
@@ -158,8 +190,7 @@ def _import(args) -> int:
             result = import_file(db, args.file)
         except TemplateInvalid as exc:  # one line: the first problem and how many more
             raise ValueError(f"{args.file} was not imported (nothing was written): {exc}") from None
-    print(result.summary())
-    return 0
+    return _print_result(result, args.json)
 
 
 @guard

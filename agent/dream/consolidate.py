@@ -37,8 +37,9 @@ SYSTEM = ("You help maintain a person's long-term memory: short facts an assista
 
 def similarity(a: str, b: str) -> float:
     """The Atlas's own measure (`agent.memory_text`): 1.0 for the same normalised text, else the word
-    overlap. Adding a node already merges at >= 0.9; a dream asks about pairs from 0.5 up, which
-    covers rows that met on sync and the same fact in other words."""
+    overlap (blind to word order). Adding a node merges only the same words in the same order; a dream
+    asks the model about pairs from 0.5 up, which covers rows that met on sync, the same fact in other
+    words, and pairs such as "tea over coffee" / "coffee over tea" that only a reader can tell apart."""
     return 1.0 if normalise(a) == normalise(b) else word_overlap(a, b)
 
 

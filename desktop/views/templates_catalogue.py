@@ -38,17 +38,17 @@ def with_catalogue(data_dir, fn):
 
 
 def describe(entry) -> str:
-    """The detail text of a catalogue entry: what installing it would bring, item by item."""
+    """The detail text of a catalogue entry: what installing it would bring, item by item (names and
+    facts; the prompts stay with the template until installed)."""
+    from agent.template_text import describe_memory, describe_skills
+
     lines = [entry.name, "", entry.description or "(no description)", "",
              f"Category: {entry.category or '—'} · {entry.installs} install(s)"
-             + (" · yours" if entry.mine else "")]
-    skills = entry.payload.get("skills") or []
-    memory = entry.payload.get("seed_memory") or []
-    lines += ["", f"Skills ({len(skills)}), installed as suggested:"]
-    lines += [f"  • {s.get('name')}" + (f" — {s.get('description')}" if s.get("description") else "")
-              for s in skills if isinstance(s, dict)]
-    lines += ["", f"Memory ({len(memory)}), added to your Atlas (duplicates reinforce instead):"]
-    lines += [f"  • {m.get('label')}" for m in memory if isinstance(m, dict)]
+             + (" · yours" if entry.mine else ""), ""]
+    lines += describe_skills(entry.payload, prompts=False, heading=", installed as suggested:")
+    lines.append("")
+    lines += describe_memory(entry.payload, strengths=False,
+                             heading=", added to your Atlas at 0.50 (what it already holds is skipped):")
     return "\n".join(lines)
 
 

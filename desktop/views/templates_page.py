@@ -7,7 +7,6 @@ template file after validating it like a publish; an invalid file writes nothing
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -69,6 +68,12 @@ class TemplatesPage(QWidget):
         self.notice = QLabel("", objectName="Muted")
         self.notice.setWordWrap(True)
         page.addWidget(self.notice)
+        # What the last install or import skipped, item by item with the reason (plain text: the names
+        # come from another author or a file).
+        self.skipped_view = QPlainTextEdit(readOnly=True, objectName="SkippedItems")
+        self.skipped_view.setMaximumHeight(130)
+        self.skipped_view.setVisible(False)
+        page.addWidget(self.skipped_view)
 
         self.tabs = QTabWidget()
         self.tabs.addTab(self._yours_tab(), "Yours")
@@ -84,7 +89,7 @@ class TemplatesPage(QWidget):
         self.tabs.addTab(self.publish_tab, "Publish")
         self.tabs.currentChanged.connect(self._tab_changed)
         page.addWidget(self.tabs, 1)
-        self.catalogue.installed.connect(lambda result: self.refresh())
+        self.catalogue.installed.connect(self._catalogue_installed)
         self._style()
         bus.changed.connect(self._on_changed)
         self.refresh()
@@ -153,8 +158,8 @@ class TemplatesPage(QWidget):
         self.own_list.clear()
         for t in self.own:
             state = ("public" if t.is_public else "private") + (" · waiting to sync" if t.waiting else "")
-            item = QListWidgetItem(f"{t.name}\n{state} · {t.skill_count} skills · {t.memory_count} memories · "
-                                   f"{t.installs} installs")
+            item = QListWidgetItem(f"{t.name}\n{state} · {_plural(t.skill_count, 'skill')} · "
+                                   f"{_plural(t.memory_count, 'memory', 'memories')} · {_installs(t.installs)}")
             item.setData(ID_ROLE, t.id)
             self.own_list.addItem(item)
             if t.id == selected:
@@ -194,8 +199,12 @@ class TemplatesPage(QWidget):
         if info is None:
             self.own_detail.clear()
             return
+        from agent.template_text import describe_template
+
         self.visibility_button.setText("Make private" if info.is_public else "Make public")
-        self.own_detail.setPlainText(json.dumps(self.documents.get(template_id), indent=2, ensure_ascii=False))
+        status = ("Public" if info.is_public else "Private") + f" · {_installs(info.installs)}" + (
+            " · waiting to sync" if info.waiting else "") + (f" · category: {info.category}" if info.category else "")
+        self.own_detail.setPlainText(describe_template(self.documents.get(template_id) or {}, status=status))
 
     # --- actions ------------------------------------------------------------------------------------
     def _published(self, template_id: str) -> None:
@@ -254,14 +263,30 @@ class TemplatesPage(QWidget):
     def import_file(self, path: str) -> None:
         from agent.template_install import import_file
 
+        self.skipped_view.setVisible(False)
+
         Op(self, lambda: import_file(self.ctx.db, path), "Importing a template").success(
             self._imported).failure(self._import_failed).changes(
             "skills", "memory_nodes", "installed_templates").run()
 
     def _imported(self, result) -> None:
         self.notice.setText(result.summary())
-        self.tabs.setCurrentWidget(self.installed_tree)
+        self.show_skipped(result)
+        if result.skills_added or result.nodes_added:
+            self.tabs.setCurrentWidget(self.installed_tree)
         self.refresh()
+
+    def _catalogue_installed(self, result) -> None:
+        self.show_skipped(result)
+        self.refresh()
+
+    def show_skipped(self, result) -> None:
+        """List what an install or import left out, and why (hidden when nothing was skipped)."""
+        lines = ["  • " + s.line() for s in result.skipped] + ([result.note] if result.note else [])
+        if result.skipped:
+            lines.insert(0, f"Skipped from “{result.name}” ({len(result.skipped)}):")
+        self.skipped_view.setPlainText("\n".join(lines))
+        self.skipped_view.setVisible(bool(lines))
 
     def _import_failed(self, exc: BaseException) -> None:
         problems = getattr(exc, "problems", None) or [str(exc)]
@@ -270,6 +295,14 @@ class TemplatesPage(QWidget):
 
     def _failed(self, exc: BaseException) -> None:
         self.notice.setText(str(exc))
+
+
+def _plural(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
+
+
+def _installs(n: int) -> str:
+    return _plural(n, "install")
 
 
 def _file_stem(name: str) -> str:

@@ -1,14 +1,13 @@
 """The Publish tab: pick skills and memory nodes, name the template, see exactly what will be shared.
 
-The preview is agent.templates.preview() — the very document publish() writes and sync sends — so what
-is shown is what leaves the machine: the four fields of each skill, label/category/strength of each
-memory node, and the template's own name, description, category and visibility. Never keys,
-connections, ids or sources. Problems (sizes, an empty pick) are shown before Publish is possible.
+The preview is agent.templates.preview() — the very document publish() writes and sync sends — shown as
+readable text (agent.template_text), so what is shown is what leaves the machine: the four fields of
+each skill, label/category/strength of each memory node, and the template's own name, description,
+category and visibility. Never keys, connections, ids or sources. Problems (sizes, counts, an empty
+pick) are shown before Publish is possible.
 """
 
 from __future__ import annotations
-
-import json
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -160,8 +159,10 @@ class PublishTab(QWidget):
         if isinstance(document, Exception):  # a rule the draft breaks: expected while typing
             self._not_publishable(document)
             return
+        from agent.template_text import describe_template
+
         self.document = document
-        self.preview.setPlainText(json.dumps(document, indent=2, ensure_ascii=False))
+        self.preview.setPlainText(describe_template(document))
         self.problem.setText("")
         self.publish_button.setEnabled(True)
 

@@ -22,6 +22,7 @@ from local_schema.migrations import (
     v0007_observatory_and_templates,
     v0008_search_backlog,
     v0009_message_authorship,
+    v0010_memory_dedup_index,
 )
 
 
@@ -42,6 +43,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "observatory_and_templates", v0007_observatory_and_templates.upgrade),
     Migration(8, "search_backlog", v0008_search_backlog.upgrade),
     Migration(9, "message_authorship", v0009_message_authorship.upgrade),
+    Migration(10, "memory_dedup_index", v0010_memory_dedup_index.upgrade),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -61,6 +61,21 @@ def test_publish_refusals_write_nothing(db, kwargs, message):
     assert templates.list_templates(db) == []
 
 
+def test_publish_is_capped_at_200_skills_and_2000_memories(db):
+    with db.write() as s:
+        skills = [Skill(name=f"Skill {i}", template_prompt="p") for i in range(201)]
+        nodes = [MemoryNode(label=f"Fact {i}") for i in range(2001)]
+        s.add_all(skills + nodes)
+    with pytest.raises(TemplateInvalid, match="201 skills; a template holds at most 200"):
+        templates.publish(db, "Too many", skill_ids=[k.id for k in skills])
+    with pytest.raises(TemplateInvalid, match="2,001 memories; a template holds at most 2,000"):
+        templates.publish(db, "Too many", memory_ids=[n.id for n in nodes])
+    assert templates.list_templates(db) == []
+    at_caps = templates.publish(db, "At the caps", skill_ids=[k.id for k in skills[:200]],
+                                memory_ids=[n.id for n in nodes[:2000]])
+    assert (len(at_caps.payload["skills"]), len(at_caps.payload["seed_memory"])) == (200, 2000)
+
+
 def test_a_skill_the_catalogue_could_not_install_is_refused_at_publish(db):
     with db.write() as s:
         long = Skill(name="Long", template_prompt="x" * 20_001)  # over the server's skills limit
@@ -94,7 +109,8 @@ def test_export_then_read_round_trips(db, tmp_path):
     doc = json.loads(path.read_text(encoding="utf-8"))
     assert set(doc) == {"format", "version", "exported_at", "id", "name", "description", "category", "payload"}
     read = templates.read_template_file(path)
-    assert (read.id, read.name, read.category, read.payload) == (template.id, "Writer", "writing", template.payload)
+    assert (read.name, read.category, read.payload) == ("Writer", "writing", template.payload)
+    assert doc["id"] == template.id and not hasattr(read, "id")  # written for the reader; never read back
 
 
 def _write(path, doc) -> str:
@@ -116,6 +132,10 @@ BAD_FILES = [
      "longer than 2,000"),
     ("no prompt", {**GOOD, "payload": {"skills": [{"name": "S"}], "seed_memory": []}},
      r"skills\[0\]\.template_prompt is missing"),
+    ("too many skills", {**GOOD, "payload": {"skills": [{"name": f"s{i}", "template_prompt": "p"} for i in range(201)],
+                                            "seed_memory": []}}, "201 skills; a template holds at most 200"),
+    ("too many memories", {**GOOD, "payload": {"skills": [], "seed_memory": [{"label": f"m{i}"} for i in range(2001)]}},
+     "2,001 memories; a template holds at most 2,000"),
     ("oversized payload", {**GOOD, "payload": {"skills": [{"name": f"s{i}", "description": "d" * 19_000,
                                                            "template_prompt": "p"}
                                                           for i in range(60)], "seed_memory": []}},
@@ -137,10 +157,10 @@ def test_a_file_too_large_to_be_a_template_is_not_even_parsed(tmp_path, monkeypa
         templates.read_template_file(path)
 
 
-def test_a_file_without_an_id_gets_a_stable_one(tmp_path):
-    first = templates.read_template_file(_write(tmp_path / "a.json", GOOD))
-    second = templates.read_template_file(_write(tmp_path / "b.json", GOOD))
-    assert first.id == second.id and len(first.id) == 36
+def test_a_file_with_or_without_an_id_reads_the_same(tmp_path):
+    claimed = {**GOOD, "id": "0f8fad5b-d9cb-469f-a165-70867728950e"}
+    assert templates.read_template_file(_write(tmp_path / "a.json", GOOD)) == \
+        templates.read_template_file(_write(tmp_path / "b.json", claimed))
 
 
 def test_withdraw_and_visibility(db):
@@ -180,7 +200,32 @@ def test_publish_list_and_export_commands(tmp_path, capsys):
     code, out, _ = run(capsys, "--data-dir", str(d), "templates", "list", "--json")
     [row] = json.loads(out)
     assert (row["id"], row["is_public"], row["skill_count"]) == (template_id, True, 1)
+    code, out, err = run(capsys, "--data-dir", str(d), "templates", "show", template_id[:8])
+    assert code == 0 and out.splitlines() == [
+        "Writer", "Public · no category", "No description.", "",
+        "Skills (1), each shared with its name, description, category and prompt:",
+        "  • Summarise — Short summaries (writing)", "      Answer in three bullet points.", "",
+        "Memory (1), each shared with its fact, category and strength:",
+        "  • Prefers metric units (preference, 0.80)"], err
+    code, out, _ = run(capsys, "--data-dir", str(d), "templates", "show", template_id, "--json")
+    assert json.loads(out)["payload"]["seed_memory"] == [{"label": "Prefers metric units", "category": "preference",
+                                                          "strength": 0.8}]
     code, out, _ = run(capsys, "--data-dir", str(d), "templates", "export", template_id, str(tmp_path / "w.json"))
     assert code == 0 and out.strip().endswith("w.mirari-template.json")
     code, out, err = run(capsys, "--data-dir", str(d), "templates", "publish", "--name", "x" * 501, "--skill", skill.id)
     assert code == 1 and out == "" and err.count("\n") == 1 and "longer than 500" in err
+
+
+def test_the_readable_text_takes_any_payload_without_failing():
+    from agent.template_text import PROMPT_LINES, describe_template
+
+    prompt = "\n".join(f"line {i}" for i in range(PROMPT_LINES + 5))
+    text = describe_template({"name": "  Odd\npack ", "is_public": False, "category": "c", "payload": {
+        "skills": [{"name": "Long", "template_prompt": prompt}, "not a skill", {"name": 7}],
+        "seed_memory": [{"label": "<b>not bold</b>", "strength": True}, {"label": "x", "strength": 0.123456}]}})
+    lines = text.splitlines()
+    assert lines[:3] == ["Odd pack", "Private · category: c", "No description."]
+    assert "  • Long" in lines and f"      line {PROMPT_LINES - 1}" in lines and "      … (5 more lines)" in lines
+    assert "  • (no name)" in lines and "not a skill" not in text
+    assert "  • <b>not bold</b> (fact, no strength)" in lines and "  • x (fact, 0.12)" in lines
+    assert describe_template({}).splitlines()[-1] == "No memory."

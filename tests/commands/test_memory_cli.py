@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.commands.conftest import one_error_line
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,6 +49,20 @@ def test_add_list_edit_delete_round_trip(mirari):
     assert deleted.code == 0 and deleted.out.startswith(f"deleted {node_id[:8]}")
     assert [n["label"] for n in nodes(mirari)] == ["Works remotely from Lisbon"]
     assert "no memory node" in one_error_line(mirari("memory", "delete", node_id))
+
+
+@pytest.mark.parametrize("first, second", [
+    ("Prefers tea over coffee", "Prefers coffee over tea"),
+    ("Prefers coffee over tea", "Prefers tea over coffee"),
+    ("Budget is 300 euros a month", "Budget is 400 euros a month"),
+    ("Likes spicy food", "Does not like spicy food"),
+    ("Doesn't like spicy food", "Likes spicy food"),
+])
+def test_add_keeps_a_fact_that_differs_in_order_number_or_negation(mirari, first, second):
+    assert mirari("memory", "add", first).out.startswith("added ")
+    added = mirari("memory", "add", second)
+    assert added.code == 0 and added.out.startswith("added "), added.out
+    assert sorted((n["label"], n["strength"]) for n in nodes(mirari)) == sorted([(first, 0.5), (second, 0.5)])
 
 
 def test_errors_are_one_line_and_write_nothing(mirari):

@@ -10,6 +10,7 @@ import uuid
 from PySide6.QtCore import Qt
 
 from agent import templates
+from agent.template_text import describe_template
 from local_schema.models import AgentConnection, MemoryNode, Skill
 
 
@@ -37,9 +38,15 @@ def test_publish_shows_exactly_what_is_shared(qtbot, window, settle):
     tab.public_box.setChecked(True)
     tab.update_preview()
     settle()
-    shown = json.loads(tab.preview.toPlainText())
-    assert shown == templates.preview(window.ctx.db, "Writer", None, None, [skill], [node], True)
+    document = templates.preview(window.ctx.db, "Writer", None, None, [skill], [node], True)
     text = tab.preview.toPlainText()
+    assert text == describe_template(document)  # readable text, not JSON (issue 18)
+    assert text.splitlines() == [
+        "Writer", "Public · no category", "No description.", "",
+        "Skills (1), each shared with its name, description, category and prompt:",
+        "  • Summarise — Short (writing)", "      Three bullets.", "",
+        "Memory (1), each shared with its fact, category and strength:",
+        "  • Prefers metric units (preference, 0.80)"]
     assert "private.example" not in text and "Secret gateway" not in text and skill not in text
     assert tab.publish_button.isEnabled()
     qtbot.mouseClick(tab.publish_button, Qt.MouseButton.LeftButton)
@@ -48,7 +55,9 @@ def test_publish_shows_exactly_what_is_shared(qtbot, window, settle):
     assert (info.name, info.is_public, info.skill_count, info.memory_count) == ("Writer", True, 1, 1)
     assert page.tabs.currentIndex() == 0 and page.own_list.count() == 1
     assert "waiting to sync" in page.own_list.item(0).text()
-    assert json.loads(page.own_detail.toPlainText())["payload"] == shown["payload"]
+    detail = page.own_detail.toPlainText().splitlines()  # "Yours" reads the same way
+    assert detail[:2] == ["Writer", "Public · 0 installs · waiting to sync"]
+    assert detail[3:] == text.splitlines()[3:] and "{" not in page.own_detail.toPlainText()
 
 
 def test_a_name_over_the_limit_cannot_be_published(qtbot, window, settle):
@@ -102,6 +111,41 @@ def test_export_then_import_and_installed_from(qtbot, window, settle, tmp_path):
     children = sorted(top.child(i).text(1) for i in range(top.childCount()))
     assert children == ["Memory: Likes poetry", "Skill: Haiku"]
     assert top.child(0).text(0) == "Installed from Friend's pack"
+
+
+def test_an_import_lists_what_it_skipped_and_why(qtbot, window, settle, tmp_path):
+    """Issue 18: importing your own template duplicated its skills; now nothing is duplicated and the
+    window says, item by item, what was skipped and why."""
+    db = window.ctx.db
+    skill, node = _rows(db)
+    mine = templates.publish(db, "Mine", None, None, [skill], [node])
+    page = window.show_page("templates")
+    page.refresh()
+    settle()
+    page.export(mine.id, str(tmp_path / "mine"))
+    settle()
+    path = tmp_path / "mine.mirari-template.json"
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    doc["payload"]["seed_memory"].append({"label": "Cycles to work", "category": "fact", "strength": 0.9})
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    assert not page.skipped_view.isVisible()
+    page.import_file(str(path))
+    settle()
+    assert page.notice.text() == "Installed “Mine”: 0 skills added as suggested, 1 memory added; 2 skipped (already here)."
+    assert page.skipped_view.isVisible()
+    assert page.skipped_view.toPlainText().splitlines() == [
+        "Skipped from “Mine” (2):",
+        "  • Skill “Summarise”: you already have this skill",
+        "  • Memory “Prefers metric units”: already in your Atlas"]
+    with db.session() as s:
+        from sqlmodel import select
+
+        assert len(s.exec(select(Skill)).all()) == 1
+        nodes = {n.label: n.strength for n in s.exec(select(MemoryNode)).all()}
+    assert nodes == {"Prefers metric units": 0.8, "Cycles to work": 0.5}  # nothing reinforced; new at 0.50
+    page.import_file(str(path))  # again: all three skipped, still plain text
+    settle()
+    assert page.skipped_view.toPlainText().splitlines()[0] == "Skipped from “Mine” (3):"
 
 
 def test_the_catalogue_says_plainly_that_it_needs_a_sign_in(qtbot, window, settle):

@@ -105,3 +105,18 @@ def test_skills_source_is_bounded_like_memory_sources(alice):
     assert make(alice, "skills", source=source)["source"] == source
     with pytest.raises(errors.CheckViolation):
         make(alice, "skills", source=source + "x")
+
+
+@pytest.mark.parametrize(("skills", "memories"), [(200, 2000), (201, 0), (0, 2001)])
+def test_the_item_caps_are_the_servers(alice, skills, memories):
+    from agent.template_payload import MEMORY_LIMIT, SKILLS_LIMIT
+
+    payload = {"skills": [{"name": f"s{i}", "template_prompt": "p"} for i in range(skills)],
+               "seed_memory": [{"label": f"m{i}", "strength": 0.5} for i in range(memories)]}
+    over = skills > SKILLS_LIMIT or memories > MEMORY_LIMIT
+    assert bool([p for p in payload_problems(payload) if "at most" in p]) == over
+    if over:
+        with pytest.raises(errors.CheckViolation, match="templates_payload_items"):
+            make(alice, "templates", payload=payload)
+    else:
+        assert make(alice, "templates", payload=payload)["payload"] == payload

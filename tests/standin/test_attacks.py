@@ -335,3 +335,75 @@ def test_a_skill_expectation_kind_that_is_not_a_string_is_refused(rest, alice, k
         "id": str(uuid.uuid4()), "name": "s",
         "test_cases": [{"prompt": "p", "expectations": [{"kind": kind, "value": "x"}]}]})
     refused(response, 400, "23514")
+# -- the template RPCs (server migration 20261206200000) ----------------------------------------
+def _public_template(rest, author) -> str:
+    template_id = str(uuid.uuid4())
+    made = rest("POST", "/templates", token=author.token, json={
+        "id": template_id, "name": "Target", "is_public": True,
+        "payload": {"skills": [], "seed_memory": [{"label": "likes tea"}]}})
+    assert made.status_code == 201, made.text
+    return template_id
+
+
+def _installs(rest, author, template_id) -> int:
+    rows = rest("GET", f"/templates?id=eq.{template_id}&select=installs", token=author.token).json()
+    return rows[0]["installs"]
+
+
+@pytest.mark.parametrize("function", ["install_template", "record_template_install"])
+def test_the_template_rpcs_refuse_hostile_input_plainly(rest, alice, bob, function):
+    template_id = _public_template(rest, alice)
+    private = str(uuid.uuid4())
+    rest("POST", "/templates", token=alice.token, json={"id": private, "name": "Private",
+                                                        "payload": {"skills": [], "seed_memory": []}})
+    path = f"/rpc/{function}"
+    for body, status, code in [
+        ({}, 404, "PGRST202"),  # no such signature
+        ({"template_id": template_id, "author_id": bob.id}, 404, "PGRST202"),  # no extra arguments to smuggle
+        ([{"template_id": template_id}], 404, "PGRST202"),
+        ({"template_id": "'; drop table public.templates; --"}, 400, "22P02"),
+        ({"template_id": 5}, 400, "22P02"),
+        ({"template_id": [template_id]}, 400, "22P02"),
+        ({"template_id": {"id": template_id}}, 400, "22P02"),
+        ({"template_id": template_id + "\u0000"}, 400, "22P05"),
+        ({"template_id": None}, 404, "PT404"),
+        ({"template_id": private}, 404, "PT404"),  # another author's private template: as if unknown
+        ({"template_id": str(uuid.uuid4())}, 404, "PT404"),
+    ]:
+        refused(rest("POST", path, token=bob.token, json=body), status, code)
+    refused(rest("POST", path, json={"template_id": template_id}), 401, "42501")  # the anon key alone
+    refused(rest("POST", path, token=bob.token, content=DEEP, headers={"Content-Type": "application/json"}),
+            400, "PGRST102")
+    refused(rest("POST", path, token=bob.token, json={"template_id": template_id},
+                 headers={"Content-Profile": "mirari_private"}), 406, "PGRST106")
+    assert _installs(rest, alice, template_id) == 0
+    still_serving(rest, alice)
+
+
+def test_a_user_cannot_inflate_a_templates_installs(rest, alice, bob, supabase_stack):
+    """Counted once per user, whatever the route: repeated calls, form bodies, tx=rollback, GET (refused
+    as a write in a read-only transaction), and the private table is out of the API's reach."""
+    template_id = _public_template(rest, alice)
+    path = "/rpc/record_template_install"
+    assert rest("POST", path, token=bob.token, json={"template_id": template_id}).json() is True
+    for _ in range(5):
+        assert rest("POST", path, token=bob.token, json={"template_id": template_id}).json() is False
+    assert rest("POST", path, token=bob.token, headers={"Prefer": "tx=rollback"},
+                json={"template_id": template_id}).json() is False
+    assert rest("POST", path, token=bob.token, headers={"Content-Type": "application/x-www-form-urlencoded"},
+                content=f"template_id={template_id}").json() is False
+    as_get = rest("GET", f"{path}?template_id={template_id}", token=bob.token)  # PostgreSQL's own words, as PostgREST
+    assert (as_get.status_code, as_get.json()["code"]) == (405, "25006")
+    assert as_get.json()["message"] == "cannot execute SELECT FOR UPDATE in a read-only transaction"
+    refused(rest("GET", "/template_installs", token=bob.token), 404, "PGRST205")
+    refused(rest("GET", "/template_installs", token=bob.token, headers={"Accept-Profile": "mirari_private"}),
+            406, "PGRST106")
+    # the author cannot write the count either: the stamping trigger keeps it
+    patched = rest("PATCH", f"/templates?id=eq.{template_id}", token=alice.token, json={"installs": 10_000},
+                   headers={"Prefer": "return=representation"})
+    assert patched.status_code == 200 and patched.json()[0]["installs"] == 1
+    # an install read (install_template) counts nothing at all
+    for _ in range(3):
+        assert rest("POST", "/rpc/install_template", token=bob.token, json={"template_id": template_id}).status_code == 200
+    assert _installs(rest, alice, template_id) == 1
+    still_serving(rest, alice)

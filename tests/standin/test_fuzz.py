@@ -191,3 +191,65 @@ def test_random_client_values_are_stored_within_bounds_or_refused_cleanly(supaba
         else:
             assert set(response.json()) == {"code", "details", "hint", "message"}
     assert statuses.get(201, 0) >= 5 and statuses.get(400, 0) >= 5, statuses  # both paths were tried
+# -- the template RPCs: random bodies and headers from several users ---------------------------------
+TEMPLATE_BODIES = [b"", b"{}", b"[]", b"null", b"5", b'"x"', b'{"template_id": null}', b'{"template_id": 5}',
+                   b'{"template_id": "nope"}', b'{"template_id": []}', b'{"template_id": {}}', b"[" * 3000,
+                   "{}".encode("utf-16"), b"\xff\xfe", b'{"template_id": "\\u0000"}', b'{"template_id": "%s", "x": 1}',
+                   b'{"template_id": "%s"}', b'{"template_id": "%s"}', b'{"template_id": "%s"}', b'[{"template_id": "%s"}]',
+                   b'{"template_id": "%s ' + b"x" * 200 + b'"}', b'{"template_id": "%s"']
+
+
+@pytest.mark.parametrize("seed", [3])
+def test_random_template_rpc_calls_never_fail_the_server_or_inflate_installs(supabase_stack, seed):
+    import uuid
+
+    from tests.standin.conftest import User
+
+    rng = random.Random(seed)
+    author, *users = [User(supabase_stack) for _ in range(4)]
+    base = f"{supabase_stack.url}/rest/v1"
+
+    def headers(user, extra=None):
+        return {"apikey": supabase_stack.anon_key, **({"Authorization": f"Bearer {user.token}"} if user else {}),
+                **(extra or {})}
+
+    targets = []
+    for public in (True, True, False):
+        template_id = str(uuid.uuid4())
+        made = httpx.post(f"{base}/templates", headers=headers(author), json={
+            "id": template_id, "name": "T", "is_public": public, "payload": {"skills": [], "seed_memory": []}})
+        assert made.status_code == 201, made.text
+        targets.append(template_id)
+    counted: dict[str, list[str]] = {t: [] for t in targets}
+    for _ in range(100):
+        user = rng.choice([*users, author, None])
+        function = rng.choice(["install_template", "record_template_install"])
+        target = rng.choice(targets + [str(uuid.uuid4())])
+        body = rng.choice(TEMPLATE_BODIES)
+        body = body.replace(b"%s", target.encode()) if b"%s" in body else body
+        extra = {"Content-Type": rng.choice(["application/json", "application/json", "text/plain",
+                                             "application/x-www-form-urlencoded"])}
+        if rng.random() < .2:
+            extra["Prefer"] = rng.choice(PREFERS)
+        method = rng.choice(["POST", "POST", "POST", "GET", "PATCH"])
+        response = httpx.request(method, f"{base}/rpc/{function}", headers=headers(user, extra),
+                                 params={"template_id": target} if method == "GET" else None,
+                                 content=body if method != "GET" else None, timeout=30)
+        assert response.status_code < 500, (method, function, body, response.text)
+        for leak in LEAKS:
+            assert leak not in response.text, response.text
+        if response.status_code >= 400 and response.content:
+            assert set(json.loads(response.content)) == {"code", "details", "hint", "message"}
+        elif function == "record_template_install" and response.json() is True:
+            counted[target].append(user.id)
+    for user in [*users, author]:  # and plainly, after the noise: each user counts once at most
+        response = httpx.post(f"{base}/rpc/record_template_install", headers=headers(user),
+                              json={"template_id": targets[0]})
+        assert response.json() is (user.id not in counted[targets[0]])
+        if response.json() is True:
+            counted[targets[0]].append(user.id)
+    for template_id in targets:
+        rows = httpx.get(f"{base}/templates?id=eq.{template_id}&select=installs", headers=headers(author)).json()
+        assert len(counted[template_id]) == len(set(counted[template_id]))  # nobody counted twice
+        assert rows[0]["installs"] == len(counted[template_id])
+    assert len(counted[targets[0]]) == 4

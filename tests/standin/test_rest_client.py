@@ -95,6 +95,8 @@ def test_rpc_install_template(alice, bob):
     template = alice.client.table("templates").insert(
         {"id": str(uuid.uuid4()), "name": "Starter", "payload": payload, "is_public": True}).execute().data[0]
     assert bob.client.rpc("install_template", {"template_id": template["id"]}).execute().data == payload
+    assert bob.client.rpc("record_template_install", {"template_id": template["id"]}).execute().data is True
+    assert bob.client.rpc("record_template_install", {"template_id": template["id"]}).execute().data is False
     assert alice.client.table("templates").select("installs").eq("id", template["id"]).single().execute().data == \
         {"installs": 1}
     with pytest.raises(APIError) as err:

@@ -335,6 +335,57 @@ def test_derived_data_stays_exact_when_a_batch_inserts_then_changes_a_row(device
         conn.exec_driver_sql("INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)")
 
 
+def test_a_first_sync_of_memory_keeps_the_duplicate_index_exact(devices, user, monkeypatch):
+    """The Atlas's duplicate-key index (local migration v10) is kept by a set-aside insert trigger during a
+    big pull: every pulled node is in it, a node relabelled later in the same transaction gets its new
+    key, a tombstoned one is not found, and an add of a pulled fact reinforces it instead of duplicating."""
+    from datetime import UTC, datetime, timedelta
+
+    from agent.memory import add_node
+    from sync import pull
+    from sync.pull import Puller
+
+    monkeypatch.setattr(pull, "TX_ROWS", 10**6)
+    monkeypatch.setattr(pull, "TX_SECONDS", 60.0)  # every page in one transaction
+    b = devices("b")
+    uid = user[2]
+    start = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+    def row(i, rid, label, deleted=False):
+        stamp = (start + timedelta(microseconds=i)).isoformat()
+        return {"id": rid, "user_id": uid, "label": label, "category": "fact", "strength": 0.5, "source": "manual",
+                "last_referenced_at": None, "created_at": start.isoformat(), "updated_at": stamp,
+                "deleted_at": stamp if deleted else None}
+
+    ids = [str(uuid.uuid4()) for _ in range(400)]
+    page1 = [row(i, ids[i], f"Fact number {i}") for i in range(300)]
+    page2 = [row(300 + i, ids[300 + i], f"Fact number {300 + i}") for i in range(100)] + [
+        row(400, ids[0], "Plays the cello"), row(401, ids[1], "Fact number 1", deleted=True)]
+
+    class Pages:
+        def __init__(self, pages):
+            self.pages = iter(pages)
+
+        def next_page(self, timeout=None):
+            return next(self.pages)
+
+        def close(self):
+            pass
+
+    puller = Puller(b.db, b.engine.rest(), uid, b.engine.remote_tx, lambda _m: None, page_size=300)
+    puller.pull_table("memory_nodes", stream=Pages([page1, page2]))
+    bulkload.finish(b.db)
+    with b.db.engine.connect() as conn:
+        indexed = {r[0] for r in conn.exec_driver_sql("SELECT node_id FROM memory_dedup_keys")}
+        stored = {r[0] for r in conn.exec_driver_sql("SELECT id FROM memory_nodes")}
+        triggers = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+    assert indexed == stored and ids[0] in stored and "memory_dedup_keys_insert" in triggers
+    assert add_node(b.db, "plays cello!").node.id == ids[0]
+    assert add_node(b.db, "Fact number 299").node.id == ids[299]
+    assert not add_node(b.db, "Fact number 0").reinforced  # relabelled in the same transaction
+    assert not add_node(b.db, "Fact number 1").reinforced  # tombstoned
+
+
 def test_a_big_pull_is_announced_per_table_not_per_row(devices, api, monkeypatch):
     """Listing every pulled id would grow with the table (memory must stay flat): past ANNOUNCED_IDS the
     listeners hear that the table changed as a whole."""

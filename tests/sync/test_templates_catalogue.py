@@ -1,5 +1,6 @@
 """Templates between two users on the stand-in: A publishes a public and a private template, B sees
-only the public one, installs it (one install counted, the rows are B's), cannot install the private one;
+only the public one, installs it (counted once per user, after the rows are written; the rows are B's),
+cannot install the private one; ids by prefix as everywhere;
 the catalogue pages, searches, filters and sorts; offline it says so. Tasks sync between two devices."""
 
 from __future__ import annotations
@@ -71,9 +72,12 @@ def test_b_installs_the_public_template_into_rows_of_its_own(people, supabase_st
     public = templates.publish(a.db, "Jazz fan", None, "music", [skill], [node], is_public=True)
     a.sync()
     result = install_from_catalogue(b.db, Catalogue.for_engine(b.engine), public.id)
-    assert (len(result.skills_added), len(result.nodes_added)) == (1, 1)
-    [row] = [r for r in server_rows(supabase_stack, "templates", a.user_id) if str(r["id"]) == public.id]
-    assert row["installs"] == 1
+    assert (len(result.skills_added), len(result.nodes_added), result.counted) == (1, 1, True)
+    assert installs(supabase_stack, a, public.id) == 1
+    for _ in range(3):  # B installing again and again does not inflate the count (issue 19)
+        again = install_from_catalogue(b.db, Catalogue.for_engine(b.engine), public.id)
+        assert (again.skills_added, again.nodes_added, again.counted) == ([], [], False)
+    assert installs(supabase_stack, a, public.id) == 1
     b.sync()
     source = f"template:{public.id}"
     [b_skill] = server_rows(supabase_stack, "skills", b.user_id)
@@ -85,6 +89,55 @@ def test_b_installs_the_public_template_into_rows_of_its_own(people, supabase_st
     assert [r["status"] for r in server_rows(supabase_stack, "skills", a.user_id)] == ["promoted"]
     a.sync()
     assert templates.list_templates(a.db)[0].installs == 1
+
+
+def installs(supabase_stack, author, template_id) -> int:
+    [row] = [r for r in server_rows(supabase_stack, "templates", author.user_id) if str(r["id"]) == template_id]
+    return row["installs"]
+
+
+def test_an_install_is_counted_only_once_it_is_written(people, supabase_stack, monkeypatch):
+    """Issue 19: the server counted an install before the client wrote anything, so a killed or failed
+    install counted too. Now the count comes after the last chunk is written."""
+    from agent import template_install
+
+    a, b = people("a"), people("b")
+    skill, node = _skills_and_memory(a.db, "flute")
+    public = templates.publish(a.db, "Flute fan", None, "music", [skill], [node], is_public=True)
+    a.sync()
+
+    def disk_full(*_args, **_kwargs):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(template_install, "install_payload", disk_full)
+    with pytest.raises(OSError):
+        template_install.install_from_catalogue(b.db, Catalogue.for_engine(b.engine), public.id)
+    assert installs(supabase_stack, a, public.id) == 0
+    monkeypatch.undo()
+    supabase_stack.faults.fail_next("POST", "/rest/v1/rpc/record_template_install", 503, times=5)
+    result = template_install.install_from_catalogue(b.db, Catalogue.for_engine(b.engine), public.id)
+    supabase_stack.faults.clear()
+    assert (len(result.nodes_added), result.counted) == (1, None)  # written; the count could not be made
+    assert result.note.startswith("(The server did not count this install")
+    assert installs(supabase_stack, a, public.id) == 0
+
+
+def test_a_template_is_found_by_a_prefix_of_its_id(people):
+    a, b = people("a"), people("b")
+    skill, node = _skills_and_memory(a.db, "oboe")
+    public = templates.publish(a.db, "Oboe fan", None, "music", [skill], [node], is_public=True)
+    private = templates.publish(a.db, "Oboe secret", None, "music", [skill], [node])
+    a.sync()
+    catalogue = Catalogue.for_engine(b.engine)
+    assert catalogue.resolve(public.id[:8]) == public.id
+    assert catalogue.resolve(public.id[:13].upper()) == public.id
+    assert catalogue.resolve(public.id) == public.id
+    with pytest.raises(TemplateNotFound, match="no template .* that you can install"):
+        catalogue.resolve(private.id[:8])  # another author's private template stays undiscoverable
+    for bad in ("abc", "zzzzzzzz", "1234567890", public.id[:8] + "x"):
+        with pytest.raises(TemplateNotFound, match="give its id or the start of it"):
+            catalogue.resolve(bad)
+    assert Catalogue.for_engine(a.engine).resolve(private.id[:8]) == private.id  # the author's own
 
 
 def test_paging_search_category_and_sort(people):
@@ -154,8 +207,15 @@ def test_browse_and_install_commands(people, capsys):
     code, out, err = run(capsys, "--data-dir", str(b.data_dir), "templates", "install", private.id)
     assert code == 1 and out == "" and err.count("\n") == 1
     assert "cannot be installed: it does not exist, was deleted, or is private to its author" in err
-    code, out, err = run(capsys, "--data-dir", str(b.data_dir), "templates", "install", public.id)
-    assert code == 0 and out.startswith("Installed “Public pack”: 1 skill(s) added as suggested"), err
+    code, out, err = run(capsys, "--data-dir", str(b.data_dir), "templates", "install", public.id[:8])
+    assert code == 0 and out == "Installed “Public pack”: 1 skill added as suggested, 1 memory added.\n", err
+    code, out, err = run(capsys, "--data-dir", str(b.data_dir), "templates", "install", public.id[:8])
+    assert code == 0 and out.splitlines() == [
+        "Installed “Public pack”: 0 skills added as suggested, 0 memories added; 2 skipped (already here).",
+        "Skipped 2 items:", "  • Skill “cli skill”: you already have this skill",
+        "  • Memory “The user likes cli”: already in your Atlas"], err
+    code, out, err = run(capsys, "--data-dir", str(b.data_dir), "templates", "install", private.id[:8])
+    assert code == 1 and out == "" and "There is no template" in err and err.count("\n") == 1
 
 
 def test_tasks_sync_between_two_devices(devices):
