@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 
 WINDOWS = os.name == "nt"
+# Names Windows keeps for devices in every folder, with any extension: "con.md" is the console.
+DEVICE_NAMES = frozenset({"CON", "PRN", "AUX", "NUL", *(f"{port}{n}" for port in ("COM", "LPT") for n in range(1, 10))})
 REPLACE_PATIENCE = 2.0  # seconds; a scanner's look at a small file takes milliseconds
 
 
@@ -30,3 +32,8 @@ def replace(source: str | Path, target: str | Path, *, patience: float = REPLACE
                 raise
         time.sleep(delay)
         delay = min(delay * 2, 0.2)
+
+
+def is_device_name(file_name: str) -> bool:
+    """True for a name Windows reads as a device: its part before the first dot is CON, NUL, COM1, …"""
+    return file_name.split(".")[0].strip().upper() in DEVICE_NAMES

@@ -76,3 +76,11 @@ def test_the_settings_writers_survive_a_refusal_on_windows(tmp_path, monkeypatch
     atomic_write(tmp_path / "export.md", b"# thread\n")
     assert (tmp_path / "export.md").read_bytes() == b"# thread\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "export.md"]  # no temp file left
+
+
+@pytest.mark.parametrize(("name", "device"), [
+    ("con.md", True), ("NUL", True), ("com1.notes.json", True), ("Lpt9 .md", True), ("aux", True),
+    ("console.md", False), ("com10.md", False), ("thread con.md", False), ("con-notes.md", False), ("", False),
+])
+def test_windows_device_names(name, device):
+    assert files.is_device_name(name) is device
