@@ -59,7 +59,8 @@ def test_server_commands_run_as_postgres_only_for_root(monkeypatch):
         cluster._as_server_user(command)
 
 
-def test_a_socket_path_too_long_for_sun_path_moves_to_a_short_folder(tmp_path):
+def test_a_socket_path_too_long_for_sun_path_moves_to_a_short_folder(tmp_path, monkeypatch):
+    monkeypatch.setattr(cluster, "WINDOWS", False)  # the Linux/macOS decision, checked on every OS
     short = PostgresCluster(data_dir=tmp_path / "pg", port=54321)
     deep = PostgresCluster(data_dir=tmp_path / ("d" * 90) / "pg", port=54321)  # macOS: /var/folders/…/T/…
     try:
