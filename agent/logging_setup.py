@@ -82,7 +82,7 @@ def configure_logging(log_dir: Path, level: int = logging.INFO, console: bool = 
     root = logging.getLogger()
     formatter = RedactingFormatter(FORMAT)
     handlers: list[logging.Handler] = []
-    if console:
+    if console and sys.stderr is not None:  # the windowed Windows program (mirari.exe) has no stderr
         handlers.append(logging.StreamHandler(sys.stderr))
     path: Path | None = Path(log_dir) / LOG_NAME
     try:

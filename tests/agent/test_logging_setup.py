@@ -105,3 +105,23 @@ def test_the_log_file_is_opened_in_binary_mode_where_the_os_has_text_mode(tmp_pa
     log_opens = [flags for path, flags in seen if path.endswith("mirari.log")]
     assert log_opens and all(flags & o_binary for flags in log_opens)
     assert (tmp_path / "mirari.log").read_bytes() == b"one line" + os.linesep.encode()
+
+
+def test_a_program_without_stderr_logs_to_the_file_only(tmp_path, monkeypatch):
+    """The windowed Windows build (mirari.exe, console=False) starts with sys.stderr = None: a console
+    handler there would fail on every record."""
+    import sys
+
+    monkeypatch.setattr(sys, "stderr", None)
+    root = logging.getLogger()
+    level = root.level
+    path = configure_logging(tmp_path / "logs")
+    try:
+        ours = [h for h in root.handlers if getattr(h, "_mirari", False)]
+        assert [type(h).__name__ for h in ours] == ["PrivateRotatingFileHandler"]
+        logging.getLogger("mirari.test").warning("still written")
+        ours[0].flush()
+    finally:
+        remove_logging()
+        root.setLevel(level)
+    assert "still written" in path.read_text("utf-8")
