@@ -109,3 +109,30 @@ def test_the_cluster_module_imports_where_pwd_does_not_exist():
     root = Path(__file__).resolve().parents[2]
     proc = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60)
     assert proc.stdout.strip() == "ok", proc.stderr
+
+
+def test_on_windows_the_stand_in_runs_on_a_selector_loop(monkeypatch):
+    """Windows' default event loop is the Proactor, which psycopg's async connections (the stand-in's
+    pools) refuse. Its default policy is recreated here: the stand-in must not take its loop."""
+    import asyncio
+
+    from tests.supabase_local import server
+
+    class ProactorLike(asyncio.SelectorEventLoop):
+        pass
+
+    class WindowsDefaultPolicy(asyncio.DefaultEventLoopPolicy):
+        def new_event_loop(self):
+            return ProactorLike()
+
+    async def which_loop():
+        return type(asyncio.get_running_loop())
+
+    monkeypatch.setattr(server, "WINDOWS", True)
+    previous = asyncio.get_event_loop_policy()
+    asyncio.set_event_loop_policy(WindowsDefaultPolicy())
+    try:
+        assert asyncio.run(which_loop()) is ProactorLike  # what asyncio.run gives there
+        assert server.run_loop(which_loop()) is asyncio.SelectorEventLoop
+    finally:
+        asyncio.set_event_loop_policy(previous)
