@@ -18,11 +18,14 @@ import pytest
 from keyring.backend import KeyringBackend
 from keyring.errors import PasswordDeleteError
 
-# The suite never touches a real keychain. The Linux test machines have none (keyring falls back to its
-# "fail" backend); the macOS and Windows CI runners do, and without this the tests would write into the
-# login Keychain or the Credential Manager and find a keychain where they expect none. Tests that want
-# one install MemoryKeyring or FileKeyring; child processes inherit this choice unless given another.
-os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The suite never touches a real keychain. The Linux test machines have none (keyring falls back to
+    its "fail" backend); the macOS and Windows CI runners do, and without this the tests would write into
+    the login Keychain or the Credential Manager and find a keychain where they expect none. Tests that
+    want one install MemoryKeyring or FileKeyring; child processes inherit this unless given another.
+    (A hook, not import-time code: a child process imports this module as its FileKeyring backend.)"""
+    os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
 
 
 class MemoryKeyring(KeyringBackend):
