@@ -30,9 +30,9 @@ LOCALE = "C.UTF-8" if sys.platform.startswith("linux") else "C"
 SOCKET_PATH_MAX = 100
 
 
-def pg_tool(name: str, bin_dir: Path | None = None) -> Path:
-    """The path of a server binary (`initdb`, `pg_ctl`): `initdb.exe` on Windows."""
-    return (bin_dir or PG_BIN) / (f"{name}.exe" if WINDOWS else name)
+def pg_tool(name: str) -> Path:
+    """The path of a server binary (`initdb`, `pg_ctl`) in MIRARI_PG_BIN: `initdb.exe` on Windows."""
+    return PG_BIN / (f"{name}.exe" if WINDOWS else name)
 
 
 class ClusterError(RuntimeError):
