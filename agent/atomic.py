@@ -7,6 +7,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from local_schema.files import replace
+
 
 def atomic_write(path: str | Path, data: bytes, mode: int = 0o600) -> Path:
     """Write `data` to a temp file beside `path` (created with `mode`), fsync, rename over `path`."""
@@ -20,7 +22,7 @@ def atomic_write(path: str | Path, data: bytes, mode: int = 0o600) -> Path:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        replace(tmp, path)  # retried on Windows while a reader or the virus scanner holds it
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

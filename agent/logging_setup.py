@@ -53,7 +53,10 @@ class PrivateRotatingFileHandler(RotatingFileHandler):
     """A RotatingFileHandler whose files (the current one and each new one after a rollover) are 0600."""
 
     def _open(self):  # noqa: ANN202 - logging API
-        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        # O_BINARY (Windows only): os.open makes text-mode descriptors there, which would turn every
+        # "\r\n" the text layer writes into "\r\r\n"; open() itself always adds it.
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_BINARY", 0)
+        fd = os.open(self.baseFilename, flags, 0o600)
         os.chmod(self.baseFilename, 0o600)  # a file left by an older version may be wider
         return os.fdopen(fd, self.mode, encoding=self.encoding, errors=self.errors)
 
@@ -79,7 +82,7 @@ def configure_logging(log_dir: Path, level: int = logging.INFO, console: bool = 
     root = logging.getLogger()
     formatter = RedactingFormatter(FORMAT)
     handlers: list[logging.Handler] = []
-    if console:
+    if console and sys.stderr is not None:  # the windowed Windows program (mirari.exe) has no stderr
         handlers.append(logging.StreamHandler(sys.stderr))
     path: Path | None = Path(log_dir) / LOG_NAME
     try:

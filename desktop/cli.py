@@ -74,7 +74,19 @@ def _configure_headless_logging(args) -> None:
     configure_logging(default_log_dir(resolve_data_dir(args.data_dir) if chosen else None), level=logging.WARNING)
 
 
+def _utf8_output() -> None:
+    """Results written to a pipe or a file are UTF-8 on every OS. Windows encodes a redirected stream in
+    its ANSI code page (cp1252, ...), which has no ✶ or 日本: `mirari tasks list > out.txt` would stop
+    half-way with an error. A console (and every Linux or macOS terminal) already takes UTF-8; the
+    windowed Windows program has no streams at all."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "").replace("_", "")
+        if stream is not None and encoding != "utf8" and hasattr(stream, "reconfigure"):
+            stream.reconfigure(encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
+    _utf8_output()
     args = build_parser().parse_args(argv)
     if args.self_test:
         from desktop.self_test import run_self_test

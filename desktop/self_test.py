@@ -123,8 +123,9 @@ def _window(data_dir: Path) -> str:
     finally:
         window.close()
         wait_idle()
-        if window.ctx.db is not None:
-            window.ctx.db.close()
+        # The database and the data dir's app lock: Windows cannot delete the temp dir while either
+        # is open.
+        window.ctx.close_data()
 
 
 def run_self_test() -> int:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from local_schema.files import replace
+
 SIDECAR_SUFFIXES = ("-wal", "-shm")
 FILE_MODE = 0o600
 
@@ -101,7 +103,7 @@ def _copy_with_backup_api(source: sqlite3.Connection, destination: Path) -> None
         target.execute("PRAGMA journal_mode = DELETE")
     finally:
         target.close()
-    os.replace(partial, destination)  # atomic: a crash never leaves a half-written .bak behind
+    replace(partial, destination)  # atomic: a crash never leaves a half-written .bak behind
 
 
 def backup_database(conn: sqlite3.Connection, path: Path, version: int) -> Path:
@@ -148,12 +150,12 @@ def recover_database(path: Path) -> RecoveryResult:
     moved: Path | None = None
     if path.exists():
         moved = path.with_name(f"{path.name}.{stamp}.corrupt")
-        os.replace(path, moved)
+        replace(path, moved)
     for suffix in SIDECAR_SUFFIXES:
         sidecar = Path(f"{path}{suffix}")
         if sidecar.exists():
             # A stale -wal next to a different main file would be replayed into it: never leave one.
-            os.replace(sidecar, Path(f"{moved or path.with_name(f'{path.name}.{stamp}.corrupt')}{suffix}"))
+            replace(sidecar, Path(f"{moved or path.with_name(f'{path.name}.{stamp}.corrupt')}{suffix}"))
     for backup in backups_of(path):
         if not _sound(backup):
             continue

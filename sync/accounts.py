@@ -13,12 +13,12 @@ The device state lives in `account.json` in the data dir (no secrets: the sessio
 from __future__ import annotations
 
 import json
-import os
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from local_schema import paths
+from local_schema.files import replace
 from sync.config import atomic_write_json
 from sync.errors import SyncError
 from sync.filelock import FileLock, LockTimeout
@@ -123,7 +123,7 @@ def signed_in(data_dir: Path, user_id: str, email: str, *, app_lock_held: bool =
                 # The WAL was checkpointed and truncated, so the main file holds everything.
                 for suffix in ("-wal", "-shm"):
                     Path(f"{local}{suffix}").unlink(missing_ok=True)
-                os.replace(local, target)
+                replace(local, target)
         state.claimed_by = user_id
     state.active_account, state.email, state.signed_in = user_id, email, True
     save_state(data_dir, state)

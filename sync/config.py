@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from local_schema.files import replace
 from sync.errors import ConfigError
 
 CONFIG_FILE = "config.json"
@@ -50,7 +51,7 @@ def atomic_write_json(path: Path, data: dict, mode: int = 0o600) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)
-        os.replace(tmp, path)
+        replace(tmp, path)  # retried on Windows while a reader or the virus scanner holds it
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -7,7 +7,9 @@
 3. Never plain text silently. keyrings.alt's file backends (`PlaintextKeyring` stores base64, which is
    plain text) and any other plaintext backend count as no keychain, unless the user opts in with
    MIRARI_ALLOW_PLAINTEXT_SECRETS=1 (MIRARI_ALLOW_PLAINTEXT_SESSION=1, the older name, too).
-4. A keychain that fails to load (a broken PYTHON_KEYRING_BACKEND, a backend that raises while being
+4. Windows Credential Manager keeps at most 1,280 characters per entry: longer secrets (a session can
+   be longer) are stored there in parts (sync.keychain_parts).
+5. A keychain that fails to load (a broken PYTHON_KEYRING_BACKEND, a backend that raises while being
    probed) or to answer (a locked or absent Secret Service) never stops anything else: the secrets are
    unavailable, with a sentence that says why, and the data opens and works.
 
@@ -18,6 +20,8 @@ from __future__ import annotations
 
 import logging
 import os
+
+from sync.keychain_parts import fit
 
 log = logging.getLogger(__name__)
 
@@ -94,10 +98,10 @@ def load_backend():
         # plaintext file without a word. Use the first real keychain on its own instead.
         real = [b for b in chained if keychain_usable(b, False)]
         if real:
-            return real[0], None
+            return fit(real[0]), None
         backend = next(iter(chained), backend)
     if keychain_usable(backend):
-        return backend, None
+        return fit(backend), None  # Windows: longer secrets in parts (sync.keychain_parts)
     if is_plaintext(backend):
         return backend, (f"the only keychain here ({backend_name(backend)}) keeps secrets in plain text; "
                          f"set {OPT_IN_ENVS[0]}=1 to allow it")

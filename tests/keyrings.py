@@ -1,4 +1,4 @@
-"""Keychain backends for tests: no OS keychain runs on the test machines (keyring raises NoKeyringError).
+"""Keychain backends for tests: the tests never use an OS keychain (keyring raises NoKeyringError).
 
 `MemoryKeyring` is a real keyring backend that keeps secrets in a dict (Vorta forces its DB keyring the
 same way); the `memory_keyring` fixture installs it for one test and puts the previous backend back.
@@ -17,6 +17,15 @@ import keyring
 import pytest
 from keyring.backend import KeyringBackend
 from keyring.errors import PasswordDeleteError
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The suite never touches a real keychain. The Linux test machines have none (keyring falls back to
+    its "fail" backend); the macOS and Windows CI runners do, and without this the tests would write into
+    the login Keychain or the Credential Manager and find a keychain where they expect none. Tests that
+    want one install MemoryKeyring or FileKeyring; child processes inherit this unless given another.
+    (A hook, not import-time code: a child process imports this module as its FileKeyring backend.)"""
+    os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
 
 
 class MemoryKeyring(KeyringBackend):

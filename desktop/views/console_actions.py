@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from desktop.bus import bus
 from desktop.ops import Op
+from local_schema.files import is_device_name
 
 
 def create_thread(page, then=None) -> None:
@@ -109,8 +110,11 @@ _UNSAFE_NAME = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
 
 
 def export_file_name(title: str, fmt: str) -> str:
-    """A file name from the thread title that every OS accepts (no / \\ : * ? " < > | or controls)."""
+    """A file name from the thread title that every OS accepts (no / \\ : * ? " < > | or controls, no
+    Windows device name)."""
     stem = " ".join(_UNSAFE_NAME.sub("-", title or "").split()).strip(" .-")[:60].strip() or "thread"
+    if is_device_name(stem):  # "con.md" would be the console on Windows
+        stem = f"thread {stem}"
     return stem + (".md" if fmt == "markdown" else ".json")
 
 

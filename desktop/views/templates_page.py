@@ -30,6 +30,7 @@ from desktop.bus import bus
 from desktop.ops import Op
 from desktop.views.templates_catalogue import CatalogueTab
 from desktop.views.templates_publish import PublishTab
+from local_schema.files import is_device_name
 
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 
@@ -307,4 +308,5 @@ def _installs(n: int) -> str:
 
 def _file_stem(name: str) -> str:
     keep = "".join(ch if ch.isalnum() or ch in "-_ " else " " for ch in name).strip()
-    return "-".join(keep.lower().split())[:60] or "template"
+    stem = "-".join(keep.lower().split())[:60] or "template"
+    return f"template-{stem}" if is_device_name(stem) else stem  # "nul.mirari.json" is no file on Windows

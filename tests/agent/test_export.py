@@ -1,10 +1,10 @@
 import json
-import os
 
 import pytest
 
 from agent.export import export_thread, thread_to_json, thread_to_markdown
 from tests.agent.conftest import add_connection, add_message, add_thread, ts
+from tests.portable import mode_of, shown_mode
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def test_markdown_export(session, thread, tmp_path):
     )
     path = export_thread(session, thread.id, tmp_path / "out" / "tea.md")
     assert path.read_text("utf-8").startswith("# Tea talk\n")
-    assert oct(os.stat(path).st_mode & 0o777) == "0o600"
+    assert mode_of(path) == shown_mode(0o600)
 
 
 def test_json_export_round_trips(session, thread, tmp_path):

@@ -1,11 +1,11 @@
 """Logs never hold a key, and the log file is private and size-capped."""
 
 import logging
-import stat
 
 import pytest
 
 from agent.logging_setup import configure_logging, redact, remove_logging
+from tests.portable import mode_of, shown_mode
 
 
 @pytest.fixture
@@ -60,8 +60,8 @@ def test_the_log_file_is_private_and_rotates_into_private_files(tmp_path):
     files = sorted((tmp_path / "logs").iterdir())
     assert path in files and len(files) > 1  # rolled over, old files kept
     assert len(files) <= 6  # 1 MB x (1 + 5 backups) at most by default: the cap holds here too
-    assert stat.S_IMODE((tmp_path / "logs").stat().st_mode) == 0o700
-    assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
+    assert mode_of(tmp_path / "logs") == shown_mode(0o700, directory=True)
+    assert all(mode_of(f) == shown_mode(0o600) for f in files)
 
 
 def test_an_unwritable_log_dir_falls_back_to_the_console(tmp_path, capsys):
@@ -75,3 +75,53 @@ def test_an_unwritable_log_dir_falls_back_to_the_console(tmp_path, capsys):
         remove_logging()
         root.setLevel(level)
     assert "console only" in capsys.readouterr().err
+
+
+def test_the_log_file_is_opened_in_binary_mode_where_the_os_has_text_mode(tmp_path, monkeypatch):
+    """Windows: a descriptor from os.open is in text mode unless O_BINARY is given, and would turn the
+    "\\r\\n" the text layer writes into "\\r\\r\\n". Where the flag does not exist (POSIX) a stand-in
+    bit is given to os and stripped again before the real open."""
+    import os
+
+    from agent.logging_setup import PrivateRotatingFileHandler
+
+    o_binary = getattr(os, "O_BINARY", None)
+    stand_in = o_binary is None
+    if stand_in:
+        o_binary = 0x40000000  # unused by Linux's and macOS's open(2)
+        monkeypatch.setattr(os, "O_BINARY", o_binary, raising=False)
+    real_open, seen = os.open, []
+
+    def recording_open(path, flags, mode=0o777, **kwargs):
+        seen.append((str(path), flags))
+        return real_open(path, flags & ~o_binary if stand_in else flags, mode, **kwargs)
+
+    monkeypatch.setattr(os, "open", recording_open)
+    handler = PrivateRotatingFileHandler(tmp_path / "mirari.log", maxBytes=1000, backupCount=1, encoding="utf-8")
+    try:
+        handler.emit(logging.makeLogRecord({"msg": "one line"}))
+    finally:
+        handler.close()
+    log_opens = [flags for path, flags in seen if path.endswith("mirari.log")]
+    assert log_opens and all(flags & o_binary for flags in log_opens)
+    assert (tmp_path / "mirari.log").read_bytes() == b"one line" + os.linesep.encode()
+
+
+def test_a_program_without_stderr_logs_to_the_file_only(tmp_path, monkeypatch):
+    """The windowed Windows build (mirari.exe, console=False) starts with sys.stderr = None: a console
+    handler there would fail on every record."""
+    import sys
+
+    monkeypatch.setattr(sys, "stderr", None)
+    root = logging.getLogger()
+    level = root.level
+    path = configure_logging(tmp_path / "logs")
+    try:
+        ours = [h for h in root.handlers if getattr(h, "_mirari", False)]
+        assert [type(h).__name__ for h in ours] == ["PrivateRotatingFileHandler"]
+        logging.getLogger("mirari.test").warning("still written")
+        ours[0].flush()
+    finally:
+        remove_logging()
+        root.setLevel(level)
+    assert "still written" in path.read_text("utf-8")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -107,7 +108,7 @@ def test_run_from_a_log_file_with_json_output(setup, capsys, tmp_path):
     (["run", "--connection", "nope", "--title", "T", "--thread", "x"], "no connection nope"),
     (["run", "--connection", "{conn}", "--title", "T", "--thread", "gone"], "no thread gone"),
     (["run", "--connection", "{conn}", "--title", "T", "--logs", "/no/such/file"], "No such file"),
-    (["run", "--connection", "{conn}", "--title", "", "--logs", "/dev/null"], "nothing to review"),
+    (["run", "--connection", "{conn}", "--title", "", "--logs", os.devnull], "nothing to review"),
     (["show", "missing"], "no mirror report missing"),
     (["apply", "missing", "--prompt"], "no mirror report missing"),
     (["apply", "missing", "--recommendation", "1"], "--as memory or --as skill"),

@@ -1,7 +1,6 @@
 """Key storage: the OS keychain when there is one, an explicit fallback when there is none."""
 
 import json
-import os
 
 import keyring
 import keyring.backends.fail
@@ -23,6 +22,7 @@ from agent.secrets import (
     keychain_usable,
 )
 from tests.keyrings import MemoryKeyring
+from tests.portable import mode_of, shown_mode
 
 KEY = "sk-live-abcdef0123456789"
 
@@ -83,7 +83,7 @@ def test_encrypted_file_fallback(tmp_path):
     raw = path.read_text()
     assert KEY not in raw and "early" not in raw and "sk-" not in raw  # never plaintext
     assert json.loads(raw)["cipher"] == "AES-256-GCM"
-    assert oct(os.stat(path).st_mode & 0o777) == "0o600"
+    assert mode_of(path) == shown_mode(0o600)
 
     again = SecretStore(tmp_path, keyring.backends.fail.Keyring())  # next start
     status = again.status()

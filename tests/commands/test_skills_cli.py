@@ -9,6 +9,7 @@ from pathlib import Path
 
 from local_schema.models import all_columns
 from tests.commands.conftest import one_error_line
+from tests.portable import needs_posix_signals
 
 SKILL_PROMPT = "Answer with bullets that start with •."
 DRAFT = {"name": "Bullet answers", "description": "For summaries.", "category": "writing",
@@ -134,6 +135,7 @@ def test_a_real_process_exits_non_zero_with_one_line(tmp_path):
     assert proc.stderr == "mirari: error: no skill abcdef\n"
 
 
+@needs_posix_signals
 def test_ctrl_c_cancels_a_test_run_and_stores_nothing(mirari, fake_llm):
     import signal
 

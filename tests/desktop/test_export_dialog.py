@@ -2,12 +2,15 @@
 OS, a name typed without an extension gets the format's, the folder is remembered, failures are said."""
 
 import json
+from pathlib import Path
 
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox, QFileDialog, QLineEdit
 
 from desktop.bus import bus
 from desktop.demo import add_thread
+from local_schema.files import is_device_name
 
 
 def _open_thread(qtbot, window, title):
@@ -55,7 +58,7 @@ def test_export_through_the_dialog_adds_the_extension_and_remembers_the_folder(q
 
     _menu_action(console, "As JSON…").trigger()
     dialog = _dialog(qtbot, console)
-    assert dialog.directory().absolutePath() == str(out)  # the last folder, not the home folder again
+    assert Path(dialog.directory().absolutePath()) == out  # the last folder, not the home folder again
     edit = dialog.findChild(QLineEdit, "fileNameEdit")
     assert edit.text().endswith(".json")
     with qtbot.waitSignal(bus.notice, timeout=5000):
@@ -73,3 +76,15 @@ def test_a_failed_export_says_why(qtbot, window, settle, tmp_path):
     with qtbot.waitSignal(bus.error, timeout=5000) as err:
         console_actions.export_thread(console, "markdown", target)
     assert err.args[0].startswith("Could not export the thread")
+
+
+@pytest.mark.parametrize("title", ["con", "NUL.notes", "Com1", "lpt9 ", "aux"])
+def test_a_title_windows_reads_as_a_device_still_suggests_a_file(title):
+    """On Windows "con.md" is the console and "nul.notes.md" the null device, in any folder."""
+    from desktop.views.console_actions import export_file_name
+    from desktop.views.templates_page import _file_stem
+
+    for name in (export_file_name(title, "markdown"), export_file_name(title, "json")):
+        assert not is_device_name(name) and title.strip() in name, name
+    assert not is_device_name(_file_stem(title) + ".mirari-template.json")
+    assert export_file_name("Console notes", "markdown") == "Console notes.md"  # only whole device names

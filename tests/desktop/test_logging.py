@@ -1,10 +1,10 @@
 """`mirari` logs to a private file beside a chosen data dir; a key inside an error reaches neither that
 file nor the status line."""
 
-import stat
-
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
+
+from tests.portable import mode_of, shown_mode
 
 
 def test_a_failure_carrying_a_key_is_logged_redacted_to_a_private_file(qtbot, tmp_path):
@@ -38,8 +38,8 @@ def test_a_failure_carrying_a_key_is_logged_redacted_to_a_private_file(qtbot, tm
     text = log_file.read_text("utf-8")
     assert "Testing the connection failed" in text and "RuntimeError" in text  # the traceback is there
     assert key not in text and "0123456789abcdef" not in text
-    assert stat.S_IMODE(log_file.stat().st_mode) == 0o600
-    assert stat.S_IMODE(log_file.parent.stat().st_mode) == 0o700
+    assert mode_of(log_file) == shown_mode(0o600)
+    assert mode_of(log_file.parent) == shown_mode(0o700, directory=True)
 
 
 def test_settings_shows_where_the_log_is(qtbot, tmp_path, memory_keyring):

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import stat
 
 import pytest
 from sqlmodel import select
@@ -16,6 +14,7 @@ from local_schema.models import AgentConnection, ConnectionCheck, Conversation, 
 from local_schema.outbox import pending_ops
 from local_schema.safety import backups_of
 from local_schema.search import search_messages
+from tests.portable import mode_of, shown_mode
 
 CONN_ID = "0b7f5c2e-3f6a-4d1e-9a53-6c1d2e3f4a5b"
 CONV_ID = "1c8a6d3f-4a7b-4e2f-8b64-7d2e3f4a5b6c"
@@ -79,7 +78,7 @@ def test_v1_file_upgrades_with_data_intact_and_a_backup(db_path):
     raw.close()
     (backup,) = backups_of(db_path)
     assert backup.name.startswith("local.sqlite3.") and backup.name.endswith(".v1.bak")
-    assert stat.S_IMODE(os.stat(backup).st_mode) == 0o600
+    assert mode_of(backup) == shown_mode(0o600)
     copy = sqlite3.connect(backup)
     try:
         assert copy.execute("PRAGMA user_version").fetchone()[0] == 1

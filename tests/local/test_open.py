@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import stat
 import threading
 import time
 
@@ -12,18 +11,15 @@ from sqlalchemy import text
 
 from local_schema.database import open_database
 from local_schema.migrations import LATEST_VERSION
-
-
-def _mode(path) -> int:
-    return stat.S_IMODE(os.stat(path).st_mode)
+from tests.portable import mode_of, shown_mode
 
 
 def test_new_database_is_private_and_wal(db, db_path):
-    assert _mode(db_path) == 0o600
+    assert mode_of(db_path) == shown_mode(0o600)
     for suffix in ("-wal", "-shm"):
         sidecar = f"{db_path}{suffix}"
         assert os.path.exists(sidecar), suffix
-        assert _mode(sidecar) == 0o600, suffix
+        assert mode_of(sidecar) == shown_mode(0o600), suffix
 
 
 def test_private_mode_even_with_a_permissive_umask(tmp_path):
@@ -33,7 +29,7 @@ def test_private_mode_even_with_a_permissive_umask(tmp_path):
         open_database(path).close()
     finally:
         os.umask(old)
-    assert _mode(path) == 0o600
+    assert mode_of(path) == shown_mode(0o600)
 
 
 def test_existing_world_readable_file_is_tightened(tmp_path):
@@ -41,7 +37,7 @@ def test_existing_world_readable_file_is_tightened(tmp_path):
     sqlite3.connect(path).close()
     os.chmod(path, 0o644)
     open_database(path).close()
-    assert _mode(path) == 0o600
+    assert mode_of(path) == shown_mode(0o600)
 
 
 def test_pragmas_on_every_pooled_connection(db):

@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 import os
-import stat
+import sys
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import platformdirs
 import pytest
 
 from local_schema.paths import DATA_DIR_ENV, database_path, resolve_data_dir
 from local_schema.timestamps import format_timestamp, normalize_timestamp, parse_timestamp, utc_now
+from tests.portable import mode_of, shown_mode
+
+
+def _platform_dirs_in(tmp_path: Path, monkeypatch) -> None:
+    """Keep the real home untouched: platformdirs' user data dir moves into tmp_path/xdg. On Linux through
+    XDG_DATA_HOME, as a user would move it; macOS and Windows take theirs from the OS (no variable), so
+    there platformdirs' answer is replaced."""
+    if sys.platform.startswith("linux"):
+        monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    else:
+        monkeypatch.setattr(platformdirs, "user_data_dir",
+                            lambda appname, appauthor=None: str(tmp_path / "xdg" / appname))
 
 
 def test_override_beats_environment_beats_platform_default(tmp_path, monkeypatch):
@@ -18,30 +31,30 @@ def test_override_beats_environment_beats_platform_default(tmp_path, monkeypatch
     assert resolve_data_dir(str(tmp_path / "from-flag")) == (tmp_path / "from-flag").resolve()
     assert resolve_data_dir() == (tmp_path / "from-env").resolve()
     monkeypatch.delenv(DATA_DIR_ENV)
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))  # keep the real home untouched
+    _platform_dirs_in(tmp_path, monkeypatch)
     expected = os.path.realpath(platformdirs.user_data_dir("MIRARI", "MIRARI"))
     assert str(resolve_data_dir()) == expected
-    assert expected.startswith(str(tmp_path))
+    assert expected.startswith(os.path.realpath(tmp_path))
 
 
 def test_data_dir_is_created_private(tmp_path):
     data = resolve_data_dir(str(tmp_path / "a" / "b"))
     assert data.is_dir()
-    assert stat.S_IMODE(os.stat(data).st_mode) == 0o700
+    assert mode_of(data) == shown_mode(0o700, directory=True)
 
 
 def test_an_existing_user_chosen_dir_keeps_its_mode_but_our_default_is_tightened(tmp_path, monkeypatch):
     chosen = tmp_path / "Documents"
     chosen.mkdir(mode=0o755)
     os.chmod(chosen, 0o755)
-    assert stat.S_IMODE(os.stat(resolve_data_dir(str(chosen))).st_mode) == 0o755
+    assert mode_of(resolve_data_dir(str(chosen))) == shown_mode(0o755, directory=True)
     monkeypatch.delenv(DATA_DIR_ENV, raising=False)
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    _platform_dirs_in(tmp_path, monkeypatch)
     default = tmp_path / "xdg" / "MIRARI"
     default.mkdir(parents=True)
     os.chmod(default, 0o755)
     assert resolve_data_dir() == default.resolve()
-    assert stat.S_IMODE(os.stat(default).st_mode) == 0o700
+    assert mode_of(default) == shown_mode(0o700, directory=True)
 
 
 def test_database_paths(tmp_path):
@@ -49,7 +62,7 @@ def test_database_paths(tmp_path):
     account = "2F1D3C4B-0000-4000-8000-00000000ABCD"
     path = database_path(tmp_path, account)
     assert path == tmp_path / "accounts" / f"{account.lower()}.sqlite3"
-    assert stat.S_IMODE(os.stat(tmp_path / "accounts").st_mode) == 0o700
+    assert mode_of(tmp_path / "accounts") == shown_mode(0o700, directory=True)
 
 
 @pytest.mark.parametrize("bad", ["../../etc/passwd", "", "abc", "2f1d3c4b-0000-4000-8000-00000000abcd/.."])

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import random
 import sqlite3
-import stat
 
 import pytest
 from sqlalchemy import text
@@ -17,6 +16,7 @@ from local_schema.migrations import LATEST_VERSION
 from local_schema.models import Conversation, Message
 from local_schema.safety import DatabaseCorrupt, backups_of, recover_database
 from tests.local.test_migrations import make_v1_file
+from tests.portable import mode_of, shown_mode
 
 
 def _fill(db, count=400):
@@ -98,7 +98,7 @@ def test_recovery_restores_the_newest_sound_backup(db_path):
     assert result.restored_from == good_backup
     assert result.moved_aside.exists() and not wal.exists()
     assert os.path.exists(f"{result.moved_aside}-wal")
-    assert stat.S_IMODE(os.stat(db_path).st_mode) == 0o600
+    assert mode_of(db_path) == shown_mode(0o600)
 
     db = open_database(db_path)  # the restored v1 copy is migrated again
     try:

@@ -39,3 +39,15 @@ def test_a_failing_check_is_named_and_the_others_still_run(tmp_path):
     assert "FAIL modules: ModuleNotFoundError: No module named 'mirari_no_such_module'" in proc.stdout
     assert "ok   window: MainWindow" in proc.stdout  # a failure does not hide the later checks
     assert proc.stdout.splitlines()[-1].startswith("self-test FAILED (1 of 6 checks)")
+
+
+def test_the_window_check_lets_go_of_its_folder(qapp, tmp_path):
+    """Windows cannot delete a folder while a file in it is open: the self-test's temp dir is removed
+    at the end, so the window check must close the database and release the data dir's app lock."""
+    from desktop.self_test import _window
+    from sync.accounts import app_lock
+
+    assert "MainWindow" in _window(tmp_path / "window")
+    lock = app_lock(tmp_path / "window")
+    lock.acquire(timeout=0)  # LockTimeout if the check still held it
+    lock.release()

@@ -12,6 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.portable import needs_posix_signals
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -27,6 +29,7 @@ def tmp_path():
     shutil.rmtree(path, ignore_errors=True)
 
 
+@needs_posix_signals
 def test_cli_prints_one_json_line_serves_and_cleans_up_on_sigterm(tmp_path):
     env = {**os.environ, "TMPDIR": str(tmp_path)}  # the throwaway cluster is created under here
     proc = subprocess.Popen([sys.executable, "-m", "tests.supabase_local"], cwd=ROOT, env=env,
@@ -49,6 +52,7 @@ def test_cli_prints_one_json_line_serves_and_cleans_up_on_sigterm(tmp_path):
     assert list(tmp_path.iterdir()) == []  # cluster stopped and its directory removed
 
 
+@needs_posix_signals
 def test_cli_keeps_a_given_data_dir(tmp_path):
     data = tmp_path / "standin"
     proc = subprocess.Popen([sys.executable, "-m", "tests.supabase_local", "--data-dir", str(data)], cwd=ROOT,

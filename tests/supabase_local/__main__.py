@@ -8,12 +8,11 @@ reused next time).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import signal
 import sys
 
-from tests.supabase_local.server import start_cluster_stack
+from tests.supabase_local.server import run_loop, start_cluster_stack
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     cluster = None
     try:
         cluster, standin = start_cluster_stack(args.data_dir, args.port)
-        asyncio.run(standin.serve(on_ready=lambda: print(json.dumps(standin.info.as_dict()), flush=True)))
+        run_loop(standin.serve(on_ready=lambda: print(json.dumps(standin.info.as_dict()), flush=True)))
     except KeyboardInterrupt:
         pass
     finally:

@@ -7,6 +7,7 @@ loop in a background thread, so tests in the same process can use it (and its fa
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,14 @@ from tests.supabase_local.rest_api import RestApi
 AUTH_TABLES_SQL = Path(__file__).with_name("auth_tables.sql")
 DATABASE = "postgres"
 REST_POOL_SIZE = 20  # >= 16 requests in flight
+WINDOWS = sys.platform == "win32"
+
+
+def run_loop(main):
+    """asyncio.run(main), on a selector event loop on Windows: Windows' default loop (Proactor) cannot
+    run psycopg's async connections, which the pools use; selector loops work on every OS."""
+    with asyncio.Runner(loop_factory=asyncio.SelectorEventLoop if WINDOWS else None) as runner:
+        return runner.run(main)
 
 
 def add_auth_tables(admin_dsn: str) -> None:
@@ -117,7 +126,7 @@ class StandIn:
     def start_in_thread(self) -> StandIn:
         def run() -> None:
             try:
-                asyncio.run(self.serve())
+                run_loop(self.serve())
             except BaseException as exc:  # surfaced to the starting thread
                 self._error = exc
             finally:

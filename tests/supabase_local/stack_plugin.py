@@ -88,8 +88,8 @@ def supabase_stack_session(pg_cluster, server_template):
     admin = pg_cluster.dsn()
     dsn = clone_database(admin, server_template, f"supabase_standin_{uuid.uuid4().hex[:8]}")
     add_auth_tables(dsn)
-    # PostgREST's login role, over the Unix socket (see PostgresCluster.socket_dsn)
-    rest_dsn = psycopg.conninfo.make_conninfo(dsn, user="authenticator", host=str(pg_cluster.socket_dir))
+    # PostgREST's login role, over the Unix socket where there is one (see PostgresCluster.fast_host)
+    rest_dsn = psycopg.conninfo.make_conninfo(dsn, user="authenticator", host=pg_cluster.fast_host)
     standin = StandIn(admin_dsn=dsn, rest_dsn=rest_dsn).start_in_thread()
     try:
         yield SupabaseStack(standin)

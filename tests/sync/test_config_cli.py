@@ -2,7 +2,6 @@
 
 import json
 import os
-import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 from sync import config
 from sync.errors import ConfigError, KeychainUnavailable
 from sync.session import SessionStore
+from tests.portable import mode_of, shown_mode
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,7 +32,7 @@ def test_set_get_keeps_other_sections_and_is_private(tmp_path, monkeypatch):
     config.set_value(tmp_path, "supabase.anon_key", "key-1")
     data = json.loads((tmp_path / "config.json").read_text())
     assert data == {"ui": {"theme": "dark"}, "supabase": {"url": "https://abc.supabase.co", "anon_key": "key-1"}}
-    assert stat.S_IMODE((tmp_path / "config.json").stat().st_mode) == 0o600
+    assert mode_of(tmp_path / "config.json") == shown_mode(0o600)
     monkeypatch.setenv("MIRARI_SUPABASE_URL", "http://127.0.0.1:9")
     assert config.load_supabase_config(tmp_path).url == "http://127.0.0.1:9"
 
@@ -63,7 +63,7 @@ def test_no_keychain_means_a_clear_error_unless_plaintext_is_allowed(tmp_path, m
 
     session = AuthSession("u1", "a@example.com", "access", "refresh", expires_at=1.0)
     store.save(session)  # explicitly allowed: a private file, said so in the error above
-    assert stat.S_IMODE(store.plaintext_path.stat().st_mode) == 0o600
+    assert mode_of(store.plaintext_path) == shown_mode(0o600)
     assert store.load() == session
     store.clear()
     assert store.load() is None and not store.plaintext_path.exists()

@@ -1,11 +1,11 @@
-"""The process is killed (SIGKILL) in the middle of a pull and of a push: it resumes, nothing lost or doubled.
+"""The process is killed (SIGKILL; TerminateProcess on Windows) in the middle of a pull and of a push: it
+resumes, nothing lost or doubled.
 
 The sync runs in a real child process (`python -m desktop.cli sync`), sharing the session through a
 file-backed test keychain; the stand-in delays requests so the kill lands mid-cycle.
 """
 
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -70,7 +70,7 @@ def test_sigkill_mid_pull_resumes_without_loss_or_duplicates(devices, supabase_s
     proc = start_sync(dev.data_dir)
     try:
         wait_for(lambda: local_count(db_path, "SELECT count(*) FROM messages") >= 1000)
-        proc.send_signal(signal.SIGKILL)
+        proc.kill()  # SIGKILL; TerminateProcess on Windows
         proc.wait(10)
     finally:
         if proc.poll() is None:
@@ -112,7 +112,7 @@ def test_sigkill_mid_push_resumes_without_loss_or_duplicates(devices, supabase_s
     proc = start_sync(dev.data_dir)
     try:
         wait_for(lambda: server_count(supabase_stack, user[2]) >= 500)
-        proc.send_signal(signal.SIGKILL)
+        proc.kill()  # SIGKILL; TerminateProcess on Windows
         proc.wait(10)
     finally:
         if proc.poll() is None:
