@@ -79,7 +79,7 @@ def pump(app, seconds: float) -> None:
 def open_device(app, data_dir: Path, info: dict, email: str):
     import keyring
 
-    from agent.secrets import SecretStore
+    from sync.secrets import SecretStore
     from desktop.app import build_window
     from sync import config
     from sync.engine import SyncEngine

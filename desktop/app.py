@@ -41,7 +41,7 @@ def open_data(ctx: AppContext) -> None:
     from sync.filelock import LockTimeout
 
     if ctx.secrets is None:
-        from agent.secrets import SecretStore
+        from sync.secrets import SecretStore
 
         ctx.secrets = SecretStore(ctx.data_dir)  # never raises: a broken keychain only makes keys unavailable
         problem = ctx.secrets.problem

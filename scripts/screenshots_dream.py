@@ -32,7 +32,7 @@ def main() -> int:
     from agent.dream import decide
     from agent.dream.reports import list_reports
     from agent.dream.settings import DreamSettings, save_settings
-    from agent.secrets import SecretStore
+    from sync.secrets import SecretStore
     from desktop import theme
     from desktop.app import build_window, ensure_app
     from desktop.demo import add_connection

@@ -72,7 +72,7 @@ def main() -> int:
         name = "SecretService"
 
     keyring.set_keyring(DemoKeyring())
-    from agent.secrets import SecretStore
+    from sync.secrets import SecretStore
     from desktop import theme
     from desktop.app import build_window, ensure_app
     from desktop.demo import build_demo

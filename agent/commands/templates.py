@@ -94,9 +94,9 @@ def _list(args) -> int:
 
 def _catalogue(args):
     from sync.catalogue import Catalogue
-    from sync.engine import SyncEngine
+    from sync.cli import command_engine
 
-    engine = SyncEngine(data_dir(args))
+    engine = command_engine(args)  # the session from the same store as `mirari account login` keeps it in
     return engine, Catalogue.for_engine(engine)
 
 

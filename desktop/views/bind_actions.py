@@ -94,7 +94,7 @@ def delete_connection(page, connection_id: str) -> None:
             row = s.get(AgentConnection, connection_id)
             if row is not None:
                 s.delete(row)
-        from agent.secrets import SecretsUnavailable
+        from sync.secrets import SecretsUnavailable
 
         try:
             secrets.delete_key(connection_id)

@@ -34,7 +34,7 @@ def describe_failure(exc: BaseException) -> str:
     """One sentence for a review that did not produce a report (nothing was stored in any case)."""
     from agent.errors import LLMError
     from agent.mirror import MirrorError, ReviewError
-    from agent.secrets import SecretsUnavailable
+    from sync.secrets import SecretsUnavailable
     from agent.structured import StructuredOutputError
 
     if isinstance(exc, LLMError):

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from agent.secrets import SecretStore
+from sync.secrets import SecretStore
 from desktop.cli import main
 from local_schema.database import open_database
 from local_schema.models import AgentConnection, MemoryNode, MirrorReport

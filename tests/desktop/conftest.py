@@ -50,7 +50,7 @@ def close_window(window) -> None:
 
 @pytest.fixture
 def window(qtbot, tmp_path, memory_keyring):
-    from agent.secrets import SecretStore
+    from sync.secrets import SecretStore
 
     w = open_window(qtbot, tmp_path, SecretStore(tmp_path, backend=memory_keyring))
     yield w

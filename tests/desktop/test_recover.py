@@ -6,7 +6,7 @@ import sqlite3
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from agent.secrets import SecretStore
+from sync.secrets import SecretStore
 from desktop.demo import add_thread
 from local_schema.database import open_database
 from tests.desktop.conftest import close_window

@@ -6,7 +6,7 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication
 from sqlmodel import select
 
-from agent.secrets import SecretStore
+from sync.secrets import SecretStore
 from desktop.bus import bus
 from local_schema.models import AgentConnection
 from tests.desktop.conftest import close_window, open_window

@@ -9,8 +9,8 @@ import keyring.backends.null
 import keyring.errors
 import pytest
 
-from agent.keyfile import FILE_NAME, KeyFileDamaged, WrongPassphrase
-from agent.secrets import (
+from sync.keyfile import FILE_NAME, KeyFileDamaged, WrongPassphrase
+from sync.secrets import (
     ENCRYPTED_FILE,
     KEYCHAIN,
     MEMORY,
