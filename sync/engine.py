@@ -95,6 +95,9 @@ class SyncEngine:
         # Files checked and migrated by this process (an attached database was, when the app opened it).
         self._prepared: set[Path] = {Path(database.path).resolve()} if database is not None else set()
         self._heads = True  # False once the server said it has no sync_heads (then every table is pulled)
+        # The window shares its engine between the sync thread and background ops (catalogue, sign-in):
+        # the secret store, session manager and REST client are each made once.
+        self._making = threading.RLock()
 
     # -- configuration and session -------------------------------------------------------------------
     @property
@@ -105,26 +108,29 @@ class SyncEngine:
 
     @property
     def secrets(self):
-        if self._secrets is None:
-            from sync.secrets import open_store
+        with self._making:
+            if self._secrets is None:
+                from sync.secrets import open_store
 
-            self._secrets = open_store(self.data_dir)
-        return self._secrets
+                self._secrets = open_store(self.data_dir)
+            return self._secrets
 
     @property
     def sessions(self) -> SessionManager:
-        if self._sessions is None:
-            self._sessions = SessionManager(self.config, SessionStore(self.data_dir, self.secrets))
-        return self._sessions
+        with self._making:
+            if self._sessions is None:
+                self._sessions = SessionManager(self.config, SessionStore(self.data_dir, self.secrets))
+            return self._sessions
 
     def reconfigure(self) -> None:
         """Read the project URL and anon key again (the sign-in dialog saved new ones): the auth client
         and the REST client are made again on first use. A cycle in flight keeps the old ones."""
         config = load_supabase_config(self.data_dir)
-        if self._config is not None and config == self._config:
-            return
-        self._config, self._sessions = config, None
-        rest, self._rest_client = self._rest_client, None
+        with self._making:
+            if self._config is not None and config == self._config:
+                return
+            self._config, self._sessions = config, None
+            rest, self._rest_client = self._rest_client, None
         if rest is not None:
             rest.close()
 
@@ -300,12 +306,13 @@ class SyncEngine:
 
     def rest(self):
         """The PostgREST client (shared by cycles and by parked-change actions; thread-safe)."""
-        if self._rest_client is None:
-            from sync.rest import RestClient
+        with self._making:
+            if self._rest_client is None:
+                from sync.rest import RestClient
 
-            self._rest_client = RestClient(self.config.url, self.config.anon_key, self.sessions.access_token,
-                                           self.sessions.refresh)
-        return self._rest_client
+                self._rest_client = RestClient(self.config.url, self.config.anon_key, self.sessions.access_token,
+                                               self.sessions.refresh)
+            return self._rest_client
 
     def _cycle(self, rest, user_id: str, result: CycleResult, db_path: Path) -> bool:
         """Push, then pull the tables whose server head moved (see `heads`). With nothing to push and no head
