@@ -104,9 +104,9 @@ class SessionStore:
         try:
             return fn()
         except SecretsLocked as exc:
-            raise SessionLocked(f"your session could not be {what}: {exc}") from None
+            raise SessionLocked(f"your session could not be {what}: {_clause(exc)}") from None
         except Exception as exc:  # noqa: BLE001 - the keychain did not answer, a damaged key file: said
-            raise KeychainUnavailable(f"your session could not be {what}: {exc}") from None
+            raise KeychainUnavailable(f"your session could not be {what}: {_clause(exc)}") from None
 
     def load(self) -> AuthSession | None:
         problem = self._cannot_keep()
@@ -147,6 +147,12 @@ class SessionStore:
             self.plaintext_path.unlink(missing_ok=True)
         else:  # (with no place at all this only forgets what memory held)
             self._call("removed", lambda: self.secrets.delete_secret(KEYRING_SERVICE, self.username))
+
+
+def _clause(exc: BaseException) -> str:
+    """The store's sentence as the second half of ours."""
+    text = str(exc).rstrip(".")
+    return text[:1].lower() + text[1:] if text[1:2].islower() else text
 
 
 def _session_from_response(response) -> AuthSession:
