@@ -149,7 +149,7 @@ def _claim_data_dir(data_dir: Path):
         return lock
     except LockTimeout:
         pass
-    if single_instance.knock(data_dir, wait=3.0):  # a window that is still starting
+    if single_instance.knock(data_dir, wait=single_instance.STARTING_WAIT):  # a window still starting
         print(f"mirari: MIRARI is already open for {data_dir}: its window was brought to the front.")
         return None
     from PySide6.QtWidgets import QMessageBox
@@ -170,9 +170,7 @@ def _run_window(app: QApplication, data_dir: Path) -> int:
         return 0
     previous_hook = _install_excepthook()
     window = build_window(data_dir, app_lock=lock)
-    server = single_instance.InstanceServer(data_dir, window)
-    server.show_requested.connect(lambda: single_instance.bring_to_front(window))
-    server.listen()
+    server = single_instance.serve(window, data_dir)
     window.show()
     try:
         code = app.exec()

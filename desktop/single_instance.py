@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 KNOCK = b"show\n"
 ANSWER = b"shown\n"
 KNOCK_TIMEOUT_MS = 1000
+STARTING_WAIT = 3.0  # seconds a start waits for a window that holds the data dir but does not answer yet
 
 
 def server_name(data_dir: Path) -> str:
@@ -90,6 +91,14 @@ class InstanceServer(QObject):
             socket.write(ANSWER)
             socket.flush()
             self.show_requested.emit()
+
+
+def serve(window, data_dir: Path) -> InstanceServer:
+    """Make `window` the one later starts on `data_dir` find (and bring to the front)."""
+    server = InstanceServer(data_dir, window)
+    server.show_requested.connect(lambda: bring_to_front(window))
+    server.listen()
+    return server
 
 
 def bring_to_front(window) -> None:

@@ -25,9 +25,10 @@ def restartable_standin(supabase_stack_session):
         anon_key = base.anon_key
         server = None
 
-        def start(self):
+        def start(self, anon_key: str | None = None):
+            """`anon_key`: the project's new key (as after rotating it in the dashboard)."""
             server = StandIn(admin_dsn=base.admin_dsn, rest_dsn=base.rest_dsn, port=port)
-            server.jwt_secret, server.anon_key = base.jwt_secret, base.anon_key
+            server.jwt_secret, server.anon_key = base.jwt_secret, anon_key or base.anon_key
             server.service_role_key = base.service_role_key
             self.server = server.start_in_thread()
 
