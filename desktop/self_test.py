@@ -97,9 +97,9 @@ def _highlighting() -> str:
 
 
 def _window(data_dir: Path) -> str:
-    from sync.secrets import SecretStore
     from desktop.app import build_window, ensure_app
     from desktop.ops import wait_idle
+    from sync.secrets import SecretStore
 
     app = ensure_app([sys.argv[0]])
     data_dir.mkdir()

@@ -92,7 +92,6 @@ def _guard(fn):
     """Turn expected failures into one clear line and a non-zero exit."""
     def wrapper(args) -> int:
         from sync.errors import SyncError
-
         from sync.keyfile import KeyFileDamaged, WrongPassphrase
         from sync.secrets import SecretsUnavailable
 

@@ -7,6 +7,7 @@ runs only when that fast check finds something to look at.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import operator
 from datetime import UTC, datetime, timedelta
@@ -118,10 +119,8 @@ def newest_allowed(server_date: datetime | None, head: str | None) -> datetime |
     the cycle lies a day past the head read at its start."""
     bounds = [_plus_slack(server_date)] if server_date is not None else []
     if head is not None:
-        try:
+        with contextlib.suppress(ValueError):  # an unreadable head moved the table (heads.moved): no bound
             bounds.append(_plus_slack(server_stamp(head)))
-        except ValueError:
-            pass  # an unreadable head moved the table (heads.moved); it bounds nothing
     return min(bounds) if bounds else None
 
 

@@ -268,9 +268,8 @@ class SessionManager:
             self._session, self._loaded = None, True
         if session is not None:
             # Offline or already revoked: the local sign-out is what matters.
-            with contextlib.suppress(Exception):
-                with deadline.deadline(AUTH_DEADLINE):
-                    self._auth().admin.sign_out(session.access_token, "local")
+            with contextlib.suppress(Exception), deadline.deadline(AUTH_DEADLINE):
+                self._auth().admin.sign_out(session.access_token, "local")
 
     def access_token(self) -> str:
         """A token valid for at least REFRESH_MARGIN seconds (refreshing first if needed)."""

@@ -42,8 +42,8 @@ def guard(fn):
         except (CommandError, ValueError) as exc:  # includes agent.memory.AtlasError
             return fail(str(exc) or type(exc).__name__)
         except Exception as exc:  # noqa: BLE001 - e.g. a damaged database or key store: still one line
-            from sync.secrets import SecretsUnavailable
             from sync.errors import SyncError
+            from sync.secrets import SecretsUnavailable
 
             if isinstance(exc, SecretsUnavailable | SyncError):  # both are written as one readable line
                 return fail(str(exc))

@@ -5,7 +5,7 @@ Every write is all or nothing; an import or install that breaks a rule writes no
 
 from __future__ import annotations
 
-from agent.commands._common import data_dir, guard, open_db, print_json, resolve_id
+from agent.commands._common import guard, open_db, print_json, resolve_id
 
 SORTS = ("installs", "recent")  # sync.catalogue.SORTS
 

@@ -6,9 +6,9 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication
 from sqlmodel import select
 
-from sync.secrets import SecretStore
 from desktop.bus import bus
 from local_schema.models import AgentConnection
+from sync.secrets import SecretStore
 from tests.desktop.conftest import close_window, open_window
 
 

@@ -16,8 +16,8 @@ from agent import templates
 from desktop.demo import add_thread
 from local_schema.models import AgentConnection, Skill
 from sync.secrets import SecretStore
-from tests.desktop.sync_windows import close_window, fill_sign_in, thread_titles, wait_synced
 from tests.desktop.conftest import open_window
+from tests.desktop.sync_windows import close_window, fill_sign_in, thread_titles, wait_synced
 from tests.sync.helpers import Device
 
 PASSPHRASE = "correct horse battery"

@@ -11,13 +11,11 @@ from PySide6.QtCore import Qt
 from desktop.demo import add_thread
 from sync import rest
 from tests.desktop.sync_windows import close_window, fill_sign_in, open_device, sync_now, wait_synced
-from tests.desktop.test_sync_faults import restartable_standin  # noqa: F401 - the fixture
-from tests.faulty_proxy import faulty_proxy  # noqa: F401 - the fixture
 from tests.sync.helpers import server_rows
 
 
 def test_a_hung_server_makes_the_chip_say_offline_and_the_changes_wait(
-        qtbot, tmp_path, memory_keyring, supabase_stack, faulty_proxy, monkeypatch):  # noqa: F811
+        qtbot, tmp_path, memory_keyring, supabase_stack, faulty_proxy, monkeypatch):
     monkeypatch.setattr(rest, "REQUEST_DEADLINE", 1.0, raising=False)
     user = supabase_stack.new_user()
     project = SimpleNamespace(url=faulty_proxy.url, anon_key=supabase_stack.anon_key)
@@ -46,7 +44,7 @@ def test_a_hung_server_makes_the_chip_say_offline_and_the_changes_wait(
 
 
 def test_a_project_that_changed_its_anon_key_is_said_so_and_a_new_sign_in_resumes(
-        qtbot, tmp_path, memory_keyring, supabase_stack, restartable_standin):  # noqa: F811
+        qtbot, tmp_path, memory_keyring, supabase_stack, restartable_standin):
     from tests.supabase_local import tokens
 
     user = supabase_stack.new_user()

@@ -14,12 +14,12 @@ import keyring.errors
 import pytest
 from keyring.backend import KeyringBackend
 
-from sync.secrets import NONE, SecretStore, SecretsUnavailable
 from local_schema.models import Task
 from sync import config
 from sync.engine import ERROR, IDLE, SyncEngine
 from sync.errors import KeychainUnavailable
 from sync.keychain import keychain_usable, load_backend
+from sync.secrets import NONE, SecretStore, SecretsUnavailable
 from tests.keyrings import MemoryKeyring
 
 

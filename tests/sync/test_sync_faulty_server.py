@@ -13,7 +13,6 @@ import pytest
 from local_schema.models import Task
 from sync import engine as engine_module
 from sync import rest
-from tests.faulty_proxy import faulty_proxy  # noqa: F401 - the fixture
 from tests.supabase_local.impersonate import ApiSession
 from tests.sync.helpers import Device
 
@@ -21,7 +20,7 @@ DEEP = b"[" * 200_000 + b"]" * 200_000  # what made json.loads raise RecursionEr
 
 
 @pytest.fixture
-def behind_proxy(faulty_proxy, supabase_stack, tmp_path, user):  # noqa: F811
+def behind_proxy(faulty_proxy, supabase_stack, tmp_path, user):
     """A device signed in through the faulty proxy."""
     device = Device(SimpleNamespace(url=faulty_proxy.url, anon_key=supabase_stack.anon_key), tmp_path / "dev")
     device.engine.sign_in(*user[:2])
