@@ -132,6 +132,8 @@ def test_a_fresh_device_without_a_keychain_signs_in_syncs_browses_and_restarts_l
         from desktop.views.passphrase_dialog import PassphraseDialog
 
         assert len(a.findChildren(PassphraseDialog)) == 1  # asked once
+        settings = a.show_page("settings")
+        assert "Encrypted file (unlocked)" in settings.key_status.text()  # Settings heard of it
     finally:
         close_window(a)
 
