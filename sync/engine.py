@@ -25,6 +25,7 @@ from pathlib import Path
 from sync import accounts, heads
 from sync.config import SupabaseConfig, load_supabase_config
 from sync.errors import ConfigError, Kind, RequestFailed, SignInNeeded, SyncError, key_refused
+from sync.keyfile import KeyFileDamaged, WrongPassphrase
 from sync.session import SessionLocked, SessionManager, SessionStore
 
 # States the UI can show.
@@ -282,8 +283,10 @@ class SyncEngine:
                     result.upkeep_s = round(time.monotonic() - data_in, 4)
         except SignInNeeded as exc:
             result.state, result.error = (SIGN_IN_NEEDED if "signed out" not in str(exc) else SIGNED_OUT), str(exc)
-        except SessionLocked as exc:
+        except (SessionLocked, WrongPassphrase) as exc:  # (a wrong MIRARI_KEY_PASSPHRASE leaves it locked)
             result.state, result.error = LOCKED, str(exc)
+        except KeyFileDamaged as exc:
+            result.state, result.error = ERROR, str(exc)
         except ConfigError as exc:
             result.state, result.error = ERROR, str(exc)
         except RequestFailed as exc:

@@ -251,7 +251,6 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
-
 def terminal_passphrase() -> str | None:
     """Ask for the key file's passphrase on a terminal (None when there is none: a script, a service)."""
     if not sys.stdin.isatty():
