@@ -104,9 +104,9 @@ def cold_start(runs: int = 5) -> dict:
 
 
 def _window(data_dir: Path):
-    from agent.secrets import SecretStore
     from desktop.app import build_window, ensure_app
     from desktop.ops import wait_idle
+    from sync.secrets import SecretStore
     from tests.keyrings import MemoryKeyring
 
     app = ensure_app()

@@ -79,10 +79,10 @@ def pump(app, seconds: float) -> None:
 def open_device(app, data_dir: Path, info: dict, email: str):
     import keyring
 
-    from agent.secrets import SecretStore
     from desktop.app import build_window
     from sync import config
     from sync.engine import SyncEngine
+    from sync.secrets import SecretStore
 
     data_dir.mkdir(parents=True)
     config.set_value(data_dir, "supabase.url", info["url"])

@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
@@ -41,15 +42,16 @@ def open_data(ctx: AppContext) -> None:
     from sync.filelock import LockTimeout
 
     if ctx.secrets is None:
-        from agent.secrets import SecretStore
+        from sync.keychain import NO_KEYCHAIN
+        from sync.secrets import SecretStore
 
         ctx.secrets = SecretStore(ctx.data_dir)  # never raises: a broken keychain only makes keys unavailable
         problem = ctx.secrets.problem
-        if problem and problem != "no OS keychain is available":  # (that one Settings and Bind explain)
+        if problem and problem != NO_KEYCHAIN:  # (that one Settings, Bind and the sign-in dialog explain)
             from desktop.bus import bus
 
             bus.notice.emit(f"API keys and the sync session are unavailable: {problem}. Everything else works; "
-                            "choose an encrypted key file or memory-only keys in Settings.")
+                            "choose an encrypted key file or memory-only keys in Settings (or when signing in).")
     if ctx.app_lock is None:  # already held when the database is reopened (Recover…)
         lock = app_lock(ctx.data_dir)
         try:
@@ -65,8 +67,9 @@ def open_data(ctx: AppContext) -> None:
     import sync.engine  # noqa: F401 - ... and shows the sync state
 
 
-def build_window(data_dir: Path, secrets=None):
-    """The main window for `data_dir`; the database starts opening at once. Returns the window."""
+def build_window(data_dir: Path, secrets=None, app_lock=None):
+    """The main window for `data_dir`; the database starts opening at once. Returns the window.
+    `app_lock`: the data dir's app lock, already held (run_gui takes it before anything is shown)."""
     from desktop import theme
     from desktop.main_window import MainWindow
     from desktop.ops import Op
@@ -74,7 +77,7 @@ def build_window(data_dir: Path, secrets=None):
     app = ensure_app()
     settings = AppSettings(data_dir)
     theme.apply_theme(app, settings.theme)
-    ctx = AppContext(data_dir=data_dir, settings=settings, secrets=secrets)
+    ctx = AppContext(data_dir=data_dir, settings=settings, secrets=secrets, app_lock=app_lock)
     window = MainWindow(ctx)
 
     def follow_os(_scheme) -> None:
@@ -126,14 +129,54 @@ def run_gui(args) -> int:
         remove_logging()
 
 
+ALREADY_OPEN = ("MIRARI already has this data folder open ({path}), in another window or a command that "
+                "is still running. Use that window (or wait for the command), then start MIRARI again.")
+
+
+def _claim_data_dir(data_dir: Path):
+    """The data dir's app lock, or None when another MIRARI has the folder (its window was brought to
+    the front, or a message said so). Only one window per data dir: a second would fight the first."""
+    from desktop import single_instance
+    from sync.accounts import app_lock
+    from sync.filelock import LockTimeout
+
+    if single_instance.knock(data_dir):
+        print(f"mirari: MIRARI is already open for {data_dir}: its window was brought to the front.")
+        return None
+    lock = app_lock(data_dir)
+    try:
+        lock.acquire(timeout=0)
+        return lock
+    except LockTimeout:
+        pass
+    if single_instance.knock(data_dir, wait=single_instance.STARTING_WAIT):  # a window still starting
+        print(f"mirari: MIRARI is already open for {data_dir}: its window was brought to the front.")
+        return None
+    from PySide6.QtWidgets import QMessageBox
+
+    message = ALREADY_OPEN.format(path=data_dir)
+    print(f"mirari: {message}", file=sys.stderr)
+    box = QMessageBox(QMessageBox.Icon.Information, "MIRARI is already open", message)
+    box.setTextFormat(Qt.TextFormat.PlainText)
+    box.exec()
+    return None
+
+
 def _run_window(app: QApplication, data_dir: Path) -> int:
+    from desktop import single_instance
+
+    lock = _claim_data_dir(data_dir)
+    if lock is None:
+        return 0
     previous_hook = _install_excepthook()
-    window = build_window(data_dir)
+    window = build_window(data_dir, app_lock=lock)
+    server = single_instance.serve(window, data_dir)
     window.show()
     try:
         code = app.exec()
     finally:
         sys.excepthook = previous_hook
+        server.close()
     # A reply stopped by closing the window is still being saved by its worker: let it finish.
     from desktop.ops import pool
 

@@ -17,7 +17,7 @@ class AppContext:
     data_dir: Path
     settings: AppSettings
     db: Any = None  # local_schema.database.LocalDatabase once opened
-    secrets: Any = None  # agent.secrets store
+    secrets: Any = None  # sync.secrets store
     app_lock: Any = None  # sync.accounts.app_lock, held while the database is open
     account_email: str | None = None  # whose database is open; None for the signed-out one
     jobs: Any = None  # desktop.jobs.JobRunner: long work (reviews, tests, dreams) with progress + Cancel

@@ -139,7 +139,7 @@ class DreamController(QObject):
         secrets = self.ctx.secrets
         if secrets is None:
             return True
-        from agent.secrets import SecretsUnavailable
+        from sync.secrets import SecretsUnavailable
 
         try:
             secrets.get_key(connection_id)  # "" is fine: local runners need no key

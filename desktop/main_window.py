@@ -89,6 +89,7 @@ class MainWindow(QMainWindow):
         ctx.sync = SyncController(ctx, self)
         self.footer = SyncFooter()
         self.footer.sign_in_requested.connect(self.sign_in)
+        self.footer.unlock_requested.connect(self.ask_passphrase)
         self.footer.sign_out_requested.connect(self.sign_out)
         self.footer.panel_requested.connect(self.open_sync_panel)
         self.footer.sync_requested.connect(ctx.sync.request_sync)
@@ -131,6 +132,8 @@ class MainWindow(QMainWindow):
         self._disconnect_db = None
         self._showing: str | None = None  # the key of the page on screen
         self.sync_panel = None
+        self.passphrase_dialog = None
+        self._passphrase_asked = False  # the locked key file is asked for once at start-up, not at every reopen
         bus.error.connect(self._show_error)
         bus.notice.connect(self._show_notice)  # bound methods: Qt disconnects them when the window dies
         geometry = ctx.settings.window_geometry()
@@ -162,6 +165,10 @@ class MainWindow(QMainWindow):
         self.footer.setEnabled(True)
         self.ctx.sync.start()
         self._show_whose_data(self.ctx.sync.status)
+        if not self._passphrase_asked:
+            self._passphrase_asked = True
+            if self.ctx.secrets is not None and self.ctx.secrets.status().locked:
+                self.ask_passphrase()
         self.ready.emit()
 
     def _show_whose_data(self, status) -> None:
@@ -197,6 +204,16 @@ class MainWindow(QMainWindow):
         self.placeholder.setObjectName("Muted")
         self.placeholder.style().polish(self.placeholder)
         self.placeholder.setText(label)
+
+    def ask_passphrase(self) -> None:
+        """The encrypted key file is locked: ask for its passphrase (a dialog), then sync."""
+        from desktop.views.passphrase_dialog import PassphraseDialog
+
+        if self.passphrase_dialog is not None and self.passphrase_dialog.isVisible():
+            return
+        self.passphrase_dialog = PassphraseDialog(self.ctx, self)
+        self.passphrase_dialog.unlocked.connect(self.ctx.sync.request_sync)
+        self.passphrase_dialog.open()
 
     def sign_in(self) -> None:
         from desktop.views import account_actions

@@ -18,7 +18,7 @@ from pathlib import Path
 
 # Modules loaded lazily at run time (by the sync commands, or on first use) that a frozen build could
 # silently lack; importing them here proves they were bundled.
-LAZY_MODULES = ("supabase", "supabase_auth", "postgrest", "httpx", "agent.keyfile", "sync.engine", "agent.chat")
+LAZY_MODULES = ("supabase", "supabase_auth", "postgrest", "httpx", "sync.keyfile", "sync.engine", "agent.chat")
 # pygments finds lexers and styles by name at run time; a missing one just means no colours, silently.
 CODE_LANGUAGES = ("python", "javascript", "bash", "json", "sql", "rust")
 
@@ -62,7 +62,7 @@ def _keyring() -> str:
 
     import keyring
 
-    from agent.secrets import backend_name, keychain_usable
+    from sync.secrets import backend_name, keychain_usable
 
     registered = sorted(ep.name for ep in entry_points(group="keyring.backends"))
     if not registered:
@@ -97,9 +97,9 @@ def _highlighting() -> str:
 
 
 def _window(data_dir: Path) -> str:
-    from agent.secrets import SecretStore
     from desktop.app import build_window, ensure_app
     from desktop.ops import wait_idle
+    from sync.secrets import SecretStore
 
     app = ensure_app([sys.argv[0]])
     data_dir.mkdir()

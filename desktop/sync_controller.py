@@ -8,14 +8,18 @@ A cycle runs (on the scheduler's own thread "mirari-sync", never on the UI threa
   ahead of the monotonic one, which stops while suspended),
 - on demand: `request_sync()` (the Sync now button, F5).
 
-The engine syncs the window's own open database (no second handle, no second integrity check). What a
-cycle applied reaches the pages through the database's change listeners (desktop.bus). The controller
-turns the engine's callbacks (worker thread) into `status_changed(SyncStatus)` on the UI thread.
+The controller owns the window's one SyncEngine (`engine`), for its whole life: cycles, sign-in and
+sign-out, the Templates catalogue, the Sync panel's actions all use it, so there is one session, one
+REST client and one set of rules. It syncs the window's own open database (`engine.attach`: no second
+handle, no second integrity check). What a cycle applied reaches the pages through the database's change
+listeners (desktop.bus). The controller turns the engine's callbacks (worker thread) into
+`status_changed(SyncStatus)` on the UI thread.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass, replace
 
@@ -82,7 +86,8 @@ class SyncController(QObject):
         self.ctx = ctx
         self.interval = INTERVAL if interval is None else interval
         self.debounce = DEBOUNCE if debounce is None else debounce
-        self.engine = None
+        self._engine = None
+        self._engine_lock = threading.Lock()
         self.scheduler = None
         self.status = SyncStatus()
         self.cycles = 0
@@ -100,10 +105,22 @@ class SyncController(QObject):
         self._watch_network()
 
     # -- life cycle ----------------------------------------------------------------------------------
+    @property
+    def engine(self):
+        """The window's one sync engine (made on first use, after the secret store exists; any thread)."""
+        with self._engine_lock:
+            if self._engine is None:
+                from sync.engine import SyncEngine
+
+                self._engine = SyncEngine(self.ctx.data_dir, secrets=self.ctx.secrets,
+                                          on_state=lambda s, d: self._from_worker.emit("state", (s, d)),
+                                          on_alert=lambda m: self._from_worker.emit("alert", m))
+            return self._engine
+
     def start(self) -> None:
         """Begin syncing the open database if an account is signed in (call when the database opens)."""
         from sync import accounts, config
-        from sync.engine import SIGNED_OUT, SyncEngine
+        from sync.engine import SIGNED_OUT
         from sync.scheduler import SyncScheduler
 
         self.stop()
@@ -119,26 +136,33 @@ class SyncController(QObject):
                   email=state.email if state.signed_in else None,
                   state=SIGNED_OUT if not state.signed_in else "idle", detail=None, syncing=False, running=False)
         self.refresh_counts()
-        if not state.signed_in or self.ctx.db is None:
+        if self.ctx.db is None:
             return
-        self.engine = SyncEngine(data_dir, database=self.ctx.db, secrets=self.ctx.secrets,
-                                 on_state=lambda s, d: self._from_worker.emit("state", (s, d)),
-                                 on_alert=lambda m: self._from_worker.emit("alert", m))
-        self.scheduler = SyncScheduler(_ReportingEngine(self.engine, self._from_worker.emit),
+        engine = self.engine
+        engine.attach(self.ctx.db)
+        if url and key:
+            try:
+                engine.reconfigure()  # the sign-in dialog may have saved another project or key
+            except Exception as exc:  # noqa: BLE001 - said by the cycle too; here only logged
+                log.debug("sync configuration unreadable: %s", exc)
+        if not state.signed_in:
+            return
+        self.scheduler = SyncScheduler(_ReportingEngine(engine, self._from_worker.emit),
                                        interval=self.interval, debounce=self.debounce)
         self.scheduler.start()  # its first cycle runs at once
 
     def stop(self) -> None:
         """Stop the scheduler; a cycle in flight is cut short (its HTTP client closed) and waited for.
         Blocks: call it off the UI thread (the account switch does) or when the window closes."""
-        scheduler, engine = self.scheduler, self.engine
-        self.scheduler = self.engine = None
+        scheduler, engine = self.scheduler, self._engine
+        self.scheduler = None
         if scheduler is not None:
             if engine is not None and engine._rest_client is not None:
                 engine._rest_client.close()  # a request in flight fails now instead of after its timeout
             scheduler.stop()
         if engine is not None:
-            engine.close()  # its own resources only: the window's database stays open
+            engine.attach(None)  # the window's database may close now; the engine stays for the next start
+            engine.close()  # its own resources only (a handle it opened itself, its HTTP client)
 
     @property
     def running(self) -> bool:
@@ -163,7 +187,10 @@ class SyncController(QObject):
         """An Op of one of our pages declared the tables it wrote: that is a local change too (writers
         that bypass LocalDatabase.write() are still heard; the debounce makes a double notice free)."""
         from local_schema.models import SYNCED_TABLES
+        from sync.engine import LOCKED
 
+        if "secrets" in tables and self.status.state == LOCKED:  # unlocked (Settings, the prompt): go on
+            self.request_sync()
         if getattr(initiator, "ctx", None) is self.ctx and self.scheduler is not None \
                 and not frozenset(tables).isdisjoint(SYNCED_TABLES):
             self.scheduler.notify_local_change()
@@ -229,7 +256,11 @@ class SyncController(QObject):
             self.cycle_finished.emit(result)
 
     def _still_syncing(self) -> None:
-        if self.status.running:
+        from sync.engine import OFFLINE
+
+        # A retry while offline keeps saying "Offline · N waiting": a hung server would otherwise leave
+        # the chip on "Syncing…" for as long as each attempt takes to reach its deadline.
+        if self.status.running and self.status.state != OFFLINE:
             self._set(syncing=True)
 
     # -- counts ----------------------------------------------------------------------------------------

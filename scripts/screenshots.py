@@ -198,11 +198,11 @@ def main() -> int:
 
     keyring.set_keyring(DemoKeyring())
     from agent.connection_test import check_and_record
-    from agent.secrets import SecretStore
     from desktop import theme
     from desktop.app import build_window, ensure_app
     from desktop.demo import add_connection, add_demo_memory, build_demo
     from desktop.demo_skills import build_demo_skills, responder
+    from sync.secrets import SecretStore
     from tests.fake_openai import FakeLLM
 
     OUT.mkdir(parents=True, exist_ok=True)

@@ -72,11 +72,11 @@ def main() -> int:
         name = "SecretService"
 
     keyring.set_keyring(DemoKeyring())
-    from agent.secrets import SecretStore
     from desktop import theme
     from desktop.app import build_window, ensure_app
     from desktop.demo import build_demo
     from desktop.views import console_actions
+    from sync.secrets import SecretStore
     from tests.fake_openai import FakeLLM
     from tests.supabase_local.server import start_cluster_stack
 

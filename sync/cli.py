@@ -72,20 +72,32 @@ def _data_dir(args):
     return resolve_data_dir(getattr(args, "data_dir", None))
 
 
-def _engine(args):
+def command_engine(args, *, signing_in: bool = False, session: bool = True):
+    """The engine of one command, on the data dir's secret store — the one the window and the API keys
+    use: the OS keychain, else the encrypted key file unlocked by MIRARI_KEY_PASSPHRASE (or a prompt in a
+    terminal). `signing_in`: where there is neither yet, MIRARI_KEY_PASSPHRASE creates the file.
+    `session=False`: the command reads only the local database (nobody is asked for a passphrase)."""
     from sync.engine import SyncEngine
+    from sync.secrets import open_store, terminal_passphrase
 
-    return SyncEngine(_data_dir(args))
+    data_dir = _data_dir(args)
+    if not session:
+        return SyncEngine(data_dir)  # (its store, made only if asked for, reads MIRARI_KEY_PASSPHRASE)
+    return SyncEngine(data_dir, secrets=open_store(data_dir, create=signing_in, prompt=terminal_passphrase))
+
+
 
 
 def _guard(fn):
     """Turn expected failures into one clear line and a non-zero exit."""
     def wrapper(args) -> int:
         from sync.errors import SyncError
+        from sync.keyfile import KeyFileDamaged, WrongPassphrase
+        from sync.secrets import SecretsUnavailable
 
         try:
             return fn(args)
-        except SyncError as exc:
+        except (SyncError, SecretsUnavailable, WrongPassphrase, KeyFileDamaged) as exc:
             return _fail(str(exc))
         except KeyboardInterrupt:
             return _fail("interrupted", 130)
@@ -112,7 +124,7 @@ def _account_signin(args) -> int:
         return _fail(f"no email/password given: pass --email and set {PASSWORD_ENV}, or run in a terminal")
     if not email or not password:
         return _fail("email and password are required")
-    engine = _engine(args)
+    engine = command_engine(args, signing_in=True)
     try:
         session = (engine.sign_up if args.signup else engine.sign_in)(email, password)
         status = engine.status()
@@ -125,7 +137,7 @@ def _account_signin(args) -> int:
 
 @_guard
 def _account_logout(args) -> int:
-    engine = _engine(args)
+    engine = command_engine(args)
     try:
         path = engine.sign_out(remove_data=args.remove_data)
     finally:
@@ -153,7 +165,7 @@ def _account_status(args) -> int:
 
 @_guard
 def _sync(args) -> int:
-    engine = _engine(args)
+    engine = command_engine(args)
     try:
         result = engine.run_cycle()
     finally:
@@ -175,7 +187,7 @@ def _sync(args) -> int:
 
 @_guard
 def _status(args) -> int:
-    engine = _engine(args)
+    engine = command_engine(args, session=False)
     try:
         data = engine.status()
     finally:
@@ -213,7 +225,7 @@ def _config_get(args) -> int:
 def _parked_list(args) -> int:
     from sync.parked import list_parked
 
-    engine = _engine(args)
+    engine = command_engine(args, session=False)
     try:
         items = list_parked(engine.database())
     finally:
@@ -232,7 +244,7 @@ def _parked_list(args) -> int:
 def _parked_action(args) -> int:
     from sync import parked
 
-    engine = _engine(args)
+    engine = command_engine(args, session=args.action == "discard")  # discard asks the server
     try:
         if args.action == "retry":
             count = parked.retry(engine.database(), args.op)

@@ -1,9 +1,13 @@
 """The sync engine: one object per data dir that signs in/out and runs sync cycles (push, then pull).
 
-Everything here blocks on network and disk, so an app calls it from `SyncScheduler`'s worker thread,
-never from its UI thread (the desktop window runs no scheduler yet; `mirari sync` runs one cycle
-directly). State and progress are reported through plain callbacks:
+Everything here blocks on network and disk, so an app calls it from `SyncScheduler`'s worker thread or
+another worker, never from its UI thread. The window owns exactly one engine (its SyncController's:
+sync, sign-in and -out, the catalogue, the status all use it); the command line makes one per command
+(sync.cli.command_engine). State and progress are reported through plain callbacks:
 `on_state(state: str, detail: str | None)`, `on_progress(phase: str, count: int)`, `on_alert(message)`.
+
+A cycle has a deadline (CYCLE_DEADLINE, and each request its own: sync.rest): a server that accepts and
+never answers, or answers a byte at a time, ends the cycle as `offline` and every change keeps waiting.
 """
 
 from __future__ import annotations
@@ -20,14 +24,18 @@ from pathlib import Path
 
 from sync import accounts, heads
 from sync.config import SupabaseConfig, load_supabase_config
-from sync.errors import ConfigError, Kind, RequestFailed, SignInNeeded, SyncError
-from sync.session import SessionManager, SessionStore
+from sync.errors import ConfigError, Kind, RequestFailed, SignInNeeded, SyncError, key_refused
+from sync.keyfile import KeyFileDamaged, WrongPassphrase
+from sync.session import SessionLocked, SessionManager, SessionStore
 
 # States the UI can show.
 IDLE, SYNCING, OFFLINE, SIGN_IN_NEEDED, SIGNED_OUT = "idle", "syncing", "offline", "sign-in needed", "signed out"
 UPDATE_REQUIRED, ERROR = "update required", "error"
+LOCKED = "locked"  # the session is in the encrypted key file and it is locked: waits for the passphrase
+KEY_REFUSED = "key refused"  # the project refuses its anon key ("Invalid API key"): it changed its key
 
 LOCK_TIMEOUT = 120.0
+CYCLE_DEADLINE = 600.0  # seconds a cycle may talk to the server (a first sync of ~7 M rows fits)
 log = logging.getLogger(__name__)
 
 _process_locks: dict[str, threading.Lock] = {}
@@ -70,11 +78,11 @@ class SyncEngine:
                  on_progress: Callable[[str, int], None] = _noop,
                  on_alert: Callable[[str], None] = _noop,
                  database=None, secrets=None):
-        """`database`: an already open LocalDatabase to sync (the desktop window's), used instead of
-        opening and checking a second handle on the same file; the engine never closes it, and refuses
-        to sync it once it is no longer the active account's database. `secrets`: the app's key store
-        (agent.secrets.SecretStore), so the session is kept where the API keys are, by the same policy
-        (sync.keychain); without it, the OS keychain (the command line)."""
+        """`database`: an already open LocalDatabase to sync (the desktop window's; see `attach`), used
+        instead of opening and checking a second handle on the same file; the engine never closes it, and
+        refuses to sync it once it is no longer the active account's database. `secrets`: the data dir's
+        secret store (sync.secrets.SecretStore: the window's, or the command's), where the session is kept
+        beside the API keys; without it, a headless store unlocked by MIRARI_KEY_PASSPHRASE."""
         self._secrets = secrets
         self.data_dir = Path(data_dir)
         self._config = config
@@ -88,6 +96,9 @@ class SyncEngine:
         # Files checked and migrated by this process (an attached database was, when the app opened it).
         self._prepared: set[Path] = {Path(database.path).resolve()} if database is not None else set()
         self._heads = True  # False once the server said it has no sync_heads (then every table is pulled)
+        # The window shares its engine between the sync thread and background ops (catalogue, sign-in):
+        # the secret store, session manager and REST client are each made once.
+        self._making = threading.RLock()
 
     # -- configuration and session -------------------------------------------------------------------
     @property
@@ -97,10 +108,39 @@ class SyncEngine:
         return self._config
 
     @property
+    def secrets(self):
+        with self._making:
+            if self._secrets is None:
+                from sync.secrets import open_store
+
+                self._secrets = open_store(self.data_dir)
+            return self._secrets
+
+    @property
     def sessions(self) -> SessionManager:
-        if self._sessions is None:
-            self._sessions = SessionManager(self.config, SessionStore(self.data_dir, self._secrets))
-        return self._sessions
+        with self._making:
+            if self._sessions is None:
+                self._sessions = SessionManager(self.config, SessionStore(self.data_dir, self.secrets))
+            return self._sessions
+
+    def reconfigure(self) -> None:
+        """Read the project URL and anon key again (the sign-in dialog saved new ones): the auth client
+        and the REST client are made again on first use. A cycle in flight keeps the old ones."""
+        config = load_supabase_config(self.data_dir)
+        with self._making:
+            if self._config is not None and config == self._config:
+                return
+            self._config, self._sessions = config, None
+            rest, self._rest_client = self._rest_client, None
+        if rest is not None:
+            rest.close()
+
+    def attach(self, database) -> None:
+        """Sync this open database (the window's, after it opened or reopened one); None: none (the window
+        is switching databases, or closing)."""
+        if database is not None:
+            self._prepared.add(Path(database.path).resolve())
+        self._attached = database
 
     def database(self):
         """The active local database (opened on first use; reopened after an account switch)."""
@@ -236,18 +276,23 @@ class SyncEngine:
             db_path = accounts.active_database_path(self.data_dir)
             with self._cycle_lock(db_path):
                 self._set_state(SYNCING)
-                rest = self.rest()
-                rest.requests = 0
+                rest = self.rest().within(CYCLE_DEADLINE)  # this cycle's requests share its deadline
                 if self._cycle(rest, session.user_id, result, db_path):
                     data_in = time.monotonic()
                     self._upkeep()
                     result.upkeep_s = round(time.monotonic() - data_in, 4)
         except SignInNeeded as exc:
             result.state, result.error = (SIGN_IN_NEEDED if "signed out" not in str(exc) else SIGNED_OUT), str(exc)
+        except (SessionLocked, WrongPassphrase) as exc:  # (a wrong MIRARI_KEY_PASSPHRASE leaves it locked)
+            result.state, result.error = LOCKED, str(exc)
+        except KeyFileDamaged as exc:
+            result.state, result.error = ERROR, str(exc)
         except ConfigError as exc:
             result.state, result.error = ERROR, str(exc)
         except RequestFailed as exc:
             result.state = OFFLINE if exc.kind is Kind.TRANSIENT and exc.status is None else ERROR
+            if key_refused(exc):
+                result.state = KEY_REFUSED
             result.error, result.retry_after = str(exc), exc.retry_after
         except SyncError as exc:
             result.state, result.error = ERROR, str(exc)
@@ -264,12 +309,13 @@ class SyncEngine:
 
     def rest(self):
         """The PostgREST client (shared by cycles and by parked-change actions; thread-safe)."""
-        if self._rest_client is None:
-            from sync.rest import RestClient
+        with self._making:
+            if self._rest_client is None:
+                from sync.rest import RestClient
 
-            self._rest_client = RestClient(self.config.url, self.config.anon_key, self.sessions.access_token,
-                                           self.sessions.refresh)
-        return self._rest_client
+                self._rest_client = RestClient(self.config.url, self.config.anon_key, self.sessions.access_token,
+                                               self.sessions.refresh)
+            return self._rest_client
 
     def _cycle(self, rest, user_id: str, result: CycleResult, db_path: Path) -> bool:
         """Push, then pull the tables whose server head moved (see `heads`). With nothing to push and no head
@@ -277,11 +323,11 @@ class SyncEngine:
         database was opened and upkeep is due."""
         self._check_attached(db_path)
         local = heads.look(self._prepare(db_path))
-        moved = self._moved(rest, local.cursors)
+        moved, server_heads = self._moved(rest, local.cursors)
         if not local.work and not moved:
             result.state = IDLE
             return False
-        self._full_cycle(rest, user_id, result, moved, local.cursors)
+        self._full_cycle(rest, user_id, result, moved, local.cursors, server_heads)
         return True
 
     def _upkeep(self) -> None:
@@ -295,17 +341,18 @@ class SyncEngine:
         bulkload.finish(db, self.on_progress)
         checkpoint(db)
 
-    def _moved(self, rest, cursors: dict[str, str]) -> set[str]:
+    def _moved(self, rest, cursors: dict[str, str]) -> tuple[set[str], dict | None]:
         """The tables to pull: those whose server head moved past the cursor (all of them when the server
-        cannot say)."""
+        cannot say), and the heads read (None when the server cannot say)."""
         server = heads.fetch(rest) if self._heads else heads.UNSUPPORTED
         if server == heads.UNSUPPORTED:
             self._heads = False  # an older server: not asked again by this engine
         if not isinstance(server, dict):
-            return set(heads.SYNCED_TABLES)
-        return heads.moved(server, cursors)
+            return set(heads.SYNCED_TABLES), None
+        return heads.moved(server, cursors), server
 
-    def _full_cycle(self, rest, user_id: str, result: CycleResult, moved: set[str], cursors: dict) -> None:
+    def _full_cycle(self, rest, user_id: str, result: CycleResult, moved: set[str], cursors: dict,
+                    server_heads: dict | None = None) -> None:
         from local_schema.models import SYNCED_TABLES
         from sync.pages import AdoptedRanges
         from sync.pull import Puller
@@ -334,11 +381,14 @@ class SyncEngine:
             # What the push wrote moved heads, and the server's cascades may have written other tables
             # (a deleted thread's messages, a deleted connection's references): ask once more, so the
             # cycle ends with this device as current as before it pushed.
-            moved |= self._moved(rest, cursors)
+            more, newer = self._moved(rest, cursors)
+            moved |= more
+            server_heads = newer or server_heads
         # A table the push wrote to is pulled too (its head moved), so that the cursor passes the adopted
         # rows now (next cycle they would look new) and any other device's row between them.
         tables = tuple(t for t in SYNCED_TABLES if t in moved or t in adopted.tables())
-        puller = Puller(db, rest, user_id, remote_tx, self._alert, progress=self.on_progress, adopted=adopted)
+        puller = Puller(db, rest, user_id, remote_tx, self._alert, progress=self.on_progress, adopted=adopted,
+                        heads=server_heads)
         try:
             puller.pull_all(tables, paused)
         finally:
@@ -391,30 +441,35 @@ class SyncEngine:
 
     # -- status ----------------------------------------------------------------------------------------
     def status(self) -> dict:
-        from local_schema.outbox import count_parked, count_pending
-        from sync.dbutil import get_meta
+        return read_status(self.data_dir, self.database())
 
-        state = accounts.load_state(self.data_dir)
-        db = self.database()
-        with db.engine.connect() as conn:
-            pending, parked = count_pending(conn), count_parked(conn)
-            quarantined = conn.exec_driver_sql("SELECT count(*) FROM sync_quarantine").scalar()
-            last_sync, sync_state = get_meta(conn, "last_sync"), get_meta(conn, "sync_state")
-            error = get_meta(conn, "sync_error")
-        if not state.signed_in:
-            sync_state = SIGNED_OUT
-        return {
-            "database": str(db.path),
-            "account": ({"user_id": state.active_account, "email": state.email}
-                        if state.active_account else None),
-            "signed_in": state.signed_in,
-            "state": sync_state or IDLE,
-            "error": error,
-            "pending": pending,
-            "parked": parked,
-            "quarantined": quarantined,
-            "last_sync": last_sync,
-        }
+
+def read_status(data_dir: Path, db) -> dict:
+    """The account, the recorded state of the last cycle and the counts, for `mirari status` and a page
+    that has no sync controller: read from `db` (the active database) without an engine."""
+    from local_schema.outbox import count_parked, count_pending
+    from sync.dbutil import get_meta
+
+    state = accounts.load_state(data_dir)
+    with db.engine.connect() as conn:
+        pending, parked = count_pending(conn), count_parked(conn)
+        quarantined = conn.exec_driver_sql("SELECT count(*) FROM sync_quarantine").scalar()
+        last_sync, sync_state = get_meta(conn, "last_sync"), get_meta(conn, "sync_state")
+        error = get_meta(conn, "sync_error")
+    if not state.signed_in:
+        sync_state = SIGNED_OUT
+    return {
+        "database": str(db.path),
+        "account": ({"user_id": state.active_account, "email": state.email}
+                    if state.active_account else None),
+        "signed_in": state.signed_in,
+        "state": sync_state or IDLE,
+        "error": error,
+        "pending": pending,
+        "parked": parked,
+        "quarantined": quarantined,
+        "last_sync": last_sync,
+    }
 
 
 def dumps(data: dict) -> str:

@@ -35,6 +35,7 @@ _AUTH_CODES = {"PGRST301", "PGRST302", "PGRST303"}
 _URL_CODES = {"PGRST106", "PGRST117", "PGRST125", "PGRST126"}
 _CODE = re.compile(r"^(PGRST\d{3}|[0-9A-Z]{5})$")  # PostgREST's codes and PostgreSQL's SQLSTATEs
 MISCONFIGURED_PREFIX = "server unreachable or misconfigured"
+KEY_REFUSED_CODE = "apikey"  # RequestFailed.code of a refused anon key (not a PostgREST or SQL code)
 
 
 class SyncError(Exception):
@@ -58,11 +59,26 @@ class RequestFailed(SyncError):
                  details: str | None = None, retry_after: float | None = None):
         self.kind, self.status, self.code = kind, status, code
         self.message, self.details, self.retry_after = message, details, retry_after
-        if status is None and kind is Kind.MISCONFIGURED:
+        if kind is Kind.MISCONFIGURED and (status is None or code == KEY_REFUSED_CODE):
             super().__init__(message)  # already a sentence; "no response" would be wrong (one came)
             return
         where = f"HTTP {status}" if status is not None else "no response"
         super().__init__(f"{where}{f' {code}' if code else ''}: {message}")
+
+
+KEY_REFUSED_TEXT = ("the project refused its anon key (\"Invalid API key\"): the project changed its key. Sign in "
+                    "again with the new anon key (Supabase dashboard → Project Settings → API); your changes wait "
+                    "here")
+
+
+def is_key_refusal(status: int | None, message: object) -> bool:
+    """The API gateway (Kong), not PostgREST or Auth, turned the request away for its `apikey`."""
+    return status == 401 and isinstance(message, str) and "api key" in message.lower()
+
+
+def key_refused(exc: BaseException) -> bool:
+    """The project no longer accepts the anon key this device has (see KEY_REFUSED_TEXT)."""
+    return isinstance(exc, RequestFailed) and exc.kind is Kind.MISCONFIGURED and exc.code == KEY_REFUSED_CODE
 
 
 def missing_function(exc: RequestFailed) -> bool:
@@ -124,6 +140,8 @@ def classify_reply(status: int, body: object, text: str = "", location: str | No
     # Not PostgREST's. Statuses that mean "later" or "smaller" keep their meaning whoever sends them;
     # the rest says nothing about this change, only that the endpoint is not a PostgREST we can reach.
     message = body.get("message") or body.get("msg") if isinstance(body, dict) else None
+    if is_key_refusal(status, message):  # not a token problem: refreshing the session cannot help
+        return Kind.MISCONFIGURED, KEY_REFUSED_CODE, KEY_REFUSED_TEXT, None
     if status == 401 or status == 413 or status in (408, 429, 502, 503, 504):
         kind = classify(status, None)
         return kind, None, str(message or text[:200].strip() or f"HTTP {status}"), None

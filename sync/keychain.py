@@ -2,8 +2,8 @@
 
 1. The OS keychain (python `keyring`: Secret Service / KWallet, macOS Keychain, Windows Credential
    Manager), when one is really there.
-2. Otherwise the user's explicit choice (agent.secrets.SecretStore, Settings): an encrypted key file
-   unlocked by a passphrase, or memory only (forgotten on exit). Until they choose, nothing is stored.
+2. Otherwise the user's explicit choice (sync.secrets.SecretStore): an encrypted key file unlocked by a
+   passphrase, or memory only (forgotten on exit). Until they choose, nothing is stored.
 3. Never plain text silently. keyrings.alt's file backends (`PlaintextKeyring` stores base64, which is
    plain text) and any other plaintext backend count as no keychain, unless the user opts in with
    MIRARI_ALLOW_PLAINTEXT_SECRETS=1 (MIRARI_ALLOW_PLAINTEXT_SESSION=1, the older name, too).
@@ -13,7 +13,7 @@
    probed) or to answer (a locked or absent Secret Service) never stops anything else: the secrets are
    unavailable, with a sentence that says why, and the data opens and works.
 
-Lower layer than agent/ (it uses this module); no Qt.
+No Qt; used by sync.secrets.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ import os
 from sync.keychain_parts import fit
 
 log = logging.getLogger(__name__)
+
+NO_KEYCHAIN = "no OS keychain is available"  # load_backend's problem on a machine that simply has none
 
 OPT_IN_ENVS = ("MIRARI_ALLOW_PLAINTEXT_SECRETS", "MIRARI_ALLOW_PLAINTEXT_SESSION")
 # Backends that keep secrets in a file anyone with the file can read (keyrings.alt's PlaintextKeyring is
@@ -105,7 +107,7 @@ def load_backend():
     if is_plaintext(backend):
         return backend, (f"the only keychain here ({backend_name(backend)}) keeps secrets in plain text; "
                          f"set {OPT_IN_ENVS[0]}=1 to allow it")
-    return backend, "no OS keychain is available"
+    return backend, NO_KEYCHAIN
 
 
 def unanswered(exc: BaseException) -> str:

@@ -14,10 +14,12 @@ from urllib.parse import urlparse
 
 import httpx
 
+from sync import deadline
 from sync.config import validate
 from sync.errors import ConfigError
 
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+DEADLINE = 20.0  # seconds for the whole check (a server dribbling its reply must not hang the dialog)
 _WHERE = "Supabase dashboard → Project Settings → API"
 
 
@@ -48,8 +50,11 @@ def check_project(url: str, anon_key: str, *, transport: httpx.BaseTransport | N
     if not anon_key:
         raise ConfigError(f"Paste the project's anon (public) key: {_WHERE}.")
     host = urlparse(url).netloc
+    if transport is None:
+        transport = deadline.transport(verify=not url.startswith("http://"))
     try:
-        with httpx.Client(timeout=TIMEOUT, transport=transport, follow_redirects=False) as client:
+        with deadline.deadline(DEADLINE), httpx.Client(timeout=TIMEOUT, transport=transport,
+                                                      follow_redirects=False) as client:
             response = client.get(f"{url}/auth/v1/settings", headers={"apikey": anon_key})
     except httpx.TimeoutException:
         raise ConfigError(f"{host} did not answer in time: check the address and your connection.") from None

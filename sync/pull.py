@@ -32,6 +32,8 @@ from sync.pull_rows import (
     DELETED_ELSEWHERE,
     RowWriter,
     cascade_children,
+    newest_allowed,
+    newest_for,
     prepare,
     problem,
     scan,
@@ -156,8 +158,11 @@ def set_cursor(conn, table: str, cursor: str) -> None:
 class Puller:
     def __init__(self, db, rest, user_id: str, remote_tx: Callable, alert: Callable[[str], None],
                  page_size: int | None = None, progress: Callable[[str, int], None] = lambda *_: None,
-                 adopted: AdoptedRanges | None = None):
+                 adopted: AdoptedRanges | None = None, heads: dict[str, str | None] | None = None):
+        """`heads`: the server's newest stamp per table as this cycle read it (sync.heads), which bounds
+        the stamps a page may carry (`newest_allowed`); None when the server could not say."""
         self.db, self.rest, self.user_id, self.progress = db, rest, user_id, progress
+        self.heads = heads or {}
         self.remote_tx, self.alert, self.page_size = remote_tx, alert, page_size or PAGE_SIZE
         self.adopted = adopted if adopted is not None else AdoptedRanges()
         self.writer = RowWriter()
@@ -260,7 +265,7 @@ class Puller:
             raise
 
     def _why(self, info: TableInfo, rows: list[dict], bad: int, reason: str | None = None) -> str:
-        return (problem(info, rows[bad], self.user_id) or too_far_ahead(rows[bad], getattr(rows, "server_date", None))
+        return (problem(info, rows[bad], self.user_id) or too_far_ahead(rows[bad], newest_for(rows))
                 or reason or "violates a local constraint")
 
     def _past_adopted(self, table: str, cursor: str | None) -> str | None:
@@ -280,6 +285,8 @@ class Puller:
         info = table_info(table)
         rows = self.rest.select(table, page_params(info.columns, info.owner, self.user_id, cursor, self.page_size,
                                                    self.adopted.after(table, cursor), upto))
+        if hasattr(rows, "__dict__"):  # sync.rest.Rows (a test's plain list carries nothing)
+            rows.newest_allowed = newest_allowed(getattr(rows, "server_date", None), self.heads.get(table))
         prepare(info, rows, cursor, self.user_id)  # on this (fetching) thread, not the writer's
         return rows
 

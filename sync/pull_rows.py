@@ -7,9 +7,10 @@ runs only when that fast check finds something to look at.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import operator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from itertools import chain, islice, repeat
 
@@ -20,9 +21,11 @@ from sync.outbox import NetOp, park
 from sync.stamps import server_stamp
 
 DELETED_ELSEWHERE = "deleted on another device"
-# A row stamped further than this past the server's own clock (its Date header) is not believed: taking
-# it as the cursor would skip every row written until then (a broken endpoint or proxy, not PostgREST).
+# A row stamped further than this past the server's own clock (its Date header) or past the table's head
+# that this cycle read (sync_heads) is not believed: taking it as the cursor would skip every row written
+# until then (a broken endpoint or proxy, not PostgREST).
 FUTURE_SLACK = timedelta(days=1)
+_LAST_STAMP = datetime.max.replace(tzinfo=UTC)
 
 _get_id = operator.itemgetter("id")
 _get_stamp = operator.itemgetter("updated_at")
@@ -101,18 +104,40 @@ def problem(info: TableInfo, row, user_id: str, check_stamp: bool = True) -> str
     return None
 
 
-def too_far_ahead(row, server_date: datetime | None) -> str | None:
-    """Why `row`'s updated_at cannot become the cursor (stamped > FUTURE_SLACK after the reply's Date)."""
-    if server_date is None or not isinstance(row, dict):
+def _plus_slack(moment: datetime) -> datetime:
+    """`moment` + FUTURE_SLACK, clamped: a Date or head in year 9999 must not overflow the cycle."""
+    try:
+        return moment + FUTURE_SLACK
+    except OverflowError:
+        return _LAST_STAMP
+
+
+def newest_allowed(server_date: datetime | None, head: str | None) -> datetime | None:
+    """The newest stamp a page's rows may carry: FUTURE_SLACK after the reply's Date header and after the
+    table's head as this cycle read it (whichever is earlier; None when the server said neither). The
+    head bounds a reply without a Date header: stamps are the server's own, so no row committed during
+    the cycle lies a day past the head read at its start."""
+    bounds = [_plus_slack(server_date)] if server_date is not None else []
+    if head is not None:
+        with contextlib.suppress(ValueError):  # an unreadable head moved the table (heads.moved): no bound
+            bounds.append(_plus_slack(server_stamp(head)))
+    return min(bounds) if bounds else None
+
+
+def too_far_ahead(row, latest: datetime | None) -> str | None:
+    """Why `row`'s updated_at cannot become the cursor (it lies after `latest`, see `newest_allowed`)."""
+    if latest is None or not isinstance(row, dict):
         return None
     try:
         stamp = server_stamp(row.get("updated_at"))
     except ValueError:
         return None
-    if stamp <= server_date + FUTURE_SLACK:
+    if stamp <= latest:
         return None
-    return (f"updated_at {row['updated_at']} lies more than a day after the server's own time "
-            f"({server_date.isoformat()}); taking it as the cursor would skip every row written until then")
+    said = "year 9999" if latest == _LAST_STAMP else (latest - FUTURE_SLACK).isoformat()
+    return (f"updated_at {row['updated_at']} lies more than a day after the server's own time ({said}, from "
+            "its Date header or the newest stamp it reported); taking it as the cursor would skip every row "
+            "written until then")
 
 
 def _all_clean(info: TableInfo, rows: list[dict], previous: datetime | None, latest: datetime | None,
@@ -159,7 +184,7 @@ def prepare(info: TableInfo, rows: list[dict], after: str | None, user_id: str) 
         previous = server_stamp(after) if after else None
     except ValueError:
         return
-    if not _all_clean(info, rows, previous, _latest(rows), user_id) or any(map(_get_deleted, rows)):
+    if not _all_clean(info, rows, previous, newest_for(rows), user_id) or any(map(_get_deleted, rows)):
         return
     ids = list(map(_get_id, rows))
     if len(set(ids)) == len(ids):
@@ -174,10 +199,12 @@ def stored_ids(rows: list[dict]) -> tuple[list[str], bool]:
     return list(map(_get_id, rows)), any(map(_get_deleted, rows))
 
 
-def _latest(rows) -> datetime | None:
-    """The newest stamp a page's rows may carry: FUTURE_SLACK after the reply's own Date header."""
-    server_date = getattr(rows, "server_date", None)  # sync.rest.Rows: the reply's Date header
-    return server_date + FUTURE_SLACK if server_date is not None else None
+def newest_for(rows) -> datetime | None:
+    """The newest stamp a page's rows may carry: what the puller worked out (`newest_allowed`), else
+    FUTURE_SLACK after the reply's own Date header."""
+    if hasattr(rows, "newest_allowed"):
+        return rows.newest_allowed
+    return newest_allowed(getattr(rows, "server_date", None), None)  # sync.rest.Rows: the reply's Date
 
 
 def prepared_after(rows, cursor: str | None) -> Prepared | None:
@@ -200,7 +227,7 @@ def scan(info: TableInfo, rows: list[dict], cursor: str | None, user_id: str) ->
     if prepared_after(rows, cursor) is not None:
         return None  # checked on the fetching thread
     previous = server_stamp(cursor) if cursor else None
-    latest = _latest(rows)
+    latest = newest_for(rows)
     if rows and _all_clean(info, rows, previous, latest, user_id):
         return None
     for i, row in enumerate(rows):

@@ -3,10 +3,15 @@
 Push and pull go straight through httpx (supabase-py's query builder adds per-call overhead we do not
 need at 1,000-row pages). Every failure leaves here as `RequestFailed` with its `Kind`; a 401 is answered
 by one single-flight refresh and one retry of the same request.
+
+Every request ends within REQUEST_DEADLINE seconds, however the server answers (sync.deadline: a total,
+not a time per read), and a client made `within(seconds)` — a sync cycle's — sends nothing after its
+own deadline: a hung or dribbling server fails the cycle as network trouble, and the changes wait.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 import time
@@ -16,9 +21,11 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
+from sync import deadline
 from sync.errors import Kind, RequestFailed, classify_reply
 
-TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+TIMEOUT = httpx.Timeout(30.0, connect=10.0)  # per socket operation
+REQUEST_DEADLINE = 60.0  # seconds for a whole request: connect, send, the reply's last byte
 MAX_WAIT = 5.0  # seconds of Retry-After waited out inside a cycle (longer: the scheduler waits)
 MAX_WAITS = 2   # per request
 
@@ -33,7 +40,7 @@ class Rows(list):
 def _server_date(response: httpx.Response) -> datetime | None:
     try:
         date = parsedate_to_datetime(response.headers.get("Date", ""))
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     return date if date.tzinfo is not None else None
 
@@ -52,15 +59,35 @@ class RestClient:
         # A plain-http project (a local Supabase, the stand-in) makes no TLS connection: loading the CA store
         # for it costs 50-150 ms of every cold command. https keeps full verification.
         verify = not url.lower().startswith("http://")
+        if transport is None:
+            transport = deadline.transport(verify=verify)
         self._http = httpx.Client(base_url=f"{url.rstrip('/')}/rest/v1", timeout=TIMEOUT, transport=transport,
                                   verify=verify,
                                   headers={"apikey": anon_key, "Accept-Profile": "public",
                                            "Content-Profile": "public", "Accept": "application/json"})
         self._count_lock = threading.Lock()
         self.requests = 0  # every HTTP request sent, for the benchmark and the idle-sync test
+        self.deadline_at: float | None = None  # time.monotonic() after which nothing more is sent
 
     def close(self) -> None:
         self._http.close()
+
+    def within(self, seconds: float) -> RestClient:
+        """This client (the same connections) for work that must end within `seconds`, e.g. one sync
+        cycle: its requests share that deadline, and it counts its own requests."""
+        bounded = copy.copy(self)
+        bounded.deadline_at, bounded.requests = time.monotonic() + seconds, 0
+        return bounded
+
+    def _timed_out(self, exc: Exception, method: str, path: str) -> RequestFailed:
+        what = f"{method} {path}"
+        if self.deadline_at is not None and time.monotonic() >= self.deadline_at:
+            return RequestFailed(Kind.TRANSIENT, None, None, f"the sync cycle ran out of time ({what} was still "
+                                 "waiting for the server); the changes wait for the next cycle")
+        if isinstance(exc, httpx.TimeoutException):
+            return RequestFailed(Kind.TRANSIENT, None, None, f"the server did not answer in time ({what}: no "
+                                 f"complete reply within {REQUEST_DEADLINE:g} s)")
+        return RequestFailed(Kind.TRANSIENT, None, None, f"{type(exc).__name__}: {exc}")
 
     def request(self, method: str, path: str, *, params=None, json_body=None, prefer: str | None = None):
         """Send one request; return the decoded JSON body (None for an empty one)."""
@@ -82,12 +109,15 @@ class RestClient:
                 headers["Content-Type"] = "application/json"
             if prefer:
                 headers["Prefer"] = prefer
+            if self.deadline_at is not None and time.monotonic() >= self.deadline_at:
+                raise self._timed_out(TimeoutError(), method, path)
             with self._count_lock:
                 self.requests += 1
             try:
-                response = self._http.request(method, path, params=params, content=body, headers=headers)
+                with deadline.deadline(REQUEST_DEADLINE, self.deadline_at):
+                    response = self._http.request(method, path, params=params, content=body, headers=headers)
             except httpx.HTTPError as exc:
-                raise RequestFailed(Kind.TRANSIENT, None, None, f"{type(exc).__name__}: {exc}") from exc
+                raise self._timed_out(exc, method, path) from exc
             # httpx ties a response and its stream in a reference cycle, so a read response (its whole
             # body, ~0.6 MB for a pull page) waits for Python's cyclic collector: a 200,000-row pull left
             # dozens in the old generation (+20 MB). The body is read and the stream closed: let it go.
@@ -99,7 +129,9 @@ class RestClient:
                 token, refreshed = self._refresh(token), True  # single-flight; SignInNeeded when final
                 continue
             wait = failure.retry_after
-            if failure.kind is Kind.TRANSIENT and wait is not None and 0 <= wait <= MAX_WAIT and waits < MAX_WAITS:
+            left = None if self.deadline_at is None else self.deadline_at - time.monotonic()
+            if failure.kind is Kind.TRANSIENT and wait is not None and 0 <= wait <= MAX_WAIT and waits < MAX_WAITS \
+                    and (left is None or wait < left):
                 waits += 1
                 time.sleep(wait)
                 continue
@@ -114,6 +146,9 @@ class RestClient:
         except ValueError as exc:
             raise RequestFailed(Kind.MALFORMED, response.status_code, None,
                                 f"the server's reply is not JSON ({response.content[:80]!r})") from exc
+        except RecursionError:  # JSON nested thousands deep: no server of ours sends that
+            raise RequestFailed(Kind.MALFORMED, response.status_code, None,
+                                "the server's reply is JSON nested too deeply to be a real answer") from None
         if isinstance(body, list):
             body = Rows(body)
             body.server_date = _server_date(response)
@@ -123,7 +158,7 @@ class RestClient:
     def _failure(response: httpx.Response) -> RequestFailed:
         try:
             body = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             body = None
         kind, code, message, details = classify_reply(
             response.status_code, body, response.text, response.headers.get("Location"),

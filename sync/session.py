@@ -1,4 +1,4 @@
-"""The signed-in user's Supabase session: kept in the OS keychain, refreshed single-flight.
+"""The signed-in user's Supabase session: kept in the data dir's secret store, refreshed single-flight.
 
 Auth calls go through the official `supabase` client (imported lazily: it costs about half a second).
 The access token is refreshed shortly before it expires and after a 401. Refresh is single-flight: a
@@ -20,15 +20,30 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import httpx
+
+from sync import deadline
 from sync.config import SupabaseConfig, atomic_write_json
-from sync.errors import KeychainUnavailable, Kind, RequestFailed, SignInNeeded, SyncError
-from sync.keychain import load_backend, plaintext_allowed, unanswered
+from sync.errors import (
+    KEY_REFUSED_CODE,
+    KEY_REFUSED_TEXT,
+    KeychainUnavailable,
+    Kind,
+    RequestFailed,
+    SignInNeeded,
+    SyncError,
+    is_key_refusal,
+)
+from sync.keychain import NO_KEYCHAIN, plaintext_allowed
+from sync.secrets import PASSPHRASE_ENV
 
 log = logging.getLogger(__name__)
 
 KEYRING_SERVICE = "MIRARI Desktop"
 PLAINTEXT_ENV = "MIRARI_ALLOW_PLAINTEXT_SESSION"
 REFRESH_MARGIN = 60.0  # seconds before expiry at which a token is refreshed proactively
+AUTH_TIMEOUT = 10.0  # per socket operation of an auth request
+AUTH_DEADLINE = 30.0  # seconds for a whole auth request (sync.deadline)
 
 
 @dataclass
@@ -45,59 +60,64 @@ class AuthSession:
         return time.time() >= self.expires_at - min(REFRESH_MARGIN, self.lifetime / 4)
 
 
+class SessionLocked(KeychainUnavailable):
+    """The session is in the encrypted key file, which is locked: sync waits for its passphrase."""
+
+
 class SessionStore:
-    """Where the session of one data dir is kept (devices in tests = data dirs, so the dir is the key),
-    by the one keychain policy (sync.keychain):
+    """Where the session of one data dir is kept (devices in tests = data dirs, so the dir is the key):
+    in the data dir's secret store (sync.secrets) — the OS keychain, else the encrypted key file, else
+    memory by the user's choice — beside the API keys, for the window and the command line alike.
 
-    - `secrets` given (the window's agent.secrets.SecretStore): wherever it keeps the API keys — the OS
-      keychain, or the user's explicit choice of the encrypted key file or memory only;
-    - otherwise (the command line): the OS keychain;
-    - with neither: `session.json` (0600, plain text) only if the user opted in
-      (MIRARI_ALLOW_PLAINTEXT_SESSION=1 or MIRARI_ALLOW_PLAINTEXT_SECRETS=1), else KeychainUnavailable
-      with a sentence. A plaintext keyring backend (keyrings.alt) counts as no keychain without the opt-in.
-    A keychain that fails to load or answer raises KeychainUnavailable (a SyncError: the cycle reports
-    it, nothing else stops)."""
+    Where the store has no place yet (no keychain, no choice made): nothing is kept, unless the user
+    opted in to `session.json` (0600, plain text) with MIRARI_ALLOW_PLAINTEXT_SESSION=1 or
+    MIRARI_ALLOW_PLAINTEXT_SECRETS=1. A store that fails to answer raises KeychainUnavailable (a
+    SyncError: the cycle reports it, nothing else stops); a locked key file raises SessionLocked."""
 
-    def __init__(self, data_dir: Path, secrets=None):
+    def __init__(self, data_dir: Path, secrets):
         self.data_dir = Path(data_dir)
         self.username = f"supabase-session:{self.data_dir.resolve()}"
         self.plaintext_path = self.data_dir / "session.json"
-        self.secrets = secrets
+        self.secrets = secrets  # sync.secrets.SecretStore
 
-    def _where(self):
-        """("vault", store) | ("keyring", backend) | ("file", None). Raises KeychainUnavailable."""
-        if self.secrets is not None and getattr(self.secrets, "mode", None) != "none":
-            return "vault", self.secrets
-        backend, problem = (None, "no OS keychain is available") if self.secrets is not None else load_backend()
-        if problem is None:
-            return "keyring", backend
-        if plaintext_allowed():
-            return "file", None
-        raise KeychainUnavailable(
-            f"{problem}, so your session cannot be kept: "
-            + ("choose an encrypted key file or memory-only keys in Settings, " if self.secrets is not None
-               else "install one (e.g. gnome-keyring), ")
-            + f"or set {PLAINTEXT_ENV}=1 to keep it in {self.plaintext_path} (mode 0600, plain text)")
+    def _plaintext(self) -> bool:
+        """True: the store has no place for secrets, and the user allowed session.json instead."""
+        from sync.secrets import NONE
+
+        return self.secrets.mode == NONE and plaintext_allowed()
+
+    def _cannot_keep(self) -> KeychainUnavailable | None:
+        """Why no session can be kept now (the store has no place yet), or None."""
+        from sync.secrets import NONE
+
+        if self.secrets.mode != NONE or plaintext_allowed():
+            return None
+        choose = (f"set {PASSPHRASE_ENV} to keep it in the encrypted key file" if self.secrets.headless
+                  else "choose an encrypted key file or memory only (when signing in, or in Settings)")
+        return KeychainUnavailable(f"{self.secrets.problem or NO_KEYCHAIN}, so your session cannot be kept: "
+                                   f"{choose}, or set {PLAINTEXT_ENV}=1 to keep it in {self.plaintext_path} "
+                                   "(mode 0600, plain text)")
 
     def _call(self, what: str, fn):
+        from sync.secrets import SecretsLocked
+
         try:
             return fn()
-        except KeychainUnavailable:
-            raise
-        except Exception as exc:  # noqa: BLE001 - locked, D-Bus gone, the key file locked: unavailable, said
-            if type(exc).__name__ == "PasswordDeleteError":
-                return None
-            message = str(exc) if self.secrets is not None else unanswered(exc)
-            raise KeychainUnavailable(f"your session could not be {what}: {message}") from None
+        except SecretsLocked as exc:
+            raise SessionLocked(f"your session could not be {what}: {_clause(exc)}") from None
+        except Exception as exc:  # noqa: BLE001 - the keychain did not answer, a damaged key file: said
+            raise KeychainUnavailable(f"your session could not be {what}: {_clause(exc)}") from None
 
     def load(self) -> AuthSession | None:
-        where, store = self._where()
-        if where == "file":
+        problem = self._cannot_keep()
+        if problem is not None:
+            if self.secrets.problem in (None, NO_KEYCHAIN):
+                return None  # nothing was kept (memory only last time): the user signs in again
+            raise problem  # a keychain that broke: say why, not just "sign in"
+        if self._plaintext():
             raw = self.plaintext_path.read_text(encoding="utf-8") if self.plaintext_path.exists() else None
-        elif where == "vault":
-            raw = self._call("read", lambda: store.get_secret(KEYRING_SERVICE, self.username))
         else:
-            raw = self._call("read", lambda: store.get_password(KEYRING_SERVICE, self.username))
+            raw = self._call("read", lambda: self.secrets.get_secret(KEYRING_SERVICE, self.username))
         if not raw:
             return None
         try:
@@ -106,30 +126,33 @@ class SessionStore:
             return None  # an unreadable entry is as good as none: the user signs in again
 
     def save(self, session: AuthSession) -> None:
-        raw = json.dumps(asdict(session))
-        where, store = self._where()
-        if where == "file":
+        self.check()
+        if self._plaintext():
             atomic_write_json(self.plaintext_path, asdict(session))
-        elif where == "vault":
-            self._call("stored", lambda: store.set_secret(KEYRING_SERVICE, self.username, raw))
         else:
-            self._call("stored", lambda: store.set_password(KEYRING_SERVICE, self.username, raw))
+            raw = json.dumps(asdict(session))
+            self._call("stored", lambda: self.secrets.set_secret(KEYRING_SERVICE, self.username, raw))
 
     def check(self) -> None:
-        """Raise KeychainUnavailable now if a session could not be kept (before creating an account)."""
-        where, store = self._where()
-        if where == "vault" and getattr(store.status(), "locked", False):
-            raise KeychainUnavailable("the encrypted key file is locked: enter its passphrase in Settings, "
-                                      "then sign in (your session is kept there)")
+        """Raise KeychainUnavailable (SessionLocked for a locked key file) now if a session could not be
+        kept, before an account is created or a password sent."""
+        problem = self._cannot_keep()
+        if problem is not None:
+            raise problem
+        if self.secrets.status().locked:  # reading says it in the store's own words
+            self._call("kept", lambda: self.secrets.get_secret(KEYRING_SERVICE, self.username))
 
     def clear(self) -> None:
-        where, store = self._where()
-        if where == "file":
+        if self._plaintext():
             self.plaintext_path.unlink(missing_ok=True)
-        elif where == "vault":
-            self._call("removed", lambda: store.delete_secret(KEYRING_SERVICE, self.username))
-        else:
-            self._call("removed", lambda: store.delete_password(KEYRING_SERVICE, self.username))
+        else:  # (with no place at all this only forgets what memory held)
+            self._call("removed", lambda: self.secrets.delete_secret(KEYRING_SERVICE, self.username))
+
+
+def _clause(exc: BaseException) -> str:
+    """The store's sentence as the second half of ours."""
+    text = str(exc).rstrip(".")
+    return text[:1].lower() + text[1:] if text[1:2].islower() else text
 
 
 def _session_from_response(response) -> AuthSession:
@@ -195,9 +218,11 @@ class SessionManager:
             from supabase import create_client
 
             # We persist and refresh the session ourselves (keychain, single-flight), so the client's own
-            # timer and storage are off.
+            # timer and storage are off. Its HTTP client honours our deadlines (`_within`).
+            http = httpx.Client(transport=deadline.transport(verify=not self.config.url.startswith("http://")),
+                                timeout=AUTH_TIMEOUT, follow_redirects=True)
             self._client = create_client(self.config.url, self.config.anon_key, options=SyncClientOptions(
-                auto_refresh_token=False, persist_session=False))
+                auto_refresh_token=False, persist_session=False, httpx_client=http))
         return self._client.auth
 
     def current(self) -> AuthSession | None:
@@ -214,7 +239,8 @@ class SessionManager:
     def sign_up(self, email: str, password: str) -> AuthSession:
         self.store.check()  # fail before creating anything if the session could not be kept
         try:
-            response = self._auth().sign_up({"email": email, "password": password})
+            with deadline.deadline(AUTH_DEADLINE):
+                response = self._auth().sign_up({"email": email, "password": password})
         except Exception as exc:
             raise _auth_failure(exc) from exc
         with self._lock:
@@ -223,7 +249,8 @@ class SessionManager:
     def sign_in(self, email: str, password: str) -> AuthSession:
         self.store.check()
         try:
-            response = self._auth().sign_in_with_password({"email": email, "password": password})
+            with deadline.deadline(AUTH_DEADLINE):
+                response = self._auth().sign_in_with_password({"email": email, "password": password})
         except Exception as exc:
             raise _auth_failure(exc) from exc
         with self._lock:
@@ -241,7 +268,7 @@ class SessionManager:
             self._session, self._loaded = None, True
         if session is not None:
             # Offline or already revoked: the local sign-out is what matters.
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(Exception), deadline.deadline(AUTH_DEADLINE):
                 self._auth().admin.sign_out(session.access_token, "local")
 
     def access_token(self) -> str:
@@ -267,8 +294,11 @@ class SessionManager:
             from supabase_auth.errors import AuthApiError
 
             try:
-                response = self._auth().refresh_session(session.refresh_token)
+                with deadline.deadline(AUTH_DEADLINE):
+                    response = self._auth().refresh_session(session.refresh_token)
             except AuthApiError as exc:
+                if is_key_refusal(exc.status, exc.message):  # the gateway refused the anon key, not the token
+                    raise RequestFailed(Kind.MISCONFIGURED, exc.status, KEY_REFUSED_CODE, KEY_REFUSED_TEXT) from exc
                 # invalid/revoked/reused refresh token, session gone: only a new sign-in helps.
                 raise SignInNeeded(f"sign-in needed: {exc.message}") from exc
             except Exception as exc:

@@ -17,7 +17,6 @@ import sys
 from contextlib import contextmanager
 
 API_KEY_ENV = "MIRARI_API_KEY"
-PASSPHRASE_ENV = "MIRARI_KEY_PASSPHRASE"  # unlocks the encrypted key file where no OS keychain exists
 
 
 class CommandError(Exception):
@@ -43,8 +42,8 @@ def guard(fn):
         except (CommandError, ValueError) as exc:  # includes agent.memory.AtlasError
             return fail(str(exc) or type(exc).__name__)
         except Exception as exc:  # noqa: BLE001 - e.g. a damaged database or key store: still one line
-            from agent.secrets import SecretsUnavailable
             from sync.errors import SyncError
+            from sync.secrets import SecretsUnavailable
 
             if isinstance(exc, SecretsUnavailable | SyncError):  # both are written as one readable line
                 return fail(str(exc))
@@ -99,32 +98,19 @@ def short(ident: str) -> str:
     return ident[:8]
 
 
-def _passphrase(store) -> None:
-    """Unlock the encrypted key file: MIRARI_KEY_PASSPHRASE, else a prompt in a terminal."""
-    passphrase = os.environ.get(PASSPHRASE_ENV)
-    if not passphrase and sys.stdin.isatty():
-        import getpass
-
-        passphrase = getpass.getpass("Passphrase of the MIRARI key file: ")
-    if not passphrase:
-        raise CommandError(f"the API keys are in the encrypted key file: set {PASSPHRASE_ENV} or run in a terminal")
-    store.use_encrypted_file(passphrase)
-
-
 def key_store(args, *, for_writing: bool = False):
-    """The data dir's key store, unlocked if it is the encrypted file. Where no OS keychain exists and
-    no file was chosen yet, writing a key needs MIRARI_KEY_PASSPHRASE (it creates the file)."""
-    from agent.secrets import ENCRYPTED_FILE, NONE, SecretStore
+    """The data dir's secret store (sync.secrets), unlocked if it is the encrypted file: by
+    MIRARI_KEY_PASSPHRASE, else by a prompt in a terminal. Where no OS keychain exists and no file was
+    chosen yet, writing a key needs the passphrase (it creates the file)."""
+    from sync.secrets import NONE, PASSPHRASE_ENV, open_store, terminal_passphrase
 
-    store = SecretStore(data_dir(args))
+    store = open_store(data_dir(args), create=for_writing, prompt=terminal_passphrase)
     status = store.status()
-    if status.mode == ENCRYPTED_FILE and status.locked:
-        _passphrase(store)
-    elif status.mode == NONE and for_writing:
-        if not os.environ.get(PASSPHRASE_ENV):
-            raise CommandError(f"no OS keychain here: set {PASSPHRASE_ENV} to keep API keys in an encrypted "
-                               "file, or choose a fallback in the window's Settings")
-        _passphrase(store)
+    if status.locked:
+        raise CommandError(f"the API keys are in the encrypted key file: set {PASSPHRASE_ENV} or run in a terminal")
+    if status.mode == NONE and for_writing:
+        raise CommandError(f"no OS keychain here: set {PASSPHRASE_ENV} to keep API keys in an encrypted "
+                           "file, or choose a fallback in the window's Settings")
     return store
 
 

@@ -5,7 +5,7 @@ Every write is all or nothing; an import or install that breaks a rule writes no
 
 from __future__ import annotations
 
-from agent.commands._common import data_dir, guard, open_db, print_json, resolve_id
+from agent.commands._common import guard, open_db, print_json, resolve_id
 
 SORTS = ("installs", "recent")  # sync.catalogue.SORTS
 
@@ -118,9 +118,9 @@ def _show(args) -> int:
 
 def _catalogue(args):
     from sync.catalogue import Catalogue
-    from sync.engine import SyncEngine
+    from sync.cli import command_engine
 
-    engine = SyncEngine(data_dir(args))
+    engine = command_engine(args)  # the session from the same store as `mirari account login` keeps it in
     return engine, Catalogue.for_engine(engine)
 
 

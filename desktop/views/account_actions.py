@@ -25,16 +25,10 @@ def open_sign_in(window) -> None:
 
 def finish_sign_in(window, session) -> DataSwitch:
     """Close the database, record the sign-in (claiming the signed-out rows the first time), reopen."""
-    data_dir = window.ctx.data_dir
+    engine = window.ctx.sync.engine  # the window's one engine (desktop.sync_controller)
 
     def change():
-        from sync.engine import SyncEngine
-
-        engine = SyncEngine(data_dir, secrets=window.ctx.secrets)
-        try:
-            engine.finish_sign_in(session, app_lock_held=True)
-        finally:
-            engine.close()
+        engine.finish_sign_in(session, app_lock_held=True)
         return session
 
     switch = DataSwitch(window, change, f"Opening {session.email}'s data…")
@@ -66,16 +60,11 @@ def ask_sign_out(window) -> None:
 
 
 def sign_out(window, remove_data: bool):
-    data_dir, ctx = window.ctx.data_dir, window.ctx
+    ctx = window.ctx
+    engine = ctx.sync.engine
 
     def change():
-        from sync.engine import SyncEngine
-
-        engine = SyncEngine(data_dir, secrets=ctx.secrets)
-        try:
-            return engine.sign_out(remove_data=remove_data, app_lock_held=remove_data)
-        finally:
-            engine.close()
+        return engine.sign_out(remove_data=remove_data, app_lock_held=remove_data)
 
     if remove_data:
         switch = DataSwitch(window, change, "Removing this account's data…")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox
 from sqlalchemy import text
 
 from desktop.bus import bus
@@ -30,7 +32,7 @@ def key_location(secrets) -> str:
         return "the encrypted key file" + (" (locked — unlock it in Settings)" if status.locked else "")
     if status.mode == "memory":
         return "memory only (forgotten when MIRARI exits)"
-    return "nowhere yet: no OS keychain — choose a fallback in Settings"
+    return "nowhere yet: no OS keychain — choose a fallback in Settings (or when signing in)"
 
 
 def save_connection(page, connection_id: str | None, values: dict, key: str | None, then=None) -> None:
@@ -59,9 +61,43 @@ def save_connection(page, connection_id: str | None, values: dict, key: str | No
 
 
 def _save_failed(page, exc: BaseException) -> None:
+    from sync.secrets import SecretsUnavailable
+
     page.test_button.setEnabled(True)
     page.status.clear()
-    bus.error.emit(f"Could not save the connection: {exc}")
+    if isinstance(exc, SecretsUnavailable):
+        key_not_stored(page, exc)
+    else:
+        bus.error.emit(f"Could not save the connection: {exc}")
+
+
+def key_not_stored(page, exc: BaseException) -> QMessageBox:
+    """A dialog, not a status line: the key the user just typed was not kept, and neither was the
+    connection (one transaction). It offers the way out: unlock the key file, or choose where keys go."""
+    status = page.ctx.secrets.status()
+    box = QMessageBox(QMessageBox.Icon.Warning, "The API key could not be stored",
+                      f"Nothing was saved: {exc}", parent=page)
+    box.setTextFormat(Qt.TextFormat.PlainText)
+    way_out = None
+    if status.locked:
+        way_out = box.addButton("Unlock…", QMessageBox.ButtonRole.AcceptRole)
+    elif status.needs_choice:
+        way_out = box.addButton("Open Settings", QMessageBox.ButtonRole.AcceptRole)
+    box.addButton(QMessageBox.StandardButton.Close)
+
+    def finished() -> None:
+        window = page.window()
+        if way_out is None or box.clickedButton() is not way_out:
+            return
+        if status.locked and hasattr(window, "ask_passphrase"):
+            window.ask_passphrase()
+        elif hasattr(window, "show_page"):
+            window.show_page("settings")
+
+    box.finished.connect(finished)
+    page.key_error_box = box  # tests reach it here
+    box.open()
+    return box
 
 
 def test_connection(page, connection_id: str) -> None:
@@ -94,7 +130,7 @@ def delete_connection(page, connection_id: str) -> None:
             row = s.get(AgentConnection, connection_id)
             if row is not None:
                 s.delete(row)
-        from agent.secrets import SecretsUnavailable
+        from sync.secrets import SecretsUnavailable
 
         try:
             secrets.delete_key(connection_id)

@@ -1,7 +1,7 @@
 """I. Bind — the list of agent connections and the form that creates, edits, tests and deletes them.
 
 Validation and presets come from agent.presets, the reachability test from agent.connection_test,
-keys go to the key store (agent.secrets) — never into the database. Every one of those runs in an Op.
+keys go to the key store (sync.secrets) — never into the database. Every one of those runs in an Op.
 """
 
 from __future__ import annotations

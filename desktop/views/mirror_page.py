@@ -34,8 +34,8 @@ def describe_failure(exc: BaseException) -> str:
     """One sentence for a review that did not produce a report (nothing was stored in any case)."""
     from agent.errors import LLMError
     from agent.mirror import MirrorError, ReviewError
-    from agent.secrets import SecretsUnavailable
     from agent.structured import StructuredOutputError
+    from sync.secrets import SecretsUnavailable
 
     if isinstance(exc, LLMError):
         return f"The reviewer could not be asked: {exc.message} Nothing was stored."

@@ -44,16 +44,16 @@ def sync_status(ctx) -> dict:
 
     In the window the controller (desktop.sync_controller, ctx.sync) is the live source of the state,
     the account and the counts; only the time of the last sync of an earlier session is read here, from
-    the engine's own record. Without a controller (a page built on its own) the engine's status() is
-    asked for everything, on the page's open database."""
+    the engine's own record. Without a controller (a page built on its own) everything is read from the
+    page's open database (sync.engine.read_status), with no engine of its own."""
     if getattr(ctx, "sync", None) is not None:
         from sync.dbutil import get_meta
 
         with ctx.db.engine.connect() as conn:
             return {"last_sync": get_meta(conn, "last_sync")}
-    from sync.engine import SyncEngine
+    from sync.engine import read_status
 
-    return SyncEngine(ctx.data_dir, database=ctx.db).status()
+    return read_status(ctx.data_dir, ctx.db)
 
 
 def load(ctx):
@@ -303,7 +303,8 @@ class ObservatoryPage(QWidget):
         signed_in = bool(sync.get("signed_in"))
         state = sync.get("state") or "signed out"
         words = {"idle": "Synced", "syncing": "Syncing…", "offline": "Offline", "signed out": "Not signed in",
-                 "sign-in needed": "Sign-in needed", "update required": "Update required", "error": "Sync error"}
+                 "sign-in needed": "Sign-in needed", "update required": "Update required", "error": "Sync error",
+                 "key refused": "Project key changed", "locked": "Key file locked"}
         self.sync_state.setText(words.get(state, state.capitalize()))
         self.sync_fields["account"].setText(account.get("email") or "—" if signed_in
                                             else "nobody (local only)")

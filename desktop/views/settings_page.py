@@ -121,6 +121,12 @@ class SettingsPage(QWidget):
         outer.addWidget(card)
         outer.addStretch(1)
         self.show_key_status()
+        # The start-up prompt and the sign-in dialog unlock or choose the store too.
+        bus.changed.connect(self._on_changed)
+
+    def _on_changed(self, tables, initiator) -> None:
+        if "secrets" in tables and initiator is not self:
+            self.show_key_status()
 
     # --- keys ------------------------------------------------------------------------------------
     def show_key_status(self) -> None:

@@ -161,9 +161,9 @@ class SyncPanel(QDialog):
         else:
             self.cycle_label.setText("No sync cycle has run in this session yet.")
         self.sync_button.setEnabled(status.signed_in)
-        from sync.engine import SIGN_IN_NEEDED
+        from sync.engine import KEY_REFUSED, SIGN_IN_NEEDED
 
-        self.sign_in_button.setVisible(status.state == SIGN_IN_NEEDED)
+        self.sign_in_button.setVisible(status.state in (SIGN_IN_NEEDED, KEY_REFUSED))  # (a new anon key)
 
     def _sign_in_again(self) -> None:
         self.close()

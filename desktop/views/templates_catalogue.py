@@ -1,7 +1,7 @@
 """The Catalogue tab: the public templates on the server — search, category, sort, pages, install.
 
-Every request runs in a background op on a fresh SyncEngine for the data dir (so a sign-in or out made
-meanwhile is honoured). Offline or signed out, the tab says so plainly instead of showing a list.
+Every request runs in a background op on the window's one SyncEngine (ctx.sync.engine), whose session
+follows every sign-in and sign-out. Offline or signed out, the tab says so plainly instead of showing a list.
 """
 
 from __future__ import annotations
@@ -25,16 +25,12 @@ from desktop.ops import Op
 ENTRY_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
-def with_catalogue(data_dir, fn):
-    """Run fn(catalogue) with the signed-in user's catalogue, closing the engine afterwards."""
+def with_catalogue(ctx, fn):
+    """Run fn(catalogue) with the signed-in user's catalogue, on the window's one sync engine (its
+    session and secret store: signed in there means signed in here)."""
     from sync.catalogue import Catalogue
-    from sync.engine import SyncEngine
 
-    engine = SyncEngine(data_dir)
-    try:
-        return fn(Catalogue.for_engine(engine))
-    finally:
-        engine.close()
+    return fn(Catalogue.for_engine(ctx.sync.engine))
 
 
 def describe(entry) -> str:
@@ -131,7 +127,7 @@ class CatalogueTab(QWidget):
         size = self.page_size
         self.notice.setText("Loading the catalogue…")
         self.loaded_once = True
-        Op(self, lambda: with_catalogue(self.ctx.data_dir, lambda c: c.page(search, category, sort, offset, size)),
+        Op(self, lambda: with_catalogue(self.ctx, lambda c: c.page(search, category, sort, offset, size)),
            "Browsing the catalogue").success(self._show).failure(self._unavailable).run()
 
     def _show(self, page) -> None:
@@ -204,7 +200,7 @@ class CatalogueTab(QWidget):
         db = self.ctx.db
         self.install_button.setEnabled(False)
         self.notice.setText("Installing…")
-        Op(self, lambda: with_catalogue(self.ctx.data_dir, lambda c: install_from_catalogue(db, c, template_id)),
+        Op(self, lambda: with_catalogue(self.ctx, lambda c: install_from_catalogue(db, c, template_id)),
            "Installing a template").success(self._installed).failure(self._install_failed).changes(
             "skills", "memory_nodes", "installed_templates").run()
 

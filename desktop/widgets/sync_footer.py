@@ -1,7 +1,7 @@
 """The sidebar footer: who is signed in ("Sign in…" when nobody is), the sync status chip and Sync now.
 
-The chip says one thing, the most important first: Syncing…, Sign-in needed, Offline, Sync error,
-N refused, N waiting, Synced 14:02. Clicking it opens the Sync panel. The footer only shows the
+The chip says one thing, the most important first: Syncing…, Project key changed, Key file locked,
+Sign-in needed, Offline, Sync error, N refused, N waiting, Synced 14:02. Clicking it opens the Sync panel. The footer only shows the
 controller's status; the actions it offers are signals the main window connects.
 """
 
@@ -19,12 +19,20 @@ def _plural(n: int, word: str) -> str:
 
 def chip_text(status) -> tuple[str, str, str]:
     """(text, tone, tooltip) for a desktop.sync_controller.SyncStatus; tone styles the chip."""
-    from sync.engine import ERROR, OFFLINE, SIGN_IN_NEEDED, UPDATE_REQUIRED
+    from sync.engine import ERROR, KEY_REFUSED, LOCKED, OFFLINE, SIGN_IN_NEEDED, UPDATE_REQUIRED
 
     waiting = f" · {_plural(status.waiting, 'waiting')}" if status.waiting else ""
     detail = status.detail or ""
     if status.syncing:
         return "⟳ Syncing…", "busy", "Sending and receiving changes"
+    if status.state == KEY_REFUSED:
+        return f"⚠ Project key changed{waiting}", "warn", (
+            "Your Supabase project refused its anon key (“Invalid API key”): the project changed its key. "
+            "Choose “Sign in again…” and paste the new anon key (Project Settings → API). Your changes wait here.")
+    if status.state == LOCKED:
+        return f"⚠ Key file locked{waiting}", "warn", (
+            "Your sync session is kept in the encrypted key file, which is locked: choose “Unlock key "
+            "file…” and enter its passphrase. Your changes wait here.")
     if status.state == SIGN_IN_NEEDED:
         return "⚠ Sign-in needed", "warn", "Your session ended: sign in again to resume sync. " + detail
     if status.state == OFFLINE:
@@ -45,6 +53,7 @@ def chip_text(status) -> tuple[str, str, str]:
 
 class SyncFooter(QWidget):
     sign_in_requested = Signal()
+    unlock_requested = Signal()
     sign_out_requested = Signal()
     panel_requested = Signal()
     sync_requested = Signal()
@@ -61,6 +70,8 @@ class SyncFooter(QWidget):
         self.account_menu = QMenu(self.account_button)
         # Shown when the session ended (revoked, refresh refused): the same dialog, the same account.
         self.sign_in_again_action = self.account_menu.addAction("Sign in again…", self.sign_in_requested.emit)
+        # Shown when the session is in the locked key file (the start-up prompt was put off).
+        self.unlock_action = self.account_menu.addAction("Unlock key file…", self.unlock_requested.emit)
         self.account_menu.addAction("Sync panel…", self.panel_requested.emit)
         self.account_menu.addAction("Sync now\tF5", self.sync_requested.emit)
         self.account_menu.addSeparator()
@@ -97,9 +108,10 @@ class SyncFooter(QWidget):
         self.sync_now.setVisible(signed_in)
         if not signed_in:
             return
-        from sync.engine import SIGN_IN_NEEDED
+        from sync.engine import KEY_REFUSED, LOCKED, SIGN_IN_NEEDED
 
-        self.sign_in_again_action.setVisible(status.state == SIGN_IN_NEEDED)
+        self.sign_in_again_action.setVisible(status.state in (SIGN_IN_NEEDED, KEY_REFUSED))
+        self.unlock_action.setVisible(status.state == LOCKED)
         text, tone, tip = chip_text(status)
         self.chip.setText(text)
         self.chip.setToolTip(tip)

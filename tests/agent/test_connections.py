@@ -3,7 +3,7 @@
 import pytest
 
 from agent.connections import ConnectionInvalid, add_connection, list_connections
-from agent.secrets import SecretStore
+from sync.secrets import SecretStore
 
 
 def test_add_keeps_key_and_row_together(db, tmp_path, memory_keyring, monkeypatch):

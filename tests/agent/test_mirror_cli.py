@@ -7,11 +7,11 @@ import os
 
 import pytest
 
-from agent.secrets import SecretStore
 from desktop.cli import main
 from local_schema.database import open_database
 from local_schema.models import AgentConnection, MemoryNode, MirrorReport
 from local_schema.paths import database_path
+from sync.secrets import SecretStore
 from tests.agent.conftest import add_connection, add_message, add_thread
 
 QUOTE = "I will retry with exponential backoff"

@@ -64,8 +64,8 @@ def test_add_without_a_keychain_needs_the_passphrase_and_writes_nothing(mirari, 
     assert json.loads(mirari("connections", "list", "--json").out) == []
     monkeypatch.setenv("MIRARI_KEY_PASSPHRASE", "a long passphrase")
     cid = mirari("connections", "add", "--name", "N", "--base-url", "http://x/v1", "--model", "m").out.strip()
-    from agent.keyfile import FILE_NAME
-    from agent.secrets import SecretStore
+    from sync.keyfile import FILE_NAME
+    from sync.secrets import SecretStore
 
     assert (mirari.data_dir / FILE_NAME).exists()
 

@@ -50,7 +50,7 @@ def close_window(window) -> None:
 
 @pytest.fixture
 def window(qtbot, tmp_path, memory_keyring):
-    from agent.secrets import SecretStore
+    from sync.secrets import SecretStore
 
     w = open_window(qtbot, tmp_path, SecretStore(tmp_path, backend=memory_keyring))
     yield w
@@ -68,3 +68,36 @@ def settle(qtbot):
             qtbot.wait(extra_ms)
 
     return run
+
+
+@pytest.fixture
+def restartable_standin(supabase_stack_session):
+    """A second stand-in over the session's database and keys, on a port of its own, that a test can
+    stop and start again (the shared one must keep serving the other tests)."""
+    from tests.supabase_local.cluster import free_port
+    from tests.supabase_local.server import StandIn
+
+    base = supabase_stack_session._standin
+    port = free_port()
+
+    class Handle:
+        url = f"http://127.0.0.1:{port}"
+        anon_key = base.anon_key
+        server = None
+
+        def start(self, anon_key: str | None = None):
+            """`anon_key`: the project's new key (as after rotating it in the dashboard)."""
+            server = StandIn(admin_dsn=base.admin_dsn, rest_dsn=base.rest_dsn, port=port)
+            server.jwt_secret, server.anon_key = base.jwt_secret, anon_key or base.anon_key
+            server.service_role_key = base.service_role_key
+            self.server = server.start_in_thread()
+
+        def stop(self):
+            if self.server is not None:
+                self.server.stop()
+                self.server = None
+
+    handle = Handle()
+    handle.start()
+    yield handle
+    handle.stop()

@@ -33,7 +33,7 @@ def sign_in_headless(data_dir: Path, email: str, password: str) -> None:
 
 def open_device(qtbot, data_dir: Path, memory_keyring, stack=None, user=None):
     """A window on `data_dir` (configured for `stack`, signed in as `user` = (email, password, id))."""
-    from agent.secrets import SecretStore
+    from sync.secrets import SecretStore
 
     data_dir.mkdir(parents=True, exist_ok=True)
     if stack is not None:

@@ -4,7 +4,7 @@ good) and refuses a trivially short one; unlocking an existing file asks once.""
 import keyring.backends.fail
 from PySide6.QtCore import Qt
 
-from agent.secrets import SecretStore
+from sync.secrets import SecretStore
 from tests.desktop.conftest import close_window, open_window
 
 

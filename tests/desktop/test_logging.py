@@ -46,7 +46,7 @@ def test_settings_shows_where_the_log_is(qtbot, tmp_path, memory_keyring):
     import logging
 
     from agent.logging_setup import configure_logging, remove_logging
-    from agent.secrets import SecretStore
+    from sync.secrets import SecretStore
     from tests.desktop.conftest import close_window, open_window
 
     level = logging.getLogger().level

@@ -6,9 +6,9 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication
 from sqlmodel import select
 
-from agent.secrets import SecretStore
 from desktop.bus import bus
 from local_schema.models import AgentConnection
+from sync.secrets import SecretStore
 from tests.desktop.conftest import close_window, open_window
 
 
@@ -26,9 +26,11 @@ def test_without_an_os_keychain_keys_need_an_explicit_fallback(qtbot, tmp_path, 
                             (bind.model_edit, "m"), (bind.key_edit, "sk-fallback-1")):
             qtbot.keyClicks(edit, value)
         assert "choose a fallback" in bind.key_note.text()
-        with qtbot.waitSignal(bus.error, timeout=5000) as err:
-            qtbot.mouseClick(bind.save_button, Qt.MouseButton.LeftButton)
-        assert "No OS keychain" in err.args[0]
+        qtbot.mouseClick(bind.save_button, Qt.MouseButton.LeftButton)  # the key cannot be kept: a dialog
+        qtbot.waitUntil(lambda: getattr(bind, "key_error_box", None) is not None and bind.key_error_box.isVisible(),
+                        timeout=5000)
+        assert "No OS keychain" in bind.key_error_box.text()
+        bind.key_error_box.reject()
         settle()
         with window.ctx.db.session() as s:
             assert s.exec(select(AgentConnection)).all() == []  # nothing half-saved

@@ -3,43 +3,9 @@ of a cycle, the server refuses a change (shown with its reason; Discard restores
 
 from __future__ import annotations
 
-import pytest
-
 from desktop.demo import add_thread
 from tests.desktop.sync_windows import close_window, open_device, sync_now, thread_titles, wait_synced
 from tests.sync.helpers import server_rows
-
-
-@pytest.fixture
-def restartable_standin(supabase_stack_session):
-    """A second stand-in over the session's database and keys, on a port of its own, that a test can
-    stop and start again (the shared one must keep serving the other tests)."""
-    from tests.supabase_local.cluster import free_port
-    from tests.supabase_local.server import StandIn
-
-    base = supabase_stack_session._standin
-    port = free_port()
-
-    class Handle:
-        url = f"http://127.0.0.1:{port}"
-        anon_key = base.anon_key
-        server = None
-
-        def start(self):
-            server = StandIn(admin_dsn=base.admin_dsn, rest_dsn=base.rest_dsn, port=port)
-            server.jwt_secret, server.anon_key = base.jwt_secret, base.anon_key
-            server.service_role_key = base.service_role_key
-            self.server = server.start_in_thread()
-
-        def stop(self):
-            if self.server is not None:
-                self.server.stop()
-                self.server = None
-
-    handle = Handle()
-    handle.start()
-    yield handle
-    handle.stop()
 
 
 def test_server_stopped_chip_offline_edits_wait_then_synced_nothing_lost(

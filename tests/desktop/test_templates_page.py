@@ -157,7 +157,7 @@ def test_the_catalogue_says_plainly_that_it_needs_a_sign_in(qtbot, window, settl
 
 
 def test_the_catalogue_on_the_stand_in(qtbot, supabase_stack, tmp_path, memory_keyring, settle):
-    from agent.secrets import SecretStore
+    from sync.secrets import SecretStore
     from tests.desktop.conftest import close_window, open_window
     from tests.sync.helpers import Device
 

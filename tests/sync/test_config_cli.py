@@ -53,10 +53,14 @@ def test_no_keychain_means_a_clear_error_unless_plaintext_is_allowed(tmp_path, m
     import keyring
     from keyring.backends import fail
 
+    from sync.secrets import open_store
+
     keyring.set_keyring(fail.Keyring())
-    store = SessionStore(tmp_path)
-    with pytest.raises(KeychainUnavailable, match="MIRARI_ALLOW_PLAINTEXT_SESSION"):
-        store.load()
+    monkeypatch.delenv("MIRARI_KEY_PASSPHRASE", raising=False)
+    store = SessionStore(tmp_path, open_store(tmp_path))
+    assert store.load() is None  # nothing can have been kept here
+    with pytest.raises(KeychainUnavailable, match="set MIRARI_KEY_PASSPHRASE .* or set MIRARI_ALLOW_PLAINTEXT_SESSION"):
+        store.check()
     monkeypatch.setenv("MIRARI_ALLOW_PLAINTEXT_SESSION", "1")
     assert store.load() is None
     from sync.session import AuthSession

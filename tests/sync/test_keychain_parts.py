@@ -13,7 +13,7 @@ import keyring
 import keyring.backends.Windows as windows_backend
 import pytest
 
-from agent.secrets import KEYCHAIN, SecretStore
+from sync.secrets import KEYCHAIN, SecretStore
 from sync.keychain import load_backend
 from sync.keychain_parts import PART_CHARS, PartedKeyring
 from sync.session import KEYRING_SERVICE, AuthSession, SessionStore

@@ -14,12 +14,12 @@ import keyring.errors
 import pytest
 from keyring.backend import KeyringBackend
 
-from agent.secrets import NONE, SecretStore, SecretsUnavailable
 from local_schema.models import Task
 from sync import config
 from sync.engine import ERROR, IDLE, SyncEngine
 from sync.errors import KeychainUnavailable
 from sync.keychain import keychain_usable, load_backend
+from sync.secrets import NONE, SecretStore, SecretsUnavailable
 from tests.keyrings import MemoryKeyring
 
 
@@ -171,7 +171,7 @@ def test_without_a_keychain_the_session_follows_the_users_choice(standin_dir, us
     data_dir = standin_dir("c")
     store = SecretStore(data_dir, backend=keyring.backends.fail.Keyring())  # this machine has no keychain
     engine = SyncEngine(data_dir, secrets=store)
-    with pytest.raises(KeychainUnavailable, match="choose an encrypted key file or memory-only"):
+    with pytest.raises(KeychainUnavailable, match="choose an encrypted key file or memory only"):
         engine.sign_in(*user[:2])  # no choice yet: nothing is kept anywhere
     if choice == "encrypted_file":
         store.use_encrypted_file("correct horse")

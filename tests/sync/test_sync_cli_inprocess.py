@@ -85,3 +85,39 @@ def test_refused_delete_is_parked_and_discard_restores_the_row(devices, supabase
     parked.discard(a.engine, item.op_seq)
     assert a.rows("tasks")[tid]["title"] == "edited on b"
     assert len(server_rows(supabase_stack, "tasks", user[2])) == 1
+
+
+def test_without_a_keychain_the_command_line_keeps_the_session_in_the_key_file(
+        supabase_stack, tmp_path, capsys, monkeypatch):
+    """`mirari account login` where no OS keychain exists: MIRARI_KEY_PASSPHRASE creates the encrypted
+    key file (the window's) and the session lives there; without it, each command says what to set."""
+    import keyring
+    import keyring.backends.fail
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(keyring.backends.fail.Keyring())
+    try:
+        email, password, _ = supabase_stack.new_user()
+        d = str(tmp_path)
+        monkeypatch.setenv("MIRARI_SUPABASE_URL", supabase_stack.url)
+        monkeypatch.setenv("MIRARI_SUPABASE_ANON_KEY", supabase_stack.anon_key)
+        monkeypatch.setenv("MIRARI_PASSWORD", password)
+        monkeypatch.delenv("MIRARI_KEY_PASSPHRASE", raising=False)
+        code, _, err = run(capsys, "--data-dir", d, "account", "login", "--email", email)
+        assert code == 1 and "set MIRARI_KEY_PASSPHRASE to keep it in the encrypted key file" in err
+        assert not (tmp_path / "api-keys.enc").exists()
+        monkeypatch.setenv("MIRARI_KEY_PASSPHRASE", "correct horse battery")
+        code, out, err = run(capsys, "--data-dir", d, "account", "login", "--email", email)
+        assert code == 0 and f"signed in as {email}" in out, err
+        assert (tmp_path / "api-keys.enc").exists()
+        code, out, err = run(capsys, "--data-dir", d, "sync")
+        assert code == 0 and out.startswith("idle:"), err
+        monkeypatch.delenv("MIRARI_KEY_PASSPHRASE")
+        code, out, err = run(capsys, "--data-dir", d, "sync")
+        assert code == 2 and out.startswith("locked:")
+        assert err.strip().endswith("set MIRARI_KEY_PASSPHRASE or run the command in a terminal")
+        monkeypatch.setenv("MIRARI_KEY_PASSPHRASE", "wrong horse battery")
+        code, out, err = run(capsys, "--data-dir", d, "sync")
+        assert code == 1 and err == "mirari: error: That passphrase does not unlock the key file.\n"
+    finally:
+        keyring.set_keyring(previous)

@@ -127,15 +127,30 @@ def test_a_row_stamped_far_past_the_servers_clock_cannot_poison_the_cursor(devic
     assert b.scalar("SELECT count(*) FROM sync_quarantine") == 0
 
 
-def test_a_reply_without_a_date_header_is_not_judged(devices, api, supabase_stack):
-    """No Date header (or an unreadable one): nothing to compare with, the rows are stored as before."""
+def test_without_a_date_header_the_heads_bound_the_stamps(devices, api, supabase_stack):
+    """No Date header (or an unreadable one): the heads this cycle read bound the stamps instead, so a row
+    stamped 9999 cannot become the cursor (the table would never pull again); a sane row is stored."""
     b = devices("b")
-    row_id = str(uuid.uuid4())
-    api.all("insert into public.tasks (id, title) values (%s, 'dated')", (row_id,))
-    rows = _as_json(api.all("select * from public.tasks where id = %s", (row_id,)))
-    rows[0]["updated_at"] = "2090-01-01T00:00:00+00:00"
+    dated, later = str(uuid.uuid4()), str(uuid.uuid4())
+    api.all("insert into public.tasks (id, title) values (%s, 'dated')", (dated,))
+    rows = _as_json(api.all("select * from public.tasks where id = %s", (dated,)))
+    real_stamp = rows[0]["updated_at"]
+    rows[0]["updated_at"] = "9999-12-31T23:59:59.999999+00:00"
     supabase_stack.faults.fail_next("GET", "/rest/v1/tasks", 200, rows, headers={"Date": "not a date"})
-    assert b.sync().quarantined == 0 and list(b.rows("tasks")) == [row_id]
+    result = b.sync()
+    assert result.quarantined == 1 and "more than a day after the server's own time" in b.alerts[0]
+    assert b.rows("tasks") == {} and b.scalar("SELECT cursor FROM sync_cursors WHERE table_name = 'tasks'") is None
+    api.all("insert into public.tasks (id, title) values (%s, 'written after')", (later,))
+    b.sync()
+    assert sorted(b.rows("tasks")) == sorted([dated, later])
+    from sync.stamps import server_stamp
+
+    assert server_stamp(b.rows("tasks")[dated]["updated_at"]) == server_stamp(real_stamp)  # the real one
+    # And a sane reply without a Date header is stored as always.
+    api.all("update public.tasks set title = 'edited' where id = %s", (dated,))
+    rows = _as_json(api.all("select * from public.tasks where id = %s", (dated,)))
+    supabase_stack.faults.fail_next("GET", "/rest/v1/tasks", 200, rows, headers={"Date": "not a date"})
+    assert b.sync().quarantined == 0 and b.rows("tasks")[dated]["title"] == "edited"
 
 
 def _as_json(rows: list[dict]) -> list[dict]:

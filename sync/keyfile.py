@@ -1,7 +1,8 @@
-"""The passphrase-encrypted key file: the fallback when the machine has no OS keychain.
+"""The passphrase-encrypted key file: the fallback when the machine has no OS keychain (sync.secrets).
 
 Format (JSON, mode 0600, written atomically): scrypt parameters and salt, a 12-byte nonce and the
-AES-256-GCM ciphertext of `{"<connection id>": "<key>", ...}`. Every save draws a fresh nonce.
+AES-256-GCM ciphertext of `{"<connection id>": "<API key>", "MIRARI Desktop\n<session>": "<tokens>"}`.
+Every save draws a fresh nonce.
 A wrong passphrase (or a tampered file) fails authentication: nothing is ever decrypted to garbage.
 """
 
@@ -16,7 +17,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from agent.atomic import atomic_write
+from sync.config import atomic_write_json
 
 FILE_NAME = "api-keys.enc"
 _SCRYPT_N = 2**15  # ~32 MB, ~0.1 s: slows guessing without annoying the user
@@ -92,7 +93,7 @@ class EncryptedKeyFile:
         doc = {"format": "mirari-keys", "version": 1, "kdf": "scrypt", "n": self._n, "r": 8, "p": 1,
                "salt": _b64(self._salt), "cipher": "AES-256-GCM", "nonce": _b64(nonce),
                "ciphertext": _b64(ciphertext)}
-        atomic_write(self.path, json.dumps(doc).encode("utf-8"), mode=0o600)
+        atomic_write_json(self.path, doc, mode=0o600)
 
     def change_passphrase(self, new_passphrase: str) -> None:
         if not new_passphrase:

@@ -8,8 +8,8 @@ import keyring.backends.null
 import keyring.errors
 import pytest
 
-from agent.keyfile import FILE_NAME, KeyFileDamaged, WrongPassphrase
-from agent.secrets import (
+from sync.keyfile import FILE_NAME, KeyFileDamaged, WrongPassphrase
+from sync.secrets import (
     ENCRYPTED_FILE,
     KEYCHAIN,
     MEMORY,
@@ -187,3 +187,33 @@ def test_status_answers_while_a_keychain_call_hangs(tmp_path):
         release.set()
         worker.join(5)
         asker.join(5)
+
+
+def test_the_command_line_opens_the_same_file_with_its_passphrase(tmp_path, monkeypatch):
+    """open_store: the headless store of `mirari …` reads MIRARI_KEY_PASSPHRASE (or asks in a terminal),
+    creates the file only from the variable (a one-off prompt could lock keys away with a typo), and says
+    which variable to set."""
+    from sync.secrets import PASSPHRASE_ENV, open_store
+
+    fail = keyring.backends.fail.Keyring()
+    monkeypatch.delenv(PASSPHRASE_ENV, raising=False)
+    undecided = open_store(tmp_path, create=True, prompt=lambda: "typed once", backend=fail)
+    assert undecided.mode == NONE and not (tmp_path / FILE_NAME).exists()  # the prompt never creates it
+    with pytest.raises(SecretsUnavailable, match=f"set {PASSPHRASE_ENV} to keep them in the encrypted key file"):
+        undecided.set_key("c", KEY)
+    monkeypatch.setenv(PASSPHRASE_ENV, "correct horse")
+    made = open_store(tmp_path, create=True, backend=fail)
+    made.set_secret("MIRARI Desktop", "supabase-session:x", '{"token": "t"}')
+    made.set_key("c", KEY)
+    # The window's store opens the same file with the same passphrase and finds both.
+    window = SecretStore(tmp_path, fail)
+    window.use_encrypted_file("correct horse")
+    assert window.get_key("c") == KEY and window.get_secret("MIRARI Desktop", "supabase-session:x")
+    monkeypatch.delenv(PASSPHRASE_ENV)
+    locked = open_store(tmp_path, backend=fail)
+    with pytest.raises(SecretsLocked, match=f"set {PASSPHRASE_ENV} or run the command in a terminal"):
+        locked.get_key("c")
+    assert open_store(tmp_path, prompt=lambda: "correct horse", backend=fail).get_key("c") == KEY
+    monkeypatch.setenv(PASSPHRASE_ENV, "wrong horse")
+    with pytest.raises(WrongPassphrase):
+        open_store(tmp_path, backend=fail)

@@ -1,12 +1,17 @@
-"""Where API keys live: the OS keychain (python `keyring`), keyed by connection id, under "MIRARI".
+"""The one secret store of a data dir: API keys (keyed by connection id, service "MIRARI") and the
+signed-in user's Supabase session (sync.session, service "MIRARI Desktop"). Every caller uses it: the
+window (one store per window, `ctx.secrets`), the sync engine, `mirari account …`, `mirari sync`, the
+Templates catalogue and the `mirari connections` commands.
 
-The policy is sync.keychain's, shared with the Supabase session (which the window keeps here too, under
-another service name). When the machine has no usable keychain (keyring's fail/null backend,
-`NoKeyringError`, only a plaintext backend such as keyrings.alt's, or a backend that fails to load),
-nothing is stored until the user picks an explicit fallback:
-- an encrypted file unlocked by a passphrase (agent.keyfile), or
-- memory only: keys are forgotten when the app exits.
-`SecretStore.status()` says which one is active, for the Settings page and the Bind form. Keys are
+Where secrets are kept, by the policy of sync.keychain:
+1. the OS keychain (python `keyring`), when one is really there;
+2. else the encrypted key file (sync.keyfile, `api-keys.enc` in the data dir), unlocked by its
+   passphrase: the window asks for it (at start-up when the file is locked, in Settings, in the
+   sign-in dialog), the command line reads MIRARI_KEY_PASSPHRASE (or asks in a terminal);
+3. else memory only, by the user's explicit choice: forgotten when the process exits.
+Until a choice is made where there is no keychain (keyring's fail/null backend, `NoKeyringError`, only
+a plaintext backend such as keyrings.alt's, or a backend that fails to load), nothing is stored.
+`SecretStore.status()` says which one is active, for Settings, Bind and the sign-in dialog. Secrets are
 never written in plaintext, never logged, never put in the database.
 """
 
@@ -14,22 +19,32 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
+import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import keyring.errors
 from keyring.backend import KeyringBackend
 
-from agent.keyfile import FILE_NAME, EncryptedKeyFile
-from sync.keychain import backend_name, keychain_usable, load_backend, unanswered
+from sync.keychain import NO_KEYCHAIN, backend_name, keychain_usable, load_backend, unanswered
+from sync.keyfile import FILE_NAME, EncryptedKeyFile, KeyFileDamaged, WrongPassphrase
 
-__all__ = ["ENCRYPTED_FILE", "KEYCHAIN", "MEMORY", "NONE", "SERVICE", "SecretStore", "SecretsLocked",
-           "SecretsStatus", "SecretsUnavailable", "backend_name", "keychain_usable"]
+__all__ = ["ENCRYPTED_FILE", "KEYCHAIN", "MEMORY", "NONE", "PASSPHRASE_ENV", "SERVICE", "KeyFileDamaged",
+           "SecretStore", "SecretsLocked", "SecretsStatus", "SecretsUnavailable", "WrongPassphrase",
+           "backend_name", "keychain_usable", "open_store"]
 
 log = logging.getLogger(__name__)
 
 SERVICE = "MIRARI"
+PASSPHRASE_ENV = "MIRARI_KEY_PASSPHRASE"  # unlocks (or, where asked to, creates) the key file headlessly
+# What the user does about a locked file / a missing choice, in the window and on the command line.
+_UNLOCK = {False: "enter its passphrase (the window asks at start-up; Settings → Unlock)",
+           True: f"set {PASSPHRASE_ENV} or run the command in a terminal"}
+_CHOOSE = {False: "choose an encrypted key file or memory-only keys in Settings (or when signing in)",
+           True: f"set {PASSPHRASE_ENV} to keep them in the encrypted key file (created with that passphrase)"}
 KEYCHAIN, ENCRYPTED_FILE, MEMORY, NONE = "keychain", "encrypted_file", "memory", "none"
 
 
@@ -38,8 +53,8 @@ class SecretsUnavailable(Exception):
 
 
 class SecretsLocked(SecretsUnavailable):
-    def __init__(self) -> None:
-        super().__init__("The encrypted key file is locked: enter its passphrase in Settings.")
+    def __init__(self, hint: str = _UNLOCK[False]) -> None:
+        super().__init__(f"The encrypted key file is locked: {hint}.")
 
 
 @dataclass(frozen=True)
@@ -66,14 +81,17 @@ def _locked(method):
 class SecretStore:
     """Thread-safe. Keychain calls may block (an OS unlock prompt): call from a worker, not the UI thread."""
 
-    def __init__(self, data_dir: str | Path, backend: KeyringBackend | None = None) -> None:
+    def __init__(self, data_dir: str | Path, backend: KeyringBackend | None = None, *,
+                 headless: bool = False) -> None:
+        """`headless`: a command-line store; its sentences say which variable to set, not what to click."""
         self._lock = threading.RLock()
+        self.headless = headless
         # Never raises: a keychain that fails to load leaves the keys unavailable (with `problem` saying
         # why, for a notice), never the data unopened.
         if backend is None:
             backend, self.problem = load_backend()
         else:
-            self.problem = None if keychain_usable(backend) else "no OS keychain is available"
+            self.problem = None if keychain_usable(backend) else NO_KEYCHAIN
         self._backend = backend
         self._file = EncryptedKeyFile(Path(data_dir) / FILE_NAME)
         self._memory: dict[str, str] = {}
@@ -111,7 +129,7 @@ class SecretStore:
     def use_encrypted_file(self, passphrase: str) -> None:
         """Unlock the key file (creating it on first use); keys held in memory move into it.
 
-        Raises agent.keyfile.WrongPassphrase / KeyFileDamaged; the mode is unchanged then.
+        Raises WrongPassphrase / KeyFileDamaged (sync.keyfile); the mode is unchanged then.
         """
         self._file.unlock(passphrase)
         if self._memory:
@@ -178,7 +196,7 @@ class SecretStore:
                 raise SecretsUnavailable(_sentence(unanswered(exc))) from None
         if self._mode == ENCRYPTED_FILE:
             if not self._file.unlocked:
-                raise SecretsLocked()
+                raise SecretsLocked(_UNLOCK[self.headless])
             return self._file.keys.get(self._name(service, name), "")
         return self._memory.get(self._name(service, name), "")
 
@@ -194,7 +212,7 @@ class SecretStore:
                 raise SecretsUnavailable(_sentence(unanswered(exc)) + " Nothing was stored.") from None
         if self._mode == ENCRYPTED_FILE:
             if not self._file.unlocked:
-                raise SecretsLocked()
+                raise SecretsLocked(_UNLOCK[self.headless])
             self._file.keys[self._name(service, name)] = value
             self._file.save()
         elif self._mode == MEMORY:
@@ -202,7 +220,7 @@ class SecretStore:
         else:
             raise SecretsUnavailable(
                 ("No OS keychain is available" if not self.problem else _sentence(self.problem)).rstrip(".")
-                + ": choose an encrypted key file or memory-only keys in Settings, then enter it again.")
+                + f": {_CHOOSE[self.headless]}, then try again.")
 
     @_locked
     def delete_secret(self, service: str, name: str) -> None:
@@ -218,7 +236,7 @@ class SecretStore:
                 raise SecretsUnavailable(_sentence(unanswered(exc))) from None
         elif self._mode == ENCRYPTED_FILE:
             if not self._file.unlocked:
-                raise SecretsLocked()
+                raise SecretsLocked(_UNLOCK[self.headless])
             if self._file.keys.pop(self._name(service, name), None) is not None:
                 self._file.save()
 
@@ -233,5 +251,32 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
-def keyring_get(backend: KeyringBackend, connection_id: str) -> str:
-    return backend.get_password(SERVICE, connection_id) or ""
+def terminal_passphrase() -> str | None:
+    """Ask for the key file's passphrase on a terminal (None when there is none: a script, a service)."""
+    if not sys.stdin.isatty():
+        return None
+    import getpass
+
+    return getpass.getpass("Passphrase of the MIRARI key file: ") or None
+
+
+def open_store(data_dir: str | Path, *, create: bool = False, prompt: Callable[[], str | None] | None = None,
+               backend: KeyringBackend | None = None) -> SecretStore:
+    """The store of a headless caller (the command line, a sync engine made without the window's store),
+    unlocked if it is the encrypted file: by MIRARI_KEY_PASSPHRASE, else by `prompt()` (e.g.
+    `terminal_passphrase`). `create`: where there is no keychain and no key file yet, MIRARI_KEY_PASSPHRASE
+    creates the file (a sign-in or a key being stored must be kept somewhere). Without a passphrase the
+    store stays locked (or undecided), and using it raises a sentence saying what to set.
+
+    Raises WrongPassphrase / KeyFileDamaged when the passphrase given does not open the file."""
+    store = SecretStore(data_dir, backend, headless=True)
+    status = store.status()
+    if status.mode == ENCRYPTED_FILE and status.locked:
+        passphrase = os.environ.get(PASSPHRASE_ENV) or (prompt() if prompt is not None else None)
+    elif status.mode == NONE and create:
+        passphrase = os.environ.get(PASSPHRASE_ENV)  # never a one-off prompt: a typo would lock it away
+    else:
+        return store
+    if passphrase:
+        store.use_encrypted_file(passphrase)
+    return store
