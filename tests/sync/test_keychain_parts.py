@@ -87,7 +87,7 @@ def test_a_long_session_is_kept_in_parts_and_read_back_whole(vault, tmp_path):
     backend, problem = load_backend()
     assert problem is None and isinstance(backend, PartedKeyring)
     session = session_of_length(3000)
-    store = SessionStore(tmp_path)
+    store = SessionStore(tmp_path, SecretStore(tmp_path))
     store.save(session)
     assert store.load() == session
     assert len(manager.entries) == 1 + 3  # the header and three parts of at most 1,280 characters
@@ -98,7 +98,7 @@ def test_a_long_session_is_kept_in_parts_and_read_back_whole(vault, tmp_path):
 
 def test_a_shorter_value_drops_the_parts_of_a_longer_one(vault, tmp_path):
     manager, _backend = vault
-    store = SessionStore(tmp_path)
+    store = SessionStore(tmp_path, SecretStore(tmp_path))
     store.save(session_of_length(4000))
     short = session_of_length(600)  # what a refresh may bring: a token without the long metadata
     store.save(short)
@@ -108,7 +108,7 @@ def test_a_shorter_value_drops_the_parts_of_a_longer_one(vault, tmp_path):
 
 def test_a_missing_part_means_no_session_not_a_crash(vault, tmp_path):
     manager, _backend = vault
-    store = SessionStore(tmp_path)
+    store = SessionStore(tmp_path, SecretStore(tmp_path))
     store.save(session_of_length(2000))
     part = next(target for target in manager.entries if "#1" in target)
     del manager.entries[part]
