@@ -45,3 +45,12 @@ def database_path(data_dir: Path, account_id: str | None = None) -> Path:
     if not _ACCOUNT_ID.match(account_id):
         raise ValueError(f"account id must be a uuid, got {account_id!r}")
     return _private_dir(data_dir / ACCOUNTS_DIR, ours=True) / f"{account_id.lower()}.sqlite3"
+
+
+def attachments_dir(database: Path) -> Path:
+    """Where the attachments' bytes of one database live: `<stem>.files/` beside the database file
+    (`local.files/`, `accounts/<account_id>.files/`), content-addressed inside. Beside it, not shared
+    across databases, so one account's files never show through another account's rows, and the
+    folder moves with its database when a first sign-in claims the signed-out file. Not created here."""
+    database = Path(database)
+    return database.with_name(f"{database.stem}.files")
