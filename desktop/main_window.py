@@ -10,7 +10,6 @@ from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
-    QLabel,
     QListWidget,
     QListWidgetItem,
     QMainWindow,
@@ -24,6 +23,7 @@ from PySide6.QtWidgets import (
 from desktop.bus import bus, connect_database
 from desktop.context import AppContext
 from desktop.ops import Op
+from desktop.safe_text import Label, message_box, tip
 from desktop.sync_controller import SyncController
 from desktop.widgets.jobs_indicator import JobsIndicator
 from desktop.widgets.sync_footer import SyncFooter
@@ -77,7 +77,7 @@ class MainWindow(QMainWindow):
         sidebar.installEventFilter(self)
         side = QVBoxLayout(sidebar)
         side.setContentsMargins(0, 0, 0, 10)
-        side.addWidget(QLabel("MIRARI", objectName="Brand"))
+        side.addWidget(Label("MIRARI", objectName="Brand"))
         self.nav = QListWidget(objectName="Nav")
         self.nav.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         for key, label, _spec in PAGES:
@@ -97,7 +97,7 @@ class MainWindow(QMainWindow):
         ctx.sync.alert.connect(bus.error.emit)
         self.footer.setEnabled(False)  # until the database is open
         side.addWidget(self.footer)
-        self.data_label = QLabel("", objectName="Muted")
+        self.data_label = Label("", objectName="Muted")
         self.data_label.setWordWrap(True)
         self.data_label.setContentsMargins(16, 0, 12, 0)
         side.addWidget(self.data_label)
@@ -109,7 +109,7 @@ class MainWindow(QMainWindow):
         opening = QVBoxLayout(self.opening)
         opening.setContentsMargins(40, 0, 40, 0)
         opening.addStretch(1)
-        self.placeholder = QLabel("Opening your data…", alignment=Qt.AlignmentFlag.AlignCenter)
+        self.placeholder = Label("Opening your data…", alignment=Qt.AlignmentFlag.AlignCenter)
         self.placeholder.setObjectName("Muted")
         opening.addWidget(self.placeholder)
         self.recover_button = QPushButton("Recover…")
@@ -149,7 +149,7 @@ class MainWindow(QMainWindow):
         self.pages = {key: _page_class(spec)(self.ctx) for key, _label, spec in PAGES}
         for page in self.pages.values():
             self.stack.addWidget(page)
-        self.data_label.setToolTip(str(self.ctx.data_dir))
+        self.data_label.setToolTip(tip(str(self.ctx.data_dir)))
         self.nav.setEnabled(True)
         keys = [self.nav.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.nav.count())]
         # The app starts on the home screen (MIRARI.md §VI); pages rebuilt after an account switch or a
@@ -267,9 +267,9 @@ class MainWindow(QMainWindow):
         else:
             what = ("start with an empty database, since no backup exists. Synced data comes back when you "
                     "sign in.")
-        box = QMessageBox(QMessageBox.Icon.Warning, "Recover your data",
+        box = message_box(QMessageBox.Icon.Warning, "Recover your data",
                           f"MIRARI will move the damaged file {damaged.path.name} aside — it is kept, renamed "
-                          f"to end in .corrupt, nothing is deleted — and {what}", parent=self)
+                          f"to end in .corrupt, nothing is deleted — and {what}", self)
         go = box.addButton("Move aside and recover", QMessageBox.ButtonRole.AcceptRole)
         box.addButton(QMessageBox.StandardButton.Cancel)
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)

@@ -20,11 +20,14 @@ from desktop.models.connection_model import status_icon
 from desktop.models.thread_model import THREAD_ROLE, ThreadDelegate, ThreadListModel
 from desktop.models.transcript_model import TranscriptModel
 from desktop.ops import Op
+from desktop.safe_text import ask, tip
 from desktop.views import console_actions
 from desktop.views.console_transcript import FIRST_PAGE, PAGE, TranscriptController  # noqa: F401
 from desktop.views.console_turns import TurnController
 from desktop.views.console_view import ConsoleView
 from desktop.widgets.search_panel import SearchResults
+
+STATUS_ROLE = Qt.ItemDataRole.UserRole + 1  # a connection's status, for its icon
 
 
 class ConsolePage(ConsoleView):
@@ -100,7 +103,8 @@ class ConsolePage(ConsoleView):
         self.connection_combo.clear()
         for cid, name, model, status in rows:
             self.connection_combo.addItem(status_icon(status), f"{name} · {model}", cid)
-            self.connection_combo.setItemData(self.connection_combo.count() - 1, status, Qt.ItemDataRole.ToolTipRole)
+            self.connection_combo.setItemData(self.connection_combo.count() - 1, status, STATUS_ROLE)
+            self.connection_combo.setItemData(self.connection_combo.count() - 1, tip(status), Qt.ItemDataRole.ToolTipRole)
         found = self.connection_combo.findData(wanted)
         self.connection_combo.setCurrentIndex(found if found >= 0 else 0)
         self.connection_combo.blockSignals(False)
@@ -111,7 +115,7 @@ class ConsolePage(ConsoleView):
         """Status icons are pixmaps drawn in the theme's colours: draw them again after a switch."""
         combo = self.connection_combo
         for i in range(combo.count()):
-            combo.setItemIcon(i, status_icon(combo.itemData(i, Qt.ItemDataRole.ToolTipRole) or "offline"))
+            combo.setItemIcon(i, status_icon(combo.itemData(i, STATUS_ROLE) or "offline"))
 
     def _follow_connection(self, connection_id: str | None) -> None:
         """Opening a thread selects the connection it talks to (if it still exists)."""
@@ -233,7 +237,7 @@ class ConsolePage(ConsoleView):
     def delete_thread(self, conversation_id: str, confirm: bool = True) -> None:
         if confirm:
             title = self.title_of(conversation_id) or "this thread"
-            answer = QMessageBox.question(self, "Delete thread",
+            answer = ask(self, "Delete thread",
                                           f"Delete “{title}” and all its messages? This cannot be undone.")
             if answer != QMessageBox.StandardButton.Yes:
                 return

@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QHBoxLayout,
-    QLabel,
     QListView,
     QMenu,
     QPushButton,
@@ -24,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.safe_text import Label
 from desktop.widgets.composer import Composer
 from desktop.widgets.elided_label import ElidedLabel
 from desktop.widgets.search_panel import SearchBox
@@ -48,7 +48,7 @@ class ConsoleView(QWidget):
         col = QVBoxLayout(left)
         col.setContentsMargins(12, 14, 6, 10)
         head = QHBoxLayout()
-        head.addWidget(QLabel("Threads", objectName="PageTitle"))
+        head.addWidget(Label("Threads", objectName="PageTitle"))
         head.addStretch(1)
         self.new_button = QPushButton("+ New thread")
         head.addWidget(self.new_button)
@@ -97,13 +97,13 @@ class ConsoleView(QWidget):
         self.export_button.setMenu(self.export_menu)
         header.addWidget(self.export_button)
         col.addLayout(header)
-        self.connection_note = QLabel("", objectName="Muted")
+        self.connection_note = Label("", objectName="Muted")
         col.addWidget(self.connection_note)
 
         self.view = TranscriptView()
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         col.addWidget(self.view, 1)
-        self.empty_label = QLabel("", alignment=Qt.AlignmentFlag.AlignCenter, objectName="Muted")
+        self.empty_label = Label("", alignment=Qt.AlignmentFlag.AlignCenter, objectName="Muted")
         col.addWidget(self.empty_label)
 
         composer_row = QHBoxLayout()

@@ -6,7 +6,6 @@ The view only shows and asks; the page runs the actions (agent/mirror.py) and sh
 from __future__ import annotations
 
 from dataclasses import dataclass
-from html import escape
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
@@ -17,13 +16,13 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QScrollArea,
-    QTextBrowser,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from desktop.models.thread_model import relative_time
+from desktop.safe_text import Html, HtmlLabel, Label, SafeTextBrowser
 from desktop.theme import colors
 
 COLUMNS = (("strengths", "Strengths"), ("weaknesses", "Weaknesses"), ("recommendations", "Recommendations"))
@@ -40,9 +39,10 @@ class ReportData:
 
 
 def _label(text: str, name: str = "", rich: bool = False) -> QLabel:
-    label = QLabel(text, objectName=name) if name else QLabel(text)
+    """Plain text, or (rich) an `Html` value: claims and quotes come from a model's answer."""
+    kind = HtmlLabel if rich else Label
+    label = kind(text, objectName=name) if name else kind(text)
     label.setWordWrap(True)
-    label.setTextFormat(Qt.TextFormat.RichText if rich else Qt.TextFormat.PlainText)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     return label
 
@@ -54,7 +54,7 @@ def _mix(fg: str, bg: str, amount: float) -> str:
                   round(a.blue() * amount + b.blue() * (1 - amount))).name()
 
 
-def diff_html(lines: list[tuple[str, str]]) -> str:
+def diff_html(lines: list[tuple[str, str]]) -> Html:
     """The prompt diff as rich text: added lines tinted green, removed ones red and struck through."""
     c = colors()
     styles = {"+": f"background-color:{_mix(c.online, c.panel, 0.18)};",
@@ -62,8 +62,9 @@ def diff_html(lines: list[tuple[str, str]]) -> str:
               " ": f"color:{c.text};"}
     rows = []
     for tag, line in lines:
-        rows.append(f'<div style="{styles[tag]} white-space:pre-wrap;">{escape(tag)} {escape(line) or "&nbsp;"}</div>')
-    return f'<div style="font-family:monospace;">{"".join(rows)}</div>'
+        rows.append(Html('<div style="{} white-space:pre-wrap;">{} {}</div>').format(
+            styles[tag], tag, line or Html("&nbsp;")))
+    return Html('<div style="font-family:monospace;">{}</div>').format(Html("").join(rows))
 
 
 class ReportView(QWidget):
@@ -121,7 +122,7 @@ class ReportView(QWidget):
         card.setStyleSheet("QScrollArea, QWidget#ColumnBody { background: transparent; border: none; }")
         col = QVBoxLayout(card)
         col.setContentsMargins(10, 8, 4, 8)
-        head = QLabel(heading)
+        head = Label(heading)
         head.setStyleSheet("font-weight: 600;")
         col.addWidget(head)
         scroll = QScrollArea()
@@ -143,13 +144,12 @@ class ReportView(QWidget):
         card = QFrame(objectName="Card")
         col = QVBoxLayout(card)
         col.setContentsMargins(10, 8, 10, 8)
-        head = QLabel("Suggested prompt")
+        head = Label("Suggested prompt")
         head.setStyleSheet("font-weight: 600;")
         col.addWidget(head)
         self.prompt_state = _label("", "Muted")
         col.addWidget(self.prompt_state)
-        self.diff = QTextBrowser()
-        self.diff.setOpenLinks(False)
+        self.diff = SafeTextBrowser()
         self.diff.setFrameShape(QFrame.Shape.NoFrame)
         col.addWidget(self.diff, 1)
         row = QHBoxLayout()
@@ -222,16 +222,15 @@ class ReportView(QWidget):
         return " · ".join(parts)
 
     @staticmethod
-    def _extras(details: dict) -> str:
+    def _extras(details: dict) -> Html:
         lines = []
-        used = [escape(str(m.get("label", ""))) for m in details.get("memory_used") or []]
+        used = [m.get("label", "") for m in details.get("memory_used") or []]
         if used:
-            lines.append("Memory the replies relied on (reinforced): " + "; ".join(used))
-        scores = [f"{escape(str(s.get('name', '')))} {float(s.get('score', 0)):.2f}"
-                  for s in details.get("skill_scores") or []]
+            lines.append(Html("Memory the replies relied on (reinforced): {}").format("; ".join(map(str, used))))
+        scores = [f"{s.get('name', '')} {float(s.get('score', 0)):.2f}" for s in details.get("skill_scores") or []]
         if scores:
-            lines.append("Skill scores: " + "; ".join(scores))
-        return "<br>".join(lines)
+            lines.append(Html("Skill scores: {}").format("; ".join(scores)))
+        return Html("<br>").join(lines)
 
     def _claim(self, key: str, number: int, claim: dict) -> QWidget:
         c = colors()
@@ -240,13 +239,14 @@ class ReportView(QWidget):
         col.setContentsMargins(0, 0, 0, 0)
         col.setSpacing(3)
         prefix = f"{number}. " if key == "recommendations" else ""
-        tag = "" if claim["verified"] else f' <span style="color:{c.error};">⚠ unverified</span>'
-        col.addWidget(_label(f"{escape(prefix + claim['text'])}{tag}", rich=True))
+        tag = Html("") if claim["verified"] else Html(' <span style="color:{};">⚠ unverified</span>').format(c.error)
+        col.addWidget(_label(Html("{}{}").format(prefix + claim["text"], tag), rich=True))
         for evidence in claim["evidence"]:
             found = evidence.get("verified")
-            mark = (f'<span style="color:{c.online};">✓</span>' if found
-                    else f'<span style="color:{c.error};">✗ not in the logs:</span>')
-            col.addWidget(_label(f'{mark} <i style="color:{c.muted};">“{escape(evidence["quote"])}”</i>', rich=True))
+            mark = (Html('<span style="color:{};">✓</span>').format(c.online) if found
+                    else Html('<span style="color:{};">✗ not in the logs:</span>').format(c.error))
+            col.addWidget(_label(Html('{} <i style="color:{};">“{}”</i>').format(mark, c.muted, evidence["quote"]),
+                                 rich=True))
         if not claim["evidence"]:
             col.addWidget(_label("no quote given", "Muted"))
         if key == "recommendations":

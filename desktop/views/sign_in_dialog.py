@@ -14,13 +14,13 @@ from PySide6.QtWidgets import (
     QDialog,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QPushButton,
     QVBoxLayout,
 )
 
 from desktop.ops import Op
+from desktop.safe_text import Label
 
 INTRO = ("Sync keeps this data in your own Supabase project and on every device you sign in on. "
          "Your project's URL and anon key are under Project Settings → API.")
@@ -65,9 +65,9 @@ class SignInDialog(QDialog):
         self.setMinimumWidth(460)
         col = QVBoxLayout(self)
         col.setSpacing(10)
-        title = QLabel("Sign in to sync", objectName="PageTitle")
+        title = Label("Sign in to sync", objectName="PageTitle")
         col.addWidget(title)
-        intro = QLabel(INTRO, objectName="Muted")
+        intro = Label(INTRO, objectName="Muted")
         intro.setWordWrap(True)
         col.addWidget(intro)
         form = QFormLayout()
@@ -81,7 +81,7 @@ class SignInDialog(QDialog):
         form.addRow("Email", self.email_edit)
         form.addRow("Password", self.password_edit)
         col.addLayout(form)
-        self.message = QLabel("", objectName="Error")
+        self.message = Label("", objectName="Error")
         self.message.setWordWrap(True)
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         col.addWidget(self.message)

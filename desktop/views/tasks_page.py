@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from desktop.bus import bus
 from desktop.ops import Op
+from desktop.safe_text import Label, ask
 from desktop.widgets.task_list import TaskList
 
 ALL, UNSCOPED = "__all__", "__none__"
@@ -58,9 +59,9 @@ class TasksPage(QWidget):
         page.setContentsMargins(18, 14, 18, 14)
         page.setSpacing(10)
         head = QHBoxLayout()
-        head.addWidget(QLabel("Tasks", objectName="PageTitle"))
+        head.addWidget(Label("Tasks", objectName="PageTitle"))
         head.addStretch(1)
-        head.addWidget(QLabel("Connection", objectName="Muted"))
+        head.addWidget(Label("Connection", objectName="Muted"))
         self.filter_combo = QComboBox()
         self.filter_combo.setMinimumWidth(200)
         self.filter_combo.addItem("All connections", ALL)
@@ -78,7 +79,7 @@ class TasksPage(QWidget):
         add_row.addWidget(self.new_title, 1)
         add_row.addWidget(self.add_button)
         page.addLayout(add_row)
-        self.error = QLabel("", objectName="Error")
+        self.error = Label("", objectName="Error")
         self.error.hide()
         page.addWidget(self.error)
 
@@ -90,7 +91,7 @@ class TasksPage(QWidget):
             card = QFrame(objectName="Card")
             column = QVBoxLayout(card)
             column.setContentsMargins(10, 10, 10, 10)
-            header = QLabel(STATUS_LABELS[status])
+            header = Label(STATUS_LABELS[status])
             header.setStyleSheet("font-weight: 600;")
             column.addWidget(header)
             task_list = TaskList(status)
@@ -106,7 +107,7 @@ class TasksPage(QWidget):
         page.addLayout(board, 1)
         # The tasks are cards on the column's own card: no second frame around them.
         self.setStyleSheet("QListWidget#TaskList { background: transparent; border: none; }")
-        hint = QLabel("Drag a task to another column, or select it and press Ctrl+← / Ctrl+→. "
+        hint = Label("Drag a task to another column, or select it and press Ctrl+← / Ctrl+→. "
                       "Enter edits, Delete deletes. Tasks never run by themselves.", objectName="Muted")
         hint.setWordWrap(True)
         page.addWidget(hint)
@@ -236,7 +237,7 @@ class TasksPage(QWidget):
         if task is None:
             return
         if confirm:
-            answer = QMessageBox.question(self, "Delete task", f"Delete “{task.title}”?",
+            answer = ask(self, "Delete task", f"Delete “{task.title}”?",
                                           QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
                                           QMessageBox.StandardButton.Cancel)
             if answer != QMessageBox.StandardButton.Yes:

@@ -3,10 +3,11 @@ list while a query is active. Picking a result asks the Console to jump to that 
 
 from __future__ import annotations
 
+import re
+
 from PySide6.QtCore import QRect, QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QTextDocument
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
 from PySide6.QtWidgets import (
-    QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
@@ -17,10 +18,22 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.ops import Op
+from desktop.safe_text import Html, Label, SafeDocument, tip
 from desktop.theme import colors
+from local_schema.search import MARK_END, MARK_START
 
+_MARKED = re.compile(f"{MARK_START}(.*?){MARK_END}", re.DOTALL)
 HIT_ROLE = Qt.ItemDataRole.UserRole + 1
 SNIPPET_ROLE = Qt.ItemDataRole.UserRole + 2
+
+
+def snippet_markup(snippet: str) -> Html:
+    """A search snippet (a message's words, untrusted) as markup: the matched words in bold, the rest
+    escaped; whitespace runs become one space (two lines are shown)."""
+    parts = _MARKED.split(" ".join(snippet.split()))
+    # re.split with one group: plain, matched, plain, matched, …; a stray marker is dropped.
+    return Html("").join(Html("<b>{}</b>").format(part) if i % 2 else part.replace(MARK_START, "").replace(MARK_END, "")
+                         for i, part in enumerate(parts))
 
 
 class HitDelegate(QStyledItemDelegate):
@@ -44,11 +57,11 @@ class HitDelegate(QStyledItemDelegate):
             painter.drawRoundedRect(rect, 7, 7)
         fm = QFontMetrics(option.font)
         inner = rect.adjusted(8, 6, -8, -6)
-        doc = QTextDocument()
+        doc = SafeDocument()
         doc.setDefaultFont(option.font)
         doc.setDocumentMargin(0)
         doc.setDefaultStyleSheet(f"b {{ color: {c.accent}; }}")
-        doc.setHtml(f"<span style='color:{c.text}'>{snippet_html}</span>")
+        doc.setHtml(Html("<span style='color:{}'>{}</span>").format(c.text, snippet_html))
         doc.setTextWidth(inner.width())
         painter.translate(inner.topLeft())
         clip = QRectF(0, 0, inner.width(), fm.lineSpacing() * self.LINES)
@@ -84,7 +97,7 @@ class SearchResults(QWidget):
         self._speaker_of = speaker_of or (lambda _cid, role: {"user": "You", "assistant": "Agent"}.get(role, role))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.summary = QLabel("", objectName="Muted")
+        self.summary = Label("", objectName="Muted")
         self.summary.setContentsMargins(8, 2, 8, 2)
         self.list = QListWidget()
         self.list.setObjectName("Threads")
@@ -130,8 +143,8 @@ class SearchResults(QWidget):
             title = self._title_of(hit.conversation_id) or "Untitled thread"
             item = QListWidgetItem(f"{' '.join(hit.snippet_plain().split())}\n{who} · {title}")
             item.setData(HIT_ROLE, (hit.message_id, hit.conversation_id))
-            item.setData(SNIPPET_ROLE, (" ".join(hit.snippet_html("b").split()), f"{who} · {title}"))
-            item.setToolTip(title)
+            item.setData(SNIPPET_ROLE, (snippet_markup(hit.snippet), f"{who} · {title}"))
+            item.setToolTip(tip(title))
             self.list.addItem(item)
 
     def _pick(self, item: QListWidgetItem) -> None:

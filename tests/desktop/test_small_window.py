@@ -1,6 +1,7 @@
 """At the window's minimum size nothing in the Console header overlaps or falls off the edge."""
 
 from desktop.demo import add_connection
+from tests.desktop.helpers import tip_text
 
 
 def test_console_header_fits_at_the_minimum_window_size(qtbot, window, settle):
@@ -24,7 +25,7 @@ def test_console_header_fits_at_the_minimum_window_size(qtbot, window, settle):
     # a title that does not fit ends in "…" (a clipped title reads as a different, shorter one)
     console.title_label.setText("Retry helper in Python with jitter and a circuit breaker")
     assert console.title_label.displayed_text().endswith("…")
-    assert console.title_label.toolTip() == "Retry helper in Python with jitter and a circuit breaker"
+    assert tip_text(console.title_label.toolTip()) == "Retry helper in Python with jitter and a circuit breaker"
     # the composer's hint is the short one rather than a wrapped, cut-off long one
     assert console.composer.placeholderText() == "Message your agent…"
     # the composer and its buttons fit as well
