@@ -52,6 +52,17 @@ def _page_class(spec: str):
     return getattr(importlib.import_module(module), name)
 
 
+def _first_tab_stop(page: QWidget) -> QWidget | None:
+    """The first control inside `page` that Tab would reach."""
+    widget = page.nextInFocusChain()
+    while widget is not None and widget is not page:
+        if (page.isAncestorOf(widget) and widget.focusPolicy() & Qt.FocusPolicy.TabFocus
+                and widget.isVisibleTo(page) and widget.isEnabled()):
+            return widget
+        widget = widget.nextInFocusChain()
+    return None
+
+
 class MainWindow(QMainWindow):
     ready = Signal()  # the database is open and the pages exist
     first_painted = Signal()
@@ -128,6 +139,7 @@ class MainWindow(QMainWindow):
         self.jobs_indicator = JobsIndicator(ctx.jobs)
         self.statusBar().addPermanentWidget(self.jobs_indicator)
         QShortcut(QKeySequence("F5"), self, activated=ctx.sync.request_sync)
+        self._page_shortcuts()
         self._disconnect_db = None
         self._showing: str | None = None  # the key of the page on screen
         self.sync_panel = None
@@ -138,6 +150,24 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         else:
             self.resize(1180, 760)
+
+    def _page_shortcuts(self) -> None:
+        """Ctrl+1…9 and Alt+1…9 open the pages in navigation order (0 the tenth); Ctrl+Q quits."""
+        for number, (key, _label, _spec) in enumerate(PAGES[:10], start=1):
+            for modifier in ("Ctrl", "Alt"):
+                QShortcut(QKeySequence(f"{modifier}+{number % 10}"), self, activated=lambda k=key: self.go_to(k))
+        QShortcut(QKeySequence("Ctrl+Q"), self, activated=self.close)  # closing is quitting: one window
+
+    def go_to(self, key: str) -> None:
+        """Show a page from the keyboard and put the focus in it (where it last was, else its first
+        control), so the keys that follow act on the page just opened."""
+        if not self.nav.isEnabled() or key not in self.pages:
+            return
+        page = self.show_page(key)
+        target = page.focusWidget()
+        if target is None or not target.isVisibleTo(page) or not target.isEnabled():
+            target = _first_tab_stop(page)
+        (target or page).setFocus(Qt.FocusReason.ShortcutFocusReason)
 
     # --- pages ---------------------------------------------------------------------------------
     def database_ready(self) -> None:

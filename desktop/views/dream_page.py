@@ -87,9 +87,8 @@ class DreamPage(QWidget):
 
         self.report = ReportView()
         self.report.decide.connect(self.decide)
-        scroll = QScrollArea()
+        scroll = QScrollArea(objectName="PageScroll")  # a frame only to show keyboard focus (theme)
         scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(self.report)
         split.addWidget(scroll)
         split.setStretchFactor(0, 2)

@@ -130,9 +130,8 @@ class ObservatoryPage(QWidget):
         self._running = False
         self._requested_at = 0.0
 
-        scroll = QScrollArea(self)
+        scroll = QScrollArea(self, objectName="PageScroll")  # a frame only to show keyboard focus (theme)
         scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll)

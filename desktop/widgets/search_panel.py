@@ -1,5 +1,9 @@
 """Search across every thread (SQLite FTS5): a box, and a result list that replaces the thread
-list while a query is active. Picking a result asks the Console to jump to that message."""
+list while a query is active. Picking a result asks the Console to jump to that message.
+
+By keyboard: Ctrl+F, type, then Down moves into the results (Enter picks the first hit at once); in
+the results ↑/↓ choose, Enter jumps and the focus stays there for the next hit; Esc, or ↑ on the first
+hit, goes back to the box."""
 
 from __future__ import annotations
 
@@ -78,10 +82,36 @@ class HitDelegate(QStyledItemDelegate):
 
 
 class SearchBox(QLineEdit):
+    to_results = Signal()  # Down: into the result list
+
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setPlaceholderText("Search all threads…")
+        self.setToolTip("Ctrl+F · ↓ goes into the results, Enter jumps to the first hit, Esc clears")
         self.setClearButtonEnabled(True)
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt API
+        if event.key() == Qt.Key.Key_Down:
+            self.to_results.emit()
+            return
+        super().keyPressEvent(event)
+
+
+class _HitList(QListWidget):
+    """The result list: Enter picks (on every OS), Esc or ↑ on the first hit leaves for the box."""
+
+    picked = Signal(QListWidgetItem)
+    leave = Signal()
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt API
+        key = event.key()
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.currentItem() is not None:
+            self.picked.emit(self.currentItem())
+            return
+        if key == Qt.Key.Key_Escape or (key == Qt.Key.Key_Up and self.currentRow() <= 0):
+            self.leave.emit()
+            return
+        super().keyPressEvent(event)
 
 
 class SearchResults(QWidget):
@@ -99,15 +129,18 @@ class SearchResults(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         self.summary = Label("", objectName="Muted")
         self.summary.setContentsMargins(8, 2, 8, 2)
-        self.list = QListWidget()
+        self.list = _HitList()
         self.list.setObjectName("Threads")
         self.list.setItemDelegate(HitDelegate(self.list))
         self.list.setMouseTracking(True)
-        self.list.itemActivated.connect(self._pick)
+        self.list.picked.connect(self._pick)
         self.list.itemClicked.connect(self._pick)
+        self.leave = self.list.leave  # the Console puts the focus back in the search box
         layout.addWidget(self.summary)
         layout.addWidget(self.list, 1)
         self._query = ""
+        self._shown_query: str | None = None  # the query whose hits the list shows
+        self._then = None  # what the keyboard asked for before the hits arrived: "focus" | "pick"
         self._debounce = QTimer(self, singleShot=True, interval=200)
         self._debounce.timeout.connect(self.run_now)
 
@@ -115,11 +148,39 @@ class SearchResults(QWidget):
         self._query = query.strip()
         self._debounce.start()
 
+    def focus_results(self) -> None:
+        """Into the list at its first hit; if the hits are still on their way, once they are shown."""
+        self._when_shown("focus")
+
+    def pick_current(self) -> None:
+        """Jump to the selected hit, or the first; if the hits are still on their way, once they are."""
+        self._when_shown("pick")
+
+    def _when_shown(self, action: str) -> None:
+        if self._shown_query == self._query and not self._debounce.isActive():
+            self._act(action)
+            return
+        self._then = action
+        if self._debounce.isActive():
+            self._debounce.stop()
+            self.run_now()
+
+    def _act(self, action: str) -> None:
+        if self.list.count() == 0:
+            return
+        if self.list.currentRow() < 0:
+            self.list.setCurrentRow(0)
+        if action == "focus":
+            self.list.setFocus(Qt.FocusReason.TabFocusReason)
+        else:
+            self._pick(self.list.currentItem())
+
     def run_now(self) -> None:
         query = self._query
         if not query:
             self.list.clear()
             self.summary.setText("")
+            self._shown_query, self._then = query, None
             return
         db = self.ctx.db
 
@@ -146,6 +207,10 @@ class SearchResults(QWidget):
             item.setData(SNIPPET_ROLE, (snippet_markup(hit.snippet), f"{who} · {title}"))
             item.setToolTip(tip(title))
             self.list.addItem(item)
+        self._shown_query = query
+        then, self._then = self._then, None
+        if then is not None:
+            self._act(then)
 
     def _pick(self, item: QListWidgetItem) -> None:
         message_id, conversation_id = item.data(HIT_ROLE)

@@ -106,12 +106,14 @@ class FifoTrap:
         return self._log.read_text().count("opened")
 
     def close(self) -> None:
+        self.path.unlink()  # first: an open after this fails at once instead of waiting for a writer
         self._process.kill()
         self._process.wait()
 
 
 @pytest.fixture
 def fifo_trap(tmp_path):
+    """(List it before `window`: it then outlives the window, whose closing paints once more.)"""
     if not hasattr(os, "mkfifo"):
         pytest.skip("named pipes (os.mkfifo) are POSIX only; the Linux and macOS jobs run this test")
     trap = FifoTrap(tmp_path)

@@ -95,7 +95,7 @@ def _labels_showing_markup(window: QWidget, tag: str) -> list[str]:
     return bad
 
 
-def test_every_page_shows_hostile_data_as_text_and_reads_no_file(window, settle, qtbot, fifo_trap):
+def test_every_page_shows_hostile_data_as_text_and_reads_no_file(fifo_trap, window, settle, qtbot):
     tag = _tag(fifo_trap)
     ids = _seed(window.ctx.db, fifo_trap)
     from desktop.bus import bus
@@ -129,7 +129,7 @@ def test_every_page_shows_hostile_data_as_text_and_reads_no_file(window, settle,
     assert tag in window.statusBar().currentMessage()
 
 
-def test_the_transcript_shows_a_hostile_message_as_text(window, settle, qtbot, fifo_trap):
+def test_the_transcript_shows_a_hostile_message_as_text(fifo_trap, window, settle, qtbot):
     tag = _tag(fifo_trap)
     ids = _seed(window.ctx.db, fifo_trap)
     console = window.pages["console"]
@@ -158,7 +158,7 @@ def _answer_next_box(qtbot, seen: list, button=QMessageBox.StandardButton.Cancel
     QTimer.singleShot(0, look)
 
 
-def test_the_task_delete_box_shows_the_title_as_text(window, settle, qtbot, fifo_trap):
+def test_the_task_delete_box_shows_the_title_as_text(fifo_trap, window, settle, qtbot):
     tag = _tag(fifo_trap)
     ids = _seed(window.ctx.db, fifo_trap)
     tasks = window.show_page("tasks")
@@ -172,7 +172,7 @@ def test_the_task_delete_box_shows_the_title_as_text(window, settle, qtbot, fifo
     assert tasks.task(ids["task"]) is not None  # Cancel: still there
 
 
-def test_template_notices_show_a_template_name_as_text(window, settle, qtbot, fifo_trap, tmp_path):
+def test_template_notices_show_a_template_name_as_text(fifo_trap, window, settle, qtbot, tmp_path):
     """The import notice (Templates) and the install notice (the catalogue) both name the template."""
     from agent.template_install import import_file
     from agent.templates import export_template
