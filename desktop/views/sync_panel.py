@@ -102,7 +102,7 @@ class SyncPanel(QDialog):
         self.refused_list.currentRowChanged.connect(self._show_refused)
         row.addWidget(self.refused_list, 2)
         detail = QVBoxLayout()
-        self.reason_label = Label("", objectName="Error")
+        self.reason_label = Label("")  # in the error colour only while it shows a refusal (_set_reason)
         self.reason_label.setWordWrap(True)
         self.reason_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         detail.addWidget(self.reason_label)
@@ -209,14 +209,22 @@ class SyncPanel(QDialog):
         self.retry_button.setEnabled(has)
         self.discard_button.setEnabled(has)
         if not has:
-            self.reason_label.setText("" if self.refused else "The server has refused nothing.")
+            self._set_reason("" if self.refused else "The server has refused nothing.", refusal=False)
             self.attempt_view.setPlainText("")
             return
         change, values = self.refused[row]
         code = f" [{change.code}]" if change.code else ""
-        self.reason_label.setText(f"The server said: {change.message or 'no reason given'}{code}")
+        self._set_reason(f"The server said: {change.message or 'no reason given'}{code}", refusal=True)
         self.attempt_view.setPlainText(f"{change.kind} of {change.table} row {change.row_id}, refused "
                                        f"{change.parked_at[:19].replace('T', ' ')} UTC\n\n" + describe_row(values))
+
+    def _set_reason(self, text: str, refusal: bool) -> None:
+        self.reason_label.setText(text)
+        name = "Error" if refusal else ""
+        if self.reason_label.objectName() != name:
+            self.reason_label.setObjectName(name)
+            self.reason_label.style().unpolish(self.reason_label)
+            self.reason_label.style().polish(self.reason_label)
 
     # -- actions --------------------------------------------------------------------------------------
     def retry_selected(self) -> None:
