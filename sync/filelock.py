@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -18,6 +19,9 @@ class FileLock:
 
     def acquire(self, timeout: float) -> None:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        if hasattr(os, "fchmod"):
+            with contextlib.suppress(OSError):  # (not ours to change: the lock still works)
+                os.fchmod(fd, 0o600)  # a lock file left wider by an older version (or another umask)
         deadline = time.monotonic() + timeout
         while True:
             try:
