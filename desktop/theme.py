@@ -95,8 +95,8 @@ def _stylesheet(c: Colors) -> str:
     QWidget#Sidebar {{ background: {c.sidebar}; border-right: 1px solid {c.border}; }}
     QLabel#Brand {{ font-size: 15px; font-weight: 700; letter-spacing: 3px; padding: 14px 16px 10px 16px; }}
     QListWidget#Nav {{ background: transparent; border: 1px solid transparent; border-radius: 8px; font-size: 13px;
-        outline: 0; }}
-    QListWidget#Nav::item {{ padding: 8px 12px; margin: 1px 8px; border-radius: 6px; }}
+        outline: 0; margin: 0 4px; }}
+    QListWidget#Nav::item {{ padding: 8px 12px; margin: 1px 3px; border-radius: 6px; }}
     QListWidget#Nav::item:selected {{ background: {c.selection}; color: {c.text}; }}
     QListWidget#Nav::item:hover:!selected {{ background: {c.border}; }}
     QLabel#PageTitle {{ font-size: 18px; font-weight: 600; }}

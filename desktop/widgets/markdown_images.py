@@ -9,7 +9,7 @@ anything lays it out, which is when Qt would load it:
   pixels a side) is decoded here and handed to the document as a resource under a name of ours, shown
   at most MAX_SHOWN_WIDTH wide;
 - anything else — a local path, file://, http(s)://, qrc:, a UNC path, an SVG, an oversized or broken
-  `data:` image — becomes link-styled text, "🖼 alt (where)", with the address as its href. Links in
+  `data:` image — becomes link-styled text, "▣ alt (where)", with the address as its href. Links in
   the transcript are never followed.
 """
 
@@ -118,5 +118,5 @@ def replace_images(doc: QTextDocument, link_color: str) -> int:
             link.setAnchor(True)
             link.setAnchorHref(src)
         where = "inline image, not shown" if src.lstrip().lower().startswith("data:") else _shown_address(src)
-        cursor.insertText(f"🖼 {alt or 'image'} ({where})", link)
+        cursor.insertText(f"▣ {alt or 'image'} ({where})", link)
     return shown

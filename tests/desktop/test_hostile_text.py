@@ -139,7 +139,7 @@ def test_the_transcript_shows_a_hostile_message_as_text(fifo_trap, window, settl
     console.view.viewport().grab()
     reply = console.transcript.row_at(1)
     text = console.view.delegate.rendered(reply).doc.toPlainText()
-    assert f"🖼 chart ({fifo_trap.path})" in text and f"<div>{tag}</div>" in text
+    assert f"▣ chart ({fifo_trap.path})" in text and f"<div>{tag}</div>" in text
     assert fifo_trap.opens() == 0
 
 
@@ -203,3 +203,29 @@ def test_formatted_labels_escape_whatever_text_they_are_given(qapp, fifo_trap):
     plain.grab()
     assert "&lt;img" in label.text() and plain.text() == html.escape(tag, quote=True)
     assert fifo_trap.opens() == 0
+
+
+def test_a_window_starts_on_data_holding_a_hostile_message(fifo_trap, qtbot, tmp_path, memory_keyring):
+    """The message was synced in before the start: the window opens, the Console opens that thread
+    (the newest) and paints it, and nothing is read — no hang, no crash, every start."""
+    from agent.secrets import SecretStore
+    from local_schema.database import open_database
+    from local_schema.paths import database_path
+    from tests.desktop.conftest import close_window, open_window
+
+    db = open_database(database_path(tmp_path))
+    tid = add_thread(db, "Chart", [("user", "the chart?"),
+                                   ("assistant", f"![chart]({fifo_trap.path}) {_tag(fifo_trap)}")])
+    db.close()
+
+    window = open_window(qtbot, tmp_path, SecretStore(tmp_path, backend=memory_keyring))
+    try:
+        console = window.pages["console"]
+        qtbot.waitUntil(lambda: console.conversation_id == tid and console.transcript.rowCount() == 2,
+                        timeout=5000)
+        window.show_page("console")
+        window.grab()
+        assert fifo_trap.opens() == 0
+        assert "▣ chart" in console.view.delegate.rendered(console.transcript.row_at(1)).doc.toPlainText()
+    finally:
+        close_window(window)
