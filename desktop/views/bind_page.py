@@ -62,7 +62,7 @@ class BindPage(QWidget):
         self.list.selectionModel().currentChanged.connect(self._on_selected)
         left.addWidget(self.list, 1)
         self.empty_note = Label("No connections yet. Pick a preset below, fill in the form, Save.",
-                                 objectName="Muted")
+                                objectName="Muted")
         self.empty_note.setWordWrap(True)
         left.addWidget(self.empty_note)
         left.addWidget(Label("New from a preset", objectName="Muted"))
@@ -191,9 +191,9 @@ class BindPage(QWidget):
             return True
         name = self.name_edit.text().strip() or "the new connection"
         answer = ask(self, "Unsaved changes",
-                                      f"Discard your unsaved changes to “{name}”?",
-                                      QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
-                                      QMessageBox.StandardButton.Cancel)
+                     f"Discard your unsaved changes to “{name}”?",
+                     QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+                     QMessageBox.StandardButton.Cancel)
         return answer == QMessageBox.StandardButton.Discard
 
     # --- form ----------------------------------------------------------------------------------

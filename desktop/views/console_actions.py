@@ -171,8 +171,8 @@ def _show_prompt(page, text: str) -> None:
     dialog.resize(640, 480)
     layout = QVBoxLayout(dialog)
     note = Label("Exactly the system message the next turn sends: the connection's base prompt, the memory "
-                  "block (nodes at strength 0.75 or more, strongest first, at most 40), then promoted skills. "
-                  "The thread's last 40 messages follow it.")
+                 "block (nodes at strength 0.75 or more, strongest first, at most 40), then promoted skills. "
+                 "The thread's last 40 messages follow it.")
     note.setObjectName("Muted")
     note.setWordWrap(True)
     layout.addWidget(note)

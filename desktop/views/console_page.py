@@ -244,7 +244,7 @@ class ConsolePage(ConsoleView):
         if confirm:
             title = self.title_of(conversation_id) or "this thread"
             answer = ask(self, "Delete thread",
-                                          f"Delete “{title}” and all its messages? This cannot be undone.")
+                         f"Delete “{title}” and all its messages? This cannot be undone.")
             if answer != QMessageBox.StandardButton.Yes:
                 return
         console_actions.delete_thread(self, conversation_id)

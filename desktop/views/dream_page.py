@@ -58,8 +58,8 @@ class DreamPage(QWidget):
         self.state_label.setWordWrap(True)
         outer.addWidget(self.state_label)
         intro = Label("While you are away, the agent reviews its memory, replays recent turns and stress-tests "
-                       "its skills within a budget. A dream only proposes: nothing changes until you accept.",
-                       objectName="Muted")
+                      "its skills within a budget. A dream only proposes: nothing changes until you accept.",
+                      objectName="Muted")
         intro.setWordWrap(True)
         outer.addWidget(intro)
 
@@ -76,7 +76,7 @@ class DreamPage(QWidget):
         self.list.selectionModel().currentChanged.connect(self._on_selected)
         lcol.addWidget(self.list, 1)
         self.empty = Label("No dreams yet. Choose a dreaming connection below, or use Dream now.",
-                            objectName="Muted")
+                           objectName="Muted")
         self.empty.setWordWrap(True)
         lcol.addWidget(self.empty)
         self.delete_button = QPushButton("Delete report")

@@ -45,7 +45,7 @@ class ReportView(QWidget):
             self._col.addStretch(1)
             return
         title = Label(f"{report.kind.capitalize()} — {STATUS_WORDS.get(report.status, report.status)}",
-                       objectName="PageTitle")
+                      objectName="PageTitle")
         self._col.addWidget(title)
         budget = report.budget or {}
         used = (f"{budget.get('requests', 0)} of {budget.get('max_requests', '?')} requests, "

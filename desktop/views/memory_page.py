@@ -124,7 +124,7 @@ class MemoryPage(QWidget):
         col.addWidget(self.empty)
         footer = QHBoxLayout()
         hint = Label("Double-click a label, strength or category to edit it · ✶ injected  ◌ 0.4–0.75  · below",
-                      objectName="Muted")
+                     objectName="Muted")
         hint.setWordWrap(True)
         footer.addWidget(hint, 1)
         self.delete_button = QPushButton("Delete")
@@ -311,8 +311,8 @@ class MemoryPage(QWidget):
         label = self.model.node_at(self.model.row_of(node_id)).node.label
         if confirm:
             answer = ask(self, "Delete memory node",
-                                          f"Delete “{label[:120]}”? It is removed from every device at the next "
-                                          "sync and cannot be brought back (you can add it again).")
+                         f"Delete “{label[:120]}”? It is removed from every device at the next "
+                         "sync and cannot be brought back (you can add it again).")
             if answer != QMessageBox.StandardButton.Yes:
                 return
         db = self.ctx.db

@@ -67,8 +67,8 @@ class MirrorPage(QWidget):
         head.addWidget(self.new_button)
         outer.addLayout(head)
         intro = Label("A review of how a connection behaved, grounded in its logs: every claim quotes them, "
-                       "and “no change needed” is a valid answer. Nothing changes until you click.",
-                       objectName="Muted")
+                      "and “no change needed” is a valid answer. Nothing changes until you click.",
+                      objectName="Muted")
         intro.setWordWrap(True)
         outer.addWidget(intro)
 
@@ -328,8 +328,8 @@ class MirrorPage(QWidget):
         def failed(exc) -> None:
             if isinstance(exc, mirror.PromptChanged) and not force:
                 answer = ask(self, "Undo the applied prompt", f"{exc}",
-                                              QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-                                              QMessageBox.StandardButton.Cancel)
+                             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+                             QMessageBox.StandardButton.Cancel)
                 if answer == QMessageBox.StandardButton.Yes:
                     self.undo_prompt(report_id, force=True)
                 return

@@ -52,14 +52,14 @@ class SettingsPage(QWidget):
         self.data_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         col.addWidget(self.data_label)
         note = Label(f"Database: {db_path}. Change it with --data-dir or MIRARI_DATA_DIR; "
-                      "a backup copy is made before every schema upgrade.", objectName="Muted")
+                     "a backup copy is made before every schema upgrade.", objectName="Muted")
         note.setWordWrap(True)
         col.addWidget(note)
         from agent.logging_setup import current_log_file
 
         log_file = current_log_file()
         self.log_label = Label(f"Log: {log_file} (API keys are masked in it)" if log_file else
-                                "Log: console only", objectName="Muted")
+                               "Log: console only", objectName="Muted")
         self.log_label.setWordWrap(True)
         self.log_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         col.addWidget(self.log_label)

@@ -362,7 +362,7 @@ class SkillDetail(QFrame):
 
     def _confirm(self, title: str, text: str) -> bool:
         answer = ask(self, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-                                      QMessageBox.StandardButton.Cancel)
+                     QMessageBox.StandardButton.Cancel)
         return answer == QMessageBox.StandardButton.Yes
 
     def _request_run(self) -> None:

@@ -46,8 +46,8 @@ class SuggestDialog(QDialog):
         self.setMinimumWidth(520)
         col = QVBoxLayout(self)
         intro = Label("The chosen connection drafts a skill — name, description, category, template prompt "
-                       "and a few test cases. It arrives as a suggestion: accept, test and promote it, or dismiss it.",
-                       objectName="Muted")
+                      "and a few test cases. It arrives as a suggestion: accept, test and promote it, or dismiss it.",
+                      objectName="Muted")
         intro.setWordWrap(True)
         col.addWidget(intro)
         form = QFormLayout()

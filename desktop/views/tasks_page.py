@@ -107,7 +107,7 @@ class TasksPage(QWidget):
             board.addWidget(card, 1)
         page.addLayout(board, 1)
         hint = Label("Drag a task to another column, or select it and press Ctrl+← / Ctrl+→. "
-                      "Enter edits, Delete deletes. Tasks never run by themselves.", objectName="Muted")
+                     "Enter edits, Delete deletes. Tasks never run by themselves.", objectName="Muted")
         hint.setWordWrap(True)
         page.addWidget(hint)
         bus.changed.connect(self._on_changed)
@@ -238,8 +238,8 @@ class TasksPage(QWidget):
             return
         if confirm:
             answer = ask(self, "Delete task", f"Delete “{task.title}”?",
-                                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-                                          QMessageBox.StandardButton.Cancel)
+                         QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+                         QMessageBox.StandardButton.Cancel)
             if answer != QMessageBox.StandardButton.Yes:
                 return
         self._run(lambda: delete_task(self.ctx.db, task_id), "Deleting a task")
