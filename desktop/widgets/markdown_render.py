@@ -208,7 +208,8 @@ def render_markdown(text: str, colors: Colors, base_font: QFont, markdown: bool 
     doc.setDefaultStyleSheet(f"a {{ color: {colors.accent}; }}")
     if markdown:
         doc.setMarkdown(text, QTextDocument.MarkdownFeature.MarkdownDialectGitHub)
-        replace_images(doc, colors.accent)
+        if "![" in text:  # without raw HTML an image can only come from Markdown's ![alt](…) / ![alt][ref]
+            replace_images(doc, colors.accent)
     else:
         doc.setPlainText(text)
     rendered = Rendered(doc, _collect_code_blocks(doc) if markdown else [])
