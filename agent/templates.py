@@ -182,7 +182,9 @@ def export_template(db, template_id: str, path: str | Path) -> Path:
     if not path.name.endswith(FILE_SUFFIX):
         path = path.with_name(path.name.removesuffix(".json") + FILE_SUFFIX)
     data = json.dumps(export_document(template), ensure_ascii=False, indent=2) + "\n"
-    return atomic_write(path, data.encode("utf-8"), mode=0o644)
+    # 0600 like every file MIRARI writes: the user shares the file by sending it, not by leaving it
+    # readable to the other accounts of this computer.
+    return atomic_write(path, data.encode("utf-8"), mode=0o600)
 
 
 def _refuse_constant(name: str):

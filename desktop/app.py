@@ -8,7 +8,6 @@ import os
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
@@ -152,13 +151,11 @@ def _claim_data_dir(data_dir: Path):
     if single_instance.knock(data_dir, wait=single_instance.STARTING_WAIT):  # a window still starting
         print(f"mirari: MIRARI is already open for {data_dir}: its window was brought to the front.")
         return None
-    from PySide6.QtWidgets import QMessageBox
+    from desktop.safe_text import inform
 
     message = ALREADY_OPEN.format(path=data_dir)
     print(f"mirari: {message}", file=sys.stderr)
-    box = QMessageBox(QMessageBox.Icon.Information, "MIRARI is already open", message)
-    box.setTextFormat(Qt.TextFormat.PlainText)
-    box.exec()
+    inform(None, "MIRARI is already open", message)
     return None
 
 

@@ -87,7 +87,13 @@ def _utf8_output() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     _utf8_output()
-    args = build_parser().parse_args(argv)
+    from local_schema.paths import private_umask
+
+    with private_umask():  # every file the app writes is 0600 (README), whoever writes it
+        return _run(build_parser().parse_args(argv))
+
+
+def _run(args) -> int:
     if args.self_test:
         from desktop.self_test import run_self_test
 

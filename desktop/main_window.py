@@ -10,7 +10,6 @@ from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
-    QLabel,
     QListWidget,
     QListWidgetItem,
     QMainWindow,
@@ -24,6 +23,7 @@ from PySide6.QtWidgets import (
 from desktop.bus import bus, connect_database
 from desktop.context import AppContext
 from desktop.ops import Op
+from desktop.safe_text import Label, message_box, tip
 from desktop.sync_controller import SyncController
 from desktop.widgets.jobs_indicator import JobsIndicator
 from desktop.widgets.sync_footer import SyncFooter
@@ -52,6 +52,17 @@ def _page_class(spec: str):
     return getattr(importlib.import_module(module), name)
 
 
+def _first_tab_stop(page: QWidget) -> QWidget | None:
+    """The first control inside `page` that Tab would reach."""
+    widget = page.nextInFocusChain()
+    while widget is not None and widget is not page:
+        if (page.isAncestorOf(widget) and widget.focusPolicy() & Qt.FocusPolicy.TabFocus
+                and widget.isVisibleTo(page) and widget.isEnabled()):
+            return widget
+        widget = widget.nextInFocusChain()
+    return None
+
+
 class MainWindow(QMainWindow):
     ready = Signal()  # the database is open and the pages exist
     first_painted = Signal()
@@ -77,7 +88,7 @@ class MainWindow(QMainWindow):
         sidebar.installEventFilter(self)
         side = QVBoxLayout(sidebar)
         side.setContentsMargins(0, 0, 0, 10)
-        side.addWidget(QLabel("MIRARI", objectName="Brand"))
+        side.addWidget(Label("MIRARI", objectName="Brand"))
         self.nav = QListWidget(objectName="Nav")
         self.nav.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         for key, label, _spec in PAGES:
@@ -98,7 +109,7 @@ class MainWindow(QMainWindow):
         ctx.sync.alert.connect(bus.error.emit)
         self.footer.setEnabled(False)  # until the database is open
         side.addWidget(self.footer)
-        self.data_label = QLabel("", objectName="Muted")
+        self.data_label = Label("", objectName="Muted")
         self.data_label.setWordWrap(True)
         self.data_label.setContentsMargins(16, 0, 12, 0)
         side.addWidget(self.data_label)
@@ -110,7 +121,7 @@ class MainWindow(QMainWindow):
         opening = QVBoxLayout(self.opening)
         opening.setContentsMargins(40, 0, 40, 0)
         opening.addStretch(1)
-        self.placeholder = QLabel("Opening your data…", alignment=Qt.AlignmentFlag.AlignCenter)
+        self.placeholder = Label("Opening your data…", alignment=Qt.AlignmentFlag.AlignCenter)
         self.placeholder.setObjectName("Muted")
         opening.addWidget(self.placeholder)
         self.recover_button = QPushButton("Recover…")
@@ -129,6 +140,7 @@ class MainWindow(QMainWindow):
         self.jobs_indicator = JobsIndicator(ctx.jobs)
         self.statusBar().addPermanentWidget(self.jobs_indicator)
         QShortcut(QKeySequence("F5"), self, activated=ctx.sync.request_sync)
+        self._page_shortcuts()
         self._disconnect_db = None
         self._showing: str | None = None  # the key of the page on screen
         self.sync_panel = None
@@ -142,6 +154,24 @@ class MainWindow(QMainWindow):
         else:
             self.resize(1180, 760)
 
+    def _page_shortcuts(self) -> None:
+        """Ctrl+1…9 and Alt+1…9 open the pages in navigation order (0 the tenth); Ctrl+Q quits."""
+        for number, (key, _label, _spec) in enumerate(PAGES[:10], start=1):
+            for modifier in ("Ctrl", "Alt"):
+                QShortcut(QKeySequence(f"{modifier}+{number % 10}"), self, activated=lambda k=key: self.go_to(k))
+        QShortcut(QKeySequence("Ctrl+Q"), self, activated=self.close)  # closing is quitting: one window
+
+    def go_to(self, key: str) -> None:
+        """Show a page from the keyboard and put the focus in it (where it last was, else its first
+        control), so the keys that follow act on the page just opened."""
+        if not self.nav.isEnabled() or key not in self.pages:
+            return
+        page = self.show_page(key)
+        target = page.focusWidget()
+        if target is None or not target.isVisibleTo(page) or not target.isEnabled():
+            target = _first_tab_stop(page)
+        (target or page).setFocus(Qt.FocusReason.ShortcutFocusReason)
+
     # --- pages ---------------------------------------------------------------------------------
     def database_ready(self) -> None:
         """Build the pages once ctx.db is open (imports are here to keep the first paint fast); after an
@@ -152,7 +182,7 @@ class MainWindow(QMainWindow):
         self.pages = {key: _page_class(spec)(self.ctx) for key, _label, spec in PAGES}
         for page in self.pages.values():
             self.stack.addWidget(page)
-        self.data_label.setToolTip(str(self.ctx.data_dir))
+        self.data_label.setToolTip(tip(str(self.ctx.data_dir)))
         self.nav.setEnabled(True)
         keys = [self.nav.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.nav.count())]
         # The app starts on the home screen (MIRARI.md §VI); pages rebuilt after an account switch or a
@@ -284,9 +314,9 @@ class MainWindow(QMainWindow):
         else:
             what = ("start with an empty database, since no backup exists. Synced data comes back when you "
                     "sign in.")
-        box = QMessageBox(QMessageBox.Icon.Warning, "Recover your data",
+        box = message_box(QMessageBox.Icon.Warning, "Recover your data",
                           f"MIRARI will move the damaged file {damaged.path.name} aside — it is kept, renamed "
-                          f"to end in .corrupt, nothing is deleted — and {what}", parent=self)
+                          f"to end in .corrupt, nothing is deleted — and {what}", self)
         go = box.addButton("Move aside and recover", QMessageBox.ButtonRole.AcceptRole)
         box.addButton(QMessageBox.StandardButton.Cancel)
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)

@@ -94,8 +94,9 @@ def _stylesheet(c: Colors) -> str:
     return f"""
     QWidget#Sidebar {{ background: {c.sidebar}; border-right: 1px solid {c.border}; }}
     QLabel#Brand {{ font-size: 15px; font-weight: 700; letter-spacing: 3px; padding: 14px 16px 10px 16px; }}
-    QListWidget#Nav {{ background: transparent; border: none; font-size: 13px; outline: 0; }}
-    QListWidget#Nav::item {{ padding: 8px 12px; margin: 1px 8px; border-radius: 6px; }}
+    QListWidget#Nav {{ background: transparent; border: 1px solid transparent; border-radius: 8px; font-size: 13px;
+        outline: 0; margin: 0 4px; }}
+    QListWidget#Nav::item {{ padding: 8px 12px; margin: 1px 3px; border-radius: 6px; }}
     QListWidget#Nav::item:selected {{ background: {c.selection}; color: {c.text}; }}
     QListWidget#Nav::item:hover:!selected {{ background: {c.border}; }}
     QLabel#PageTitle {{ font-size: 18px; font-weight: 600; }}
@@ -132,8 +133,10 @@ def _stylesheet(c: Colors) -> str:
     QProgressBar {{ background: {c.panel}; border: 1px solid {c.border}; border-radius: 6px; text-align: center;
         height: 18px; }}
     QProgressBar::chunk {{ background: {c.selection}; border-radius: 5px; }}
-    QListView#Transcript {{ background: {c.window}; border: none; }}
-    QListView#Threads {{ background: transparent; border: none; }}
+    QListView#Transcript {{ background: {c.window}; border: 1px solid transparent; border-radius: 8px; }}
+    QListView#Threads {{ background: transparent; border: 1px solid transparent; border-radius: 8px; }}
+    QListWidget#TaskList {{ background: transparent; border: 1px solid transparent; border-radius: 6px; }}
+    QScrollArea#PageScroll {{ background: transparent; border: 1px solid transparent; border-radius: 8px; }}
     QListView#Threads::item {{ padding: 6px 8px; border-radius: 6px; }}
     QListView#Threads::item:selected {{ background: {c.selection}; color: {c.text}; }}
     QFrame#Card {{ background: {c.panel}; border: 1px solid {c.border}; border-radius: 10px; }}
@@ -167,6 +170,26 @@ def _stylesheet(c: Colors) -> str:
     QToolButton#JobsIndicator {{ background: transparent; border: none; padding: 1px 6px; color: {c.muted}; }}
     QFrame#JobsPanel, QDialog#SyncPanel QFrame#Card {{ background: {c.panel}; border: 1px solid {c.border}; }}
     QToolTip {{ background: {c.panel}; color: {c.text}; border: 1px solid {c.border}; }}
+    {_focus_rules(c)}"""
+
+
+def _focus_rules(c: Colors) -> str:
+    """Keyboard focus is always visible: every control that takes Tab shows it, in both themes. Last in
+    the sheet, so on a tie these win; a control whose look names its id gets a rule naming it too.
+    Buttons and combo boxes trade one pixel of padding for the second pixel of ring (no size jump);
+    views keep the same border width focused or not (a wider border would re-lay the transcript)."""
+    return f"""
+    QPushButton:focus, QToolButton:focus {{ border: 2px solid {c.accent}; padding: 4px 11px; }}
+    QPushButton[primary="true"]:focus {{ border: 2px solid {c.text}; padding: 4px 11px; }}
+    QComboBox:focus {{ border: 2px solid {c.accent}; padding: 4px 6px; }}
+    QToolButton#SyncChip:focus, QToolButton#AccountButton:focus, QToolButton#SyncNow:focus,
+    QToolButton#JobsIndicator:focus {{ border: 1px solid {c.accent}; }}
+    QLineEdit:focus, QPlainTextEdit:focus, QPlainTextEdit#AgentView:focus {{ border: 1px solid {c.accent}; }}
+    QListView:focus, QListWidget:focus, QTreeView:focus, QTableView:focus, QScrollArea:focus,
+    QListWidget#Nav:focus, QListView#Threads:focus, QListView#Transcript:focus,
+    QListWidget#TaskList:focus, QScrollArea#PageScroll:focus {{ border: 1px solid {c.accent}; }}
+    QCheckBox:focus {{ background: {c.selection}; border-radius: 4px; }}
+    QTabBar::tab:focus {{ color: {c.accent}; text-decoration: underline; }}
     """
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import platformdirs
@@ -14,6 +16,25 @@ ACCOUNTS_DIR = "accounts"
 
 # Account ids are Supabase user uuids; anything else could escape the accounts directory.
 _ACCOUNT_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+PRIVATE_UMASK = 0o077  # new files 0600, new folders 0700
+
+
+@contextlib.contextmanager
+def private_umask() -> Iterator[None]:
+    """While the `mirari` command runs (window or headless), every file and folder the process creates
+    is readable only by the user. MIRARI's own writers set 0600 themselves; this also covers what they
+    do not control (Qt's settings lock file, SQLite's journals, a library's cache). POSIX only: on
+    Windows the profile folder's ACL protects the files. The previous umask comes back afterwards."""
+    if os.name != "posix":
+        yield
+        return
+    previous = os.umask(PRIVATE_UMASK)
+    try:
+        yield
+    finally:
+        os.umask(previous)
 
 
 def _private_dir(path: Path, *, ours: bool) -> Path:

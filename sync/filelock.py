@@ -7,6 +7,7 @@ even inside one process, so two FileLocks on one path exclude each other everywh
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable
@@ -52,6 +53,9 @@ class FileLock:
 
     def acquire(self, timeout: float) -> None:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        if hasattr(os, "fchmod"):
+            with contextlib.suppress(OSError):  # (not ours to change: the lock still works)
+                os.fchmod(fd, 0o600)  # a lock file left wider by an older version (or another umask)
         deadline = time.monotonic() + timeout
         while True:
             try:

@@ -14,6 +14,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QColor, QFont
 
 from desktop.models.thread_model import relative_time
+from desktop.safe_text import tip
 from desktop.theme import colors
 
 GLYPH, LABEL, STRENGTH, CATEGORY, SOURCE, LAST = range(6)
@@ -88,15 +89,15 @@ class MemoryTableModel(QAbstractTableModel):
             return {LABEL: node.label, STRENGTH: view.effective, CATEGORY: node.category or ""}.get(column)
         if role == Qt.ItemDataRole.ToolTipRole:
             if column == GLYPH:
-                return glyph_tooltip(view)
+                return tip(glyph_tooltip(view))
             if column == LABEL:
-                return node.label
+                return tip(node.label)
             if column == STRENGTH:
-                return f"stored {node.strength:.2f}; effective {view.effective:.2f} now"
+                return tip(f"stored {node.strength:.2f}; effective {view.effective:.2f} now")
             if column == SOURCE:
-                return node.source or "manual"
+                return tip(node.source or "manual")
             if column == LAST:
-                return node.last_referenced_at or "never referenced"
+                return tip(node.last_referenced_at or "never referenced")
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (GLYPH, STRENGTH):
             return int(Qt.AlignmentFlag.AlignCenter)
         if role == Qt.ItemDataRole.ForegroundRole:

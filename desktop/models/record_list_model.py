@@ -7,6 +7,8 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
 
+from desktop.safe_text import tip
+
 RECORD_ROLE = Qt.ItemDataRole.UserRole + 1  # the record itself, for delegates and views
 
 
@@ -33,7 +35,7 @@ class RecordListModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return self.display(record)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return self.tooltip(record)
+            return tip(self.tooltip(record))  # names and titles are data: shown as text, never as HTML
         if role == RECORD_ROLE:
             return record
         return None

@@ -13,6 +13,7 @@ from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelInde
 from PySide6.QtGui import QFont
 
 from agent.skills import STATUSES
+from desktop.safe_text import tip
 from local_schema.models import Skill
 
 SKILL_ROLE = Qt.ItemDataRole.UserRole + 1  # the SkillRow of a skill row (None for a group row)
@@ -122,7 +123,7 @@ class SkillTreeModel(QAbstractItemModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return self._cell(row, index.column())
         if role == Qt.ItemDataRole.ToolTipRole:
-            return row.skill.description or row.skill.name
+            return tip(row.skill.description or row.skill.name)
         if role == Qt.ItemDataRole.TextAlignmentRole and index.column() in (2, 3):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None

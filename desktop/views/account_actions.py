@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QMessageBox
 from desktop.bus import bus
 from desktop.data_switch import DataSwitch
 from desktop.ops import Op
+from desktop.safe_text import message_box
 
 
 def open_sign_in(window) -> None:
@@ -43,7 +44,7 @@ def ask_sign_out(window) -> None:
     who = status.email or "this account"
     unsent = (f"\n\n{status.waiting:,} change(s) have not reached the server yet: removing the local data "
               "loses them." if status.waiting else "")
-    box = QMessageBox(QMessageBox.Icon.Question, "Sign out",
+    box = message_box(QMessageBox.Icon.Question, "Sign out",
                       f"Sign out of {who}? Sync stops.\n\nKeep the data on this computer (it stays visible and "
                       "syncs again when you sign back in), or remove it (what was synced stays in your "
                       f"Supabase project).{unsent}", parent=window)

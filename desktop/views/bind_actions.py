@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 from sqlalchemy import text
 
 from desktop.bus import bus
 from desktop.models.connection_model import ConnectionInfo
 from desktop.ops import Op
+from desktop.safe_text import message_box
 
 
 def load_connections(db) -> list[ConnectionInfo]:
@@ -75,9 +75,8 @@ def key_not_stored(page, exc: BaseException) -> QMessageBox:
     """A dialog, not a status line: the key the user just typed was not kept, and neither was the
     connection (one transaction). It offers the way out: unlock the key file, or choose where keys go."""
     status = page.ctx.secrets.status()
-    box = QMessageBox(QMessageBox.Icon.Warning, "The API key could not be stored",
-                      f"Nothing was saved: {exc}", parent=page)
-    box.setTextFormat(Qt.TextFormat.PlainText)
+    box = message_box(QMessageBox.Icon.Warning, "The API key could not be stored", f"Nothing was saved: {exc}",
+                      page)
     way_out = None
     if status.locked:
         way_out = box.addButton("Unlock…", QMessageBox.ButtonRole.AcceptRole)

@@ -30,6 +30,7 @@ from desktop.models.connection_model import (
     ConnectionListModel,
 )
 from desktop.ops import Op
+from desktop.safe_text import Label, ask, tip
 from desktop.views import bind_actions
 from desktop.views.bind_status import StatusLine
 
@@ -52,7 +53,7 @@ class BindPage(QWidget):
 
         # --- left: the list and the presets ---
         left = QVBoxLayout()
-        left.addWidget(QLabel("Connections", objectName="PageTitle"))
+        left.addWidget(Label("Connections", objectName="PageTitle"))
         self.model = ConnectionListModel(self)
         self.list = QListView()
         self.list.setModel(self.model)
@@ -60,11 +61,11 @@ class BindPage(QWidget):
         self.list.setMinimumWidth(260)
         self.list.selectionModel().currentChanged.connect(self._on_selected)
         left.addWidget(self.list, 1)
-        self.empty_note = QLabel("No connections yet. Pick a preset below, fill in the form, Save.",
-                                 objectName="Muted")
+        self.empty_note = Label("No connections yet. Pick a preset below, fill in the form, Save.",
+                                objectName="Muted")
         self.empty_note.setWordWrap(True)
         left.addWidget(self.empty_note)
-        left.addWidget(QLabel("New from a preset", objectName="Muted"))
+        left.addWidget(Label("New from a preset", objectName="Muted"))
         self.preset_buttons: dict[str, QPushButton] = {}
         grid = QVBoxLayout()
         grid.setSpacing(4)
@@ -72,7 +73,7 @@ class BindPage(QWidget):
 
         for preset in PRESETS:
             button = QPushButton(preset.label)
-            button.setToolTip(f"{preset.base_url or '(your URL)'} · {preset.model or '(your model)'}")
+            button.setToolTip(tip(f"{preset.base_url or '(your URL)'} · {preset.model or '(your model)'}"))
             button.clicked.connect(lambda _=False, p=preset: self.start_from_preset(p, ask=True))
             self.preset_buttons[preset.label] = button
             grid.addWidget(button)
@@ -83,7 +84,7 @@ class BindPage(QWidget):
         card = QFrame(objectName="Card")
         form_col = QVBoxLayout(card)
         form_col.setContentsMargins(20, 16, 20, 16)
-        self.form_title = QLabel("New connection", objectName="PageTitle")
+        self.form_title = Label("New connection", objectName="PageTitle")
         form_col.addWidget(self.form_title)
         form = QFormLayout()
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
@@ -110,13 +111,13 @@ class BindPage(QWidget):
             box = QVBoxLayout()
             box.setSpacing(2)
             box.addWidget(widget)
-            error = QLabel("", objectName="Error")
+            error = Label("", objectName="Error")
             error.hide()
             box.addWidget(error)
             self.errors[field] = error
-            form.addRow(label, box)
+            form.addRow(Label(label), box)
         form_col.addLayout(form)
-        self.key_note = QLabel("", objectName="Muted")
+        self.key_note = Label("", objectName="Muted")
         self.key_note.setWordWrap(True)
         form_col.addWidget(self.key_note)
         self.status = StatusLine()
@@ -189,10 +190,10 @@ class BindPage(QWidget):
         if not self.has_unsaved_edits():
             return True
         name = self.name_edit.text().strip() or "the new connection"
-        answer = QMessageBox.question(self, "Unsaved changes",
-                                      f"Discard your unsaved changes to “{name}”?",
-                                      QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
-                                      QMessageBox.StandardButton.Cancel)
+        answer = ask(self, "Unsaved changes",
+                     f"Discard your unsaved changes to “{name}”?",
+                     QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+                     QMessageBox.StandardButton.Cancel)
         return answer == QMessageBox.StandardButton.Discard
 
     # --- form ----------------------------------------------------------------------------------
@@ -332,7 +333,7 @@ class BindPage(QWidget):
         if self.editing_id is None:
             return
         if confirm:
-            answer = QMessageBox.question(
+            answer = ask(
                 self, "Delete connection",
                 f"Delete “{self.name_edit.text()}”? Its stored key is removed too; threads keep their messages.")
             if answer != QMessageBox.StandardButton.Yes:

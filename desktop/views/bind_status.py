@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QWidget
 
 from desktop.models.connection_model import GLYPHS, status_color
+from desktop.safe_text import Label
 
 _WORDS = {"online": "Online", "offline": "Offline", "error": "Error"}
 
@@ -16,11 +17,11 @@ class StatusLine(QWidget):
         super().__init__(parent)
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 6, 0, 6)
-        self.glyph = QLabel("")
-        self.word = QLabel("")
-        self.reason = QLabel("")
+        self.glyph = Label("")
+        self.word = Label("")
+        self.reason = Label("")
         self.reason.setWordWrap(True)
-        self.when = QLabel("", objectName="Muted")
+        self.when = Label("", objectName="Muted")
         row.addWidget(self.glyph)
         row.addWidget(self.word)
         row.addWidget(self.reason, 1)

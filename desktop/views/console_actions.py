@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFileDialog,
     QInputDialog,
-    QLabel,
     QMenu,
     QPlainTextEdit,
     QVBoxLayout,
@@ -21,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from desktop.bus import bus
 from desktop.ops import Op
+from desktop.safe_text import Label
 from local_schema.files import is_device_name
 
 
@@ -174,9 +174,9 @@ def _show_prompt(page, text: str) -> None:
     dialog.setWindowTitle("System prompt preview")
     dialog.resize(640, 480)
     layout = QVBoxLayout(dialog)
-    note = QLabel("Exactly the system message the next turn sends: the connection's base prompt, the memory "
-                  "block (nodes at strength 0.75 or more, strongest first, at most 40), then promoted skills. "
-                  "The thread's last 40 messages follow it.")
+    note = Label("Exactly the system message the next turn sends: the connection's base prompt, the memory "
+                 "block (nodes at strength 0.75 or more, strongest first, at most 40), then promoted skills. "
+                 "The thread's last 40 messages follow it.")
     note.setObjectName("Muted")
     note.setWordWrap(True)
     layout.addWidget(note)

@@ -20,11 +20,14 @@ from desktop.models.connection_model import status_icon
 from desktop.models.thread_model import THREAD_ROLE, ThreadDelegate, ThreadListModel
 from desktop.models.transcript_model import TranscriptModel
 from desktop.ops import Op
+from desktop.safe_text import ask, tip
 from desktop.views import console_actions
 from desktop.views.console_transcript import FIRST_PAGE, PAGE, TranscriptController  # noqa: F401
 from desktop.views.console_turns import TurnController
 from desktop.views.console_view import ConsoleView
 from desktop.widgets.search_panel import SearchResults
+
+STATUS_ROLE = Qt.ItemDataRole.UserRole + 1  # a connection's status, for its icon
 
 
 class ConsolePage(ConsoleView):
@@ -54,10 +57,14 @@ class ConsolePage(ConsoleView):
         self.new_button.clicked.connect(self.new_thread)
         self.search_box.textChanged.connect(self._on_search_text)
         self.search_results.picked.connect(self.jump_to_message)
+        self.search_box.to_results.connect(self.search_results.focus_results)
+        self.search_box.returnPressed.connect(self.search_results.pick_current)
+        self.search_results.leave.connect(lambda: self.search_box.setFocus(Qt.FocusReason.TabFocusReason))
         self.thread_view.customContextMenuRequested.connect(self._thread_menu)
         self.thread_view.selectionModel().currentChanged.connect(self._on_thread_selected)
         self.connection_combo.currentIndexChanged.connect(self._on_connection_picked)
         self.prompt_button.clicked.connect(lambda: console_actions.preview_prompt(self))
+        self.prompt_action.triggered.connect(lambda: console_actions.preview_prompt(self))
         self.export_markdown_action.triggered.connect(lambda: console_actions.export_dialog(self, "markdown"))
         self.export_json_action.triggered.connect(lambda: console_actions.export_dialog(self, "json"))
         self.transcript.rowsInserted.connect(self.update_empty_state)
@@ -70,7 +77,9 @@ class ConsolePage(ConsoleView):
         self.stop_button.clicked.connect(self.stop)
         QShortcut(QKeySequence.StandardKey.Find, self, activated=self.search_box.setFocus)
         QShortcut(QKeySequence.StandardKey.New, self, activated=self.new_thread)
-        QShortcut(QKeySequence("Esc"), self.search_box, activated=self.search_box.clear)
+        # Esc clears the search only from the box (window-wide, it fired on every page and in the results)
+        QShortcut(QKeySequence("Esc"), self.search_box, activated=self.search_box.clear,
+                  context=Qt.ShortcutContext.WidgetShortcut)
         QShortcut(QKeySequence("F2"), self.thread_view, activated=self._rename_current)
         bus.changed.connect(self._on_changed)
 
@@ -100,7 +109,8 @@ class ConsolePage(ConsoleView):
         self.connection_combo.clear()
         for cid, name, model, status in rows:
             self.connection_combo.addItem(status_icon(status), f"{name} · {model}", cid)
-            self.connection_combo.setItemData(self.connection_combo.count() - 1, status, Qt.ItemDataRole.ToolTipRole)
+            self.connection_combo.setItemData(self.connection_combo.count() - 1, status, STATUS_ROLE)
+            self.connection_combo.setItemData(self.connection_combo.count() - 1, tip(status), Qt.ItemDataRole.ToolTipRole)
         found = self.connection_combo.findData(wanted)
         self.connection_combo.setCurrentIndex(found if found >= 0 else 0)
         self.connection_combo.blockSignals(False)
@@ -111,7 +121,7 @@ class ConsolePage(ConsoleView):
         """Status icons are pixmaps drawn in the theme's colours: draw them again after a switch."""
         combo = self.connection_combo
         for i in range(combo.count()):
-            combo.setItemIcon(i, status_icon(combo.itemData(i, Qt.ItemDataRole.ToolTipRole) or "offline"))
+            combo.setItemIcon(i, status_icon(combo.itemData(i, STATUS_ROLE) or "offline"))
 
     def _follow_connection(self, connection_id: str | None) -> None:
         """Opening a thread selects the connection it talks to (if it still exists)."""
@@ -233,8 +243,8 @@ class ConsolePage(ConsoleView):
     def delete_thread(self, conversation_id: str, confirm: bool = True) -> None:
         if confirm:
             title = self.title_of(conversation_id) or "this thread"
-            answer = QMessageBox.question(self, "Delete thread",
-                                          f"Delete “{title}” and all its messages? This cannot be undone.")
+            answer = ask(self, "Delete thread",
+                         f"Delete “{title}” and all its messages? This cannot be undone.")
             if answer != QMessageBox.StandardButton.Yes:
                 return
         console_actions.delete_thread(self, conversation_id)

@@ -9,11 +9,11 @@ through the page's public methods and these public widgets only.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QHBoxLayout,
-    QLabel,
     QListView,
     QMenu,
     QPushButton,
@@ -24,10 +24,55 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.safe_text import Label
 from desktop.widgets.composer import Composer
 from desktop.widgets.elided_label import ElidedLabel
 from desktop.widgets.search_panel import SearchBox
 from desktop.widgets.transcript_view import TranscriptView
+
+
+class CollapsingHeader(QWidget):
+    """A row whose trailing buttons fold into one "⋯" menu button when the row is too narrow to show
+    them whole. The choice depends only on the row's width and the widgets' size hints (hidden ones
+    included), never on what is shown now, so it cannot flip back and forth."""
+
+    TITLE_ROOM = 120  # what the first widget (the title) keeps before the buttons fold
+
+    def __init__(self):
+        super().__init__()
+        self.row = QHBoxLayout(self)
+        self.row.setContentsMargins(0, 0, 0, 0)
+        self._folding: list[QWidget] = []
+        self._keep: list[QWidget] = []
+        self._more: QWidget | None = None
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+
+    def fold(self, widgets: list[QWidget], into: QWidget, keep: list[QWidget]) -> None:
+        self._folding, self._more, self._keep = widgets, into, keep
+        self._arrange(self.width())
+
+    def needed_width(self) -> int:
+        """The width that shows every button whole beside the title's room and the others' minimum."""
+        spacing = max(0, self.row.spacing())
+        title, *others = self._keep
+        widths = [self.TITLE_ROOM] + [w.minimumSizeHint().width() for w in others] + \
+                 [w.sizeHint().width() for w in self._folding]
+        return sum(widths) + spacing * (len(widths) - 1)
+
+    def folded(self) -> bool:
+        return self._more is not None and self._more.isVisibleTo(self)
+
+    def _arrange(self, width: int) -> None:
+        if self._more is None:
+            return
+        fold = width < self.needed_width()
+        for widget in self._folding:
+            widget.setVisible(not fold)
+        self._more.setVisible(fold)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
+        self._arrange(event.size().width())
+        super().resizeEvent(event)
 
 
 class ConsoleView(QWidget):
@@ -48,7 +93,7 @@ class ConsoleView(QWidget):
         col = QVBoxLayout(left)
         col.setContentsMargins(12, 14, 6, 10)
         head = QHBoxLayout()
-        head.addWidget(QLabel("Threads", objectName="PageTitle"))
+        head.addWidget(Label("Threads", objectName="PageTitle"))
         head.addStretch(1)
         self.new_button = QPushButton("+ New thread")
         head.addWidget(self.new_button)
@@ -72,7 +117,8 @@ class ConsoleView(QWidget):
         col = QVBoxLayout(right)
         col.setContentsMargins(6, 14, 14, 12)
         col.setSpacing(8)
-        header = QHBoxLayout()
+        self.header = CollapsingHeader()
+        header = self.header.row
         self.title_label = ElidedLabel("No thread yet", objectName="PageTitle")
         self.title_label.setMinimumWidth(60)
         header.addWidget(self.title_label, 1)
@@ -96,14 +142,29 @@ class ConsoleView(QWidget):
         self.export_json_action = self.export_menu.addAction("As JSON…")
         self.export_button.setMenu(self.export_menu)
         header.addWidget(self.export_button)
-        col.addLayout(header)
-        self.connection_note = QLabel("", objectName="Muted")
+        # In a narrow window the two buttons fold into "⋯" (a squeezed button read "em pro", "E…▾").
+        self.prompt_action = QAction("System prompt…", self)
+        self.more_button = QToolButton(text="⋯")
+        self.more_button.setToolTip("System prompt, export")
+        self.more_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.more_menu = QMenu(self.more_button)
+        self.more_menu.addAction(self.prompt_action)
+        self.more_menu.addSeparator()
+        self.more_menu.addAction(self.export_markdown_action)
+        self.more_menu.addAction(self.export_json_action)
+        self.more_button.setMenu(self.more_menu)
+        header.addWidget(self.more_button)
+        self.header.fold([self.prompt_button, self.export_button], into=self.more_button,
+                         keep=[self.title_label, self.connection_combo])
+        col.addWidget(self.header)
+        self.connection_note = Label("", objectName="Muted")
         col.addWidget(self.connection_note)
 
         self.view = TranscriptView()
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         col.addWidget(self.view, 1)
-        self.empty_label = QLabel("", alignment=Qt.AlignmentFlag.AlignCenter, objectName="Muted")
+        self.empty_label = Label("", alignment=Qt.AlignmentFlag.AlignCenter, objectName="Muted")
+        self.empty_label.setWordWrap(True)
         col.addWidget(self.empty_label)
 
         composer_row = QHBoxLayout()

@@ -10,10 +10,8 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QFrame,
     QHBoxLayout,
-    QLabel,
     QListView,
     QMenu,
-    QMessageBox,
     QPushButton,
     QScrollArea,
     QSpinBox,
@@ -28,6 +26,7 @@ from desktop.dream_controller import DreamController
 from desktop.models.dream_model import STATUS_WORDS, DreamDelegate, DreamListModel
 from desktop.models.record_list_model import RECORD_ROLE
 from desktop.ops import Op
+from desktop.safe_text import Label, inform, warn
 from desktop.views.dream_report_view import ReportView
 
 KIND_LABELS = (("consolidate", "Consolidate memory"), ("replay", "Replay recent turns"),
@@ -45,7 +44,7 @@ class DreamPage(QWidget):
         outer = QVBoxLayout(self)
         outer.setContentsMargins(22, 14, 22, 14)
         head = QHBoxLayout()
-        head.addWidget(QLabel("Dream Mode", objectName="PageTitle"))
+        head.addWidget(Label("Dream Mode", objectName="PageTitle"))
         head.addStretch(1)
         self.dream_now = QToolButton(text="Dream now ▾")
         self.dream_now.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
@@ -55,12 +54,12 @@ class DreamPage(QWidget):
         self.dream_now.setMenu(menu)
         head.addWidget(self.dream_now)
         outer.addLayout(head)
-        self.state_label = QLabel(self.controller.state, objectName="Muted")
+        self.state_label = Label(self.controller.state, objectName="Muted")
         self.state_label.setWordWrap(True)
         outer.addWidget(self.state_label)
-        intro = QLabel("While you are away, the agent reviews its memory, replays recent turns and stress-tests "
-                       "its skills within a budget. A dream only proposes: nothing changes until you accept.",
-                       objectName="Muted")
+        intro = Label("While you are away, the agent reviews its memory, replays recent turns and stress-tests "
+                      "its skills within a budget. A dream only proposes: nothing changes until you accept.",
+                      objectName="Muted")
         intro.setWordWrap(True)
         outer.addWidget(intro)
 
@@ -76,8 +75,8 @@ class DreamPage(QWidget):
         self.list.setUniformItemSizes(True)
         self.list.selectionModel().currentChanged.connect(self._on_selected)
         lcol.addWidget(self.list, 1)
-        self.empty = QLabel("No dreams yet. Choose a dreaming connection below, or use Dream now.",
-                            objectName="Muted")
+        self.empty = Label("No dreams yet. Choose a dreaming connection below, or use Dream now.",
+                           objectName="Muted")
         self.empty.setWordWrap(True)
         lcol.addWidget(self.empty)
         self.delete_button = QPushButton("Delete report")
@@ -88,9 +87,8 @@ class DreamPage(QWidget):
 
         self.report = ReportView()
         self.report.decide.connect(self.decide)
-        scroll = QScrollArea()
+        scroll = QScrollArea(objectName="PageScroll")  # a frame only to show keyboard focus (theme)
         scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(self.report)
         split.addWidget(scroll)
         split.setStretchFactor(0, 2)
@@ -109,7 +107,7 @@ class DreamPage(QWidget):
         card = QFrame(objectName="Card")
         form = QFormLayout(card)
         form.setContentsMargins(14, 10, 14, 10)
-        heading = QLabel("Dream settings")
+        heading = Label("Dream settings")
         heading.setStyleSheet("font-weight: 600;")
         form.addRow(heading)
         self.enabled = QCheckBox("Dream while I am away")
@@ -238,7 +236,7 @@ class DreamPage(QWidget):
         try:
             self.controller.dream_now(kind, self.connection.currentData() or None)
         except (RuntimeError, ValueError) as exc:
-            QMessageBox.information(self, "Dream Mode", str(exc))
+            inform(self, "Dream Mode", str(exc))
             return
         self.state_label.setText(self.controller.state)
 
@@ -250,7 +248,7 @@ class DreamPage(QWidget):
         Op(self, lambda: fn(db, report_id, proposal_id), "Applying the proposal") \
             .changes("dream_reports", "memory_nodes", "skills") \
             .success(bus.notice.emit) \
-            .failure(lambda exc: QMessageBox.warning(self, "Dream Mode", str(exc))).run()
+            .failure(lambda exc: warn(self, "Dream Mode", str(exc))).run()
 
     def delete_selected(self) -> None:
         from agent.dream.reports import delete_report

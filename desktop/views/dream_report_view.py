@@ -6,22 +6,22 @@ Accept is never blind; a stress finding lists what failed, each distinct line on
 
 from __future__ import annotations
 
-from html import escape
-
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from desktop.models.dream_model import STATUS_WORDS
 from desktop.models.thread_model import relative_time
+from desktop.safe_text import Html, HtmlLabel, Label, escape
 from desktop.widgets.prompt_diff import PromptDiffView
 
 VERDICT_WORDS = {"better": "▲ better", "worse": "▼ worse", "same": "= same"}
 
 
 def _label(text: str, name: str = "", rich: bool = False) -> QLabel:
-    label = QLabel(text, objectName=name) if name else QLabel(text)
+    """Plain text, or (rich) an `Html` value: the report's fields come from a model and from sync."""
+    kind = HtmlLabel if rich else Label
+    label = kind(text, objectName=name) if name else kind(text)
     label.setWordWrap(True)
-    label.setTextFormat(Qt.TextFormat.RichText if rich else Qt.TextFormat.PlainText)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     return label
 
@@ -50,8 +50,8 @@ class ReportView(QWidget):
             self._col.addWidget(_label("Pick a dream on the left to see what it found.", "Muted"))
             self._col.addStretch(1)
             return
-        title = QLabel(f"{report.kind.capitalize()} — {STATUS_WORDS.get(report.status, report.status)}",
-                       objectName="PageTitle")
+        title = Label(f"{report.kind.capitalize()} — {STATUS_WORDS.get(report.status, report.status)}",
+                      objectName="PageTitle")
         self._col.addWidget(title)
         budget = report.budget or {}
         used = (f"{budget.get('requests', 0)} of {budget.get('max_requests', '?')} requests, "
@@ -98,7 +98,7 @@ class ReportView(QWidget):
             row.addWidget(accept)
             row.addWidget(reject)
         else:
-            row.addWidget(QLabel("✓ Accepted" if state == "accepted" else "✗ Rejected", objectName="Muted"))
+            row.addWidget(Label("✓ Accepted" if state == "accepted" else "✗ Rejected", objectName="Muted"))
         return card
 
     def _prompt_change(self, proposal: dict) -> QWidget:
@@ -121,11 +121,11 @@ class ReportView(QWidget):
     def _finding(self, finding: dict) -> QWidget:
         if finding.get("kind") == "replay":
             verdict = VERDICT_WORDS.get(finding.get("verdict"), finding.get("verdict", ""))
-            html = (f"<b>{escape(verdict)}</b> — {escape(_short(finding.get('question', ''), 160))}<br>"
-                    f"<span>before: {escape(_short(finding.get('old', ''), 240))}</span><br>"
-                    f"<span>now: {escape(_short(finding.get('new', ''), 240))}</span>")
+            html = Html("<b>{}</b> — {}<br><span>before: {}</span><br><span>now: {}</span>").format(
+                verdict, _short(finding.get("question", ""), 160), _short(finding.get("old", ""), 240),
+                _short(finding.get("new", ""), 240))
             if finding.get("reason"):
-                html += f"<br><i>{escape(_short(finding['reason'], 240))}</i>"
+                html += Html("<br><i>{}</i>").format(_short(finding["reason"], 240))
             return _label(html, rich=True)
         if finding.get("kind") == "stress":
             from agent.dream.stress import count_lines
@@ -137,23 +137,23 @@ class ReportView(QWidget):
         return _label("• " + str(finding.get("text", "")))
 
 
-def _detail(proposal: dict) -> str:
+def _detail(proposal: dict) -> Html:
     kind = proposal.get("kind")
     if kind in ("merge", "keep_one"):
         labels = proposal.get("labels") or []
-        lines = [escape(f"“{label}”") for label in labels]
+        lines = [Html("“{}”").format(label) for label in labels]
         if kind == "merge" and proposal.get("label"):
-            lines.append("→ " + escape(f"“{proposal['label']}”"))
+            lines.append(Html("→ “{}”").format(proposal["label"]))
         if proposal.get("reason"):
-            lines.append("<i>" + escape(proposal["reason"]) + "</i>")
-        return "<br>".join(lines)
+            lines.append(Html("<i>{}</i>").format(proposal["reason"]))
+        return Html("<br>").join(lines)
     if kind == "reword":
-        return escape(f"“{proposal.get('old_label', '')}”") + "<br>→ " + escape(f"“{proposal.get('label', '')}”")
+        return Html("“{}”<br>→ “{}”").format(proposal.get("old_label", ""), proposal.get("label", ""))
     if kind == "delete":
-        return escape(f"“{proposal.get('label', '')}”")
+        return Html("“{}”").format(proposal.get("label", ""))
     if kind in ("demote", "edit"):
         return escape(proposal.get("reason", ""))
-    return ""
+    return Html("")
 
 
 def _short(text: str, limit: int) -> str:

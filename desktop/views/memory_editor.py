@@ -13,13 +13,13 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QDoubleSpinBox,
     QFormLayout,
-    QLabel,
     QPlainTextEdit,
     QVBoxLayout,
 )
 
 from desktop.bus import bus
 from desktop.ops import Op
+from desktop.safe_text import Label
 
 LABEL_LIMIT = 2000  # agent.memory.LABEL_LIMIT (not imported here: the dialog must open without agent/)
 CATEGORIES = ("fact", "preference", "goal", "style")
@@ -48,7 +48,7 @@ class MemoryEditor(QDialog):
         self.db, self.source = db, source
         layout = QVBoxLayout(self)
         if note:
-            hint = QLabel(note, objectName="EditorNote")
+            hint = Label(note, objectName="EditorNote")
             hint.setProperty("muted", True)
             hint.setWordWrap(True)
             layout.addWidget(hint)
@@ -60,7 +60,7 @@ class MemoryEditor(QDialog):
         self.label_edit.submitted.connect(self.save)
         self.label_edit.textChanged.connect(self._check)
         form.addRow("Fact", self.label_edit)
-        self.count = QLabel("", objectName="Muted")
+        self.count = Label("", objectName="Muted")
         form.addRow("", self.count)
         self.category = QComboBox()
         self.category.setEditable(True)
@@ -76,7 +76,7 @@ class MemoryEditor(QDialog):
         self.strength.setToolTip("0.75 or more: injected into every chat turn")
         form.addRow("Strength", self.strength)
         layout.addLayout(form)
-        self.error = QLabel("", objectName="Error")
+        self.error = Label("", objectName="Error")
         self.error.setWordWrap(True)
         self.error.hide()
         layout.addWidget(self.error)

@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QHBoxLayout,
     QHeaderView,
-    QLabel,
     QLineEdit,
     QMessageBox,
     QPushButton,
@@ -41,6 +40,7 @@ from desktop.models.memory_model import (
     MemoryTableModel,
 )
 from desktop.ops import Op
+from desktop.safe_text import Label, ask
 from desktop.views.memory_editor import MemoryEditor
 from desktop.views.memory_panel import AgentViewPanel
 
@@ -76,7 +76,7 @@ class MemoryPage(QWidget):
         col.setContentsMargins(18, 14, 8, 12)
         col.setSpacing(8)
         header = QHBoxLayout()
-        header.addWidget(QLabel("Memory Atlas", objectName="PageTitle"))
+        header.addWidget(Label("Memory Atlas", objectName="PageTitle"))
         header.addStretch(1)
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search memory…")
@@ -89,7 +89,7 @@ class MemoryPage(QWidget):
         self.add_button.clicked.connect(self.open_add)
         header.addWidget(self.add_button)
         col.addLayout(header)
-        self.summary = QLabel("", objectName="Muted")
+        self.summary = Label("", objectName="Muted")
         col.addWidget(self.summary)
 
         self.model = MemoryTableModel(self)
@@ -119,12 +119,12 @@ class MemoryPage(QWidget):
         self.table.clicked.connect(self._on_clicked)
         self.table.selectionModel().currentRowChanged.connect(lambda *_: self._update_buttons())
         col.addWidget(self.table, 1)
-        self.empty = QLabel("", objectName="Muted", alignment=Qt.AlignmentFlag.AlignCenter)
+        self.empty = Label("", objectName="Muted", alignment=Qt.AlignmentFlag.AlignCenter)
         self.empty.setWordWrap(True)
         col.addWidget(self.empty)
         footer = QHBoxLayout()
-        hint = QLabel("Double-click a label, strength or category to edit it · ✶ injected  ◌ 0.4–0.75  · below",
-                      objectName="Muted")
+        hint = Label("Double-click a label, strength or category to edit it · ✶ injected  ◌ 0.4–0.75  · below",
+                     objectName="Muted")
         hint.setWordWrap(True)
         footer.addWidget(hint, 1)
         self.delete_button = QPushButton("Delete")
@@ -310,9 +310,9 @@ class MemoryPage(QWidget):
             return
         label = self.model.node_at(self.model.row_of(node_id)).node.label
         if confirm:
-            answer = QMessageBox.question(self, "Delete memory node",
-                                          f"Delete “{label[:120]}”? It is removed from every device at the next "
-                                          "sync and cannot be brought back (you can add it again).")
+            answer = ask(self, "Delete memory node",
+                         f"Delete “{label[:120]}”? It is removed from every device at the next "
+                         "sync and cannot be brought back (you can add it again).")
             if answer != QMessageBox.StandardButton.Yes:
                 return
         db = self.ctx.db

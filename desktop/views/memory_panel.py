@@ -9,12 +9,13 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFrame,
-    QLabel,
     QListWidget,
     QListWidgetItem,
     QPlainTextEdit,
     QVBoxLayout,
 )
+
+from desktop.safe_text import Label, tip
 
 EMPTY_BLOCK = ("(no memory block: no node is at 0.75 or more, so nothing from the Atlas is sent — "
                "reinforce a node or raise its strength)")
@@ -30,12 +31,12 @@ class AgentViewPanel(QFrame):
         col = QVBoxLayout(self)
         col.setContentsMargins(14, 12, 14, 12)
         col.setSpacing(6)
-        col.addWidget(QLabel("What the agent sees", objectName="SectionTitle"))
+        col.addWidget(Label("What the agent sees", objectName="SectionTitle"))
         self.connection = QComboBox()
         self.connection.setToolTip("The connection whose system message is shown")
         self.connection.currentIndexChanged.connect(lambda _i: self.connection_changed.emit(self.connection_id()))
         col.addWidget(self.connection)
-        self.sizes = QLabel("", objectName="Muted")
+        self.sizes = Label("", objectName="Muted")
         self.sizes.setWordWrap(True)
         self.sizes.setToolTip("Characters exactly; tokens estimated as characters ÷ 4 (a real tokenizer may "
                               "differ by a third either way). The system message is the connection's base "
@@ -50,7 +51,7 @@ class AgentViewPanel(QFrame):
         self.text.setReadOnly(True)
         self.text.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
         col.addWidget(self.text, 3)
-        self.over_title = QLabel("", objectName="Muted")
+        self.over_title = Label("", objectName="Muted")
         self.over_title.setWordWrap(True)
         col.addWidget(self.over_title)
         self.over_cap = QListWidget()
@@ -84,7 +85,7 @@ class AgentViewPanel(QFrame):
         for view in block.over_cap:
             item = QListWidgetItem(f"{view.effective:.2f}  {view.node.label}")
             item.setData(Qt.ItemDataRole.UserRole, view.id)
-            item.setToolTip(view.node.label)
+            item.setToolTip(tip(view.node.label))
             self.over_cap.addItem(item)
         if block.over_cap:
             self.over_title.setText(f"Left out by the cap of 40 ({len(block.over_cap)}): strong enough, "

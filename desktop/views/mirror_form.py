@@ -11,7 +11,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
@@ -26,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from agent.mirror_request import MAX_BUDGET_TOKENS, MIN_BUDGET_TOKENS, ReviewSpec
+from desktop.safe_text import Label
 
 THREADS_TAB, PASTE_TAB = 0, 1
 
@@ -41,7 +41,7 @@ class ReviewForm(QWidget):
         col = QVBoxLayout(self)
         col.setContentsMargins(4, 0, 0, 0)
         col.setSpacing(8)
-        col.addWidget(QLabel("New review", objectName="PageTitle"))
+        col.addWidget(Label("New review", objectName="PageTitle"))
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.title = QLineEdit(placeholderText="e.g. Coding help, last week")
@@ -65,7 +65,7 @@ class ReviewForm(QWidget):
         col.addWidget(self.source, 1)
 
         budget_row = QHBoxLayout()
-        budget_row.addWidget(QLabel("Budget"))
+        budget_row.addWidget(Label("Budget"))
         self.budget = QSpinBox()
         self.budget.setRange(MIN_BUDGET_TOKENS, MAX_BUDGET_TOKENS)
         self.budget.setSingleStep(1000)
@@ -74,7 +74,7 @@ class ReviewForm(QWidget):
         budget_row.addWidget(self.budget)
         budget_row.addStretch(1)
         col.addLayout(budget_row)
-        self.size = QLabel("", objectName="Muted")
+        self.size = Label("", objectName="Muted")
         self.size.setWordWrap(True)
         self.size.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         col.addWidget(self.size)
@@ -96,7 +96,7 @@ class ReviewForm(QWidget):
         run_row.addWidget(self.progress, 1)
         run_row.addStretch(0)
         col.addLayout(run_row)
-        self.status = QLabel("", objectName="Muted")
+        self.status = Label("", objectName="Muted")
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         col.addWidget(self.status)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtWidgets import (
     QHBoxLayout,
-    QLabel,
     QListView,
     QMessageBox,
     QPushButton,
@@ -24,6 +23,7 @@ from desktop.bus import bus
 from desktop.models.mirror_model import ReportDelegate, ReportListModel
 from desktop.models.record_list_model import RECORD_ROLE
 from desktop.ops import Op
+from desktop.safe_text import Label, ask, warn
 from desktop.views.mirror_form import ReviewForm
 from desktop.views.mirror_report_view import ReportData, ReportView
 
@@ -60,15 +60,15 @@ class MirrorPage(QWidget):
         outer = QVBoxLayout(self)
         outer.setContentsMargins(22, 14, 22, 14)
         head = QHBoxLayout()
-        head.addWidget(QLabel("Mirror Mode", objectName="PageTitle"))
+        head.addWidget(Label("Mirror Mode", objectName="PageTitle"))
         head.addStretch(1)
         self.new_button = QPushButton("+ New review")
         self.new_button.clicked.connect(self.new_review)
         head.addWidget(self.new_button)
         outer.addLayout(head)
-        intro = QLabel("A review of how a connection behaved, grounded in its logs: every claim quotes them, "
-                       "and “no change needed” is a valid answer. Nothing changes until you click.",
-                       objectName="Muted")
+        intro = Label("A review of how a connection behaved, grounded in its logs: every claim quotes them, "
+                      "and “no change needed” is a valid answer. Nothing changes until you click.",
+                      objectName="Muted")
         intro.setWordWrap(True)
         outer.addWidget(intro)
 
@@ -85,7 +85,7 @@ class MirrorPage(QWidget):
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # the delegate elides
         self.list.selectionModel().currentChanged.connect(self._on_selected)
         lcol.addWidget(self.list, 1)
-        self.empty = QLabel("No reviews yet.", objectName="Muted")
+        self.empty = Label("No reviews yet.", objectName="Muted")
         lcol.addWidget(self.empty)
         self.delete_button = QPushButton("Delete report")
         self.delete_button.clicked.connect(self.delete_selected)
@@ -310,7 +310,7 @@ class MirrorPage(QWidget):
             self.refresh()
 
         Op(self, fn, label).changes(*tables).success(ok).failure(
-            lambda exc: QMessageBox.warning(self, "Mirror Mode", describe_failure(exc))).run()
+            lambda exc: warn(self, "Mirror Mode", describe_failure(exc))).run()
 
     def apply_prompt(self, report_id: str) -> None:
         from agent import mirror
@@ -327,13 +327,13 @@ class MirrorPage(QWidget):
 
         def failed(exc) -> None:
             if isinstance(exc, mirror.PromptChanged) and not force:
-                answer = QMessageBox.question(self, "Undo the applied prompt", f"{exc}",
-                                              QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-                                              QMessageBox.StandardButton.Cancel)
+                answer = ask(self, "Undo the applied prompt", f"{exc}",
+                             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+                             QMessageBox.StandardButton.Cancel)
                 if answer == QMessageBox.StandardButton.Yes:
                     self.undo_prompt(report_id, force=True)
                 return
-            QMessageBox.warning(self, "Mirror Mode", describe_failure(exc))
+            warn(self, "Mirror Mode", describe_failure(exc))
 
         def ok(_result) -> None:
             bus.notice.emit("Previous prompt restored.")

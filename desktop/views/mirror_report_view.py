@@ -6,7 +6,6 @@ The view only shows and asks; the page runs the actions (agent/mirror.py) and sh
 from __future__ import annotations
 
 from dataclasses import dataclass
-from html import escape
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -22,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.models.thread_model import relative_time
+from desktop.safe_text import Html, HtmlLabel, Label
 from desktop.theme import colors
 from desktop.widgets.prompt_diff import PromptDiffView
 
@@ -39,9 +39,10 @@ class ReportData:
 
 
 def _label(text: str, name: str = "", rich: bool = False) -> QLabel:
-    label = QLabel(text, objectName=name) if name else QLabel(text)
+    """Plain text, or (rich) an `Html` value: claims and quotes come from a model's answer."""
+    kind = HtmlLabel if rich else Label
+    label = kind(text, objectName=name) if name else kind(text)
     label.setWordWrap(True)
-    label.setTextFormat(Qt.TextFormat.RichText if rich else Qt.TextFormat.PlainText)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     return label
 
@@ -101,7 +102,7 @@ class ReportView(QWidget):
         card.setStyleSheet("QScrollArea, QWidget#ColumnBody { background: transparent; border: none; }")
         col = QVBoxLayout(card)
         col.setContentsMargins(10, 8, 4, 8)
-        head = QLabel(heading)
+        head = Label(heading)
         head.setStyleSheet("font-weight: 600;")
         col.addWidget(head)
         scroll = QScrollArea()
@@ -123,7 +124,7 @@ class ReportView(QWidget):
         card = QFrame(objectName="Card")
         col = QVBoxLayout(card)
         col.setContentsMargins(10, 8, 10, 8)
-        head = QLabel("Suggested prompt")
+        head = Label("Suggested prompt")
         head.setStyleSheet("font-weight: 600;")
         col.addWidget(head)
         self.prompt_state = _label("", "Muted")
@@ -200,16 +201,15 @@ class ReportView(QWidget):
         return " · ".join(parts)
 
     @staticmethod
-    def _extras(details: dict) -> str:
+    def _extras(details: dict) -> Html:
         lines = []
-        used = [escape(str(m.get("label", ""))) for m in details.get("memory_used") or []]
+        used = [m.get("label", "") for m in details.get("memory_used") or []]
         if used:
-            lines.append("Memory the replies relied on (reinforced): " + "; ".join(used))
-        scores = [f"{escape(str(s.get('name', '')))} {float(s.get('score', 0)):.2f}"
-                  for s in details.get("skill_scores") or []]
+            lines.append(Html("Memory the replies relied on (reinforced): {}").format("; ".join(map(str, used))))
+        scores = [f"{s.get('name', '')} {float(s.get('score', 0)):.2f}" for s in details.get("skill_scores") or []]
         if scores:
-            lines.append("Skill scores: " + "; ".join(scores))
-        return "<br>".join(lines)
+            lines.append(Html("Skill scores: {}").format("; ".join(scores)))
+        return Html("<br>").join(lines)
 
     def _claim(self, key: str, number: int, claim: dict) -> QWidget:
         c = colors()
@@ -218,13 +218,14 @@ class ReportView(QWidget):
         col.setContentsMargins(0, 0, 0, 0)
         col.setSpacing(3)
         prefix = f"{number}. " if key == "recommendations" else ""
-        tag = "" if claim["verified"] else f' <span style="color:{c.error};">⚠ unverified</span>'
-        col.addWidget(_label(f"{escape(prefix + claim['text'])}{tag}", rich=True))
+        tag = Html("") if claim["verified"] else Html(' <span style="color:{};">⚠ unverified</span>').format(c.error)
+        col.addWidget(_label(Html("{}{}").format(prefix + claim["text"], tag), rich=True))
         for evidence in claim["evidence"]:
             found = evidence.get("verified")
-            mark = (f'<span style="color:{c.online};">✓</span>' if found
-                    else f'<span style="color:{c.error};">✗ not in the logs:</span>')
-            col.addWidget(_label(f'{mark} <i style="color:{c.muted};">“{escape(evidence["quote"])}”</i>', rich=True))
+            mark = (Html('<span style="color:{};">✓</span>').format(c.online) if found
+                    else Html('<span style="color:{};">✗ not in the logs:</span>').format(c.error))
+            col.addWidget(_label(Html('{} <i style="color:{};">“{}”</i>').format(mark, c.muted, evidence["quote"]),
+                                 rich=True))
         if not claim["evidence"]:
             col.addWidget(_label("no quote given", "Muted"))
         if key == "recommendations":

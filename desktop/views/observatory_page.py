@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from desktop.bus import bus
 from desktop.models.connection_model import status_color  # imported with the page, not on its first show
 from desktop.ops import Op
+from desktop.safe_text import Label, tip
 from desktop.widgets.day_chart import DayChart
 
 # Tables whose writes change a number on this page ("theme": colours baked into the chart).
@@ -102,9 +103,9 @@ class Tile(QFrame):
         box = QVBoxLayout(self)
         box.setContentsMargins(14, 10, 14, 10)
         box.setSpacing(0)
-        self.value = QLabel("–", objectName="TileValue")
+        self.value = Label("–", objectName="TileValue")
         self.value.setStyleSheet("font-size: 24px; font-weight: 600;")
-        self.caption = QLabel(label, objectName="Muted")
+        self.caption = Label(label, objectName="Muted")
         box.addWidget(self.value)
         box.addWidget(self.caption)
         self.setAccessibleName(label)
@@ -129,9 +130,8 @@ class ObservatoryPage(QWidget):
         self._running = False
         self._requested_at = 0.0
 
-        scroll = QScrollArea(self)
+        scroll = QScrollArea(self, objectName="PageScroll")  # a frame only to show keyboard focus (theme)
         scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll)
@@ -142,9 +142,9 @@ class ObservatoryPage(QWidget):
         page.setSpacing(12)
 
         head = QHBoxLayout()
-        head.addWidget(QLabel("Observatory", objectName="PageTitle"))
+        head.addWidget(Label("Observatory", objectName="PageTitle"))
         head.addStretch(1)
-        self.updated = QLabel("", objectName="Muted")
+        self.updated = Label("", objectName="Muted")
         head.addWidget(self.updated)
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.setToolTip("Count again (the page also refreshes by itself after every change)")
@@ -166,7 +166,7 @@ class ObservatoryPage(QWidget):
         chart_card = QFrame(objectName="Card")
         chart_box = QVBoxLayout(chart_card)
         chart_box.setContentsMargins(14, 10, 14, 10)
-        chart_box.addWidget(QLabel("Last 14 days", objectName="SectionTitle"))
+        chart_box.addWidget(Label("Last 14 days", objectName="SectionTitle"))
         self.chart = DayChart()
         self.chart.setMinimumHeight(200)
         chart_box.addWidget(self.chart, 1)
@@ -174,7 +174,7 @@ class ObservatoryPage(QWidget):
         middle.addWidget(self._sync_card(), 2)
         page.addLayout(middle)
 
-        page.addWidget(QLabel("Connections", objectName="SectionTitle"))
+        page.addWidget(Label("Connections", objectName="SectionTitle"))
         self.connections = QTableWidget(0, 5)
         self.connections.setHorizontalHeaderLabels(["Connection", "Model", "Status", "Last check", "Last error"])
         self.connections.verticalHeader().hide()
@@ -188,7 +188,7 @@ class ObservatoryPage(QWidget):
         header.setStretchLastSection(True)
         self.connections.setMinimumHeight(120)
         page.addWidget(self.connections)
-        self.no_connections = QLabel("No connections yet: bind one in I · Bind.", objectName="Muted")
+        self.no_connections = Label("No connections yet: bind one in I · Bind.", objectName="Muted")
         page.addWidget(self.no_connections)
         page.addStretch(1)
 
@@ -210,8 +210,8 @@ class ObservatoryPage(QWidget):
         card = QFrame(objectName="Card")
         box = QVBoxLayout(card)
         box.setContentsMargins(14, 10, 14, 10)
-        box.addWidget(QLabel("Sync", objectName="SectionTitle"))
-        self.sync_state = QLabel("–")
+        box.addWidget(Label("Sync", objectName="SectionTitle"))
+        self.sync_state = Label("–")
         self.sync_state.setStyleSheet("font-size: 16px; font-weight: 600;")
         box.addWidget(self.sync_state)
         self.sync_fields: dict[str, QLabel] = {}
@@ -219,13 +219,13 @@ class ObservatoryPage(QWidget):
         form.setHorizontalSpacing(12)
         for row, (key, label) in enumerate((("account", "Signed in as"), ("last_sync", "Last sync"),
                                             ("pending", "Waiting"), ("parked", "Refused"))):
-            form.addWidget(QLabel(label, objectName="Muted"), row, 0)
-            value = QLabel("–")
+            form.addWidget(Label(label, objectName="Muted"), row, 0)
+            value = Label("–")
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             form.addWidget(value, row, 1)
             self.sync_fields[key] = value
         box.addLayout(form)
-        self.sync_error = QLabel("", objectName="Error")
+        self.sync_error = Label("", objectName="Error")
         self.sync_error.setWordWrap(True)
         self.sync_error.hide()
         box.addWidget(self.sync_error)
@@ -282,7 +282,7 @@ class ObservatoryPage(QWidget):
                                                             else "not tested on this device"),
                                            QTableWidgetItem(conn.error or "—"))):
                 if column == 4 and conn.error:
-                    item.setToolTip(conn.error)
+                    item.setToolTip(tip(conn.error))
                 self.connections.setItem(r, column, item)
         self.connections.setVisible(bool(rows))
         self.no_connections.setVisible(not rows)

@@ -7,10 +7,11 @@ which stays open. "Not now" leaves the file locked: sync waits ("Key file locked
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout
+from PySide6.QtWidgets import QDialog, QHBoxLayout, QLineEdit, QPushButton, QVBoxLayout
 
 from desktop.bus import bus
 from desktop.ops import Op
+from desktop.safe_text import Label
 
 EXPLAIN = ("This computer has no OS keychain, so MIRARI keeps your API keys and your sync session in an "
            "encrypted file in the data folder. Enter its passphrase to unlock them for this session.")
@@ -27,15 +28,15 @@ class PassphraseDialog(QDialog):
         self.setMinimumWidth(440)
         col = QVBoxLayout(self)
         col.setSpacing(10)
-        col.addWidget(QLabel("Unlock your keys", objectName="PageTitle"))
-        explain = QLabel(EXPLAIN, objectName="Muted")
+        col.addWidget(Label("Unlock your keys", objectName="PageTitle"))
+        explain = Label(EXPLAIN, objectName="Muted")
         explain.setWordWrap(True)
         col.addWidget(explain)
         self.passphrase = QLineEdit(echoMode=QLineEdit.EchoMode.Password,
                                     placeholderText="Passphrase of the key file")
         self.passphrase.returnPressed.connect(self.unlock)
         col.addWidget(self.passphrase)
-        self.message = QLabel("", objectName="Error")
+        self.message = Label("", objectName="Error")
         self.message.setWordWrap(True)
         col.addWidget(self.message)
         buttons = QHBoxLayout()

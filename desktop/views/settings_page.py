@@ -9,7 +9,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QPushButton,
     QVBoxLayout,
@@ -19,6 +18,7 @@ from PySide6.QtWidgets import (
 from desktop import theme
 from desktop.bus import bus
 from desktop.ops import Op
+from desktop.safe_text import Html, HtmlLabel, Label
 
 MIN_PASSPHRASE = 8  # for a new key file; an existing one opens with whatever it was made with
 THEME_LABELS = {"system": "Follow the OS", "light": "Light", "dark": "Dark"}
@@ -28,7 +28,7 @@ def _card(title: str) -> tuple[QFrame, QVBoxLayout]:
     card = QFrame(objectName="Card")
     col = QVBoxLayout(card)
     col.setContentsMargins(18, 14, 18, 14)
-    heading = QLabel(title)
+    heading = Label(title)
     heading.setStyleSheet("font-weight: 600; font-size: 14px;")
     col.addWidget(heading)
     return card, col
@@ -43,23 +43,23 @@ class SettingsPage(QWidget):
         outer = QVBoxLayout(self)
         outer.setContentsMargins(22, 14, 22, 14)
         outer.setSpacing(14)
-        outer.addWidget(QLabel("Settings", objectName="PageTitle"))
+        outer.addWidget(Label("Settings", objectName="PageTitle"))
 
         # --- data ---
         card, col = _card("Data location")
         db_path = ctx.db.path if ctx.db is not None else ctx.data_dir
-        self.data_label = QLabel(str(ctx.data_dir))
+        self.data_label = Label(str(ctx.data_dir))
         self.data_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         col.addWidget(self.data_label)
-        note = QLabel(f"Database: {db_path}. Change it with --data-dir or MIRARI_DATA_DIR; "
-                      "a backup copy is made before every schema upgrade.", objectName="Muted")
+        note = Label(f"Database: {db_path}. Change it with --data-dir or MIRARI_DATA_DIR; "
+                     "a backup copy is made before every schema upgrade.", objectName="Muted")
         note.setWordWrap(True)
         col.addWidget(note)
         from agent.logging_setup import current_log_file
 
         log_file = current_log_file()
-        self.log_label = QLabel(f"Log: {log_file} (API keys are masked in it)" if log_file else
-                                "Log: console only", objectName="Muted")
+        self.log_label = Label(f"Log: {log_file} (API keys are masked in it)" if log_file else
+                               "Log: console only", objectName="Muted")
         self.log_label.setWordWrap(True)
         self.log_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         col.addWidget(self.log_label)
@@ -70,10 +70,10 @@ class SettingsPage(QWidget):
 
         # --- keys ---
         card, col = _card("API keys")
-        self.key_status = QLabel("")
+        self.key_status = HtmlLabel("")
         self.key_status.setWordWrap(True)
         col.addWidget(self.key_status)
-        self.key_explain = QLabel("", objectName="Muted")
+        self.key_explain = Label("", objectName="Muted")
         self.key_explain.setWordWrap(True)
         col.addWidget(self.key_explain)
         self.fallback = QWidget()
@@ -99,7 +99,7 @@ class SettingsPage(QWidget):
         self.memory_button.setToolTip("Keys are forgotten when MIRARI exits; nothing is written to disk")
         self.memory_button.clicked.connect(self.use_memory_only)
         fcol.addWidget(self.memory_button, 0, Qt.AlignmentFlag.AlignLeft)
-        self.key_error = QLabel("", objectName="Error")
+        self.key_error = Label("", objectName="Error")
         self.key_error.setWordWrap(True)
         self.key_error.hide()
         fcol.addWidget(self.key_error)
@@ -109,7 +109,7 @@ class SettingsPage(QWidget):
         # --- appearance ---
         card, col = _card("Appearance")
         row = QHBoxLayout()
-        row.addWidget(QLabel("Theme"))
+        row.addWidget(Label("Theme"))
         self.theme_combo = QComboBox()
         for key, label in THEME_LABELS.items():
             self.theme_combo.addItem(label, key)
@@ -131,7 +131,7 @@ class SettingsPage(QWidget):
     # --- keys ------------------------------------------------------------------------------------
     def show_key_status(self) -> None:
         status = self.ctx.secrets.status()
-        self.key_status.setText(f"<b>Keys are kept in:</b> {status.label}")
+        self.key_status.setText(Html("<b>Keys are kept in:</b> {}").format(status.label))
         if status.mode == "keychain":
             self.key_explain.setText("Each connection's key is stored in your operating system's keychain under "
                                      "“MIRARI”. Keys never enter the database, exports, logs or sync.")

@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QDialog,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QPushButton,
     QRadioButton,
@@ -27,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.ops import Op
+from desktop.safe_text import Label
 
 INTRO = ("Sync keeps this data in your own Supabase project and on every device you sign in on. "
          "Your project's URL and anon key are under Project Settings → API.")
@@ -81,7 +81,7 @@ class StoreChoice(QWidget):
         else:
             text = ("This computer has no OS keychain. Where should MIRARI keep your session "
                     "(and your API keys)?")
-        self.explain = QLabel(text, objectName="Muted")
+        self.explain = Label(text, objectName="Muted")
         self.explain.setWordWrap(True)
         col.addWidget(self.explain)
         self.file_choice = QRadioButton("In an encrypted file, unlocked by a passphrase")
@@ -154,9 +154,9 @@ class SignInDialog(QDialog):
         self.setMinimumWidth(460)
         col = QVBoxLayout(self)
         col.setSpacing(10)
-        title = QLabel("Sign in to sync", objectName="PageTitle")
+        title = Label("Sign in to sync", objectName="PageTitle")
         col.addWidget(title)
-        intro = QLabel(INTRO, objectName="Muted")
+        intro = Label(INTRO, objectName="Muted")
         intro.setWordWrap(True)
         col.addWidget(intro)
         form = QFormLayout()
@@ -172,7 +172,7 @@ class SignInDialog(QDialog):
         col.addLayout(form)
         self.store_choice = StoreChoice(ctx.secrets)
         col.addWidget(self.store_choice)
-        self.message = QLabel("", objectName="Error")
+        self.message = Label("", objectName="Error")
         self.message.setWordWrap(True)
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         col.addWidget(self.message)

@@ -28,12 +28,13 @@ from agent.skill_tests import describe
 from agent.skills import MOVE_LABELS
 from desktop.models.skill_model import SkillRow
 from desktop.ops import Op
+from desktop.safe_text import Label, ask, tip
 from desktop.views.skill_actions import last_test_long
 from desktop.views.skill_dialogs import TestCaseDialog
 
 
 def _muted(text: str = "") -> QLabel:
-    label = QLabel(text, objectName="Muted")
+    label = Label(text, objectName="Muted")
     label.setWordWrap(True)
     return label
 
@@ -57,7 +58,7 @@ class SkillDetail(QFrame):
         self.name_edit = QLineEdit(objectName="SkillName")
         self.name_edit.setPlaceholderText("Skill name")
         head.addWidget(self.name_edit, 1)
-        self.meta_label = QLabel("")
+        self.meta_label = Label("")
         head.addWidget(self.meta_label)
         col.addLayout(head)
 
@@ -84,7 +85,7 @@ class SkillDetail(QFrame):
         fields.addRow("Description", self.description_edit)
         fields.addRow("Category", self.category_edit)
         col.addLayout(fields)
-        col.addWidget(QLabel("Template prompt — added to the system message while the skill is promoted"))
+        col.addWidget(Label("Template prompt — added to the system message while the skill is promoted"))
         self.prompt_edit = QPlainTextEdit()
         self.prompt_edit.setMinimumHeight(90)
         col.addWidget(self.prompt_edit, 2)
@@ -99,7 +100,7 @@ class SkillDetail(QFrame):
         saves.addWidget(self.save_button)
         col.addLayout(saves)
 
-        col.addWidget(QLabel("Tests — each case is sent with and without the skill"))
+        col.addWidget(Label("Tests — each case is sent with and without the skill"))
         self.case_list = QListWidget(objectName="SkillCases")
         self.case_list.setMinimumHeight(70)
         self.case_list.itemDoubleClicked.connect(lambda _item: self.edit_case())
@@ -115,7 +116,7 @@ class SkillDetail(QFrame):
         for button in (self.add_case_button, self.edit_case_button, self.remove_case_button):
             case_buttons.addWidget(button)
         case_buttons.addStretch(1)
-        case_buttons.addWidget(QLabel("Promote at score ≥"))
+        case_buttons.addWidget(Label("Promote at score ≥"))
         self.threshold_spin = QDoubleSpinBox()
         self.threshold_spin.setRange(0.0, 1.0)
         self.threshold_spin.setSingleStep(0.05)
@@ -126,7 +127,7 @@ class SkillDetail(QFrame):
         col.addLayout(case_buttons)
 
         run = QHBoxLayout()
-        run.addWidget(QLabel("Run on"))
+        run.addWidget(Label("Run on"))
         self.connection_combo = QComboBox()
         self.connection_combo.setMinimumContentsLength(12)
         self.connection_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
@@ -148,7 +149,7 @@ class SkillDetail(QFrame):
         self.progress.setTextVisible(True)
         self.progress.hide()
         col.addWidget(self.progress)
-        self.result_label = QLabel("")
+        self.result_label = Label("")
         self.result_label.setWordWrap(True)
         self.result_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         col.addWidget(self.result_label)
@@ -212,7 +213,7 @@ class SkillDetail(QFrame):
             prompt = " ".join(case.get("prompt", "").split())
             item = QListWidgetItem(f"{number}. {prompt[:70]}{'…' if len(prompt) > 70 else ''} — {checks}"
                                    + results.get(number - 1, ""))
-            item.setToolTip(case.get("prompt", ""))
+            item.setToolTip(tip(case.get("prompt", "")))
             self.case_list.addItem(item)
         if self.cases:
             self.case_list.setCurrentRow(min(max(current, 0), len(self.cases) - 1))
@@ -360,8 +361,8 @@ class SkillDetail(QFrame):
             lambda _r: self.page.select(None)).failure(self._failed).run()
 
     def _confirm(self, title: str, text: str) -> bool:
-        answer = QMessageBox.question(self, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-                                      QMessageBox.StandardButton.Cancel)
+        answer = ask(self, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+                     QMessageBox.StandardButton.Cancel)
         return answer == QMessageBox.StandardButton.Yes
 
     def _request_run(self) -> None:

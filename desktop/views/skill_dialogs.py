@@ -26,10 +26,11 @@ from PySide6.QtWidgets import (
 
 from agent.skill_tests import KIND_LABELS, KINDS, MAX_EXPECTATIONS, validate_test_cases
 from agent.structured import Invalid
+from desktop.safe_text import Label
 
 
 def _error_label() -> QLabel:
-    label = QLabel("", objectName="Error")
+    label = Label("", objectName="Error")
     label.setWordWrap(True)
     label.hide()
     return label
@@ -44,9 +45,9 @@ class SuggestDialog(QDialog):
         self.setWindowTitle("Suggest Skill")
         self.setMinimumWidth(520)
         col = QVBoxLayout(self)
-        intro = QLabel("The chosen connection drafts a skill — name, description, category, template prompt "
-                       "and a few test cases. It arrives as a suggestion: accept, test and promote it, or dismiss it.",
-                       objectName="Muted")
+        intro = Label("The chosen connection drafts a skill — name, description, category, template prompt "
+                      "and a few test cases. It arrives as a suggestion: accept, test and promote it, or dismiss it.",
+                      objectName="Muted")
         intro.setWordWrap(True)
         col.addWidget(intro)
         form = QFormLayout()
@@ -159,11 +160,11 @@ class TestCaseDialog(QDialog):
         self.setWindowTitle("Test case" if case else "New test case")
         self.setMinimumWidth(560)
         col = QVBoxLayout(self)
-        col.addWidget(QLabel("Prompt — the user message sent with and without the skill"))
+        col.addWidget(Label("Prompt — the user message sent with and without the skill"))
         self.prompt_edit = QPlainTextEdit((case or {}).get("prompt", ""))
         self.prompt_edit.setFixedHeight(90)
         col.addWidget(self.prompt_edit)
-        col.addWidget(QLabel("The reply passes when every check holds"))
+        col.addWidget(Label("The reply passes when every check holds"))
         self.rows_box = QVBoxLayout()
         self.rows: list[_ExpectationRow] = []
         col.addLayout(self.rows_box)

@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QListWidget,
     QPlainTextEdit,
@@ -24,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from agent.skill_tests import MAX_CASES, describe
 from agent.skills import CATEGORY_LIMIT, NAME_LIMIT, SkillDraft, SkillError, check_new_skill
+from desktop.safe_text import Label
 from desktop.views.skill_dialogs import TestCaseDialog, _error_label
 
 
@@ -39,7 +39,7 @@ class NewSkillDialog(QDialog):
         self.setWindowTitle("New skill")
         self.setMinimumWidth(580)
         col = QVBoxLayout(self)
-        intro = QLabel("Write a skill yourself: an instruction the agent follows once you promote it. It arrives as "
+        intro = Label("Write a skill yourself: an instruction the agent follows once you promote it. It arrives as "
                        "a suggestion; accept it, add test cases and run them to promote it.", objectName="Muted")
         intro.setWordWrap(True)
         col.addWidget(intro)
@@ -60,7 +60,7 @@ class NewSkillDialog(QDialog):
         form.addRow("Template prompt", self.prompt_edit)
         col.addLayout(form)
 
-        col.addWidget(QLabel("Test cases (optional): a prompt and the checks its reply must pass"))
+        col.addWidget(Label("Test cases (optional): a prompt and the checks its reply must pass"))
         self.cases_list = QListWidget()
         self.cases_list.setFixedHeight(84)
         self.cases_list.setWordWrap(True)  # a long case reads in full, no sideways scrolling

@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
-    QLabel,
     QPushButton,
     QSplitter,
     QTreeView,
@@ -24,6 +23,7 @@ from PySide6.QtWidgets import (
 from desktop.bus import bus
 from desktop.models.skill_model import SKILL_ROLE, SkillTreeModel
 from desktop.ops import Op
+from desktop.safe_text import Label
 from desktop.views import skill_actions
 from desktop.views.skill_detail import SkillDetail
 
@@ -57,9 +57,9 @@ class SkillsPage(QWidget):
         outer.setContentsMargins(18, 14, 18, 14)
         outer.setSpacing(8)
         top = QHBoxLayout()
-        top.addWidget(QLabel("Skill Forge", objectName="PageTitle"))
+        top.addWidget(Label("Skill Forge", objectName="PageTitle"))
         top.addStretch(1)
-        self.job_label = QLabel("", objectName="Muted")
+        self.job_label = Label("", objectName="Muted")
         top.addWidget(self.job_label)
         self.cancel_suggest_button = QPushButton("Cancel")
         self.cancel_suggest_button.clicked.connect(self.cancel_job)
@@ -74,7 +74,7 @@ class SkillsPage(QWidget):
         self.suggest_button.clicked.connect(self.open_suggest)
         top.addWidget(self.suggest_button)
         outer.addLayout(top)
-        self.problem_label = QLabel("", objectName="Error")
+        self.problem_label = Label("", objectName="Error")
         self.problem_label.setWordWrap(True)
         self.problem_label.hide()
         outer.addWidget(self.problem_label)

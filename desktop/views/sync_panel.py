@@ -14,7 +14,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QDialog,
     QHBoxLayout,
-    QLabel,
     QListWidget,
     QListWidgetItem,
     QMessageBox,
@@ -27,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from desktop.bus import bus
 from desktop.ops import Op
+from desktop.safe_text import Label, message_box, tip
 from desktop.widgets.sync_footer import chip_text
 
 VALUE_CHARS = 300  # a long message is shown shortened; the row itself is untouched
@@ -71,22 +71,22 @@ class SyncPanel(QDialog):
         self.setWindowTitle("Sync")
         self.resize(760, 560)
         col = QVBoxLayout(self)
-        self.account_label = QLabel("", objectName="PageTitle")
+        self.account_label = Label("", objectName="PageTitle")
         col.addWidget(self.account_label)
-        self.project_label = QLabel("", objectName="Muted")
+        self.project_label = Label("", objectName="Muted")
         self.project_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         col.addWidget(self.project_label)
-        self.state_label = QLabel("")
+        self.state_label = Label("")
         self.state_label.setWordWrap(True)
         col.addWidget(self.state_label)
-        self.cycle_label = QLabel("", objectName="Muted")
+        self.cycle_label = Label("", objectName="Muted")
         col.addWidget(self.cycle_label)
 
         split = QSplitter(Qt.Orientation.Vertical)
         waiting_box = QWidget()
         wcol = QVBoxLayout(waiting_box)
         wcol.setContentsMargins(0, 0, 0, 0)
-        self.waiting_title = QLabel("Waiting to be sent")
+        self.waiting_title = Label("Waiting to be sent")
         wcol.addWidget(self.waiting_title)
         self.waiting_list = QListWidget()
         wcol.addWidget(self.waiting_list)
@@ -95,18 +95,18 @@ class SyncPanel(QDialog):
         refused_box = QWidget()
         rcol = QVBoxLayout(refused_box)
         rcol.setContentsMargins(0, 0, 0, 0)
-        self.refused_title = QLabel("Refused by the server")
+        self.refused_title = Label("Refused by the server")
         rcol.addWidget(self.refused_title)
         row = QHBoxLayout()
         self.refused_list = QListWidget()
         self.refused_list.currentRowChanged.connect(self._show_refused)
         row.addWidget(self.refused_list, 2)
         detail = QVBoxLayout()
-        self.reason_label = QLabel("", objectName="Error")
+        self.reason_label = Label("")  # in the error colour only while it shows a refusal (_set_reason)
         self.reason_label.setWordWrap(True)
         self.reason_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         detail.addWidget(self.reason_label)
-        detail.addWidget(QLabel("It tried to write:", objectName="Muted"))
+        detail.addWidget(Label("It tried to write:", objectName="Muted"))
         self.attempt_view = QPlainTextEdit(readOnly=True)
         detail.addWidget(self.attempt_view, 1)
         buttons = QHBoxLayout()
@@ -192,7 +192,7 @@ class SyncPanel(QDialog):
         self.refused_list.clear()
         for change, _values in refused:
             item = QListWidgetItem(describe_change(change.kind, change.table, change.row_id))
-            item.setToolTip(change.message or "")
+            item.setToolTip(tip(change.message))
             self.refused_list.addItem(item)
         self.refused_list.blockSignals(False)
         ids = [c.op_seq for c, _v in refused]
@@ -209,14 +209,22 @@ class SyncPanel(QDialog):
         self.retry_button.setEnabled(has)
         self.discard_button.setEnabled(has)
         if not has:
-            self.reason_label.setText("" if self.refused else "The server has refused nothing.")
+            self._set_reason("" if self.refused else "The server has refused nothing.", refusal=False)
             self.attempt_view.setPlainText("")
             return
         change, values = self.refused[row]
         code = f" [{change.code}]" if change.code else ""
-        self.reason_label.setText(f"The server said: {change.message or 'no reason given'}{code}")
+        self._set_reason(f"The server said: {change.message or 'no reason given'}{code}", refusal=True)
         self.attempt_view.setPlainText(f"{change.kind} of {change.table} row {change.row_id}, refused "
                                        f"{change.parked_at[:19].replace('T', ' ')} UTC\n\n" + describe_row(values))
+
+    def _set_reason(self, text: str, refusal: bool) -> None:
+        self.reason_label.setText(text)
+        name = "Error" if refusal else ""
+        if self.reason_label.objectName() != name:
+            self.reason_label.setObjectName(name)
+            self.reason_label.style().unpolish(self.reason_label)
+            self.reason_label.style().polish(self.reason_label)
 
     # -- actions --------------------------------------------------------------------------------------
     def retry_selected(self) -> None:
@@ -251,7 +259,7 @@ class SyncPanel(QDialog):
                                                          if k not in ("user_id", "author_id")})
         self.server_text = what
         if confirm:
-            box = QMessageBox(QMessageBox.Icon.Warning, "Discard this change",
+            box = message_box(QMessageBox.Icon.Warning, "Discard this change",
                               f"Your change is dropped and the row becomes the server's version.\n\n{what}",
                               parent=self)
             go = box.addButton("Discard my change", QMessageBox.ButtonRole.DestructiveRole)

@@ -7,11 +7,12 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
-    QLabel,
     QLineEdit,
     QPlainTextEdit,
     QVBoxLayout,
 )
+
+from desktop.safe_text import Label
 
 
 class TaskDialog(QDialog):
@@ -43,7 +44,7 @@ class TaskDialog(QDialog):
         form.addRow("Connection", self.connection_combo)
         form.addRow("Column", self.status_combo)
         box.addLayout(form)
-        note = QLabel("Tasks never run by themselves: this only changes the board.", objectName="Muted")
+        note = Label("Tasks never run by themselves: this only changes the board.", objectName="Muted")
         box.addWidget(note)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)

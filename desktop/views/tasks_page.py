@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from desktop.bus import bus
 from desktop.ops import Op
+from desktop.safe_text import Label, ask
 from desktop.widgets.task_list import TaskList
 
 ALL, UNSCOPED = "__all__", "__none__"
@@ -53,14 +54,15 @@ class TasksPage(QWidget):
         self.tasks: list = []
         self.connections: list[tuple[str, str]] = []
         self._focus_after: str | None = None  # select this task once the board is redrawn
+        self._move_focus = True  # ... and put the focus on it (not after an add: typing goes on)
 
         page = QVBoxLayout(self)
         page.setContentsMargins(18, 14, 18, 14)
         page.setSpacing(10)
         head = QHBoxLayout()
-        head.addWidget(QLabel("Tasks", objectName="PageTitle"))
+        head.addWidget(Label("Tasks", objectName="PageTitle"))
         head.addStretch(1)
-        head.addWidget(QLabel("Connection", objectName="Muted"))
+        head.addWidget(Label("Connection", objectName="Muted"))
         self.filter_combo = QComboBox()
         self.filter_combo.setMinimumWidth(200)
         self.filter_combo.addItem("All connections", ALL)
@@ -78,7 +80,7 @@ class TasksPage(QWidget):
         add_row.addWidget(self.new_title, 1)
         add_row.addWidget(self.add_button)
         page.addLayout(add_row)
-        self.error = QLabel("", objectName="Error")
+        self.error = Label("", objectName="Error")
         self.error.hide()
         page.addWidget(self.error)
 
@@ -90,7 +92,7 @@ class TasksPage(QWidget):
             card = QFrame(objectName="Card")
             column = QVBoxLayout(card)
             column.setContentsMargins(10, 10, 10, 10)
-            header = QLabel(STATUS_LABELS[status])
+            header = Label(STATUS_LABELS[status])
             header.setStyleSheet("font-weight: 600;")
             column.addWidget(header)
             task_list = TaskList(status)
@@ -104,10 +106,8 @@ class TasksPage(QWidget):
             self.lists[status], self.headers[status] = task_list, header
             board.addWidget(card, 1)
         page.addLayout(board, 1)
-        # The tasks are cards on the column's own card: no second frame around them.
-        self.setStyleSheet("QListWidget#TaskList { background: transparent; border: none; }")
-        hint = QLabel("Drag a task to another column, or select it and press Ctrl+← / Ctrl+→. "
-                      "Enter edits, Delete deletes. Tasks never run by themselves.", objectName="Muted")
+        hint = Label("Drag a task to another column, or select it and press Ctrl+← / Ctrl+→. "
+                     "Enter edits, Delete deletes. Tasks never run by themselves.", objectName="Muted")
         hint.setWordWrap(True)
         page.addWidget(hint)
         bus.changed.connect(self._on_changed)
@@ -140,10 +140,10 @@ class TasksPage(QWidget):
         if focused:
             for task_list in self.lists.values():
                 if task_list.select_task(focused):
-                    if self._focus_after:
+                    if self._focus_after and self._move_focus:
                         task_list.setFocus()
                     break
-        self._focus_after = None
+        self._focus_after, self._move_focus = None, True
 
     def _fill_filter(self) -> None:
         current = self.scope()
@@ -169,12 +169,12 @@ class TasksPage(QWidget):
         return next((t for t in self.tasks if t.id == task_id), None)
 
     # --- actions ------------------------------------------------------------------------------------
-    def _run(self, fn, label: str, focus: str | None = None) -> None:
+    def _run(self, fn, label: str, focus: str | None = None, move_focus: bool = True) -> None:
         def done(result) -> None:
             self.error.hide()
             task_id = getattr(result, "id", None) or focus
             if task_id:
-                self._focus_after = task_id
+                self._focus_after, self._move_focus = task_id, move_focus
                 self.changed.emit(task_id)
             self.refresh()
 
@@ -195,7 +195,8 @@ class TasksPage(QWidget):
         scope = self.scope()
         connection = None if scope in (ALL, UNSCOPED) else scope
         self.new_title.clear()
-        self._run(lambda: add_task(self.ctx.db, title, connection_id=connection), "Adding a task")
+        # The new task is selected, the focus stays in the entry: Enter, type, Enter adds several in a row.
+        self._run(lambda: add_task(self.ctx.db, title, connection_id=connection), "Adding a task", move_focus=False)
 
     def move(self, task_id: str, status: str) -> None:
         from agent.tasks import move_task
@@ -236,9 +237,9 @@ class TasksPage(QWidget):
         if task is None:
             return
         if confirm:
-            answer = QMessageBox.question(self, "Delete task", f"Delete “{task.title}”?",
-                                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-                                          QMessageBox.StandardButton.Cancel)
+            answer = ask(self, "Delete task", f"Delete “{task.title}”?",
+                         QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+                         QMessageBox.StandardButton.Cancel)
             if answer != QMessageBox.StandardButton.Yes:
                 return
         self._run(lambda: delete_task(self.ctx.db, task_id), "Deleting a task")

@@ -10,7 +10,6 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
@@ -21,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.ops import Op
+from desktop.safe_text import Label
 
 ENTRY_ROLE = Qt.ItemDataRole.UserRole + 1
 
@@ -82,7 +82,7 @@ class CatalogueTab(QWidget):
         controls.addWidget(self.sort_combo)
         controls.addWidget(self.search_button)
         box.addLayout(controls)
-        self.notice = QLabel("", objectName="Muted")
+        self.notice = Label("", objectName="Muted")
         self.notice.setWordWrap(True)
         box.addWidget(self.notice)
         row = QHBoxLayout()
@@ -104,7 +104,7 @@ class CatalogueTab(QWidget):
         self.prev_button.clicked.connect(lambda: self.load(max(0, self.offset - self.page_size)))
         self.next_button = QPushButton("Next ▶")
         self.next_button.clicked.connect(lambda: self.load(self.offset + self.page_size))
-        self.position = QLabel("", objectName="Muted")
+        self.position = Label("", objectName="Muted")
         pager.addWidget(self.prev_button)
         pager.addWidget(self.position, 1, Qt.AlignmentFlag.AlignCenter)
         pager.addWidget(self.next_button)

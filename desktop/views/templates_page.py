@@ -13,7 +13,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
-    QLabel,
     QListWidget,
     QListWidgetItem,
     QMessageBox,
@@ -28,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from desktop.bus import bus
 from desktop.ops import Op
+from desktop.safe_text import Label, ask, tip
 from desktop.views.templates_catalogue import CatalogueTab
 from desktop.views.templates_publish import PublishTab
 from local_schema.files import is_device_name
@@ -59,14 +59,14 @@ class TemplatesPage(QWidget):
         page = QVBoxLayout(self)
         page.setContentsMargins(18, 14, 18, 14)
         head = QHBoxLayout()
-        head.addWidget(QLabel("Templates", objectName="PageTitle"))
+        head.addWidget(Label("Templates", objectName="PageTitle"))
         head.addStretch(1)
         self.import_button = QPushButton("Import file…")
         self.import_button.setToolTip("Install a .mirari-template.json file (checked first; nothing in it runs)")
         self.import_button.clicked.connect(self.choose_import)
         head.addWidget(self.import_button)
         page.addLayout(head)
-        self.notice = QLabel("", objectName="Muted")
+        self.notice = Label("", objectName="Muted")
         self.notice.setWordWrap(True)
         page.addWidget(self.notice)
         # What the last install or import skipped, item by item with the reason (plain text: the names
@@ -120,7 +120,7 @@ class TemplatesPage(QWidget):
         buttons.addStretch(1)
         right.addLayout(buttons)
         row.addLayout(right, 3)
-        self.own_empty = QLabel("No templates yet: bundle skills and memory in the Publish tab.", objectName="Muted")
+        self.own_empty = Label("No templates yet: bundle skills and memory in the Publish tab.", objectName="Muted")
         right.addWidget(self.own_empty)
         return tab
 
@@ -177,7 +177,7 @@ class TemplatesPage(QWidget):
             how = {"catalogue": "from the catalogue", "file": "from a file"}.get(view.origin or "", "on another device")
             top = QTreeWidgetItem([view.name, f"{len(view.items)} item(s), installed {how}", ""])
             top.setData(0, ID_ROLE, view.template_id)
-            top.setToolTip(0, f"template {view.template_id}")
+            top.setToolTip(0, tip(f"template {view.template_id}"))
             for item in view.items:
                 kind = "Skill" if item.kind == "skill" else "Memory"
                 child = QTreeWidgetItem([f"Installed from {view.name}", f"{kind}: {item.text}", item.status or ""])
@@ -228,7 +228,7 @@ class TemplatesPage(QWidget):
         info = next((t for t in self.own if t.id == self.current_own_id()), None)
         if info is None:
             return
-        if confirm and QMessageBox.question(
+        if confirm and ask(
                 self, "Withdraw template", f"Withdraw “{info.name}”? It leaves the catalogue; what others "
                 "installed from it stays theirs.") != QMessageBox.StandardButton.Yes:
             return

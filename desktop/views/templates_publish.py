@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
@@ -25,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.ops import Op
+from desktop.safe_text import Label
 
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 
@@ -66,10 +66,10 @@ class PublishTab(QWidget):
         row.setSpacing(14)
 
         picks = QVBoxLayout()
-        picks.addWidget(QLabel("Skills to share", objectName="Muted"))
+        picks.addWidget(Label("Skills to share", objectName="Muted"))
         self.skills = QListWidget()
         picks.addWidget(self.skills, 1)
-        picks.addWidget(QLabel("Memory to share", objectName="Muted"))
+        picks.addWidget(Label("Memory to share", objectName="Muted"))
         self.memory = QListWidget()
         picks.addWidget(self.memory, 1)
         row.addLayout(picks, 2)
@@ -88,11 +88,11 @@ class PublishTab(QWidget):
         form.addRow("Category", self.category_edit)
         form.addRow("", self.public_box)
         right.addLayout(form)
-        right.addWidget(QLabel("Exactly what will be shared (no keys, no connections, no ids):", objectName="Muted"))
+        right.addWidget(Label("Exactly what will be shared (no keys, no connections, no ids):", objectName="Muted"))
         self.preview = QPlainTextEdit(readOnly=True)
         self.preview.setObjectName("TemplatePreview")
         right.addWidget(self.preview, 1)
-        self.problem = QLabel("", objectName="Error")
+        self.problem = Label("", objectName="Error")
         self.problem.setWordWrap(True)
         right.addWidget(self.problem)
         buttons = QHBoxLayout()

@@ -13,6 +13,7 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QToolTip, QWidget
 
+from desktop.safe_text import tip
 from desktop.theme import colors
 
 _LEFT, _RIGHT, _TOP, _BOTTOM = 40, 34, 26, 26
@@ -136,7 +137,7 @@ class DayChart(QWidget):
             QToolTip.hideText()
             return
         day, messages, skills = self.days[index]
-        QToolTip.showText(event.globalPosition().toPoint(), self.label(day, messages, skills), self)
+        QToolTip.showText(event.globalPosition().toPoint(), tip(self.label(day, messages, skills)), self)
 
     def leaveEvent(self, _event) -> None:  # noqa: N802 - Qt API
         self.hovered = None

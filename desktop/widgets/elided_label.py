@@ -5,17 +5,19 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPainter
-from PySide6.QtWidgets import QLabel, QSizePolicy
+from PySide6.QtWidgets import QSizePolicy
+
+from desktop.safe_text import Label, tip
 
 
-class ElidedLabel(QLabel):
+class ElidedLabel(Label):
     def __init__(self, text: str = "", parent=None, **kwargs):
         super().__init__(text, parent, **kwargs)
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
     def setText(self, text: str) -> None:  # noqa: N802 - Qt API
         super().setText(text)
-        self.setToolTip(text)
+        self.setToolTip(tip(text))
 
     def displayed_text(self) -> str:
         rect = self.contentsRect()

@@ -13,7 +13,6 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
-    QLabel,
     QProgressBar,
     QPushButton,
     QToolButton,
@@ -22,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.jobs import CANCELLED, DONE, FAILED, Job, JobRunner
+from desktop.safe_text import Label
 
 SHOWN = 8  # jobs listed in the panel (the newest; older ones are only in the log)
 _STATE_TEXT = {DONE: "Done", FAILED: "Failed", CANCELLED: "Cancelled", "queued": "Waiting", "running": "Running"}
@@ -43,7 +43,7 @@ class JobRow(QWidget):
         col = QVBoxLayout(self)
         col.setContentsMargins(0, 2, 0, 2)
         head = QHBoxLayout()
-        self.label = QLabel(job.label)
+        self.label = Label(job.label)
         self.label.setWordWrap(True)
         head.addWidget(self.label, 1)
         self.cancel_button = QPushButton("Cancel")
@@ -54,7 +54,7 @@ class JobRow(QWidget):
         self.bar.setTextVisible(False)
         self.bar.setFixedHeight(6)
         col.addWidget(self.bar)
-        self.detail = QLabel("", objectName="Muted")
+        self.detail = Label("", objectName="Muted")
         self.detail.setWordWrap(True)
         col.addWidget(self.detail)
         job.progressed.connect(self.update_view)

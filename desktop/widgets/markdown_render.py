@@ -27,7 +27,9 @@ from PySide6.QtGui import (
     QTextFormat,
 )
 
+from desktop.safe_text import SafeDocument
 from desktop.theme import Colors
+from desktop.widgets.markdown_images import replace_images
 
 _FENCE = QTextFormat.Property.BlockCodeFence
 _LANG = QTextFormat.Property.BlockCodeLanguage
@@ -197,12 +199,17 @@ def hard_breaks(text: str) -> str:
 
 
 def render_markdown(text: str, colors: Colors, base_font: QFont, markdown: bool = True) -> Rendered:
-    doc = QTextDocument()
+    """A message as a document. The text is untrusted (a model's reply, another device's row): raw HTML
+    in it is shown as text (SafeDocument parses Markdown without HTML), and no image is ever loaded
+    from where it points (markdown_images); the document itself loads no resource."""
+    doc = SafeDocument()
     doc.setDocumentMargin(0)
     doc.setDefaultFont(base_font)
     doc.setDefaultStyleSheet(f"a {{ color: {colors.accent}; }}")
     if markdown:
         doc.setMarkdown(text, QTextDocument.MarkdownFeature.MarkdownDialectGitHub)
+        if "![" in text:  # without raw HTML an image can only come from Markdown's ![alt](…) / ![alt][ref]
+            replace_images(doc, colors.accent)
     else:
         doc.setPlainText(text)
     rendered = Rendered(doc, _collect_code_blocks(doc) if markdown else [])

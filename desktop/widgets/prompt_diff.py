@@ -5,11 +5,10 @@ escaped (the prompts are model text)."""
 
 from __future__ import annotations
 
-from html import escape
-
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QFrame, QTextBrowser
+from PySide6.QtWidgets import QFrame
 
+from desktop.safe_text import Html, SafeTextBrowser
 from desktop.theme import colors
 
 
@@ -20,7 +19,7 @@ def _mix(fg: str, bg: str, amount: float) -> str:
                   round(a.blue() * amount + b.blue() * (1 - amount))).name()
 
 
-def diff_html(lines: list[tuple[str, str]]) -> str:
+def diff_html(lines: list[tuple[str, str]]) -> Html:
     """The prompt diff as rich text: added lines tinted green, removed ones red and struck through."""
     c = colors()
     styles = {"+": f"background-color:{_mix(c.online, c.panel, 0.18)};",
@@ -28,18 +27,17 @@ def diff_html(lines: list[tuple[str, str]]) -> str:
               " ": f"color:{c.text};"}
     rows = []
     for tag, line in lines:
-        rows.append(f'<div style="{styles[tag]} white-space:pre-wrap;">{escape(tag)} {escape(line) or "&nbsp;"}</div>')
-    return f'<div style="font-family:monospace;">{"".join(rows)}</div>'
+        rows.append(Html('<div style="{} white-space:pre-wrap;">{} {}</div>').format(
+            styles[tag], tag, line or Html("&nbsp;")))
+    return Html('<div style="font-family:monospace;">{}</div>').format(Html("").join(rows))
 
 
-class PromptDiffView(QTextBrowser):
+class PromptDiffView(SafeTextBrowser):
     """Read-only; `show_diff(old, new)` renders the change (None reads as an empty prompt).
     `max_lines_shown`: grow with the text up to that many lines, then scroll (for a card in a list)."""
 
     def __init__(self, parent=None, *, max_lines_shown: int | None = None):
         super().__init__(parent)
-        self.setOpenLinks(False)
-        self.setOpenExternalLinks(False)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.max_lines_shown = max_lines_shown
         self.lines: list[tuple[str, str]] = []

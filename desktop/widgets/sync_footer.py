@@ -12,6 +12,8 @@ import time
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QMenu, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
+from desktop.safe_text import tip
+
 
 def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}"
@@ -98,7 +100,7 @@ class SyncFooter(QWidget):
         signed_in = status is not None and status.signed_in
         if signed_in:
             self.account_button.setText(f"{status.email or 'Signed in'} ▾")
-            self.account_button.setToolTip(f"Signed in to {status.url or 'your Supabase project'}")
+            self.account_button.setToolTip(tip(f"Signed in to {status.url or 'your Supabase project'}"))
             self.account_button.setMenu(self.account_menu)
         else:
             self.account_button.setMenu(None)
@@ -112,9 +114,9 @@ class SyncFooter(QWidget):
 
         self.sign_in_again_action.setVisible(status.state in (SIGN_IN_NEEDED, KEY_REFUSED))
         self.unlock_action.setVisible(status.state == LOCKED)
-        text, tone, tip = chip_text(status)
+        text, tone, explanation = chip_text(status)
         self.chip.setText(text)
-        self.chip.setToolTip(tip)
+        self.chip.setToolTip(tip(explanation))
         if self.chip.property("tone") != tone:
             self.chip.setProperty("tone", tone)
             self.chip.style().unpolish(self.chip)

@@ -11,6 +11,7 @@ from PySide6.QtCore import QMimeData, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QDrag, QFont, QFontMetrics, QPen
 from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem, QStyle, QStyledItemDelegate
 
+from desktop.safe_text import tip
 from desktop.theme import colors
 
 MIME_TYPE = "application/x-mirari-task"
@@ -118,8 +119,7 @@ class TaskList(QListWidget):
         scope = f"↳ {task.connection_name or 'a deleted connection'}" if task.connection_id else ""
         first_line = (task.description or "").strip().splitlines()[0] if task.description else ""
         item.setData(DETAIL_ROLE, " · ".join(part for part in (scope, first_line) if part))
-        tip = task.title + (f"\n\n{task.description}" if task.description else "")
-        item.setToolTip(tip)
+        item.setToolTip(tip(task.title + (f"\n\n{task.description}" if task.description else "")))
         self.addItem(item)
         return item
 

@@ -101,3 +101,52 @@ def restartable_standin(supabase_stack_session):
     handle.start()
     yield handle
     handle.stop()
+_TRAP = r"""
+import os, sys, time
+fifo, log = sys.argv[1], sys.argv[2]
+while True:
+    try:
+        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)  # succeeds only while a reader has it open
+    except OSError:
+        time.sleep(0.002)
+        continue
+    with open(log, "a") as out:
+        out.write("opened\n")
+    os.close(fd)  # the reader sees an empty file and goes on: the test fails instead of hanging
+"""
+
+
+class FifoTrap:
+    """A named pipe that tells whether anything opened it. Opening a FIFO to read blocks until a
+    writer comes (with the GIL held, inside Qt), so a separate process plays the writer: it notes
+    every open and closes at once."""
+
+    def __init__(self, directory):
+        import subprocess
+        import sys
+        import time
+
+        self.path = directory / "endless-device"
+        self._log = directory / "fifo-opens.log"
+        os.mkfifo(self.path)
+        self._log.write_text("")
+        self._process = subprocess.Popen([sys.executable, "-c", _TRAP, str(self.path), str(self._log)])
+        time.sleep(0.2)  # the interpreter is up and polling
+
+    def opens(self) -> int:
+        return self._log.read_text().count("opened")
+
+    def close(self) -> None:
+        self.path.unlink()  # first: an open after this fails at once instead of waiting for a writer
+        self._process.kill()
+        self._process.wait()
+
+
+@pytest.fixture
+def fifo_trap(tmp_path):
+    """(List it before `window`: it then outlives the window, whose closing paints once more.)"""
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("named pipes (os.mkfifo) are POSIX only; the Linux and macOS jobs run this test")
+    trap = FifoTrap(tmp_path)
+    yield trap
+    trap.close()

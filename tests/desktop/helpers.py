@@ -72,3 +72,13 @@ def stored_messages(db, conversation_id: str) -> list[tuple[str, str]]:
 
     with db.session() as s:
         return [(m.role, m.content) for m in thread_messages(s, conversation_id)]
+
+
+def tip_text(tooltip: str) -> str:
+    """What a tooltip made by desktop.safe_text.tip shows: the text inside its one escaped paragraph."""
+    import html
+    import re
+
+    match = re.fullmatch(r"<p style='white-space:pre-wrap'>(.*)</p>", tooltip, re.DOTALL)
+    assert match is not None, f"not a safe_text.tip tooltip: {tooltip[:80]!r}"
+    return html.unescape(match.group(1))

@@ -7,6 +7,7 @@ import json
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel
 from sqlmodel import select
 
 from desktop.demo import add_connection, add_thread
@@ -69,10 +70,10 @@ def test_a_review_from_picked_threads_shows_four_columns_with_evidence(mirror_pa
     assert page.report.title.text() == "Week 1"
     assert page.model.rowCount() == 1
     strengths = page.report.column_bodies["strengths"].itemAt(0).widget()
-    texts = " ".join(label.text() for label in strengths.findChildren(type(page.report.title)))
+    texts = " ".join(label.text() for label in strengths.findChildren(QLabel))
     assert "States the retry policy plainly" in texts and "✓" in texts
     weaknesses = page.report.column_bodies["weaknesses"].itemAt(0).widget()
-    texts = " ".join(label.text() for label in weaknesses.findChildren(type(page.report.title)))
+    texts = " ".join(label.text() for label in weaknesses.findChildren(QLabel))
     assert "unverified" in texts and "not in the logs" in texts
     diff = page.report.diff.toPlainText()
     assert "+ Ask which errors are safe to retry." in diff and "  You are careful." in diff

@@ -108,7 +108,7 @@ def test_moving_and_dismissing_from_the_page(forge, settle, qtbot, monkeypatch):
     assert forge.detail.move_button.text() == "Move to testing"  # refreshed from the change bus
 
     other = _add(forge, settle, "Throwaway")
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    monkeypatch.setattr("desktop.views.skill_detail.ask", lambda *a, **k: QMessageBox.StandardButton.Yes)
     qtbot.mouseClick(forge.detail.dismiss_button, Qt.MouseButton.LeftButton)
     settle()
     assert _stored(forge, other) is None
@@ -119,12 +119,12 @@ def test_a_promotion_that_does_not_help_asks_first(forge, settle, qtbot, monkeyp
     skill_id = _add(forge, settle, status="testing", tested=True, with_rate=0.8, without_rate=0.8)
     assert "does not beat" in forge.detail.gate_label.text()
     asked = []
-    monkeypatch.setattr(QMessageBox, "question",
+    monkeypatch.setattr("desktop.views.skill_detail.ask",
                         lambda *a, **k: asked.append(a) or QMessageBox.StandardButton.Cancel)
     qtbot.mouseClick(forge.detail.move_button, Qt.MouseButton.LeftButton)
     settle()
     assert asked and _stored(forge, skill_id).status == "testing"
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    monkeypatch.setattr("desktop.views.skill_detail.ask", lambda *a, **k: QMessageBox.StandardButton.Yes)
     qtbot.mouseClick(forge.detail.move_button, Qt.MouseButton.LeftButton)
     settle()
     assert _stored(forge, skill_id).status == "promoted"

@@ -1,6 +1,7 @@
 """At the window's minimum size nothing in the Console header overlaps or falls off the edge."""
 
 from desktop.demo import add_connection
+from tests.desktop.helpers import tip_text
 
 
 def test_console_header_fits_at_the_minimum_window_size(qtbot, window, settle):
@@ -14,22 +15,63 @@ def test_console_header_fits_at_the_minimum_window_size(qtbot, window, settle):
     qtbot.waitUntil(lambda: window.width() == window.minimumWidth(), timeout=3000)
     qtbot.wait(20)  # let the layout run
 
-    header = [console.title_label, console.connection_combo, console.prompt_button, console.export_button]
+    header = [w for w in (console.title_label, console.connection_combo, console.prompt_button,
+                          console.export_button, console.more_button) if w.isVisible()]
     rects = [w.geometry() for w in header]
-    assert all(w.isVisible() and w.width() > 0 for w in header)
+    assert all(w.width() > 0 for w in header) and console.title_label in header
     for left, right in zip(rects, rects[1:], strict=False):
         assert left.right() < right.left(), f"{left} overlaps {right}"
-    right_edge = console.export_button.mapTo(window, console.export_button.rect().topRight()).x()
+    right_edge = header[-1].mapTo(window, header[-1].rect().topRight()).x()
     assert right_edge <= window.width()
+    _no_button_squeezed(console)
     # a title that does not fit ends in "…" (a clipped title reads as a different, shorter one)
     console.title_label.setText("Retry helper in Python with jitter and a circuit breaker")
     assert console.title_label.displayed_text().endswith("…")
-    assert console.title_label.toolTip() == "Retry helper in Python with jitter and a circuit breaker"
+    assert tip_text(console.title_label.toolTip()) == "Retry helper in Python with jitter and a circuit breaker"
     # the composer's hint is the short one rather than a wrapped, cut-off long one
     assert console.composer.placeholderText() == "Message your agent…"
     # the composer and its buttons fit as well
     send = console.send_button.mapTo(window, console.send_button.rect().topRight()).x()
     assert send <= window.width()
+
+
+def _no_button_squeezed(page) -> None:
+    """Every button on screen is at least as wide as its text needs (a squeezed one elides or clips:
+    "em pro" for System prompt, "E…▾" for Export)."""
+    from PySide6.QtWidgets import QAbstractButton
+
+    squeezed = [f"{b.text()!r}: {b.width()} < {b.sizeHint().width()}" for b in page.findChildren(QAbstractButton)
+                if b.isVisible() and b.width() < b.sizeHint().width()]
+    assert squeezed == []
+
+
+def test_console_header_folds_its_buttons_into_a_menu_at_700_px(qtbot, window, settle):
+    """Tiling window managers ignore a window's minimum size: at 700 px the Console's buttons are
+    whole or folded into "⋯", never squeezed; wide again, they come back."""
+    add_connection(window.ctx.db, "Hermes · Local", "http://127.0.0.1:9/v1", "hermes3")
+    console = window.pages["console"]
+    console.refresh_connections()
+    settle()
+    window.show_page("console")
+    window.setMinimumSize(600, 500)
+    window.resize(700, 600)
+    qtbot.waitUntil(lambda: window.width() == 700, timeout=3000)
+    qtbot.wait(20)
+    _no_button_squeezed(console)
+    assert console.more_button.isVisible()
+    assert not console.prompt_button.isVisible() and not console.export_button.isVisible()
+    menu = [a.text() for a in console.more_menu.actions() if not a.isSeparator()]
+    assert menu == ["System prompt…", "As Markdown…", "As JSON…"]
+    console.prompt_action.trigger()  # the folded button still does what it did
+    qtbot.waitUntil(lambda: console.prompt_dialog is not None, timeout=3000)
+    console.prompt_dialog.close()
+
+    window.resize(1200, 760)
+    qtbot.waitUntil(lambda: window.width() == 1200, timeout=3000)
+    qtbot.wait(20)
+    assert console.prompt_button.isVisible() and console.export_button.isVisible()
+    assert not console.more_button.isVisible()
+    _no_button_squeezed(console)
 
 
 def test_a_long_code_line_wraps_inside_its_bubble(qtbot, window, settle):

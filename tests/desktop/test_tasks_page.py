@@ -104,7 +104,7 @@ def test_edit_delete_and_filter_by_connection(qtbot, window, settle, monkeypatch
     settle()
     assert _titles(page, "in_progress") == ["Tune Hermes well"]
 
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    monkeypatch.setattr("desktop.views.tasks_page.ask", lambda *a, **k: QMessageBox.StandardButton.Yes)
     progress = page.lists["in_progress"]
     progress.setFocus()
     progress.setCurrentRow(0)
