@@ -58,10 +58,10 @@ def main() -> int:
     keyring.set_keyring(MemoryKeyring())
     from PySide6.QtCore import Qt
 
-    from agent.secrets import SecretStore
     from desktop import theme
     from desktop.app import build_window, ensure_app
     from desktop.demo import add_thread, build_demo
+    from sync.secrets import SecretStore
 
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="mirari-keys-") as tmp:

@@ -5,7 +5,7 @@ still shows, and the jobs indicator does not say "done" for the rest of the sess
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QMessageBox, QPushButton
+from PySide6.QtWidgets import QLabel, QPushButton
 
 from agent.dream.reports import list_reports
 from desktop.demo import add_connection
@@ -85,7 +85,9 @@ def test_a_synced_report_with_odd_field_types_still_shows(qtbot, window, settle,
     assert page.report.prompt_diffs["p4"].toPlainText().strip() == "+ 1.5"
     # and deciding a malformed one says why instead of failing
     seen = []
-    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda _parent, _title, text, *a, **k: seen.append(text)))
+    import desktop.views.dream_page as dream_page
+
+    monkeypatch.setattr(dream_page, "warn", lambda _parent, _title, text: seen.append(text))
     page.decide(report_id, "p1", True)
     settle()
     assert seen and 'Cannot apply proposal p1: its "node_id" is not text' in seen[0]

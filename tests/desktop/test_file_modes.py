@@ -37,13 +37,13 @@ def usual_umask():
 
 def test_every_file_the_window_writes_is_private(usual_umask, qtbot, tmp_path, memory_keyring, settle):
     from agent.dream.settings import DreamSettings, save_settings
-    from agent.keyfile import EncryptedKeyFile
     from agent.mirror_request import save_budget
-    from agent.secrets import SecretStore
     from agent.templates import export_template, publish
     from desktop.demo import add_thread
     from desktop.views import console_actions
     from local_schema.models import Skill
+    from sync.keyfile import EncryptedKeyFile
+    from sync.secrets import SecretStore
     from tests.desktop.conftest import close_window, open_window
 
     data = tmp_path / "data"

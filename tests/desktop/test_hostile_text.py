@@ -208,9 +208,9 @@ def test_formatted_labels_escape_whatever_text_they_are_given(qapp, fifo_trap):
 def test_a_window_starts_on_data_holding_a_hostile_message(fifo_trap, qtbot, tmp_path, memory_keyring):
     """The message was synced in before the start: the window opens, the Console opens that thread
     (the newest) and paints it, and nothing is read — no hang, no crash, every start."""
-    from agent.secrets import SecretStore
     from local_schema.database import open_database
     from local_schema.paths import database_path
+    from sync.secrets import SecretStore
     from tests.desktop.conftest import close_window, open_window
 
     db = open_database(database_path(tmp_path))

@@ -34,7 +34,7 @@ def test_ctrl_and_alt_with_a_digit_open_the_pages_in_navigation_order(qtbot, win
 
 
 def test_ctrl_q_closes_the_window(qtbot, tmp_path, memory_keyring):
-    from agent.secrets import SecretStore
+    from sync.secrets import SecretStore
     from tests.desktop.conftest import open_window
 
     window = open_window(qtbot, tmp_path, SecretStore(tmp_path, backend=memory_keyring))
