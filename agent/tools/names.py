@@ -46,7 +46,8 @@ class ToolNames:
     def __init__(self, pairs: Iterable[tuple[str, str]]) -> None:
         self._to_pair: dict[str, tuple[str, str]] = {}
         self._to_name: dict[tuple[str, str], str] = {}
-        for server, tool in sorted(set(pairs)):
+        # Names that need no change first, so a sanitised name never takes the plain name of another tool.
+        for server, tool in sorted(set(pairs), key=lambda p: (openai_name(*p) != f"{p[0]}{SEPARATOR}{p[1]}", p)):
             name = openai_name(server, tool)
             if name in self._to_pair:  # a clash after sanitising: the hash of the exact pair tells them apart
                 name = _hashed(f"{server}{SEPARATOR}{tool}")
