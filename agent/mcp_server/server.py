@@ -8,7 +8,7 @@ tool):
 - `search_conversations(query, limit)`: past Console messages (full-text).
 Paused facts are never served (agent.mcp_server.service). Every call is logged with the app's name as its
 MCP client introduced itself (agent.mcp_server.access). Database work runs on a worker thread, never on
-the server's event loop.
+the server's event loop. (This module imports the SDK: import it only to serve.)
 
 Over HTTP the app is served on 127.0.0.1 only, behind a bearer token (agent.mcp_server.token): a request
 without `Authorization: Bearer <token>` gets 401 and touches nothing.
@@ -19,6 +19,9 @@ from __future__ import annotations
 import hmac
 import json
 from typing import Any
+
+import anyio
+from mcp.server.mcpserver import Context, MCPServer  # module level: the SDK reads the tools' annotations
 
 from agent.mcp_server import service
 from agent.mcp_server.access import READ, WRITE, log_access
@@ -41,10 +44,7 @@ def app_name(ctx: Any) -> str:
     return " ".join(str(name or "").split())[:100] or "unknown app"
 
 
-def build_server(db: LocalDatabase, *, read_only: bool = False, version: str = ""):
-    import anyio
-    from mcp.server.mcpserver import Context, MCPServer
-
+def build_server(db: LocalDatabase, *, read_only: bool = False, version: str = "") -> MCPServer:
     server = MCPServer(SERVER_NAME, version=version or "0", instructions=INSTRUCTIONS, log_level="WARNING")
 
     async def run(fn, *args):

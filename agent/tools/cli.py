@@ -82,8 +82,14 @@ def _connect_and_record(args, db, host, server):
 
 
 def _add_options(rest: list[str]) -> argparse.Namespace:
-    """The options after NAME (up to `--`) and the command after `--`."""
-    cut = rest.index("--") if "--" in rest else len(rest)
+    """The options after NAME (up to `--`) and the command after `--`. (argparse drops a `--` that follows
+    NAME at once: then everything after NAME is the command.)"""
+    if "--" in rest:
+        cut = rest.index("--")
+    elif rest and not rest[0].startswith("-"):
+        cut = -1
+    else:
+        cut = len(rest)
 
     class _Parser(argparse.ArgumentParser):
         def error(self, message):  # one line through guard, not argparse's usage + exit
@@ -94,7 +100,7 @@ def _add_options(rest: list[str]) -> argparse.Namespace:
     parser.add_argument("--url")
     parser.add_argument("--header", action="append", default=[])
     parser.add_argument("--no-connect", action="store_true")
-    options = parser.parse_args(rest[:cut])
+    options = parser.parse_args(rest[:max(cut, 0)])
     options.command = rest[cut + 1:]
     return options
 
