@@ -34,7 +34,7 @@ def register(subparsers) -> None:
 @guard
 def _serve(args) -> int:
     from agent.mcp_server.server import run_http, run_stdio
-    from desktop.cli import app_version
+    from agent.tools.version import mirari_version as app_version
 
     if args.http is not None and not 0 <= args.http <= 65535:
         raise CommandError(f"--http {args.http}: a port is a number from 1 to 65535")

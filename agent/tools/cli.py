@@ -58,7 +58,7 @@ def register(subparsers) -> None:
 
 def _host():
     from agent.tools.host import ToolHost
-    from desktop.cli import app_version
+    from agent.tools.version import mirari_version as app_version
 
     return ToolHost(client_version=app_version())
 

@@ -133,9 +133,8 @@ def test_bundle_holds_our_modules_and_no_dev_tools(bundle):
 
     pyz = CArchiveReader(str(bundle / "mirari")).open_embedded_archive("PYZ.pyz")
     packages = {name.split(".")[0] for name in pyz.toc}
-    assert {"desktop", "agent", "sync", "local_schema", "keyring", "supabase", "pygments"} <= packages
-    assert packages.isdisjoint({"tkinter", "pytest", "_pytest", "PyInstaller", "psycopg", "starlette", "uvicorn",
-                                "tests", "bench"})
+    assert {"desktop", "agent", "sync", "local_schema", "keyring", "supabase", "pygments", "mcp", "uvicorn"} <= packages
+    assert packages.isdisjoint({"tkinter", "pytest", "_pytest", "PyInstaller", "psycopg", "tests", "bench"})
     internal = bundle / "_internal"
     # Exactly one metadata record for the app: the one written from pyproject.toml.
     assert [p.name for p in internal.glob("mirari_desktop*")] == [f"mirari_desktop-{VERSION}.dist-info"]
@@ -181,3 +180,19 @@ def test_deb_script_refuses_a_directory_that_is_not_a_bundle(work):
     assert proc.returncode == 1
     assert "is not an executable bundle" in proc.stderr
     assert not list((work / "deb-refused").glob("*.deb"))
+
+
+def test_the_frozen_app_names_itself_in_the_mcp_snippet_and_serves(bundle, home):
+    import json
+
+    proc = _run_frozen(bundle / "mirari", "--data-dir", str(home / "data"), "mcp", "config", home=home)
+    assert proc.returncode == 0, proc.stderr
+    entry = json.loads(proc.stdout)["mcpServers"]["mirari"]
+    assert entry["command"] == str(bundle / "mirari") and entry["args"][-2:] == ["mcp", "serve"]
+    served = subprocess.run([str(bundle / "mirari"), "--data-dir", str(home / "data"), "mcp", "serve"],
+                            input='{"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": '
+                                  '"2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}\n'
+                                  '{"jsonrpc": "2.0", "method": "notifications/initialized"}\n'
+                                  '{"jsonrpc": "2.0", "id": 2, "method": "tools/list"}\n', capture_output=True,
+                            text=True, timeout=120, env={"PATH": "/usr/bin:/bin", "HOME": str(home)}, cwd=home)
+    assert "search_memory" in served.stdout, served.stderr[-2000:]
