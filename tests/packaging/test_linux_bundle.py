@@ -189,10 +189,20 @@ def test_the_frozen_app_names_itself_in_the_mcp_snippet_and_serves(bundle, home)
     assert proc.returncode == 0, proc.stderr
     entry = json.loads(proc.stdout)["mcpServers"]["mirari"]
     assert entry["command"] == str(bundle / "mirari") and entry["args"][-2:] == ["mcp", "serve"]
-    served = subprocess.run([str(bundle / "mirari"), "--data-dir", str(home / "data"), "mcp", "serve"],
-                            input='{"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": '
-                                  '"2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}\n'
-                                  '{"jsonrpc": "2.0", "method": "notifications/initialized"}\n'
-                                  '{"jsonrpc": "2.0", "id": 2, "method": "tools/list"}\n', capture_output=True,
-                            text=True, timeout=120, env={"PATH": "/usr/bin:/bin", "HOME": str(home)}, cwd=home)
-    assert "search_memory" in served.stdout, served.stderr[-2000:]
+    # an MCP client's first exchange; stdin stays open until the answer (at its end the server stops)
+    served = subprocess.Popen([str(bundle / "mirari"), "--data-dir", str(home / "data"), "mcp", "serve"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env={"PATH": "/usr/bin:/bin", "HOME": str(home)}, cwd=home)
+    try:
+        for message in ('{"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": '
+                        '"2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}',
+                        '{"jsonrpc": "2.0", "method": "notifications/initialized"}',
+                        '{"jsonrpc": "2.0", "id": 2, "method": "tools/list"}'):
+            served.stdin.write(message + "\n")
+        served.stdin.flush()
+        answers = [json.loads(served.stdout.readline()) for _ in range(2)]
+    finally:
+        served.stdin.close()
+        served.wait(30)
+    assert [t["name"] for t in answers[1]["result"]["tools"]] == [
+        "search_memory", "strongest_facts", "add_fact", "search_conversations"]
