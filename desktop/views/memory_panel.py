@@ -62,6 +62,9 @@ class AgentViewPanel(QFrame):
         col.addWidget(self.access_title)
         self.access = QListWidget()
         self.access.setObjectName("AccessLog")
+        self.access.setWordWrap(True)
+        self.access.setSpacing(3)
+        self.access.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         col.addWidget(self.access, 1)
         self.show_access(None, [])
 
@@ -125,8 +128,8 @@ class AgentViewPanel(QFrame):
                 when = parse_timestamp(entry.at).astimezone().strftime("%Y-%m-%d %H:%M")
             except ValueError:
                 when = entry.at
-            detail = f" “{entry.detail[:80]}”" if entry.detail else ""
-            item = QListWidgetItem(f"{when} · {entry.app} · {entry.action} · {entry.tool}{detail}")
+            detail = f" · “{entry.detail[:80]}”" if entry.detail else ""
+            item = QListWidgetItem(f"{entry.app} — {entry.action} ({entry.tool})\n{when}{detail}")
             item.setToolTip(f"{entry.at}\n{entry.app} — {entry.action} by {entry.tool}\n{entry.detail}")
             self.access.addItem(item)
         self.access.setVisible(bool(entries))

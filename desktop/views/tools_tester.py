@@ -82,7 +82,8 @@ class ToolTester(QFrame):
 
     def set_tools(self, server: str | None, tools) -> None:
         """The selected server and its ToolState items (keeps the chosen tool when it is still there)."""
-        if server != self.server:
+        same_server = server == self.server
+        if not same_server:
             self.result.clear()
             self.status.clear()
         self.server = server
@@ -94,7 +95,8 @@ class ToolTester(QFrame):
         found = self.tool.findText(current)
         self.tool.setCurrentIndex(found if found >= 0 else 0)
         self.tool.blockSignals(False)
-        self._tool_changed()
+        if not (same_server and found >= 0):  # a reload keeps the arguments being written
+            self._tool_changed()
         self.run_button.setEnabled(bool(self._tools) and self._cancel is None)
 
     def _tool_changed(self) -> None:

@@ -39,8 +39,9 @@ def test_a_facts_access_log_is_shown_as_plain_text(qtbot, window, settle):
     page = open_atlas(qtbot, window)
     select(qtbot, page, tea.id)
     items = [page.panel.access.item(i).text() for i in range(page.panel.access.count())]
-    assert len(items) == 2 and items[0].endswith("· <b>Evil</b> app · write · add_fact “Prefers green tea”")
-    assert items[1].endswith("· Claude Desktop · read · search_memory “tea”")
+    assert len(items) == 2 and items[0].startswith("<b>Evil</b> app — write (add_fact)\n")  # plain text
+    assert items[0].endswith(" · “Prefers green tea”")
+    assert items[1].startswith("Claude Desktop — read (search_memory)\n") and items[1].endswith(" · “tea”")
     assert page.panel.access_title.text() == "Used by other apps (2):"
     select(qtbot, page, other.id)
     assert page.panel.access.count() == 1

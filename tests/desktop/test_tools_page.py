@@ -153,3 +153,17 @@ def test_settings_shows_the_snippet_for_other_apps(window):
     from PySide6.QtWidgets import QApplication
 
     assert json.loads(QApplication.clipboard().text()) == snippet
+
+
+def test_a_reload_keeps_the_arguments_being_written(qtbot, window, settle):
+    page = window.show_page("tools")
+    add_through_dialog(qtbot, page, "fx")
+    settle()
+    run_tester(qtbot, page, "add", {"a": 20, "b": 22})
+    settle()  # the run reloads the page (the server's tools were recorded)
+    page.refresh()
+    settle()
+    assert json.loads(page.tester.arguments.toPlainText()) == {"a": 20, "b": 22}
+    assert page.tester.result.toPlainText() == "42"
+    page.tester.tool.setCurrentText("echo")
+    assert json.loads(page.tester.arguments.toPlainText()) == {"text": ""}  # another tool: its skeleton
