@@ -180,6 +180,11 @@ class _GarbageLogFilter(logging.Filter):
         return "Failed to parse JSONRPC message" not in record.getMessage()
 
 
+_SDK_LOG = logging.getLogger("mcp.client.stdio")
+if not any(isinstance(f, _GarbageLogFilter) for f in _SDK_LOG.filters):
+    _SDK_LOG.addFilter(_GarbageLogFilter())
+
+
 def stdio_command(command: str, args: tuple[str, ...], env: Mapping[str, str]) -> tuple[str, list[str]]:
     """The program and arguments that start a stdio server: its own, checked to exist first, and on Linux
     behind `setpriv --pdeathsig KILL` so it dies with the host's thread."""
@@ -211,7 +216,6 @@ class ToolHost:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run_loop, name="mcp-tools", daemon=True)
         self._thread.start()
-        logging.getLogger("mcp.client.stdio").addFilter(_GarbageLogFilter())
         atexit.register(self.close)
 
     def __repr__(self) -> str:

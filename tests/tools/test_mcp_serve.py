@@ -24,6 +24,8 @@ from sync.accounts import active_database_path
 from tests.tools.conftest import ROOT
 
 
+pytestmark = pytest.mark.slow  # real servers in their own processes: seconds each
+
 @pytest.fixture
 def data(tmp_path):
     """A data dir whose active database holds facts (one paused) and a conversation."""

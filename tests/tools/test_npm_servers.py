@@ -20,6 +20,8 @@ from agent.tools.names import is_valid
 from agent.tools.toolset import build_toolset
 from tests.fake_openai import Reply
 
+pytestmark = pytest.mark.slow  # real servers in their own processes: seconds each
+
 VERSION = "2026.8.31"
 PACKAGES = [f"@modelcontextprotocol/server-everything@{VERSION}", f"@modelcontextprotocol/server-filesystem@{VERSION}"]
 
