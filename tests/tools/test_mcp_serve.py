@@ -23,7 +23,6 @@ from local_schema.models import Message
 from sync.accounts import active_database_path
 from tests.tools.conftest import ROOT
 
-
 pytestmark = pytest.mark.slow  # real servers in their own processes: seconds each
 
 @pytest.fixture
