@@ -181,7 +181,11 @@ class ToolLoop:
         if offered.name in self._always:
             decision = "auto"
         else:
-            decision = self.approve(pending)
+            try:
+                decision = self.approve(pending)
+            except Exception:  # noqa: BLE001 - a broken approval never runs the call, and the turn goes on
+                log.exception("the approval of %s failed; the call is denied", offered.name)
+                decision = DENY
             if decision not in (ALLOW_ONCE, ALWAYS):
                 return CallRecord(pending, DENY, "Error: the user denied this call; do not try it again in this "
                                                  "turn unless they ask.", False)

@@ -47,6 +47,7 @@ class ToolsPage(QWidget):
         self.ctx = ctx
         self.servers: list = []  # ServerConfig, by name
         self._starting: set[str] = set()
+        self._problems: dict[str, str] = {}  # why a start failed before the server was reached (key store, …)
         self._filling = False
 
         left = QWidget()
@@ -197,10 +198,11 @@ class ToolsPage(QWidget):
         text = STATE_TEXT.get(status.state, status.state)
         if status.server_info:
             text += f" — {status.server_info}"
-        if status.error:
-            text += f"\n{status.error}"
+        problem = status.error or self._problems.get(server.name)
+        if problem:
+            text = (text if status.error else "⚠ not started") + f"\n{problem}"
         self.state.setText(text)
-        self.state.setObjectName("Error" if status.state == "failed" else "")
+        self.state.setObjectName("Error" if problem else "")
         self.state.style().polish(self.state)
         self.start_button.setText("Restart" if status.state == "ready" else "Start")
         self.start_button.setEnabled(server.name not in self._starting)
@@ -271,8 +273,15 @@ class ToolsPage(QWidget):
             self.refresh()
             self.server_started.emit(name)
 
-        Op(self, run, f"Starting {name}").changes("mcp_tools").success(finished).failure(
-            lambda _exc: finished()).run()
+        def failed(exc: BaseException) -> None:
+            from agent.tools.host import ToolError
+
+            if not isinstance(exc, ToolError):  # the host's status has no word on it: keep it here
+                self._problems[name] = str(exc) or type(exc).__name__
+            finished()
+
+        self._problems.pop(name, None)
+        Op(self, run, f"Starting {name}").changes("mcp_tools").success(finished).failure(failed).run()
 
     def _refresh_line(self, name: str) -> None:
         for row in range(self.list.count()):

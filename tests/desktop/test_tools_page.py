@@ -167,3 +167,28 @@ def test_a_reload_keeps_the_arguments_being_written(qtbot, window, settle):
     assert page.tester.result.toPlainText() == "42"
     page.tester.tool.setCurrentText("echo")
     assert json.loads(page.tester.arguments.toPlainText()) == {"text": ""}  # another tool: its skeleton
+
+
+def test_a_locked_key_store_is_said_when_a_server_needs_its_header(qtbot, tmp_path, settle):
+    from keyring.backends.fail import Keyring
+
+    from agent.tools.config import add_http_server
+    from sync.secrets import SecretStore
+    from tests.desktop.conftest import close_window, open_window
+
+    secrets = SecretStore(tmp_path, backend=Keyring())  # no OS keychain: the encrypted key file
+    secrets.use_encrypted_file("a long passphrase")
+    window = open_window(qtbot, tmp_path, secrets)
+    try:
+        add_http_server(window.ctx.db, "remote", "http://127.0.0.1:9/mcp", {"Authorization": "Bearer s"}, secrets)
+        secrets.lock()
+        page = window.show_page("tools")
+        page.refresh()
+        settle()
+        with qtbot.waitSignal(page.server_started, timeout=10_000):
+            page.start("remote")
+        settle()
+        assert page.state.text().startswith("⚠ not started\nThe encrypted key file is locked")
+        assert page.state.objectName() == "Error"
+    finally:
+        close_window(window)

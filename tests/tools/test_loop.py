@@ -180,3 +180,15 @@ def test_a_plain_json_reply_with_tool_calls_works_too(db, fake_llm, turn):
                      Reply(text="10", ignore_stream=True))
     result = make().run(prompt)
     assert (result.text, [r.text for r in result.calls]) == ("10", ["10"])
+
+
+def test_an_approval_that_fails_denies_the_call_and_the_turn_goes_on(db, fake_llm, turn):
+    make, thread, prompt = turn
+    fake_llm.enqueue(Reply(text="", tool_calls=[call(1, "fx__add", {"a": 1, "b": 1})]), Reply(text="OK."))
+
+    def broken(pending):
+        raise RuntimeError("the dialog went away")
+
+    result = make(approve=broken).run(prompt)
+    assert result.text == "OK." and result.calls[0].decision == DENY
+    assert [m.role for m in stored(db, thread)] == ["assistant", "tool", "assistant"]
