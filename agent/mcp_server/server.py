@@ -22,6 +22,7 @@ from typing import Any
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer  # module level: the SDK reads the tools' annotations
+from mcp.server.mcpserver.exceptions import ToolError
 
 from agent.mcp_server import service
 from agent.mcp_server.access import READ, WRITE, log_access
@@ -71,7 +72,10 @@ def build_server(db: LocalDatabase, *, read_only: bool = False, version: str = "
         async def add_fact(fact: str, ctx: Context, category: str = "fact") -> dict:
             """Remember a fact about the user (one short sentence). A fact already known is reinforced."""
             app = app_name(ctx)
-            result = await run(service.add_fact, db, app, fact, category)
+            try:
+                result = await run(service.add_fact, db, app, fact, category)
+            except service.AtlasError as exc:  # the app reads why (an empty or over-long fact); nothing written
+                raise ToolError(str(exc)) from None
             ids = [result["id"]] if result.get("id") else []
             await run(lambda: log_access(db, app, WRITE, "add_fact", ids, fact))
             return result

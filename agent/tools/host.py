@@ -50,6 +50,7 @@ STOPPED, STARTING, READY, FAILED = "stopped", "starting", "ready", "failed"
 START_TIMEOUT = 30.0  # seconds for a server to start and list its tools (npx may download first)
 CALL_TIMEOUT = 60.0  # seconds for one call, unless the caller says otherwise
 MAX_TOOLS = 200  # tools kept from one server's listing
+TOOL_NAME_LIMIT = 256
 _STDERR_TAIL = 600  # characters of a failed server's stderr quoted in its error
 
 
@@ -386,12 +387,13 @@ class ToolHost:
                     cursor = None
                     for _page in range(20):
                         listing = await client.list_tools(cursor=cursor)
-                        tools.extend(tool_from_mcp(t) for t in listing.tools)
+                        tools.extend(info for info in map(tool_from_mcp, listing.tools)
+                                     if 0 < len(info.name) <= TOOL_NAME_LIMIT)  # a name no call could use: left out
                         cursor = listing.next_cursor
                         if not cursor or len(tools) >= MAX_TOOLS:
                             break
                     described = client.server_info
-                    server.server_info = (f"{described.name} {described.version}".strip()
+                    server.server_info = (" ".join(f"{described.name} {described.version}".split())[:200]
                                           if described is not None else None)
                     server.tools = tuple(tools[:MAX_TOOLS])
                     server.client, server.state = client, READY

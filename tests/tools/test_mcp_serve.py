@@ -66,6 +66,8 @@ def test_an_app_searches_lists_and_adds_and_every_access_is_logged(data):
             added = text_of(await c.call_tool("add_fact", {"fact": "Works from Lisbon", "category": "fact"}))
             again = text_of(await c.call_tool("add_fact", {"fact": "works from lisbon!"}))
             hidden = text_of(await c.call_tool("add_fact", {"fact": "Secret: tea allergy"}))
+            empty = await c.call_tool("add_fact", {"fact": "   "})
+            assert empty.is_error and "A memory needs a label" in empty.content[0].text
             talk = text_of(await c.call_tool("search_conversations", {"query": "oolong"}))
             return names, found, strongest, added, again, hidden, talk
 
