@@ -315,6 +315,8 @@ class ToolHost:
                     scope = holder.get("scope")
                     if scope is not None:
                         self._loop.call_soon_threadsafe(scope.cancel)
+                    else:  # not started on the loop yet: it never will be
+                        future.cancel()
                     with contextlib.suppress(Exception):
                         future.result(timeout=5)
                     raise ToolError(CANCELLED, f"The call to {tool} was cancelled.") from None

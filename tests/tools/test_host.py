@@ -171,3 +171,14 @@ def test_a_server_that_ignores_its_input_dies_with_a_killed_app(tmp_path):
         assert not process_alive(server)
     finally:
         app.kill()
+
+
+def test_a_call_cancelled_before_it_starts_never_runs(shared_host):
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(ToolError) as caught:
+        shared_host.call("fx", "slow", {"seconds": 30}, cancel=token)
+    assert caught.value.kind == CANCELLED
+    started = time.monotonic()
+    assert shared_host.call("fx", "echo", {"text": "next"}).text == "next"
+    assert time.monotonic() - started < 5  # nothing of the cancelled call left in the way
