@@ -12,6 +12,11 @@ The text is cleaned as it arrives (agent.storable.StreamCleaner): the server can
 lone surrogate, so a reply holding one (a `\u0000` escape, half an emoji) would be stored here and
 never sync. NUL is dropped, a surrogate pair split across two events is joined, a lone half becomes
 U+FFFD. Every caller — the Console, structured answers, skill tests, dreams — gets clean text.
+
+Tools (agent.tools.loop): `stream_chat(..., tools=[…], events=True)` sends OpenAI `tools` and yields,
+besides the text, the fragments of streamed `tool_calls` (`ToolCallDelta`: index, id, and pieces of the
+name and the arguments, as they arrive) and the choice's `Finish` reason (`"tool_calls"` when the model
+waits for results). A plain JSON reply gives the same events, each call in one piece.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -34,6 +40,24 @@ from agent.sse import SSEParser
 from agent.storable import StreamCleaner, clean_text
 
 _MAX_ERROR_BODY = 64 * 1024
+
+
+@dataclass(frozen=True)
+class ToolCallDelta:
+    """A fragment of one streamed tool call: `index` says which call; id, name and arguments are pieces
+    (None when this fragment carries none) to be joined in order (agent.tools.assemble)."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str | None = None
+
+
+@dataclass(frozen=True)
+class Finish:
+    """Why the model stopped: "stop", "length", "tool_calls", …"""
+
+    reason: str
 
 
 class CancelToken:
@@ -131,9 +155,13 @@ class LLMClient:
 
     def stream_chat(self, messages: list[dict], *, temperature: float = 0.7, max_tokens: int | None = None,
                     stream: bool = True, cancel: CancelToken | None = None,
-                    response_format: dict | None = None) -> Iterator[str]:
+                    response_format: dict | None = None, tools: list[dict] | None = None,
+                    tool_choice: str | None = None, events: bool = False) -> Iterator[Any]:
         """Yield the reply's text deltas as they arrive. `response_format` (e.g. {"type": "json_object"})
-        is sent as given; endpoints that do not know it may refuse the request (see agent.structured)."""
+        is sent as given; endpoints that do not know it may refuse the request (see agent.structured).
+        `tools`: OpenAI function definitions, sent as given (with `tool_choice`, e.g. "none", when given).
+        `events=True` also yields ToolCallDelta and
+        Finish objects between the text deltas (str)."""
         cancel = cancel or CancelToken()
         payload: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": temperature,
                                    "stream": stream}
@@ -141,6 +169,10 @@ class LLMClient:
             payload["max_tokens"] = max_tokens
         if response_format is not None:
             payload["response_format"] = response_format
+        if tools:
+            payload["tools"] = tools
+            if tool_choice is not None:
+                payload["tool_choice"] = tool_choice
         for attempt in range(2):
             received: list[str] = []
             try:
@@ -161,7 +193,10 @@ class LLMClient:
                             continue
                         raise err
                     for delta in _read_reply(resp, cancel, self._key):
-                        received.append(delta)
+                        if isinstance(delta, str):
+                            received.append(delta)
+                        elif not events:
+                            continue
                         yield delta
                     return
             except httpx.TransportError as exc:
@@ -221,7 +256,7 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def _read_reply(resp: httpx.Response, cancel: CancelToken, key: str) -> Iterator[str]:
+def _read_reply(resp: httpx.Response, cancel: CancelToken, key: str) -> Iterator[Any]:
     """Decide from the content type (or the first bytes) whether this is SSE or one JSON reply."""
     chunks = resp.iter_bytes()
     head = b""
@@ -250,22 +285,23 @@ def _chain(head: bytes, rest: Iterable[bytes]) -> Iterator[bytes]:
     yield from rest
 
 
-def _read_sse(body: Iterable[bytes], cancel: CancelToken, key: str) -> Iterator[str]:
+def _read_sse(body: Iterable[bytes], cancel: CancelToken, key: str) -> Iterator[Any]:
     parser = SSEParser()
     cleaner = StreamCleaner()  # the server cannot store NUL or a lone surrogate: never let one in
     text: list[str] = []
     finished = False
 
-    def events(datas: Iterable[str]) -> Iterator[str | None]:
-        """Each event's cleaned delta ("" for none); None at [DONE]."""
+    def events(datas: Iterable[str]) -> Iterator[Any]:
+        """Each event's cleaned delta ("" for none) and its tool-call fragments; None at [DONE]."""
         nonlocal finished
         for data in datas:
             if data.strip() == "[DONE]":
                 yield None
                 return
-            delta, done = _event(data, "".join(text), key)
+            delta, done, extra = _event(data, "".join(text), key)
             finished = finished or done
             yield cleaner.feed(delta) if delta else ""
+            yield from extra
 
     for chunk in body:
         if cancel.cancelled:
@@ -274,14 +310,20 @@ def _read_sse(body: Iterable[bytes], cancel: CancelToken, key: str) -> Iterator[
             if delta is None:
                 yield from _flushed(cleaner, text)
                 return
-            if delta:
-                text.append(delta)
+            if isinstance(delta, str):
+                if delta:
+                    text.append(delta)
+                    yield delta
+            else:
                 yield delta
     for delta in events(parser.close()):
         if delta is None:
             break
-        if delta:
-            text.append(delta)
+        if isinstance(delta, str):
+            if delta:
+                text.append(delta)
+                yield delta
+        else:
             yield delta
     yield from _flushed(cleaner, text)
     if not finished and not cancel.cancelled:
@@ -297,16 +339,16 @@ def _flushed(cleaner: StreamCleaner, text: list[str]) -> Iterator[str]:
         yield tail
 
 
-def _event(data: str, partial: str, key: str) -> tuple[str, bool]:
-    """(text delta, finished?) of one SSE data payload."""
+def _event(data: str, partial: str, key: str) -> tuple[str, bool, list]:
+    """(text delta, finished?, tool-call fragments and the finish reason) of one SSE data payload."""
     try:
         obj = json.loads(data)
     except ValueError:
         if "\n" in data:  # some servers put one JSON chunk per data line without blank lines between
             lines = [line for line in data.split("\n") if line.strip()]
             results = [_event(line, partial, key) for line in lines if line.strip() != "[DONE]"]
-            done = any(d for _, d in results) or any(line.strip() == "[DONE]" for line in lines)
-            return "".join(text for text, _ in results), done
+            done = any(d for _, d, _ in results) or any(line.strip() == "[DONE]" for line in lines)
+            return "".join(text for text, _, _ in results), done, [e for _, _, extra in results for e in extra]
         raise LLMError(errors.MALFORMED, "The server sent a streamed chunk that is not valid JSON.",
                        partial=partial) from None
     if isinstance(obj, dict) and obj.get("error"):
@@ -315,12 +357,38 @@ def _event(data: str, partial: str, key: str) -> tuple[str, bool]:
                        partial=partial)
     choice = _first_choice(obj)
     if choice is None:
-        return "", False  # e.g. a usage-only chunk
+        return "", False, []  # e.g. a usage-only chunk
     delta = choice.get("delta") or choice.get("message") or {}
     content = delta.get("content") if isinstance(delta, dict) else None
     if content is None:
         content = choice.get("text")  # legacy completions shape
-    return (content if isinstance(content, str) else ""), bool(choice.get("finish_reason"))
+    extra: list = _tool_call_deltas(delta.get("tool_calls") if isinstance(delta, dict) else None)
+    reason = choice.get("finish_reason")
+    if isinstance(reason, str) and reason:
+        extra.append(Finish(reason))
+    return (content if isinstance(content, str) else ""), bool(reason), extra
+
+
+def _tool_call_deltas(calls: Any) -> list[ToolCallDelta]:
+    """The fragments of a `tool_calls` list (streamed or whole); what is not a fragment is skipped."""
+    if not isinstance(calls, list):
+        return []
+    out = []
+    for position, call in enumerate(calls):
+        if not isinstance(call, dict):
+            continue
+        index = call.get("index")
+        function = call.get("function") if isinstance(call.get("function"), dict) else {}
+        arguments = function.get("arguments")
+        if isinstance(arguments, dict | list):  # some servers send the arguments parsed
+            arguments = json.dumps(arguments, ensure_ascii=False)
+
+        def text(value: Any) -> str | None:
+            return clean_text(value) if isinstance(value, str) else None
+
+        out.append(ToolCallDelta(index if isinstance(index, int) and not isinstance(index, bool) else position,
+                                 text(call.get("id")), text(function.get("name")), text(arguments)))
+    return out
 
 
 def _first_choice(obj: Any) -> dict | None:
@@ -330,7 +398,7 @@ def _first_choice(obj: Any) -> dict | None:
     return None
 
 
-def _read_json(body: Iterable[bytes], cancel: CancelToken, key: str) -> Iterator[str]:
+def _read_json(body: Iterable[bytes], cancel: CancelToken, key: str) -> Iterator[Any]:
     raw = bytearray()
     for chunk in body:
         if cancel.cancelled:
@@ -346,8 +414,15 @@ def _read_json(body: Iterable[bytes], cancel: CancelToken, key: str) -> Iterator
     choice = _first_choice(obj)
     message = choice.get("message") if choice else None
     content = message.get("content") if isinstance(message, dict) else (choice or {}).get("text")
+    calls = _tool_call_deltas(message.get("tool_calls")) if isinstance(message, dict) else []
+    if content is None and calls:
+        content = ""  # a reply that only calls tools has null content
     if not isinstance(content, str):
         raise LLMError(errors.MALFORMED, "The server's reply has no message content.")
     content = clean_text(content)
     if content:
         yield content
+    yield from calls
+    reason = (choice or {}).get("finish_reason")
+    if isinstance(reason, str) and reason:
+        yield Finish(reason)

@@ -11,6 +11,9 @@ the `source` forms in agent/memory_sources.py.
   in the same order) reinforces that node instead and says so; found through a local index of keys.
 - Reinforcement: +0.05 on the effective strength, capped at 1.0, `last_referenced_at` = now.
 - Delete: a real local delete; sync pushes it as a tombstone and the server keeps it deleted.
+- Pause: a paused node (synced `paused`) is kept and listed, but never injected into a prompt (whatever
+  its strength; it does not count against the cap of 40) and never served to an outside app
+  (agent.mcp_server). Resuming it brings it back as it was.
 
 Writes go through `LocalDatabase.write()`; the `*_in(session, …)` variants let a caller (a template
 install) put memory writes in the same transaction as its own.
@@ -73,8 +76,13 @@ def effective_strength(node: MemoryNode, now: datetime | None = None) -> float:
     return _clamp(_clamp(node.strength) - DECAY_STEP * periods)
 
 
-def strength_glyph(effective: float) -> str:
-    """Atlas glyph: ✶ injected (>= 0.75), ◌ 0.4–0.75, · below."""
+PAUSED_GLYPH = "‖"
+
+
+def strength_glyph(effective: float, paused: bool = False) -> str:
+    """Atlas glyph: ‖ paused, else ✶ injected (>= 0.75), ◌ 0.4–0.75, · below."""
+    if paused:
+        return PAUSED_GLYPH
     if effective >= INJECT_THRESHOLD:
         return "✶"
     return "◌" if effective >= 0.4 else "·"
@@ -147,7 +155,7 @@ class NodeView:
 
     @property
     def glyph(self) -> str:
-        return strength_glyph(self.effective)
+        return strength_glyph(self.effective, self.node.paused)
 
     def to_json(self) -> dict:
         """The table's columns plus the computed fields (`mirari memory list --json`)."""
@@ -170,13 +178,14 @@ def ranked(session: Session, now: datetime | None = None) -> list[tuple[MemoryNo
 
 def _split_cap(scored: list[tuple[MemoryNode, float]],
                limit: int = MEMORY_LIMIT) -> tuple[list[tuple[MemoryNode, float]], list[tuple[MemoryNode, float]]]:
-    eligible = [item for item in scored if item[1] >= INJECT_THRESHOLD]
+    eligible = [item for item in scored if item[1] >= INJECT_THRESHOLD and not item[0].paused]
     return eligible[:limit], eligible[limit:]
 
 
 def injected_nodes(session: Session, now: datetime | None = None,
                    limit: int = MEMORY_LIMIT) -> list[tuple[MemoryNode, float]]:
-    """The nodes a chat turn injects: effective strength >= 0.75, in `ranked` order, at most `limit`."""
+    """The nodes a chat turn injects: not paused, effective strength >= 0.75, in `ranked` order, at most
+    `limit`."""
     return _split_cap(ranked(session, now), limit)[0]
 
 
@@ -421,6 +430,17 @@ def edit_node(db: LocalDatabase, node_id: str, *, label: str | None = None, cate
             node.strength = check_strength(strength)
             node.last_referenced_at = format_timestamp(now)
         session.add(node)
+        return node
+
+
+def set_paused(db: LocalDatabase, node_id: str, paused: bool) -> MemoryNode:
+    """Pause a node (kept, never injected nor served to outside apps) or resume it; synced. Strength and
+    decay are untouched: a resumed fact is what it would have been. Returns the node as stored."""
+    with db.write() as session:
+        node = _live(session, node_id)
+        if node.paused != bool(paused):
+            node.paused = bool(paused)
+            session.add(node)
         return node
 
 

@@ -7,6 +7,7 @@ Forms (MIRARI.md §III, plus the message a promotion came from):
     conversation:<conversation id>#<message id>  ... from that message of the thread (what we write)
     mirror:<mirror report id>                    a Mirror report's recommendation or citation
     template:<template id>                       installed from a template's seed memory
+    mcp:<app name>                               added by an outside app through `mirari mcp serve`
 
 Anything else (rows written by other clients) is read as kind "other" and shown as it is.
 """
@@ -26,11 +27,12 @@ SOURCE_LIMIT = 500  # the server's memory_nodes_source_length check
 KINDS = ("conversation", "mirror", "template")
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _FORM = re.compile(rf"^(conversation|mirror|template):({_UUID})(?:#({_UUID}))?$")
+APP_NAME_LIMIT = 100
 
 
 @dataclass(frozen=True)
 class Source:
-    kind: str  # manual | conversation | mirror | template | other
+    kind: str  # manual | conversation | mirror | template | mcp | other
     id: str | None = None  # the conversation, report or template
     message_id: str | None = None  # conversation sources only, when known
     raw: str = MANUAL
@@ -45,6 +47,8 @@ def parse_source(text: str | None) -> Source:
     raw = (text or "").strip()
     if not raw or raw == MANUAL:
         return Source(MANUAL, raw=raw or MANUAL)
+    if raw.startswith("mcp:") and 0 < len(raw[4:].strip()) <= APP_NAME_LIMIT and "\n" not in raw:
+        return Source("mcp", raw[4:].strip(), raw=raw)
     match = _FORM.match(raw)
     if match is None:
         return Source("other", raw=raw)
@@ -66,12 +70,18 @@ def template_source(template_id: str) -> str:
     return f"template:{template_id}"
 
 
+def app_source(app_name: str) -> str:
+    """`mcp:<app>` for a fact an outside app added; the name on one line, bounded."""
+    name = " ".join((app_name or "").split())[:APP_NAME_LIMIT] or "unknown app"
+    return f"mcp:{name}"
+
+
 def check_source(text: str | None) -> str:
     """The value to store for a new node's source; ValueError for anything not in the forms above."""
     raw = (text or MANUAL).strip()
     if parse_source(raw).kind == "other":
         raise ValueError(f"Unknown memory source {raw[:80]!r}: use manual, conversation:<id>[#<message id>], "
-                         "mirror:<id> or template:<id>.")
+                         "mirror:<id>, template:<id> or mcp:<app name>.")
     return raw
 
 
@@ -101,7 +111,9 @@ def describe_sources(session: Session, sources: Iterable[str | None]) -> dict[st
     label = {"conversation": "Console", "mirror": "Mirror", "template": "Template"}
     out: dict[str, str] = {}
     for raw, source in parsed.items():
-        if not source.linkable:
+        if source.kind == "mcp":
+            out[raw] = f"App · {source.id}"
+        elif not source.linkable:
             out[raw] = source.raw
         else:
             title = titles.get((source.kind, source.id))

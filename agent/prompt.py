@@ -34,6 +34,7 @@ from sqlalchemy import tuple_
 from sqlmodel import Session, select
 
 from agent.memory import MEMORY_HEADING, MEMORY_LIMIT, injected_nodes, render_memory_block
+from agent.tools.history import wire_messages
 from local_schema.models import AgentConnection, Message, Skill
 
 __all__ = ["HISTORY_LIMIT", "MEMORY_HEADING", "MEMORY_LIMIT", "AssembledPrompt", "assemble_prompt", "history",
@@ -106,7 +107,7 @@ def assemble_prompt(session: Session, connection: AgentConnection | None, conver
     before = user_message if isinstance(user_message, Message) else None
     past = history(session, conversation_id, before)
     messages = [{"role": "system", "content": system}] if system else []
-    messages += [{"role": m.role, "content": m.content} for m in past]
+    messages += wire_messages(past)  # tool calls and results as endpoints accept them (agent.tools.history)
     if isinstance(user_message, Message):
         messages.append({"role": "user", "content": user_message.content})
     elif isinstance(user_message, str):

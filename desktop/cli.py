@@ -41,6 +41,8 @@ COMMAND_MODULES = (
     "agent.commands.stats",  # stats
     "agent.commands.tasks",  # tasks list|add|move|edit|delete
     "agent.commands.templates",  # templates publish|list|browse|install|export|import|delete
+    "agent.tools.cli",  # tools add|list|enable|disable|remove|call (MCP servers)
+    "agent.mcp_server.cli",  # mcp serve|token|config (the memory as an MCP server)
 )
 
 

@@ -40,6 +40,7 @@ PAGES = (
     ("tasks", "VI  Tasks", "desktop.views.tasks_page:TasksPage"),
     ("dream", "VII Dream", "desktop.views.dream_page:DreamPage"),
     ("templates", "◆   Templates", "desktop.views.templates_page:TemplatesPage"),
+    ("tools", "⚒   Tools", "desktop.views.tools_page:ToolsPage"),
     ("settings", "⚙   Settings", "desktop.views.settings_page:SettingsPage"),
 )
 START_PAGE = "observatory"  # the home screen (MIRARI.md §VI): every start opens here

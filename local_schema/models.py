@@ -65,7 +65,7 @@ class Message(_Synced, table=True):
 
     user_id: str | None = Field(default=None)
     conversation_id: str = Field(foreign_key="conversations.id", ondelete="CASCADE")
-    role: str  # system | user | assistant
+    role: str  # system | user | assistant | tool
     content: str
     # The message's place in its thread, chosen once by the device that writes it and never rewritten
     # (not by push adoption, nor by the server, which keeps it on UPDATE and bounds it on INSERT). A
@@ -78,6 +78,10 @@ class Message(_Synced, table=True):
     # authorship readable once the connection is gone or changed (agent.authorship). None for the user's.
     agent_connection_id: str | None = Field(default=None)
     model: str | None = Field(default=None)
+    # Tools (docs/tools.md): an assistant message's calls, in OpenAI's shape [{id, type: "function",
+    # function: {name, arguments}}]; a `tool` message's `tool_call_id` names the call whose result it holds.
+    tool_calls: list[Any] | None = Field(default=None, sa_type=_JSON)
+    tool_call_id: str | None = Field(default=None)
 
 
 # A seq more than a year after the writing device's clock is not followed by the next message: no device
@@ -127,6 +131,7 @@ class MemoryNode(_Synced, table=True):
     strength: float = Field(default=0.5)
     source: str | None = Field(default=None)
     last_referenced_at: str | None = Field(default=None)
+    paused: bool = Field(default=False)  # kept, but never injected nor served to outside apps
 
 
 class Skill(_Synced, table=True):
@@ -226,6 +231,64 @@ class InstalledTemplate(SQLModel, table=True):
     author_id: str | None = Field(default=None)
     origin: str = Field(default="catalogue")  # catalogue | file
     installed_at: str = Field(default_factory=utc_now)
+
+
+class McpServer(SQLModel, table=True):
+    """Local-only: an MCP server this device runs or reaches (agent.tools.config). Never synced: it names
+    programs and paths of this machine. Header values are secrets, kept in the key store: only their
+    names are here."""
+
+    __tablename__ = "mcp_servers"
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    name: str = Field(unique=True)
+    transport: str  # stdio | http
+    command: str | None = Field(default=None)
+    args: list[Any] = Field(default_factory=list, sa_type=_JSON)
+    env: dict[str, Any] = Field(default_factory=dict, sa_type=_JSON)
+    url: str | None = Field(default=None)
+    headers: list[Any] = Field(default_factory=list, sa_type=_JSON)  # header names
+    enabled: bool = Field(default=True)
+    created_at: str = Field(default_factory=utc_now)
+
+
+class McpTool(SQLModel, table=True):
+    """Local-only: a tool a server listed last, with this device's choices about it."""
+
+    __tablename__ = "mcp_tools"
+
+    server_id: str = Field(primary_key=True, foreign_key="mcp_servers.id", ondelete="CASCADE")
+    name: str = Field(primary_key=True)
+    description: str | None = Field(default=None)
+    input_schema: dict[str, Any] = Field(default_factory=dict, sa_type=_JSON)
+    enabled: bool = Field(default=True)
+    always_allow: bool = Field(default=False)  # "Always for this tool": calls run without asking
+    seen_at: str = Field(default_factory=utc_now)
+
+
+class McpAccess(SQLModel, table=True):
+    """Local-only: one read or write of this memory by an outside app (`mirari mcp serve`)."""
+
+    __tablename__ = "mcp_access"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: str = Field(default_factory=utc_now)
+    app: str  # the client's name, as it introduced itself
+    action: str  # read | write
+    tool: str
+    detail: str | None = Field(default=None)  # the query, or what was added
+
+
+class McpAccessNode(SQLModel, table=True):
+    """Local-only: which facts one access read or wrote."""
+
+    __tablename__ = "mcp_access_nodes"
+
+    access_id: int = Field(primary_key=True, foreign_key="mcp_access.id", ondelete="CASCADE")
+    node_id: str = Field(primary_key=True)
+
+
+LOCAL_ONLY_MODELS: tuple[type[SQLModel], ...] = (McpServer, McpTool, McpAccess, McpAccessNode)
 
 
 # Parent before child: push inserts in this order, apply remote deletes in reverse.

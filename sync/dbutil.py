@@ -34,8 +34,14 @@ class TableInfo:
 
     @cached_property
     def _plain(self):
-        """All columns at C speed, for tables whose values need no conversion (messages: most rows)."""
-        return None if self.json_cols or self.bool_cols else operator.itemgetter(*self.columns)
+        """All columns at C speed (operator.itemgetter); booleans need no conversion (sqlite3 stores True as 1)."""
+        return operator.itemgetter(*self.columns)
+
+    @cached_property
+    def _json_at(self) -> tuple[int, ...]:
+        """Positions of the JSON columns in `columns`: only their non-null values are converted, so a table
+        whose JSON column is mostly null (messages.tool_calls) keeps the fast path for most rows."""
+        return tuple(i for i, col in enumerate(self.columns) if col in self.json_cols)
 
     @cached_property
     def required_values(self):
@@ -44,21 +50,19 @@ class TableInfo:
         return operator.itemgetter(*cols) if len(cols) > 1 else (lambda row: (row[cols[0]],))
 
     def encode(self, row: dict) -> tuple:
-        """Server JSON row -> SQLite parameters in `columns` order."""
-        if self._plain is not None:
-            try:
-                return self._plain(row)
-            except KeyError:
-                pass  # a column the server left out stores NULL, as below
-        out = []
-        for col in self.columns:
-            value = row.get(col)
-            if col in self.json_cols and value is not None:
-                value = json.dumps(value, separators=(",", ":"))
-            elif col in self.bool_cols and value is not None:
-                value = 1 if value else 0
-            out.append(value)
-        return tuple(out)
+        """Server JSON row -> SQLite parameters in `columns` order (a column the server left out: NULL)."""
+        try:
+            values = self._plain(row)
+        except KeyError:
+            values = tuple(map(row.get, self.columns))
+        converted = None
+        for i in self._json_at:
+            value = values[i]
+            if value is not None:
+                if converted is None:
+                    converted = list(values)
+                converted[i] = json.dumps(value, separators=(",", ":"))
+        return values if converted is None else tuple(converted)
 
     def decode_client(self, values: tuple) -> dict:
         """SQLite values of `client` columns -> the JSON object push sends."""

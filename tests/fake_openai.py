@@ -6,6 +6,13 @@ scriptable `Reply` (queued per request, else the default), so a test can ask for
 lines split at odd byte offsets, a plain JSON reply to a streaming request, and so on. Every request
 is recorded so tests can assert the exact messages that were sent.
 
+Tools: a reply may call tools (`Reply(tool_calls=[{"id", "name", "arguments"}])`): streamed, each call's
+name and arguments are split over many chunks (`tool_split` characters each), as real endpoints send
+them, and the reply finishes with "tool_calls". Every request's `tools` and its assistant/tool messages are
+checked as OpenAI checks them (a function name outside [a-zA-Z0-9_-]{1,64}, a tool message that answers
+no call, a call left unanswered: 400 with OpenAI's kind of message), so a malformed conversation fails
+the test that sent it.
+
 A threaded stdlib server is used on purpose: it is instant to start (one per test) and gives byte-level
 control of what goes on the wire (our own chunked encoding, flushes, abrupt closes).
 """
@@ -14,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import socket
 import threading
 import time
@@ -47,6 +55,9 @@ class Reply:
     error_after: int | None = None  # after N tokens send an SSE `{"error": ...}` event and finish
     content_type: str = "text/event-stream"  # content type of a streamed reply
     send_done: bool = True  # False: finish_reason is sent but no `data: [DONE]` (older llama.cpp)
+    # [{"id": "call_1", "name": "srv__tool", "arguments": "{...}"}]: the reply calls these tools (after its text)
+    tool_calls: list[dict] | None = None
+    tool_split: int = 3  # characters of a name or arguments per streamed chunk
 
     def token_list(self) -> list[str]:
         if self.tokens is not None:
@@ -72,6 +83,18 @@ class RecordedRequest:
     @property
     def authorization(self) -> str | None:
         return self.headers.get("authorization")
+
+    @property
+    def tools(self) -> list[dict]:
+        return (self.body or {}).get("tools") or []
+
+    @property
+    def tool_names(self) -> list[str]:
+        return [t.get("function", {}).get("name") for t in self.tools]
+
+    @property
+    def tool_messages(self) -> list[dict]:
+        return [m for m in self.messages if isinstance(m, dict) and m.get("role") == "tool"]
 
 
 class FakeLLM:
@@ -241,6 +264,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(404, {"error": {"message": f"The model `{model}` does not exist.",
                                             "type": "invalid_request_error", "code": "model_not_found"}})
             return
+        problem = tools_problem(req.body)
+        if problem:
+            self._send_json(400, {"error": {"message": problem, "type": "invalid_request_error"}})
+            return
         if fake.reject_response_format and "response_format" in req.body:
             self._send_json(400, {"error": {"message": "Unrecognized request argument supplied: response_format",
                                             "type": "invalid_request_error"}})
@@ -263,7 +290,7 @@ class _Handler(BaseHTTPRequestHandler):
             if req.body.get("stream") and not reply.ignore_stream:
                 self._stream(req, reply, model, tokens)
             else:
-                self._send_json(200, _completion(model, "".join(tokens)), reply.headers)
+                self._send_json(200, _completion(model, "".join(tokens), reply.tool_calls), reply.headers)
 
     # -- writing ---------------------------------------------------------------------------------
     def _send_json(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
@@ -334,16 +361,81 @@ def _sse_events(reply: Reply, model: str, tokens: list[str]) -> Iterator[bytes |
     if reply.end_after is not None and reply.end_after >= len(tokens):
         yield None
         return
-    yield chunk({}, "stop")
+    for index, call in enumerate(reply.tool_calls or []):
+        step = max(1, reply.tool_split)
+        name, arguments = call.get("name", ""), call.get("arguments", "")
+        yield chunk({"tool_calls": [{"index": index, "id": call.get("id"), "type": "function",
+                                     "function": {"name": name[:step], "arguments": ""}}]})
+        for start in range(step, len(name), step):
+            yield chunk({"tool_calls": [{"index": index, "function": {"name": name[start:start + step]}}]})
+        for start in range(0, len(arguments), step):
+            yield chunk({"tool_calls": [{"index": index, "function": {"arguments": arguments[start:start + step]}}]})
+    yield chunk({}, "tool_calls" if reply.tool_calls else "stop")
     if reply.send_done:
         yield b"data: [DONE]\n\n"
 
 
-def _completion(model: str, text: str) -> dict:
+def _completion(model: str, text: str, tool_calls: list[dict] | None = None) -> dict:
+    message: dict[str, Any] = {"role": "assistant", "content": text or (None if tool_calls else "")}
+    if tool_calls:
+        message["tool_calls"] = [{"id": c.get("id"), "type": "function",
+                                  "function": {"name": c.get("name"), "arguments": c.get("arguments", "")}}
+                                 for c in tool_calls]
     return {"id": f"chatcmpl-{uuid.uuid4().hex[:12]}", "object": "chat.completion", "created": int(time.time()),
             "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls" if tool_calls else "stop"}],
             "usage": {"prompt_tokens": 1, "completion_tokens": len(text.split()), "total_tokens": 1}}
+
+
+_FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+
+
+def tools_problem(body: dict) -> str | None:
+    """What OpenAI would refuse in the request's `tools` and tool messages, or None."""
+    tools = body.get("tools")
+    if tools is not None:
+        if not isinstance(tools, list) or not tools:
+            return "Invalid 'tools': expected a non-empty array."
+        names = []
+        for i, tool in enumerate(tools):
+            function = tool.get("function") if isinstance(tool, dict) else None
+            if not isinstance(tool, dict) or tool.get("type") != "function" or not isinstance(function, dict):
+                return f"Invalid 'tools[{i}]': expected an object with type 'function'."
+            name = function.get("name")
+            if not isinstance(name, str) or not _FUNCTION_NAME.match(name):
+                return f"Invalid 'tools[{i}].function.name': string does not match pattern '^[a-zA-Z0-9_-]{{1,64}}$'."
+            parameters = function.get("parameters")
+            if parameters is not None and (not isinstance(parameters, dict) or parameters.get("type") != "object"):
+                return f"Invalid schema for function '{name}': schema must be a JSON Schema of 'type: \"object\"'."
+            names.append(name)
+        if len(set(names)) != len(names):
+            return "Invalid 'tools': function names must be unique."
+    waiting: list[str] = []  # ids of the last assistant message's calls not answered yet
+    for i, message in enumerate(body.get("messages") or []):
+        role = message.get("role") if isinstance(message, dict) else None
+        if role == "tool":
+            call_id = message.get("tool_call_id")
+            if call_id not in waiting:
+                return (f"Invalid parameter: messages with role 'tool' must be a response to a preceeding message "
+                        f"with 'tool_calls' (messages[{i}], tool_call_id {call_id!r}).")
+            waiting.remove(call_id)
+            if not isinstance(message.get("content"), str):
+                return f"Invalid 'messages[{i}].content': expected a string."
+            continue
+        if waiting:
+            return ("An assistant message with 'tool_calls' must be followed by tool messages responding to each "
+                    f"'tool_call_id'. The following tool_call_ids did not have response messages: {', '.join(waiting)}")
+        if role == "assistant" and message.get("tool_calls"):
+            for call in message["tool_calls"]:
+                function = call.get("function") if isinstance(call, dict) else None
+                if (not isinstance(call, dict) or call.get("type") != "function" or not isinstance(function, dict)
+                        or not isinstance(call.get("id"), str) or not isinstance(function.get("arguments"), str)
+                        or not _FUNCTION_NAME.match(str(function.get("name")))):
+                    return f"Invalid 'messages[{i}].tool_calls': {call!r}"
+                waiting.append(call["id"])
+    if waiting:
+        return f"The following tool_call_ids did not have response messages: {', '.join(waiting)}"
+    return None
 
 
 @pytest.fixture

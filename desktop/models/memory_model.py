@@ -24,6 +24,8 @@ NODE_ROLE = Qt.ItemDataRole.UserRole + 1  # the NodeView of the row
 
 
 def glyph_tooltip(view) -> str:
+    if view.node.paused:
+        return "Paused: kept, but never injected into a chat turn nor served to other apps"
     if view.glyph == "✶":
         return ("Injected: in the memory block of every chat turn" if view.injected else
                 "Strong enough to be injected, but outside the 40 strongest: left out of the memory block")

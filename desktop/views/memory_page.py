@@ -2,7 +2,8 @@
 
 Left: search, "+ Add", the nodes ranked by effective strength (glyph ✶ ◌ ·, label, strength, category,
 source as a link, last referenced), editable in place (label, category, strength) and deletable.
-Right: "What the agent sees" for a chosen connection (memory_panel.py). The rules live in
+Right: "What the agent sees" for a chosen connection and the selected fact's use by outside apps
+(memory_panel.py); Pause keeps a fact out of every prompt and every app. The rules live in
 agent/memory.py; every read and write here is an Op, and the page reloads when the change bus says
 memory (or anything its sources and the prompt depend on) changed — never by polling.
 """
@@ -46,7 +47,8 @@ from desktop.views.memory_panel import AgentViewPanel
 
 # Tables whose change can alter what this page shows: the nodes, the names their sources link to,
 # and the parts of the system message shown beside them.
-WATCHED = frozenset({"memory_nodes", "agent_connections", "skills", "conversations", "mirror_reports", "templates"})
+WATCHED = frozenset({"memory_nodes", "agent_connections", "skills", "conversations", "mirror_reports", "templates",
+                     "mcp_access"})
 NARROW = 980  # below this page width the panel goes under the table instead of beside it
 
 
@@ -62,6 +64,7 @@ class _StrengthDelegate(QStyledItemDelegate):
 class MemoryPage(QWidget):
     loaded = Signal()  # the table and the panel show the latest data
     source_opened = Signal(str, str)  # kind, id — after a source link was followed
+    access_loaded = Signal(str)  # node id, once its access log is shown
 
     def __init__(self, ctx):
         super().__init__()
@@ -117,16 +120,21 @@ class MemoryPage(QWidget):
             head.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
             self.table.setColumnWidth(column, width)
         self.table.clicked.connect(self._on_clicked)
-        self.table.selectionModel().currentRowChanged.connect(lambda *_: self._update_buttons())
+        self.table.selectionModel().currentRowChanged.connect(lambda *_: self._selection_changed())
         col.addWidget(self.table, 1)
         self.empty = Label("", objectName="Muted", alignment=Qt.AlignmentFlag.AlignCenter)
         self.empty.setWordWrap(True)
         col.addWidget(self.empty)
         footer = QHBoxLayout()
-        hint = Label("Double-click a label, strength or category to edit it · ✶ injected  ◌ 0.4–0.75  · below",
-                     objectName="Muted")
+        hint = Label("Double-click a label, strength or category to edit it · ✶ injected  ◌ 0.4–0.75  · below"
+                     "  ‖ paused", objectName="Muted")
         hint.setWordWrap(True)
         footer.addWidget(hint, 1)
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setToolTip("A paused fact is kept, but never injected into a chat turn nor served to "
+                                     "other apps; Resume brings it back as it was")
+        self.pause_button.clicked.connect(self.toggle_pause)
+        footer.addWidget(self.pause_button)
         self.delete_button = QPushButton("Delete")
         self.delete_button.setToolTip("Delete the selected node (Del); it stays deleted on every device")
         self.delete_button.clicked.connect(lambda: self.delete_selected(confirm=True))
@@ -195,7 +203,7 @@ class MemoryPage(QWidget):
         self.summary.setText(f"{len(nodes)} node{'s' if len(nodes) != 1 else ''} · {injected} injected"
                              + (f" · {len(block.over_cap)} over the cap of 40" if block.over_cap else ""))
         self._update_empty()
-        self._update_buttons()
+        self._selection_changed()
         if self._again:
             self._again = False
             self.refresh()
@@ -273,7 +281,54 @@ class MemoryPage(QWidget):
             self.select(node_id)
 
     def _update_buttons(self) -> None:
-        self.delete_button.setEnabled(self.selected_id() is not None)
+        node_id = self.selected_id()
+        self.delete_button.setEnabled(node_id is not None)
+        self.pause_button.setEnabled(node_id is not None)
+        row = self.model.row_of(node_id)
+        paused = row is not None and self.model.node_at(row).node.paused
+        self.pause_button.setText("Resume" if paused else "Pause")
+
+    def _selection_changed(self) -> None:
+        self._update_buttons()
+        self.load_access()
+
+    def load_access(self) -> None:
+        """The selected fact's access log, read in the background."""
+        node_id = self.selected_id()
+        if node_id is None:
+            self.panel.show_access(None, [])
+            return
+        label = self.model.node_at(self.model.row_of(node_id)).node.label
+        db = self.ctx.db
+
+        def load():
+            from agent.mcp_server.access import access_of_node
+
+            return access_of_node(db, node_id)
+
+        def show(entries) -> None:
+            if self.selected_id() == node_id:  # still the one selected
+                self.panel.show_access(label, entries)
+                self.access_loaded.emit(node_id)
+
+        Op(self, load, "Reading the access log").success(show).run()
+
+    def toggle_pause(self) -> None:
+        node_id = self.selected_id()
+        if node_id is None:
+            return
+        paused = not self.model.node_at(self.model.row_of(node_id)).node.paused
+        db = self.ctx.db
+
+        def run():
+            from agent.memory import set_paused
+
+            return set_paused(db, node_id, paused)
+
+        Op(self, run, "Pausing the memory node" if paused else "Resuming the memory node").changes(
+            "memory_nodes").success(lambda node: bus.notice.emit(
+                f"{'Paused' if node.paused else 'Resumed'}: “{node.label[:60]}”")).failure(
+            lambda exc: bus.error.emit(f"Not saved: {exc}")).run()
 
     def _on_clicked(self, index) -> None:
         if index.column() == SOURCE:

@@ -1,6 +1,7 @@
 """The Atlas's "What the agent sees" panel: for a chosen connection, the exact memory block a chat turn
 sends (agent.memory.memory_block — the same function the prompt uses), its size in characters and
-estimated tokens, the whole system message's size, and the nodes the cap of 40 left out."""
+estimated tokens, the whole system message's size, and the nodes the cap of 40 left out. Below: which
+outside apps read or wrote the selected fact (agent.mcp_server.access), as plain text."""
 
 from __future__ import annotations
 
@@ -57,6 +58,16 @@ class AgentViewPanel(QFrame):
         self.over_cap = QListWidget()
         self.over_cap.setObjectName("OverCap")
         col.addWidget(self.over_cap, 1)
+        self.access_title = Label("", objectName="Muted")
+        self.access_title.setWordWrap(True)
+        col.addWidget(self.access_title)
+        self.access = QListWidget()
+        self.access.setObjectName("AccessLog")
+        self.access.setWordWrap(True)
+        self.access.setSpacing(3)
+        self.access.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        col.addWidget(self.access, 1)
+        self.show_access(None, [])
 
     def connection_id(self) -> str | None:
         return self.connection.currentData()
@@ -101,3 +112,25 @@ class AgentViewPanel(QFrame):
             self.text.setPlainText(self.block.system or "(empty: no system message is sent)")
         else:
             self.text.setPlainText(self.block.block or EMPTY_BLOCK)
+
+    def show_access(self, label: str | None, entries) -> None:
+        """The selected fact's access log (agent.mcp_server.access.AccessEntry items, newest first)."""
+        from local_schema.timestamps import parse_timestamp
+
+        self.access.clear()
+        if label is None:
+            self.access_title.setText("Select a fact to see which other apps used it (mirari mcp serve).")
+        elif not entries:
+            self.access_title.setText(f"No other app has used “{label[:60]}”.")
+        else:
+            self.access_title.setText(f"Used by other apps ({len(entries)}{'+' if len(entries) >= 100 else ''}):")
+        for entry in entries:
+            try:
+                when = parse_timestamp(entry.at).astimezone().strftime("%Y-%m-%d %H:%M")
+            except ValueError:
+                when = entry.at
+            detail = f" · “{entry.detail[:80]}”" if entry.detail else ""
+            item = QListWidgetItem(f"{entry.app} — {entry.action} ({entry.tool})\n{when}{detail}")
+            item.setToolTip(tip(f"{entry.at}\n{entry.app} — {entry.action} by {entry.tool}\n{entry.detail}"))
+            self.access.addItem(item)
+        self.access.setVisible(bool(entries))

@@ -1,5 +1,6 @@
 """Settings: where the data lives, where API keys are kept (with the explicit no-keychain fallback),
-and the theme. Passphrase work (scrypt) runs in an Op, like everything slow."""
+the theme, and the snippet that lets other apps use this memory (MCP). Passphrase work (scrypt) runs in
+an Op, like everything slow."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLineEdit,
+    QPlainTextEdit,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -119,6 +121,7 @@ class SettingsPage(QWidget):
         row.addStretch(1)
         col.addLayout(row)
         outer.addWidget(card)
+        outer.addWidget(self._mcp_card())
         outer.addStretch(1)
         self.show_key_status()
         # The start-up prompt and the sign-in dialog unlock or choose the store too.
@@ -190,6 +193,32 @@ class SettingsPage(QWidget):
     def _key_problem(self, text: str) -> None:
         self.key_error.setText(text)
         self.key_error.show()
+
+    # --- other apps -------------------------------------------------------------------------------
+    def _mcp_card(self) -> QFrame:
+        from agent.mcp_server.snippet import config_snippet
+
+        card, col = _card("Other apps (MCP)")
+        note = Label("Claude Desktop, Cursor and other MCP apps can search this memory and add to it: paste this "
+                      "into their MCP configuration (claude_desktop_config.json, ~/.cursor/mcp.json). Paused facts "
+                      "are never served; the Atlas shows which app used each fact.", objectName="Muted")
+        note.setWordWrap(True)
+        col.addWidget(note)
+        self.mcp_snippet = QPlainTextEdit(objectName="McpSnippet")
+        self.mcp_snippet.setReadOnly(True)
+        self.mcp_snippet.setPlainText(config_snippet(self.ctx.data_dir))
+        self.mcp_snippet.setFixedHeight(112)
+        col.addWidget(self.mcp_snippet)
+        copy = QPushButton("Copy")
+        copy.clicked.connect(self.copy_mcp_snippet)
+        col.addWidget(copy, 0, Qt.AlignmentFlag.AlignLeft)
+        return card
+
+    def copy_mcp_snippet(self) -> None:
+        from PySide6.QtWidgets import QApplication
+
+        QApplication.clipboard().setText(self.mcp_snippet.toPlainText())
+        bus.notice.emit("Copied: paste it into the app's MCP configuration")
 
     # --- theme ----------------------------------------------------------------------------------
     def _theme_picked(self) -> None:

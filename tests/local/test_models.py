@@ -14,6 +14,7 @@ from local_schema.database import open_database
 from local_schema.models import (
     CLIENT_COLUMNS,
     INSERT_ONLY_COLUMNS,
+    LOCAL_ONLY_MODELS,
     MODELS_BY_TABLE,
     SERVER_MANAGED_COLUMNS,
     SYNCED_MODELS,
@@ -175,7 +176,7 @@ def test_column_classification():
     ]
     assert SERVER_MANAGED_COLUMNS["templates"] == ("created_at", "updated_at", "author_id", "deleted_at")
     assert CLIENT_COLUMNS["messages"] == ("id", "conversation_id", "role", "content", "seq", "agent_connection_id",
-                                          "model")
+                                          "model", "tool_calls", "tool_call_id")
     assert "seq" not in captured_columns("messages")  # insert-only: the server keeps the first value
     assert "system_prompt" in CLIENT_COLUMNS["agent_connections"]
     assert "last_referenced_at" in CLIENT_COLUMNS["memory_nodes"]
@@ -201,7 +202,7 @@ def _expected_type(column) -> str:
     raise AssertionError(f"unmapped column type {column.type!r} for {column}")
 
 
-@pytest.mark.parametrize("model", [*SYNCED_MODELS, ConnectionCheck], ids=lambda m: m.__tablename__)
+@pytest.mark.parametrize("model", [*SYNCED_MODELS, ConnectionCheck, *LOCAL_ONLY_MODELS], ids=lambda m: m.__tablename__)
 def test_model_matches_migrated_table(db_path, model):
     open_database(db_path).close()
     raw = sqlite3.connect(db_path)

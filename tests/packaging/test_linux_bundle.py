@@ -133,9 +133,8 @@ def test_bundle_holds_our_modules_and_no_dev_tools(bundle):
 
     pyz = CArchiveReader(str(bundle / "mirari")).open_embedded_archive("PYZ.pyz")
     packages = {name.split(".")[0] for name in pyz.toc}
-    assert {"desktop", "agent", "sync", "local_schema", "keyring", "supabase", "pygments"} <= packages
-    assert packages.isdisjoint({"tkinter", "pytest", "_pytest", "PyInstaller", "psycopg", "starlette", "uvicorn",
-                                "tests", "bench"})
+    assert {"desktop", "agent", "sync", "local_schema", "keyring", "supabase", "pygments", "mcp", "uvicorn"} <= packages
+    assert packages.isdisjoint({"tkinter", "pytest", "_pytest", "PyInstaller", "psycopg", "tests", "bench"})
     internal = bundle / "_internal"
     # Exactly one metadata record for the app: the one written from pyproject.toml.
     assert [p.name for p in internal.glob("mirari_desktop*")] == [f"mirari_desktop-{VERSION}.dist-info"]
@@ -181,3 +180,29 @@ def test_deb_script_refuses_a_directory_that_is_not_a_bundle(work):
     assert proc.returncode == 1
     assert "is not an executable bundle" in proc.stderr
     assert not list((work / "deb-refused").glob("*.deb"))
+
+
+def test_the_frozen_app_names_itself_in_the_mcp_snippet_and_serves(bundle, home):
+    import json
+
+    proc = _run_frozen(bundle / "mirari", "--data-dir", str(home / "data"), "mcp", "config", home=home)
+    assert proc.returncode == 0, proc.stderr
+    entry = json.loads(proc.stdout)["mcpServers"]["mirari"]
+    assert entry["command"] == str(bundle / "mirari") and entry["args"][-2:] == ["mcp", "serve"]
+    # an MCP client's first exchange; stdin stays open until the answer (at its end the server stops)
+    served = subprocess.Popen([str(bundle / "mirari"), "--data-dir", str(home / "data"), "mcp", "serve"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env={"PATH": "/usr/bin:/bin", "HOME": str(home)}, cwd=home)
+    try:
+        for message in ('{"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": '
+                        '"2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}',
+                        '{"jsonrpc": "2.0", "method": "notifications/initialized"}',
+                        '{"jsonrpc": "2.0", "id": 2, "method": "tools/list"}'):
+            served.stdin.write(message + "\n")
+        served.stdin.flush()
+        answers = [json.loads(served.stdout.readline()) for _ in range(2)]
+    finally:
+        served.stdin.close()
+        served.wait(30)
+    assert [t["name"] for t in answers[1]["result"]["tools"]] == [
+        "search_memory", "strongest_facts", "add_fact", "search_conversations"]

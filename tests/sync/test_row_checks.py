@@ -9,7 +9,8 @@ USER = "8d0f6c1e-0000-4000-8000-000000000001"
 def message(**changes):
     row = {"id": "m1", "user_id": USER, "conversation_id": "c1", "role": "user", "content": "hi",
            "created_at": "2026-11-26T10:00:00.000001+00:00", "updated_at": "2026-11-26T10:00:00.000002+00:00",
-           "deleted_at": None, "seq": 1795651200000001, "agent_connection_id": None, "model": None}
+           "deleted_at": None, "seq": 1795651200000001, "agent_connection_id": None, "model": None,
+           "tool_calls": None, "tool_call_id": None}
     row.update(changes)
     return row
 
@@ -20,6 +21,16 @@ def test_encode_keeps_column_order_and_stores_null_for_a_column_the_server_left_
     partial = message()
     del partial["deleted_at"]
     assert info.encode(partial)[info.columns.index("deleted_at")] is None
+
+
+def test_encode_converts_only_the_json_values_that_are_there():
+    """messages.tool_calls is JSON but mostly null: a row without calls keeps the fast path's tuple as is,
+    a row with calls gets them as compact JSON text."""
+    info = table_info("messages")
+    calls = [{"id": "c1", "type": "function", "function": {"name": "a__b", "arguments": "{}"}}]
+    encoded = dict(zip(info.columns, info.encode(message(tool_calls=calls)), strict=True))
+    assert encoded["tool_calls"] == '[{"id":"c1","type":"function","function":{"name":"a__b","arguments":"{}"}}]'
+    assert encoded["content"] == "hi" and dict(zip(info.columns, info.encode(message()), strict=True))["tool_calls"] is None
 
 
 def test_encode_converts_json_and_booleans():

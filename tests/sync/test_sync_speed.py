@@ -355,7 +355,7 @@ def test_a_first_sync_of_memory_keeps_the_duplicate_index_exact(devices, user, m
         stamp = (start + timedelta(microseconds=i)).isoformat()
         return {"id": rid, "user_id": uid, "label": label, "category": "fact", "strength": 0.5, "source": "manual",
                 "last_referenced_at": None, "created_at": start.isoformat(), "updated_at": stamp,
-                "deleted_at": stamp if deleted else None}
+                "deleted_at": stamp if deleted else None, "paused": False}
 
     ids = [str(uuid.uuid4()) for _ in range(400)]
     page1 = [row(i, ids[i], f"Fact number {i}") for i in range(300)]
@@ -430,7 +430,7 @@ def test_rows_go_in_as_multi_row_inserts_within_sqlites_parameter_limit(tmp_path
     from sync import pull_rows
     from sync.dbutil import table_info
 
-    monkeypatch.setattr(pull_rows, "MAX_PARAMS", 44)  # 4 messages (11 columns) a statement
+    monkeypatch.setattr(pull_rows, "MAX_PARAMS", 4 * len(table_info("messages").columns))  # 4 messages a statement
     db = open_database(tmp_path / "m.sqlite3")
     info = table_info("conversations")
     conv = {c: None for c in info.columns} | {"id": "c1", "title": "t", "created_at": "2026-11-30T12:00:00+00:00",
