@@ -99,8 +99,9 @@ def test_cancel_a_slow_tool_and_the_window_keeps_painting(qtbot, window, settle)
 
 
 def test_a_server_that_fails_to_start_says_why_and_can_be_removed(qtbot, window, settle, monkeypatch):
-    monkeypatch.setattr("desktop.views.tools_page.QMessageBox.question",
-                        lambda *a, **k: __import__("PySide6.QtWidgets").QtWidgets.QMessageBox.StandardButton.Yes)
+    from desktop.safe_text import Button
+
+    monkeypatch.setattr("desktop.views.tools_page.ask", lambda *a, **k: Button.Yes)
     page = window.show_page("tools")
     add_through_dialog(qtbot, page, "broken", command=f"{COMMAND} crash-at-start")
     settle()
