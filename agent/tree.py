@@ -37,7 +37,7 @@ SYSTEM_ADDITION_LIMIT = 20_000
 
 # From `start` up towards the first message, through live messages of the thread only; `stop` ends the walk
 # once reached (kept). Depth 0 is `start`.
-_UP = """
+UP_SQL = """
 WITH RECURSIVE up(id, parent_id, depth) AS (
   SELECT id, parent_id, 0 FROM messages WHERE id = :start AND conversation_id = :cid AND deleted_at IS NULL
   UNION ALL
@@ -46,7 +46,7 @@ WITH RECURSIVE up(id, parent_id, depth) AS (
 )
 """
 # Every live message below `start` (and `start` itself at depth 0).
-_DOWN = """
+DOWN_SQL = """
 WITH RECURSIVE down(id, depth) AS (
   SELECT id, 0 FROM messages WHERE id = :start AND conversation_id = :cid AND deleted_at IS NULL
   UNION ALL
@@ -67,7 +67,7 @@ def path_to(session: Session, conversation_id: str, message_id: str | None, limi
     if not message_id or limit <= 0:
         return []
     query = select(Message).from_statement(text(
-        _UP + "SELECT m.* FROM up JOIN messages m ON m.id = up.id ORDER BY up.depth DESC"))
+        UP_SQL + "SELECT m.* FROM up JOIN messages m ON m.id = up.id ORDER BY up.depth DESC"))
     params = {"start": message_id, "cid": conversation_id, "stop": stop_at, "limit": min(limit, PATH_LIMIT)}
     return list(session.execute(query, params).scalars().all())
 
@@ -77,7 +77,7 @@ def path_ids(session: Session, conversation_id: str, message_id: str | None, lim
     """`path_to`, ids only (cheaper for long walks)."""
     if not message_id or limit <= 0:
         return []
-    rows = session.execute(text(_UP + "SELECT id FROM up ORDER BY depth DESC"),
+    rows = session.execute(text(UP_SQL + "SELECT id FROM up ORDER BY depth DESC"),
                            {"start": message_id, "cid": conversation_id, "stop": stop_at,
                             "limit": min(limit, PATH_LIMIT)}).all()
     return [r[0] for r in rows]
@@ -95,7 +95,7 @@ def newest_leaf(session: Session, conversation_id: str, under: str | None = None
         return under if live is not None and live.conversation_id == conversation_id and live.deleted_at is None \
             else None
     return session.execute(text(
-        _DOWN + f"SELECT m.id FROM down JOIN messages m ON m.id = down.id WHERE {_NO_LIVE_CHILD} "
+        DOWN_SQL + f"SELECT m.id FROM down JOIN messages m ON m.id = down.id WHERE {_NO_LIVE_CHILD} "
         "ORDER BY m.seq DESC, m.id DESC LIMIT 1"), {"start": under, "cid": conversation_id, "limit": PATH_LIMIT}).scalar()
 
 
@@ -246,7 +246,7 @@ def delete_branch(db: LocalDatabase, conversation_id: str, message_id: str) -> i
     with db.write(tables=["messages"]) as session:
         conversation = live_thread(session, conversation_id)
         message = live_message(session, conversation_id, message_id)
-        below = session.execute(text(_DOWN + "SELECT id FROM down WHERE depth > 0"),
+        below = session.execute(text(DOWN_SQL + "SELECT id FROM down WHERE depth > 0"),
                                 {"start": message_id, "cid": conversation_id, "limit": PATH_LIMIT}).scalars().all()
         leaf_gone = active_leaf(session, conversation) in {message_id, *below}
         parent_id = message.parent_id
@@ -268,7 +268,7 @@ def delete_branch(db: LocalDatabase, conversation_id: str, message_id: str) -> i
 
 def branch_size(session: Session, conversation_id: str, message_id: str) -> int:
     """How many messages `delete_branch` would remove (for the confirmation, hidden branches included)."""
-    return session.execute(text(_DOWN + "SELECT count(*) FROM down"),
+    return session.execute(text(DOWN_SQL + "SELECT count(*) FROM down"),
                            {"start": message_id, "cid": conversation_id, "limit": PATH_LIMIT}).scalar() or 0
 
 
