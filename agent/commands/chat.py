@@ -19,7 +19,16 @@ from __future__ import annotations
 import signal
 import sys
 
-from agent.commands._common import CommandError, fail, guard, key_store, open_db, print_json, read_text, resolve_id
+from agent.commands._common import (
+    CommandError,
+    fail,
+    guard,
+    key_store,
+    open_db,
+    print_json,
+    read_text,
+    resolve_id,
+)
 
 
 def register(subparsers) -> None:
