@@ -159,12 +159,11 @@ class Refresh:
 
 
 def refresh_window(db, conversation_id: str, shown: list[str], has_older: bool, has_newer: bool,
-                   old_first: tuple | None, old_last: tuple | None, cap: int) -> Refresh:
+                   cap: int) -> Refresh:
     """Re-read the window the transcript shows (stored rows `shown`, oldest first) after sync or a turn
     wrote into the thread: the active path from the first shown message down to the last one shown (or to
     the leaf when the window reached it), at most `cap` rows. When the first shown message is no longer on
     the active path (the leaf moved to another branch, on another device or here), the path's newest page."""
-    del old_first, old_last  # a window is walked from the rows it shows; their keys never change
     if not shown:  # nothing stored was shown (an empty thread): show its newest page
         window = tail_window(db, conversation_id, cap)
         return Refresh(conversation_id, window.rows, window.has_older, False)
