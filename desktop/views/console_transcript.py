@@ -1,10 +1,10 @@
-"""The open thread's transcript: open it (newest page), page older and newer messages as the reader
-scrolls, jump to a search hit, and take in what sync wrote — in place.
+"""The open thread's transcript: open it (newest page of its active path), page older and newer messages
+as the reader scrolls, jump to a search hit, and take in what sync wrote — in place.
 
-Every read is keyed (desktop.queries): a page is "the messages before/after this one", a refresh is
-"what lies between the first and the last message shown now". So rows landing in the middle of a
-thread are neither skipped nor shown twice, and a refresh keeps the scroll position, the composer's
-text and the selection, because only the rows that changed are touched.
+Every read is keyed (desktop.queries): a page is "the messages of the path above/below this one", a
+refresh is "the path from the first message shown down to the last one shown (or to the leaf)". So rows
+another device adds are neither skipped nor shown twice, and a refresh keeps the scroll position, the
+composer's text and the selection, because only the rows that changed are touched.
 """
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ class TranscriptController(QObject):
         self._refreshing, self._refresh_again = True, False
         db, model = self.db, self.model
         shown = [r.id for r in model.stored()]
-        args = (shown, model.has_older(), model.has_newer(), model.first_key(), model.last_key(), MAX_ROWS)
+        args = (shown, model.has_older(), model.has_newer(), MAX_ROWS)
 
         def merge(fresh: queries.Refresh) -> None:
             self._refreshing = False

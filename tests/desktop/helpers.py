@@ -68,6 +68,7 @@ def click_copy_code(qtbot, console, message_id: str, code_index: int = 0) -> Non
 
 
 def stored_messages(db, conversation_id: str) -> list[tuple[str, str]]:
+    """Every message of the thread, every branch, in thread order."""
     from agent.threads import thread_messages
 
     with db.session() as s:
@@ -82,3 +83,12 @@ def tip_text(tooltip: str) -> str:
     match = re.fullmatch(r"<p style='white-space:pre-wrap'>(.*)</p>", tooltip, re.DOTALL)
     assert match is not None, f"not a safe_text.tip tooltip: {tooltip[:80]!r}"
     return html.unescape(match.group(1))
+def path_messages(db, conversation_id: str) -> list[tuple[str, str]]:
+    """The thread's active path: what the transcript shows."""
+    from agent.tree import active_path
+
+    with db.session() as s:
+        return [(m.role, m.content) for m in active_path(s, conversation_id)]
+
+
+NO_REPLY_TEXT = "No reply was received for this message."  # desktop.views.console_turns.NO_REPLY

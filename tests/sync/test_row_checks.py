@@ -10,7 +10,7 @@ def message(**changes):
     row = {"id": "m1", "user_id": USER, "conversation_id": "c1", "role": "user", "content": "hi",
            "created_at": "2026-11-26T10:00:00.000001+00:00", "updated_at": "2026-11-26T10:00:00.000002+00:00",
            "deleted_at": None, "seq": 1795651200000001, "agent_connection_id": None, "model": None,
-           "tool_calls": None, "tool_call_id": None}
+           "parent_id": None, "status": "done", "error": None, "tool_calls": None, "tool_call_id": None}
     row.update(changes)
     return row
 
