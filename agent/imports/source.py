@@ -27,7 +27,8 @@ except ImportError:  # pragma: no cover - the wheel ships the C backend on every
     import ijson.backends.python as ijson_backend
 from ijson.common import JSONError
 
-from agent.imports.model import ImportFailed
+from agent.imports import chatgpt, claude
+from agent.imports.model import CHATGPT, CLAUDE, ImportFailed
 
 CONVERSATIONS = re.compile(r"(?:^|/)conversations(?:-\d+)?\.json$", re.IGNORECASE)
 CONVERSATION_BYTES = 64 * 1024 * 1024  # one conversation's JSON; parsed, it takes several times that
@@ -101,6 +102,9 @@ class ExportFile:
             if zipfile.is_zipfile(self.path):
                 self._zip = zipfile.ZipFile(self.path)
                 self.parts = self._zip_parts()
+            elif _starts_like_zip(self.path):
+                raise ImportFailed(f"{self.path.name} is a damaged or incomplete ZIP (its end is missing): "
+                                   "download the export again")
             else:
                 self.parts = [Part(self.path.name, self.path.stat().st_size)]
         except (OSError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
@@ -174,6 +178,24 @@ class ExportFile:
 
 
 _END = object()
+
+
+def detect_source(path: str | Path) -> str | None:
+    """chatgpt or claude by the first conversation's shape; None when the file tells neither (an empty
+    list, or conversations of another kind). ImportFailed when it is not an export at all."""
+    with ExportFile(path) as export:
+        for _position, conversation in export.conversations():
+            if chatgpt.looks_like(conversation):
+                return CHATGPT
+            if claude.looks_like(conversation):
+                return CLAUDE
+            return None
+    return None
+
+
+def _starts_like_zip(path: Path) -> bool:
+    with open(path, "rb") as file:
+        return file.read(4) == b"PK\x03\x04"
 
 
 def _first_line(exc: BaseException) -> str:
