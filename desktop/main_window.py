@@ -126,6 +126,7 @@ class MainWindow(QMainWindow):
         self.nav.currentRowChanged.connect(self._show_row)
         self.nav.setEnabled(False)
 
+        self._build_menu()
         self.jobs_indicator = JobsIndicator(ctx.jobs)
         self.statusBar().addPermanentWidget(self.jobs_indicator)
         QShortcut(QKeySequence("F5"), self, activated=ctx.sync.request_sync)
@@ -141,6 +142,17 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         else:
             self.resize(1180, 760)
+
+    def _build_menu(self) -> None:
+        """File → Import… (desktop.views.import_dialog); enabled once the database is open."""
+        self.import_action = self.menuBar().addMenu("&File").addAction("&Import…")
+        self.import_action.setEnabled(False)
+        self.import_action.triggered.connect(self.import_conversations)
+
+    def import_conversations(self) -> None:
+        from desktop.views.import_dialog import start_import
+
+        start_import(self)
 
     # --- pages ---------------------------------------------------------------------------------
     def database_ready(self) -> None:
@@ -163,6 +175,7 @@ class MainWindow(QMainWindow):
         self.nav.blockSignals(False)
         self.nav.setCurrentRow(keys.index(start))
         self.footer.setEnabled(True)
+        self.import_action.setEnabled(True)
         self.ctx.sync.start()
         self._show_whose_data(self.ctx.sync.status)
         if not self._passphrase_asked:
@@ -201,6 +214,7 @@ class MainWindow(QMainWindow):
             self.sync_panel.close()
         self.nav.setEnabled(False)
         self.footer.setEnabled(False)
+        self.import_action.setEnabled(False)
         self.placeholder.setObjectName("Muted")
         self.placeholder.style().polish(self.placeholder)
         self.placeholder.setText(label)

@@ -1,0 +1,153 @@
+"""File → Import…: choose a ChatGPT or Claude export, import it as a long job, say what it did.
+
+    start_import(window)      # the file dialog; then the format is detected (or asked) and the job runs
+
+The file's format is read from its first conversation off the UI thread; when it tells neither, the
+person chooses. The import runs on the window's job runner (`ctx.jobs`), so it is also listed with
+Cancel in the status line; `ImportDialog` shows its progress, a Cancel button, then the summary as
+plain text. The Console's thread list refreshes when it ends, whatever the outcome (the conversations
+stored before an error or a Cancel stay).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QInputDialog,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+)
+
+from desktop.bus import bus
+from desktop.ops import Op
+
+FILTER = "ChatGPT or Claude export (*.zip *.json);;All files (*)"
+WRITES = frozenset({"conversations", "messages"})
+
+
+def start_import(window) -> None:
+    """Ask for the export (a non-native dialog kept on `window.import_file_dialog`, as tests drive it)."""
+    ctx = window.ctx
+    if ctx.db is None:
+        return
+    dialog = QFileDialog(window, "Import conversations", ctx.settings.export_dir or str(Path.home()), FILTER)
+    dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptOpen)
+    dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
+    dialog.setOption(QFileDialog.Option.DontUseNativeDialog, True)
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    dialog.fileSelected.connect(lambda path: choose_source(window, Path(path)))
+    window.import_file_dialog = dialog
+    dialog.open()
+
+
+def choose_source(window, path: Path) -> None:
+    """Read the format from the file's first conversation (off the UI thread), then import."""
+    from agent.imports.source import detect_source
+
+    def detected(source) -> None:
+        if source is None:
+            source = ask_source(window, path)
+        if source is not None:
+            run_import(window, path, source)
+
+    Op(window, lambda: detect_source(path), "Reading the export").success(detected).failure(
+        lambda exc: bus.error.emit(f"Import: {exc}")).run()
+
+
+def ask_source(window, path: Path) -> str | None:
+    names = ["ChatGPT", "Claude"]
+    name, ok = QInputDialog.getItem(window, "Import conversations",
+                                    f"Which app exported {path.name}?", names, 0, False)
+    return {"ChatGPT": "chatgpt", "Claude": "claude"}.get(name) if ok else None
+
+
+def run_import(window, path: Path, source: str) -> ImportDialog:
+    from agent.imports.run import ImportSummary, import_export
+    from sync.accounts import load_state
+
+    ctx = window.ctx
+    db, summary = ctx.db, ImportSummary(source, path.name)
+    account = load_state(ctx.data_dir).active_account  # whose database is open (sync.accounts)
+
+    def work(job_ctx):
+        return import_export(db, path, source, job_ctx, account_id=account, summary=summary)
+
+    job = ctx.jobs.submit(f"Importing {path.name}", work)
+    dialog = ImportDialog(window, job, summary, lambda: ctx.jobs.cancel(job))
+    window.import_dialog = dialog
+    dialog.show()
+    return dialog
+
+
+class ImportDialog(QDialog):
+    """The running import: progress and Cancel, then what was imported (plain text) and Close."""
+
+    def __init__(self, parent, job, summary, cancel) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Import conversations")
+        self.setMinimumWidth(460)
+        self.job, self.summary = job, summary
+        col = QVBoxLayout(self)
+        self.heading = QLabel()
+        self.heading.setTextFormat(Qt.TextFormat.PlainText)  # the file name is the user's, never markup
+        self.heading.setText(f"Importing {summary.file}")
+        self.heading.setWordWrap(True)
+        col.addWidget(self.heading)
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 0)
+        col.addWidget(self.bar)
+        self.status = QLabel("Waiting for the job queue…", objectName="Muted")
+        self.status.setTextFormat(Qt.TextFormat.PlainText)
+        self.status.setWordWrap(True)
+        col.addWidget(self.status)
+        self.buttons = QDialogButtonBox()
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(cancel)
+        self.buttons.addButton(self.cancel_button, QDialogButtonBox.ButtonRole.RejectRole)
+        self.close_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Close)
+        self.close_button.clicked.connect(self.accept)
+        self.close_button.hide()
+        col.addWidget(self.buttons)
+        job.progressed.connect(self._progress)
+        job.finished.connect(self._finished)
+        job.failed.connect(self._failed)
+        job.cancelled.connect(self._cancelled)
+
+    def _progress(self, done: int, total: int, text: str) -> None:
+        self.bar.setRange(0, 1000 if total else 0)
+        if total:
+            self.bar.setValue(min(1000, round(1000 * done / total)))
+        self.status.setText(text)
+
+    def _end(self, text: str, error: bool = False) -> None:
+        self.bar.hide()
+        self.cancel_button.hide()
+        self.close_button.show()
+        self.status.setObjectName("Error" if error else "")
+        self.status.style().polish(self.status)
+        self.status.setText(text)
+        bus.changed.emit(WRITES, self)  # the Console lists the new threads (also those before an error)
+
+    def _finished(self, summary) -> None:
+        self.heading.setText(f"Imported {summary.file}")
+        self._end(summary.summary())
+        bus.notice.emit(f"Import done: {summary.threads_added:,} new threads, "
+                        f"{summary.messages_added:,} messages")
+
+    def _failed(self, exc) -> None:
+        self.heading.setText(f"Could not import all of {self.summary.file}")
+        self._end(" ".join(str(exc).split()) or type(exc).__name__, error=True)
+
+    def _cancelled(self) -> None:
+        self.heading.setText(f"Import of {self.summary.file} cancelled")
+        done = self.summary.conversations_read
+        self._end(f"Cancelled after {done:,} conversation{'' if done == 1 else 's'}: those stay imported "
+                  f"({self.summary.threads_added:,} new threads, {self.summary.messages_added:,} messages); "
+                  "importing the file again adds only the rest.")
