@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import JSON, event
+from sqlalchemy import JSON, String, event
 from sqlalchemy.orm import Session, object_session
 from sqlmodel import Field, SQLModel
 
@@ -58,6 +58,20 @@ class Conversation(_Synced, table=True):
         default=None, foreign_key="agent_connections.id", ondelete="SET NULL"
     )
     title: str | None = Field(default=None)
+    # The message at the end of the branch the person reads (agent.tree): an id, never an index; a soft
+    # reference, last writer wins. Readers fall back to the newest leaf when it is missing or deleted.
+    active_leaf_id: str | None = Field(default=None)
+    # The thread's own settings for every turn's request; None = the connection's default (agent.tree).
+    temperature: float | None = Field(default=None)  # 0..2
+    max_tokens: int | None = Field(default=None)  # 1..1,000,000
+    stop_sequences: list[str] | None = Field(default=None, sa_type=_JSON)  # at most 4, each 1..200 characters
+    system_addition: str | None = Field(default=None)  # added to the system message, <= 20,000 characters
+
+
+# A message's parent_id when none was chosen: "follows the thread's newest message" (the nil uuid). It
+# never stays stored: the ORM (below) or the SQLite trigger of migration v11 (raw SQL) puts that
+# message's id (or NULL in an empty thread) in its place, as the server does for a device that sends none.
+FOLLOWS_LAST = "00000000-0000-0000-0000-000000000000"
 
 
 class Message(_Synced, table=True):
@@ -78,6 +92,16 @@ class Message(_Synced, table=True):
     # authorship readable once the connection is gone or changed (agent.authorship). None for the user's.
     agent_connection_id: str | None = Field(default=None)
     model: str | None = Field(default=None)
+    # The message this one answers or follows (conversations are trees, agent.tree); None = a first
+    # message. Left at FOLLOWS_LAST, it follows the thread's newest message before it (by seq, id); an
+    # explicit None is a root (sent to SQLite as NULL: `evaluates_none`, or the ORM would leave the column
+    # out and the default would apply). Chosen once, like seq: the server keeps the first value.
+    parent_id: str | None = Field(default=FOLLOWS_LAST, sa_type=String().evaluates_none())
+    # done | error | stopped. A failed generation is kept as a reply with status "error" and the reason
+    # in `error`; a reply is "stopped" while it streams and when it was cut off. Error replies are never
+    # sent in a prompt (agent.prompt).
+    status: str = Field(default="done")
+    error: str | None = Field(default=None)
 
 
 # A seq more than a year after the writing device's clock is not followed by the next message: no device
@@ -92,30 +116,53 @@ def sane_seq_ceiling(now_us: int) -> int:
     return now_us + SEQ_SANE_AHEAD_US
 
 
-def _fill_seq(_mapper, connection, message: Message) -> None:
+def _fill_order(_mapper, connection, message: Message) -> None:
     """An ORM insert that leaves `seq` unset gets what the SQLite trigger would give it (migrations v6,
     v9): max(created_at in µs, the thread's largest seq + 1) — a seq beyond sane_seq_ceiling(this device's
-    clock) not counted — set on the object too so its order is known."""
-    if message.seq is not None:
-        return
-    try:
-        at = to_micros(message.created_at)
-    except ValueError:
-        at = 0
+    clock) not counted — set on the object too so its order is known. A `parent_id` left at FOLLOWS_LAST
+    becomes the thread's newest live message before it (migration v11's trigger does the same for raw SQL).
+    Messages of one flush are inserted together, after every listener ran: each sees those added before
+    it through Session.info."""
     session = object_session(message)
-    assigned = session.info.setdefault(_SEQ_ASSIGNED, {}) if session is not None else {}
-    largest = assigned.get(message.conversation_id)
-    if largest is None:
-        largest = connection.exec_driver_sql(
-            "SELECT max(seq) FROM messages WHERE conversation_id = ? AND seq <= ?",
-            (message.conversation_id, sane_seq_ceiling(now_micros()))).scalar() or 0
-    message.seq = max(at, largest + 1)
-    assigned[message.conversation_id] = message.seq
+    info = session.info if session is not None else {}
+    if message.seq is None:
+        try:
+            at = to_micros(message.created_at)
+        except ValueError:
+            at = 0
+        assigned = info.setdefault(_SEQ_ASSIGNED, {})
+        largest = assigned.get(message.conversation_id)
+        if largest is None:
+            largest = connection.exec_driver_sql(
+                "SELECT max(seq) FROM messages WHERE conversation_id = ? AND seq <= ?",
+                (message.conversation_id, sane_seq_ceiling(now_micros()))).scalar() or 0
+        message.seq = max(at, largest + 1)
+        assigned[message.conversation_id] = message.seq
+    added = info.setdefault(_ADDED, {}).setdefault(message.conversation_id, [])
+    if message.parent_id == FOLLOWS_LAST:
+        key = (message.seq, message.id)
+        found = connection.exec_driver_sql(
+            "SELECT seq, id FROM messages WHERE conversation_id = ? AND deleted_at IS NULL "
+            "AND (seq < ? OR (seq = ? AND id < ?)) ORDER BY seq DESC, id DESC LIMIT 1",
+            (message.conversation_id, key[0], key[0], key[1])).first()
+        candidates = [tuple(found)] if found else []
+        candidates += [k for k in added if k < key]
+        message.parent_id = max(candidates)[1] if candidates else None
+    if message.deleted_at is None:
+        added.append((message.seq, message.id))
 
 
 _SEQ_ASSIGNED = "mirari_seq_assigned"  # Session.info: seqs given during the current flush, per thread
-event.listen(Message, "before_insert", _fill_seq)
-event.listen(Session, "after_flush_postexec", lambda session, _ctx: session.info.pop(_SEQ_ASSIGNED, None))
+_ADDED = "mirari_messages_added"  # Session.info: (seq, id) of the live messages of the current flush, per thread
+
+
+def _forget_flush(session, _ctx) -> None:
+    session.info.pop(_SEQ_ASSIGNED, None)
+    session.info.pop(_ADDED, None)
+
+
+event.listen(Message, "before_insert", _fill_order)
+event.listen(Session, "after_flush_postexec", _forget_flush)
 
 
 class MemoryNode(_Synced, table=True):
@@ -273,7 +320,12 @@ def client_columns(model_or_table: type[SQLModel] | str) -> tuple[str, ...]:
 
 # Client columns written once, at insert: the server keeps the first value on UPDATE, so an update of
 # them is never captured (the insert sends the current row, these columns included).
-INSERT_ONLY_COLUMNS: dict[str, tuple[str, ...]] = {"messages": ("seq",)}
+INSERT_ONLY_COLUMNS: dict[str, tuple[str, ...]] = {"messages": ("seq", "parent_id")}
+
+# References to a row of a synced table that have no foreign key here (the server checks them, and pulls
+# may bring a child before its parent): push sends, orders and holds back such a child exactly as it does
+# for a foreign key (sync.push), so a parent is always on the server before its children are sent.
+SOFT_PARENTS: dict[str, tuple[tuple[str, str], ...]] = {"messages": (("parent_id", "messages"),)}
 
 
 def captured_columns(model_or_table: type[SQLModel] | str) -> tuple[str, ...]:

@@ -72,8 +72,10 @@ def _cyclic_gc_paused():
 
 @cache
 def _parents(table: str) -> list[tuple[str, str]]:
-    """(fk column, parent table) of a synced table."""
-    return [(fk.parent.name, fk.column.table.name) for fk in models.MODELS_BY_TABLE[table].__table__.foreign_keys]
+    """(fk column, parent table) of a synced table: its foreign keys and its soft parents (a message's
+    parent message, models.SOFT_PARENTS), which the server checks like foreign keys."""
+    foreign = [(fk.parent.name, fk.column.table.name) for fk in models.MODELS_BY_TABLE[table].__table__.foreign_keys]
+    return foreign + list(models.SOFT_PARENTS.get(table, ()))
 
 
 @dataclass

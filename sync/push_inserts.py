@@ -50,10 +50,13 @@ class _Batch:
 
 @cache
 def _independent(table: str) -> bool:
-    """Rows of `table` never reference each other, so its batches may be in flight together."""
+    """Rows of `table` never reference each other, so its batches may be in flight together. Not messages:
+    a reply's parent may be in the batch before (models.SOFT_PARENTS), so each batch waits for the answer
+    to the previous one, and a parent is committed on the server before its children are sent."""
     from local_schema import models
 
-    return all(fk.column.table.name != table for fk in models.MODELS_BY_TABLE[table].__table__.foreign_keys)
+    return (all(fk.column.table.name != table for fk in models.MODELS_BY_TABLE[table].__table__.foreign_keys)
+            and all(parent != table for _, parent in models.SOFT_PARENTS.get(table, ())))
 
 
 class Inserts:

@@ -44,12 +44,14 @@ def _graph():
         created_at=SERVER_STAMP,
         updated_at=TRIMMED_STAMP,
     )
-    conv = Conversation(agent_connection_id=conn.id, title="Ünïcødé ✶ thread")
+    conv = Conversation(agent_connection_id=conn.id, title="Ünïcødé ✶ thread", temperature=0.25, max_tokens=512,
+                        stop_sequences=["\n\nUser:", "✶"], system_addition="Answer in French.",
+                        active_leaf_id=str(uuid.uuid4()))
     return [
         conn,
         conv,
-        Message(conversation_id=conv.id, role="user", content="hello\nworld", deleted_at=SERVER_STAMP,
-                seq=1714564800123456),
+        Message(conversation_id=conv.id, role="assistant", content="hello\nworld", deleted_at=SERVER_STAMP,
+                seq=1714564800123456, parent_id=None, status="error", error="502 Bad Gateway"),
         MemoryNode(
             label="likes tea", category="preference", strength=0.8125, last_referenced_at=SERVER_STAMP
         ),
@@ -175,8 +177,11 @@ def test_column_classification():
     ]
     assert SERVER_MANAGED_COLUMNS["templates"] == ("created_at", "updated_at", "author_id", "deleted_at")
     assert CLIENT_COLUMNS["messages"] == ("id", "conversation_id", "role", "content", "seq", "agent_connection_id",
-                                          "model")
+                                          "model", "parent_id", "status", "error")
     assert "seq" not in captured_columns("messages")  # insert-only: the server keeps the first value
+    assert "parent_id" not in captured_columns("messages")  # insert-only too: a message never moves in its tree
+    assert {"active_leaf_id", "temperature", "max_tokens", "stop_sequences", "system_addition"} <= set(
+        captured_columns("conversations"))
     assert "system_prompt" in CLIENT_COLUMNS["agent_connections"]
     assert "last_referenced_at" in CLIENT_COLUMNS["memory_nodes"]
     for table, model in MODELS_BY_TABLE.items():
