@@ -91,9 +91,12 @@ def import_export(db: LocalDatabase, path: str | Path, source: str, ctx: JobCont
         try:
             for position, conversation in export.conversations():
                 ctx.check()
-                thread = convert(conversation, position)
-                del conversation  # the parsed JSON is no longer needed while the rows are written
-                outcome = write_thread(db, thread, account_id)
+                try:
+                    thread = convert(conversation, position)
+                    del conversation  # the parsed JSON is no longer needed while the rows are written
+                    outcome = write_thread(db, thread, account_id, position)
+                except ImportFailed as exc:
+                    raise ImportFailed(f"{export.reader.part.name}: {exc}") from exc
                 _count(summary, thread, outcome)
                 if time.monotonic() - reported >= PROGRESS_EVERY:
                     ctx.progress(export.bytes_read(), total, summary.progress_text())
@@ -107,7 +110,8 @@ def import_export(db: LocalDatabase, path: str | Path, source: str, ctx: JobCont
 def _count(summary: ImportSummary, thread, outcome) -> None:
     summary.conversations_read += 1
     summary.messages_added += outcome.added
-    summary.messages_skipped += thread.skipped + outcome.skipped
+    if outcome.status in (ADDED, UPDATED):  # what a re-import passes over again is not news
+        summary.messages_skipped += thread.skipped + outcome.skipped
     summary.messages_truncated += outcome.truncated
     if outcome.status == ADDED:
         summary.threads_added += 1
