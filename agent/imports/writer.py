@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import select
 
@@ -30,9 +31,10 @@ from agent.imports import ids
 from agent.imports.model import ImportedThread, ImportFailed
 from local_schema.database import LocalDatabase
 from local_schema.models import Conversation, Message
-from local_schema.timestamps import format_timestamp, to_micros
+from local_schema.timestamps import format_timestamp, to_micros, utc_now
 
 ADDED, UPDATED, UNCHANGED, DELETED_HERE, EMPTY = "added", "updated", "unchanged", "deleted here", "empty"
+WRITES = ("conversations", "messages")
 LOOKUP_CHUNK = 500  # ids per `IN (...)` (SQLite allows many more; this keeps each statement small)
 
 
@@ -50,8 +52,12 @@ def write_thread(db: LocalDatabase, thread: ImportedThread, account_id: str | No
     """Store `thread` (or what it adds to the one already here); ImportFailed if the database refuses."""
     if not thread.messages:
         return Outcome(EMPTY)
+    with db.session() as session:  # a re-import settles most threads with a read, no write lock
+        settled = _settled(session, thread, ids.read_record(session, thread.source, thread.source_id))
+    if settled is not None:
+        return settled
     try:
-        with db.write() as session:
+        with db.write(tables=WRITES) as session:  # the messages go in as one executemany, not as objects
             return _write(session, thread, account_id)
     except SQLAlchemyError as exc:
         where = f"conversation {position} " if position is not None else "conversation "
@@ -60,17 +66,27 @@ def write_thread(db: LocalDatabase, thread: ImportedThread, account_id: str | No
                            "written") from exc
 
 
+def _settled(session, thread: ImportedThread, record: ids.Record | None) -> Outcome | None:
+    """UNCHANGED or DELETED_HERE when the record says so, else None (there is something to write)."""
+    if record is None:
+        return None
+    conversation = session.get(Conversation, record.conversation_id)
+    if conversation is None or conversation.deleted_at is not None:
+        return Outcome(DELETED_HERE, record.conversation_id)  # imported, then deleted: it stays deleted
+    if record.digest == thread.digest():
+        return Outcome(UNCHANGED, record.conversation_id)
+    return None
+
+
 def _write(session, thread: ImportedThread, account_id: str | None) -> Outcome:
-    digest = thread.digest()
     record = ids.read_record(session, thread.source, thread.source_id)
+    settled = _settled(session, thread, record)  # again, in the write transaction: nothing ran between
+    if settled is not None:
+        return settled
     conversation_id = record.conversation_id if record is not None else _known_id(session, thread, account_id)
     conversation = session.get(Conversation, conversation_id)
-    if record is not None and conversation is None:
-        return Outcome(DELETED_HERE, conversation_id)  # imported, then deleted here: it stays deleted
     if conversation is not None and conversation.deleted_at is not None:
-        return Outcome(DELETED_HERE, conversation_id)
-    if record is not None and record.digest == digest:
-        return Outcome(UNCHANGED, conversation_id)
+        return Outcome(DELETED_HERE, conversation_id)  # deleted on another device, its tombstone pulled here
 
     outcome = Outcome(ADDED if conversation is None else UPDATED, conversation_id)
     if conversation is None:
@@ -82,6 +98,7 @@ def _write(session, thread: ImportedThread, account_id: str | None) -> Outcome:
     else:
         existing, seqs = _existing(session, conversation_id, thread)
 
+    owner, now = account_id or conversation.user_id, utc_now()
     message_ids = {m.source_id: ids.message_uuid(conversation_id, thread.source, m.source_id) for m in thread.messages}
     rows = []
     for message in thread.messages:
@@ -92,12 +109,14 @@ def _write(session, thread: ImportedThread, account_id: str | None) -> Outcome:
         if parent_id is not None and parent_id not in seqs:
             outcome.skipped += 1  # its parent was deleted here (or skipped just now): the branch stays gone
             continue
-        at = max(1, to_micros(format_timestamp(message.created_at)))
+        created = format_timestamp(message.created_at)
+        at = max(1, to_micros(created))
         seq = max(at, seqs[parent_id] + 1) if parent_id is not None else at
         seqs[row_id] = seq
-        rows.append(Message(id=row_id, user_id=account_id or conversation.user_id, conversation_id=conversation_id,
-                            role=message.role, content=message.content, seq=seq, parent_id=parent_id,
-                            model=message.model, created_at=format_timestamp(message.created_at)))
+        rows.append({"id": row_id, "user_id": owner, "conversation_id": conversation_id, "role": message.role,
+                     "content": message.content, "seq": seq, "parent_id": parent_id, "agent_connection_id": None,
+                     "model": message.model, "status": "done", "error": None, "deleted_at": None,
+                     "created_at": created, "updated_at": now})
         outcome.truncated += message.truncated
     outcome.added = len(rows)
     if rows or outcome.status == ADDED:
@@ -105,8 +124,10 @@ def _write(session, thread: ImportedThread, account_id: str | None) -> Outcome:
         if leaf in seqs:
             conversation.active_leaf_id = leaf
             session.add(conversation)
-        session.add_all(rows)
-    ids.write_record(session, thread.source, thread.source_id, ids.Record(conversation_id, digest))
+        session.flush()  # the conversation before its messages (they reference it)
+        if rows:
+            session.execute(insert(Message.__table__), rows)
+    ids.write_record(session, thread.source, thread.source_id, ids.Record(conversation_id, thread.digest()))
     if outcome.status == UPDATED and not rows:
         outcome.status = UNCHANGED  # known here (e.g. synced from another device), nothing new in the file
     return outcome

@@ -30,6 +30,7 @@ from desktop.ops import Op
 
 FILTER = "ChatGPT or Claude export (*.zip *.json);;All files (*)"
 WRITES = frozenset({"conversations", "messages"})
+SOURCES = {"ChatGPT": "chatgpt", "Claude": "claude"}
 
 
 def start_import(window) -> None:
@@ -53,19 +54,25 @@ def choose_source(window, path: Path) -> None:
 
     def detected(source) -> None:
         if source is None:
-            source = ask_source(window, path)
-        if source is not None:
+            ask_source(window, path)
+        else:
             run_import(window, path, source)
 
     Op(window, lambda: detect_source(path), "Reading the export").success(detected).failure(
         lambda exc: bus.error.emit(f"Import: {exc}")).run()
 
 
-def ask_source(window, path: Path) -> str | None:
-    names = ["ChatGPT", "Claude"]
-    name, ok = QInputDialog.getItem(window, "Import conversations",
-                                    f"Which app exported {path.name}?", names, 0, False)
-    return {"ChatGPT": "chatgpt", "Claude": "claude"}.get(name) if ok else None
+def ask_source(window, path: Path) -> None:
+    """The file does not say which app made it: ask (kept on `window.import_source_dialog`)."""
+    dialog = QInputDialog(window)
+    dialog.setWindowTitle("Import conversations")
+    dialog.setLabelText(f"Which app exported {path.name}?")
+    dialog.setComboBoxItems(list(SOURCES))
+    dialog.setComboBoxEditable(False)
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    dialog.textValueSelected.connect(lambda name: run_import(window, path, SOURCES[name]))
+    window.import_source_dialog = dialog
+    dialog.open()
 
 
 def run_import(window, path: Path, source: str) -> ImportDialog:
