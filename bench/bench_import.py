@@ -48,9 +48,9 @@ def _node(node_id, parent, children, role, content, t, model=None, hidden=False)
         "weight": 1.0, "metadata": metadata, "recipient": "all"}}
 
 
-def conversation(rng: random.Random, index: int, turns: int, chars: int) -> dict:
+def conversation(rng: random.Random, index: int, turns: int, chars: int, start: float = 1_600_000_000) -> dict:
     """One conversation: root → hidden system → turns of user/assistant, a sibling answer every 5th turn."""
-    t0 = 1_600_000_000 + index * 3600.0
+    t0 = start + index * 3600.0
     cid = f"conv-{index:06d}"
     mapping = {"root": {"id": "root", "parent": None, "children": ["sys"], "message": None}}
     mapping["sys"] = _node("sys", "root", [], "system", {"content_type": "text", "parts": [""]}, t0, hidden=True)
