@@ -11,6 +11,7 @@ stored before an error or a Cancel stay).
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QInputDialog,
     QLabel,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QVBoxLayout,
@@ -31,6 +33,7 @@ from desktop.ops import Op
 FILTER = "ChatGPT or Claude export (*.zip *.json);;All files (*)"
 WRITES = frozenset({"conversations", "messages"})
 SOURCES = {"ChatGPT": "chatgpt", "Claude": "claude"}
+LIST_EVERY = 5.0  # seconds between refreshes of the Console's thread list during an import
 
 
 def start_import(window) -> None:
@@ -59,7 +62,17 @@ def choose_source(window, path: Path) -> None:
             run_import(window, path, source)
 
     Op(window, lambda: detect_source(path), "Reading the export").success(detected).failure(
-        lambda exc: bus.error.emit(f"Import: {exc}")).run()
+        lambda exc: refuse(window, exc)).run()
+
+
+def refuse(window, exc: BaseException) -> None:
+    """The file is not an export (or cannot be read): say why, as plain text (it quotes the file)."""
+    box = QMessageBox(QMessageBox.Icon.Warning, "Import conversations", "", parent=window)
+    box.setTextFormat(Qt.TextFormat.PlainText)
+    box.setText(f"Nothing was imported: {' '.join(str(exc).split()) or type(exc).__name__}")
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    window.import_error_box = box
+    box.open()
 
 
 def ask_source(window, path: Path) -> None:
@@ -122,6 +135,7 @@ class ImportDialog(QDialog):
         self.close_button.clicked.connect(self.accept)
         self.close_button.hide()
         col.addWidget(self.buttons)
+        self._listed = time.monotonic()
         job.progressed.connect(self._progress)
         job.finished.connect(self._finished)
         job.failed.connect(self._failed)
@@ -132,6 +146,9 @@ class ImportDialog(QDialog):
         if total:
             self.bar.setValue(min(1000, round(1000 * done / total)))
         self.status.setText(text)
+        if time.monotonic() - self._listed >= LIST_EVERY:  # the thread list grows while a long import runs
+            self._listed = time.monotonic()
+            bus.changed.emit(WRITES, self)
 
     def _end(self, text: str, error: bool = False) -> None:
         self.bar.hide()

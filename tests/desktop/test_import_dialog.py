@@ -123,3 +123,15 @@ def test_cancel_an_import_waiting_in_the_job_queue(qtbot, window, settle):
     settle()
     with window.ctx.db.engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM conversations").scalar() == 0
+
+
+def test_a_file_that_is_not_an_export_is_refused_in_plain_words(qtbot, window):
+    _choose_file(qtbot, window, FIXTURES / "not_an_export.json")
+    qtbot.waitUntil(lambda: getattr(window, "import_error_box", None) is not None
+                    and window.import_error_box.isVisible(), timeout=5000)
+    box = window.import_error_box
+    assert box.textFormat() == Qt.TextFormat.PlainText
+    assert box.text() == ("Nothing was imported: not_an_export.json is not a conversations export: it should hold "
+                          "a list of conversations (starting with “[”), but starts with “{”")
+    assert getattr(window, "import_dialog", None) is None  # no job was started
+    box.close()
