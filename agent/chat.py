@@ -4,13 +4,19 @@
     result = turn.send("Hello")     # blocking: run it in a worker thread
     turn.cancel()                   # Stop, from any thread: the partial reply is kept
 
+Conversations are trees (agent.tree, docs/console.md): every turn adds messages under a parent and
+nothing is ever replaced. `send` puts the question under the thread's active leaf; `regenerate` asks
+again for a reply and makes the new one a sibling of the old; `retry` does the same for a failed reply
+(or a question that never got one); `edit_and_resend` makes a sibling of a question with new text and
+asks it; `reply_to` asks for a reply under a stored question with any connection (`compare` does it for
+several). The new message becomes the active leaf, so the transcript shows it; the old branch stays.
+
 The callbacks run in the calling (worker) thread; a GUI forwards them to its own thread with signals.
 Every reply records the connection and the model that wrote it (messages.agent_connection_id, .model;
-see agent.authorship). Guarantees: the user's message is committed before the request leaves; the
-reply row appears with the first token and is rewritten at most every `flush_interval` seconds while
-streaming, so a crash or Stop keeps what arrived; a failure never removes the user's message (`retry()` re-asks it without
-storing it twice). `retry()` and `regenerate()` replace the replies after the user's message only
-once the new reply's first token arrives, so a failed regenerate keeps the old answer.
+see agent.authorship). Guarantees: the user's message is committed before the request leaves; the reply
+row appears with the first token (status "stopped" until the model finishes, so a crash or Stop keeps
+what arrived, marked as cut off) and is rewritten at most every `flush_interval` seconds; a failed call
+is kept as a reply with status "error" and the reason (Retry makes a sibling), never sent in a prompt.
 Every call is also a check of the connection (agent.connection_test.record_turn): a reply sets it
 online, a failure offline or error with the reason, as Bind's Test would.
 """
@@ -23,36 +29,37 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import tuple_
-from sqlmodel import select
-
-from agent import errors
+from agent import errors, tree
 from agent.connection_test import record_turn
 from agent.errors import LLMError
 from agent.llm_client import CancelToken, LLMClient
 from agent.memory import reinforce_used
 from agent.prompt import assemble_prompt
 from agent.storable import clean_text
-from agent.threads import default_title, last_message, next_seq
+from agent.threads import default_title, next_seq
 from local_schema.database import LocalDatabase
 from local_schema.models import AgentConnection, Conversation, Message
 
 log = logging.getLogger(__name__)
 
 DONE, STOPPED, FAILED = "done", "stopped", "failed"
-MESSAGE_LIMIT = 200_000  # messages.content on the server: a longer message would be stored, then never sync
+MESSAGE_LIMIT = tree.MESSAGE_LIMIT  # messages.content on the server: a longer message would never sync
 MODEL_LIMIT = 500  # messages.model (and agent_connections.model) on the server
+ERROR_LIMIT = 2000  # messages.error on the server
 
 
 @dataclass
 class TurnResult:
     status: str  # done | stopped | failed
     conversation_id: str
-    user_message_id: str
-    reply_message_id: str | None = None  # None when no token arrived
+    user_message_id: str  # the question the reply answers
+    reply_message_id: str | None = None  # None when nothing was stored (Stop before the first token)
     text: str = ""  # the reply as stored
-    error: LLMError | None = None  # set when status == failed; show error.message beside the message
-    replaced_message_ids: list[str] = field(default_factory=list)  # old replies removed (retry/regenerate)
+    error: LLMError | None = None  # set when status == failed; the stored reply carries error.message
+    # Messages that left the active path with this turn (kept in the tree as siblings): the transcript
+    # stops showing them. The old reply for regenerate/retry; the old question and what followed it for
+    # edit & resend. Empty when the active leaf did not move (Stop before the first token).
+    superseded_ids: list[str] = field(default_factory=list)
     reinforced_node_ids: list[str] = field(default_factory=list)
     connection_status_changed: bool = False  # the turn moved its connection's synced status
     connection_id: str | None = None  # what wrote the reply (stored with it: messages.agent_connection_id)
@@ -61,14 +68,16 @@ class TurnResult:
 
 class ChatTurn:
     def __init__(self, db: LocalDatabase, conversation_id: str, *, api_key: str | None = "",
-                 connection_id: str | None = None,
+                 connection_id: str | None = None, bind: bool = True, activate: bool = True,
                  on_delta: Callable[[str], None] | None = None,
                  on_done: Callable[[TurnResult], None] | None = None,
                  on_error: Callable[[TurnResult], None] | None = None,
                  flush_interval: float = 0.5, read_timeout: float = 120.0) -> None:
         self.db = db
         self.conversation_id = conversation_id
-        self.connection_id = connection_id  # binds the thread to this connection when given
+        self.connection_id = connection_id  # the connection that answers (default: the thread's)
+        self.bind = bind  # … and the thread talks to it from now on (False: a one-off, e.g. compare)
+        self.activate = activate  # the reply becomes the active leaf (False: compare's other replies)
         self._key = api_key or ""
         self.on_delta, self.on_done, self.on_error = on_delta, on_done, on_error
         self.flush_interval = flush_interval
@@ -89,86 +98,130 @@ class ChatTurn:
         return self._cancel.cancelled
 
     def send(self, text: str) -> TurnResult:
-        """Store `text` as the user's message (committed before the call), then ask for the reply."""
-        text = clean_text(text).strip()  # a pasted NUL (or a broken surrogate from argv) could never sync
-        if not text:
-            raise ValueError("Type a message first.")
-        if len(text) > MESSAGE_LIMIT:
-            raise ValueError(f"This message is {len(text):,} characters long; the limit is {MESSAGE_LIMIT:,}. "
-                             "Shorten it or split it into several messages.")
+        """Store `text` as the user's message under the active leaf (committed before the call), then ask."""
+        return self._ask(self.add_question(text), [])
+
+    def add_question(self, text: str) -> str:
+        """Store `text` as a user message under the thread's active leaf and make it the leaf; its id."""
+        text = tree.checked_text(text)  # a pasted NUL (or a broken surrogate from argv) could never sync
         with self.db.write() as session:
             conversation = self._conversation(session)
             message = Message(user_id=conversation.user_id, conversation_id=conversation.id, role="user",
-                              content=text, seq=next_seq(session, conversation.id))
+                              content=text, seq=next_seq(session, conversation.id),
+                              parent_id=tree.active_leaf(session, conversation))
             if not (conversation.title or "").strip():
                 conversation.title = default_title(text)
+            conversation.active_leaf_id = message.id
             session.add(message)
             session.add(conversation)
-        return self._ask(message.id, [])
+        return message.id
 
-    def retry(self) -> TurnResult:
-        """Re-ask the thread's last user message (after a failure); no second copy of it is stored."""
-        return self._reask(require_reply=False)
+    def reply_to(self, question_id: str) -> TurnResult:
+        """Ask for a reply under a stored message (its siblings, if any, stay)."""
+        with self.db.session() as session:
+            tree.live_message(session, self.conversation_id, question_id)
+        return self._ask(question_id, [])
 
-    def regenerate(self) -> TurnResult:
-        """Ask again for the last reply; the old one is replaced when the new one starts arriving."""
-        return self._reask(require_reply=True)
+    def retry(self, message_id: str | None = None) -> TurnResult:
+        """Ask again after a failure: `message_id` (default: the active leaf) is a failed reply — its new
+        sibling is asked for — or a question that never got a reply."""
+        with self.db.write() as session:  # a connection_id given for the retry is kept
+            conversation = self._conversation(session)
+            target = self._target(session, conversation, message_id, "There is no message to ask again.")
+            if target.role == "user":
+                question, superseded = target.id, []
+            else:
+                question, superseded = self._replacing(session, conversation, target)
+        return self._ask(question, superseded)
+
+    def regenerate(self, message_id: str | None = None) -> TurnResult:
+        """Ask again for the reply `message_id` (default: the active leaf); the new one is its sibling and
+        becomes the active leaf when its first token arrives (or, failed, with its error and Retry); the old
+        reply stays beside it. Stop before the first token changes nothing."""
+        with self.db.write() as session:
+            conversation = self._conversation(session)
+            target = self._target(session, conversation, message_id, "There is no reply to regenerate.")
+            if target.role != "assistant":
+                raise ValueError("There is no reply to regenerate.")
+            question, superseded = self._replacing(session, conversation, target)
+        return self._ask(question, superseded)
+
+    def edit_and_resend(self, message_id: str, text: str) -> TurnResult:
+        """Save & resend: a sibling of the user message `message_id` with `text`, and a new reply to it.
+        The old question and everything below it stay, as another branch."""
+        text = tree.checked_text(text)
+        with self.db.write() as session:
+            conversation = self._conversation(session)
+            old = tree.live_message(session, self.conversation_id, message_id)
+            if old.role != "user":
+                raise ValueError("Only your own messages can be edited and sent again.")
+            superseded = self._below_on_path(session, conversation, old.id)
+            question = Message(user_id=conversation.user_id, conversation_id=conversation.id, role="user",
+                               content=text, seq=next_seq(session, conversation.id), parent_id=old.parent_id)
+            conversation.active_leaf_id = question.id
+            session.add(question)
+            session.add(conversation)
+        result = self._ask(question.id, [])
+        result.superseded_ids = superseded + [i for i in result.superseded_ids if i not in superseded]
+        return result
 
     # -- internals -------------------------------------------------------------------------------
     def _conversation(self, session) -> Conversation:
-        conversation = session.get(Conversation, self.conversation_id)
-        if conversation is None or conversation.deleted_at is not None:
-            raise ValueError("That thread no longer exists.")
-        if self.connection_id and conversation.agent_connection_id != self.connection_id:
+        conversation = tree.live_thread(session, self.conversation_id)
+        if self.bind and self.connection_id and conversation.agent_connection_id != self.connection_id:
             conversation.agent_connection_id = self.connection_id
             session.add(conversation)
         return conversation
 
-    def _reask(self, require_reply: bool) -> TurnResult:
-        with self.db.write() as session:  # a connection_id given for the retry is kept
-            self._conversation(session)
-            last = last_message(session, self.conversation_id)
-            if require_reply and (last is None or last.role != "assistant"):
-                raise ValueError("There is no reply to regenerate.")
-            user = last_message(session, self.conversation_id, role="user")
-            if user is None:
-                raise ValueError("There is no message to ask again.")
-            later = session.exec(
-                select(Message).where(Message.conversation_id == self.conversation_id,
-                                      Message.deleted_at.is_(None), Message.role == "assistant",
-                                      Message.id != user.id,
-                                      tuple_(Message.seq, Message.id) > tuple_(user.seq, user.id))
-            ).all()
-        return self._ask(user.id, [m.id for m in later])
+    def _target(self, session, conversation: Conversation, message_id: str | None, missing: str) -> Message:
+        leaf = message_id or tree.active_leaf(session, conversation)
+        if leaf is None:
+            raise ValueError(missing)
+        return tree.live_message(session, self.conversation_id, leaf)
 
-    def _ask(self, user_message_id: str, replace: list[str]) -> TurnResult:
-        result = TurnResult(FAILED, self.conversation_id, user_message_id)
-        # A read: send() and _reask() already stored the thread's binding to self.connection_id.
+    def _replacing(self, session, conversation: Conversation, reply: Message) -> tuple[str, list[str]]:
+        """(the question a new sibling of `reply` answers, what leaves the path when it arrives)."""
+        if reply.parent_id is None:
+            raise ValueError("That reply answers no message here, so there is nothing to ask again.")
+        tree.live_message(session, self.conversation_id, reply.parent_id)
+        return reply.parent_id, self._below_on_path(session, conversation, reply.id)
+
+    @staticmethod
+    def _below_on_path(session, conversation: Conversation, message_id: str) -> list[str]:
+        """`message_id` and what follows it on the active path ([] when it is not on the path)."""
+        ids = tree.path_ids(session, conversation.id, tree.active_leaf(session, conversation), stop_at=message_id)
+        return ids if ids and ids[0] == message_id else []
+
+    def _ask(self, question_id: str, superseded: list[str]) -> TurnResult:
+        result = TurnResult(FAILED, self.conversation_id, question_id)
         with self.db.session() as session:
-            user = session.get(Message, user_message_id)
-            conversation = self._conversation(session)
-            connection = (session.get(AgentConnection, conversation.agent_connection_id)
-                          if conversation.agent_connection_id else None)
+            conversation = tree.live_thread(session, self.conversation_id)
+            question = tree.live_message(session, self.conversation_id, question_id)
+            wanted = self.connection_id or conversation.agent_connection_id
+            connection = session.get(AgentConnection, wanted) if wanted else None
+            owner = conversation.user_id
             if connection is None or connection.deleted_at is not None:
-                return self._fail(result, LLMError(errors.INVALID, "This thread has no connection: "
-                                                                   "choose one in Bind, then retry."))
-            prompt = assemble_prompt(session, connection, self.conversation_id, user)
-            base_url, model, owner = connection.base_url, connection.model, conversation.user_id
-            connection_id = connection.id
+                self._author = (None, None)
+                err = LLMError(errors.INVALID, "This thread has no connection: choose one in Bind, then retry.")
+                self._keep_failure(result, owner, "", err, superseded)
+                return self._fail(result, err)
+            prompt = assemble_prompt(session, connection, self.conversation_id, question)
+            base_url, model, connection_id = connection.base_url, connection.model, connection.id
             # The reply is signed by what writes it, not by whatever the thread is bound to later.
             self._author = result.connection_id, result.model = (connection.id, model[:MODEL_LIMIT])
         try:
             client = LLMClient(base_url, model, self._key, read_timeout=self.read_timeout)
         except LLMError as err:
             self._check_connection(result, connection_id, err)
+            self._keep_failure(result, owner, "", err, superseded)
             return self._fail(result, err)
         parts: list[str] = []
         last_flush = time.monotonic()
         try:
-            for delta in client.stream_chat(prompt.messages, cancel=self._cancel):
+            for delta in client.stream_chat(prompt.messages, cancel=self._cancel, **prompt.options):
                 parts.append(delta)
                 if result.reply_message_id is None:
-                    self._start_reply(result, owner, "".join(parts), replace)
+                    self._start_reply(result, owner, "".join(parts), superseded)
                     last_flush = time.monotonic()
                 elif time.monotonic() - last_flush >= self.flush_interval:
                     self._save_reply(result, "".join(parts))
@@ -176,10 +229,8 @@ class ChatTurn:
                 if self.on_delta:
                     self.on_delta(delta)
         except LLMError as err:
-            text = "".join(parts) or err.partial
-            if text:
-                self._keep(result, owner, text, replace)
             self._check_connection(result, connection_id, err)
+            self._keep_failure(result, owner, "".join(parts) or err.partial, err, superseded)
             return self._fail(result, err)
         finally:
             client.close()
@@ -189,10 +240,10 @@ class ChatTurn:
         if self.cancelled:
             result.status = STOPPED
             if text:
-                self._keep(result, owner, text, replace)
+                self._keep(result, owner, text, superseded, STOPPED)
         else:
             result.status = DONE
-            self._keep(result, owner, text, replace)  # an empty reply is stored too: it is what came
+            self._keep(result, owner, text, superseded, DONE)  # an empty reply is stored too: it is what came
             result.reinforced_node_ids = reinforce_used(self.db, prompt.memory_node_ids, text, datetime.now(UTC))
         if self.on_done:
             self.on_done(result)
@@ -210,37 +261,80 @@ class ChatTurn:
             self.on_error(result)
         return result
 
-    def _keep(self, result: TurnResult, owner: str | None, text: str, replace: list[str]) -> None:
+    def _keep(self, result: TurnResult, owner: str | None, text: str, superseded: list[str], status: str) -> None:
         if result.reply_message_id is None:
-            self._start_reply(result, owner, text, replace)
+            self._start_reply(result, owner, text, superseded, status)
         else:
-            self._save_reply(result, text)
+            self._save_reply(result, text, status)
 
-    def _start_reply(self, result: TurnResult, owner: str | None, text: str, replace: list[str]) -> None:
-        # The new reply appears and the replies it replaces disappear in one transaction.
+    def _keep_failure(self, result: TurnResult, owner: str | None, text: str, err: LLMError,
+                      superseded: list[str]) -> None:
+        """A failed call stays in the tree: the reply (what arrived, maybe nothing) with status 'error'."""
+        reason = clean_text(err.message or "The request failed.").strip()[:ERROR_LIMIT] or "The request failed."
+        if result.reply_message_id is None:
+            self._start_reply(result, owner, text, superseded, "error", reason)
+        else:
+            self._save_reply(result, text, "error", reason)
+
+    def _start_reply(self, result: TurnResult, owner: str | None, text: str, superseded: list[str],
+                     status: str = STOPPED, error: str | None = None) -> None:
+        # The new reply appears and (when it is to be shown) becomes the active leaf in one transaction.
         with self.db.write() as session:
-            if session.get(Conversation, self.conversation_id) is None:  # thread deleted mid-stream
+            conversation = session.get(Conversation, self.conversation_id)
+            if conversation is None or conversation.deleted_at is not None:  # thread deleted mid-stream
                 self.cancel()
                 return
             # After everything in the thread, so after its question on every device, whatever the clocks.
             reply = Message(user_id=owner, conversation_id=self.conversation_id, role="assistant", content=text,
-                            seq=next_seq(session, self.conversation_id),
-                            agent_connection_id=self._author[0], model=self._author[1])
+                            seq=next_seq(session, self.conversation_id), parent_id=result.user_message_id,
+                            agent_connection_id=self._author[0], model=self._author[1], status=status,
+                            error=error)
             session.add(reply)
-            for old_id in replace:
-                old = session.get(Message, old_id)
-                if old is not None:
-                    session.delete(old)
+            if self.activate:
+                conversation.active_leaf_id = reply.id
+                session.add(conversation)
         result.reply_message_id, result.text = reply.id, text
-        result.replaced_message_ids = list(replace)
+        if self.activate:
+            result.superseded_ids = list(superseded)
 
-    def _save_reply(self, result: TurnResult, text: str) -> None:
-        if text == result.text:
+    def _save_reply(self, result: TurnResult, text: str, status: str | None = None, error: str | None = None) -> None:
+        if text == result.text and status is None:
             return
         with self.db.write() as session:
             reply = session.get(Message, result.reply_message_id)
             if reply is None:  # deleted meanwhile (thread deleted during the stream): nothing to keep
                 return
             reply.content = text
+            if status is not None:
+                reply.status, reply.error = status, error
             session.add(reply)
         result.text = text
+
+
+def compare(db: LocalDatabase, conversation_id: str, text: str, connection_ids: list[str],
+            api_keys: dict[str, str], *, on_start: Callable[[str], None] | None = None,
+            on_delta: Callable[[str], None] | None = None, read_timeout: float = 120.0) -> list[TurnResult]:
+    """Compare: ask one question of two or more connections. The question is stored once (under the active
+    leaf); each connection's reply is a sibling under it, signed by its connection and model, asked one
+    after the other (`on_start(connection_id)` before each). The first reply that succeeded becomes the
+    active leaf (the first one when none did); the thread keeps its own connection."""
+    wanted = list(dict.fromkeys(connection_ids))
+    if len(wanted) < 2:
+        raise ValueError("Compare needs at least two different connections.")
+    with db.session() as session:
+        for connection_id in wanted:
+            connection = session.get(AgentConnection, connection_id)
+            if connection is None or connection.deleted_at is not None:
+                raise ValueError(f"Connection {connection_id} no longer exists.")
+    question = ChatTurn(db, conversation_id).add_question(text)
+    results = []
+    for i, connection_id in enumerate(wanted):
+        if on_start:
+            on_start(connection_id)
+        turn = ChatTurn(db, conversation_id, api_key=api_keys.get(connection_id, ""), connection_id=connection_id,
+                        bind=False, activate=i == 0, on_delta=on_delta, read_timeout=read_timeout)
+        results.append(turn.reply_to(question))
+    chosen = next((r for r in results if r.status == DONE and r.reply_message_id), results[0])
+    if chosen is not results[0] and chosen.reply_message_id:
+        tree.switch(db, conversation_id, chosen.reply_message_id)
+    return results

@@ -130,15 +130,18 @@ class LLMClient:
         return "".join(self.stream_chat(messages, **kwargs))
 
     def stream_chat(self, messages: list[dict], *, temperature: float = 0.7, max_tokens: int | None = None,
-                    stream: bool = True, cancel: CancelToken | None = None,
+                    stop: list[str] | None = None, stream: bool = True, cancel: CancelToken | None = None,
                     response_format: dict | None = None) -> Iterator[str]:
         """Yield the reply's text deltas as they arrive. `response_format` (e.g. {"type": "json_object"})
-        is sent as given; endpoints that do not know it may refuse the request (see agent.structured)."""
+        is sent as given; endpoints that do not know it may refuse the request (see agent.structured).
+        `max_tokens` and `stop` are sent only when given (a thread's settings, agent.tree)."""
         cancel = cancel or CancelToken()
         payload: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": temperature,
                                    "stream": stream}
         if max_tokens is not None:
             payload["max_tokens"] = max_tokens
+        if stop:
+            payload["stop"] = list(stop)
         if response_format is not None:
             payload["response_format"] = response_format
         for attempt in range(2):

@@ -28,7 +28,7 @@ from sqlmodel import Session
 
 from agent.memory import estimate_tokens
 from agent.prompt import system_parts
-from agent.threads import thread_messages
+from agent.tree import active_path
 from local_schema.models import AgentConnection, Conversation, MemoryNode, Skill
 from local_schema.timestamps import parse_timestamp
 
@@ -134,14 +134,14 @@ def _clock(stamp: str) -> str:
 
 # --- logs -> parts ---------------------------------------------------------------------------------
 def thread_parts(session: Session, thread_ids: list[str]) -> list[LogPart]:
-    """The chosen threads' live messages as parts, oldest first across all of them."""
+    """The chosen threads' active paths (what each thread shows) as parts, oldest first across all of them."""
     parts: list[tuple[str, int, LogPart]] = []
     for thread_id in dict.fromkeys(thread_ids):  # a thread picked twice is reviewed once
         thread = session.get(Conversation, thread_id)
         if thread is None or thread.deleted_at is not None:
             raise ReviewError(f"Thread {thread_id} does not exist (or was deleted).")
         title = (thread.title or "").strip() or "Untitled thread"
-        for index, message in enumerate(thread_messages(session, thread_id)):
+        for index, message in enumerate(active_path(session, thread_id)):
             text = f"[{_clock(message.created_at)}] {message.role}:\n{message.content.strip()}"
             parts.append((message.seq or 0, index, LogPart(thread_id, title, text, message.created_at)))
     # By messages.seq (µs of the writing device's clock, never rewritten by sync, so within a thread it is

@@ -4,6 +4,8 @@ System message text, in this order, parts separated by one blank line (empty par
 
     <the connection's system prompt, trimmed>
 
+    <the thread's system prompt addition, trimmed>      (its settings, agent.tree)
+
     ## Memory
     What you remember about the user, strongest first:
     - <label> (<category>)            one line per node; whitespace in a label collapsed to one space;
@@ -18,11 +20,14 @@ System message text, in this order, parts separated by one blank line (empty par
 
 Memory = nodes with effective strength >= 0.75 (decay included), strongest first, at most 40,
 tombstoned nodes skipped. Skills = every promoted skill with a non-empty template_prompt, oldest first.
-When all three parts are empty no system message is sent at all (an empty one carries nothing and
+When all the parts are empty no system message is sent at all (an empty one carries nothing and
 some chat templates reject it).
 
-Messages sent: [system] + the last 40 messages of the thread before the new user message, in
-chronological order, + the new user message.
+Messages sent: [system] + the last 40 messages of the path from the thread's first message down to the
+new message's parent (conversations are trees, agent.tree: other branches are never sent), in order,
++ the new message. Failed replies (status "error") on that path are skipped: they are not part of the
+conversation, only a record that a call failed. The request's temperature, max_tokens and stop come from
+the thread's settings when set (`AssembledPrompt.options`), else the connection's defaults.
 """
 
 from __future__ import annotations
@@ -30,11 +35,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import tuple_
 from sqlmodel import Session, select
 
 from agent.memory import MEMORY_HEADING, MEMORY_LIMIT, injected_nodes, render_memory_block
-from local_schema.models import AgentConnection, Message, Skill
+from agent.tree import ThreadSettings, active_leaf, path_to, thread_settings
+from local_schema.models import AgentConnection, Conversation, Message, Skill
 
 __all__ = ["HISTORY_LIMIT", "MEMORY_HEADING", "MEMORY_LIMIT", "AssembledPrompt", "assemble_prompt", "history",
            "preview_system_prompt", "system_parts"]
@@ -50,19 +55,22 @@ class AssembledPrompt:
     memory_node_ids: list[str] = field(default_factory=list)  # injected, strongest first
     skill_ids: list[str] = field(default_factory=list)
     history_ids: list[str] = field(default_factory=list)  # thread messages sent, oldest first
+    options: dict = field(default_factory=dict)  # request parameters from the thread's settings
 
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def system_parts(session: Session, connection: AgentConnection | None,
-                 now: datetime | None = None) -> tuple[str, list[str], list[str]]:
-    """(system text, injected node ids, promoted skill ids)."""
+def system_parts(session: Session, connection: AgentConnection | None, now: datetime | None = None,
+                 addition: str | None = None) -> tuple[str, list[str], list[str]]:
+    """(system text, injected node ids, promoted skill ids). `addition`: the thread's own addition."""
     parts: list[str] = []
     base = ((connection.system_prompt if connection else None) or "").strip()
     if base:
         parts.append(base)
+    if (addition or "").strip():
+        parts.append(addition.strip())
     nodes = injected_nodes(session, now or datetime.now(UTC), MEMORY_LIMIT)
     block = render_memory_block(n for n, _ in nodes)  # the Atlas's "What the agent sees" shows the same text
     if block:
@@ -79,36 +87,47 @@ def system_parts(session: Session, connection: AgentConnection | None,
 
 
 def preview_system_prompt(session: Session, connection: AgentConnection | None,
-                          now: datetime | None = None) -> str:
-    """Exactly the system message the next turn would send (for the Console's preview)."""
-    return system_parts(session, connection, now)[0]
+                          now: datetime | None = None, conversation_id: str | None = None) -> str:
+    """Exactly the system message the next turn would send (for the Console's preview): with the
+    thread's own addition when `conversation_id` is given."""
+    return system_parts(session, connection, now, _settings(session, conversation_id).system_addition)[0]
 
 
-def _ordered(query):  # thread order, newest first (agent.threads: seq never rewritten by sync, then id)
-    return query.order_by(Message.seq.desc(), Message.id.desc())
+def _settings(session: Session, conversation_id: str | None) -> ThreadSettings:
+    conversation = session.get(Conversation, conversation_id) if conversation_id else None
+    return thread_settings(conversation) if conversation is not None else ThreadSettings()
 
 
 def history(session: Session, conversation_id: str, before: Message | None = None,
             limit: int = HISTORY_LIMIT) -> list[Message]:
-    """The last `limit` live messages of the thread (before `before`, if given), oldest first."""
-    query = select(Message).where(Message.conversation_id == conversation_id, Message.deleted_at.is_(None))
+    """The last `limit` messages a turn sends, oldest first: the path down to `before`'s parent (None:
+    to the thread's active leaf, where a new message would go), failed replies left out."""
     if before is not None:
-        query = query.where(tuple_(Message.seq, Message.id) < tuple_(before.seq, before.id))
-    rows = session.exec(_ordered(query).limit(limit)).all()
-    return list(reversed(rows))
+        start = before.parent_id
+    else:
+        conversation = session.get(Conversation, conversation_id)
+        start = active_leaf(session, conversation) if conversation is not None else None
+    steps = limit
+    while True:  # failed replies are rare: one walk nearly always finds `limit` messages to send
+        path = path_to(session, conversation_id, start, steps)
+        sendable = [m for m in path if m.status != "error"]
+        if len(sendable) >= limit or len(path) < steps:
+            return sendable[-limit:] if limit else []
+        steps *= 2
 
 
 def assemble_prompt(session: Session, connection: AgentConnection | None, conversation_id: str,
                     user_message: Message | str | None = None, now: datetime | None = None) -> AssembledPrompt:
-    """What a turn sends. `user_message` is the new message: a stored row (history is what came before
-    it), a text not stored yet (history is the thread's last 40), or None (preview without one)."""
-    system, node_ids, skill_ids = system_parts(session, connection, now)
+    """What a turn sends. `user_message` is the new message: a stored row (history is the path to its
+    parent), a text not stored yet (history is the path to the active leaf), or None (preview without one)."""
+    settings = _settings(session, conversation_id)
+    system, node_ids, skill_ids = system_parts(session, connection, now, settings.system_addition)
     before = user_message if isinstance(user_message, Message) else None
     past = history(session, conversation_id, before)
     messages = [{"role": "system", "content": system}] if system else []
     messages += [{"role": m.role, "content": m.content} for m in past]
     if isinstance(user_message, Message):
-        messages.append({"role": "user", "content": user_message.content})
+        messages.append({"role": user_message.role, "content": user_message.content})
     elif isinstance(user_message, str):
         messages.append({"role": "user", "content": user_message})
-    return AssembledPrompt(system, messages, node_ids, skill_ids, [m.id for m in past])
+    return AssembledPrompt(system, messages, node_ids, skill_ids, [m.id for m in past], settings.request_options())

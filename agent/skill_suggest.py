@@ -17,7 +17,7 @@ from agent.llm_client import LLMClient
 from agent.skill_tests import KINDS, MAX_CASES
 from agent.skills import NAME_LIMIT, PROMPT_LIMIT, SkillError, create_suggested, list_skills, validate_draft
 from agent.structured import ask_json
-from agent.threads import count_messages, thread_messages
+from agent.tree import active_path
 from local_schema.database import LocalDatabase
 from local_schema.models import AgentConnection, Conversation, Skill
 
@@ -48,8 +48,8 @@ def thread_context(db: LocalDatabase, conversation_id: str, limit: int = CONTEXT
         conversation = session.get(Conversation, conversation_id)
         if conversation is None or conversation.deleted_at is not None:
             raise SkillError("That thread no longer exists.")
-        total = count_messages(session, conversation_id)  # a long thread: only its tail can fit anyway
-        messages = thread_messages(session, conversation_id, max(0, total - TAIL_MESSAGES), TAIL_MESSAGES)
+        # What the thread shows (its active path); a long thread: only its tail can fit anyway.
+        messages = [m for m in active_path(session, conversation_id, TAIL_MESSAGES) if m.status != "error"]
     lines: list[str] = []
     used = 0
     for message in reversed(messages):

@@ -1,4 +1,7 @@
-"""Console threads: create, rename, delete, list by recent activity, page through messages."""
+"""Console threads: create, rename, delete, list by recent activity, every message in thread order.
+
+A thread is a tree of messages (agent.tree): what it shows and sends is its active path; the functions
+here see every message of every branch."""
 
 from __future__ import annotations
 
@@ -73,7 +76,8 @@ class ThreadSummary:
     title: str
     agent_connection_id: str | None
     last_activity: str  # newest message time, or the thread's creation time
-    message_count: int
+    message_count: int  # every branch's
+    row: Conversation | None = None  # the thread itself (its settings, its active leaf)
 
 
 def list_threads(session: Session) -> list[ThreadSummary]:
@@ -87,7 +91,7 @@ def list_threads(session: Session) -> list[ThreadSummary]:
     )
     rows = [(c, latest or c.created_at, count) for c, latest, count in session.exec(query).all()]
     rows.sort(key=lambda row: (row[1], row[0].id), reverse=True)
-    return [ThreadSummary(c.id, c.title or "New thread", c.agent_connection_id, activity, count)
+    return [ThreadSummary(c.id, c.title or "New thread", c.agent_connection_id, activity, count, c)
             for c, activity, count in rows]
 
 
@@ -111,12 +115,12 @@ def next_seq(session: Session, conversation_id: str) -> int:
 # Thread order is (seq, id) everywhere: seq is never rewritten by sync (nor is created_at), and id
 # breaks the tie two devices could make identically on every device (rowid differs between devices).
 IN_ORDER = (Message.seq, Message.id)
-NEWEST_FIRST = (Message.seq.desc(), Message.id.desc())
 
 
 def thread_messages(session: Session, conversation_id: str, offset: int = 0,
                     limit: int | None = None) -> list[Message]:
-    """Live messages in thread order (seq, id); `offset`/`limit` page through long threads."""
+    """Every live message of every branch in thread order (seq, id); `offset`/`limit` page through
+    long threads. What the thread shows is its active path (agent.tree.active_path)."""
     query = (select(Message)
              .where(Message.conversation_id == conversation_id, Message.deleted_at.is_(None))
              .order_by(*IN_ORDER)
@@ -124,17 +128,3 @@ def thread_messages(session: Session, conversation_id: str, offset: int = 0,
     if limit is not None:
         query = query.limit(limit)
     return list(session.exec(query).all())
-
-
-def last_message(session: Session, conversation_id: str, role: str | None = None) -> Message | None:
-    query = select(Message).where(Message.conversation_id == conversation_id, Message.deleted_at.is_(None))
-    if role:
-        query = query.where(Message.role == role)
-    query = query.order_by(*NEWEST_FIRST).limit(1)
-    return session.exec(query).first()
-
-
-def unanswered_message(session: Session, conversation_id: str) -> Message | None:
-    """The last message if it is the user's and has no reply yet (a failed turn: show Retry)."""
-    message = last_message(session, conversation_id)
-    return message if message is not None and message.role == "user" else None

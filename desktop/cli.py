@@ -34,6 +34,7 @@ COMMAND_MODULES = (
     "sync.cli",  # account, sync, status, config, parked
     "agent.commands.connections",
     "agent.commands.chat",
+    "agent.commands.threads",  # threads list|show|switch|fork|set|rename|delete|export
     "agent.commands.memory",
     "agent.commands.skills",
     "agent.commands.mirror",  # mirror run|list|show|apply|undo|delete

@@ -29,16 +29,22 @@ SHOWN = 4000  # characters of each reply shown to the judge
 
 
 def recent_turns(db, connection_id: str, limit: int) -> list[tuple[Message, Message]]:
-    """(user message, the reply that followed it), newest first, from threads of this connection."""
+    """(user message, a finished reply to it), newest first, from threads of this connection. A reply
+    answers its parent (agent.tree), so every branch's turns count, and failed or stopped replies none."""
     with db.session() as session:
         threads = session.exec(select(Conversation.id).where(Conversation.agent_connection_id == connection_id,
                                                              Conversation.deleted_at.is_(None))).all()
         turns: list[tuple[Message, Message]] = []
         for conversation_id in threads:
             messages = thread_messages(session, conversation_id)
-            for before, after in zip(messages, messages[1:], strict=False):
-                if before.role == "user" and after.role == "assistant" and after.content.strip():
-                    turns.append((before, after))
+            by_id = {m.id: m for m in messages}
+            answered: dict[str, tuple[Message, Message]] = {}  # a regenerated question counts once: its newest reply
+            for after in messages:
+                before = by_id.get(after.parent_id)
+                if (before is not None and before.role == "user" and after.role == "assistant"
+                        and after.status == "done" and after.content.strip()):
+                    answered[before.id] = (before, after)
+            turns.extend(answered.values())
     # seq: the writing device's clock, never rewritten by sync (created_at is bounded by the server)
     turns.sort(key=lambda t: (t[0].seq or 0, t[0].id), reverse=True)
     return turns[:limit]
@@ -55,7 +61,7 @@ def replay(db, client: Any, connection_id: str, turns_wanted: int, progress: Dre
         with db.session() as session:
             connection = session.get(AgentConnection, connection_id)
             prompt = assemble_prompt(session, connection, question.conversation_id, question, now)
-        new = "".join(client.stream_chat(prompt.messages, cancel=ctx.cancel)).strip()
+        new = "".join(client.stream_chat(prompt.messages, cancel=ctx.cancel, **prompt.options)).strip()
         ctx.check()
         verdict, reason = _judge(client, question.content, old.content, new, question.id, ctx)
         progress.findings.append({

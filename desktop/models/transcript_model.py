@@ -1,7 +1,8 @@
-"""The Console transcript as a list model over a *window* of one thread's messages.
+"""The Console transcript as a list model over a *window* of one thread's active path.
 
-A thread may hold 100,000 messages; the model only materialises a window of them (the newest page
-when a thread opens, more pages as the user scrolls up, or a page around a search hit). Rows are
+A thread may hold 100,000 messages in many branches; the transcript shows one path (agent.tree) and the
+model only materialises a window of it (the newest page when a thread opens, more pages as the user
+scrolls up, or a page around a search hit). Rows are
 plain dataclasses; the delegate renders them lazily. `revision` changes whenever the text does,
 so the delegate's render cache never shows stale text.
 
@@ -30,11 +31,14 @@ class MessageRow:
     role: str  # system | user | assistant
     content: str
     created_at: str
-    error: str | None = None  # the last failed turn after this (user) message; transient, never stored
+    # Why this reply failed (status "error", stored), or why the turn after this question failed (transient).
+    error: str | None = None
     streaming: bool = False
     revision: int = field(default=0)
     order: tuple = ()  # the row's key in the thread (desktop.queries.ORDER); () until read back from the db
     author: str | None = None  # a reply's author (agent.authorship.reply_author); None: the role's name
+    status: str = "done"  # done | error | stopped (messages.status)
+    parent_id: str | None = None  # the message above it on its path (agent.tree)
 
     @property
     def provisional(self) -> bool:
@@ -42,6 +46,21 @@ class MessageRow:
         return self.id.startswith(PROVISIONAL)
     # Render-cache key that survives a provisional id being swapped for the stored one.
     key: int = field(default_factory=lambda: next(_keys))
+
+
+def _take(current: MessageRow, new: MessageRow) -> bool:
+    """Give a shown row what the database holds now (it keeps its identity and render cache); True if
+    what it shows changed. A transient error (a question whose turn failed) stays until cleared."""
+    error = new.error if new.status == "error" else (None if current.status == "error" else current.error)
+    changed = (current.content, current.role, current.author, current.created_at, current.status, current.error) != (
+        new.content, new.role, new.author, new.created_at, new.status, error)
+    current.order, current.parent_id = new.order, new.parent_id
+    if changed:
+        current.content, current.role, current.author = new.content, new.role, new.author
+        current.created_at = new.created_at  # the server may have bounded a clock far ahead
+        current.status, current.error = new.status, error
+        current.revision += 1
+    return changed
 
 
 class TranscriptModel(QAbstractListModel):
@@ -158,12 +177,7 @@ class TranscriptModel(QAbstractListModel):
         for i, new in enumerate(rows):
             current = self._rows[i] if i < len(self._rows) else None
             if current is not None and current.id == new.id:
-                current.order = new.order
-                if (current.content, current.role, current.author, current.created_at) != (
-                        new.content, new.role, new.author, new.created_at):
-                    current.content, current.role, current.author = new.content, new.role, new.author
-                    current.created_at = new.created_at  # the server may have bounded a clock far ahead
-                    current.revision += 1
+                if _take(current, new):
                     self._changed(i)
                 continue
             existing = self.row_of(new.id)
@@ -172,10 +186,7 @@ class TranscriptModel(QAbstractListModel):
                 self.beginRemoveRows(QModelIndex(), existing, existing)
                 del self._rows[existing]
                 self.endRemoveRows()
-                moved.order, moved.role, moved.author, moved.created_at = new.order, new.role, new.author, new.created_at
-                if moved.content != new.content:
-                    moved.content = new.content
-                    moved.revision += 1
+                _take(moved, new)
                 new = moved
             self.beginInsertRows(QModelIndex(), i, i)
             self._rows.insert(i, new)
@@ -220,9 +231,19 @@ class TranscriptModel(QAbstractListModel):
         self._rows[i].revision += 1
         self._changed(i)
 
+    def set_status(self, message_id: str, status: str, error: str | None = None) -> None:
+        """A reply's stored status and, when it failed, its reason (shown with Retry)."""
+        i = self.row_of(message_id)
+        if i is None:
+            return
+        self._rows[i].status, self._rows[i].error = status, error if status == "error" else None
+        self._rows[i].revision += 1
+        self._changed(i)
+
     def clear_errors(self) -> None:
+        """Forget the transient errors (a failed reply keeps its own: it is stored)."""
         for i, row in enumerate(self._rows):
-            if row.error:
+            if row.error and row.status != "error":
                 row.error = None
                 row.revision += 1
                 self._changed(i)

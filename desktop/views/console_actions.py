@@ -156,14 +156,14 @@ def export_thread(page, fmt: str, path: Path) -> None:
 
 
 def preview_prompt(page) -> None:
-    db, cid = page.ctx.db, page.current_connection_id()
+    db, cid, thread = page.ctx.db, page.current_connection_id(), page.conversation_id
 
     def build() -> str:
         from agent.prompt import preview_system_prompt
         from local_schema.models import AgentConnection
 
-        with db.session() as s:
-            return preview_system_prompt(s, s.get(AgentConnection, cid) if cid else None)
+        with db.session() as s:  # with the open thread's own addition to the system prompt
+            return preview_system_prompt(s, s.get(AgentConnection, cid) if cid else None, conversation_id=thread)
 
     Op(page, build, "Building the system prompt").success(lambda text: _show_prompt(page, text)).run()
 

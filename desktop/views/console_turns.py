@@ -1,9 +1,11 @@
 """Chat turns in the Console: send, Stop, Retry after an error, Regenerate the last reply.
 
 The turn itself (store the user's message first, stream, store the reply, keep partial text on
-Stop, keep the user's message on failure) is agent.chat.ChatTurn, run on a pool thread through
+Stop, keep a failure as a reply with its reason) is agent.chat.ChatTurn, run on a pool thread through
 StreamRunner. This controller only mirrors it in the transcript: it shows the user's message and
 a streaming reply at once (with provisional ids) and swaps in the stored ids when the turn ends.
+Regenerate and Retry make a sibling of the old reply (agent.tree): the transcript shows the new one in
+its place, and the old one stays in the thread, off the path shown.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from desktop.models.transcript_model import PROVISIONAL, MessageRow
 from desktop.workers.stream import StreamRunner
 
 NO_REPLY = "No reply was received for this message."
+STORED_STATUS = {"done": "done", "stopped": "stopped", "failed": "error"}  # TurnResult.status -> messages.status
 
 
 class _TurnHandle:
@@ -96,17 +99,19 @@ class TurnController(QObject):
         else:
             self._send_now(text)
 
-    def retry(self, user_message_id: str) -> None:
+    def retry(self, message_id: str) -> None:
+        """Ask again after a failure: `message_id` is the failed reply (a sibling is asked for) or a question
+        that never got a reply."""
         if self.busy:
             return
-        self._errors.pop(user_message_id, None)
-        self.page.transcript.set_error(user_message_id, None)
-        self._start(lambda turn: turn.retry(), user_row=None)
+        if self._errors.pop(message_id, None) is not None:  # a transient error on a question
+            self.page.transcript.set_error(message_id, None)
+        self._start(lambda turn: turn.retry(message_id), user_row=None)
 
-    def regenerate(self, _assistant_message_id: str) -> None:
+    def regenerate(self, assistant_message_id: str) -> None:
         if self.busy:
             return
-        self._start(lambda turn: turn.regenerate(), user_row=None)
+        self._start(lambda turn: turn.regenerate(assistant_message_id), user_row=None)
 
     def stop(self) -> None:
         if self.runner is not None:
@@ -119,8 +124,7 @@ class TurnController(QObject):
             # The view shows an older page (after a search jump): continue at the end of the thread.
             model.reset_window(model.conversation_id, [], has_older=True)
         self.page.composer.clear()
-        # A new message supersedes an earlier failed one: agent.chat's retry re-asks the *last* user
-        # message, so a Retry left on an older one would ask the wrong question.
+        # A new message supersedes an earlier transient failure (a failed reply keeps its own error).
         self._errors.clear()
         model.clear_errors()
         user = _provisional("user", text)
@@ -162,16 +166,18 @@ class TurnController(QObject):
         model = self.page.transcript
         if self._user_row is not None:
             model.replace_id(self._user_row, result.user_message_id)
-        for old in result.replaced_message_ids:
+        for old in result.superseded_ids:  # kept in the thread as siblings, off the path shown
             model.remove(old)
         if result.reply_message_id is not None:
             model.replace_id(self._reply_row, result.reply_message_id)
             model.set_content(result.reply_message_id, result.text, streaming=False)
+            model.set_status(result.reply_message_id, STORED_STATUS[result.status],
+                             result.error.message if result.status == FAILED and result.error else None)
         else:
             model.remove(self._reply_row)
-        if result.status == FAILED and result.error is not None:
-            self._errors[result.user_message_id] = result.error.message
-            model.set_error(result.user_message_id, result.error.message)
+            if result.status == FAILED and result.error is not None:  # nothing was stored (thread gone)
+                self._errors[result.user_message_id] = result.error.message
+                model.set_error(result.user_message_id, result.error.message)
         self._end()
         bus.changed.emit(turn_tables(result), self.page)
         self.turn_finished.emit(result)

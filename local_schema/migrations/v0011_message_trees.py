@@ -22,8 +22,10 @@ Server: supabase/migrations/20261207000000_message_trees.sql (the same columns, 
 - `conversations.active_leaf_id`, `temperature`, `max_tokens`, `stop_sequences` (JSON), `system_addition`:
   ordinary synced columns.
 - Existing threads become one path: each live message's parent is the previous live message of its
-  thread by (seq, id), what the server migration gives the rows it has. The backfill runs with the
-  capture triggers gone: it is not a change to push.
+  thread by (seq, id), and the thread's active leaf its last live message, what the server migration
+  gives the rows it has. The backfill runs with the capture triggers gone: it is not a change to push.
+  (A message only this device has may end a thread here and not on the server: the server's leaf is
+  then its parent, which readers follow down to it once it is pushed.)
 
 Frozen: never edit; add a version.
 """
@@ -94,6 +96,8 @@ def _backfill(conn: sqlite3.Connection) -> None:
         if live:
             previous[conversation_id] = row_id
     conn.executemany("UPDATE messages SET parent_id = ? WHERE rowid = ?", updates)
+    conn.executemany("UPDATE conversations SET active_leaf_id = ? WHERE id = ? AND deleted_at IS NULL",
+                     [(leaf, conversation_id) for conversation_id, leaf in previous.items()])
 
 
 def upgrade(conn: sqlite3.Connection) -> None:

@@ -34,8 +34,9 @@
 --                      request carries; null = the connection's default.
 --
 -- Existing threads become a single path: each live message's parent is the previous live message of its
--- conversation by (seq, id), exactly what local migration v11 gives the rows a device already has, so no
--- row is restamped and nothing is pulled again (as …100000_message_order and …100100_message_authorship).
+-- conversation by (seq, id), and the thread's active leaf its last live message: exactly what local
+-- migration v11 gives the rows a device already has, so no row is restamped and nothing is pulled again
+-- (as …100000_message_order and …100100_message_authorship).
 -- Row-level security and grants are unchanged: new columns of tables whose grants are column-less.
 
 -- -- messages ---------------------------------------------------------------------------------------
@@ -189,3 +190,19 @@ alter table public.conversations
       false)
     else false end),
   add constraint conversations_system_addition_length check (char_length(system_addition) <= 20000);
+
+-- An existing thread's active leaf is its last live message (the end of the one path it now is), so a
+-- branch that arrives later from another device does not take over the view. Same rule as local v11, and
+-- not a change to pull: the stamping trigger (and the reference check, which has nothing to repair on
+-- rows the tombstone cascade already cleared) are off for this one statement.
+alter table public.conversations disable trigger stamp_row;
+alter table public.conversations disable trigger live_parents;
+update public.conversations c
+   set active_leaf_id = l.id
+  from (select distinct on (conversation_id) conversation_id, id
+          from public.messages
+         where deleted_at is null
+         order by conversation_id, seq desc, id desc) l
+ where l.conversation_id = c.id and c.deleted_at is null;
+alter table public.conversations enable trigger live_parents;
+alter table public.conversations enable trigger stamp_row;

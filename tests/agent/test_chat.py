@@ -7,7 +7,8 @@ from sqlmodel import select
 
 from agent import errors
 from agent.chat import DONE, FAILED, STOPPED, ChatTurn
-from agent.threads import delete_thread, thread_messages, unanswered_message
+from agent.threads import delete_thread, thread_messages
+from agent.tree import active_path
 from local_schema.models import AgentConnection, Conversation, MemoryNode, Message
 from tests.agent.conftest import add_connection, add_message, add_node, add_thread
 from tests.fake_openai import Reply
@@ -21,8 +22,21 @@ def thread(db, fake_llm):
 
 
 def stored(db, thread):
+    """Every message of the thread, every branch, in thread order."""
     with db.session() as s:
         return [(m.role, m.content) for m in thread_messages(s, thread.id)]
+
+
+def shown(db, thread):
+    """The active path: what the transcript shows and the next turn continues."""
+    with db.session() as s:
+        return [(m.role, m.content) for m in active_path(s, thread.id)]
+
+
+def status_of(db, message_id):
+    with db.session() as s:
+        m = s.get(Message, message_id)
+        return m.status, m.error
 
 
 def test_send_stores_both_messages_and_sends_the_assembled_prompt(db, fake_llm, thread):
@@ -87,57 +101,71 @@ def test_reply_is_written_while_it_streams(db, fake_llm, thread):
     assert snapshots == [("assistant", "a"), ("assistant", "ab"), ("assistant", "abc"), ("assistant", "abcd")]
 
 
-def test_failure_keeps_the_user_message_and_retry_does_not_duplicate_it(db, fake_llm, thread):
+def test_a_failure_is_kept_as_a_reply_with_its_reason_and_retry_asks_a_sibling(db, fake_llm, thread):
     fake_llm.enqueue(Reply(status=500, error_json={"error": {"message": "boom"}}))
     errors_seen = []
     result = ChatTurn(db, thread.id, on_error=errors_seen.append).send("please answer")
     assert result.status == FAILED and errors_seen == [result]
     assert result.error.kind == errors.SERVER and result.error.message == "The server failed (HTTP 500): boom."
-    assert stored(db, thread) == [("user", "please answer")]
-    with db.session() as s:
-        assert unanswered_message(s, thread.id).id == result.user_message_id
+    assert shown(db, thread) == [("user", "please answer"), ("assistant", "")]
+    assert status_of(db, result.reply_message_id) == ("error", "The server failed (HTTP 500): boom.")
     retried = ChatTurn(db, thread.id).retry()
     assert retried.status == DONE and retried.user_message_id == result.user_message_id
-    assert stored(db, thread) == [("user", "please answer"), ("assistant", "Hello from the fake model.")]
-    assert fake_llm.chat_requests[-1].messages[-1] == {"role": "user", "content": "please answer"}
-    assert len(fake_llm.chat_requests[-1].messages) == 2  # system + the one user message
+    assert retried.superseded_ids == [result.reply_message_id]
+    assert shown(db, thread) == [("user", "please answer"), ("assistant", "Hello from the fake model.")]
+    assert stored(db, thread) == [("user", "please answer"), ("assistant", ""),
+                                  ("assistant", "Hello from the fake model.")]  # the failure stays, as a sibling
+    assert fake_llm.chat_requests[-1].messages == [{"role": "system", "content": "You are Hermes."},
+                                                   {"role": "user", "content": "please answer"}]
 
 
-def test_stream_breaking_off_keeps_partial_and_retry_replaces_it(db, fake_llm, thread):
+def test_stream_breaking_off_keeps_partial_and_retry_makes_a_sibling_without_it(db, fake_llm, thread):
     fake_llm.enqueue(Reply(tokens=["half ", "an ", "answer"], end_after=2))
     result = ChatTurn(db, thread.id).send("q")
     assert result.status == FAILED and result.error.kind == errors.INCOMPLETE
-    assert stored(db, thread) == [("user", "q"), ("assistant", "half an ")]
+    assert shown(db, thread) == [("user", "q"), ("assistant", "half an ")]
+    assert status_of(db, result.reply_message_id)[0] == "error"
     fake_llm.reply(text="whole answer")
-    again = ChatTurn(db, thread.id).retry()
-    assert again.replaced_message_ids == [result.reply_message_id]
-    assert stored(db, thread) == [("user", "q"), ("assistant", "whole answer")]
+    again = ChatTurn(db, thread.id).retry(result.reply_message_id)
+    assert again.superseded_ids == [result.reply_message_id]
+    assert shown(db, thread) == [("user", "q"), ("assistant", "whole answer")]
     assert fake_llm.chat_requests[-1].messages[-1]["content"] == "q"
     assert "half an " not in str(fake_llm.chat_requests[-1].messages)
+    ChatTurn(db, thread.id).send("next")  # a failed reply is never sent, on the path or off it
+    assert [m["content"] for m in fake_llm.chat_requests[-1].messages] == [
+        "You are Hermes.", "q", "whole answer", "next"]
 
 
-def test_regenerate_replaces_the_last_reply(db, fake_llm, thread):
+def test_regenerate_keeps_the_old_reply_as_a_sibling(db, fake_llm, thread):
     fake_llm.reply(text="first answer")
-    ChatTurn(db, thread.id).send("q1")
+    first = ChatTurn(db, thread.id).send("q1")
     fake_llm.reply(text="second answer")
     result = ChatTurn(db, thread.id).regenerate()
-    assert result.status == DONE
-    assert stored(db, thread) == [("user", "q1"), ("assistant", "second answer")]
+    assert result.status == DONE and result.superseded_ids == [first.reply_message_id]
+    assert shown(db, thread) == [("user", "q1"), ("assistant", "second answer")]
+    assert stored(db, thread) == [("user", "q1"), ("assistant", "first answer"), ("assistant", "second answer")]
     assert [m["content"] for m in fake_llm.chat_requests[-1].messages] == ["You are Hermes.", "q1"]
 
 
-def test_failed_regenerate_keeps_the_old_reply(db, fake_llm, thread):
+def test_a_failed_regenerate_is_shown_and_the_old_reply_stays_beside_it(db, fake_llm, thread):
     fake_llm.reply(text="keep me")
-    ChatTurn(db, thread.id).send("q1")
+    kept = ChatTurn(db, thread.id).send("q1")
     fake_llm.reply(status=503)
-    result = ChatTurn(db, thread.id).regenerate()
-    assert result.status == FAILED
-    assert stored(db, thread) == [("user", "q1"), ("assistant", "keep me")]
+    result = ChatTurn(db, thread.id).regenerate(kept.reply_message_id)
+    assert result.status == FAILED and result.superseded_ids == [kept.reply_message_id]
+    assert shown(db, thread) == [("user", "q1"), ("assistant", "")]
+    assert stored(db, thread) == [("user", "q1"), ("assistant", "keep me"), ("assistant", "")]
 
 
 def test_regenerate_needs_a_reply_and_send_needs_text(db, fake_llm, thread):
     with pytest.raises(ValueError, match="no reply to regenerate"):
         ChatTurn(db, thread.id).regenerate()
+    ChatTurn(db, thread.id).send("q")
+    fake_llm.requests.clear()
+    with db.session() as s:
+        question = next(m for m in thread_messages(s, thread.id) if m.role == "user")
+    with pytest.raises(ValueError, match="no reply to regenerate"):
+        ChatTurn(db, thread.id).regenerate(question.id)
     with pytest.raises(ValueError, match="Type a message"):
         ChatTurn(db, thread.id).send("   ")
     assert fake_llm.requests == []
@@ -149,9 +177,10 @@ def test_thread_without_connection_fails_clearly_but_keeps_the_message(db, fake_
         conn = add_connection(s, base_url=fake_llm.base_url)
     result = ChatTurn(db, bare.id).send("hello?")
     assert result.error.kind == errors.INVALID and "choose one in Bind" in result.error.message
-    assert stored(db, bare) == [("user", "hello?")]
+    assert shown(db, bare) == [("user", "hello?"), ("assistant", "")]
+    assert status_of(db, result.reply_message_id) == ("error", result.error.message)
     fixed = ChatTurn(db, bare.id, connection_id=conn.id).retry()
-    assert fixed.status == DONE and stored(db, bare)[-1] == ("assistant", "Hello from the fake model.")
+    assert fixed.status == DONE and shown(db, bare) == [("user", "hello?"), ("assistant", "Hello from the fake model.")]
 
 
 def test_offline_endpoint_fails_with_one_sentence(db):
@@ -160,7 +189,8 @@ def test_offline_endpoint_fails_with_one_sentence(db):
         t = add_thread(s, conn)
     result = ChatTurn(db, t.id).send("anyone?")
     assert result.error.kind == errors.OFFLINE and result.error.message.endswith("the connection was refused.")
-    assert stored(db, t) == [("user", "anyone?")]
+    assert shown(db, t) == [("user", "anyone?"), ("assistant", "")]
+    assert status_of(db, result.reply_message_id) == ("error", result.error.message)
 
 
 def test_used_memory_nodes_are_reinforced(db, fake_llm, thread):
@@ -245,8 +275,10 @@ def test_every_reply_records_the_connection_and_model_that_wrote_it(db, fake_llm
     rows = authors(db, thread)
     assert rows[:3] == [("user", "q1", None, None), ("assistant", "done", first, "fake-model"),
                         ("user", "q2", None, None)]
-    assert rows[3][0] == "assistant" and rows[3][1] == stopped.text and rows[3][2:] == (other.id, "other-model")
-    assert len(rows) == 4  # the broken-off reply was replaced by the regenerated one
+    assert rows[3] == ("assistant", "half an ", first, "fake-model")  # the broken-off reply stays, signed
+    assert rows[4][0] == "assistant" and rows[4][1] == stopped.text and rows[4][2:] == (other.id, "other-model")
+    assert status_of(db, stopped.reply_message_id) == ("stopped", None)
+    assert shown(db, thread)[-1] == ("assistant", stopped.text)
 
 
 def test_a_forged_seq_far_in_the_future_does_not_stop_the_thread(db, fake_llm, thread):

@@ -68,7 +68,19 @@ def click_copy_code(qtbot, console, message_id: str, code_index: int = 0) -> Non
 
 
 def stored_messages(db, conversation_id: str) -> list[tuple[str, str]]:
+    """Every message of the thread, every branch, in thread order."""
     from agent.threads import thread_messages
 
     with db.session() as s:
         return [(m.role, m.content) for m in thread_messages(s, conversation_id)]
+
+
+def path_messages(db, conversation_id: str) -> list[tuple[str, str]]:
+    """The thread's active path: what the transcript shows."""
+    from agent.tree import active_path
+
+    with db.session() as s:
+        return [(m.role, m.content) for m in active_path(s, conversation_id)]
+
+
+NO_REPLY_TEXT = "No reply was received for this message."  # desktop.views.console_turns.NO_REPLY

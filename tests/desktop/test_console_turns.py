@@ -6,6 +6,7 @@ from tests.desktop.helpers import (
     bind_fake,
     click_action,
     finish_turn,
+    path_messages,
     start_turn,
     stored_messages,
     type_and_send,
@@ -59,26 +60,32 @@ def test_stop_mid_stream_keeps_the_partial_reply(qtbot, window, settle, fake_llm
     assert console.transcript.rows()[-1].content == partial
 
 
-def test_error_shows_beside_the_message_and_retry_answers_it(qtbot, window, settle, fake_llm):
+def test_a_failed_reply_shows_its_error_and_retry_shows_the_new_reply_in_its_place(qtbot, window, settle, fake_llm):
     bind_fake(window, fake_llm, settle)
     console = window.pages["console"]
     fake_llm.enqueue({"status": 500, "error_json": {"error": {"message": "model crashed"}}})
     fake_llm.reply(text="Recovered answer")
     assert finish_turn(qtbot, console, "Are you there?").status == "failed"
-    user_row = console.transcript.rows()[-1]
-    assert user_row.role == "user" and user_row.error
-    assert stored_messages(window.ctx.db, console.conversation_id) == [("user", "Are you there?")]
+    failed = console.transcript.rows()[-1]
+    assert failed.role == "assistant" and failed.status == "error" and "model crashed" in failed.error
+    assert stored_messages(window.ctx.db, console.conversation_id) == [("user", "Are you there?"), ("assistant", "")]
 
     with qtbot.waitSignal(console.turns.turn_finished, timeout=10000) as done:
-        click_action(qtbot, console, user_row.id, "retry")
-    assert done.args[0].status == "done"
+        click_action(qtbot, console, failed.id, "retry")
+    assert done.args[0].status == "done" and done.args[0].superseded_ids == [failed.id]
     settle()
-    assert stored_messages(window.ctx.db, console.conversation_id) == [
+    assert path_messages(window.ctx.db, console.conversation_id) == [
         ("user", "Are you there?"), ("assistant", "Recovered answer")]
-    assert [r.error for r in console.transcript.rows()] == [None, None]
+    assert stored_messages(window.ctx.db, console.conversation_id) == [  # the failure stays, as a sibling
+        ("user", "Are you there?"), ("assistant", ""), ("assistant", "Recovered answer")]
+    assert [(r.content, r.error) for r in console.transcript.rows()] == [("Are you there?", None),
+                                                                          ("Recovered answer", None)]
 
 
-def test_unanswered_message_offers_retry_after_reopening(qtbot, window, settle, fake_llm):
+def test_a_failed_reply_and_an_unanswered_question_offer_retry_after_reopening(qtbot, window, settle, fake_llm):
+    from local_schema.models import Message
+    from tests.desktop.helpers import NO_REPLY_TEXT
+
     bind_fake(window, fake_llm, settle)
     console = window.pages["console"]
     fake_llm.enqueue({"status": 503, "error_json": {"error": {"message": "overloaded"}}})
@@ -89,10 +96,17 @@ def test_unanswered_message_offers_retry_after_reopening(qtbot, window, settle, 
     with qtbot.waitSignal(console.thread_opened, timeout=5000):
         console.conversation_id = None
         console.open_thread(cid)
-    assert console.transcript.rows()[-1].error
+    assert "overloaded" in console.transcript.rows()[-1].error  # stored with the reply
+    with window.ctx.db.write() as s:  # a question whose reply never came (the app died before any answer)
+        s.add(Message(conversation_id=cid, role="user", content="Second try"))
+    with qtbot.waitSignal(console.thread_opened, timeout=5000):
+        console.conversation_id = None
+        console.open_thread(cid)
+    last = console.transcript.rows()[-1]
+    assert (last.content, last.error) == ("Second try", NO_REPLY_TEXT)
 
 
-def test_regenerate_replaces_the_last_reply(qtbot, window, settle, fake_llm):
+def test_regenerate_shows_the_new_reply_and_keeps_the_old_one_as_a_sibling(qtbot, window, settle, fake_llm):
     bind_fake(window, fake_llm, settle)
     console = window.pages["console"]
     fake_llm.enqueue({"text": "First answer"}, {"text": "Second answer"})
@@ -105,7 +119,10 @@ def test_regenerate_replaces_the_last_reply(qtbot, window, settle, fake_llm):
     assert done.args[0].status == "done"
     settle()
     assert stored_messages(window.ctx.db, console.conversation_id) == [("user", "Question"),
+                                                                        ("assistant", "First answer"),
                                                                         ("assistant", "Second answer")]
+    assert path_messages(window.ctx.db, console.conversation_id) == [("user", "Question"),
+                                                                     ("assistant", "Second answer")]
     assert [r.content for r in console.transcript.rows()] == ["Question", "Second answer"]
     # the regenerate request re-asked the same question, without a second copy of it
     last = fake_llm.chat_requests[-1].messages
@@ -138,25 +155,28 @@ def test_a_message_over_the_server_limit_is_refused_and_kept_in_the_composer(qtb
     assert console.transcript.rowCount() == 0 and fake_llm.chat_requests == []
 
 
-def test_a_new_message_supersedes_the_retry_of_an_earlier_failure(qtbot, window, settle, fake_llm):
+def test_a_new_message_after_a_failure_continues_below_it_without_sending_it(qtbot, window, settle, fake_llm):
     bind_fake(window, fake_llm, settle)
     console = window.pages["console"]
     fake_llm.enqueue({"status": 500, "error_json": {"error": {"message": "boom"}}})
     finish_turn(qtbot, console, "first")
     settle()
-    assert console.transcript.rows()[0].error
+    failure = console.transcript.rows()[1].error
+    assert failure
     fake_llm.reply(text="answer to second")
     qtbot.keyClicks(console.composer, "second")
     qtbot.keyClick(console.composer, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)  # a new line
     assert not console.turns.busy
     finish_turn(qtbot, console, "with two lines")
     settle()
-    # agent.chat's retry re-asks the *last* user message, so no Retry may linger on "first"
-    assert [r.error for r in console.transcript.rows()] == [None, None, None]
-    assert stored_messages(window.ctx.db, console.conversation_id)[1:] == [
+    # the failed reply keeps its error (its Retry makes a sibling branch); it is never sent
+    assert [r.error for r in console.transcript.rows()] == [None, failure, None, None]
+    assert stored_messages(window.ctx.db, console.conversation_id)[2:] == [
         ("user", "second\nwith two lines"), ("assistant", "answer to second")]
+    assert [m["content"] for m in fake_llm.chat_requests[-1].messages if m["role"] != "system"] == [
+        "first", "second\nwith two lines"]
     # what the person typed keeps its line break on screen
-    second = console.transcript.rows()[1]
+    second = console.transcript.rows()[2]
     doc = console.view.delegate.rendered(second).doc
     assert doc.blockCount() == 1 and doc.toPlainText() == "second\nwith two lines"  # one paragraph, two lines
 

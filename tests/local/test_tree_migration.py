@@ -57,7 +57,7 @@ def test_existing_threads_become_one_path_and_nothing_new_is_pushed(db_path):
             statuses = set(session.exec(select(Message.status)).all())
             settings = session.get(Conversation, THREAD)
         assert statuses == {"done"}
-        assert (settings.active_leaf_id, settings.temperature, settings.stop_sequences) == (None, None, None)
+        assert (settings.active_leaf_id, settings.temperature, settings.stop_sequences) == (m[4], None, None)
     finally:
         db.close()
     assert parents(db_path) == {m[0]: None, m[1]: m[0], m[2]: m[1], m[4]: m[2], m[3]: None, m[5]: None}

@@ -226,8 +226,12 @@ def test_existing_threads_become_one_path_without_a_new_stamp_and_as_the_device_
             patch(alice, "messages", rows[4][0], deleted_at="now")
         with psycopg.connect(dsn, autocommit=True, row_factory=dict_row) as conn:
             before = {str(r["id"]): r["updated_at"] for r in conn.execute("select id, updated_at from public.messages")}
+            threads_before = {str(r["id"]): r["updated_at"] for r in conn.execute(
+                "select id, updated_at from public.conversations")}
             _run_migration(conn, next(p for p in migration_files() if p.name == TREES_MIGRATION))
             after = {str(r["id"]): r for r in conn.execute("select id, parent_id, updated_at from public.messages")}
+            leaves = {str(r["id"]): (str(r["active_leaf_id"]), r["updated_at"]) for r in conn.execute(
+                "select id, active_leaf_id, updated_at from public.conversations")}
         server = {i: (str(r["parent_id"]) if r["parent_id"] else None) for i, r in after.items()}
         assert server == {
             "a1000000-0000-4000-8000-000000000001": None,
@@ -238,6 +242,8 @@ def test_existing_threads_become_one_path_without_a_new_stamp_and_as_the_device_
             "a5000000-0000-4000-8000-000000000005": "a3000000-0000-4000-8000-00000000000b",
             "b1000000-0000-4000-8000-000000000001": None}
         assert {i: r["updated_at"] for i, r in after.items()} == before  # no device pulls them again
+        assert leaves == {threads[0]: ("a5000000-0000-4000-8000-000000000005", threads_before[threads[0]]),
+                          threads[1]: ("b1000000-0000-4000-8000-000000000001", threads_before[threads[1]])}
 
         # A device that pulled the same rows (the deleted one as a tombstone it removed) links them the same.
         path = tmp_path / "device.sqlite3"
@@ -249,8 +255,10 @@ def test_existing_threads_become_one_path_without_a_new_stamp_and_as_the_device_
                         [(i, threads[t], c, s) for i, t, c, s in rows if c != "deleted"])
         migrate(raw)
         local = dict(raw.execute("SELECT id, parent_id FROM messages"))
+        local_leaves = dict(raw.execute("SELECT id, active_leaf_id FROM conversations"))
         raw.close()
         assert local == {i: p for i, p in server.items() if i != "a4000000-0000-4000-8000-000000000004"}
+        assert local_leaves == {i: leaf for i, (leaf, _stamp) in leaves.items()}
     finally:
         with psycopg.connect(pg_cluster.dsn(), autocommit=True) as conn:
             conn.execute(f'drop database "{name}" with (force)')
