@@ -114,3 +114,17 @@ def test_ctrl_c_stops_between_conversations_and_a_rerun_adds_the_rest(tmp_path):
     assert rerun.stdout.startswith(f"Imported from ChatGPT: {200 - len(stored)} new threads")
     assert f"{len(stored)} threads already imported, unchanged." in rerun.stdout
     assert len(_stored(data)) == 200
+
+
+def test_threads_show_the_imported_tree_on_the_current_node_chain(mirari):
+    assert mirari("import", "chatgpt", str(FIXTURES / "chatgpt_conversations.json")).code == 0
+    threads = {t["title"]: t for t in json.loads(mirari("threads", "list", "--json").out)}
+    trip = threads["Trip to Lisbon"]["id"]
+    shown = json.loads(mirari("threads", "show", trip, "--json").out)
+    assert [m["content"] for m in shown] == ["Plan three days in Lisbon.", "Day 1: Belém.\n\nDay 2: Sintra.",
+                                             "And day 3?", "Day 3: Cascais."]
+    every = json.loads(mirari("threads", "show", trip, "--all", "--json").out)
+    assert len(every) == 7 and sum(m["on_path"] for m in every) == 4
+    first = next(m for m in every if m["content"] == "Plan three days in Lisbon.")
+    assert (first["parent_id"], first["siblings"], first["sibling_index"]) == (None, 2, 1)
+    assert {m["model"] for m in every if m["role"] == "assistant"} == {"gpt-4", "gpt-4o", "o1"}

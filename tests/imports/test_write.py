@@ -75,6 +75,24 @@ def test_a_chatgpt_export_becomes_trees_whose_active_path_is_the_current_node_ch
     assert messages["And day 3?"].seq == messages["Day 1: Belém.\n\nDay 2: Sintra."].seq + 1  # no time of its own
 
 
+def test_agent_tree_reads_the_imported_tree_as_the_export_shows_it(db):
+    from agent import tree
+
+    _import(db, CHATGPT_JSON)
+    trip = _threads(db)["Trip to Lisbon"]
+    with db.session() as s:
+        path = tree.active_path(s, trip.id)
+        assert [m.content for m in path] == _active_path(db, trip)
+        answers = tree.siblings(s, path[1])  # the regenerated answers, oldest first
+        assert [m.content for m in answers] == ["Day 1: Alfama.", "Day 1: Belém.\n\nDay 2: Sintra."]
+        firsts = tree.siblings(s, path[0])  # the edited first question is a sibling at the top
+        assert [m.content for m in firsts] == ["Plan three days in Lisbon.", "Plan two days in Lisbon."]
+    leaf = tree.switch(db, trip.id, _messages(db, trip.id)["Plan two days in Lisbon."].id)
+    with db.session() as s:
+        assert [m.content for m in tree.active_path(s, trip.id)] == ["Plan two days in Lisbon.", "Day 1: Baixa."]
+        assert s.get(Message, leaf).content == "Day 1: Baixa."
+
+
 def test_claude_exports_with_and_without_parent_uuids(db, tmp_path):
     archive = tmp_path / "claude-export.zip"
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
