@@ -93,10 +93,10 @@ def run_import(window, path: Path, source: str) -> ImportDialog:
     from sync.accounts import load_state
 
     ctx = window.ctx
-    db, summary = ctx.db, ImportSummary(source, path.name)
-    account = load_state(ctx.data_dir).active_account  # whose database is open (sync.accounts)
+    db, data_dir, summary = ctx.db, ctx.data_dir, ImportSummary(source, path.name)
 
     def work(job_ctx):
+        account = load_state(data_dir).active_account  # whose database is open (sync.accounts)
         return import_export(db, path, source, job_ctx, account_id=account, summary=summary)
 
     job = ctx.jobs.submit(f"Importing {path.name}", work)
