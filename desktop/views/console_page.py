@@ -301,8 +301,15 @@ class ConsolePage(ConsoleView):
         if initiator is not self and ("conversations" in tables or "messages" in tables):
             # Threads that arrive while none is open: show the newest, as at start-up.
             self.refresh_threads(open_first=initiator is SYNC and self.conversation_id is None)
-        if initiator is SYNC and "messages" in tables:
+        if initiator is SYNC and ("messages" in tables or self._open_thread_changed(tables)):
             self.transcript_ctl.refresh()
+
+    def _open_thread_changed(self, tables) -> bool:
+        """Sync wrote the open thread's row: perhaps another device moved its active leaf (the branch shown)."""
+        if "conversations" not in tables or self.conversation_id is None:
+            return False
+        ids = tables.ids("conversations") if hasattr(tables, "ids") else None
+        return ids is None or self.conversation_id in ids
 
     def update_empty_state(self, *_args) -> None:
         if self.conversation_id is None:

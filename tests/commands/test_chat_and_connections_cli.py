@@ -126,7 +126,9 @@ def test_chat_failures(mirari, fake_llm, monkeypatch):
     try:
         with db.engine.connect() as conn:
             threads = conn.exec_driver_sql("SELECT count(*) FROM conversations").scalar()
-            messages = conn.exec_driver_sql("SELECT role, content FROM messages").all()
+            messages = conn.exec_driver_sql("SELECT role, content, status, error FROM messages ORDER BY seq").all()
     finally:
         db.close()
-    assert threads == 1 and [tuple(m) for m in messages] == [("user", "hello?")]  # the failed turn keeps it
+    # The failed turn keeps the question, and the failure as a reply with its reason (Retry: --retry).
+    assert threads == 1 and [tuple(m[:3]) for m in messages] == [("user", "hello?", "done"), ("assistant", "", "error")]
+    assert "bad key" in messages[1][3]

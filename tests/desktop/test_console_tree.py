@@ -33,12 +33,12 @@ def _branch(db, cid, parent_id, contents) -> list[str]:
     return ids
 
 
-def _as_sync(db, sql: str, *params) -> None:
+def _as_sync(db, sql: str, *params, tables=("conversations", "messages"), rows=None) -> None:
     with db.write() as session:
         conn = session.connection()
         with db.applying_remote(conn):
             conn.exec_driver_sql(sql, params)
-    db.notify_changed({"conversations", "messages"}, "sync")
+    db.notify_changed(set(tables), "sync", rows)
 
 
 def test_the_transcript_shows_the_active_path_only(qtbot, window, settle):
@@ -97,7 +97,8 @@ def test_another_device_moving_the_leaf_shows_its_path_in_place(qtbot, window, s
     settle(300)
     assert [r.content for r in console.transcript.rows()] == ["q1", "a1"]
     # ... the other device's choice does (last writer wins), and a reply under the leaf extends the path.
-    _as_sync(db, "UPDATE conversations SET active_leaf_id = ? WHERE id = ?", other, cid)
+    _as_sync(db, "UPDATE conversations SET active_leaf_id = ? WHERE id = ?", other, cid,  # only the thread's row
+             tables=("conversations",), rows={"conversations": {cid}})
     qtbot.waitUntil(lambda: [r.content for r in console.transcript.rows()] == ["q1", "a1 from the other device"],
                     timeout=5000)
     _branch(db, cid, other, ["q2 typed over there"])

@@ -17,6 +17,7 @@ from agent.chat import DONE, ChatTurn
 from agent.export import thread_to_json
 from agent.prompt import assemble_prompt
 from agent.threads import new_thread, thread_messages
+from agent.tree import active_path
 from local_schema import timestamps
 from local_schema.models import AgentConnection
 from local_schema.timestamps import to_micros
@@ -34,8 +35,9 @@ DAY = timedelta(days=1)
 
 
 def transcript(device, thread_id) -> list[tuple[str, str]]:
+    """What the thread shows: its active path (a regenerated reply's sibling is off it)."""
     with device.db.session() as s:
-        return [(m.role, m.content) for m in thread_messages(s, thread_id)]
+        return [(m.role, m.content) for m in active_path(s, thread_id)]
 
 
 def ask(device, thread_id, text, fake_llm, reply, *, sync_mid_turn=False):
@@ -88,7 +90,7 @@ def test_replies_follow_their_questions_on_every_device_with_clocks_a_day_apart(
         assert [m["content"] for m in prompt.messages] == ["q1", "r1", "q2", "r2", "q3", "r3", "next"]
         # Regenerate replaces r3 (the reply to the last question), not whatever has the newest stamp.
         regenerated = ask(a, thread, None, fake_llm, "r3, again")
-        assert regenerated.status == DONE and len(regenerated.replaced_message_ids) == 1
+        assert regenerated.status == DONE and len(regenerated.superseded_ids) == 1  # kept as its sibling
         assert transcript(a, thread) == expected[:-1] + [("assistant", "r3, again")]
         assert fake_llm.chat_requests[-1].messages[-1] == {"role": "user", "content": "q3"}
         a.sync()

@@ -9,7 +9,8 @@ USER = "8d0f6c1e-0000-4000-8000-000000000001"
 def message(**changes):
     row = {"id": "m1", "user_id": USER, "conversation_id": "c1", "role": "user", "content": "hi",
            "created_at": "2026-11-26T10:00:00.000001+00:00", "updated_at": "2026-11-26T10:00:00.000002+00:00",
-           "deleted_at": None, "seq": 1795651200000001, "agent_connection_id": None, "model": None}
+           "deleted_at": None, "seq": 1795651200000001, "agent_connection_id": None, "model": None,
+           "parent_id": None, "status": "done", "error": None}
     row.update(changes)
     return row
 

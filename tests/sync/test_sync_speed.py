@@ -292,7 +292,7 @@ def test_derived_data_stays_exact_when_a_batch_inserts_then_changes_a_row(device
         stamp = (start + timedelta(microseconds=i)).isoformat()
         return {"id": rid, "user_id": uid, "conversation_id": conv, "role": "user", "content": content,
                 "created_at": (start + timedelta(minutes=i % 50)).isoformat(), "updated_at": stamp,
-                "deleted_at": stamp if deleted else None, "seq": i + 1}
+                "deleted_at": stamp if deleted else None, "seq": i + 1, "status": "done", "parent_id": None}
 
     ids = [str(uuid.uuid4()) for _ in range(448)]
     page1 = [row(i, ids[i]) for i in range(300)]
@@ -430,7 +430,7 @@ def test_rows_go_in_as_multi_row_inserts_within_sqlites_parameter_limit(tmp_path
     from sync import pull_rows
     from sync.dbutil import table_info
 
-    monkeypatch.setattr(pull_rows, "MAX_PARAMS", 44)  # 4 messages (11 columns) a statement
+    monkeypatch.setattr(pull_rows, "MAX_PARAMS", 4 * len(table_info("messages").columns))  # 4 messages a statement
     db = open_database(tmp_path / "m.sqlite3")
     info = table_info("conversations")
     conv = {c: None for c in info.columns} | {"id": "c1", "title": "t", "created_at": "2026-11-30T12:00:00+00:00",
@@ -439,7 +439,7 @@ def test_rows_go_in_as_multi_row_inserts_within_sqlites_parameter_limit(tmp_path
 
     def message(i, **changes):
         row = {c: None for c in info_m.columns} | {
-            "id": f"m{i:02d}", "conversation_id": "c1", "role": "user", "content": f"text {i}", "seq": i,
+            "id": f"m{i:02d}", "conversation_id": "c1", "role": "user", "content": f"text {i}", "seq": i, "status": "done",
             "created_at": "2026-11-30T12:00:00+00:00", "updated_at": "2026-11-30T12:00:00+00:00"}
         return info_m.encode(row | changes)
 
