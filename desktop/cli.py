@@ -44,6 +44,7 @@ COMMAND_MODULES = (
     "agent.commands.templates",  # templates publish|list|browse|install|export|import|delete
     "agent.tools.cli",  # tools add|list|enable|disable|remove|call (MCP servers)
     "agent.mcp_server.cli",  # mcp serve|token|config (the memory as an MCP server)
+    "agent.imports.cli",  # import chatgpt|claude FILE
 )
 
 

@@ -138,6 +138,7 @@ class MainWindow(QMainWindow):
         self.nav.currentRowChanged.connect(self._show_row)
         self.nav.setEnabled(False)
 
+        self._build_menu()
         self.jobs_indicator = JobsIndicator(ctx.jobs)
         self.statusBar().addPermanentWidget(self.jobs_indicator)
         QShortcut(QKeySequence("F5"), self, activated=ctx.sync.request_sync)
@@ -172,6 +173,16 @@ class MainWindow(QMainWindow):
         if target is None or not target.isVisibleTo(page) or not target.isEnabled():
             target = _first_tab_stop(page)
         (target or page).setFocus(Qt.FocusReason.ShortcutFocusReason)
+    def _build_menu(self) -> None:
+        """File → Import… (desktop.views.import_dialog); enabled once the database is open."""
+        self.import_action = self.menuBar().addMenu("&File").addAction("&Import…")
+        self.import_action.setEnabled(False)
+        self.import_action.triggered.connect(self.import_conversations)
+
+    def import_conversations(self) -> None:
+        from desktop.views.import_dialog import start_import
+
+        start_import(self)
 
     # --- pages ---------------------------------------------------------------------------------
     def database_ready(self) -> None:
@@ -194,6 +205,7 @@ class MainWindow(QMainWindow):
         self.nav.blockSignals(False)
         self.nav.setCurrentRow(keys.index(start))
         self.footer.setEnabled(True)
+        self.import_action.setEnabled(True)
         self.ctx.sync.start()
         self._show_whose_data(self.ctx.sync.status)
         if not self._passphrase_asked:
@@ -232,6 +244,7 @@ class MainWindow(QMainWindow):
             self.sync_panel.close()
         self.nav.setEnabled(False)
         self.footer.setEnabled(False)
+        self.import_action.setEnabled(False)
         self.placeholder.setObjectName("Muted")
         self.placeholder.style().polish(self.placeholder)
         self.placeholder.setText(label)

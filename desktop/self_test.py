@@ -96,6 +96,22 @@ def _highlighting() -> str:
     return f"lexers {', '.join(CODE_LANGUAGES)}; styles {', '.join(styles)}"
 
 
+def _import_parser(folder: Path) -> str:
+    """The export parser's C backend (a frozen build could lack the extension and fall back to the pure
+    Python one, several times slower on a 500 MB export): a tiny export read through it."""
+    from agent.imports.source import ExportFile, ijson_backend
+
+    backend = ijson_backend.__name__.rsplit(".", 1)[-1]
+    if backend != "yajl2_c":
+        raise RuntimeError(f"ijson's C backend is missing (using {backend})")
+    folder.mkdir()
+    path = folder / "conversations.json"
+    path.write_text('[{"id": "self-test", "mapping": {}}]', encoding="utf-8")
+    with ExportFile(path) as export:
+        count = sum(1 for _ in export.conversations())
+    return f"ijson {backend}, {count} conversation read"
+
+
 def _window(data_dir: Path) -> str:
     from desktop.app import build_window, ensure_app
     from desktop.ops import wait_idle
@@ -139,6 +155,7 @@ def run_self_test() -> int:
             ("keyring", _keyring),
             ("modules", _modules),
             ("highlighting", _highlighting),
+            ("import", lambda: _import_parser(Path(tmp) / "import")),
             ("window", lambda: _window(Path(tmp) / "window")),
         ]
         for name, check in checks:

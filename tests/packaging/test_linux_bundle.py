@@ -85,6 +85,7 @@ def test_self_test_passes_in_the_frozen_app(bundle, home):
     available = keyring_line.split("available: ")[1].split(", ")
     assert {"SecretService", "libsecret", "KWallet", "chainer"} <= set(available)
     assert lines["ok   modules"] and "one-dark" in lines["ok   highlighting"]
+    assert lines["ok   import"] == "ijson yajl2_c, 1 conversation read"  # the C parser was bundled
     assert lines["ok   window"].startswith("MainWindow 'MIRARI' on the offscreen platform")
     assert "console (ConsolePage)" in lines["ok   window"]
     assert proc.stdout.splitlines()[-1].startswith("self-test passed")
@@ -110,7 +111,7 @@ def test_self_test_catches_a_bundle_without_keyring_metadata(bundle, home):
     proc = _run_frozen(broken / "mirari", "--self-test", home=home)
     assert proc.returncode == 1
     assert "FAIL keyring: RuntimeError: keyring sees no backend entry points" in proc.stdout
-    assert "self-test FAILED (1 of 6 checks)" in proc.stdout
+    assert "self-test FAILED (1 of 7 checks)" in proc.stdout
 
 
 def test_bundle_holds_only_the_qt_parts_the_app_uses(bundle):

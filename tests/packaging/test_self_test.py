@@ -22,11 +22,13 @@ def test_self_test_reports_each_check_and_passes(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
     assert [line.split(":")[0] for line in lines[:-1]] == [
-        "ok   version", "ok   database", "ok   keyring", "ok   modules", "ok   highlighting", "ok   window"]
+        "ok   version", "ok   database", "ok   keyring", "ok   modules", "ok   highlighting", "ok   import",
+        "ok   window"]
     assert "(source tree" in lines[0]
     assert "migrated to v" in lines[1] and "journal wal" in lines[1]
     assert "available: " in lines[2] and "SecretService" in lines[2]
-    assert "on the offscreen platform" in lines[5] and "bind (BindPage)" in lines[5]
+    assert lines[5] == "ok   import: ijson yajl2_c, 1 conversation read"
+    assert "on the offscreen platform" in lines[6] and "bind (BindPage)" in lines[6]
     assert lines[-1].startswith("self-test passed in ")
     assert not [p for p in tmp_path.rglob("*") if "mirari" in str(p.relative_to(tmp_path)).lower()]  # home untouched
 
@@ -38,7 +40,7 @@ def test_a_failing_check_is_named_and_the_others_still_run(tmp_path):
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "FAIL modules: ModuleNotFoundError: No module named 'mirari_no_such_module'" in proc.stdout
     assert "ok   window: MainWindow" in proc.stdout  # a failure does not hide the later checks
-    assert proc.stdout.splitlines()[-1].startswith("self-test FAILED (1 of 6 checks)")
+    assert proc.stdout.splitlines()[-1].startswith("self-test FAILED (1 of 7 checks)")
 
 
 def test_the_window_check_lets_go_of_its_folder(qapp, tmp_path):
