@@ -115,15 +115,15 @@ def test_after_a_server_restart_the_link_joins_again_within_seconds(linked, supa
 
 
 def test_a_token_refresh_reaches_the_channel_before_the_old_token_expires(devices, supabase_stack):
-    supabase_stack.set_access_token_ttl(4)  # the refresh comes 1 s before expiry (a quarter of it)
+    supabase_stack.set_access_token_ttl(8)  # the refresh comes 2 s before expiry (a quarter of it)
     supabase_stack.set_jwt_clock_skew(0)
     device, recorder = devices("a"), Recorder()
-    device.engine.sessions.refresh(device.engine.sessions.access_token())  # a 4-second token now
+    device.engine.sessions.refresh(device.engine.sessions.access_token())  # an 8-second token now
     link = link_for(device, recorder, token_check=0.3)
     link.start()
     try:
         wait_for(lambda: link.live, what="the join")
-        time.sleep(6)  # past the first token's expiry: the server would have closed the channel
+        time.sleep(9)  # past the first token's expiry: the server would have closed the channel
         assert recorder.joined == 1 and link.live, recorder.states
         assert supabase_stack.stats()["realtime"].get("token_refreshes", 0) >= 1
         rest_insert(supabase_stack, device, "tasks", [{"id": str(uuid.uuid4()), "title": "still heard"}])
