@@ -40,18 +40,22 @@ class LiveSync:
         return self.link is not None and self.link.live
 
     def start(self) -> bool:
-        """Open the socket for the signed-in account; False (and nothing started) when there is none."""
+        """Open the socket for the signed-in account; False (and nothing started) when there is none.
+        Reads two small files only (the window calls it on its UI thread): the session and its token are
+        fetched on the link's own thread."""
+        from sync import accounts
+
         try:
-            session = self.engine.sessions.current()
+            state = accounts.load_state(self.engine.data_dir)
             config = self.engine.config
-        except Exception as exc:  # noqa: BLE001 - no keychain, no config: the poll still runs
+        except Exception as exc:  # noqa: BLE001 - an unreadable account or config: the poll still runs
             log.info("no live connection: %s", exc)
             self.on_state(False, str(exc))
             return False
-        if session is None:
+        if not state.signed_in or not state.active_account:
             return False
         self.scheduler.set_interval(self.poll_offline)
-        self.link = RealtimeLink(config.url, config.anon_key, session.user_id, self.engine.sessions.access_token,
+        self.link = RealtimeLink(config.url, config.anon_key, state.active_account, self.engine.sessions.access_token,
                                  refresh=self.engine.sessions.refresh, on_poke=self.scheduler.notify_poke,
                                  on_joined=self.scheduler.notify_reconnected, on_state=self._state,
                                  **self.link_options)

@@ -262,12 +262,36 @@ class RealtimeLink:
         return message if isinstance(message, dict) else {}
 
     async def _listen(self, ws, join_ref: str, token: str) -> None:
-        now = time.monotonic()
-        next_beat, next_token, pending = now + self.heartbeat, now + self.token_check, None  # (ref, sent at)
+        tokens = asyncio.ensure_future(self._keep_token(ws, join_ref, token))
+        try:
+            await self._receive_loop(ws)
+        finally:
+            tokens.cancel()
+            with contextlib.suppress(BaseException):
+                await tokens
+
+    async def _keep_token(self, ws, join_ref: str, token: str) -> None:
+        """Every few seconds: a token other than the channel's (refreshed by a cycle, or by this very call
+        shortly before expiry) is sent to the channel. Apart from the receive loop, so a slow auth server
+        never holds up the heartbeats."""
+        while True:
+            await asyncio.sleep(self.token_check)
+            try:
+                fresh = await self._current_token()
+            except TokenUnavailable as exc:  # keep the old one: the server says when it is too old
+                log.info("realtime: %s", exc)
+                continue
+            if fresh != token:
+                _ref, text = self._frame(self.topic, "access_token", {"access_token": fresh}, join_ref)
+                await ws.send(text)
+                token = fresh
+
+    async def _receive_loop(self, ws) -> None:
+        next_beat, pending = time.monotonic() + self.heartbeat, None  # pending: (ref, sent at)
         system_detail = None
         while True:
             now = time.monotonic()
-            deadlines = [next_beat, next_token] + ([pending[1] + self.reply_timeout] if pending else [])
+            deadlines = [next_beat] + ([pending[1] + self.reply_timeout] if pending else [])
             try:
                 raw = await asyncio.wait_for(ws.recv(), max(0.0, min(deadlines) - now))
             except TimeoutError:
@@ -284,7 +308,10 @@ class RealtimeLink:
                         pending = None
                     elif topic == self.topic and event == "broadcast" and payload.get("event") == "changed":
                         self.pokes += 1
-                        self.on_poke(poke_tables(payload.get("payload")))
+                        try:
+                            self.on_poke(poke_tables(payload.get("payload")))
+                        except Exception:  # noqa: BLE001 - a listener's bug must not drop the socket
+                            log.exception("realtime poke listener failed")
                     elif topic == self.topic and event == "system" and payload.get("status") == "error":
                         system_detail = str(payload.get("message") or "")[:500] or None
                     elif topic == self.topic and event in ("phx_close", "phx_error"):
@@ -299,13 +326,6 @@ class RealtimeLink:
                     await ws.send(text)
                     pending = (ref, now)
                 next_beat = now + self.heartbeat
-            if now >= next_token:
-                fresh = await self._current_token()
-                if fresh != token:  # refreshed by a cycle or by the check itself: the channel gets it
-                    _ref, text = self._frame(self.topic, "access_token", {"access_token": fresh}, join_ref)
-                    await ws.send(text)
-                    token = fresh
-                next_token = time.monotonic() + self.token_check
 
 
 class TokenUnavailable(Exception):
