@@ -6,7 +6,14 @@ from __future__ import annotations
 import pytest
 
 from desktop.demo import add_thread
-from tests.desktop.sync_windows import close_window, open_device, says_synced, sync_now, thread_titles, wait_synced
+from tests.desktop.sync_windows import (
+    close_window,
+    open_device,
+    says_synced,
+    sync_now,
+    thread_titles,
+    wait_synced,
+)
 from tests.sync.helpers import server_rows
 
 
