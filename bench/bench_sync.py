@@ -261,7 +261,8 @@ def report(args, sizes, first, apply_only, rx, refused, push, cold, base_pull, b
     out("first sync against the physical limit and RxDB, same users, same run (back to back):")
     for n in compare:
         ours, limit, peer = first[n], raw[n], rx.get(n)
-        out(f"  {n:>7,}: ours {ours['rows_per_s']:>7,.0f} rows/s ({ours['seconds']:.2f} s; {cpu(ours)}); raw parallel "
+        out(f"  {n:>7,}: ours {ours['rows_per_s']:>7,.0f} rows/s ({ours['seconds']:.2f} s in-cycle; {cpu(ours)}, "
+            f"then the upkeep's {ours['cpu_upkeep_s']:.2f} s); raw parallel "
             f"fetch, discarded {limit['rows_per_s']:>7,.0f} rows/s ({limit['seconds']:.2f} s, {limit['requests']} "
             f"requests; {cpu(limit)})" + (f"; RxDB {peer['rows_per_s']:>7,.0f} rows/s ({peer['seconds']:.2f} s, "
                                           f"{peer['requests']} requests; {cpu(peer)}, node's start-up included)"
