@@ -217,7 +217,7 @@ class RealtimeLink:
                            max_size=MAX_FRAME, user_agent_header="mirari-desktop realtime") as ws:
             self._ws = ws
             if self._halt.is_set():
-                return 0.0
+                return
             join_ref, token = await self._join(ws, token)
             self._joined_at = time.monotonic()
             self.joins += 1
