@@ -13,6 +13,9 @@ process on the same machine, as a developer would run it; each scenario runs in 
 - the client's side alone: the same pages fetched first, then written;
 - RxDB (rxdb + @supabase/supabase-js installed with npm into a temporary folder, in-memory storage) pulling
   the same N rows from the same stand-in in the same run;
+- the physical limit (`--compare` sizes, 50,000 and 100,000): the same pages fetched in parallel as the
+  engine fetches them and discarded, nothing parsed or written; with the CPU each side spent (client,
+  the stand-in's Python, its PostgreSQL) for the first sync, the raw fetch and RxDB, to say where the rest goes;
 - push of 10,000 new rows, the whole cycle (the rows it stores from the replies are not pulled again);
 - idle sync: requests and time of a cycle in a warm process, and of a cold `mirari sync` process (with
   `-X importtime`: what it imported);
@@ -22,6 +25,7 @@ process on the same machine, as a developer would run it; each scenario runs in 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -50,7 +54,13 @@ def start_standin() -> tuple[subprocess.Popen, dict]:
     line = proc.stdout.readline()
     if not line:
         raise SystemExit(f"the stand-in did not start (exit code {proc.wait()})")
-    return proc, json.loads(line)
+    info = json.loads(line)
+    info["standin_pid"] = proc.pid  # for the CPU accounting of the scenarios (sync_scenarios.server_cpu)
+    with psycopg.connect(info["db_url"]) as conn:
+        data_dir = conn.execute("show data_directory").fetchone()[0]
+    with contextlib.suppress(OSError):
+        info["postmaster_pid"] = int(Path(data_dir, "postmaster.pid").read_text().split()[0])
+    return proc, info
 
 
 def new_user(info: dict) -> tuple[str, str]:
@@ -120,11 +130,21 @@ def quoted_filters_refused(info: dict, email: str) -> str | None:
 
 
 def run_rxdb(folder: Path, info: dict, email: str, n: int, rewrite: bool) -> dict:
+    from bench.sync_scenarios import server_cpu
+
+    server_before = server_cpu(info)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run(["node", "rxdb_pull.mjs", info["url"], info["anon_key"], email, PASSWORD, "1000",
                            "1" if rewrite else "0", str(n)], cwd=folder, capture_output=True, text=True, timeout=3600)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server_after = server_cpu(info)
     if proc.returncode != 0:
         raise SystemExit(f"RxDB failed:\n{proc.stderr}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    # (the whole node process and the server around it: sign-in and start-up included)
+    out.update(cpu_client_s=after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime,
+               cpu_standin_s=server_after[0] - server_before[0], cpu_postgres_s=server_after[1] - server_before[1])
+    return out
 
 
 # -- the cold command ------------------------------------------------------------------------------------------
@@ -166,6 +186,8 @@ def cold_idle(info: dict, email: str, runs: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=100_000, help="the first sync compared with RxDB")
+    parser.add_argument("--compare", default="50000,100000",
+                        help="sizes at which the first sync is compared with RxDB and with the raw fetch")
     parser.add_argument("--sizes", default="25000,50000,100000,200000", help="first-sync sizes (memory)")
     parser.add_argument("--push", type=int, default=10_000)
     parser.add_argument("--cold-runs", type=int, default=7)
@@ -173,22 +195,25 @@ def main() -> None:
     parser.add_argument("--no-rxdb", action="store_true")
     parser.add_argument("--baseline", action="store_true", help="also run the naive client (slow)")
     args = parser.parse_args()
-    sizes = sorted({*(int(s) for s in args.sizes.split(",") if s), args.rows})
+    compare = sorted({*(int(s) for s in args.compare.split(",") if s), args.rows})
+    sizes = sorted({*(int(s) for s in args.sizes.split(",") if s), *compare})
     rx_folder = None if args.no_rxdb else rxdb_folder(args.rxdb_dir)
     proc, info = start_standin()
     try:
         users, first = {}, {}
+        rx, refused, raw = {}, None, {}
         for n in sizes:
             users[n] = new_user(info)
             seed_messages(info, users[n][1], n)
             settle(info)
             first[n] = child("first_sync", info, users[n][0], n)
+            if n in compare:  # the same user's rows: ours, the raw fetch and RxDB back to back
+                raw[n] = child("raw_fetch", info, users[n][0], n)
+                if rx_folder is not None:
+                    refused = quoted_filters_refused(info, users[n][0])
+                    rx[n] = run_rxdb(rx_folder, info, users[n][0], n, rewrite=refused is not None)
         email = users[args.rows][0]
         apply_only = child("apply_only", info, email, args.rows)
-        rx, refused = None, None
-        if rx_folder is not None:
-            refused = quoted_filters_refused(info, email)
-            rx = run_rxdb(rx_folder, info, email, args.rows, rewrite=refused is not None)
         settle(info)
         push = child("push", info, new_user(info)[0], args.push)
         cold = cold_idle(info, users[min(sizes, key=lambda s: abs(s - 50_000))][0], args.cold_runs)
@@ -201,10 +226,10 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(60)
-    report(args, sizes, first, apply_only, rx, refused, push, cold, base_pull, base_push)
+    report(args, sizes, first, apply_only, rx, refused, push, cold, base_pull, base_push, raw, compare)
 
 
-def report(args, sizes, first, apply_only, rx, refused, push, cold, base_pull, base_push) -> None:
+def report(args, sizes, first, apply_only, rx, refused, push, cold, base_pull, base_push, raw, compare) -> None:
     lines: list[str] = []
 
     def out(text: str) -> None:
@@ -226,12 +251,26 @@ def report(args, sizes, first, apply_only, rx, refused, push, cold, base_pull, b
             f"{r['longest_index_build_tx_s']:.2f} s")
     out(f"  client side alone (the same {apply_only['rows']:,} rows fetched first, then written, indexes and "
         f"search included): {apply_only['rows_per_s']:,.0f} rows/s")
-    if rx is not None:
-        how = ("its quoted filters rewritten without quotes: the stand-in refused them: " + refused) if refused \
-            else "its own filters"
-        out(f"  RxDB Supabase plugin, in-memory storage, batch 1000, {how}: {rx['rows']:,} rows in "
-            f"{rx['seconds']:.2f} s = {rx['rows_per_s']:,.0f} rows/s, {rx['requests']} requests")
-        out(f"  ratio ours / RxDB at {args.rows:,}: x{big['rows_per_s'] / rx['rows_per_s']:.2f}")
+    how = ("its quoted filters rewritten without quotes: the stand-in refused them: " + refused) if refused \
+        else "its own filters"
+
+    def cpu(r) -> str:
+        return (f"CPU: client {r['cpu_client_s']:.2f} s, stand-in {r['cpu_standin_s']:.2f} s, "
+                f"PostgreSQL {r['cpu_postgres_s']:.2f} s")
+
+    out("first sync against the physical limit and RxDB, same users, same run (back to back):")
+    for n in compare:
+        ours, limit, peer = first[n], raw[n], rx.get(n)
+        out(f"  {n:>7,}: ours {ours['rows_per_s']:>7,.0f} rows/s ({ours['seconds']:.2f} s in-cycle; {cpu(ours)}, "
+            f"then the upkeep's {ours['cpu_upkeep_s']:.2f} s); raw parallel "
+            f"fetch, discarded {limit['rows_per_s']:>7,.0f} rows/s ({limit['seconds']:.2f} s, {limit['requests']} "
+            f"requests; {cpu(limit)})" + (f"; RxDB {peer['rows_per_s']:>7,.0f} rows/s ({peer['seconds']:.2f} s, "
+                                          f"{peer['requests']} requests; {cpu(peer)}, node's start-up included)"
+                                          if peer else ""))
+        out(f"           ours / raw {ours['rows_per_s'] / limit['rows_per_s']:.0%}"
+            + (f", ours / RxDB x{ours['rows_per_s'] / peer['rows_per_s']:.2f}" if peer else ""))
+    if rx:
+        out(f"  RxDB Supabase plugin: in-memory storage, batch 1000, {how}")
     whole = push['seconds'] + push['upkeep_s']
     out(f"push of {push['rows']:,} new rows, whole cycle: {push['seconds']:.2f} s = {push['rows_per_s']:,.0f} rows/s, "
         f"{push['requests']} requests, {push['pulled']} rows pulled back; then upkeep (WAL checkpoint) "
@@ -247,7 +286,8 @@ def report(args, sizes, first, apply_only, rx, refused, push, cold, base_pull, b
             f"{base_pull['rows_per_s']:,.0f} rows/s; baseline push ({base_push['rows']:,}, one upsert per row): "
             f"{base_push['rows_per_s']:,.0f} rows/s")
     out(f"targets: first sync of {args.rows:,} >= 40,000 rows/s -> {big['rows_per_s']:,.0f}"
-        + (f" and >= 2x RxDB -> x{big['rows_per_s'] / rx['rows_per_s']:.2f}" if rx else "")
+        + "".join(f"; at {n:,} >= 2x RxDB -> x{first[n]['rows_per_s'] / rx[n]['rows_per_s']:.2f}" for n in rx)
+        + "".join(f"; at {n:,} >= 80% of raw -> {first[n]['rows_per_s'] / raw[n]['rows_per_s']:.0%}" for n in compare)
         + f"; push >= 10,000 rows/s -> {push['rows_per_s']:,.0f}; idle 1 request, <= 20 ms warm -> "
         f"{big['idle_requests']}, {big['idle_ms_median']:.1f} ms; cold idle <= 1.0 s -> {cold['wall_median_s']:.2f} s; "
         f"search index transactions <= 1 s -> {max(first[n]['longest_index_tx_s'] for n in sizes):.2f} s; memory "

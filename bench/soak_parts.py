@@ -33,6 +33,10 @@ def standin_child() -> int:
                 faults.fail_next(**cmd)
             elif kind == "delay":
                 faults.delay(**cmd)
+            elif kind == "drop_sockets":  # every Realtime socket cut (the windows' live connections)
+                async def drop():
+                    return standin.realtime.drop_sockets()
+                standin.call(drop())
             elif kind == "clear":
                 faults.clear()
             elif kind == "hits":
@@ -204,8 +208,11 @@ class Workload:
 def inject_fault(standin: StandIn, rng: random.Random, log: list[str]) -> None:
     table = rng.choice(TABLES_HIT)
     path = f"/rest/v1/{table}"
-    kind = rng.choice(["drop", "drop", "fail5xx", "fail5xx", "delay"])
-    if kind == "drop":
+    kind = rng.choice(["drop", "drop", "fail5xx", "fail5xx", "delay", "socket"])
+    if kind == "socket":
+        standin.send(cmd="drop_sockets")
+        log.append("live connections cut")
+    elif kind == "drop":
         method = rng.choice(["POST", "PATCH"])
         standin.send(cmd="drop", method=method, path_prefix=path, times=1)
         log.append(f"lost response after commit: {method} {path}")

@@ -7,11 +7,12 @@ Run by hand from the repository root (about 11 minutes with the default 10):
     QT_QPA_PLATFORM=offscreen .venv/bin/python -m bench.soak_sync [--minutes 10] [--seed 1]
 
 The stand-in runs as a child process (as a real server would: it does not share this process's CPU
-or GIL) and takes fault commands on its stdin: lost responses after commit, 5xx answers, delays. The
+or GIL) and takes fault commands on its stdin: lost responses after commit, 5xx answers, delays, and
+every live (Realtime) connection cut. The
 fake OpenAI endpoint is a second child. Writes happen on worker threads, as the app's background work
 does; the UI thread only runs the windows (their pages refresh from what sync applied), and a 10 ms
-heartbeat on it measures the longest stall. Sync runs by itself (debounced local changes, the 15 s
-timer); nothing here calls a cycle, until the end: faults off, then cycles until both devices are
+heartbeat on it measures the longest stall. Sync runs by itself (debounced local changes, the server's
+pokes over each window's live connection, the 60 s / 15 s timer); nothing here calls a cycle, until the end: faults off, then cycles until both devices are
 quiet. Prints the figures and keeps them in bench/results/soak-*.txt; exits 1 if anything differs.
 """
 

@@ -20,6 +20,41 @@ def maxrss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def server_cpu(info: dict) -> tuple[float, float]:
+    """CPU seconds so far of the stand-in's Python process and of its PostgreSQL (the postmaster's children),
+    from /proc (Linux); (0, 0) when the bench did not say which processes they are."""
+    import os
+
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def stat(pid) -> list[str] | None:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().rpartition(")")[2].split()
+        except OSError:
+            return None
+
+    def cpu(fields) -> float:
+        return (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+
+    standin, postmaster = info.get("standin_pid"), info.get("postmaster_pid")
+    if not standin or not postmaster:
+        return 0.0, 0.0
+    fields = stat(standin)
+    pg = 0.0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            child = stat(entry)
+            if child is not None and child[1] == str(postmaster):  # ppid
+                pg += cpu(child)
+    return (cpu(fields) if fields else 0.0), pg
+
+
 def _engine(info: dict, email: str, data_dir: Path):
     import keyring
 
@@ -82,8 +117,22 @@ def scenario_first_sync(info, email, n, data_dir) -> dict:
                 phase[0] = "pull"
 
         setattr(bulkload, name, marked)
+    upkeep_cpu = []
+    plain_upkeep = engine._upkeep
+
+    def upkeep():  # its CPU apart: the in-cycle figures are compared with the raw fetch
+        started = own_cpu()
+        try:
+            plain_upkeep()
+        finally:
+            upkeep_cpu.append(own_cpu() - started)
+
+    engine._upkeep = upkeep
+    cpu_before, server_before = own_cpu(), server_cpu(info)
     with write_lock_holds(phase) as holds:
         result = engine.run_cycle()
+    cpu_after, server_after = own_cpu(), server_cpu(info)
+    engine._upkeep = plain_upkeep
     assert result.state == "idle", result
     idle = [engine.run_cycle() for _ in range(20)]
     index_holds = [s for p, s in holds if p == "index_backlog"] or [0.0]
@@ -94,7 +143,55 @@ def scenario_first_sync(info, email, n, data_dir) -> dict:
             "index_txs": len([p for p, _ in holds if p == "index_backlog"]),
             "longest_index_build_tx_s": max([s for p, s in holds if p == "restore_indexes"] or [0.0]),
             "idle_ms_median": statistics.median(r.duration_s for r in idle) * 1000,
-            "idle_requests": max(r.requests for r in idle)}
+            "idle_requests": max(r.requests for r in idle),
+            "cpu_client_s": cpu_after - cpu_before - sum(upkeep_cpu), "cpu_upkeep_s": sum(upkeep_cpu),
+            "cpu_standin_s": server_after[0] - server_before[0], "cpu_postgres_s": server_after[1] - server_before[1]}
+
+
+def scenario_raw_fetch(info, email, n, data_dir) -> dict:
+    """The physical limit of a first sync here: the same pages (same columns, filter, order and page size,
+    the ranges of `sync_page_bounds`) fetched as the engine fetches them — RANGE_WORKERS at a time, over one
+    httpx client — and discarded: nothing parsed, checked or written."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    from sync.dbutil import table_info
+    from sync.pages import page_params
+    from sync.pull import RANGE_WORKERS
+
+    engine = _engine(info, email, data_dir)
+    token, user_id = engine.sessions.access_token(), engine.sessions.current().user_id
+    headers = {"apikey": info["anon_key"], "Authorization": f"Bearer {token}", "Accept-Profile": "public",
+               "Accept": "application/json"}
+    client = httpx.Client(base_url=f"{info['url']}/rest/v1", headers=headers, timeout=60)
+    client.get("/conversations", params={"select": "id", "limit": "1"})  # connect first, as a warm app is
+    tables = [(t, table_info(t)) for t in ("conversations", "messages")]
+
+    def fetch(table, info_, lo, hi) -> int:
+        response = client.get(f"/{table}", params=page_params(info_.columns, info_.owner, user_id, lo, 1000, [], hi))
+        response.raise_for_status()
+        span = response.headers.get("Content-Range", "*").partition("/")[0]
+        low, _, high = span.partition("-")
+        return 0 if span == "*" else int(high) - int(low) + 1
+
+    cpu_before, server_before = own_cpu(), server_cpu(info)
+    started = time.perf_counter()
+    rows, requests = 0, 0
+    with ThreadPoolExecutor(RANGE_WORKERS) as pool:
+        for table, info_ in tables:
+            bounds = client.post("/rpc/sync_page_bounds", json={"tbl": table, "after_stamp": None, "page_rows": 1000},
+                                 headers={"Content-Type": "application/json"}).json()
+            edges = [None, *bounds, None]
+            ranges = list(zip(edges, edges[1:], strict=False))
+            rows += sum(pool.map(lambda r, t=table, i=info_: fetch(t, i, *r), ranges))
+            requests += 1 + len(ranges)
+    elapsed = time.perf_counter() - started
+    cpu_after, server_after = own_cpu(), server_cpu(info)
+    client.close()
+    return {"rows": rows, "seconds": elapsed, "rows_per_s": rows / elapsed, "requests": requests,
+            "cpu_client_s": cpu_after - cpu_before, "cpu_standin_s": server_after[0] - server_before[0],
+            "cpu_postgres_s": server_after[1] - server_before[1]}
 
 
 def scenario_apply_only(info, email, n, data_dir) -> dict:
@@ -205,6 +302,7 @@ def scenario_baseline_push(info, email, n, data_dir) -> dict:
 
 
 SCENARIOS = {"first_sync": scenario_first_sync, "apply_only": scenario_apply_only, "push": scenario_push,
+             "raw_fetch": scenario_raw_fetch,
              "baseline_pull": scenario_baseline_pull, "baseline_push": scenario_baseline_push}
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@ A cycle runs (on the scheduler's own thread "mirari-sync", never on the UI threa
 - every `interval` seconds while signed in,
 - when the network comes back (Qt's reachability) and after the computer wakes (the wall clock jumped
   ahead of the monotonic one, which stops while suspended),
-- on demand: `request_sync()` (the Sync now button, F5).
+- on demand: `request_sync()` (the Sync now button, F5),
+- about 0.15 s after the server pokes (sync.live: one Realtime socket per signed-in account; the poll
+  then backs off to every `live_interval` seconds while the socket is up, and `status.live` says so).
 
 The controller owns the window's one SyncEngine (`engine`), for its whole life: cycles, sign-in and
 sign-out, the Templates catalogue, the Sync panel's actions all use it, so there is one session, one
@@ -31,7 +33,8 @@ from desktop.ops import Op
 log = logging.getLogger(__name__)
 
 INTERVAL = 15.0  # seconds between cycles while signed in (read when a controller is made; tests shorten it)
-DEBOUNCE = 1.0  # seconds of quiet after local changes before their cycle
+LIVE_INTERVAL = 60.0  # … while the live connection is up (pokes start cycles; the poll is a backstop)
+DEBOUNCE = 0.5  # seconds of quiet after local changes before their cycle (a streamed reply is one push)
 SLOW_CYCLE_MS = 400  # "Syncing…" only for a cycle that takes longer: an idle 20 ms cycle must not flicker
 WAKE_CHECK_MS = 5000
 WAKE_JUMP_S = 20.0  # wall time that ran ahead of monotonic time by this much = the machine slept
@@ -51,6 +54,8 @@ class SyncStatus:
     refused: int = 0  # rows with a change the server refused (parked)
     last_synced: float | None = None  # wall time of the last cycle that completed
     last_result: object = None  # sync.engine.CycleResult of the last cycle
+    live: bool = False  # the Realtime socket is up: the server's pokes arrive (chip: "Live")
+    live_detail: str | None = None  # why it is not, while signed in
 
 
 class _ReportingEngine:
@@ -88,7 +93,9 @@ class SyncController(QObject):
         self.debounce = DEBOUNCE if debounce is None else debounce
         self._engine = None
         self._engine_lock = threading.Lock()
+        self.live_interval = LIVE_INTERVAL
         self.scheduler = None
+        self.live = None  # sync.live.LiveSync while signed in
         self.status = SyncStatus()
         self.cycles = 0
         self._from_worker.connect(self._on_worker, Qt.ConnectionType.QueuedConnection)
@@ -150,12 +157,23 @@ class SyncController(QObject):
         self.scheduler = SyncScheduler(_ReportingEngine(engine, self._from_worker.emit),
                                        interval=self.interval, debounce=self.debounce)
         self.scheduler.start()  # its first cycle runs at once
+        self._start_live()
+
+    def _start_live(self) -> None:
+        from sync.live import LiveSync
+
+        self.live = LiveSync(self.engine, self.scheduler, poll_live=self.live_interval, poll_offline=self.interval,
+                             on_state=lambda up, detail: self._from_worker.emit("live", (up, detail)))
+        self.live.start()
 
     def stop(self) -> None:
         """Stop the scheduler; a cycle in flight is cut short (its HTTP client closed) and waited for.
         Blocks: call it off the UI thread (the account switch does) or when the window closes."""
-        scheduler, engine = self.scheduler, self._engine
-        self.scheduler = None
+        scheduler, engine, live = self.scheduler, self._engine, self.live
+        self.scheduler = self.live = None
+        if live is not None:
+            live.stop()
+            self._from_worker.emit("live", (False, None))  # (stop may run off the UI thread)
         if scheduler is not None:
             if engine is not None and engine._rest_client is not None:
                 engine._rest_client.close()  # a request in flight fails now instead of after its timeout
@@ -199,6 +217,8 @@ class SyncController(QObject):
     def _online(self) -> None:
         if self.scheduler is not None:
             self.scheduler.notify_online()
+        if self.live is not None:
+            self.live.reconnect()  # a socket from before the sleep or the outage may be dead without knowing
 
     def _watch_network(self) -> None:
         try:
@@ -242,6 +262,11 @@ class SyncController(QObject):
                 self._set(state=state, detail=detail)
         elif kind == "alert":
             self.alert.emit(payload)
+        elif kind == "live":
+            up, detail = payload
+            if self.live is None:  # stopped: a late word from the old link says nothing
+                up, detail = False, None
+            self._set(live=up, live_detail=None if up else detail)
         elif kind == "cycle":
             result, waiting, refused = payload
             self._slow.stop()

@@ -134,24 +134,32 @@ def main() -> int:
                     pump(app, 0.1)
                     states[name][mode] = footer_shot(window)
 
-            wait(app, lambda: window.footer.chip.text().startswith("✓ Synced"), what="Synced")
-            shoot("synced")
+            def synced() -> bool:  # "● Live" while the live connection is up, else "✓ Synced 14:02"
+                return window.footer.chip.text().startswith("✓ Synced") or window.footer.chip.text() == "● Live"
+
+            wait(app, lambda: window.footer.chip.text() == "● Live", what="Live")
+            shoot("live")
             theme.apply_theme(app, "light")
             window.grab().save(str(OUT / "sync-window-light.png"))
+            sync.live.stop()  # without the live connection the chip says when it last synced
+            wait(app, lambda: window.footer.chip.text().startswith("✓ Synced"), what="Synced")
+            shoot("synced")
+            sync._start_live()
+            wait(app, lambda: window.footer.chip.text() == "● Live", what="Live again")
 
             # Waiting: an edit, before its debounced cycle (the debounce is stretched for the picture).
             sync.scheduler.debounce = 30
             console_actions.rename_thread(console, ids["Retry helper in Python"], "Retry helper (edited)")
             wait(app, lambda: window.footer.chip.text() == "↑ 1 waiting", what="waiting")
             shoot("waiting")
-            sync.scheduler.debounce = 1.0
+            sync.scheduler.debounce = sync.debounce
 
             # Syncing: the server holds the pull for a few seconds.
             faults.delay("GET", "/rest/v1/", 4.0, times=8)
             sync.request_sync()
             wait(app, lambda: window.footer.chip.text() == "⟳ Syncing…", what="Syncing")
             shoot("syncing")
-            wait(app, lambda: window.footer.chip.text().startswith("✓ Synced"), what="Synced again")
+            wait(app, synced, what="Synced again")
             faults.clear()
 
             # Refused: the server refuses a rename (RLS), shown with its reason in the Sync panel.
@@ -172,7 +180,7 @@ def main() -> int:
             panel = window.open_sync_panel()
             wait(app, lambda: panel.refused_list.count() == 1, what="the panel")
             panel.discard_selected(confirm=False)
-            wait(app, lambda: window.footer.chip.text().startswith("✓ Synced"), what="Synced after discard")
+            wait(app, synced, what="Synced after discard")
             panel.close()
 
             # Offline: every request dies on the way (the stand-in drops the connections).
@@ -194,7 +202,7 @@ def main() -> int:
             from desktop.theme import DARK, LIGHT
 
             for mode, colors in (("light", LIGHT), ("dark", DARK)):
-                stack_images([states[name][mode] for name in ("synced", "syncing", "waiting", "offline",
+                stack_images([states[name][mode] for name in ("live", "synced", "syncing", "waiting", "offline",
                                                               "sign-in needed", "refused")],
                              OUT / f"sync-chip-states-{mode}.png", colors.sidebar)
             window.close()

@@ -32,6 +32,9 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser("sync", help="run one sync cycle now (push, then pull)")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
+    p.add_argument("--watch", action="store_true",
+                   help="keep running: sync when the server says something changed (and every 15-60 s); "
+                        "one line per cycle; Ctrl+C or SIGTERM ends it")
     p.set_defaults(handler=_sync)
 
     p = subparsers.add_parser("status", help="active database, account, pending and parked changes")
@@ -166,6 +169,10 @@ def _account_status(args) -> int:
 @_guard
 def _sync(args) -> int:
     engine = command_engine(args)
+    if args.watch:
+        from sync.cli_watch import watch
+
+        return watch(engine, as_json=args.json)
     try:
         result = engine.run_cycle()
     finally:

@@ -56,6 +56,16 @@ def describe_row(values: dict) -> str:
     return "\n".join(f"{col}: {_short(value)}" for col, value in values.items())
 
 
+def _live_text(status, controller) -> str:
+    if not status.signed_in:
+        return ""
+    if status.live:
+        return (f"Live: connected — changes from your other devices arrive within a second; a check every "
+                f"{controller.live_interval:.0f} s as a backstop.")
+    why = f" ({status.live_detail})" if status.live_detail else ""
+    return f"Live: not connected{why} — checking for changes every {controller.interval:.0f} s."
+
+
 def _load(db):
     from sync.parked import attempted_write, list_parked, list_waiting
 
@@ -81,6 +91,9 @@ class SyncPanel(QDialog):
         col.addWidget(self.state_label)
         self.cycle_label = Label("", objectName="Muted")
         col.addWidget(self.cycle_label)
+        self.live_label = Label("", objectName="Muted")  # the detail may quote the server
+        self.live_label.setWordWrap(True)
+        col.addWidget(self.live_label)
 
         split = QSplitter(Qt.Orientation.Vertical)
         waiting_box = QWidget()
@@ -160,6 +173,7 @@ class SyncPanel(QDialog):
                                      f"({result.requests} requests); last success {when}")
         else:
             self.cycle_label.setText("No sync cycle has run in this session yet.")
+        self.live_label.setText(_live_text(status, self.ctx.sync))
         self.sync_button.setEnabled(status.signed_in)
         from sync.engine import KEY_REFUSED, SIGN_IN_NEEDED
 

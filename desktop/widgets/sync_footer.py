@@ -1,7 +1,8 @@
 """The sidebar footer: who is signed in ("Sign in…" when nobody is), the sync status chip and Sync now.
 
 The chip says one thing, the most important first: Syncing…, Project key changed, Key file locked,
-Sign-in needed, Offline, Sync error, N refused, N waiting, Synced 14:02. Clicking it opens the Sync panel. The footer only shows the
+Sign-in needed, Offline, Sync error, N refused, N waiting, then Live (the server's pokes arrive) or
+Synced 14:02. Clicking it opens the Sync panel. The footer only shows the
 controller's status; the actions it offers are signals the main window connects.
 """
 
@@ -49,7 +50,11 @@ def chip_text(status) -> tuple[str, str, str]:
     if status.waiting:
         return f"↑ {_plural(status.waiting, 'waiting')}", "busy", "Changes not sent yet"
     if status.last_synced is not None:
-        return f"✓ Synced {time.strftime('%H:%M', time.localtime(status.last_synced))}", "ok", "Everything is synced"
+        synced = time.strftime('%H:%M', time.localtime(status.last_synced))
+        if getattr(status, "live", False):
+            return ("● Live", "ok", "Everything is synced, and changes from your other devices arrive within a "
+                    f"second (last sync {synced})")
+        return f"✓ Synced {synced}", "ok", "Everything is synced"
     return "⟳ Syncing…", "busy", "The first sync is starting"
 
 

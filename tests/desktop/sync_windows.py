@@ -54,6 +54,12 @@ def wait_synced(qtbot, window, timeout: int = 20_000) -> None:
     qtbot.waitUntil(done, timeout=timeout)
 
 
+def says_synced(window) -> bool:
+    """The chip's all-is-well: "✓ Synced 14:02", or "● Live" while the live connection is up."""
+    text = window.footer.chip.text()
+    return text.startswith("✓ Synced ") or text == "● Live"
+
+
 def _pending(window) -> int:
     with window.ctx.db.engine.connect() as conn:
         return conn.exec_driver_sql("SELECT count(*) FROM sync_outbox WHERE state = 'pending'").scalar()
@@ -81,5 +87,5 @@ def shown_messages(window) -> list[tuple[str, str]]:
     return [(r.role, r.content) for r in window.pages["console"].transcript.rows()]
 
 
-__all__ = ["close_window", "configure", "fill_sign_in", "open_device", "shown_messages", "sign_in_headless",
-           "sync_now", "thread_titles", "wait_synced"]
+__all__ = ["close_window", "configure", "fill_sign_in", "open_device", "says_synced", "shown_messages",
+           "sign_in_headless", "sync_now", "thread_titles", "wait_synced"]

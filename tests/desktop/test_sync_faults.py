@@ -4,7 +4,14 @@ of a cycle, the server refuses a change (shown with its reason; Discard restores
 from __future__ import annotations
 
 from desktop.demo import add_thread
-from tests.desktop.sync_windows import close_window, open_device, sync_now, thread_titles, wait_synced
+from tests.desktop.sync_windows import (
+    close_window,
+    open_device,
+    says_synced,
+    sync_now,
+    thread_titles,
+    wait_synced,
+)
 from tests.sync.helpers import server_rows
 
 
@@ -26,7 +33,7 @@ def test_server_stopped_chip_offline_edits_wait_then_synced_nothing_lost(
         restartable_standin.start()
         sync_now(qtbot, w)
         wait_synced(qtbot, w)
-        assert w.footer.chip.text().startswith("✓ Synced")
+        assert says_synced(w)
         [row] = server_rows(supabase_stack, "conversations", user[2])
         assert str(row["id"]) == cid and row["title"] == "Written offline"
         assert sorted(m["content"] for m in server_rows(supabase_stack, "messages", user[2])) == ["first", "second"]
@@ -89,7 +96,7 @@ def test_a_refused_change_is_shown_with_its_reason_and_discard_restores_the_serv
         assert "title: Original title" in panel.server_text
         qtbot.waitUntil(lambda: panel.refused_list.count() == 0, timeout=10_000)
         wait_synced(qtbot, w)
-        assert w.footer.chip.text().startswith("✓ Synced")
+        assert says_synced(w)
         assert [r["title"] for r in server_rows(supabase_stack, "conversations", user[2])] == ["Original title"]
     finally:
         close_window(w)
@@ -151,6 +158,6 @@ def test_sign_in_needed_offers_signing_in_again_and_sync_resumes(
         with qtbot.waitSignal(w.ready, timeout=20_000):
             qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
         wait_synced(qtbot, w)
-        assert w.footer.chip.text().startswith("✓ Synced") and not w.footer.sign_in_again_action.isVisible()
+        assert says_synced(w) and not w.footer.sign_in_again_action.isVisible()
     finally:
         close_window(w)

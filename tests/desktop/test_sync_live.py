@@ -23,7 +23,7 @@ def test_a_message_sent_in_a_appears_in_b_and_a_deleted_thread_disappears(
     a = open_device(qtbot, tmp_path / "a", memory_keyring, supabase_stack, account)
     b = open_device(qtbot, tmp_path / "b", memory_keyring, supabase_stack, account)
     try:
-        assert a.ctx.sync.interval == 15.0 and a.ctx.sync.debounce == 1.0  # the shipped timing
+        assert a.ctx.sync.interval == 15.0 and a.ctx.sync.debounce == 0.5  # the shipped timing
         wait_synced(qtbot, a)
         wait_synced(qtbot, b)
         bind_fake(a, fake_llm, settle)
@@ -68,7 +68,8 @@ def test_the_chip_says_synced_and_f5_syncs_now(qtbot, tmp_path, memory_keyring, 
     try:
         wait_synced(qtbot, w)
         chip = w.footer.chip
-        assert chip.isVisible() and chip.text().startswith("✓ Synced ")
+        qtbot.waitUntil(lambda: w.ctx.sync.status.live, timeout=10_000)
+        assert chip.isVisible() and chip.text() == "● Live" and "last sync" in chip.toolTip()
         assert w.footer.account_button.text().startswith(account[0])
         result = sync_now(qtbot, w)
         assert result.state == "idle" and w.ctx.sync.cycles >= 2
@@ -115,6 +116,46 @@ def test_both_windows_show_a_message_at_the_time_it_was_written_and_by_whom(
         a.pages["console"].open_thread(a.pages["console"].conversation_id)  # and after a reload, the same
         settle()
         assert [(r.role, to_micros(r.created_at)) for r in a.pages["console"].transcript.rows()] == written
+    finally:
+        close_window(a)
+        close_window(b)
+
+
+def test_with_polling_off_a_message_from_a_appears_in_b_within_2_s_and_both_chips_say_live(
+        qtbot, tmp_path, memory_keyring, supabase_stack, account, fake_llm, settle, monkeypatch):
+    import time
+
+    from desktop import sync_controller
+
+    monkeypatch.setattr(sync_controller, "INTERVAL", 3600.0)  # no poll: only the server's pokes move B
+    monkeypatch.setattr(sync_controller, "LIVE_INTERVAL", 3600.0)
+    a = open_device(qtbot, tmp_path / "a", memory_keyring, supabase_stack, account)
+    b = open_device(qtbot, tmp_path / "b", memory_keyring, supabase_stack, account)
+    try:
+        for w in (a, b):
+            wait_synced(qtbot, w)
+            qtbot.waitUntil(lambda w=w: w.ctx.sync.status.live, timeout=10_000)
+            assert w.footer.chip.text() == "● Live" and w.ctx.sync.scheduler.interval == 3600.0
+        bind_fake(a, fake_llm, settle)
+        fake_llm.reply(text="Heard live")
+        finish_turn(qtbot, a.pages["console"], "Sent with polling off")
+        done = time.monotonic()
+        qtbot.waitUntil(lambda: shown_messages(b) == [("user", "Sent with polling off"), ("assistant", "Heard live")],
+                        timeout=5000)
+        assert time.monotonic() - done < 2.0  # A's 0.5 s debounce, its push, the poke, B's cycle and paint
+        assert b.ctx.sync.scheduler.trigger == "poke"
+
+        # The Sync panel says so, and says it plainly when the connection is gone.
+        qtbot.mouseClick(b.footer.chip, Qt.MouseButton.LeftButton)
+        panel = b.sync_panel
+        qtbot.waitUntil(lambda: panel.isVisible(), timeout=5000)
+        assert panel.live_label.text().startswith("Live: connected") and "● Live" in panel.state_label.text()
+        b.ctx.sync.live.link.on_state(False, "the network is gone")  # as the link says it when it drops
+        qtbot.waitUntil(lambda: not b.ctx.sync.status.live, timeout=5000)
+        assert b.footer.chip.text().startswith("✓ Synced ")
+        assert panel.live_label.text() == ("Live: not connected (the network is gone) — checking for changes "
+                                           "every 3600 s.")
+        panel.close()
     finally:
         close_window(a)
         close_window(b)

@@ -64,3 +64,36 @@ def test_cli_keeps_a_given_data_dir(tmp_path):
         proc.communicate(timeout=60)
     assert proc.returncode == 0
     assert (data / "pgdata" / "PG_VERSION").exists()
+
+
+def test_a_kept_data_dir_keeps_the_keys_so_sessions_survive_a_restart(tmp_path):
+    """A real project keeps its keys: after a restart on the same data dir the anon key, the JWT secret and
+    the sessions issued before are still valid (before, every start made new ones: "Invalid API key")."""
+    data = tmp_path / "standin"
+
+    def start():
+        proc = subprocess.Popen([sys.executable, "-m", "tests.supabase_local", "--data-dir", str(data)], cwd=ROOT,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return proc, json.loads(proc.stdout.readline())
+
+    def stop(proc):
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+        assert proc.returncode == 0
+
+    proc, first = start()
+    try:
+        token = httpx.post(f"{first['url']}/auth/v1/signup", json={"email": "kept@example.test", "password": "secret-1"},
+                           headers={"apikey": first["anon_key"]}, timeout=30).json()["access_token"]
+    finally:
+        stop(proc)
+    assert oct((data / "standin-keys.json").stat().st_mode & 0o777) == "0o600"
+    proc, second = start()
+    try:
+        assert (second["anon_key"], second["service_role_key"], second["jwt_secret"]) == \
+            (first["anon_key"], first["service_role_key"], first["jwt_secret"])
+        me = httpx.get(f"{second['url']}/auth/v1/user", timeout=30,
+                       headers={"apikey": second["anon_key"], "Authorization": f"Bearer {token}"})
+        assert me.status_code == 200 and me.json()["email"] == "kept@example.test"
+    finally:
+        stop(proc)

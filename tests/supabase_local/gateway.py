@@ -16,7 +16,7 @@ import logging
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from tests.supabase_local import tokens
@@ -98,17 +98,34 @@ def _gateway_error(message: str, hint: str) -> Response:
 
 class Gateway:
     def __init__(self, rest: RestApi, auth: AuthApi, jwt_secret: str, anon_key: str, service_role_key: str,
-                 faults: Faults):
-        self.rest, self.auth, self.faults = rest, auth, faults
+                 faults: Faults, realtime=None):
+        self.rest, self.auth, self.faults, self.realtime = rest, auth, faults, realtime
         self.jwt_secret, self.keys = jwt_secret, {anon_key, service_role_key}
+        self.service_role_key = service_role_key
         self.clock_skew = tokens.CLOCK_SKEW
+        self.http_requests = 0  # every HTTP request but the stats' own (benchmarks count a client's)
 
     def app(self) -> Starlette:
         methods = ["GET", "HEAD", "POST", "PATCH", "PUT", "DELETE", "OPTIONS"]
-        return Starlette(routes=[Route("/{path:path}", self.dispatch, methods=methods)])
+        routes = [Route("/standin/v1/stats", self.stats, methods=["GET"]),
+                  Route("/{path:path}", self.dispatch, methods=methods)]
+        if self.realtime is not None:  # Realtime's socket (tests/supabase_local/realtime.py)
+            routes.insert(0, WebSocketRoute("/realtime/v1/websocket", self.realtime.endpoint))
+        return Starlette(routes=routes)
+
+    async def stats(self, request: Request) -> Response:
+        """The stand-in's own counters, for benchmarks (service_role key only): HTTP requests served and
+        Realtime's sockets, frames, heartbeats, joins and deliveries."""
+        if (request.headers.get("apikey") or request.query_params.get("apikey")) != self.service_role_key:
+            return _gateway_error("Invalid API key", "The stand-in's stats need the service_role key.")
+        realtime = dict(self.realtime.stats) if self.realtime is not None else {}
+        if self.realtime is not None:
+            realtime["open_sockets"] = len(self.realtime.sockets)
+        return JSONResponse({"http_requests": self.http_requests, "realtime": realtime})
 
     async def dispatch(self, request: Request) -> Response:
         path, method = request.url.path, request.method
+        self.http_requests += 1
         rule = self.faults.take("delay", method, path)
         if rule is not None:
             await asyncio.sleep(rule.seconds)

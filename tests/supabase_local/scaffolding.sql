@@ -127,3 +127,101 @@ begin
   end if;
 end
 $$;
+
+-- -- Realtime's schema (supabase/realtime's tenant migrations, squashed 2026-04: the parts a project's own
+-- SQL touches) ------------------------------------------------------------------------------------------
+-- realtime.messages (partitioned by day on Supabase; here one default partition), realtime.topic() and
+-- realtime.send(), with Supabase's owner, grants and row-level security (on, no policies: a project adds
+-- its own). Everything here is idempotent, so a database kept from an earlier run (--data-dir) gets it by
+-- running this file again.
+do $$
+begin
+  if not exists (select 1 from pg_roles where rolname = 'supabase_realtime_admin') then
+    create role supabase_realtime_admin noinherit nologin noreplication;
+  end if;
+end
+$$;
+grant supabase_realtime_admin to postgres;
+
+create schema if not exists realtime;
+grant usage on schema realtime to postgres, anon, authenticated, service_role, supabase_realtime_admin;
+grant create on schema realtime to supabase_realtime_admin;
+
+create table if not exists realtime.messages (
+  topic text not null,
+  extension text not null,
+  payload jsonb,
+  event text,
+  private boolean default false,
+  updated_at timestamp without time zone default now() not null,
+  inserted_at timestamp without time zone default now() not null,
+  id uuid default gen_random_uuid() not null,
+  constraint messages_pkey primary key (id, inserted_at)
+) partition by range (inserted_at);
+create table if not exists realtime.messages_default partition of realtime.messages default;
+create index if not exists messages_inserted_at_topic_index on realtime.messages (inserted_at desc, topic)
+  where extension = 'broadcast' and private is true;
+alter table realtime.messages owner to supabase_realtime_admin;
+alter table realtime.messages_default owner to supabase_realtime_admin;
+alter table realtime.messages enable row level security;
+grant select, insert, update on realtime.messages to postgres, anon, authenticated, service_role;
+grant delete, truncate, references, trigger on realtime.messages to postgres;
+
+create or replace function realtime.topic() returns text
+language sql stable
+as $$
+  select nullif(current_setting('realtime.topic', true), '')::text;
+$$;
+alter function realtime.topic() owner to supabase_realtime_admin;
+
+create or replace function realtime.send(payload jsonb, event text, topic text, private boolean default true)
+returns void
+language plpgsql
+as $$
+declare
+  generated_id uuid;
+  final_payload jsonb;
+begin
+  begin
+    generated_id := gen_random_uuid();
+    if payload ? 'id' then
+      final_payload := payload;
+    else
+      final_payload := jsonb_set(payload, '{id}', to_jsonb(generated_id));
+    end if;
+    execute format('SET LOCAL realtime.topic TO %L', topic);
+    insert into realtime.messages (id, payload, event, topic, private, extension)
+    values (generated_id, final_payload, event, topic, private, 'broadcast');
+  exception
+    when others then
+      raise warning 'ErrorSendingBroadcastMessage: %', sqlerrm;
+  end;
+end;
+$$;
+alter function realtime.send(jsonb, text, text, boolean) owner to supabase_realtime_admin;
+
+-- The stand-in's own delivery path (not Supabase's, which decodes the WAL of realtime.messages): each
+-- committed broadcast row is NOTIFYed on `realtime_messages`, and the stand-in LISTENs and fans it out.
+-- NOTIFY is delivered at commit only, in commit order, and never for a rolled-back row (the join checks
+-- insert probe rows and roll back). A payload too big for NOTIFY (8000 bytes) is sent by id.
+create or replace function realtime.standin_notify() returns trigger
+language plpgsql
+as $$
+declare
+  message text;
+begin
+  if new.extension <> 'broadcast' then
+    return null;
+  end if;
+  message := json_build_object('id', new.id, 'topic', new.topic, 'event', new.event, 'private', new.private,
+                               'payload', new.payload)::text;
+  if octet_length(message) > 7900 then
+    message := json_build_object('id', new.id, 'inserted_at', new.inserted_at, 'by_id', true)::text;
+  end if;
+  perform pg_notify('realtime_messages', message);
+  return null;
+end;
+$$;
+drop trigger if exists standin_notify on realtime.messages;
+create trigger standin_notify after insert on realtime.messages
+  for each row execute function realtime.standin_notify();

@@ -160,7 +160,7 @@ declare
 begin
   delete from auth.users;
   for t in select format('%I.%I', schemaname, tablename) from pg_tables
-            where schemaname in ('public', 'auth', 'mirari_private')
+            where schemaname in ('public', 'auth', 'mirari_private', 'realtime')
             order by schemaname = 'mirari_private', tablename
   loop
     execute 'delete from ' || t;

@@ -20,6 +20,12 @@ The object has url, anon_key, service_role_key, jwt_secret, db_url (superuser DS
       fail_next(method, path_prefix, status, body=None, times=1)  answer before touching the database
       delay(method, path_prefix, seconds, times=None)  sleep before handling (until cleared by default)
       clear(); hits(kind=None) -> how many requests the rules fired on ("drop" | "fail" | "delay")
+  Realtime (tests/supabase_local/realtime.py):
+      realtime_url                            ws://…/realtime/v1/websocket
+      drop_realtime_sockets() -> n            every socket's TCP connection cut (a network drop)
+      mute_heartbeats(on=True)                heartbeats go unanswered (a hung server)
+      stats() -> {"http_requests", "realtime": {…}}   the stand-in's counters
+  restart(down_for=0.0)                       stop serving and serve again on the same port and keys
 """
 
 from __future__ import annotations
@@ -76,7 +82,29 @@ class SupabaseStack:
     def revoke_refresh_tokens(self, user_id: str) -> None:
         self._standin.revoke_refresh_tokens(user_id)
 
+    @property
+    def realtime_url(self) -> str:
+        return self.url.replace("http://", "ws://", 1) + "/realtime/v1/websocket"
+
+    def drop_realtime_sockets(self) -> int:
+        async def drop():
+            return self._standin.realtime.drop_sockets()
+        return self._standin.call(drop())
+
+    def mute_heartbeats(self, on: bool = True) -> None:
+        self._standin.realtime.mute_heartbeats = on
+
+    def stats(self) -> dict:
+        response = httpx.get(f"{self.url}/standin/v1/stats", headers={"apikey": self.service_role_key}, timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+    def restart(self, down_for: float = 0.0) -> None:
+        self._standin.restart(down_for)
+
     def reset(self) -> None:
+        if self._standin.realtime is not None:
+            self._standin.realtime.mute_heartbeats = False
         self.faults.clear()
         self._standin.set_access_token_ttl(3600)
         self._standin.auth.reuse_interval = 10.0
