@@ -22,8 +22,8 @@ from sync.stamps import server_stamp
 RPC = "/rpc/sync_heads"
 # The synced tables, parents first (= local_schema.models.SYNCED_TABLES; a test keeps them equal). Listed
 # here so the idle check does not import the models (SQLModel and SQLAlchemy: half a second cold).
-SYNCED_TABLES = ("agent_connections", "conversations", "messages", "memory_nodes", "skills", "mirror_reports",
-                 "tasks", "templates", "dream_reports")
+SYNCED_TABLES = ("agent_connections", "conversations", "messages", "attachments", "memory_nodes", "skills",
+                 "mirror_reports", "tasks", "templates", "dream_reports")
 INDEX_META = "deferred_indexes:"  # sync_meta keys of a first sync's indexes still to build (sync.bulkload)
 BUSY_TIMEOUT_S = 5.0
 

@@ -23,6 +23,7 @@ from local_schema.migrations import (
     v0008_search_backlog,
     v0009_message_authorship,
     v0010_memory_dedup_index,
+    v0013_attachments_and_knowledge,
 )
 
 
@@ -44,6 +45,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(8, "search_backlog", v0008_search_backlog.upgrade),
     Migration(9, "message_authorship", v0009_message_authorship.upgrade),
     Migration(10, "memory_dedup_index", v0010_memory_dedup_index.upgrade),
+    Migration(13, "attachments_and_knowledge", v0013_attachments_and_knowledge.upgrade),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 
