@@ -58,6 +58,22 @@ create index attachments_message_id on public.attachments (message_id);
 create trigger stamp_row before insert or update on public.attachments
   for each row execute function mirari_private.stamp_row();
 
+-- A row sent without storage_path (made on a device that did not know its owner yet) gets its folder path.
+-- Named to fire after stamp_row (triggers fire in name order), which has set the owner by then.
+create or replace function mirari_private.attachments_storage_path() returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  new.storage_path := coalesce(new.storage_path, new.user_id::text || '/' || new.id::text);
+  return new;
+end
+$$;
+revoke all on function mirari_private.attachments_storage_path() from public, anon, authenticated, service_role;
+
+create trigger storage_path before insert on public.attachments
+  for each row execute function mirari_private.attachments_storage_path();
+
 -- A late attachment for a message deleted elsewhere is refused like a message for a deleted thread (23503):
 -- the client parks it visibly instead of creating a live orphan. Runs with the caller's rights.
 create or replace function mirari_private.attachments_live_message() returns trigger

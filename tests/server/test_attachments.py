@@ -70,6 +70,12 @@ def test_the_storage_path_must_be_the_owners_folder_and_the_rows_id(alice, bob):
             insert(alice, "attachments", storage_path=path, **row)
 
 
+def test_a_row_sent_without_its_path_gets_the_owners_folder(alice):
+    message = make(alice, "messages")
+    row = insert(alice, "attachments", message_id=message["id"], **MINIMAL["attachments"])
+    assert row["storage_path"] == f"{alice.user_id}/{row['id']}"
+
+
 def test_a_message_tombstone_reaches_its_attachments_and_a_threads_through_them(alice):
     first = make(alice, "attachments")
     second = make(alice, "attachments", message_id=first["message_id"])
