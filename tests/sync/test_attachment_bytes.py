@@ -21,7 +21,7 @@ from agent.attachments.store import attach, copy_to, list_attachments
 from local_schema import paths
 from local_schema.models import Conversation, Message
 from sync import attachments as blobs
-from sync.storage import StorageClient, StorageFailed
+from sync.storage import StorageFailed
 
 TEXT = ("# Notes\n" + "a line of notes, with ünïcødé\n" * 400).encode()
 
