@@ -56,3 +56,11 @@ def test_bytes_missing_while_signed_out_is_one_line(mirari, tmp_path):
                                "sign in to download it")
     assert not (tmp_path / "photo.txt").exists()
     assert json.loads(mirari("attachments", "list", "--json").out)[0]["local"] is False
+
+
+def test_a_connection_says_whether_its_model_takes_images(mirari):
+    for extra in ((), ("--accepts-images",)):
+        assert mirari("connections", "add", "--name", f"c{len(extra)}", "--base-url", "http://127.0.0.1:9/v1",
+                      "--model", "m", *extra).code == 0
+    listed = json.loads(mirari("connections", "list", "--json").out)
+    assert {c["name"]: c["accepts_images"] for c in listed} == {"c0": False, "c1": True}
