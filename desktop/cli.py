@@ -42,6 +42,7 @@ COMMAND_MODULES = (
     "agent.commands.tasks",  # tasks list|add|move|edit|delete
     "agent.commands.templates",  # templates publish|list|browse|install|export|import|delete
     "agent.attachments.cli",  # attachments list|get
+    "agent.knowledge.cli",  # knowledge add|list|search|reindex|remove
 )
 
 
