@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ SKIPPED_DIRS = frozenset({".git", ".hg", ".svn", "node_modules", "__pycache__", 
 MAX_FILE_BYTES = 20 * 1024 * 1024  # a bigger file is remembered as skipped
 BATCH_BYTES = 4 * 1024 * 1024  # text per write transaction
 NAME_LIMIT = 200
+PROGRESS_EVERY = 0.1  # seconds between two progress reports
 
 
 class KnowledgeError(ValueError):
@@ -196,11 +198,14 @@ def reindex(db, name: str, ctx: JobContext | None = None) -> IndexReport:
     listing = list(walk(folder))
     report.files = len(listing)
     total = sum(info.st_size for _, info in listing) or 1
-    done = 0
+    done, reported = 0, 0.0
     batch = _Batch(db, set_id)
     try:
         for rel, info in listing:
-            ctx.progress(done, total, rel)
+            ctx.check()
+            if time.monotonic() - reported >= PROGRESS_EVERY:  # not 10,000 repaints for 10,000 files
+                ctx.progress(done, total, rel)
+                reported = time.monotonic()
             done += info.st_size
             old = known.pop(rel, None)
             if old is not None and old[1] == info.st_mtime_ns and old[2] == info.st_size:

@@ -121,6 +121,9 @@ CREATE VIRTUAL TABLE knowledge_fts USING fts5(
 -- less CPU per indexed megabyte (bench/bench_knowledge.py), searches unaffected at 10,000 files.
 INSERT INTO knowledge_fts (knowledge_fts, rank) VALUES ('automerge', 0);
 
+-- Each term's document count, so a search can leave out words that are in most passages (agent.knowledge.search).
+CREATE VIRTUAL TABLE knowledge_vocab USING fts5vocab('knowledge_fts', 'row');
+
 CREATE TRIGGER knowledge_chunks_fts_insert AFTER INSERT ON knowledge_chunks
 BEGIN
   INSERT INTO knowledge_fts (rowid, text) VALUES (NEW.id, NEW.text);

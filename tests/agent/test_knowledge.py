@@ -93,7 +93,8 @@ def test_reindex_picks_up_changed_new_touched_and_deleted_files(db, folder):
     _fts_ok(db)
 
 
-def test_a_cancelled_reindex_keeps_what_it_finished(db, tmp_path):
+def test_a_cancelled_reindex_keeps_what_it_finished(db, tmp_path, monkeypatch):
+    monkeypatch.setattr("agent.knowledge.index.PROGRESS_EVERY", 0)  # a report before every file
     root = tmp_path / "many"
     for n in range(30):
         _write(root, f"f{n:02}.txt", f"document number {n} about topic{n}\n")
@@ -150,3 +151,14 @@ def test_the_passages_a_turn_gets_and_their_block(db, folder, tmp_path):
                                                   "[file:line]):\n\n<passage source=")
     assert passages_for_turn(db, ["notes"], "water", max_chars=10) == []
     assert fts_query('he said "hi" (NEAR)') == '"he" OR "said" OR "hi" OR "near"'
+
+
+def test_words_in_most_passages_are_left_out_when_rarer_ones_remain(db, tmp_path):
+    root = tmp_path / "common"
+    for n in range(40):
+        _write(root, f"n{n:02}.txt", f"water note {n}" + (" zephyr" if n == 7 else "") + "\n")
+    add_set(db, "common", root)
+    reindex(db, "common")
+    assert [p.path for p in search(db, "common", "water zephyr")] == ["n07.txt"]  # "water" is everywhere
+    assert len(search(db, "common", "water", limit=50)) == 40  # alone, it is still searched
+    assert search(db, "common", "water unheardof") != []  # a word no passage has is no obstacle
