@@ -66,20 +66,20 @@ class StorageClient:
         self._call(send, f"upload {name}", size)
 
     def download_to(self, bucket: str, name: str, out: BinaryIO, expected_size: int) -> int:
-        """Write the object's bytes to `out`; returns how many were written."""
-        def fetch(token: str) -> int:
+        """Write the object's bytes to `out` (streamed); returns how many were written."""
+        def fetch(token: str) -> int | httpx.Response:
             written = 0
             with self._http.stream("GET", f"/object/authenticated/{_path(bucket, name)}",
                                    headers={"Authorization": f"Bearer {token}"}) as response:
                 if not response.is_success:
                     response.read()
-                    return response  # type: ignore[return-value]  # an error reply: _call reads it
+                    return response  # an error reply: _call reads it
                 for chunk in response.iter_bytes(1 << 16):
-                    out.write(chunk)
                     written += len(chunk)
                     if written > expected_size:  # never more than the row says: a wrong object
                         raise StorageFailed(f"download {name}: the object is larger than the attachment's "
                                             f"{expected_size} bytes")
+                    out.write(chunk)
             return written
         return self._call(fetch, f"download {name}", expected_size)
 
@@ -111,7 +111,7 @@ class StorageClient:
                     f"{type(exc).__name__}: {exc}"
                 raise StorageFailed(f"{what}: {detail}", transient=True) from exc
             if not isinstance(result, httpx.Response) or result.is_success:
-                return result
+                return result  # a download's byte count, or a successful reply
             failure = _failure(result, what)
             if failure.status == 403 and RLS_REFUSAL not in str(failure) and not refreshed:
                 token, refreshed = self._refresh(token), True  # an expired token: refresh once

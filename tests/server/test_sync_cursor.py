@@ -100,8 +100,10 @@ def test_pull_is_an_index_range_scan(server_db, alice, bob, make_user, table):
             assert f'"Index Name": "{index}"' in plan, plan
             assert '"Seq Scan"' not in plan, plan
             # Templates' select policy ORs in the public catalogue, so the planner may bitmap-scan the
-            # same index range and sort the page; every other table streams it in index order.
-            assert table == "templates" or '"Node Type": "Sort"' not in plan, plan
+            # same index range and sort the page; attachments' rows are wide (a hash and a path: twice the
+            # heap pages of messages), so when its estimate of the rows past the cursor is high it may do the
+            # same (a sort of at most one page's candidates). Every other table streams it in index order.
+            assert table in ("templates", "attachments") or '"Node Type": "Sort"' not in plan, plan
             assert '"Index Cond"' in plan and "updated_at >" in plan and f"{owner} =" in plan, plan
     assert len(alice.all(explicit, ["-infinity"])) == 1000
     rows = alice.all(explicit, [recent])
