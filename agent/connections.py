@@ -17,7 +17,8 @@ class ConnectionInvalid(ValueError):
 
 
 def add_connection(db: LocalDatabase, secrets, *, name: str, base_url: str, model: str,
-                   provider: str = "custom", system_prompt: str | None = None, api_key: str = "") -> AgentConnection:
+                   provider: str = "custom", system_prompt: str | None = None, api_key: str = "",
+                   accepts_images: bool = False) -> AgentConnection:
     """Validate, keep the key (if any) in the key store, then write the row; returns it.
 
     The key goes first: if there is nowhere safe to keep it (no keychain, key file locked), nothing is
@@ -26,7 +27,8 @@ def add_connection(db: LocalDatabase, secrets, *, name: str, base_url: str, mode
     if problems:
         raise ConnectionInvalid(" ".join(problems.values()))
     row = AgentConnection(id=new_id(), name=name.strip(), provider=provider, base_url=clean_base_url(base_url),
-                          model=model.strip(), system_prompt=(system_prompt or "").strip() or None)
+                          model=model.strip(), system_prompt=(system_prompt or "").strip() or None,
+                          accepts_images=bool(accepts_images))
     if api_key.strip():
         secrets.set_key(row.id, api_key)
     try:

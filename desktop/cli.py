@@ -45,6 +45,8 @@ COMMAND_MODULES = (
     "agent.tools.cli",  # tools add|list|enable|disable|remove|call (MCP servers)
     "agent.mcp_server.cli",  # mcp serve|token|config (the memory as an MCP server)
     "agent.imports.cli",  # import chatgpt|claude FILE
+    "agent.attachments.cli",  # attachments list|get
+    "agent.knowledge.cli",  # knowledge add|list|search|reindex|remove
 )
 
 

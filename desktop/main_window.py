@@ -39,6 +39,7 @@ PAGES = (
     ("observatory", "VI  Observatory", "desktop.views.observatory_page:ObservatoryPage"),
     ("tasks", "VI  Tasks", "desktop.views.tasks_page:TasksPage"),
     ("dream", "VII Dream", "desktop.views.dream_page:DreamPage"),
+    ("knowledge", "◇   Knowledge", "desktop.views.knowledge_page:KnowledgePage"),
     ("templates", "◆   Templates", "desktop.views.templates_page:TemplatesPage"),
     ("tools", "⚒   Tools", "desktop.views.tools_page:ToolsPage"),
     ("settings", "⚙   Settings", "desktop.views.settings_page:SettingsPage"),

@@ -48,6 +48,8 @@ class AgentConnection(_Synced, table=True):
     model: str
     status: str = Field(default="offline")  # online | offline | error
     system_prompt: str | None = Field(default=None)
+    # Whether the model takes images (OpenAI image_url content parts); off until the user says so.
+    accepts_images: bool = Field(default=False)
 
 
 class Conversation(_Synced, table=True):
@@ -167,6 +169,22 @@ def _forget_flush(session, _ctx) -> None:
 
 event.listen(Message, "before_insert", _fill_order)
 event.listen(Session, "after_flush_postexec", _forget_flush)
+
+
+class Attachment(_Synced, table=True):
+    """A file attached to a message (agent.attachments). The bytes are content-addressed files under
+    local_schema.paths.attachments_dir(db path) and an object in the Storage bucket `attachments` at
+    `storage_path` ('<user id>/<id>', filled once the row has an owner); sync.attachments moves them."""
+
+    __tablename__ = "attachments"
+
+    user_id: str | None = Field(default=None)
+    message_id: str = Field(foreign_key="messages.id", ondelete="CASCADE")
+    name: str
+    mime_type: str
+    size: int
+    sha256: str
+    storage_path: str | None = Field(default=None)
 
 
 class MemoryNode(_Synced, table=True):
@@ -343,6 +361,7 @@ SYNCED_MODELS: tuple[type[SQLModel], ...] = (
     AgentConnection,
     Conversation,
     Message,
+    Attachment,
     MemoryNode,
     Skill,
     MirrorReport,

@@ -81,12 +81,23 @@ def _claim_signed_out_rows(source: Path, user_id: str) -> None:
         db.close()
 
 
+def _move_attachment_files(source: Path, target: Path) -> None:
+    """The attachments' bytes move with their database (paths.attachments_dir: beside it)."""
+    files, moved = paths.attachments_dir(source), paths.attachments_dir(target)
+    if files.is_dir() and not moved.exists():
+        replace(files, moved)
+
+
 def _remove_database(path: Path) -> None:
-    """The database, its WAL and shared memory, and the backups made before its migrations."""
+    """The database, its WAL and shared memory, the backups made before its migrations, and the
+    attachments' bytes kept beside it."""
+    import shutil
+
     from local_schema.safety import backups_of
 
     for file in [Path(f"{path}{suffix}") for suffix in ("", "-wal", "-shm")] + backups_of(path):
         file.unlink(missing_ok=True)
+    shutil.rmtree(paths.attachments_dir(path), ignore_errors=True)
 
 
 @contextmanager
@@ -124,6 +135,7 @@ def signed_in(data_dir: Path, user_id: str, email: str, *, app_lock_held: bool =
                 for suffix in ("-wal", "-shm"):
                     Path(f"{local}{suffix}").unlink(missing_ok=True)
                 replace(local, target)
+            _move_attachment_files(local, target)  # also after a crash between the two moves
         state.claimed_by = user_id
     state.active_account, state.email, state.signed_in = user_id, email, True
     save_state(data_dir, state)

@@ -92,6 +92,7 @@ class SyncEngine:
         self.on_state, self.on_progress, self.on_alert = on_state, on_progress, on_alert
         self.state = SIGNED_OUT
         self.state_detail: str | None = None
+        self._storage_client = None  # attachment bytes (sync.storage), made on first use
         self._rest_client = None  # kept across cycles: a new httpx client costs ~0.2 s (TLS setup)
         # Files checked and migrated by this process (an attached database was, when the app opened it).
         self._prepared: set[Path] = {Path(database.path).resolve()} if database is not None else set()
@@ -132,8 +133,10 @@ class SyncEngine:
                 return
             self._config, self._sessions = config, None
             rest, self._rest_client = self._rest_client, None
-        if rest is not None:
-            rest.close()
+            storage, self._storage_client = self._storage_client, None
+        for client in (rest, storage):
+            if client is not None:
+                client.close()
 
     def attach(self, database) -> None:
         """Sync this open database (the window's, after it opened or reopened one); None: none (the window
@@ -186,6 +189,9 @@ class SyncEngine:
         if self._rest_client is not None:
             self._rest_client.close()
             self._rest_client = None
+        if self._storage_client is not None:
+            self._storage_client.close()
+            self._storage_client = None
 
     def _set_state(self, state: str, detail: str | None = None) -> None:
         self.state, self.state_detail = state, detail
@@ -281,6 +287,7 @@ class SyncEngine:
                     data_in = time.monotonic()
                     self._upkeep()
                     result.upkeep_s = round(time.monotonic() - data_in, 4)
+                    self._move_attachment_bytes()
         except SignInNeeded as exc:
             result.state, result.error = (SIGN_IN_NEEDED if "signed out" not in str(exc) else SIGNED_OUT), str(exc)
         except (SessionLocked, WrongPassphrase) as exc:  # (a wrong MIRARI_KEY_PASSPHRASE leaves it locked)
@@ -329,6 +336,30 @@ class SyncEngine:
             return False
         self._full_cycle(rest, user_id, result, moved, local.cursors, server_heads)
         return True
+
+    def storage(self):
+        """The Storage client for attachment bytes (same session as rest(); thread-safe enough: one
+        transfer at a time runs, under the cycle lock or a command's own)."""
+        with self._making:
+            if self._storage_client is None:
+                from sync.storage import StorageClient
+
+                self._storage_client = StorageClient(self.config.url, self.config.anon_key,
+                                                     self.sessions.access_token, self.sessions.refresh)
+            return self._storage_client
+
+    def _move_attachment_bytes(self) -> None:
+        """After the rows: upload the attachments whose rows are now on the server, remove the objects of
+        those deleted here (sync.attachments). A transfer's trouble is kept on its row and retried with
+        backoff; it never fails the cycle."""
+        from sync import attachments
+
+        try:
+            report = attachments.transfer(self.database(), self.storage())
+            if report.failed:
+                log.warning("attachment bytes waiting: %s", report.failed)
+        except Exception:  # noqa: BLE001 - the rows are in; bytes are retried next cycle
+            log.exception("moving attachment bytes failed")
 
     def _upkeep(self) -> None:
         """What may wait until the rows are in and the app has been told (the window shows them meanwhile):

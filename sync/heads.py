@@ -22,10 +22,11 @@ from sync.stamps import server_stamp
 RPC = "/rpc/sync_heads"
 # The synced tables, parents first (= local_schema.models.SYNCED_TABLES; a test keeps them equal). Listed
 # here so the idle check does not import the models (SQLModel and SQLAlchemy: half a second cold).
-SYNCED_TABLES = ("agent_connections", "conversations", "messages", "memory_nodes", "skills", "mirror_reports",
-                 "tasks", "templates", "dream_reports")
+SYNCED_TABLES = ("agent_connections", "conversations", "messages", "attachments", "memory_nodes", "skills",
+                 "mirror_reports", "tasks", "templates", "dream_reports")
 INDEX_META = "deferred_indexes:"  # sync_meta keys of a first sync's indexes still to build (sync.bulkload)
 BUSY_TIMEOUT_S = 5.0
+_DUE = "(next_attempt_at IS NULL OR next_attempt_at <= strftime('%Y-%m-%dT%H:%M:%f000+00:00', 'now'))"
 
 
 @dataclass
@@ -42,7 +43,10 @@ def look(path: Path) -> LocalLook:
         work = conn.execute(
             "SELECT EXISTS (SELECT 1 FROM sync_outbox WHERE state = 'pending')"
             " OR EXISTS (SELECT 1 FROM sync_meta WHERE substr(key, 1, ?) = ?)"
-            " OR EXISTS (SELECT 1 FROM messages_fts_backlog)", (len(INDEX_META), INDEX_META)).fetchone()[0]
+            " OR EXISTS (SELECT 1 FROM messages_fts_backlog)"
+            f" OR EXISTS (SELECT 1 FROM attachment_uploads WHERE {_DUE})"  # bytes to move (sync.attachments)
+            f" OR EXISTS (SELECT 1 FROM attachment_removals WHERE storage_path IS NOT NULL AND {_DUE})",
+            (len(INDEX_META), INDEX_META)).fetchone()[0]
     finally:
         conn.close()
     return LocalLook(cursors, bool(work))

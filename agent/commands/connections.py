@@ -23,6 +23,7 @@ def register(subparsers) -> None:
     p.add_argument("--model", required=True)
     p.add_argument("--provider", default="custom", help="hermes, openrouter, nous or custom (default)")
     p.add_argument("--system-prompt", default=None, help="the connection's base system prompt")
+    p.add_argument("--accepts-images", action="store_true", help="its model takes images (attachments)")
     p.set_defaults(handler=_add)
 
     p = sub.add_parser("list", help="connections with status and last check")
@@ -58,7 +59,8 @@ def _add(args) -> int:
     store = key_store(args, for_writing=True) if key else None
     with open_db(args) as db:
         row = add_connection(db, store, name=args.name, base_url=args.base_url, model=args.model,
-                             provider=args.provider, system_prompt=args.system_prompt, api_key=key)
+                             provider=args.provider, system_prompt=args.system_prompt, api_key=key,
+                             accepts_images=args.accepts_images)
     print(row.id)
     return 0
 

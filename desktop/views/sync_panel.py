@@ -34,7 +34,7 @@ VALUE_CHARS = 300  # a long message is shown shortened; the row itself is untouc
 
 _NOUNS = {"conversations": "thread", "messages": "message", "agent_connections": "connection",
           "memory_nodes": "memory", "skills": "skill", "mirror_reports": "mirror report", "tasks": "task",
-          "templates": "template", "dream_reports": "dream report"}
+          "templates": "template", "dream_reports": "dream report", "attachments": "attachment"}
 _KINDS = {"insert": "New", "update": "Edit of", "delete": "Deletion of"}
 
 

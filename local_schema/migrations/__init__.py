@@ -25,6 +25,7 @@ from local_schema.migrations import (
     v0010_memory_dedup_index,
     v0011_message_trees,
     v0012_tools,
+    v0013_attachments_and_knowledge,
 )
 
 
@@ -48,6 +49,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(10, "memory_dedup_index", v0010_memory_dedup_index.upgrade),
     Migration(11, "message_trees", v0011_message_trees.upgrade),
     Migration(12, "tools", v0012_tools.upgrade),
+    Migration(13, "attachments_and_knowledge", v0013_attachments_and_knowledge.upgrade),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -169,6 +169,7 @@ def test_column_classification():
         "agent_connections",
         "conversations",
         "messages",
+        "attachments",
         "memory_nodes",
         "skills",
         "mirror_reports",

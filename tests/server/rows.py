@@ -19,6 +19,8 @@ MINIMAL: dict[str, dict[str, Any]] = {
                           "base_url": "http://localhost:11434/v1", "model": "hermes3"},
     "conversations": {"title": "A thread"},
     "messages": {"role": "user", "content": "hello"},
+    "attachments": {"name": "notes.txt", "mime_type": "text/plain", "size": 5,
+                    "sha256": "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"},
     "memory_nodes": {"label": "likes tea", "category": "preference"},
     "skills": {"name": "Summarise", "template_prompt": "Summarise briefly."},
     "mirror_reports": {"title": "Review"},
@@ -58,5 +60,10 @@ def make(session: ApiSession, table: str, **values: Any) -> dict:
     row = dict(MINIMAL[table])
     if table == "messages" and "conversation_id" not in values:
         row["conversation_id"] = make(session, "conversations")["id"]
+    if table == "attachments":  # a message to hang on, and the object path in the owner's folder
+        row.setdefault("id", str(uuid.uuid4()))
+        if "message_id" not in values:
+            row["message_id"] = make(session, "messages")["id"]
+        row["storage_path"] = f"{values.get('user_id') or session.user_id}/{values.get('id') or row['id']}"
     row.update(values)
     return insert(session, table, **row)

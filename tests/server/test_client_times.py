@@ -66,7 +66,7 @@ def test_an_update_never_changes_created_at(alice, table):
     row = make(alice, table, created_at=MADE.isoformat())
     assert patch(alice, table, row["id"], created_at="2001-01-01T00:00:00+00:00") == row  # a no-op, same stamp
     column = {"templates": "name", "agent_connections": "name", "memory_nodes": "label", "skills": "name",
-              "messages": "content", "dream_reports": "summary"}.get(table, "title")
+              "messages": "content", "dream_reports": "summary", "attachments": "name"}.get(table, "title")
     edited = patch(alice, table, row["id"], created_at="2001-01-01T00:00:00+00:00", **{column: "edited"})
     assert edited[column] == "edited" and edited["updated_at"] > row["updated_at"]
     assert edited["created_at"] == MADE

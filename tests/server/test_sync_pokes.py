@@ -109,8 +109,9 @@ def test_an_install_pokes_the_templates_author_not_only_the_installer(alice, bob
 
 
 def test_every_synced_table_pokes(alice, server_db):
-    for table in ("agent_connections", "conversations", "messages", "memory_nodes", "skills", "mirror_reports",
-                  "tasks", "templates", "dream_reports"):
+    from local_schema.models import SYNCED_TABLES
+
+    for table in SYNCED_TABLES:  # a table added later must poke too
         clear(server_db)
         make(alice, table)  # (a message's conversation is made first, in its own transaction)
         assert pokes(server_db)[-1]["payload"]["tables"] == [table]

@@ -97,6 +97,8 @@ def _gateway_error(message: str, hint: str) -> Response:
 
 
 class Gateway:
+    storage = None  # the Storage API (storage_api.StorageApi), made on first use
+
     def __init__(self, rest: RestApi, auth: AuthApi, jwt_secret: str, anon_key: str, service_role_key: str,
                  faults: Faults, realtime=None):
         self.rest, self.auth, self.faults, self.realtime = rest, auth, faults, realtime
@@ -134,9 +136,9 @@ class Gateway:
             body = rule.body if isinstance(rule.body, bytes | str) else json.dumps(rule.body)
             return Response(body, rule.status, headers=rule.headers, media_type="application/json")
         apikey = request.headers.get("apikey") or request.query_params.get("apikey")
-        if not apikey:
+        if not apikey and not path.startswith("/storage/v1/object/public/"):  # public objects need no key
             return _gateway_error("No API key found in request", "No `apikey` request header or url param was found.")
-        if apikey not in self.keys:
+        if apikey and apikey not in self.keys:
             return _gateway_error("Invalid API key", "Double check your Supabase `anon` or `service_role` API key.")
         await request.body()  # read the body first: afterwards receive() only reports a disconnect
         work = asyncio.ensure_future(self._route(request, path, apikey))
@@ -169,7 +171,18 @@ class Gateway:
                 return await self.rest.handle(request, role, claims, path[len("/rest/v1"):])
             except RestError as err:
                 return err.response()
+        if path.startswith("/storage/v1/"):  # tests/supabase_local/storage_api.py
+            return await (await self._storage()).handle(request, path[len("/storage/v1"):], apikey)
         return JSONResponse({"message": "no Route matched with those values"}, 404)
+
+    async def _storage(self):
+        """The Storage API, made on its first request (its bytes go beside the cluster's data directory)."""
+        if self.storage is None:
+            from tests.supabase_local.storage_api import StorageApi, storage_root
+
+            root = await storage_root(self.auth.pool)
+            self.storage = StorageApi(self.rest.pool, root, self.jwt_secret, lambda: self.clock_skew)
+        return self.storage
 
     def _identity(self, request: Request, apikey: str) -> tuple[str, dict]:
         """PostgREST §2.1: the Authorization bearer (else the apikey) decides role and claims."""

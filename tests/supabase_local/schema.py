@@ -17,6 +17,7 @@ from psycopg import sql
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCAFFOLDING_SQL = Path(__file__).with_name("scaffolding.sql")
+STORAGE_SCHEMA_SQL = Path(__file__).with_name("storage_schema.sql")  # Supabase Storage's tables (idempotent)
 MIGRATIONS_DIR = REPO_ROOT / "supabase" / "migrations"
 
 # Pre-2026 Supabase projects still auto-grant new public objects to the API roles; the migrations must
@@ -83,6 +84,7 @@ def apply_schema(dsn: str, *, legacy_default_privileges: bool = False) -> None:
     each recorded in supabase_migrations.schema_migrations as the Supabase CLI does."""
     with psycopg.connect(dsn, autocommit=True) as conn:
         _run_file(conn, SCAFFOLDING_SQL)
+        _run_file(conn, STORAGE_SCHEMA_SQL)
         if legacy_default_privileges:
             conn.execute(LEGACY_DEFAULT_PRIVILEGES)
         conn.execute(MIGRATION_HISTORY_SQL)
@@ -94,6 +96,8 @@ def apply_pending_migrations(dsn: str) -> list[str]:
     """On a database that already has the schema (a kept stand-in --data-dir): apply the migrations added
     since, like `supabase db push`. Returns the file names applied."""
     with psycopg.connect(dsn, autocommit=True) as conn:
+        if conn.execute("select to_regclass('storage.objects') is null").fetchone()[0]:
+            _run_file(conn, STORAGE_SCHEMA_SQL)  # a database kept from before the stand-in had Storage
         pending = _pending(conn)
         for path in pending:
             _run_migration(conn, path)
@@ -165,6 +169,8 @@ begin
   loop
     execute 'delete from ' || t;
   end loop;
+  perform set_config('storage.allow_delete_query', 'true', true);  -- as the Storage API does
+  delete from storage.objects;
 end
 $$
 """

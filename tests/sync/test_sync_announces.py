@@ -34,8 +34,10 @@ def test_a_cycle_announces_the_rows_it_applied(devices):
     a.sync()
     b.sync()
     [(tables, origin, rows)] = heard
-    # The tombstone cascaded locally: messages changed too, ids not listed (rows of it = unknown).
-    assert tables == {"conversations", "messages"} and "messages" not in rows
+    # The tombstone cascaded locally: messages changed too, and so may their attachments (the cascade goes
+    # on to them); ids not listed (rows of it = unknown).
+    assert tables == {"conversations", "messages", "attachments"} and "messages" not in rows
+    assert "attachments" not in rows
 
 
 def test_an_engine_syncs_the_open_database_and_refuses_another_accounts(devices, supabase_stack, tmp_path):

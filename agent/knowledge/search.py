@@ -1,0 +1,120 @@
+"""Searching a knowledge set: passages ranked by BM25 (FTS5), each with its file and lines, and the top
+passages for a turn as the block the request will carry (for the chat integration and its preview).
+
+A query is the user's words, not FTS5 syntax: each word becomes a quoted term and the terms are ORed, so
+any text searches (quotes, colons, AND/NEAR, unbalanced parentheses) and passages with more of the words,
+rarer ones weighted higher, come first. Words found in more than COMMON_SHARE of all passages ("the",
+"water" in a gardening folder) are left out when rarer words remain: BM25 gives them almost no weight, yet
+every passage they match would be scored (a search over 10,000 files stays within tens of milliseconds).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from agent.knowledge.index import KnowledgeError, set_by_name
+
+MAX_TERMS = 32
+COMMON_SHARE = 0.10
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class Passage:
+    set_name: str
+    path: str  # relative to the set's folder
+    start_line: int
+    end_line: int
+    text: str
+    score: float  # BM25 (FTS5's rank: lower is better)
+
+    @property
+    def source(self) -> str:
+        lines = f"{self.start_line}" if self.start_line == self.end_line else f"{self.start_line}-{self.end_line}"
+        return f"{self.path}:{lines}"
+
+    def to_dict(self) -> dict:
+        return {"set": self.set_name, "file": self.path, "start_line": self.start_line, "end_line": self.end_line,
+                "source": self.source, "text": self.text, "score": round(self.score, 6)}
+
+
+def fts_query(text: str) -> str | None:
+    """The user's words as an FTS5 query of quoted terms joined by OR; None when there is no word."""
+    words = list(dict.fromkeys(w.lower() for w in _WORD.findall(text)))[:MAX_TERMS]
+    return " OR ".join(f'"{w}"' for w in words) or None
+
+
+_SEARCH = """
+SELECT f.path, c.start_line, c.end_line, c.text, bm25(knowledge_fts) AS score
+  FROM knowledge_fts
+  JOIN knowledge_chunks c ON c.id = knowledge_fts.rowid
+  JOIN knowledge_files f ON f.id = c.file_id
+ WHERE knowledge_fts MATCH ? AND f.set_id = ?
+ ORDER BY score
+ LIMIT ?
+"""
+
+
+def _distinctive(conn, words: list[str]) -> list[str]:
+    """The words worth matching: those in at most COMMON_SHARE of the passages (else the rarest two), and
+    never a word no passage has."""
+    counts = dict(conn.exec_driver_sql(
+        f"SELECT term, doc FROM knowledge_vocab WHERE term IN ({','.join('?' * len(words))})", tuple(words)).fetchall())
+    present = sorted((w for w in words if counts.get(w)), key=lambda w: counts[w])
+    if not present:
+        return []
+    total = conn.exec_driver_sql("SELECT max(id) FROM knowledge_chunks").scalar() or 1
+    rare = [w for w in present if counts[w] <= COMMON_SHARE * total]
+    return rare or present[:2]
+
+
+def search(db, name: str, query: str, limit: int = 10) -> list[Passage]:
+    set_id, _ = set_by_name(db, name)
+    words = list(dict.fromkeys(w.lower() for w in _WORD.findall(query)))[:MAX_TERMS]
+    if not words:
+        return []
+    limit = max(1, min(int(limit), 100))
+    with db.engine.connect() as conn:
+        words = _distinctive(conn, words)
+        if not words:
+            return []
+        rows = conn.exec_driver_sql(_SEARCH, (" OR ".join(f'"{w}"' for w in words), set_id, limit)).fetchall()
+    return [Passage(name, *row) for row in rows]
+
+
+def passages_for_turn(db, set_names: Sequence[str], text: str, limit: int = 6,
+                      max_chars: int = 12_000) -> list[Passage]:
+    """The best passages of the chosen sets for the turn's text, best first, within `max_chars` in all."""
+    found: list[Passage] = []
+    for name in set_names:
+        found.extend(search(db, name, text, limit))
+    found.sort(key=lambda p: p.score)
+    chosen, used = [], 0
+    for passage in found:
+        if len(chosen) == limit or used + len(passage.text) > max_chars:
+            continue
+        chosen.append(passage)
+        used += len(passage.text)
+    return chosen
+
+
+def knowledge_block(passages: Sequence[Passage]) -> str:
+    """The passages as the request carries them (the prompt preview shows exactly this): each with its
+    source, so a reply can cite file:line."""
+    if not passages:
+        return ""
+    parts = ["Passages from the user's knowledge folders (cite them as [file:line]):"]
+    for passage in passages:
+        parts.append(f'<passage source="{passage.set_name}/{passage.source}">\n{passage.text}\n</passage>')
+    return "\n\n".join(parts)
+
+
+def require_sets(db, names: Sequence[str]) -> None:
+    for name in names:
+        set_by_name(db, name)
+
+
+__all__ = ["KnowledgeError", "Passage", "fts_query", "knowledge_block", "passages_for_turn", "require_sets",
+           "search"]
