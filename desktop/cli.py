@@ -41,6 +41,7 @@ COMMAND_MODULES = (
     "agent.commands.stats",  # stats
     "agent.commands.tasks",  # tasks list|add|move|edit|delete
     "agent.commands.templates",  # templates publish|list|browse|install|export|import|delete
+    "agent.backup.cli",  # backup create|list|verify|restore, export
 )
 
 
