@@ -18,6 +18,8 @@ try:
 except ImportError:  # pragma: no cover - isal is a dependency; this keeps a broken install working
     _fast = None
 
+# What reading a damaged deflate stream raises, whichever implementation reads it.
+ERRORS: tuple[type[Exception], ...] = (zlib.error,) + ((_fast.error,) if _fast is not None else ())
 LEVEL = 1  # the speed end: a SQLite file compresses to ~40% at level 1 and barely better at 6
 
 

@@ -16,7 +16,6 @@ import re
 import sqlite3
 import tempfile
 import zipfile
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -133,7 +132,7 @@ def _read_manifest(zf: zipfile.ZipFile, result: Verification) -> dict | None:
         with zf.open(info) as fh:
             raw = fh.read(MAX_MANIFEST + 1)
         manifest = json.loads(raw.decode("utf-8"))
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+    except (zipfile.BadZipFile, EOFError, OSError, *deflate.ERRORS) as exc:
         result.problems.append(f"manifest.json is damaged ({exc})")
         return None
     except (UnicodeDecodeError, ValueError):
@@ -179,7 +178,7 @@ def _check_member(zf: zipfile.ZipFile, member: dict, target: Path | None, check:
                 if out is not None:
                     out.write(chunk)
                 on_chunk(len(chunk))
-    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+    except (zipfile.BadZipFile, EOFError, *deflate.ERRORS) as exc:
         return f"{name} is damaged ({exc})"
     finally:
         if out is not None:
