@@ -126,6 +126,10 @@ class MainWindow(QMainWindow):
         self.nav.currentRowChanged.connect(self._show_row)
         self.nav.setEnabled(False)
 
+        from desktop.backup_controller import BackupController
+
+        self.backups = ctx.backups = BackupController(self)
+        self._file_menu()
         self.jobs_indicator = JobsIndicator(ctx.jobs)
         self.statusBar().addPermanentWidget(self.jobs_indicator)
         QShortcut(QKeySequence("F5"), self, activated=ctx.sync.request_sync)
@@ -164,6 +168,7 @@ class MainWindow(QMainWindow):
         self.nav.setCurrentRow(keys.index(start))
         self.footer.setEnabled(True)
         self.ctx.sync.start()
+        self.backups.start()
         self._show_whose_data(self.ctx.sync.status)
         if not self._passphrase_asked:
             self._passphrase_asked = True
@@ -192,9 +197,24 @@ class MainWindow(QMainWindow):
             self._disconnect_db()
             self._disconnect_db = None
 
+    def _file_menu(self) -> None:
+        menu = self.menuBar().addMenu("&File")
+        self.backup_action = menu.addAction("Back up now", lambda: self.ctx.db is not None and self.backups.back_up())
+        self.export_action = menu.addAction("Export all…", self.export_all)
+
+    def export_all(self):
+        from desktop.views.export_all_dialog import ExportAllDialog
+
+        if self.ctx.db is None:
+            return None
+        dialog = ExportAllDialog(self.ctx, self.backups, self)
+        dialog.open()
+        return dialog
+
     # --- account and sync ----------------------------------------------------------------------
     def begin_data_switch(self, label: str) -> None:
         """desktop.data_switch: stop the pages and show `label` until the new database is open."""
+        self.backups.stop()
         self._stop_pages()
         self._remove_pages()
         if self.sync_panel is not None:
