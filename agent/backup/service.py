@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +23,7 @@ from pathlib import Path
 from agent.backup.thinning import Limits, thin_folder
 from local_schema import paths
 from local_schema.backup.archive import Archive, ArchiveProblem, create_archive
-from local_schema.backup.restore import RestoreRefused, stage
+from local_schema.backup.restore import RestoreRefused, stage, undo_interrupted_restore
 from local_schema.backup.settings import backups_dir, load_settings
 from local_schema.backup.verify import Verification, read_manifest, verify_archive
 
@@ -210,29 +211,53 @@ def restore_backup(data_dir: Path, archive: Path, *, app_lock_held: bool = False
     _check_account(manifest, state.active_account, state.email)
     moment = now or datetime.now(UTC)
     with _data_locked(data_dir, database, app_lock_held):
-        staged = stage(archive, database, progress=progress, check=check)
-        try:
-            before, keep_aside = None, False
-            if database.exists():
-                try:
-                    before = create_archive(database, backups_dir(data_dir), kind="before restore",
-                                            account=account_of(data_dir, database), progress=progress, check=check)
-                except (ArchiveProblem, sqlite3.DatabaseError):
-                    keep_aside = True  # the current file is damaged: kept as it is instead of archived
-            held = 0
-            if state.active_account:
-                conn = staged.connect()
-                try:
-                    held = settle_restored(conn, state.active_account, moment.isoformat(timespec="microseconds"))
-                finally:
-                    conn.close()
-            aside = staged.commit(progress, keep_aside=keep_aside)
-        except BaseException:
-            staged.discard()
-            raise
+        undo_interrupted_restore(database)
+        # The "before restore" archive of the current data is made while the archive is checked and
+        # unpacked (both mostly wait on SQLite, ISA-L and hashing, which release the GIL).
+        with ThreadPoolExecutor(1, thread_name_prefix="mirari-before-restore") as pool:
+            before_job = pool.submit(_before_restore, data_dir, database, progress, check) if database.exists() else None
+            try:
+                staged = stage(archive, database, progress=progress, check=check)
+            except BaseException:
+                if before_job is not None:
+                    made = _outcome(before_job)
+                    if made is not None:  # nothing was restored: no "before restore" backup either
+                        made.path.unlink(missing_ok=True)
+                raise
+            try:
+                before = before_job.result() if before_job is not None else None
+                held = 0
+                if state.active_account:
+                    conn = staged.connect()
+                    try:
+                        held = settle_restored(conn, state.active_account, moment.isoformat(timespec="microseconds"))
+                    finally:
+                        conn.close()
+                # A current file too damaged to archive is kept aside as it is instead.
+                aside = staged.commit(progress, keep_aside=database.exists() and before is None)
+            except BaseException:
+                staged.discard()
+                raise
     with contextlib.suppress(OSError):
         thin(data_dir)
     return Restored(archive, manifest, before.path if before else None, held, aside)
+
+
+def _before_restore(data_dir: Path, database: Path, progress: Progress | None,
+                    check: Callable[[], None] | None) -> Archive | None:
+    """The "before restore" archive, or None when the current file is too damaged to be archived."""
+    try:
+        return create_archive(database, backups_dir(data_dir), kind="before restore",
+                              account=account_of(data_dir, database), progress=progress, check=check)
+    except (ArchiveProblem, sqlite3.DatabaseError):
+        return None
+
+
+def _outcome(job) -> Archive | None:
+    try:
+        return job.result()
+    except BaseException:  # noqa: BLE001 - the restore's own error is the one to report
+        return None
 
 
 def before(data_dir: Path, kind: str, progress: Progress | None = None,

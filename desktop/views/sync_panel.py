@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from desktop.bus import bus
 from desktop.ops import Op
 from desktop.widgets.sync_footer import chip_text
+from sync.restored import RESTORED_CODE
 
 VALUE_CHARS = 300  # a long message is shown shortened; the row itself is untouched
 
@@ -214,7 +215,11 @@ class SyncPanel(QDialog):
             return
         change, values = self.refused[row]
         code = f" [{change.code}]" if change.code else ""
-        self.reason_label.setText(f"The server said: {change.message or 'no reason given'}{code}")
+        if change.code == RESTORED_CODE:  # held by a restore, not refused by the server (sync.restored)
+            self.reason_label.setText("Held: this change was waiting in a restored backup. Retry sends the "
+                                      "backup's version (below); Discard keeps the server's.")
+        else:
+            self.reason_label.setText(f"The server said: {change.message or 'no reason given'}{code}")
         self.attempt_view.setPlainText(f"{change.kind} of {change.table} row {change.row_id}, refused "
                                        f"{change.parked_at[:19].replace('T', ' ')} UTC\n\n" + describe_row(values))
 

@@ -291,10 +291,11 @@ def verify_archive(path: Path, *, latest_schema: int | None = None, database_to:
                     result.problems.append(problem)
                 elif name == DATABASE:
                     database_ok = True
-            if comment.startswith(COMMENT_PREFIX) and len(comment) == COMMENT_LENGTH:
-                if _archive_digest(path, size, check) != comment[len(COMMENT_PREFIX):].decode("ascii", "replace"):
-                    result.problems.append("the archive was changed or damaged after it was written: "
-                                           "its checksum does not match")
+            expected = comment[len(COMMENT_PREFIX):].decode("ascii", "replace")
+            if (comment.startswith(COMMENT_PREFIX) and len(comment) == COMMENT_LENGTH
+                    and _archive_digest(path, size, check) != expected):
+                result.problems.append("the archive was changed or damaged after it was written: "
+                                       "its checksum does not match")
             if database_ok:
                 progress(total, total, "Opening the database snapshot…")
                 result.problems.extend(check_snapshot(database_to, manifest))

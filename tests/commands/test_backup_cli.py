@@ -42,7 +42,9 @@ def test_create_to_a_chosen_file(mirari, tmp_path):
 def test_verify_exits_non_zero_with_the_reason(mirari, tmp_path):
     mirari("tasks", "add", "x")
     archive = mirari("backup", "create").out.splitlines()[0]
-    data = bytearray(open(archive, "rb").read())
+    from pathlib import Path
+
+    data = bytearray(Path(archive).read_bytes())
     data[len(data) // 2] ^= 0x04
     damaged = tmp_path / "damaged.mirari-backup"
     damaged.write_bytes(bytes(data))

@@ -18,7 +18,7 @@ from local_schema.backup.restore import RestoreRefused, stage
 from local_schema.backup.verify import verify_archive
 from local_schema.database import open_database
 from local_schema.migrations import LATEST_VERSION
-from local_schema.models import Conversation, MemoryNode, Message, SYNCED_TABLES, Task
+from local_schema.models import SYNCED_TABLES, Conversation, MemoryNode, Message, Task
 
 
 def fill(db) -> None:

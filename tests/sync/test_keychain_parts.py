@@ -13,9 +13,9 @@ import keyring
 import keyring.backends.Windows as windows_backend
 import pytest
 
-from sync.secrets import KEYCHAIN, SecretStore
 from sync.keychain import load_backend
 from sync.keychain_parts import PART_CHARS, PartedKeyring
+from sync.secrets import KEYCHAIN, SecretStore
 from sync.session import KEYRING_SERVICE, AuthSession, SessionStore
 
 BLOB_BYTES = 2560
