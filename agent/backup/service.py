@@ -73,6 +73,10 @@ def create_backup(data_dir: Path, *, kind: str = "manual", database: Path | None
     return archive
 
 
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n:,} {one if n == 1 else many}"
+
+
 @dataclass
 class BackupEntry:
     path: Path
@@ -104,10 +108,11 @@ class BackupEntry:
 
     def summary(self) -> str:
         counts = self.counts()
-        parts = [f"{counts.get(t, 0):,} {label}" for t, label in (("conversations", "threads"),
-                 ("messages", "messages"), ("memory_nodes", "memories"), ("tasks", "tasks"))]
+        parts = [_count(counts.get(t, 0), one, many) for t, one, many in (
+            ("conversations", "thread", "threads"), ("messages", "message", "messages"),
+            ("memory_nodes", "memory", "memories"), ("tasks", "task", "tasks"))]
         if counts.get("attachments"):
-            parts.append(f"{counts['attachments']:,} files")
+            parts.append(_count(counts["attachments"], "file", "files"))
         return " · ".join(parts)
 
     def to_json(self) -> dict:

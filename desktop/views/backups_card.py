@@ -70,7 +70,7 @@ class BackupsCard(QFrame):
         for i in range(3):
             header.setSectionResizeMode(i, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
-        self.table.setMinimumHeight(170)
+        self.table.setMinimumHeight(200)
         self.table.itemSelectionChanged.connect(self._selection_changed)
         col.addWidget(self.table)
 

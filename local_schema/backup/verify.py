@@ -14,6 +14,7 @@ import hashlib
 import json
 import re
 import sqlite3
+import struct
 import tempfile
 import zipfile
 from collections.abc import Callable
@@ -40,6 +41,10 @@ from local_schema.safety import create_private_file, integrity_problems, read_on
 MAX_MANIFEST = 64 << 20  # bytes; a manifest listing a million attachments is ~150 MB… of which we allow 64
 MAX_NAME = 1024
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+# What zipfile raises for a damaged or crafted archive: a damaged deflate stream or CRC, a header claiming
+# encryption or an unknown method, a size or offset past the end.
+ZIP_ERRORS = (zipfile.BadZipFile, EOFError, RuntimeError, NotImplementedError, ValueError, struct.error,
+              *deflate.ERRORS)
 
 
 @dataclass
@@ -131,11 +136,12 @@ def _read_manifest(zf: zipfile.ZipFile, result: Verification) -> dict | None:
     try:
         with zf.open(info) as fh:
             raw = fh.read(MAX_MANIFEST + 1)
-        manifest = json.loads(raw.decode("utf-8"))
-    except (zipfile.BadZipFile, EOFError, OSError, *deflate.ERRORS) as exc:
+    except (OSError, *ZIP_ERRORS) as exc:
         result.problems.append(f"manifest.json is damaged ({exc})")
         return None
-    except (UnicodeDecodeError, ValueError):
+    try:
+        manifest = json.loads(raw.decode("utf-8"))
+    except ValueError:  # UnicodeDecodeError included
         result.problems.append("not a MIRARI backup: its manifest.json is not JSON")
         return None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
@@ -178,7 +184,7 @@ def _check_member(zf: zipfile.ZipFile, member: dict, target: Path | None, check:
                 if out is not None:
                     out.write(chunk)
                 on_chunk(len(chunk))
-    except (zipfile.BadZipFile, EOFError, *deflate.ERRORS) as exc:
+    except ZIP_ERRORS as exc:
         return f"{name} is damaged ({exc})"
     finally:
         if out is not None:
@@ -240,7 +246,7 @@ def verify_archive(path: Path, *, latest_schema: int | None = None, database_to:
     progress(0, 0, "Checking the archive…")
     try:
         zf = zipfile.ZipFile(path)
-    except zipfile.BadZipFile:
+    except ZIP_ERRORS:
         result.problems.append("the archive is incomplete: its end is missing (truncated?)" if head == b"PK\x03\x04"
                                else "not a MIRARI backup: it is not a ZIP archive")
         return result
@@ -315,7 +321,7 @@ def read_manifest(path: Path) -> dict:
     try:
         with zipfile.ZipFile(path) as zf:
             manifest = _read_manifest(zf, result)
-    except zipfile.BadZipFile:
+    except ZIP_ERRORS:
         raise ArchiveProblem("not a complete ZIP archive") from None
     except OSError as exc:
         raise ArchiveProblem(f"cannot read it ({exc.strerror or exc})") from None

@@ -190,3 +190,21 @@ def test_file_names_are_valid_everywhere():
     assert safe_file_name("a/b\\c:d*e?f\"g<h>i|j") == "a b c d e f g h i j"
     assert safe_file_name("  ...  ") == "Untitled" and safe_file_name("CON") == "_CON"
     assert len(safe_file_name("x" * 500)) == 80
+
+
+def test_removing_an_accounts_local_data_removes_its_backups_too(tmp_path):
+    from sync import accounts
+
+    data_dir = tmp_path / "data"
+    alice = "3f1c2d4e-0000-4000-8000-000000000001"
+    path = accounts.signed_in(data_dir, alice, "alice@example.com")
+    db = open_database(path)  # a new account's database: migrated from nothing, no archive needed
+    fill(db)
+    db.close()
+    theirs = service.create_backup(data_dir).path
+    assert theirs.name.startswith(alice) and service.list_backups(data_dir)[0].account == "alice@example.com"
+    local = open_database(data_dir / "local.sqlite3")
+    local.close()
+    kept = service.create_backup(data_dir, database=data_dir / "local.sqlite3").path
+    accounts.signed_out(data_dir, remove_data=True)
+    assert not theirs.exists() and kept.exists()

@@ -12,7 +12,7 @@ def test_create_list_verify_restore(mirari, tmp_path):
     created = mirari("backup", "create")
     assert created.code == 0, created.err
     archive = created.out.splitlines()[0]
-    assert archive.endswith(".manual.mirari-backup") and "1 tasks" in created.out
+    assert archive.endswith(".manual.mirari-backup") and "1 task" in created.out
     listed = mirari("backup", "list", "--json")
     [entry] = json.loads(listed.out)
     assert entry["path"] == archive and entry["kind"] == "manual" and entry["counts"]["tasks"] == 1

@@ -38,7 +38,7 @@ def test_back_up_now_then_verify(window, qtbot, settle):
     assert window.ctx.jobs.wait_idle() and job.state == "done"
     wait_list(qtbot, backups, 1)
     assert backups.table.item(0, 1).text() == "manual"
-    assert "1 tasks" in backups.table.item(0, 3).text()
+    assert "1 task" in backups.table.item(0, 3).text()
     assert backups.result_label.text().startswith("Backed up: ")
     backups.verify_selected()
     assert window.ctx.jobs.wait_idle()

@@ -263,3 +263,10 @@ def test_recovery_of_a_damaged_file_uses_the_newest_sound_archive_and_keeps_live
     assert result.restored_from == archive and result.moved_aside.exists()
     assert every_row(db_path) == before
     assert tree(paths.attachments_dir(db_path)) == {**files, "ef/made-after": b"kept"}
+
+
+def test_the_open_path_looks_for_the_marker_the_restore_writes():
+    from local_schema import prepare
+    from local_schema.backup import restore
+
+    assert prepare.RESTORE_MARKER == restore.MARKER_SUFFIX
