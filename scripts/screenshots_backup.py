@@ -30,11 +30,11 @@ def main() -> int:
     from tests.keyrings import MemoryKeyring
 
     keyring.set_keyring(MemoryKeyring())
+    from PySide6.QtWidgets import QScrollArea
+
     from agent.backup.service import create_backup
     from desktop import theme
     from desktop.app import build_window, ensure_app
-    from PySide6.QtWidgets import QScrollArea
-
     from desktop.demo import add_thread
     from local_schema.database import open_database
     from local_schema.models import MemoryNode, Task
