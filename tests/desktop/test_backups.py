@@ -133,3 +133,28 @@ def test_export_all_from_the_file_menu(window, qtbot, tmp_path, settle):
     again.folder.setText(str(tmp_path / "out"))
     assert again.export() is None and "not empty" in again.error.text()
     again.reject()
+
+
+def test_the_sync_panel_says_a_restored_backups_change_is_held_not_refused(qtbot, tmp_path, memory_keyring):
+    import sqlite3
+
+    from local_schema.database import open_database
+    from sync.restored import settle_restored
+    from sync.secrets import SecretStore
+    from tests.desktop.conftest import close_window, open_window
+
+    db = open_database(tmp_path / "local.sqlite3")
+    with db.write() as session:
+        session.add(Task(title="waiting in the backup"))
+    db.close()
+    conn = sqlite3.connect(tmp_path / "local.sqlite3", isolation_level=None)
+    settle_restored(conn, "3f1c2d4e-0000-4000-8000-000000000001", "2026-12-07T10:00:00.000000+00:00")
+    conn.close()
+    w = open_window(qtbot, tmp_path, SecretStore(tmp_path, backend=memory_keyring))
+    try:
+        panel = w.open_sync_panel()
+        qtbot.waitUntil(lambda: panel.refused_list.count() == 1, timeout=5000)
+        assert panel.reason_label.text().startswith("Held: this change was waiting in a restored backup")
+        assert "title: waiting in the backup" in panel.attempt_view.toPlainText()
+    finally:
+        close_window(w)
