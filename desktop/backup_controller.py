@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 class BackupController(QObject):
     backups_changed = Signal()  # an archive was made, restored or removed: lists read the folder again
     verified = Signal(object, object)  # (path, local_schema.backup.verify.Verification)
+    refused = Signal(str)  # a restore refused before anything was touched (another account's backup)
 
     def __init__(self, window):
         super().__init__(window)
@@ -133,10 +134,18 @@ class BackupController(QObject):
         return job
 
     def _restore_verified(self, path: Path, verification) -> None:
+        from agent.backup.service import check_account, restore_backup
+        from local_schema.backup.archive import ArchiveProblem
+
         if not verification.sound:
             bus.error.emit(f"Not restored: {verification.reason}")
             return
-        from agent.backup.service import restore_backup
+        try:  # said before the pages are torn down for the switch
+            check_account(self.ctx.data_dir, verification.manifest)
+        except ArchiveProblem as exc:
+            bus.error.emit(f"Not restored: {exc}")
+            self.refused.emit(str(exc))
+            return
         from desktop.data_switch import DataSwitch
 
         ctx = self.ctx

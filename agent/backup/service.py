@@ -162,6 +162,14 @@ class Restored:
         return text
 
 
+def check_account(data_dir: Path, manifest: dict) -> None:
+    """Raise RestoreRefused when the backup holds another account's data than the active database's."""
+    from sync.accounts import load_state
+
+    state = load_state(Path(data_dir))
+    _check_account(manifest, state.active_account, state.email)
+
+
 def _check_account(manifest: dict, target_account: str | None, email: str | None) -> None:
     account = manifest.get("account") if isinstance(manifest.get("account"), dict) else None
     owner = account.get("id") if account else None

@@ -131,6 +131,7 @@ class BackupsCard(QFrame):
 
         controller.backups_changed.connect(self.refresh)
         controller.verified.connect(self._show_verification)
+        controller.refused.connect(lambda reason: self.result_label.setText(f"Not restored: {reason}"))
         self._show_folder()
         self._selection_changed()
         self.refresh()

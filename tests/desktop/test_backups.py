@@ -158,3 +158,21 @@ def test_the_sync_panel_says_a_restored_backups_change_is_held_not_refused(qtbot
         assert "title: waiting in the backup" in panel.attempt_view.toPlainText()
     finally:
         close_window(w)
+
+
+def test_another_accounts_backup_is_refused_before_the_window_switches(window, qtbot, settle):
+    from agent.backup.service import create_backup
+    from local_schema import paths
+    from local_schema.database import open_database
+
+    account_db = paths.database_path(window.ctx.data_dir, "3f1c2d4e-0000-4000-8000-000000000001")
+    open_database(account_db).close()
+    create_backup(window.ctx.data_dir, database=account_db)
+    backups = card(window)
+    backups.refresh()
+    wait_list(qtbot, backups, 1)
+    pages = window.pages
+    backups.restore_selected(confirm=False)
+    window.ctx.jobs.wait_idle()
+    qtbot.waitUntil(lambda: "sign in to that account" in backups.result_label.text(), timeout=5000)
+    assert window.pages is pages  # nothing was torn down
