@@ -81,7 +81,7 @@ def _fsync_tree(path: Path) -> None:
     targets = [path] if path.is_file() else [Path(root) / name for root, _dirs, files in os.walk(path)
                                              for name in files]
     for target in targets:
-        with open(target, "rb") as fh:
+        with open(target, "r+b") as fh:  # Windows flushes only a handle open for writing
             os.fsync(fh.fileno())
 
 
