@@ -122,8 +122,9 @@ class BackupController(QObject):
     def verify(self, path: Path):
         from agent.backup.service import verify_backup
 
-        job = self.ctx.jobs.submit(f"Verifying {Path(path).name}",
-                                   lambda job: verify_backup(path, progress=job.on_progress, check=job.check))
+        data_dir = self.ctx.data_dir
+        job = self.ctx.jobs.submit(f"Verifying {Path(path).name}", lambda job: verify_backup(
+            path, data_dir, progress=job.on_progress, check=job.check))
         job.finished.connect(lambda result: self.verified.emit(Path(path), result))
         return job
 

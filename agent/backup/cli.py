@@ -107,7 +107,7 @@ def _list(args) -> int:
 def _verify(args) -> int:
     from agent.backup.service import BackupEntry, verify_backup
 
-    result = verify_backup(args.file, progress=_progress)
+    result = verify_backup(args.file, data_dir(args), progress=_progress)
     _progress_done()
     if not result.sound:
         return fail(f"{args.file} is not sound: " + "; ".join(result.problems))

@@ -138,8 +138,11 @@ def list_backups(data_dir: Path, folder: Path | None = None) -> list[BackupEntry
     return sorted(entries, key=lambda e: (e.created_at or "", e.path.name), reverse=True)
 
 
-def verify_backup(path: Path, progress: Progress | None = None, check: Callable[[], None] | None = None) -> Verification:
-    return verify_archive(Path(path), progress=progress, check=check)
+def verify_backup(path: Path, data_dir: Path | None = None, progress: Progress | None = None,
+                  check: Callable[[], None] | None = None) -> Verification:
+    """Verify an archive; its snapshot's temporary copy goes into the data dir (a real disk with room,
+    where the database itself lives; the system's temp folder may be memory)."""
+    return verify_archive(Path(path), scratch=Path(data_dir) if data_dir else None, progress=progress, check=check)
 
 
 @dataclass

@@ -227,10 +227,12 @@ def check_snapshot(snapshot: Path, manifest: dict) -> list[str]:
 
 
 def verify_archive(path: Path, *, latest_schema: int | None = None, database_to: Path | None = None,
-                   attachments_to: Path | None = None, progress: Progress | None = None,
-                   check: Callable[[], None] | None = None) -> Verification:
+                   attachments_to: Path | None = None, scratch: Path | None = None,
+                   progress: Progress | None = None, check: Callable[[], None] | None = None) -> Verification:
     """Check everything about the archive at `path` (see the module docstring). Never raises for a bad
-    archive; `check()` may raise to cancel. `latest_schema`: the newest schema this MIRARI knows."""
+    archive; `check()` may raise to cancel. `latest_schema`: the newest schema this MIRARI knows.
+    `scratch`: where the temporary copy of the snapshot goes (a folder on a disk with room: the system's
+    temp folder may be memory, and a database can be gigabytes); by default the system's."""
     if latest_schema is None:
         from local_schema.migrations import LATEST_VERSION as latest_schema
     progress, check = progress or _quiet, check or _never
@@ -283,7 +285,7 @@ def verify_archive(path: Path, *, latest_schema: int | None = None, database_to:
         snapshot_dir = None
         try:
             if database_to is None:
-                snapshot_dir = tempfile.TemporaryDirectory(prefix="mirari-verify-")
+                snapshot_dir = tempfile.TemporaryDirectory(prefix="mirari-verify-", dir=scratch)
                 database_to = Path(snapshot_dir.name) / DATABASE
             for member in manifest["members"]:
                 name = member["name"]
