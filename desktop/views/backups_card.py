@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QHeaderView,
-    QLabel,
     QMessageBox,
     QPushButton,
     QSpinBox,
@@ -28,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.ops import Op
+from desktop.safe_text import Label, message_box, tip
 
 COLUMNS = ("Date", "Kind", "Size", "Contents")
 
@@ -52,10 +52,10 @@ class BackupsCard(QFrame):
         self.entries = []
         col = QVBoxLayout(self)
         col.setContentsMargins(18, 14, 18, 14)
-        heading = QLabel("Backups")
+        heading = Label("Backups")
         heading.setStyleSheet("font-weight: 600; font-size: 14px;")
         col.addWidget(heading)
-        self.folder_label = QLabel("", objectName="Muted")
+        self.folder_label = Label("", objectName="Muted")
         self.folder_label.setWordWrap(True)
         self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         col.addWidget(self.folder_label)
@@ -88,9 +88,8 @@ class BackupsCard(QFrame):
             row.addWidget(button)
         row.addStretch(1)
         col.addLayout(row)
-        self.result_label = QLabel("", objectName="Muted")
+        self.result_label = Label("", objectName="Muted")
         self.result_label.setWordWrap(True)
-        self.result_label.setTextFormat(Qt.TextFormat.PlainText)
         col.addWidget(self.result_label)
 
         settings = controller.settings()
@@ -101,11 +100,11 @@ class BackupsCard(QFrame):
         self.every.setValue(settings.every_minutes)
         schedule.addWidget(self.automatic)
         schedule.addWidget(self.every)
-        schedule.addWidget(QLabel("when something changed, and on quit"))
+        schedule.addWidget(Label("when something changed, and on quit"))
         schedule.addStretch(1)
         col.addLayout(schedule)
         keep = QHBoxLayout()
-        keep.addWidget(QLabel("Keep"))
+        keep.addWidget(Label("Keep"))
         self.daily = QSpinBox(minimum=0, maximum=366, suffix=" daily")
         self.weekly = QSpinBox(minimum=0, maximum=520, suffix=" weekly")
         self.monthly = QSpinBox(minimum=0, maximum=1200, suffix=" monthly")
@@ -113,7 +112,7 @@ class BackupsCard(QFrame):
                            (self.monthly, settings.keep_monthly)):
             box.setValue(value)
             keep.addWidget(box)
-        keep.addWidget(QLabel("(today's and yesterday's all; yours are never removed)", objectName="Muted"))
+        keep.addWidget(Label("(today's and yesterday's all; yours are never removed)", objectName="Muted"))
         keep.addStretch(1)
         col.addLayout(keep)
         where = QHBoxLayout()
@@ -155,7 +154,7 @@ class BackupsCard(QFrame):
                 cells = (_when(entry.created_at), entry.kind or "?", _size(entry.size), entry.summary() + who)
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(str(text))
-                item.setToolTip(str(entry.path))
+                item.setToolTip(tip(str(entry.path)))
                 self.table.setItem(row, column, item)
         paths = [e.path for e in entries]
         self.table.selectRow(paths.index(keep.path) if keep is not None and keep.path in paths else 0)
@@ -214,8 +213,7 @@ class BackupsCard(QFrame):
             text += ("\n\nYou are signed in: what your other devices changed since this backup stays, and is "
                      "pulled again. Changes that were waiting in the backup are held in the Sync panel for you "
                      "to Retry or Discard; nothing old is sent over newer data.")
-        box = QMessageBox(QMessageBox.Icon.Question, "Restore from a backup", text, parent=self)
-        box.setTextFormat(Qt.TextFormat.PlainText)
+        box = message_box(QMessageBox.Icon.Question, "Restore from a backup", text, self)
         go = box.addButton("Restore", QMessageBox.ButtonRole.AcceptRole)
         box.addButton(QMessageBox.StandardButton.Cancel)
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)

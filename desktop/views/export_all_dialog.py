@@ -12,11 +12,12 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QPushButton,
     QVBoxLayout,
 )
+
+from desktop.safe_text import Label
 
 FORMATS = (("json", "JSON lines: every table, and the attachments' files"),
            ("markdown", "Markdown: every thread, one file each"))
@@ -29,7 +30,7 @@ class ExportAllDialog(QDialog):
         self.job = None
         self.setWindowTitle("Export all your data")
         col = QVBoxLayout(self)
-        intro = QLabel("Everything you keep in MIRARI, in a shape any tool reads. API keys are never exported.")
+        intro = Label("Everything you keep in MIRARI, in a shape any tool reads. API keys are never exported.")
         intro.setWordWrap(True)
         col.addWidget(intro)
         form = QFormLayout()
@@ -46,7 +47,7 @@ class ExportAllDialog(QDialog):
         row.addWidget(browse)
         form.addRow("Into a new folder", row)
         col.addLayout(form)
-        self.error = QLabel("", objectName="Error")
+        self.error = Label("", objectName="Error")
         self.error.setWordWrap(True)
         self.error.hide()
         col.addWidget(self.error)
