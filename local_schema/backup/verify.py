@@ -12,10 +12,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import queue
 import re
 import sqlite3
 import struct
 import tempfile
+import threading
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -162,6 +164,49 @@ def _read_manifest(zf: zipfile.ZipFile, result: Verification) -> dict | None:
     return manifest
 
 
+READ_AHEAD_FROM = 8 << 20  # bytes: a member this large is inflated on a thread while it is hashed
+
+
+def _read(fh):
+    while chunk := fh.read(CHUNK):
+        yield chunk
+
+
+def _read_ahead(fh):
+    """The member's chunks, inflated (and CRC-checked) on a second thread while the caller hashes and
+    writes the previous ones: ISA-L, hashlib and the file writes all release the GIL, so on two cores
+    the two halves overlap. An error of the reader is raised here, in order; leaving early stops it."""
+    chunks: queue.Queue = queue.Queue(maxsize=4)
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            while not stop.is_set():
+                chunk = fh.read(CHUNK)
+                chunks.put(chunk)
+                if not chunk:
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed over to the consuming thread
+            chunks.put(exc)
+
+    reader = threading.Thread(target=read, name="mirari-verify-read", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item = chunks.get()
+            if isinstance(item, BaseException):
+                raise item
+            if not item:
+                return
+            yield item
+    finally:
+        stop.set()
+        while reader.is_alive():  # unblock a reader waiting on a full queue, then let it end
+            with contextlib.suppress(queue.Empty):
+                chunks.get(timeout=0.05)
+        reader.join()
+
+
 def _check_member(zf: zipfile.ZipFile, member: dict, target: Path | None, check: Callable[[], None],
                   on_chunk: Callable[[int], None]) -> str | None:
     """Stream one member through sha256 (into `target` if given); None if it matches the manifest."""
@@ -174,16 +219,20 @@ def _check_member(zf: zipfile.ZipFile, member: dict, target: Path | None, check:
             create_private_file(target)
             out = open(target, "wb")  # noqa: SIM115 - closed in finally, also on a damaged member
         with zf.open(name) as fh:
-            deflate.speed_up_reader(fh)
-            while chunk := fh.read(CHUNK):
-                check()
-                size += len(chunk)
-                if size > member["size"]:
-                    return f"{name} is damaged: it is larger than the manifest says"
-                digest.update(chunk)
-                if out is not None:
-                    out.write(chunk)
-                on_chunk(len(chunk))
+            deflate.speed_up_reader(fh)  # before the first read (the read-ahead thread starts with it)
+            chunks = _read_ahead(fh) if member["size"] >= READ_AHEAD_FROM else _read(fh)
+            try:
+                for chunk in chunks:
+                    check()
+                    size += len(chunk)
+                    if size > member["size"]:
+                        return f"{name} is damaged: it is larger than the manifest says"
+                    digest.update(chunk)
+                    if out is not None:
+                        out.write(chunk)
+                    on_chunk(len(chunk))
+            finally:
+                chunks.close()  # stops the read-ahead thread before the member is closed
     except ZIP_ERRORS as exc:
         return f"{name} is damaged ({exc})"
     finally:
