@@ -178,5 +178,6 @@ def _run_window(app: QApplication, data_dir: Path) -> int:
     from desktop.ops import pool
 
     pool().waitForDone(10_000)
+    window.backups.backup_on_quit()  # when something changed since the last backup
     window.ctx.close_data()
     return code

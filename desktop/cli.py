@@ -47,6 +47,7 @@ COMMAND_MODULES = (
     "agent.imports.cli",  # import chatgpt|claude FILE
     "agent.attachments.cli",  # attachments list|get
     "agent.knowledge.cli",  # knowledge add|list|search|reindex|remove
+    "agent.backup.cli",  # backup create|list|verify|restore, export
 )
 
 

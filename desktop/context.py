@@ -22,6 +22,7 @@ class AppContext:
     account_email: str | None = None  # whose database is open; None for the signed-out one
     jobs: Any = None  # desktop.jobs.JobRunner: long work (reviews, tests, dreams) with progress + Cancel
     sync: Any = None  # desktop.sync_controller.SyncController: automatic sync of the open database
+    backups: Any = None  # desktop.backup_controller.BackupController: backups, restore, export all
     extras: dict = field(default_factory=dict)
 
     def close_data(self) -> None:

@@ -139,7 +139,10 @@ class MainWindow(QMainWindow):
         self.nav.currentRowChanged.connect(self._show_row)
         self.nav.setEnabled(False)
 
-        self._build_menu()
+        from desktop.backup_controller import BackupController
+
+        self.backups = ctx.backups = BackupController(self)
+        self._file_menu()
         self.jobs_indicator = JobsIndicator(ctx.jobs)
         self.statusBar().addPermanentWidget(self.jobs_indicator)
         QShortcut(QKeySequence("F5"), self, activated=ctx.sync.request_sync)
@@ -174,11 +177,6 @@ class MainWindow(QMainWindow):
         if target is None or not target.isVisibleTo(page) or not target.isEnabled():
             target = _first_tab_stop(page)
         (target or page).setFocus(Qt.FocusReason.ShortcutFocusReason)
-    def _build_menu(self) -> None:
-        """File → Import… (desktop.views.import_dialog); enabled once the database is open."""
-        self.import_action = self.menuBar().addMenu("&File").addAction("&Import…")
-        self.import_action.setEnabled(False)
-        self.import_action.triggered.connect(self.import_conversations)
 
     def import_conversations(self) -> None:
         from desktop.views.import_dialog import start_import
@@ -208,6 +206,7 @@ class MainWindow(QMainWindow):
         self.footer.setEnabled(True)
         self.import_action.setEnabled(True)
         self.ctx.sync.start()
+        self.backups.start()
         self._show_whose_data(self.ctx.sync.status)
         if not self._passphrase_asked:
             self._passphrase_asked = True
@@ -236,9 +235,29 @@ class MainWindow(QMainWindow):
             self._disconnect_db()
             self._disconnect_db = None
 
+    def _file_menu(self) -> None:
+        """File: Import… (desktop.views.import_dialog; enabled once the database is open), Back up now,
+        Export all… (desktop.backup_controller)."""
+        menu = self.menuBar().addMenu("&File")
+        self.import_action = menu.addAction("&Import…", self.import_conversations)
+        self.import_action.setEnabled(False)
+        menu.addSeparator()
+        self.backup_action = menu.addAction("Back up now", lambda: self.ctx.db is not None and self.backups.back_up())
+        self.export_action = menu.addAction("Export all…", self.export_all)
+
+    def export_all(self):
+        from desktop.views.export_all_dialog import ExportAllDialog
+
+        if self.ctx.db is None:
+            return None
+        dialog = ExportAllDialog(self.ctx, self.backups, self)
+        dialog.open()
+        return dialog
+
     # --- account and sync ----------------------------------------------------------------------
     def begin_data_switch(self, label: str) -> None:
         """desktop.data_switch: stop the pages and show `label` until the new database is open."""
+        self.backups.stop()
         self._stop_pages()
         self._remove_pages()
         if self.sync_panel is not None:

@@ -21,10 +21,10 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 
 from local_schema.migrations import SchemaTooNew
-from local_schema.prepare import BUSY_TIMEOUT_MS, KEEP_BACKUPS, prepare_file
+from local_schema.prepare import BUSY_TIMEOUT_MS, prepare_file
 from local_schema.safety import DatabaseCorrupt, restrict_modes
 
-__all__ = ["BUSY_TIMEOUT_MS", "KEEP_BACKUPS", "ChangeListener", "ChangedTables", "DatabaseCorrupt",
+__all__ = ["BUSY_TIMEOUT_MS", "ChangeListener", "ChangedTables", "DatabaseCorrupt",
            "LocalDatabase", "SchemaTooNew", "open_database"]
 
 log = logging.getLogger(__name__)

@@ -68,6 +68,23 @@ def database_path(data_dir: Path, account_id: str | None = None) -> Path:
     return _private_dir(data_dir / ACCOUNTS_DIR, ours=True) / f"{account_id.lower()}.sqlite3"
 
 
+def data_dir_of(database: Path) -> Path:
+    """The data dir a database file belongs to (the inverse of `database_path`): the folder holding
+    `local.sqlite3`, or the one above `accounts/`."""
+    database = Path(database)
+    if database.parent.name == ACCOUNTS_DIR and account_of(database) is not None:
+        return database.parent.parent
+    return database.parent
+
+
+def account_of(database: Path) -> str | None:
+    """The account id of an account's database (`accounts/<account_id>.sqlite3`), else None."""
+    database = Path(database)
+    if database.parent.name == ACCOUNTS_DIR and _ACCOUNT_ID.match(database.stem):
+        return database.stem.lower()
+    return None
+
+
 def attachments_dir(database: Path) -> Path:
     """Where the attachments' bytes of one database live: `<stem>.files/` beside the database file
     (`local.files/`, `accounts/<account_id>.files/`), content-addressed inside. Beside it, not shared

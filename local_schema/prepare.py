@@ -1,4 +1,5 @@
-"""Getting a database file ready to open: integrity check, backup, migrations (plain sqlite3).
+"""Getting a database file ready to open: an interrupted restore undone, integrity check, a "before
+migration" archive, migrations (plain sqlite3).
 
 Kept apart from `database` (SQLAlchemy) so that a caller needing only a quick look at a prepared file —
 `mirari sync` with nothing to do — never pays for importing SQLAlchemy.
@@ -14,18 +15,49 @@ from local_schema import migrations
 from local_schema.migrations import SchemaTooNew, user_version
 from local_schema.safety import (
     DatabaseCorrupt,
-    backup_database,
     backups_of,
     create_private_file,
     integrity_problems,
-    prune_backups,
     read_only_uri,
 )
 
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5000
-KEEP_BACKUPS = 5  # pre-migration copies kept per database file, newest first
+RESTORE_MARKER = ".restore.json"  # = local_schema.backup.restore.MARKER_SUFFIX (a test keeps them equal)
+
+
+def _undo_interrupted_restore(path: Path) -> None:
+    """A restore killed half-way left its marker: put the database back as it was (the backup module is
+    imported only then, so an ordinary open does not pay for it)."""
+    if Path(f"{path}{RESTORE_MARKER}").exists():
+        from local_schema.backup.restore import undo_interrupted_restore
+
+        undo_interrupted_restore(path)
+
+
+def _archive_before_migrating(conn: sqlite3.Connection, path: Path, current: int) -> Path:
+    """A "before migration" archive of the file (local_schema.backup) in the backups folder chosen in
+    Settings, else the default one; without it, no migration runs."""
+    from local_schema import paths
+    from local_schema.backup.archive import create_archive
+    from local_schema.backup.settings import backups_dir, default_backups_dir
+
+    data_dir = paths.data_dir_of(path)
+    account = paths.account_of(path)
+    chosen, default = backups_dir(data_dir), default_backups_dir(data_dir)
+    for folder in dict.fromkeys((chosen, default)):
+        try:
+            archive = create_archive(path, folder, kind="before migration", source=conn,
+                                     account={"id": account, "email": None} if account else None)
+        except OSError as exc:
+            if folder == default:
+                raise
+            log.warning("cannot write to the backups folder %s (%s): using %s", folder, exc, default)
+            continue
+        log.info("backed up %s (schema v%d) to %s before migrating", path, current, archive.path)
+        return archive.path
+    raise AssertionError("unreachable")
 
 
 def _has_content(conn: sqlite3.Connection) -> bool:
@@ -57,6 +89,7 @@ def prepare_file(path: Path, *, thorough: bool = True) -> None:
     `thorough=False`: quick_check instead of integrity_check (see safety.integrity_problems), for a
     command that opens the file again and again (`mirari sync` from a timer); the app's start keeps the
     full check."""
+    _undo_interrupted_restore(path)
     create_private_file(path)
     _check_integrity(path, thorough)
     conn = sqlite3.connect(path, isolation_level=None)
@@ -71,16 +104,8 @@ def prepare_file(path: Path, *, thorough: bool = True) -> None:
             )
         if current < migrations.LATEST_VERSION:
             if _has_content(conn):
-                backup = backup_database(conn, path, current)
-                log.info(
-                    "backed up %s to %s before migrating v%d -> v%d",
-                    path,
-                    backup,
-                    current,
-                    migrations.LATEST_VERSION,
-                )
+                _archive_before_migrating(conn, path, current)
             migrations.migrate(conn)
-            prune_backups(path, keep=KEEP_BACKUPS)
         # Only a crash between flag and commit could leave it set; a committed '1' is repaired here.
         conn.execute("UPDATE sync_meta SET value = '0' WHERE key = 'capture_suppressed' AND value <> '0'")
     finally:

@@ -1,8 +1,9 @@
-"""Keeping the local database file safe: private file modes, integrity check, backups, recovery.
+"""Keeping the local database file safe: private file modes, integrity check, recovery.
 
-Backups are made with SQLite's online backup API (a plain file copy of a WAL database can miss
-committed pages still in the -wal file) and are named `<name>.<UTC stamp>.v<N>.bak`, N being the schema
-version the copy holds. A damaged file is never deleted: recovery moves it (and its -wal/-shm) aside.
+Backups are `.mirari-backup` archives in the backups folder (local_schema.backup: made with SQLite's
+online backup API, since a plain file copy of a WAL database can miss committed pages still in the -wal
+file). Older versions left `<name>.<UTC stamp>.v<N>.bak` copies beside the database; recovery still
+uses them. A damaged file is never deleted: recovery moves it (and its -wal/-shm) aside.
 """
 
 from __future__ import annotations
@@ -86,10 +87,31 @@ def integrity_problems(conn: sqlite3.Connection, thorough: bool = True) -> str |
     return "; ".join(rows[:5]) + (" …" if len(rows) > 5 else "")
 
 
+def _stamp_of(backup: Path) -> str:
+    """The UTC stamp in a backup's name (`<name>.<stamp>.v<N>.bak`, `<stem>.<stamp>.<kind>.mirari-backup`)."""
+    parts = backup.name.split(".")
+    return next((p for p in parts if len(p) >= 16 and p[8:9] == "T" and p.endswith("Z")), "")
+
+
 def backups_of(path: Path) -> list[Path]:
-    """The backups of `path`, newest first (the stamp in the name sorts chronologically)."""
+    """The backups of `path`, newest first: its archives in the backups folder (local_schema.backup) and
+    the `.bak` copies older versions left beside it."""
     path = Path(path)
-    return sorted(path.parent.glob(f"{path.name}.*.v*.bak"), reverse=True)
+    found = list(path.parent.glob(f"{path.name}.*.v*.bak"))
+    try:
+        from local_schema import paths
+        from local_schema.backup.archive import SUFFIX, parse_name
+        from local_schema.backup.settings import backups_dir, default_backups_dir
+
+        data_dir = paths.data_dir_of(path)
+        for folder in dict.fromkeys((backups_dir(data_dir), default_backups_dir(data_dir))):
+            for archive in folder.glob(f"{path.stem}.*{SUFFIX}"):
+                parsed = parse_name(archive.name)
+                if parsed is not None and parsed[0] == path.stem:
+                    found.append(archive)
+    except OSError:  # an unreachable backups folder (a drive not plugged in): the copies beside it remain
+        pass
+    return sorted(found, key=_stamp_of, reverse=True)
 
 
 def _copy_with_backup_api(source: sqlite3.Connection, destination: Path) -> None:
@@ -99,27 +121,11 @@ def _copy_with_backup_api(source: sqlite3.Connection, destination: Path) -> None
     target = sqlite3.connect(partial)
     try:
         source.backup(target)
-        # A standalone copy: rollback journal, so the .bak is one self-contained file.
+        # A standalone copy: rollback journal, so the file is self-contained.
         target.execute("PRAGMA journal_mode = DELETE")
     finally:
         target.close()
-    replace(partial, destination)  # atomic: a crash never leaves a half-written .bak behind
-
-
-def backup_database(conn: sqlite3.Connection, path: Path, version: int) -> Path:
-    """Write `<name>.<UTC stamp>.v<version>.bak` next to `path` from the open connection; return its path."""
-    path = Path(path)
-    destination = path.with_name(f"{path.name}.{utc_stamp()}.v{version}.bak")
-    _copy_with_backup_api(conn, destination)
-    return destination
-
-
-def prune_backups(path: Path, keep: int = 5) -> list[Path]:
-    """Delete all but the `keep` newest backups of `path` (each is a full copy); return what was removed."""
-    removed = backups_of(path)[keep:]
-    for old in removed:
-        old.unlink(missing_ok=True)
-    return removed
+    replace(partial, destination)  # atomic: a crash never leaves a half-written file behind
 
 
 def read_only_uri(path: Path) -> str:
@@ -140,7 +146,8 @@ def _sound(candidate: Path) -> bool:
 
 
 def recover_database(path: Path) -> RecoveryResult:
-    """Move a damaged database (and its -wal/-shm) aside and restore the newest sound backup, if any.
+    """Move a damaged database (and its -wal/-shm) aside and restore the newest sound backup, if any:
+    an archive (verified in full) or an older version's `.bak` copy.
 
     Without a sound backup the path is left empty, so the next `open_database` starts a fresh database.
     The damaged file is kept as `<name>.<UTC stamp>.corrupt` for manual rescue.
@@ -157,12 +164,29 @@ def recover_database(path: Path) -> RecoveryResult:
             # A stale -wal next to a different main file would be replayed into it: never leave one.
             replace(sidecar, Path(f"{moved or path.with_name(f'{path.name}.{stamp}.corrupt')}{suffix}"))
     for backup in backups_of(path):
-        if not _sound(backup):
-            continue
-        source = sqlite3.connect(read_only_uri(backup), uri=True)
-        try:
-            _copy_with_backup_api(source, path)
-        finally:
-            source.close()
-        return RecoveryResult(moved_aside=moved, restored_from=backup)
+        if backup.name.endswith(".bak"):
+            if not _sound(backup):
+                continue
+            source = sqlite3.connect(read_only_uri(backup), uri=True)
+            try:
+                _copy_with_backup_api(source, path)
+            finally:
+                source.close()
+            return RecoveryResult(moved_aside=moved, restored_from=backup)
+        if _restore_archive(backup, path):
+            return RecoveryResult(moved_aside=moved, restored_from=backup)
     return RecoveryResult(moved_aside=moved, restored_from=None)
+
+
+def _restore_archive(archive: Path, path: Path) -> bool:
+    """Put the archive's database at `path` (empty: the damaged file was moved aside) and add its
+    attachments where missing. False if the archive is not sound or too new (the next one is tried)."""
+    from local_schema.backup.archive import ArchiveProblem
+    from local_schema.backup.restore import stage
+
+    try:
+        staged = stage(archive, path)
+        staged.commit(merge_files=True)
+    except (ArchiveProblem, OSError, sqlite3.Error):
+        return False
+    return True

@@ -10,6 +10,7 @@ import contextlib
 import json
 from dataclasses import dataclass
 
+from sync import restored
 from sync.dbutil import quote, table_info, write_tx
 from sync.errors import SyncError
 
@@ -51,9 +52,16 @@ def _entry(conn, op_seq: int) -> tuple[str, str]:
 
 
 def retry(db, op_seq: int) -> int:
-    """Put every parked op of that row back in the queue (in its original order). Returns how many."""
+    """Put every parked op of that row back in the queue (in its original order). Returns how many.
+    A change held from a restored backup (sync.restored) is written again from the backup's version."""
     with write_tx(db) as conn:
         table, row_id = _entry(conn, op_seq)
+        kind, changed, details = conn.exec_driver_sql(
+            "SELECT kind, changed_columns, details FROM sync_parked WHERE op_seq = ?", (op_seq,)).fetchone()
+        if restored.is_restored(details):
+            restored.retry_restored(conn, table, row_id, kind, changed, details, db.applying_remote)
+            conn.exec_driver_sql("DELETE FROM sync_parked WHERE op_seq = ?", (op_seq,))
+            return 1
         exists = conn.exec_driver_sql(f"SELECT 1 FROM {quote(table)} WHERE id = ?", (row_id,)).fetchone()
         kinds = {k for (k,) in conn.exec_driver_sql(
             "SELECT kind FROM sync_outbox WHERE table_name = ? AND row_id = ? AND state = 'parked'", (table, row_id))}
@@ -162,12 +170,16 @@ def attempted_write(db, change: ParkedChange) -> dict:
     row (an insert), nothing (a delete); the snapshot when the row was removed by a delete elsewhere."""
     if change.kind == "delete":
         return {}
-    if change.snapshot is not None:
-        return dict(change.snapshot)
     info = table_info(change.table)
     with db.engine.connect() as conn:
         changed = conn.exec_driver_sql(
             "SELECT changed_columns FROM sync_parked WHERE op_seq = ?", (change.op_seq,)).scalar()
+    if change.snapshot is not None:
+        if change.code == restored.RESTORED_CODE and change.kind == "update" and changed:
+            with contextlib.suppress(ValueError):  # the backup's values of the columns it had changed
+                return {c: change.snapshot.get(c) for c in ["id", *json.loads(changed)] if c in change.snapshot}
+        return dict(change.snapshot)
+    with db.engine.connect() as conn:
         columns = list(info.client)
         if change.kind == "update" and changed:
             with contextlib.suppress(ValueError):

@@ -46,3 +46,16 @@ def test_headless_packages_import_without_qt_loaded():
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_each_layer_imports_only_the_layers_below_it():
+    """desktop -> agent -> sync -> local_schema: local_schema (backups included) knows nothing of sync or
+    agent, and sync nothing of agent."""
+    above = {"local_schema": {"sync", "agent", "desktop"}, "sync": {"agent", "desktop"}}
+    offenders = [
+        str(path.relative_to(ROOT))
+        for package, forbidden in above.items()
+        for path in (ROOT / package).rglob("*.py")
+        if forbidden & _imports(path)  # ast.walk: imports inside functions count too
+    ]
+    assert offenders == [], f"these modules import a layer above their own: {offenders}"

@@ -76,6 +76,16 @@ def _s(count: int) -> str:
     return "" if count == 1 else "s"
 
 
+def _back_up_first(db: LocalDatabase, ctx: JobContext) -> None:
+    """An archive of the database before anything is written (docs/backup.md: before every import), once
+    the first conversation has been read, so a file that is no export is refused without one."""
+    from agent.backup.service import create_backup
+    from local_schema.paths import data_dir_of
+
+    ctx.progress(0, 0, "Backing up before the import…")
+    create_backup(data_dir_of(db.path), kind="before import", database=db.path, check=ctx.check)
+
+
 def import_export(db: LocalDatabase, path: str | Path, source: str, ctx: JobContext, *,
                   account_id: str | None = None, summary: ImportSummary | None = None) -> ImportSummary:
     """Import every conversation of the export at `path` (ZIP or JSON) from `source` (chatgpt|claude)."""
@@ -84,6 +94,7 @@ def import_export(db: LocalDatabase, path: str | Path, source: str, ctx: JobCont
     path = Path(path)
     summary = summary if summary is not None else ImportSummary(source, path.name)
     convert = CONVERTERS[source]
+    backed_up = False
     with ExportFile(path) as export:
         total = export.total_bytes
         ctx.progress(0, total, "Reading the export…")
@@ -94,6 +105,9 @@ def import_export(db: LocalDatabase, path: str | Path, source: str, ctx: JobCont
                 try:
                     thread = convert(conversation, position)
                     del conversation  # the parsed JSON is no longer needed while the rows are written
+                    if not backed_up:
+                        _back_up_first(db, ctx)
+                        backed_up = True
                     outcome = write_thread(db, thread, account_id, position)
                 except ImportFailed as exc:
                     raise ImportFailed(f"{export.reader.part.name}: {exc}") from exc

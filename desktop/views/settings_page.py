@@ -1,6 +1,6 @@
 """Settings: where the data lives, where API keys are kept (with the explicit no-keychain fallback),
-the theme, and the snippet that lets other apps use this memory (MCP). Passphrase work (scrypt) runs in
-an Op, like everything slow."""
+the theme, the snippet that lets other apps use this memory (MCP), and backups
+(desktop.views.backups_card). Passphrase work (scrypt) runs in an Op, like everything slow."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -42,7 +43,13 @@ class SettingsPage(QWidget):
     def __init__(self, ctx):
         super().__init__()
         self.ctx = ctx
-        outer = QVBoxLayout(self)
+        page = QVBoxLayout(self)
+        page.setContentsMargins(0, 0, 0, 0)
+        scroll = QScrollArea(frameShape=QFrame.Shape.NoFrame, widgetResizable=True)
+        page.addWidget(scroll)
+        content = QWidget()
+        scroll.setWidget(content)
+        outer = QVBoxLayout(content)
         outer.setContentsMargins(22, 14, 22, 14)
         outer.setSpacing(14)
         outer.addWidget(Label("Settings", objectName="PageTitle"))
@@ -54,7 +61,7 @@ class SettingsPage(QWidget):
         self.data_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         col.addWidget(self.data_label)
         note = Label(f"Database: {db_path}. Change it with --data-dir or MIRARI_DATA_DIR; "
-                     "a backup copy is made before every schema upgrade.", objectName="Muted")
+                     "backups: below (one is made before every schema upgrade).", objectName="Muted")
         note.setWordWrap(True)
         col.addWidget(note)
         from agent.logging_setup import current_log_file
@@ -122,6 +129,14 @@ class SettingsPage(QWidget):
         col.addLayout(row)
         outer.addWidget(card)
         outer.addWidget(self._mcp_card())
+
+        # --- backups ---
+        self.backups = None
+        if ctx.backups is not None:
+            from desktop.views.backups_card import BackupsCard
+
+            self.backups = BackupsCard(ctx, ctx.backups)
+            outer.addWidget(self.backups)
         outer.addStretch(1)
         self.show_key_status()
         # The start-up prompt and the sign-in dialog unlock or choose the store too.

@@ -28,6 +28,7 @@ from desktop.bus import bus
 from desktop.ops import Op
 from desktop.safe_text import Label, message_box, tip
 from desktop.widgets.sync_footer import chip_text
+from sync.restored import RESTORED_CODE
 
 VALUE_CHARS = 300  # a long message is shown shortened; the row itself is untouched
 
@@ -228,7 +229,11 @@ class SyncPanel(QDialog):
             return
         change, values = self.refused[row]
         code = f" [{change.code}]" if change.code else ""
-        self._set_reason(f"The server said: {change.message or 'no reason given'}{code}", refusal=True)
+        if change.code == RESTORED_CODE:  # held by a restore, not refused by the server (sync.restored)
+            self._set_reason("Held: this change was waiting in a restored backup. Retry sends the backup's "
+                             "version (below); Discard keeps the server's.", refusal=True)
+        else:
+            self._set_reason(f"The server said: {change.message or 'no reason given'}{code}", refusal=True)
         self.attempt_view.setPlainText(f"{change.kind} of {change.table} row {change.row_id}, refused "
                                        f"{change.parked_at[:19].replace('T', ' ')} UTC\n\n" + describe_row(values))
 

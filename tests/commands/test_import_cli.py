@@ -128,3 +128,13 @@ def test_threads_show_the_imported_tree_on_the_current_node_chain(mirari):
     first = next(m for m in every if m["content"] == "Plan three days in Lisbon.")
     assert (first["parent_id"], first["siblings"], first["sibling_index"]) == (None, 2, 1)
     assert {m["model"] for m in every if m["role"] == "assistant"} == {"gpt-4", "gpt-4o", "o1"}
+
+
+def test_an_import_is_backed_up_first_and_a_file_that_is_no_export_is_not(mirari):
+    """Issue 25: an archive before every import, so a wrong import is one restore away."""
+    refused = mirari("import", "chatgpt", str(FIXTURES / "not_an_export.json"))
+    assert refused.code != 0
+    assert json.loads(mirari("backup", "list", "--json").out) == []  # refused before anything was backed up
+    assert mirari("import", "claude", str(FIXTURES / "claude_conversations.json")).code == 0
+    kinds = [entry["kind"] for entry in json.loads(mirari("backup", "list", "--json").out)]
+    assert kinds == ["before import"]

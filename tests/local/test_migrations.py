@@ -7,7 +7,8 @@ import sqlite3
 import pytest
 from sqlmodel import select
 
-from local_schema import database, migrations
+from local_schema import migrations
+from local_schema.backup.verify import read_manifest, verify_archive
 from local_schema.database import SchemaTooNew, open_database
 from local_schema.migrations import LATEST_VERSION, Migration, MigrationError, migrate
 from local_schema.models import AgentConnection, ConnectionCheck, Conversation, Message, MirrorReport
@@ -19,6 +20,12 @@ from tests.portable import mode_of, shown_mode
 CONN_ID = "0b7f5c2e-3f6a-4d1e-9a53-6c1d2e3f4a5b"
 CONV_ID = "1c8a6d3f-4a7b-4e2f-8b64-7d2e3f4a5b6c"
 STAMP = "2024-05-01T12:00:00.123456+00:00"
+
+
+def _unpacked(archive, target):
+    """The database snapshot of an archive, written to `target` (checked on the way)."""
+    assert verify_archive(archive, database_to=target).sound
+    return target
 
 
 def make_v1_file(path) -> None:
@@ -76,10 +83,15 @@ def test_v1_file_upgrades_with_data_intact_and_a_backup(db_path):
     assert raw.execute("PRAGMA user_version").fetchone()[0] == LATEST_VERSION
     assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     raw.close()
+    # A "before migration" archive in the data dir's backups folder, sound, holding the v1 file.
     (backup,) = backups_of(db_path)
-    assert backup.name.startswith("local.sqlite3.") and backup.name.endswith(".v1.bak")
+    assert backup.parent == db_path.parent / "backups"
+    assert backup.name.startswith("local.") and backup.name.endswith(".before-migration.mirari-backup")
     assert mode_of(backup) == shown_mode(0o600)
-    copy = sqlite3.connect(backup)
+    verification = verify_archive(backup)
+    assert verification.sound, verification.problems
+    assert verification.manifest["kind"] == "before migration" and verification.manifest["schema_version"] == 1
+    copy = sqlite3.connect(_unpacked(backup, db_path.parent / "unpacked.sqlite3"))
     try:
         assert copy.execute("PRAGMA user_version").fetchone()[0] == 1
         assert copy.execute("SELECT count(*) FROM messages").fetchone()[0] == 2
@@ -102,7 +114,7 @@ def test_backup_includes_changes_still_in_the_wal(db_path):
     finally:
         writer.close()
     (backup,) = backups_of(db_path)
-    copy = sqlite3.connect(backup)
+    copy = sqlite3.connect(_unpacked(backup, db_path.parent / "unpacked.sqlite3"))
     try:
         assert copy.execute("SELECT title FROM tasks").fetchall() == [("only in the wal",)]
     finally:
@@ -130,7 +142,7 @@ def test_failed_migration_leaves_the_previous_version_and_the_data(db_path, monk
         assert raw.execute("SELECT count(*) FROM messages").fetchone()[0] == 2
     finally:
         raw.close()
-    assert [b.name.rsplit(".", 2)[-2] for b in backups_of(db_path)] == [f"v{current}", "v1"]
+    assert [read_manifest(b)["schema_version"] for b in backups_of(db_path)] == [current, 1]
 
 
 def test_a_file_from_a_newer_mirari_is_refused_untouched(db_path):
@@ -144,15 +156,13 @@ def test_a_file_from_a_newer_mirari_is_refused_untouched(db_path):
     assert db_path.read_bytes() == before
 
 
-def test_only_the_newest_backups_are_kept(db_path):
+def test_copies_older_versions_left_beside_the_file_still_count_as_backups(db_path):
     make_v1_file(db_path)
-    for i in range(7):  # older copies from earlier upgrades
-        db_path.with_name(f"{db_path.name}.2020010{i}T000000000000Z.v1.bak").write_bytes(b"old copy")
+    legacy = db_path.with_name(f"{db_path.name}.20200101T000000000000Z.v1.bak")
+    legacy.write_bytes(b"an older version's copy")
     open_database(db_path).close()
-    kept = backups_of(db_path)
-    assert len(kept) == database.KEEP_BACKUPS
-    assert kept[0].read_bytes() != b"old copy"  # the one just made is among them, first
-    assert [b.name[len("local.sqlite3.") :][:9] for b in kept[1:]] == [f"2020010{i}T" for i in (6, 5, 4, 3)]
+    archive, older = backups_of(db_path)  # newest first, whatever their kind
+    assert archive.name.endswith(".before-migration.mirari-backup") and older == legacy
 
 
 def test_v5_gives_old_mirror_reports_the_review_columns_and_captures_them(db_path):

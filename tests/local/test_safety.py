@@ -82,6 +82,7 @@ def test_recovery_restores_the_newest_sound_backup(db_path):
     _fill(db)
     db.close()
     (good_backup,) = backups_of(db_path)
+    assert good_backup.name.endswith(".before-migration.mirari-backup")  # the migration's archive
     # A newer backup that is itself damaged must be skipped.
     bad_backup = db_path.with_name(f"{db_path.name}.29991231T000000000000Z.v2.bak")
     bad_backup.write_bytes(b"\0" * 8192)
