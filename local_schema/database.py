@@ -70,10 +70,9 @@ def _configure(dbapi_conn: sqlite3.Connection) -> None:
     dbapi_conn.execute("PRAGMA recursive_triggers = ON")
 
 
-def _on_connect(dbapi_conn: sqlite3.Connection, record) -> None:
+def _on_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
     dbapi_conn.isolation_level = None  # the driver emits no BEGIN; _on_begin does
     _configure(dbapi_conn)
-    write_tracking.install(dbapi_conn, record.info)
 
 
 def _on_checkout(dbapi_conn: sqlite3.Connection, _record: object, _proxy: object) -> None:
@@ -250,7 +249,8 @@ def open_database(path: str | Path, *, prepared: bool = False) -> LocalDatabase:
         # data dir as URL syntax and open a different file than the one just checked and migrated.
         URL.create("sqlite", database=str(path)),
         connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000,
-                      "cached_statements": write_tracking.STATEMENT_CACHE},
+                      "cached_statements": write_tracking.STATEMENT_CACHE,
+                      "factory": write_tracking.TrackedConnection},  # knows which tables each statement writes
         # The connection used last is handed out next: its page cache is warm, and the others' caches stay
         # small (each connection has its own; rotating through the pool filled every one of them).
         pool_use_lifo=True,

@@ -13,8 +13,8 @@ tracker therefore remembers, per connection, the tables of each statement text i
 in an LRU at least as large as Python's own cache and used in the same order: a statement Python still
 has cached is always one the tracker still knows.
 
-One tracker per pooled connection (in the pool record's `info`): the engine events call `before` and
-`after` around each statement; `LocalDatabase.write()` attaches a set (the *sink*) that collects what
+One tracker per connection (`TrackedConnection.tracker`, the sqlite3 connection class the engine
+opens): the engine events call `before` and `after` around each statement; `LocalDatabase.write()` attaches a set (the *sink*) that collects what
 its transaction wrote, from BEGIN until COMMIT or ROLLBACK. Writes made while change capture is
 suppressed (`applying_remote`: what a sync cycle applies) are rows from elsewhere, not local changes:
 they are not collected (the sync engine announces them itself).
@@ -33,7 +33,6 @@ log = logging.getLogger(__name__)
 
 STATEMENT_CACHE = 128  # Python's sqlite3 default, passed explicitly so the mirror below can match it
 _KNOWN = 2 * STATEMENT_CACHE
-INFO_KEY = "mirari_write_tracker"
 _WRITES = frozenset({sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE})
 # Only for a statement Python re-used without the tracker having seen it prepared (run on the raw
 # driver connection first, e.g. by sync): its target tables from the text, without cascades.
@@ -97,25 +96,28 @@ class WriteTracker:
             self.sink.update(tables)
 
 
-def install(dbapi_conn: sqlite3.Connection, info: dict) -> None:
-    """Give a new pooled connection its tracker (engine "connect" event)."""
-    tracker = WriteTracker()
-    info[INFO_KEY] = tracker
-    dbapi_conn.set_authorizer(tracker.authorize)
+class TrackedConnection(sqlite3.Connection):
+    """A sqlite3 connection that carries its tracker (passed to sqlite3.connect as `factory`): reaching
+    it from the statement hooks through the cursor costs one attribute read."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.tracker = WriteTracker()
+        self.set_authorizer(self.tracker.authorize)
 
 
 def tracker_of(conn) -> WriteTracker | None:
-    """The tracker of a SQLAlchemy Connection's pooled DBAPI connection (None for a foreign engine)."""
-    return conn.info.get(INFO_KEY)
+    """The tracker under a SQLAlchemy Connection (None for a connection not opened as TrackedConnection)."""
+    return getattr(conn.connection.driver_connection, "tracker", None)
 
 
-def before_cursor_execute(conn, _cursor, statement, _parameters, _context, _executemany) -> None:
-    tracker = conn.info.get(INFO_KEY)
+def before_cursor_execute(_conn, cursor, statement, _parameters, _context, _executemany) -> None:
+    tracker = getattr(cursor.connection, "tracker", None)
     if tracker is not None:
         tracker.before(statement)
 
 
-def after_cursor_execute(conn, _cursor, _statement, _parameters, _context, _executemany) -> None:
-    tracker = conn.info.get(INFO_KEY)
+def after_cursor_execute(_conn, cursor, _statement, _parameters, _context, _executemany) -> None:
+    tracker = getattr(cursor.connection, "tracker", None)
     if tracker is not None:
         tracker.after()
