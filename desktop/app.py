@@ -68,6 +68,7 @@ def open_data(ctx: AppContext) -> None:
 def build_window(data_dir: Path, secrets=None):
     """The main window for `data_dir`; the database starts opening at once. Returns the window."""
     from desktop import theme
+    from desktop.background import settle_heap
     from desktop.main_window import MainWindow
     from desktop.ops import Op
 
@@ -83,6 +84,7 @@ def build_window(data_dir: Path, secrets=None):
             window.update()
 
     app.styleHints().colorSchemeChanged.connect(follow_os)
+    window.ready.connect(settle_heap)  # start-up is over: see desktop.background.settle_heap
     Op(window, lambda: open_data(ctx), "Opening the database").success(
         lambda _r: window.database_ready()
     ).failure(window.database_failed).run()  # the exception itself: a damaged file offers Recover
