@@ -84,7 +84,7 @@ def write_path(workdir: Path, reps: int = 20) -> None:
                 started = time.thread_time()
                 runs[kind][name]()
                 times.setdefault((kind, name), []).append(time.thread_time() - started)
-    print("write tracking, CPU ms (median of %d, interleaved):" % reps)
+    print(f"write tracking, CPU ms (median of {reps}, interleaved):")
     for name in runs["tracked"]:
         before = statistics.median(times[("untracked", name)]) * 1000
         after = statistics.median(times[("tracked", name)]) * 1000

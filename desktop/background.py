@@ -74,11 +74,13 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Outcome(Generic[T]):
-    """How a piece of background work ended, and what it wrote."""
+    """How a piece of background work ended, and what it wrote (`changes`: all of it; `unannounced`: the
+    part not announced yet — the same, unless the work announced some as it went)."""
 
     result: T | None = None
     error: BaseException | None = None
     changes: ChangedTables = field(default_factory=ChangedTables)
+    unannounced: ChangedTables = field(default_factory=ChangedTables)
 
 
 def run_guarded(fn: Callable[[], T], then: Callable[[Outcome[T]], None]) -> None:
@@ -89,7 +91,7 @@ def run_guarded(fn: Callable[[], T], then: Callable[[Outcome[T]], None]) -> None
         except BaseException as exc:  # noqa: BLE001 - every failure must reach the UI, never vanish in a thread
             exc.__traceback_text__ = traceback.format_exc()  # type: ignore[attr-defined]
             outcome = Outcome(error=exc)
-    ended = Outcome(outcome.result, outcome.error, collected.changes())
+    ended = Outcome(outcome.result, outcome.error, collected.changes(), collected.take_fresh())
     post(lambda: then(ended))
 
 
@@ -162,6 +164,11 @@ class Work:
     def parent_alive(self) -> bool:
         return alive(self._parent)
 
+    def announce(self, tables: ChangedTables) -> None:
+        """Broadcast what this work wrote (UI thread)."""
+        if tables:
+            bus.changed.emit(tables, self.initiator)
+
     def _begin(self) -> None:
         track(self, self.kind)
 
@@ -169,8 +176,7 @@ class Work:
         """On the UI thread, once: stop counting it, announce what it wrote, then tell whoever waits."""
         self.outcome = outcome
         untrack(self, self.kind)
-        if outcome.changes:
-            bus.changed.emit(outcome.changes, self.initiator)
+        self.announce(outcome.unannounced)
         stopped = self._stopped_by(outcome)
         if not stopped and outcome.error is not None:
             self._log.warning("%s failed: %s", self.label, getattr(outcome.error, "__traceback_text__", outcome.error))

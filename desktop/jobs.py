@@ -8,7 +8,8 @@ Jobs are queued and run one at a time on a thread of their own (they mostly wait
 running two at once would only split the endpoint between them); each reports progress and can be
 cancelled, queued or running. Everything a job emits arrives on the UI thread. When a job ends — done,
 failed or cancelled — the tables its writes committed are broadcast once on the change bus (initiator:
-the one given to `submit`, else None). Short work (a query, a save) keeps using `desktop.ops.Op`;
+the one given to `submit`, else None); `announce_progress=True` also announces, at each progress
+report, what it has committed since the last one. Short work (a query, a save) keeps using `desktop.ops.Op`;
 streams of the Console are not jobs. The thread hops are desktop/background.py's.
 """
 
@@ -19,10 +20,12 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from agent.jobs import JobCancelled, JobContext
 from desktop.background import JOB, Outcome, Work, alive, post, run_guarded
+from local_schema import changes
+from local_schema.changes import ChangedTables
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +46,10 @@ class Job(QObject, Work):
     _log = log
 
     def __init__(self, label: str, fn: Callable[[JobContext], Any], parent: QObject | None = None,
-                 initiator: object = None):
+                 initiator: object = None, announce_progress: bool = False):
         QObject.__init__(self, parent)
         self._init_work(None, label, initiator)
+        self.announce_progress = announce_progress
         self.id = next(_ids)
         self.fn = fn
         self.state = QUEUED
@@ -56,10 +60,13 @@ class Job(QObject, Work):
         self._runner: JobRunner | None = None
 
     def _progress_from_worker(self, done: int, total: int, text: str) -> None:  # the job's thread
-        post(lambda: self._on_progress(done, total, text))
+        collector = changes.current() if self.announce_progress else None
+        fresh = collector.take_fresh() if collector is not None else None
+        post(lambda: self._on_progress(done, total, text, fresh))
 
-    @Slot(int, int, str)
-    def _on_progress(self, done: int, total: int, text: str) -> None:
+    def _on_progress(self, done: int, total: int, text: str, fresh: ChangedTables | None = None) -> None:
+        if fresh:
+            self.announce(fresh)  # what the job has committed so far (announce_progress)
         if alive(self) and self.state == RUNNING:
             self.progress_value = (done, total, text)
             self.progressed.emit(done, total, text)
@@ -117,8 +124,12 @@ class JobRunner(QObject):
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(1)
 
-    def submit(self, label: str, fn: Callable[[JobContext], Any], initiator: object = None) -> Job:
-        job = Job(label, fn, self, initiator)
+    def submit(self, label: str, fn: Callable[[JobContext], Any], initiator: object = None,
+               announce_progress: bool = False) -> Job:
+        """Queue `fn(ctx)`. What it writes is broadcast (with `initiator`) once when it ends; with
+        `announce_progress`, also what it committed so far at each progress report (a dream's report
+        shows while it runs), and the rest when it ends."""
+        job = Job(label, fn, self, initiator, announce_progress)
         job._runner = self
         self.jobs.append(job)
         self._queue.append(job)

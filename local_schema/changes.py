@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-__all__ = ["INTERNAL", "ChangedTables", "Collector", "collect", "collecting", "is_internal", "record"]
+__all__ = ["INTERNAL", "ChangedTables", "Collector", "collect", "collecting", "current", "is_internal", "record"]
 
 # Bookkeeping tables written by triggers and by sync: never announced (nobody shows them as data).
 # messages_fts is the search index; FTS5 keeps it in shadow tables named messages_fts_<something>.
@@ -61,12 +61,21 @@ class Collector:
 
     def __init__(self) -> None:
         self._tables: set[str] = set()
+        self._fresh: set[str] = set()  # written since the last `take_fresh()`
 
     def add(self, tables: Iterable[str]) -> None:
         self._tables.update(tables)
+        self._fresh.update(tables)
 
     def changes(self) -> ChangedTables:
+        """Every table written while the collector was open."""
         return ChangedTables(self._tables)
+
+    def take_fresh(self) -> ChangedTables:
+        """The tables written since the last call (all of them the first time): for work that announces
+        what it wrote as it goes (a long job at each progress report), then the rest when it ends."""
+        fresh, self._fresh = self._fresh, set()
+        return ChangedTables(fresh)
 
     def __bool__(self) -> bool:
         return bool(self._tables)
@@ -96,6 +105,11 @@ def collect() -> Iterator[Collector]:
 def collecting() -> bool:
     """Is an operation collecting what this thread writes? (Then it announces it itself when it ends.)"""
     return _current.get() is not None
+
+
+def current() -> Collector | None:
+    """The innermost collector open on this thread, if any."""
+    return _current.get()
 
 
 def record(tables: Iterable[str]) -> None:

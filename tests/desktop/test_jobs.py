@@ -199,3 +199,36 @@ def test_a_queued_job_cancelled_before_it_ran_ends_without_a_broadcast(qtbot, he
     assert runner.wait_idle()
     assert stopped == [True] and first.state == DONE and queued.state == CANCELLED
     assert heard == []
+
+
+def test_a_job_can_announce_what_it_committed_at_each_progress_report(qtbot, db, heard):
+    """A dream runs for minutes: its page shows the report it has stored so far, then the rest."""
+    from local_schema.models import MemoryNode, Task
+
+    runner = JobRunner()
+    owner = object()
+    announced = threading.Event()
+
+    def work(ctx: JobContext):
+        _add(db, Task(title="the report, running"))
+        ctx.progress(1, 2, "half way")
+        assert announced.wait(10), "the first part was not announced while the job ran"
+        _add(db, MemoryNode(label="l", category="fact", strength=0.5, source="manual"))
+        _add(db, Task(title="the report, done"))
+        return "done"
+
+    def on_changed(tables, initiator):
+        if initiator is owner:
+            announced.set()
+
+    from desktop.bus import bus
+
+    bus.changed.connect(on_changed)
+    try:
+        job = runner.submit("dreaming", work, initiator=owner, announce_progress=True)
+        assert runner.wait_idle()
+    finally:
+        bus.changed.disconnect(on_changed)
+    assert job.state == DONE
+    assert heard == [({"tasks"}, owner), ({"memory_nodes", "tasks"}, owner)]
+    assert job.outcome.changes == {"tasks", "memory_nodes"}
