@@ -23,8 +23,9 @@ __all__ = ["INTERNAL", "ChangedTables", "Collector", "collect", "collecting", "c
 
 # Bookkeeping tables written by triggers and by sync: never announced (nobody shows them as data).
 # messages_fts is the search index; FTS5 keeps it in shadow tables named messages_fts_<something>.
+# memory_dedup_keys: the Atlas's duplicate index, kept by triggers on memory_nodes (local migration v10).
 INTERNAL = frozenset({"sync_outbox", "sync_meta", "sync_parked", "sync_quarantine", "sync_cursors",
-                      "message_counts", "messages_fts", "messages_fts_backlog"})
+                      "message_counts", "messages_fts", "messages_fts_backlog", "memory_dedup_keys"})
 
 
 def is_internal(table: str) -> bool:
