@@ -22,15 +22,17 @@ from contextvars import ContextVar
 __all__ = ["INTERNAL", "ChangedTables", "Collector", "collect", "collecting", "current", "is_internal", "record"]
 
 # Bookkeeping tables written by triggers and by sync: never announced (nobody shows them as data).
-# messages_fts is the search index; FTS5 keeps it in shadow tables named messages_fts_<something>.
-# memory_dedup_keys: the Atlas's duplicate index, kept by triggers on memory_nodes (local migration v10).
+# memory_dedup_keys: the Atlas's duplicate index, kept by triggers on memory_nodes (local migration v10);
+# attachment_uploads / attachment_removals: the attachment transfer queues, like the outbox (v13).
 INTERNAL = frozenset({"sync_outbox", "sync_meta", "sync_parked", "sync_quarantine", "sync_cursors",
-                      "message_counts", "messages_fts", "messages_fts_backlog", "memory_dedup_keys"})
+                      "message_counts", "messages_fts_backlog", "memory_dedup_keys",
+                      "attachment_uploads", "attachment_removals"})
 
 
 def is_internal(table: str) -> bool:
-    """True for the bookkeeping tables above, FTS5's shadow tables and SQLite's own (sqlite_*)."""
-    return table in INTERNAL or table.startswith(("messages_fts_", "sqlite_"))
+    """True for the bookkeeping tables above, for search indexes — an FTS5 table `<name>_fts` and the
+    shadow tables FTS5 keeps it in, `<name>_fts_data`, `_idx`, … — and for SQLite's own (sqlite_*)."""
+    return table in INTERNAL or table.startswith("sqlite_") or table.endswith("_fts") or "_fts_" in table
 
 
 class ChangedTables(frozenset):

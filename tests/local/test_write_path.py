@@ -250,3 +250,11 @@ def test_read_then_write_waits_for_another_writer_instead_of_failing(db):
     thread.join()
     with db.session() as session:
         assert session.get(Conversation, conversation.id).title == "other+mine"
+
+
+def test_what_counts_as_bookkeeping():
+    for table in ("sync_outbox", "message_counts", "messages_fts", "messages_fts_data", "messages_fts_backlog",
+                  "knowledge_fts", "knowledge_fts_idx", "sqlite_sequence", "attachment_uploads"):
+        assert changes.is_internal(table), table
+    for table in ("messages", "conversations", "memory_nodes", "connection_checks", "knowledge_chunks"):
+        assert not changes.is_internal(table), table
