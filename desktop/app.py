@@ -70,6 +70,7 @@ def build_window(data_dir: Path, secrets=None, app_lock=None):
     """The main window for `data_dir`; the database starts opening at once. Returns the window.
     `app_lock`: the data dir's app lock, already held (run_gui takes it before anything is shown)."""
     from desktop import theme
+    from desktop.background import settle_heap
     from desktop.main_window import MainWindow
     from desktop.ops import Op
 
@@ -85,6 +86,7 @@ def build_window(data_dir: Path, secrets=None, app_lock=None):
             window.update()
 
     app.styleHints().colorSchemeChanged.connect(follow_os)
+    window.ready.connect(settle_heap)  # start-up is over: see desktop.background.settle_heap
     Op(window, lambda: open_data(ctx), "Opening the database").success(
         lambda _r: window.database_ready()
     ).failure(window.database_failed).run()  # the exception itself: a damaged file offers Recover
