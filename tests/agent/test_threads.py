@@ -11,6 +11,7 @@ from agent.threads import (
 )
 from local_schema.models import Message
 from tests.agent.conftest import add_connection, add_message, ts
+from tests.cascades import delete_reaches
 
 
 def test_default_title():
@@ -70,4 +71,4 @@ def test_writers_tell_the_change_listeners(db):
     thread = new_thread(db)
     rename_thread(db, thread.id, "named")
     delete_thread(db, thread.id)
-    assert heard == [{"conversations"}, {"conversations"}, {"conversations", "messages"}]
+    assert heard == [{"conversations"}, {"conversations"}, delete_reaches("conversations")]

@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from local_schema import changes
 from local_schema.models import AgentConnection, ConnectionCheck, Conversation, MemoryNode, Message, Task
+from tests.cascades import delete_reaches
 
 
 def test_write_commits_and_tells_listeners_the_tables(db):
@@ -37,34 +38,11 @@ def test_write_rolls_back_everything_on_error_and_tells_nobody(db):
         assert session.exec(text("SELECT count(*) FROM conversations")).scalar() == 0
 
 
-def _delete_reaches(table: str) -> frozenset[str]:
-    """`table` and every table its rows' deletion writes through foreign keys, read from the models: ON
-    DELETE CASCADE children (and theirs), ON DELETE SET NULL children. So the tests below stay exact
-    when a later version adds a child table (attachments of messages, …)."""
-    from sqlmodel import SQLModel
-
-    import local_schema.models  # noqa: F401 - registers the tables
-
-    reached, todo = {table}, [table]
-    while todo:
-        parent = todo.pop()
-        for child in SQLModel.metadata.tables.values():
-            for fk in child.foreign_keys:
-                if fk.column.table.name != parent or child.name in reached:
-                    continue
-                if (fk.ondelete or "").upper() == "CASCADE":
-                    reached.add(child.name)
-                    todo.append(child.name)
-                elif (fk.ondelete or "").upper() == "SET NULL":
-                    reached.add(child.name)
-    return frozenset(t for t in reached if not changes.is_internal(t))
-
-
 def test_the_expected_cascades_are_read_from_the_models():
-    assert {"conversations", "messages"} <= _delete_reaches("conversations")
+    assert {"conversations", "messages"} <= delete_reaches("conversations")
     assert {"agent_connections", "connection_checks", "conversations", "tasks", "mirror_reports",
-            "dream_reports"} <= _delete_reaches("agent_connections")
-    assert "messages" not in _delete_reaches("agent_connections")  # SET NULL: the threads stay
+            "dream_reports"} <= delete_reaches("agent_connections")
+    assert "messages" not in delete_reaches("agent_connections")  # SET NULL: the threads stay
 
 
 def _listen(db) -> list[tuple[frozenset, str]]:
@@ -101,7 +79,7 @@ def test_the_same_statement_again_is_still_heard(db):
     for i in range(4):
         with db.write() as session:
             session.execute(statement, {"id": f"c{i}"})
-    assert heard == [(_delete_reaches("conversations"), "local")] * 4
+    assert heard == [(delete_reaches("conversations"), "local")] * 4
 
 
 def test_writes_on_a_second_pooled_connection_are_heard(db):
@@ -134,7 +112,7 @@ def test_deleting_a_connection_reports_the_rows_its_foreign_keys_cascade_to(db):
         session.delete(session.get(AgentConnection, connection.id))
     [(tables, origin)] = heard
     assert origin == "local"
-    assert tables == _delete_reaches("agent_connections")
+    assert tables == delete_reaches("agent_connections")
     with db.session() as session:
         assert session.exec(text("SELECT count(*) FROM connection_checks")).scalar() == 0
         assert session.exec(text("SELECT agent_connection_id FROM conversations")).scalar() is None
@@ -149,7 +127,7 @@ def test_deleting_a_thread_reports_its_messages(db):
     heard = _listen(db)
     with db.write() as session:
         session.execute(text("DELETE FROM conversations WHERE id = :id"), {"id": conversation.id})
-    assert heard == [(_delete_reaches("conversations"), "local")]
+    assert heard == [(delete_reaches("conversations"), "local")]
 
 
 def test_tables_written_by_triggers_for_bookkeeping_are_never_reported(db):
@@ -168,7 +146,7 @@ def test_tables_written_by_triggers_for_bookkeeping_are_never_reported(db):
     with db.session() as session:  # the triggers did run
         assert session.exec(text("SELECT count(*) FROM sync_outbox")).scalar() >= 3
     assert [tables for tables, _ in heard] == [frozenset({"conversations", "messages"}),
-                                               frozenset({"messages"}), _delete_reaches("messages")]
+                                               frozenset({"messages"}), delete_reaches("messages")]
     for tables, _ in heard:
         assert not any(changes.is_internal(t) for t in tables)
 
