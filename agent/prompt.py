@@ -4,7 +4,7 @@ System message text, in this order, parts separated by one blank line (empty par
 
     <the connection's system prompt, trimmed>
 
-    <the thread's system prompt addition, trimmed>      (its settings, agent.tree)
+    <the thread's system prompt addition, trimmed>      (its settings, agent.chat.tree)
 
     ## Memory
     What you remember about the user, strongest first:
@@ -24,7 +24,7 @@ When all the parts are empty no system message is sent at all (an empty one carr
 some chat templates reject it).
 
 Messages sent: [system] + the last 40 messages of the path from the thread's first message down to the
-new message's parent (conversations are trees, agent.tree: other branches are never sent), in order,
+new message's parent (conversations are trees, agent.chat.tree: other branches are never sent), in order,
 + the new message. Failed replies (status "error") on that path are skipped: they are not part of the
 conversation, only a record that a call failed. The request's temperature, max_tokens and stop come from
 the thread's settings when set (`AssembledPrompt.options`), else the connection's defaults.
@@ -37,9 +37,9 @@ from datetime import UTC, datetime
 
 from sqlmodel import Session, select
 
-from agent.memory import MEMORY_HEADING, MEMORY_LIMIT, injected_nodes, render_memory_block
+from agent.chat.tree import ThreadSettings, active_leaf, path_to, thread_settings
+from agent.memory.atlas import MEMORY_HEADING, MEMORY_LIMIT, injected_nodes, render_memory_block
 from agent.tools.history import wire_messages
-from agent.tree import ThreadSettings, active_leaf, path_to, thread_settings
 from local_schema.models import AgentConnection, Conversation, Message, Skill
 
 __all__ = ["HISTORY_LIMIT", "MEMORY_HEADING", "MEMORY_LIMIT", "AssembledPrompt", "assemble_prompt", "history",

@@ -77,11 +77,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--gui", action="store_true", help="also measure opening the thread in the window")
     args = parser.parse_args()
-    from agent import tree
+    from agent.chat import tree
+    from agent.chat.threads import count_messages
     from agent.prompt import assemble_prompt, history
-    from agent.threads import count_messages
     from desktop import queries
-    from desktop.views.console_transcript import FIRST_PAGE
+    from desktop.pages.console.transcript import FIRST_PAGE
     from local_schema.database import open_database
     from local_schema.models import AgentConnection, Conversation, Message
 

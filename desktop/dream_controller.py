@@ -170,7 +170,7 @@ class DreamController(QObject):
             raise RuntimeError("A dream is already running; one at a time.")
         if not connection_id:
             raise ValueError("Choose a dreaming connection first (Dream settings).")
-        from agent.skills import load_min_score
+        from agent.skills.forge import load_min_score
 
         db, secrets, data_dir = self.ctx.db, self.ctx.secrets, self.ctx.data_dir
 

@@ -1,9 +1,9 @@
 """Read queries the Console needs, shaped for the views (no Qt; run inside background ops).
 
-Thread logic lives in agent.threads and agent.tree; this module only adapts it to windows of a long
+Thread logic lives in agent.chat.threads and agent.chat.tree; this module only adapts it to windows of a long
 thread: the Console never loads a whole 10,000-message thread, only the page it shows.
 
-The transcript shows the thread's active path (agent.tree: from the first message down to the active
+The transcript shows the thread's active path (agent.chat.tree: from the first message down to the active
 leaf). A window is a stretch of that path, addressed by its messages, never by a position: a page is
 "the 120 messages above this one" (a walk up its parents) or "the ones below it, towards the leaf", and
 a refresh is "the path from the first message shown down to the leaf (or to the last one shown)". Sync
@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agent import threads, tree
-from agent.authorship import reply_author
+from agent.chat import threads, tree
+from agent.chat.authorship import reply_author
 from desktop.models.transcript_model import MessageRow
 
 ThreadInfo = threads.ThreadSummary
 
-# A reply is shown under what wrote it (agent.authorship): its recorded model and its connection's name
+# A reply is shown under what wrote it (agent.chat.authorship): its recorded model and its connection's name
 # now (NULL once the connection is deleted here), one primary-key lookup per row of a page.
 _COLS = ("m.id, m.role, m.content, m.created_at, m.seq, m.model, m.status, m.error, m.parent_id, "
          "(SELECT a.name FROM agent_connections a WHERE a.id = m.agent_connection_id)")
@@ -123,7 +123,7 @@ def tail_window(db, conversation_id: str, size: int) -> Window:
 
 def window_around(db, message_id: str, size: int) -> tuple[Window, str] | None:
     """A window of about `size` messages with `message_id` a third of the way down. A message on another
-    branch than the active one makes its branch the active one first (agent.tree.switch): the transcript
+    branch than the active one makes its branch the active one first (agent.chat.tree.switch): the transcript
     always shows what the next message continues."""
     with db.engine.connect() as conn:
         found = conn.exec_driver_sql("SELECT conversation_id FROM messages WHERE id = ? AND deleted_at IS NULL",

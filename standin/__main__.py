@@ -1,4 +1,4 @@
-"""`python -m tests.supabase_local [--port N] [--data-dir DIR]`: run the Supabase stand-in.
+"""`python -m standin [--port N] [--data-dir DIR]`: run the Supabase stand-in.
 
 Prints one JSON line {"url", "anon_key", "service_role_key", "jwt_secret", "db_url"} once it serves;
 SIGINT/SIGTERM stop everything and remove the cluster unless --data-dir was given (then it is kept and
@@ -12,11 +12,11 @@ import json
 import signal
 import sys
 
-from tests.supabase_local.server import run_loop, start_cluster_stack
+from standin.server import run_loop, start_cluster_stack
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.supabase_local",
+    parser = argparse.ArgumentParser(prog="python -m standin",
                                      description="A local Supabase stand-in (PostgreSQL + Auth + PostgREST subset).")
     parser.add_argument("--port", type=int, default=None, help="HTTP port (default: a free one)")
     parser.add_argument("--data-dir", default=None, help="keep the PostgreSQL cluster here (kept on exit)")

@@ -19,11 +19,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from tests.supabase_local import tokens
-from tests.supabase_local.faults import Faults
-from tests.supabase_local.gotrue import AuthApi
-from tests.supabase_local.rest_api import RestApi
-from tests.supabase_local.rest_errors import RestError
+from standin import tokens
+from standin.faults import Faults
+from standin.gotrue import AuthApi
+from standin.rest_api import RestApi
+from standin.rest_errors import RestError
 
 logger = logging.getLogger(__name__)
 _TRANSPORTS: dict[tuple, asyncio.Transport] = {}  # client (host, port) → its TCP transport
@@ -111,7 +111,7 @@ class Gateway:
         methods = ["GET", "HEAD", "POST", "PATCH", "PUT", "DELETE", "OPTIONS"]
         routes = [Route("/standin/v1/stats", self.stats, methods=["GET"]),
                   Route("/{path:path}", self.dispatch, methods=methods)]
-        if self.realtime is not None:  # Realtime's socket (tests/supabase_local/realtime.py)
+        if self.realtime is not None:  # Realtime's socket (standin/realtime.py)
             routes.insert(0, WebSocketRoute("/realtime/v1/websocket", self.realtime.endpoint))
         return Starlette(routes=routes)
 
@@ -171,14 +171,14 @@ class Gateway:
                 return await self.rest.handle(request, role, claims, path[len("/rest/v1"):])
             except RestError as err:
                 return err.response()
-        if path.startswith("/storage/v1/"):  # tests/supabase_local/storage_api.py
+        if path.startswith("/storage/v1/"):  # standin/storage_api.py
             return await (await self._storage()).handle(request, path[len("/storage/v1"):], apikey)
         return JSONResponse({"message": "no Route matched with those values"}, 404)
 
     async def _storage(self):
         """The Storage API, made on its first request (its bytes go beside the cluster's data directory)."""
         if self.storage is None:
-            from tests.supabase_local.storage_api import StorageApi, storage_root
+            from standin.storage_api import StorageApi, storage_root
 
             root = await storage_root(self.auth.pool)
             self.storage = StorageApi(self.rest.pool, root, self.jwt_secret, lambda: self.clock_skew)

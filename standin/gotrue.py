@@ -18,7 +18,7 @@ from psycopg_pool import AsyncConnectionPool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from tests.supabase_local import gotrue_params, tokens
+from standin import gotrue_params, tokens
 
 # badoux/checkmail ValidateFormat, which GoTrue's validateEmail uses (so no NUL, no spaces).
 _EMAIL = re.compile(r"^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"

@@ -1,9 +1,10 @@
-"""Keychain backends for tests: the tests never use an OS keychain (keyring raises NoKeyringError).
+"""Keychain backends for tests, benchmarks and screenshots, which never use an OS keychain.
 
 `MemoryKeyring` is a real keyring backend that keeps secrets in a dict (Vorta forces its DB keyring the
-same way); the `memory_keyring` fixture installs it for one test and puts the previous backend back.
-`FileKeyring` lets a child process (the sync SIGKILL tests run `python -m desktop.cli sync`) see the
-session the test signed in with: the child gets PYTHON_KEYRING_BACKEND=tests.keyrings.FileKeyring and
+same way); the `memory_keyring` fixture (tests/plugins/keyrings.py) installs it for one test and puts the
+previous backend back.
+`FileKeyring` lets a child process (the sync SIGKILL tests run `python -m mirari sync`) see the
+session the test signed in with: the child gets PYTHON_KEYRING_BACKEND=standin.keyrings.FileKeyring and
 MIRARI_TEST_KEYRING_FILE.
 """
 
@@ -13,19 +14,8 @@ import json
 import os
 from pathlib import Path
 
-import keyring
-import pytest
 from keyring.backend import KeyringBackend
 from keyring.errors import PasswordDeleteError
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    """The suite never touches a real keychain. The Linux test machines have none (keyring falls back to
-    its "fail" backend); the macOS and Windows CI runners do, and without this the tests would write into
-    the login Keychain or the Credential Manager and find a keychain where they expect none. Tests that
-    want one install MemoryKeyring or FileKeyring; child processes inherit this unless given another.
-    (A hook, not import-time code: a child process imports this module as its FileKeyring backend.)"""
-    os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
 
 
 class MemoryKeyring(KeyringBackend):
@@ -76,13 +66,3 @@ class FileKeyring(KeyringBackend):
         if data.pop(f"{service}\n{username}", None) is None:
             raise PasswordDeleteError("no such password")
         self._save(data)
-
-
-@pytest.fixture
-def memory_keyring():
-    """An empty in-memory keychain for this test; the developer's own keychain is never touched."""
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    yield backend
-    keyring.set_keyring(previous)

@@ -1,7 +1,7 @@
 """A small MCP server of the suite's own, over stdio, built on the official SDK: the well-behaved tools
 the client tests call, and every fault a real server can show.
 
-    python -m tests.mcp_fixture_server [MODE]
+    python -m standin.mcp_fixture_server [MODE]
 
 MODE (default `serve`):
 - serve             tools: echo, add, slow, big, fail, crash, noisy, env, and `read/file.v2` (a name

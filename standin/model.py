@@ -31,8 +31,6 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import pytest
-
 
 @dataclass
 class Reply:
@@ -438,15 +436,8 @@ def tools_problem(body: dict) -> str | None:
     return None
 
 
-@pytest.fixture
-def fake_llm() -> Iterator[FakeLLM]:
-    """A fresh fake endpoint per test: `fake_llm.base_url`, `.reply(...)`, `.enqueue(...)`, `.requests`."""
-    with FakeLLM() as fake:
-        yield fake
-
-
 def main(argv: list[str] | None = None) -> int:
-    """`python -m tests.fake_openai [--port N] [--token-delay S] [--text T]`: serve until Ctrl-C (demos,
+    """`python -m standin.model [--port N] [--token-delay S] [--text T]`: serve until Ctrl-C (demos,
     screenshots, benchmarks). Prints the base URL as the first line."""
     import argparse
 

@@ -35,7 +35,7 @@ import psycopg
 from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from tests.supabase_local.realtime_frames import VERSIONS, VSN_1, Frame, FrameError, decode, encode, reply
+from standin.realtime_frames import VERSIONS, VSN_1, Frame, FrameError, decode, encode, reply
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ class _Socket:
 
     def abort(self) -> None:
         """Cut the TCP connection without a close frame (a network drop, from the client's side)."""
-        from tests.supabase_local.gateway import _TRANSPORTS
+        from standin.gateway import _TRANSPORTS
 
         self.closed = True
         client = self.ws.scope.get("client")

@@ -20,9 +20,9 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tests.supabase_local import rest_statements as stmts
-from tests.supabase_local.rest_errors import JSON_UTF8, RestError, from_postgres
-from tests.supabase_local.rest_query import (
+from standin import rest_statements as stmts
+from standin.rest_errors import JSON_UTF8, RestError, from_postgres
+from standin.rest_query import (
     MAX_ROWS,
     SINGULAR,
     Prefs,
@@ -33,8 +33,8 @@ from tests.supabase_local.rest_query import (
     parse_query,
     query_items,
 )
-from tests.supabase_local.rest_sql import Scope, Sql, order_sql, select_sql, where_sql
-from tests.supabase_local.schema_cache import SchemaCache, Table
+from standin.rest_sql import Scope, Sql, order_sql, select_sql, where_sql
+from standin.schema_cache import SchemaCache, Table
 
 _ROLE_SETTINGS_SQL = """
 select r.rolname, s.setconfig from pg_db_role_setting s join pg_roles r on r.oid = s.setrole
@@ -181,7 +181,7 @@ class RestApi:
 
     # -- routing ---------------------------------------------------------------------------
     async def handle(self, request: Request, role: str, claims: dict, path: str) -> Response:
-        from tests.supabase_local import rest_rpc, rest_writes
+        from standin import rest_rpc, rest_writes
 
         method = request.method
         profile = request.headers.get("accept-profile" if method in ("GET", "HEAD") else "content-profile")

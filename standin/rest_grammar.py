@@ -7,8 +7,8 @@ column. rest_sql.py renders the result with quoted identifiers and parameters.
 
 from __future__ import annotations
 
-from tests.supabase_local.rest_errors import RestError
-from tests.supabase_local.rest_parser import (
+from standin.rest_errors import RestError
+from standin.rest_parser import (
     Field,
     Filter,
     Logic,

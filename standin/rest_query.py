@@ -9,8 +9,8 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import quote, unquote_plus
 
-from tests.supabase_local.rest_errors import RestError
-from tests.supabase_local.rest_grammar import (
+from standin.rest_errors import RestError
+from standin.rest_grammar import (
     OrderTerm,
     SelectItem,
     parse_columns,

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from tests.supabase_local import rest_statements as stmts
-from tests.supabase_local.rest_api import Ctx, RestApi
-from tests.supabase_local.rest_errors import RestError
-from tests.supabase_local.rest_query import MAX_ROWS
-from tests.supabase_local.rest_sql import Scope, Sql, order_sql, select_sql, where_sql
-from tests.supabase_local.rest_types import ident
-from tests.supabase_local.rest_writes import read_body
-from tests.supabase_local.schema_cache import Function
+from standin import rest_statements as stmts
+from standin.rest_api import Ctx, RestApi
+from standin.rest_errors import RestError
+from standin.rest_query import MAX_ROWS
+from standin.rest_sql import Scope, Sql, order_sql, select_sql, where_sql
+from standin.rest_types import ident
+from standin.rest_writes import read_body
+from standin.schema_cache import Function
 
 
 def _not_found(name: str, args: list[str]) -> RestError:

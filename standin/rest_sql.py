@@ -10,8 +10,8 @@ explicit stack, so their depth never meets Python's recursion limit.
 
 from __future__ import annotations
 
-from tests.supabase_local.rest_grammar import Field, Filter, Logic, OrderTerm, SelectItem
-from tests.supabase_local.rest_types import cast_sql, ident
+from standin.rest_grammar import Field, Filter, Logic, OrderTerm, SelectItem
+from standin.rest_types import cast_sql, ident
 
 _QUANT = {"eq": "=", "gte": ">=", "gt": ">", "lte": "<=", "lt": "<", "like": "like", "ilike": "ilike",
           "match": "~", "imatch": "~*"}

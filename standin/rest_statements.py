@@ -8,9 +8,9 @@ and defaults come from the catalog, never from the request.
 
 from __future__ import annotations
 
-from tests.supabase_local.rest_sql import Sql
-from tests.supabase_local.rest_types import ident
-from tests.supabase_local.schema_cache import Function, Table
+from standin.rest_sql import Sql
+from standin.rest_types import ident
+from standin.schema_cache import Function, Table
 
 SCHEMA = "public"
 

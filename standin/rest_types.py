@@ -9,7 +9,7 @@ the error Postgres would have raised for the CAST, so the answer matches PostgRE
 
 from __future__ import annotations
 
-from tests.supabase_local.rest_errors import RestError
+from standin.rest_errors import RestError
 
 # SQL-standard spellings that are keywords, not catalog names (or mean something else as a catalog
 # name: `char` is character(1) here, the catalog's "char" is a one-byte internal type).

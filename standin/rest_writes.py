@@ -9,12 +9,12 @@ from urllib.parse import parse_qsl
 
 from starlette.responses import Response
 
-from tests.supabase_local import rest_statements as stmts
-from tests.supabase_local.rest_api import Ctx, RestApi, content_range
-from tests.supabase_local.rest_errors import RestError
-from tests.supabase_local.rest_grammar import Filter
-from tests.supabase_local.rest_sql import Scope, order_sql, select_sql, where_sql
-from tests.supabase_local.schema_cache import Table
+from standin import rest_statements as stmts
+from standin.rest_api import Ctx, RestApi, content_range
+from standin.rest_errors import RestError
+from standin.rest_grammar import Filter
+from standin.rest_sql import Scope, order_sql, select_sql, where_sql
+from standin.schema_cache import Table
 
 
 def parse_json(raw: bytes):

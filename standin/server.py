@@ -19,13 +19,13 @@ import psycopg
 import uvicorn
 from psycopg_pool import AsyncConnectionPool
 
-from tests.supabase_local import tokens
-from tests.supabase_local.cluster import PostgresCluster, free_port
-from tests.supabase_local.faults import Faults
-from tests.supabase_local.gateway import HTTP_PROTOCOL, Gateway
-from tests.supabase_local.gotrue import AuthApi
-from tests.supabase_local.realtime import RealtimeHub
-from tests.supabase_local.rest_api import RestApi
+from standin import tokens
+from standin.cluster import PostgresCluster, free_port
+from standin.faults import Faults
+from standin.gateway import HTTP_PROTOCOL, Gateway
+from standin.gotrue import AuthApi
+from standin.realtime import RealtimeHub
+from standin.rest_api import RestApi
 
 AUTH_TABLES_SQL = Path(__file__).with_name("auth_tables.sql")
 DATABASE = "postgres"
@@ -50,7 +50,7 @@ def prepare_database(admin_dsn: str) -> None:
     """Scaffolding + migrations (the Foundation's apply_schema), then the auth tables; once per database.
     A database kept from an earlier run (--data-dir) gets the migrations added since, after the scaffolding
     (re-runnable) when it lacks a part added to it since (Realtime's schema)."""
-    from tests.supabase_local.schema import SCAFFOLDING_SQL, apply_pending_migrations, apply_schema
+    from standin.schema import SCAFFOLDING_SQL, apply_pending_migrations, apply_schema
 
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
         done, realtime = conn.execute("select to_regclass('auth.refresh_tokens') is not null,"

@@ -39,8 +39,8 @@ from psycopg.rows import dict_row, tuple_row
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
-from tests.supabase_local import storage_errors as err
-from tests.supabase_local import tokens
+from standin import storage_errors as err
+from standin import tokens
 
 VALID_KEY = re.compile(r"^[A-Za-z0-9_/!.*'() &$=@;:+,?-]+$")  # src/storage/limits.ts VALID_OBJECT_KEY
 GLOBAL_FILE_SIZE_LIMIT = 50 * 1024 * 1024  # Supabase's default upload limit

@@ -170,7 +170,7 @@ def _export_json(db, partial: Path, result: Exported, progress: Progress, check:
 def _export_markdown(db, partial: Path, result: Exported, progress: Progress, check: Callable[[], None]) -> None:
     from sqlmodel import select
 
-    from agent.export import thread_to_markdown
+    from agent.chat.export import thread_to_markdown
     from local_schema.models import Conversation
 
     exported_at = utc_now()

@@ -1,7 +1,7 @@
 """Who wrote a reply, as the transcript, the exports and the command line name it.
 
 Each assistant message records the connection that wrote it and that connection's model at the time
-(messages.agent_connection_id, messages.model; agent.chat fills both). A reply is therefore named by
+(messages.agent_connection_id, messages.model; agent.chat.turn fills both). A reply is therefore named by
 what wrote it, never by whatever its thread is bound to today:
 - "Hermes · hermes3": the connection still exists here (its current name) and the model it used then;
 - "hermes3": the connection was deleted (the id stays, soft reference): the model keeps it readable;

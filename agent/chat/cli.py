@@ -8,7 +8,7 @@
     mirari chat --thread THREAD --compare ID,ID TEXT          one question, a reply from each connection
 
 The reply streams to stdout as it arrives; everything is stored exactly as the window stores it
-(agent.chat.ChatTurn: the same prompt, the thread's settings, memory reinforcement). With --thread,
+(agent.chat.turn.ChatTurn: the same prompt, the thread's settings, memory reinforcement). With --thread,
 --connection defaults to the thread's own connection (given, it becomes the thread's, as in the window;
 compare never rebinds). Without --thread a new thread is started and its id is named on stderr so the next
 call can continue it. Ctrl-C stops the reply and keeps what arrived. A failed call is kept as a reply with
@@ -19,7 +19,7 @@ from __future__ import annotations
 import signal
 import sys
 
-from agent.commands._common import (
+from agent.cli.common import (
     CommandError,
     fail,
     guard,
@@ -64,9 +64,9 @@ def _check(args) -> None:
 
 @guard
 def _chat(args) -> int:
-    from agent.chat import DONE, FAILED, ChatTurn
-    from agent.threads import new_thread
-    from agent.tree import edit_message
+    from agent.chat.threads import new_thread
+    from agent.chat.tree import edit_message
+    from agent.chat.turn import DONE, FAILED, ChatTurn
     from local_schema.models import AgentConnection, Conversation
 
     _check(args)
@@ -75,7 +75,7 @@ def _chat(args) -> int:
         cid = resolve_id(db, AgentConnection, args.connection, "connection") if args.connection else None
         thread_id = resolve_id(db, Conversation, args.thread, "thread") if args.thread else None
         if args.edit:
-            from agent.commands.threads import message_id
+            from agent.chat.threads_cli import message_id
 
             edited = message_id(db, thread_id, args.edit)
             if args.in_place:
@@ -106,7 +106,7 @@ def _chat(args) -> int:
                 result = turn.send(text)
         except ValueError:
             if started:  # nothing was said in it: do not leave an empty thread behind
-                from agent.threads import delete_thread
+                from agent.chat.threads import delete_thread
 
                 delete_thread(db, thread_id)
             raise
@@ -140,7 +140,7 @@ def _result_json(result) -> dict:
 
 
 def _compare(args, db, thread_id: str, text: str) -> int:
-    from agent.chat import DONE, compare
+    from agent.chat.turn import DONE, compare
     from local_schema.models import AgentConnection
 
     wanted = [resolve_id(db, AgentConnection, part, "connection") for part in args.compare.split(",") if part.strip()]

@@ -1,8 +1,8 @@
 """Export one thread as Markdown (for reading, Obsidian) or JSON (for tools), written atomically.
 
 Exports contain the thread, its messages, the connection the thread is bound to now (name/provider/URL/
-model) and, for every reply, what wrote it (agent.authorship: a thread may have changed connection or
-model since). Never a key. The messages are the thread's active path (agent.tree: what it shows); a JSON
+model) and, for every reply, what wrote it (agent.chat.authorship: a thread may have changed connection or
+model since). Never a key. The messages are the thread's active path (agent.chat.tree: what it shows); a JSON
 export with `whole_tree` holds every message of every branch instead, each with its parent_id, how many
 siblings it has and its place among them (1-based, oldest first), and whether it is on the active path.
 A failed reply is exported with its status and error (Markdown: a line saying it failed and why).
@@ -16,8 +16,8 @@ from pathlib import Path
 from sqlmodel import Session
 
 from agent.atomic import atomic_write
-from agent.authorship import connection_names, message_author
-from agent.tree import active_leaf, active_path, tree_rows
+from agent.chat.authorship import connection_names, message_author
+from agent.chat.tree import active_leaf, active_path, tree_rows
 from local_schema.models import AgentConnection, Conversation
 from local_schema.timestamps import utc_now
 

@@ -1,6 +1,6 @@
 """Console threads: create, rename, delete, list by recent activity, every message in thread order.
 
-A thread is a tree of messages (agent.tree): what it shows and sends is its active path; the functions
+A thread is a tree of messages (agent.chat.tree): what it shows and sends is its active path; the functions
 here see every message of every branch."""
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ IN_ORDER = (Message.seq, Message.id)
 def thread_messages(session: Session, conversation_id: str, offset: int = 0,
                     limit: int | None = None) -> list[Message]:
     """Every live message of every branch in thread order (seq, id); `offset`/`limit` page through
-    long threads. What the thread shows is its active path (agent.tree.active_path)."""
+    long threads. What the thread shows is its active path (agent.chat.tree.active_path)."""
     query = (select(Message)
              .where(Message.conversation_id == conversation_id, Message.deleted_at.is_(None))
              .order_by(*IN_ORDER)

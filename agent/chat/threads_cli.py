@@ -1,6 +1,6 @@
 """`mirari threads list|show|switch|fork|set|rename|delete|export`: Console threads as trees on the command line.
 
-A thread shows one path of its tree, from its first message down to its active leaf (agent.tree,
+A thread shows one path of its tree, from its first message down to its active leaf (agent.chat.tree,
 docs/console.md); `show --all` lists every message of every branch with its parent and its place among
 its siblings. Chat turns (send, edit & resend, regenerate, compare) are `mirari chat`."""
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from agent.commands._common import CommandError, guard, open_db, print_json, resolve_id, short
+from agent.cli.common import CommandError, guard, open_db, print_json, resolve_id, short
 
 DEFAULT = "default"  # --temperature default / --max-tokens default: back to the connection's default
 
@@ -95,7 +95,7 @@ def _one_line(text: str, width: int = 72) -> str:
 
 @guard
 def _list(args) -> int:
-    from agent.threads import list_threads
+    from agent.chat.threads import list_threads
     from local_schema.models import Conversation, all_columns
 
     with open_db(args) as db, db.session() as session:
@@ -112,7 +112,7 @@ def _list(args) -> int:
 
 
 def _message_json(row, names) -> dict:
-    from agent.authorship import message_author
+    from agent.chat.authorship import message_author
     from local_schema.models import Message, all_columns
 
     data = {c: getattr(row.message, c) for c in all_columns(Message)}
@@ -123,8 +123,8 @@ def _message_json(row, names) -> dict:
 
 @guard
 def _show(args) -> int:
-    from agent.authorship import connection_names, message_author
-    from agent.tree import live_thread, tree_rows
+    from agent.chat.authorship import connection_names, message_author
+    from agent.chat.tree import live_thread, tree_rows
 
     with open_db(args) as db:
         thread = thread_id(db, args.thread)
@@ -157,7 +157,7 @@ def _show(args) -> int:
 
 @guard
 def _switch(args) -> int:
-    from agent.tree import switch
+    from agent.chat.tree import switch
 
     with open_db(args) as db:
         thread = thread_id(db, args.thread)
@@ -168,7 +168,7 @@ def _switch(args) -> int:
 
 @guard
 def _fork(args) -> int:
-    from agent.tree import fork
+    from agent.chat.tree import fork
 
     with open_db(args) as db:
         thread = thread_id(db, args.thread)
@@ -179,7 +179,7 @@ def _fork(args) -> int:
 
 @guard
 def _set(args) -> int:
-    from agent.tree import UNSET, set_settings
+    from agent.chat.tree import UNSET, set_settings
     from local_schema.models import AgentConnection
 
     if args.stop and args.no_stop:
@@ -207,7 +207,7 @@ def _set(args) -> int:
 
 
 def _default_or(value):
-    from agent.tree import UNSET
+    from agent.chat.tree import UNSET
 
     if value is None:
         return UNSET
@@ -225,7 +225,7 @@ def _print_settings(settings) -> None:
 
 @guard
 def _rename(args) -> int:
-    from agent.threads import rename_thread
+    from agent.chat.threads import rename_thread
 
     with open_db(args) as db:
         renamed = rename_thread(db, thread_id(db, args.thread), args.title)
@@ -235,8 +235,8 @@ def _rename(args) -> int:
 
 @guard
 def _delete(args) -> int:
-    from agent.threads import delete_thread
-    from agent.tree import delete_branch
+    from agent.chat.threads import delete_thread
+    from agent.chat.tree import delete_branch
 
     with open_db(args) as db:
         thread = thread_id(db, args.thread)
@@ -250,7 +250,7 @@ def _delete(args) -> int:
 
 @guard
 def _export(args) -> int:
-    from agent.export import export_thread
+    from agent.chat.export import export_thread
 
     with open_db(args) as db:
         thread = thread_id(db, args.thread)

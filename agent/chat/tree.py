@@ -10,7 +10,7 @@ that move through a tree, copy it or change it in place. docs/console.md describ
 - A message whose parent is not here (a page not pulled yet, a parent deleted elsewhere) starts its path.
 - Failed replies (status "error") stay in the tree as siblings; agent.prompt never sends them.
 
-Chat turns (send, regenerate, retry, edit & resend, compare) are agent.chat; this module reads trees and
+Chat turns (send, regenerate, retry, edit & resend, compare) are agent.chat.turn; this module reads trees and
 does what needs no model: switch, fork, edit in place, delete a branch, thread settings.
 """
 
@@ -288,7 +288,7 @@ class ThreadSettings:
     system_addition: str | None = None
 
     def request_options(self) -> dict:
-        """The request parameters these settings add (agent.llm_client.LLMClient.stream_chat keywords)."""
+        """The request parameters these settings add (agent.llm.client.LLMClient.stream_chat keywords)."""
         options: dict = {}
         if self.temperature is not None:
             options["temperature"] = self.temperature

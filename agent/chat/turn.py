@@ -4,7 +4,7 @@
     result = turn.send("Hello")     # blocking: run it in a worker thread
     turn.cancel()                   # Stop, from any thread: the partial reply is kept
 
-Conversations are trees (agent.tree, docs/console.md): every turn adds messages under a parent and
+Conversations are trees (agent.chat.tree, docs/console.md): every turn adds messages under a parent and
 nothing is ever replaced. `send` puts the question under the thread's active leaf; `regenerate` asks
 again for a reply and makes the new one a sibling of the old; `retry` does the same for a failed reply
 (or a question that never got one); `edit_and_resend` makes a sibling of a question with new text and
@@ -13,11 +13,11 @@ several). The new message becomes the active leaf, so the transcript shows it; t
 
 The callbacks run in the calling (worker) thread; a GUI forwards them to its own thread with signals.
 Every reply records the connection and the model that wrote it (messages.agent_connection_id, .model;
-see agent.authorship). Guarantees: the user's message is committed before the request leaves; the reply
+see agent.chat.authorship). Guarantees: the user's message is committed before the request leaves; the reply
 row appears with the first token (status "stopped" until the model finishes, so a crash or Stop keeps
 what arrived, marked as cut off) and is rewritten at most every `flush_interval` seconds; a failed call
 is kept as a reply with status "error" and the reason (Retry makes a sibling), never sent in a prompt.
-Every call is also a check of the connection (agent.connection_test.record_turn): a reply sets it
+Every call is also a check of the connection (agent.connections.check.record_turn): a reply sets it
 online, a failure offline or error with the reason, as Bind's Test would.
 """
 
@@ -29,14 +29,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from agent import errors, tree
-from agent.connection_test import record_turn
-from agent.errors import LLMError
-from agent.llm_client import CancelToken, LLMClient
-from agent.memory import reinforce_used
+from agent.chat import tree
+from agent.chat.threads import default_title, next_seq
+from agent.connections.check import record_turn
+from agent.llm import errors
+from agent.llm.client import CancelToken, LLMClient
+from agent.llm.errors import LLMError
+from agent.memory.atlas import reinforce_used
 from agent.prompt import assemble_prompt
 from agent.storable import clean_text
-from agent.threads import default_title, next_seq
 from local_schema.database import LocalDatabase
 from local_schema.models import AgentConnection, Conversation, Message
 

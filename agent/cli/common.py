@@ -39,7 +39,7 @@ def guard(fn):
         except BrokenPipeError:  # `mirari memory list | head`: the reader left; say nothing more
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 0
-        except (CommandError, ValueError) as exc:  # includes agent.memory.AtlasError
+        except (CommandError, ValueError) as exc:  # includes agent.memory.atlas.AtlasError
             return fail(str(exc) or type(exc).__name__)
         except Exception as exc:  # noqa: BLE001 - e.g. a damaged database or key store: still one line
             from sync.errors import SyncError

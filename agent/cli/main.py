@@ -1,7 +1,9 @@
-"""The `mirari` command: no arguments opens the window; subcommands run the same engine headless.
+"""The `mirari` command line: the parser, the list of command modules, and running one command headless.
 
-Qt, the supabase client and the sync engine are imported only by the command that needs them, so
-`mirari --version` and the headless commands start fast and never load a GUI toolkit.
+The launcher (mirari/main.py) parses with `build_parser` and hands a command to `run_command`; only
+the window and `--self-test` need desktop/. The supabase client and the sync engine are imported only
+by the command that needs them, so `mirari --version` and the headless commands start fast and never
+load a GUI toolkit.
 """
 
 from __future__ import annotations
@@ -31,17 +33,17 @@ class _VersionAction(argparse.Action):
 
 
 COMMAND_MODULES = (
-    "sync.cli",  # account, sync, status, config, parked
-    "agent.commands.connections",
-    "agent.commands.chat",
-    "agent.commands.threads",  # threads list|show|switch|fork|set|rename|delete|export
-    "agent.commands.memory",
-    "agent.commands.skills",
-    "agent.commands.mirror",  # mirror run|list|show|apply|undo|delete
-    "agent.commands.dream",  # dream run / list / show / accept / reject
-    "agent.commands.stats",  # stats
-    "agent.commands.tasks",  # tasks list|add|move|edit|delete
-    "agent.commands.templates",  # templates publish|list|browse|install|export|import|delete
+    "agent.cli.sync",  # account, sync, status, config, parked
+    "agent.connections.cli",
+    "agent.chat.cli",
+    "agent.chat.threads_cli",  # threads list|show|switch|fork|set|rename|delete|export
+    "agent.memory.cli",
+    "agent.skills.cli",
+    "agent.mirror.cli",  # mirror run|list|show|apply|undo|delete
+    "agent.dream.cli",  # dream run / list / show / accept / reject
+    "agent.observatory.cli",  # stats
+    "agent.tasks.cli",  # tasks list|add|move|edit|delete
+    "agent.templates.cli",  # templates publish|list|browse|install|export|import|delete
     "agent.tools.cli",  # tools add|list|enable|disable|remove|call (MCP servers)
     "agent.mcp_server.cli",  # mcp serve|token|config (the memory as an MCP server)
     "agent.imports.cli",  # import chatgpt|claude FILE
@@ -68,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configure_headless_logging(args) -> None:
+def configure_headless_logging(args) -> None:
     """Headless commands log warnings through the same redacting handlers as the window (tokens and
     keys masked), to stderr and the private log file; their results go to stdout."""
     import logging
@@ -81,7 +83,7 @@ def _configure_headless_logging(args) -> None:
     configure_logging(default_log_dir(resolve_data_dir(args.data_dir) if chosen else None), level=logging.WARNING)
 
 
-def _utf8_output() -> None:
+def utf8_output() -> None:
     """Results written to a pipe or a file are UTF-8 on every OS. Windows encodes a redirected stream in
     its ANSI code page (cp1252, ...), which has no ✶ or 日本: `mirari tasks list > out.txt` would stop
     half-way with an error. A console (and every Linux or macOS terminal) already takes UTF-8; the
@@ -92,31 +94,12 @@ def _utf8_output() -> None:
             stream.reconfigure(encoding="utf-8")
 
 
-def main(argv: list[str] | None = None) -> int:
-    _utf8_output()
-    from local_schema.paths import private_umask
+def run_command(args) -> int:
+    """Run the parsed command `args.command` headless, its warnings logged like the window's."""
+    from agent.logging_setup import remove_logging
 
-    with private_umask():  # every file the app writes is 0600 (README), whoever writes it
-        return _run(build_parser().parse_args(argv))
-
-
-def _run(args) -> int:
-    if args.self_test:
-        from desktop.self_test import run_self_test
-
-        return run_self_test()
-    if args.command:
-        from agent.logging_setup import remove_logging
-
-        _configure_headless_logging(args)
-        try:
-            return args.handler(args)
-        finally:
-            remove_logging()
-    from desktop.app import run_gui
-
-    return run_gui(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    configure_headless_logging(args)
+    try:
+        return args.handler(args)
+    finally:
+        remove_logging()

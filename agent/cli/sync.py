@@ -1,6 +1,6 @@
 """`mirari account …`, `mirari sync`, `mirari status`, `mirari config …`, `mirari parked …`.
 
-Imported by desktop/cli.py at every start, so nothing heavy is imported at module level: the engine,
+Imported by agent/cli/main.py at every start, so nothing heavy is imported at module level: the engine,
 SQLAlchemy and the supabase client load only inside the handler that needs them. Errors print one line
 on stderr and return a non-zero exit code.
 """
@@ -170,7 +170,7 @@ def _account_status(args) -> int:
 def _sync(args) -> int:
     engine = command_engine(args)
     if args.watch:
-        from sync.cli_watch import watch
+        from agent.cli.sync_watch import watch
 
         return watch(engine, as_json=args.json)
     try:
@@ -263,7 +263,7 @@ def _parked_action(args) -> int:
     return 0
 
 
-if __name__ == "__main__":  # pragma: no cover - convenience: python -m sync.cli ...
+if __name__ == "__main__":  # pragma: no cover - convenience: python -m agent.cli.sync ...
     parser = argparse.ArgumentParser(prog="mirari")
     parser.add_argument("--data-dir")
     register(parser.add_subparsers(dest="command", required=True))

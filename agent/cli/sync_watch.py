@@ -56,7 +56,7 @@ def _warm_up() -> None:
 
 
 def watch(engine, as_json: bool = False) -> int:
-    """Sync `engine`'s data dir on pokes and the backstop poll until Ctrl+C / SIGTERM (sync.cli builds
+    """Sync `engine`'s data dir on pokes and the backstop poll until Ctrl+C / SIGTERM (agent.cli.sync builds
     the engine on the data dir's one secret store, as for every command)."""
     from sync import accounts
     from sync.engine import SIGN_IN_NEEDED, SIGNED_OUT

@@ -4,7 +4,7 @@ The result is kept locally (`connection_checks`: time of the last check and its 
 connection's synced `status` column is updated only when it changes, so a re-test that finds the same
 state causes no sync traffic.
 
-A Console turn is a check too (`record_turn`, called by agent.chat for the window and `mirari chat`):
+A Console turn is a check too (`record_turn`, called by agent.chat.turn for the window and `mirari chat`):
 a reply that arrives sets the connection online, a failed call sets it offline or error by the same
 rules (`result_of`), so the status never says "Online" about an endpoint that just refused a turn.
 """
@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 from sqlmodel import Session
 
-from agent import errors
-from agent.errors import LLMError
-from agent.llm_client import CancelToken, LLMClient
+from agent.llm import errors
+from agent.llm.client import CancelToken, LLMClient
+from agent.llm.errors import LLMError
 from local_schema.database import LocalDatabase
 from local_schema.models import AgentConnection, ConnectionCheck
 from local_schema.timestamps import utc_now

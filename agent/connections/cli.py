@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-from agent.commands._common import API_KEY_ENV, fail, guard, key_store, open_db, print_json, resolve_id
+from agent.cli.common import API_KEY_ENV, fail, guard, key_store, open_db, print_json, resolve_id
 
 
 def register(subparsers) -> None:
@@ -49,8 +49,8 @@ def _api_key() -> str:
 
 @guard
 def _add(args) -> int:
-    from agent.connections import add_connection
-    from agent.validation import validate_connection
+    from agent.connections.rows import add_connection
+    from agent.connections.validation import validate_connection
 
     problems = validate_connection(args.name, args.base_url, args.model, args.provider)
     if problems:  # before asking for a key that would not be used
@@ -67,7 +67,7 @@ def _add(args) -> int:
 
 @guard
 def _list(args) -> int:
-    from agent.connections import list_connections
+    from agent.connections.rows import list_connections
 
     with open_db(args) as db:
         rows = list_connections(db)
@@ -86,7 +86,7 @@ def _list(args) -> int:
 
 @guard
 def _test(args) -> int:
-    from agent.connection_test import ONLINE, check_and_record
+    from agent.connections.check import ONLINE, check_and_record
     from local_schema.models import AgentConnection
 
     with open_db(args) as db:

@@ -1,5 +1,5 @@
 """Connections without Qt (MIRARI.md §I), for `mirari connections …`: add one (row + key), list them
-with their last check. The Bind page keeps its own form logic; both validate with agent.validation."""
+with their last check. The Bind page keeps its own form logic; both validate with agent.connections.validation."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import text
 
-from agent.validation import clean_base_url, validate_connection
+from agent.connections.validation import clean_base_url, validate_connection
 from local_schema.database import LocalDatabase
 from local_schema.models import AgentConnection, all_columns, new_id
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from agent.presets import PROVIDERS
+from agent.connections.presets import PROVIDERS
 
 # The server's check constraints on agent_connections: a longer value would save here, then never sync.
 URL_LIMIT = 2048

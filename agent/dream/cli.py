@@ -7,7 +7,7 @@ the dream has ended and its report is stored. Errors: one line on stderr, non-ze
 
 from __future__ import annotations
 
-from agent.commands._common import (
+from agent.cli.common import (
     API_KEY_ENV,
     CommandError,
     data_dir,
@@ -54,8 +54,8 @@ def _guard(fn):
     """The shared one-line errors, plus what only a dream can end with."""
     @guard
     def wrapper(args) -> int:
-        from agent.errors import LLMError
         from agent.jobs import JobCancelled
+        from agent.llm.errors import LLMError
 
         try:
             return fn(args)
@@ -86,7 +86,7 @@ def _run(args) -> int:
     from agent.dream.run import run_dream
     from agent.dream.settings import load_settings
     from agent.jobs import run_headless
-    from agent.skills import load_min_score
+    from agent.skills.forge import load_min_score
     from local_schema.models import AgentConnection
 
     with open_db(args) as db:
@@ -148,7 +148,7 @@ def _show(args) -> int:
 
 
 def _print_proposals(report) -> None:
-    from agent.mirror import prompt_diff
+    from agent.mirror.review import prompt_diff
 
     for number, proposal in enumerate(report.proposals or [], 1):
         if isinstance(proposal, dict):

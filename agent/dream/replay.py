@@ -15,10 +15,10 @@ from typing import Any
 
 from sqlmodel import select
 
+from agent.chat.threads import thread_messages
 from agent.dream.reports import DreamProgress
+from agent.llm.structured import Invalid, ask_json, require_object
 from agent.prompt import assemble_prompt
-from agent.structured import Invalid, ask_json, require_object
-from agent.threads import thread_messages
 from local_schema.models import AgentConnection, Conversation, Message
 
 RUBRIC = ("1. Correct and truthful.\n2. Answers what was actually asked.\n"
@@ -30,7 +30,7 @@ SHOWN = 4000  # characters of each reply shown to the judge
 
 def recent_turns(db, connection_id: str, limit: int) -> list[tuple[Message, Message]]:
     """(user message, a finished reply to it), newest first, from threads of this connection. A reply
-    answers its parent (agent.tree), so every branch's turns count, and failed or stopped replies none."""
+    answers its parent (agent.chat.tree), so every branch's turns count, and failed or stopped replies none."""
     with db.session() as session:
         threads = session.exec(select(Conversation.id).where(Conversation.agent_connection_id == connection_id,
                                                              Conversation.deleted_at.is_(None))).all()

@@ -21,10 +21,10 @@ from datetime import datetime
 from typing import Any
 
 from agent.dream.reports import DreamProgress
-from agent.skill_runner import skill_block
-from agent.skill_tests import CASE_PROMPT_LIMIT, run_case
-from agent.skills import DEFAULT_MIN_SCORE, PROMPT_LIMIT, list_skills
-from agent.structured import Invalid, ask_json, list_field, require_object, text_field
+from agent.llm.structured import Invalid, ask_json, list_field, require_object, text_field
+from agent.skills.cases import CASE_PROMPT_LIMIT, run_case
+from agent.skills.forge import DEFAULT_MIN_SCORE, PROMPT_LIMIT, list_skills
+from agent.skills.runner import skill_block
 from local_schema.models import AgentConnection
 
 MAX_CASES = 5  # per skill

@@ -4,7 +4,7 @@
 Another thread stops it with `CancelToken.cancel()`: the flag is checked between chunks and the
 connection's socket is shut down so a read blocked on a silent server returns at once.
 
-Every failure is raised as one `LLMError` (see agent.errors) with a kind and a single sentence for
+Every failure is raised as one `LLMError` (see agent.llm.errors) with a kind and a single sentence for
 the user; a stream that breaks off raises `INCOMPLETE` with the text received so far in `.partial`.
 Cancellation is not an error: the generator just ends (check `token.cancelled`).
 
@@ -34,9 +34,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from agent import errors
-from agent.errors import LLMError
-from agent.sse import SSEParser
+from agent.llm import errors
+from agent.llm.errors import LLMError
+from agent.llm.sse import SSEParser
 from agent.storable import StreamCleaner, clean_text
 
 _MAX_ERROR_BODY = 64 * 1024
@@ -158,8 +158,8 @@ class LLMClient:
                     response_format: dict | None = None, tools: list[dict] | None = None,
                     tool_choice: str | None = None, events: bool = False) -> Iterator[Any]:
         """Yield the reply's text deltas as they arrive. `response_format` (e.g. {"type": "json_object"})
-        is sent as given; endpoints that do not know it may refuse the request (see agent.structured).
-        `max_tokens` and `stop` are sent only when given (a thread's settings, agent.tree).
+        is sent as given; endpoints that do not know it may refuse the request (see agent.llm.structured).
+        `max_tokens` and `stop` are sent only when given (a thread's settings, agent.chat.tree).
         `tools`: OpenAI function definitions, sent as given (with `tool_choice`, e.g. "none", when given).
         `events=True` also yields ToolCallDelta and Finish objects between the text deltas (str)."""
         cancel = cancel or CancelToken()

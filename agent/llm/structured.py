@@ -21,10 +21,10 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from agent import errors
-from agent.errors import LLMError
 from agent.jobs import JobCancelled
-from agent.llm_client import CancelToken, LLMClient
+from agent.llm import errors
+from agent.llm.client import CancelToken, LLMClient
+from agent.llm.errors import LLMError
 from agent.storable import json_value_problem, text_problem
 
 T = TypeVar("T")

@@ -1,7 +1,7 @@
 """Memory Atlas (MIRARI.md §III): the one implementation of every memory rule, used by the Atlas page,
 the Console, `mirari memory …`, Mirror Mode and template installs alike. docs/memory.md says the rules
-in prose; the text rules (duplicates, "the reply uses it", promote cleaning) are in agent/memory_text.py,
-the `source` forms in agent/memory_sources.py.
+in prose; the text rules (duplicates, "the reply uses it", promote cleaning) are in agent/memory/text.py,
+the `source` forms in agent/memory/sources.py.
 
 - Strength: new nodes start at 0.5; nodes at or above 0.75 effective strength are injected into chat,
   strongest first, at most 40. Decay is computed (-0.05 per full 14 days since the last reference),
@@ -29,8 +29,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import text
 from sqlmodel import Session, select
 
-from agent.memory_sources import MANUAL, SOURCE_LIMIT, check_source, conversation_source, describe_sources
-from agent.memory_text import dedup_key, one_line, reply_uses_node, shorten_label, strip_markdown
+from agent.memory.sources import MANUAL, SOURCE_LIMIT, check_source, conversation_source, describe_sources
+from agent.memory.text import dedup_key, one_line, reply_uses_node, shorten_label, strip_markdown
 from local_schema.database import LocalDatabase
 from local_schema.models import MemoryNode, Message, all_columns
 from local_schema.timestamps import format_timestamp, parse_timestamp
@@ -355,7 +355,7 @@ def add_nodes(db: LocalDatabase, items: Iterable[dict], source: str | None = MAN
               now: datetime | None = None) -> list[AddResult]:
     """Several adds in one transaction: each item {label, category?, strength?}; later items are checked
     against earlier ones too. One bad item: nothing is written. (A template's install has rules of its
-    own: agent.template_install.)"""
+    own: agent.templates.install.)"""
     with db.write() as session:
         results = []
         for item in items:

@@ -1,11 +1,11 @@
-"""`mirari memory add|list|edit|delete|prompt`: the Atlas from the command line, over agent.memory
+"""`mirari memory add|list|edit|delete|prompt`: the Atlas from the command line, over agent.memory.atlas
 (the same functions as the Atlas page). IDs may be given in full or as a unique prefix (lists show 8
 characters). `--json` prints the table's columns plus computed fields (effective_strength, glyph,
 injected, source_title)."""
 
 from __future__ import annotations
 
-from agent.commands._common import guard, open_db, print_json, resolve_id, short
+from agent.cli.common import guard, open_db, print_json, resolve_id, short
 
 
 def register(subparsers) -> None:
@@ -51,7 +51,7 @@ def _describe(view) -> str:
 
 @guard
 def _add(args) -> int:
-    from agent.memory import add_node, get_node
+    from agent.memory.atlas import add_node, get_node
 
     with open_db(args) as db:
         result = add_node(db, args.label, args.category, args.strength)
@@ -67,7 +67,7 @@ def _add(args) -> int:
 
 @guard
 def _list(args) -> int:
-    from agent.memory import list_nodes
+    from agent.memory.atlas import list_nodes
 
     with open_db(args) as db:
         views = list_nodes(db, query=args.search)
@@ -88,7 +88,7 @@ def _list(args) -> int:
 
 @guard
 def _edit(args) -> int:
-    from agent.memory import edit_node, get_node
+    from agent.memory.atlas import edit_node, get_node
     from local_schema.models import MemoryNode
 
     with open_db(args) as db:
@@ -104,7 +104,7 @@ def _edit(args) -> int:
 
 @guard
 def _delete(args) -> int:
-    from agent.memory import delete_node
+    from agent.memory.atlas import delete_node
     from local_schema.models import MemoryNode
 
     with open_db(args) as db:
@@ -116,7 +116,7 @@ def _delete(args) -> int:
 
 @guard
 def _prompt(args) -> int:
-    from agent.memory import memory_block
+    from agent.memory.atlas import memory_block
     from local_schema.models import AgentConnection
 
     with open_db(args) as db:

@@ -102,7 +102,7 @@ def describe_sources(session: Session, sources: Iterable[str | None]) -> dict[st
                                                                model.deleted_at.is_(None))).all()
             titles.update({(kind, ident): (title or "untitled") for ident, title in rows})
     # Another author's template is never in the local `templates` table: its name was recorded when it
-    # was installed on this device (agent.template_install).
+    # was installed on this device (agent.templates.install).
     unnamed = {ident for ident in wanted["template"] if ("template", ident) not in titles}
     if unnamed:
         rows = session.exec(select(InstalledTemplate.template_id, InstalledTemplate.name)

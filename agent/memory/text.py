@@ -56,7 +56,7 @@ def dedup_key(text: str) -> str:
     contractions written out ("doesn't" -> "does not"), articles (a, an, the) dropped; punctuation,
     Markdown marks and spacing do not count. A label without words (emoji) is compared as written.
 
-    The Atlas keeps these keys in a local index (local migration v10, `agent.memory`): changing this
+    The Atlas keeps these keys in a local index (local migration v10, `agent.memory.atlas`): changing this
     function needs a migration that clears the stored keys."""
     folded = unicodedata.normalize("NFKC", text or "").casefold().translate(_APOSTROPHES)
     for pattern, replacement in _CONTRACTIONS:

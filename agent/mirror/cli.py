@@ -1,4 +1,4 @@
-"""`mirari mirror run|list|show|apply|undo|delete`: Mirror Mode on the command line (agent/mirror.py).
+"""`mirari mirror run|list|show|apply|undo|delete`: Mirror Mode on the command line (agent/mirror/review.py).
 
 Imported at every start of `mirari`, so nothing heavy is imported at module level. Errors print one
 line on stderr (`mirari: error: …`) and exit non-zero; nothing half-written is left behind.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from agent.commands._common import (
+from agent.cli.common import (
     CommandError,
     data_dir,
     fail,
@@ -72,22 +72,22 @@ def _report_id(db, text: str) -> str:
 
 
 def _report_json(session, report) -> dict:
-    from agent import mirror
+    from agent.mirror import review
 
-    current = mirror.current_prompt(session, report)
+    current = review.current_prompt(session, report)
     return {**report.model_dump(), "current_prompt": current,
-            "diff": mirror.unified_diff(current if report.applied_at is None else report.previous_prompt,
+            "diff": review.unified_diff(current if report.applied_at is None else report.previous_prompt,
                                         report.suggested_prompt) if report.suggested_prompt else ""}
 
 
 # -- handlers ---------------------------------------------------------------------------------------------
 @guard
 def _run(args) -> int:
-    from agent import mirror
-    from agent.errors import LLMError
     from agent.jobs import JobCancelled, run_headless
-    from agent.mirror_request import ReviewSpec, load_budget
-    from agent.structured import StructuredOutputError
+    from agent.llm.errors import LLMError
+    from agent.llm.structured import StructuredOutputError
+    from agent.mirror import review
+    from agent.mirror.request import ReviewSpec, load_budget
     from local_schema.models import AgentConnection, Conversation
 
     logs = ""
@@ -107,7 +107,7 @@ def _run(args) -> int:
                           budget_tokens=args.budget or load_budget(data_dir(args)))
         key = key_store(args).get_key(reviewer)
         try:
-            result = run_headless(lambda ctx: mirror.run_review(db, spec, api_key=key, ctx=ctx),
+            result = run_headless(lambda ctx: review.run_review(db, spec, api_key=key, ctx=ctx),
                                   show_progress=sys.stderr.isatty())
         except StructuredOutputError as exc:
             raise CommandError(str(exc)) from None
@@ -117,7 +117,7 @@ def _run(args) -> int:
             return fail("interrupted; nothing was stored", 130)
         if args.json:
             with db.session() as session:
-                print_json(_report_json(session, mirror.get_report(session, result.report_id)))
+                print_json(_report_json(session, review.get_report(session, result.report_id)))
         else:
             print(f"{result.report_id}  {result.summary()}")
     return 0
@@ -125,11 +125,11 @@ def _run(args) -> int:
 
 @guard
 def _list(args) -> int:
-    from agent import mirror
+    from agent.mirror import review
     from local_schema.models import MirrorReport
 
     with open_db(args) as db, db.session() as session:
-        reports = mirror.list_reports(session)
+        reports = review.list_reports(session)
         if args.json:
             print_json([{**session.get(MirrorReport, r.id).model_dump(), "connection_name": r.connection_name,
                          "unverified": r.unverified, "applied": r.applied} for r in reports])
@@ -155,11 +155,11 @@ def _claim_lines(number: int | None, claim: dict) -> list[str]:
 
 @guard
 def _show(args) -> int:
-    from agent import mirror
-    from agent.mirror_report import claim_of
+    from agent.mirror import review
+    from agent.mirror.report import claim_of
 
     with open_db(args) as db, db.session() as session:
-        report = mirror.get_report(session, _report_id(db, args.report))
+        report = review.get_report(session, _report_id(db, args.report))
         data = _report_json(session, report)
     if args.json:
         print_json(data)
@@ -189,7 +189,7 @@ def _show(args) -> int:
 
 @guard
 def _apply(args) -> int:
-    from agent import mirror
+    from agent.mirror import review
 
     if args.prompt and args.as_kind:
         return fail("--as goes with --recommendation, not --prompt")
@@ -198,23 +198,23 @@ def _apply(args) -> int:
     with open_db(args) as db:
         report_id = _report_id(db, args.report)
         if args.prompt:
-            mirror.apply_prompt(db, report_id)
+            review.apply_prompt(db, report_id)
             print(f"suggested prompt applied; `mirari mirror undo {short(report_id)}` restores the previous one")
         elif args.as_kind == "memory":
-            print(mirror.recommendation_to_memory(db, report_id, args.recommendation).message)
+            print(review.recommendation_to_memory(db, report_id, args.recommendation).message)
         else:
-            print(mirror.recommendation_to_skill(db, report_id, args.recommendation).message)
+            print(review.recommendation_to_skill(db, report_id, args.recommendation).message)
     return 0
 
 
 @guard
 def _undo(args) -> int:
-    from agent import mirror
+    from agent.mirror import review
 
     with open_db(args) as db:
         try:
-            mirror.undo_prompt(db, _report_id(db, args.report), force=args.force)
-        except mirror.PromptChanged as exc:
+            review.undo_prompt(db, _report_id(db, args.report), force=args.force)
+        except review.PromptChanged as exc:
             return fail(f"{exc} (pass --force to undo anyway)")
     print("previous prompt restored")
     return 0
@@ -222,9 +222,9 @@ def _undo(args) -> int:
 
 @guard
 def _delete(args) -> int:
-    from agent import mirror
+    from agent.mirror import review
 
     with open_db(args) as db:
-        mirror.delete_report(db, _report_id(db, args.report))
+        review.delete_report(db, _report_id(db, args.report))
     print("report deleted")
     return 0

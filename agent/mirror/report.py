@@ -1,6 +1,6 @@
 """Mirror Mode, part 2: reading the reviewer's answer (MIRARI.md §V). Nothing here writes.
 
-    review = ask_json(client, request.messages, validator(request))   # agent.structured
+    review = ask_json(client, request.messages, validator(request))   # agent.llm.structured
 
 `validator(request)` checks the shape (raising `Invalid` with a sentence the model can act on, which
 ask_json quotes in its one repair request) and returns a `ParsedReview` with every claim's evidence
@@ -25,8 +25,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.mirror_request import ReviewRequest
-from agent.structured import Invalid, require_object
+from agent.llm.structured import Invalid, require_object
+from agent.mirror.request import ReviewRequest
 
 LISTS = ("strengths", "weaknesses", "recommendations")
 MAX_CLAIMS = 20

@@ -15,7 +15,7 @@ turn injects: effective strength >= 0.75, strongest first, at most 40) and its p
 Memory nodes and skills are shown as 1, 2, 3…; `node_ids[n-1]` / `skill_ids[n-1]` map a number the
 reviewer cites back to the row. Row ids never appear in the request.
 
-Size: characters of all message contents; tokens estimated by agent.memory.estimate_tokens (about four
+Size: characters of all message contents; tokens estimated by agent.memory.atlas.estimate_tokens (about four
 characters a token; the Atlas's "What the agent sees" uses the same estimate).
 """
 
@@ -26,9 +26,9 @@ from datetime import UTC, datetime
 
 from sqlmodel import Session
 
-from agent.memory import estimate_tokens
+from agent.chat.tree import active_path
+from agent.memory.atlas import estimate_tokens
 from agent.prompt import system_parts
-from agent.tree import active_path
 from local_schema.models import AgentConnection, Conversation, MemoryNode, Skill
 from local_schema.timestamps import parse_timestamp
 

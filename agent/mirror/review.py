@@ -7,8 +7,8 @@
     recommendation_to_skill(db, report_id, n)
     list_reports(session) / get_report(session, id) / delete_report(db, id)
 
-What is sent is built by agent/mirror_request.py; the answer is checked by agent/mirror_report.py
-(one repair request through agent.structured.ask_json, then a clear error and nothing stored).
+What is sent is built by agent/mirror/request.py; the answer is checked by agent/mirror/report.py
+(one repair request through agent.llm.structured.ask_json, then a clear error and nothing stored).
 Storing a report is one transaction: the report row, plus the memory nodes it cites reinforced (the
 Atlas's rule); the promoted skills it scores then get their `score` through the Skill Forge's set_score.
 Every write goes through LocalDatabase.write(), so everything here syncs like any other edit.
@@ -33,13 +33,14 @@ from datetime import UTC, datetime
 
 from sqlmodel import Session, select
 
-from agent import memory, skills
 from agent.jobs import JobContext
-from agent.llm_client import LLMClient
-from agent.memory_sources import mirror_source
-from agent.mirror_report import LISTS, ParsedReview, claim_of, normalise, validator
-from agent.mirror_request import PASTED_SOURCE, ReviewError, ReviewRequest, ReviewSpec, build_request
-from agent.structured import Invalid, ask_json
+from agent.llm.client import LLMClient
+from agent.llm.structured import Invalid, ask_json
+from agent.memory import atlas
+from agent.memory.sources import mirror_source
+from agent.mirror.report import LISTS, ParsedReview, claim_of, normalise, validator
+from agent.mirror.request import PASTED_SOURCE, ReviewError, ReviewRequest, ReviewSpec, build_request
+from agent.skills import forge
 from local_schema.database import LocalDatabase
 from local_schema.models import AgentConnection, MemoryNode, MirrorReport, Skill
 from local_schema.timestamps import format_timestamp
@@ -89,8 +90,8 @@ def run_review(db: LocalDatabase, spec: ReviewSpec, *, api_key: str | None, ctx:
                now: datetime | None = None) -> ReviewResult:
     """Build the request, ask the reviewer, check the answer, store the report. A long job.
 
-    Raises ReviewError (cannot run as asked), agent.errors.LLMError (network/HTTP),
-    agent.structured.StructuredOutputError (unusable answer after one repair) or JobCancelled;
+    Raises ReviewError (cannot run as asked), agent.llm.errors.LLMError (network/HTTP),
+    agent.llm.structured.StructuredOutputError (unusable answer after one repair) or JobCancelled;
     in every one of those cases nothing was stored.
     """
     ctx = ctx or JobContext()
@@ -164,13 +165,13 @@ def store_review(db: LocalDatabase, request: ReviewRequest, parsed: ParsedReview
                               details=_details(request, parsed, reviewer))
         session.add(report)
         # The Atlas's rule (+0.05, capped); a node deleted while the review ran is skipped.
-        reinforced = memory.reinforce_in(session, [request.node_ids[n - 1] for n in parsed.memory_used], now)
+        reinforced = atlas.reinforce_in(session, [request.node_ids[n - 1] for n in parsed.memory_used], now)
     scored = 0
     for number, score in sorted(parsed.skill_scores.items()):  # the Forge's own write, one per skill
         try:
-            skills.set_score(db, request.skill_ids[number - 1], score)
+            forge.set_score(db, request.skill_ids[number - 1], score)
             scored += 1
-        except skills.SkillError:  # deleted while the review ran: the report still records the score
+        except forge.SkillError:  # deleted while the review ran: the report still records the score
             pass
     return report.id, len(reinforced), scored
 
@@ -307,8 +308,8 @@ def recommendation_to_memory(db: LocalDatabase, report_id: str, number: int, cat
         if node is not None and node.deleted_at is None:
             raise MirrorError(f"Recommendation {number} is already in the Atlas.")
         try:
-            added = memory.add_node_in(session, item["text"], category, source=mirror_source(report.id), now=now)
-        except memory.AtlasError as exc:
+            added = atlas.add_node_in(session, item["text"], category, source=mirror_source(report.id), now=now)
+        except atlas.AtlasError as exc:
             raise MirrorError(str(exc)) from None
         items[number - 1] = {**item, "memory_node_id": added.node.id}
         report.recommendations = items
@@ -338,11 +339,11 @@ def recommendation_to_skill(db: LocalDatabase, report_id: str, number: int) -> A
         if existing is not None and existing.deleted_at is None:
             raise MirrorError(f"Recommendation {number} is already the skill “{existing.name}”.")
         title = report.title or "Untitled review"
-    draft = skills.SkillDraft(name=_skill_name(item["text"]), template_prompt=item["text"],
+    draft = forge.SkillDraft(name=_skill_name(item["text"]), template_prompt=item["text"],
                               description=f"{item['text']}\n\nFrom the Mirror report “{title}”.")
     try:
-        skill = skills.create_suggested(db, draft)
-    except (skills.SkillError, Invalid) as exc:
+        skill = forge.create_suggested(db, draft)
+    except (forge.SkillError, Invalid) as exc:
         raise MirrorError(str(exc)) from None
     with db.write() as session:  # link it (the report may have been deleted meanwhile: the skill stays)
         report = session.get(MirrorReport, report_id)

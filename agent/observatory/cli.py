@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.commands._common import guard, open_db, print_json
+from agent.cli.common import guard, open_db, print_json
 
 
 def register(subparsers) -> None:
@@ -13,7 +13,7 @@ def register(subparsers) -> None:
 
 @guard
 def _stats(args) -> int:
-    from agent import stats
+    from agent.observatory import stats
 
     with open_db(args) as db:
         numbers = stats.collect(db)

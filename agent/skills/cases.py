@@ -26,8 +26,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from agent.llm.structured import Invalid
 from agent.storable import text_problem
-from agent.structured import Invalid
 
 KINDS = ("contains", "not_contains", "regex", "max_chars", "is_json")
 KIND_LABELS = {"contains": "contains", "not_contains": "does not contain", "regex": "matches",

@@ -1,5 +1,5 @@
 """`mirari skills add|suggest|list|show|move|edit|test|delete|threshold`: the Skill Forge from the command
-line, over agent.skills / skill_suggest / skill_runner (the same functions as the page).
+line, over agent.skills.forge / skill_suggest / skill_runner (the same functions as the page).
 
 IDs may be given in full or as a unique prefix (lists show 8 characters). `--json` prints the skills
 table's columns plus computed fields: `test_state` (none | current | stale) and `next_status` (the one
@@ -11,7 +11,7 @@ from __future__ import annotations
 import signal
 import sys
 
-from agent.commands._common import (
+from agent.cli.common import (
     CommandError,
     data_dir,
     fail,
@@ -96,7 +96,7 @@ def register(subparsers) -> None:
 
 def skill_json(skill) -> dict:
     """Every column of the row, plus what is computed from it."""
-    from agent.skills import legal_targets, run_state
+    from agent.skills.forge import legal_targets, run_state
     from local_schema.models import all_columns
 
     row = {column: getattr(skill, column) for column in all_columns("skills")}
@@ -113,7 +113,7 @@ def _skill_id(db, text: str) -> str:
 
 
 def _load(db, skill_id: str):
-    from agent.skills import get_skill
+    from agent.skills.forge import get_skill
 
     with db.session() as session:
         return get_skill(session, skill_id)
@@ -129,9 +129,9 @@ def _rates(last: dict | None) -> str:
 def _cancellable(job, show_progress: bool = False):
     """Run a long job here; Ctrl-C cancels it (nothing is stored). A failed request or an unusable
     draft becomes CommandError (its message only); JobCancelled is left to the caller (exit 130)."""
-    from agent.errors import LLMError
     from agent.jobs import JobContext
-    from agent.structured import StructuredOutputError
+    from agent.llm.errors import LLMError
+    from agent.llm.structured import StructuredOutputError
 
     def report(done: int, total: int, text: str) -> None:
         print(f"[{done}/{total}] {text}" if total else text, file=sys.stderr, flush=True)
@@ -163,7 +163,7 @@ def _interruptible(handler):
 
 @guard
 def _add(args) -> int:
-    from agent.skills import create_skill
+    from agent.skills.forge import create_skill
 
     if args.prompt == "-" and args.tests == "-":
         raise CommandError("--prompt and --tests cannot both read standard input")
@@ -181,7 +181,7 @@ def _add(args) -> int:
 @guard
 @_interruptible
 def _suggest(args) -> int:
-    from agent.skill_suggest import suggest_skill
+    from agent.skills.suggest import suggest_skill
     from local_schema.models import AgentConnection, Conversation
 
     context = read_text(args.context) if args.context else None
@@ -201,7 +201,7 @@ def _suggest(args) -> int:
 
 @guard
 def _list(args) -> int:
-    from agent.skills import list_skills
+    from agent.skills.forge import list_skills
 
     with open_db(args) as db, db.session() as session:
         rows = list_skills(session, [args.status] if args.status else None)
@@ -219,7 +219,7 @@ def _list(args) -> int:
 
 @guard
 def _show(args) -> int:
-    from agent.skill_tests import describe
+    from agent.skills.cases import describe
 
     with open_db(args) as db:
         skill = _load(db, _skill_id(db, args.id))
@@ -239,7 +239,7 @@ def _show(args) -> int:
 
 @guard
 def _move(args) -> int:
-    from agent.skills import load_min_score, move_skill
+    from agent.skills.forge import load_min_score, move_skill
 
     threshold = args.min_score if args.min_score is not None else load_min_score(data_dir(args))
     with open_db(args) as db:
@@ -255,7 +255,7 @@ def _move(args) -> int:
 
 @guard
 def _edit(args) -> int:
-    from agent.skills import edit_skill
+    from agent.skills.forge import edit_skill
 
     changes = {key: getattr(args, key) for key in ("name", "description", "category") if getattr(args, key) is not None}
     if args.prompt is not None:
@@ -295,7 +295,7 @@ def _read_file(path: str) -> str:
 @guard
 @_interruptible
 def _test(args) -> int:
-    from agent.skill_runner import run_skill_tests
+    from agent.skills.runner import run_skill_tests
     from local_schema.models import AgentConnection
 
     with open_db(args) as db:
@@ -318,7 +318,7 @@ def _test(args) -> int:
 
 @guard
 def _delete(args) -> int:
-    from agent.skills import dismiss
+    from agent.skills.forge import dismiss
 
     with open_db(args) as db:
         skill_id = _skill_id(db, args.id)
@@ -330,7 +330,7 @@ def _delete(args) -> int:
 
 @guard
 def _threshold(args) -> int:
-    from agent.skills import load_min_score, save_min_score
+    from agent.skills.forge import load_min_score, save_min_score
 
     if args.score is None:
         print(f"{load_min_score(data_dir(args)):.2f}")

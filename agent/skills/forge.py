@@ -9,7 +9,7 @@
 
 The pipeline is a cycle, one step at a time:
     suggested → accepted → testing → promoted → archived → suggested
-with two gates (agent.skill_tests runs the tests):
+with two gates (agent.skills.cases runs the tests):
   - accepted → testing needs a test run of the current version and the current test cases;
   - testing → promoted needs that run's score (pass rate with the skill) >= the promotion threshold
     (DEFAULT_MIN_SCORE, a setting); it goes through with a warning when the skill does not beat the
@@ -28,8 +28,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel import Session, select
 
-from agent.skill_tests import cases_hash, validate_test_cases
-from agent.structured import Invalid, require_object, text_field
+from agent.llm.structured import Invalid, require_object, text_field
+from agent.skills.cases import cases_hash, validate_test_cases
 from local_schema.database import LocalDatabase
 from local_schema.models import Skill
 
@@ -83,7 +83,7 @@ def validate_draft(value: Any) -> SkillDraft:
     """A model's (or a template's) draft -> SkillDraft; Invalid names the field and the limit.
 
     Required: name, template_prompt. Optional: description, category, test_cases (see
-    agent.skill_tests.validate_test_cases). Unknown keys are ignored."""
+    agent.skills.cases.validate_test_cases). Unknown keys are ignored."""
     obj = require_object(value, "The draft")
     name = _one_line(text_field(obj, "name", limit=NAME_LIMIT))
     prompt = text_field(obj, "template_prompt", limit=PROMPT_LIMIT)

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from agent.errors import LLMError
 from agent.jobs import JobCancelled, JobContext
-from agent.llm_client import LLMClient
+from agent.llm.client import LLMClient
+from agent.llm.errors import LLMError
 from agent.prompt import SKILLS_HEADING
-from agent.skill_tests import cases_hash, run_case
-from agent.skills import SkillError, get_skill
+from agent.skills.cases import cases_hash, run_case
+from agent.skills.forge import SkillError, get_skill
 from local_schema.database import LocalDatabase
 from local_schema.models import AgentConnection
 from local_schema.timestamps import utc_now

@@ -5,19 +5,26 @@
 
 The request asks for one JSON object {name, description, category, template_prompt, test_cases}
 (`response_format` json_object where the endpoint takes it), the reply is parsed tolerantly (code
-fences accepted) and validated against the server's limits (agent.skills.validate_draft); an invalid
+fences accepted) and validated against the server's limits (agent.skills.forge.validate_draft); an invalid
 reply gets exactly one repair request quoting the problem, then StructuredOutputError — and nothing is
-stored unless a valid draft came back (agent.structured.ask_json). The new skill's status is 'suggested'.
+stored unless a valid draft came back (agent.llm.structured.ask_json). The new skill's status is 'suggested'.
 """
 
 from __future__ import annotations
 
+from agent.chat.tree import active_path
 from agent.jobs import JobContext
-from agent.llm_client import LLMClient
-from agent.skill_tests import KINDS, MAX_CASES
-from agent.skills import NAME_LIMIT, PROMPT_LIMIT, SkillError, create_suggested, list_skills, validate_draft
-from agent.structured import ask_json
-from agent.tree import active_path
+from agent.llm.client import LLMClient
+from agent.llm.structured import ask_json
+from agent.skills.cases import KINDS, MAX_CASES
+from agent.skills.forge import (
+    NAME_LIMIT,
+    PROMPT_LIMIT,
+    SkillError,
+    create_suggested,
+    list_skills,
+    validate_draft,
+)
 from local_schema.database import LocalDatabase
 from local_schema.models import AgentConnection, Conversation, Skill
 

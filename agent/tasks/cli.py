@@ -1,12 +1,12 @@
-"""`mirari tasks list|add|move|edit|delete`: the Tasks board on the command line (same agent.tasks rules).
+"""`mirari tasks list|add|move|edit|delete`: the Tasks board on the command line (same agent.tasks.board rules).
 
 Tasks never run: these commands only change the board, exactly as the window does."""
 
 from __future__ import annotations
 
-from agent.commands._common import guard, open_db, print_json, resolve_id
+from agent.cli.common import guard, open_db, print_json, resolve_id
 
-STATUSES = ("pending", "in_progress", "done")  # agent.tasks.STATUSES, repeated to keep startup light
+STATUSES = ("pending", "in_progress", "done")  # agent.tasks.board.STATUSES, repeated to keep startup light
 
 
 def register(subparsers) -> None:
@@ -61,7 +61,7 @@ def _connection(db, text: str | None) -> str | None:
 
 @guard
 def _list(args) -> int:
-    from agent.tasks import STATUS_LABELS, list_tasks
+    from agent.tasks.board import STATUS_LABELS, list_tasks
 
     with open_db(args) as db:
         connection = _connection(db, args.connection)
@@ -83,7 +83,7 @@ def _list(args) -> int:
 
 @guard
 def _add(args) -> int:
-    from agent.tasks import add_task
+    from agent.tasks.board import add_task
 
     with open_db(args) as db:
         task = add_task(db, args.title, args.description, _connection(db, args.connection), args.status)
@@ -93,7 +93,7 @@ def _add(args) -> int:
 
 @guard
 def _move(args) -> int:
-    from agent.tasks import STATUS_LABELS, move_task
+    from agent.tasks.board import STATUS_LABELS, move_task
 
     with open_db(args) as db:
         task = move_task(db, _task(db, args.id), args.status)
@@ -103,7 +103,7 @@ def _move(args) -> int:
 
 @guard
 def _edit(args) -> int:
-    from agent.tasks import edit_task
+    from agent.tasks.board import edit_task
 
     changes = {}
     if args.title is not None:
@@ -126,7 +126,7 @@ def _edit(args) -> int:
 
 @guard
 def _delete(args) -> int:
-    from agent.tasks import delete_task
+    from agent.tasks.board import delete_task
 
     with open_db(args) as db:
         task_id = _task(db, args.id)

@@ -5,7 +5,7 @@ Every write is all or nothing; an import or install that breaks a rule writes no
 
 from __future__ import annotations
 
-from agent.commands._common import guard, open_db, print_json, resolve_id
+from agent.cli.common import guard, open_db, print_json, resolve_id
 
 SORTS = ("installs", "recent")  # sync.catalogue.SORTS
 
@@ -64,17 +64,17 @@ def register(subparsers) -> None:
 
 @guard
 def _publish(args) -> int:
-    from agent import templates
+    from agent.templates import publish
     from local_schema.models import MemoryNode, Skill
 
     with open_db(args) as db:
         skills = [resolve_id(db, Skill, text, "skill") for text in args.skill]
         memory = [resolve_id(db, MemoryNode, text, "memory node") for text in args.memory]
         if args.preview:
-            print_json(templates.preview(db, args.name, args.description, args.category, skills, memory,
+            print_json(publish.preview(db, args.name, args.description, args.category, skills, memory,
                                          args.public))
             return 0
-        template = templates.publish(db, args.name, args.description, args.category, skills, memory,
+        template = publish.publish(db, args.name, args.description, args.category, skills, memory,
                                      args.public)
     print(template.id)
     return 0
@@ -82,7 +82,7 @@ def _publish(args) -> int:
 
 @guard
 def _list(args) -> int:
-    from agent.templates import list_templates
+    from agent.templates.publish import list_templates
 
     with open_db(args) as db:
         rows = list_templates(db)
@@ -101,8 +101,8 @@ def _list(args) -> int:
 
 @guard
 def _show(args) -> int:
-    from agent.template_text import describe_template
-    from agent.templates import get_template
+    from agent.templates.publish import get_template
+    from agent.templates.text import describe_template
     from local_schema.models import Template
 
     with open_db(args) as db:
@@ -117,8 +117,8 @@ def _show(args) -> int:
 
 
 def _catalogue(args):
+    from agent.cli.sync import command_engine
     from sync.catalogue import Catalogue
-    from sync.cli import command_engine
 
     engine = command_engine(args)  # the session from the same store as `mirari account login` keeps it in
     return engine, Catalogue.for_engine(engine)
@@ -147,7 +147,7 @@ def _browse(args) -> int:
 
 @guard
 def _install(args) -> int:
-    from agent.template_install import install_from_catalogue
+    from agent.templates.install import install_from_catalogue
 
     engine = None
     try:
@@ -171,7 +171,7 @@ def _print_result(result, as_json: bool) -> int:
 
 @guard
 def _export(args) -> int:
-    from agent.templates import export_template
+    from agent.templates.publish import export_template
     from local_schema.models import Template
 
     with open_db(args) as db:
@@ -182,8 +182,8 @@ def _export(args) -> int:
 
 @guard
 def _import(args) -> int:
-    from agent.template_install import import_file
-    from agent.template_payload import TemplateInvalid
+    from agent.templates.install import import_file
+    from agent.templates.payload import TemplateInvalid
 
     with open_db(args) as db:
         try:
@@ -195,7 +195,7 @@ def _import(args) -> int:
 
 @guard
 def _delete(args) -> int:
-    from agent.templates import delete_template
+    from agent.templates.publish import delete_template
     from local_schema.models import Template
 
     with open_db(args) as db:

@@ -4,7 +4,7 @@ marked `template:<id>` — from the catalogue (counted once per user, after it i
 The payload is untrusted (another author wrote it, or a file did): it is validated with the server's own
 rules (shape, sizes, at most 200 skills and 2,000 memories) before anything is written. Then:
 
-- What is already here is skipped and reported, never duplicated (`agent.template_match`: by content —
+- What is already here is skipped and reported, never duplicated (`agent.templates.match`: by content —
   a skill of the same name and prompt, a fact the Atlas already holds or a Dream consolidation removed).
   An install never reinforces: installing a template again must not push its facts up.
 - New memory starts at the Atlas's strength for a new fact (0.50, below the 0.75 the prompt injects),
@@ -28,10 +28,10 @@ from sqlmodel import Session, select
 
 # The `source` of what a template brought, skills and memory nodes alike, is `template:<id>`, written and
 # read by the Atlas's one module for sources.
-from agent.memory_sources import parse_source, template_source
-from agent.template_match import REPEATED, SkillsHere, memory_reason, retired_memory_keys, skill_key
-from agent.template_payload import TemplateInvalid, validate_payload
-from agent.templates import read_template_file
+from agent.memory.sources import parse_source, template_source
+from agent.templates.match import REPEATED, SkillsHere, memory_reason, retired_memory_keys, skill_key
+from agent.templates.payload import TemplateInvalid, validate_payload
+from agent.templates.publish import read_template_file
 from local_schema.models import InstalledTemplate, MemoryNode, Skill
 from local_schema.timestamps import utc_now
 
@@ -102,9 +102,9 @@ def _count(n: int, one: str, many: str | None = None) -> str:
 
 
 def _add_skill(session: Session, entry: dict, source: str) -> Skill:
-    """Through the Skill Forge's own rules (agent.skills): a draft validated like any suggestion, stored
+    """Through the Skill Forge's own rules (agent.skills.forge): a draft validated like any suggestion, stored
     as `suggested`. Test cases a template carries come along when they pass the Forge's checks."""
-    from agent.skills import create_suggested_in, validate_draft
+    from agent.skills.forge import create_suggested_in, validate_draft
 
     return create_suggested_in(session, validate_draft(entry), source=source)
 
@@ -112,8 +112,8 @@ def _add_skill(session: Session, entry: dict, source: str) -> Skill:
 def _check_skills(payload: dict) -> None:
     """Every skill through the Forge's draft rules before the first chunk: a skill the Forge would refuse
     (e.g. a test case it cannot run) stops the install before anything is written."""
-    from agent.skills import validate_draft
-    from agent.structured import Invalid
+    from agent.llm.structured import Invalid
+    from agent.skills.forge import validate_draft
 
     problems = []
     for i, entry in enumerate(payload["skills"]):
@@ -129,8 +129,8 @@ def install_payload(db, template_id: str, name: str, payload, *, author_id: str 
                     origin: str = "catalogue", chunk_items: int = CHUNK_ITEMS) -> InstallResult:
     """Copy a template's payload into the user's own rows, in chunks (see the module's docstring).
     TemplateInvalid when the payload breaks a rule; nothing is written then."""
-    from agent.memory import NEW_NODE_STRENGTH, add_node_in
-    from agent.memory_text import dedup_key
+    from agent.memory.atlas import NEW_NODE_STRENGTH, add_node_in
+    from agent.memory.text import dedup_key
 
     validate_payload(payload)
     _check_skills(payload)

@@ -12,7 +12,7 @@ file that repeats itself brings nothing twice:
   what you chose to merge away;
 - an item repeated within the template comes once.
 
-Nothing here writes; `agent.template_install` decides and writes.
+Nothing here writes; `agent.templates.install` decides and writes.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session, select
 
-from agent.memory import find_duplicate
-from agent.memory_text import dedup_key, one_line
+from agent.memory.atlas import find_duplicate
+from agent.memory.text import dedup_key, one_line
 from local_schema.models import DreamReport, Skill
 
 # Reasons, as the install report words them after the item ("Skill “Summarise”: …").

@@ -2,7 +2,7 @@
 
 Publishing writes one `templates` row locally; sync pushes it, and a public one then appears in the
 catalogue (sync/catalogue.py browses and installs online). Only the whitelisted fields of each skill
-and memory node go into the payload (`agent.template_payload`): never ids, owners, statuses, scores,
+and memory node go into the payload (`agent.templates.payload`): never ids, owners, statuses, scores,
 sources, connections or keys. `preview()` returns exactly the document that will be shared.
 
 A `.mirari-template.json` file carries one template for sharing without a server. Importing it is an
@@ -21,7 +21,7 @@ from sqlalchemy import text
 from sqlmodel import Session, select
 
 from agent.atomic import atomic_write
-from agent.template_payload import (
+from agent.templates.payload import (
     TemplateInvalid,
     build_payload,
     memory_entry,
@@ -64,7 +64,7 @@ class TemplateInfo:
 class TemplateDocument:
     """A template as read from a file, already validated. It has no id: whatever id a file claims is
     not trusted (a file could claim a catalogue template's id and pass for it), so an import gets a
-    source of its own (`agent.template_install.import_file`)."""
+    source of its own (`agent.templates.install.import_file`)."""
 
     name: str
     description: str | None
@@ -88,7 +88,7 @@ def _live_rows(session: Session, model, ids, what: str) -> list:
 
 
 def _document(session: Session, name, description, category, skill_ids, memory_ids, is_public) -> dict:
-    from agent.memory import effective_strength
+    from agent.memory.atlas import effective_strength
 
     skills = _live_rows(session, Skill, skill_ids, "skill")
     nodes = _live_rows(session, MemoryNode, memory_ids, "memory node")

@@ -70,7 +70,7 @@ def describe_memory(payload: Any, *, strengths: bool, heading: str) -> list[str]
 
 
 def describe_template(document: dict, *, status: str | None = None) -> str:
-    """A template document (`agent.templates.preview()`: name, description, category, is_public, payload)
+    """A template document (`agent.templates.publish.preview()`: name, description, category, is_public, payload)
     as text: what a publish shares, field by field. `status` replaces the visibility line (e.g. "Public ·
     12 installs · waiting to sync")."""
     payload = document.get("payload")

@@ -1,6 +1,6 @@
 """The small editor that adds one fact to the Atlas: "+ Add" on the Atlas page and "Promote to Atlas"
 in the Console. Label (Enter saves, Shift+Enter is a line break), category, strength. The save runs
-agent.memory.add_node in an Op: the no-duplicates rule applies, and the dialog stays open with the
+agent.memory.atlas.add_node in an Op: the no-duplicates rule applies, and the dialog stays open with the
 reason if the Atlas refuses (so nothing typed is lost)."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from desktop.bus import bus
 from desktop.ops import Op
 from desktop.safe_text import Label
 
-LABEL_LIMIT = 2000  # agent.memory.LABEL_LIMIT (not imported here: the dialog must open without agent/)
+LABEL_LIMIT = 2000  # agent.memory.atlas.LABEL_LIMIT (not imported here: the dialog must open without agent/)
 CATEGORIES = ("fact", "preference", "goal", "style")
 
 
@@ -37,7 +37,7 @@ class _LabelEdit(QPlainTextEdit):
 
 
 class MemoryEditor(QDialog):
-    saved = Signal(object)  # agent.memory.AddResult
+    saved = Signal(object)  # agent.memory.atlas.AddResult
 
     def __init__(self, parent, db, *, title: str, label: str = "", category: str = "fact",
                  strength: float = 0.5, source: str = "manual", note: str = ""):
@@ -109,7 +109,7 @@ class MemoryEditor(QDialog):
         db, source = self.db, self.source
 
         def add():
-            from agent.memory import add_node
+            from agent.memory.atlas import add_node
 
             return add_node(db, label, category, strength, source)
 

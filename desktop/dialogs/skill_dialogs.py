@@ -24,8 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from agent.skill_tests import KIND_LABELS, KINDS, MAX_EXPECTATIONS, validate_test_cases
-from agent.structured import Invalid
+from agent.llm.structured import Invalid
+from agent.skills.cases import KIND_LABELS, KINDS, MAX_EXPECTATIONS, validate_test_cases
 from desktop.safe_text import Label
 
 
@@ -100,7 +100,7 @@ class SuggestDialog(QDialog):
         self.thread_combo.setEnabled(self.from_thread.isChecked())
 
     def values(self) -> dict:
-        """{connection_id, context, conversation_id} for agent.skill_suggest.suggest_skill."""
+        """{connection_id, context, conversation_id} for agent.skills.suggest.suggest_skill."""
         use_thread = self.from_thread.isChecked() and self.thread_combo.currentData()
         return {"connection_id": self.connection_combo.currentData(),
                 "context": None if use_thread else self.context_edit.toPlainText().strip() or None,
@@ -197,7 +197,7 @@ class TestCaseDialog(QDialog):
         return {"prompt": self.prompt_edit.toPlainText(), "expectations": [r.value_dict() for r in self.rows]}
 
     def accept(self) -> None:
-        """Checked with the same rules as the save (agent.skill_tests); the problem is shown here."""
+        """Checked with the same rules as the save (agent.skills.cases); the problem is shown here."""
         try:
             (self.result_case,) = validate_test_cases([self.case()])
         except Invalid as problem:

@@ -1,9 +1,9 @@
 """The Skill Forge's "New skill" dialog: a skill written by hand — name, description, category, template
 prompt and optional test cases (each edited in the test-case dialog).
 
-Checked on OK with the Forge's own rules (agent.skills.check_new_skill, the same checks as a save and as
+Checked on OK with the Forge's own rules (agent.skills.forge.check_new_skill, the same checks as a save and as
 `mirari skills add`); a problem is shown here and the dialog stays open with everything typed. The page
-stores the checked draft (agent.skills.create_skill) off the UI thread.
+stores the checked draft (agent.skills.forge.create_skill) off the UI thread.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from agent.skill_tests import MAX_CASES, describe
-from agent.skills import CATEGORY_LIMIT, NAME_LIMIT, SkillDraft, SkillError, check_new_skill
+from agent.skills.cases import MAX_CASES, describe
+from agent.skills.forge import CATEGORY_LIMIT, NAME_LIMIT, SkillDraft, SkillError, check_new_skill
+from desktop.dialogs.skill_dialogs import TestCaseDialog, _error_label
 from desktop.safe_text import Label
-from desktop.views.skill_dialogs import TestCaseDialog, _error_label
 
 
 def case_summary(case: dict) -> str:
@@ -134,7 +134,7 @@ class NewSkillDialog(QDialog):
 
     # -- checking --------------------------------------------------------------------------------
     def values(self) -> dict:
-        """The fields as typed, for agent.skills.create_skill."""
+        """The fields as typed, for agent.skills.forge.create_skill."""
         return {"name": self.name_edit.text(), "template_prompt": self.prompt_edit.toPlainText(),
                 "description": self.description_edit.toPlainText(), "category": self.category_edit.text(),
                 "test_cases": list(self.cases)}

@@ -1,4 +1,4 @@
-"""The task editor: title, description, connection and column. Validation is agent.tasks' (on save)."""
+"""The task editor: title, description, connection and column. Validation is agent.tasks.board' (on save)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ from desktop.safe_text import Label
 
 class TaskDialog(QDialog):
     def __init__(self, parent, task, connections: list[tuple[str, str]]):
-        """`task`: agent.tasks.TaskInfo; `connections`: (id, name) of the live connections."""
+        """`task`: agent.tasks.board.TaskInfo; `connections`: (id, name) of the live connections."""
         super().__init__(parent)
-        from agent.tasks import STATUS_LABELS
+        from agent.tasks.board import STATUS_LABELS
 
         self.setWindowTitle("Edit task")
         self.setMinimumWidth(460)

@@ -16,7 +16,7 @@ from desktop.safe_text import message_box
 
 
 def open_sign_in(window) -> None:
-    from desktop.views.sign_in_dialog import SignInDialog
+    from desktop.dialogs.sign_in import SignInDialog
 
     dialog = SignInDialog(window.ctx, window)
     dialog.signed_in.connect(lambda session: finish_sign_in(window, session))

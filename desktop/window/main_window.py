@@ -31,18 +31,18 @@ from desktop.widgets.sync_footer import SyncFooter
 # (key, navigation label, "module:Class"), in navigation order. Only rites that work are listed; a new
 # page adds one line here. Page modules are imported once the database is open (a fast first paint).
 PAGES = (
-    ("bind", "I   Bind", "desktop.views.bind_page:BindPage"),
-    ("console", "II  Console", "desktop.views.console_page:ConsolePage"),
-    ("memory", "III Memory Atlas", "desktop.views.memory_page:MemoryPage"),
-    ("skills", "IV  Skill Forge", "desktop.views.skills_page:SkillsPage"),
-    ("mirror", "V   Mirror", "desktop.views.mirror_page:MirrorPage"),
-    ("observatory", "VI  Observatory", "desktop.views.observatory_page:ObservatoryPage"),
-    ("tasks", "VI  Tasks", "desktop.views.tasks_page:TasksPage"),
-    ("dream", "VII Dream", "desktop.views.dream_page:DreamPage"),
-    ("knowledge", "◇   Knowledge", "desktop.views.knowledge_page:KnowledgePage"),
-    ("templates", "◆   Templates", "desktop.views.templates_page:TemplatesPage"),
-    ("tools", "⚒   Tools", "desktop.views.tools_page:ToolsPage"),
-    ("settings", "⚙   Settings", "desktop.views.settings_page:SettingsPage"),
+    ("bind", "I   Bind", "desktop.pages.bind.page:BindPage"),
+    ("console", "II  Console", "desktop.pages.console.page:ConsolePage"),
+    ("memory", "III Memory Atlas", "desktop.pages.memory.page:MemoryPage"),
+    ("skills", "IV  Skill Forge", "desktop.pages.skills.page:SkillsPage"),
+    ("mirror", "V   Mirror", "desktop.pages.mirror.page:MirrorPage"),
+    ("observatory", "VI  Observatory", "desktop.pages.observatory.page:ObservatoryPage"),
+    ("tasks", "VI  Tasks", "desktop.pages.tasks.page:TasksPage"),
+    ("dream", "VII Dream", "desktop.pages.dream.page:DreamPage"),
+    ("knowledge", "◇   Knowledge", "desktop.pages.knowledge.page:KnowledgePage"),
+    ("templates", "◆   Templates", "desktop.pages.templates.page:TemplatesPage"),
+    ("tools", "⚒   Tools", "desktop.pages.tools.page:ToolsPage"),
+    ("settings", "⚙   Settings", "desktop.pages.settings.page:SettingsPage"),
 )
 START_PAGE = "observatory"  # the home screen (MIRARI.md §VI): every start opens here
 
@@ -179,7 +179,7 @@ class MainWindow(QMainWindow):
         (target or page).setFocus(Qt.FocusReason.ShortcutFocusReason)
 
     def import_conversations(self) -> None:
-        from desktop.views.import_dialog import start_import
+        from desktop.dialogs.import_dialog import start_import
 
         start_import(self)
 
@@ -236,7 +236,7 @@ class MainWindow(QMainWindow):
             self._disconnect_db = None
 
     def _file_menu(self) -> None:
-        """File: Import… (desktop.views.import_dialog; enabled once the database is open), Back up now,
+        """File: Import… (desktop.dialogs.import_dialog; enabled once the database is open), Back up now,
         Export all… (desktop.backup_controller)."""
         menu = self.menuBar().addMenu("&File")
         self.import_action = menu.addAction("&Import…", self.import_conversations)
@@ -246,7 +246,7 @@ class MainWindow(QMainWindow):
         self.export_action = menu.addAction("Export all…", self.export_all)
 
     def export_all(self):
-        from desktop.views.export_all_dialog import ExportAllDialog
+        from desktop.dialogs.export_all import ExportAllDialog
 
         if self.ctx.db is None:
             return None
@@ -271,7 +271,7 @@ class MainWindow(QMainWindow):
 
     def ask_passphrase(self) -> None:
         """The encrypted key file is locked: ask for its passphrase (a dialog), then sync."""
-        from desktop.views.passphrase_dialog import PassphraseDialog
+        from desktop.dialogs.passphrase import PassphraseDialog
 
         if self.passphrase_dialog is not None and self.passphrase_dialog.isVisible():
             return
@@ -280,17 +280,17 @@ class MainWindow(QMainWindow):
         self.passphrase_dialog.open()
 
     def sign_in(self) -> None:
-        from desktop.views import account_actions
+        from desktop.window import account
 
-        account_actions.open_sign_in(self)
+        account.open_sign_in(self)
 
     def sign_out(self) -> None:
-        from desktop.views import account_actions
+        from desktop.window import account
 
-        account_actions.ask_sign_out(self)
+        account.ask_sign_out(self)
 
     def open_sync_panel(self):
-        from desktop.views.sync_panel import SyncPanel
+        from desktop.dialogs.sync_panel import SyncPanel
 
         if self.ctx.db is None:
             return None

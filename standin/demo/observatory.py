@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from desktop.demo import add_thread, long_messages
+from standin.demo.seed import add_thread, long_messages
 
 TASKS = [
     ("Compare Hermes 3 70B with the local 8B on the retry question", "done", "hermes"),
@@ -55,7 +55,7 @@ def add_history(db, connection_id: str, days: int = 14, seed: int = 3) -> None:
 
 
 def add_tasks(db, ids: dict[str, str]) -> None:
-    from agent.tasks import add_task
+    from agent.tasks.board import add_task
 
     for title, status, connection in TASKS:
         add_task(db, title, connection_id=ids.get(connection) if connection else None, status=status)
@@ -65,8 +65,8 @@ def add_templates(db) -> dict[str, str]:
     """Two templates of the user's own (one public) and one installed from a friend's file."""
     from sqlmodel import select
 
-    from agent.template_install import import_file
-    from agent.templates import publish
+    from agent.templates.install import import_file
+    from agent.templates.publish import publish
     from local_schema.models import MemoryNode, Skill
 
     with db.session() as s:

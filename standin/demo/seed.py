@@ -68,7 +68,7 @@ def add_thread(db, title: str, messages: list[tuple[str, str]], connection_id: s
         )
         model = session.execute(text("SELECT model FROM agent_connections WHERE id = :c"),
                                 {"c": connection_id}).scalar() if connection_id else None
-        session.execute(  # a reply is signed by the connection that wrote it, as agent.chat does
+        session.execute(  # a reply is signed by the connection that wrote it, as agent.chat.turn does
             text("INSERT INTO messages (id, conversation_id, role, content, created_at, updated_at, "
                  "agent_connection_id, model) VALUES (:id, :c, :r, :content, :at, :at, :by, :model)"),
             [{"id": str(uuid.uuid4()), "c": cid, "r": role, "content": content, "at": _stamp(base, i + 1),
@@ -152,8 +152,8 @@ def add_demo_memory(db, thread_ids: dict[str, str]) -> list[str]:
     (their source links to the message), some typed by hand. Returns the node ids."""
     from sqlmodel import select
 
-    from agent.memory import add_node
-    from agent.memory_sources import conversation_source
+    from agent.memory.atlas import add_node
+    from agent.memory.sources import conversation_source
     from local_schema.models import Message
 
     now = datetime.now(UTC)

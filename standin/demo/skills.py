@@ -1,8 +1,8 @@
 """Demo skills for screenshots and manual checks: one or two in every stage of the pipeline, with test
-cases, and real test results obtained by running them against a fake endpoint (tests/fake_openai)
+cases, and real test results obtained by running them against a fake endpoint (standin/model)
 that follows a skill when its prompt is in the system message.
 
-Everything goes through agent.skills / agent.skill_runner, the same functions the page uses.
+Everything goes through agent.skills.forge / agent.skills.runner, the same functions the page uses.
 """
 
 from __future__ import annotations
@@ -58,8 +58,8 @@ def responder(request) -> str:
 
 def build_demo_skills(db, connection_id: str) -> dict[str, str]:
     """Create the demo skills (the connection must answer through `responder`); returns ids by name."""
-    from agent.skill_runner import run_skill_tests
-    from agent.skills import SkillDraft, create_suggested, edit_skill, move_skill
+    from agent.skills.forge import SkillDraft, create_suggested, edit_skill, move_skill
+    from agent.skills.runner import run_skill_tests
 
     path = {"suggested": [], "accepted": ["accepted"], "testing": ["accepted", "testing"],
             "promoted": ["accepted", "testing", "promoted"],

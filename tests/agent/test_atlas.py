@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import select
 
-from agent.memory import (
+from agent.memory.atlas import (
     AtlasError,
     add_node,
     add_nodes,

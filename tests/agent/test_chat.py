@@ -5,13 +5,13 @@ import threading
 import pytest
 from sqlmodel import select
 
-from agent import errors
-from agent.chat import DONE, FAILED, STOPPED, ChatTurn
-from agent.threads import delete_thread, thread_messages
-from agent.tree import active_path
+from agent.chat.threads import delete_thread, thread_messages
+from agent.chat.tree import active_path
+from agent.chat.turn import DONE, FAILED, STOPPED, ChatTurn
+from agent.llm import errors
 from local_schema.models import AgentConnection, Conversation, MemoryNode, Message
+from standin.model import Reply
 from tests.agent.conftest import add_connection, add_message, add_node, add_thread
-from tests.fake_openai import Reply
 
 
 @pytest.fixture

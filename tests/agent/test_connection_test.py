@@ -2,10 +2,10 @@ import socket
 
 from sqlalchemy import text
 
-from agent.connection_test import ERROR, OFFLINE, ONLINE, check_and_record, check_connection, last_check
+from agent.connections.check import ERROR, OFFLINE, ONLINE, check_and_record, check_connection, last_check
 from local_schema.models import AgentConnection
+from standin.model import Reply
 from tests.agent.conftest import add_connection
-from tests.fake_openai import Reply
 
 
 def test_online_sends_one_token_request(fake_llm):

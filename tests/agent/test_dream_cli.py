@@ -8,11 +8,11 @@ import sys
 
 import pytest
 
-from desktop.cli import main
 from local_schema.database import open_database
 from local_schema.models import AgentConnection
+from mirari.main import main
+from standin.demo.dream import consolidating_model, plant_atlas
 from sync.accounts import active_database_path
-from tests.agent.test_dream import _plant, consolidating_model
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def connection(data_dir, fake_llm):
         with db.write() as s:
             c = AgentConnection(name="Dreamer", provider="custom", base_url=fake_llm.base_url, model="m")
             s.add(c)
-        _plant(db)
+        plant_atlas(db)
     finally:
         db.close()
     fake_llm.responder = consolidating_model
@@ -91,7 +91,7 @@ def test_the_budget_flag_limits_the_dream(capsys, data_dir, connection, fake_llm
 
 
 def test_the_command_runs_in_a_fresh_process(data_dir, connection):
-    proc = subprocess.run([sys.executable, "-m", "desktop.cli", "--data-dir", str(data_dir), "dream", "list",
+    proc = subprocess.run([sys.executable, "-m", "mirari", "--data-dir", str(data_dir), "dream", "list",
                            "--json"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == []

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from agent.export import export_thread, thread_to_json, thread_to_markdown
+from agent.chat.export import export_thread, thread_to_json, thread_to_markdown
 from tests.agent.conftest import add_connection, add_message, add_thread, ts
 from tests.portable import mode_of, shown_mode
 

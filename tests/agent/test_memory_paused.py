@@ -3,7 +3,7 @@ against the cap of 40, keeps its strength, and comes back as it was when resumed
 
 from __future__ import annotations
 
-from agent.memory import (
+from agent.memory.atlas import (
     MEMORY_LIMIT,
     PAUSED_GLYPH,
     AtlasError,

@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from agent import stats
+from agent.observatory import stats
 from local_schema.models import AgentConnection, ConnectionCheck, Conversation, Message, Skill, Task, Template
 from local_schema.timestamps import format_timestamp
 

@@ -1,7 +1,7 @@
 import pytest
 from sqlmodel import select
 
-from agent.threads import (
+from agent.chat.threads import (
     default_title,
     delete_thread,
     list_threads,

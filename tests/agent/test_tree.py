@@ -1,4 +1,4 @@
-"""agent.tree and the tree operations of agent.chat on a real SQLite file, with the fake model checking
+"""agent.chat.tree and the tree operations of agent.chat.turn on a real SQLite file, with the fake model checking
 exactly what each request carries (send, edit & resend, regenerate, switch, compare, settings)."""
 
 from __future__ import annotations
@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from agent import tree
-from agent.chat import DONE, ChatTurn, compare
+from agent.chat import tree
+from agent.chat.turn import DONE, ChatTurn, compare
 from agent.prompt import assemble_prompt
 from local_schema.models import Conversation, Message
 from local_schema.outbox import pending_ops
+from standin.model import Reply
 from tests.agent.conftest import add_connection, add_thread
-from tests.fake_openai import Reply
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from sqlmodel import select
 
-from agent import tree
-from desktop.demo import add_thread
+from agent.chat import tree
 from local_schema.models import Conversation, Message
+from standin.demo.seed import add_thread
 
 
 def _open(qtbot, window, cid):

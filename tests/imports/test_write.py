@@ -9,12 +9,12 @@ import zipfile
 import pytest
 from sqlmodel import select
 
-from agent.chat import MESSAGE_LIMIT
+from agent.chat.threads import delete_thread
+from agent.chat.turn import MESSAGE_LIMIT
 from agent.imports import ids, run
 from agent.imports.model import ImportFailed
 from agent.imports.run import ImportSummary, import_export
 from agent.jobs import JobCancelled, JobContext
-from agent.threads import delete_thread
 from local_schema.models import Conversation, Message
 from local_schema.timestamps import to_micros
 from tests.imports.conftest import FIXTURES
@@ -76,7 +76,7 @@ def test_a_chatgpt_export_becomes_trees_whose_active_path_is_the_current_node_ch
 
 
 def test_agent_tree_reads_the_imported_tree_as_the_export_shows_it(db):
-    from agent import tree
+    from agent.chat import tree
 
     _import(db, CHATGPT_JSON)
     trip = _threads(db)["Trip to Lisbon"]

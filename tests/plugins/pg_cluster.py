@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.supabase_local.cluster import PostgresCluster
-from tests.supabase_local.impersonate import ApiSession, create_auth_user
-from tests.supabase_local.schema import DatabasePool, build_template
+from standin.cluster import PostgresCluster
+from standin.impersonate import ApiSession, create_auth_user
+from standin.schema import DatabasePool, build_template
 
 
 @pytest.fixture(scope="session")

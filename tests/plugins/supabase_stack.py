@@ -14,13 +14,13 @@ The object has url, anon_key, service_role_key, jwt_secret, db_url (superuser DS
   set_refresh_token_reuse_interval(s)    GoTrue's refresh_token_reuse_interval (default 10 s)
   set_jwt_clock_skew(seconds)            PostgREST's tolerance past `exp` (default 30 s)
   revoke_refresh_tokens(user_id)         admin sign-out: the user's sessions and refresh tokens are gone
-  faults (tests.supabase_local.faults.Faults), rules match method ("*" = any) + full-path prefix:
+  faults (standin.faults.Faults), rules match method ("*" = any) + full-path prefix:
       drop_response_after_commit(method, path_prefix, times=1)  work done and committed, then the TCP
           connection is aborted with no response (client: "Server disconnected")
       fail_next(method, path_prefix, status, body=None, times=1)  answer before touching the database
       delay(method, path_prefix, seconds, times=None)  sleep before handling (until cleared by default)
       clear(); hits(kind=None) -> how many requests the rules fired on ("drop" | "fail" | "delay")
-  Realtime (tests/supabase_local/realtime.py):
+  Realtime (standin/realtime.py):
       realtime_url                            ws://…/realtime/v1/websocket
       drop_realtime_sockets() -> n            every socket's TCP connection cut (a network drop)
       mute_heartbeats(on=True)                heartbeats go unanswered (a hung server)
@@ -36,10 +36,10 @@ import httpx
 import psycopg
 import pytest
 
-from tests.supabase_local import tokens
-from tests.supabase_local.faults import Faults
-from tests.supabase_local.schema import clone_database, database_name, drop_database
-from tests.supabase_local.server import StandIn, add_auth_tables
+from standin import tokens
+from standin.faults import Faults
+from standin.schema import clone_database, database_name, drop_database
+from standin.server import StandIn, add_auth_tables
 
 DEFAULT_PASSWORD = "correct-horse-battery"
 

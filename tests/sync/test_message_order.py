@@ -13,11 +13,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from agent.chat import DONE, ChatTurn
-from agent.export import thread_to_json
+from agent.chat.export import thread_to_json
+from agent.chat.threads import new_thread, thread_messages
+from agent.chat.tree import active_path
+from agent.chat.turn import DONE, ChatTurn
 from agent.prompt import assemble_prompt
-from agent.threads import new_thread, thread_messages
-from agent.tree import active_path
 from local_schema import timestamps
 from local_schema.models import AgentConnection
 from local_schema.timestamps import to_micros

@@ -8,11 +8,11 @@ import uuid
 
 import pytest
 
-from agent.chat import DONE, ChatTurn
-from agent.threads import new_thread, thread_messages
+from agent.chat.threads import new_thread, thread_messages
+from agent.chat.turn import DONE, ChatTurn
 from local_schema.database import open_database
 from local_schema.models import AgentConnection
-from tests.supabase_local.impersonate import ApiSession
+from standin.impersonate import ApiSession
 
 
 @pytest.fixture

@@ -4,9 +4,9 @@ import time
 import uuid
 
 from local_schema.models import Task
+from standin.impersonate import ApiSession
 from sync import parked
 from sync.scheduler import SyncScheduler
-from tests.supabase_local.impersonate import ApiSession
 from tests.sync.helpers import server_rows
 
 

@@ -5,12 +5,12 @@ endpoint accepts. A fact paused on one device is paused on the other and kept ou
 import json
 from datetime import UTC, datetime
 
-from agent.memory import add_node, memory_block, set_paused
+from agent.chat.threads import new_thread
+from agent.memory.atlas import add_node, memory_block, set_paused
 from agent.prompt import assemble_prompt
-from agent.threads import new_thread
 from agent.tools.store import ThreadStorage
 from local_schema.models import AgentConnection
-from tests.fake_openai import tools_problem
+from standin.model import tools_problem
 from tests.sync.helpers import server_rows
 
 NOW = datetime.now(UTC)

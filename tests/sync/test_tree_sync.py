@@ -4,9 +4,9 @@ never sends a reply before its question, however many batches a long offline thr
 
 from __future__ import annotations
 
-from agent import tree
-from agent.chat import DONE, ChatTurn
-from agent.threads import new_thread
+from agent.chat import tree
+from agent.chat.threads import new_thread
+from agent.chat.turn import DONE, ChatTurn
 from local_schema.models import AgentConnection, Conversation, Message
 from sync import push_inserts
 from tests.sync.helpers import server_rows

@@ -10,15 +10,15 @@ import threading
 import pytest
 from sqlmodel import select
 
-from agent.llm_client import LLMClient
+from agent.chat.threads import new_thread
+from agent.llm.client import LLMClient
 from agent.prompt import assemble_prompt
-from agent.threads import new_thread
 from agent.tools.config import add_stdio_server, get_server, record_tools, set_enabled
 from agent.tools.loop import ALLOW_ONCE, ALWAYS, DENY, DONE, STOPPED, ToolLoop, host_runner
 from agent.tools.store import ThreadStorage
 from agent.tools.toolset import build_toolset
 from local_schema.models import AgentConnection, Message
-from tests.fake_openai import Reply
+from standin.model import Reply
 from tests.tools.conftest import fixture_spec
 
 

@@ -103,7 +103,7 @@ def test_connection(page, connection_id: str) -> None:
     db, secrets = page.ctx.db, page.ctx.secrets
 
     def run():
-        from agent.connection_test import check_and_record
+        from agent.connections.check import check_and_record
 
         return check_and_record(db, connection_id, secrets.get_key(connection_id), timeout=8.0)
 

@@ -1,6 +1,6 @@
 """I. Bind — the list of agent connections and the form that creates, edits, tests and deletes them.
 
-Validation and presets come from agent.presets, the reachability test from agent.connection_test,
+Validation and presets come from agent.connections.presets, the reachability test from agent.connections.check,
 keys go to the key store (sync.secrets) — never into the database. Every one of those runs in an Op.
 """
 
@@ -30,9 +30,9 @@ from desktop.models.connection_model import (
     ConnectionListModel,
 )
 from desktop.ops import Op
+from desktop.pages.bind import actions
+from desktop.pages.bind.status import StatusLine
 from desktop.safe_text import Label, ask, tip
-from desktop.views import bind_actions
-from desktop.views.bind_status import StatusLine
 
 
 class BindPage(QWidget):
@@ -69,7 +69,7 @@ class BindPage(QWidget):
         self.preset_buttons: dict[str, QPushButton] = {}
         grid = QVBoxLayout()
         grid.setSpacing(4)
-        from agent.presets import PRESETS
+        from agent.connections.presets import PRESETS
 
         for preset in PRESETS:
             button = QPushButton(preset.label)
@@ -91,7 +91,7 @@ class BindPage(QWidget):
         form.setVerticalSpacing(4)
         self.name_edit = QLineEdit()
         self.provider_combo = QComboBox()
-        from agent.presets import PROVIDERS
+        from agent.connections.presets import PROVIDERS
 
         self.provider_combo.addItems(PROVIDERS)
         self.url_edit = QLineEdit()
@@ -147,7 +147,7 @@ class BindPage(QWidget):
 
     # --- list ----------------------------------------------------------------------------------
     def refresh(self, select: str | None = None) -> None:
-        Op(self, lambda: bind_actions.load_connections(self.ctx.db), "Loading connections").success(
+        Op(self, lambda: actions.load_connections(self.ctx.db), "Loading connections").success(
             lambda rows: self._show_rows(rows, select)).run()
 
     def _show_rows(self, rows: list[ConnectionInfo], select: str | None) -> None:
@@ -243,7 +243,7 @@ class BindPage(QWidget):
             self._update_key_note()
 
     def _update_key_note(self) -> None:
-        where = bind_actions.key_location(self.ctx.secrets)
+        where = actions.key_location(self.ctx.secrets)
         if self._key_stored:
             self.key_edit.setPlaceholderText("A key is stored — type to replace it")
             self.key_note.setText(f"Key stored in {where}. Keys never enter the database or sync.")
@@ -292,7 +292,7 @@ class BindPage(QWidget):
     # --- actions -------------------------------------------------------------------------------
     def save(self, then=None) -> bool:
         """Validate, then write the row and the key in the background. False if the form is invalid."""
-        from agent.validation import clean_base_url, validate_connection
+        from agent.connections.validation import clean_base_url, validate_connection
 
         values = self.form_values()
         problems = validate_connection(values["name"], values["base_url"], values["model"], values["provider"])
@@ -301,7 +301,7 @@ class BindPage(QWidget):
             return False
         values["base_url"] = clean_base_url(values["base_url"])
         key = self.key_edit.text().strip()
-        bind_actions.save_connection(self, self.editing_id, values, key or None, then)
+        actions.save_connection(self, self.editing_id, values, key or None, then)
         return True
 
     def _saved(self, connection_id: str, then) -> None:
@@ -318,7 +318,7 @@ class BindPage(QWidget):
         """Save first when the form has edits (a test always checks what is stored), then test."""
         self.status.show_testing()
         self.test_button.setEnabled(False)
-        if not self.save(then=lambda cid: bind_actions.test_connection(self, cid)):
+        if not self.save(then=lambda cid: actions.test_connection(self, cid)):
             self.status.clear()
             self.test_button.setEnabled(True)
 
@@ -338,10 +338,10 @@ class BindPage(QWidget):
                 f"Delete “{self.name_edit.text()}”? Its stored key is removed too; threads keep their messages.")
             if answer != QMessageBox.StandardButton.Yes:
                 return
-        bind_actions.delete_connection(self, self.editing_id)
+        actions.delete_connection(self, self.editing_id)
 
     def _deleted(self, connection_id: str) -> None:
-        from agent.presets import PRESETS
+        from agent.connections.presets import PRESETS
 
         self.editing_id = None
         self.start_from_preset(PRESETS[0], focus=False)
@@ -350,7 +350,7 @@ class BindPage(QWidget):
 
     def _on_changed(self, tables, initiator) -> None:
         if initiator is not self and tables & {"agent_connections", "connection_checks"}:
-            self.refresh()  # (a Console turn is a check too: agent.connection_test.record_turn)
+            self.refresh()  # (a Console turn is a check too: agent.connections.check.record_turn)
         if "secrets" in tables:
             self._update_key_note()
         if "theme" in tables:

@@ -28,7 +28,7 @@ def create_thread(page, then=None) -> None:
     db, cid = page.ctx.db, page.current_connection_id()
 
     def create() -> str:
-        from agent.threads import new_thread
+        from agent.chat.threads import new_thread
 
         return new_thread(db, cid).id
 
@@ -50,7 +50,7 @@ def rename_thread(page, conversation_id: str, title: str) -> None:
     db = page.ctx.db
 
     def rename() -> None:
-        from agent.threads import rename_thread as rename_in_db
+        from agent.chat.threads import rename_thread as rename_in_db
 
         rename_in_db(db, conversation_id, title)
 
@@ -62,7 +62,7 @@ def delete_thread(page, conversation_id: str) -> None:
     db = page.ctx.db
 
     def delete() -> None:
-        from agent.threads import delete_thread as delete_in_db
+        from agent.chat.threads import delete_thread as delete_in_db
 
         delete_in_db(db, conversation_id)  # messages cascade; sync pushes one tombstone
 
@@ -84,11 +84,11 @@ def copy_message(page, message_id: str) -> None:
 
 def promote(page, message_id: str) -> None:
     """Promote keeps the fact, not the message: a small editor opens with the message's text (Markdown
-    stripped, trimmed to the Atlas limit) and a category; Enter saves (agent.memory.add_node)."""
+    stripped, trimmed to the Atlas limit) and a category; Enter saves (agent.memory.atlas.add_node)."""
     db = page.ctx.db
 
     def draft():
-        from agent.memory import promote_draft
+        from agent.memory.atlas import promote_draft
 
         return promote_draft(db, message_id)
 
@@ -96,7 +96,7 @@ def promote(page, message_id: str) -> None:
 
 
 def open_promote_editor(page, draft) -> None:
-    from desktop.views.memory_editor import MemoryEditor
+    from desktop.dialogs.memory_editor import MemoryEditor
 
     note = "Keep only the fact: edit the text down to what the agent should remember. Enter saves."
     if draft.shortened:
@@ -145,7 +145,7 @@ def export_thread(page, fmt: str, path: Path) -> None:
     db, cid = page.ctx.db, page.conversation_id
 
     def run() -> Path:
-        from agent.export import export_thread as write_export
+        from agent.chat.export import export_thread as write_export
 
         with db.session() as s:
             return write_export(s, cid, Path(path), fmt)

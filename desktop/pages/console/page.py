@@ -3,7 +3,7 @@ transcript and the composer on the right.
 
 The view holds the widgets; this class gives them models and behaviour. The transcript window
 (open, paging, search jumps, live refresh) is TranscriptController (console_transcript.py); a chat
-turn is TurnController (console_turns.py); one-op actions are console_actions.py. All database reads
+turn is TurnController (console_turns.py); one-op actions are actions.py. All database reads
 and writes go through `Op`s. Rows another device wrote arrive as `changed(tables, SYNC)` on the bus:
 the thread list and the open transcript are refreshed in place, the composer is never touched.
 """
@@ -20,11 +20,11 @@ from desktop.models.connection_model import status_icon
 from desktop.models.thread_model import THREAD_ROLE, ThreadDelegate, ThreadListModel
 from desktop.models.transcript_model import TranscriptModel
 from desktop.ops import Op
+from desktop.pages.console import actions
+from desktop.pages.console.transcript import FIRST_PAGE, PAGE, TranscriptController  # noqa: F401
+from desktop.pages.console.turns import TurnController
+from desktop.pages.console.view import ConsoleView
 from desktop.safe_text import ask, tip
-from desktop.views import console_actions
-from desktop.views.console_transcript import FIRST_PAGE, PAGE, TranscriptController  # noqa: F401
-from desktop.views.console_turns import TurnController
-from desktop.views.console_view import ConsoleView
 from desktop.widgets.search_panel import SearchResults
 
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 1  # a connection's status, for its icon
@@ -38,8 +38,8 @@ class ConsolePage(ConsoleView):
         self.ctx = ctx
         self.conversation_id: str | None = None
         self.connection_names: dict[str, tuple[str, str]] = {}
-        self.prompt_dialog = None  # the open system-prompt preview (console_actions.preview_prompt)
-        self.export_file_dialog = None  # the open export dialog (console_actions.export_dialog)
+        self.prompt_dialog = None  # the open system-prompt preview (actions.preview_prompt)
+        self.export_file_dialog = None  # the open export dialog (actions.export_dialog)
         super().__init__(SearchResults(ctx, self.title_of, speaker_of=self.speaker_of))
         self.threads = ThreadListModel(self)
         self.thread_view.setModel(self.threads)
@@ -63,14 +63,14 @@ class ConsolePage(ConsoleView):
         self.thread_view.customContextMenuRequested.connect(self._thread_menu)
         self.thread_view.selectionModel().currentChanged.connect(self._on_thread_selected)
         self.connection_combo.currentIndexChanged.connect(self._on_connection_picked)
-        self.prompt_button.clicked.connect(lambda: console_actions.preview_prompt(self))
-        self.prompt_action.triggered.connect(lambda: console_actions.preview_prompt(self))
-        self.export_markdown_action.triggered.connect(lambda: console_actions.export_dialog(self, "markdown"))
-        self.export_json_action.triggered.connect(lambda: console_actions.export_dialog(self, "json"))
+        self.prompt_button.clicked.connect(lambda: actions.preview_prompt(self))
+        self.prompt_action.triggered.connect(lambda: actions.preview_prompt(self))
+        self.export_markdown_action.triggered.connect(lambda: actions.export_dialog(self, "markdown"))
+        self.export_json_action.triggered.connect(lambda: actions.export_dialog(self, "json"))
         self.transcript.rowsInserted.connect(self.update_empty_state)
         self.transcript.modelReset.connect(self.update_empty_state)
         self.view.delegate.action.connect(self.on_message_action)
-        self.view.customContextMenuRequested.connect(lambda pos: console_actions.message_menu(self, pos))
+        self.view.customContextMenuRequested.connect(lambda pos: actions.message_menu(self, pos))
         self.view.delegate.copy_code.connect(lambda _t: bus.notice.emit("Code copied to the clipboard"))
         self.composer.submitted.connect(self.send)
         self.send_button.clicked.connect(self.send)
@@ -222,7 +222,7 @@ class ConsolePage(ConsoleView):
         self.composer.setFocus()
 
     def new_thread(self) -> None:
-        console_actions.create_thread(self)
+        actions.create_thread(self)
 
     def _thread_menu(self, pos) -> None:
         index = self.thread_view.indexAt(pos)
@@ -230,7 +230,7 @@ class ConsolePage(ConsoleView):
             return
         thread = index.data(THREAD_ROLE)
         menu = QMenu(self)
-        menu.addAction("Rename…", lambda: console_actions.rename_dialog(self, thread.id, thread.title))
+        menu.addAction("Rename…", lambda: actions.rename_dialog(self, thread.id, thread.title))
         menu.addAction("Delete…", lambda: self.delete_thread(thread.id, confirm=True))
         menu.exec(self.thread_view.viewport().mapToGlobal(pos))
 
@@ -238,7 +238,7 @@ class ConsolePage(ConsoleView):
         index = self.thread_view.currentIndex()
         if index.isValid():
             thread = index.data(THREAD_ROLE)
-            console_actions.rename_dialog(self, thread.id, thread.title)
+            actions.rename_dialog(self, thread.id, thread.title)
 
     def delete_thread(self, conversation_id: str, confirm: bool = True) -> None:
         if confirm:
@@ -247,7 +247,7 @@ class ConsolePage(ConsoleView):
                          f"Delete “{title}” and all its messages? This cannot be undone.")
             if answer != QMessageBox.StandardButton.Yes:
                 return
-        console_actions.delete_thread(self, conversation_id)
+        actions.delete_thread(self, conversation_id)
 
     def forget_thread(self, conversation_id: str) -> None:
         """After a delete (here or on another device): clear the transcript if it showed that thread."""
@@ -293,9 +293,9 @@ class ConsolePage(ConsoleView):
         elif name == "regenerate":
             self.turns.regenerate(message_id)
         elif name == "promote":
-            console_actions.promote(self, message_id)
+            actions.promote(self, message_id)
         elif name == "copy":
-            console_actions.copy_message(self, message_id)
+            actions.copy_message(self, message_id)
 
     def turn_ended(self) -> None:
         """After a turn: new activity and maybe a new title; the stored rows get their keys."""

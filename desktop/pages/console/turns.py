@@ -1,10 +1,10 @@
 """Chat turns in the Console: send, Stop, Retry after an error, Regenerate the last reply.
 
 The turn itself (store the user's message first, stream, store the reply, keep partial text on
-Stop, keep a failure as a reply with its reason) is agent.chat.ChatTurn, run on a pool thread through
+Stop, keep a failure as a reply with its reason) is agent.chat.turn.ChatTurn, run on a pool thread through
 StreamRunner. This controller only mirrors it in the transcript: it shows the user's message and
 a streaming reply at once (with provisional ids) and swaps in the stored ids when the turn ends.
-Regenerate and Retry make a sibling of the old reply (agent.tree): the transcript shows the new one in
+Regenerate and Retry make a sibling of the old reply (agent.chat.tree): the transcript shows the new one in
 its place, and the old one stays in the thread, off the path shown.
 """
 
@@ -63,7 +63,7 @@ def turn_tables(result) -> frozenset[str]:
 
 
 class TurnController(QObject):
-    turn_finished = Signal(object)  # agent.chat.TurnResult
+    turn_finished = Signal(object)  # agent.chat.turn.TurnResult
     turn_crashed = Signal(str)
 
     def __init__(self, page):
@@ -86,16 +86,16 @@ class TurnController(QObject):
         if not self.page.current_connection_id():
             bus.error.emit("Bind a connection first (I. Bind), then send your message.")
             return
-        from agent.chat import MESSAGE_LIMIT
+        from agent.chat.turn import MESSAGE_LIMIT
 
         if len(text) > MESSAGE_LIMIT:  # said before the huge text is rendered as a provisional row
             bus.error.emit(f"This message is {len(text):,} characters long; the limit is {MESSAGE_LIMIT:,}. "
                            "Shorten it or split it into several messages.")
             return
         if self.page.conversation_id is None:
-            from desktop.views import console_actions
+            from desktop.pages.console import actions
 
-            console_actions.create_thread(self.page, then=lambda _cid: self._send_now(text))
+            actions.create_thread(self.page, then=lambda _cid: self._send_now(text))
         else:
             self._send_now(text)
 
@@ -136,8 +136,8 @@ class TurnController(QObject):
         db, secrets = page.ctx.db, page.ctx.secrets
         conversation_id, connection_id = page.conversation_id, page.current_connection_id()
         reply = _provisional("assistant", streaming=True)
-        if connection_id in page.connection_names:  # the connection that writes it signs it, as agent.chat stores
-            from agent.authorship import reply_author
+        if connection_id in page.connection_names:  # the connection that writes it signs it, as agent.chat.turn stores
+            from agent.chat.authorship import reply_author
 
             reply.author = reply_author(*page.connection_names[connection_id])
         page.transcript.append_new(reply)
@@ -145,7 +145,7 @@ class TurnController(QObject):
         handle = _TurnHandle()
 
         def job(on_delta, _cancel):
-            from agent.chat import ChatTurn
+            from agent.chat.turn import ChatTurn
 
             key = secrets.get_key(connection_id) if connection_id else ""
             turn = ChatTurn(db, conversation_id, api_key=key, connection_id=connection_id, on_delta=on_delta)
@@ -161,7 +161,7 @@ class TurnController(QObject):
         self.runner.start()
 
     def _finished(self, result) -> None:
-        from agent.chat import FAILED
+        from agent.chat.turn import FAILED
 
         model = self.page.transcript
         if self._user_row is not None:

@@ -26,8 +26,8 @@ from desktop.dream_controller import DreamController
 from desktop.models.dream_model import STATUS_WORDS, DreamDelegate, DreamListModel
 from desktop.models.record_list_model import RECORD_ROLE
 from desktop.ops import Op
+from desktop.pages.dream.report_view import ReportView
 from desktop.safe_text import Label, inform, warn
-from desktop.views.dream_report_view import ReportView
 
 KIND_LABELS = (("consolidate", "Consolidate memory"), ("replay", "Replay recent turns"),
                ("stress", "Stress-test promoted skills"))

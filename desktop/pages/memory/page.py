@@ -4,7 +4,7 @@ Left: search, "+ Add", the nodes ranked by effective strength (glyph ✶ ◌ ·,
 source as a link, last referenced), editable in place (label, category, strength) and deletable.
 Right: "What the agent sees" for a chosen connection and the selected fact's use by outside apps
 (memory_panel.py); Pause keeps a fact out of every prompt and every app. The rules live in
-agent/memory.py; every read and write here is an Op, and the page reloads when the change bus says
+agent/memory/atlas.py; every read and write here is an Op, and the page reloads when the change bus says
 memory (or anything its sources and the prompt depend on) changed — never by polling.
 """
 
@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.bus import bus
+from desktop.dialogs.memory_editor import MemoryEditor
 from desktop.models.memory_model import (
     CATEGORY,
     GLYPH,
@@ -41,9 +42,8 @@ from desktop.models.memory_model import (
     MemoryTableModel,
 )
 from desktop.ops import Op
+from desktop.pages.memory.panel import AgentViewPanel
 from desktop.safe_text import Label, ask
-from desktop.views.memory_editor import MemoryEditor
-from desktop.views.memory_panel import AgentViewPanel
 
 # Tables whose change can alter what this page shows: the nodes, the names their sources link to,
 # and the parts of the system message shown beside them.
@@ -176,8 +176,8 @@ class MemoryPage(QWidget):
         wanted = self.panel.connection_id() or self.ctx.settings.active_connection
 
         def load():
-            from agent.connections import list_connections
-            from agent.memory import AtlasError, list_nodes, memory_block
+            from agent.connections.rows import list_connections
+            from agent.memory.atlas import AtlasError, list_nodes, memory_block
 
             connections = [(r.connection.id, f"{r.connection.name} · {r.connection.model}")
                            for r in list_connections(db)]
@@ -241,7 +241,7 @@ class MemoryPage(QWidget):
         db, now = self.ctx.db, self.clock()
 
         def load():
-            from agent.memory import memory_block
+            from agent.memory.atlas import memory_block
 
             return memory_block(db, connection_id, now)
 
@@ -321,7 +321,7 @@ class MemoryPage(QWidget):
         db = self.ctx.db
 
         def run():
-            from agent.memory import set_paused
+            from agent.memory.atlas import set_paused
 
             return set_paused(db, node_id, paused)
 
@@ -352,7 +352,7 @@ class MemoryPage(QWidget):
         db, now = self.ctx.db, self.clock()
 
         def run():
-            from agent.memory import edit_node
+            from agent.memory.atlas import edit_node
 
             return edit_node(db, node_id, now=now, **{field: value})
 
@@ -373,7 +373,7 @@ class MemoryPage(QWidget):
         db = self.ctx.db
 
         def run():
-            from agent.memory import delete_node
+            from agent.memory.atlas import delete_node
 
             return delete_node(db, node_id)
 
@@ -383,7 +383,7 @@ class MemoryPage(QWidget):
     def open_source(self, view) -> None:
         """Follow a source link: the Console at the message (or thread) it came from; a Mirror report or
         template on the page that shows it (pages offer `show_record(id)`)."""
-        from agent.memory_sources import parse_source
+        from agent.memory.sources import parse_source
 
         source = parse_source(view.node.source)
         if not source.linkable or view.source_title.endswith("(deleted)"):

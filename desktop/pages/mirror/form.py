@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from agent.mirror_request import MAX_BUDGET_TOKENS, MIN_BUDGET_TOKENS, ReviewSpec
+from agent.mirror.request import MAX_BUDGET_TOKENS, MIN_BUDGET_TOKENS, ReviewSpec
 from desktop.safe_text import Label
 
 THREADS_TAB, PASTE_TAB = 0, 1
@@ -127,7 +127,7 @@ class ReviewForm(QWidget):
         self._debounce.start()
 
     def set_threads(self, threads) -> None:
-        """threads: agent.threads.ThreadSummary rows. Ticks survive a refresh."""
+        """threads: agent.chat.threads.ThreadSummary rows. Ticks survive a refresh."""
         ticked = set(self.checked_threads())
         self.threads.blockSignals(True)
         self.threads.clear()

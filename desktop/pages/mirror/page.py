@@ -2,7 +2,7 @@
 "New review" form (mirror_form.py) or the open report (mirror_report_view.py).
 
 Reads and the one-click actions are `Op`s; a review runs as a long job on the window's JobRunner
-(ctx.jobs) with progress and Cancel. The rules are in agent/mirror.py; this page only shows and asks.
+(ctx.jobs) with progress and Cancel. The rules are in agent/mirror/review.py; this page only shows and asks.
 """
 
 from __future__ import annotations
@@ -23,18 +23,18 @@ from desktop.bus import bus
 from desktop.models.mirror_model import ReportDelegate, ReportListModel
 from desktop.models.record_list_model import RECORD_ROLE
 from desktop.ops import Op
+from desktop.pages.mirror.form import ReviewForm
+from desktop.pages.mirror.report_view import ReportData, ReportView
 from desktop.safe_text import Label, ask, warn
-from desktop.views.mirror_form import ReviewForm
-from desktop.views.mirror_report_view import ReportData, ReportView
 
 WRITES = ("mirror_reports", "memory_nodes", "skills")  # what a finished review changed
 
 
 def describe_failure(exc: BaseException) -> str:
     """One sentence for a review that did not produce a report (nothing was stored in any case)."""
-    from agent.errors import LLMError
-    from agent.mirror import MirrorError, ReviewError
-    from agent.structured import StructuredOutputError
+    from agent.llm.errors import LLMError
+    from agent.llm.structured import StructuredOutputError
+    from agent.mirror.review import MirrorError, ReviewError
     from sync.secrets import SecretsUnavailable
 
     if isinstance(exc, LLMError):
@@ -118,7 +118,7 @@ class MirrorPage(QWidget):
 
     # -- loading ----------------------------------------------------------------------------------
     def refresh(self) -> None:
-        from agent.mirror import list_reports
+        from agent.mirror.review import list_reports
 
         db = self.ctx.db
 
@@ -147,14 +147,14 @@ class MirrorPage(QWidget):
 
     def load_sources(self, initial: bool = False) -> None:
         """Connections and threads for the form (and, the first time, the budget setting)."""
-        from agent.mirror_request import load_budget
+        from agent.mirror.request import load_budget
 
         db, data_dir = self.ctx.db, self.ctx.data_dir
 
         def load():
             from sqlmodel import select
 
-            from agent.threads import list_threads
+            from agent.chat.threads import list_threads
             from local_schema.models import AgentConnection
 
             with db.session() as session:
@@ -181,7 +181,7 @@ class MirrorPage(QWidget):
             self.form.show_problem("No connection yet: bind one under I. Bind, then review its Console threads.")
 
     def update_preview(self) -> None:
-        from agent.mirror import ReviewError, preview
+        from agent.mirror.review import ReviewError, preview
 
         spec, db = self.form.spec(), self.ctx.db
         self._preview_seq += 1
@@ -210,18 +210,18 @@ class MirrorPage(QWidget):
         Op(self, measure, "Measuring the review").success(shown).failure(problem).run()
 
     def open_report(self, report_id: str) -> None:
-        from agent import mirror
+        from agent.mirror import review
         from local_schema.models import AgentConnection
 
         db = self.ctx.db
 
         def load():
             with db.session() as session:
-                report = mirror.get_report(session, report_id)
+                report = review.get_report(session, report_id)
                 connection = (session.get(AgentConnection, report.agent_connection_id)
                               if report.agent_connection_id else None)
                 return ReportData(report, connection.name if connection else "",
-                                  mirror.current_prompt(session, report))
+                                  review.current_prompt(session, report))
 
         def show(data: ReportData) -> None:
             if self._selected == report_id:
@@ -262,7 +262,7 @@ class MirrorPage(QWidget):
 
     # -- running a review -------------------------------------------------------------------------
     def run(self) -> None:
-        from agent import mirror
+        from agent.mirror import review
 
         if self.job is not None and self.job.active:
             return
@@ -271,7 +271,7 @@ class MirrorPage(QWidget):
 
         def work(job_ctx):
             key = secrets.get_key(reviewer_id) if secrets is not None and reviewer_id else ""
-            return mirror.run_review(db, spec, api_key=key, ctx=job_ctx)
+            return review.run_review(db, spec, api_key=key, ctx=job_ctx)
 
         self.form.set_running(True, "Waiting for the job queue…")
         self.job = self.ctx.jobs.submit(f"Mirror review “{spec.title or 'untitled'}”", work)
@@ -296,7 +296,7 @@ class MirrorPage(QWidget):
         self.form.show_error(describe_failure(exc))
 
     def _save_budget(self, value: int) -> None:
-        from agent.mirror_request import save_budget
+        from agent.mirror.request import save_budget
 
         data_dir = self.ctx.data_dir
         Op(self, lambda: save_budget(data_dir, value), "Saving the review budget").run()
@@ -313,20 +313,20 @@ class MirrorPage(QWidget):
             lambda exc: warn(self, "Mirror Mode", describe_failure(exc))).run()
 
     def apply_prompt(self, report_id: str) -> None:
-        from agent import mirror
+        from agent.mirror import review
 
         db = self.ctx.db
-        self._act(lambda: mirror.apply_prompt(db, report_id), "Applying the suggested prompt",
+        self._act(lambda: review.apply_prompt(db, report_id), "Applying the suggested prompt",
                   ("mirror_reports", "agent_connections"), report_id,
                   lambda _r: bus.notice.emit("Suggested prompt applied; Undo restores the previous one."))
 
     def undo_prompt(self, report_id: str, force: bool = False) -> None:
-        from agent import mirror
+        from agent.mirror import review
 
         db = self.ctx.db
 
         def failed(exc) -> None:
-            if isinstance(exc, mirror.PromptChanged) and not force:
+            if isinstance(exc, review.PromptChanged) and not force:
                 answer = ask(self, "Undo the applied prompt", f"{exc}",
                              QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
                              QMessageBox.StandardButton.Cancel)
@@ -340,20 +340,20 @@ class MirrorPage(QWidget):
             self.open_report(report_id)
             self.refresh()
 
-        Op(self, lambda: mirror.undo_prompt(db, report_id, force=force), "Restoring the previous prompt") \
+        Op(self, lambda: review.undo_prompt(db, report_id, force=force), "Restoring the previous prompt") \
             .changes("mirror_reports", "agent_connections").success(ok).failure(failed).run()
 
     def recommend(self, report_id: str, number: int, kind: str) -> None:
-        from agent import mirror
+        from agent.mirror import review
 
         db = self.ctx.db
-        fn = mirror.recommendation_to_memory if kind == "memory" else mirror.recommendation_to_skill
+        fn = review.recommendation_to_memory if kind == "memory" else review.recommendation_to_skill
         tables = ("mirror_reports", "memory_nodes" if kind == "memory" else "skills")
         self._act(lambda: fn(db, report_id, number), "Acting on a recommendation", tables, report_id,
                   lambda result: bus.notice.emit(result.message))
 
     def delete_selected(self) -> None:
-        from agent.mirror import delete_report
+        from agent.mirror.review import delete_report
 
         if not self._selected:
             return

@@ -1,7 +1,7 @@
 """One Mirror report: four columns (strengths, weaknesses, recommendations, suggested prompt), the
 evidence under each claim (unverified claims marked), the suggested prompt as a diff against the
 connection's current prompt, and the one-click actions (Apply / Undo, recommendation → memory or skill).
-The view only shows and asks; the page runs the actions (agent/mirror.py) and shows the result."""
+The view only shows and asks; the page runs the actions (agent/mirror/review.py) and shows the result."""
 
 from __future__ import annotations
 
@@ -148,7 +148,7 @@ class ReportView(QWidget):
 
     # -- showing ----------------------------------------------------------------------------------
     def show_report(self, data: ReportData | None) -> None:
-        from agent.mirror_report import claim_of
+        from agent.mirror.report import claim_of
 
         self.data = data
         self.buttons = {}

@@ -1,6 +1,6 @@
 """VI. Observatory — the home screen: tiles, the last 14 days, every connection, the sync state.
 
-Everything is read in one background op (agent.stats.collect plus the sync engine's status) and
+Everything is read in one background op (agent.observatory.stats.collect plus the sync engine's status) and
 shown in one go; the page refreshes when the change bus says a table it counts was written. The UI
 thread never counts anything itself.
 """
@@ -59,7 +59,7 @@ def sync_status(ctx) -> dict:
 
 def load(ctx):
     """Runs on a pool thread: everything the page shows, and how long reading it took."""
-    from agent import stats
+    from agent.observatory import stats
 
     started = time.perf_counter()
     numbers = stats.collect(ctx.db)
@@ -120,7 +120,7 @@ class ObservatoryPage(QWidget):
 
     def __init__(self, ctx):
         super().__init__()
-        from agent.stats import TILES
+        from agent.observatory.stats import TILES
 
         self.ctx = ctx
         self.stats = None

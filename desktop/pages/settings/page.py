@@ -1,6 +1,6 @@
 """Settings: where the data lives, where API keys are kept (with the explicit no-keychain fallback),
 the theme, the snippet that lets other apps use this memory (MCP), and backups
-(desktop.views.backups_card). Passphrase work (scrypt) runs in an Op, like everything slow."""
+(desktop.pages.settings.backups_card). Passphrase work (scrypt) runs in an Op, like everything slow."""
 
 from __future__ import annotations
 
@@ -133,7 +133,7 @@ class SettingsPage(QWidget):
         # --- backups ---
         self.backups = None
         if ctx.backups is not None:
-            from desktop.views.backups_card import BackupsCard
+            from desktop.pages.settings.backups_card import BackupsCard
 
             self.backups = BackupsCard(ctx, ctx.backups)
             outer.addWidget(self.backups)

@@ -1,7 +1,7 @@
 """The Skill Forge page's reads, shaped for the views (they run inside background ops and touch no
 widget), and the longer texts the page shows for a test result.
 
-The rules themselves live in agent.skills; `SkillRow.gate` is the reason agent.skills.check_move
+The rules themselves live in agent.skills.forge; `SkillRow.gate` is the reason agent.skills.forge.check_move
 gives for the next move, computed here so the page can grey the button out and say why before the
 user clicks.
 """
@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlmodel import select
 
-from agent.skills import GateRefused, check_move, legal_targets, list_skills, load_min_score, run_state
+from agent.skills.forge import GateRefused, check_move, legal_targets, list_skills, load_min_score, run_state
 from desktop.models.skill_model import SkillRow, percent
 from local_schema.models import AgentConnection, Skill
 
@@ -48,7 +48,7 @@ def load(db, data_dir) -> Snapshot:
 
 def load_threads(db) -> list[tuple[str, str]]:
     """(id, "title · N messages") of the threads with messages, most recent activity first."""
-    from agent.threads import list_threads
+    from agent.chat.threads import list_threads
 
     with db.session() as session:
         return [(t.id, f"{t.title} · {t.message_count} messages") for t in list_threads(session) if t.message_count]

@@ -1,5 +1,5 @@
 """The Skill Forge's right-hand card: edit the selected skill, make its one legal move, keep its test
-cases and run them. Saves and moves run in Ops through agent.skills; the test run itself is a long job
+cases and run them. Saves and moves run in Ops through agent.skills.forge; the test run itself is a long job
 that the page starts (`run_requested`), so this card never waits on anything.
 """
 
@@ -24,13 +24,13 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from agent.skill_tests import describe
-from agent.skills import MOVE_LABELS
+from agent.skills.cases import describe
+from agent.skills.forge import MOVE_LABELS
+from desktop.dialogs.skill_dialogs import TestCaseDialog
 from desktop.models.skill_model import SkillRow
 from desktop.ops import Op
+from desktop.pages.skills.actions import last_test_long
 from desktop.safe_text import Label, ask, tip
-from desktop.views.skill_actions import last_test_long
-from desktop.views.skill_dialogs import TestCaseDialog
 
 
 def _muted(text: str = "") -> QLabel:
@@ -308,7 +308,7 @@ class SkillDetail(QFrame):
     def save(self) -> None:
         if self.row is None or not self.has_unsaved_edits():
             return
-        from agent.skills import edit_skill
+        from agent.skills.forge import edit_skill
 
         db, skill_id = self.page.ctx.db, self.row.id
         name, description, category, prompt, cases = self.values()
@@ -341,7 +341,7 @@ class SkillDetail(QFrame):
             return
         if row.warnings and not self._confirm("Promote anyway?", " ".join(row.warnings)):
             return
-        from agent.skills import load_min_score, move_skill
+        from agent.skills.forge import load_min_score, move_skill
 
         db, data_dir, target = self.page.ctx.db, self.page.ctx.data_dir, row.next_status
         Op(self, lambda: move_skill(db, row.id, target, min_score=load_min_score(data_dir)), "Moving the skill").changes(
@@ -354,7 +354,7 @@ class SkillDetail(QFrame):
         if confirm and not self._confirm("Dismiss this suggestion?",
                                          f"“{row.skill.name}” is deleted, on your other devices too once synced."):
             return
-        from agent.skills import dismiss
+        from agent.skills.forge import dismiss
 
         db = self.page.ctx.db
         Op(self, lambda: dismiss(db, row.id), "Dismissing the suggestion").changes("skills").success(

@@ -1,6 +1,6 @@
 """IV. Skill Forge — skills grouped by status on the left, the selected skill on the right.
 
-Reads run in Ops (skill_actions.load), edits and moves in Ops through agent.skills, and the two
+Reads run in Ops (actions.load), edits and moves in Ops through agent.skills.forge, and the two
 long things — Suggest Skill and Run tests — are jobs on the app's long-job runner (progress, Cancel;
 a cancelled job stores nothing). The page refreshes whenever the change bus says `skills` (or the
 connections) changed, whoever changed them: this page, a job, another page, or a sync.
@@ -23,9 +23,9 @@ from PySide6.QtWidgets import (
 from desktop.bus import bus
 from desktop.models.skill_model import SKILL_ROLE, SkillTreeModel
 from desktop.ops import Op
+from desktop.pages.skills import actions
+from desktop.pages.skills.detail import SkillDetail
 from desktop.safe_text import Label
-from desktop.views import skill_actions
-from desktop.views.skill_detail import SkillDetail
 
 WATCHED = frozenset({"skills", "agent_connections", "theme"})
 
@@ -51,7 +51,7 @@ class SkillsPage(QWidget):
         self.selected_id: str | None = None
         self._pending: str | None = None  # asked for by select() before a load had it
         self.job = None  # the suggest or test job this page started and is showing
-        self.snapshot: skill_actions.Snapshot | None = None
+        self.snapshot: actions.Snapshot | None = None
 
         outer = QVBoxLayout(self)
         outer.setContentsMargins(18, 14, 18, 14)
@@ -111,13 +111,13 @@ class SkillsPage(QWidget):
     # --- loading ---------------------------------------------------------------------------------
     def refresh(self) -> None:
         db, data_dir = self.ctx.db, self.ctx.data_dir
-        Op(self, lambda: skill_actions.load(db, data_dir), "Loading skills").success(self._show).run()
+        Op(self, lambda: actions.load(db, data_dir), "Loading skills").success(self._show).run()
 
     def _on_changed(self, tables, _initiator) -> None:
         if WATCHED & set(tables):
             self.refresh()
 
-    def _show(self, snapshot: skill_actions.Snapshot) -> None:
+    def _show(self, snapshot: actions.Snapshot) -> None:
         self.snapshot = snapshot
         self.model.set_rows(snapshot.rows)  # _after_reset re-selects
         self.detail.set_connections(snapshot.connections, self.ctx.settings.active_connection or None)
@@ -175,7 +175,7 @@ class SkillsPage(QWidget):
         self.problem_label.setVisible(bool(text))
 
     def set_threshold(self, value: float) -> None:
-        from agent.skills import save_min_score
+        from agent.skills.forge import save_min_score
 
         data_dir = self.ctx.data_dir
         Op(self, lambda: save_min_score(data_dir, value), "Saving the promotion threshold").success(
@@ -183,15 +183,15 @@ class SkillsPage(QWidget):
 
     # --- a skill written by hand -----------------------------------------------------------------
     def open_new(self) -> None:
-        from desktop.views.skill_new import NewSkillDialog
+        from desktop.dialogs.skill_new import NewSkillDialog
 
         dialog = NewSkillDialog(self)
         if dialog.exec():
             self.create(**dialog.values())
 
     def create(self, **fields) -> None:
-        """Store a skill written by hand (agent.skills.create_skill: the checks of a save), then show it."""
-        from agent.skills import create_skill
+        """Store a skill written by hand (agent.skills.forge.create_skill: the checks of a save), then show it."""
+        from agent.skills.forge import create_skill
 
         db = self.ctx.db
 
@@ -207,18 +207,18 @@ class SkillsPage(QWidget):
 
         db = self.ctx.db
         connections = self.snapshot.connections if self.snapshot else []
-        Op(self, lambda: skill_actions.load_threads(db), "Loading threads").success(
+        Op(self, lambda: actions.load_threads(db), "Loading threads").success(
             lambda threads: self._ask_suggest(connections, threads)).run()
 
     def _ask_suggest(self, connections, threads) -> None:
-        from desktop.views.skill_dialogs import SuggestDialog
+        from desktop.dialogs.skill_dialogs import SuggestDialog
 
         dialog = SuggestDialog(self, connections, threads, self.detail.connection_combo.currentData())
         if dialog.exec():
             self.suggest(**dialog.values())
 
     def suggest(self, connection_id: str, context: str | None = None, conversation_id: str | None = None):
-        from agent.skill_suggest import suggest_skill
+        from agent.skills.suggest import suggest_skill
 
         db, secrets = self.ctx.db, self.ctx.secrets
 
@@ -229,7 +229,7 @@ class SkillsPage(QWidget):
         return self._start("suggest", "Suggesting a skill", job)
 
     def run_tests(self, skill_id: str, connection_id: str, runs: int):
-        from agent.skill_runner import run_skill_tests
+        from agent.skills.runner import run_skill_tests
 
         db, secrets = self.ctx.db, self.ctx.secrets
         name = self.detail.row.skill.name if self.detail.row else "skill"

@@ -1,4 +1,4 @@
-"""VI. Tasks — a board of Pending / In progress / Done (agent.tasks).
+"""VI. Tasks — a board of Pending / In progress / Done (agent.tasks.board).
 
 Add with the line at the top (Enter); edit with a double click, Enter or F2; delete with Delete; move
 by dragging a task to another column or with Ctrl+Left / Ctrl+Right. The connection filter shows the
@@ -33,8 +33,8 @@ ALL, UNSCOPED = "__all__", "__none__"
 
 def load_board(db, scope: str):
     """Runs on a pool thread: the tasks shown for the filter, and the live connections."""
-    from agent.tasks import list_tasks
-    from desktop.views.bind_actions import load_connections
+    from agent.tasks.board import list_tasks
+    from desktop.pages.bind.actions import load_connections
 
     connections = [(c.id, c.name) for c in load_connections(db)]
     tasks = list_tasks(db, connection_id=None if scope in (ALL, UNSCOPED) else scope)
@@ -48,7 +48,7 @@ class TasksPage(QWidget):
 
     def __init__(self, ctx):
         super().__init__()
-        from agent.tasks import STATUS_LABELS, STATUSES
+        from agent.tasks.board import STATUS_LABELS, STATUSES
 
         self.ctx = ctx
         self.tasks: list = []
@@ -126,7 +126,7 @@ class TasksPage(QWidget):
             self.refresh()
 
     def _show(self, result) -> None:
-        from agent.tasks import STATUS_LABELS
+        from agent.tasks.board import STATUS_LABELS
 
         self.tasks, self.connections = result
         self._fill_filter()
@@ -186,7 +186,7 @@ class TasksPage(QWidget):
         self.refresh()
 
     def add_from_input(self) -> None:
-        from agent.tasks import add_task
+        from agent.tasks.board import add_task
 
         title = self.new_title.text()
         if not title.strip():
@@ -199,7 +199,7 @@ class TasksPage(QWidget):
         self._run(lambda: add_task(self.ctx.db, title, connection_id=connection), "Adding a task", move_focus=False)
 
     def move(self, task_id: str, status: str) -> None:
-        from agent.tasks import move_task
+        from agent.tasks.board import move_task
 
         task = self.task(task_id)
         if task is not None and task.status == status:
@@ -207,7 +207,7 @@ class TasksPage(QWidget):
         self._run(lambda: move_task(self.ctx.db, task_id, status), "Moving a task", focus=task_id)
 
     def step(self, task_id: str, direction: int) -> None:
-        from agent.tasks import next_status
+        from agent.tasks.board import next_status
 
         task = self.task(task_id)
         target = next_status(task.status, direction) if task else None
@@ -216,13 +216,13 @@ class TasksPage(QWidget):
 
     def edit(self, task_id: str, changes: dict | None = None) -> None:
         """Open the editor (or apply `changes` directly, as tests do) and save what it returns."""
-        from agent.tasks import edit_task
+        from agent.tasks.board import edit_task
 
         task = self.task(task_id)
         if task is None:
             return
         if changes is None:
-            from desktop.views.task_dialog import TaskDialog
+            from desktop.dialogs.task_dialog import TaskDialog
 
             dialog = TaskDialog(self, task, self.connections)
             if dialog.exec() != TaskDialog.DialogCode.Accepted:
@@ -231,7 +231,7 @@ class TasksPage(QWidget):
         self._run(lambda: edit_task(self.ctx.db, task_id, **changes), "Saving a task", focus=task_id)
 
     def delete(self, task_id: str, confirm: bool = True) -> None:
-        from agent.tasks import delete_task
+        from agent.tasks.board import delete_task
 
         task = self.task(task_id)
         if task is None:
@@ -245,7 +245,7 @@ class TasksPage(QWidget):
         self._run(lambda: delete_task(self.ctx.db, task_id), "Deleting a task")
 
     def _menu(self, task_list: TaskList, pos) -> None:
-        from agent.tasks import STATUS_LABELS
+        from agent.tasks.board import STATUS_LABELS
 
         item = task_list.itemAt(pos)
         if item is None:

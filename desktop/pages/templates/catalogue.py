@@ -36,7 +36,7 @@ def with_catalogue(ctx, fn):
 def describe(entry) -> str:
     """The detail text of a catalogue entry: what installing it would bring, item by item (names and
     facts; the prompts stay with the template until installed)."""
-    from agent.template_text import describe_memory, describe_skills
+    from agent.templates.text import describe_memory, describe_skills
 
     lines = [entry.name, "", entry.description or "(no description)", "",
              f"Category: {entry.category or '—'} · {entry.installs} install(s)"
@@ -49,7 +49,7 @@ def describe(entry) -> str:
 
 
 class CatalogueTab(QWidget):
-    installed = Signal(object)  # agent.template_install.InstallResult
+    installed = Signal(object)  # agent.templates.install.InstallResult
     page_shown = Signal()
 
     def __init__(self, ctx):
@@ -195,7 +195,7 @@ class CatalogueTab(QWidget):
             self.install(entry.id)
 
     def install(self, template_id: str) -> None:
-        from agent.template_install import install_from_catalogue
+        from agent.templates.install import install_from_catalogue
 
         db = self.ctx.db
         self.install_button.setEnabled(False)

@@ -27,9 +27,9 @@ from PySide6.QtWidgets import (
 
 from desktop.bus import bus
 from desktop.ops import Op
+from desktop.pages.templates.catalogue import CatalogueTab
+from desktop.pages.templates.publish import PublishTab
 from desktop.safe_text import Label, ask, tip
-from desktop.views.templates_catalogue import CatalogueTab
-from desktop.views.templates_publish import PublishTab
 from local_schema.files import is_device_name
 
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -37,8 +37,8 @@ ID_ROLE = Qt.ItemDataRole.UserRole + 1
 
 def load_own(db):
     """Runs on a pool thread: your templates and what installed templates brought."""
-    from agent.template_install import installed
-    from agent.templates import get_template, list_templates
+    from agent.templates.install import installed
+    from agent.templates.publish import get_template, list_templates
 
     own = list_templates(db)
     documents = {}
@@ -200,7 +200,7 @@ class TemplatesPage(QWidget):
         if info is None:
             self.own_detail.clear()
             return
-        from agent.template_text import describe_template
+        from agent.templates.text import describe_template
 
         self.visibility_button.setText("Make private" if info.is_public else "Make public")
         status = ("Public" if info.is_public else "Private") + f" · {_installs(info.installs)}" + (
@@ -214,7 +214,7 @@ class TemplatesPage(QWidget):
         self.refresh()
 
     def toggle_public(self) -> None:
-        from agent.templates import set_public
+        from agent.templates.publish import set_public
 
         info = next((t for t in self.own if t.id == self.current_own_id()), None)
         if info is None:
@@ -223,7 +223,7 @@ class TemplatesPage(QWidget):
             lambda _t: self.refresh()).failure(self._failed).changes("templates").run()
 
     def withdraw(self, confirm: bool = True) -> None:
-        from agent.templates import delete_template
+        from agent.templates.publish import delete_template
 
         info = next((t for t in self.own if t.id == self.current_own_id()), None)
         if info is None:
@@ -236,7 +236,7 @@ class TemplatesPage(QWidget):
             lambda _r: self.refresh()).failure(self._failed).changes("templates").run()
 
     def choose_export(self) -> None:
-        from agent.templates import FILE_SUFFIX
+        from agent.templates.publish import FILE_SUFFIX
 
         info = next((t for t in self.own if t.id == self.current_own_id()), None)
         if info is None:
@@ -248,13 +248,13 @@ class TemplatesPage(QWidget):
             self.export(info.id, path)
 
     def export(self, template_id: str, path: str) -> None:
-        from agent.templates import export_template
+        from agent.templates.publish import export_template
 
         Op(self, lambda: export_template(self.ctx.db, template_id, path), "Exporting a template").success(
             lambda p: self.notice.setText(f"Exported to {p}")).failure(self._failed).run()
 
     def choose_import(self) -> None:
-        from agent.templates import FILE_SUFFIX
+        from agent.templates.publish import FILE_SUFFIX
 
         path, _ = QFileDialog.getOpenFileName(self, "Import template", str(self.ctx.settings.export_dir or Path.home()),
                                               f"MIRARI templates (*{FILE_SUFFIX});;JSON (*.json)")
@@ -262,7 +262,7 @@ class TemplatesPage(QWidget):
             self.import_file(path)
 
     def import_file(self, path: str) -> None:
-        from agent.template_install import import_file
+        from agent.templates.install import import_file
 
         self.skipped_view.setVisible(False)
 

@@ -1,7 +1,7 @@
 """The Publish tab: pick skills and memory nodes, name the template, see exactly what will be shared.
 
-The preview is agent.templates.preview() — the very document publish() writes and sync sends — shown as
-readable text (agent.template_text), so what is shown is what leaves the machine: the four fields of
+The preview is agent.templates.publish.preview() — the very document publish() writes and sync sends — shown as
+readable text (agent.templates.text), so what is shown is what leaves the machine: the four fields of
 each skill, label/category/strength of each memory node, and the template's own name, description,
 category and visibility. Never keys, connections, ids or sources. Problems (sizes, counts, an empty
 pick) are shown before Publish is possible.
@@ -33,7 +33,7 @@ def load_choices(db):
     """Runs on a pool thread: live skills and memory nodes as (id, text, detail)."""
     from sqlmodel import select
 
-    from agent.memory import effective_strength
+    from agent.memory.atlas import effective_strength
     from local_schema.models import MemoryNode, Skill
 
     with db.session() as s:
@@ -46,7 +46,7 @@ def load_choices(db):
 
 def _preview_or_problem(db, args):
     """The preview, or the rule it breaks (returned, not raised: an unfinished draft is no failure)."""
-    from agent.templates import preview
+    from agent.templates.publish import preview
 
     try:
         return preview(db, *args)
@@ -159,7 +159,7 @@ class PublishTab(QWidget):
         if isinstance(document, Exception):  # a rule the draft breaks: expected while typing
             self._not_publishable(document)
             return
-        from agent.template_text import describe_template
+        from agent.templates.text import describe_template
 
         self.document = document
         self.preview.setPlainText(describe_template(document))
@@ -173,7 +173,7 @@ class PublishTab(QWidget):
         self.publish_button.setEnabled(False)
 
     def publish(self) -> None:
-        from agent.templates import publish
+        from agent.templates.publish import publish
 
         args = self._args()
         self.publish_button.setEnabled(False)

@@ -26,11 +26,11 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.bus import bus
+from desktop.dialogs.tools_add import AddServerDialog
 from desktop.ops import Op
+from desktop.pages.tools.tester import ToolTester
 from desktop.safe_text import Button, Label, ask, tip
 from desktop.tools_runtime import close_tool_host, tool_host
-from desktop.views.tools_add_dialog import AddServerDialog
-from desktop.views.tools_tester import ToolTester
 
 WATCHED = frozenset({"mcp_servers", "mcp_tools"})
 ENABLED, NAME, ALWAYS, DESCRIPTION = range(4)

@@ -103,7 +103,7 @@ class ToolTester(QFrame):
         self.arguments.setPlainText(skeleton(self._tools.get(self.tool.currentText())))
 
     def run(self) -> None:
-        from agent.llm_client import CancelToken
+        from agent.llm.client import CancelToken
 
         tool, server = self.tool.currentText(), self.server
         if not tool or not server:
