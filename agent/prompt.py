@@ -38,12 +38,24 @@ from datetime import UTC, datetime
 from sqlmodel import Session, select
 
 from agent.chat.tree import ThreadSettings, active_leaf, path_to, thread_settings
-from agent.memory.atlas import MEMORY_HEADING, MEMORY_LIMIT, injected_nodes, render_memory_block
+from agent.memory.atlas import (
+    MEMORY_HEADING,
+    MEMORY_LIMIT,
+    AtlasError,
+    NodeView,
+    estimate_tokens,
+    injected_nodes,
+    ranked,
+    render_memory_block,
+    split_at_cap,
+)
+from agent.memory.sources import MANUAL, describe_sources
 from agent.tools.history import wire_messages
+from local_schema.database import LocalDatabase
 from local_schema.models import AgentConnection, Conversation, Message, Skill
 
 __all__ = ["HISTORY_LIMIT", "MEMORY_HEADING", "MEMORY_LIMIT", "AssembledPrompt", "assemble_prompt", "history",
-           "preview_system_prompt", "system_parts"]
+           "preview_system_prompt", "system_parts", "MemoryBlock", "memory_block"]
 
 HISTORY_LIMIT = 40
 SKILLS_HEADING = "## Skills"
@@ -132,3 +144,52 @@ def assemble_prompt(session: Session, connection: AgentConnection | None, conver
     elif isinstance(user_message, str):
         messages.append({"role": "user", "content": user_message})
     return AssembledPrompt(system, messages, node_ids, skill_ids, [m.id for m in past], settings.request_options())
+
+
+# --- what the agent sees (the Atlas's panel, `mirari memory prompt`) ----------------------------------
+@dataclass
+class MemoryBlock:
+    """What the agent sees for one connection ("What the agent sees" panel, `mirari memory prompt`)."""
+
+    block: str  # the memory part, exactly as inserted into the system message
+    system: str  # the whole system message a turn sends now (base prompt + block + promoted skills)
+    injected: list[NodeView] = field(default_factory=list)
+    over_cap: list[NodeView] = field(default_factory=list)  # >= 0.75 but beyond the first 40
+    connection_name: str | None = None
+
+    @property
+    def chars(self) -> int:
+        return len(self.block)
+
+    @property
+    def tokens(self) -> int:
+        return estimate_tokens(self.block)
+
+    @property
+    def system_chars(self) -> int:
+        return len(self.system)
+
+    @property
+    def system_tokens(self) -> int:
+        return estimate_tokens(self.system)
+
+
+def memory_block(db: LocalDatabase, connection_id: str | None, now: datetime | None = None) -> MemoryBlock:
+    """The exact memory block and system message for `connection_id` (None: no connection), with the
+    nodes injected and those that fell outside the cap of 40. AtlasError if the connection is gone."""
+    now = now or datetime.now(UTC)
+    with db.session() as session:
+        connection = session.get(AgentConnection, connection_id) if connection_id else None
+        if connection_id and (connection is None or connection.deleted_at is not None):
+            raise AtlasError(f"No connection {connection_id}.")
+        system, _node_ids, _skill_ids = system_parts(session, connection, now)
+        scored = ranked(session, now)
+        inside, outside = split_at_cap(scored)
+        titles = describe_sources(session, (node.source for node, _ in inside + outside))
+    return MemoryBlock(
+        block=render_memory_block(node for node, _ in inside),
+        system=system,
+        injected=[NodeView(n, e, True, titles[n.source or MANUAL]) for n, e in inside],
+        over_cap=[NodeView(n, e, False, titles[n.source or MANUAL]) for n, e in outside],
+        connection_name=connection.name if connection else None,
+    )

@@ -18,15 +18,14 @@ from agent.cli.common import (
     print_json,
     resolve_id,
 )
-
-KINDS = ("consolidate", "replay", "stress")
+from agent.dream.kinds import KINDS
 
 
 def register(subparsers) -> None:
     dream = subparsers.add_parser("dream", help="Dream Mode: reviews that only propose changes")
     sub = dream.add_subparsers(dest="dream_command", metavar="ACTION", required=True)
     p = sub.add_parser("run", help="dream now (skips the idle gates, keeps the budget) and store the report")
-    p.add_argument("--kind", required=True, choices=KINDS)
+    p.add_argument("--kind", choices=KINDS, help="which dream (default: the one whose turn it is, as the window chooses)")
     p.add_argument("--connection", required=True, help="id of the connection that dreams")
     p.add_argument("--max-requests", type=int, help="override the budget's request limit for this dream")
     p.add_argument("--max-chars", type=int, help="override the budget's character limit for this dream")
@@ -84,9 +83,10 @@ def _run(args) -> int:
 
     from agent.dream.reports import get_report
     from agent.dream.run import run_dream
+    from agent.dream.schedule import next_kind
     from agent.dream.settings import load_settings
     from agent.jobs import run_headless
-    from agent.skills.forge import load_min_score
+    from agent.skills.settings import load_min_score
     from local_schema.models import AgentConnection
 
     with open_db(args) as db:
@@ -98,7 +98,8 @@ def _run(args) -> int:
             settings.max_chars = args.max_chars
         key = os.environ.get(API_KEY_ENV) or key_store(args).get_key(connection_id)
         min_score = load_min_score(data_dir(args))
-        outcome = run_headless(lambda ctx: run_dream(db, args.kind, connection_id, api_key=key,
+        kind = args.kind or next_kind(db)
+        outcome = run_headless(lambda ctx: run_dream(db, kind, connection_id, api_key=key,
                                                      settings=settings, ctx=ctx, min_score=min_score),
                                show_progress=not args.json)
         report = get_report(db, outcome.report_id)

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from agent.dream.budget import Budget, BudgetedClient, BudgetExhausted
+from agent.dream.kinds import KINDS
 from agent.dream.reports import DreamError, DreamProgress, checkpoint, device_id, finish_report, start_report
-from agent.dream.settings import KINDS, DreamSettings
+from agent.dream.settings import DreamSettings
 from agent.jobs import JobCancelled, JobContext
 from agent.llm.client import LLMClient
 from agent.llm.errors import LLMError
@@ -43,7 +44,7 @@ class DreamOutcome:
 def run_dream(db, kind: str, connection_id: str, *, api_key: str, settings: DreamSettings,
               ctx: JobContext | None = None, clock: Clock | None = None,
               min_score: float | None = None) -> DreamOutcome:
-    """`min_score`: the Skill Forge's promotion threshold (`agent.skills.forge.load_min_score`); a stressed
+    """`min_score`: the Skill Forge's promotion threshold (`agent.skills.settings.load_min_score`); a stressed
     skill below it gets an archive proposal."""
     if kind not in KINDS:
         raise DreamError(f"Unknown dream '{kind}': choose one of {', '.join(KINDS)}.")

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
@@ -176,7 +176,7 @@ def ranked(session: Session, now: datetime | None = None) -> list[tuple[MemoryNo
     return scored
 
 
-def _split_cap(scored: list[tuple[MemoryNode, float]],
+def split_at_cap(scored: list[tuple[MemoryNode, float]],
                limit: int = MEMORY_LIMIT) -> tuple[list[tuple[MemoryNode, float]], list[tuple[MemoryNode, float]]]:
     eligible = [item for item in scored if item[1] >= INJECT_THRESHOLD and not item[0].paused]
     return eligible[:limit], eligible[limit:]
@@ -186,7 +186,7 @@ def injected_nodes(session: Session, now: datetime | None = None,
                    limit: int = MEMORY_LIMIT) -> list[tuple[MemoryNode, float]]:
     """The nodes a chat turn injects: not paused, effective strength >= 0.75, in `ranked` order, at most
     `limit`."""
-    return _split_cap(ranked(session, now), limit)[0]
+    return split_at_cap(ranked(session, now), limit)[0]
 
 
 def render_memory_block(nodes: Iterable[MemoryNode]) -> str:
@@ -207,7 +207,7 @@ def list_nodes(db: LocalDatabase, now: datetime | None = None, query: str = "") 
     now = _now(now)
     with db.session() as session:
         scored = ranked(session, now)
-        injected_ids = {node.id for node, _ in _split_cap(scored)[0]}
+        injected_ids = {node.id for node, _ in split_at_cap(scored)[0]}
         titles = describe_sources(session, (node.source for node, _ in scored))
     views = [NodeView(node, eff, node.id in injected_ids, titles[node.source or MANUAL]) for node, eff in scored]
     needle = one_line(query).casefold()
@@ -228,57 +228,6 @@ def estimate_tokens(text: str) -> int:
     """About 4 characters per token (the usual rule of thumb for English with GPT-style tokenizers);
     an estimate, not a count: a real tokenizer may differ by a third either way."""
     return (len(text) + 3) // 4
-
-
-@dataclass
-class MemoryBlock:
-    """What the agent sees for one connection ("What the agent sees" panel, `mirari memory prompt`)."""
-
-    block: str  # the memory part, exactly as inserted into the system message
-    system: str  # the whole system message a turn sends now (base prompt + block + promoted skills)
-    injected: list[NodeView] = field(default_factory=list)
-    over_cap: list[NodeView] = field(default_factory=list)  # >= 0.75 but beyond the first 40
-    connection_name: str | None = None
-
-    @property
-    def chars(self) -> int:
-        return len(self.block)
-
-    @property
-    def tokens(self) -> int:
-        return estimate_tokens(self.block)
-
-    @property
-    def system_chars(self) -> int:
-        return len(self.system)
-
-    @property
-    def system_tokens(self) -> int:
-        return estimate_tokens(self.system)
-
-
-def memory_block(db: LocalDatabase, connection_id: str | None, now: datetime | None = None) -> MemoryBlock:
-    """The exact memory block and system message for `connection_id` (None: no connection), with the
-    nodes injected and those that fell outside the cap of 40. AtlasError if the connection is gone."""
-    from agent.prompt import system_parts  # prompt builds on this module; imported here to avoid a cycle
-    from local_schema.models import AgentConnection
-
-    now = _now(now)
-    with db.session() as session:
-        connection = session.get(AgentConnection, connection_id) if connection_id else None
-        if connection_id and (connection is None or connection.deleted_at is not None):
-            raise AtlasError(f"No connection {connection_id}.")
-        system, _node_ids, _skill_ids = system_parts(session, connection, now)
-        scored = ranked(session, now)
-        inside, outside = _split_cap(scored)
-        titles = describe_sources(session, (node.source for node, _ in inside + outside))
-    return MemoryBlock(
-        block=render_memory_block(node for node, _ in inside),
-        system=system,
-        injected=[NodeView(n, e, True, titles[n.source or MANUAL]) for n, e in inside],
-        over_cap=[NodeView(n, e, False, titles[n.source or MANUAL]) for n, e in outside],
-        connection_name=connection.name if connection else None,
-    )
 
 
 # --- writing ------------------------------------------------------------------------------------------

@@ -116,7 +116,7 @@ def _delete(args) -> int:
 
 @guard
 def _prompt(args) -> int:
-    from agent.memory.atlas import memory_block
+    from agent.prompt import memory_block
     from local_schema.models import AgentConnection
 
     with open_db(args) as db:

@@ -87,7 +87,8 @@ def _run(args) -> int:
     from agent.llm.errors import LLMError
     from agent.llm.structured import StructuredOutputError
     from agent.mirror import review
-    from agent.mirror.request import ReviewSpec, load_budget
+    from agent.mirror.request import ReviewSpec
+    from agent.mirror.settings import load_budget
     from local_schema.models import AgentConnection, Conversation
 
     logs = ""

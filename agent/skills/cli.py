@@ -239,7 +239,8 @@ def _show(args) -> int:
 
 @guard
 def _move(args) -> int:
-    from agent.skills.forge import load_min_score, move_skill
+    from agent.skills.forge import move_skill
+    from agent.skills.settings import load_min_score
 
     threshold = args.min_score if args.min_score is not None else load_min_score(data_dir(args))
     with open_db(args) as db:
@@ -330,7 +331,7 @@ def _delete(args) -> int:
 
 @guard
 def _threshold(args) -> int:
-    from agent.skills.forge import load_min_score, save_min_score
+    from agent.skills.settings import load_min_score, save_min_score
 
     if args.score is None:
         print(f"{load_min_score(data_dir(args)):.2f}")

@@ -11,8 +11,10 @@ from sqlalchemy import text
 
 from agent.dream import decide
 from agent.dream.gates import DreamFacts, blocking_reasons
-from agent.dream.reports import DreamError, get_report, list_reports, mark_interrupted
+from agent.dream.kinds import KINDS, LABELS
+from agent.dream.reports import DreamError, delete_report, get_report, list_reports, mark_interrupted
 from agent.dream.run import run_dream
+from agent.dream.schedule import next_kind, next_kind_after
 from agent.dream.settings import DreamSettings, load_settings, save_settings
 from agent.jobs import JobCancelled, JobContext
 from local_schema.database import open_database
@@ -90,6 +92,24 @@ def test_settings_round_trip_and_a_damaged_file_gives_defaults(tmp_path):
     assert (loaded.connection_id, loaded.max_requests, loaded.idle_minutes) == ("abc", 5, 1)
     (tmp_path / "dream.json").write_text("{not json")
     assert load_settings(tmp_path) == DreamSettings()
+
+
+def test_kinds_take_turns():
+    assert next_kind_after([]) == "consolidate"
+    assert next_kind_after(["consolidate"]) == "replay"
+    assert next_kind_after(["replay", "consolidate"]) == "stress"
+    assert next_kind_after(["stress", "replay", "consolidate"]) == "consolidate"
+
+
+def test_the_next_kind_is_read_from_the_live_reports(db, fake_llm):
+    assert next_kind(db) == "consolidate"
+    fake_llm.responder = consolidating_model
+    plant_atlas(db)
+    first = run_dream(db, "consolidate", _connection(db, fake_llm.base_url), api_key="", settings=_settings())
+    assert next_kind(db) == "replay"
+    delete_report(db, first.report_id)  # a deleted report no longer counts
+    assert next_kind(db) == "consolidate"
+    assert set(LABELS) == set(KINDS)
 
 
 # -- consolidate -----------------------------------------------------------------------------------

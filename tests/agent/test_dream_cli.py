@@ -65,6 +65,14 @@ def test_run_list_show_accept_reject(capsys, data_dir, connection):
     assert states[:2] == ["accepted", "rejected"] and set(states[2:]) == {"open"}
 
 
+def test_run_without_a_kind_dreams_the_kind_whose_turn_it_is(capsys, data_dir, connection):
+    kinds = []
+    for _ in range(2):
+        _code, out, err = _run(capsys, data_dir, "run", "--connection", connection, "--json")
+        kinds.append(json.loads(out)["kind"])
+    assert kinds == ["consolidate", "replay"]  # never dreamt first, as the window's automatic dreams
+
+
 @pytest.mark.parametrize("argv, says", [
     (["show", "no-such-report"], "no dream report"),
     (["accept", "no-such-report", "1"], "no dream report"),

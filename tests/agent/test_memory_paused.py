@@ -10,9 +10,9 @@ from agent.memory.atlas import (
     add_node,
     get_node,
     list_nodes,
-    memory_block,
     set_paused,
 )
+from agent.prompt import memory_block
 from tests.agent.conftest import NOW
 
 

@@ -365,7 +365,8 @@ def test_a_recommendation_becomes_a_suggested_skill(db, fake_llm, world):
 
 
 def test_the_budget_setting_is_kept_in_config_json_beside_other_sections(tmp_path):
-    from agent.mirror.request import DEFAULT_BUDGET_TOKENS, load_budget, save_budget
+    from agent.mirror.request import DEFAULT_BUDGET_TOKENS
+    from agent.mirror.settings import load_budget, save_budget
 
     assert load_budget(tmp_path) == DEFAULT_BUDGET_TOKENS
     (tmp_path / "config.json").write_text(json.dumps({"supabase": {"url": "http://x"}}))

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from agent.llm.structured import Invalid
-from agent.skills import forge
+from agent.skills import forge, settings
 from agent.skills.cases import cases_hash
 from agent.skills.forge import (
     GateRefused,
@@ -226,12 +226,12 @@ def test_validate_draft_refuses_what_the_server_would():
 
 def test_min_score_setting_round_trips_and_keeps_other_sections(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"supabase": {"url": "https://x.supabase.co"}}))
-    assert forge.load_min_score(tmp_path) == 0.7
-    assert forge.save_min_score(tmp_path, 0.85) == 0.85
-    assert forge.load_min_score(tmp_path) == 0.85
+    assert settings.load_min_score(tmp_path) == 0.7
+    assert settings.save_min_score(tmp_path, 0.85) == 0.85
+    assert settings.load_min_score(tmp_path) == 0.85
     data = json.loads((tmp_path / "config.json").read_text())
     assert data["supabase"] == {"url": "https://x.supabase.co"}
     with pytest.raises(SkillError, match="between 0 and 1"):
-        forge.save_min_score(tmp_path, 1.2)
+        settings.save_min_score(tmp_path, 1.2)
     (tmp_path / "config.json").write_text("{not json")
-    assert forge.load_min_score(tmp_path) == 0.7
+    assert settings.load_min_score(tmp_path) == 0.7

@@ -9,8 +9,9 @@ from PySide6.QtWidgets import QApplication
 from sqlmodel import select
 
 from agent.dream.reports import list_reports
+from agent.dream.schedule import next_kind_after
 from agent.dream.settings import DreamSettings, load_settings, save_settings
-from desktop.dream_controller import DreamController, _next_kind
+from desktop.dream_controller import DreamController
 from local_schema.models import MemoryNode
 from standin.demo.dream import DUP_B, add_turns, consolidating_model, plant_atlas
 from standin.demo.seed import add_connection
@@ -98,7 +99,7 @@ def test_the_controller_dreams_only_when_every_gate_is_open_and_pauses_on_input(
         controller.check()
     settle()
     (report,) = list_reports(db)
-    assert report.status == "done" and report.kind == _next_kind([])
+    assert report.status == "done" and report.kind == next_kind_after([])
     controller.stop()
 
 
@@ -134,8 +135,8 @@ def _as_reply(text):
     return {"text": text or "{}"}
 
 
-def test_kinds_take_turns():
-    assert _next_kind([]) == "consolidate"
-    assert _next_kind(["consolidate"]) == "replay"
-    assert _next_kind(["replay", "consolidate"]) == "stress"
-    assert _next_kind(["stress", "replay", "consolidate"]) == "consolidate"
+def test_the_list_has_a_glyph_for_every_kind():
+    from agent.dream.kinds import KINDS
+    from desktop.models.dream_model import KIND_GLYPHS
+
+    assert set(KIND_GLYPHS) == set(KINDS)

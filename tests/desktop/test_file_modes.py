@@ -37,7 +37,7 @@ def usual_umask():
 
 def test_every_file_the_window_writes_is_private(usual_umask, qtbot, tmp_path, memory_keyring, settle):
     from agent.dream.settings import DreamSettings, save_settings
-    from agent.mirror.request import save_budget
+    from agent.mirror.settings import save_budget
     from agent.templates.publish import export_template, publish
     from desktop.pages.console import actions
     from local_schema.models import Skill

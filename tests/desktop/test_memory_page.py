@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox
 
-from agent.memory.atlas import add_node, add_nodes, get_node, list_nodes, memory_block
+from agent.memory.atlas import add_node, add_nodes, get_node, list_nodes
 from agent.memory.sources import conversation_source
+from agent.prompt import memory_block
 from desktop.bus import bus
 from desktop.models.memory_model import CATEGORY, GLYPH, LABEL, LAST, SOURCE, STRENGTH
 from local_schema.models import MemoryNode

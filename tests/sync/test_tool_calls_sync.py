@@ -6,8 +6,8 @@ import json
 from datetime import UTC, datetime
 
 from agent.chat.threads import new_thread
-from agent.memory.atlas import add_node, memory_block, set_paused
-from agent.prompt import assemble_prompt
+from agent.memory.atlas import add_node, set_paused
+from agent.prompt import assemble_prompt, memory_block
 from agent.tools.store import ThreadStorage
 from local_schema.models import AgentConnection
 from standin.model import tools_problem

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from agent.dream.kinds import LABELS
 from desktop.bus import bus
 from desktop.dream_controller import DreamController
 from desktop.models.dream_model import STATUS_WORDS, DreamDelegate, DreamListModel
@@ -28,9 +29,6 @@ from desktop.models.record_list_model import RECORD_ROLE
 from desktop.ops import Op
 from desktop.pages.dream.report_view import ReportView
 from desktop.safe_text import Label, inform, warn
-
-KIND_LABELS = (("consolidate", "Consolidate memory"), ("replay", "Replay recent turns"),
-               ("stress", "Stress-test promoted skills"))
 
 
 class DreamPage(QWidget):
@@ -49,7 +47,7 @@ class DreamPage(QWidget):
         self.dream_now = QToolButton(text="Dream now ▾")
         self.dream_now.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         menu = QMenu(self.dream_now)
-        for kind, label in KIND_LABELS:
+        for kind, label in LABELS.items():
             menu.addAction(label, lambda k=kind: self.start(k))
         self.dream_now.setMenu(menu)
         head.addWidget(self.dream_now)

@@ -177,7 +177,8 @@ class MemoryPage(QWidget):
 
         def load():
             from agent.connections.rows import list_connections
-            from agent.memory.atlas import AtlasError, list_nodes, memory_block
+            from agent.memory.atlas import AtlasError, list_nodes
+            from agent.prompt import memory_block
 
             connections = [(r.connection.id, f"{r.connection.name} · {r.connection.model}")
                            for r in list_connections(db)]
@@ -241,7 +242,7 @@ class MemoryPage(QWidget):
         db, now = self.ctx.db, self.clock()
 
         def load():
-            from agent.memory.atlas import memory_block
+            from agent.prompt import memory_block
 
             return memory_block(db, connection_id, now)
 

@@ -1,5 +1,5 @@
 """The Atlas's "What the agent sees" panel: for a chosen connection, the exact memory block a chat turn
-sends (agent.memory.atlas.memory_block — the same function the prompt uses), its size in characters and
+sends (agent.prompt.memory_block — the same function the prompt uses), its size in characters and
 estimated tokens, the whole system message's size, and the nodes the cap of 40 left out. Below: which
 outside apps read or wrote the selected fact (agent.mcp_server.access), as plain text."""
 
@@ -28,7 +28,7 @@ class AgentViewPanel(QFrame):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setObjectName("Card")
-        self.block = None  # the last agent.memory.atlas.MemoryBlock shown
+        self.block = None  # the last agent.prompt.MemoryBlock shown
         col = QVBoxLayout(self)
         col.setContentsMargins(14, 12, 14, 12)
         col.setSpacing(6)

@@ -147,7 +147,7 @@ class MirrorPage(QWidget):
 
     def load_sources(self, initial: bool = False) -> None:
         """Connections and threads for the form (and, the first time, the budget setting)."""
-        from agent.mirror.request import load_budget
+        from agent.mirror.settings import load_budget
 
         db, data_dir = self.ctx.db, self.ctx.data_dir
 
@@ -296,7 +296,7 @@ class MirrorPage(QWidget):
         self.form.show_error(describe_failure(exc))
 
     def _save_budget(self, value: int) -> None:
-        from agent.mirror.request import save_budget
+        from agent.mirror.settings import save_budget
 
         data_dir = self.ctx.data_dir
         Op(self, lambda: save_budget(data_dir, value), "Saving the review budget").run()

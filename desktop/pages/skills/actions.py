@@ -13,7 +13,8 @@ from datetime import datetime
 
 from sqlmodel import select
 
-from agent.skills.forge import GateRefused, check_move, legal_targets, list_skills, load_min_score, run_state
+from agent.skills.forge import GateRefused, check_move, legal_targets, list_skills, run_state
+from agent.skills.settings import load_min_score
 from desktop.models.skill_model import SkillRow, percent
 from local_schema.models import AgentConnection, Skill
 

@@ -341,7 +341,8 @@ class SkillDetail(QFrame):
             return
         if row.warnings and not self._confirm("Promote anyway?", " ".join(row.warnings)):
             return
-        from agent.skills.forge import load_min_score, move_skill
+        from agent.skills.forge import move_skill
+        from agent.skills.settings import load_min_score
 
         db, data_dir, target = self.page.ctx.db, self.page.ctx.data_dir, row.next_status
         Op(self, lambda: move_skill(db, row.id, target, min_score=load_min_score(data_dir)), "Moving the skill").changes(

@@ -175,7 +175,7 @@ class SkillsPage(QWidget):
         self.problem_label.setVisible(bool(text))
 
     def set_threshold(self, value: float) -> None:
-        from agent.skills.forge import save_min_score
+        from agent.skills.settings import save_min_score
 
         data_dir = self.ctx.data_dir
         Op(self, lambda: save_min_score(data_dir, value), "Saving the promotion threshold").success(
