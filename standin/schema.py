@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 SCAFFOLDING_SQL = Path(__file__).with_name("scaffolding.sql")
 STORAGE_SCHEMA_SQL = Path(__file__).with_name("storage_schema.sql")  # Supabase Storage's tables (idempotent)
 MIGRATIONS_DIR = REPO_ROOT / "supabase" / "migrations"

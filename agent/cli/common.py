@@ -43,10 +43,11 @@ def guard(fn):
             return fail(str(exc) or type(exc).__name__)
         except Exception as exc:  # noqa: BLE001 - e.g. a damaged database or key store: still one line
             from sync.errors import SyncError
+            from sync.keyfile import KeyFileDamaged, WrongPassphrase
             from sync.secrets import SecretsUnavailable
 
-            if isinstance(exc, SecretsUnavailable | SyncError):  # both are written as one readable line
-                return fail(str(exc))
+            if isinstance(exc, SecretsUnavailable | SyncError | WrongPassphrase | KeyFileDamaged):
+                return fail(str(exc))  # each is written as one readable line
             return fail(f"{type(exc).__name__}: {exc}")
     return wrapper
 

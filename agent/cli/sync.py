@@ -2,15 +2,15 @@
 
 Imported by agent/cli/main.py at every start, so nothing heavy is imported at module level: the engine,
 SQLAlchemy and the supabase client load only inside the handler that needs them. Errors print one line
-on stderr and return a non-zero exit code.
+on stderr and return a non-zero exit code (agent.cli.common, as every command).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
+
+from agent.cli.common import data_dir, fail, guard, print_json
 
 PASSWORD_ENV = "MIRARI_PASSWORD"
 
@@ -63,18 +63,6 @@ def register(subparsers) -> None:
         p.set_defaults(handler=_parked_action, action=name)
 
 
-# -- helpers ----------------------------------------------------------------------------------------------
-def _fail(message: str, code: int = 1) -> int:
-    print(f"mirari: error: {message}", file=sys.stderr)
-    return code
-
-
-def _data_dir(args):
-    from local_schema.paths import resolve_data_dir
-
-    return resolve_data_dir(getattr(args, "data_dir", None))
-
-
 def command_engine(args, *, signing_in: bool = False, session: bool = True):
     """The engine of one command, on the data dir's secret store — the one the window and the API keys
     use: the OS keychain, else the encrypted key file unlocked by MIRARI_KEY_PASSPHRASE (or a prompt in a
@@ -83,38 +71,14 @@ def command_engine(args, *, signing_in: bool = False, session: bool = True):
     from sync.engine import SyncEngine
     from sync.secrets import open_store, terminal_passphrase
 
-    data_dir = _data_dir(args)
+    where = data_dir(args)
     if not session:
-        return SyncEngine(data_dir)  # (its store, made only if asked for, reads MIRARI_KEY_PASSPHRASE)
-    return SyncEngine(data_dir, secrets=open_store(data_dir, create=signing_in, prompt=terminal_passphrase))
-
-
-
-
-def _guard(fn):
-    """Turn expected failures into one clear line and a non-zero exit."""
-    def wrapper(args) -> int:
-        from sync.errors import SyncError
-        from sync.keyfile import KeyFileDamaged, WrongPassphrase
-        from sync.secrets import SecretsUnavailable
-
-        try:
-            return fn(args)
-        except (SyncError, SecretsUnavailable, WrongPassphrase, KeyFileDamaged) as exc:
-            return _fail(str(exc))
-        except KeyboardInterrupt:
-            return _fail("interrupted", 130)
-        except Exception as exc:  # noqa: BLE001 - e.g. a corrupt database: still one readable line
-            return _fail(f"{type(exc).__name__}: {exc}")
-    return wrapper
-
-
-def _print_json(data) -> None:
-    print(json.dumps(data, indent=2, sort_keys=True, default=str))
+        return SyncEngine(where)  # (its store, made only if asked for, reads MIRARI_KEY_PASSPHRASE)
+    return SyncEngine(where, secrets=open_store(where, create=signing_in, prompt=terminal_passphrase))
 
 
 # -- handlers ---------------------------------------------------------------------------------------------
-@_guard
+@guard
 def _account_signin(args) -> int:
     password = os.environ.get(PASSWORD_ENV)
     try:
@@ -124,9 +88,9 @@ def _account_signin(args) -> int:
 
             password = getpass.getpass("Password: ")
     except EOFError:
-        return _fail(f"no email/password given: pass --email and set {PASSWORD_ENV}, or run in a terminal")
+        return fail(f"no email/password given: pass --email and set {PASSWORD_ENV}, or run in a terminal")
     if not email or not password:
-        return _fail("email and password are required")
+        return fail("email and password are required")
     engine = command_engine(args, signing_in=True)
     try:
         session = (engine.sign_up if args.signup else engine.sign_in)(email, password)
@@ -138,7 +102,7 @@ def _account_signin(args) -> int:
     return 0
 
 
-@_guard
+@guard
 def _account_logout(args) -> int:
     engine = command_engine(args)
     try:
@@ -150,15 +114,15 @@ def _account_logout(args) -> int:
     return 0
 
 
-@_guard
+@guard
 def _account_status(args) -> int:
     from sync import accounts
 
-    state = accounts.load_state(_data_dir(args))
+    state = accounts.load_state(data_dir(args))
     data = {"signed_in": state.signed_in, "user_id": state.active_account, "email": state.email,
-            "database": str(accounts.active_database_path(_data_dir(args)))}
+            "database": str(accounts.active_database_path(data_dir(args)))}
     if args.json:
-        _print_json(data)
+        print_json(data)
     elif state.signed_in:
         print(f"signed in as {state.email} ({state.active_account})")
     else:
@@ -166,7 +130,7 @@ def _account_status(args) -> int:
     return 0
 
 
-@_guard
+@guard
 def _sync(args) -> int:
     engine = command_engine(args)
     if args.watch:
@@ -178,7 +142,7 @@ def _sync(args) -> int:
     finally:
         engine.close()
     if args.json:
-        _print_json(result.to_dict())
+        print_json(result.to_dict())
     else:
         upkeep = f" (then {result.upkeep_s:.2f}s of indexing)" if result.upkeep_s >= 0.05 else ""
         print(f"{result.state}: pushed {result.pushed}, pulled {result.pulled}, parked {result.parked} "
@@ -186,13 +150,11 @@ def _sync(args) -> int:
         for alert in result.alerts:
             print(f"alert: {alert}", file=sys.stderr)
     if result.error and result.state not in ("idle",):
-        if not args.json:
-            print(f"mirari: error: {result.error}", file=sys.stderr)
-        return 2
+        return 2 if args.json else fail(result.error, 2)
     return 0
 
 
-@_guard
+@guard
 def _status(args) -> int:
     engine = command_engine(args, session=False)
     try:
@@ -200,7 +162,7 @@ def _status(args) -> int:
     finally:
         engine.close()
     if args.json:
-        _print_json(data)
+        print_json(data)
     else:
         who = data["account"]["email"] if data["account"] else "no account"
         print(f"{data['state']} — {who}; database {data['database']}; pending {data['pending']}, "
@@ -208,27 +170,27 @@ def _status(args) -> int:
     return 0
 
 
-@_guard
+@guard
 def _config_set(args) -> int:
     from sync import config
 
-    value = config.set_value(_data_dir(args), args.key, args.value)
+    value = config.set_value(data_dir(args), args.key, args.value)
     print(f"{args.key} = {value}")
     return 0
 
 
-@_guard
+@guard
 def _config_get(args) -> int:
     from sync import config
 
-    value = config.get_value(_data_dir(args), args.key)
+    value = config.get_value(data_dir(args), args.key)
     if value is None:
-        return _fail(f"{args.key} is not set")
+        return fail(f"{args.key} is not set")
     print(value)
     return 0
 
 
-@_guard
+@guard
 def _parked_list(args) -> int:
     from sync.parked import list_parked
 
@@ -238,7 +200,7 @@ def _parked_list(args) -> int:
     finally:
         engine.close()
     if args.json:
-        _print_json([vars(i) for i in items])
+        print_json([vars(i) for i in items])
     else:
         for i in items:
             print(f"#{i.op_seq} {i.kind} {i.table} {i.row_id}: {i.message}" + (f" [{i.code}]" if i.code else ""))
@@ -247,7 +209,7 @@ def _parked_list(args) -> int:
     return 0
 
 
-@_guard
+@guard
 def _parked_action(args) -> int:
     from sync import parked
 
@@ -261,11 +223,3 @@ def _parked_action(args) -> int:
     finally:
         engine.close()
     return 0
-
-
-if __name__ == "__main__":  # pragma: no cover - convenience: python -m agent.cli.sync ...
-    parser = argparse.ArgumentParser(prog="mirari")
-    parser.add_argument("--data-dir")
-    register(parser.add_subparsers(dest="command", required=True))
-    ns = parser.parse_args()
-    sys.exit(ns.handler(ns))

@@ -16,6 +16,7 @@ import threading
 import time
 from datetime import UTC, datetime
 
+from agent.cli.common import fail
 from sync.errors import SyncError
 
 DEBOUNCE = 1.0
@@ -109,6 +110,5 @@ def watch(engine, as_json: bool = False) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     if fatal:
-        print(f"mirari: error: {fatal[0]}", file=sys.stderr)
-        return 2
+        return fail(fatal[0], 2)
     return 0
