@@ -1,4 +1,4 @@
-"""Prompt assembly (MIRARI.md §II): the one place that decides exactly what a chat turn sends.
+"""Prompt assembly (rite II, the Console): the one place that decides exactly what a chat turn sends.
 
 System message text, in this order, parts separated by one blank line (empty parts are left out):
 
@@ -37,25 +37,25 @@ from datetime import UTC, datetime
 
 from sqlmodel import Session, select
 
-from agent.chat.tree import ThreadSettings, active_leaf, path_to, thread_settings
+from agent.chat.tree import ThreadSettings, active_leaf_in, path_to_in, thread_settings
 from agent.memory.atlas import (
     MEMORY_HEADING,
     MEMORY_LIMIT,
     AtlasError,
     NodeView,
     estimate_tokens,
-    injected_nodes,
-    ranked,
+    injected_nodes_in,
+    ranked_in,
     render_memory_block,
     split_at_cap,
 )
-from agent.memory.sources import MANUAL, describe_sources
+from agent.memory.sources import MANUAL, describe_sources_in
 from agent.tools.history import wire_messages
 from local_schema.database import LocalDatabase
 from local_schema.models import AgentConnection, Conversation, Message, Skill
 
-__all__ = ["HISTORY_LIMIT", "MEMORY_HEADING", "MEMORY_LIMIT", "AssembledPrompt", "assemble_prompt", "history",
-           "preview_system_prompt", "system_parts", "MemoryBlock", "memory_block"]
+__all__ = ["HISTORY_LIMIT", "MEMORY_HEADING", "MEMORY_LIMIT", "AssembledPrompt", "MemoryBlock", "assemble_prompt_in",
+           "history_in", "memory_block", "preview_system_prompt_in", "system_parts_in"]
 
 HISTORY_LIMIT = 40
 SKILLS_HEADING = "## Skills"
@@ -75,7 +75,7 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def system_parts(session: Session, connection: AgentConnection | None, now: datetime | None = None,
+def system_parts_in(session: Session, connection: AgentConnection | None, now: datetime | None = None,
                  addition: str | None = None) -> tuple[str, list[str], list[str]]:
     """(system text, injected node ids, promoted skill ids). `addition`: the thread's own addition."""
     parts: list[str] = []
@@ -84,7 +84,7 @@ def system_parts(session: Session, connection: AgentConnection | None, now: date
         parts.append(base)
     if (addition or "").strip():
         parts.append(addition.strip())
-    nodes = injected_nodes(session, now or datetime.now(UTC), MEMORY_LIMIT)
+    nodes = injected_nodes_in(session, now or datetime.now(UTC), MEMORY_LIMIT)
     block = render_memory_block(n for n, _ in nodes)  # the Atlas's "What the agent sees" shows the same text
     if block:
         parts.append(block)
@@ -99,11 +99,11 @@ def system_parts(session: Session, connection: AgentConnection | None, now: date
     return "\n\n".join(parts), [n.id for n, _ in nodes], [s.id for s in skills]
 
 
-def preview_system_prompt(session: Session, connection: AgentConnection | None,
+def preview_system_prompt_in(session: Session, connection: AgentConnection | None,
                           now: datetime | None = None, conversation_id: str | None = None) -> str:
     """Exactly the system message the next turn would send (for the Console's preview): with the
     thread's own addition when `conversation_id` is given."""
-    return system_parts(session, connection, now, _settings(session, conversation_id).system_addition)[0]
+    return system_parts_in(session, connection, now, _settings(session, conversation_id).system_addition)[0]
 
 
 def _settings(session: Session, conversation_id: str | None) -> ThreadSettings:
@@ -111,7 +111,7 @@ def _settings(session: Session, conversation_id: str | None) -> ThreadSettings:
     return thread_settings(conversation) if conversation is not None else ThreadSettings()
 
 
-def history(session: Session, conversation_id: str, before: Message | None = None,
+def history_in(session: Session, conversation_id: str, before: Message | None = None,
             limit: int = HISTORY_LIMIT) -> list[Message]:
     """The last `limit` messages a turn sends, oldest first: the path down to `before`'s parent (None:
     to the thread's active leaf, where a new message would go), failed replies left out."""
@@ -119,24 +119,24 @@ def history(session: Session, conversation_id: str, before: Message | None = Non
         start = before.parent_id
     else:
         conversation = session.get(Conversation, conversation_id)
-        start = active_leaf(session, conversation) if conversation is not None else None
+        start = active_leaf_in(session, conversation) if conversation is not None else None
     steps = limit
     while True:  # failed replies are rare: one walk nearly always finds `limit` messages to send
-        path = path_to(session, conversation_id, start, steps)
+        path = path_to_in(session, conversation_id, start, steps)
         sendable = [m for m in path if m.status != "error"]
         if len(sendable) >= limit or len(path) < steps:
             return sendable[-limit:] if limit else []
         steps *= 2
 
 
-def assemble_prompt(session: Session, connection: AgentConnection | None, conversation_id: str,
+def assemble_prompt_in(session: Session, connection: AgentConnection | None, conversation_id: str,
                     user_message: Message | str | None = None, now: datetime | None = None) -> AssembledPrompt:
     """What a turn sends. `user_message` is the new message: a stored row (history is the path to its
     parent), a text not stored yet (history is the path to the active leaf), or None (preview without one)."""
     settings = _settings(session, conversation_id)
-    system, node_ids, skill_ids = system_parts(session, connection, now, settings.system_addition)
+    system, node_ids, skill_ids = system_parts_in(session, connection, now, settings.system_addition)
     before = user_message if isinstance(user_message, Message) else None
-    past = history(session, conversation_id, before)
+    past = history_in(session, conversation_id, before)
     messages = [{"role": "system", "content": system}] if system else []
     messages += wire_messages(past)  # tool calls and results as endpoints accept them (agent.tools.history)
     if isinstance(user_message, Message):
@@ -182,10 +182,10 @@ def memory_block(db: LocalDatabase, connection_id: str | None, now: datetime | N
         connection = session.get(AgentConnection, connection_id) if connection_id else None
         if connection_id and (connection is None or connection.deleted_at is not None):
             raise AtlasError(f"No connection {connection_id}.")
-        system, _node_ids, _skill_ids = system_parts(session, connection, now)
-        scored = ranked(session, now)
+        system, _node_ids, _skill_ids = system_parts_in(session, connection, now)
+        scored = ranked_in(session, now)
         inside, outside = split_at_cap(scored)
-        titles = describe_sources(session, (node.source for node, _ in inside + outside))
+        titles = describe_sources_in(session, (node.source for node, _ in inside + outside))
     return MemoryBlock(
         block=render_memory_block(node for node, _ in inside),
         system=system,

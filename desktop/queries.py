@@ -29,12 +29,12 @@ _COLS = ("m.id, m.role, m.content, m.created_at, m.seq, m.model, m.status, m.err
 
 def list_threads(db) -> list[ThreadInfo]:
     with db.session() as s:
-        return threads.list_threads(s)
+        return threads.list_threads_in(s)
 
 
 def count_messages(db, conversation_id: str) -> int:
     with db.session() as s:
-        return threads.count_messages(s, conversation_id)
+        return threads.count_messages_in(s, conversation_id)
 
 
 def _row(r) -> MessageRow:
@@ -72,13 +72,13 @@ def _leaf(db, conversation_id: str) -> str | None:
 
     with db.session() as s:
         conversation = s.get(Conversation, conversation_id)
-        return tree.active_leaf(s, conversation) if conversation is not None else None
+        return tree.active_leaf_in(s, conversation) if conversation is not None else None
 
 
 def _path_below(db, conversation_id: str, leaf: str | None, message_id: str) -> list[str] | None:
     """The ids of the active path from `message_id` down to the leaf, or None when it is not on the path."""
     with db.session() as s:
-        ids = tree.path_ids(s, conversation_id, leaf, stop_at=message_id)
+        ids = tree.path_ids_in(s, conversation_id, leaf, stop_at=message_id)
     return ids if ids and ids[0] == message_id else None
 
 
@@ -98,7 +98,7 @@ def newer_than(db, conversation_id: str, key: tuple | None, limit: int) -> tuple
     leaf = _leaf(db, conversation_id)
     if key is None:  # from the first message
         with db.session() as s:
-            below = tree.path_ids(s, conversation_id, leaf)
+            below = tree.path_ids_in(s, conversation_id, leaf)
     else:
         on_path = _path_below(db, conversation_id, leaf, key[1])
         below = on_path[1:] if on_path is not None else []

@@ -1,4 +1,4 @@
--- Sessions and refresh tokens for the stand-in's GoTrue subset (supabase-protocol.md §1.3, §5.4).
+-- Sessions and refresh tokens for the stand-in's GoTrue subset (docs/standin.md, "GoTrue": sessions, and refresh tokens rotated with GoTrue's reuse rules).
 -- Applied after the scaffolding; only the stand-in's own (superuser) connection touches them.
 create extension if not exists pgcrypto;
 

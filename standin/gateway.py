@@ -185,7 +185,7 @@ class Gateway:
         return self.storage
 
     def _identity(self, request: Request, apikey: str) -> tuple[str, dict]:
-        """PostgREST §2.1: the Authorization bearer (else the apikey) decides role and claims."""
+        """As PostgREST: the Authorization bearer (else the apikey) decides role and claims."""
         header = request.headers.get("authorization")
         token = apikey
         if header is not None:

@@ -1,4 +1,4 @@
-"""The Supabase Auth (GoTrue) subset a sync client uses (supabase-protocol.md §5).
+"""The Supabase Auth (GoTrue) subset a sync client uses (docs/standin.md, "GoTrue").
 
 Users live in auth.users with bcrypt hashes from pgcrypto; sessions and rotating refresh tokens in the
 stand-in's auth.sessions / auth.refresh_tokens. Access tokens are HS256 JWTs with GoTrue's claims.
@@ -206,7 +206,7 @@ class AuthApi:
             return await self._new_session(conn, user)
 
     async def refresh_grant(self, request: Request) -> Response:
-        """Rotation with GoTrue's reuse rules (§5.4): the parent of the active token gets the active token
+        """Rotation with GoTrue's reuse rules: the parent of the active token gets the active token
         back; an older revoked token within reuse_interval gets a new child; later reuse revokes the family."""
         data = await self._json(request, gotrue_params.REFRESH_GRANT)
         presented = data.get("refresh_token", "")

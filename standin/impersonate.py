@@ -1,4 +1,4 @@
-"""Talk to the database exactly as PostgREST does for one request (supabase-protocol.md §2.2).
+"""Talk to the database exactly as PostgREST does for one request.
 
 PostgREST connects as `authenticator` (NOINHERIT, so no rights of its own) and, per transaction,
 sets `search_path`, the role's own settings, `role` and `request.jwt.claims` with `set_config(...,

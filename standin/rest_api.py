@@ -1,6 +1,6 @@
 """The PostgREST half of the stand-in: one transaction and one statement per request, RLS deciding.
 
-Per request (supabase-protocol.md §2.2): BEGIN (READ ONLY for GET/HEAD), set search_path, the role's
+Per request, as PostgREST: BEGIN (READ ONLY for GET/HEAD), set search_path, the role's
 own settings, `role` and `request.jwt.claims` (with the role) plus request.method/path/headers via
 set_config(…, true), run the statement, COMMIT. Rows are never filtered here. Writes live in
 rest_writes.py, functions in rest_rpc.py; the grammar in rest_grammar/rest_query, SQL in rest_sql.
@@ -45,7 +45,7 @@ order by s.setdatabase
 
 def request_settings(role_settings: list, role: str, claims: dict, method: str, path: str,
                      headers: dict, timezone: str | None = None) -> tuple[str, list]:
-    """PostgREST's pre-request statement (§2.2): transaction-local GUCs, in PostgREST's order."""
+    """PostgREST's pre-request statement: transaction-local GUCs, in PostgREST's order."""
     settings = [("search_path", '"public", "public", "extensions"'), *role_settings, ("role", role),
                 ("request.jwt.claims", json.dumps({**claims, "role": role})), ("request.method", method),
                 ("request.path", path), ("request.headers", json.dumps(headers)), ("request.cookies", "{}")]

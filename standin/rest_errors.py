@@ -1,4 +1,4 @@
-"""PostgREST's error bodies and its SQLSTATE → HTTP status mapping (supabase-protocol.md §4)."""
+"""PostgREST's error bodies and its SQLSTATE → HTTP status mapping (docs/standin.md, "PostgREST grammar and behaviour")."""
 
 from __future__ import annotations
 

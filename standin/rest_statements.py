@@ -1,4 +1,4 @@
-"""The one SQL statement PostgREST runs per request (supabase-protocol.md §2.3, Query/Statements.hs).
+"""The one SQL statement PostgREST runs per request (PostgREST's Query/Statements.hs).
 
 Each statement yields one row: (total count or NULL, rows in the page, body as JSON text, rows newly
 inserted). Bodies are rendered by Postgres' json_agg, so values look exactly as Supabase returns them.

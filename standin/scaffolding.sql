@@ -1,7 +1,7 @@
 -- Supabase scaffolding that supabase/migrations/ relies on, for a bare PostgreSQL 15 database.
 --
 -- On a real Supabase project all of this already exists (created by supabase/postgres and GoTrue);
--- here it is recreated from supabase-protocol.md §1 so the migrations and RLS behave as they do there.
+-- here it is recreated from what those create so the migrations and RLS behave as they do there.
 -- Run as the cluster superuser, once per fresh database. Roles are cluster-wide, so their creation is
 -- guarded and the file can run again in another database of the same cluster.
 --
@@ -9,7 +9,7 @@
 -- so every table and function in the migrations must be granted explicitly.
 -- The auth tables of sessions/refresh tokens belong to the Supabase stand-in, not to this file.
 
--- -- roles (supabase-protocol §1.1) ---------------------------------------------------------------
+-- -- roles ---------------------------------------------------------------------------------------
 do $$
 begin
   if not exists (select 1 from pg_roles where rolname = 'anon') then
@@ -35,7 +35,7 @@ alter role authenticated set statement_timeout = '8s';
 alter role authenticator set statement_timeout = '8s';
 alter role authenticator set lock_timeout = '8s';
 
--- -- database settings (supabase-protocol §1.5) ---------------------------------------------------
+-- -- database settings --------------------------------------------------------------------------
 do $$
 begin
   execute format('alter database %I set timezone = %L', current_database(), 'UTC');
@@ -43,7 +43,7 @@ end
 $$;
 set timezone = 'UTC';
 
--- -- schemas and grants (supabase-protocol §1.2) --------------------------------------------------
+-- -- schemas and grants -------------------------------------------------------------------------
 grant usage on schema public to anon, authenticated, service_role;
 
 create schema if not exists extensions;
@@ -54,7 +54,7 @@ create extension if not exists pgcrypto with schema extensions;
 create schema if not exists auth;
 grant usage on schema auth to anon, authenticated, service_role;
 
--- -- auth.users (supabase-protocol §1.3: the columns that matter) -----------------------------------
+-- -- auth.users (the columns that matter) ----------------------------------------------------------
 create table if not exists auth.users (
   id uuid primary key,
   aud varchar(255) default 'authenticated',

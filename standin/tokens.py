@@ -1,6 +1,6 @@
 """HS256 JWTs as Supabase uses them: the anon/service_role API keys and user access tokens.
 
-Verification mirrors PostgREST v14 (supabase-protocol.md §2.1): 30 s clock skew, `exp` optional,
+Verification mirrors PostgREST v14: 30 s clock skew, `exp` optional,
 PGRST301 for decode/signature problems and PGRST303 for claim problems, each with PostgREST's message.
 """
 

@@ -28,7 +28,7 @@ def reply_author(connection_name: str | None, model: str | None) -> str:
     return name or model or UNKNOWN
 
 
-def connection_names(session: Session, ids) -> dict[str, str]:
+def connection_names_in(session: Session, ids) -> dict[str, str]:
     """The current name of each live connection among `ids` (the deleted ones are left out)."""
     wanted = sorted({i for i in ids if i})
     if not wanted:

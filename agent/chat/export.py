@@ -16,8 +16,8 @@ from pathlib import Path
 from sqlmodel import Session
 
 from agent.atomic import atomic_write
-from agent.chat.authorship import connection_names, message_author
-from agent.chat.tree import active_leaf, active_path, tree_rows
+from agent.chat.authorship import connection_names_in, message_author
+from agent.chat.tree import active_leaf_in, active_path_in, tree_rows_in
 from local_schema.models import AgentConnection, Conversation
 from local_schema.timestamps import utc_now
 
@@ -31,13 +31,13 @@ def _load(session: Session, conversation_id: str, whole_tree: bool = False):
         raise ValueError("That thread no longer exists.")
     connection = (session.get(AgentConnection, conversation.agent_connection_id)
                   if conversation.agent_connection_id else None)
-    rows = tree_rows(session, conversation_id) if whole_tree else None
-    messages = [r.message for r in rows] if rows is not None else active_path(session, conversation_id)
-    names = connection_names(session, (m.agent_connection_id for m in messages))
+    rows = tree_rows_in(session, conversation_id) if whole_tree else None
+    messages = [r.message for r in rows] if rows is not None else active_path_in(session, conversation_id)
+    names = connection_names_in(session, (m.agent_connection_id for m in messages))
     return conversation, connection, messages, names, rows
 
 
-def thread_to_json(session: Session, conversation_id: str, exported_at: str | None = None,
+def thread_to_json_in(session: Session, conversation_id: str, exported_at: str | None = None,
                    whole_tree: bool = False) -> str:
     conversation, connection, messages, names, rows = _load(session, conversation_id, whole_tree)
     # In thread order; `seq` is that order (created_at is each device's own clock and can disagree with it).
@@ -52,7 +52,7 @@ def thread_to_json(session: Session, conversation_id: str, exported_at: str | No
         "version": 2,  # 2: messages are a tree (parent_id, status, error; the active path or, whole, every branch)
         "exported_at": exported_at or utc_now(),
         "conversation": {"id": conversation.id, "title": conversation.title, "created_at": conversation.created_at,
-                         "active_leaf_id": active_leaf(session, conversation)},  # as read: the stored one or the newest
+                         "active_leaf_id": active_leaf_in(session, conversation)},  # as read: the stored one or the newest
         "whole_tree": whole_tree,
         "connection": None if connection is None else {
             "name": connection.name, "provider": connection.provider, "base_url": connection.base_url,
@@ -62,7 +62,7 @@ def thread_to_json(session: Session, conversation_id: str, exported_at: str | No
     return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
 
 
-def thread_to_markdown(session: Session, conversation_id: str, exported_at: str | None = None) -> str:
+def thread_to_markdown_in(session: Session, conversation_id: str, exported_at: str | None = None) -> str:
     conversation, connection, messages, names, _rows = _load(session, conversation_id)
     lines = [f"# {conversation.title or 'Untitled thread'}", ""]
     about = f"Exported from MIRARI on {exported_at or utc_now()}"
@@ -82,7 +82,7 @@ def thread_to_markdown(session: Session, conversation_id: str, exported_at: str 
     return "\n".join(lines)
 
 
-def export_thread(session: Session, conversation_id: str, path: str | Path, fmt: str | None = None,
+def export_thread_in(session: Session, conversation_id: str, path: str | Path, fmt: str | None = None,
                   whole_tree: bool = False) -> Path:
     """Write the thread to `path` atomically. `fmt` 'markdown' or 'json'; by default from the suffix
     (.json -> json, anything else -> markdown). `whole_tree` (JSON only): every branch. Returns the path."""
@@ -93,7 +93,7 @@ def export_thread(session: Session, conversation_id: str, path: str | Path, fmt:
     if whole_tree and fmt != "json":
         raise ValueError("The whole tree is exported as JSON only (Markdown shows one path): use --format json.")
     if fmt == "json":
-        text = thread_to_json(session, conversation_id, whole_tree=whole_tree)
+        text = thread_to_json_in(session, conversation_id, whole_tree=whole_tree)
     else:
-        text = thread_to_markdown(session, conversation_id)
+        text = thread_to_markdown_in(session, conversation_id)
     return atomic_write(path, text.encode("utf-8"), mode=0o600)  # chats are private by default

@@ -80,7 +80,7 @@ class ThreadSummary:
     row: Conversation | None = None  # the thread itself (its settings, its active leaf)
 
 
-def list_threads(session: Session) -> list[ThreadSummary]:
+def list_threads_in(session: Session) -> list[ThreadSummary]:
     """Live threads, most recent activity first."""
     last = func.max(Message.created_at)
     query = (
@@ -95,13 +95,13 @@ def list_threads(session: Session) -> list[ThreadSummary]:
             for c, activity, count in rows]
 
 
-def count_messages(session: Session, conversation_id: str) -> int:
+def count_messages_in(session: Session, conversation_id: str) -> int:
     query = select(func.count(Message.id)).where(Message.conversation_id == conversation_id,
                                                  Message.deleted_at.is_(None))
     return session.exec(query).one()
 
 
-def next_seq(session: Session, conversation_id: str) -> int:
+def next_seq_in(session: Session, conversation_id: str) -> int:
     """The `seq` of a message about to be added to the thread: a hybrid logical clock in microseconds,
     max(this device's clock, the thread's largest seq + 1). It follows everything the thread holds here,
     whatever this device's clock says; between devices that have synced, it keeps their order too.
@@ -117,10 +117,10 @@ def next_seq(session: Session, conversation_id: str) -> int:
 IN_ORDER = (Message.seq, Message.id)
 
 
-def thread_messages(session: Session, conversation_id: str, offset: int = 0,
+def thread_messages_in(session: Session, conversation_id: str, offset: int = 0,
                     limit: int | None = None) -> list[Message]:
     """Every live message of every branch in thread order (seq, id); `offset`/`limit` page through
-    long threads. What the thread shows is its active path (agent.chat.tree.active_path)."""
+    long threads. What the thread shows is its active path (agent.chat.tree.active_path_in)."""
     query = (select(Message)
              .where(Message.conversation_id == conversation_id, Message.deleted_at.is_(None))
              .order_by(*IN_ORDER)

@@ -95,11 +95,11 @@ def _one_line(text: str, width: int = 72) -> str:
 
 @guard
 def _list(args) -> int:
-    from agent.chat.threads import list_threads
+    from agent.chat.threads import list_threads_in
     from local_schema.models import Conversation, all_columns
 
     with open_db(args) as db, db.session() as session:
-        rows = list_threads(session)
+        rows = list_threads_in(session)
     if args.json:
         print_json([{**{c: getattr(t.row, c) for c in all_columns(Conversation)},
                      "last_activity": t.last_activity, "message_count": t.message_count} for t in rows])
@@ -123,17 +123,17 @@ def _message_json(row, names) -> dict:
 
 @guard
 def _show(args) -> int:
-    from agent.chat.authorship import connection_names, message_author
-    from agent.chat.tree import live_thread, tree_rows
+    from agent.chat.authorship import connection_names_in, message_author
+    from agent.chat.tree import live_thread_in, tree_rows_in
 
     with open_db(args) as db:
         thread = thread_id(db, args.thread)
         with db.session() as session:
-            title = live_thread(session, thread).title or "Untitled thread"
-            rows = tree_rows(session, thread)
+            title = live_thread_in(session, thread).title or "Untitled thread"
+            rows = tree_rows_in(session, thread)
             if not args.all:
                 rows = [r for r in rows if r.on_path]
-            names = connection_names(session, (r.message.agent_connection_id for r in rows))
+            names = connection_names_in(session, (r.message.agent_connection_id for r in rows))
     if args.json:
         print_json([_message_json(r, names) for r in rows])
         return 0
@@ -250,11 +250,11 @@ def _delete(args) -> int:
 
 @guard
 def _export(args) -> int:
-    from agent.chat.export import export_thread
+    from agent.chat.export import export_thread_in
 
     with open_db(args) as db:
         thread = thread_id(db, args.thread)
         with db.session() as session:
-            path = export_thread(session, thread, args.file, args.format, whole_tree=args.all)
+            path = export_thread_in(session, thread, args.file, args.format, whole_tree=args.all)
     print(path)
     return 0

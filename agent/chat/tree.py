@@ -4,7 +4,7 @@ that move through a tree, copy it or change it in place. docs/console.md describ
 - Every message names its parent (`messages.parent_id`, None for a first message); siblings share one
   and are read by query, oldest first by (seq, id). Nothing stores child lists.
 - The thread's `active_leaf_id` is the message at the end of the branch the person reads. It is synced,
-  last writer wins, and read tolerantly (`active_leaf`): when it is missing, deleted or names another
+  last writer wins, and read tolerantly (`active_leaf_in`): when it is missing, deleted or names another
   thread's message, the thread's newest leaf is used; when replies were added under it (another
   device), its newest leaf. The active path is the walk from that leaf up to the first message.
 - A message whose parent is not here (a page not pulled yet, a parent deleted elsewhere) starts its path.
@@ -59,7 +59,7 @@ _NO_LIVE_CHILD = ("NOT EXISTS (SELECT 1 FROM messages c WHERE c.conversation_id 
 
 
 # --- reading -------------------------------------------------------------------------------------------
-def path_to(session: Session, conversation_id: str, message_id: str | None, limit: int = PATH_LIMIT,
+def path_to_in(session: Session, conversation_id: str, message_id: str | None, limit: int = PATH_LIMIT,
             stop_at: str | None = None) -> list[Message]:
     """The path from the first message down to `message_id`, oldest first: its last `limit` messages
     only, or those from `stop_at` on when the walk meets it. [] when the message is not a live message
@@ -72,9 +72,9 @@ def path_to(session: Session, conversation_id: str, message_id: str | None, limi
     return list(session.execute(query, params).scalars().all())
 
 
-def path_ids(session: Session, conversation_id: str, message_id: str | None, limit: int = PATH_LIMIT,
+def path_ids_in(session: Session, conversation_id: str, message_id: str | None, limit: int = PATH_LIMIT,
              stop_at: str | None = None) -> list[str]:
-    """`path_to`, ids only (cheaper for long walks)."""
+    """`path_to_in`, ids only (cheaper for long walks)."""
     if not message_id or limit <= 0:
         return []
     rows = session.execute(text(UP_SQL + "SELECT id FROM up ORDER BY depth DESC"),
@@ -83,14 +83,14 @@ def path_ids(session: Session, conversation_id: str, message_id: str | None, lim
     return [r[0] for r in rows]
 
 
-def newest_leaf(session: Session, conversation_id: str, under: str | None = None) -> str | None:
+def newest_leaf_in(session: Session, conversation_id: str, under: str | None = None) -> str | None:
     """The newest (by seq, id) live message with no live reply: in the whole thread, or below `under`
     (`under` itself when nothing is below it). None for an empty thread or an `under` that is not here."""
     if under is None:
         return session.execute(text(
             f"SELECT id FROM messages m WHERE conversation_id = :cid AND deleted_at IS NULL AND {_NO_LIVE_CHILD} "
             "ORDER BY seq DESC, id DESC LIMIT 1"), {"cid": conversation_id}).scalar()
-    if not has_children(session, conversation_id, under):
+    if not _has_children(session, conversation_id, under):
         live = session.get(Message, under)
         return under if live is not None and live.conversation_id == conversation_id and live.deleted_at is None \
             else None
@@ -99,30 +99,30 @@ def newest_leaf(session: Session, conversation_id: str, under: str | None = None
         "ORDER BY m.seq DESC, m.id DESC LIMIT 1"), {"start": under, "cid": conversation_id, "limit": PATH_LIMIT}).scalar()
 
 
-def has_children(session: Session, conversation_id: str, message_id: str) -> bool:
+def _has_children(session: Session, conversation_id: str, message_id: str) -> bool:
     return session.execute(text(
         "SELECT EXISTS (SELECT 1 FROM messages WHERE conversation_id = :cid AND parent_id = :id "
         "AND deleted_at IS NULL)"), {"cid": conversation_id, "id": message_id}).scalar() == 1
 
 
-def active_leaf(session: Session, conversation: Conversation) -> str | None:
+def active_leaf_in(session: Session, conversation: Conversation) -> str | None:
     """The end of the branch the thread shows: its stored leaf when that is a live message of the thread
     (followed down to its newest leaf if replies were added below it), else the thread's newest leaf."""
     stored = conversation.active_leaf_id
     if stored:
         message = session.get(Message, stored)
         if message is not None and message.conversation_id == conversation.id and message.deleted_at is None:
-            return newest_leaf(session, conversation.id, under=stored)
-    return newest_leaf(session, conversation.id)
+            return newest_leaf_in(session, conversation.id, under=stored)
+    return newest_leaf_in(session, conversation.id)
 
 
-def active_path(session: Session, conversation_id: str, limit: int = PATH_LIMIT) -> list[Message]:
+def active_path_in(session: Session, conversation_id: str, limit: int = PATH_LIMIT) -> list[Message]:
     """The messages the thread shows, oldest first (its last `limit`)."""
-    conversation = live_thread(session, conversation_id)
-    return path_to(session, conversation_id, active_leaf(session, conversation), limit)
+    conversation = live_thread_in(session, conversation_id)
+    return path_to_in(session, conversation_id, active_leaf_in(session, conversation), limit)
 
 
-def children(session: Session, conversation_id: str, parent_id: str | None) -> list[Message]:
+def children_in(session: Session, conversation_id: str, parent_id: str | None) -> list[Message]:
     """The live replies to `parent_id` (None: the thread's first messages), oldest first."""
     parent = Message.parent_id.is_(None) if parent_id is None else Message.parent_id == parent_id
     return list(session.exec(select(Message).where(Message.conversation_id == conversation_id, parent,
@@ -130,9 +130,9 @@ def children(session: Session, conversation_id: str, parent_id: str | None) -> l
                              .order_by(Message.seq, Message.id)).all())
 
 
-def siblings(session: Session, message: Message) -> list[Message]:
+def siblings_in(session: Session, message: Message) -> list[Message]:
     """`message` and the other replies to its parent, oldest first."""
-    return children(session, message.conversation_id, message.parent_id)
+    return children_in(session, message.conversation_id, message.parent_id)
 
 
 @dataclass(frozen=True)
@@ -145,16 +145,16 @@ class TreeRow:
     on_path: bool  # on the active path
 
 
-def tree_rows(session: Session, conversation_id: str) -> list[TreeRow]:
+def tree_rows_in(session: Session, conversation_id: str) -> list[TreeRow]:
     """Every live message of the thread in thread order (seq, id)."""
-    conversation = live_thread(session, conversation_id)
+    conversation = live_thread_in(session, conversation_id)
     messages = list(session.exec(select(Message).where(Message.conversation_id == conversation_id,
                                                        Message.deleted_at.is_(None))
                                  .order_by(Message.seq, Message.id)).all())
     groups: dict[str | None, list[str]] = {}
     for m in messages:
         groups.setdefault(m.parent_id, []).append(m.id)
-    on_path = set(path_ids(session, conversation_id, active_leaf(session, conversation)))
+    on_path = set(path_ids_in(session, conversation_id, active_leaf_in(session, conversation)))
     rows = []
     for m in messages:
         group = groups[m.parent_id]
@@ -162,14 +162,14 @@ def tree_rows(session: Session, conversation_id: str) -> list[TreeRow]:
     return rows
 
 
-def live_thread(session: Session, conversation_id: str) -> Conversation:
+def live_thread_in(session: Session, conversation_id: str) -> Conversation:
     conversation = session.get(Conversation, conversation_id)
     if conversation is None or conversation.deleted_at is not None:
         raise ValueError("That thread no longer exists.")
     return conversation
 
 
-def live_message(session: Session, conversation_id: str, message_id: str) -> Message:
+def live_message_in(session: Session, conversation_id: str, message_id: str) -> Message:
     message = session.get(Message, message_id)
     if message is None or message.deleted_at is not None or message.conversation_id != conversation_id:
         raise ValueError("That message is not in this thread (or was deleted).")
@@ -180,9 +180,9 @@ def live_message(session: Session, conversation_id: str, message_id: str) -> Mes
 def switch(db: LocalDatabase, conversation_id: str, message_id: str) -> str:
     """Make the branch through `message_id` the active one: its newest leaf. Returns that leaf's id."""
     with db.write() as session:
-        conversation = live_thread(session, conversation_id)
-        live_message(session, conversation_id, message_id)
-        leaf = newest_leaf(session, conversation_id, under=message_id)
+        conversation = live_thread_in(session, conversation_id)
+        live_message_in(session, conversation_id, message_id)
+        leaf = newest_leaf_in(session, conversation_id, under=message_id)
         if conversation.active_leaf_id != leaf:
             conversation.active_leaf_id = leaf
             session.add(conversation)
@@ -194,9 +194,9 @@ def fork(db: LocalDatabase, conversation_id: str, message_id: str, title: str | 
     roles, times, order, authorship and status kept), with the thread's connection and settings; its
     active leaf is the copy of `message_id`. The original is not touched."""
     with db.write() as session:
-        original = live_thread(session, conversation_id)
-        live_message(session, conversation_id, message_id)
-        path = path_to(session, conversation_id, message_id)
+        original = live_thread_in(session, conversation_id)
+        live_message_in(session, conversation_id, message_id)
+        path = path_to_in(session, conversation_id, message_id)
         name = title if title is not None else f"{original.title or 'Untitled thread'} (fork)"
         copy = Conversation(user_id=original.user_id, agent_connection_id=original.agent_connection_id,
                             title=" ".join(name.split())[:TITLE_LIMIT] or None, temperature=original.temperature,
@@ -230,8 +230,8 @@ def edit_message(db: LocalDatabase, conversation_id: str, message_id: str, new_t
     """Save: change a message's text in place (a typo); nothing is asked again and no branch is made."""
     new_text = checked_text(new_text)
     with db.write() as session:
-        live_thread(session, conversation_id)
-        message = live_message(session, conversation_id, message_id)
+        live_thread_in(session, conversation_id)
+        message = live_message_in(session, conversation_id, message_id)
         if message.content != new_text:
             message.content = new_text
             session.add(message)
@@ -244,11 +244,11 @@ def delete_branch(db: LocalDatabase, conversation_id: str, message_id: str) -> i
     subtree with it, so the descendants' deletes are not captured here. When the active path went
     through the branch, the thread shows the newest leaf under the message's parent instead."""
     with db.write(tables=["messages"]) as session:
-        conversation = live_thread(session, conversation_id)
-        message = live_message(session, conversation_id, message_id)
+        conversation = live_thread_in(session, conversation_id)
+        message = live_message_in(session, conversation_id, message_id)
         below = session.execute(text(DOWN_SQL + "SELECT id FROM down WHERE depth > 0"),
                                 {"start": message_id, "cid": conversation_id, "limit": PATH_LIMIT}).scalars().all()
-        leaf_gone = active_leaf(session, conversation) in {message_id, *below}
+        leaf_gone = active_leaf_in(session, conversation) in {message_id, *below}
         parent_id = message.parent_id
         session.delete(message)
         session.flush()
@@ -261,12 +261,12 @@ def delete_branch(db: LocalDatabase, conversation_id: str, message_id: str) -> i
                 conn.exec_driver_sql(f"DELETE FROM sync_outbox WHERE table_name = 'messages' AND state = 'pending' "
                                      f"AND row_id IN ({marks})", tuple(chunk))
         if leaf_gone:
-            conversation.active_leaf_id = newest_leaf(session, conversation_id, under=parent_id) if parent_id else None
+            conversation.active_leaf_id = newest_leaf_in(session, conversation_id, under=parent_id) if parent_id else None
             session.add(conversation)
     return 1 + len(below)
 
 
-def branch_size(session: Session, conversation_id: str, message_id: str) -> int:
+def branch_size_in(session: Session, conversation_id: str, message_id: str) -> int:
     """How many messages `delete_branch` would remove (for the confirmation, hidden branches included)."""
     return session.execute(text(DOWN_SQL + "SELECT count(*) FROM down"),
                            {"start": message_id, "cid": conversation_id, "limit": PATH_LIMIT}).scalar() or 0
@@ -337,7 +337,7 @@ def set_settings(db: LocalDatabase, conversation_id: str, *, connection_id: Any 
     if system_addition is not UNSET:
         changes["system_addition"] = _addition(system_addition)
     with db.write() as session:
-        conversation = live_thread(session, conversation_id)
+        conversation = live_thread_in(session, conversation_id)
         if connection_id is not UNSET:
             if connection_id is not None:
                 connection = session.get(AgentConnection, connection_id)

@@ -30,13 +30,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from agent.chat import tree
-from agent.chat.threads import default_title, next_seq
+from agent.chat.threads import default_title, next_seq_in
 from agent.connections.check import record_turn
 from agent.llm import errors
 from agent.llm.client import CancelToken, LLMClient
 from agent.llm.errors import LLMError
 from agent.memory.atlas import reinforce_used
-from agent.prompt import assemble_prompt
+from agent.prompt import assemble_prompt_in
 from agent.storable import clean_text
 from local_schema.database import LocalDatabase
 from local_schema.models import AgentConnection, Conversation, Message
@@ -108,8 +108,8 @@ class ChatTurn:
         with self.db.write() as session:
             conversation = self._conversation(session)
             message = Message(user_id=conversation.user_id, conversation_id=conversation.id, role="user",
-                              content=text, seq=next_seq(session, conversation.id),
-                              parent_id=tree.active_leaf(session, conversation))
+                              content=text, seq=next_seq_in(session, conversation.id),
+                              parent_id=tree.active_leaf_in(session, conversation))
             if not (conversation.title or "").strip():
                 conversation.title = default_title(text)
             conversation.active_leaf_id = message.id
@@ -120,7 +120,7 @@ class ChatTurn:
     def reply_to(self, question_id: str) -> TurnResult:
         """Ask for a reply under a stored message (its siblings, if any, stay)."""
         with self.db.session() as session:
-            tree.live_message(session, self.conversation_id, question_id)
+            tree.live_message_in(session, self.conversation_id, question_id)
         return self._ask(question_id, [])
 
     def retry(self, message_id: str | None = None) -> TurnResult:
@@ -153,12 +153,12 @@ class ChatTurn:
         text = tree.checked_text(text)
         with self.db.write() as session:
             conversation = self._conversation(session)
-            old = tree.live_message(session, self.conversation_id, message_id)
+            old = tree.live_message_in(session, self.conversation_id, message_id)
             if old.role != "user":
                 raise ValueError("Only your own messages can be edited and sent again.")
             superseded = self._below_on_path(session, conversation, old.id)
             question = Message(user_id=conversation.user_id, conversation_id=conversation.id, role="user",
-                               content=text, seq=next_seq(session, conversation.id), parent_id=old.parent_id)
+                               content=text, seq=next_seq_in(session, conversation.id), parent_id=old.parent_id)
             conversation.active_leaf_id = question.id
             session.add(question)
             session.add(conversation)
@@ -168,36 +168,36 @@ class ChatTurn:
 
     # -- internals -------------------------------------------------------------------------------
     def _conversation(self, session) -> Conversation:
-        conversation = tree.live_thread(session, self.conversation_id)
+        conversation = tree.live_thread_in(session, self.conversation_id)
         if self.bind and self.connection_id and conversation.agent_connection_id != self.connection_id:
             conversation.agent_connection_id = self.connection_id
             session.add(conversation)
         return conversation
 
     def _target(self, session, conversation: Conversation, message_id: str | None, missing: str) -> Message:
-        leaf = message_id or tree.active_leaf(session, conversation)
+        leaf = message_id or tree.active_leaf_in(session, conversation)
         if leaf is None:
             raise ValueError(missing)
-        return tree.live_message(session, self.conversation_id, leaf)
+        return tree.live_message_in(session, self.conversation_id, leaf)
 
     def _replacing(self, session, conversation: Conversation, reply: Message) -> tuple[str, list[str]]:
         """(the question a new sibling of `reply` answers, what leaves the path when it arrives)."""
         if reply.parent_id is None:
             raise ValueError("That reply answers no message here, so there is nothing to ask again.")
-        tree.live_message(session, self.conversation_id, reply.parent_id)
+        tree.live_message_in(session, self.conversation_id, reply.parent_id)
         return reply.parent_id, self._below_on_path(session, conversation, reply.id)
 
     @staticmethod
     def _below_on_path(session, conversation: Conversation, message_id: str) -> list[str]:
         """`message_id` and what follows it on the active path ([] when it is not on the path)."""
-        ids = tree.path_ids(session, conversation.id, tree.active_leaf(session, conversation), stop_at=message_id)
+        ids = tree.path_ids_in(session, conversation.id, tree.active_leaf_in(session, conversation), stop_at=message_id)
         return ids if ids and ids[0] == message_id else []
 
     def _ask(self, question_id: str, superseded: list[str]) -> TurnResult:
         result = TurnResult(FAILED, self.conversation_id, question_id)
         with self.db.session() as session:
-            conversation = tree.live_thread(session, self.conversation_id)
-            question = tree.live_message(session, self.conversation_id, question_id)
+            conversation = tree.live_thread_in(session, self.conversation_id)
+            question = tree.live_message_in(session, self.conversation_id, question_id)
             wanted = self.connection_id or conversation.agent_connection_id
             connection = session.get(AgentConnection, wanted) if wanted else None
             owner = conversation.user_id
@@ -206,7 +206,7 @@ class ChatTurn:
                 err = LLMError(errors.INVALID, "This thread has no connection: choose one in Bind, then retry.")
                 self._keep_failure(result, owner, "", err, superseded)
                 return self._fail(result, err)
-            prompt = assemble_prompt(session, connection, self.conversation_id, question)
+            prompt = assemble_prompt_in(session, connection, self.conversation_id, question)
             base_url, model, connection_id = connection.base_url, connection.model, connection.id
             # The reply is signed by what writes it, not by whatever the thread is bound to later.
             self._author = result.connection_id, result.model = (connection.id, model[:MODEL_LIMIT])
@@ -287,7 +287,7 @@ class ChatTurn:
                 return
             # After everything in the thread, so after its question on every device, whatever the clocks.
             reply = Message(user_id=owner, conversation_id=self.conversation_id, role="assistant", content=text,
-                            seq=next_seq(session, self.conversation_id), parent_id=result.user_message_id,
+                            seq=next_seq_in(session, self.conversation_id), parent_id=result.user_message_id,
                             agent_connection_id=self._author[0], model=self._author[1], status=status,
                             error=error)
             session.add(reply)

@@ -92,7 +92,7 @@ def record_turn(db: LocalDatabase, connection_id: str, err: LLMError | None) -> 
     return record_check(db, connection_id, result_of(err), missing_ok=True)
 
 
-def last_check(session: Session, connection_id: str) -> ConnectionCheck | None:
+def last_check_in(session: Session, connection_id: str) -> ConnectionCheck | None:
     return session.get(ConnectionCheck, connection_id)
 
 

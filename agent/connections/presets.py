@@ -1,4 +1,4 @@
-"""The five connection presets of Bind (MIRARI.md §I): one click fills the form, then it is editable."""
+"""The five connection presets of Bind (rite I): one click fills the form, then it is editable."""
 
 from __future__ import annotations
 

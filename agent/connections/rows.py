@@ -1,4 +1,4 @@
-"""Connections without Qt (MIRARI.md §I), for `mirari connections …`: add one (row + key), list them
+"""Connections without Qt (rite I, Bind), for `mirari connections …`: add one (row + key), list them
 with their last check. The Bind page keeps its own form logic; both validate with agent.connections.validation."""
 
 from __future__ import annotations

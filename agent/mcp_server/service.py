@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from agent.memory.atlas import AtlasError, add_node_in, effective_strength, find_duplicate, list_nodes
+from agent.memory.atlas import AtlasError, add_node_in, effective_strength, find_duplicate_in, list_nodes
 from agent.memory.sources import app_source
 from agent.memory.text import one_line
 from local_schema.database import LocalDatabase
@@ -56,7 +56,7 @@ def add_fact(db: LocalDatabase, app: str, fact: str, category: str | None = None
     or over-long fact. {"id", "added", "message"}; for a duplicate of a paused fact, no id and no change."""
     now = datetime.now(UTC)
     with db.write() as session:
-        existing = find_duplicate(session, fact) if one_line(fact or "") else None
+        existing = find_duplicate_in(session, fact) if one_line(fact or "") else None
         if existing is not None and existing.paused:
             return {"id": None, "added": False, "message": "That fact is already known; nothing was changed."}
         result = add_node_in(session, fact, category or "fact", source=app_source(app), now=now)

@@ -1,4 +1,4 @@
-"""Memory Atlas (MIRARI.md §III): the one implementation of every memory rule, used by the Atlas page,
+"""Memory Atlas (rite III; docs/memory.md): the one implementation of every memory rule, used by the Atlas page,
 the Console, `mirari memory …`, Mirror Mode and template installs alike. docs/memory.md says the rules
 in prose; the text rules (duplicates, "the reply uses it", promote cleaning) are in agent/memory/text.py,
 the `source` forms in agent/memory/sources.py.
@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import text
 from sqlmodel import Session, select
 
-from agent.memory.sources import MANUAL, SOURCE_LIMIT, check_source, conversation_source, describe_sources
+from agent.memory.sources import MANUAL, SOURCE_LIMIT, check_source, conversation_source, describe_sources_in
 from agent.memory.text import dedup_key, one_line, reply_uses_node, shorten_label, strip_markdown
 from local_schema.database import LocalDatabase
 from local_schema.models import MemoryNode, Message, all_columns
@@ -165,7 +165,7 @@ class NodeView:
         return data
 
 
-def ranked(session: Session, now: datetime | None = None) -> list[tuple[MemoryNode, float]]:
+def ranked_in(session: Session, now: datetime | None = None) -> list[tuple[MemoryNode, float]]:
     """Every live node with its effective strength, in injection order: strongest first, ties newest
     first, then by id. The Atlas, the prompt and the CLI all use this one order."""
     now = _now(now)
@@ -182,11 +182,11 @@ def split_at_cap(scored: list[tuple[MemoryNode, float]],
     return eligible[:limit], eligible[limit:]
 
 
-def injected_nodes(session: Session, now: datetime | None = None,
+def injected_nodes_in(session: Session, now: datetime | None = None,
                    limit: int = MEMORY_LIMIT) -> list[tuple[MemoryNode, float]]:
-    """The nodes a chat turn injects: not paused, effective strength >= 0.75, in `ranked` order, at most
+    """The nodes a chat turn injects: not paused, effective strength >= 0.75, in `ranked_in` order, at most
     `limit`."""
-    return split_at_cap(ranked(session, now), limit)[0]
+    return split_at_cap(ranked_in(session, now), limit)[0]
 
 
 def render_memory_block(nodes: Iterable[MemoryNode]) -> str:
@@ -202,13 +202,13 @@ def render_memory_block(nodes: Iterable[MemoryNode]) -> str:
 
 
 def list_nodes(db: LocalDatabase, now: datetime | None = None, query: str = "") -> list[NodeView]:
-    """Live nodes in `ranked` order; `query` keeps those whose label, category or source contains it
+    """Live nodes in `ranked_in` order; `query` keeps those whose label, category or source contains it
     (case-insensitive)."""
     now = _now(now)
     with db.session() as session:
-        scored = ranked(session, now)
+        scored = ranked_in(session, now)
         injected_ids = {node.id for node, _ in split_at_cap(scored)[0]}
-        titles = describe_sources(session, (node.source for node, _ in scored))
+        titles = describe_sources_in(session, (node.source for node, _ in scored))
     views = [NodeView(node, eff, node.id in injected_ids, titles[node.source or MANUAL]) for node, eff in scored]
     needle = one_line(query).casefold()
     if needle:
@@ -238,7 +238,7 @@ class AddResult:
     message: str  # one sentence for the user
 
 
-def find_duplicate(session: Session, label: str, exclude_id: str | None = None) -> MemoryNode | None:
+def find_duplicate_in(session: Session, label: str, exclude_id: str | None = None) -> MemoryNode | None:
     """The live node `label` duplicates (`memory_text.is_duplicate`), or None: one lookup in the local
     index of duplicate keys (local migration v10), whatever the size of the Atlas. Several candidates:
     the strongest stored, then the oldest, so the answer does not depend on row order. Call it inside
@@ -247,7 +247,7 @@ def find_duplicate(session: Session, label: str, exclude_id: str | None = None) 
     if not key:
         return None
     session.flush()  # nodes added in this transaction are in the index too
-    fill_missing_keys(session)
+    _fill_missing_keys(session)
     row = session.execute(text(
         "SELECT n.id FROM memory_dedup_keys AS k JOIN memory_nodes AS n ON n.id = k.node_id "
         "WHERE k.key = :key AND n.deleted_at IS NULL AND n.id IS NOT :exclude "
@@ -255,7 +255,7 @@ def find_duplicate(session: Session, label: str, exclude_id: str | None = None) 
     return session.get(MemoryNode, row[0]) if row else None
 
 
-def fill_missing_keys(session: Session) -> int:
+def _fill_missing_keys(session: Session) -> int:
     """Compute the duplicate keys the index lacks: nodes inserted or relabelled since the last lookup
     (the triggers of local migration v10 mark them). Returns how many were computed."""
     rows = session.execute(text(
@@ -277,7 +277,7 @@ def add_node_in(session: Session, label: str, category: str | None = DEFAULT_CAT
     """`add_node` inside the caller's write transaction (validates everything before writing)."""
     label, category = clean_label(label), clean_category(category)
     strength, source, now = check_strength(strength), _check_source(source), _now(now)
-    existing = find_duplicate(session, label)
+    existing = find_duplicate_in(session, label)
     if existing is not None:
         before, after = reinforce_node(existing, now)
         session.add(existing)
@@ -369,7 +369,7 @@ def edit_node(db: LocalDatabase, node_id: str, *, label: str | None = None, cate
         node = _live(session, node_id)
         if label is not None:
             label = clean_label(label)
-            other = find_duplicate(session, label, exclude_id=node.id)
+            other = find_duplicate_in(session, label, exclude_id=node.id)
             if other is not None:
                 raise AtlasError(f"That would duplicate {_quote(other.label)}: edit or delete that node instead.")
             node.label = label

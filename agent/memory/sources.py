@@ -1,6 +1,6 @@
 """Where a memory node came from: the `source` column, read and written in one place.
 
-Forms (MIRARI.md §III, plus the message a promotion came from):
+Forms (docs/memory.md, "Sources"; plus the message a promotion came from):
 
     manual                                       typed in the Atlas or with `mirari memory add`
     conversation:<conversation id>               promoted from a Console thread (the original's form)
@@ -85,7 +85,7 @@ def check_source(text: str | None) -> str:
     return raw
 
 
-def describe_sources(session: Session, sources: Iterable[str | None]) -> dict[str, str]:
+def describe_sources_in(session: Session, sources: Iterable[str | None]) -> dict[str, str]:
     """A short human text for each distinct stored source: 'manual', 'Console · <thread title>',
     'Mirror · <report title>', 'Template · <name>', or '… (deleted)' when the row is gone."""
     parsed = {raw or MANUAL: parse_source(raw) for raw in sources}

@@ -74,7 +74,7 @@ def _report_id(db, text: str) -> str:
 def _report_json(session, report) -> dict:
     from agent.mirror import review
 
-    current = review.current_prompt(session, report)
+    current = review.current_prompt_in(session, report)
     return {**report.model_dump(), "current_prompt": current,
             "diff": review.unified_diff(current if report.applied_at is None else report.previous_prompt,
                                         report.suggested_prompt) if report.suggested_prompt else ""}
@@ -118,7 +118,7 @@ def _run(args) -> int:
             return fail("interrupted; nothing was stored", 130)
         if args.json:
             with db.session() as session:
-                print_json(_report_json(session, review.get_report(session, result.report_id)))
+                print_json(_report_json(session, review.get_report_in(session, result.report_id)))
         else:
             print(f"{result.report_id}  {result.summary()}")
     return 0
@@ -130,7 +130,7 @@ def _list(args) -> int:
     from local_schema.models import MirrorReport
 
     with open_db(args) as db, db.session() as session:
-        reports = review.list_reports(session)
+        reports = review.list_reports_in(session)
         if args.json:
             print_json([{**session.get(MirrorReport, r.id).model_dump(), "connection_name": r.connection_name,
                          "unverified": r.unverified, "applied": r.applied} for r in reports])
@@ -160,7 +160,7 @@ def _show(args) -> int:
     from agent.mirror.report import claim_of
 
     with open_db(args) as db, db.session() as session:
-        report = review.get_report(session, _report_id(db, args.report))
+        report = review.get_report_in(session, _report_id(db, args.report))
         data = _report_json(session, report)
     if args.json:
         print_json(data)

@@ -1,4 +1,4 @@
-"""Mirror Mode, part 2: reading the reviewer's answer (MIRARI.md §V). Nothing here writes.
+"""Mirror Mode, part 2: reading the reviewer's answer (docs/mirror.md). Nothing here writes.
 
     review = ask_json(client, request.messages, validator(request))   # agent.llm.structured
 

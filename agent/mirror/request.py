@@ -1,7 +1,7 @@
-"""Mirror Mode, part 1: what a review sends (MIRARI.md §V). No network, no writes.
+"""Mirror Mode, part 1: what a review sends (docs/mirror.md). No network, no writes.
 
     spec = ReviewSpec(title="Week 12", connection_id=cid, thread_ids=[t1, t2])
-    request = build_request(session, spec)   # the page shows request.chars / .tokens / .omitted first
+    request = build_request_in(session, spec)   # the page shows request.chars / .tokens / .omitted first
     request.messages                         # exactly what the reviewing connection is sent
 
 The logs are *parts*, oldest first: one per Console message (its role and time, then its text), or one
@@ -26,9 +26,9 @@ from datetime import UTC, datetime
 
 from sqlmodel import Session
 
-from agent.chat.tree import active_path
+from agent.chat.tree import active_path_in
 from agent.memory.atlas import estimate_tokens
-from agent.prompt import system_parts
+from agent.prompt import system_parts_in
 from local_schema.models import AgentConnection, Conversation, MemoryNode, Skill
 from local_schema.timestamps import parse_timestamp
 
@@ -133,7 +133,7 @@ def _clock(stamp: str) -> str:
 
 
 # --- logs -> parts ---------------------------------------------------------------------------------
-def thread_parts(session: Session, thread_ids: list[str]) -> list[LogPart]:
+def _thread_parts(session: Session, thread_ids: list[str]) -> list[LogPart]:
     """The chosen threads' active paths (what each thread shows) as parts, oldest first across all of them."""
     parts: list[tuple[str, int, LogPart]] = []
     for thread_id in dict.fromkeys(thread_ids):  # a thread picked twice is reviewed once
@@ -141,7 +141,7 @@ def thread_parts(session: Session, thread_ids: list[str]) -> list[LogPart]:
         if thread is None or thread.deleted_at is not None:
             raise ReviewError(f"Thread {thread_id} does not exist (or was deleted).")
         title = (thread.title or "").strip() or "Untitled thread"
-        for index, message in enumerate(active_path(session, thread_id)):
+        for index, message in enumerate(active_path_in(session, thread_id)):
             text = f"[{_clock(message.created_at)}] {message.role}:\n{message.content.strip()}"
             parts.append((message.seq or 0, index, LogPart(thread_id, title, text, message.created_at)))
     # By messages.seq (µs of the writing device's clock, never rewritten by sync, so within a thread it is
@@ -223,14 +223,14 @@ def _fit(parts: list[LogPart], room_chars: int) -> int:
     return kept
 
 
-def build_request(session: Session, spec: ReviewSpec, now: datetime | None = None) -> ReviewRequest:
+def build_request_in(session: Session, spec: ReviewSpec, now: datetime | None = None) -> ReviewRequest:
     """Everything the reviewer will be sent, with the oldest log parts left out past the budget."""
     connection = session.get(AgentConnection, spec.connection_id) if spec.connection_id else None
     if connection is None or connection.deleted_at is not None:
         raise ReviewError("Choose the connection to review (the one given does not exist).")
     if spec.thread_ids and (spec.pasted_logs or "").strip():
         raise ReviewError("Give either pasted logs or Console threads, not both.")
-    parts = thread_parts(session, spec.thread_ids) if spec.thread_ids else pasted_parts(spec.pasted_logs)
+    parts = _thread_parts(session, spec.thread_ids) if spec.thread_ids else pasted_parts(spec.pasted_logs)
     if not parts:
         raise ReviewError("There is nothing to review: paste some logs or pick threads with messages.")
     title = (spec.title or "").strip() or f"Review of {connection.name}"
@@ -239,7 +239,7 @@ def build_request(session: Session, spec: ReviewSpec, now: datetime | None = Non
     budget = min(max(int(spec.budget_tokens), MIN_BUDGET_TOKENS), MAX_BUDGET_TOKENS)
 
     # Exactly the nodes and skills a chat turn on this connection injects, in the same order.
-    _system, node_ids, skill_ids = system_parts(session, connection, now or datetime.now(UTC))
+    _system, node_ids, skill_ids = system_parts_in(session, connection, now or datetime.now(UTC))
     nodes = [session.get(MemoryNode, node_id) for node_id in node_ids]
     skills = [session.get(Skill, skill_id) for skill_id in skill_ids]
     prompt = (connection.system_prompt or "").strip()

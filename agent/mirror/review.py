@@ -1,4 +1,4 @@
-"""Mirror Mode (MIRARI.md §V): a grounded self-review, stored as a report, with one-click actions.
+"""Mirror Mode (rite V; docs/mirror.md): a grounded self-review, stored as a report, with one-click actions.
 
     request = preview(db, spec)                              # size and what is left out; no network
     result = run_review(db, spec, api_key=key, ctx=ctx)       # a long job (agent.jobs): cancel, progress
@@ -39,14 +39,14 @@ from agent.llm.structured import Invalid, ask_json
 from agent.memory import atlas
 from agent.memory.sources import mirror_source
 from agent.mirror.report import LISTS, ParsedReview, claim_of, normalise, validator
-from agent.mirror.request import PASTED_SOURCE, ReviewError, ReviewRequest, ReviewSpec, build_request
+from agent.mirror.request import PASTED_SOURCE, ReviewError, ReviewRequest, ReviewSpec, build_request_in
 from agent.skills import forge
 from local_schema.database import LocalDatabase
 from local_schema.models import AgentConnection, MemoryNode, MirrorReport, Skill
 from local_schema.timestamps import format_timestamp
 
 __all__ = ["MirrorError", "ReviewError", "ReviewResult", "ReviewSpec", "apply_prompt", "delete_report",
-           "get_report", "list_reports", "preview", "prompt_diff", "run_review", "undo_prompt"]
+           "get_report", "get_report_in", "list_reports", "list_reports_in", "preview", "prompt_diff", "run_review", "undo_prompt"]
 
 READ_TIMEOUT = 300.0  # a review of long logs can take minutes on a local model
 
@@ -83,7 +83,7 @@ class ReviewResult:
 def preview(db: LocalDatabase, spec: ReviewSpec, now: datetime | None = None) -> ReviewRequest:
     """What Run would send (no network, no writes); raises ReviewError with the reason it cannot run."""
     with db.session() as session:
-        return build_request(session, spec, now)
+        return build_request_in(session, spec, now)
 
 
 def run_review(db: LocalDatabase, spec: ReviewSpec, *, api_key: str | None, ctx: JobContext | None = None,
@@ -97,7 +97,7 @@ def run_review(db: LocalDatabase, spec: ReviewSpec, *, api_key: str | None, ctx:
     ctx = ctx or JobContext()
     ctx.progress(0, 4, "Reading the logs")
     with db.session() as session:
-        request = build_request(session, spec, now)
+        request = build_request_in(session, spec, now)
         reviewer = session.get(AgentConnection, spec.reviewer_id or spec.connection_id)
         if reviewer is None or reviewer.deleted_at is not None:
             raise ReviewError("The reviewing connection does not exist (or was deleted).")
@@ -190,8 +190,20 @@ class ReportSummary:
     applied: bool
 
 
-def list_reports(session: Session) -> list[ReportSummary]:
+def list_reports(db: LocalDatabase) -> list[ReportSummary]:
     """Live reports, newest first."""
+    with db.session() as session:
+        return list_reports_in(session)
+
+
+def get_report(db: LocalDatabase, report_id: str) -> MirrorReport:
+    """One live report (a detached row); MirrorError when it does not exist or was deleted."""
+    with db.session() as session:
+        return get_report_in(session, report_id)
+
+
+def list_reports_in(session: Session) -> list[ReportSummary]:
+    """`list_reports` inside the caller's session."""
     rows = session.exec(select(MirrorReport, AgentConnection.name)
                         .join(AgentConnection, AgentConnection.id == MirrorReport.agent_connection_id, isouter=True)
                         .where(MirrorReport.deleted_at.is_(None))
@@ -206,14 +218,14 @@ def list_reports(session: Session) -> list[ReportSummary]:
     return out
 
 
-def get_report(session: Session, report_id: str) -> MirrorReport:
+def get_report_in(session: Session, report_id: str) -> MirrorReport:
     report = session.get(MirrorReport, report_id)
     if report is None or report.deleted_at is not None:
         raise MirrorError(f"Report {report_id} does not exist (or was deleted).")
     return report
 
 
-def current_prompt(session: Session, report: MirrorReport) -> str | None:
+def current_prompt_in(session: Session, report: MirrorReport) -> str | None:
     """The reviewed connection's prompt now; None when the connection is gone."""
     connection = session.get(AgentConnection, report.agent_connection_id) if report.agent_connection_id else None
     if connection is None or connection.deleted_at is not None:
@@ -250,7 +262,7 @@ def _connection(session: Session, report: MirrorReport) -> AgentConnection:
 def apply_prompt(db: LocalDatabase, report_id: str, now: datetime | None = None) -> None:
     """The suggested prompt becomes the connection's system prompt; the old one is kept on the report."""
     with db.write() as session:
-        report = get_report(session, report_id)
+        report = get_report_in(session, report_id)
         if not report.suggested_prompt:
             raise MirrorError("This report suggests no change to the prompt.")
         if report.applied_at is not None:
@@ -266,7 +278,7 @@ def undo_prompt(db: LocalDatabase, report_id: str, *, force: bool = False) -> No
     """Restore the prompt the connection had before Apply. Refuses (PromptChanged) when the prompt was
     edited after Apply, unless `force`: Undo must not silently throw that edit away."""
     with db.write() as session:
-        report = get_report(session, report_id)
+        report = get_report_in(session, report_id)
         if report.applied_at is None:
             raise MirrorError("The suggested prompt of this report is not applied; there is nothing to undo.")
         connection = _connection(session, report)
@@ -301,7 +313,7 @@ def recommendation_to_memory(db: LocalDatabase, report_id: str, number: int, cat
     Atlas's no-duplicates rule (a duplicate reinforces the existing node instead). The item records the
     node, so the same recommendation is not added twice while that node lives."""
     with db.write() as session:
-        report = get_report(session, report_id)
+        report = get_report_in(session, report_id)
         items, item = _recommendation(report, number)
         linked = item.get("memory_node_id")
         node = session.get(MemoryNode, linked) if linked else None
@@ -332,7 +344,7 @@ def recommendation_to_skill(db: LocalDatabase, report_id: str, number: int) -> A
     as the name, the recommendation as the template prompt. It goes through the Forge's pipeline like any
     suggestion (accept, test, promote) before it reaches a chat prompt. The item records the skill."""
     with db.session() as session:
-        report = get_report(session, report_id)
+        report = get_report_in(session, report_id)
         _items, item = _recommendation(report, number)
         linked = item.get("skill_id")
         existing = session.get(Skill, linked) if linked else None
@@ -358,4 +370,4 @@ def recommendation_to_skill(db: LocalDatabase, report_id: str, number: int) -> A
 def delete_report(db: LocalDatabase, report_id: str) -> None:
     """A real local delete; sync pushes it as a tombstone. The prompt of an applied report stays."""
     with db.write() as session:
-        session.delete(get_report(session, report_id))
+        session.delete(get_report_in(session, report_id))

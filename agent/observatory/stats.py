@@ -1,4 +1,4 @@
-"""The Observatory's numbers (MIRARI.md §VI): the tiles, messages and new skills per day, connections.
+"""The Observatory's numbers (rite VI; docs/observatory.md): the tiles, messages and new skills per day, connections.
 
 One read transaction of small COUNTs, so the page is ready in milliseconds even with 100,000 messages.
 Messages are the one big table: they are not counted row by row but summed from `message_counts`, the
@@ -78,11 +78,6 @@ class Stats:
         return asdict(self)
 
 
-def local_zone() -> tzinfo:
-    """The machine's time zone (with its DST rules, as the OS applies them to each instant)."""
-    return datetime.now().astimezone().tzinfo or UTC
-
-
 def _utc_text(moment: datetime) -> str:
     # Same prefix shape as every stored timestamp ('YYYY-MM-DDTHH:MM:SS', then a fraction or '+00:00'),
     # so text comparison is time comparison: '+' sorts before '.', hence 'HH:MM:SS+00:00' <= 'HH:MM:SS.x+00:00'.
@@ -112,11 +107,11 @@ def day_bounds(now: datetime, zone: tzinfo | None = None,
     return out
 
 
-def count_tiles(conn: Connection) -> dict[str, int]:
+def count_tiles_in(conn: Connection) -> dict[str, int]:
     return {key: int(conn.exec_driver_sql(TILE_SQL[key]).scalar_one()) for key, _label in TILES}
 
 
-def per_day(conn: Connection, now: datetime | None = None, zone: tzinfo | None = None,
+def per_day_in(conn: Connection, now: datetime | None = None, zone: tzinfo | None = None,
             days: int = CHART_DAYS) -> list[DayCount]:
     """Live messages and new skills per local day: one range read each, sorted into days here."""
     now = now or datetime.now(UTC)
@@ -135,7 +130,7 @@ def per_day(conn: Connection, now: datetime | None = None, zone: tzinfo | None =
     return [DayCount(day.isoformat(), messages[i], skills[i]) for i, (day, _s, _e) in enumerate(bounds)]
 
 
-def connection_rows(conn: Connection) -> list[ConnectionRow]:
+def connection_rows_in(conn: Connection) -> list[ConnectionRow]:
     rows = conn.exec_driver_sql(
         "SELECT c.id, c.name, c.model, c.status, k.checked_at, k.error FROM agent_connections c "
         "LEFT JOIN connection_checks k ON k.connection_id = c.id "
@@ -146,4 +141,4 @@ def connection_rows(conn: Connection) -> list[ConnectionRow]:
 def collect(db, now: datetime | None = None, zone: tzinfo | None = None) -> Stats:
     """Everything the Observatory shows, read in one transaction (one consistent snapshot)."""
     with db.engine.connect() as conn:
-        return Stats(tiles=count_tiles(conn), days=per_day(conn, now, zone), connections=connection_rows(conn))
+        return Stats(tiles=count_tiles_in(conn), days=per_day_in(conn, now, zone), connections=connection_rows_in(conn))

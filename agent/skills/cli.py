@@ -113,10 +113,10 @@ def _skill_id(db, text: str) -> str:
 
 
 def _load(db, skill_id: str):
-    from agent.skills.forge import get_skill
+    from agent.skills.forge import get_skill_in
 
     with db.session() as session:
-        return get_skill(session, skill_id)
+        return get_skill_in(session, skill_id)
 
 
 def _rates(last: dict | None) -> str:
@@ -201,10 +201,10 @@ def _suggest(args) -> int:
 
 @guard
 def _list(args) -> int:
-    from agent.skills.forge import list_skills
+    from agent.skills.forge import list_skills_in
 
     with open_db(args) as db, db.session() as session:
-        rows = list_skills(session, [args.status] if args.status else None)
+        rows = list_skills_in(session, [args.status] if args.status else None)
     if args.json:
         print_json([skill_json(s) for s in rows])
         return 0

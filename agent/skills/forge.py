@@ -1,4 +1,4 @@
-"""Skill Forge rules (MIRARI.md §IV): what a skill may contain, how it moves, how it is edited. No Qt.
+"""Skill Forge rules (rite IV; docs/skills.md): what a skill may contain, how it moves, how it is edited. No Qt.
 
     skill = create_suggested(db, SkillDraft(name="Summarise", template_prompt="Answer in 3 bullets."))
     skill = create_skill(db, "Summarise", "Answer in 3 bullets.")   # written by hand ("New skill")
@@ -107,14 +107,14 @@ def _checked(value: str | None, field_name: str, limit: int, *, required: bool =
 
 
 # -- reading ------------------------------------------------------------------------------------------
-def get_skill(session: Session, skill_id: str) -> Skill:
+def get_skill_in(session: Session, skill_id: str) -> Skill:
     skill = session.get(Skill, skill_id)
     if skill is None or skill.deleted_at is not None:
         raise SkillError("That skill no longer exists (it may have been deleted on another device).")
     return skill
 
 
-def list_skills(session: Session, statuses: Iterable[str] | None = None) -> list[Skill]:
+def list_skills_in(session: Session, statuses: Iterable[str] | None = None) -> list[Skill]:
     """Live skills in pipeline order of their status, then by name (case-insensitive), then id."""
     query = select(Skill).where(Skill.deleted_at.is_(None))
     if statuses is not None:
@@ -224,7 +224,7 @@ def move_skill(db: LocalDatabase, skill_id: str, target: str, *,
                min_score: float = DEFAULT_MIN_SCORE) -> Moved:
     """Move a skill one step along the pipeline; IllegalTransition / GateRefused otherwise."""
     with db.write() as session:
-        skill = get_skill(session, skill_id)
+        skill = get_skill_in(session, skill_id)
         warnings = check_move(skill, target, min_score)
         skill.status = target
         session.add(skill)
@@ -234,7 +234,7 @@ def move_skill(db: LocalDatabase, skill_id: str, target: str, *,
 def dismiss(db: LocalDatabase, skill_id: str) -> None:
     """Delete a suggestion (locally at once; sync turns it into a tombstone). Only suggestions."""
     with db.write() as session:
-        skill = get_skill(session, skill_id)
+        skill = get_skill_in(session, skill_id)
         if skill.status != "suggested":
             raise IllegalTransition(f"Only a suggested skill can be dismissed (deleted); this one is "
                                     f"{skill.status}. Archive it, re-suggest it, then dismiss it.")
@@ -266,7 +266,7 @@ def edit_skill(db: LocalDatabase, skill_id: str, *, name: str | None = _UNSET, d
         except Invalid as problem:
             raise SkillError(str(problem)) from None
     with db.write() as session:
-        skill = get_skill(session, skill_id)
+        skill = get_skill_in(session, skill_id)
         new_prompt = "template_prompt" in changes and changes["template_prompt"] != skill.template_prompt
         if new_prompt and not _prompt_change_pending(session, skill.id):
             skill.version = (skill.version or 1) + 1
@@ -285,7 +285,7 @@ def set_score(db: LocalDatabase, skill_id: str, score: float) -> Skill:
     if not math.isfinite(value) or not 0.0 <= value <= 1.0:
         raise SkillError(f"A score must be between 0 and 1, not {score}.")
     with db.write() as session:
-        skill = get_skill(session, skill_id)
+        skill = get_skill_in(session, skill_id)
         skill.score = round(value, 6)
         session.add(skill)
     return skill

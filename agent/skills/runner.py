@@ -25,7 +25,7 @@ from agent.llm.client import LLMClient
 from agent.llm.errors import LLMError
 from agent.prompt import SKILLS_HEADING
 from agent.skills.cases import cases_hash, run_case
-from agent.skills.forge import SkillError, get_skill
+from agent.skills.forge import SkillError, get_skill_in
 from local_schema.database import LocalDatabase
 from local_schema.models import AgentConnection
 from local_schema.timestamps import utc_now
@@ -85,7 +85,7 @@ def run_skill_tests(db: LocalDatabase, skill_id: str, connection_id: str, api_ke
         raise SkillError(f"Run each case 1 to {MAX_RUNS} times, not {runs}.")
     runs = int(runs)
     with db.session() as session:
-        skill = get_skill(session, skill_id)
+        skill = get_skill_in(session, skill_id)
         connection = session.get(AgentConnection, connection_id)
         if connection is None or connection.deleted_at is not None:
             raise SkillError("That connection no longer exists; choose another one in Bind.")
@@ -156,7 +156,7 @@ def _store(db: LocalDatabase, skill_id: str, connection: AgentConnection, tested
                     for r in results],
     }
     with db.write() as session:
-        skill = get_skill(session, skill_id)
+        skill = get_skill_in(session, skill_id)
         if skill.version != tested["version"] or cases_hash(skill.test_cases or []) != tested["cases_hash"]:
             raise SkillError("The skill changed while its tests ran, so the result would describe an "
                              "older version; nothing was stored. Run the tests again.")

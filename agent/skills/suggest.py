@@ -1,4 +1,4 @@
-"""Suggest Skill (MIRARI.md §IV): the bound agent drafts a skill from optional context. No Qt.
+"""Suggest Skill (docs/skills.md): the bound agent drafts a skill from optional context. No Qt.
 
     skill = suggest_skill(db, connection_id, api_key, context="…", ctx=ctx)          # typed context
     skill = suggest_skill(db, connection_id, api_key, conversation_id=tid, ctx=ctx)  # a Console thread
@@ -12,7 +12,7 @@ stored unless a valid draft came back (agent.llm.structured.ask_json). The new s
 
 from __future__ import annotations
 
-from agent.chat.tree import active_path
+from agent.chat.tree import active_path_in
 from agent.jobs import JobContext
 from agent.llm.client import LLMClient
 from agent.llm.structured import ask_json
@@ -22,7 +22,7 @@ from agent.skills.forge import (
     PROMPT_LIMIT,
     SkillError,
     create_suggested,
-    list_skills,
+    list_skills_in,
     validate_draft,
 )
 from local_schema.database import LocalDatabase
@@ -56,7 +56,7 @@ def thread_context(db: LocalDatabase, conversation_id: str, limit: int = CONTEXT
         if conversation is None or conversation.deleted_at is not None:
             raise SkillError("That thread no longer exists.")
         # What the thread shows (its active path); a long thread: only its tail can fit anyway.
-        messages = [m for m in active_path(session, conversation_id, TAIL_MESSAGES) if m.status != "error"]
+        messages = [m for m in active_path_in(session, conversation_id, TAIL_MESSAGES) if m.status != "error"]
     lines: list[str] = []
     used = 0
     for message in reversed(messages):
@@ -91,7 +91,7 @@ def suggest_skill(db: LocalDatabase, connection_id: str, api_key: str | None = "
         connection = session.get(AgentConnection, connection_id)
         if connection is None or connection.deleted_at is not None:
             raise SkillError("That connection no longer exists; choose another one in Bind.")
-        existing = [s.name for s in list_skills(session)]
+        existing = [s.name for s in list_skills_in(session)]
     if conversation_id:
         context = "\n\n".join(part for part in ((context or "").strip(), thread_context(db, conversation_id))
                               if part)

@@ -1,4 +1,4 @@
-"""Tasks (MIRARI.md §VI): a small board of `pending`, `in_progress` and `done`, synced like every table.
+"""Tasks (docs/observatory.md): a small board of `pending`, `in_progress` and `done`, synced like every table.
 
 A task is a note for the user and, optionally, about one connection. Nothing here — nor anywhere in
 MIRARI — runs a task: moving it to "in progress" changes a column, nothing more.

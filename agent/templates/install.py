@@ -29,7 +29,7 @@ from sqlmodel import Session, select
 # The `source` of what a template brought, skills and memory nodes alike, is `template:<id>`, written and
 # read by the Atlas's one module for sources.
 from agent.memory.sources import parse_source, template_source
-from agent.templates.match import REPEATED, SkillsHere, memory_reason, retired_memory_keys, skill_key
+from agent.templates.match import REPEATED, SkillsHere, memory_reason_in, retired_memory_keys_in, skill_key
 from agent.templates.payload import TemplateInvalid, validate_payload
 from agent.templates.publish import read_template_file
 from local_schema.models import InstalledTemplate, MemoryNode, Skill
@@ -139,7 +139,7 @@ def install_payload(db, template_id: str, name: str, payload, *, author_id: str 
     items = [("skill", e) for e in payload["skills"]] + [("memory", e) for e in payload["seed_memory"]]
     seen: set = set()  # items of this payload already handled: a repeat comes once
     with db.session() as session:
-        retired = retired_memory_keys(session)
+        retired = retired_memory_keys_in(session)
     for start in range(0, len(items), max(1, chunk_items)):
         with db.write(tables=("installed_templates",)) as session:
             skills_here = SkillsHere.read(session)
@@ -151,7 +151,7 @@ def install_payload(db, template_id: str, name: str, payload, *, author_id: str 
                     text = entry["name"]
                 else:
                     key = ("memory", dedup_key(entry["label"]))
-                    reason = REPEATED if key in seen else memory_reason(session, entry["label"], retired)
+                    reason = REPEATED if key in seen else memory_reason_in(session, entry["label"], retired)
                     text = entry["label"]
                 seen.add(key)
                 if reason is not None:

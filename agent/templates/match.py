@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session, select
 
-from agent.memory.atlas import find_duplicate
+from agent.memory.atlas import find_duplicate_in
 from agent.memory.text import dedup_key, one_line
 from local_schema.models import DreamReport, Skill
 
@@ -68,7 +68,7 @@ class SkillsHere:
         return None
 
 
-def retired_memory_keys(session: Session) -> dict[str, str]:
+def retired_memory_keys_in(session: Session) -> dict[str, str]:
     """dedup_key -> when, for each fact an accepted Dream proposal deleted: the wordings a `merge`
     replaced (every member but the merged wording) and the losing side of a `keep_one`. Read
     tolerantly: a synced report of another version with odd fields contributes what it can."""
@@ -95,10 +95,10 @@ def retired_memory_keys(session: Session) -> dict[str, str]:
     return retired
 
 
-def memory_reason(session: Session, label: str, retired: dict[str, str]) -> str | None:
+def memory_reason_in(session: Session, label: str, retired: dict[str, str]) -> str | None:
     """Why this seed memory is not added, or None to add it. The live Atlas first: a fact a dream
     merged into the very same wording is simply already there."""
-    existing = find_duplicate(session, label)
+    existing = find_duplicate_in(session, label)
     if existing is not None:
         return MEMORY_HERE + (f" as “{_short(existing.label)}”" if existing.label != one_line(label) else "")
     if dedup_key(label) in retired:

@@ -1,6 +1,6 @@
 """The template payload and its checks: the server's own shape and size rules, mirrored exactly.
 
-A template (MIRARI.md "Templates") is `name`, `description`, `category`, `is_public` and a payload
+A template is `name`, `description`, `category`, `is_public` and a payload
 
     {"skills": [{name, description, category, template_prompt}],
      "seed_memory": [{label, category, strength}]}
@@ -40,9 +40,6 @@ CATEGORY_LIMIT = 500
 SKILL_NAME_LIMIT = 500
 SKILL_TEXT_LIMIT = 20_000  # skills.description and skills.template_prompt
 LABEL_LIMIT = 2000  # memory_nodes.label
-
-SKILL_FIELDS = ("name", "description", "category", "template_prompt")
-MEMORY_FIELDS = ("label", "category", "strength")
 
 
 class TemplateInvalid(ValueError):

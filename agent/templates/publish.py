@@ -1,4 +1,4 @@
-"""Templates (MIRARI.md "Templates"): publish your skills and memory, list yours, export and import files.
+"""Templates: publish your skills and memory, list yours, export and import files.
 
 Publishing writes one `templates` row locally; sync pushes it, and a public one then appears in the
 catalogue (sync/catalogue.py browses and installs online). Only the whitelisted fields of each skill

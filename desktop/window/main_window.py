@@ -44,7 +44,7 @@ PAGES = (
     ("tools", "⚒   Tools", "desktop.pages.tools.page:ToolsPage"),
     ("settings", "⚙   Settings", "desktop.pages.settings.page:SettingsPage"),
 )
-START_PAGE = "observatory"  # the home screen (MIRARI.md §VI): every start opens here
+START_PAGE = "observatory"  # the home screen: every start opens here
 
 
 def _page_class(spec: str):
@@ -196,7 +196,7 @@ class MainWindow(QMainWindow):
         self.data_label.setToolTip(tip(str(self.ctx.data_dir)))
         self.nav.setEnabled(True)
         keys = [self.nav.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.nav.count())]
-        # The app starts on the home screen (MIRARI.md §VI); pages rebuilt after an account switch or a
+        # The app starts on the home screen (the Observatory); pages rebuilt after an account switch or a
         # recovery come back on the page that was showing.
         start = self._showing if self._showing in keys else START_PAGE
         self.nav.blockSignals(True)

@@ -296,16 +296,15 @@ def test_list_show_and_delete(db, fake_llm, world):
     second = mirror.run_review(db, spec(world, title="Second"), api_key="").report_id
     with db.write() as s:  # a row written by the web app: plain strings
         s.add(MirrorReport(title="From the web", strengths=["clear"], created_at=ts(30)))
-    with db.session() as s:
-        listed = mirror.list_reports(s)
+    listed = mirror.list_reports(db)
     assert [r.title for r in listed] == ["Second", "First", "From the web"]
     assert listed[0].counts == (1, 1, 1) and listed[0].unverified == 1 and listed[0].suggests_prompt
     assert listed[2].connection_name == "" and listed[2].unverified == 1
     mirror.delete_report(db, first)
-    with db.session() as s:
-        assert [r.id for r in mirror.list_reports(s)][:1] == [second]
-        with pytest.raises(MirrorError, match="does not exist"):
-            mirror.get_report(s, first)
+    assert [r.id for r in mirror.list_reports(db)][:1] == [second]
+    with pytest.raises(MirrorError, match="does not exist"):
+        mirror.get_report(db, first)
+    assert mirror.get_report(db, second).title == "Second"
 
 
 def test_prompt_diff_marks_removed_and_added_lines():

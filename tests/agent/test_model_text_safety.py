@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from agent.chat.threads import thread_messages
+from agent.chat.threads import thread_messages_in
 from agent.chat.turn import DONE, ChatTurn
 from agent.llm.client import LLMClient
 from agent.llm.structured import (
@@ -60,7 +60,7 @@ def test_a_chat_reply_with_nul_and_lone_surrogates_is_stored_clean(db, fake_llm)
     result = ChatTurn(db, thread.id, flush_interval=0).send("pasted\x00 text " + HIGH)
     assert result.status == DONE and result.text == f"Sure! {EMOJI} \ufffd"
     with db.session() as s:
-        stored = [m.content for m in thread_messages(s, thread.id)]
+        stored = [m.content for m in thread_messages_in(s, thread.id)]
     assert stored == ["pasted text \ufffd", f"Sure! {EMOJI} \ufffd"]
     assert all(text_problem(content) is None for content in stored)
     assert fake_llm.chat_requests[0].messages[-1]["content"] == "pasted text \ufffd"
@@ -160,7 +160,7 @@ def test_a_mirror_review_with_nul_is_repaired_and_stored_clean(db, fake_llm, wor
     result = mirror.run_review(db, spec(world), api_key="")
     assert "NUL character" in fake_llm.chat_requests[1].messages[-1]["content"]
     with db.session() as s:
-        report = mirror.get_report(s, result.report_id)
+        report = mirror.get_report_in(s, result.report_id)
         assert text_problem(report.suggested_prompt) is None
 
 

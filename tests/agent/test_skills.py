@@ -133,7 +133,7 @@ def test_dismiss_deletes_a_suggestion_only(db):
         dismiss(db, kept.id)
     dismiss(db, gone.id)
     with db.session() as s:
-        assert [k.name for k in forge.list_skills(s)] == ["Kept"]
+        assert [k.name for k in forge.list_skills_in(s)] == ["Kept"]
         # the delete is captured, so sync turns it into a tombstone on the server
         kinds = s.execute(text("SELECT kind FROM sync_outbox WHERE row_id = :r"), {"r": gone.id}).scalars().all()
     assert kinds == ["insert", "delete"]

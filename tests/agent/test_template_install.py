@@ -8,15 +8,15 @@ import json
 import uuid
 
 import pytest
-from mirari.main import main
 from sqlalchemy import text
 from sqlmodel import select
 
 from agent.memory import atlas
-from agent.memory.sources import describe_sources
+from agent.memory.sources import describe_sources_in
 from agent.templates import install, publish
 from agent.templates.payload import TemplateInvalid
 from local_schema.models import InstalledTemplate, MemoryNode, Skill
+from mirari.main import main
 
 TEMPLATE_ID = str(uuid.uuid4())
 PAYLOAD = {
@@ -272,7 +272,7 @@ def test_import_file_and_what_it_brought(db, tmp_path):
         ("memory", "Prefers metric units"), ("memory", "Works in Python"), ("skill", "Cite"), ("skill", "Summarise")]
     assert install.installed_from(db, source) == "Installed from From a file"
     with db.session() as s:  # the Atlas names the template too, though it is another author's
-        assert describe_sources(s, [source]) == {source: "Template · From a file"}
+        assert describe_sources_in(s, [source]) == {source: "Template · From a file"}
 
 
 @pytest.mark.parametrize("content", [

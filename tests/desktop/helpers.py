@@ -69,10 +69,10 @@ def click_copy_code(qtbot, console, message_id: str, code_index: int = 0) -> Non
 
 def stored_messages(db, conversation_id: str) -> list[tuple[str, str]]:
     """Every message of the thread, every branch, in thread order."""
-    from agent.chat.threads import thread_messages
+    from agent.chat.threads import thread_messages_in
 
     with db.session() as s:
-        return [(m.role, m.content) for m in thread_messages(s, conversation_id)]
+        return [(m.role, m.content) for m in thread_messages_in(s, conversation_id)]
 
 
 def tip_text(tooltip: str) -> str:
@@ -85,10 +85,10 @@ def tip_text(tooltip: str) -> str:
     return html.unescape(match.group(1))
 def path_messages(db, conversation_id: str) -> list[tuple[str, str]]:
     """The thread's active path: what the transcript shows."""
-    from agent.chat.tree import active_path
+    from agent.chat.tree import active_path_in
 
     with db.session() as s:
-        return [(m.role, m.content) for m in active_path(s, conversation_id)]
+        return [(m.role, m.content) for m in active_path_in(s, conversation_id)]
 
 
 NO_REPLY_TEXT = "No reply was received for this message."  # desktop.pages.console.turns.NO_REPLY

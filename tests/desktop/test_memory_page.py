@@ -203,9 +203,9 @@ def test_source_link_opens_the_console_at_the_message(qtbot, window, settle):
     db = window.ctx.db
     thread = add_thread(db, "Tea talk", [("user", "I like tea"), ("assistant", "Noted: you like tea.")])
     with db.session() as s:
-        from agent.chat.threads import thread_messages
+        from agent.chat.threads import thread_messages_in
 
-        reply = thread_messages(s, thread)[-1]
+        reply = thread_messages_in(s, thread)[-1]
     add_node(db, "Likes tea", source=conversation_source(thread, reply.id), now=NOW)
     add_node(db, "Typed by hand", now=NOW)
     page = open_atlas(qtbot, window)

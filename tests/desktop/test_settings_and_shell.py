@@ -99,16 +99,15 @@ def test_navigation_lists_only_working_screens_and_geometry_is_remembered(qtbot,
         # different from the 760 px default, shows the saved geometry was applied)
         assert again.ctx.settings.window_geometry() is not None
         assert again.height() == 655
-        # Every start opens on the home screen (MIRARI.md §VI), whatever page was open before.
+        # Every start opens on the home screen (the Observatory), whatever page was open before.
         assert again.stack.currentWidget() is again.pages["observatory"]
     finally:
         close_window(again)
 
 
 def test_mirari_without_arguments_opens_the_window(qtbot, tmp_path):
-    from mirari.main import main
-
     from desktop.window.main_window import MainWindow
+    from mirari.main import main
 
     shown = []
 

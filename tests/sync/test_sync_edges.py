@@ -1,4 +1,4 @@
-"""Edge cases from sync-anchors §5 that need a fabricated reply or a precise interleaving."""
+"""Edge cases of docs/sync.md "Failures" that need a fabricated reply or a precise interleaving."""
 
 import time
 import uuid

@@ -52,4 +52,4 @@ def test_a_report_made_on_one_device_appears_on_another_and_apply_undo_follow(de
     b.sync()
     with b.session() as s:
         assert s.get(MirrorReport, report_id) is None  # a pulled tombstone removes the local row
-        assert review.list_reports(s) == []
+        assert review.list_reports_in(s) == []

@@ -145,7 +145,7 @@ def export_thread(page, fmt: str, path: Path) -> None:
     db, cid = page.ctx.db, page.conversation_id
 
     def run() -> Path:
-        from agent.chat.export import export_thread as write_export
+        from agent.chat.export import export_thread_in as write_export
 
         with db.session() as s:
             return write_export(s, cid, Path(path), fmt)
@@ -159,11 +159,11 @@ def preview_prompt(page) -> None:
     db, cid, thread = page.ctx.db, page.current_connection_id(), page.conversation_id
 
     def build() -> str:
-        from agent.prompt import preview_system_prompt
+        from agent.prompt import preview_system_prompt_in
         from local_schema.models import AgentConnection
 
         with db.session() as s:  # with the open thread's own addition to the system prompt
-            return preview_system_prompt(s, s.get(AgentConnection, cid) if cid else None, conversation_id=thread)
+            return preview_system_prompt_in(s, s.get(AgentConnection, cid) if cid else None, conversation_id=thread)
 
     Op(page, build, "Building the system prompt").success(lambda text: _show_prompt(page, text)).run()
 

@@ -121,12 +121,7 @@ class MirrorPage(QWidget):
         from agent.mirror.review import list_reports
 
         db = self.ctx.db
-
-        def load():
-            with db.session() as session:
-                return list_reports(session)
-
-        Op(self, load, "Loading mirror reports").success(self._show_reports).run()
+        Op(self, lambda: list_reports(db), "Loading mirror reports").success(self._show_reports).run()
 
     def _show_reports(self, reports) -> None:
         self.model.set_rows(reports)
@@ -154,13 +149,13 @@ class MirrorPage(QWidget):
         def load():
             from sqlmodel import select
 
-            from agent.chat.threads import list_threads
+            from agent.chat.threads import list_threads_in
             from local_schema.models import AgentConnection
 
             with db.session() as session:
                 rows = session.exec(select(AgentConnection).where(AgentConnection.deleted_at.is_(None))
                                     .order_by(AgentConnection.created_at)).all()
-                return ([(c.id, c.name, c.model) for c in rows], list_threads(session),
+                return ([(c.id, c.name, c.model) for c in rows], list_threads_in(session),
                         load_budget(data_dir) if initial else None)
 
         self._sources_seq += 1
@@ -217,11 +212,11 @@ class MirrorPage(QWidget):
 
         def load():
             with db.session() as session:
-                report = review.get_report(session, report_id)
+                report = review.get_report_in(session, report_id)
                 connection = (session.get(AgentConnection, report.agent_connection_id)
                               if report.agent_connection_id else None)
                 return ReportData(report, connection.name if connection else "",
-                                  review.current_prompt(session, report))
+                                  review.current_prompt_in(session, report))
 
         def show(data: ReportData) -> None:
             if self._selected == report_id:

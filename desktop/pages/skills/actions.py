@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlmodel import select
 
-from agent.skills.forge import GateRefused, check_move, legal_targets, list_skills, run_state
+from agent.skills.forge import GateRefused, check_move, legal_targets, list_skills_in, run_state
 from agent.skills.settings import load_min_score
 from desktop.models.skill_model import SkillRow, percent
 from local_schema.models import AgentConnection, Skill
@@ -40,7 +40,7 @@ def _row(skill: Skill, min_score: float) -> SkillRow:
 def load(db, data_dir) -> Snapshot:
     min_score = load_min_score(data_dir)
     with db.session() as session:
-        rows = [_row(s, min_score) for s in list_skills(session)]
+        rows = [_row(s, min_score) for s in list_skills_in(session)]
         found = session.exec(select(AgentConnection).where(AgentConnection.deleted_at.is_(None))
                              .order_by(AgentConnection.created_at)).all()
         connections = [(c.id, f"{c.name} · {c.model}") for c in found]
@@ -49,10 +49,10 @@ def load(db, data_dir) -> Snapshot:
 
 def load_threads(db) -> list[tuple[str, str]]:
     """(id, "title · N messages") of the threads with messages, most recent activity first."""
-    from agent.chat.threads import list_threads
+    from agent.chat.threads import list_threads_in
 
     with db.session() as session:
-        return [(t.id, f"{t.title} · {t.message_count} messages") for t in list_threads(session) if t.message_count]
+        return [(t.id, f"{t.title} · {t.message_count} messages") for t in list_threads_in(session) if t.message_count]
 
 
 def last_test_long(row: SkillRow) -> str:
