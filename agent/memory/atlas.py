@@ -7,7 +7,7 @@ the `source` forms in agent/memory/sources.py.
   strongest first, at most 40. Decay is computed (-0.05 per full 14 days since the last reference),
   never written by a timer: every device derives the same value and sync stays quiet. Every function
   takes `now` so tests (and the page) can fix the clock.
-- No duplicates: an add whose label duplicates a live node (`memory_text.is_duplicate`: the same words
+- No duplicates: an add whose label duplicates a live node (`text.is_duplicate`: the same words
   in the same order) reinforces that node instead and says so; found through a local index of keys.
 - Reinforcement: +0.05 on the effective strength, capped at 1.0, `last_referenced_at` = now.
 - Delete: a real local delete; sync pushes it as a tombstone and the server keeps it deleted.
@@ -239,7 +239,7 @@ class AddResult:
 
 
 def find_duplicate_in(session: Session, label: str, exclude_id: str | None = None) -> MemoryNode | None:
-    """The live node `label` duplicates (`memory_text.is_duplicate`), or None: one lookup in the local
+    """The live node `label` duplicates (`text.is_duplicate`), or None: one lookup in the local
     index of duplicate keys (local migration v10), whatever the size of the Atlas. Several candidates:
     the strongest stored, then the oldest, so the answer does not depend on row order. Call it inside
     a write transaction: it first stores the keys of nodes written since the last lookup."""
@@ -340,7 +340,7 @@ def reinforce(db: LocalDatabase, node_ids: Iterable[str], now: datetime | None =
 def reinforce_used(db: LocalDatabase, node_ids: Iterable[str], reply: str,
                    now: datetime | None = None) -> list[str]:
     """After a chat reply: reinforce those of the injected `node_ids` that the reply uses
-    (`memory_text.reply_uses_node`); returns their ids."""
+    (`text.reply_uses_node`); returns their ids."""
     ids = list(node_ids)
     if not ids or not reply.strip():
         return []

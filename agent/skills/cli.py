@@ -1,5 +1,5 @@
 """`mirari skills add|suggest|list|show|move|edit|test|delete|threshold`: the Skill Forge from the command
-line, over agent.skills.forge / skill_suggest / skill_runner (the same functions as the page).
+line, over agent.skills.forge / suggest / runner (the same functions as the page).
 
 IDs may be given in full or as a unique prefix (lists show 8 characters). `--json` prints the skills
 table's columns plus computed fields: `test_state` (none | current | stale) and `next_status` (the one

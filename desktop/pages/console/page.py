@@ -1,9 +1,9 @@
-"""II. Console — the controller over ConsoleView (console_view.py): threads on the left, the
+"""II. Console — the controller over ConsoleView (view.py): threads on the left, the
 transcript and the composer on the right.
 
 The view holds the widgets; this class gives them models and behaviour. The transcript window
-(open, paging, search jumps, live refresh) is TranscriptController (console_transcript.py); a chat
-turn is TurnController (console_turns.py); one-op actions are actions.py. All database reads
+(open, paging, search jumps, live refresh) is TranscriptController (transcript.py); a chat
+turn is TurnController (turns.py); one-op actions are actions.py. All database reads
 and writes go through `Op`s. Rows another device wrote arrive as `changed(tables, SYNC)` on the bus:
 the thread list and the open transcript are refreshed in place, the composer is never touched.
 """

@@ -1,8 +1,8 @@
 """The Console's widgets and nothing else: threads and search on the left; header, transcript and
 composer on the right. Every widget is a public attribute; no database, no behaviour, no handlers.
 
-`ConsolePage` (console_page.py) is the controller: it subclasses this view, gives it its models and
-wires the widgets to what they do; the helpers beside it (console_turns.py, console_actions.py) go
+`ConsolePage` (page.py) is the controller: it subclasses this view, gives it its models and
+wires the widgets to what they do; the helpers beside it (turns.py, actions.py) go
 through the page's public methods and these public widgets only.
 """
 

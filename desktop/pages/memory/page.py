@@ -3,7 +3,7 @@
 Left: search, "+ Add", the nodes ranked by effective strength (glyph ✶ ◌ ·, label, strength, category,
 source as a link, last referenced), editable in place (label, category, strength) and deletable.
 Right: "What the agent sees" for a chosen connection and the selected fact's use by outside apps
-(memory_panel.py); Pause keeps a fact out of every prompt and every app. The rules live in
+(panel.py); Pause keeps a fact out of every prompt and every app. The rules live in
 agent/memory/atlas.py; every read and write here is an Op, and the page reloads when the change bus says
 memory (or anything its sources and the prompt depend on) changed — never by polling.
 """

@@ -1,5 +1,5 @@
 """V Mirror: grounded self-reviews. The reports on the left (open, delete); on the right either the
-"New review" form (mirror_form.py) or the open report (mirror_report_view.py).
+"New review" form (form.py) or the open report (report_view.py).
 
 Reads and the one-click actions are `Op`s; a review runs as a long job on the window's JobRunner
 (ctx.jobs) with progress and Cancel. The rules are in agent/mirror/review.py; this page only shows and asks.
