@@ -150,7 +150,7 @@ def run_rxdb(folder: Path, info: dict, email: str, n: int, rewrite: bool) -> dic
 # -- the cold command ------------------------------------------------------------------------------------------
 def cold_idle(info: dict, email: str, runs: int) -> dict:
     """`mirari sync` in a fresh process each time, nothing to do: wall and CPU of the whole process."""
-    subprocess.run([sys.executable, "-m", "compileall", "-q", "sync", "local_schema", "desktop", "agent"], cwd=ROOT,
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "sync", "local_schema", "desktop", "agent", "mirari"], cwd=ROOT,
                    check=True)  # as an installed package would have its .pyc files
     with tempfile.TemporaryDirectory() as tmp:
         # No OS keychain on a bench machine: the session in the data dir's session.json, by explicit opt-in
