@@ -18,7 +18,6 @@ from agent.attachments.settings import AttachmentSettings
 from local_schema.models import Attachment, Message
 from sync import attachments as blobs
 
-
 Staged = tuple[PreparedFile, str]  # a file whose bytes are in the local store, and their SHA-256
 
 

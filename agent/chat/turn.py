@@ -37,7 +37,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from agent.attachments.reading import AttachmentRefused, PreparedFile
+from agent.attachments.reading import PreparedFile
 from agent.attachments.request import RequestContent
 from agent.attachments.settings import AttachmentSettings
 from agent.chat import attached, tree

@@ -36,7 +36,7 @@ class Citation:
                 "source": self.source, "path": str(self.file)}
 
 
-def _indexed(db) -> dict[str, list[tuple[str, str, str]]]:
+def indexed_files(db) -> dict[str, list[tuple[str, str, str]]]:
     """{file path: [(set name, folder, path)]} of every indexed file, and the same under "<set>/<path>"."""
     with db.engine.connect() as conn:
         rows = conn.exec_driver_sql("SELECT s.name, s.folder, f.path FROM knowledge_files f"
@@ -54,15 +54,19 @@ def _inside(folder: str, path: str) -> Path | None:
     return file if file.is_relative_to(root) else None
 
 
-def citations(db, text: str) -> list[Citation]:
-    """The distinct citations of indexed files in `text`, in the order they first appear."""
-    if "[" not in text:
+def may_cite(text: str) -> bool:
+    return "[" in text and _CITE.search(text) is not None
+
+
+def citations(db, text: str, known: dict | None = None) -> list[Citation]:
+    """The distinct citations of indexed files in `text`, in the order they first appear. `known`:
+    indexed_files(db), read once by a caller that looks at many replies."""
+    if not may_cite(text):
         return []
-    known = None
     out: list[Citation] = []
     for match in _CITE.finditer(text):
         if known is None:
-            known = _indexed(db)
+            known = indexed_files(db)
         label = match.group(1).strip().strip("`'\"").removeprefix("./")
         candidates = known.get(label, [])
         if len(candidates) != 1:  # unknown, or the same file name in two sets without the set's name

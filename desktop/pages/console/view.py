@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.pages.console.attach_bar import AttachBar
 from desktop.safe_text import Label
 from desktop.widgets.composer import Composer
 from desktop.widgets.elided_label import ElidedLabel
@@ -167,9 +168,12 @@ class ConsoleView(QWidget):
         self.empty_label.setWordWrap(True)
         col.addWidget(self.empty_label)
 
+        self.attach_bar = AttachBar()  # files waiting to be sent, the knowledge set
+        col.addWidget(self.attach_bar)
         composer_row = QHBoxLayout()
         self.composer = Composer()
         composer_row.addWidget(self.composer, 1)
+        composer_row.addWidget(self.attach_bar.paperclip, 0, Qt.AlignmentFlag.AlignBottom)
         self.send_button = QPushButton("Send")
         self.send_button.setProperty("primary", True)
         self.stop_button = QPushButton("Stop")
