@@ -40,8 +40,8 @@ def _size(n: int) -> str:
 
 
 def attachment_label(chip) -> str:
-    mark = "" if chip.local else " ⤓"
-    return f"{'🖼' if chip.is_image else '📄'} {chip.name} · {_size(chip.size)}{mark}"
+    mark = "" if chip.local else "  ↓"  # not on this device yet: opening downloads it
+    return f"{chip.name} · {_size(chip.size)}{mark}"
 
 
 def layout(row, left: int, top: int, width: int, metrics: QFontMetrics) -> tuple[list[Chip], int]:
@@ -59,7 +59,7 @@ def layout(row, left: int, top: int, width: int, metrics: QFontMetrics) -> tuple
     if row.citations and not row.attachments:
         x += metrics.horizontalAdvance(SOURCES) + 10
     for kind, value, label, thumb in items:
-        w, h = (THUMB_W, THUMB_H) if thumb else (min(CHIP_MAX_W, metrics.horizontalAdvance(label) + 18), line_h)
+        w, h = (THUMB_W, THUMB_H) if thumb else (min(CHIP_MAX_W, metrics.horizontalAdvance(label) + 26), line_h)
         if x + w > left + width and x > left:
             x, y, tallest = left, y + tallest + SPACING, 0
         chips.append(Chip(kind, value, QRect(x, y, min(w, width), h), label, thumb))

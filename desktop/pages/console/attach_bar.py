@@ -3,12 +3,33 @@ sent as chips with ×, the paperclip that picks files, and the knowledge-set sel
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QPainter, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QSizePolicy, QToolButton, QWidget
 
 from desktop.safe_text import Label, tip
 
 NO_KNOWLEDGE = "No knowledge"
+
+
+def paperclip_icon(color: QColor, size: int = 20) -> QIcon:
+    """A paperclip drawn with lines (no emoji font needed): two nested U shapes."""
+    pixmap = QPixmap(size * 2, size * 2)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(QPen(color, 3.2, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+    path = QPainterPath(QPointF(26, 12))
+    path.lineTo(26, 30)
+    path.arcTo(QRectF(14, 24, 12, 12), 0, -180)
+    path.lineTo(14, 8)
+    path.arcTo(QRectF(14, 2, 16, 12), 180, -180)
+    path.lineTo(30, 30)
+    path.arcTo(QRectF(10, 22, 20, 16), 0, -180)
+    path.lineTo(10, 14)
+    painter.drawPath(path)
+    painter.end()
+    return QIcon(pixmap)
 
 
 class PendingChip(QToolButton):
@@ -39,8 +60,9 @@ class AttachBar(QWidget):
         self.chips_row = QHBoxLayout(self.chips_host)
         self.chips_row.setContentsMargins(0, 0, 0, 0)
         self.chips_row.setSpacing(6)
+        self.chips_row.addStretch(1)  # chips stay together on the left
         row.addWidget(self.chips_host, 1)
-        row.addStretch(0)
+        row.addStretch(0)  # keeps the selector its own size while no chip is shown
         self.knowledge_label = Label("Knowledge", objectName="Muted")
         row.addWidget(self.knowledge_label)
         self.knowledge_combo = QComboBox()
@@ -50,7 +72,8 @@ class AttachBar(QWidget):
         self.knowledge_combo.setMinimumContentsLength(12)
         self.knowledge_combo.addItem(NO_KNOWLEDGE, None)
         row.addWidget(self.knowledge_combo)
-        self.paperclip = QToolButton(text="📎")
+        self.paperclip = QToolButton()
+        self.paperclip.setIcon(paperclip_icon(QColor("#8a8f98")))  # a grey that reads in both themes
         self.paperclip.setObjectName("Paperclip")
         self.paperclip.setToolTip("Attach files: images, text, Markdown, code, CSV, JSON, PDFs (or drop or paste them)")
         self.paperclip.setAccessibleName("Attach files")
@@ -68,7 +91,7 @@ class AttachBar(QWidget):
         made = []
         for i, (label, detail) in enumerate(items):
             chip = PendingChip(i, label, detail)
-            self.chips_row.addWidget(chip)
+            self.chips_row.insertWidget(self.chips_row.count() - 1, chip)
             made.append(chip)
         self.chips_host.setVisible(bool(items))
         return made
