@@ -141,3 +141,42 @@ def test_knowledge_block_and_citations(mirari, fake_llm, tmp_path, monkeypatch):
     assert "no knowledge set named gone" in one_error_line(
         mirari("chat", "--thread", thread, "--knowledge", "gone", "hi"))
     assert stored_counts(mirari) == before
+
+
+def test_the_installed_command_in_a_subprocess(fake_llm, tmp_path):
+    """`python -m mirari` as a user runs it: a PNG and a Markdown file, a knowledge set, one turn."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root), "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
+           "MIRARI_API_KEY": "", "MIRARI_KEY_PASSPHRASE": "a passphrase for the test"}
+    data = tmp_path / "data"
+
+    def run(*argv):
+        return subprocess.run([sys.executable, "-m", "mirari", "--data-dir", str(data), *argv], capture_output=True,
+                              text=True, env=env, timeout=120)
+
+    added = run("connections", "add", "--name", "Fake", "--base-url", fake_llm.base_url, "--model", "m",
+                "--accepts-images")
+    assert added.returncode == 0, added.stderr
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    (folder / "kale.md").write_text("Kale likes cool weather.\n")
+    assert run("knowledge", "add", "kb", str(folder)).returncode == 0
+    (tmp_path / "leaf.png").write_bytes(image := png())
+    (tmp_path / "todo.md").write_text("- sow kale\n")
+    fake_llm.reply(text="Cool weather [kb/kale.md:1].")
+    chat = run("chat", "--connection", added.stdout.strip(), "--attach", str(tmp_path / "leaf.png"), "--attach",
+               str(tmp_path / "todo.md"), "--knowledge", "kb", "When does kale grow best?")
+    assert chat.returncode == 0, chat.stderr
+    assert chat.stdout == "Cool weather [kb/kale.md:1].\n"
+    assert f"source: kb/kale.md:1 -> {(folder / 'kale.md').resolve()}" in chat.stderr
+    messages = fake_llm.chat_requests[-1].messages
+    assert messages[0]["content"].endswith('<passage source="kb/kale.md:1">\nKale likes cool weather.\n</passage>')
+    assert messages[-1]["content"] == [
+        {"type": "text", "text": 'When does kale grow best?\n\n<file name="todo.md" type="text/markdown">\n'
+                                 '- sow kale\n\n</file>'},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64," + base64.b64encode(image).decode()}}]

@@ -209,3 +209,46 @@ def test_knowledge_selector_preview_and_citations(qtbot, window, settle, fake_ll
     assert [c.source for c in reply.citations] == ["garden/beds.md:1"]
     click_chip(qtbot, console, reply.id, "citation")
     assert opened == [(folder / "beds.md").resolve()]
+
+
+def test_a_signed_in_window_downloads_another_devices_file_when_it_is_opened(qtbot, tmp_path, supabase_stack,
+                                                                              memory_keyring, settle, fake_llm,
+                                                                              opened):
+    """Device A (headless) sends a message with a file and syncs; the window on device B shows it as a
+    file chip with ↓, and a click downloads it through Storage in the background, then opens it."""
+    from tests.desktop.sync_windows import close_window, open_device, sync_now
+    from tests.sync.helpers import Device
+
+    user = supabase_stack.new_user()
+    a = Device(supabase_stack, tmp_path / "a")
+    try:
+        a.engine.sign_in(user[0], user[1])
+        from agent.attachments.reading import prepare_bytes
+        from agent.chat.turn import ChatTurn
+        from local_schema.models import AgentConnection, Conversation
+
+        with a.db.write() as s:
+            connection = AgentConnection(name="Fake", provider="custom", base_url=fake_llm.base_url, model="m")
+            thread = Conversation(agent_connection_id=connection.id, title="plans")
+            s.add(connection)
+            s.add(thread)
+        ChatTurn(a.db, thread.id).send("the plan", [prepare_bytes("plan.csv", b"bed,crop\n1,kale\n")])
+        a.sync()
+    finally:
+        a.close()
+    window = open_device(qtbot, tmp_path / "b", memory_keyring, supabase_stack, user)
+    try:
+        console = window.show_page("console")
+        sync_now(qtbot, window)
+        settle()
+        qtbot.waitUntil(lambda: console.conversation_id == thread.id and console.transcript.rowCount() == 2,
+                        timeout=10000)
+        row = console.transcript.rows()[0]
+        assert [(c.name, c.local) for c in row.attachments] == [("plan.csv", False)]
+        click_chip(qtbot, console, row.id, "attachment")
+        qtbot.waitUntil(lambda: bool(opened), timeout=15000)
+        assert opened[0].name == "plan.csv" and opened[0].read_bytes() == b"bed,crop\n1,kale\n"
+        settle()
+        qtbot.waitUntil(lambda: console.transcript.rows()[0].attachments[0].local, timeout=5000)
+    finally:
+        close_window(window)
