@@ -48,6 +48,31 @@ def attach_in(session, message: Message, staged: Sequence[Staged]) -> list[Attac
     return made
 
 
+def copy_attachments_in(session, copies: dict[str, Message]) -> list[Attachment]:
+    """Copies of the live attachments of messages, for their copies ({old message id: new message}): a
+    forked thread's questions keep their files. Same bytes (content-addressed), a row and an upload each;
+    bytes not on this device yet wait in the upload queue until they are (it retries)."""
+    if not copies:
+        return []
+    session.flush()
+    old = session.exec(select(Attachment).where(Attachment.message_id.in_(list(copies)),
+                                                Attachment.deleted_at.is_(None))
+                       .order_by(Attachment.created_at, Attachment.id)).all()
+    made = []
+    for row in old:
+        message = copies[row.message_id]
+        copy = Attachment(user_id=message.user_id, message_id=message.id, name=row.name, mime_type=row.mime_type,
+                          size=row.size, sha256=row.sha256)
+        if message.user_id:
+            copy.storage_path = f"{message.user_id}/{copy.id}"
+        session.add(copy)
+        made.append(copy)
+    session.flush()
+    for copy in made:
+        session.connection().exec_driver_sql("INSERT INTO attachment_uploads (attachment_id) VALUES (?)", (copy.id,))
+    return made
+
+
 def restage_if_cleaned(db, staged: Sequence[Staged]) -> None:
     """After the write: a clean-up that ran between the bytes and the row took no live file."""
     root = blobs.store_root(db)

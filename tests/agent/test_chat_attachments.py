@@ -191,3 +191,17 @@ def test_an_unknown_knowledge_set_fails_before_sending(db, fake_llm, thread):
     result = ChatTurn(db, thread.id, knowledge=["nope"]).send("hello")
     assert result.status == FAILED and "no knowledge set named nope" in result.error.message
     assert fake_llm.chat_requests == []
+
+
+def test_a_fork_keeps_the_questions_attachments(db, fake_llm, thread):
+    from agent.chat.tree import fork
+
+    first = ChatTurn(db, thread.id).send("Look", [prepare_bytes("photo.png", png()), prepare_bytes("a.txt", b"alpha")])
+    copy = fork(db, thread.id, first.reply_message_id)
+    ChatTurn(db, copy.id).send("Continue")
+    assert fake_llm.chat_requests[-1].body["messages"][0] == fake_llm.chat_requests[0].body["messages"][-1]
+    with db.session() as s:
+        question = s.exec(select(Message).where(Message.conversation_id == copy.id, Message.role == "user")
+                          .order_by(Message.seq)).first()
+    assert [n for n, _, _ in attachments_of(db, question.id)] == ["photo.png", "a.txt"]
+    assert counts(db)[1:] == (4, 4)  # two attachments and their uploads, twice
