@@ -252,3 +252,37 @@ def test_a_signed_in_window_downloads_another_devices_file_when_it_is_opened(qtb
         qtbot.waitUntil(lambda: console.transcript.rows()[0].attachments[0].local, timeout=5000)
     finally:
         close_window(window)
+
+
+def test_bind_says_whether_a_connections_model_takes_images(qtbot, window, settle, fake_llm):
+    """The checkbox is stored on the connection and shown again when it is edited; a text-only connection
+    is the default."""
+    from sqlmodel import select
+
+    from local_schema.models import AgentConnection
+
+    window.show_page("bind")
+    page = window.pages["bind"]
+    qtbot.mouseClick(page.preset_buttons["Custom"], Qt.MouseButton.LeftButton)
+    assert not page.images_check.isChecked()
+    page.name_edit.setText("Vision")
+    page.url_edit.setText(fake_llm.base_url)
+    page.model_edit.setText("vision-model")
+    page.images_check.setChecked(True)
+    with qtbot.waitSignal(page.saved, timeout=5000) as saved:
+        qtbot.mouseClick(page.save_button, Qt.MouseButton.LeftButton)
+    settle()
+    with window.ctx.db.session() as s:
+        assert s.exec(select(AgentConnection)).one().accepts_images is True
+    qtbot.mouseClick(page.preset_buttons["Custom"], Qt.MouseButton.LeftButton)
+    assert not page.images_check.isChecked()
+    rect = page.list.visualRect(page.model.index(0))
+    qtbot.mouseClick(page.list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert page.editing_id == saved.args[0] and page.images_check.isChecked()
+    page.images_check.setChecked(False)
+    assert page.has_unsaved_edits()
+    with qtbot.waitSignal(page.saved, timeout=5000):
+        qtbot.mouseClick(page.save_button, Qt.MouseButton.LeftButton)
+    settle()
+    with window.ctx.db.session() as s:
+        assert s.exec(select(AgentConnection)).one().accepts_images is False
