@@ -56,6 +56,7 @@ class AttachController(QObject):
         self.page = page
         self.bar = page.attach_bar
         self.files: list = []  # agent.attachments.reading.PreparedFile, in the order added
+        self._taken: list = []  # the files of the message being sent, until its turn has stored them
         self._reading = 0
         self.bar.paperclip.clicked.connect(self.pick)
         self.bar.knowledge_combo.currentIndexChanged.connect(self._remember_knowledge)
@@ -64,6 +65,7 @@ class AttachController(QObject):
         page.composer.viewport().installEventFilter(self)
         self.bar.show_chips([])
         bus.changed.connect(self._on_changed)
+        page.turns.turn_finished.connect(lambda _result: self._taken.clear())  # stored with their message
         self.refresh_knowledge()
 
     @property
@@ -87,14 +89,18 @@ class AttachController(QObject):
             bus.error.emit(f"At most {MAX_PENDING} files go with one message.")
 
     def add_image(self, image: QImage, name: str = "pasted image.png") -> None:
-        from agent.attachments.reading import prepare_bytes
+        settings, image = self.settings(), QImage(image)  # a copy the worker owns
 
-        data = QByteArray()
-        buffer = QBuffer(data)
-        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-        image.save(buffer, "PNG")
-        raw, settings = bytes(data.data()), self.settings()
-        self._read(lambda: prepare_bytes(name, raw, settings), name)
+        def encode_and_check():  # a screenshot's PNG takes a while to encode: off the UI thread (QImage may)
+            from agent.attachments.reading import prepare_bytes
+
+            data = QByteArray()
+            buffer = QBuffer(data)
+            buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+            image.save(buffer, "PNG")
+            return prepare_bytes(name, bytes(data.data()), settings)
+
+        self._read(encode_and_check, name)
 
     def _read(self, read, name: str) -> None:
         self._reading += 1
@@ -119,12 +125,12 @@ class AttachController(QObject):
     def take(self) -> list:
         """The files for the message being sent; the chips go (restore() puts them back on a crash)."""
         files, self.files = self.files, []
-        self._taken = files
+        self._taken = list(files)
         self._show()
         return files
 
     def restore(self) -> None:
-        if getattr(self, "_taken", None) and not self.files:
+        if self._taken and not self.files:
             self.files, self._taken = self._taken, []
             self._show()
 
