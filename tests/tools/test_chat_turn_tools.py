@@ -6,6 +6,7 @@ server started by the turn on the first call, a real SQLite file."""
 from __future__ import annotations
 
 import json
+
 import pytest
 
 from agent.chat import tree
@@ -13,7 +14,8 @@ from agent.chat.threads import new_thread
 from agent.chat.tool_turn import turn_tools
 from agent.chat.turn import DONE, FAILED, STOPPED, ChatTurn
 from agent.tools.config import add_stdio_server, get_server, record_tools
-from agent.tools.host import READY, STOPPED as SERVER_STOPPED
+from agent.tools.host import READY
+from agent.tools.host import STOPPED as SERVER_STOPPED
 from agent.tools.loop import ALLOW_ONCE, ALWAYS, DENY
 from local_schema.models import AgentConnection, Conversation
 from standin.model import Reply
