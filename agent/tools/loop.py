@@ -191,6 +191,8 @@ class ToolLoop:
             except Exception:  # noqa: BLE001 - a broken approval never runs the call, and the turn goes on
                 log.exception("the approval of %s failed; the call is denied", offered.name)
                 decision = DENY
+            if self.cancel_token.cancelled:  # Stop while the user was asked (the window withdraws the question)
+                return CallRecord(pending, "skipped", "Error: not run, the user stopped the turn.", False)
             if decision not in (ALLOW_ONCE, ALWAYS):
                 return CallRecord(pending, DENY, "Error: the user denied this call; do not try it again in this "
                                                  "turn unless they ask.", False)

@@ -73,6 +73,8 @@ class TurnController(QObject):
         self._errors: dict[str, str] = {}  # user message id -> why its turn failed (until retried)
         self._user_row: str | None = None
         self._reply_row: str | None = None
+        self._author: str | None = None
+        self._streamed_before = 0
 
     @property
     def busy(self) -> bool:
@@ -140,25 +142,51 @@ class TurnController(QObject):
             from agent.chat.authorship import reply_author
 
             reply.author = reply_author(*page.connection_names[connection_id])
+        self._author = reply.author
         page.transcript.append_new(reply)
         self._user_row, self._reply_row, self._restore_text = user_row, reply.id, restore_text
+        self._streamed_before = 0  # characters of the streamed text that belong to stored tool-call rows
         handle = _TurnHandle()
+        tools_for = page.tools.for_turn(handle)  # None: tools are off (desktop.pages.console.tools)
 
         def job(on_delta, _cancel):
             from agent.chat.turn import ChatTurn
 
             key = secrets.get_key(connection_id) if connection_id else ""
-            turn = ChatTurn(db, conversation_id, api_key=key, connection_id=connection_id, on_delta=on_delta)
+            turn = ChatTurn(db, conversation_id, api_key=key, connection_id=connection_id, on_delta=on_delta,
+                            tools=tools_for() if tools_for else None)
             handle.attach(turn)
             return call(turn)
 
         self.runner = StreamRunner(job, handle, self)
-        self.runner.text_changed.connect(lambda text: page.transcript.set_content(reply.id, text, streaming=True))
+        self.runner.text_changed.connect(self._show_text)
         self.runner.finished.connect(self._finished)
         self.runner.failed.connect(self._crashed)
         page.set_streaming(True)
         page.view.stick_to_bottom()
         self.runner.start()
+
+    def _show_text(self, text: str) -> None:
+        if self._reply_row is not None:
+            self.page.transcript.set_content(self._reply_row, text[self._streamed_before:], streaming=True)
+
+    def node_stored(self, node) -> None:
+        """A tool turn stored a call or a result (agent.chat.tool_turn.StoredNode): the streaming row becomes
+        it, and a new streaming row follows for what comes next."""
+        model = self.page.transcript
+        if self._reply_row is None or model.row_of(self._reply_row) is None:
+            return
+        row = model.row_at(model.row_of(self._reply_row))
+        model.replace_id(self._reply_row, node.id)
+        row.role, row.tool_calls = node.role, node.tool_calls
+        if node.role == "tool":
+            row.author = None
+        model.set_content(node.id, node.content, streaming=False)
+        following = _provisional("assistant", streaming=True)
+        following.author = row.author if node.role == "assistant" else self._author
+        model.append_new(following)
+        self._reply_row, self._streamed_before = following.id, node.streamed
+        self.page.view.stick_to_bottom()
 
     def _finished(self, result) -> None:
         from agent.chat.turn import FAILED
@@ -198,6 +226,7 @@ class TurnController(QObject):
             self.page.open_thread(self.page.conversation_id)  # show exactly what was stored
 
     def _end(self) -> None:
+        self.page.tools.turn_ended()  # a card still waiting goes (its call was answered "not run")
         self.page.set_streaming(False)
         self._user_row = self._reply_row = None
         self.page.turn_ended()  # new activity, maybe a new title; the stored rows get their keys
