@@ -39,7 +39,7 @@ def arguments_text(arguments) -> str:
 
 
 def call_heading(server: str, tool: str) -> str:
-    return f"🔧 {server} · {tool}" if server else f"🔧 {tool}"
+    return f"⚒ {server} · {tool}" if server else f"⚒ {tool}"
 
 
 def calls_text(content: str, tool_calls) -> str:

@@ -57,12 +57,13 @@ def test_a_call_waits_on_a_card_and_allow_once_runs_it(qtbot, window, settle, fa
     start_turn(qtbot, console, "Echo something")
     card = wait_for_card(qtbot, console)
     assert card.isVisible() and console.tools.panel.isVisible() and console.turns.busy
-    assert card.heading.text() == "🔧 fx · echo" and card.heading.textFormat() == Qt.TextFormat.PlainText
+    assert card.heading.text() == "⚒ fx · echo" and card.heading.textFormat() == Qt.TextFormat.PlainText
     assert json.loads(card.arguments.toPlainText()) == {"text": hostile}  # plain text, shown as it is
     # while the turn waits the transcript already shows the stored call, and the UI thread is free
     calling = console.transcript.rows()[1]
     assert calling.tool_calls[0]["function"]["name"] == "fx__echo" and calling.content == "Let me echo."
-    assert not calling.provisional and console.transcript.rows()[-1].streaming
+    assert not calling.provisional and not calling.streaming
+    assert console.transcript.rows()[-1] is calling  # no empty "Generating…" row under a call that waits
     qtbot.wait(100)  # the event loop turns: nothing waits on the worker
     qtbot.mouseClick(card.allow_button, Qt.MouseButton.LeftButton)
     result = finish(qtbot, console)
@@ -77,7 +78,7 @@ def test_a_call_waits_on_a_card_and_allow_once_runs_it(qtbot, window, settle, fa
                                                    ("tool", hostile), ("assistant", "Echoed.")]
     assert not any(r.provisional for r in rows)
     shown = console.view.delegate.rendered(rows[1]).doc.toPlainText()
-    assert "🔧 fx · echo" in shown and hostile in shown  # the call reads as plain text in the transcript
+    assert "⚒ fx · echo" in shown and hostile in shown  # the call reads as plain text in the transcript
     assert console.view.delegate.rendered(rows[2]).doc.toPlainText().strip() == hostile
 
 
@@ -91,7 +92,7 @@ def test_always_is_remembered_and_deny_gives_the_model_an_error(qtbot, window, s
                      Reply(text="42, and echo was denied."))
     start_turn(qtbot, console, "Add, then echo")
     qtbot.mouseClick(wait_for_card(qtbot, console).always_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: [c.heading.text() for c in console.tools.panel.cards()] == ["🔧 fx · echo"],
+    qtbot.waitUntil(lambda: [c.heading.text() for c in console.tools.panel.cards()] == ["⚒ fx · echo"],
                     timeout=20_000)
     qtbot.mouseClick(console.tools.panel.cards()[0].deny_button, Qt.MouseButton.LeftButton)
     result = finish(qtbot, console)
@@ -142,7 +143,7 @@ def test_long_results_collapse_until_clicked_and_stored_calls_render_when_reopen
     rows = console.transcript.rows()
     assert [r.role for r in rows] == ["user", "assistant", "tool", "assistant"]
     assert rows[1].tool_calls[0]["function"]["name"] == "fx__big"
-    assert "🔧 fx · big" in console.view.delegate.rendered(rows[1]).doc.toPlainText()
+    assert "⚒ fx · big" in console.view.delegate.rendered(rows[1]).doc.toPlainText()
     result = rows[2]
     delegate = console.view.delegate
     short = delegate.rendered(result).doc.toPlainText()

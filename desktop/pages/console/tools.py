@@ -1,4 +1,4 @@
-"""Tools in the Console's turns (issue 22): the 🔧 Tools switch beside Send, the approval card of a waiting
+"""Tools in the Console's turns (issue 22): the ⚒ Tools switch beside Send, the approval card of a waiting
 call, and long results that expand on click.
 
 With the switch on (and tools enabled on the Tools page), a turn offers the model this device's enabled
@@ -50,7 +50,7 @@ class ConsoleTools(QObject):
         super().__init__(page)
         self.page = page
         self.bridge = _Bridge(self)
-        self.toggle = QToolButton(text="🔧 Tools", checkable=True, checked=True, objectName="ToolsToggle")
+        self.toggle = QToolButton(text="⚒ Tools", checkable=True, checked=True, objectName="ToolsToggle")
         self.toggle.setToolTip(tip("Let the agent use the tools enabled on the Tools page (each call asks you "
                                    "first, unless you chose Always for that tool)."))
         self.panel = ToolApprovalPanel()

@@ -167,25 +167,34 @@ class TurnController(QObject):
         self.runner.start()
 
     def _show_text(self, text: str) -> None:
+        text = text[self._streamed_before:]
+        if self._reply_row is None and text:  # after a stored call or result: the next part begins
+            self._reply_row = self._new_reply_row()
         if self._reply_row is not None:
-            self.page.transcript.set_content(self._reply_row, text[self._streamed_before:], streaming=True)
+            self.page.transcript.set_content(self._reply_row, text, streaming=True)
+
+    def _new_reply_row(self) -> str:
+        row = _provisional("assistant", streaming=True)
+        row.author = self._author
+        self.page.transcript.append_new(row)
+        return row.id
 
     def node_stored(self, node) -> None:
         """A tool turn stored a call or a result (agent.chat.tool_turn.StoredNode): the streaming row becomes
         it, and a new streaming row follows for what comes next."""
         model = self.page.transcript
-        if self._reply_row is None or model.row_of(self._reply_row) is None:
+        if not self.busy:
             return
-        row = model.row_at(model.row_of(self._reply_row))
-        model.replace_id(self._reply_row, node.id)
+        row_id = self._reply_row or self._new_reply_row()
+        row = model.row_at(model.row_of(row_id))
+        model.replace_id(row_id, node.id)
         row.role, row.tool_calls = node.role, node.tool_calls
         if node.role == "tool":
             row.author = None
         model.set_content(node.id, node.content, streaming=False)
-        following = _provisional("assistant", streaming=True)
-        following.author = row.author if node.role == "assistant" else self._author
-        model.append_new(following)
-        self._reply_row, self._streamed_before = following.id, node.streamed
+        # The next row (text, a result, the reply) appears when it begins: no empty "Generating…" under a
+        # call that waits for the user.
+        self._reply_row, self._streamed_before = None, node.streamed
         self.page.view.stick_to_bottom()
 
     def _finished(self, result) -> None:
@@ -197,6 +206,8 @@ class TurnController(QObject):
         for old in result.superseded_ids:  # kept in the thread as siblings, off the path shown
             model.remove(old)
         if result.reply_message_id is not None:
+            if self._reply_row is None:  # a tool turn whose reply arrived in one flush after its last node
+                self._reply_row = self._new_reply_row()
             model.replace_id(self._reply_row, result.reply_message_id)
             model.set_content(result.reply_message_id, result.text, streaming=False)
             model.set_status(result.reply_message_id, STORED_STATUS[result.status],
