@@ -17,7 +17,7 @@ and each result is stored as a `tool` message carrying the call's id and sent ba
 rounds of calls: the request after the last one offers the tools with tool_choice "none", so the model
 answers in text; calls it makes anyway are answered "not run: limit reached" and the turn ends.
 
-Storage is a `TurnStorage` (the Console's tree later, agent.tools.store for a thread today): the
+Storage is a `TurnStorage` (agent.chat.tool_turn.TreeStorage in a chat turn; agent.tools.store a flat thread): the
 assistant message of a round, then its results in call order, then the reply — each stored as the next
 node of the turn, so a result's parent is the message before it (docs/tools.md). Stop (`cancel`) ends
 the turn after the call in flight: every call of the round still gets a result ("Cancelled", "not run"),
