@@ -99,6 +99,9 @@ def test_always_is_remembered_and_deny_gives_the_model_an_error(qtbot, window, s
     assert [(r.decision, r.text[:34]) for r in result.calls] == [
         ("always", "42"), ("deny", "Error: the user denied this call; ")]
     assert next(t for t in get_server(db, "fx").tools if t.name == "add").always_allow
+    from desktop.pages.console.turns import turn_tables
+
+    assert "mcp_tools" in turn_tables(result)  # the Tools page learns that add is now "Always"
     # the next turn runs add without a card
     fake_llm.enqueue(Reply(text="", tool_calls=[call(3, "fx__add", {"a": 1, "b": 1})]), Reply(text="2"))
     start_turn(qtbot, console, "1 + 1")

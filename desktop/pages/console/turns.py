@@ -53,12 +53,15 @@ def _provisional(role: str, content: str = "", streaming: bool = False) -> Messa
 def turn_tables(result) -> frozenset[str]:
     """What a finished turn wrote, announced on the change bus like every Op's writes: the thread (its
     title, its activity) and its messages; the connection's last check (every call is one) and the
-    connection itself when the turn moved its status; the Atlas when the reply used injected memory."""
+    connection itself when the turn moved its status; the Atlas when the reply used injected memory; the
+    tools' config when a call was allowed "Always"."""
     tables = {"conversations", "messages", "connection_checks"}
     if result.connection_status_changed:
         tables.add("agent_connections")
     if result.reinforced_node_ids:
         tables.add("memory_nodes")
+    if any(record.decision == "always" for record in result.calls):  # the Tools page shows "Always" ticked
+        tables.add("mcp_tools")
     return frozenset(tables)
 
 
