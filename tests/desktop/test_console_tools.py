@@ -173,3 +173,6 @@ def test_with_the_switch_off_no_tools_are_offered(qtbot, window, settle, fake_ll
     start_turn(qtbot, console, "Hi")
     assert finish(qtbot, console).text == "Just text."
     assert "tools" not in fake_llm.chat_requests[0].body
+    from desktop.settings_store import AppSettings
+
+    assert AppSettings(window.ctx.data_dir).console_tools is False  # the next window starts with it off

@@ -1,7 +1,7 @@
 """Tools in the Console's turns (issue 22): the ⚒ Tools switch beside Send, the approval card of a waiting
 call, and long results that expand on click.
 
-With the switch on (and tools enabled on the Tools page), a turn offers the model this device's enabled
+With the switch on (kept between sessions; and tools enabled on the Tools page), a turn offers the model this device's enabled
 tools (agent.chat.tool_turn). The turn runs on a pool thread; when the model calls a tool, the worker asks
 `approve`, which posts the call to the UI thread and waits on an event — the UI thread never waits: it
 shows a card (server, tool, arguments as plain text) with Allow once / Always for this tool / Deny, and
@@ -50,7 +50,9 @@ class ConsoleTools(QObject):
         super().__init__(page)
         self.page = page
         self.bridge = _Bridge(self)
-        self.toggle = QToolButton(text="⚒ Tools", checkable=True, checked=True, objectName="ToolsToggle")
+        self.toggle = QToolButton(text="⚒ Tools", checkable=True, checked=page.ctx.settings.console_tools,
+                                  objectName="ToolsToggle")
+        self.toggle.toggled.connect(self._remember_switch)
         self.toggle.setToolTip(tip("Let the agent use the tools enabled on the Tools page (each call asks you "
                                    "first, unless you chose Always for that tool)."))
         self.panel = ToolApprovalPanel()
@@ -70,6 +72,9 @@ class ConsoleTools(QObject):
             if item.layout() is not None and item.layout().indexOf(self.page.send_button) >= 0:
                 row = item.layout()
         row.insertWidget(row.indexOf(self.page.send_button), self.toggle)
+
+    def _remember_switch(self, on: bool) -> None:
+        self.page.ctx.settings.console_tools = on
 
     # --- a turn ------------------------------------------------------------------------------------
     def for_turn(self, handle):
