@@ -7,7 +7,7 @@ tools (agent.chat.tool_turn). The turn runs on a pool thread; when the model cal
 shows a card (server, tool, arguments as plain text) with Allow once / Always for this tool / Deny, and
 the button sets the event. Stop withdraws the card and denies the call. Each call and result the turn
 stores comes back as `node_stored` and takes the place of the streaming row in the transcript
-(TurnController.node_stored), a new streaming row following it.
+(TurnController.node_stored); the next row appears when what follows begins.
 """
 
 from __future__ import annotations

@@ -183,8 +183,8 @@ class TurnController(QObject):
         return row.id
 
     def node_stored(self, node) -> None:
-        """A tool turn stored a call or a result (agent.chat.tool_turn.StoredNode): the streaming row becomes
-        it, and a new streaming row follows for what comes next."""
+        """A tool turn stored a call or a result (agent.chat.tool_turn.StoredNode): the streaming row (or a new
+        one) becomes it; the row of what comes next appears when that begins (_show_text, _finished)."""
         model = self.page.transcript
         if not self.busy:
             return
