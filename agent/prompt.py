@@ -158,8 +158,11 @@ def assemble_prompt_in(session: Session, connection: AgentConnection | None, con
     contents = content_of(session, past + ([before] if before is not None else [])) if content_of else {}
     messages = [{"role": "system", "content": system}] if system else []
     sent = [_with_content(m, contents[m.id]) if m.id in contents else m for m in past]
-    messages += wire_messages(sent)  # tool calls and results as endpoints accept them (agent.tools.history)
-    if isinstance(user_message, Message):
+    # A turn that goes on after a tool result (Retry, Regenerate of the reply to it) asks under that result:
+    # it is sent with the call it answers, like the rest of the path (agent.tools.history).
+    after_tool = isinstance(user_message, Message) and user_message.role == "tool"
+    messages += wire_messages(sent + [user_message] if after_tool else sent)
+    if isinstance(user_message, Message) and not after_tool:
         messages.append({"role": user_message.role, "content": contents.get(user_message.id, user_message.content)})
     elif isinstance(user_message, str):
         messages.append({"role": "user", "content": user_message})

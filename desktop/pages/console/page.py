@@ -22,6 +22,7 @@ from desktop.models.transcript_model import TranscriptModel
 from desktop.ops import Op
 from desktop.pages.console import actions
 from desktop.pages.console.attach import AttachController
+from desktop.pages.console.tools import ConsoleTools
 from desktop.pages.console.transcript import FIRST_PAGE, PAGE, TranscriptController  # noqa: F401
 from desktop.pages.console.turns import TurnController
 from desktop.pages.console.view import ConsoleView
@@ -49,6 +50,8 @@ class ConsolePage(ConsoleView):
         self.transcript = TranscriptModel(self)
         self.view.setModel(self.transcript)
         self.turns = TurnController(self)
+        self.tools = ConsoleTools(self)  # tool calls in turns: the switch, approval cards, long results
+        self.tools.bridge.node_stored.connect(self.turns.node_stored)
         self.attach = AttachController(self)  # files for the next message, the knowledge set, opening chips
         self.view.delegate.thumbs = ThumbnailCache(self, lambda: self.ctx.db)
         self.view.delegate.thumbs.ready.connect(self.view.viewport().update)
