@@ -79,6 +79,7 @@ def test_pick_drop_and_paste_make_chips_that_go_with_the_message(qtbot, window, 
     (tmp_path / "photo.png").write_bytes(photo := png_bytes())
     (tmp_path / "extra.txt").write_text("to be removed")
     monkeypatch.setattr(attach, "choose_files", lambda _parent: [str(tmp_path / "notes.md")])
+    assert console.attach_bar.paperclip.isVisible()
     qtbot.mouseClick(console.attach_bar.paperclip, Qt.MouseButton.LeftButton)
     settle()
     drop(console, [tmp_path / "photo.png", tmp_path / "extra.txt"])

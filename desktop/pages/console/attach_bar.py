@@ -48,14 +48,21 @@ class PendingChip(QToolButton):
 
 
 class AttachBar(QWidget):
-    """`chips_row`: the pending files (hidden when there are none); `paperclip` goes beside the composer;
-    `knowledge_combo`: "No knowledge" or a knowledge set's name."""
+    """A row over the composer: the `paperclip`, the pending files (`chips_row`), and `knowledge_combo`
+    ("No knowledge" or a knowledge set's name, hidden while there is no set). The paperclip is not in the
+    composer's row: at 700 px that row has no room left beside Send and the Tools switch."""
 
     def __init__(self):
         super().__init__()
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(6)
+        self.paperclip = QToolButton()
+        self.paperclip.setIcon(paperclip_icon(QColor("#8a8f98")))  # a grey that reads in both themes
+        self.paperclip.setObjectName("Paperclip")
+        self.paperclip.setToolTip("Attach files: images, text, Markdown, code, CSV, JSON, PDFs (or drop or paste them)")
+        self.paperclip.setAccessibleName("Attach files")
+        row.addWidget(self.paperclip)
         self.chips_host = QWidget()
         self.chips_row = QHBoxLayout(self.chips_host)
         self.chips_row.setContentsMargins(0, 0, 0, 0)
@@ -72,11 +79,6 @@ class AttachBar(QWidget):
         self.knowledge_combo.setMinimumContentsLength(12)
         self.knowledge_combo.addItem(NO_KNOWLEDGE, None)
         row.addWidget(self.knowledge_combo)
-        self.paperclip = QToolButton()
-        self.paperclip.setIcon(paperclip_icon(QColor("#8a8f98")))  # a grey that reads in both themes
-        self.paperclip.setObjectName("Paperclip")
-        self.paperclip.setToolTip("Attach files: images, text, Markdown, code, CSV, JSON, PDFs (or drop or paste them)")
-        self.paperclip.setAccessibleName("Attach files")
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
 
     def chips(self) -> list[PendingChip]:

@@ -173,7 +173,6 @@ class ConsoleView(QWidget):
         composer_row = QHBoxLayout()
         self.composer = Composer()
         composer_row.addWidget(self.composer, 1)
-        composer_row.addWidget(self.attach_bar.paperclip, 0, Qt.AlignmentFlag.AlignBottom)
         self.send_button = QPushButton("Send")
         self.send_button.setProperty("primary", True)
         self.stop_button = QPushButton("Stop")
