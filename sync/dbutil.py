@@ -64,6 +64,21 @@ class TableInfo:
                 converted[i] = json.dumps(value, separators=(",", ":"))
         return values if converted is None else tuple(converted)
 
+    def encode_rows(self, rows: list[dict]) -> list[tuple]:
+        """`encode` of a page: the plain columns of every row at C speed, then the JSON values that are there."""
+        try:
+            values = list(map(self._plain, rows))
+        except KeyError:
+            return list(map(self.encode, rows))
+        for i in self._json_at:
+            column = [v[i] for v in values]
+            if column.count(None) == len(column):
+                continue
+            for r, value in enumerate(column):
+                if value is not None:
+                    values[r] = (*values[r][:i], json.dumps(value, separators=(",", ":")), *values[r][i + 1:])
+        return values
+
     def decode_client(self, values: tuple) -> dict:
         """SQLite values of `client` columns -> the JSON object push sends."""
         if not self.json_cols and not self.bool_cols:
