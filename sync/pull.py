@@ -25,7 +25,7 @@ import sqlalchemy.exc
 
 from local_schema import models
 from sync import bulkload
-from sync.dbutil import TableInfo, table_info, write_tx
+from sync.dbutil import TableInfo, cyclic_gc_paused, table_info, write_tx
 from sync.errors import Kind, RequestFailed, missing_function
 from sync.pages import AdoptedRanges, PageStream, page_params
 from sync.pull_rows import (
@@ -78,8 +78,9 @@ class ForeignKeyMiss(Exception):
 
 
 class _Batch:
-    """The open pull transaction of one table: pages are added (each in a savepoint) until the transaction is
-    big or old enough, then committed with the cursor after its last page."""
+    """The open pull transaction of one table: pages are added (each in one statement or a savepoint, so a
+    page that fails leaves no trace) until the transaction is big or old enough, then committed with the
+    cursor after its last page."""
 
     def __init__(self, puller: Puller, info: TableInfo):
         self.puller, self.info = puller, info
@@ -120,16 +121,18 @@ class _Batch:
         if defer_indexes:
             bulkload.defer_indexes(conn, self.info.name)
         if rows:
-            conn.exec_driver_sql("SAVEPOINT pull_page")
-            try:
-                self.puller.writer.write(conn, self.info, rows, aside=self.aside, **self.flags)
-            except sqlalchemy.exc.IntegrityError as exc:
-                conn.exec_driver_sql("ROLLBACK TO pull_page")
+            writer = self.puller.writer
+            if not writer.insert_new(conn, self.info, rows, aside=self.aside, **self.flags):
+                conn.exec_driver_sql("SAVEPOINT pull_page")
+                try:
+                    writer.write(conn, self.info, rows, aside=self.aside, **self.flags)
+                except sqlalchemy.exc.IntegrityError as exc:
+                    conn.exec_driver_sql("ROLLBACK TO pull_page")
+                    conn.exec_driver_sql("RELEASE pull_page")
+                    if "FOREIGN KEY" in str(exc):
+                        raise ForeignKeyMiss(str(exc)) from exc
+                    raise
                 conn.exec_driver_sql("RELEASE pull_page")
-                if "FOREIGN KEY" in str(exc):
-                    raise ForeignKeyMiss(str(exc)) from exc
-                raise
-            conn.exec_driver_sql("RELEASE pull_page")
             self.rows += len(rows)
             self.pages.append(stored_ids(rows))
         self.cursor = cursor
@@ -177,7 +180,10 @@ class Puller:
 
     # -- public ------------------------------------------------------------------------------------------
     def pull_all(self, tables: tuple[str, ...], skip: set[str]) -> PullResult:
-        tables = tuple(t for t in tables if t not in skip)
+        with cyclic_gc_paused():
+            return self._pull_all(tuple(t for t in tables if t not in skip))
+
+    def _pull_all(self, tables: tuple[str, ...]) -> PullResult:
         # Every table's stream starts at once (its first pages arrive in parallel); pages are still written
         # table by table, parents first.
         streams = {t: self._stream(t, self._cursor(t)) for t in tables}

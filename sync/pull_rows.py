@@ -14,6 +14,8 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from itertools import chain, islice, repeat
 
+import sqlalchemy.exc
+
 from local_schema import models
 from sync.dbutil import TableInfo, quote
 from sync.errors import Kind, RequestFailed
@@ -83,13 +85,10 @@ def insert_statements(info: TableInfo, values: list[tuple], conflict: str = "",
     return statements
 
 
-def insert_many(conn, info: TableInfo, values: list[tuple], conflict: str = "",
-                statements: list[tuple[str, tuple]] | None = None) -> int:
-    """Insert `values` (see `insert_statements`, or run the `statements` built for them); returns the rows
-    inserted."""
-    if statements is None:
-        statements = insert_statements(info, values, conflict)
-    return sum(conn.exec_driver_sql(sql, params).rowcount for sql, params in statements)
+def insert_many(conn, info: TableInfo, values: list[tuple], conflict: str = "") -> int:
+    """Insert `values` (see `insert_statements`); returns the rows inserted."""
+    return sum(conn.exec_driver_sql(sql, params).rowcount
+               for sql, params in insert_statements(info, values, conflict))
 
 
 def upsert_sql(info: TableInfo) -> str:
@@ -188,14 +187,14 @@ def _all_clean(info: TableInfo, rows: list[dict], previous: datetime | None, lat
 class Prepared:
     """What the fetching thread worked out for a clean page of live rows (`prepare`), so the writer thread —
     the one holding SQLite's write lock — only writes it: the page passed the fast check after `after`,
-    `values` are its rows encoded for SQLite and sorted by id, `statements` the INSERT OR IGNORE of them
-    (`insert_statements`)."""
+    `values` are its rows encoded for SQLite and sorted by id, `statements` the plain INSERT of them
+    (`insert_statements`; see `RowWriter.insert_new`)."""
 
     __slots__ = ("after", "ids", "statements", "values")
 
-    def __init__(self, after: str | None, ids: list[str], values: list[tuple]):
-        self.after, self.ids, self.values = after, ids, values
-        self.statements: list[tuple[str, tuple]] | None = None
+    def __init__(self, after: str | None, ids: list[str], values: list[tuple],
+                 statements: list[tuple[str, tuple]]):
+        self.after, self.ids, self.values, self.statements = after, ids, values, statements
 
 
 def prepare(info: TableInfo, rows: list[dict], after: str | None, user_id: str) -> None:
@@ -211,9 +210,8 @@ def prepare(info: TableInfo, rows: list[dict], after: str | None, user_id: str) 
         return
     if values is not None:
         values, columns = values
-        prepared = Prepared(after, list(map(_get_id, rows)), values)
-        prepared.statements = insert_statements(info, values, "OR IGNORE", columns)
-        rows.prepared = prepared
+        statements = insert_statements(info, values, "", columns)
+        rows.prepared = Prepared(after, list(map(_get_id, rows)), values, statements)
 
 
 def _clean_values(info: TableInfo, rows: list[dict], previous: datetime | None, latest: datetime | None,
@@ -318,7 +316,7 @@ class RowWriter:
         transaction's `bulkload.TriggersAside`, through which new rows are inserted."""
         prepared = getattr(rows, "prepared", None)  # the caller's `scan` accepted it
         if prepared is not None and not maybe_dirty:
-            self._store(conn, info, prepared.values, aside, presorted=True, statements=prepared.statements)
+            self._store(conn, info, prepared.values, aside, presorted=True)
             if maybe_quarantined and self.quarantined(conn, info.name):
                 self._unquarantine(conn, info.name, prepared.ids)
             return
@@ -349,6 +347,28 @@ class RowWriter:
             self._unquarantine(conn, info.name, list(map(_get_id, rows)))
 
     @staticmethod
+    def insert_new(conn, info: TableInfo, rows: list[dict], *, maybe_dirty: bool = True,
+                   maybe_quarantined: bool = True, aside=None) -> bool:
+        """The common case of a big pull, with no savepoint: a prepared page (the caller's `scan` accepted
+        it) of rows that are all new, in one plain INSERT statement. True: stored. False, having changed
+        nothing: the page needs `write` (in a savepoint) — it is not prepared, the table has outbox or
+        quarantine rows, it needs more than one statement or a set-aside trigger, or the INSERT failed
+        (a row is here already or breaks a constraint: SQLite undoes a failing statement by itself, and
+        the transaction goes on). Per page, each statement the writer runs gives Python's GIL to the
+        fetching threads and waits to get it back: a savepoint and its release were two more of those."""
+        prepared = getattr(rows, "prepared", None)
+        if prepared is None or maybe_dirty or maybe_quarantined or len(prepared.statements) != 1:
+            return False
+        if aside is not None and aside.needs_triggers(info.columns, prepared.values):
+            return False
+        ((sql, params),) = prepared.statements
+        try:
+            conn.exec_driver_sql(sql, params)
+        except sqlalchemy.exc.IntegrityError:
+            return False
+        return True
+
+    @staticmethod
     def _unquarantine(conn, table: str, ids: list[str]) -> None:
         """A row quarantined earlier (e.g. a bad reply, or its parent not here yet) is stored now."""
         for i in range(0, len(ids), 500):
@@ -358,8 +378,7 @@ class RowWriter:
                 (table, *chunk))
 
     @staticmethod
-    def _store(conn, info: TableInfo, values: list[tuple], aside=None, presorted: bool = False,
-               statements: list[tuple[str, tuple]] | None = None) -> None:
+    def _store(conn, info: TableInfo, values: list[tuple], aside=None, presorted: bool = False) -> None:
         """Insert the new rows; update only what differs in the known ones.
 
         Most pulled rows are new, so all of them are offered to one `INSERT OR IGNORE` first (sorted by id:
@@ -378,7 +397,7 @@ class RowWriter:
 
         def insert() -> None:
             nonlocal inserted
-            inserted = insert_many(conn, info, values, "OR IGNORE", statements)
+            inserted = insert_many(conn, info, values, "OR IGNORE")
 
         if aside is not None:
             aside.insert(insert, info.columns, values)
