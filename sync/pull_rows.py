@@ -60,14 +60,12 @@ MAX_PARAMS = 32_000  # SQLite allows 32,766 bound parameters a statement (since 
 def insert_statements(info: TableInfo, values: list[tuple], conflict: str = "",
                       columns: list[tuple] | None = None) -> list[tuple[str, tuple]]:
     """The (SQL, parameters) of as few multi-row INSERT statements as the parameter limit allows. Not
-    `executemany`: that binds and steps one row at a time and takes Python's GIL back after every row, so
-    while the page fetcher's threads run Python (JSON, checks) the writer waited for the GIL up to 1,000
-    times a page (measured: 100,000 rows 0.8 s alone, 2.5-2.8 s beside two such threads; one statement a
-    chunk: 1.1-1.5 s). One statement binds in one go and SQLite inserts the whole chunk with the GIL
-    released. A column that is NULL in every row of a chunk (most of a message's optional columns) is
-    written as the literal NULL: sqlite3 binds None through its adapter lookup, ~0.2 µs a value, which was
-    a fifth of the writer's time. Pure: the fetching threads build these for the writer. `columns`: the
-    values by column (`zip(*values)`) if the caller has them."""
+    `executemany`: that takes Python's GIL back after every row, so the writer waits on the page
+    fetcher's threads up to 1,000 times a page; one statement binds in one go and SQLite inserts the whole
+    chunk with the GIL released. A column NULL in every row of a chunk (most of a message's optional
+    columns) is the literal NULL: sqlite3 binds None through its adapter lookup, with the GIL held
+    (docs/sync.md, "Why it is built this way"). Pure: the fetching threads build these for the writer.
+    `columns`: the values by column (`zip(*values)`) if the caller has them."""
     per = max(1, min(len(values), MAX_PARAMS // len(info.columns)))
     statements = []
     for start in range(0, len(values), per):

@@ -19,11 +19,11 @@ import httpx
 import psycopg
 import pytest
 
+from standin.impersonate import ApiSession
 from sync.dbutil import table_info
 from sync.pull_rows import _all_clean, _first, insert_many, insert_statements, prepare
 from sync.rest import RestClient, Rows
 from sync.stamps import server_stamp
-from tests.supabase_local.impersonate import ApiSession
 from tests.sync.helpers import server_rows
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -125,7 +125,7 @@ def test_a_first_sync_killed_mid_way_resumes_exactly(devices, api, supabase_stac
     dev.engine.close_database()
     supabase_stack.faults.delay("GET", "/rest/v1/messages", 0.3)  # a few pages per 0.5 s transaction
     env = {**os.environ, **file_keyring_env}
-    proc = subprocess.Popen([sys.executable, "-m", "desktop.cli", "--data-dir", str(dev.data_dir), "sync", "--json"],
+    proc = subprocess.Popen([sys.executable, "-m", "mirari", "--data-dir", str(dev.data_dir), "sync", "--json"],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
