@@ -183,11 +183,11 @@ def write_tx(db) -> Iterator:
 
 @contextmanager
 def cyclic_gc_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off while a pull runs; reference counting still frees what it
-    allocates (a read reply's reference cycle is broken in sync.rest), and the collector runs once it is
-    back on. Each page makes a thousand row tuples, so the collector ran every few hundred rows, with the
-    GIL held, in whichever thread was allocating: measured ~0.25 s of a 100,000-row first sync. One
-    switch for the process: switched back on only if it was on."""
+    """Python's cyclic garbage collector off while a push or a pull runs: reference counting still frees
+    nearly everything they allocate (a read reply's reference cycle is broken in sync.rest), and the
+    collector runs once it is back on. Each full collection walks the whole heap with the GIL held
+    (docs/sync.md, "Why it is built this way"). One switch for the process: switched back on only if it
+    was on."""
     was_on = gc.isenabled()
     gc.disable()
     try:
