@@ -6,15 +6,20 @@ any text searches (quotes, colons, AND/NEAR, unbalanced parentheses) and passage
 rarer ones weighted higher, come first. Words found in more than COMMON_SHARE of all passages ("the",
 "water" in a gardening folder) are left out when rarer words remain: BM25 gives them almost no weight, yet
 every passage they match would be scored (a search over 10,000 files stays within tens of milliseconds).
+
+Each set has its index file (agent.knowledge.store), so BM25's statistics are the set's own; a set not
+indexed on this device yet has no passages, a damaged index is a KnowledgeError that says to reindex.
 """
 
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from agent.knowledge.index import KnowledgeError, set_by_name
+from agent.knowledge import store
+from agent.knowledge.index import KnowledgeError, index_of, set_by_name
 
 MAX_TERMS = 32
 COMMON_SHARE = 0.10
@@ -47,11 +52,11 @@ def fts_query(text: str) -> str | None:
 
 
 _SEARCH = """
-SELECT f.path, c.start_line, c.end_line, c.text, bm25(knowledge_fts) AS score
-  FROM knowledge_fts
-  JOIN knowledge_chunks c ON c.id = knowledge_fts.rowid
-  JOIN knowledge_files f ON f.id = c.file_id
- WHERE knowledge_fts MATCH ? AND f.set_id = ?
+SELECT f.path, c.start_line, c.end_line, c.text, bm25(fts) AS score
+  FROM fts
+  JOIN chunks c ON c.id = fts.rowid
+  JOIN files f ON f.id = c.file_id
+ WHERE fts MATCH ?
  ORDER BY score
  LIMIT ?
 """
@@ -60,12 +65,12 @@ SELECT f.path, c.start_line, c.end_line, c.text, bm25(knowledge_fts) AS score
 def _distinctive(conn, words: list[str]) -> list[str]:
     """The words worth matching: those in at most COMMON_SHARE of the passages (else the rarest two), and
     never a word no passage has."""
-    counts = dict(conn.exec_driver_sql(
-        f"SELECT term, doc FROM knowledge_vocab WHERE term IN ({','.join('?' * len(words))})", tuple(words)).fetchall())
+    counts = dict(conn.execute(
+        f"SELECT term, doc FROM vocab WHERE term IN ({','.join('?' * len(words))})", tuple(words)).fetchall())
     present = sorted((w for w in words if counts.get(w)), key=lambda w: counts[w])
     if not present:
         return []
-    total = conn.exec_driver_sql("SELECT max(id) FROM knowledge_chunks").scalar() or 1
+    total = conn.execute("SELECT max(id) FROM chunks").fetchone()[0] or 1
     rare = [w for w in present if counts[w] <= COMMON_SHARE * total]
     return rare or present[:2]
 
@@ -76,11 +81,23 @@ def search(db, name: str, query: str, limit: int = 10) -> list[Passage]:
     if not words:
         return []
     limit = max(1, min(int(limit), 100))
-    with db.engine.connect() as conn:
+    try:
+        conn = store.open_for_reading(index_of(db, set_id))
+    except store.IndexDamaged as exc:
+        raise KnowledgeError(f"{name}: {exc}") from None
+    if conn is None:
+        return []
+    try:
         words = _distinctive(conn, words)
         if not words:
             return []
-        rows = conn.exec_driver_sql(_SEARCH, (" OR ".join(f'"{w}"' for w in words), set_id, limit)).fetchall()
+        rows = conn.execute(_SEARCH, (" OR ".join(f'"{w}"' for w in words), limit)).fetchall()
+    except sqlite3.DatabaseError as exc:
+        if store.is_damage(exc):
+            raise KnowledgeError(f"{name}: {store.damaged(exc)}") from None
+        raise
+    finally:
+        conn.close()
     return [Passage(name, *row) for row in rows]
 
 

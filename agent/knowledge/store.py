@@ -1,0 +1,181 @@
+"""The search index of one knowledge set: a SQLite file of its own, `<set id>.sqlite3` in
+`local_schema.paths.knowledge_dir(database)` (beside the database: `local.knowledge/`, `accounts/<id>.knowledge/`).
+
+An index is derived, device-local, rebuildable data, so it lives apart from the person's database and
+gets settings their data must never have: `synchronous=OFF` (no fsync: a power cut may lose the last
+commits or damage the file; a reindex repairs either), a 64 MB page cache, WAL so searches read while
+the indexer writes. The indexer (a separate process, agent.knowledge.worker) therefore never takes the
+database's write lock: chat saves and sync never wait for it. Not in backups or exports: rebuilt from
+the folder by a reindex.
+
+A file that cannot be used — missing, of another format, of another set or folder, or damaged (SQLite
+says SQLITE_CORRUPT / SQLITE_NOTADB) — is deleted and built again by the next reindex; a search on a
+damaged one says so. No triggers: the indexer writes the FTS5 rows itself, in one statement per batch
+(a trigger makes FTS5 flush its in-memory terms at every statement: twice the CPU per megabyte).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+from agent.knowledge.errors import KnowledgeError
+from local_schema import paths
+
+FORMAT = 1  # PRAGMA user_version: a file of another format is built again
+SUFFIX = ".sqlite3"
+SIDE_FILES = ("-wal", "-shm", "-journal")
+BUSY_MS = 10_000
+WRITER_CACHE_KB = 64 * 1024
+FTS_HASH_BYTES = 32 * 1024 * 1024  # terms held in memory before FTS5 writes a segment (default 1 MB)
+
+SCHEMA = f"""
+BEGIN;
+CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT) WITHOUT ROWID;
+CREATE TABLE files (
+  id INTEGER PRIMARY KEY,
+  path TEXT NOT NULL UNIQUE,          -- relative to the set's folder, POSIX separators
+  mtime_ns INTEGER NOT NULL,
+  size INTEGER NOT NULL,
+  sha256 TEXT NOT NULL,
+  error TEXT                          -- why the file is skipped (kept until it changes)
+);
+CREATE TABLE chunks (
+  id INTEGER PRIMARY KEY,
+  file_id INTEGER NOT NULL,
+  start_line INTEGER NOT NULL,
+  end_line INTEGER NOT NULL,
+  text TEXT NOT NULL
+);
+CREATE INDEX chunks_file_id ON chunks (file_id);
+CREATE VIRTUAL TABLE fts USING fts5 (
+  text, content='chunks', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+);
+-- Segments merge when 16 pile up at a level (crisismerge), not after every few commits.
+INSERT INTO fts (fts, rank) VALUES ('automerge', 0);
+INSERT INTO fts (fts, rank) VALUES ('hashsize', {FTS_HASH_BYTES});
+-- Each term's passage count: a search leaves out words found in most passages (agent.knowledge.search).
+CREATE VIRTUAL TABLE vocab USING fts5vocab ('fts', 'row');
+PRAGMA user_version = {FORMAT};
+"""
+
+
+class IndexDamaged(KnowledgeError):
+    """The index file is damaged; a reindex builds it again."""
+
+
+def index_path(database: Path, set_id: str) -> Path:
+    return paths.knowledge_dir(Path(database)) / f"{set_id}{SUFFIX}"
+
+
+def is_damage(exc: BaseException) -> bool:
+    """SQLite's "database disk image is malformed" (FTS5's own corruption included) or "file is not a
+    database" — not a busy or I/O error, which a retry may get past."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(exc, sqlite3.DatabaseError) and code is not None and code & 0xFF in (
+        sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+
+
+def remove_index(path: Path) -> bool:
+    """Delete an index file and its WAL; True when nothing is left. A file another process holds open
+    on Windows stays (sweep removes it later)."""
+    left = False
+    for file in [path, *(Path(f"{path}{side}") for side in SIDE_FILES)]:
+        try:
+            file.unlink(missing_ok=True)
+        except OSError:
+            left = True
+    return not left
+
+
+def sweep(directory: Path, set_ids: set[str]) -> None:
+    """Remove the index files of sets that no longer exist (a set removed while its file was open, a
+    restored database with other sets)."""
+    if not directory.is_dir():
+        return
+    for entry in os.scandir(directory):
+        set_id = entry.name.split(".", 1)[0]
+        if entry.name.endswith(SUFFIX) and set_id not in set_ids:
+            remove_index(Path(entry.path))
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_MS}")
+    return conn
+
+
+def _meta(conn: sqlite3.Connection) -> dict[str, str | None]:
+    return dict(conn.execute("SELECT key, value FROM meta").fetchall())
+
+
+def _usable(conn: sqlite3.Connection, set_id: str, folder: str) -> bool:
+    if conn.execute("PRAGMA user_version").fetchone()[0] != FORMAT:
+        return False
+    meta = _meta(conn)
+    return meta.get("set_id") == set_id and meta.get("folder") == folder
+
+
+def open_for_writing(path: Path, set_id: str, folder: str) -> tuple[sqlite3.Connection, bool]:
+    """(connection, made anew): the set's index, or a new empty one in place of a file that is missing,
+    damaged, of another format or of another folder."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.exists():
+        conn = None
+        try:
+            conn = _connect(path)
+            if _usable(conn, set_id, folder):
+                _writer_settings(conn)
+                return conn, False
+        except sqlite3.DatabaseError as exc:
+            if not is_damage(exc):
+                raise
+        if conn is not None:
+            conn.close()
+        if not remove_index(path):
+            raise KnowledgeError(f"the old search index {path} cannot be replaced (is another program using it?)")
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))  # private before SQLite writes a byte (its WAL inherits the mode)
+    conn = _connect(path)
+    _writer_settings(conn)
+    conn.executescript(SCHEMA)  # one transaction, left open for the meta rows
+    conn.execute("INSERT INTO meta (key, value) VALUES ('set_id', ?), ('folder', ?), ('indexed_at', NULL)",
+                 (set_id, folder))
+    conn.execute("COMMIT")
+    return conn, True
+
+
+def _writer_settings(conn: sqlite3.Connection) -> None:
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = OFF")
+    conn.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KB}")
+    conn.execute("PRAGMA temp_store = MEMORY")
+
+
+def open_for_reading(path: Path) -> sqlite3.Connection | None:
+    """The set's index for a search or a count, or None when there is none yet (never indexed here, or
+    of an older format: a reindex builds it). Raises IndexDamaged for a damaged file."""
+    if not path.is_file():
+        return None
+    conn = None
+    try:
+        conn = _connect(path)
+        conn.execute("PRAGMA query_only = ON")
+        if conn.execute("PRAGMA user_version").fetchone()[0] != FORMAT:
+            conn.close()
+            return None
+        return conn
+    except sqlite3.DatabaseError as exc:
+        if conn is not None:
+            conn.close()
+        if is_damage(exc):
+            raise damaged(exc) from None
+        raise
+
+
+def damaged(exc: BaseException) -> IndexDamaged:
+    return IndexDamaged(f"the search index is damaged ({exc}): reindex to build it again")
+
+
+def read_meta(conn: sqlite3.Connection) -> dict[str, str | None]:
+    return _meta(conn)
