@@ -135,7 +135,7 @@ def _counts(path: Path) -> tuple[str | None, int, int, int, int, str | None]:
     except sqlite3.DatabaseError as exc:
         if not store.is_damage(exc):
             raise
-        return None, 0, 0, 0, 0, str(store.damaged(exc))
+        return None, 0, 0, 0, 0, str(store.mark_damaged(path, exc))
     finally:
         conn.close()
 

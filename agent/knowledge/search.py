@@ -94,7 +94,7 @@ def search(db, name: str, query: str, limit: int = 10) -> list[Passage]:
         rows = conn.execute(_SEARCH, (" OR ".join(f'"{w}"' for w in words), limit)).fetchall()
     except sqlite3.DatabaseError as exc:
         if store.is_damage(exc):
-            raise KnowledgeError(f"{name}: {store.damaged(exc)}") from None
+            raise KnowledgeError(f"{name}: {store.mark_damaged(index_of(db, set_id), exc)}") from None
         raise
     finally:
         conn.close()

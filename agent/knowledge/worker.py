@@ -168,7 +168,7 @@ def main() -> int:
     """Read the job from stdin, index, report on stdout; see the module docstring."""
     out = sys.stdout.buffer
     try:
-        spec = json.loads(sys.stdin.buffer.readline())
+        spec = json.loads(_read_line(sys.stdin.fileno()))
         job = IndexJob(**spec)
     except (ValueError, TypeError) as exc:
         _send(out, {"error": f"the indexing process got no job it understands ({exc})"})
@@ -194,12 +194,27 @@ def main() -> int:
     return 0
 
 
+def _read_line(fd: int) -> bytes:
+    """One line from a file descriptor, not a byte more (what follows is the watcher's)."""
+    line = bytearray()
+    while not line.endswith(b"\n"):
+        byte = os.read(fd, 1)
+        if not byte:
+            break
+        line += byte
+    return bytes(line)
+
+
 def _watch_stdin(cancel: threading.Event) -> None:
-    """"cancel", or the end of stdin (the app closed it or went away), stops the work."""
-    with contextlib.suppress(OSError, ValueError):
-        for raw in sys.stdin.buffer:
-            if raw.strip() == b'"cancel"':
+    """"cancel", or the end of stdin (the app closed it or went away), stops the work. Reads the file
+    descriptor itself: a daemon thread blocked in sys.stdin's buffered reader aborts the interpreter's exit."""
+    received = b""
+    with contextlib.suppress(OSError):
+        while b'"cancel"' not in received:
+            chunk = os.read(sys.stdin.fileno(), 256)
+            if not chunk:
                 break
+            received = received[-16:] + chunk
     cancel.set()
 
 
