@@ -34,7 +34,7 @@ MAX_FILE_BYTES = 20 * 1024 * 1024  # a bigger file is remembered as skipped
 BATCH_BYTES = 16 * 1024 * 1024  # text per write transaction
 PROGRESS_EVERY = 0.1  # seconds between two progress reports
 READ_AHEAD_BYTES = 1024 * 1024  # the reader hands over files in parcels of about this much text …
-READ_AHEAD_PARCELS = 8  # … and stays at most this many parcels ahead of the writer
+READ_AHEAD_PARCELS = 32  # … and stays at most this many parcels ahead of the writer (more than a batch: it reads on while a batch commits)
 
 Progress = Callable[[int, int, str], None]
 
@@ -46,7 +46,9 @@ class IndexJob:
     name: str
     set_id: str
     folder: str
-    index: str  # the index file (agent.knowledge.store.index_path)
+    index: str  # the shard's index file (agent.knowledge.store.shard_path)
+    shard: int = 0  # this process indexes the files of this shard …
+    shards: int = 1  # … of this many (agent.knowledge.store.shard_of)
     batch_bytes: int = BATCH_BYTES
 
     def to_dict(self) -> dict:
@@ -56,7 +58,7 @@ class IndexJob:
 @dataclass
 class IndexReport:
     name: str
-    files: int = 0  # in the folder (indexable by name)
+    files: int = 0  # in the folder (indexable by name; of this shard, for one shard's report)
     read: int = 0  # read and chunked again
     unchanged: int = 0
     removed: int = 0
@@ -68,6 +70,12 @@ class IndexReport:
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
+
+    def add(self, other: IndexReport) -> IndexReport:
+        """The report of a set from its shards' reports."""
+        counts = ("files", "read", "unchanged", "removed", "skipped", "bytes", "passages")
+        return IndexReport(self.name, *(getattr(self, c) + getattr(other, c) for c in counts),
+                           cancelled=self.cancelled or other.cancelled, rebuilt=self.rebuilt or other.rebuilt)
 
 
 @dataclass
@@ -116,7 +124,9 @@ class _Pass:
         self.pending_text = 0
 
     def run(self) -> IndexReport:
-        self.conn, self.report.rebuilt = store.open_for_writing(Path(self.job.index), self.job.set_id, self.job.folder)
+        job = self.job
+        self.conn, self.report.rebuilt = store.open_for_writing(Path(job.index), job.set_id, job.folder, job.shard,
+                                                                job.shards)
         try:
             return self._run()
         finally:
@@ -126,6 +136,8 @@ class _Pass:
         report = self.report
         known = {row[0]: row[1:] for row in self.conn.execute("SELECT path, id, mtime_ns, size, sha256 FROM files")}
         listing = walk(self.folder)
+        if self.job.shards > 1:
+            listing = [entry for entry in listing if store.shard_of(entry[0], self.job.shards) == self.job.shard]
         report.files = len(listing)
         plan = []
         for rel, mtime_ns, size in listing:

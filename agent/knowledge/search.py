@@ -7,7 +7,7 @@ rarer ones weighted higher, come first. Words found in more than COMMON_SHARE of
 "water" in a gardening folder) are left out when rarer words remain: BM25 gives them almost no weight, yet
 every passage they match would be scored (a search over 10,000 files stays within tens of milliseconds).
 
-Each set has its index file (agent.knowledge.store), so BM25's statistics are the set's own; a set not
+Each set has its own index files (agent.knowledge.store), so BM25's statistics are the set's; a set not
 indexed on this device yet has no passages, a damaged index is a KnowledgeError that says to reindex.
 """
 
@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
 
 from agent.knowledge import store
-from agent.knowledge.index import KnowledgeError, index_of, set_by_name
+from agent.knowledge.index import KnowledgeError, index_files, set_by_name
 
+T = TypeVar("T")
 MAX_TERMS = 32
 COMMON_SHARE = 0.10
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -62,43 +65,63 @@ SELECT f.path, c.start_line, c.end_line, c.text, bm25(fts) AS score
 """
 
 
-def _distinctive(conn, words: list[str]) -> list[str]:
-    """The words worth matching: those in at most COMMON_SHARE of the passages (else the rarest two), and
-    never a word no passage has."""
-    counts = dict(conn.execute(
-        f"SELECT term, doc FROM vocab WHERE term IN ({','.join('?' * len(words))})", tuple(words)).fetchall())
-    present = sorted((w for w in words if counts.get(w)), key=lambda w: counts[w])
-    if not present:
-        return []
-    total = conn.execute("SELECT max(id) FROM chunks").fetchone()[0] or 1
+def _vocabulary(conn: sqlite3.Connection, words: list[str]) -> tuple[dict[str, int], int]:
+    """(passages with each word, all passages) of one shard."""
+    counts = dict(conn.execute(f"SELECT term, doc FROM vocab WHERE term IN ({','.join('?' * len(words))})",
+                               tuple(words)).fetchall())
+    return counts, conn.execute("SELECT max(id) FROM chunks").fetchone()[0] or 0
+
+
+def _distinctive(vocabularies: list[tuple[dict[str, int], int]], words: list[str]) -> list[str]:
+    """The words worth matching: those in at most COMMON_SHARE of the set's passages (else the rarest
+    two), and never a word no passage has."""
+    counts = {w: sum(found.get(w, 0) for found, _ in vocabularies) for w in words}
+    total = max(1, sum(passages for _, passages in vocabularies))
+    present = sorted((w for w in words if counts[w]), key=lambda w: counts[w])
     rare = [w for w in present if counts[w] <= COMMON_SHARE * total]
     return rare or present[:2]
 
 
 def search(db, name: str, query: str, limit: int = 10) -> list[Passage]:
+    """The set's best passages for `query`: every shard asked, merged by BM25 (each shard's statistics
+    are its own; files are spread over shards by a hash of their path, so they agree closely)."""
     set_id, _ = set_by_name(db, name)
     words = list(dict.fromkeys(w.lower() for w in _WORD.findall(query)))[:MAX_TERMS]
     if not words:
         return []
     limit = max(1, min(int(limit), 100))
+    shards: list[tuple[Path, sqlite3.Connection]] = []
     try:
-        conn = store.open_for_reading(index_of(db, set_id))
-    except store.IndexDamaged as exc:
-        raise KnowledgeError(f"{name}: {exc}") from None
-    if conn is None:
-        return []
-    try:
-        words = _distinctive(conn, words)
+        for path in index_files(db, set_id):
+            conn = store.open_for_reading(path)
+            if conn is not None:
+                shards.append((path, conn))
+        words = _distinctive(_each(name, shards, lambda conn: _vocabulary(conn, words)), words)
         if not words:
             return []
-        rows = conn.execute(_SEARCH, (" OR ".join(f'"{w}"' for w in words), limit)).fetchall()
-    except sqlite3.DatabaseError as exc:
-        if store.is_damage(exc):
-            raise KnowledgeError(f"{name}: {store.mark_damaged(index_of(db, set_id), exc)}") from None
-        raise
+        match = " OR ".join(f'"{w}"' for w in words)
+        rows = [row for found in _each(name, shards, lambda conn: conn.execute(_SEARCH, (match, limit)).fetchall())
+                for row in found]
+    except store.IndexDamaged as exc:
+        raise KnowledgeError(f"{name}: {exc}") from None
     finally:
-        conn.close()
-    return [Passage(name, *row) for row in rows]
+        for _, conn in shards:
+            conn.close()
+    rows.sort(key=lambda row: row[4])
+    return [Passage(name, *row) for row in rows[:limit]]
+
+
+def _each(name: str, shards: list[tuple[Path, sqlite3.Connection]], ask: Callable[[sqlite3.Connection], T]) -> list[T]:
+    """`ask` of every shard; a damaged one is marked (the next reindex builds it again) and said."""
+    answers = []
+    for path, conn in shards:
+        try:
+            answers.append(ask(conn))
+        except sqlite3.DatabaseError as exc:
+            if store.is_damage(exc):
+                raise KnowledgeError(f"{name}: {store.mark_damaged(path, exc)}") from None
+            raise
+    return answers
 
 
 def passages_for_turn(db, set_names: Sequence[str], text: str, limit: int = 6,

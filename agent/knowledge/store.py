@@ -1,5 +1,10 @@
-"""The search index of one knowledge set: a SQLite file of its own, `<set id>.sqlite3` in
+"""The search index of one knowledge set: SQLite files of its own, `<set id>.<shard>.sqlite3` in
 `local_schema.paths.knowledge_dir(database)` (beside the database: `local.knowledge/`, `accounts/<id>.knowledge/`).
+
+A big set is split into shards (`shards` in each file's meta; a file belongs to shard
+crc32(path) % shards), each written by its own indexing process, so indexing uses every core: FTS5 has
+one writer per file and cannot merge two indexes (a merge would tokenise everything again). A search
+asks every shard and merges by BM25.
 
 An index is derived, device-local, rebuildable data, so it lives apart from the person's database and
 gets settings their data must never have: `synchronous=OFF` (no fsync: a power cut may lose the last
@@ -23,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import zlib
 from pathlib import Path
 
 from agent.knowledge.errors import KnowledgeError
@@ -70,8 +76,42 @@ class IndexDamaged(KnowledgeError):
     """The index file is damaged; a reindex builds it again."""
 
 
-def index_path(database: Path, set_id: str) -> Path:
-    return paths.knowledge_dir(Path(database)) / f"{set_id}{SUFFIX}"
+def directory_of(database: Path) -> Path:
+    return paths.knowledge_dir(Path(database))
+
+
+def shard_path(directory: Path, set_id: str, shard: int) -> Path:
+    return directory / f"{set_id}.{shard}{SUFFIX}"
+
+
+def shard_of(rel: str, shards: int) -> int:
+    """The shard a file belongs to: stable across runs and machines (not Python's salted hash)."""
+    return zlib.crc32(rel.encode("utf-8", "surrogatepass")) % shards if shards > 1 else 0
+
+
+def shard_files(directory: Path, set_id: str) -> list[Path]:
+    """The set's index files, by shard number."""
+    if not directory.is_dir():
+        return []
+    found = []
+    for entry in os.scandir(directory):
+        parts = entry.name.split(".")
+        if len(parts) == 3 and parts[0] == set_id and parts[1].isdigit() and f".{parts[2]}" == SUFFIX:
+            found.append((int(parts[1]), Path(entry.path)))
+    return [path for _, path in sorted(found)]
+
+
+def shard_count(directory: Path, set_id: str) -> int | None:
+    """How many shards the set's index has (from any readable file of it), or None if it has none."""
+    for path in shard_files(directory, set_id):
+        with contextlib.suppress(KnowledgeError, sqlite3.Error, ValueError, TypeError):
+            conn = open_for_reading(path)
+            if conn is not None:
+                try:
+                    return int(_meta(conn).get("shards"))
+                finally:
+                    conn.close()
+    return None
 
 
 def is_damage(exc: BaseException) -> bool:
@@ -105,15 +145,21 @@ def remove_index(path: Path) -> bool:
     return not left
 
 
+def remove_set_files(directory: Path, set_id: str, *, from_shard: int = 0) -> bool:
+    """Delete the set's index files (those of shard `from_shard` and up); True when nothing is left."""
+    return all([remove_index(path) for path in shard_files(directory, set_id)
+                if int(path.name.split(".")[1]) >= from_shard])
+
+
 def sweep(directory: Path, set_ids: set[str]) -> None:
-    """Remove the index files of sets that no longer exist (a set removed while its file was open, a
-    restored database with other sets)."""
+    """Remove the files of sets that no longer exist (a set removed while its file was open, a restored
+    database with other sets)."""
     if not directory.is_dir():
         return
     for entry in os.scandir(directory):
-        set_id = entry.name.split(".", 1)[0]
-        if set_id not in set_ids:
-            remove_index(directory / f"{set_id}{SUFFIX}")
+        if entry.name.split(".", 1)[0] not in set_ids:
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -126,24 +172,26 @@ def _meta(conn: sqlite3.Connection) -> dict[str, str | None]:
     return dict(conn.execute("SELECT key, value FROM meta").fetchall())
 
 
-def _usable(conn: sqlite3.Connection, path: Path, set_id: str, folder: str) -> bool:
+def _usable(conn: sqlite3.Connection, path: Path, expected: dict[str, str]) -> bool:
     if damage_marker(path).exists() or conn.execute("PRAGMA user_version").fetchone()[0] != FORMAT:
         return False
     meta = _meta(conn)
-    if meta.get("set_id") != set_id or meta.get("folder") != folder:
+    if any(meta.get(key) != value for key, value in expected.items()):
         return False
     return conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"
 
 
-def open_for_writing(path: Path, set_id: str, folder: str) -> tuple[sqlite3.Connection, bool]:
-    """(connection, made anew): the set's index, or a new empty one in place of a file that is missing,
-    damaged, of another format or of another folder."""
+def open_for_writing(path: Path, set_id: str, folder: str, shard: int = 0,
+                     shards: int = 1) -> tuple[sqlite3.Connection, bool]:
+    """(connection, made anew): the shard's index, or a new empty one in place of a file that is missing,
+    damaged, of another format, folder or number of shards."""
+    expected = {"set_id": set_id, "folder": folder, "shard": str(shard), "shards": str(shards)}
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     if path.exists():
         conn = None
         try:
             conn = _connect(path)
-            if _usable(conn, path, set_id, folder):
+            if _usable(conn, path, expected):
                 _writer_settings(conn)
                 return conn, False
         except sqlite3.DatabaseError as exc:
@@ -157,8 +205,7 @@ def open_for_writing(path: Path, set_id: str, folder: str) -> tuple[sqlite3.Conn
     conn = _connect(path)
     _writer_settings(conn)
     conn.executescript(SCHEMA)  # one transaction, left open for the meta rows
-    conn.execute("INSERT INTO meta (key, value) VALUES ('set_id', ?), ('folder', ?), ('indexed_at', NULL)",
-                 (set_id, folder))
+    conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", [*expected.items(), ("indexed_at", None)])
     conn.execute("COMMIT")
     return conn, True
 

@@ -1,4 +1,4 @@
-"""Indexing in a process of its own: `run(job, ctx)` in the app, `main()` in the child.
+"""Indexing in processes of their own: `run(jobs, ctx)` in the app (one child per shard), `main()` in a child.
 
 Why a process: the window's Python shares one GIL among its threads, so an indexing thread that the OS
 preempts while holding it freezes the UI thread until it runs again (stalls of ~100 ms on a loaded
@@ -10,7 +10,7 @@ child writes {"progress": [done, total, text]} (at most ~10 a second), then {"re
 {"error": "..."}. A cancelled child commits the files it finished and reports; the end of its stdin
 (the app went away) cancels it too, so it never outlives the app by more than one file. A child that
 does not stop within CANCEL_GRACE seconds of Cancel is killed (committed batches stay). A child that
-dies without a report is a KnowledgeError saying how it ended.
+dies without a report is a KnowledgeError saying how it ended; a child's error cancels its siblings.
 
 The child is `python -m agent.knowledge.worker`, or in a PyInstaller bundle the app's own executable
 with `knowledge index-worker` (mirari-cli.exe on Windows: the windowed mirari.exe has no stdout).
@@ -22,10 +22,12 @@ import collections
 import contextlib
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
 import threading
+import time
 import traceback
 from pathlib import Path
 
@@ -60,54 +62,107 @@ def _spawn(argv: list[str]) -> subprocess.Popen:
                             env=_environment(), creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0))
 
 
-def run(job: IndexJob, ctx=None) -> IndexReport:
-    """Index in a child process; progress goes to `ctx` (an agent.jobs.JobContext) and its Cancel to the
-    child. Raises KnowledgeError (the child's own, or how it died) or JobCancelled (killed after Cancel)."""
+class _Child:
+    """One indexing process and what it said."""
+
+    def __init__(self, job: IndexJob):
+        self.job = job
+        try:
+            self.process = _spawn(command())
+        except OSError as exc:
+            raise KnowledgeError(f"the indexing process could not be started ({exc})") from None
+        self.errors: collections.deque[str] = collections.deque(maxlen=STDERR_KEPT)
+        self.progress = (0, 0)
+        self.outcome: dict = {}
+        with contextlib.suppress(OSError):  # a child that died at once: its exit says why
+            _send(self.process.stdin, job.to_dict())
+
+    def read(self, messages: queue.Queue) -> None:
+        """Its messages onto `messages` (a thread per child: pipes cannot be waited on together
+        everywhere), then None at the end of its output."""
+        with contextlib.suppress(OSError, ValueError):
+            for raw in self.process.stdout:
+                messages.put((self, _parse(raw)))
+        messages.put((self, None))
+
+    def cancel(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            _send(self.process.stdin, "cancel")
+
+    def died(self) -> KnowledgeError:
+        last = next((line for line in reversed(self.errors) if line.strip()), "")
+        return KnowledgeError(f"the indexing process of {self.job.name} stopped unexpectedly "
+                              f"({_how(self.process.returncode)}){': ' + last[:200] if last else ''}; "
+                              f"the files indexed before it stopped are kept: reindex to finish")
+
+    def close(self) -> None:
+        if self.process.poll() is None:  # the app's side failed or was interrupted: never leave it behind
+            self.cancel()
+            try:
+                self.process.wait(CANCEL_GRACE)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+            with contextlib.suppress(OSError):
+                stream.close()
+
+
+def run(jobs: list[IndexJob], ctx=None) -> IndexReport:
+    """Index in child processes, one per shard; progress (summed) goes to `ctx` (an agent.jobs.JobContext)
+    and its Cancel to every child. Raises KnowledgeError (a child's own, or how one died) or JobCancelled
+    (killed after Cancel)."""
     from agent.jobs import JobCancelled, JobContext
 
     ctx = ctx or JobContext()
-    try:
-        child = _spawn(command())
-    except OSError as exc:
-        raise KnowledgeError(f"the indexing process could not be started ({exc})") from None
-    errors: collections.deque[str] = collections.deque(maxlen=STDERR_KEPT)
+    children: list[_Child] = []
+    threads: list[threading.Thread] = []
     ended = threading.Event()
-    threads = [threading.Thread(target=_collect, args=(child.stderr, errors), daemon=True),
-               threading.Thread(target=_relay_cancel, args=(child, ctx, ended), daemon=True)]
-    outcome: dict = {}
+    messages: queue.Queue = queue.Queue()
     try:
-        with contextlib.suppress(OSError):  # a child that died at once: its exit says why, below
-            _send(child.stdin, job.to_dict())
+        for job in jobs:
+            children.append(_Child(job))
+        for child in children:
+            threads += [threading.Thread(target=child.read, args=(messages,), daemon=True),
+                        threading.Thread(target=_collect, args=(child.process.stderr, child.errors), daemon=True)]
+        threads.append(threading.Thread(target=_relay_cancel, args=(children, ctx, ended), daemon=True))
         for thread in threads:
             thread.start()
-        for raw in child.stdout:
-            message = _parse(raw)
-            if "progress" in message and ctx.on_progress is not None and not ctx.cancelled:
+        running = len(children)
+        while running:
+            child, message = messages.get()
+            if message is None:
+                running -= 1
+            elif "progress" in message:
                 done, total, text = message["progress"]
-                ctx.on_progress(int(done), int(total), str(text))
+                child.progress = (int(done), int(total))
+                if ctx.on_progress is not None and not ctx.cancelled:
+                    ctx.on_progress(sum(c.progress[0] for c in children), sum(c.progress[1] for c in children), str(text))
             elif "report" in message or "error" in message:
-                outcome = message
-        child.wait()
+                child.outcome = message
+                if "error" in message:  # no point in the other shards going on
+                    for other in children:
+                        other.cancel()
+        for child in children:
+            child.process.wait()
     finally:
         ended.set()
-        if child.poll() is None:  # the app's side failed or was interrupted (Ctrl+C): never leave the child behind
-            _stop(child)
+        for child in children:
+            child.close()
         for thread in threads:
             if thread.ident is not None:
                 thread.join(timeout=5)
-        for stream in (child.stdin, child.stdout, child.stderr):
-            with contextlib.suppress(OSError):
-                stream.close()
-    if "report" in outcome:
-        return IndexReport(**outcome["report"])
-    if "error" in outcome:
-        raise KnowledgeError(str(outcome["error"]))
+    failed = next((c for c in children if "report" not in c.outcome), None)
+    if failed is None:
+        report = IndexReport(jobs[0].name)
+        for child in children:
+            report = report.add(IndexReport(**child.outcome["report"]))
+        return report
+    if "error" in failed.outcome:
+        raise KnowledgeError(str(failed.outcome["error"]))
     if ctx.cancelled:
         raise JobCancelled()
-    last = next((line for line in reversed(errors) if line.strip()), "")
-    raise KnowledgeError(f"the indexing process of {job.name} stopped unexpectedly ({_how(child.returncode)})"
-                         f"{': ' + last[:200] if last else ''}; the files indexed before it stopped are kept: "
-                         f"reindex to finish")
+    raise failed.died()
 
 
 def _parse(raw: bytes) -> dict:
@@ -132,29 +187,21 @@ def _collect(stream, kept: collections.deque) -> None:
             kept.append(raw.decode("utf-8", "replace").rstrip())
 
 
-def _relay_cancel(child: subprocess.Popen, ctx, ended: threading.Event) -> None:
-    """Cancel → "cancel" on the child's stdin; killed if it has not stopped CANCEL_GRACE seconds later."""
+def _relay_cancel(children: list[_Child], ctx, ended: threading.Event) -> None:
+    """Cancel → "cancel" on every child's stdin; those still running CANCEL_GRACE seconds later are killed."""
     while not ended.is_set():
         if ctx.cancel.wait(0.1):
             break
     else:
         return
-    with contextlib.suppress(OSError, ValueError):
-        _send(child.stdin, "cancel")
-    try:
-        child.wait(CANCEL_GRACE)
-    except subprocess.TimeoutExpired:
-        child.kill()
-
-
-def _stop(child: subprocess.Popen) -> None:
-    with contextlib.suppress(OSError, ValueError):
-        _send(child.stdin, "cancel")
-    try:
-        child.wait(CANCEL_GRACE)
-    except subprocess.TimeoutExpired:
-        child.kill()
-        child.wait()
+    for child in children:
+        child.cancel()
+    deadline = time.monotonic() + CANCEL_GRACE
+    for child in children:
+        try:
+            child.process.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.process.kill()
 
 
 def _send(stream, message) -> None:

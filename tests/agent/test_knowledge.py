@@ -15,7 +15,7 @@ from agent.knowledge.chunking import chunks
 from agent.knowledge.index import (
     KnowledgeError,
     add_set,
-    index_of,
+    index_files,
     list_sets,
     reindex,
     reindex_here,
@@ -50,7 +50,8 @@ def folder(tmp_path):
 
 def _fts_ok(db, name: str) -> None:
     """The set's index file is sound: SQLite's integrity check, and FTS5's against the passages."""
-    conn = sqlite3.connect(index_of(db, set_by_name(db, name)[0]))
+    (index,) = index_files(db, set_by_name(db, name)[0])  # a small set: one shard
+    conn = sqlite3.connect(index)
     try:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         conn.execute("INSERT INTO fts (fts, rank) VALUES ('integrity-check', 1)")
@@ -134,8 +135,7 @@ def test_a_cancelled_reindex_keeps_what_it_finished(db, tmp_path, monkeypatch):
 def test_removing_a_set_leaves_the_files_and_a_clean_index(db, folder):
     add_set(db, "notes", folder)
     reindex(db, "notes")
-    index = index_of(db, set_by_name(db, "notes")[0])
-    assert index.is_file()
+    (index,) = index_files(db, set_by_name(db, "notes")[0])
     remove_set(db, "notes")
     assert list_sets(db) == [] and (folder / "garden.md").exists()
     assert list(index.parent.iterdir()) == []  # the index file and its WAL are gone

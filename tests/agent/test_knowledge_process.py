@@ -17,10 +17,10 @@ import pytest
 
 from agent.attachments.reading import AttachmentRefused, decode_text
 from agent.jobs import JobCancelled, JobContext
-from agent.knowledge import worker
+from agent.knowledge import store, worker
 from agent.knowledge.errors import KnowledgeError
 from agent.knowledge.files import text_of, walk
-from agent.knowledge.index import add_set, index_of, list_sets, reindex, remove_set, set_by_name
+from agent.knowledge.index import add_set, index_files, list_sets, reindex, remove_set, set_by_name
 from agent.knowledge.search import search
 from local_schema import paths
 
@@ -45,7 +45,8 @@ def _fill(root: Path, version: str, size: int = 400_000) -> None:
 
 
 def _index(db, name: str) -> sqlite3.Connection:
-    return sqlite3.connect(index_of(db, set_by_name(db, name)[0]))
+    (index,) = index_files(db, set_by_name(db, name)[0])  # under SHARD_MIN_BYTES: one shard
+    return sqlite3.connect(index)
 
 
 def _sound(db, name: str) -> None:
@@ -95,8 +96,8 @@ def test_the_index_is_a_private_file_beside_the_database_and_needs_no_write_lock
         blocker.execute("ROLLBACK")
         blocker.close()
     assert (report.read, report.rebuilt) == (FILES, True)
-    index = index_of(db, set_id)
-    assert index == paths.knowledge_dir(db.path) / f"{set_id}.sqlite3" == tmp_path / "data" / "local.knowledge" / index.name
+    (index,) = index_files(db, set_id)
+    assert index == paths.knowledge_dir(db.path) / f"{set_id}.0.sqlite3" == tmp_path / "data" / "local.knowledge" / index.name
     if os.name == "posix":
         assert index.stat().st_mode & 0o777 == 0o600 and index.parent.stat().st_mode & 0o777 == 0o700
     assert search(db, "docs", "old07")[0].path == "doc07.md"
@@ -159,6 +160,50 @@ def test_cancel_reaches_the_process_and_keeps_the_finished_files(db, tmp_path, s
     _sound(db, "docs")
 
 
+def test_a_big_set_is_indexed_in_shards_by_parallel_processes(db, tmp_path, monkeypatch, spawned):
+    root = tmp_path / "docs"
+    _fill(root, "old", size=20_000)  # 24 files, ~480 KB
+    monkeypatch.setattr("agent.knowledge.index.SHARD_MIN_BYTES", 150_000)  # → 3 shards …
+    monkeypatch.setattr("os.cpu_count", lambda: 4)  # … on a machine with the cores for them
+    set_id = add_set(db, "docs", root)
+    seen = []
+    report = reindex(db, "docs", JobContext(on_progress=lambda done, total, text: seen.append((done, total, text))))
+    assert len(spawned) == 3 and (report.files, report.read, report.rebuilt) == (FILES, FILES, True)
+    assert seen[-1][0] == seen[-1][1] == sum(p.stat().st_size for p in root.iterdir()) and seen[-1][2] == "done"
+    shards = index_files(db, set_id)
+    assert [p.name for p in shards] == [f"{set_id}.{k}.sqlite3" for k in range(3)]
+    placed = []
+    for shard, path in enumerate(shards):
+        conn = sqlite3.connect(path)
+        names = [row[0] for row in conn.execute("SELECT path FROM files")]
+        assert names and all(store.shard_of(name, 3) == shard for name in names)
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        conn.execute("INSERT INTO fts (fts, rank) VALUES ('integrity-check', 1)")
+        conn.close()
+        placed += names
+    assert sorted(placed) == [f"doc{n:02}.md" for n in range(FILES)]  # each file in exactly one shard
+    for n in (0, 7, 13, 23):  # a search merges the shards
+        assert search(db, "docs", f"old{n:02} kappa")[0].path == f"doc{n:02}.md"
+    (item,) = list_sets(db)
+    assert (item.files, item.indexed_at is not None) == (FILES, True)
+    assert item.passages == sum(sqlite3.connect(p).execute("SELECT count(*) FROM chunks").fetchone()[0] for p in shards)
+
+    monkeypatch.setattr("agent.knowledge.index.SHARD_MIN_BYTES", 10**9)  # the same folder in one shard
+    add_set(db, "single", root)
+    reindex(db, "single")
+    for query in ("lambda theta", "kappa old05 zeta", "epsilon"):
+        merged, single = search(db, "docs", query, 5), search(db, "single", query, 5)
+        assert len(merged) == len(single) == 5 and merged[0].text.split()[0] in {p.text.split()[0] for p in single}
+
+    _fill(root, "new", size=20_000)  # one shard damaged, every file changed: the damaged shard is built anew
+    shards[1].write_bytes(b"garbage" * 100)
+    again = reindex(db, "docs")
+    assert (again.read, again.rebuilt, again.files) == (FILES, True, FILES) and len(spawned) == 3 + 1 + 3
+    assert search(db, "docs", "oldmarker") == [] and search(db, "docs", "new09")[0].path == "doc09.md"
+    remove_set(db, "docs")
+    assert index_files(db, set_id) == []
+
+
 def test_a_process_that_cannot_start_or_is_killed_after_cancel_is_said(db, tmp_path, monkeypatch):
     root = tmp_path / "docs"
     _fill(root, "old", size=2_000)
@@ -181,7 +226,7 @@ def test_the_index_is_built_again_when_deleted_or_damaged(db, tmp_path):
     _fill(root, "old", size=20_000)
     add_set(db, "docs", root)
     reindex(db, "docs")
-    index = index_of(db, set_by_name(db, "docs")[0])
+    (index,) = index_files(db, set_by_name(db, "docs")[0])
 
     index.unlink()  # deleted (a clean-up tool, a restore)
     assert search(db, "docs", "old01") == []
@@ -222,7 +267,7 @@ def test_removing_a_set_and_sweeping_leave_no_index_behind(db, tmp_path):
     (folder / "0f0f0f0f-0000-4000-8000-000000000000.damaged").write_text("x")
     reindex(db, "other")  # a reindex sweeps what no set owns
     assert sorted(p.name for p in folder.iterdir()) == sorted(
-        f"{set_by_name(db, n)[0]}.sqlite3" for n in ("docs", "other"))
+        f"{set_by_name(db, n)[0]}.0.sqlite3" for n in ("docs", "other"))
     remove_set(db, "docs")
     remove_set(db, "other")
     assert list(folder.iterdir()) == []
@@ -258,7 +303,8 @@ def test_the_bundle_runs_the_indexing_process_through_the_command(db, tmp_path):
     root = tmp_path / "docs"
     _fill(root, "old", size=2_000)
     set_id = add_set(db, "docs", root)
-    job = {"name": "docs", "set_id": set_id, "folder": str(root.resolve()), "index": str(index_of(db, set_id))}
+    job = {"name": "docs", "set_id": set_id, "folder": str(root.resolve()),
+           "index": str(paths.knowledge_dir(db.path) / f"{set_id}.0.sqlite3")}
     env = {**os.environ, "PYTHONPATH": str(Path(worker.__file__).resolve().parents[2]),
            "MIRARI_DATA_DIR": str(tmp_path / "cli-data")}
     code, messages = _through_the_command(job, env)
