@@ -3,7 +3,7 @@
 Why a process: the window's Python shares one GIL among its threads, so an indexing thread that the OS
 preempts while holding it freezes the UI thread until it runs again (stalls of ~100 ms on a loaded
 machine); a child has its own GIL, and its own cores. It also keeps a crash in a PDF parser out of the
-app. The child writes only the set's index file (never the person's database).
+app. A child writes only its shard's index file (never the person's database).
 
 The protocol is JSON lines: the app writes the job on the child's stdin, then "cancel" if asked; the
 child writes {"progress": [done, total, text]} (at most ~10 a second), then {"report": {...}} or
@@ -152,7 +152,8 @@ def run(jobs: list[IndexJob], ctx=None) -> IndexReport:
         for thread in threads:
             if thread.ident is not None:
                 thread.join(timeout=5)
-    failed = next((c for c in children if "report" not in c.outcome), None)
+    failed = (next((c for c in children if "error" in c.outcome), None)  # a child's own words first
+              or next((c for c in children if "report" not in c.outcome), None))
     if failed is None:
         report = IndexReport(jobs[0].name)
         for child in children:
