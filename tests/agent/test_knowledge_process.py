@@ -111,14 +111,21 @@ def test_a_crash_mid_index_leaves_a_usable_index_and_a_clear_error(db, tmp_path,
     assert reindex(db, "docs").read == FILES
     _fill(root, "new")  # every file changes
     monkeypatch.setattr("agent.knowledge.build.BATCH_BYTES", 300_000)  # a commit after about every file
-    reports, lock = [], _index(db, "docs")
+    lock = _index(db, "docs")
     lock.isolation_level = None
+    lock.execute("BEGIN IMMEDIATE")  # the process's first commit waits for this lock …
+    killed = []
 
     def progress(done, total, text):
-        reports.append(text)
-        if len(reports) == 2:  # 0.1 s in: some files committed; the next commit waits for this lock …
-            lock.execute("BEGIN IMMEDIATE")
-            spawned[-1].kill()  # … and the process dies with a batch read but not written
+        if killed or text == "done":
+            return
+        seen = lock.execute("PRAGMA data_version").fetchone()[0]
+        lock.execute("ROLLBACK")  # … until its first report: then it commits one file …
+        deadline = time.monotonic() + 30
+        while lock.execute("PRAGMA data_version").fetchone()[0] == seen and time.monotonic() < deadline:
+            pass
+        spawned[-1].kill()  # … and dies mid-index, wherever it is: between two commits or inside one
+        killed.append(done)
     try:
         with pytest.raises(KnowledgeError) as failure:
             reindex(db, "docs", JobContext(on_progress=progress))
