@@ -1,14 +1,17 @@
 """Searching a knowledge set: passages ranked by BM25 (FTS5), each with its file and lines, and the top
 passages for a turn as the block the request will carry (for the chat integration and its preview).
 
-A query is the user's words, not FTS5 syntax: each word becomes a quoted term and the terms are ORed, so
-any text searches (quotes, colons, AND/NEAR, unbalanced parentheses) and passages with more of the words,
-rarer ones weighted higher, come first. Words found in more than COMMON_SHARE of all passages ("the",
+A query is the user's words, not FTS5 syntax: it is split into terms by the index's own tokenizer (so
+"Café" finds "cafe"), each term is quoted and the terms are ORed, so any text searches (quotes, colons,
+AND/NEAR, unbalanced parentheses) and passages with more of the words, rarer ones weighted higher, come
+first. Words found in more than COMMON_SHARE of all passages ("the",
 "water" in a gardening folder) are left out when rarer words remain: BM25 gives them almost no weight, yet
 every passage they match would be scored (a search over 10,000 files stays within tens of milliseconds).
 
-Each set has its own index files (agent.knowledge.store), so BM25's statistics are the set's; a set not
-indexed on this device yet has no passages, a damaged index is a KnowledgeError that says to reindex.
+Each set has its own index files (agent.knowledge.store), so BM25's statistics are the set's; a set
+split into shards is ranked with the statistics of all its shards together (agent.knowledge.ranking),
+the same scores and order one index would give. A set not indexed on this device yet has no passages,
+a damaged index is a KnowledgeError that says to reindex.
 """
 
 from __future__ import annotations
@@ -20,12 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from agent.knowledge import store
+from agent.knowledge import ranking, store
 from agent.knowledge.index import KnowledgeError, index_files, set_by_name
 
 T = TypeVar("T")
 MAX_TERMS = 32
 COMMON_SHARE = 0.10
+QUERY_CHARS = 20_000  # a turn's text as a query: its first MAX_TERMS terms are well within this
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -55,73 +59,109 @@ def fts_query(text: str) -> str | None:
 
 
 _SEARCH = """
-SELECT f.path, c.start_line, c.end_line, c.text, bm25(fts) AS score
+SELECT c.id, f.path, c.start_line, c.end_line, c.text, bm25(fts) AS score
   FROM fts
   JOIN chunks c ON c.id = fts.rowid
   JOIN files f ON f.id = c.file_id
  WHERE fts MATCH ?
- ORDER BY score
- LIMIT ?
+ ORDER BY score, c.id
+ LIMIT ? OFFSET ?
 """
 
 
-def _vocabulary(conn: sqlite3.Connection, words: list[str]) -> tuple[dict[str, int], int]:
-    """(passages with each word, all passages) of one shard."""
-    counts = dict(conn.execute(f"SELECT term, doc FROM vocab WHERE term IN ({','.join('?' * len(words))})",
-                               tuple(words)).fetchall())
-    return counts, conn.execute("SELECT max(id) FROM chunks").fetchone()[0] or 0
-
-
-def _distinctive(vocabularies: list[tuple[dict[str, int], int]], words: list[str]) -> list[str]:
-    """The words worth matching: those in at most COMMON_SHARE of the set's passages (else the rarest
-    two), and never a word no passage has."""
-    counts = {w: sum(found.get(w, 0) for found, _ in vocabularies) for w in words}
-    total = max(1, sum(passages for _, passages in vocabularies))
-    present = sorted((w for w in words if counts[w]), key=lambda w: counts[w])
-    rare = [w for w in present if counts[w] <= COMMON_SHARE * total]
+def _distinctive(whole: ranking.Statistics, terms: list[str]) -> list[str]:
+    """The terms worth matching: those in at most COMMON_SHARE of the set's passages (else the rarest
+    two), and never a term no passage has."""
+    present = sorted((t for t in terms if whole.hits.get(t)), key=lambda t: whole.hits[t])
+    rare = [t for t in present if whole.hits[t] <= COMMON_SHARE * max(1, whole.passages)]
     return rare or present[:2]
 
 
+@dataclass
+class _Shard:
+    path: Path
+    conn: sqlite3.Connection
+    stats: ranking.Statistics | None = None
+    asked: int = 0  # its best passages fetched so far (by its own bm25())
+    exhausted: bool = False
+    weakest: float = 0.0  # its own score (higher is better) of the last passage fetched
+
+
 def search(db, name: str, query: str, limit: int = 10) -> list[Passage]:
-    """The set's best passages for `query`: every shard asked, merged by BM25 (each shard's statistics
-    are its own; files are spread over shards by a hash of their path, so they agree closely)."""
+    """The set's best passages for `query` by BM25 with the set's statistics (agent.knowledge.ranking):
+    each shard's best by its own bm25(), scored again; a shard is asked for more while a passage it has
+    not given could still score above the current last of the `limit` best, so the result is exactly
+    what one index of the whole set would give."""
     set_id, _ = set_by_name(db, name)
-    words = list(dict.fromkeys(w.lower() for w in _WORD.findall(query)))[:MAX_TERMS]
-    if not words:
-        return []
     limit = max(1, min(int(limit), 100))
-    shards: list[tuple[Path, sqlite3.Connection]] = []
+    tokens = ranking.Tokens()
+    shards: list[_Shard] = []
     try:
+        terms = tokens.terms(query[:QUERY_CHARS], MAX_TERMS)
+        if not terms:
+            return []
         for path in index_files(db, set_id):
             conn = store.open_for_reading(path)
             if conn is not None:
-                shards.append((path, conn))
-        words = _distinctive(_each(name, shards, lambda conn: _vocabulary(conn, words)), words)
-        if not words:
+                shards.append(_Shard(path, conn))
+        for shard in shards:
+            shard.stats = _ask(name, shard, lambda conn: ranking.shard_statistics(conn, terms))
+        whole = ranking.Statistics.total([shard.stats for shard in shards])
+        terms = _distinctive(whole, terms)
+        if not terms:
             return []
-        match = " OR ".join(f'"{w}"' for w in words)
-        rows = [row for found in _each(name, shards, lambda conn: conn.execute(_SEARCH, (match, limit)).fetchall())
-                for row in found]
+        return _merged(name, shards, whole, terms, limit, tokens)
     except store.IndexDamaged as exc:
         raise KnowledgeError(f"{name}: {exc}") from None
     finally:
-        for _, conn in shards:
-            conn.close()
-    rows.sort(key=lambda row: row[4])
-    return [Passage(name, *row) for row in rows[:limit]]
+        tokens.close()
+        for shard in shards:
+            shard.conn.close()
 
 
-def _each(name: str, shards: list[tuple[Path, sqlite3.Connection]], ask: Callable[[sqlite3.Connection], T]) -> list[T]:
-    """`ask` of every shard; a damaged one is marked (the next reindex builds it again) and said."""
-    answers = []
-    for path, conn in shards:
-        try:
-            answers.append(ask(conn))
-        except sqlite3.DatabaseError as exc:
-            if store.is_damage(exc):
-                raise KnowledgeError(f"{name}: {store.mark_damaged(path, exc)}") from None
-            raise
-    return answers
+def _merged(name: str, shards: list[_Shard], whole: ranking.Statistics, terms: list[str], limit: int,
+            tokens: ranking.Tokens) -> list[Passage]:
+    match = " OR ".join(f'"{t}"' for t in terms)  # tokens never hold a quote (the tokenizer splits at it)
+    bounds = [ranking.bound(shard.stats, whole, terms) for shard in shards]
+    found: list[Passage] = []
+    wanted = [limit] * len(shards)
+    while True:
+        for shard, want in zip(shards, wanted, strict=True):
+            if shard.exhausted or shard.asked >= want:
+                continue
+            rows = _page(name, shard, match, want - shard.asked)
+            shard.exhausted = len(rows) < want - shard.asked
+            shard.asked = want
+            if rows:
+                shard.weakest = -rows[-1][5]
+                counted = tokens.counts([row[4] for row in rows])
+                found += [Passage(name, path, start, end, text, -ranking.score(counts, length, terms, whole))
+                          for (_, path, start, end, text, _), (counts, length) in zip(rows, counted, strict=True)]
+        found.sort(key=lambda p: (p.score, p.path, p.start_line))
+        if len(found) < limit:  # every shard gave all it has
+            return found
+        last = -found[limit - 1].score
+        deeper = [n for n, shard in enumerate(shards)
+                  if not shard.exhausted and shard.weakest * bounds[n] * (1 + 1e-9) > last]
+        if not deeper:
+            return found[:limit]
+        for n in deeper:
+            wanted[n] *= 4
+
+
+def _page(name: str, shard: _Shard, match: str, count: int) -> list[tuple]:
+    """The shard's next `count` passages by its own bm25()."""
+    return _ask(name, shard, lambda conn: conn.execute(_SEARCH, (match, count, shard.asked)).fetchall())
+
+
+def _ask(name: str, shard: _Shard, ask: Callable[[sqlite3.Connection], T]) -> T:
+    """`ask` of a shard; a damaged one is marked (the next reindex builds it again) and said."""
+    try:
+        return ask(shard.conn)
+    except sqlite3.DatabaseError as exc:
+        if store.is_damage(exc):
+            raise KnowledgeError(f"{name}: {store.mark_damaged(shard.path, exc)}") from None
+        raise
 
 
 def passages_for_turn(db, set_names: Sequence[str], text: str, limit: int = 6,

@@ -40,6 +40,7 @@ SIDE_FILES = ("-wal", "-shm", "-journal")
 BUSY_MS = 10_000
 WRITER_CACHE_KB = 64 * 1024
 FTS_HASH_BYTES = 32 * 1024 * 1024  # terms held in memory before FTS5 writes a segment (default 1 MB)
+TOKENIZER = "unicode61 remove_diacritics 2"  # a search tokenises its query with it too (agent.knowledge.ranking)
 
 SCHEMA = f"""
 BEGIN;
@@ -61,7 +62,7 @@ CREATE TABLE chunks (
 );
 CREATE INDEX chunks_file_id ON chunks (file_id);
 CREATE VIRTUAL TABLE fts USING fts5 (
-  text, content='chunks', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+  text, content='chunks', content_rowid='id', tokenize='{TOKENIZER}'
 );
 -- Segments merge when 16 pile up at a level (crisismerge), not after every few commits.
 INSERT INTO fts (fts, rank) VALUES ('automerge', 0);
