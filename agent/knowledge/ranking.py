@@ -107,32 +107,39 @@ class Tokens:
     def __init__(self):
         self.conn = sqlite3.connect(":memory:", isolation_level=None)
         self.conn.executescript(f"""
-            CREATE VIRTUAL TABLE scratch USING fts5 (text, tokenize='{store.TOKENIZER}');
+            CREATE TABLE texts (id INTEGER PRIMARY KEY, text TEXT NOT NULL);
+            CREATE VIRTUAL TABLE scratch USING fts5 (text, content='texts', content_rowid='id',
+                                                     tokenize='{store.TOKENIZER}');
             CREATE VIRTUAL TABLE scratch_terms USING fts5vocab (scratch, instance);
         """)
         self.next_id = 1
 
+    def _add(self, texts: Sequence[str]) -> int:
+        """Tokenise `texts` (one FTS5 statement: a statement each would flush its terms each time); the
+        first one's id."""
+        first = self.next_id
+        self.conn.executemany("INSERT INTO texts (id, text) VALUES (?, ?)", [(first + n, t) for n, t in enumerate(texts)])
+        self.conn.execute("INSERT INTO scratch (rowid, text) SELECT id, text FROM texts WHERE id >= ?", (first,))
+        self.next_id += len(texts)
+        return first
+
     def terms(self, text: str, limit: int) -> list[str]:
         """The text's distinct terms in their order (the first `limit`)."""
-        self.conn.execute("INSERT INTO scratch (rowid, text) VALUES (0, ?)", (text,))
-        try:
-            found = self.conn.execute("SELECT term, min(offset) FROM scratch_terms WHERE doc = 0 GROUP BY term").fetchall()
-        finally:
-            self.conn.execute("DELETE FROM scratch WHERE rowid = 0")
-        return [term for term, _ in sorted(found, key=lambda row: row[1])][:limit]
+        first = self._add([text])
+        found = self.conn.execute("SELECT term, min(offset) FROM scratch_terms WHERE doc = ? GROUP BY term", (first,))
+        return [term for term, _ in sorted(found.fetchall(), key=lambda row: row[1])][:limit]
 
-    def counts(self, texts: Sequence[str]) -> list[tuple[dict[str, int], int]]:
-        """(count of each term, length in tokens) of each text."""
-        first = self.next_id
-        self.conn.executemany("INSERT INTO scratch (rowid, text) VALUES (?, ?)",
-                              [(first + n, text) for n, text in enumerate(texts)])
-        self.next_id += len(texts)
+    def counts(self, texts: Sequence[str], terms: Sequence[str]) -> list[tuple[dict[str, int], int]]:
+        """(count of each of `terms`, length in tokens) of each text."""
+        first = self._add(texts)
         found: list[tuple[dict[str, int], int]] = [({}, 0) for _ in texts]
+        for doc, size in self.conn.execute("SELECT id, sz FROM scratch_docsize WHERE id >= ?", (first,)):
+            found[doc - first] = ({}, _varint(size, 0)[0])  # a one-column table: one varint
+        marks = ",".join("?" * len(terms))
         for doc, term, count in self.conn.execute(
-                "SELECT doc, term, count(*) FROM scratch_terms WHERE doc >= ? GROUP BY doc, term", (first,)):
-            counts, length = found[doc - first]
-            counts[term] = count
-            found[doc - first] = (counts, length + count)
+                f"SELECT doc, term, count(*) FROM scratch_terms WHERE term IN ({marks}) GROUP BY doc, term", tuple(terms)):
+            if doc >= first:
+                found[doc - first][0][term] = count
         return found
 
     def close(self) -> None:

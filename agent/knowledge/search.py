@@ -58,14 +58,14 @@ def fts_query(text: str) -> str | None:
     return " OR ".join(f'"{w}"' for w in words) or None
 
 
+# The best rows by bm25() first, from FTS5 alone (it reads passage lengths and positions, never the text),
+# then only those joined to their passages: joining first read every matching passage's text.
 _SEARCH = """
-SELECT c.id, f.path, c.start_line, c.end_line, c.text, bm25(fts) AS score
-  FROM fts
-  JOIN chunks c ON c.id = fts.rowid
+SELECT c.id, f.path, c.start_line, c.end_line, c.text, best.score
+  FROM (SELECT rowid, bm25(fts) AS score FROM fts WHERE fts MATCH ? ORDER BY score, rowid LIMIT ? OFFSET ?) AS best
+  JOIN chunks c ON c.id = best.rowid
   JOIN files f ON f.id = c.file_id
- WHERE fts MATCH ?
- ORDER BY score, c.id
- LIMIT ? OFFSET ?
+ ORDER BY best.score, best.rowid
 """
 
 
@@ -134,7 +134,7 @@ def _merged(name: str, shards: list[_Shard], whole: ranking.Statistics, terms: l
             shard.asked = want
             if rows:
                 shard.weakest = -rows[-1][5]
-                counted = tokens.counts([row[4] for row in rows])
+                counted = tokens.counts([row[4] for row in rows], terms)
                 found += [Passage(name, path, start, end, text, -ranking.score(counts, length, terms, whole))
                           for (_, path, start, end, text, _), (counts, length) in zip(rows, counted, strict=True)]
         found.sort(key=lambda p: (p.score, p.path, p.start_line))

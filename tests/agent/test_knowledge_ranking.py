@@ -134,6 +134,8 @@ def test_a_query_is_split_into_terms_as_the_index_splits_text(db, tmp_path):
     tokens = ranking.Tokens()
     try:
         assert tokens.terms("Café x_y CAFÉ \"hi\" NEAR(", 3) == ["cafe", "x", "y"]
+        assert tokens.terms("near hi", 5) == ["near", "hi"]  # not the earlier text's
+        assert tokens.counts(["a b a", "", "b c"], ["a", "c"]) == [({"a": 2}, 3), ({}, 0), ({"c": 1}, 2)]
     finally:
         tokens.close()
 
@@ -147,7 +149,8 @@ def test_shard_statistics_are_fts5s_own(db, monkeypatch, prose):
         assert stats.hits["w3"] == conn.execute("SELECT count(*) FROM fts WHERE fts MATCH 'w3'").fetchone()[0]
         assert "absent" not in stats.hits and stats.idf("absent") > stats.idf("w399") > stats.idf("w3")
         texts = [row[0] for row in conn.execute("SELECT text FROM chunks")]
-        assert stats.tokens == sum(length for _, length in tokens.counts(texts))  # the averages record's total
+        counted = tokens.counts(texts, ["w3", "absent"])
+        assert stats.tokens == sum(length for _, length in counted)  # the averages record's total
     finally:
         conn.close()
         tokens.close()
