@@ -1,3 +1,3 @@
-"""Product logic without Qt: LLM client, chat turns, prompt assembly, Memory Atlas rules, Skill Forge
-rules (skills, skill_tests, skill_runner, skill_suggest), keys, export, and the `mirari <noun> …`
-command modules over them (agent/commands/)."""
+"""Product logic without Qt, one package per rite (chat, memory, skills, mirror, dream, templates,
+connections, tasks, observatory, tools, …), each with its `mirari <noun> …` commands (cli.py); the model
+client (llm/), prompt assembly (prompt.py) and the command line itself (cli/). Map: docs/architecture.md."""

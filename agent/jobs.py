@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from agent.llm_client import CancelToken
+from agent.llm.client import CancelToken
 
 T = TypeVar("T")
 

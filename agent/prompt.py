@@ -1,10 +1,10 @@
-"""Prompt assembly (MIRARI.md §II): the one place that decides exactly what a chat turn sends.
+"""Prompt assembly (rite II, the Console): the one place that decides exactly what a chat turn sends.
 
 System message text, in this order, parts separated by one blank line (empty parts are left out):
 
     <the connection's system prompt, trimmed>
 
-    <the thread's system prompt addition, trimmed>      (its settings, agent.tree)
+    <the thread's system prompt addition, trimmed>      (its settings, agent.chat.tree)
 
     ## Memory
     What you remember about the user, strongest first:
@@ -24,7 +24,7 @@ When all the parts are empty no system message is sent at all (an empty one carr
 some chat templates reject it).
 
 Messages sent: [system] + the last 40 messages of the path from the thread's first message down to the
-new message's parent (conversations are trees, agent.tree: other branches are never sent), in order,
+new message's parent (conversations are trees, agent.chat.tree: other branches are never sent), in order,
 + the new message. Failed replies (status "error") on that path are skipped: they are not part of the
 conversation, only a record that a call failed. The request's temperature, max_tokens and stop come from
 the thread's settings when set (`AssembledPrompt.options`), else the connection's defaults.
@@ -37,13 +37,25 @@ from datetime import UTC, datetime
 
 from sqlmodel import Session, select
 
-from agent.memory import MEMORY_HEADING, MEMORY_LIMIT, injected_nodes, render_memory_block
+from agent.chat.tree import ThreadSettings, active_leaf_in, path_to_in, thread_settings
+from agent.memory.atlas import (
+    MEMORY_HEADING,
+    MEMORY_LIMIT,
+    AtlasError,
+    NodeView,
+    estimate_tokens,
+    injected_nodes_in,
+    ranked_in,
+    render_memory_block,
+    split_at_cap,
+)
+from agent.memory.sources import MANUAL, describe_sources_in
 from agent.tools.history import wire_messages
-from agent.tree import ThreadSettings, active_leaf, path_to, thread_settings
+from local_schema.database import LocalDatabase
 from local_schema.models import AgentConnection, Conversation, Message, Skill
 
-__all__ = ["HISTORY_LIMIT", "MEMORY_HEADING", "MEMORY_LIMIT", "AssembledPrompt", "assemble_prompt", "history",
-           "preview_system_prompt", "system_parts"]
+__all__ = ["HISTORY_LIMIT", "MEMORY_HEADING", "MEMORY_LIMIT", "AssembledPrompt", "MemoryBlock", "assemble_prompt_in",
+           "history_in", "memory_block", "preview_system_prompt_in", "system_parts_in"]
 
 HISTORY_LIMIT = 40
 SKILLS_HEADING = "## Skills"
@@ -63,7 +75,7 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def system_parts(session: Session, connection: AgentConnection | None, now: datetime | None = None,
+def system_parts_in(session: Session, connection: AgentConnection | None, now: datetime | None = None,
                  addition: str | None = None) -> tuple[str, list[str], list[str]]:
     """(system text, injected node ids, promoted skill ids). `addition`: the thread's own addition."""
     parts: list[str] = []
@@ -72,7 +84,7 @@ def system_parts(session: Session, connection: AgentConnection | None, now: date
         parts.append(base)
     if (addition or "").strip():
         parts.append(addition.strip())
-    nodes = injected_nodes(session, now or datetime.now(UTC), MEMORY_LIMIT)
+    nodes = injected_nodes_in(session, now or datetime.now(UTC), MEMORY_LIMIT)
     block = render_memory_block(n for n, _ in nodes)  # the Atlas's "What the agent sees" shows the same text
     if block:
         parts.append(block)
@@ -87,11 +99,11 @@ def system_parts(session: Session, connection: AgentConnection | None, now: date
     return "\n\n".join(parts), [n.id for n, _ in nodes], [s.id for s in skills]
 
 
-def preview_system_prompt(session: Session, connection: AgentConnection | None,
+def preview_system_prompt_in(session: Session, connection: AgentConnection | None,
                           now: datetime | None = None, conversation_id: str | None = None) -> str:
     """Exactly the system message the next turn would send (for the Console's preview): with the
     thread's own addition when `conversation_id` is given."""
-    return system_parts(session, connection, now, _settings(session, conversation_id).system_addition)[0]
+    return system_parts_in(session, connection, now, _settings(session, conversation_id).system_addition)[0]
 
 
 def _settings(session: Session, conversation_id: str | None) -> ThreadSettings:
@@ -99,7 +111,7 @@ def _settings(session: Session, conversation_id: str | None) -> ThreadSettings:
     return thread_settings(conversation) if conversation is not None else ThreadSettings()
 
 
-def history(session: Session, conversation_id: str, before: Message | None = None,
+def history_in(session: Session, conversation_id: str, before: Message | None = None,
             limit: int = HISTORY_LIMIT) -> list[Message]:
     """The last `limit` messages a turn sends, oldest first: the path down to `before`'s parent (None:
     to the thread's active leaf, where a new message would go), failed replies left out."""
@@ -107,24 +119,24 @@ def history(session: Session, conversation_id: str, before: Message | None = Non
         start = before.parent_id
     else:
         conversation = session.get(Conversation, conversation_id)
-        start = active_leaf(session, conversation) if conversation is not None else None
+        start = active_leaf_in(session, conversation) if conversation is not None else None
     steps = limit
     while True:  # failed replies are rare: one walk nearly always finds `limit` messages to send
-        path = path_to(session, conversation_id, start, steps)
+        path = path_to_in(session, conversation_id, start, steps)
         sendable = [m for m in path if m.status != "error"]
         if len(sendable) >= limit or len(path) < steps:
             return sendable[-limit:] if limit else []
         steps *= 2
 
 
-def assemble_prompt(session: Session, connection: AgentConnection | None, conversation_id: str,
+def assemble_prompt_in(session: Session, connection: AgentConnection | None, conversation_id: str,
                     user_message: Message | str | None = None, now: datetime | None = None) -> AssembledPrompt:
     """What a turn sends. `user_message` is the new message: a stored row (history is the path to its
     parent), a text not stored yet (history is the path to the active leaf), or None (preview without one)."""
     settings = _settings(session, conversation_id)
-    system, node_ids, skill_ids = system_parts(session, connection, now, settings.system_addition)
+    system, node_ids, skill_ids = system_parts_in(session, connection, now, settings.system_addition)
     before = user_message if isinstance(user_message, Message) else None
-    past = history(session, conversation_id, before)
+    past = history_in(session, conversation_id, before)
     messages = [{"role": "system", "content": system}] if system else []
     messages += wire_messages(past)  # tool calls and results as endpoints accept them (agent.tools.history)
     if isinstance(user_message, Message):
@@ -132,3 +144,52 @@ def assemble_prompt(session: Session, connection: AgentConnection | None, conver
     elif isinstance(user_message, str):
         messages.append({"role": "user", "content": user_message})
     return AssembledPrompt(system, messages, node_ids, skill_ids, [m.id for m in past], settings.request_options())
+
+
+# --- what the agent sees (the Atlas's panel, `mirari memory prompt`) ----------------------------------
+@dataclass
+class MemoryBlock:
+    """What the agent sees for one connection ("What the agent sees" panel, `mirari memory prompt`)."""
+
+    block: str  # the memory part, exactly as inserted into the system message
+    system: str  # the whole system message a turn sends now (base prompt + block + promoted skills)
+    injected: list[NodeView] = field(default_factory=list)
+    over_cap: list[NodeView] = field(default_factory=list)  # >= 0.75 but beyond the first 40
+    connection_name: str | None = None
+
+    @property
+    def chars(self) -> int:
+        return len(self.block)
+
+    @property
+    def tokens(self) -> int:
+        return estimate_tokens(self.block)
+
+    @property
+    def system_chars(self) -> int:
+        return len(self.system)
+
+    @property
+    def system_tokens(self) -> int:
+        return estimate_tokens(self.system)
+
+
+def memory_block(db: LocalDatabase, connection_id: str | None, now: datetime | None = None) -> MemoryBlock:
+    """The exact memory block and system message for `connection_id` (None: no connection), with the
+    nodes injected and those that fell outside the cap of 40. AtlasError if the connection is gone."""
+    now = now or datetime.now(UTC)
+    with db.session() as session:
+        connection = session.get(AgentConnection, connection_id) if connection_id else None
+        if connection_id and (connection is None or connection.deleted_at is not None):
+            raise AtlasError(f"No connection {connection_id}.")
+        system, _node_ids, _skill_ids = system_parts_in(session, connection, now)
+        scored = ranked_in(session, now)
+        inside, outside = split_at_cap(scored)
+        titles = describe_sources_in(session, (node.source for node, _ in inside + outside))
+    return MemoryBlock(
+        block=render_memory_block(node for node, _ in inside),
+        system=system,
+        injected=[NodeView(n, e, True, titles[n.source or MANUAL]) for n, e in inside],
+        over_cap=[NodeView(n, e, False, titles[n.source or MANUAL]) for n, e in outside],
+        connection_name=connection.name if connection else None,
+    )

@@ -31,7 +31,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "xcb" if os.environ.get("DISPLAY") else
 CHILD_START = r"""
 import sys, time
 sys.path.insert(0, {root!r})
-from desktop.cli import build_parser
+from agent.cli.main import build_parser
 args = build_parser().parse_args(["--data-dir", {data!r}])
 from desktop.app import build_window, ensure_app
 from local_schema.paths import resolve_data_dir
@@ -106,8 +106,8 @@ def cold_start(runs: int = 5) -> dict:
 def _window(data_dir: Path):
     from desktop.app import build_window, ensure_app
     from desktop.ops import wait_idle
+    from standin.keyrings import MemoryKeyring
     from sync.secrets import SecretStore
-    from tests.keyrings import MemoryKeyring
 
     app = ensure_app()
     window = build_window(data_dir, secrets=SecretStore(data_dir, backend=MemoryKeyring()))
@@ -146,7 +146,7 @@ def _pump(app, seconds: float) -> None:
 def open_thread(tmp: Path) -> dict:
     from PySide6.QtCore import QEvent, QObject
 
-    from desktop.demo import add_thread, long_messages
+    from standin.demo.seed import add_thread, long_messages
 
     app, window = _window(tmp)
     db = window.ctx.db
@@ -182,9 +182,9 @@ def open_thread(tmp: Path) -> dict:
 
 
 def memory(tmp: Path) -> dict:
-    from desktop.demo import add_thread, long_messages
     from local_schema.database import open_database
     from local_schema.paths import database_path
+    from standin.demo.seed import add_thread, long_messages
 
     db = open_database(database_path(tmp))
     start = time.perf_counter()
@@ -204,7 +204,7 @@ def memory(tmp: Path) -> dict:
 SERVER = r"""
 import sys, time
 sys.path.insert(0, {root!r})
-from tests.fake_openai import FakeLLM
+from standin.model import FakeLLM
 fake = FakeLLM().start()
 fake.fast_tokens(2000, token="tok ")
 print(fake.base_url, flush=True)
@@ -215,7 +215,7 @@ sys.stdin.read()  # until the parent closes our stdin
 def stall(tmp: Path, runs: int = 5) -> dict:
     from PySide6.QtCore import QTimer
 
-    from desktop.demo import add_connection
+    from standin.demo.seed import add_connection
 
     # The endpoint runs in its own process, as a real one would: in-process server threads would
     # compete with the UI thread for the GIL and measure the fake, not the app.

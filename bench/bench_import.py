@@ -104,7 +104,7 @@ def write_export(path: Path, megabytes: int, seed: int = 7) -> dict:
 def run_import(data_dir: Path, export: Path) -> dict:
     code = ("import resource, sys, time\n"
             f"sys.path.insert(0, {str(ROOT)!r})\n"
-            "from desktop.cli import main\n"
+            "from mirari.main import main\n"
             "start = time.perf_counter()\n"
             f"rc = main(['--data-dir', {str(data_dir)!r}, 'import', 'chatgpt', {str(export)!r}, '--json'])\n"
             "print('SECONDS', time.perf_counter() - start, file=sys.stderr)\n"

@@ -139,7 +139,7 @@ def bench_ui(db, root: Path) -> dict:
     from PySide6.QtWidgets import QApplication
 
     from agent.knowledge.index import add_set
-    from desktop.views.knowledge_page import KnowledgePage
+    from desktop.pages.knowledge.page import KnowledgePage
 
     app = QApplication.instance() or QApplication([])
     page = KnowledgePage(SimpleNamespace(db=db, jobs=None))

@@ -48,7 +48,7 @@ class StandIn:
         self.data_dir, self.port, self.proc, self.info = data_dir, None, None, None
 
     def start(self) -> float:
-        args = [sys.executable, "-m", "tests.supabase_local", "--data-dir", str(self.data_dir)]
+        args = [sys.executable, "-m", "standin", "--data-dir", str(self.data_dir)]
         if self.port:
             args += ["--port", str(self.port)]
         self.proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
@@ -83,7 +83,7 @@ class Watcher:
         self.data_dir = data_dir
         self.cycles: list[tuple[float, dict]] = []  # (monotonic receipt, the JSON object)
         self.live_lines: list[tuple[float, str]] = []
-        self.proc = subprocess.Popen([sys.executable, "-m", "desktop.cli", "--data-dir", str(data_dir), "sync",
+        self.proc = subprocess.Popen([sys.executable, "-m", "mirari", "--data-dir", str(data_dir), "sync",
                                       "--watch", "--json"], cwd=ROOT, env=cli_env(info), text=True,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         threading.Thread(target=self._read, args=(self.proc.stdout, True), daemon=True).start()
@@ -142,9 +142,9 @@ class Seen:
 def device_a(info: dict, email: str, data_dir: Path):
     import keyring
 
+    from standin.keyrings import MemoryKeyring
     from sync import config
     from sync.engine import SyncEngine
-    from tests.keyrings import MemoryKeyring
 
     keyring.set_keyring(MemoryKeyring())
     config.set_value(data_dir, "supabase.url", info["url"])
@@ -193,7 +193,7 @@ def measure(args, work: Path) -> dict:
         conv_id = conversation.id
     assert a.run_cycle().state == "idle"
     b_dir = work / "b"
-    mirari = [sys.executable, "-m", "desktop.cli", "--data-dir", str(b_dir)]
+    mirari = [sys.executable, "-m", "mirari", "--data-dir", str(b_dir)]
     subprocess.run([*mirari, "account", "login", "--email", email], env=cli_env(info), check=True,
                    capture_output=True, cwd=ROOT)
     watcher = Watcher(b_dir, info)

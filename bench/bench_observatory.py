@@ -7,7 +7,7 @@
 A database with 100,000 messages (500 threads over the last 60 days, ~1 % deleted, every insert still
 waiting in the sync outbox as after a long offline stretch), 400 skills, 600 memory nodes, 3
 connections, 60 tasks and 12 templates. Measured:
-1. agent.stats.collect() alone — the tiles, the 14 days and the connections, on a pool thread's
+1. agent.observatory.stats.collect() alone — the tiles, the 14 days and the connections, on a pool thread's
    connection (what the page's background op runs);
 2. the whole page, as the window builds it (with its sync controller, not signed in):
    ObservatoryPage.refresh() until its `loaded` signal — the counting off the UI thread (an Op), the
@@ -42,8 +42,8 @@ MESSAGES, THREADS, RUNS = 100_000, 500, 20
 def build(db) -> None:
     from sqlalchemy import text
 
-    from desktop.demo import add_connection, add_thread, long_messages
     from local_schema.timestamps import format_timestamp
+    from standin.demo.seed import add_connection, add_thread, long_messages
 
     rng = random.Random(13)
     now = datetime.now(UTC)
@@ -70,7 +70,7 @@ def build(db) -> None:
 
 
 def collect_times(db, runs: int = RUNS) -> dict:
-    from agent.stats import collect
+    from agent.observatory.stats import collect
 
     samples = []
     for _ in range(runs):
@@ -82,7 +82,7 @@ def collect_times(db, runs: int = RUNS) -> dict:
 
 
 def direct_times(db, runs: int = RUNS) -> dict:
-    from agent.stats import _utc_text, day_bounds
+    from agent.observatory.stats import _utc_text, day_bounds
 
     samples = []
     with db.engine.connect() as conn:
@@ -111,9 +111,9 @@ def page_times(data_dir: Path, db, runs: int = RUNS) -> dict:
     from desktop.app import ensure_app
     from desktop.context import AppContext
     from desktop.ops import wait_idle
+    from desktop.pages.observatory.page import ObservatoryPage
     from desktop.settings_store import AppSettings
     from desktop.sync_controller import SyncController
-    from desktop.views.observatory_page import ObservatoryPage
 
     app = ensure_app()
     ctx = AppContext(data_dir=data_dir, settings=AppSettings(data_dir), db=db)

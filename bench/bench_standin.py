@@ -2,7 +2,7 @@
 time goes (Python/HTTP vs PostgreSQL).
 
 Run by hand from the repository root: `.venv/bin/python -m bench.bench_standin [--requests 2000]`.
-The stand-in runs as its own process (`python -m tests.supabase_local`), as a developer would run it;
+The stand-in runs as its own process (`python -m standin`), as a developer would run it;
 this process is the client. Prints timings; asserts nothing.
 
 "PostgreSQL" below is the very transaction the server runs for the page (BEGIN READ ONLY, the
@@ -28,16 +28,16 @@ import httpx
 import jwt
 import psycopg
 
-from tests.supabase_local import rest_statements
-from tests.supabase_local.rest_api import request_settings, request_transaction
-from tests.supabase_local.rest_query import parse_query
-from tests.supabase_local.rest_sql import Scope, order_sql, select_sql, where_sql
+from standin import rest_statements
+from standin.rest_api import request_settings, request_transaction
+from standin.rest_query import parse_query
+from standin.rest_sql import Scope, order_sql, select_sql, where_sql
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def start_standin() -> tuple[subprocess.Popen, dict]:
-    proc = subprocess.Popen([sys.executable, "-m", "tests.supabase_local"], cwd=ROOT, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "standin"], cwd=ROOT, stdout=subprocess.PIPE,
                             text=True)
     line = proc.stdout.readline()
     if not line:

@@ -49,7 +49,7 @@ RXDB_PACKAGES = ("rxdb", "rxjs", "@supabase/supabase-js")
 
 # -- the stand-in and its users ---------------------------------------------------------------------------
 def start_standin() -> tuple[subprocess.Popen, dict]:
-    proc = subprocess.Popen([sys.executable, "-m", "tests.supabase_local"], cwd=ROOT, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "standin"], cwd=ROOT, stdout=subprocess.PIPE,
                             text=True)
     line = proc.stdout.readline()
     if not line:
@@ -150,7 +150,7 @@ def run_rxdb(folder: Path, info: dict, email: str, n: int, rewrite: bool) -> dic
 # -- the cold command ------------------------------------------------------------------------------------------
 def cold_idle(info: dict, email: str, runs: int) -> dict:
     """`mirari sync` in a fresh process each time, nothing to do: wall and CPU of the whole process."""
-    subprocess.run([sys.executable, "-m", "compileall", "-q", "sync", "local_schema", "desktop", "agent"], cwd=ROOT,
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "sync", "local_schema", "desktop", "agent", "mirari"], cwd=ROOT,
                    check=True)  # as an installed package would have its .pyc files
     with tempfile.TemporaryDirectory() as tmp:
         # No OS keychain on a bench machine: the session in the data dir's session.json, by explicit opt-in
@@ -158,7 +158,7 @@ def cold_idle(info: dict, email: str, runs: int) -> dict:
         env = {**os.environ, "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
                "MIRARI_ALLOW_PLAINTEXT_SESSION": "1", "MIRARI_SUPABASE_URL": info["url"],
                "MIRARI_SUPABASE_ANON_KEY": info["anon_key"], "MIRARI_PASSWORD": PASSWORD, "PYTHONPATH": str(ROOT)}
-        mirari = [sys.executable, "-m", "desktop.cli", "--data-dir", f"{tmp}/data"]
+        mirari = [sys.executable, "-m", "mirari", "--data-dir", f"{tmp}/data"]
         subprocess.run([*mirari, "account", "login", "--email", email], env=env, check=True, capture_output=True)
         subprocess.run([*mirari, "sync"], env=env, check=True, capture_output=True)  # the first sync
         walls, cpus, requests = [], [], []

@@ -36,7 +36,7 @@ def ms(seconds: float) -> float:
 def spec():
     from agent.tools.host import ServerSpec
 
-    return ServerSpec("fx", "stdio", command=sys.executable, args=("-m", "tests.mcp_fixture_server"),
+    return ServerSpec("fx", "stdio", command=sys.executable, args=("-m", "standin.mcp_fixture_server"),
                       env={"PYTHONPATH": str(ROOT)})
 
 
@@ -54,14 +54,14 @@ def round_trips(host, n: int) -> dict:
 
 
 def turn_cost(host, turns: int) -> dict:
-    from agent.llm_client import LLMClient
-    from agent.threads import new_thread
+    from agent.chat.threads import new_thread
+    from agent.llm.client import LLMClient
     from agent.tools.config import add_stdio_server, get_server, record_tools
     from agent.tools.loop import ALLOW_ONCE, ToolLoop, host_runner
     from agent.tools.store import ThreadStorage
     from agent.tools.toolset import build_toolset
     from local_schema.database import open_database
-    from tests.fake_openai import FakeLLM, Reply
+    from standin.model import FakeLLM, Reply
 
     folder = Path(tempfile.mkdtemp(prefix="mirari-bench-tools-"))
     db = open_database(folder / "local.sqlite3")
@@ -103,7 +103,7 @@ def ui_stall(host) -> dict:
 
     from agent.tools.config import ToolState
     from desktop.ops import wait_idle
-    from desktop.views.tools_tester import ToolTester
+    from desktop.pages.tools.tester import ToolTester
 
     app = QApplication.instance() or QApplication([])
     tester = ToolTester(lambda server, tool, arguments, cancel: host.call(server, tool, arguments, cancel=cancel))

@@ -77,11 +77,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--gui", action="store_true", help="also measure opening the thread in the window")
     args = parser.parse_args()
-    from agent import tree
-    from agent.prompt import assemble_prompt, history
-    from agent.threads import count_messages
+    from agent.chat import tree
+    from agent.chat.threads import count_messages_in
+    from agent.prompt import assemble_prompt_in, history_in
     from desktop import queries
-    from desktop.views.console_transcript import FIRST_PAGE
+    from desktop.pages.console.transcript import FIRST_PAGE
     from local_schema.database import open_database
     from local_schema.models import AgentConnection, Conversation, Message
 
@@ -92,7 +92,7 @@ def main() -> int:
         for i in range(20):  # other threads around it, as in a used database
             build_thread(db, 500, 50, f"other {i}")
         with db.session() as s:
-            total = count_messages(s, branched)
+            total = count_messages_in(s, branched)
         with db.write() as w:
             connection = AgentConnection(name="bench", provider="custom", base_url="http://127.0.0.1:9/v1",
                                          model="m", system_prompt="You are a benchmark.")
@@ -104,12 +104,12 @@ def main() -> int:
 
         def whole_path():
             with db.session() as s:
-                return tree.path_ids(s, branched, tree.active_leaf(s, s.get(Conversation, branched)))
+                return tree.path_ids_in(s, branched, tree.active_leaf_in(s, s.get(Conversation, branched)))
         show(f"the whole active path's ids ({len(whole_path()):,})", timed(whole_path, 10))
 
         def every_message():
             with db.session() as s:
-                return tree.tree_rows(s, branched)
+                return tree.tree_rows_in(s, branched)
         show("every message with its siblings (threads show --all)", timed(every_message, 5))
 
         print("2. a 10,000-deep path")
@@ -117,18 +117,18 @@ def main() -> int:
         def prompt():
             with db.session() as s:
                 leaf = s.get(Message, deep_leaf)
-                return assemble_prompt(s, s.get(AgentConnection, connection.id), deep, leaf)
+                return assemble_prompt_in(s, s.get(AgentConnection, connection.id), deep, leaf)
         assert len(prompt().messages) == 42  # system + 40 + the new message
-        show("the prompt for its next turn (assemble_prompt)", timed(prompt), 20)
+        show("the prompt for its next turn (assemble_prompt_in)", timed(prompt), 20)
 
         def history_only():
             with db.session() as s:
-                return history(s, deep, s.get(Message, deep_leaf))
+                return history_in(s, deep, s.get(Message, deep_leaf))
         show("  of which the history (the last 40 of the path, agent.prompt.history)", timed(history_only))
 
         def deep_walk():
             with db.session() as s:
-                return tree.path_ids(s, deep, deep_leaf)
+                return tree.path_ids_in(s, deep, deep_leaf)
         assert len(deep_walk()) == 10_000
         show("the walk of the whole path (10,000 parents)", timed(deep_walk, 10))
         if args.gui:

@@ -17,7 +17,7 @@ TABLES_HIT = ("conversations", "messages", "agent_connections", "tasks", "memory
 
 # -- the stand-in as a child that takes fault commands ------------------------------------------------------
 def standin_child() -> int:
-    from tests.supabase_local.server import start_cluster_stack
+    from standin.server import start_cluster_stack
 
     cluster, standin = start_cluster_stack()
     try:
@@ -172,8 +172,8 @@ class Workload:
         return True
 
     def chat(self) -> bool:
-        """A real chat turn (agent.chat) against the fake endpoint: the user's message, a streamed reply."""
-        from agent.chat import ChatTurn
+        """A real chat turn (agent.chat.turn) against the fake endpoint: the user's message, a streamed reply."""
+        from agent.chat.turn import ChatTurn
 
         cid = self._pick("SELECT id FROM conversations WHERE deleted_at IS NULL")
         if cid is None or self.connection_id is None:

@@ -125,13 +125,13 @@ def run(args) -> int:
     import keyring
 
     from desktop.app import ensure_app
-    from tests.keyrings import MemoryKeyring
+    from standin.keyrings import MemoryKeyring
 
     keyring.set_keyring(MemoryKeyring())  # no OS keychain on a bench machine
     rng = random.Random(args.seed)
     standin = StandIn()
     info = standin.info
-    llm = subprocess.Popen([sys.executable, "-m", "tests.fake_openai", "--token-delay", "0.002", "--text",
+    llm = subprocess.Popen([sys.executable, "-m", "standin.model", "--token-delay", "0.002", "--text",
                             "A fake reply, streamed in a few dozen tokens: " + "lorem ipsum " * 20],
                            cwd=ROOT, stdout=subprocess.PIPE, text=True)
     llm_url = llm.stdout.readline().strip()
@@ -144,7 +144,7 @@ def run(args) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="mirari-soak-"))
     windows = {name: open_device(app, tmp / name, info, email) for name in ("A", "B")}
     loads = {name: Workload(name, w, llm_url, random.Random(rng.random())) for name, w in windows.items()}
-    from desktop.demo import add_connection
+    from standin.demo.seed import add_connection
 
     connection = add_connection(windows["A"].ctx.db, "Fake", llm_url, "fake-model", status="online")
     for load in loads.values():

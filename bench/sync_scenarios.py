@@ -58,9 +58,9 @@ def server_cpu(info: dict) -> tuple[float, float]:
 def _engine(info: dict, email: str, data_dir: Path):
     import keyring
 
+    from standin.keyrings import MemoryKeyring
     from sync import config
     from sync.engine import SyncEngine
-    from tests.keyrings import MemoryKeyring
 
     keyring.set_keyring(MemoryKeyring())  # no OS keychain on a bench machine
     config.set_value(data_dir, "supabase.url", info["url"])

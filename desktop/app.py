@@ -61,8 +61,8 @@ def open_data(ctx: AppContext) -> None:
     state = load_state(ctx.data_dir)
     ctx.account_email = state.email if state.active_account else None
     ctx.db = open_database(database_path(ctx.data_dir, state.active_account))
-    import agent.chat  # noqa: F401 - imported here, off the UI thread, not during the first turn
-    import agent.stats  # noqa: F401 - the home screen counts as soon as the pages exist
+    import agent.chat.turn  # noqa: F401 - imported here, off the UI thread, not during the first turn
+    import agent.observatory.stats  # noqa: F401 - the home screen counts as soon as the pages exist
     import sync.engine  # noqa: F401 - ... and shows the sync state
 
 
@@ -70,8 +70,9 @@ def build_window(data_dir: Path, secrets=None, app_lock=None):
     """The main window for `data_dir`; the database starts opening at once. Returns the window.
     `app_lock`: the data dir's app lock, already held (run_gui takes it before anything is shown)."""
     from desktop import theme
-    from desktop.main_window import MainWindow
+    from desktop.background import settle_heap
     from desktop.ops import Op
+    from desktop.window.main_window import MainWindow
 
     app = ensure_app()
     settings = AppSettings(data_dir)
@@ -85,6 +86,7 @@ def build_window(data_dir: Path, secrets=None, app_lock=None):
             window.update()
 
     app.styleHints().colorSchemeChanged.connect(follow_os)
+    window.ready.connect(settle_heap)  # start-up is over: see desktop.background.settle_heap
     Op(window, lambda: open_data(ctx), "Opening the database").success(
         lambda _r: window.database_ready()
     ).failure(window.database_failed).run()  # the exception itself: a damaged file offers Recover

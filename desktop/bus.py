@@ -1,32 +1,40 @@
 """The app-wide change bus (Vorta's application signals, Anki's `operation_did_execute`).
 
-Views subscribe to `changed` and refresh only when a table they show was touched; operations
-announce what they wrote. That keeps views from calling each other.
+Views subscribe to `changed` and refresh only when a table they show was touched. That keeps views
+from calling each other. Who announces what:
+- the app's own writes: the `Op`, `Job` or stream that made them, once when it ends, with its initiator
+  (desktop/background.py; `LocalDatabase.write()` knows the tables, nobody lists them by hand);
+- rows a sync cycle applied: `changed(tables, SYNC)`, the tables' `rows` holding the ids that landed;
+- a write made outside any of those (a test, a seeder, a future UI-thread write): `changed(tables, None)`.
 
-The open database is bridged onto the bus (`connect_database`): every committed write, from any
-thread, arrives on the UI thread as `written(tables, origin)`; rows a sync cycle applied also arrive
-as `changed(tables, SYNC)`, so every page refreshes from what another device did exactly as it does
-from an `Op` of another page. (The app's own writes are announced on `changed` by the `Op` that made
-them, with the page as initiator; bridging them too would make every page refresh twice.)
+The open database is bridged onto the bus (`connect_database`): its change listener runs on the writing
+thread and posts to the UI thread (desktop.background.post). Until the P2 sweep it also emits
+`written(tables, origin, db)` for every committed write.
+
+Theme and key-store changes have signals of their own (`theme_changed`, `keys_changed`); the old
+pseudo-tables "theme" and "secrets" on `changed` are still emitted beside them until that sweep.
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtCore import QObject, Signal
 
 # The initiator of `changed` for rows a sync cycle applied (pages compare initiators with `is`).
 SYNC = "sync"
 
 
 class ChangeBus(QObject):
-    # (frozenset of table names, initiator object or None); for sync, initiator is SYNC and the tables
-    # are a local_schema.database.ChangedTables whose `rows` holds the ids that landed
+    # (frozenset of table names, initiator object or None); the tables are a
+    # local_schema.changes.ChangedTables; for sync, initiator is SYNC and `rows` holds the ids that landed
     changed = Signal(object, object)
     # every committed write to the open database: (ChangedTables, origin "local" | "sync", the database)
     written = Signal(object, str, object)
+    # the colours in use changed (a desktop.theme.Colors): redraw what the palette does not reach
+    theme_changed = Signal(object)
+    # the key store changed how or whether it keeps API keys (its mode: "keychain", "file", "memory", …)
+    keys_changed = Signal(str)
     # a user-facing sentence about something that failed in the background
     error = Signal(str)
     # number of background operations in flight, streams included (drives the busy indicator)
@@ -38,37 +46,43 @@ class ChangeBus(QObject):
 bus = ChangeBus()
 
 
-class _Bridge(QObject):
-    """Lives on the UI thread. The database calls `arrived.emit` on the writing thread; the queued
-    connection delivers it here, so the bus only ever emits on the UI thread."""
+def _keys_from_pseudo_table(tables, initiator) -> None:
+    """Until the sweep: the Settings page announces "secrets" on `changed`; say it on `keys_changed` too."""
+    if "secrets" in tables:
+        secrets = getattr(getattr(initiator, "ctx", None), "secrets", None)
+        bus.keys_changed.emit(str(getattr(secrets, "mode", "") or ""))
 
-    arrived = Signal(object, str)
 
-    def __init__(self, db) -> None:
-        super().__init__()
-        self.db = db
-        self.arrived.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
-
-    @Slot(object, str)
-    def _deliver(self, tables, origin: str) -> None:
-        bus.written.emit(tables, origin, self.db)
-        if origin == "sync":
-            bus.changed.emit(tables, SYNC)
+bus.changed.connect(_keys_from_pseudo_table)
 
 
 def connect_database(db) -> Callable[[], None]:
-    """Bridge `db`'s change listeners onto the bus. Call on the UI thread; returns the disconnect."""
-    bridge = _Bridge(db)
+    """Bridge `db`'s change listener onto the bus. Call on the UI thread; returns the disconnect.
 
-    def listener(tables, origin: str) -> None:
-        with contextlib.suppress(RuntimeError):  # the application is shutting down, the bridge is gone
-            bridge.arrived.emit(tables, origin)
+    A write made inside a background operation is announced by that operation when it ends (one
+    broadcast per op, job or stream); only writes made outside one are announced here."""
+    from desktop.background import post
+    from local_schema import changes
+
+    connected = [True]  # what was posted before the disconnect is dropped, not delivered
+
+    def deliver(tables, origin: str, announce: bool) -> None:
+        if not connected[0]:
+            return
+        bus.written.emit(tables, origin, db)
+        if origin == "sync":
+            bus.changed.emit(tables, SYNC)
+        elif announce:
+            bus.changed.emit(tables, None)
+
+    def listener(tables, origin: str) -> None:  # the writing thread
+        announce = origin != "sync" and not changes.collecting()
+        post(lambda: deliver(tables, origin, announce))
 
     db.add_change_listener(listener)
 
     def disconnect() -> None:
+        connected[0] = False
         db.remove_change_listener(listener)
-        bridge.deleteLater()
 
-    disconnect.bridge = bridge  # type: ignore[attr-defined]  # kept alive as long as the disconnect is
     return disconnect

@@ -1,9 +1,9 @@
 """Dreams while you are away: watches for idleness, checks the gates, runs one dream at a time on the
 long-job runner, pauses it the moment you touch the window, and says when it ends.
 
-The rules are in `agent.dream` (gates, budget, the dreams); this object only gathers the facts the
-gates need (idle time from an application-wide event filter, whether a reply is streaming, the key)
-and drives the job. Clock, idle source and "is a reply streaming" are injectable so tests can set them.
+The rules are in `agent.dream` (gates, which kind next and the facts from the database in schedule,
+budget, the dreams); this object only adds what the window alone knows (idle time from an event filter,
+whether a reply is streaming, the key) and drives the job. Clock, idle source and "is a reply streaming" are injectable so tests can set them.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ INPUT_EVENTS = frozenset({QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QE
                           QEvent.Type.Wheel, QEvent.Type.TouchBegin, QEvent.Type.InputMethod})
 CHECK_INTERVAL_MS = 30_000
 ENDED_SHOWN_MS = 6_000  # "Last dream: done" stays as long as a notice, then the gates are read again
-KIND_ORDER = ("consolidate", "replay", "stress")
 
 
 class IdleWatch(QObject):
@@ -115,25 +114,15 @@ class DreamController(QObject):
 
     # -- gates -----------------------------------------------------------------------------------
     def _facts(self, streaming: bool, idle: float, now: datetime):
-        from agent.dream.gates import DreamFacts, blocking_reasons
-        from agent.dream.reports import last_dream_started, list_reports
+        from agent.dream.gates import blocking_reasons
+        from agent.dream.schedule import gather_facts, next_kind
         from agent.dream.settings import load_settings
-        from local_schema.models import AgentConnection
 
         settings = load_settings(self.ctx.data_dir)
         db = self.ctx.db
-        exists = key = False
-        if settings.connection_id:
-            with db.session() as session:
-                connection = session.get(AgentConnection, settings.connection_id)
-                exists = connection is not None and connection.deleted_at is None
-            key = exists and self._key_available(settings.connection_id)
-        last = last_dream_started(db)
-        facts = DreamFacts(now=now, idle_seconds=idle, streaming=streaming, dreaming=self.job is not None,
-                           connection_exists=exists, key_available=key,
-                           new_messages=_messages_since(db, last), last_dream_at=last)
-        kinds_done = [r.kind for r in list_reports(db)]
-        return settings, blocking_reasons(settings, facts), _next_kind(kinds_done)
+        facts = gather_facts(db, settings, now=now, idle_seconds=idle, streaming=streaming,
+                             dreaming=self.job is not None, key_available=self._key_available)
+        return settings, blocking_reasons(settings, facts), next_kind(db)
 
     def _key_available(self, connection_id: str) -> bool:
         secrets = self.ctx.secrets
@@ -170,7 +159,7 @@ class DreamController(QObject):
             raise RuntimeError("A dream is already running; one at a time.")
         if not connection_id:
             raise ValueError("Choose a dreaming connection first (Dream settings).")
-        from agent.skills import load_min_score
+        from agent.skills.settings import load_min_score
 
         db, secrets, data_dir = self.ctx.db, self.ctx.secrets, self.ctx.data_dir
 
@@ -236,22 +225,3 @@ class DreamController(QObject):
     def _set_state(self, text: str) -> None:
         self.state = text
         self.state_changed.emit(text)
-
-
-def _messages_since(db, since: datetime | None) -> int:
-    from sqlalchemy import text as sql
-
-    from local_schema.timestamps import format_timestamp
-
-    with db.session() as session:
-        if since is None:
-            return session.execute(sql("SELECT count(*) FROM messages WHERE deleted_at IS NULL")).scalar()
-        return session.execute(sql("SELECT count(*) FROM messages WHERE deleted_at IS NULL AND created_at > :t"),
-                               {"t": format_timestamp(since)}).scalar()
-
-
-def _next_kind(kinds_done: list[str]) -> str:
-    """Take turns: the kind that dreamt least recently (never = first)."""
-    latest = {kind: i for i, kind in reversed(list(enumerate(kinds_done)))}  # reports are newest first
-    never = [k for k in KIND_ORDER if k not in latest]
-    return never[0] if never else max(KIND_ORDER, key=lambda k: latest[k])

@@ -1,26 +1,31 @@
 """The long-job runner: work that takes seconds or minutes (skill tests, Mirror reviews, dreams).
 
     job = runner.submit("Testing skill 'Summarise'", lambda ctx: run_skill_tests(db, ..., ctx))
-    job.finished.connect(on_done); job.failed.connect(on_error)
+    job.finished.connect(on_done); job.failed.connect(on_error)     # Qt signals, or:
+    job.success(on_done).failure(on_error).stopped(on_cancelled)    # callbacks, as on an Op
 
 Jobs are queued and run one at a time on a thread of their own (they mostly wait on an LLM, and
 running two at once would only split the endpoint between them); each reports progress and can be
-cancelled, queued or running. Everything a job emits arrives on the UI thread. Short work (a query,
-a save) keeps using `desktop.ops.Op`; streams of the Console are not jobs.
+cancelled, queued or running. Everything a job emits arrives on the UI thread. When a job ends — done,
+failed or cancelled — the tables its writes committed are broadcast once on the change bus (initiator:
+the one given to `submit`, else None); `announce_progress=True` also announces, at each progress
+report, what it has committed since the last one. Short work (a query, a save) keeps using `desktop.ops.Op`;
+streams of the Console are not jobs. The thread hops are desktop/background.py's.
 """
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import logging
-import traceback
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from agent.jobs import JobCancelled, JobContext
+from desktop.background import JOB, Outcome, Work, alive, post, run_guarded
+from local_schema import changes
+from local_schema.changes import ChangedTables
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +33,8 @@ QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed"
 _ids = itertools.count(1)
 
 
-class Job(QObject):
-    """One submitted job. Lives on the UI thread; its signals fire there."""
+class Job(QObject, Work):
+    """One submitted job. Lives on the UI thread; its signals and callbacks fire there."""
 
     progressed = Signal(int, int, str)  # done, total (0 = unknown), text
     finished = Signal(object)  # the job function's result
@@ -37,25 +42,32 @@ class Job(QObject):
     cancelled = Signal()
     state_changed = Signal(str)
 
-    # Emitted from the worker thread; queued onto the UI thread by Qt (the Job lives there).
-    _progress_from_worker = Signal(int, int, str)
-    _result_from_worker = Signal(object, object)  # (result, exception or None)
+    kind = JOB
+    _log = log
 
-    def __init__(self, label: str, fn: Callable[[JobContext], Any], parent: QObject | None = None):
-        super().__init__(parent)
+    def __init__(self, label: str, fn: Callable[[JobContext], Any], parent: QObject | None = None,
+                 initiator: object = None, announce_progress: bool = False):
+        QObject.__init__(self, parent)
+        self._init_work(None, label, initiator)
+        self.announce_progress = announce_progress
         self.id = next(_ids)
-        self.label = label
         self.fn = fn
         self.state = QUEUED
         self.result: Any = None
         self.error: BaseException | None = None
         self.progress_value = (0, 0, "")
-        self.context = JobContext(on_progress=self._progress_from_worker.emit)
-        self._progress_from_worker.connect(self._on_progress)
+        self.context = JobContext(on_progress=self._progress_from_worker)
+        self._runner: JobRunner | None = None
 
-    @Slot(int, int, str)
-    def _on_progress(self, done: int, total: int, text: str) -> None:
-        if self.state == RUNNING:
+    def _progress_from_worker(self, done: int, total: int, text: str) -> None:  # the job's thread
+        collector = changes.current() if self.announce_progress else None
+        fresh = collector.take_fresh() if collector is not None else None
+        post(lambda: self._on_progress(done, total, text, fresh))
+
+    def _on_progress(self, done: int, total: int, text: str, fresh: ChangedTables | None = None) -> None:
+        if fresh:
+            self.announce(fresh)  # what the job has committed so far (announce_progress)
+        if alive(self) and self.state == RUNNING:
             self.progress_value = (done, total, text)
             self.progressed.emit(done, total, text)
 
@@ -67,27 +79,33 @@ class Job(QObject):
     def active(self) -> bool:
         return self.state in (QUEUED, RUNNING)
 
+    # -- Work ------------------------------------------------------------------------------------------
+    @property
+    def parent_alive(self) -> bool:
+        return alive(self)
+
+    def _stopped_by(self, outcome: Outcome) -> bool:
+        return isinstance(outcome.error, JobCancelled) or self.context.cancelled
+
+    def _ending(self, outcome: Outcome, stopped: bool) -> None:
+        if not alive(self):  # the window (and its runner) went away while the job ran
+            return
+        if stopped:
+            self._set_state(CANCELLED)
+        elif outcome.error is None:
+            self.result = outcome.result
+            self._set_state(DONE)
+        else:
+            self.error = outcome.error
+            self._set_state(FAILED)
+
+    def _report(self, outcome: Outcome, stopped: bool, handled: bool) -> None:
+        runner = self._runner
+        if alive(self) and runner is not None and alive(runner):
+            runner._ended(self)
+
     def __repr__(self) -> str:
         return f"Job({self.id}, {self.label!r}, {self.state})"
-
-
-class _Worker(QRunnable):
-    def __init__(self, job: Job):
-        super().__init__()
-        self.setAutoDelete(True)
-        self._job = job
-
-    def run(self) -> None:
-        job = self._job
-        try:
-            result = job.fn(job.context)
-        except BaseException as exc:  # noqa: BLE001 - every failure must reach the UI, never vanish
-            exc.__traceback_text__ = traceback.format_exc()  # type: ignore[attr-defined]
-            outcome: tuple[Any, BaseException | None] = (None, exc)
-        else:
-            outcome = (result, None)
-        with contextlib.suppress(RuntimeError):  # the application is shutting down
-            job._result_from_worker.emit(*outcome)
 
 
 class JobRunner(QObject):
@@ -106,9 +124,13 @@ class JobRunner(QObject):
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(1)
 
-    def submit(self, label: str, fn: Callable[[JobContext], Any]) -> Job:
-        job = Job(label, fn, self)
-        job._result_from_worker.connect(lambda result, exc, job=job: self._on_result(job, result, exc))
+    def submit(self, label: str, fn: Callable[[JobContext], Any], initiator: object = None,
+               announce_progress: bool = False) -> Job:
+        """Queue `fn(ctx)`. What it writes is broadcast (with `initiator`) once when it ends; with
+        `announce_progress`, also what it committed so far at each progress report (a dream's report
+        shows while it runs), and the rest when it ends."""
+        job = Job(label, fn, self, initiator, announce_progress)
+        job._runner = self
         self.jobs.append(job)
         self._queue.append(job)
         self.job_added.emit(job)
@@ -120,7 +142,7 @@ class JobRunner(QObject):
         """A queued job is dropped; a running one is told to stop (it ends as cancelled)."""
         if job in self._queue:
             self._queue.remove(job)
-            self._end(job, CANCELLED)
+            job._end(Outcome(error=JobCancelled()))
         elif job is self._running:
             job.context.cancel.cancel()
             job.context.resume()  # a paused job must wake up to notice
@@ -155,30 +177,21 @@ class JobRunner(QObject):
         job = self._queue.pop(0)
         self._running = job
         job._set_state(RUNNING)
+        job._begin()
         self.job_started.emit(job)
-        self._pool.start(_Worker(job))
+        fn, context, end = job.fn, job.context, job._end
+        self._pool.start(lambda: run_guarded(lambda: fn(context), end))
 
-    def _on_result(self, job: Job, result: Any, exc: BaseException | None) -> None:
+    def _ended(self, job: Job) -> None:
+        """After the job's broadcast, state and callbacks: its signals, then the next job."""
         if job is self._running:
             self._running = None
-        if exc is None and not job.context.cancelled:
-            job.result = result
-            self._end(job, DONE)
-        elif isinstance(exc, JobCancelled) or job.context.cancelled:
-            self._end(job, CANCELLED)
-        else:
-            job.error = exc
-            log.warning("job %r failed: %s", job.label, getattr(exc, "__traceback_text__", exc))
-            self._end(job, FAILED)
-        self._start_next()
-
-    def _end(self, job: Job, state: str) -> None:
-        job._set_state(state)
-        if state == DONE:
-            job.finished.emit(job.result)
-        elif state == FAILED:
-            job.failed.emit(job.error)
-        else:
+        if job.state == CANCELLED:
             job.cancelled.emit()
+        elif job.state == DONE:
+            job.finished.emit(job.result)
+        else:
+            job.failed.emit(job.error)
         self.job_ended.emit(job)
         self.active_changed.emit(self.active_count())
+        self._start_next()

@@ -1,9 +1,9 @@
 """Read queries the Console needs, shaped for the views (no Qt; run inside background ops).
 
-Thread logic lives in agent.threads and agent.tree; this module only adapts it to windows of a long
+Thread logic lives in agent.chat.threads and agent.chat.tree; this module only adapts it to windows of a long
 thread: the Console never loads a whole 10,000-message thread, only the page it shows.
 
-The transcript shows the thread's active path (agent.tree: from the first message down to the active
+The transcript shows the thread's active path (agent.chat.tree: from the first message down to the active
 leaf). A window is a stretch of that path, addressed by its messages, never by a position: a page is
 "the 120 messages above this one" (a walk up its parents) or "the ones below it, towards the leaf", and
 a refresh is "the path from the first message shown down to the leaf (or to the last one shown)". Sync
@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agent import threads, tree
-from agent.authorship import reply_author
+from agent.chat import threads, tree
+from agent.chat.authorship import reply_author
 from desktop.models.transcript_model import MessageRow
 
 ThreadInfo = threads.ThreadSummary
 
-# A reply is shown under what wrote it (agent.authorship): its recorded model and its connection's name
+# A reply is shown under what wrote it (agent.chat.authorship): its recorded model and its connection's name
 # now (NULL once the connection is deleted here), one primary-key lookup per row of a page.
 _COLS = ("m.id, m.role, m.content, m.created_at, m.seq, m.model, m.status, m.error, m.parent_id, "
          "(SELECT a.name FROM agent_connections a WHERE a.id = m.agent_connection_id)")
@@ -29,12 +29,12 @@ _COLS = ("m.id, m.role, m.content, m.created_at, m.seq, m.model, m.status, m.err
 
 def list_threads(db) -> list[ThreadInfo]:
     with db.session() as s:
-        return threads.list_threads(s)
+        return threads.list_threads_in(s)
 
 
 def count_messages(db, conversation_id: str) -> int:
     with db.session() as s:
-        return threads.count_messages(s, conversation_id)
+        return threads.count_messages_in(s, conversation_id)
 
 
 def _row(r) -> MessageRow:
@@ -72,13 +72,13 @@ def _leaf(db, conversation_id: str) -> str | None:
 
     with db.session() as s:
         conversation = s.get(Conversation, conversation_id)
-        return tree.active_leaf(s, conversation) if conversation is not None else None
+        return tree.active_leaf_in(s, conversation) if conversation is not None else None
 
 
 def _path_below(db, conversation_id: str, leaf: str | None, message_id: str) -> list[str] | None:
     """The ids of the active path from `message_id` down to the leaf, or None when it is not on the path."""
     with db.session() as s:
-        ids = tree.path_ids(s, conversation_id, leaf, stop_at=message_id)
+        ids = tree.path_ids_in(s, conversation_id, leaf, stop_at=message_id)
     return ids if ids and ids[0] == message_id else None
 
 
@@ -98,7 +98,7 @@ def newer_than(db, conversation_id: str, key: tuple | None, limit: int) -> tuple
     leaf = _leaf(db, conversation_id)
     if key is None:  # from the first message
         with db.session() as s:
-            below = tree.path_ids(s, conversation_id, leaf)
+            below = tree.path_ids_in(s, conversation_id, leaf)
     else:
         on_path = _path_below(db, conversation_id, leaf, key[1])
         below = on_path[1:] if on_path is not None else []
@@ -123,7 +123,7 @@ def tail_window(db, conversation_id: str, size: int) -> Window:
 
 def window_around(db, message_id: str, size: int) -> tuple[Window, str] | None:
     """A window of about `size` messages with `message_id` a third of the way down. A message on another
-    branch than the active one makes its branch the active one first (agent.tree.switch): the transcript
+    branch than the active one makes its branch the active one first (agent.chat.tree.switch): the transcript
     always shows what the next message continues."""
     with db.engine.connect() as conn:
         found = conn.exec_driver_sql("SELECT conversation_id FROM messages WHERE id = ? AND deleted_at IS NULL",

@@ -18,13 +18,13 @@ from pathlib import Path
 
 # Modules loaded lazily at run time (by the sync commands, or on first use) that a frozen build could
 # silently lack; importing them here proves they were bundled.
-LAZY_MODULES = ("supabase", "supabase_auth", "postgrest", "httpx", "sync.keyfile", "sync.engine", "agent.chat")
+LAZY_MODULES = ("supabase", "supabase_auth", "postgrest", "httpx", "sync.keyfile", "sync.engine", "agent.chat.turn")
 # pygments finds lexers and styles by name at run time; a missing one just means no colours, silently.
 CODE_LANGUAGES = ("python", "javascript", "bash", "json", "sql", "rust")
 
 
 def _version() -> str:
-    from desktop.cli import app_version
+    from agent.cli.main import app_version
 
     version, frozen = app_version(), getattr(sys, "frozen", False)
     if frozen and version.startswith("0+unknown"):

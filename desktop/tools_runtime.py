@@ -17,8 +17,8 @@ def tool_host(ctx):
     """The window's ToolHost, created on first use (cheap: a thread and an event loop)."""
     host = ctx.extras.get(KEY)
     if host is None:
+        from agent.cli.main import app_version
         from agent.tools.host import ToolHost
-        from desktop.cli import app_version
 
         host = ctx.extras[KEY] = ToolHost(client_version=app_version())
     return host

@@ -20,6 +20,8 @@ from sqlalchemy import URL, Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 
+from local_schema import changes, write_tracking
+from local_schema.changes import ChangedTables
 from local_schema.migrations import SchemaTooNew
 from local_schema.prepare import BUSY_TIMEOUT_MS, prepare_file
 from local_schema.safety import DatabaseCorrupt, restrict_modes
@@ -38,43 +40,20 @@ T = TypeVar("T", Session, Connection)
 
 
 
-class ChangedTables(frozenset):
-    """The tables a write touched (a frozenset of names), with the row ids where the writer knows them.
-
-    `rows` maps a table to the ids of the rows written; a table absent from `rows` changed in ways not
-    listed row by row (treat every row of it as possibly changed). A sync cycle fills `rows`, so an open
-    transcript can tell whether the rows that landed concern it.
-    """
-
-    rows: Mapping[str, frozenset[str]]
-
-    def __new__(cls, tables: Iterable[str], rows: Mapping[str, Iterable[str]] | None = None):
-        self = super().__new__(cls, tables)
-        self.rows = {t: frozenset(ids) for t, ids in (rows or {}).items()}
-        return self
-
-    def ids(self, table: str) -> frozenset[str] | None:
-        """The ids written in `table`, or None when unknown (or the table was not written)."""
-        return self.rows.get(table)
-
-
 # (tables written, origin): origin is "local" for the app's own writes, "sync" for rows a cycle applied.
 # `tables` is a ChangedTables (a frozenset, so listeners written for plain sets keep working).
 ChangeListener = Callable[[frozenset[str], str], None]
-_TOUCHED = "mirari_tables_touched"  # Session.info key: tables flushed inside a write() block
+_TOUCHED = "mirari_tables_touched"  # Session.info key: the set a write() block's transaction fills
 
 
-def _collect_touched(session: OrmSession, _flush_context: object, _instances: object) -> None:
-    touched = session.info.get(_TOUCHED)
-    if touched is None:
-        return
-    for obj in (*session.new, *session.dirty, *session.deleted):
-        table = getattr(obj, "__tablename__", None)
-        if table:
-            touched.add(table)
+def _attach_sink(session: OrmSession, _transaction: object, connection: Connection) -> None:
+    """A Session began its transaction: a write() block collects what it writes, any other session nothing."""
+    tracker = write_tracking.tracker_of(connection)
+    if tracker is not None:
+        tracker.sink = session.info.get(_TOUCHED)
 
 
-event.listen(Session, "before_flush", _collect_touched)
+event.listen(Session, "after_begin", _attach_sink)
 
 
 class CaptureSuppressionLeak(RuntimeError):
@@ -103,13 +82,21 @@ def _on_checkout(dbapi_conn: sqlite3.Connection, _record: object, _proxy: object
 
 
 def _on_begin(conn: Connection) -> None:
+    _detach_sink(conn)  # a new transaction collects nothing until a write() block's session says so
     if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
         return  # e.g. PRAGMA wal_checkpoint or VACUUM, which must run outside a transaction
     mode = conn.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
     conn.exec_driver_sql(f"BEGIN {'IMMEDIATE' if mode == 'IMMEDIATE' else 'DEFERRED'}")
 
 
+def _detach_sink(conn: Connection) -> None:
+    tracker = write_tracking.tracker_of(conn)
+    if tracker is not None:
+        tracker.sink = None
+
+
 def _on_commit(conn: Connection) -> None:
+    _detach_sink(conn)  # everything the transaction wrote has run; the connection may serve others next
     # The applying-remote flag must never outlive its transaction; committing it would silently
     # switch change capture off for good. applying_remote() clears it before any commit.
     flag = conn.exec_driver_sql("SELECT value FROM sync_meta WHERE key = 'capture_suppressed'").scalar()
@@ -154,9 +141,13 @@ class LocalDatabase:
 
         IMMEDIATE takes the write lock before the first read, so a sync commit landing between this
         block's read and its write makes it wait (busy timeout) instead of failing at once with
-        "database is locked" on the lock upgrade. An exception rolls everything back. After the commit,
-        change listeners hear which tables were written: those flushed through the ORM plus `tables`
-        (declare the tables a raw SQL statement in the block wrote). Do not commit inside the block.
+        "database is locked" on the lock upgrade. An exception rolls everything back. Do not commit
+        inside the block.
+
+        After the commit, every table the transaction wrote — through the ORM, raw SQL, a foreign-key
+        cascade or a trigger; bookkeeping tables (changes.INTERNAL) left out — is told to the change
+        listeners (origin "local") and recorded in the current operation's collector (changes.collect).
+        `tables` is still accepted and added, but no longer needed: SQLite reports what was written.
         """
         touched: set[str] = set(tables)
         session = Session(self._immediate_engine, expire_on_commit=False)
@@ -165,7 +156,9 @@ class LocalDatabase:
             yield session
             session.commit()
         if touched:
-            self.notify_changed(frozenset(touched), "local")
+            done = ChangedTables(touched)
+            changes.record(done)
+            self.notify_changed(done, "local")
 
     def add_change_listener(self, listener: ChangeListener) -> None:
         """Call `listener(tables, origin)` after each committed write; it runs on the writing thread."""
@@ -181,7 +174,7 @@ class LocalDatabase:
                        rows: Mapping[str, Iterable[str]] | None = None) -> None:
         """Tell the listeners that `tables` changed (the sync engine calls this with origin "sync" and
         the ids of the rows it applied in `rows`)."""
-        tables = ChangedTables(tables, rows)
+        tables = ChangedTables(tables, rows or getattr(tables, "rows", None), origin)
         with self._listeners_lock:
             listeners = list(self._listeners)
         for listener in listeners:
@@ -196,9 +189,15 @@ class LocalDatabase:
 
         The flag is set inside the current transaction and cleared again before the block ends, so
         other connections never see it and it is never committed; on an exception the caller's
-        rollback restores it regardless. Do not commit inside the block.
+        rollback restores it regardless. Do not commit inside the block. What is written inside the
+        block came from elsewhere: write() does not report it as a local change either (the sync
+        engine announces what it applied, with the row ids).
         """
         target.execute(_SUPPRESS)
+        conn = target.connection() if isinstance(target, OrmSession) else target
+        tracker = write_tracking.tracker_of(conn)
+        if tracker is not None:
+            tracker.paused += 1
         try:
             yield target
         except BaseException:
@@ -207,6 +206,9 @@ class LocalDatabase:
             except Exception:  # transaction already failed: its rollback restores the flag
                 log.debug("could not clear the capture flag after an error; rollback will", exc_info=True)
             raise
+        finally:
+            if tracker is not None:
+                tracker.paused -= 1
         target.execute(_UNSUPPRESS)
 
     def vacuum(self) -> None:
@@ -246,7 +248,9 @@ def open_database(path: str | Path, *, prepared: bool = False) -> LocalDatabase:
         # URL.create, not an f-string: a URL string would read '?', '#' or '%xx' in a user-chosen
         # data dir as URL syntax and open a different file than the one just checked and migrated.
         URL.create("sqlite", database=str(path)),
-        connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+        connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000,
+                      "cached_statements": write_tracking.STATEMENT_CACHE,
+                      "factory": write_tracking.TrackedConnection},  # knows which tables each statement writes
         # The connection used last is handed out next: its page cache is warm, and the others' caches stay
         # small (each connection has its own; rotating through the pool filled every one of them).
         pool_use_lifo=True,
@@ -255,6 +259,9 @@ def open_database(path: str | Path, *, prepared: bool = False) -> LocalDatabase:
     event.listen(engine, "checkout", _on_checkout)
     event.listen(engine, "begin", _on_begin)
     event.listen(engine, "commit", _on_commit)
+    event.listen(engine, "rollback", _detach_sink)
+    event.listen(engine, "before_cursor_execute", write_tracking.before_cursor_execute)
+    event.listen(engine, "after_cursor_execute", write_tracking.after_cursor_execute)
     with engine.connect() as conn:  # makes the -wal/-shm exist so their modes can be fixed now
         conn.exec_driver_sql("SELECT 1").close()
     restrict_modes(path)

@@ -60,10 +60,10 @@ class Conversation(_Synced, table=True):
         default=None, foreign_key="agent_connections.id", ondelete="SET NULL"
     )
     title: str | None = Field(default=None)
-    # The message at the end of the branch the person reads (agent.tree): an id, never an index; a soft
+    # The message at the end of the branch the person reads (agent.chat.tree): an id, never an index; a soft
     # reference, last writer wins. Readers fall back to the newest leaf when it is missing or deleted.
     active_leaf_id: str | None = Field(default=None)
-    # The thread's own settings for every turn's request; None = the connection's default (agent.tree).
+    # The thread's own settings for every turn's request; None = the connection's default (agent.chat.tree).
     temperature: float | None = Field(default=None)  # 0..2
     max_tokens: int | None = Field(default=None)  # 1..1,000,000
     stop_sequences: list[str] | None = Field(default=None, sa_type=_JSON)  # at most 4, each 1..200 characters
@@ -86,15 +86,15 @@ class Message(_Synced, table=True):
     # The message's place in its thread, chosen once by the device that writes it and never rewritten
     # (not by push adoption, nor by the server, which keeps it on UPDATE and bounds it on INSERT). A
     # hybrid logical clock in microseconds: max(now, the thread's largest seq + 1), so a reply always
-    # follows its question whatever the device clocks say (agent.threads.next_seq).
+    # follows its question whatever the device clocks say (agent.chat.threads.next_seq).
     # Left None, a local trigger fills it on insert. Threads are ordered by (seq, id).
     seq: int | None = Field(default=None)
     # Who wrote an assistant message: the connection (a soft reference, no foreign key: a deleted
     # connection leaves the id, nothing cascades) and its model name at the time, which keeps the
-    # authorship readable once the connection is gone or changed (agent.authorship). None for the user's.
+    # authorship readable once the connection is gone or changed (agent.chat.authorship). None for the user's.
     agent_connection_id: str | None = Field(default=None)
     model: str | None = Field(default=None)
-    # The message this one answers or follows (conversations are trees, agent.tree); None = a first
+    # The message this one answers or follows (conversations are trees, agent.chat.tree); None = a first
     # message. Left at FOLLOWS_LAST, it follows the thread's newest message before it (by seq, id); an
     # explicit None is a root (sent to SQLite as NULL: `evaluates_none`, or the ORM would leave the column
     # out and the default would apply). Chosen once, like seq: the server keeps the first value.
@@ -210,7 +210,7 @@ class Skill(_Synced, table=True):
     score: float = Field(default=0.0)
     version: int = Field(default=1)
     template_prompt: str | None = Field(default=None)
-    # [{"prompt": str, "expectations": [{"kind": str, "value": str | int}]}], see agent.skill_tests
+    # [{"prompt": str, "expectations": [{"kind": str, "value": str | int}]}], see agent.skills.cases
     test_cases: list[Any] = Field(default_factory=list, sa_type=_JSON)
     last_test: dict[str, Any] | None = Field(default=None, sa_type=_JSON)  # the last "Run tests"
     source: str | None = Field(default=None)  # template:<id> when installed from a template, else None
@@ -228,7 +228,7 @@ class MirrorReport(_Synced, table=True):
     weaknesses: list[Any] = Field(default_factory=list, sa_type=_JSON)
     recommendations: list[Any] = Field(default_factory=list, sa_type=_JSON)
     suggested_prompt: str | None = Field(default=None)
-    # What the review was based on and what it changed (agent/mirror.py documents the keys).
+    # What the review was based on and what it changed (agent/mirror/review.py documents the keys).
     details: dict[str, Any] = Field(default_factory=dict, sa_type=_JSON)
     previous_prompt: str | None = Field(default=None)  # the connection's prompt before Apply (for Undo)
     applied_at: str | None = Field(default=None)  # when the suggested prompt was applied; None = not applied

@@ -167,7 +167,7 @@ def shoot_import_with_skipped_items(app, window, page, ids: dict) -> None:
 
 def shoot_new_skill(app, window, mode: str) -> None:
     """The Skill Forge's New skill dialog, filled in as a user would, with one test case."""
-    from desktop.views.skill_new import NewSkillDialog
+    from desktop.dialogs.skill_new import NewSkillDialog
 
     window.show_page("skills")
     pump(app, 0.3)
@@ -191,19 +191,19 @@ def shoot_new_skill(app, window, mode: str) -> None:
 def main() -> int:
     import keyring
 
-    from tests.keyrings import MemoryKeyring
+    from standin.keyrings import MemoryKeyring
 
     class DemoKeyring(MemoryKeyring):  # the demo never touches a real keychain
         name = "SecretService"
 
     keyring.set_keyring(DemoKeyring())
-    from agent.connection_test import check_and_record
+    from agent.connections.check import check_and_record
     from desktop import theme
     from desktop.app import build_window, ensure_app
-    from desktop.demo import add_connection, add_demo_memory, build_demo
-    from desktop.demo_skills import build_demo_skills, responder
+    from standin.demo.seed import add_connection, add_demo_memory, build_demo
+    from standin.demo.skills import build_demo_skills, responder
+    from standin.model import FakeLLM
     from sync.secrets import SecretStore
-    from tests.fake_openai import FakeLLM
 
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="mirari-demo-") as tmp, FakeLLM() as fake, FakeLLM() as locked:
@@ -227,7 +227,7 @@ def main() -> int:
         fake.responder = responder  # skill tests get answers that follow the skill under test
         skill_ids = build_demo_skills(db, ids["hermes"])
         fake.responder = None
-        from desktop.demo_observatory import add_history, add_tasks, add_templates
+        from standin.demo.observatory import add_history, add_tasks, add_templates
 
         add_history(db, ids["hermes"])
         add_tasks(db, ids)

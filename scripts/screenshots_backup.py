@@ -27,7 +27,7 @@ from scripts.screenshots_sync import pump, wait  # noqa: E402
 def main() -> int:
     import keyring
 
-    from tests.keyrings import MemoryKeyring
+    from standin.keyrings import MemoryKeyring
 
     keyring.set_keyring(MemoryKeyring())
     from PySide6.QtWidgets import QScrollArea
@@ -35,9 +35,9 @@ def main() -> int:
     from agent.backup.service import create_backup
     from desktop import theme
     from desktop.app import build_window, ensure_app
-    from desktop.demo import add_thread
     from local_schema.database import open_database
     from local_schema.models import MemoryNode, Task
+    from standin.demo.seed import add_thread
     from sync.secrets import SecretStore
 
     OUT.mkdir(parents=True, exist_ok=True)

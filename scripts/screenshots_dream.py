@@ -30,7 +30,7 @@ def main() -> int:
     import keyring
 
     from scripts.screenshots import pump
-    from tests.keyrings import MemoryKeyring
+    from standin.keyrings import MemoryKeyring
 
     keyring.set_keyring(MemoryKeyring())
     from agent.dream import decide
@@ -38,10 +38,16 @@ def main() -> int:
     from agent.dream.settings import DreamSettings, save_settings
     from desktop import theme
     from desktop.app import build_window, ensure_app
-    from desktop.demo import add_connection
+    from standin.demo.dream import (
+        add_promoted_skill,
+        add_turns,
+        consolidating_model,
+        plant_atlas,
+        stressing_model,
+    )
+    from standin.demo.seed import add_connection
+    from standin.model import FakeLLM
     from sync.secrets import SecretStore
-    from tests.agent.test_dream import _plant, _promoted_skill, _thread, consolidating_model, stressing_model
-    from tests.fake_openai import FakeLLM
 
     def model(req):
         prompt = req.messages[-1]["content"]
@@ -62,9 +68,9 @@ def main() -> int:
         db = window.ctx.db
         cid = add_connection(db, "Hermes · Local", fake.base_url, "hermes3", provider="hermes",
                              system_prompt="Be brief.")
-        _plant(db)
-        _promoted_skill(db)
-        _thread(db, cid, [("What is the capital of Portugal?", "Porto, I think."),
+        plant_atlas(db)
+        add_promoted_skill(db)
+        add_turns(db, cid, [("What is the capital of Portugal?", "Porto, I think."),
                           ("Summarise WAL mode in one line", "SQLite writes changes to a log first.")])
         save_settings(data_dir, DreamSettings(connection_id=cid))
         page = window.pages["dream"]

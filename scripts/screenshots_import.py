@@ -71,12 +71,12 @@ def over(window_pixmap, dialog_pixmap):
 def main() -> int:
     import keyring
 
-    from tests.keyrings import MemoryKeyring
+    from standin.keyrings import MemoryKeyring
 
     keyring.set_keyring(MemoryKeyring())
     from desktop import theme
     from desktop.app import build_window, ensure_app
-    from desktop.views.import_dialog import run_import
+    from desktop.dialogs.import_dialog import run_import
     from sync.secrets import SecretStore
 
     OUT.mkdir(parents=True, exist_ok=True)

@@ -53,14 +53,14 @@ def main() -> int:
     import keyring
 
     from scripts.screenshots import pump
-    from tests.keyrings import MemoryKeyring
+    from standin.keyrings import MemoryKeyring
 
     keyring.set_keyring(MemoryKeyring())
     from PySide6.QtCore import Qt
 
     from desktop import theme
     from desktop.app import build_window, ensure_app
-    from desktop.demo import add_thread, build_demo
+    from standin.demo.seed import add_thread, build_demo
     from sync.secrets import SecretStore
 
     OUT.mkdir(parents=True, exist_ok=True)

@@ -35,10 +35,10 @@ def main() -> int:
     keyring.set_keyring(keyring.backends.fail.Keyring())  # this computer has no OS keychain
     from desktop import theme
     from desktop.app import build_window, ensure_app
+    from standin.server import start_cluster_stack
+    from standin.tokens import access_token
     from sync import config
     from sync.secrets import SecretStore
-    from tests.supabase_local.server import start_cluster_stack
-    from tests.supabase_local.tokens import access_token
 
     OUT.mkdir(parents=True, exist_ok=True)
     cluster, standin = start_cluster_stack()

@@ -37,13 +37,13 @@ def main() -> int:
     import keyring
 
     from scripts.screenshots import pump
-    from tests.keyrings import MemoryKeyring
+    from standin.keyrings import MemoryKeyring
 
     keyring.set_keyring(MemoryKeyring())
     from desktop import theme
     from desktop.app import build_window, ensure_app
+    from standin.demo.pdf import make_pdf
     from sync.secrets import SecretStore
-    from tests.agent.test_attachments import _pdf
 
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="mirari-knowledge-") as tmp:
@@ -53,7 +53,7 @@ def main() -> int:
             (folder / rel).parent.mkdir(parents=True, exist_ok=True)
             (folder / rel).write_text(text, encoding="utf-8")
         (folder / "papers").mkdir()
-        (folder / "papers/watering.pdf").write_bytes(_pdf("Drip irrigation saves water in dry summers"))
+        (folder / "papers/watering.pdf").write_bytes(make_pdf("Drip irrigation saves water in dry summers"))
         (folder / "photo.txt").write_bytes(b"\x00\x01 not text")  # remembered as skipped
         app = ensure_app()
         window = build_window(data_dir, secrets=SecretStore(data_dir, backend=keyring.get_keyring()))

@@ -66,7 +66,7 @@ def main() -> int:
     import httpx
     import keyring
 
-    from tests.keyrings import MemoryKeyring
+    from standin.keyrings import MemoryKeyring
 
     class DemoKeyring(MemoryKeyring):  # the demo never touches a real keychain
         name = "SecretService"
@@ -74,11 +74,11 @@ def main() -> int:
     keyring.set_keyring(DemoKeyring())
     from desktop import theme
     from desktop.app import build_window, ensure_app
-    from desktop.demo import build_demo
-    from desktop.views import console_actions
+    from desktop.pages.console import actions
+    from standin.demo.seed import build_demo
+    from standin.model import FakeLLM
+    from standin.server import start_cluster_stack
     from sync.secrets import SecretStore
-    from tests.fake_openai import FakeLLM
-    from tests.supabase_local.server import start_cluster_stack
 
     OUT.mkdir(parents=True, exist_ok=True)
     cluster, standin = start_cluster_stack()
@@ -149,7 +149,7 @@ def main() -> int:
 
             # Waiting: an edit, before its debounced cycle (the debounce is stretched for the picture).
             sync.scheduler.debounce = 30
-            console_actions.rename_thread(console, ids["Retry helper in Python"], "Retry helper (edited)")
+            actions.rename_thread(console, ids["Retry helper in Python"], "Retry helper (edited)")
             wait(app, lambda: window.footer.chip.text() == "↑ 1 waiting", what="waiting")
             shoot("waiting")
             sync.scheduler.debounce = sync.debounce
@@ -166,7 +166,7 @@ def main() -> int:
             faults.fail_next("PATCH", "/rest/v1/conversations", 403, {
                 "code": "42501", "message": 'new row violates row-level security policy for table "conversations"',
                 "details": None, "hint": None})
-            console_actions.rename_thread(console, ids["Retry helper in Python"], "A title the server refuses")
+            actions.rename_thread(console, ids["Retry helper in Python"], "A title the server refuses")
             wait(app, lambda: window.footer.chip.text() == "✕ 1 refused", what="refused")
             shoot("refused")
             for mode in ("light", "dark"):
@@ -185,7 +185,7 @@ def main() -> int:
 
             # Offline: every request dies on the way (the stand-in drops the connections).
             faults.drop_response_after_commit("*", "/rest/v1/", times=1000)
-            console_actions.rename_thread(console, ids["Retry helper in Python"], "Renamed while offline")
+            actions.rename_thread(console, ids["Retry helper in Python"], "Renamed while offline")
             sync.request_sync()
             wait(app, lambda: window.footer.chip.text().startswith("○ Offline"), what="Offline")
             shoot("offline")

@@ -35,7 +35,7 @@ def apps_use_the_memory(data_dir: Path) -> None:
     from mcp_types import Implementation
 
     params = StdioServerParameters(command=sys.executable, env={"PYTHONPATH": str(ROOT)},
-                                   args=["-m", "desktop.cli", "--data-dir", str(data_dir), "mcp", "serve"])
+                                   args=["-m", "mirari", "--data-dir", str(data_dir), "mcp", "serve"])
 
     async def as_app(name: str, calls) -> None:
         async with Client(stdio_client(params), client_info=Implementation(name=name, version="1")) as client:
@@ -50,13 +50,13 @@ def apps_use_the_memory(data_dir: Path) -> None:
 def main() -> int:
     import keyring
 
-    from agent.memory import add_node, set_paused
+    from agent.memory.atlas import add_node, set_paused
     from desktop import theme
     from desktop.app import build_window, ensure_app
     from local_schema.database import open_database
+    from standin.keyrings import MemoryKeyring
     from sync.accounts import active_database_path
     from sync.secrets import SecretStore
-    from tests.keyrings import MemoryKeyring
 
     keyring.set_keyring(MemoryKeyring())
     OUT.mkdir(parents=True, exist_ok=True)
@@ -80,7 +80,7 @@ def main() -> int:
         page.open_add()
         dialog = page.dialog
         dialog.name.setText("notes")
-        dialog.command.setText(f"{shlex.quote(sys.executable)} -m tests.mcp_fixture_server")
+        dialog.command.setText(f"{shlex.quote(sys.executable)} -m standin.mcp_fixture_server")
         dialog.env.setPlainText(f"PYTHONPATH={ROOT}")
         for mode in ("light",):
             theme.apply_theme(app, mode)

@@ -27,14 +27,14 @@ from scripts.screenshots import pump  # noqa: E402
 
 
 def main() -> int:
-    from agent.chat import ChatTurn
-    from agent.threads import new_thread
+    from agent.chat.threads import new_thread
+    from agent.chat.turn import ChatTurn
     from desktop import theme
     from desktop.app import build_window, ensure_app
     from local_schema.models import AgentConnection
+    from standin.keyrings import MemoryKeyring
+    from standin.model import FakeLLM, Reply
     from sync.secrets import SecretStore
-    from tests.fake_openai import FakeLLM, Reply
-    from tests.keyrings import MemoryKeyring
 
     OUT.mkdir(parents=True, exist_ok=True)
     app = ensure_app()

@@ -144,9 +144,8 @@ class TriggersAside:
             self.conn.exec_driver_sql(f"DROP TRIGGER {quote(name)}")
 
     def update(self, write: Callable[[], None]) -> None:
-        """Run `write()`, an UPDATE of known rows. Its triggers run as usual: done once for the statement
-        (take the rows out of their old count buckets, into the new ones) the counts measured slower than
-        per row, 13 ms for 500 adopted rows."""
+        """Run `write()`, an UPDATE of known rows. Its triggers run as usual: set-based count updates were
+        slower here than the per-row trigger (docs/sync.md, "Why it is built this way")."""
         self.catch_up()
         write()
 

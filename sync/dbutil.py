@@ -110,17 +110,12 @@ def set_meta(conn, key: str, value: str | None) -> None:
                              "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
 
 
-# For the sync engine's own connections only (the app's are left alone). A 1,000-row page of a big table
-# with random uuid keys dirties ~1,000 pages of the id index: a 16 MB cache keeps that index in memory
-# instead of re-reading it page after page. Checkpoints: each one copies the WAL into the database file
-# and waits for the disk (fsync: ~20 ms per MB on the shared test box). SQLite's default checkpoints
-# every ~4 MB of WAL, so a first sync copied the same index pages to the file again and again and waited
-# each time; the sync connections leave it to `checkpoint()` at the end of a cycle instead, which copies
-# each page once (measured on a 50,000-row first sync: apply 5.2 s -> 2.7 s wall, WAL copied once at the
-# end in 0.4 s). The 256 MB limit only bounds the WAL of a huge first sync. With synchronous=NORMAL a power
-# cut (not a crash) can lose commits since the last checkpoint: the app's own connections keep SQLite's
-# defaults, and what sync wrote in that window is pulled again (the cursor went with it) or replayed
-# (every push is replay-safe).
+# For the sync engine's own connections only (the app's are left alone): a 16 MB cache keeps a big table's
+# id index in memory, and the WAL is copied into the file once at the end of a cycle (`checkpoint()`), not
+# every ~4 MB (why, and the figures: docs/sync.md, "Why it is built this way"). The 256 MB limit only
+# bounds the WAL of a huge first sync. With synchronous=NORMAL a power cut (not a crash) can lose commits
+# since the last checkpoint: the app's own connections keep SQLite's defaults, and what sync wrote in that
+# window is pulled again (the cursor went with it) or replayed (every push is replay-safe).
 SYNC_PRAGMAS = ("PRAGMA cache_size = -16384", "PRAGMA wal_autocheckpoint = 65536")
 CHECKPOINT_BYTES = 4 << 20  # a cycle that leaves a bigger WAL copies it into the database file
 
@@ -154,8 +149,8 @@ def tune_for_sync(db) -> None:
 def tune_connection(conn) -> None:
     """Apply SYNC_PRAGMAS to the pooled connection under `conn` (a SQLAlchemy Connection) if it has not had
     them: the window's database is the app's own handle, and a sync transaction on one of its connections
-    should not checkpoint every 4 MB nor re-read the id index (measured: a 100,000-row first sync 10-30 %
-    slower without). The connection keeps them: only the one or two connections sync used grow the cache."""
+    should not checkpoint every 4 MB nor re-read the id index (docs/sync.md, "Why it is built this way").
+    The connection keeps them: only the one or two connections sync used grow the cache."""
     _tune(conn.connection.driver_connection, conn.connection.info)
 
 

@@ -3,7 +3,7 @@
 Everything here blocks on network and disk, so an app calls it from `SyncScheduler`'s worker thread or
 another worker, never from its UI thread. The window owns exactly one engine (its SyncController's:
 sync, sign-in and -out, the catalogue, the status all use it); the command line makes one per command
-(sync.cli.command_engine). State and progress are reported through plain callbacks:
+(agent.cli.sync.command_engine). State and progress are reported through plain callbacks:
 `on_state(state: str, detail: str | None)`, `on_progress(phase: str, count: int)`, `on_alert(message)`.
 
 A cycle has a deadline (CYCLE_DEADLINE, and each request its own: sync.rest): a server that accepts and

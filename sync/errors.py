@@ -1,4 +1,4 @@
-"""What a failed request means for sync, decided once (sync-anchors §4.6).
+"""What a failed request means for sync, decided once (docs/sync.md, "Failures").
 
 Every HTTP failure is turned into a `RequestFailed` carrying a `Kind`; push and pull then act on the kind,
 never on raw status codes. Nothing maps to "ignore": each kind is retried, parked, paused or surfaced.
@@ -84,10 +84,6 @@ def key_refused(exc: BaseException) -> bool:
 def missing_function(exc: RequestFailed) -> bool:
     """The server has no such database function (its schema is older than this client)."""
     return exc.status == 404 or exc.code in ("PGRST202", "42883")
-
-
-class UpdateRequired(SyncError):
-    """The server does not know a table or column this client uses: that table's sync is paused."""
 
 
 def classify(status: int, code: str | None) -> Kind:

@@ -94,12 +94,3 @@ class EncryptedKeyFile:
                "salt": _b64(self._salt), "cipher": "AES-256-GCM", "nonce": _b64(nonce),
                "ciphertext": _b64(ciphertext)}
         atomic_write_json(self.path, doc, mode=0o600)
-
-    def change_passphrase(self, new_passphrase: str) -> None:
-        if not new_passphrase:
-            raise ValueError("Enter a passphrase.")
-        if not self.unlocked:
-            raise RuntimeError("the key file is locked")
-        self._salt = os.urandom(16)
-        self._key = _derive(new_passphrase, self._salt, self._n)
-        self.save()

@@ -6,7 +6,7 @@
   sent while the socket was away are lost;
 - while the socket is up the backstop poll runs every `poll_live` seconds (60), otherwise every
   `poll_offline` (15), as before there was a socket.
-The window (desktop/sync_controller.py) and `mirari sync --watch` (sync/cli_watch.py) use it the same way.
+The window (desktop/sync_controller.py) and `mirari sync --watch` (agent/cli/sync_watch.py) use it the same way.
 """
 
 from __future__ import annotations

@@ -154,7 +154,7 @@ _SERVER_ERROR = re.compile(r"server error #(\d+): ")
 def record_server_error(conn, op: NetOp, message: str) -> int:
     """Count one more 5xx for `op` and return the count. `attempts` cannot be used for this: it counts
     every send (it must, for replay safety), including the ones that met no network or a 429, and
-    those must not bring a change closer to being parked (sync-anchors §4.6)."""
+    those must not bring a change closer to being parked (docs/sync.md, "Failures")."""
     last = conn.exec_driver_sql("SELECT last_error FROM sync_outbox WHERE op_seq = ?", (op.first_seq,)).scalar()
     found = _SERVER_ERROR.match(last or "")
     count = (int(found.group(1)) if found else 0) + 1

@@ -56,11 +56,9 @@ MAX_PARAMS = 32_000  # SQLite allows 32,766 bound parameters a statement (since 
 
 def insert_many(conn, info: TableInfo, values: list[tuple], conflict: str = "") -> int:
     """Insert `values` with as few multi-row INSERT statements as the parameter limit allows; returns the
-    rows inserted. Not `executemany`: that binds and steps one row at a time and takes Python's GIL back
-    after every row, so while the page fetcher's threads run Python (JSON, checks) the writer waited for
-    the GIL up to 1,000 times a page (measured: 100,000 rows 0.8 s alone, 2.5-2.8 s beside two such
-    threads; one statement a chunk: 1.1-1.5 s). One statement binds in one go and SQLite inserts the
-    whole chunk with the GIL released."""
+    rows inserted. Not `executemany`: that takes Python's GIL back after every row, so the writer waits
+    on the page fetcher's threads up to 1,000 times a page; one statement binds in one go and SQLite
+    inserts the whole chunk with the GIL released (docs/sync.md, "Why it is built this way")."""
     per = max(1, min(len(values), MAX_PARAMS // len(info.columns)))
     inserted = 0
     for start in range(0, len(values), per):

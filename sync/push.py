@@ -59,7 +59,7 @@ def _cyclic_gc_paused():
     """Python's cyclic garbage collector off while a push runs (reference counting still frees nearly
     everything push allocates; the collector runs once it is back on). A big push keeps tens of thousands
     of small objects alive (ops, rows, replies), and each full collection then walks the whole heap of
-    the process: measured ~35 ms each, several per 10,000-row push. It is one switch for the process, so
+    the process (docs/sync.md, "Why it is built this way"). It is one switch for the process, so
     it is switched back on only if it was on."""
     was_on = gc.isenabled()
     gc.disable()

@@ -10,8 +10,8 @@ general way (sync.pull_rows.RowWriter), which rebases and checks everything.
 
 The message counts (local migration v7) are the bulk of what such an UPDATE costs: their trigger fires
 for every row whose created_at text changes (the server renders the time we sent its own way, trailing
-zeros of the fraction dropped) and does two writes to the same count row — ~30 µs a row, three times the
-UPDATE itself. Here it is left out for the statement, and the same changes are
+zeros of the fraction dropped) and does two writes to the same count row, which costs more than the
+UPDATE itself (docs/sync.md, "Why it is built this way"). Here it is left out for the statement, and the same changes are
 applied per quarter-hour bucket instead: minus the old bucket of each row that was live, plus the new
 bucket of each row that is live. (Done per row, the trigger decrements before it increments; set-based,
 all decrements come first. That differs only for a bucket the counts never had although a live row

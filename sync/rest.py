@@ -56,8 +56,8 @@ class RestClient:
     def __init__(self, url: str, anon_key: str, token: Callable[[], str], refresh: Callable[[str], str],
                  transport: httpx.BaseTransport | None = None):
         self._token, self._refresh = token, refresh
-        # A plain-http project (a local Supabase, the stand-in) makes no TLS connection: loading the CA store
-        # for it costs 50-150 ms of every cold command. https keeps full verification.
+        # A plain-http project (a local Supabase, the stand-in) makes no TLS connection, so the CA store is
+        # not loaded for it (docs/sync.md, "Why it is built this way"). https keeps full verification.
         verify = not url.lower().startswith("http://")
         if transport is None:
             transport = deadline.transport(verify=verify)

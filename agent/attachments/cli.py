@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.commands._common import CommandError, guard, open_db, print_json, resolve_id, short
+from agent.cli.common import CommandError, guard, open_db, print_json, resolve_id, short
 
 
 def register(subparsers) -> None:
@@ -68,9 +68,9 @@ def _get(args) -> int:
 
 def _storage_client(args):
     """The signed-in account's Storage client, or None when signed out (the error then says so)."""
-    from agent.commands._common import data_dir
+    from agent.cli.common import data_dir
+    from agent.cli.sync import command_engine
     from sync.accounts import load_state
-    from sync.cli import command_engine
 
     if not load_state(data_dir(args)).signed_in:
         return None

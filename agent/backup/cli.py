@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from agent.commands._common import CommandError, data_dir, fail, guard, open_db, print_json
+from agent.cli.common import CommandError, data_dir, fail, guard, open_db, print_json
 
 
 def register(subparsers) -> None:

@@ -170,7 +170,7 @@ def _export_json(db, partial: Path, result: Exported, progress: Progress, check:
 def _export_markdown(db, partial: Path, result: Exported, progress: Progress, check: Callable[[], None]) -> None:
     from sqlmodel import select
 
-    from agent.export import thread_to_markdown
+    from agent.chat.export import thread_to_markdown_in
     from local_schema.models import Conversation
 
     exported_at = utc_now()
@@ -188,7 +188,7 @@ def _export_markdown(db, partial: Path, result: Exported, progress: Progress, ch
                 name += "_"
             used.add(name.lower())
             with _private_file(folder / f"{name}.md") as out:
-                out.write(thread_to_markdown(session, thread.id, exported_at))
+                out.write(thread_to_markdown_in(session, thread.id, exported_at))
             result.threads += 1
     with _private_file(partial / "README.md") as out:
         out.write(MARKDOWN_README.format(threads=result.threads, exported_at=exported_at))

@@ -17,9 +17,9 @@ from typing import Any
 from sqlmodel import select
 
 from agent.dream.reports import DreamProgress
-from agent.memory import LABEL_LIMIT, effective_strength
-from agent.memory_text import normalise, word_overlap
-from agent.structured import Invalid, ask_json, list_field, require_object
+from agent.llm.structured import Invalid, ask_json, list_field, require_object
+from agent.memory.atlas import LABEL_LIMIT, effective_strength
+from agent.memory.text import normalise, word_overlap
 from local_schema.models import MemoryNode
 from local_schema.timestamps import parse_timestamp
 
@@ -36,7 +36,7 @@ SYSTEM = ("You help maintain a person's long-term memory: short facts an assista
 
 
 def similarity(a: str, b: str) -> float:
-    """The Atlas's own measure (`agent.memory_text`): 1.0 for the same normalised text, else the word
+    """The Atlas's own measure (`agent.memory.text`): 1.0 for the same normalised text, else the word
     overlap (blind to word order). Adding a node merges only the same words in the same order; a dream
     asks the model about pairs from 0.5 up, which covers rows that met on sync, the same fact in other
     words, and pairs such as "tea over coffee" / "coffee over tea" that only a reader can tell apart."""

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from agent.dream.report_shape import as_text, proposal_problem
 from agent.dream.reports import ACCEPTED, OPEN, REJECTED, DreamError, _find, find_proposal
-from agent.memory import AtlasError, clean_label, find_duplicate
+from agent.memory.atlas import AtlasError, clean_label, find_duplicate_in
 from local_schema.models import DreamReport, MemoryNode
 from local_schema.timestamps import format_timestamp
 
@@ -65,7 +65,7 @@ def _open_proposal(report, ref, *, applying: bool = False) -> dict:
 
 
 def _apply_to_skill(db, proposal: dict) -> str:
-    from agent.skills import SkillError, edit_skill, move_skill
+    from agent.skills.forge import SkillError, edit_skill, move_skill
 
     try:
         if proposal.get("kind") == "demote":
@@ -111,7 +111,7 @@ def _relabel(session, node: MemoryNode, label: str) -> None:
     except AtlasError as exc:
         raise DreamError(f"Cannot apply: {exc}") from None
     session.flush()
-    other = find_duplicate(session, label, exclude_id=node.id)
+    other = find_duplicate_in(session, label, exclude_id=node.id)
     if other is not None:
         raise DreamError(f"Cannot apply: the new wording would duplicate “{other.label}”. Reject this "
                          "proposal, or merge those memories in the Atlas.")

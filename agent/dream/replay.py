@@ -1,7 +1,7 @@
 """Replay: re-answer recent user turns with today's prompt, memory and skills, and judge old vs new.
 
 For each of the last N user messages (in threads of the dreaming connection) that got a reply, the
-turn is asked again exactly as the Console would ask it today (`agent.prompt.assemble_prompt`), then
+turn is asked again exactly as the Console would ask it today (`agent.prompt.assemble_prompt_in`), then
 the model judges the two replies side by side against a fixed rubric. The two are shown as A and B in
 an order fixed by the message id (not always old-first), so position bias does not read as progress.
 Findings only: the report says which turns got better, worse or stayed the same; nothing changes.
@@ -15,10 +15,10 @@ from typing import Any
 
 from sqlmodel import select
 
+from agent.chat.threads import thread_messages_in
 from agent.dream.reports import DreamProgress
-from agent.prompt import assemble_prompt
-from agent.structured import Invalid, ask_json, require_object
-from agent.threads import thread_messages
+from agent.llm.structured import Invalid, ask_json, require_object
+from agent.prompt import assemble_prompt_in
 from local_schema.models import AgentConnection, Conversation, Message
 
 RUBRIC = ("1. Correct and truthful.\n2. Answers what was actually asked.\n"
@@ -30,13 +30,13 @@ SHOWN = 4000  # characters of each reply shown to the judge
 
 def recent_turns(db, connection_id: str, limit: int) -> list[tuple[Message, Message]]:
     """(user message, a finished reply to it), newest first, from threads of this connection. A reply
-    answers its parent (agent.tree), so every branch's turns count, and failed or stopped replies none."""
+    answers its parent (agent.chat.tree), so every branch's turns count, and failed or stopped replies none."""
     with db.session() as session:
         threads = session.exec(select(Conversation.id).where(Conversation.agent_connection_id == connection_id,
                                                              Conversation.deleted_at.is_(None))).all()
         turns: list[tuple[Message, Message]] = []
         for conversation_id in threads:
-            messages = thread_messages(session, conversation_id)
+            messages = thread_messages_in(session, conversation_id)
             by_id = {m.id: m for m in messages}
             answered: dict[str, tuple[Message, Message]] = {}  # a regenerated question counts once: its newest reply
             for after in messages:
@@ -60,7 +60,7 @@ def replay(db, client: Any, connection_id: str, turns_wanted: int, progress: Dre
         ctx.progress(index - 1, len(turns), f"Replaying turn {index} of {len(turns)}")
         with db.session() as session:
             connection = session.get(AgentConnection, connection_id)
-            prompt = assemble_prompt(session, connection, question.conversation_id, question, now)
+            prompt = assemble_prompt_in(session, connection, question.conversation_id, question, now)
         new = "".join(client.stream_chat(prompt.messages, cancel=ctx.cancel, **prompt.options)).strip()
         ctx.check()
         verdict, reason = _judge(client, question.content, old.content, new, question.id, ctx)

@@ -30,7 +30,6 @@ PROPOSALS_BYTES = 300_000  # proposals first (they are what the user acts on); f
 MAX_PROPOSALS = 200  # more is not a review anyone finishes; the next dream finds the rest
 DECISION_BYTES = 64  # what deciding adds to a proposal later ("state": "accepted", "decided_at": …)
 OPEN, ACCEPTED, REJECTED = "open", "accepted", "rejected"
-FINAL_STATUSES = ("done", "partial", "cancelled", "failed", "interrupted")
 
 
 class DreamError(ValueError):

@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from agent.dream.budget import Budget, BudgetedClient, BudgetExhausted
+from agent.dream.kinds import KINDS
 from agent.dream.reports import DreamError, DreamProgress, checkpoint, device_id, finish_report, start_report
-from agent.dream.settings import KINDS, DreamSettings
-from agent.errors import LLMError
+from agent.dream.settings import DreamSettings
 from agent.jobs import JobCancelled, JobContext
-from agent.llm_client import LLMClient
-from agent.structured import StructuredOutputError
+from agent.llm.client import LLMClient
+from agent.llm.errors import LLMError
+from agent.llm.structured import StructuredOutputError
 from local_schema.models import AgentConnection
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ class DreamOutcome:
 def run_dream(db, kind: str, connection_id: str, *, api_key: str, settings: DreamSettings,
               ctx: JobContext | None = None, clock: Clock | None = None,
               min_score: float | None = None) -> DreamOutcome:
-    """`min_score`: the Skill Forge's promotion threshold (`agent.skills.load_min_score`); a stressed
+    """`min_score`: the Skill Forge's promotion threshold (`agent.skills.settings.load_min_score`); a stressed
     skill below it gets an archive proposal."""
     if kind not in KINDS:
         raise DreamError(f"Unknown dream '{kind}': choose one of {', '.join(KINDS)}.")
@@ -110,7 +111,7 @@ def _dream(kind, db, client, connection_id, settings, progress, ctx, now, step, 
         replay(db, client, connection_id, settings.replay_turns, progress, ctx, now, step)
     else:
         from agent.dream.stress import stress
-        from agent.skills import DEFAULT_MIN_SCORE
+        from agent.skills.forge import DEFAULT_MIN_SCORE
 
         stress(db, client, connection_id, progress, ctx, now, step,
                DEFAULT_MIN_SCORE if min_score is None else min_score)

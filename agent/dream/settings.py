@@ -16,7 +16,6 @@ from agent.atomic import atomic_write
 log = logging.getLogger(__name__)
 
 FILE_NAME = "dream.json"
-KINDS = ("consolidate", "replay", "stress")
 
 
 @dataclass

@@ -21,10 +21,10 @@ from datetime import datetime
 from typing import Any
 
 from agent.dream.reports import DreamProgress
-from agent.skill_runner import skill_block
-from agent.skill_tests import CASE_PROMPT_LIMIT, run_case
-from agent.skills import DEFAULT_MIN_SCORE, PROMPT_LIMIT, list_skills
-from agent.structured import Invalid, ask_json, list_field, require_object, text_field
+from agent.llm.structured import Invalid, ask_json, list_field, require_object, text_field
+from agent.skills.cases import CASE_PROMPT_LIMIT, run_case
+from agent.skills.forge import DEFAULT_MIN_SCORE, PROMPT_LIMIT, list_skills_in
+from agent.skills.runner import skill_block
 from local_schema.models import AgentConnection
 
 MAX_CASES = 5  # per skill
@@ -37,7 +37,7 @@ SYSTEM = ("You test an AI assistant's skills by writing hard variations of their
 def stress(db, client: Any, connection_id: str, progress: DreamProgress, ctx, now: datetime, step,
            min_score: float = DEFAULT_MIN_SCORE) -> None:
     with db.session() as session:
-        skills = [s for s in list_skills(session, ["promoted"])
+        skills = [s for s in list_skills_in(session, ["promoted"])
                   if (s.template_prompt or "").strip() and s.test_cases]
         connection = session.get(AgentConnection, connection_id)
         base = (connection.system_prompt or "").strip() if connection is not None else ""

@@ -8,7 +8,7 @@ stored stay, and running the command again adds only the rest.
 
 from __future__ import annotations
 
-from agent.commands._common import data_dir, guard, open_db, print_json
+from agent.cli.common import data_dir, guard, open_db, print_json
 
 
 def register(subparsers) -> None:

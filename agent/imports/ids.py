@@ -54,7 +54,7 @@ def _put(session: Session, key: str, value: str) -> None:
                          "ON CONFLICT(key) DO UPDATE SET value = excluded.value"), {"k": key, "v": value})
 
 
-def database_salt(session: Session, create: bool) -> str | None:
+def database_salt_in(session: Session, create: bool) -> str | None:
     """This database's import salt; made (inside the caller's write transaction) when `create`."""
     salt = _get(session, SALT_KEY)
     if salt is None and create:
@@ -73,7 +73,7 @@ def record_key(source: str, source_id: str) -> str:
     return f"{RECORD_PREFIX}{source}:{hashlib.sha256(source_id.encode()).hexdigest()[:32]}"
 
 
-def read_record(session: Session, source: str, source_id: str) -> Record | None:
+def read_record_in(session: Session, source: str, source_id: str) -> Record | None:
     raw = _get(session, record_key(source, source_id))
     try:
         value = json.loads(raw) if raw else None
@@ -82,5 +82,5 @@ def read_record(session: Session, source: str, source_id: str) -> Record | None:
         return None  # a damaged record counts as none: the ids find the thread anyway
 
 
-def write_record(session: Session, source: str, source_id: str, record: Record) -> None:
+def write_record_in(session: Session, source: str, source_id: str, record: Record) -> None:
     _put(session, record_key(source, source_id), json.dumps({"id": record.conversation_id, "digest": record.digest}))

@@ -13,9 +13,9 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from agent.chat import MESSAGE_LIMIT, MODEL_LIMIT
+from agent.chat.threads import TITLE_LIMIT, default_title
+from agent.chat.turn import MESSAGE_LIMIT, MODEL_LIMIT
 from agent.storable import clean_text
-from agent.threads import TITLE_LIMIT, default_title
 
 CHATGPT, CLAUDE = "chatgpt", "claude"
 SOURCES = (CHATGPT, CLAUDE)

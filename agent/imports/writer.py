@@ -53,7 +53,7 @@ def write_thread(db: LocalDatabase, thread: ImportedThread, account_id: str | No
     if not thread.messages:
         return Outcome(EMPTY)
     with db.session() as session:  # a re-import settles most threads with a read, no write lock
-        settled = _settled(session, thread, ids.read_record(session, thread.source, thread.source_id))
+        settled = _settled(session, thread, ids.read_record_in(session, thread.source, thread.source_id))
     if settled is not None:
         return settled
     try:
@@ -79,7 +79,7 @@ def _settled(session, thread: ImportedThread, record: ids.Record | None) -> Outc
 
 
 def _write(session, thread: ImportedThread, account_id: str | None) -> Outcome:
-    record = ids.read_record(session, thread.source, thread.source_id)
+    record = ids.read_record_in(session, thread.source, thread.source_id)
     settled = _settled(session, thread, record)  # again, in the write transaction: nothing ran between
     if settled is not None:
         return settled
@@ -127,7 +127,7 @@ def _write(session, thread: ImportedThread, account_id: str | None) -> Outcome:
         session.flush()  # the conversation before its messages (they reference it)
         if rows:
             session.execute(insert(Message.__table__), rows)
-    ids.write_record(session, thread.source, thread.source_id, ids.Record(conversation_id, thread.digest()))
+    ids.write_record_in(session, thread.source, thread.source_id, ids.Record(conversation_id, thread.digest()))
     if outcome.status == UPDATED and not rows:
         outcome.status = UNCHANGED  # known here (e.g. synced from another device), nothing new in the file
     return outcome
@@ -137,7 +137,7 @@ def _known_id(session, thread: ImportedThread, account_id: str | None) -> str:
     """The id of a thread this database has no record of: under the account's namespace, else (signed
     out) this database's salt. A first sign-in keeps the records (they are in the file it claims), so
     threads imported while signed out are found by their record, not by this id."""
-    salt = None if account_id else ids.database_salt(session, create=True)
+    salt = None if account_id else ids.database_salt_in(session, create=True)
     return ids.conversation_uuid(ids.namespace(account_id, salt), thread.source, thread.source_id)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.commands._common import CommandError, guard, open_db, print_json
+from agent.cli.common import CommandError, guard, open_db, print_json
 
 
 def register(subparsers) -> None:

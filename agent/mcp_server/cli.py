@@ -11,7 +11,7 @@ written to stdout; over HTTP the first line on stdout is the address.
 
 from __future__ import annotations
 
-from agent.commands._common import CommandError, data_dir, guard, key_store, open_db
+from agent.cli.common import CommandError, data_dir, guard, key_store, open_db
 
 
 def register(subparsers) -> None:

@@ -2,7 +2,7 @@
 
 Paused facts are never served: not found by a search, not among the strongest, and an app that adds a
 fact a paused one duplicates is told it is already known — nothing about the paused fact is revealed or
-changed. Facts are added through the Atlas's one rule (agent.memory.add_node_in: no duplicates, a
+changed. Facts are added through the Atlas's one rule (agent.memory.atlas.add_node_in: no duplicates, a
 duplicate is reinforced), with the source `mcp:<app name>`. Conversations are searched with the
 Console's full-text index. Every function returns plain data (JSON-ready) and bounded sizes.
 """
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from agent.memory import AtlasError, add_node_in, effective_strength, find_duplicate, list_nodes
-from agent.memory_sources import app_source
-from agent.memory_text import one_line
+from agent.memory.atlas import AtlasError, add_node_in, effective_strength, find_duplicate_in, list_nodes
+from agent.memory.sources import app_source
+from agent.memory.text import one_line
 from local_schema.database import LocalDatabase
 from local_schema.search import search_messages
 
@@ -56,7 +56,7 @@ def add_fact(db: LocalDatabase, app: str, fact: str, category: str | None = None
     or over-long fact. {"id", "added", "message"}; for a duplicate of a paused fact, no id and no change."""
     now = datetime.now(UTC)
     with db.write() as session:
-        existing = find_duplicate(session, fact) if one_line(fact or "") else None
+        existing = find_duplicate_in(session, fact) if one_line(fact or "") else None
         if existing is not None and existing.paused:
             return {"id": None, "added": False, "message": "That fact is already known; nothing was changed."}
         result = add_node_in(session, fact, category or "fact", source=app_source(app), now=now)

@@ -28,7 +28,7 @@ def launch_command(data_dir: str | Path) -> tuple[str, list[str], dict[str, str]
         if script.is_file():
             return str(script), tail, {}
     root = Path(__file__).resolve().parents[2]
-    return sys.executable, ["-m", "desktop.cli", *tail], {"PYTHONPATH": str(root)}
+    return sys.executable, ["-m", "mirari", *tail], {"PYTHONPATH": str(root)}
 
 
 def config_snippet(data_dir: str | Path) -> str:

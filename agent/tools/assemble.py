@@ -1,6 +1,6 @@
 """Streamed `tool_calls` put back together, and made safe to store and send again.
 
-A streaming endpoint sends each call in fragments (agent.llm_client.ToolCallDelta): the first carries its
+A streaming endpoint sends each call in fragments (agent.llm.client.ToolCallDelta): the first carries its
 `index`, `id` and the start of the name, the next ones more of the name and the arguments, a few
 characters at a time; calls are told apart by `index`. What the model produced is untrusted, and it is
 stored (messages.tool_calls) and sent back in later requests, so each call is normalised here:
@@ -20,7 +20,7 @@ import json
 import uuid
 from dataclasses import dataclass, field
 
-from agent.llm_client import ToolCallDelta
+from agent.llm.client import ToolCallDelta
 from agent.tools.names import NAME_LIMIT, is_valid, sanitise
 
 MAX_CALLS = 16

@@ -19,7 +19,7 @@ import argparse
 import json
 import sys
 
-from agent.commands._common import CommandError, fail, guard, key_store, open_db, print_json
+from agent.cli.common import CommandError, fail, guard, key_store, open_db, print_json
 
 
 def register(subparsers) -> None:

@@ -41,7 +41,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.llm_client import CancelToken
+from agent.llm.client import CancelToken
 from agent.tools.results import RESULT_LIMIT, ToolInfo, ToolResult, result_from_mcp, tool_from_mcp
 
 log = logging.getLogger(__name__)

@@ -3,7 +3,7 @@
     loop = ToolLoop(client, toolset, run_tool=host_runner(host), approve=ask_user, storage=storage)
     result = loop.run(prompt_messages)      # blocking: a worker thread
 
-Each round streams one completion with the tools offered (agent.llm_client, `events=True`) and assembles
+Each round streams one completion with the tools offered (agent.llm.client, `events=True`) and assembles
 the streamed `tool_calls` (agent.tools.assemble). No call: the text is the reply, the turn is done. Calls:
 the assistant message with its calls is stored, then each call in order —
 
@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from agent.llm_client import CancelToken, Finish, LLMClient, ToolCallDelta
+from agent.llm.client import CancelToken, Finish, LLMClient, ToolCallDelta
 from agent.tools.assemble import AssembledCall, ToolCallAssembler
 from agent.tools.results import ToolResult, bounded
 from agent.tools.toolset import OfferedTool, ToolSet

@@ -1,16 +1,16 @@
 """A `TurnStorage` that writes a tool turn into a thread as it is today (messages ordered by seq).
 
 Each node of the turn — the assistant message with its calls, each `tool` result, the reply — is one
-message written in its own transaction as soon as it exists, after everything in the thread (agent.threads
-next_seq), signed by the connection and model that wrote it like any reply (results carry the connection
+message written in its own transaction as soon as it exists, after everything in the thread (agent.chat.threads
+next_seq_in), signed by the connection and model that wrote it like any reply (results carry the connection
 too: they belong to its turn). With conversation trees (issue 21) each node's parent is the node written
 just before it in the turn (the first one's: the user's message): docs/tools.md.
 """
 
 from __future__ import annotations
 
+from agent.chat.threads import next_seq_in
 from agent.storable import clean_text
-from agent.threads import next_seq
 from local_schema.database import LocalDatabase
 from local_schema.models import Conversation, Message
 
@@ -30,7 +30,7 @@ class ThreadStorage:
             if thread is None or thread.deleted_at is not None:
                 raise ValueError("That thread no longer exists.")
             message = Message(user_id=thread.user_id, conversation_id=thread.id, role=role,
-                              content=clean_text(text)[:CONTENT_LIMIT], seq=next_seq(session, thread.id),
+                              content=clean_text(text)[:CONTENT_LIMIT], seq=next_seq_in(session, thread.id),
                               agent_connection_id=self.connection_id, model=self.model, **columns)
             session.add(message)
         self.written.append(message.id)

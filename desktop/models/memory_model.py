@@ -1,8 +1,8 @@
 """Memory nodes for the Atlas table: glyph, label, strength, category, source (a link), last referenced.
 
-Rows arrive already ranked (agent.memory.list_nodes: effective strength, strongest first) and are
+Rows arrive already ranked (agent.memory.atlas.list_nodes: effective strength, strongest first) and are
 replaced wholesale after each background load. Editing a cell never writes here: the model emits
-`edit_requested` and the page runs the edit in an Op through agent.memory.edit_node (which validates),
+`edit_requested` and the page runs the edit in an Op through agent.memory.atlas.edit_node (which validates),
 then reloads, so what the table shows is always what was stored.
 """
 
@@ -123,7 +123,7 @@ class MemoryTableModel(QAbstractTableModel):
 
     @staticmethod
     def _linkable(view) -> bool:
-        from agent.memory_sources import parse_source
+        from agent.memory.sources import parse_source
 
         return parse_source(view.node.source).linkable and not view.source_title.endswith("(deleted)")
 

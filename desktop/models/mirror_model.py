@@ -1,4 +1,4 @@
-"""Mirror reports for the Mirror page's list (agent.mirror.ReportSummary rows, newest first)."""
+"""Mirror reports for the Mirror page's list (agent.mirror.review.ReportSummary rows, newest first)."""
 
 from __future__ import annotations
 

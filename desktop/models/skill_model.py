@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QFont
 
-from agent.skills import STATUSES
+from agent.skills.forge import STATUSES
 from desktop.safe_text import tip
 from local_schema.models import Skill
 
@@ -26,7 +26,7 @@ _TOP = 0  # internalId of a group row; a skill row carries its group's number + 
 @dataclass(frozen=True)
 class SkillRow:
     skill: Skill  # a detached copy: read it, never change it on the UI thread
-    state: str  # none | current | stale (agent.skills.run_state)
+    state: str  # none | current | stale (agent.skills.forge.run_state)
     next_status: str | None
     gate: str | None  # why the next move is not allowed yet; None = allowed
     warnings: tuple[str, ...]  # what the next move would warn about (promotion that does not help)

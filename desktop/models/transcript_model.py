@@ -1,6 +1,6 @@
 """The Console transcript as a list model over a *window* of one thread's active path.
 
-A thread may hold 100,000 messages in many branches; the transcript shows one path (agent.tree) and the
+A thread may hold 100,000 messages in many branches; the transcript shows one path (agent.chat.tree) and the
 model only materialises a window of it (the newest page when a thread opens, more pages as the user
 scrolls up, or a page around a search hit). Rows are
 plain dataclasses; the delegate renders them lazily. `revision` changes whenever the text does,
@@ -36,9 +36,9 @@ class MessageRow:
     streaming: bool = False
     revision: int = field(default=0)
     order: tuple = ()  # the row's key in the thread (desktop.queries.ORDER); () until read back from the db
-    author: str | None = None  # a reply's author (agent.authorship.reply_author); None: the role's name
+    author: str | None = None  # a reply's author (agent.chat.authorship.reply_author); None: the role's name
     status: str = "done"  # done | error | stopped (messages.status)
-    parent_id: str | None = None  # the message above it on its path (agent.tree)
+    parent_id: str | None = None  # the message above it on its path (agent.chat.tree)
 
     @property
     def provisional(self) -> bool:

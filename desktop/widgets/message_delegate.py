@@ -209,7 +209,11 @@ class MessageDelegate(QStyledItemDelegate):
         painter.translate(g.doc_origin)
         ctx = QAbstractTextDocumentLayout.PaintContext()
         ctx.palette.setColor(QPalette.ColorRole.Text, QColor(c.text))
-        clip = QRectF(option.rect).translated(-g.doc_origin)
+        # Only the part of the message inside the viewport: the text layout skips the lines outside the
+        # clip, so a long message scrolled half out of view (or a reply streaming at the bottom of one
+        # taller than the window) costs the lines that show, not all of them.
+        visible = option.rect.intersected(self._view.viewport().rect())
+        clip = QRectF(visible).translated(-g.doc_origin)
         ctx.clip = clip
         painter.setClipRect(clip)
         layout.draw(painter, ctx)

@@ -1,6 +1,6 @@
 """A prompt change shown as a line diff: unchanged lines plain, removed ones red and struck through,
 added ones green. Mirror's suggested system prompt and Dream's revised skill prompt use the same view,
-so Accept and Apply are never blind. The lines come from agent.mirror.prompt_diff; every line is
+so Accept and Apply are never blind. The lines come from agent.mirror.review.prompt_diff; every line is
 escaped (the prompts are model text)."""
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class PromptDiffView(SafeTextBrowser):
             self.document().documentLayout().documentSizeChanged.connect(self._fit_height)
 
     def show_diff(self, old: str | None, new: str | None) -> None:
-        from agent.mirror import prompt_diff
+        from agent.mirror.review import prompt_diff
 
         self.lines = prompt_diff(old, new)
         self.setHtml(diff_html(self.lines))

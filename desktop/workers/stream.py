@@ -3,57 +3,43 @@
 The worker thread only appends deltas to a locked buffer; a 40 ms timer on the UI thread drains
 it, so 2,000 tokens arriving at full speed become ~25 repaints a second instead of 2,000 signals
 and 2,000 re-layouts (the Electrum `rate_limited` habit). Stop cancels the HTTP stream through
-the agent's CancelToken; what arrived so far is kept by the turn logic in agent/.
+the agent's CancelToken; what arrived so far is kept by the turn logic in agent/ (a stopped turn
+ends as a success whose result says so).
+
+It is a `desktop.background.Work`: counted with the ops until its turn is stored, `.success()` /
+`.failure()` callbacks besides the `finished`/`failed` signals, and what the turn wrote (the
+messages, the thread, reinforced memory) is broadcast once on the change bus when it ends.
 """
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from desktop import ops
+from desktop.background import _PARENT, STREAM, Outcome, Work, alive, run_guarded
 
 FLUSH_MS = 40
 
 
-class _Done(QObject):
-    finished = Signal(object)
-    crashed = Signal(object)
-
-
-class _Job(QRunnable):
-    def __init__(self, fn: Callable[[], Any], done: _Done):
-        super().__init__()
-        self._fn = fn
-        self._done = done
-
-    def run(self) -> None:
-        try:
-            result = self._fn()
-        except BaseException as exc:  # noqa: BLE001 - reported to the UI, never lost in the thread
-            signal, value = self._done.crashed, exc
-        else:
-            signal, value = self._done.finished, result
-        # RuntimeError: the window was destroyed while the turn ran (app exit); agent/ stored the text.
-        with contextlib.suppress(RuntimeError):
-            signal.emit(value)
-
-
-class StreamRunner(QObject):
+class StreamRunner(QObject, Work):
     """`job(on_delta, cancel)` runs on a pool thread; `text_changed` carries the whole text so far."""
 
     text_changed = Signal(str)
     finished = Signal(object)  # job result
     failed = Signal(object)  # the exception the job raised
 
+    kind = STREAM
+    _log = ops.log
+
     def __init__(self, job: Callable[[Callable[[str], None], Any], Any], cancel, parent=None,
-                 interval_ms: int = FLUSH_MS):
-        super().__init__(parent)
+                 interval_ms: int = FLUSH_MS, initiator: object = _PARENT):
+        QObject.__init__(self, parent)
+        self._init_work(parent, "Streaming a reply", initiator)
         self._job = job
         self.cancel_token = cancel
         self._lock = threading.Lock()
@@ -64,9 +50,6 @@ class StreamRunner(QObject):
         self._timer = QTimer(self)
         self._timer.setInterval(interval_ms)
         self._timer.timeout.connect(self._flush)
-        self._done = _Done()
-        self._done.finished.connect(self._on_finished)
-        self._done.crashed.connect(self._on_crashed)
 
     def _on_delta(self, delta: str) -> None:  # worker thread
         with self._lock:
@@ -78,8 +61,9 @@ class StreamRunner(QObject):
     def start(self) -> None:
         self.running = True
         self._timer.start()
-        ops.track(self)  # counted with the other background work until the turn is stored
-        ops.pool().start(_Job(lambda: self._job(self._on_delta, self.cancel_token), self._done))
+        self._begin()  # counted with the other background work until the turn is stored
+        job, on_delta, cancel, end = self._job, self._on_delta, self.cancel_token, self._end
+        ops.pool().start(lambda: run_guarded(lambda: job(on_delta, cancel), end))
 
     def stop(self) -> None:
         if self.running:
@@ -96,18 +80,17 @@ class StreamRunner(QObject):
         self.flushes += 1
         self.text_changed.emit(self.text)
 
-    def _end(self) -> None:
-        self._timer.stop()
-        self._flush()
+    # -- Work ------------------------------------------------------------------------------------------
+    def _ending(self, outcome: Outcome, stopped: bool) -> None:
+        if alive(self):  # the window closed mid-reply: agent/ stored the text, nobody is left to show it
+            self._timer.stop()
+            self._flush()
         self.running = False
-        ops.untrack(self)
 
-    @Slot(object)
-    def _on_finished(self, result: object) -> None:
-        self._end()
-        self.finished.emit(result)
-
-    @Slot(object)
-    def _on_crashed(self, exc: object) -> None:
-        self._end()
-        self.failed.emit(exc)
+    def _report(self, outcome: Outcome, stopped: bool, handled: bool) -> None:
+        if not alive(self):
+            return
+        if outcome.error is None:
+            self.finished.emit(outcome.result)
+        else:
+            self.failed.emit(outcome.error)

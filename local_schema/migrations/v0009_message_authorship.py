@@ -15,7 +15,7 @@ and 20261206100000_client_times.sql (the seq bound).
 - Capture: both columns are ordinary synced columns, so the messages update trigger is recreated with
   them; the backfill runs with the capture triggers gone (it is not a change to push).
 - `messages_seq_fill` (v6's trigger for an insert without seq) ignores a seq more than a year after this
-  device's clock, as agent.threads.next_seq does: "largest + 1" after 2^63 - 1 no longer fits an integer.
+  device's clock, as agent.chat.threads.next_seq does: "largest + 1" after 2^63 - 1 no longer fits an integer.
 
 Frozen: never edit; add a version.
 """

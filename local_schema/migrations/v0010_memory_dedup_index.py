@@ -1,13 +1,13 @@
 """v10: an index of the Memory Atlas's duplicate keys, so "is this fact already there?" is one lookup.
 
-The no-duplicates rule (`agent.memory_text.dedup_key`) compared a new label with every live node, in
+The no-duplicates rule (`agent.memory.text.dedup_key`) compared a new label with every live node, in
 Python: a template of 2,000 memories against an Atlas of 50,000 was 100 million comparisons inside
 one write transaction. `memory_dedup_keys` holds each node's key, and the lookup is an index search.
 
 The key is computed in Python, so SQLite cannot keep it by itself. The triggers below only mark a key
 as missing: a new node gets a row with key NULL, a node whose label (or id) changes gets its key
 cleared, a deleted node loses its row. Whoever looks a key up first computes the missing ones
-(`agent.memory`), inside its own write transaction. Every writer is covered — the app, sync's pulls,
+(`agent.memory.atlas`), inside its own write transaction. Every writer is covered — the app, sync's pulls,
 raw SQL — because all of them fire the triggers. Local only: never synced, never captured.
 
 Existing nodes start with key NULL and get their keys at the first lookup. Changing `dedup_key` needs a

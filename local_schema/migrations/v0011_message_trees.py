@@ -12,7 +12,7 @@ Server: supabase/migrations/20261207000000_message_trees.sql (the same columns, 
   (models.FOLLOWS_LAST), means "follows the thread's newest message"; `messages_parent_fill` replaces it
   by that message's id, as the server's follow_thread does. An explicit NULL is a root.
 - `messages_reparent`: a message deleted inside a live thread hands its children to its own parent. A
-  branch deleted here goes whole (agent.tree.delete_branch) and the server's tombstones take whole
+  branch deleted here goes whole (agent.chat.tree.delete_branch) and the server's tombstones take whole
   subtrees, so this only matters where this device's parents differ from the server's: a device whose
   backfill below ran while it still held a message the server had already deleted linked the next
   message to it; the server linked that one past it. When the tombstone arrives, this trigger gives the

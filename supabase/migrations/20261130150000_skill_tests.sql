@@ -1,4 +1,4 @@
--- MIRARI server schema: skill tests travel with their skill (Skill Forge, MIRARI.md §IV).
+-- MIRARI server schema: skill tests travel with their skill (Skill Forge, docs/skills.md).
 --
 -- skills.test_cases  jsonb array, default []: the skill's test cases
 --     [{"prompt": "...", "expectations": [{"kind": "contains", "value": "..."}, ...]}, ...]

@@ -1,4 +1,4 @@
--- MIRARI server schema: what a Mirror review keeps beside its four columns (MIRARI.md §V).
+-- MIRARI server schema: what a Mirror review keeps beside its four columns (docs/mirror.md).
 --
 --   details          what the review was based on and what it changed, as one object:
 --                    {"reviewer": {...}, "logs": {...}, "memory_used": [...], "skill_scores": [...]}

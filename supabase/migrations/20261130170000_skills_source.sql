@@ -1,7 +1,7 @@
 -- MIRARI server schema: where a skill came from (`skills.source`), as memory nodes already record it.
 --
 -- A skill installed from a template keeps `template:<template id>`, so every device of the user can
--- show "installed from …" next to it (MIRARI.md "Templates"). Null for skills made on the device
+-- show "installed from …" next to it (docs/skills.md). Null for skills made on the device
 -- (drafted, typed). Same length rule as memory_nodes.source. Grants are table-wide (…100200), and the
 -- stamping trigger compares whole rows, so neither needs to change.
 

@@ -1,5 +1,5 @@
 """Fixtures for the agent tests: a real SQLite mirror per test and rows with chosen timestamps
-(the in-memory keychain is the suite-wide `memory_keyring` fixture of tests/keyrings.py)."""
+(the in-memory keychain is the suite-wide `memory_keyring` fixture of standin/keyrings.py)."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def add_thread(session, connection=None, title=None) -> Conversation:
 
 
 def add_message(session, thread, role, content, created_at=None, author=None) -> Message:
-    """`author`: the AgentConnection that wrote a reply (its id and model are recorded, as agent.chat does)."""
+    """`author`: the AgentConnection that wrote a reply (its id and model are recorded, as agent.chat.turn does)."""
     m = Message(conversation_id=thread.id, role=role, content=content,
                 agent_connection_id=author.id if author else None, model=author.model if author else None)
     if created_at:

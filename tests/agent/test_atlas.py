@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import select
 
-from agent.memory import (
+from agent.memory.atlas import (
     AtlasError,
     add_node,
     add_nodes,
@@ -15,11 +15,11 @@ from agent.memory import (
     edit_node,
     get_node,
     list_nodes,
-    memory_block,
     promote_draft,
     reinforce,
     reinforce_used,
 )
+from agent.prompt import memory_block
 from local_schema.models import MemoryNode
 from local_schema.timestamps import format_timestamp
 from tests.agent.conftest import NOW, add_connection, add_message, add_skill, add_thread, ts

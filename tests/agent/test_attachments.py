@@ -15,35 +15,13 @@ from pypdf import PdfWriter
 from agent.attachments.content import ImagesNotAccepted, build_user_content, file_block
 from agent.attachments.reading import AttachmentRefused, clean_name, prepare_bytes, read_file
 from agent.attachments.settings import AttachmentSettings, load_settings, save_settings
-from agent.llm_client import LLMClient
+from agent.llm.client import LLMClient
+from standin.demo.pdf import make_pdf
 
 
 def _png(size=(40, 30), mode="RGB", color=(10, 200, 30)) -> bytes:
     out = io.BytesIO()
     Image.new(mode, size, color).save(out, "PNG")
-    return out.getvalue()
-
-
-def _pdf(*pages: str) -> bytes:
-    """A small real PDF with one text line per page (Helvetica), written by hand."""
-    objects = ["<< /Type /Catalog /Pages 2 0 R >>", None, "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
-    kids = []
-    for text in pages:
-        stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
-        objects.append(f"<< /Length {len(stream)} >>\nstream\n{stream.decode()}\nendstream")
-        objects.append(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {len(objects)} 0 R"
-                       " /Resources << /Font << /F1 3 0 R >> >> >>")
-        kids.append(f"{len(objects)} 0 R")
-    objects[1] = f"<< /Type /Pages /Kids [{' '.join(kids)}] /Count {len(kids)} >>"
-    out, offsets = io.BytesIO(), []
-    out.write(b"%PDF-1.4\n")
-    for n, body in enumerate(objects, 1):
-        offsets.append(out.tell())
-        out.write(f"{n} 0 obj\n{body}\nendobj\n".encode())
-    xref = out.tell()
-    out.write(f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode())
-    out.write("".join(f"{o:010d} 00000 n \n" for o in offsets).encode())
-    out.write(f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode())
     return out.getvalue()
 
 
@@ -75,14 +53,14 @@ def test_text_kinds_by_name_and_content(tmp_path):
 ])
 def test_unreadable_files_are_refused_with_the_reason(name, data, reason):
     if name == "cut.pdf":
-        data = _pdf("hello there")[:120]
+        data = make_pdf("hello there")[:120]
     elif name == "empty.pdf":
         writer, out = PdfWriter(), io.BytesIO()
         writer.add_blank_page(612, 792)
         writer.write(out)
         data = out.getvalue()
     elif name == "locked.pdf":
-        writer, out = PdfWriter(clone_from=io.BytesIO(_pdf("secret words"))), io.BytesIO()
+        writer, out = PdfWriter(clone_from=io.BytesIO(make_pdf("secret words"))), io.BytesIO()
         writer.encrypt("pw", algorithm="RC4-128")
         writer.write(out)
         data = out.getvalue()
@@ -92,7 +70,7 @@ def test_unreadable_files_are_refused_with_the_reason(name, data, reason):
 
 
 def test_a_pdf_is_its_text_page_by_page():
-    prepared = prepare_bytes("paper.pdf", _pdf("First page words", "Second page words"))
+    prepared = prepare_bytes("paper.pdf", make_pdf("First page words", "Second page words"))
     assert (prepared.kind, prepared.mime_type) == ("pdf", "application/pdf")
     assert prepared.text == "[page 1]\nFirst page words\n\n[page 2]\nSecond page words"
 

@@ -5,13 +5,13 @@ import threading
 import pytest
 from sqlmodel import select
 
-from agent import errors
-from agent.chat import DONE, FAILED, STOPPED, ChatTurn
-from agent.threads import delete_thread, thread_messages
-from agent.tree import active_path
+from agent.chat.threads import delete_thread, thread_messages_in
+from agent.chat.tree import active_path_in
+from agent.chat.turn import DONE, FAILED, STOPPED, ChatTurn
+from agent.llm import errors
 from local_schema.models import AgentConnection, Conversation, MemoryNode, Message
+from standin.model import Reply
 from tests.agent.conftest import add_connection, add_message, add_node, add_thread
-from tests.fake_openai import Reply
 
 
 @pytest.fixture
@@ -24,13 +24,13 @@ def thread(db, fake_llm):
 def stored(db, thread):
     """Every message of the thread, every branch, in thread order."""
     with db.session() as s:
-        return [(m.role, m.content) for m in thread_messages(s, thread.id)]
+        return [(m.role, m.content) for m in thread_messages_in(s, thread.id)]
 
 
 def shown(db, thread):
     """The active path: what the transcript shows and the next turn continues."""
     with db.session() as s:
-        return [(m.role, m.content) for m in active_path(s, thread.id)]
+        return [(m.role, m.content) for m in active_path_in(s, thread.id)]
 
 
 def status_of(db, message_id):
@@ -163,7 +163,7 @@ def test_regenerate_needs_a_reply_and_send_needs_text(db, fake_llm, thread):
     ChatTurn(db, thread.id).send("q")
     fake_llm.requests.clear()
     with db.session() as s:
-        question = next(m for m in thread_messages(s, thread.id) if m.role == "user")
+        question = next(m for m in thread_messages_in(s, thread.id) if m.role == "user")
     with pytest.raises(ValueError, match="no reply to regenerate"):
         ChatTurn(db, thread.id).regenerate(question.id)
     with pytest.raises(ValueError, match="Type a message"):
@@ -252,7 +252,7 @@ def test_a_message_longer_than_the_server_accepts_is_refused_before_anything_is_
 
 def authors(db, thread):
     with db.session() as s:
-        return [(m.role, m.content, m.agent_connection_id, m.model) for m in thread_messages(s, thread.id)]
+        return [(m.role, m.content, m.agent_connection_id, m.model) for m in thread_messages_in(s, thread.id)]
 
 
 def test_every_reply_records_the_connection_and_model_that_wrote_it(db, fake_llm, thread):

@@ -1,13 +1,13 @@
 """A chat turn is a check of its connection: a reply sets it online, a failed call offline or error with
-the reason and the time, by Bind's Test rules (agent.connection_test.result_of). Real HTTP, real SQLite."""
+the reason and the time, by Bind's Test rules (agent.connections.check.result_of). Real HTTP, real SQLite."""
 
 import threading
 
 import pytest
 
-from agent.chat import DONE, FAILED, STOPPED, ChatTurn
-from agent.connection_test import result_of
-from agent.errors import LLMError
+from agent.chat.turn import DONE, FAILED, STOPPED, ChatTurn
+from agent.connections.check import result_of
+from agent.llm.errors import LLMError
 from local_schema.models import AgentConnection, ConnectionCheck
 from tests.agent.conftest import add_connection, add_thread
 
@@ -92,7 +92,7 @@ def test_the_rules_are_binds():
 def test_mirari_chat_updates_the_status_too(tmp_path, capsys, monkeypatch, memory_keyring, fake_llm):
     import json
 
-    from desktop.cli import main
+    from mirari.main import main
 
     monkeypatch.delenv("MIRARI_API_KEY", raising=False)
     data = str(tmp_path / "cli")

@@ -2,10 +2,10 @@ import socket
 
 from sqlalchemy import text
 
-from agent.connection_test import ERROR, OFFLINE, ONLINE, check_and_record, check_connection, last_check
+from agent.connections.check import ERROR, OFFLINE, ONLINE, check_and_record, check_connection, last_check_in
 from local_schema.models import AgentConnection
+from standin.model import Reply
 from tests.agent.conftest import add_connection
-from tests.fake_openai import Reply
 
 
 def test_online_sends_one_token_request(fake_llm):
@@ -60,7 +60,7 @@ def test_results_are_stored_and_unchanged_status_causes_no_sync(db, fake_llm):
     failed = check_and_record(db, conn.id)
     with db.session() as s:
         assert s.get(AgentConnection, conn.id).status == ERROR
-        check = last_check(s, conn.id)
+        check = last_check_in(s, conn.id)
         assert (check.status, check.error, check.checked_at) == (ERROR, "The server failed (HTTP 500): down.",
                                                                   failed.checked_at)
         updates = s.execute(text("SELECT count(*) FROM sync_outbox WHERE kind='update'")).scalar()
@@ -70,5 +70,5 @@ def test_results_are_stored_and_unchanged_status_causes_no_sync(db, fake_llm):
     with db.session() as s:
         assert s.execute(text("SELECT count(*) FROM sync_outbox WHERE kind='update'")).scalar() == updates + 1
         assert s.get(AgentConnection, conn.id).status == ONLINE
-        check = last_check(s, conn.id)
+        check = last_check_in(s, conn.id)
         assert (check.status, check.error, check.checked_at) == (ONLINE, None, ok.checked_at)

@@ -1,8 +1,8 @@
-"""agent.connections: the key goes to the key store first, the row second, and never half of it."""
+"""agent.connections.rows: the key goes to the key store first, the row second, and never half of it."""
 
 import pytest
 
-from agent.connections import ConnectionInvalid, add_connection, list_connections
+from agent.connections.rows import ConnectionInvalid, add_connection, list_connections
 from sync.secrets import SecretStore
 
 

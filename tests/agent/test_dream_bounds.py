@@ -16,7 +16,8 @@ from agent.dream.reports import (
 from agent.dream.run import run_dream
 from agent.dream.stress import count_lines
 from agent.storable import jsonb_text_size
-from tests.agent.test_dream import NOW, _connection, _node, _promoted_skill, _settings, db  # noqa: F401
+from standin.demo.dream import NOW, add_promoted_skill, plant_node
+from tests.agent.test_dream import _connection, _settings, db  # noqa: F401
 
 
 def test_count_lines_keeps_order_and_counts():
@@ -54,7 +55,7 @@ def test_findings_fill_what_is_left_and_the_oldest_go_first():
 
 
 def test_a_stress_failure_repeated_over_cases_is_one_line_with_its_count(db, fake_llm):  # noqa: F811
-    _promoted_skill(db)
+    add_promoted_skill(db)
 
     def model(req):
         prompt = req.messages[-1]["content"]
@@ -77,7 +78,7 @@ def test_a_stress_failure_repeated_over_cases_is_one_line_with_its_count(db, fak
 
 def test_a_dream_proposes_at_most_fifty_weak_deletions(db, fake_llm):  # noqa: F811
     for i in range(60):
-        _node(db, f"Forgotten thing {i} {chr(65 + i % 26)}", 0.05, days_ago=120)
+        plant_node(db, f"Forgotten thing {i} {chr(65 + i % 26)}", 0.05, days_ago=120)
     fake_llm.responder = lambda req: '{"pairs": [], "contradictions": [], "unclear": []}'
     outcome = run_dream(db, "consolidate", _connection(db, fake_llm.base_url), api_key="", settings=_settings(),
                         clock=lambda: NOW)

@@ -8,11 +8,11 @@ import sys
 
 import pytest
 
-from desktop.cli import main
 from local_schema.database import open_database
 from local_schema.models import AgentConnection
+from mirari.main import main
+from standin.demo.dream import consolidating_model, plant_atlas
 from sync.accounts import active_database_path
-from tests.agent.test_dream import _plant, consolidating_model
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def connection(data_dir, fake_llm):
         with db.write() as s:
             c = AgentConnection(name="Dreamer", provider="custom", base_url=fake_llm.base_url, model="m")
             s.add(c)
-        _plant(db)
+        plant_atlas(db)
     finally:
         db.close()
     fake_llm.responder = consolidating_model
@@ -65,6 +65,14 @@ def test_run_list_show_accept_reject(capsys, data_dir, connection):
     assert states[:2] == ["accepted", "rejected"] and set(states[2:]) == {"open"}
 
 
+def test_run_without_a_kind_dreams_the_kind_whose_turn_it_is(capsys, data_dir, connection):
+    kinds = []
+    for _ in range(2):
+        _code, out, err = _run(capsys, data_dir, "run", "--connection", connection, "--json")
+        kinds.append(json.loads(out)["kind"])
+    assert kinds == ["consolidate", "replay"]  # never dreamt first, as the window's automatic dreams
+
+
 @pytest.mark.parametrize("argv, says", [
     (["show", "no-such-report"], "no dream report"),
     (["accept", "no-such-report", "1"], "no dream report"),
@@ -91,7 +99,7 @@ def test_the_budget_flag_limits_the_dream(capsys, data_dir, connection, fake_llm
 
 
 def test_the_command_runs_in_a_fresh_process(data_dir, connection):
-    proc = subprocess.run([sys.executable, "-m", "desktop.cli", "--data-dir", str(data_dir), "dream", "list",
+    proc = subprocess.run([sys.executable, "-m", "mirari", "--data-dir", str(data_dir), "dream", "list",
                            "--json"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == []

@@ -7,11 +7,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from mirari.main import main
 
 from agent.dream import decide
 from agent.dream.report_shape import proposal_problem, readable
 from agent.dream.reports import DreamError, get_report, list_reports
-from desktop.cli import main
 from local_schema.database import open_database
 from local_schema.models import DreamReport, MemoryNode
 from sync.accounts import active_database_path

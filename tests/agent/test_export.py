@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from agent.export import export_thread, thread_to_json, thread_to_markdown
+from agent.chat.export import export_thread_in, thread_to_json_in, thread_to_markdown_in
 from tests.agent.conftest import add_connection, add_message, add_thread, ts
 from tests.portable import mode_of, shown_mode
 
@@ -17,20 +17,20 @@ def thread(session):
 
 
 def test_markdown_export(session, thread, tmp_path):
-    md = thread_to_markdown(session, thread.id, exported_at="2026-05-01T12:00:00.000000+00:00")
+    md = thread_to_markdown_in(session, thread.id, exported_at="2026-05-01T12:00:00.000000+00:00")
     assert md == (
         "# Tea talk\n\n"
         "_Exported from MIRARI on 2026-05-01T12:00:00.000000+00:00 · Local Hermes (hermes3)_\n\n"
         f"## You · {ts(1, 0)}\n\nWhich tea?\n\n"
         f"## Local Hermes · hermes3 · {ts(1, 5)}\n\nTry **sencha**:\n\n```py\nbrew()\n```\n"
     )
-    path = export_thread(session, thread.id, tmp_path / "out" / "tea.md")
+    path = export_thread_in(session, thread.id, tmp_path / "out" / "tea.md")
     assert path.read_text("utf-8").startswith("# Tea talk\n")
     assert mode_of(path) == shown_mode(0o600)
 
 
 def test_json_export_round_trips(session, thread, tmp_path):
-    path = export_thread(session, thread.id, tmp_path / "tea.json")
+    path = export_thread_in(session, thread.id, tmp_path / "tea.json")
     doc = json.loads(path.read_text("utf-8"))
     assert doc["format"] == "mirari.thread" and doc["conversation"]["title"] == "Tea talk"
     assert [(m["role"], m["content"]) for m in doc["messages"]] == [
@@ -46,12 +46,12 @@ def test_json_export_round_trips(session, thread, tmp_path):
 def test_export_overwrites_atomically_and_rejects_bad_input(session, thread, tmp_path):
     target = tmp_path / "t.md"
     target.write_text("old")
-    export_thread(session, thread.id, target, "markdown")
+    export_thread_in(session, thread.id, target, "markdown")
     assert target.read_text().startswith("# Tea talk")
     with pytest.raises(ValueError, match="markdown or json"):
-        export_thread(session, thread.id, tmp_path / "t.txt", "pdf")
+        export_thread_in(session, thread.id, tmp_path / "t.txt", "pdf")
     with pytest.raises(ValueError, match="no longer exists"):
-        export_thread(session, "00000000-0000-4000-8000-000000000000", tmp_path / "x.md")
+        export_thread_in(session, "00000000-0000-4000-8000-000000000000", tmp_path / "x.md")
     assert not (tmp_path / "x.md").exists()
 
 
@@ -71,12 +71,12 @@ def test_each_reply_is_exported_under_what_wrote_it(session, thread):
     session.commit()
     session.delete(gone)  # deleted here (a remote tombstone is a local delete too)
     session.commit()
-    md = thread_to_markdown(session, thread.id, exported_at="2026-05-01T12:00:00.000000+00:00")
+    md = thread_to_markdown_in(session, thread.id, exported_at="2026-05-01T12:00:00.000000+00:00")
     heads = [line for line in md.splitlines() if line.startswith("## ")]
     assert heads == [f"## You · {ts(1, 0)}", f"## Local Hermes · hermes3 · {ts(1, 5)}",
                      f"## Cloud · gpt-x · {ts(0, 1)}", f"## llama-old · {ts(0, 2)}",
                      f"## Agent · unknown model · {ts(0, 3)}"]
-    doc = json.loads(thread_to_json(session, thread.id))
+    doc = json.loads(thread_to_json_in(session, thread.id))
     assert [m["author"] and m["author"]["label"] for m in doc["messages"]] == [
         None, "Local Hermes · hermes3", "Cloud · gpt-x", "llama-old", "Agent · unknown model"]
     assert doc["messages"][3]["author"]["connection"] is None  # deleted: the id stays, the name is gone

@@ -24,7 +24,7 @@ from agent.knowledge.index import (
     skipped_files,
 )
 from agent.knowledge.search import fts_query, knowledge_block, passages_for_turn, search
-from tests.agent.test_attachments import _pdf
+from standin.demo.pdf import make_pdf
 
 
 def _write(folder, rel, text, mtime=None):
@@ -41,7 +41,7 @@ def folder(tmp_path):
     root = tmp_path / "notes"
     _write(root, "garden.md", "# Garden\n\nTomatoes need sun.\nWater the basil daily.\n")
     _write(root, "code/solver.py", "def solve(x):\n    # quadratic formula\n    return x * x\n")
-    _write(root, "paper.pdf", _pdf("Photosynthesis turns light into sugar"))
+    _write(root, "paper.pdf", make_pdf("Photosynthesis turns light into sugar"))
     _write(root, "image.bin.txt", b"\x00\x01binary")
     _write(root, ".git/config.txt", "hidden: never indexed")
     _write(root, "picture.png", b"\x89PNG not indexed by name")

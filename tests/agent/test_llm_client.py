@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from agent import errors
-from agent.errors import LLMError
-from agent.llm_client import CancelToken, LLMClient, parse_retry_after
-from tests.fake_openai import Reply
+from agent.llm import errors
+from agent.llm.client import CancelToken, LLMClient, parse_retry_after
+from agent.llm.errors import LLMError
+from standin.model import Reply
 
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from agent.memory import effective_strength, reinforce_node, strength_glyph
-from agent.memory_text import reply_uses_node
+from agent.memory.atlas import effective_strength, reinforce_node, strength_glyph
+from agent.memory.text import reply_uses_node
 from local_schema.models import MemoryNode
 from local_schema.timestamps import format_timestamp
 from tests.agent.conftest import NOW, ts

@@ -3,16 +3,16 @@ against the cap of 40, keeps its strength, and comes back as it was when resumed
 
 from __future__ import annotations
 
-from agent.memory import (
+from agent.memory.atlas import (
     MEMORY_LIMIT,
     PAUSED_GLYPH,
     AtlasError,
     add_node,
     get_node,
     list_nodes,
-    memory_block,
     set_paused,
 )
+from agent.prompt import memory_block
 from tests.agent.conftest import NOW
 
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from agent.memory_sources import parse_source
-from agent.memory_text import dedup_key, is_duplicate, normalise, shorten_label, strip_markdown, word_overlap
+from agent.memory.sources import parse_source
+from agent.memory.text import dedup_key, is_duplicate, normalise, shorten_label, strip_markdown, word_overlap
 
 
 @pytest.mark.parametrize("a, b", [

@@ -8,11 +8,11 @@ import threading
 import pytest
 from sqlmodel import select
 
-from agent import mirror
 from agent.jobs import JobCancelled, JobContext
-from agent.mirror import MirrorError, PromptChanged
-from agent.mirror_request import ReviewError, ReviewSpec
-from agent.structured import StructuredOutputError
+from agent.llm.structured import StructuredOutputError
+from agent.mirror import review as mirror
+from agent.mirror.request import ReviewError, ReviewSpec
+from agent.mirror.review import MirrorError, PromptChanged
 from local_schema.models import AgentConnection, MemoryNode, MirrorReport, Skill
 from tests.agent.conftest import NOW, add_connection, add_message, add_node, add_skill, add_thread, ts
 
@@ -296,16 +296,15 @@ def test_list_show_and_delete(db, fake_llm, world):
     second = mirror.run_review(db, spec(world, title="Second"), api_key="").report_id
     with db.write() as s:  # a row written by the web app: plain strings
         s.add(MirrorReport(title="From the web", strengths=["clear"], created_at=ts(30)))
-    with db.session() as s:
-        listed = mirror.list_reports(s)
+    listed = mirror.list_reports(db)
     assert [r.title for r in listed] == ["Second", "First", "From the web"]
     assert listed[0].counts == (1, 1, 1) and listed[0].unverified == 1 and listed[0].suggests_prompt
     assert listed[2].connection_name == "" and listed[2].unverified == 1
     mirror.delete_report(db, first)
-    with db.session() as s:
-        assert [r.id for r in mirror.list_reports(s)][:1] == [second]
-        with pytest.raises(MirrorError, match="does not exist"):
-            mirror.get_report(s, first)
+    assert [r.id for r in mirror.list_reports(db)][:1] == [second]
+    with pytest.raises(MirrorError, match="does not exist"):
+        mirror.get_report(db, first)
+    assert mirror.get_report(db, second).title == "Second"
 
 
 def test_prompt_diff_marks_removed_and_added_lines():
@@ -358,14 +357,15 @@ def test_a_recommendation_becomes_a_suggested_skill(db, fake_llm, world):
     with pytest.raises(MirrorError, match="no recommendation 2"):
         mirror.recommendation_to_skill(db, report_id, 2)
     # Dismissed in the Forge: the recommendation can become a skill again.
-    from agent import skills
+    from agent.skills import forge
 
-    skills.dismiss(db, made.id)
+    forge.dismiss(db, made.id)
     assert mirror.recommendation_to_skill(db, report_id, 1).id != made.id
 
 
 def test_the_budget_setting_is_kept_in_config_json_beside_other_sections(tmp_path):
-    from agent.mirror_request import DEFAULT_BUDGET_TOKENS, load_budget, save_budget
+    from agent.mirror.request import DEFAULT_BUDGET_TOKENS
+    from agent.mirror.settings import load_budget, save_budget
 
     assert load_budget(tmp_path) == DEFAULT_BUDGET_TOKENS
     (tmp_path / "config.json").write_text(json.dumps({"supabase": {"url": "http://x"}}))

@@ -6,8 +6,8 @@ import json
 import os
 
 import pytest
+from mirari.main import main
 
-from desktop.cli import main
 from local_schema.database import open_database
 from local_schema.models import AgentConnection, MemoryNode, MirrorReport
 from local_schema.paths import database_path

@@ -8,12 +8,10 @@ import json
 
 import pytest
 
-from agent.chat import DONE, ChatTurn
-from agent.llm_client import LLMClient
-from agent.skill_suggest import suggest_skill
-from agent.skill_tests import validate_test_cases
-from agent.storable import StreamCleaner, clean_text, json_value_problem, text_problem
-from agent.structured import (
+from agent.chat.threads import thread_messages_in
+from agent.chat.turn import DONE, ChatTurn
+from agent.llm.client import LLMClient
+from agent.llm.structured import (
     Invalid,
     StructuredOutputError,
     ask_json,
@@ -21,10 +19,12 @@ from agent.structured import (
     require_object,
     text_field,
 )
-from agent.threads import thread_messages
+from agent.skills.cases import validate_test_cases
+from agent.skills.suggest import suggest_skill
+from agent.storable import StreamCleaner, clean_text, json_value_problem, text_problem
+from standin.model import Reply
 from tests.agent.conftest import add_connection, add_thread
 from tests.agent.test_mirror import review, spec, world  # noqa: F401 - world is a fixture
-from tests.fake_openai import Reply
 
 EMOJI = "\U0001F600"
 HIGH, LOW = "\ud83d", "\ude00"  # EMOJI as a UTF-16 pair
@@ -60,7 +60,7 @@ def test_a_chat_reply_with_nul_and_lone_surrogates_is_stored_clean(db, fake_llm)
     result = ChatTurn(db, thread.id, flush_interval=0).send("pasted\x00 text " + HIGH)
     assert result.status == DONE and result.text == f"Sure! {EMOJI} \ufffd"
     with db.session() as s:
-        stored = [m.content for m in thread_messages(s, thread.id)]
+        stored = [m.content for m in thread_messages_in(s, thread.id)]
     assert stored == ["pasted text \ufffd", f"Sure! {EMOJI} \ufffd"]
     assert all(text_problem(content) is None for content in stored)
     assert fake_llm.chat_requests[0].messages[-1]["content"] == "pasted text \ufffd"
@@ -153,23 +153,24 @@ def test_test_cases_refuse_text_the_server_cannot_store():
 
 
 def test_a_mirror_review_with_nul_is_repaired_and_stored_clean(db, fake_llm, world):  # noqa: F811
-    from agent import mirror
+    from agent.mirror import review as mirror
 
     fake_llm.enqueue(Reply(text=json.dumps(review(suggested_prompt="Be careful.\x00"))),
                      Reply(text=json.dumps(review())))
     result = mirror.run_review(db, spec(world), api_key="")
     assert "NUL character" in fake_llm.chat_requests[1].messages[-1]["content"]
     with db.session() as s:
-        report = mirror.get_report(s, result.report_id)
+        report = mirror.get_report_in(s, result.report_id)
         assert text_problem(report.suggested_prompt) is None
 
 
 def test_a_dream_with_a_lone_surrogate_or_nan_gets_one_repair(db, fake_llm):
     from agent.dream.reports import get_report
     from agent.dream.run import run_dream
-    from tests.agent.test_dream import NOW, _connection, _plant, _settings, consolidating_model
+    from standin.demo.dream import NOW, consolidating_model, plant_atlas
+    from tests.agent.test_dream import _connection, _settings
 
-    _plant(db)
+    plant_atlas(db)
 
     def model(req):
         first, repair = req.messages[1]["content"], len(req.messages) > 2

@@ -1,7 +1,7 @@
 import pytest
 
-from agent.presets import PRESETS, preset
-from agent.validation import base_url_problem, clean_base_url, validate_connection
+from agent.connections.presets import PRESETS, preset
+from agent.connections.validation import base_url_problem, clean_base_url, validate_connection
 
 
 def test_the_five_presets_of_the_spec():

@@ -1,4 +1,4 @@
-"""Test cases and expectations (agent.skill_tests): shape, limits, deterministic checks, safe regexes."""
+"""Test cases and expectations (agent.skills.cases): shape, limits, deterministic checks, safe regexes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from agent.skill_tests import (
+from agent.llm.structured import Invalid
+from agent.skills.cases import (
     CASES_BYTES_LIMIT,
     MAX_CASES,
     cases_hash,
@@ -15,7 +16,6 @@ from agent.skill_tests import (
     run_case,
     validate_test_cases,
 )
-from agent.structured import Invalid
 
 
 def _case(*expectations, prompt="Hi"):

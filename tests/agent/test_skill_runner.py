@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from agent.errors import LLMError
 from agent.jobs import JobCancelled, JobContext
-from agent.skill_runner import run_skill_tests
-from agent.skill_tests import cases_hash
-from agent.skills import SkillDraft, SkillError, create_suggested, edit_skill, run_state
+from agent.llm.errors import LLMError
+from agent.skills.cases import cases_hash
+from agent.skills.forge import SkillDraft, SkillError, create_suggested, edit_skill, run_state
+from agent.skills.runner import run_skill_tests
 from local_schema.models import Skill
 from tests.agent.conftest import add_connection
 

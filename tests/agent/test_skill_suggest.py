@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from agent.errors import LLMError
-from agent.skill_suggest import suggest_skill
-from agent.skills import SkillError, list_skills
-from agent.structured import StructuredOutputError
+from agent.llm.errors import LLMError
+from agent.llm.structured import StructuredOutputError
+from agent.skills.forge import SkillError, list_skills_in
+from agent.skills.suggest import suggest_skill
 from tests.agent.conftest import add_connection, add_message, add_skill, add_thread
 
 DRAFT = {"name": "Bullet answers", "description": "When the user asks for a summary.", "category": "writing",
@@ -19,7 +19,7 @@ DRAFT = {"name": "Bullet answers", "description": "When the user asks for a summ
 
 def _skills(db):
     with db.session() as s:
-        return list_skills(s)
+        return list_skills_in(s)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Skill lifecycle (agent.skills): legal moves only, the test gates, edits and the version count."""
+"""Skill lifecycle (agent.skills.forge): legal moves only, the test gates, edits and the version count."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import json
 import pytest
 from sqlalchemy import text
 
-from agent import skills
-from agent.skill_tests import cases_hash
-from agent.skills import (
+from agent.llm.structured import Invalid
+from agent.skills import forge, settings
+from agent.skills.cases import cases_hash
+from agent.skills.forge import (
     GateRefused,
     IllegalTransition,
     SkillDraft,
@@ -21,7 +22,6 @@ from agent.skills import (
     run_state,
     set_score,
 )
-from agent.structured import Invalid
 from local_schema.models import Skill
 
 CASES = [{"prompt": "Summarise: tea is nice.", "expectations": [{"kind": "contains", "value": "•"}]}]
@@ -34,7 +34,7 @@ def _draft(**overrides) -> SkillDraft:
 
 
 def _tested(db, skill_id, with_rate=0.9, without_rate=0.2):
-    """Record a test run of the skill as it is now (what agent.skill_runner stores)."""
+    """Record a test run of the skill as it is now (what agent.skills.runner stores)."""
     with db.write() as s:
         skill = s.get(Skill, skill_id)
         skill.last_test = {"version": skill.version, "cases_hash": cases_hash(skill.test_cases),
@@ -133,7 +133,7 @@ def test_dismiss_deletes_a_suggestion_only(db):
         dismiss(db, kept.id)
     dismiss(db, gone.id)
     with db.session() as s:
-        assert [k.name for k in skills.list_skills(s)] == ["Kept"]
+        assert [k.name for k in forge.list_skills_in(s)] == ["Kept"]
         # the delete is captured, so sync turns it into a tombstone on the server
         kinds = s.execute(text("SELECT kind FROM sync_outbox WHERE row_id = :r"), {"r": gone.id}).scalars().all()
     assert kinds == ["insert", "delete"]
@@ -210,7 +210,7 @@ def test_run_state(db):
 
 def test_validate_draft_refuses_what_the_server_would():
     good = {"name": "N", "template_prompt": "P", "description": None, "category": "writing", "extra": 1}
-    assert skills.validate_draft(good) == SkillDraft("N", "P", None, "writing", [])
+    assert forge.validate_draft(good) == SkillDraft("N", "P", None, "writing", [])
     for bad, problem in [
         ([], "must be a JSON object"),
         ({"template_prompt": "P"}, '"name" is missing'),
@@ -221,17 +221,17 @@ def test_validate_draft_refuses_what_the_server_would():
         ({"name": "N", "template_prompt": "P", "test_cases": {"prompt": "x"}}, "must be a list"),
     ]:
         with pytest.raises(Invalid, match=problem):
-            skills.validate_draft(bad)
+            forge.validate_draft(bad)
 
 
 def test_min_score_setting_round_trips_and_keeps_other_sections(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"supabase": {"url": "https://x.supabase.co"}}))
-    assert skills.load_min_score(tmp_path) == 0.7
-    assert skills.save_min_score(tmp_path, 0.85) == 0.85
-    assert skills.load_min_score(tmp_path) == 0.85
+    assert settings.load_min_score(tmp_path) == 0.7
+    assert settings.save_min_score(tmp_path, 0.85) == 0.85
+    assert settings.load_min_score(tmp_path) == 0.85
     data = json.loads((tmp_path / "config.json").read_text())
     assert data["supabase"] == {"url": "https://x.supabase.co"}
     with pytest.raises(SkillError, match="between 0 and 1"):
-        skills.save_min_score(tmp_path, 1.2)
+        settings.save_min_score(tmp_path, 1.2)
     (tmp_path / "config.json").write_text("{not json")
-    assert skills.load_min_score(tmp_path) == 0.7
+    assert settings.load_min_score(tmp_path) == 0.7

@@ -2,7 +2,7 @@
 
 import pytest
 
-from agent.sse import SSEParser
+from agent.llm.sse import SSEParser
 
 STREAM = (
     ": keep-alive\r\n\r\n"

@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from agent import stats
+from agent.observatory import stats
 from local_schema.models import AgentConnection, ConnectionCheck, Conversation, Message, Skill, Task, Template
 from local_schema.timestamps import format_timestamp
 
@@ -80,7 +80,7 @@ def test_days_are_local_calendar_days_and_skip_tombstones(db):
                       created_at=format_timestamp(local[3])))
         s.add(Skill(name="new", created_at=format_timestamp(local[2])))
     with db.engine.connect() as conn:
-        days = stats.per_day(conn, now=now, zone=zone)
+        days = stats.per_day_in(conn, now=now, zone=zone)
     assert len(days) == 14 and days[-1].day == "2026-03-10" and days[0].day == "2026-02-25"
     by_day = {d.day: (d.messages, d.skills) for d in days}
     assert by_day["2026-03-08"] == (2, 0)
@@ -101,7 +101,7 @@ def test_server_shaped_timestamps_fall_on_the_right_side_of_midnight(db):
         for stamp in ("2026-05-02T00:00:00+00:00", "2026-05-01T23:59:59.9+00:00", "2026-05-02T00:00:00.5+00:00"):
             s.add(Message(id=str(uuid.uuid4()), conversation_id=thread.id, role="user", content="x", created_at=stamp))
     with db.engine.connect() as conn:
-        by_day = {d.day: d.messages for d in stats.per_day(conn, now=now, zone=zone)}
+        by_day = {d.day: d.messages for d in stats.per_day_in(conn, now=now, zone=zone)}
     assert (by_day["2026-05-01"], by_day["2026-05-02"]) == (1, 2)
 
 

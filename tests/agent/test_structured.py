@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from agent.llm_client import LLMClient
-from agent.structured import (
+from agent.llm.client import LLMClient
+from agent.llm.structured import (
     Invalid,
     StructuredOutputError,
     ask_json,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from mirari.main import main
 
-from agent import tasks
-from agent.tasks import TaskError
-from desktop.cli import main
+from agent.tasks import board
+from agent.tasks.board import TaskError
 from local_schema.models import AgentConnection, Task
 
 
@@ -21,56 +21,56 @@ def _connection(db, name="Hermes") -> str:
 
 def test_add_edit_move_delete(db):
     cid = _connection(db)
-    task = tasks.add_task(db, "  Write   the docs ", "why and how", connection_id=cid)
+    task = board.add_task(db, "  Write   the docs ", "why and how", connection_id=cid)
     assert (task.title, task.status, task.connection_id) == ("Write the docs", "pending", cid)
-    tasks.move_task(db, task.id, "in_progress")
-    tasks.edit_task(db, task.id, title="Write the README", connection_id=None, description="")
-    [info] = tasks.list_tasks(db)
+    board.move_task(db, task.id, "in_progress")
+    board.edit_task(db, task.id, title="Write the README", connection_id=None, description="")
+    [info] = board.list_tasks(db)
     assert (info.title, info.status, info.connection_id, info.description) == (
         "Write the README", "in_progress", None, None)
-    tasks.delete_task(db, task.id)
-    assert tasks.list_tasks(db) == []
+    board.delete_task(db, task.id)
+    assert board.list_tasks(db) == []
     with db.session() as s:
         assert s.get(Task, task.id) is None  # a real delete: capture sends the server a tombstone
 
 
 @pytest.mark.parametrize(("call", "message"), [
-    (lambda db: tasks.add_task(db, "   "), "needs a title"),
-    (lambda db: tasks.add_task(db, "x" * 501), "too long"),
-    (lambda db: tasks.add_task(db, "ok", "d" * 20_001), "too long"),
-    (lambda db: tasks.add_task(db, "ok", connection_id="nope"), "no connection"),
-    (lambda db: tasks.add_task(db, "ok", status="blocked"), "Unknown status"),
-    (lambda db: tasks.move_task(db, "missing", "done"), "no task"),
+    (lambda db: board.add_task(db, "   "), "needs a title"),
+    (lambda db: board.add_task(db, "x" * 501), "too long"),
+    (lambda db: board.add_task(db, "ok", "d" * 20_001), "too long"),
+    (lambda db: board.add_task(db, "ok", connection_id="nope"), "no connection"),
+    (lambda db: board.add_task(db, "ok", status="blocked"), "Unknown status"),
+    (lambda db: board.move_task(db, "missing", "done"), "no task"),
 ])
 def test_refusals_write_nothing(db, call, message):
     with pytest.raises(TaskError, match=message):
         call(db)
-    assert tasks.list_tasks(db) == []
+    assert board.list_tasks(db) == []
 
 
 def test_a_failed_edit_leaves_the_task_as_it_was(db):
-    task = tasks.add_task(db, "Keep me")
+    task = board.add_task(db, "Keep me")
     with pytest.raises(TaskError):
-        tasks.edit_task(db, task.id, title="New title", status="blocked")  # the title change rolls back too
-    assert [t.title for t in tasks.list_tasks(db)] == ["Keep me"]
+        board.edit_task(db, task.id, title="New title", status="blocked")  # the title change rolls back too
+    assert [t.title for t in board.list_tasks(db)] == ["Keep me"]
 
 
 def test_filter_by_connection_and_deleted_connection_name(db):
     a, b = _connection(db, "A"), _connection(db, "B")
-    tasks.add_task(db, "for a", connection_id=a)
-    tasks.add_task(db, "for b", connection_id=b)
-    tasks.add_task(db, "for nobody")
-    assert [t.title for t in tasks.list_tasks(db, connection_id=a)] == ["for a"]
-    assert {t.title: t.connection_name for t in tasks.list_tasks(db)} == {"for a": "A", "for b": "B",
+    board.add_task(db, "for a", connection_id=a)
+    board.add_task(db, "for b", connection_id=b)
+    board.add_task(db, "for nobody")
+    assert [t.title for t in board.list_tasks(db, connection_id=a)] == ["for a"]
+    assert {t.title: t.connection_name for t in board.list_tasks(db)} == {"for a": "A", "for b": "B",
                                                                          "for nobody": None}
-    assert [t.title for t in tasks.list_tasks(db, status="pending")] == ["for a", "for b", "for nobody"]
+    assert [t.title for t in board.list_tasks(db, status="pending")] == ["for a", "for b", "for nobody"]
 
 
 def test_next_status_walks_the_board():
-    assert tasks.next_status("pending", 1) == "in_progress"
-    assert tasks.next_status("in_progress", 1) == "done"
-    assert tasks.next_status("done", 1) is None
-    assert tasks.next_status("pending", -1) is None
+    assert board.next_status("pending", 1) == "in_progress"
+    assert board.next_status("in_progress", 1) == "done"
+    assert board.next_status("done", 1) is None
+    assert board.next_status("pending", -1) is None
 
 
 def run(capsys, *argv):

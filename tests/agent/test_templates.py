@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from mirari.main import main
 
-from agent import templates
-from agent.template_payload import TemplateInvalid, payload_problems, template_problems
-from agent.templates import TemplateError
-from desktop.cli import main
+from agent.templates import publish
+from agent.templates.payload import TemplateInvalid, payload_problems, template_problems
+from agent.templates.publish import TemplateError
 from local_schema.models import AgentConnection, MemoryNode, Skill, Template
 
 
@@ -27,7 +27,7 @@ def _rows(db):
 
 def test_preview_is_exactly_what_publish_writes_and_shares_nothing_else(db):
     connection, skill, node = _rows(db)
-    doc = templates.preview(db, " Writer ", "For writing", "writing", [skill.id], [node.id], True)
+    doc = publish.preview(db, " Writer ", "For writing", "writing", [skill.id], [node.id], True)
     assert doc == {
         "name": "Writer", "description": "For writing", "category": "writing", "is_public": True,
         "payload": {"skills": [{"name": "Summarise", "description": "Short summaries", "category": "writing",
@@ -37,12 +37,12 @@ def test_preview_is_exactly_what_publish_writes_and_shares_nothing_else(db):
     for private in (connection.id, connection.base_url, "internal prompt", skill.id, node.id, "promoted",
                     "conversation:", "0.9"):
         assert private not in text
-    template = templates.publish(db, " Writer ", "For writing", "writing", [skill.id], [node.id], True)
+    template = publish.publish(db, " Writer ", "For writing", "writing", [skill.id], [node.id], True)
     with db.session() as s:
         stored = s.get(Template, template.id)
     assert {"name": stored.name, "description": stored.description, "category": stored.category,
             "is_public": stored.is_public, "payload": stored.payload} == doc
-    [info] = templates.list_templates(db)
+    [info] = publish.list_templates(db)
     assert (info.name, info.skill_count, info.memory_count, info.is_public, info.waiting) == ("Writer", 1, 1, True, True)
 
 
@@ -57,8 +57,8 @@ def test_publish_refusals_write_nothing(db, kwargs, message):
     _connection, skill, node = _rows(db)
     args = {"name": "T", "skill_ids": [skill.id], "memory_ids": [node.id], **kwargs}
     with pytest.raises(ValueError, match=message):
-        templates.publish(db, **args)
-    assert templates.list_templates(db) == []
+        publish.publish(db, **args)
+    assert publish.list_templates(db) == []
 
 
 def test_publish_is_capped_at_200_skills_and_2000_memories(db):
@@ -67,11 +67,11 @@ def test_publish_is_capped_at_200_skills_and_2000_memories(db):
         nodes = [MemoryNode(label=f"Fact {i}") for i in range(2001)]
         s.add_all(skills + nodes)
     with pytest.raises(TemplateInvalid, match="201 skills; a template holds at most 200"):
-        templates.publish(db, "Too many", skill_ids=[k.id for k in skills])
+        publish.publish(db, "Too many", skill_ids=[k.id for k in skills])
     with pytest.raises(TemplateInvalid, match="2,001 memories; a template holds at most 2,000"):
-        templates.publish(db, "Too many", memory_ids=[n.id for n in nodes])
-    assert templates.list_templates(db) == []
-    at_caps = templates.publish(db, "At the caps", skill_ids=[k.id for k in skills[:200]],
+        publish.publish(db, "Too many", memory_ids=[n.id for n in nodes])
+    assert publish.list_templates(db) == []
+    at_caps = publish.publish(db, "At the caps", skill_ids=[k.id for k in skills[:200]],
                                 memory_ids=[n.id for n in nodes[:2000]])
     assert (len(at_caps.payload["skills"]), len(at_caps.payload["seed_memory"])) == (200, 2000)
 
@@ -81,7 +81,7 @@ def test_a_skill_the_catalogue_could_not_install_is_refused_at_publish(db):
         long = Skill(name="Long", template_prompt="x" * 20_001)  # over the server's skills limit
         s.add(long)
     with pytest.raises(TemplateInvalid, match=r"skills\[0\]\.template_prompt is longer than 20,000"):
-        templates.publish(db, "T", skill_ids=[long.id])
+        publish.publish(db, "T", skill_ids=[long.id])
 
 
 def test_payload_rules_name_every_problem():
@@ -103,12 +103,12 @@ def test_payload_rules_name_every_problem():
 
 def test_export_then_read_round_trips(db, tmp_path):
     _connection, skill, node = _rows(db)
-    template = templates.publish(db, "Writer", None, "writing", [skill.id], [node.id])
-    path = templates.export_template(db, template.id, tmp_path / "writer")
+    template = publish.publish(db, "Writer", None, "writing", [skill.id], [node.id])
+    path = publish.export_template(db, template.id, tmp_path / "writer")
     assert path.name == "writer.mirari-template.json"
     doc = json.loads(path.read_text(encoding="utf-8"))
     assert set(doc) == {"format", "version", "exported_at", "id", "name", "description", "category", "payload"}
-    read = templates.read_template_file(path)
+    read = publish.read_template_file(path)
     assert (read.name, read.category, read.payload) == ("Writer", "writing", template.payload)
     assert doc["id"] == template.id and not hasattr(read, "id")  # written for the reader; never read back
 
@@ -147,30 +147,30 @@ BAD_FILES = [
 def test_bad_files_are_refused_with_the_reason(tmp_path, label, doc, message):
     path = _write(tmp_path / "t.mirari-template.json", doc)
     with pytest.raises(TemplateInvalid, match=message):
-        templates.read_template_file(path)
+        publish.read_template_file(path)
 
 
 def test_a_file_too_large_to_be_a_template_is_not_even_parsed(tmp_path, monkeypatch):
-    monkeypatch.setattr(templates, "FILE_BYTES_LIMIT", 100)
+    monkeypatch.setattr(publish, "FILE_BYTES_LIMIT", 100)
     path = _write(tmp_path / "big.json", {**GOOD, "description": "x" * 200})
     with pytest.raises(TemplateInvalid, match="larger than 100 bytes"):
-        templates.read_template_file(path)
+        publish.read_template_file(path)
 
 
 def test_a_file_with_or_without_an_id_reads_the_same(tmp_path):
     claimed = {**GOOD, "id": "0f8fad5b-d9cb-469f-a165-70867728950e"}
-    assert templates.read_template_file(_write(tmp_path / "a.json", GOOD)) == \
-        templates.read_template_file(_write(tmp_path / "b.json", claimed))
+    assert publish.read_template_file(_write(tmp_path / "a.json", GOOD)) == \
+        publish.read_template_file(_write(tmp_path / "b.json", claimed))
 
 
 def test_withdraw_and_visibility(db):
     _connection, skill, _node = _rows(db)
-    template = templates.publish(db, "T", skill_ids=[skill.id])
-    assert templates.set_public(db, template.id, True).is_public
-    templates.delete_template(db, template.id)
-    assert templates.list_templates(db) == []
+    template = publish.publish(db, "T", skill_ids=[skill.id])
+    assert publish.set_public(db, template.id, True).is_public
+    publish.delete_template(db, template.id)
+    assert publish.list_templates(db) == []
     with pytest.raises(TemplateError, match="no template"):
-        templates.get_template(db, template.id)
+        publish.get_template(db, template.id)
 
 
 def run(capsys, *argv):
@@ -217,7 +217,7 @@ def test_publish_list_and_export_commands(tmp_path, capsys):
 
 
 def test_the_readable_text_takes_any_payload_without_failing():
-    from agent.template_text import PROMPT_LINES, describe_template
+    from agent.templates.text import PROMPT_LINES, describe_template
 
     prompt = "\n".join(f"line {i}" for i in range(PROMPT_LINES + 5))
     text = describe_template({"name": "  Odd\npack ", "is_public": False, "category": "c", "payload": {

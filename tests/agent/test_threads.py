@@ -1,16 +1,17 @@
 import pytest
 from sqlmodel import select
 
-from agent.threads import (
+from agent.chat.threads import (
     default_title,
     delete_thread,
-    list_threads,
+    list_threads_in,
     new_thread,
     rename_thread,
-    thread_messages,
+    thread_messages_in,
 )
 from local_schema.models import Message
 from tests.agent.conftest import add_connection, add_message, ts
+from tests.cascades import delete_reaches
 
 
 def test_default_title():
@@ -33,16 +34,16 @@ def test_threads_sorted_by_recent_activity_rename_delete(db):
         session.add(empty)
         session.commit()
     with db.session() as session:
-        assert [t.id for t in list_threads(session)] == [busy.id, empty.id, quiet.id]
-        assert list_threads(session)[0].message_count == 1
+        assert [t.id for t in list_threads_in(session)] == [busy.id, empty.id, quiet.id]
+        assert list_threads_in(session)[0].message_count == 1
     rename_thread(db, quiet.id, "  Renamed  thread ")
     with db.session() as session:
-        assert {t.id: t.title for t in list_threads(session)}[quiet.id] == "Renamed thread"
+        assert {t.id: t.title for t in list_threads_in(session)}[quiet.id] == "Renamed thread"
     with pytest.raises(ValueError, match="cannot be empty"):
         rename_thread(db, quiet.id, "  ")
     delete_thread(db, busy.id)
     with db.session() as session:
-        assert [t.id for t in list_threads(session)] == [empty.id, quiet.id]
+        assert [t.id for t in list_threads_in(session)] == [empty.id, quiet.id]
         assert session.exec(select(Message).where(Message.conversation_id == busy.id)).all() == []
 
 
@@ -51,7 +52,7 @@ def test_paging_through_messages(db):
     with db.session() as session:
         for i in range(25):
             add_message(session, t, "user", f"m{i}", ts(1, i))
-        assert [m.content for m in thread_messages(session, t.id, offset=20, limit=10)] == [
+        assert [m.content for m in thread_messages_in(session, t.id, offset=20, limit=10)] == [
             f"m{i}" for i in range(20, 25)]
 
 
@@ -70,4 +71,4 @@ def test_writers_tell_the_change_listeners(db):
     thread = new_thread(db)
     rename_thread(db, thread.id, "named")
     delete_thread(db, thread.id)
-    assert heard == [{"conversations"}, {"conversations"}, {"conversations", "messages"}]
+    assert heard == [{"conversations"}, {"conversations"}, delete_reaches("conversations")]

@@ -1,4 +1,4 @@
-"""agent.tree and the tree operations of agent.chat on a real SQLite file, with the fake model checking
+"""agent.chat.tree and the tree operations of agent.chat.turn on a real SQLite file, with the fake model checking
 exactly what each request carries (send, edit & resend, regenerate, switch, compare, settings)."""
 
 from __future__ import annotations
@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from agent import tree
-from agent.chat import DONE, ChatTurn, compare
-from agent.prompt import assemble_prompt
+from agent.chat import tree
+from agent.chat.turn import DONE, ChatTurn, compare
+from agent.prompt import assemble_prompt_in
 from local_schema.models import Conversation, Message
-from local_schema.outbox import pending_ops
+from standin.model import Reply
 from tests.agent.conftest import add_connection, add_thread
-from tests.fake_openai import Reply
+from tests.outbox_ops import pending_ops
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ def write(db, thread_id, role, content, parent_id, **values) -> str:
 
 def shown(db, thread_id) -> list[str]:
     with db.session() as s:
-        return [m.content for m in tree.active_path(s, thread_id)]
+        return [m.content for m in tree.active_path_in(s, thread_id)]
 
 
 def sent(fake_llm) -> list[str]:
@@ -63,7 +63,7 @@ def test_the_active_leaf_falls_back_to_the_newest_leaf_and_follows_replies_down(
         s.add(stray)
     set_leaf(db, thread.id, stray.id)  # another thread's message: ignored
     with db.session() as s:
-        assert tree.active_leaf(s, s.get(Conversation, thread.id)) == q2
+        assert tree.active_leaf_in(s, s.get(Conversation, thread.id)) == q2
     assert a2  # still a sibling, off the path
 
 
@@ -80,8 +80,8 @@ def test_a_forged_cycle_ends(db, thread):
     with db.engine.begin() as conn:  # no client writes this; a forged row must not hang a reader
         conn.exec_driver_sql("UPDATE messages SET parent_id = ? WHERE id = ?", (b, a))
     with db.session() as s:
-        assert len(tree.path_to(s, thread.id, b, limit=50)) == 50
-        assert tree.newest_leaf(s, thread.id) is None  # nothing in a cycle is a leaf
+        assert len(tree.path_to_in(s, thread.id, b, limit=50)) == 50
+        assert tree.newest_leaf_in(s, thread.id) is None  # nothing in a cycle is a leaf
 
 
 def test_tree_rows_place_every_message_among_its_siblings(db, thread):
@@ -90,8 +90,8 @@ def test_tree_rows_place_every_message_among_its_siblings(db, thread):
     a = write(db, thread.id, "assistant", "a", q_edit)
     set_leaf(db, thread.id, a)
     with db.session() as s:
-        rows = [(r.message.content, r.siblings, r.sibling_index, r.on_path) for r in tree.tree_rows(s, thread.id)]
-        assert [m.id for m in tree.siblings(s, s.get(Message, q))] == [q, q_edit]
+        rows = [(r.message.content, r.siblings, r.sibling_index, r.on_path) for r in tree.tree_rows_in(s, thread.id)]
+        assert [m.id for m in tree.siblings_in(s, s.get(Message, q))] == [q, q_edit]
     assert rows == [("q", 2, 1, False), ("q edited", 2, 2, True), ("a", 1, 1, True)]
 
 
@@ -119,7 +119,7 @@ def test_the_prompt_is_the_last_40_of_the_path(db, thread):
             parent = write(db, thread.id, "assistant", f"fail{i}", parent, status="error", error="x")
     with db.session() as s:
         connection = s.get(Conversation, thread.id)
-        prompt = assemble_prompt(s, None, thread.id, "next")
+        prompt = assemble_prompt_in(s, None, thread.id, "next")
     assert [m["content"] for m in prompt.messages] == [f"m{i}" for i in range(80, 120)] + ["next"]
     assert connection is not None
 
@@ -169,7 +169,7 @@ def test_compare_stores_one_question_and_a_signed_reply_per_connection(db, fake_
     asked = [[m for m in r.messages if m["role"] != "system"] for r in fake_llm.chat_requests]
     assert asked == [[{"role": "user", "content": "Which?"}]] * 2  # each with its own system prompt
     with db.session() as s:
-        replies = tree.children(s, thread.id, results[0].user_message_id)
+        replies = tree.children_in(s, thread.id, results[0].user_message_id)
         assert [(m.content, m.agent_connection_id, m.model) for m in replies] == [
             ("from first", thread.agent_connection_id, "fake-model"), ("from other", other.id, "other-model")]
         assert s.get(Conversation, thread.id).agent_connection_id == thread.agent_connection_id
@@ -215,8 +215,8 @@ def test_fork_copies_the_path_with_new_ids_and_keeps_the_original(db, fake_llm, 
     copy = tree.fork(db, thread.id, first.reply_message_id)
     assert shown(db, copy.id) == ["q1", "a1"] and shown(db, thread.id) == ["q1", "a1", "q2", "a2"]
     with db.session() as s:
-        copied = tree.active_path(s, copy.id)
-        originals = tree.active_path(s, thread.id)[:2]
+        copied = tree.active_path_in(s, copy.id)
+        originals = tree.active_path_in(s, thread.id)[:2]
         assert {m.id for m in copied}.isdisjoint(m.id for m in originals)
         assert [(m.created_at, m.seq, m.model) for m in copied] == [(m.created_at, m.seq, m.model) for m in originals]
         fork_row = s.get(Conversation, copy.id)
@@ -233,7 +233,7 @@ def test_deleting_a_branch_pushes_one_tombstone_and_the_thread_shows_a_sibling(d
         conn.exec_driver_sql("DELETE FROM sync_outbox WHERE row_id <> ?", (below,))  # pushed, but `below`
     set_leaf(db, thread.id, doomed)
     with db.session() as s:
-        assert tree.branch_size(s, thread.id, doomed) == 3
+        assert tree.branch_size_in(s, thread.id, doomed) == 3
     assert tree.delete_branch(db, thread.id, doomed) == 3
     assert shown(db, thread.id) == ["q", "kept"]
     with db.session() as s:

@@ -23,7 +23,7 @@ def _only_the_test_keychain(memory_keyring):
 @pytest.fixture
 def mirari(tmp_path, capsys, monkeypatch):
     """mirari("memory", "list", "--json") -> Run(code, out, err), on this test's own data dir."""
-    from desktop.cli import main
+    from mirari.main import main
 
     monkeypatch.delenv("MIRARI_API_KEY", raising=False)
     monkeypatch.delenv("MIRARI_KEY_PASSPHRASE", raising=False)

@@ -95,14 +95,14 @@ def test_chat_streams_stores_both_messages_and_continues_a_thread(mirari, fake_l
     sent = [m["content"] for m in fake_llm.chat_requests[-1].messages[1:]]
     assert sent == ["Where should I go?", "Since you live in Lisbon, Portugal has great trams.", "And then?"]
 
-    from agent.threads import thread_messages
+    from agent.chat.threads import thread_messages_in
     from local_schema.database import open_database
 
     db = open_database(mirari.data_dir / "local.sqlite3")
     try:
         with db.session() as s:
-            stored = [(m.role, m.content) for m in thread_messages(s, thread)]
-            signed = [(m.agent_connection_id, m.model) for m in thread_messages(s, thread) if m.role == "assistant"]
+            stored = [(m.role, m.content) for m in thread_messages_in(s, thread)]
+            signed = [(m.agent_connection_id, m.model) for m in thread_messages_in(s, thread) if m.role == "assistant"]
     finally:
         db.close()
     assert stored == [("user", "Where should I go?"), ("assistant", "Since you live in Lisbon, Portugal has great trams."),

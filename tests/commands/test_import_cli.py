@@ -96,7 +96,7 @@ def test_ctrl_c_stops_between_conversations_and_a_rerun_adds_the_rest(tmp_path):
     _big_export(export, conversations=200, turns=30)
     data = tmp_path / "data"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
-    command = [sys.executable, "-m", "desktop.cli", "--data-dir", str(data), "import", "chatgpt", str(export)]
+    command = [sys.executable, "-m", "mirari", "--data-dir", str(data), "import", "chatgpt", str(export)]
     proc = subprocess.Popen([*command, "--progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=env)
     for line in proc.stderr:  # the first report after some conversations are stored

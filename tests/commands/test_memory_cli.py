@@ -82,7 +82,7 @@ def test_errors_are_one_line_and_write_nothing(mirari):
 
 
 def test_ambiguous_prefix_is_refused(mirari):
-    from agent.commands._common import resolve_id
+    from agent.cli.common import resolve_id
     from local_schema.database import open_database
     from local_schema.models import MemoryNode
 
@@ -114,7 +114,7 @@ def test_prompt_prints_the_exact_system_message(mirari, monkeypatch):
 
 
 def test_prompt_json_names_the_nodes_over_the_cap(mirari, monkeypatch):
-    from agent.memory import add_nodes
+    from agent.memory.atlas import add_nodes
     from local_schema.database import open_database
 
     monkeypatch.setenv("MIRARI_API_KEY", "")
@@ -136,7 +136,7 @@ def test_a_real_subprocess(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
 
     def run(*argv):
-        return subprocess.run([sys.executable, "-m", "desktop.cli", "--data-dir", str(tmp_path), *argv],
+        return subprocess.run([sys.executable, "-m", "mirari", "--data-dir", str(tmp_path), *argv],
                               capture_output=True, text=True, env=env, timeout=60)
 
     added = run("memory", "add", "Likes jazz", "--json")

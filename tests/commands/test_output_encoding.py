@@ -16,7 +16,7 @@ TITLE = "Café ✶ 日本 — naïve"  # ✶ and 日本 are not in cp1252
 
 def mirari(data_dir: Path, *argv: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONIOENCODING": "cp1252", "PYTHONUTF8": "0"}
-    return subprocess.run([sys.executable, "-m", "desktop.cli", "--data-dir", str(data_dir), *argv], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "mirari", "--data-dir", str(data_dir), *argv], cwd=ROOT,
                           env=env, capture_output=True, timeout=120)
 
 

@@ -1,5 +1,5 @@
 """`mirari skills add`: a skill written by hand from the command line — the same function and checks as
-the Forge's New skill (agent.skills.create_skill), one-line errors, nothing stored on a problem."""
+the Forge's New skill (agent.skills.forge.create_skill), one-line errors, nothing stored on a problem."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from agent.skills import SkillError, check_new_skill, create_skill
+from agent.skills.forge import SkillError, check_new_skill, create_skill
 from local_schema.database import open_database
 from tests.commands.conftest import one_error_line
 

@@ -128,7 +128,7 @@ def test_failures_are_one_line_and_store_nothing(mirari, fake_llm, tmp_path):
 
 def test_a_real_process_exits_non_zero_with_one_line(tmp_path):
     root = Path(__file__).resolve().parents[2]
-    proc = subprocess.run([sys.executable, "-m", "desktop.cli", "--data-dir", str(tmp_path / "d"), "skills", "move",
+    proc = subprocess.run([sys.executable, "-m", "mirari", "--data-dir", str(tmp_path / "d"), "skills", "move",
                            "abcdef", "promoted"], cwd=root, capture_output=True, text=True, timeout=60,
                           env={**os.environ, "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"})
     assert proc.returncode == 1 and proc.stdout == ""
@@ -145,7 +145,7 @@ def test_ctrl_c_cancels_a_test_run_and_stores_nothing(mirari, fake_llm):
     sid = only_skill(mirari)["id"]
     fake_llm.responder = lambda request: {"text": "• a slow reply", "token_delay": 0.5}
     root = Path(__file__).resolve().parents[2]
-    proc = subprocess.Popen([sys.executable, "-m", "desktop.cli", "--data-dir", str(mirari.data_dir), "skills",
+    proc = subprocess.Popen([sys.executable, "-m", "mirari", "--data-dir", str(mirari.data_dir), "skills",
                              "test", sid, "--connection", cid], cwd=root, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"})

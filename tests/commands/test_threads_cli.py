@@ -7,8 +7,8 @@ import json
 
 import pytest
 
+from standin.model import Reply
 from tests.commands.conftest import one_error_line
-from tests.fake_openai import Reply
 
 
 def add_connection(mirari, fake_llm, name="Fake", model="fake-model") -> str:

@@ -8,7 +8,7 @@ import sys
 from tests.commands.conftest import one_error_line
 from tests.tools.conftest import ROOT
 
-SERVER = ["--", sys.executable, "-m", "tests.mcp_fixture_server"]
+SERVER = ["--", sys.executable, "-m", "standin.mcp_fixture_server"]
 
 
 def test_add_list_toggle_call_remove(mirari, monkeypatch):
@@ -18,7 +18,7 @@ def test_add_list_toggle_call_remove(mirari, monkeypatch):
     assert added.out.startswith("Added fx (stdio): 9 tools: add, big, crash, echo, env, fail, noisy, read/file.v2")
     assert mirari("tools", "disable", "fx/add").out == "Disabled fx/add.\n"
     listing = mirari("tools", "list")
-    assert f"fx  [stdio, enabled]  {sys.executable} -m tests.mcp_fixture_server" in listing.out
+    assert f"fx  [stdio, enabled]  {sys.executable} -m standin.mcp_fixture_server" in listing.out
     assert "  [ ] add — Add two integers." in listing.out and "  [x] echo — Return the text as given." in listing.out
     rows = json.loads(mirari("tools", "list", "--json").out)
     assert [(r["name"], r["env"]["GREETING"]) for r in rows] == [("fx", "hi there")]

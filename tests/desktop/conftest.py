@@ -74,8 +74,8 @@ def settle(qtbot):
 def restartable_standin(supabase_stack_session):
     """A second stand-in over the session's database and keys, on a port of its own, that a test can
     stop and start again (the shared one must keep serving the other tests)."""
-    from tests.supabase_local.cluster import free_port
-    from tests.supabase_local.server import StandIn
+    from standin.cluster import free_port
+    from standin.server import StandIn
 
     base = supabase_stack_session._standin
     port = free_port()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QPoint, Qt
 
-from desktop.demo import add_connection
+from standin.demo.seed import add_connection
 
 
 def bind_fake(window, fake_llm, settle, system_prompt=None) -> str:
@@ -31,7 +31,7 @@ def start_turn(qtbot, console, text: str) -> None:
 
 
 def finish_turn(qtbot, console, text: str, timeout: int = 10_000):
-    """Send like a user and wait for the whole turn; returns agent.chat's TurnResult.
+    """Send like a user and wait for the whole turn; returns agent.chat.turn's TurnResult.
 
     (Waiting for "busy" first would race a turn fast enough to finish inside one event-loop pass.)"""
     with qtbot.waitSignal(console.turns.turn_finished, timeout=timeout) as done:
@@ -69,10 +69,10 @@ def click_copy_code(qtbot, console, message_id: str, code_index: int = 0) -> Non
 
 def stored_messages(db, conversation_id: str) -> list[tuple[str, str]]:
     """Every message of the thread, every branch, in thread order."""
-    from agent.threads import thread_messages
+    from agent.chat.threads import thread_messages_in
 
     with db.session() as s:
-        return [(m.role, m.content) for m in thread_messages(s, conversation_id)]
+        return [(m.role, m.content) for m in thread_messages_in(s, conversation_id)]
 
 
 def tip_text(tooltip: str) -> str:
@@ -85,10 +85,10 @@ def tip_text(tooltip: str) -> str:
     return html.unescape(match.group(1))
 def path_messages(db, conversation_id: str) -> list[tuple[str, str]]:
     """The thread's active path: what the transcript shows."""
-    from agent.tree import active_path
+    from agent.chat.tree import active_path_in
 
     with db.session() as s:
-        return [(m.role, m.content) for m in active_path(s, conversation_id)]
+        return [(m.role, m.content) for m in active_path_in(s, conversation_id)]
 
 
-NO_REPLY_TEXT = "No reply was received for this message."  # desktop.views.console_turns.NO_REPLY
+NO_REPLY_TEXT = "No reply was received for this message."  # desktop.pages.console.turns.NO_REPLY

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agent.mcp_server.access import READ, WRITE, log_access
-from agent.memory import add_node, get_node
+from agent.memory.atlas import add_node, get_node
 from tests.desktop.test_memory_page import NOW, open_atlas, shown
 
 

@@ -158,7 +158,7 @@ def _answer_box(button):
 
 
 def test_unsaved_edits_are_not_dropped_silently(qtbot, window, settle, fake_llm):
-    from desktop.demo import add_connection
+    from standin.demo.seed import add_connection
 
     page, first = _bind(qtbot, window, settle, url=fake_llm.base_url, name="First")
     add_connection(window.ctx.db, "Second", fake_llm.base_url, "second-model")

@@ -9,8 +9,8 @@ from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QLabel, QMessageBox, QPlainTextEdit
 from sqlmodel import select
 
-from desktop.demo import CODE_REPLY, add_thread, long_messages
 from local_schema.models import Conversation, MemoryNode
+from standin.demo.seed import CODE_REPLY, add_thread, long_messages
 from tests.desktop.helpers import bind_fake, click_action, click_copy_code, finish_turn
 
 
@@ -40,9 +40,9 @@ def test_threads_new_rename_delete_sorted_by_recent_activity(qtbot, window, sett
     new_id = console.conversation_id
     assert new_id not in (old, recent)
 
-    from desktop.views import console_actions
+    from desktop.pages.console import actions
 
-    console_actions.rename_thread(console, old, "  Renamed   thread ")
+    actions.rename_thread(console, old, "  Renamed   thread ")
     settle()
     with db.session() as s:
         assert s.get(Conversation, old).title == "Renamed thread"
@@ -63,12 +63,12 @@ def test_threads_new_rename_delete_sorted_by_recent_activity(qtbot, window, sett
 
 def test_empty_rename_is_refused_with_a_message(qtbot, window, settle):
     from desktop.bus import bus
-    from desktop.views import console_actions
+    from desktop.pages.console import actions
 
     cid = add_thread(window.ctx.db, "Keep me", [("user", "x")])
     console = window.pages["console"]
     with qtbot.waitSignal(bus.error, timeout=5000) as err:
-        console_actions.rename_thread(console, cid, "   ")
+        actions.rename_thread(console, cid, "   ")
     assert "empty" in err.args[0]
     with window.ctx.db.session() as s:
         assert s.get(Conversation, cid).title == "Keep me"
@@ -183,12 +183,12 @@ def test_export_thread_as_markdown_and_json(qtbot, window, settle, tmp_path):
     console = window.pages["console"]
     with qtbot.waitSignal(console.thread_opened, timeout=5000):
         console.refresh_threads(select=cid)
-    from desktop.views import console_actions
+    from desktop.pages.console import actions
 
     md_path, json_path = tmp_path / "out" / "t.md", tmp_path / "out" / "t.json"
     md_path.parent.mkdir()
-    console_actions.export_thread(console, "markdown", md_path)
-    console_actions.export_thread(console, "json", json_path)
+    actions.export_thread(console, "markdown", md_path)
+    actions.export_thread(console, "json", json_path)
     settle()
     md = md_path.read_text("utf-8")
     assert "Exported" in md and "Q1" in md and "A1 with `code`" in md
@@ -199,7 +199,7 @@ def test_export_thread_as_markdown_and_json(qtbot, window, settle, tmp_path):
 
 
 def test_opening_a_thread_selects_the_connection_it_talks_to(qtbot, window, settle, fake_llm):
-    from desktop.demo import add_connection
+    from standin.demo.seed import add_connection
 
     first = bind_fake(window, fake_llm, settle)
     second = add_connection(window.ctx.db, "Second", fake_llm.base_url, "other-model")

@@ -7,9 +7,9 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from sqlmodel import select
 
-from agent import tree
-from desktop.demo import add_thread
+from agent.chat import tree
 from local_schema.models import Conversation, Message
+from standin.demo.seed import add_thread
 
 
 def _open(qtbot, window, cid):
@@ -73,7 +73,7 @@ def test_a_search_hit_on_another_branch_makes_it_the_active_one(qtbot, window, s
         qtbot.mouseClick(console.search_results.list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert [r.content for r in console.transcript.rows()] == ["q1", "a1 zanzibarite", "q2"]
     with db.session() as s:
-        assert tree.active_leaf(s, s.get(Conversation, cid)) == next(
+        assert tree.active_leaf_in(s, s.get(Conversation, cid)) == next(
             m.id for m in s.exec(select(Message)) if m.content == "q2")
         assert s.get(Conversation, cid).active_leaf_id != side[-1]
     assert hit.id in [r.id for r in console.transcript.rows()]

@@ -219,7 +219,7 @@ def test_a_code_block_can_be_copied_while_it_is_still_streaming(qtbot, window, s
 
 def test_each_reply_shows_the_connection_and_model_that_wrote_it(qtbot, window, settle, fake_llm):
     """Switching the thread to another connection used to rename the author of every past reply."""
-    from desktop.demo import add_connection
+    from standin.demo.seed import add_connection
 
     first = bind_fake(window, fake_llm, settle)
     console = window.pages["console"]

@@ -9,11 +9,12 @@ from PySide6.QtWidgets import QApplication
 from sqlmodel import select
 
 from agent.dream.reports import list_reports
+from agent.dream.schedule import next_kind_after
 from agent.dream.settings import DreamSettings, load_settings, save_settings
-from desktop.demo import add_connection
-from desktop.dream_controller import DreamController, _next_kind
+from desktop.dream_controller import DreamController
 from local_schema.models import MemoryNode
-from tests.agent.test_dream import DUP_B, _plant, _thread, consolidating_model
+from standin.demo.dream import DUP_B, add_turns, consolidating_model, plant_atlas
+from standin.demo.seed import add_connection
 
 
 def _labels(db) -> set[str]:
@@ -24,7 +25,7 @@ def _labels(db) -> set[str]:
 def test_dream_now_then_accept_and_reject_in_one_click(qtbot, window, fake_llm, settle):
     db = window.ctx.db
     add_connection(db, "Dreamer", fake_llm.base_url, "fake-model")
-    _plant(db)
+    plant_atlas(db)
     fake_llm.responder = consolidating_model
     window.show_page("dream")
     page = window.pages["dream"]
@@ -74,7 +75,7 @@ def test_the_controller_dreams_only_when_every_gate_is_open_and_pauses_on_input(
                                                                                    settle):
     db, ctx = window.ctx.db, window.ctx
     cid = add_connection(db, "Dreamer", fake_llm.base_url, "fake-model")
-    _plant(db)
+    plant_atlas(db)
     idle = {"seconds": 30.0}
     streaming = {"on": False}
     fake_llm.responder = consolidating_model
@@ -88,7 +89,7 @@ def test_the_controller_dreams_only_when_every_gate_is_open_and_pauses_on_input(
     controller.check()
     settle()
     assert controller.job is None and "Not enough new material" in controller.state
-    _thread(db, cid, [("Hello?", "Hi.")])
+    add_turns(db, cid, [("Hello?", "Hi.")])
     streaming["on"] = True
     controller.check()
     settle()
@@ -98,14 +99,14 @@ def test_the_controller_dreams_only_when_every_gate_is_open_and_pauses_on_input(
         controller.check()
     settle()
     (report,) = list_reports(db)
-    assert report.status == "done" and report.kind == _next_kind([])
+    assert report.status == "done" and report.kind == next_kind_after([])
     controller.stop()
 
 
 def test_input_pauses_a_running_dream_and_idleness_resumes_it(qtbot, window, fake_llm, settle):
     db, ctx = window.ctx.db, window.ctx
     cid = add_connection(db, "Dreamer", fake_llm.base_url, "fake-model")
-    _plant(db)
+    plant_atlas(db)
     fake_llm.responder = lambda req: {**_as_reply(consolidating_model(req)), "header_delay": 0.5}
     idle = {"seconds": 3600.0}
     save_settings(ctx.data_dir, DreamSettings(connection_id=cid, idle_minutes=10, min_new_messages=1))
@@ -134,8 +135,8 @@ def _as_reply(text):
     return {"text": text or "{}"}
 
 
-def test_kinds_take_turns():
-    assert _next_kind([]) == "consolidate"
-    assert _next_kind(["consolidate"]) == "replay"
-    assert _next_kind(["replay", "consolidate"]) == "stress"
-    assert _next_kind(["stress", "replay", "consolidate"]) == "consolidate"
+def test_the_list_has_a_glyph_for_every_kind():
+    from agent.dream.kinds import KINDS
+    from desktop.models.dream_model import KIND_GLYPHS
+
+    assert set(KIND_GLYPHS) == set(KINDS)

@@ -8,10 +8,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QPushButton
 
 from agent.dream.reports import list_reports
-from desktop.demo import add_connection
 from desktop.widgets.prompt_diff import PromptDiffView
 from local_schema.models import DreamReport, Skill
-from tests.agent.test_dream import _promoted_skill, stressing_model
+from standin.demo.dream import add_promoted_skill, stressing_model
+from standin.demo.seed import add_connection
 from tests.agent.test_dream_odd_reports import ODD_FINDINGS, odd_proposals
 
 
@@ -22,7 +22,7 @@ def _texts(widget) -> str:
 def test_a_revised_skill_prompt_is_shown_as_a_diff_before_accept(qtbot, window, fake_llm, settle):
     db = window.ctx.db
     add_connection(db, "Dreamer", fake_llm.base_url, "fake-model")
-    skill_id = _promoted_skill(db)
+    skill_id = add_promoted_skill(db)
     fake_llm.responder = stressing_model
     page = window.show_page("dream")
     page._load_settings()
@@ -85,7 +85,7 @@ def test_a_synced_report_with_odd_field_types_still_shows(qtbot, window, settle,
     assert page.report.prompt_diffs["p4"].toPlainText().strip() == "+ 1.5"
     # and deciding a malformed one says why instead of failing
     seen = []
-    import desktop.views.dream_page as dream_page
+    import desktop.pages.dream.page as dream_page
 
     monkeypatch.setattr(dream_page, "warn", lambda _parent, _title, text: seen.append(text))
     page.decide(report_id, "p1", True)
@@ -116,11 +116,11 @@ def test_the_jobs_indicator_forgets_done_after_a_while(qtbot, window):
 
 def test_the_dream_state_line_does_not_keep_done(qtbot, window, fake_llm, settle, monkeypatch):
     import desktop.dream_controller as dream_controller
-    from tests.agent.test_dream import _plant, consolidating_model
+    from standin.demo.dream import consolidating_model, plant_atlas
 
     monkeypatch.setattr(dream_controller, "ENDED_SHOWN_MS", 150)
     cid = add_connection(window.ctx.db, "Dreamer", fake_llm.base_url, "fake-model")
-    _plant(window.ctx.db)
+    plant_atlas(window.ctx.db)
     fake_llm.responder = consolidating_model
     page = window.show_page("dream")
     seen = []

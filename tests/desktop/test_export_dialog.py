@@ -9,8 +9,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox, QFileDialog, QLineEdit
 
 from desktop.bus import bus
-from desktop.demo import add_thread
 from local_schema.files import is_device_name
+from standin.demo.seed import add_thread
 
 
 def _open_thread(qtbot, window, title):
@@ -69,20 +69,20 @@ def test_export_through_the_dialog_adds_the_extension_and_remembers_the_folder(q
 
 def test_a_failed_export_says_why(qtbot, window, settle, tmp_path):
     console = _open_thread(qtbot, window, "Thread")
-    from desktop.views import console_actions
+    from desktop.pages.console import actions
 
     target = tmp_path / "a-folder.md"
     target.mkdir()  # a folder where the file should go: the write fails
     with qtbot.waitSignal(bus.error, timeout=5000) as err:
-        console_actions.export_thread(console, "markdown", target)
+        actions.export_thread(console, "markdown", target)
     assert err.args[0].startswith("Could not export the thread")
 
 
 @pytest.mark.parametrize("title", ["con", "NUL.notes", "Com1", "lpt9 ", "aux"])
 def test_a_title_windows_reads_as_a_device_still_suggests_a_file(title):
     """On Windows "con.md" is the console and "nul.notes.md" the null device, in any folder."""
-    from desktop.views.console_actions import export_file_name
-    from desktop.views.templates_page import _file_stem
+    from desktop.pages.console.actions import export_file_name
+    from desktop.pages.templates.page import _file_stem
 
     for name in (export_file_name(title, "markdown"), export_file_name(title, "json")):
         assert not is_device_name(name) and title.strip() in name, name

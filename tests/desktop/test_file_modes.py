@@ -37,11 +37,11 @@ def usual_umask():
 
 def test_every_file_the_window_writes_is_private(usual_umask, qtbot, tmp_path, memory_keyring, settle):
     from agent.dream.settings import DreamSettings, save_settings
-    from agent.mirror_request import save_budget
-    from agent.templates import export_template, publish
-    from desktop.demo import add_thread
-    from desktop.views import console_actions
+    from agent.mirror.settings import save_budget
+    from agent.templates.publish import export_template, publish
+    from desktop.pages.console import actions
     from local_schema.models import Skill
+    from standin.demo.seed import add_thread
     from sync.keyfile import EncryptedKeyFile
     from sync.secrets import SecretStore
     from tests.desktop.conftest import close_window, open_window
@@ -57,8 +57,8 @@ def test_every_file_the_window_writes_is_private(usual_umask, qtbot, tmp_path, m
     console = window.show_page("console")
     console.refresh_threads(select=cid)
     settle(50)
-    console_actions.export_thread(console, "markdown", exports / "plans.md")
-    console_actions.export_thread(console, "json", exports / "plans.json")
+    actions.export_thread(console, "markdown", exports / "plans.md")
+    actions.export_thread(console, "json", exports / "plans.json")
     with db.write() as session:
         skill = Skill(name="Bullets", template_prompt="Answer in bullets.")
         session.add(skill)
@@ -103,7 +103,7 @@ def quit_when_ready():
             return
     QTimer.singleShot(50, quit_when_ready)
 QTimer.singleShot(50, quit_when_ready)
-from desktop.cli import main
+from mirari.main import main
 sys.exit(main(["--data-dir", {str(data)!r}]))
 """
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen",

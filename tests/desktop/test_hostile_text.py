@@ -16,8 +16,8 @@ from PySide6.QtCore import QModelIndex, QPoint, Qt, QTimer
 from PySide6.QtGui import Qt as QtGui
 from PySide6.QtWidgets import QAbstractItemView, QApplication, QLabel, QMessageBox, QToolTip, QWidget
 
-from desktop.demo import add_connection, add_thread
 from desktop.safe_text import HtmlLabel
+from standin.demo.seed import add_connection, add_thread
 from tests.desktop.helpers import tip_text
 
 pytestmark = pytest.mark.timeout(120)  # a pipe opened without the trap would block for ever: fail instead
@@ -29,10 +29,10 @@ def _tag(trap) -> str:
 
 def _seed(db, trap) -> dict:
     """Hostile text in every kind of row a page shows."""
-    from agent.connection_test import CheckResult, record_check
-    from agent.memory import add_node
-    from agent.tasks import add_task
-    from agent.templates import publish
+    from agent.connections.check import CheckResult, record_check
+    from agent.memory.atlas import add_node
+    from agent.tasks.board import add_task
+    from agent.templates.publish import publish
     from local_schema.models import Skill
 
     tag = _tag(trap)
@@ -174,8 +174,8 @@ def test_the_task_delete_box_shows_the_title_as_text(fifo_trap, window, settle, 
 
 def test_template_notices_show_a_template_name_as_text(fifo_trap, window, settle, qtbot, tmp_path):
     """The import notice (Templates) and the install notice (the catalogue) both name the template."""
-    from agent.template_install import import_file
-    from agent.templates import export_template
+    from agent.templates.install import import_file
+    from agent.templates.publish import export_template
 
     tag = _tag(fifo_trap)
     ids = _seed(window.ctx.db, fifo_trap)

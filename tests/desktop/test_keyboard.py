@@ -7,8 +7,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QWidget
 
-from desktop.demo import add_connection, add_thread
-from desktop.main_window import PAGES
+from desktop.window.main_window import PAGES
+from standin.demo.seed import add_connection, add_thread
 
 
 def _activate(window, qtbot) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from desktop.demo import add_thread
+from standin.demo.seed import add_thread
 
 
 def _apply_as_sync(db, rows) -> None:

@@ -8,10 +8,11 @@ from tests.portable import mode_of, shown_mode
 
 
 def test_a_failure_carrying_a_key_is_logged_redacted_to_a_private_file(qtbot, tmp_path):
+    from mirari.main import main
+
     from desktop.bus import bus
-    from desktop.cli import main
-    from desktop.main_window import MainWindow
     from desktop.ops import Op
+    from desktop.window.main_window import MainWindow
 
     key = "sk-live-0123456789abcdefXYZ"
     seen = []

@@ -1,7 +1,7 @@
 """A 10,000-message thread opens fast (a window of it, lazily painted) and scrolls back through pages."""
 
-from desktop.demo import add_thread, long_messages
 from desktop.models.transcript_model import MAX_ROWS
+from standin.demo.seed import add_thread, long_messages
 
 
 def _index(row) -> int:

@@ -6,13 +6,14 @@ from datetime import UTC, datetime, timedelta
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox
 
-from agent.memory import add_node, add_nodes, get_node, list_nodes, memory_block
-from agent.memory_sources import conversation_source
+from agent.memory.atlas import add_node, add_nodes, get_node, list_nodes
+from agent.memory.sources import conversation_source
+from agent.prompt import memory_block
 from desktop.bus import bus
-from desktop.demo import add_connection, add_thread
 from desktop.models.memory_model import CATEGORY, GLYPH, LABEL, LAST, SOURCE, STRENGTH
 from local_schema.models import MemoryNode
 from local_schema.timestamps import format_timestamp
+from standin.demo.seed import add_connection, add_thread
 from tests.desktop.helpers import bind_fake, finish_turn
 
 NOW = datetime(2026, 5, 1, 12, tzinfo=UTC)
@@ -202,9 +203,9 @@ def test_source_link_opens_the_console_at_the_message(qtbot, window, settle):
     db = window.ctx.db
     thread = add_thread(db, "Tea talk", [("user", "I like tea"), ("assistant", "Noted: you like tea.")])
     with db.session() as s:
-        from agent.threads import thread_messages
+        from agent.chat.threads import thread_messages_in
 
-        reply = thread_messages(s, thread)[-1]
+        reply = thread_messages_in(s, thread)[-1]
     add_node(db, "Likes tea", source=conversation_source(thread, reply.id), now=NOW)
     add_node(db, "Typed by hand", now=NOW)
     page = open_atlas(qtbot, window)

@@ -10,8 +10,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
 from sqlmodel import select
 
-from desktop.demo import add_connection, add_thread
 from local_schema.models import AgentConnection, MemoryNode, MirrorReport, Skill
+from standin.demo.seed import add_connection, add_thread
 
 QUOTE = "I will retry with exponential backoff"
 REVIEW = {
@@ -162,7 +162,7 @@ def test_the_size_preview_names_what_is_left_out_and_refuses_nothing_to_review(m
 
 
 def test_the_budget_is_a_setting_that_survives(mirror_page, qtbot, settle):
-    from agent.mirror_request import load_budget
+    from agent.mirror.settings import load_budget
 
     page, _cid, _tid = mirror_page
     page.form.budget.setValue(9000)

@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 
-from agent import stats, tasks
-from desktop.demo import add_connection, add_thread
+from agent.observatory import stats
+from agent.tasks import board
 from local_schema.models import ConnectionCheck, Skill
+from standin.demo.seed import add_connection, add_thread
 
 
 def _numbers(window):
@@ -27,7 +28,7 @@ def test_the_home_screen_shows_the_counts(qtbot, window, settle):
                               checked_at=datetime.now(UTC).isoformat()))
         s.add(Skill(name="Summarise", status="promoted", template_prompt="Be brief."))
     add_thread(db, "Today", [("user", "hi"), ("assistant", "hello")], cid, start=datetime.now(UTC) - timedelta(minutes=5))
-    tasks.add_task(db, "Done already", status="done")
+    board.add_task(db, "Done already", status="done")
     with qtbot.waitSignal(page.loaded, timeout=5000):
         page.refresh()
     expected = stats.collect(db).tiles

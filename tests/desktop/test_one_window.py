@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _mirari(*args: str) -> subprocess.Popen:
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, "-m", "desktop.cli", *args], cwd=ROOT, env=env,
+    return subprocess.Popen([sys.executable, "-m", "mirari", *args], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

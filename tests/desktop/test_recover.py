@@ -6,8 +6,8 @@ import sqlite3
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from desktop.demo import add_thread
 from local_schema.database import open_database
+from standin.demo.seed import add_thread
 from sync.secrets import SecretStore
 from tests.desktop.conftest import close_window
 

@@ -17,7 +17,7 @@ import pytest
 
 DESKTOP = Path(__file__).resolve().parents[2] / "desktop"
 HOME = DESKTOP / "safe_text.py"  # the one module allowed to touch the raw Qt sinks
-SAMPLE = DESKTOP / "views" / "sample.py"  # a made-up file name for the rule tests below
+SAMPLE = DESKTOP / "pages" / "sample.py"  # a made-up file name for the rule tests below
 
 # Constructing these shows text with Qt's guess (AutoText) or loads resources: use safe_text instead.
 FORBIDDEN_CLASSES = {

@@ -82,7 +82,7 @@ def test_theme_follows_the_choice_and_is_remembered(qtbot, window, settle, tmp_p
 def test_navigation_lists_only_working_screens_and_geometry_is_remembered(qtbot, tmp_path, memory_keyring):
     window = open_window(qtbot, tmp_path, SecretStore(tmp_path, backend=memory_keyring))
     labels = [window.nav.item(i).text() for i in range(window.nav.count())]
-    from desktop.main_window import PAGES
+    from desktop.window.main_window import PAGES
 
     assert labels == [label for _key, label, _spec in PAGES]  # every registered page, in order
     assert labels[0].split()[-1] == "Bind" and labels[-1].split()[-1] == "Settings"
@@ -99,15 +99,15 @@ def test_navigation_lists_only_working_screens_and_geometry_is_remembered(qtbot,
         # different from the 760 px default, shows the saved geometry was applied)
         assert again.ctx.settings.window_geometry() is not None
         assert again.height() == 655
-        # Every start opens on the home screen (MIRARI.md §VI), whatever page was open before.
+        # Every start opens on the home screen (the Observatory), whatever page was open before.
         assert again.stack.currentWidget() is again.pages["observatory"]
     finally:
         close_window(again)
 
 
 def test_mirari_without_arguments_opens_the_window(qtbot, tmp_path):
-    from desktop.cli import main
-    from desktop.main_window import MainWindow
+    from desktop.window.main_window import MainWindow
+    from mirari.main import main
 
     shown = []
 
@@ -178,9 +178,9 @@ def test_the_window_opens_the_signed_in_accounts_database(qtbot, tmp_path, memor
     # account.json; the window must show that database, not an empty local.sqlite3.
     import uuid
 
-    from desktop.demo import add_thread
     from local_schema.database import open_database
     from local_schema.paths import database_path
+    from standin.demo.seed import add_thread
     from sync.accounts import AccountState, save_state
 
     user_id = str(uuid.uuid4())

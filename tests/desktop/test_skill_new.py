@@ -7,8 +7,8 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 from sqlmodel import select
 
-from desktop.views.skill_dialogs import TestCaseDialog
-from desktop.views.skill_new import NewSkillDialog
+from desktop.dialogs.skill_dialogs import TestCaseDialog
+from desktop.dialogs.skill_new import NewSkillDialog
 from local_schema.models import Skill
 
 

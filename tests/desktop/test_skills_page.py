@@ -9,10 +9,10 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
-from agent.skill_tests import cases_hash
-from agent.skills import SkillDraft, create_suggested
-from desktop.demo import add_connection
+from agent.skills.cases import cases_hash
+from agent.skills.forge import SkillDraft, create_suggested
 from local_schema.models import Skill
+from standin.demo.seed import add_connection
 
 PROMPT = "Answer with bullets that start with •."
 CASES = [{"prompt": "Summarise: tea is nice.", "expectations": [{"kind": "contains", "value": "•"}]},
@@ -108,7 +108,7 @@ def test_moving_and_dismissing_from_the_page(forge, settle, qtbot, monkeypatch):
     assert forge.detail.move_button.text() == "Move to testing"  # refreshed from the change bus
 
     other = _add(forge, settle, "Throwaway")
-    monkeypatch.setattr("desktop.views.skill_detail.ask", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    monkeypatch.setattr("desktop.pages.skills.detail.ask", lambda *a, **k: QMessageBox.StandardButton.Yes)
     qtbot.mouseClick(forge.detail.dismiss_button, Qt.MouseButton.LeftButton)
     settle()
     assert _stored(forge, other) is None
@@ -119,12 +119,12 @@ def test_a_promotion_that_does_not_help_asks_first(forge, settle, qtbot, monkeyp
     skill_id = _add(forge, settle, status="testing", tested=True, with_rate=0.8, without_rate=0.8)
     assert "does not beat" in forge.detail.gate_label.text()
     asked = []
-    monkeypatch.setattr("desktop.views.skill_detail.ask",
+    monkeypatch.setattr("desktop.pages.skills.detail.ask",
                         lambda *a, **k: asked.append(a) or QMessageBox.StandardButton.Cancel)
     qtbot.mouseClick(forge.detail.move_button, Qt.MouseButton.LeftButton)
     settle()
     assert asked and _stored(forge, skill_id).status == "testing"
-    monkeypatch.setattr("desktop.views.skill_detail.ask", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    monkeypatch.setattr("desktop.pages.skills.detail.ask", lambda *a, **k: QMessageBox.StandardButton.Yes)
     qtbot.mouseClick(forge.detail.move_button, Qt.MouseButton.LeftButton)
     settle()
     assert _stored(forge, skill_id).status == "promoted"
@@ -163,7 +163,7 @@ def test_an_invalid_edit_is_refused_with_the_reason_and_nothing_stored(forge, se
 
 
 def test_test_cases_are_edited_in_a_dialog_checked_and_saved(forge, settle, qtbot, monkeypatch):
-    from desktop.views.skill_dialogs import TestCaseDialog
+    from desktop.dialogs.skill_dialogs import TestCaseDialog
 
     skill_id = _add(forge, settle)
     dialog = TestCaseDialog(forge, None)
@@ -243,7 +243,7 @@ def test_cancel_mid_run_stores_nothing(forge, settle, qtbot, fake_llm):
 
 
 def test_the_suggest_dialog_takes_typed_context_or_a_thread(forge, settle, qtbot):
-    from desktop.views.skill_dialogs import SuggestDialog
+    from desktop.dialogs.skill_dialogs import SuggestDialog
 
     connections = [("c1", "Fake Hermes · fake-model"), ("c2", "Other · m")]
     dialog = SuggestDialog(forge, connections, [("t1", "Rowan trees · 4 messages")], connection_id="c2")

@@ -1,6 +1,6 @@
 """At the window's minimum size nothing in the Console header overlaps or falls off the edge."""
 
-from desktop.demo import add_connection
+from standin.demo.seed import add_connection
 from tests.desktop.helpers import tip_text
 
 
@@ -75,7 +75,7 @@ def test_console_header_folds_its_buttons_into_a_menu_at_700_px(qtbot, window, s
 
 
 def test_a_long_code_line_wraps_inside_its_bubble(qtbot, window, settle):
-    from desktop.demo import add_thread
+    from standin.demo.seed import add_thread
 
     line = "result = compute(" + ", ".join(f"argument_{i}" for i in range(40)) + ")"  # ~600 characters
     cid = add_thread(window.ctx.db, "Wide code", [("assistant", f"Here:\n\n```python\n{line}\n```\n")])

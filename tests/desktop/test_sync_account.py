@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from desktop.demo import add_thread
+from standin.demo.seed import add_thread
 from sync import accounts
 from tests.desktop.sync_windows import (
     close_window,
@@ -53,7 +53,7 @@ def test_sign_in_claim_sign_out_and_another_account_in_the_open_window(
         assert w.footer.account_button.text().startswith(first[0])
 
         # Sign out, keeping the data: sync stops, the rows stay shown.
-        from desktop.views.account_actions import sign_out
+        from desktop.window.account import sign_out
 
         sign_out(w, remove_data=False)
         qtbot.waitUntil(lambda: not w.ctx.sync.status.signed_in, timeout=10_000)
@@ -85,7 +85,7 @@ def test_sign_out_removing_the_data_reopens_an_empty_signed_out_database(
     try:
         add_thread(w.ctx.db, "Soon gone from here", [("user", "x")])
         account_db = w.ctx.db.path
-        from desktop.views.account_actions import sign_out
+        from desktop.window.account import sign_out
 
         with qtbot.waitSignal(w.ready, timeout=20_000):
             sign_out(w, remove_data=True)

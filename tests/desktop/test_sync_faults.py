@@ -3,7 +3,7 @@ of a cycle, the server refuses a change (shown with its reason; Discard restores
 
 from __future__ import annotations
 
-from desktop.demo import add_thread
+from standin.demo.seed import add_thread
 from tests.desktop.sync_windows import (
     close_window,
     open_device,
@@ -70,7 +70,7 @@ def test_a_token_expiring_in_the_middle_of_a_cycle_is_refreshed_and_the_cycle_co
 
 def test_a_refused_change_is_shown_with_its_reason_and_discard_restores_the_server_version(
         qtbot, tmp_path, memory_keyring, supabase_stack, settle):
-    from desktop.views import console_actions
+    from desktop.pages.console import actions
 
     user = supabase_stack.new_user()
     w = open_device(qtbot, tmp_path / "w", memory_keyring, supabase_stack, user)
@@ -82,7 +82,7 @@ def test_a_refused_change_is_shown_with_its_reason_and_discard_restores_the_serv
             "code": "42501", "message": 'new row violates row-level security policy for table "conversations"',
             "details": None, "hint": None})
         console = w.pages["console"]
-        console_actions.rename_thread(console, cid, "Refused title")
+        actions.rename_thread(console, cid, "Refused title")
         qtbot.waitUntil(lambda: w.footer.chip.text() == "✕ 1 refused", timeout=15_000)
         assert thread_titles(w) == ["Refused title"]  # the user's edit stays visible meanwhile
 
@@ -104,7 +104,7 @@ def test_a_refused_change_is_shown_with_its_reason_and_discard_restores_the_serv
 
 def test_retry_sends_a_refused_change_again_once_the_server_takes_it(
         qtbot, tmp_path, memory_keyring, supabase_stack):
-    from desktop.views import console_actions
+    from desktop.pages.console import actions
 
     user = supabase_stack.new_user()
     w = open_device(qtbot, tmp_path / "w", memory_keyring, supabase_stack, user)
@@ -115,7 +115,7 @@ def test_retry_sends_a_refused_change_again_once_the_server_takes_it(
         supabase_stack.faults.fail_next("PATCH", "/rest/v1/conversations", 400, {
             "code": "23514", "message": 'new row for relation "conversations" violates check constraint',
             "details": None, "hint": None})
-        console_actions.rename_thread(w.pages["console"], cid, "Second title")
+        actions.rename_thread(w.pages["console"], cid, "Second title")
         qtbot.waitUntil(lambda: w.footer.chip.text() == "✕ 1 refused", timeout=15_000)
         panel = w.open_sync_panel()
         qtbot.waitUntil(lambda: panel.refused_list.count() == 1, timeout=5000)

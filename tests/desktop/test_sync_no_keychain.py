@@ -12,9 +12,9 @@ import keyring.backends.fail
 import pytest
 from PySide6.QtCore import Qt
 
-from agent import templates
-from desktop.demo import add_thread
+from agent.templates import publish
 from local_schema.models import AgentConnection, Skill
+from standin.demo.seed import add_thread
 from sync.secrets import SecretStore
 from tests.desktop.conftest import open_window
 from tests.desktop.sync_windows import close_window, fill_sign_in, thread_titles, wait_synced
@@ -56,7 +56,7 @@ def _publish_public_template(stack, tmp_path) -> tuple[str, str]:
     with author.db.write() as s:
         skill = Skill(name=f"Jazz {tag}", template_prompt="Talk like a jazz critic.", status="promoted")
         s.add(skill)
-    public = templates.publish(author.db, f"Jazz pack {tag}", "For jazz fans", "music", [skill.id], is_public=True)
+    public = publish.publish(author.db, f"Jazz pack {tag}", "For jazz fans", "music", [skill.id], is_public=True)
     author.sync()
     author.close()
     return tag, public.id
@@ -129,7 +129,7 @@ def test_a_fresh_device_without_a_keychain_signs_in_syncs_browses_and_restarts_l
         qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
         wait_synced(qtbot, a)
         assert a.footer.chip.text().startswith("✓ Synced")
-        from desktop.views.passphrase_dialog import PassphraseDialog
+        from desktop.dialogs.passphrase import PassphraseDialog
 
         assert len(a.findChildren(PassphraseDialog)) == 1  # asked once
         settings = a.show_page("settings")
@@ -183,7 +183,8 @@ def test_a_key_file_made_by_the_window_unlocks_the_command_line(qtbot, tmp_path,
                                                               monkeypatch, capsys):
     """`mirari account login`, `mirari sync` and `mirari templates browse` use the window's store: with
     MIRARI_KEY_PASSPHRASE they open the same encrypted file, session and all."""
-    from desktop.cli import main
+    from mirari.main import main
+
     from sync import config
 
     user = supabase_stack.new_user()

@@ -13,7 +13,7 @@ def _colour(label) -> str:
 
 def _refuse_a_change(db, message: str) -> None:
     """A change the server refused, parked as sync parks one (sync.outbox.park), with its reason."""
-    from agent.tasks import add_task
+    from agent.tasks.board import add_task
     from sync.outbox import park, read_pending
 
     add_task(db, "Plan the week")

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 from PySide6.QtCore import Qt
 
-from desktop.demo import add_thread
+from standin.demo.seed import add_thread
 from sync import rest
 from tests.desktop.sync_windows import close_window, fill_sign_in, open_device, sync_now, wait_synced
 from tests.sync.helpers import server_rows
@@ -45,7 +45,7 @@ def test_a_hung_server_makes_the_chip_say_offline_and_the_changes_wait(
 
 def test_a_project_that_changed_its_anon_key_is_said_so_and_a_new_sign_in_resumes(
         qtbot, tmp_path, memory_keyring, supabase_stack, restartable_standin):
-    from tests.supabase_local import tokens
+    from standin import tokens
 
     user = supabase_stack.new_user()
     w = open_device(qtbot, tmp_path / "w", memory_keyring, restartable_standin, user)

@@ -6,8 +6,8 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QMessageBox
 
-from agent import tasks
-from desktop.demo import add_connection
+from agent.tasks import board
+from standin.demo.seed import add_connection
 
 
 def _titles(page, status):
@@ -16,7 +16,7 @@ def _titles(page, status):
 
 
 def _stored(db):
-    return {t.title: t.status for t in tasks.list_tasks(db)}
+    return {t.title: t.status for t in board.list_tasks(db)}
 
 
 def _add(qtbot, page, settle, title):
@@ -53,7 +53,7 @@ def test_add_and_move_with_the_keyboard(qtbot, window, settle):
 
 def test_drag_and_drop_between_columns(qtbot, window, settle):
     page = window.show_page("tasks")
-    task = tasks.add_task(window.ctx.db, "Drag me")
+    task = board.add_task(window.ctx.db, "Drag me")
     page.refresh()
     settle()
     source, target = page.lists["pending"], page.lists["done"]
@@ -81,8 +81,8 @@ def test_edit_delete_and_filter_by_connection(qtbot, window, settle, monkeypatch
     db = window.ctx.db
     hermes = add_connection(db, "Hermes", "http://127.0.0.1:9/v1", "hermes3")
     add_connection(db, "Other", "http://127.0.0.1:9/v1", "m")
-    scoped = tasks.add_task(db, "Tune Hermes", connection_id=hermes)
-    tasks.add_task(db, "Unscoped")
+    scoped = board.add_task(db, "Tune Hermes", connection_id=hermes)
+    board.add_task(db, "Unscoped")
     page = window.show_page("tasks")
     page.refresh()
     settle()
@@ -94,7 +94,7 @@ def test_edit_delete_and_filter_by_connection(qtbot, window, settle, monkeypatch
 
     assert page.lists["pending"].item(0).data(DETAIL_ROLE) == "↳ Hermes"
     _add(qtbot, page, settle, "Also for Hermes")  # the filter's connection becomes the new task's scope
-    assert [t.title for t in tasks.list_tasks(db, connection_id=hermes)] == ["Tune Hermes", "Also for Hermes"]
+    assert [t.title for t in board.list_tasks(db, connection_id=hermes)] == ["Tune Hermes", "Also for Hermes"]
 
     page.edit(scoped.id, {"title": "Tune Hermes well", "description": "lower temperature", "connection_id": None,
                           "status": "in_progress"})
@@ -104,7 +104,7 @@ def test_edit_delete_and_filter_by_connection(qtbot, window, settle, monkeypatch
     settle()
     assert _titles(page, "in_progress") == ["Tune Hermes well"]
 
-    monkeypatch.setattr("desktop.views.tasks_page.ask", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    monkeypatch.setattr("desktop.pages.tasks.page.ask", lambda *a, **k: QMessageBox.StandardButton.Yes)
     progress = page.lists["in_progress"]
     progress.setFocus()
     progress.setCurrentRow(0)
@@ -115,7 +115,7 @@ def test_edit_delete_and_filter_by_connection(qtbot, window, settle, monkeypatch
 
 def test_a_refused_change_is_shown_and_the_board_stays_true(qtbot, window, settle):
     page = window.show_page("tasks")
-    task = tasks.add_task(window.ctx.db, "Keep")
+    task = board.add_task(window.ctx.db, "Keep")
     page.refresh()
     settle()
     page.edit(task.id, {"title": "x" * 501})

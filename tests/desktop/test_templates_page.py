@@ -9,8 +9,8 @@ import uuid
 
 from PySide6.QtCore import Qt
 
-from agent import templates
-from agent.template_text import describe_template
+from agent.templates import publish
+from agent.templates.text import describe_template
 from local_schema.models import AgentConnection, MemoryNode, Skill
 
 
@@ -38,7 +38,7 @@ def test_publish_shows_exactly_what_is_shared(qtbot, window, settle):
     tab.public_box.setChecked(True)
     tab.update_preview()
     settle()
-    document = templates.preview(window.ctx.db, "Writer", None, None, [skill], [node], True)
+    document = publish.preview(window.ctx.db, "Writer", None, None, [skill], [node], True)
     text = tab.preview.toPlainText()
     assert text == describe_template(document)  # readable text, not JSON (issue 18)
     assert text.splitlines() == [
@@ -51,7 +51,7 @@ def test_publish_shows_exactly_what_is_shared(qtbot, window, settle):
     assert tab.publish_button.isEnabled()
     qtbot.mouseClick(tab.publish_button, Qt.MouseButton.LeftButton)
     settle()
-    [info] = templates.list_templates(window.ctx.db)
+    [info] = publish.list_templates(window.ctx.db)
     assert (info.name, info.is_public, info.skill_count, info.memory_count) == ("Writer", True, 1, 1)
     assert page.tabs.currentIndex() == 0 and page.own_list.count() == 1
     assert "waiting to sync" in page.own_list.item(0).text()
@@ -75,7 +75,7 @@ def test_a_name_over_the_limit_cannot_be_published(qtbot, window, settle):
 def test_export_then_import_and_installed_from(qtbot, window, settle, tmp_path):
     db = window.ctx.db
     skill, node = _rows(db)
-    template = templates.publish(db, "Mine", None, None, [skill], [node])
+    template = publish.publish(db, "Mine", None, None, [skill], [node])
     page = window.show_page("templates")
     page.refresh()
     settle()
@@ -118,7 +118,7 @@ def test_an_import_lists_what_it_skipped_and_why(qtbot, window, settle, tmp_path
     window says, item by item, what was skipped and why."""
     db = window.ctx.db
     skill, node = _rows(db)
-    mine = templates.publish(db, "Mine", None, None, [skill], [node])
+    mine = publish.publish(db, "Mine", None, None, [skill], [node])
     page = window.show_page("templates")
     page.refresh()
     settle()
@@ -167,7 +167,7 @@ def test_the_catalogue_on_the_stand_in(qtbot, supabase_stack, tmp_path, memory_k
     with author.db.write() as s:
         skill = Skill(name=f"Jazz {tag}", template_prompt="Talk like a jazz critic.", status="promoted")
         s.add(skill)
-    public = templates.publish(author.db, f"Jazz pack {tag}", "For jazz fans", "music", [skill.id], is_public=True)
+    public = publish.publish(author.db, f"Jazz pack {tag}", "For jazz fans", "music", [skill.id], is_public=True)
     author.sync()
     author.close()
 

@@ -4,8 +4,8 @@ baked in when a widget was filled (connection icons in the Console, the Bind sta
 from PySide6.QtGui import QColor
 
 from desktop import theme
-from desktop.demo import add_connection
 from local_schema.models import ConnectionCheck
+from standin.demo.seed import add_connection
 
 
 def _icon_colour(combo, i=0) -> str:

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QDialogButtonBox
 from agent.tools.config import get_server, list_servers
 from tests.tools.conftest import ROOT, process_alive
 
-COMMAND = f"{shlex.quote(sys.executable)} -m tests.mcp_fixture_server"
+COMMAND = f"{shlex.quote(sys.executable)} -m standin.mcp_fixture_server"
 
 
 def add_through_dialog(qtbot, page, name: str, command: str = COMMAND, env: str = f"PYTHONPATH={ROOT}"):
@@ -101,7 +101,7 @@ def test_cancel_a_slow_tool_and_the_window_keeps_painting(qtbot, window, settle)
 def test_a_server_that_fails_to_start_says_why_and_can_be_removed(qtbot, window, settle, monkeypatch):
     from desktop.safe_text import Button
 
-    monkeypatch.setattr("desktop.views.tools_page.ask", lambda *a, **k: Button.Yes)
+    monkeypatch.setattr("desktop.pages.tools.page.ask", lambda *a, **k: Button.Yes)
     page = window.show_page("tools")
     add_through_dialog(qtbot, page, "broken", command=f"{COMMAND} crash-at-start")
     settle()

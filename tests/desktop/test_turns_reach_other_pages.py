@@ -5,7 +5,7 @@ the Console's own connection icons) — not only after the next sync."""
 from PySide6.QtCore import Qt
 
 from local_schema.models import AgentConnection, ConnectionCheck
-from tests.desktop.helpers import bind_fake, finish_turn
+from tests.desktop.helpers import bind_fake, finish_turn, tip_text
 
 
 def thread_items(page) -> list[str]:
@@ -39,7 +39,7 @@ def _bind_row(window, cid):
 
 def _combo_status(console, cid) -> str:
     combo = console.connection_combo
-    return combo.itemData(combo.findData(cid), Qt.ItemDataRole.ToolTipRole)
+    return tip_text(combo.itemData(combo.findData(cid), Qt.ItemDataRole.ToolTipRole))  # (an escaped tooltip)
 
 
 def test_connection_status_follows_chat_turns_in_bind_and_the_console(qtbot, window, settle, fake_llm):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.chat import MESSAGE_LIMIT
+from agent.chat.turn import MESSAGE_LIMIT
 from agent.imports import chatgpt, claude, source
 from agent.imports.model import ImportFailed
 from agent.imports.source import ExportFile, detect_source

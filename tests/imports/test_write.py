@@ -9,12 +9,12 @@ import zipfile
 import pytest
 from sqlmodel import select
 
-from agent.chat import MESSAGE_LIMIT
+from agent.chat.threads import delete_thread
+from agent.chat.turn import MESSAGE_LIMIT
 from agent.imports import ids, run
 from agent.imports.model import ImportFailed
 from agent.imports.run import ImportSummary, import_export
 from agent.jobs import JobCancelled, JobContext
-from agent.threads import delete_thread
 from local_schema.models import Conversation, Message
 from local_schema.timestamps import to_micros
 from tests.imports.conftest import FIXTURES
@@ -76,20 +76,20 @@ def test_a_chatgpt_export_becomes_trees_whose_active_path_is_the_current_node_ch
 
 
 def test_agent_tree_reads_the_imported_tree_as_the_export_shows_it(db):
-    from agent import tree
+    from agent.chat import tree
 
     _import(db, CHATGPT_JSON)
     trip = _threads(db)["Trip to Lisbon"]
     with db.session() as s:
-        path = tree.active_path(s, trip.id)
+        path = tree.active_path_in(s, trip.id)
         assert [m.content for m in path] == _active_path(db, trip)
-        answers = tree.siblings(s, path[1])  # the regenerated answers, oldest first
+        answers = tree.siblings_in(s, path[1])  # the regenerated answers, oldest first
         assert [m.content for m in answers] == ["Day 1: Alfama.", "Day 1: Belém.\n\nDay 2: Sintra."]
-        firsts = tree.siblings(s, path[0])  # the edited first question is a sibling at the top
+        firsts = tree.siblings_in(s, path[0])  # the edited first question is a sibling at the top
         assert [m.content for m in firsts] == ["Plan three days in Lisbon.", "Plan two days in Lisbon."]
     leaf = tree.switch(db, trip.id, _messages(db, trip.id)["Plan two days in Lisbon."].id)
     with db.session() as s:
-        assert [m.content for m in tree.active_path(s, trip.id)] == ["Plan two days in Lisbon.", "Day 1: Baixa."]
+        assert [m.content for m in tree.active_path_in(s, trip.id)] == ["Plan two days in Lisbon.", "Day 1: Baixa."]
         assert s.get(Message, leaf).content == "Day 1: Baixa."
 
 
@@ -301,8 +301,8 @@ def test_times_and_order_of_untimed_messages(db):
 def test_the_salt_is_local_and_made_once(db):
     _import(db, CLAUDE_JSON, "claude")
     with db.session() as s:
-        salt = ids.database_salt(s, create=False)
+        salt = ids.database_salt_in(s, create=False)
     assert salt and len(salt) == 32
     _import(db, CHATGPT_JSON)
     with db.session() as s:
-        assert ids.database_salt(s, create=False) == salt
+        assert ids.database_salt_in(s, create=False) == salt

@@ -13,7 +13,8 @@ from sqlmodel import select
 
 from local_schema.database import CaptureSuppressionLeak
 from local_schema.models import SYNCED_TABLES, AgentConnection, Conversation, MemoryNode, Message, Skill
-from local_schema.outbox import count_parked, count_pending, ops_for_row, pending_ops
+from local_schema.outbox import count_parked, count_pending
+from tests.outbox_ops import ops_for_row, pending_ops
 
 
 def _ops(db):

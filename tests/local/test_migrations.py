@@ -12,9 +12,9 @@ from local_schema.backup.verify import read_manifest, verify_archive
 from local_schema.database import SchemaTooNew, open_database
 from local_schema.migrations import LATEST_VERSION, Migration, MigrationError, migrate
 from local_schema.models import AgentConnection, ConnectionCheck, Conversation, Message, MirrorReport
-from local_schema.outbox import pending_ops
 from local_schema.safety import backups_of
 from local_schema.search import search_messages
+from tests.outbox_ops import pending_ops
 from tests.portable import mode_of, shown_mode
 
 CONN_ID = "0b7f5c2e-3f6a-4d1e-9a53-6c1d2e3f4a5b"

@@ -9,7 +9,7 @@ import sqlite3
 from local_schema.database import open_database
 from local_schema.migrations import migrate
 from local_schema.models import Skill
-from local_schema.outbox import pending_ops
+from tests.outbox_ops import pending_ops
 
 SKILL_ID = "2d9b7e4f-5b8c-4f3a-9c75-8e3f4a5b6c7d"
 

@@ -10,7 +10,7 @@ from sqlmodel import func, select
 from local_schema.database import open_database
 from local_schema.migrations import migrate
 from local_schema.models import FOLLOWS_LAST, Conversation, Message
-from local_schema.outbox import pending_ops
+from tests.outbox_ops import pending_ops
 
 THREAD = "1c8a6d3f-4a7b-4e2f-8b64-7d2e3f4a5b6c"
 OTHER = "2c8a6d3f-4a7b-4e2f-8b64-7d2e3f4a5b6c"

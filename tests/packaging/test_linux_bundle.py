@@ -27,7 +27,9 @@ pytestmark = [
 
 ROOT = Path(__file__).resolve().parents[2]
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
-SIZE_TARGET_MB = 150
+# 150 MB until attachments and tools: Pillow for images (~8 MB with its codecs, AVIF/fonts/CMS/Tk left out
+# in mirari.spec) and the MCP SDK (pydantic-core ~5 MB) came with issues 22 and 23; measured 160 MB.
+SIZE_TARGET_MB = 165
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ def _run(code: str, tmp_path: Path) -> subprocess.CompletedProcess:
 
 
 def test_self_test_reports_each_check_and_passes(tmp_path):
-    proc = _run("import sys; from desktop.cli import main; sys.exit(main(['--self-test']))", tmp_path)
+    proc = _run("import sys; from mirari.main import main; sys.exit(main(['--self-test']))", tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
     assert [line.split(":")[0] for line in lines[:-1]] == [

@@ -9,7 +9,7 @@ from typing import Any
 
 from psycopg import sql
 
-from tests.supabase_local.impersonate import ApiSession
+from standin.impersonate import ApiSession
 
 OWNER = {"templates": "author_id"}  # every other table: user_id
 

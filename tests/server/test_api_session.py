@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from psycopg import errors
 
-from tests.supabase_local.impersonate import ApiSession, claims_for
+from standin.impersonate import ApiSession, claims_for
 
 
 def test_session_runs_as_authenticated_with_the_users_claims(server_db, make_user):

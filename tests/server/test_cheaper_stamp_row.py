@@ -8,7 +8,7 @@ import json
 import pytest
 from psycopg import errors
 
-from tests.supabase_local.impersonate import claims_for
+from standin.impersonate import claims_for
 
 
 def owner_of_new_task(cur, **values) -> str:

@@ -14,7 +14,8 @@ from agent.dream.reports import MAX_PROPOSALS, REPORT_BYTES, get_report
 from agent.dream.run import run_dream
 from agent.storable import jsonb_text_size
 from local_schema.database import open_database
-from tests.agent.test_dream import NOW, _connection, _node, _settings
+from standin.demo.dream import NOW, plant_node
+from tests.agent.test_dream import _connection, _settings
 from tests.server.rows import make, patch
 
 NODES = 60
@@ -34,7 +35,7 @@ def test_a_huge_answer_makes_a_report_the_server_accepts(tmp_path, fake_llm, ali
     db = open_database(tmp_path / "local.sqlite3")
     try:
         for i in range(NODES):
-            _node(db, f"Memory number {i} about topic {chr(65 + i % 26)}{i}")
+            plant_node(db, f"Memory number {i} about topic {chr(65 + i % 26)}{i}")
         fake_llm.responder = rewording_model
         outcome = run_dream(db, "consolidate", _connection(db, fake_llm.base_url), api_key="",
                             settings=_settings(), clock=lambda: NOW)

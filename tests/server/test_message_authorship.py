@@ -11,15 +11,15 @@ import pytest
 from psycopg import errors
 from psycopg.rows import dict_row
 
-from tests.server.rows import get, insert, make, patch
-from tests.supabase_local.impersonate import ApiSession, create_auth_user
-from tests.supabase_local.schema import (
+from standin.impersonate import ApiSession, create_auth_user
+from standin.schema import (
     MIGRATION_HISTORY_SQL,
     SCAFFOLDING_SQL,
     _run_file,
     _run_migration,
     migration_files,
 )
+from tests.server.rows import get, insert, make, patch
 
 AUTHORSHIP_MIGRATION = "20261206100100_message_authorship.sql"
 

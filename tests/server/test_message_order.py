@@ -11,15 +11,15 @@ import pytest
 from psycopg.rows import dict_row
 
 from local_schema.timestamps import to_micros
-from tests.server.rows import insert, patch
-from tests.supabase_local.impersonate import ApiSession, create_auth_user
-from tests.supabase_local.schema import (
+from standin.impersonate import ApiSession, create_auth_user
+from standin.schema import (
     MIGRATION_HISTORY_SQL,
     SCAFFOLDING_SQL,
     _run_file,
     _run_migration,
     migration_files,
 )
+from tests.server.rows import insert, patch
 
 ORDER_MIGRATION = "20261130100000_message_order.sql"
 

@@ -15,15 +15,15 @@ from psycopg import errors, sql
 from psycopg.rows import dict_row
 
 from local_schema.migrations import migrate
-from tests.server.rows import get, insert, make, patch
-from tests.supabase_local.impersonate import ApiSession, create_auth_user
-from tests.supabase_local.schema import (
+from standin.impersonate import ApiSession, create_auth_user
+from standin.schema import (
     MIGRATION_HISTORY_SQL,
     SCAFFOLDING_SQL,
     _run_file,
     _run_migration,
     migration_files,
 )
+from tests.server.rows import get, insert, make, patch
 
 TREES_MIGRATION = "20261207000000_message_trees.sql"
 NIL = "00000000-0000-0000-0000-000000000000"

@@ -9,8 +9,8 @@ import psycopg
 import pytest
 from psycopg import errors
 
+from standin.schema import apply_schema, drop_database
 from tests.server.rows import MINIMAL, OWNER, get, insert, make, patch
-from tests.supabase_local.schema import apply_schema, drop_database
 
 TABLES = list(MINIMAL)
 

@@ -6,7 +6,7 @@ import psycopg
 import pytest
 
 from local_schema.models import SYNCED_TABLES  # the server must have exactly the tables the mirror syncs
-from tests.supabase_local.schema import (
+from standin.schema import (
     SchemaError,
     apply_schema,
     clone_database,
@@ -57,7 +57,7 @@ def test_migrations_are_named_in_supabase_cli_layout():
 
 
 def test_a_failing_migration_names_its_file(pg_cluster, tmp_path, monkeypatch):
-    from tests.supabase_local import schema
+    from standin import schema
 
     broken = tmp_path / "20990101000000_broken.sql"
     broken.write_text("create table public.agent_connections (id int);")  # already exists
@@ -89,8 +89,8 @@ def _row_counts(dsn: str) -> dict:
 
 
 def test_recycled_database_is_back_in_the_template_state(pg_cluster, server_template):
-    from tests.supabase_local.impersonate import ApiSession, create_auth_user
-    from tests.supabase_local.schema import DatabasePool
+    from standin.impersonate import ApiSession, create_auth_user
+    from standin.schema import DatabasePool
 
     pool = DatabasePool(pg_cluster.dsn(), server_template)
     try:
@@ -126,7 +126,7 @@ def _history(dsn: str) -> list[str]:
 
 
 def _extra_migration(tmp_path, monkeypatch):
-    from tests.supabase_local import schema
+    from standin import schema
 
     extra = tmp_path / "20990101000000_extra.sql"
     extra.write_text("create table public.extra_from_a_later_pull (id int primary key);")
@@ -139,9 +139,9 @@ def test_applied_migrations_are_recorded_like_the_supabase_cli(server_db):
 
 def test_a_kept_stand_in_database_gets_the_migrations_added_since(pg_cluster, server_template, tmp_path,
                                                                  monkeypatch):
-    """`python -m tests.supabase_local --data-dir D` reuses D's database: a migration pulled since must be
+    """`python -m standin --data-dir D` reuses D's database: a migration pulled since must be
     applied there too (it used to be skipped, leaving the developer on a stale schema), once."""
-    from tests.supabase_local.server import add_auth_tables, prepare_database
+    from standin.server import add_auth_tables, prepare_database
 
     dsn = clone_database(pg_cluster.dsn(), server_template)
     try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from psycopg import errors
 
-from agent.skill_tests import validate_test_cases
+from agent.skills.cases import validate_test_cases
 from tests.server.rows import get, make, patch
 
 
@@ -64,7 +64,7 @@ def test_well_formed_cases_and_results_are_stored(alice):
 
 
 def test_what_the_client_validates_the_server_accepts(alice):
-    """The client's own limits (agent.skill_tests) are never looser than the server's checks."""
+    """The client's own limits (agent.skills.cases) are never looser than the server's checks."""
     biggest = validate_test_cases([_case(*[{"kind": "contains", "value": "v" * 500}] * 10,
                                          prompt="p" * 4000)] * 2)
     assert make(alice, "skills", test_cases=biggest)["test_cases"] == biggest

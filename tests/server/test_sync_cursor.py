@@ -13,8 +13,8 @@ import time
 import psycopg
 import pytest
 
+from standin.impersonate import ApiSession
 from tests.server.rows import MINIMAL, OWNER, insert, make, patch
-from tests.supabase_local.impersonate import ApiSession
 
 PULL = ("select id, updated_at from public.{table} where updated_at > %s"
         " order by updated_at limit 1000")

@@ -9,8 +9,8 @@ import json
 import psycopg
 import pytest
 
+from standin.impersonate import claims_for
 from tests.server.rows import make, patch
-from tests.supabase_local.impersonate import claims_for
 
 
 def pokes(server_db: str) -> list[dict]:

@@ -1,4 +1,4 @@
-"""agent.template_payload mirrors the server's template rules exactly: PostgreSQL's own jsonb size, the
+"""agent.templates.payload mirrors the server's template rules exactly: PostgreSQL's own jsonb size, the
 1,000,000-byte limit to the byte, and the shape check; and the new skills.source column's limit."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from agent.template_payload import PAYLOAD_BYTES_LIMIT, jsonb_text_size, payload_problems, template_problems
+from agent.templates.payload import PAYLOAD_BYTES_LIMIT, jsonb_text_size, payload_problems, template_problems
 from tests.server.rows import make
 from tests.server.test_constraints import BAD
 
@@ -109,7 +109,7 @@ def test_skills_source_is_bounded_like_memory_sources(alice):
 
 @pytest.mark.parametrize(("skills", "memories"), [(200, 2000), (201, 0), (0, 2001)])
 def test_the_item_caps_are_the_servers(alice, skills, memories):
-    from agent.template_payload import MEMORY_LIMIT, SKILLS_LIMIT
+    from agent.templates.payload import MEMORY_LIMIT, SKILLS_LIMIT
 
     payload = {"skills": [{"name": f"s{i}", "template_prompt": "p"} for i in range(skills)],
                "seed_memory": [{"label": f"m{i}", "strength": 0.5} for i in range(memories)]}

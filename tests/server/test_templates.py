@@ -11,8 +11,8 @@ import psycopg
 import pytest
 from psycopg import errors
 
+from standin.impersonate import ApiSession
 from tests.server.rows import get, make, patch
-from tests.supabase_local.impersonate import ApiSession
 
 PAYLOAD = {"skills": [{"name": "Summarise", "description": "d", "category": "writing",
                        "template_prompt": "Summarise briefly."}],

@@ -1,7 +1,7 @@
 """The jsonb checks of dream proposals and skill test cases look at types first, in strict mode
 (20261206100200_typed_json_checks.sql): a state of 1, true or ["open"], a kind of 5, and arrays hiding a
 value one level down were accepted in lax mode. What the server refuses, the client's own validator
-(agent.skill_tests) refuses first; rows stored under the old checks are repaired by the migration."""
+(agent.skills.cases) refuses first; rows stored under the old checks are repaired by the migration."""
 
 from __future__ import annotations
 
@@ -10,17 +10,17 @@ import pytest
 from psycopg import errors
 from psycopg.rows import dict_row
 
-from agent.skill_tests import validate_test_cases
-from agent.structured import Invalid
-from tests.server.rows import make
-from tests.supabase_local.impersonate import ApiSession, create_auth_user
-from tests.supabase_local.schema import (
+from agent.llm.structured import Invalid
+from agent.skills.cases import validate_test_cases
+from standin.impersonate import ApiSession, create_auth_user
+from standin.schema import (
     MIGRATION_HISTORY_SQL,
     SCAFFOLDING_SQL,
     _run_file,
     _run_migration,
     migration_files,
 )
+from tests.server.rows import make
 
 CHECKS_MIGRATION = "20261206100200_typed_json_checks.sql"
 PROPOSAL = {"id": "p1", "kind": "delete", "title": "Delete"}

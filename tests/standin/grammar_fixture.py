@@ -12,7 +12,7 @@ import httpx
 import jwt
 import psycopg
 
-from tests.supabase_local.impersonate import ApiSession
+from standin.impersonate import ApiSession
 
 TABLE_SQL = """
 create table public.{t} (
@@ -106,7 +106,7 @@ class Grammar:
 
     def oracle(self, sql: str, params=None, who: Person | None = None) -> list:
         """The rows of `sql` as json_agg renders them, run as PostgREST's login role with the person's
-        role and claims (tests/supabase_local/impersonate.py)."""
+        role and claims (standin/impersonate.py)."""
         row = self.session(who or self.alice).one(f"select coalesce(json_agg(_o), '[]')::text as j from ({sql}) _o",
                                                   params)
         return json.loads(row["j"])

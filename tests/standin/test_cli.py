@@ -1,4 +1,4 @@
-"""`python -m tests.supabase_local` as a developer runs it: one JSON line, a working stack, clean exit."""
+"""`python -m standin` as a developer runs it: one JSON line, a working stack, clean exit."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def tmp_path():
 @needs_posix_signals
 def test_cli_prints_one_json_line_serves_and_cleans_up_on_sigterm(tmp_path):
     env = {**os.environ, "TMPDIR": str(tmp_path)}  # the throwaway cluster is created under here
-    proc = subprocess.Popen([sys.executable, "-m", "tests.supabase_local"], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "standin"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         info = json.loads(proc.stdout.readline())
@@ -55,7 +55,7 @@ def test_cli_prints_one_json_line_serves_and_cleans_up_on_sigterm(tmp_path):
 @needs_posix_signals
 def test_cli_keeps_a_given_data_dir(tmp_path):
     data = tmp_path / "standin"
-    proc = subprocess.Popen([sys.executable, "-m", "tests.supabase_local", "--data-dir", str(data)], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "standin", "--data-dir", str(data)], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         json.loads(proc.stdout.readline())
@@ -72,7 +72,7 @@ def test_a_kept_data_dir_keeps_the_keys_so_sessions_survive_a_restart(tmp_path):
     data = tmp_path / "standin"
 
     def start():
-        proc = subprocess.Popen([sys.executable, "-m", "tests.supabase_local", "--data-dir", str(data)], cwd=ROOT,
+        proc = subprocess.Popen([sys.executable, "-m", "standin", "--data-dir", str(data)], cwd=ROOT,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         return proc, json.loads(proc.stdout.readline())
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from tests.supabase_local import cluster
-from tests.supabase_local.cluster import ClusterError, PostgresCluster
+from standin import cluster
+from standin.cluster import ClusterError, PostgresCluster
 
 
 def test_output_is_read_without_waiting_for_a_process_the_command_left_running(monkeypatch):
@@ -105,7 +105,7 @@ def test_missing_binaries_say_where_they_were_looked_for(tmp_path, monkeypatch):
 
 def test_the_cluster_module_imports_where_pwd_does_not_exist():
     """Windows has no `pwd`: importing the module (every test session does) must not need it."""
-    code = "import sys; sys.modules['pwd'] = None; import tests.supabase_local.cluster; print('ok')"
+    code = "import sys; sys.modules['pwd'] = None; import standin.cluster; print('ok')"
     root = Path(__file__).resolve().parents[2]
     proc = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60)
     assert proc.stdout.strip() == "ok", proc.stderr
@@ -116,7 +116,7 @@ def test_on_windows_the_stand_in_runs_on_a_selector_loop(monkeypatch):
     pools) refuse. Its default policy is recreated here: the stand-in must not take its loop."""
     import asyncio
 
-    from tests.supabase_local import server
+    from standin import server
 
     class ProactorLike(asyncio.SelectorEventLoop):
         pass

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.supabase_local.rest_errors import RestError
-from tests.supabase_local.rest_grammar import (
+from standin.rest_errors import RestError
+from standin.rest_grammar import (
     Field,
     Filter,
     Logic,
@@ -16,8 +16,8 @@ from tests.supabase_local.rest_grammar import (
     parse_order,
     parse_select,
 )
-from tests.supabase_local.rest_parser import ParseError, Parser
-from tests.supabase_local.rest_query import canonical, parse_prefer, parse_query, query_items
+from standin.rest_parser import ParseError, Parser
+from standin.rest_query import canonical, parse_prefer, parse_query, query_items
 
 
 @pytest.mark.parametrize(("text", "name"), [

@@ -222,7 +222,7 @@ def test_rpc_over_get_is_read_only(rest, alice, supabase_stack):
 
 
 def test_http_statuses_follow_postgrests_sqlstate_mapping(rest, alice, bob):
-    """§4 through HTTP, not only the code the client sees: 409 for 23505/23503, 403 for 42501 when signed
+    """PostgREST's SQLSTATE to HTTP mapping through HTTP, not only the code the client sees: 409 for 23505/23503, 403 for 42501 when signed
     in, 400 for P0001/23514/PGRST204, 404 for PGRST205 - one request each."""
     row = {"id": str(uuid.uuid4()), "title": "t"}
     assert rest("POST", "/tasks", token=alice.token, json=row).status_code == 201

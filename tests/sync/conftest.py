@@ -42,9 +42,9 @@ def devices(supabase_stack, tmp_path, user):
 @pytest.fixture
 def file_keyring_env(tmp_path, monkeypatch):
     """A keychain shared with child processes (the CLI / SIGKILL tests); returns the env they need."""
-    from tests.keyrings import FileKeyring
+    from standin.keyrings import FileKeyring
 
     path = str(tmp_path / "keyring.json")
     monkeypatch.setenv("MIRARI_TEST_KEYRING_FILE", path)
     keyring.set_keyring(FileKeyring())
-    return {"MIRARI_TEST_KEYRING_FILE": path, "PYTHON_KEYRING_BACKEND": "tests.keyrings.FileKeyring"}
+    return {"MIRARI_TEST_KEYRING_FILE": path, "PYTHON_KEYRING_BACKEND": "standin.keyrings.FileKeyring"}

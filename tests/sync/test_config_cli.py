@@ -21,7 +21,7 @@ def mirari(data_dir, *args, env=None):
     for key in ("MIRARI_SUPABASE_URL", "MIRARI_SUPABASE_ANON_KEY"):
         if env is None or key not in env:
             full_env.pop(key, None)
-    return subprocess.run([sys.executable, "-m", "desktop.cli", "--data-dir", str(data_dir), *args],
+    return subprocess.run([sys.executable, "-m", "mirari", "--data-dir", str(data_dir), *args],
                           cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=60)
 
 
@@ -98,7 +98,7 @@ def test_cli_config_and_errors(tmp_path):
 
 
 def test_sync_cli_imports_nothing_heavy():
-    code = ("import sys, sync.cli; heavy = [m for m in ('supabase', 'sqlalchemy', 'httpx', 'sqlmodel') "
+    code = ("import sys, agent.cli.sync; heavy = [m for m in ('supabase', 'sqlalchemy', 'httpx', 'sqlmodel') "
             "if m in sys.modules]; print(heavy); sys.exit(1 if heavy else 0)")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -109,11 +109,12 @@ def test_headless_commands_log_through_the_redacting_handlers(tmp_path, capsys):
     import argparse
     import logging
 
+    from agent.cli.main import configure_headless_logging
     from agent.logging_setup import remove_logging
-    from desktop.cli import _configure_headless_logging, main
+    from mirari.main import main
 
     token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlc2lnbmF0dXJl"
-    _configure_headless_logging(argparse.Namespace(data_dir=str(tmp_path)))
+    configure_headless_logging(argparse.Namespace(data_dir=str(tmp_path)))
     try:
         logging.getLogger("sync.session").warning("refresh failed for Bearer %s", token)
         for handler in logging.getLogger().handlers:

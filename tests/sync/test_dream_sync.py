@@ -6,7 +6,8 @@ from agent.dream import decide
 from agent.dream.reports import get_report, list_reports
 from agent.dream.run import run_dream
 from local_schema.models import AgentConnection
-from tests.agent.test_dream import DUP_A, DUP_B, NOW, _plant, _settings, consolidating_model
+from standin.demo.dream import DUP_A, DUP_B, NOW, consolidating_model, plant_atlas
+from tests.agent.test_dream import _settings
 
 
 def test_an_accepted_merge_syncs_to_the_second_device(devices, fake_llm):
@@ -14,7 +15,7 @@ def test_an_accepted_merge_syncs_to_the_second_device(devices, fake_llm):
     with a.db.write() as s:
         connection = AgentConnection(name="Dreamer", provider="custom", base_url=fake_llm.base_url, model="m")
         s.add(connection)
-    ids = _plant(a.db)
+    ids = plant_atlas(a.db)
     a.sync()
     b.sync()
     assert {r["label"] for r in b.rows("memory_nodes").values()} >= {DUP_A, DUP_B}

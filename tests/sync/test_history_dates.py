@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from agent.chat import DONE, ChatTurn
-from agent.threads import new_thread
+from agent.chat.threads import new_thread
+from agent.chat.turn import DONE, ChatTurn
 from local_schema import timestamps
 from local_schema.models import SYNCED_TABLES, AgentConnection, MemoryNode, Message, Skill, Task
 from local_schema.timestamps import to_micros

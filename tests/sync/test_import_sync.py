@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from agent.chat.threads import delete_thread
 from agent.imports.run import import_export
 from agent.jobs import JobContext
-from agent.threads import delete_thread
 from tests.sync.helpers import Device, server_rows
 
 EXPORT = Path(__file__).resolve().parent.parent / "fixtures" / "imports" / "chatgpt_conversations.json"

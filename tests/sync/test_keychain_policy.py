@@ -15,12 +15,12 @@ import pytest
 from keyring.backend import KeyringBackend
 
 from local_schema.models import Task
+from standin.keyrings import MemoryKeyring
 from sync import config
 from sync.engine import ERROR, IDLE, SyncEngine
 from sync.errors import KeychainUnavailable
 from sync.keychain import keychain_usable, load_backend
 from sync.secrets import NONE, SecretStore, SecretsUnavailable
-from tests.keyrings import MemoryKeyring
 
 
 class PlaintextKeyring(KeyringBackend):

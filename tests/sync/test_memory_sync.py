@@ -3,7 +3,7 @@ devices reinforcing the same node at once end with the same strength (last write
 
 from datetime import UTC, datetime, timedelta
 
-from agent.memory import add_node, delete_node, edit_node, get_node, list_nodes, reinforce
+from agent.memory.atlas import add_node, delete_node, edit_node, get_node, list_nodes, reinforce
 from sync.parked import list_parked
 from sync.pull import DELETED_ELSEWHERE
 from tests.sync.helpers import server_rows

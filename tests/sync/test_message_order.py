@@ -13,11 +13,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from agent.chat import DONE, ChatTurn
-from agent.export import thread_to_json
-from agent.prompt import assemble_prompt
-from agent.threads import new_thread, thread_messages
-from agent.tree import active_path
+from agent.chat.export import thread_to_json_in
+from agent.chat.threads import new_thread, thread_messages_in
+from agent.chat.tree import active_path_in
+from agent.chat.turn import DONE, ChatTurn
+from agent.prompt import assemble_prompt_in
 from local_schema import timestamps
 from local_schema.models import AgentConnection
 from local_schema.timestamps import to_micros
@@ -37,7 +37,7 @@ DAY = timedelta(days=1)
 def transcript(device, thread_id) -> list[tuple[str, str]]:
     """What the thread shows: its active path (a regenerated reply's sibling is off it)."""
     with device.db.session() as s:
-        return [(m.role, m.content) for m in active_path(s, thread_id)]
+        return [(m.role, m.content) for m in active_path_in(s, thread_id)]
 
 
 def ask(device, thread_id, text, fake_llm, reply, *, sync_mid_turn=False):
@@ -86,7 +86,7 @@ def test_replies_follow_their_questions_on_every_device_with_clocks_a_day_apart(
         assert transcript(b, thread) == expected
         # The prompt history for a new question is the thread in this order too.
         with a.db.session() as s:
-            prompt = assemble_prompt(s, None, thread, "next")
+            prompt = assemble_prompt_in(s, None, thread, "next")
         assert [m["content"] for m in prompt.messages] == ["q1", "r1", "q2", "r2", "q3", "r3", "next"]
         # Regenerate replaces r3 (the reply to the last question), not whatever has the newest stamp.
         regenerated = ask(a, thread, None, fake_llm, "r3, again")
@@ -103,7 +103,7 @@ def test_replies_follow_their_questions_on_every_device_with_clocks_a_day_apart(
     final = expected[:-1] + [("assistant", "r3, third try")]
     assert transcript(a, thread) == transcript(b, thread) == final
     with a.db.session() as s:
-        exported = [m["content"] for m in __import__("json").loads(thread_to_json(s, thread))["messages"]]
+        exported = [m["content"] for m in __import__("json").loads(thread_to_json_in(s, thread))["messages"]]
     assert exported == [text for _, text in final]
 
 
@@ -114,12 +114,12 @@ def test_seq_survives_push_adoption_and_pull(pair, fake_llm, monkeypatch):
     with clock(monkeypatch, -DAY):
         ask(a, thread, "q", fake_llm, "r")
         with a.db.session() as s:
-            before = {m.id: (m.seq, m.created_at) for m in thread_messages(s, thread)}
+            before = {m.id: (m.seq, m.created_at) for m in thread_messages_in(s, thread)}
     a.sync()
     b.sync()
     for device in (a, b):
         with device.db.session() as s:
-            after = {m.id: (m.seq, m.created_at) for m in thread_messages(s, thread)}
+            after = {m.id: (m.seq, m.created_at) for m in thread_messages_in(s, thread)}
         assert {i: seq for i, (seq, _) in after.items()} == {i: seq for i, (seq, _) in before.items()}
         assert {i: to_micros(at) for i, (_, at) in after.items()} == {i: to_micros(at) for i, (_, at) in before.items()}
     assert a.scalar("SELECT count(*) FROM sync_outbox") == 0

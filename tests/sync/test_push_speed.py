@@ -11,10 +11,10 @@ import pytest
 
 from local_schema.migrations.v0007_observatory_and_templates import bucket_sql
 from local_schema.models import AgentConnection, Conversation, Message, Task
+from standin.impersonate import ApiSession
 from sync import push_adopt, push_inserts
 from sync.errors import Kind, RequestFailed
 from sync.stamps import server_stamp
-from tests.supabase_local.impersonate import ApiSession
 from tests.sync.helpers import server_rows
 
 

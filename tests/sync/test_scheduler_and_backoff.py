@@ -227,8 +227,8 @@ def test_discard_never_restores_another_users_row(devices, supabase_stack):
     import uuid
 
     from local_schema.models import Template
+    from standin.impersonate import ApiSession
     from sync import parked
-    from tests.supabase_local.impersonate import ApiSession
 
     template_id = str(uuid.uuid4())
     _, _, other = supabase_stack.new_user()

@@ -8,6 +8,7 @@ import keyring.backends.null
 import keyring.errors
 import pytest
 
+from standin.keyrings import MemoryKeyring
 from sync.keyfile import FILE_NAME, KeyFileDamaged, WrongPassphrase
 from sync.secrets import (
     ENCRYPTED_FILE,
@@ -21,7 +22,6 @@ from sync.secrets import (
     backend_name,
     keychain_usable,
 )
-from tests.keyrings import MemoryKeyring
 from tests.portable import mode_of, shown_mode
 
 KEY = "sk-live-abcdef0123456789"

@@ -3,8 +3,8 @@ test result, and the version the server counted — which the editing device alr
 
 from __future__ import annotations
 
-from agent.skill_tests import cases_hash
-from agent.skills import SkillDraft, create_suggested, dismiss, edit_skill, move_skill
+from agent.skills.cases import cases_hash
+from agent.skills.forge import SkillDraft, create_suggested, dismiss, edit_skill, move_skill
 from local_schema.models import Skill
 from tests.sync.helpers import server_rows
 
@@ -32,7 +32,7 @@ def test_skills_edited_on_one_device_appear_on_the_other(devices, supabase_stack
     move_skill(b.db, skill.id, "accepted")
     result = {"version": 3, "cases_hash": cases_hash(CASES), "with_rate": 1.0, "without_rate": 0.0,
               "delta": 1.0, "runs": 1, "results": [{"with": 1, "without": 0, "failed": []}]}
-    with b.db.write() as s:  # what agent.skill_runner stores at the end of a run
+    with b.db.write() as s:  # what agent.skills.runner stores at the end of a run
         row = s.get(Skill, skill.id)
         row.last_test, row.score = result, 1.0
         s.add(row)

@@ -8,11 +8,11 @@ import uuid
 
 import pytest
 
-from agent.chat import DONE, ChatTurn
-from agent.threads import new_thread, thread_messages
+from agent.chat.threads import new_thread, thread_messages_in
+from agent.chat.turn import DONE, ChatTurn
 from local_schema.database import open_database
 from local_schema.models import AgentConnection
-from tests.supabase_local.impersonate import ApiSession
+from standin.impersonate import ApiSession
 
 
 @pytest.fixture
@@ -63,7 +63,7 @@ def test_a_reply_streams_while_a_5000_row_pull_lands(devices, api, fake_llm):
         assert [c.error for c in cycles] == [None] * len(cycles), cycles
         assert sum(c.pulled for c in cycles) >= 5001
         with app_db.session() as s:
-            transcript = [(m.role, m.content) for m in thread_messages(s, thread.id)]
+            transcript = [(m.role, m.content) for m in thread_messages_in(s, thread.id)]
         assert transcript == [("user", "question"), ("assistant", "".join(tokens))]
         assert device.sync().pulled >= 0  # one more cycle settles the last flushes
         assert device.scalar("SELECT count(*) FROM messages WHERE conversation_id = ?", conversation) == 5000

@@ -3,7 +3,8 @@
 import json
 import uuid
 
-from desktop.cli import main
+from mirari.main import main
+
 from local_schema.models import Task
 from tests.sync.helpers import Device, server_rows
 

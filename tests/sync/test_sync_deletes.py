@@ -133,7 +133,7 @@ def test_message_written_offline_into_a_conversation_deleted_elsewhere_is_parked
 
 
 def test_deleting_a_thread_is_one_request_the_server_cascades_it(devices, supabase_stack, user):
-    from agent.threads import delete_thread
+    from agent.chat.threads import delete_thread
 
     a, b = devices("a"), devices("b")
     with a.db.write() as s:

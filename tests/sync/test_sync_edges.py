@@ -1,12 +1,12 @@
-"""Edge cases from sync-anchors §5 that need a fabricated reply or a precise interleaving."""
+"""Edge cases of docs/sync.md "Failures" that need a fabricated reply or a precise interleaving."""
 
 import time
 import uuid
 
 from local_schema.models import Task
+from standin.impersonate import ApiSession
 from sync import parked
 from sync.scheduler import SyncScheduler
-from tests.supabase_local.impersonate import ApiSession
 from tests.sync.helpers import server_rows
 
 

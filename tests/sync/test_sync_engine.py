@@ -76,7 +76,7 @@ def test_cli_account_sync_status_round_trip(supabase_stack, tmp_path, user, file
            "MIRARI_SUPABASE_ANON_KEY": supabase_stack.anon_key, "MIRARI_PASSWORD": user[1]}
 
     def mirari(*args):
-        return subprocess.run([sys.executable, "-m", "desktop.cli", "--data-dir", str(tmp_path), *args],
+        return subprocess.run([sys.executable, "-m", "mirari", "--data-dir", str(tmp_path), *args],
                               cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
 
     login = mirari("account", "login", "--email", user[0])
@@ -90,7 +90,7 @@ def test_cli_account_sync_status_round_trip(supabase_stack, tmp_path, user, file
     status = json.loads(mirari("status", "--json").stdout)
     assert status["account"]["user_id"] == user[2] and status["last_sync"] and status["pending"] == 0
     assert status["database"].endswith(f"{user[2]}.sqlite3")
-    wrong = subprocess.run([sys.executable, "-m", "desktop.cli", "--data-dir", str(tmp_path / "x"), "account",
+    wrong = subprocess.run([sys.executable, "-m", "mirari", "--data-dir", str(tmp_path / "x"), "account",
                             "login", "--email", user[0]], cwd=ROOT, env={**env, "MIRARI_PASSWORD": "wrong-pw"},
                            capture_output=True, text=True, timeout=60)
     assert wrong.returncode == 1 and wrong.stderr.strip() == "mirari: error: Wrong email or password."

@@ -11,9 +11,9 @@ from types import SimpleNamespace
 import pytest
 
 from local_schema.models import Task
+from standin.impersonate import ApiSession
 from sync import engine as engine_module
 from sync import rest
-from tests.supabase_local.impersonate import ApiSession
 from tests.sync.helpers import Device
 
 DEEP = b"[" * 200_000 + b"]" * 200_000  # what made json.loads raise RecursionError
@@ -78,7 +78,7 @@ def test_a_cycle_has_a_deadline_of_its_own(behind_proxy, faulty_proxy, monkeypat
 
 
 def test_mirari_sync_against_a_hung_server_ends_with_one_line(behind_proxy, faulty_proxy, monkeypatch, capsys):
-    from desktop.cli import main
+    from mirari.main import main
 
     monkeypatch.setattr(rest, "REQUEST_DEADLINE", 1.0, raising=False)
     _write_task(behind_proxy)

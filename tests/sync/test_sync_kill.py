@@ -1,7 +1,7 @@
 """The process is killed (SIGKILL; TerminateProcess on Windows) in the middle of a pull and of a push: it
 resumes, nothing lost or doubled.
 
-The sync runs in a real child process (`python -m desktop.cli sync`), sharing the session through a
+The sync runs in a real child process (`python -m mirari sync`), sharing the session through a
 file-backed test keychain; the stand-in delays requests so the kill lands mid-cycle.
 """
 
@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from local_schema.models import Conversation, Message
-from tests.supabase_local.impersonate import ApiSession
+from standin.impersonate import ApiSession
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,8 +28,8 @@ def file_keyring(file_keyring_env):
 
 
 def start_sync(data_dir: Path) -> subprocess.Popen:
-    env = {**os.environ, "PYTHON_KEYRING_BACKEND": "tests.keyrings.FileKeyring"}
-    return subprocess.Popen([sys.executable, "-m", "desktop.cli", "--data-dir", str(data_dir), "sync", "--json"],
+    env = {**os.environ, "PYTHON_KEYRING_BACKEND": "standin.keyrings.FileKeyring"}
+    return subprocess.Popen([sys.executable, "-m", "mirari", "--data-dir", str(data_dir), "sync", "--json"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from agent import mirror
-from agent.mirror_request import ReviewSpec
+from agent.mirror import review
+from agent.mirror.request import ReviewSpec
 from local_schema.models import AgentConnection, Conversation, Message, MirrorReport
 
 
@@ -23,8 +23,8 @@ def test_a_report_made_on_one_device_appears_on_another_and_apply_undo_follow(de
         "strengths": [{"claim": "States the policy", "evidence": ["I will retry with backoff"]}],
         "weaknesses": [], "recommendations": [{"claim": "Ask first", "evidence": ["not in the logs at all"]}],
         "suggested_prompt": "Be brief. Ask before assuming."}))
-    report_id = mirror.run_review(a.db, ReviewSpec("Week 1", conn.id, [thread.id]), api_key="").report_id
-    mirror.apply_prompt(a.db, report_id)
+    report_id = review.run_review(a.db, ReviewSpec("Week 1", conn.id, [thread.id]), api_key="").report_id
+    review.apply_prompt(a.db, report_id)
     a.sync()
     b.sync()
 
@@ -38,7 +38,7 @@ def test_a_report_made_on_one_device_appears_on_another_and_apply_undo_follow(de
         assert (report.previous_prompt, report.applied_at is not None) == ("Be brief.", True)
         assert s.get(AgentConnection, conn.id).system_prompt == "Be brief. Ask before assuming."
 
-    mirror.undo_prompt(b.db, report_id)  # undone on the other device
+    review.undo_prompt(b.db, report_id)  # undone on the other device
     b.sync()
     a.sync()
     with a.session() as s:
@@ -47,9 +47,9 @@ def test_a_report_made_on_one_device_appears_on_another_and_apply_undo_follow(de
         assert (report.previous_prompt, report.applied_at) == (None, None)
     assert a.rows("mirror_reports") == b.rows("mirror_reports")
 
-    mirror.delete_report(a.db, report_id)
+    review.delete_report(a.db, report_id)
     a.sync()
     b.sync()
     with b.session() as s:
         assert s.get(MirrorReport, report_id) is None  # a pulled tombstone removes the local row
-        assert mirror.list_reports(s) == []
+        assert review.list_reports_in(s) == []

@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from local_schema.models import Task
-from tests.supabase_local.impersonate import ApiSession
+from standin.impersonate import ApiSession
 
 
 @pytest.fixture

@@ -11,10 +11,10 @@ import uuid
 
 import pytest
 
+from standin.impersonate import ApiSession
 from sync.errors import Kind, RequestFailed
 from sync.pages import page_params
 from sync.stamps import server_stamp
-from tests.supabase_local.impersonate import ApiSession
 from tests.sync.helpers import server_rows
 
 PAGE = 50

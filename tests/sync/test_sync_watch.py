@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 class Watcher:
     def __init__(self, data_dir: Path, *args: str):
-        env = {**os.environ, "PYTHON_KEYRING_BACKEND": "tests.keyrings.FileKeyring", "PYTHONPATH": str(ROOT)}
-        self.proc = subprocess.Popen([sys.executable, "-m", "desktop.cli", "--data-dir", str(data_dir), "sync",
+        env = {**os.environ, "PYTHON_KEYRING_BACKEND": "standin.keyrings.FileKeyring", "PYTHONPATH": str(ROOT)}
+        self.proc = subprocess.Popen([sys.executable, "-m", "mirari", "--data-dir", str(data_dir), "sync",
                                       "--watch", *args], cwd=ROOT, env=env, text=True,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.lines: queue.Queue = queue.Queue()

@@ -9,9 +9,10 @@ import json
 import uuid
 
 import pytest
+from mirari.main import main
 
-from agent import tasks, templates
-from desktop.cli import main
+from agent.tasks import board
+from agent.templates import publish
 from local_schema.models import MemoryNode, Skill
 from sync.catalogue import Catalogue, CatalogueUnavailable, TemplateNotFound
 from tests.sync.helpers import Device, server_rows
@@ -47,8 +48,8 @@ def _skills_and_memory(db, tag: str) -> tuple[str, str]:
 def test_b_sees_only_the_public_template_and_cannot_install_the_private_one(people, supabase_stack):
     a, b = people("a"), people("b")
     skill, node = _skills_and_memory(a.db, "tea")
-    public = templates.publish(a.db, "Tea lover", "Public one", "lifestyle", [skill], [node], is_public=True)
-    private = templates.publish(a.db, "Secret", "Private one", "lifestyle", [skill], [], is_public=False)
+    public = publish.publish(a.db, "Tea lover", "Public one", "lifestyle", [skill], [node], is_public=True)
+    private = publish.publish(a.db, "Secret", "Private one", "lifestyle", [skill], [], is_public=False)
     a.sync()
     catalogue = Catalogue.for_engine(b.engine)
     entries = [e for e in catalogue.all() if e.author_id == a.user_id]  # the stand-in is shared by tests
@@ -65,11 +66,11 @@ def test_b_sees_only_the_public_template_and_cannot_install_the_private_one(peop
 
 
 def test_b_installs_the_public_template_into_rows_of_its_own(people, supabase_stack):
-    from agent.template_install import install_from_catalogue
+    from agent.templates.install import install_from_catalogue
 
     a, b = people("a"), people("b")
     skill, node = _skills_and_memory(a.db, "jazz")
-    public = templates.publish(a.db, "Jazz fan", None, "music", [skill], [node], is_public=True)
+    public = publish.publish(a.db, "Jazz fan", None, "music", [skill], [node], is_public=True)
     a.sync()
     result = install_from_catalogue(b.db, Catalogue.for_engine(b.engine), public.id)
     assert (len(result.skills_added), len(result.nodes_added), result.counted) == (1, 1, True)
@@ -88,7 +89,7 @@ def test_b_installs_the_public_template_into_rows_of_its_own(people, supabase_st
     # A's own rows are untouched, and A's device learns the install count with its next sync.
     assert [r["status"] for r in server_rows(supabase_stack, "skills", a.user_id)] == ["promoted"]
     a.sync()
-    assert templates.list_templates(a.db)[0].installs == 1
+    assert publish.list_templates(a.db)[0].installs == 1
 
 
 def installs(supabase_stack, author, template_id) -> int:
@@ -99,23 +100,23 @@ def installs(supabase_stack, author, template_id) -> int:
 def test_an_install_is_counted_only_once_it_is_written(people, supabase_stack, monkeypatch):
     """Issue 19: the server counted an install before the client wrote anything, so a killed or failed
     install counted too. Now the count comes after the last chunk is written."""
-    from agent import template_install
+    from agent.templates import install
 
     a, b = people("a"), people("b")
     skill, node = _skills_and_memory(a.db, "flute")
-    public = templates.publish(a.db, "Flute fan", None, "music", [skill], [node], is_public=True)
+    public = publish.publish(a.db, "Flute fan", None, "music", [skill], [node], is_public=True)
     a.sync()
 
     def disk_full(*_args, **_kwargs):
         raise OSError("No space left on device")
 
-    monkeypatch.setattr(template_install, "install_payload", disk_full)
+    monkeypatch.setattr(install, "install_payload", disk_full)
     with pytest.raises(OSError):
-        template_install.install_from_catalogue(b.db, Catalogue.for_engine(b.engine), public.id)
+        install.install_from_catalogue(b.db, Catalogue.for_engine(b.engine), public.id)
     assert installs(supabase_stack, a, public.id) == 0
     monkeypatch.undo()
     supabase_stack.faults.fail_next("POST", "/rest/v1/rpc/record_template_install", 503, times=5)
-    result = template_install.install_from_catalogue(b.db, Catalogue.for_engine(b.engine), public.id)
+    result = install.install_from_catalogue(b.db, Catalogue.for_engine(b.engine), public.id)
     supabase_stack.faults.clear()
     assert (len(result.nodes_added), result.counted) == (1, None)  # written; the count could not be made
     assert result.note.startswith("(The server did not count this install")
@@ -125,8 +126,8 @@ def test_an_install_is_counted_only_once_it_is_written(people, supabase_stack, m
 def test_a_template_is_found_by_a_prefix_of_its_id(people):
     a, b = people("a"), people("b")
     skill, node = _skills_and_memory(a.db, "oboe")
-    public = templates.publish(a.db, "Oboe fan", None, "music", [skill], [node], is_public=True)
-    private = templates.publish(a.db, "Oboe secret", None, "music", [skill], [node])
+    public = publish.publish(a.db, "Oboe fan", None, "music", [skill], [node], is_public=True)
+    private = publish.publish(a.db, "Oboe secret", None, "music", [skill], [node])
     a.sync()
     catalogue = Catalogue.for_engine(b.engine)
     assert catalogue.resolve(public.id[:8]) == public.id
@@ -147,7 +148,7 @@ def test_paging_search_category_and_sort(people):
     made = {}
     for i in range(7):
         category = f"writing-{tag}" if i % 2 == 0 else f"coding-{tag}"
-        made[i] = templates.publish(a.db, f"Pack {i} {tag} {'100% pure' if i == 3 else ''}".strip(),
+        made[i] = publish.publish(a.db, f"Pack {i} {tag} {'100% pure' if i == 3 else ''}".strip(),
                                     f"has_under_score {tag}" if i == 5 else f"description {i}", category, [skill],
                                     is_public=True)
     a.sync()
@@ -196,8 +197,8 @@ def run(capsys, *argv):
 def test_browse_and_install_commands(people, capsys):
     a, b = people("a"), people("b")
     skill, node = _skills_and_memory(a.db, "cli")
-    public = templates.publish(a.db, "Public pack", None, "misc", [skill], [node], is_public=True)
-    private = templates.publish(a.db, "Private pack", None, "misc", [skill], [node])
+    public = publish.publish(a.db, "Public pack", None, "misc", [skill], [node], is_public=True)
+    private = publish.publish(a.db, "Private pack", None, "misc", [skill], [node])
     a.sync()
     code, out, err = run(capsys, "--data-dir", str(b.data_dir), "templates", "browse", "--json")
     assert code == 0, err
@@ -220,15 +221,15 @@ def test_browse_and_install_commands(people, capsys):
 
 def test_tasks_sync_between_two_devices(devices):
     one, two = devices("one"), devices("two")
-    first = tasks.add_task(one.db, "Plan the week")
-    second = tasks.add_task(one.db, "Write the report")
+    first = board.add_task(one.db, "Plan the week")
+    second = board.add_task(one.db, "Write the report")
     one.sync()
     two.sync()
-    assert {t.title: t.status for t in tasks.list_tasks(two.db)} == {"Plan the week": "pending",
+    assert {t.title: t.status for t in board.list_tasks(two.db)} == {"Plan the week": "pending",
                                                                      "Write the report": "pending"}
-    tasks.move_task(two.db, first.id, "done")
-    tasks.delete_task(two.db, second.id)
+    board.move_task(two.db, first.id, "done")
+    board.delete_task(two.db, second.id)
     two.sync()
     one.sync()
-    assert [(t.id, t.status) for t in tasks.list_tasks(one.db)] == [(first.id, "done")]
+    assert [(t.id, t.status) for t in board.list_tasks(one.db)] == [(first.id, "done")]
     assert one.snapshot()["tasks"] == two.snapshot()["tasks"]

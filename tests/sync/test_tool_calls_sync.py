@@ -5,12 +5,12 @@ endpoint accepts. A fact paused on one device is paused on the other and kept ou
 import json
 from datetime import UTC, datetime
 
-from agent.memory import add_node, memory_block, set_paused
-from agent.prompt import assemble_prompt
-from agent.threads import new_thread
+from agent.chat.threads import new_thread
+from agent.memory.atlas import add_node, set_paused
+from agent.prompt import assemble_prompt_in, memory_block
 from agent.tools.store import ThreadStorage
 from local_schema.models import AgentConnection
-from tests.fake_openai import tools_problem
+from standin.model import tools_problem
 from tests.sync.helpers import server_rows
 
 NOW = datetime.now(UTC)
@@ -44,7 +44,7 @@ def test_two_devices_see_the_same_tool_calls(devices, supabase_stack, user):
     assert server["assistant"]["tool_calls"] in ([CALL], None)  # jsonb on the server (the reply has none)
     assert server["tool"]["tool_call_id"] == "call_1"
     with b.session() as s:
-        prompt = assemble_prompt(s, s.get(AgentConnection, connection.id), thread, "And now?")
+        prompt = assemble_prompt_in(s, s.get(AgentConnection, connection.id), thread, "And now?")
     assert tools_problem({"messages": prompt.messages}) is None
     assert prompt.messages[-3] == {"role": "tool", "tool_call_id": "call_1", "content": "tea at five"}
 

@@ -4,9 +4,9 @@ never sends a reply before its question, however many batches a long offline thr
 
 from __future__ import annotations
 
-from agent import tree
-from agent.chat import DONE, ChatTurn
-from agent.threads import new_thread
+from agent.chat import tree
+from agent.chat.threads import new_thread
+from agent.chat.turn import DONE, ChatTurn
 from local_schema.models import AgentConnection, Conversation, Message
 from sync import push_inserts
 from tests.sync.helpers import server_rows
@@ -21,7 +21,7 @@ def shape(device, thread_id) -> dict[str, tuple[str | None, str]]:
 
 def shown(device, thread_id) -> list[str]:
     with device.db.session() as s:
-        return [m.content for m in tree.active_path(s, thread_id)]
+        return [m.content for m in tree.active_path_in(s, thread_id)]
 
 
 def test_two_devices_offline_make_sibling_branches_each_reply_under_its_question(devices, fake_llm, supabase_stack,
@@ -58,9 +58,9 @@ def test_two_devices_offline_make_sibling_branches_each_reply_under_its_question
     assert a.rows("conversations")[thread]["active_leaf_id"] == b.rows("conversations")[thread]["active_leaf_id"]
     assert shown(a, thread) == shown(b, thread) == ["q1", "answer to q1", "from b", "answer to from b"]
     with a.db.session() as s:
-        q1 = next(m for m in tree.active_path(s, thread) if m.content == "answer to q1")
-        assert [m.content for m in tree.children(s, thread, q1.id)] == ["from a", "from b"] or \
-            [m.content for m in tree.children(s, thread, q1.id)] == ["from b", "from a"]
+        q1 = next(m for m in tree.active_path_in(s, thread) if m.content == "answer to q1")
+        assert [m.content for m in tree.children_in(s, thread, q1.id)] == ["from a", "from b"] or \
+            [m.content for m in tree.children_in(s, thread, q1.id)] == ["from b", "from a"]
 
     # a switches back to its own branch and continues it; the prompt is that branch only.
     own = next(i for i, r in a.rows("messages").items() if r["content"] == "answer to from a")

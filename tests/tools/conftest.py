@@ -16,8 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def fixture_spec(mode: str = "serve", name: str = "fx", **env: str) -> ServerSpec:
-    """The suite's own MCP server (tests/mcp_fixture_server.py) in `mode`."""
-    return ServerSpec(name, "stdio", command=sys.executable, args=("-m", "tests.mcp_fixture_server", mode),
+    """The suite's own MCP server (standin/mcp_fixture_server.py) in `mode`."""
+    return ServerSpec(name, "stdio", command=sys.executable, args=("-m", "standin.mcp_fixture_server", mode),
                       env={"PYTHONPATH": str(ROOT), **env})
 
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from agent.llm_client import CancelToken
+from agent.llm.client import CancelToken
 from agent.tools.host import (
     CALL_FAILED,
     CANCELLED,

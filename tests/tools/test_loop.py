@@ -10,15 +10,15 @@ import threading
 import pytest
 from sqlmodel import select
 
-from agent.llm_client import LLMClient
-from agent.prompt import assemble_prompt
-from agent.threads import new_thread
+from agent.chat.threads import new_thread
+from agent.llm.client import LLMClient
+from agent.prompt import assemble_prompt_in
 from agent.tools.config import add_stdio_server, get_server, record_tools, set_enabled
 from agent.tools.loop import ALLOW_ONCE, ALWAYS, DENY, DONE, STOPPED, ToolLoop, host_runner
 from agent.tools.store import ThreadStorage
 from agent.tools.toolset import build_toolset
 from local_schema.models import AgentConnection, Message
-from tests.fake_openai import Reply
+from standin.model import Reply
 from tests.tools.conftest import fixture_spec
 
 
@@ -81,7 +81,7 @@ def test_a_call_split_over_many_chunks_runs_and_the_model_gets_its_result(db, fa
     # the next turn sends the stored history as the endpoint accepts it (the fake refuses anything else)
     with db.session() as s:
         connection = s.exec(select(AgentConnection)).one()
-        again = assemble_prompt(s, connection, thread, "And 3 + 4?")
+        again = assemble_prompt_in(s, connection, thread, "And 3 + 4?")
     assert [m["role"] for m in again.messages] == ["assistant", "tool", "assistant", "user"]
     assert again.messages[1] == {"role": "tool", "tool_call_id": "call_1", "content": "42"}
 

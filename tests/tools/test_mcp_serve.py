@@ -15,9 +15,9 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp_types import Implementation
 
+from agent.chat.threads import new_thread
 from agent.mcp_server.access import access_of_node, recent_access
-from agent.memory import add_node, list_nodes, set_paused
-from agent.threads import new_thread
+from agent.memory.atlas import add_node, list_nodes, set_paused
 from local_schema.database import open_database
 from local_schema.models import Message
 from sync.accounts import active_database_path
@@ -42,7 +42,7 @@ def data(tmp_path):
 
 def stdio(data_dir, *extra):
     return StdioServerParameters(command=sys.executable,
-                                 args=["-m", "desktop.cli", "--data-dir", str(data_dir), "mcp", "serve", *extra],
+                                 args=["-m", "mirari", "--data-dir", str(data_dir), "mcp", "serve", *extra],
                                  env={"PYTHONPATH": str(ROOT)})
 
 
@@ -114,13 +114,13 @@ def test_read_only_offers_no_writing_tool_and_refuses_one(data):
 
 @pytest.fixture
 def keyring_env(tmp_path):
-    return {**os.environ, "PYTHONPATH": str(ROOT), "PYTHON_KEYRING_BACKEND": "tests.keyrings.FileKeyring",
+    return {**os.environ, "PYTHONPATH": str(ROOT), "PYTHON_KEYRING_BACKEND": "standin.keyrings.FileKeyring",
             "MIRARI_TEST_KEYRING_FILE": str(tmp_path / "keyring.json")}
 
 
 def test_over_http_the_token_is_required_and_mirari_tools_can_use_it(data, keyring_env, tmp_path):
     data_dir, _ = data
-    mirari = [sys.executable, "-m", "desktop.cli", "--data-dir", str(data_dir)]
+    mirari = [sys.executable, "-m", "mirari", "--data-dir", str(data_dir)]
     token = subprocess.run([*mirari, "mcp", "token"], env=keyring_env, capture_output=True, text=True,
                            check=True).stdout.strip()
     assert len(token) >= 40
@@ -138,7 +138,7 @@ def test_over_http_the_token_is_required_and_mirari_tools_can_use_it(data, keyri
         wrong = httpx.post(url, json={}, headers={"Authorization": "Bearer nope"})
         assert wrong.status_code == 401
         # MIRARI's own client, the header value from the key store (another data dir: another device's app)
-        other = [sys.executable, "-m", "desktop.cli", "--data-dir", str(tmp_path / "other")]
+        other = [sys.executable, "-m", "mirari", "--data-dir", str(tmp_path / "other")]
         added = subprocess.run([*other, "tools", "add", "memory", "--url", url, "--header",
                                 f"Authorization=Bearer {token}"], env=keyring_env, capture_output=True, text=True)
         assert added.returncode == 0, added.stderr
@@ -161,7 +161,7 @@ def test_over_http_the_token_is_required_and_mirari_tools_can_use_it(data, keyri
 
 def test_the_sdk_client_without_the_token_cannot_connect(data, keyring_env):
     data_dir, _ = data
-    mirari = [sys.executable, "-m", "desktop.cli", "--data-dir", str(data_dir)]
+    mirari = [sys.executable, "-m", "mirari", "--data-dir", str(data_dir)]
     server = subprocess.Popen([*mirari, "mcp", "serve", "--http", "0"], env=keyring_env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
     try:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 from types import SimpleNamespace
 
-from agent.llm_client import ToolCallDelta
+from agent.llm.client import ToolCallDelta
 from agent.tools.assemble import ARGUMENTS_LIMIT, MAX_CALLS, ToolCallAssembler
 from agent.tools.history import MISSING_RESULT, wire_messages
 from agent.tools.names import ToolNames, is_valid, openai_name
-from tests.fake_openai import tools_problem
+from standin.model import tools_problem
 
 
 def test_names_are_sanitised_unique_bounded_and_mapped_back():

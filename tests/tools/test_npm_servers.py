@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from agent.llm_client import LLMClient
+from agent.llm.client import LLMClient
 from agent.tools.config import add_stdio_server, get_server, record_tools
 from agent.tools.host import ServerSpec, ToolHost
 from agent.tools.loop import ALLOW_ONCE, ToolLoop, host_runner
 from agent.tools.names import is_valid
 from agent.tools.toolset import build_toolset
-from tests.fake_openai import Reply
+from standin.model import Reply
 
 pytestmark = pytest.mark.slow  # real servers in their own processes: seconds each
 

@@ -1,0 +1,1 @@
+"""Rite II, the Console: a chat turn (turn), threads and their trees, authorship, export, and `mirari chat` / `mirari threads`."""

@@ -1,0 +1,1 @@
+"""The `mirari` command line: the parser and the command list (main), what every command shares (common), and the sync commands (sync, sync_watch). Each rite's own commands live in agent/<rite>/cli.py."""

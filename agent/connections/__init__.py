@@ -1,0 +1,1 @@
+"""Rite I, Bind: agent connections (rows), testing one (check), provider presets and input validation, and `mirari connections`."""

@@ -1,0 +1,1 @@
+"""Rite IV, the Skill Forge: skills and their lifecycle (forge), test cases (cases), running them (runner), suggesting a skill from a thread (suggest), the promote threshold (settings), and `mirari skills`."""

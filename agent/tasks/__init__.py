@@ -1,0 +1,1 @@
+"""Tasks: the board of a connection's tasks (board) and `mirari tasks`."""

@@ -1,0 +1,1 @@
+"""Rite I, Bind: the connections page."""

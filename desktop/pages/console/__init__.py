@@ -1,0 +1,1 @@
+"""Rite II, the Console: the chat page (view, page, transcript, turns, actions)."""

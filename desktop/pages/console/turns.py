@@ -1,0 +1,211 @@
+"""Chat turns in the Console: send, Stop, Retry after an error, Regenerate the last reply.
+
+The turn itself (store the user's message first, stream, store the reply, keep partial text on
+Stop, keep a failure as a reply with its reason) is agent.chat.turn.ChatTurn, run on a pool thread through
+StreamRunner. This controller only mirrors it in the transcript: it shows the user's message and
+a streaming reply at once (with provisional ids) and swaps in the stored ids when the turn ends.
+Regenerate and Retry make a sibling of the old reply (agent.chat.tree): the transcript shows the new one in
+its place, and the old one stays in the thread, off the path shown.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+from PySide6.QtCore import QObject, Signal
+
+from desktop.bus import bus
+from desktop.models.transcript_model import PROVISIONAL, MessageRow
+from desktop.workers.stream import StreamRunner
+
+NO_REPLY = "No reply was received for this message."
+STORED_STATUS = {"done": "done", "stopped": "stopped", "failed": "error"}  # TurnResult.status -> messages.status
+
+
+class _TurnHandle:
+    """Stop may be pressed before the worker has built its ChatTurn; remember it and pass it on."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._turn = None
+        self.cancelled = False
+
+    def attach(self, turn) -> None:
+        with self._lock:
+            self._turn = turn
+            if self.cancelled:
+                turn.cancel()
+
+    def cancel(self) -> None:
+        with self._lock:
+            self.cancelled = True
+            if self._turn is not None:
+                self._turn.cancel()
+
+
+def _provisional(role: str, content: str = "", streaming: bool = False) -> MessageRow:
+    from local_schema.timestamps import utc_now
+
+    return MessageRow(f"{PROVISIONAL}{uuid.uuid4()}", role, content, utc_now(), streaming=streaming)
+
+
+def turn_tables(result) -> frozenset[str]:
+    """What a finished turn wrote, announced on the change bus like every Op's writes: the thread (its
+    title, its activity) and its messages; the connection's last check (every call is one) and the
+    connection itself when the turn moved its status; the Atlas when the reply used injected memory."""
+    tables = {"conversations", "messages", "connection_checks"}
+    if result.connection_status_changed:
+        tables.add("agent_connections")
+    if result.reinforced_node_ids:
+        tables.add("memory_nodes")
+    return frozenset(tables)
+
+
+class TurnController(QObject):
+    turn_finished = Signal(object)  # agent.chat.turn.TurnResult
+    turn_crashed = Signal(str)
+
+    def __init__(self, page):
+        super().__init__(page)
+        self.page = page
+        self.runner: StreamRunner | None = None
+        self._errors: dict[str, str] = {}  # user message id -> why its turn failed (until retried)
+        self._user_row: str | None = None
+        self._reply_row: str | None = None
+
+    @property
+    def busy(self) -> bool:
+        return self.runner is not None and self.runner.running
+
+    # --- entry points --------------------------------------------------------------------------
+    def send(self, text: str) -> None:
+        text = text.strip()
+        if self.busy or not text:
+            return
+        if not self.page.current_connection_id():
+            bus.error.emit("Bind a connection first (I. Bind), then send your message.")
+            return
+        from agent.chat.turn import MESSAGE_LIMIT
+
+        if len(text) > MESSAGE_LIMIT:  # said before the huge text is rendered as a provisional row
+            bus.error.emit(f"This message is {len(text):,} characters long; the limit is {MESSAGE_LIMIT:,}. "
+                           "Shorten it or split it into several messages.")
+            return
+        if self.page.conversation_id is None:
+            from desktop.pages.console import actions
+
+            actions.create_thread(self.page, then=lambda _cid: self._send_now(text))
+        else:
+            self._send_now(text)
+
+    def retry(self, message_id: str) -> None:
+        """Ask again after a failure: `message_id` is the failed reply (a sibling is asked for) or a question
+        that never got a reply."""
+        if self.busy:
+            return
+        if self._errors.pop(message_id, None) is not None:  # a transient error on a question
+            self.page.transcript.set_error(message_id, None)
+        self._start(lambda turn: turn.retry(message_id), user_row=None)
+
+    def regenerate(self, assistant_message_id: str) -> None:
+        if self.busy:
+            return
+        self._start(lambda turn: turn.regenerate(assistant_message_id), user_row=None)
+
+    def stop(self) -> None:
+        if self.runner is not None:
+            self.runner.stop()
+
+    # --- the turn ------------------------------------------------------------------------------
+    def _send_now(self, text: str) -> None:
+        model = self.page.transcript
+        if model.has_newer():
+            # The view shows an older page (after a search jump): continue at the end of the thread.
+            model.reset_window(model.conversation_id, [], has_older=True)
+        self.page.composer.clear()
+        # A new message supersedes an earlier transient failure (a failed reply keeps its own error).
+        self._errors.clear()
+        model.clear_errors()
+        user = _provisional("user", text)
+        model.append_new(user)
+        self._start(lambda turn: turn.send(text), user_row=user.id, restore_text=text)
+
+    def _start(self, call, user_row: str | None, restore_text: str = "") -> None:
+        page = self.page
+        db, secrets = page.ctx.db, page.ctx.secrets
+        conversation_id, connection_id = page.conversation_id, page.current_connection_id()
+        reply = _provisional("assistant", streaming=True)
+        if connection_id in page.connection_names:  # the connection that writes it signs it, as agent.chat.turn stores
+            from agent.chat.authorship import reply_author
+
+            reply.author = reply_author(*page.connection_names[connection_id])
+        page.transcript.append_new(reply)
+        self._user_row, self._reply_row, self._restore_text = user_row, reply.id, restore_text
+        handle = _TurnHandle()
+
+        def job(on_delta, _cancel):
+            from agent.chat.turn import ChatTurn
+
+            key = secrets.get_key(connection_id) if connection_id else ""
+            turn = ChatTurn(db, conversation_id, api_key=key, connection_id=connection_id, on_delta=on_delta)
+            handle.attach(turn)
+            return call(turn)
+
+        self.runner = StreamRunner(job, handle, self)
+        self.runner.text_changed.connect(lambda text: page.transcript.set_content(reply.id, text, streaming=True))
+        self.runner.finished.connect(self._finished)
+        self.runner.failed.connect(self._crashed)
+        page.set_streaming(True)
+        page.view.stick_to_bottom()
+        self.runner.start()
+
+    def _finished(self, result) -> None:
+        from agent.chat.turn import FAILED
+
+        model = self.page.transcript
+        if self._user_row is not None:
+            model.replace_id(self._user_row, result.user_message_id)
+        for old in result.superseded_ids:  # kept in the thread as siblings, off the path shown
+            model.remove(old)
+        if result.reply_message_id is not None:
+            model.replace_id(self._reply_row, result.reply_message_id)
+            model.set_content(result.reply_message_id, result.text, streaming=False)
+            model.set_status(result.reply_message_id, STORED_STATUS[result.status],
+                             result.error.message if result.status == FAILED and result.error else None)
+        else:
+            model.remove(self._reply_row)
+            if result.status == FAILED and result.error is not None:  # nothing was stored (thread gone)
+                self._errors[result.user_message_id] = result.error.message
+                model.set_error(result.user_message_id, result.error.message)
+        self._end()
+        bus.changed.emit(turn_tables(result), self.page)
+        self.turn_finished.emit(result)
+
+    def _crashed(self, exc: BaseException) -> None:
+        # Failed before the request left (no key store, thread gone, …): undo the provisional rows.
+        model = self.page.transcript
+        for row_id in (self._reply_row, self._user_row):
+            if row_id is not None:
+                model.remove(row_id)
+        if self._restore_text and not self.page.composer.toPlainText():
+            self.page.composer.setPlainText(self._restore_text)
+        self._end()
+        bus.changed.emit(frozenset({"conversations", "messages"}), self.page)  # perhaps the message was stored
+        bus.error.emit(str(exc) or type(exc).__name__)
+        self.turn_crashed.emit(str(exc))
+        if self.page.conversation_id:
+            self.page.open_thread(self.page.conversation_id)  # show exactly what was stored
+
+    def _end(self) -> None:
+        self.page.set_streaming(False)
+        self._user_row = self._reply_row = None
+        self.page.turn_ended()  # new activity, maybe a new title; the stored rows get their keys
+
+    # --- errors survive switching threads --------------------------------------------------------
+    def restore_errors(self, unanswered: str | None = None) -> None:
+        model = self.page.transcript
+        for message_id, text in self._errors.items():
+            model.set_error(message_id, text)
+        if unanswered and unanswered not in self._errors and not self.busy:
+            model.set_error(unanswered, NO_REPLY)

@@ -1,0 +1,1 @@
+"""Rite VII, the Dream page and its report view."""

@@ -1,0 +1,270 @@
+"""VII Dream: the dreams list, each report with its proposals (Accept / Reject, one click each), the
+dream settings, and "Dream now". The automatic part lives in `desktop.dream_controller`."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QItemSelectionModel, Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QListView,
+    QMenu,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QSplitter,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from agent.dream.kinds import LABELS
+from desktop.bus import bus
+from desktop.dream_controller import DreamController
+from desktop.models.dream_model import STATUS_WORDS, DreamDelegate, DreamListModel
+from desktop.models.record_list_model import RECORD_ROLE
+from desktop.ops import Op
+from desktop.pages.dream.report_view import ReportView
+from desktop.safe_text import Label, inform, warn
+
+
+class DreamPage(QWidget):
+    def __init__(self, ctx, controller: DreamController | None = None):
+        super().__init__()
+        self.ctx = ctx
+        self.controller = controller or DreamController(
+            ctx, is_streaming=self._console_streaming, input_window=lambda: self.window().windowHandle(), parent=self)
+        self._selected: str | None = None
+
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(22, 14, 22, 14)
+        head = QHBoxLayout()
+        head.addWidget(Label("Dream Mode", objectName="PageTitle"))
+        head.addStretch(1)
+        self.dream_now = QToolButton(text="Dream now ▾")
+        self.dream_now.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(self.dream_now)
+        for kind, label in LABELS.items():
+            menu.addAction(label, lambda k=kind: self.start(k))
+        self.dream_now.setMenu(menu)
+        head.addWidget(self.dream_now)
+        outer.addLayout(head)
+        self.state_label = Label(self.controller.state, objectName="Muted")
+        self.state_label.setWordWrap(True)
+        outer.addWidget(self.state_label)
+        intro = Label("While you are away, the agent reviews its memory, replays recent turns and stress-tests "
+                      "its skills within a budget. A dream only proposes: nothing changes until you accept.",
+                      objectName="Muted")
+        intro.setWordWrap(True)
+        outer.addWidget(intro)
+
+        split = QSplitter(Qt.Orientation.Horizontal)
+        left = QWidget()
+        lcol = QVBoxLayout(left)
+        lcol.setContentsMargins(0, 6, 8, 0)
+        self.model = DreamListModel(self)
+        self.list = QListView(objectName="Dreams")
+        self.list.setModel(self.model)
+        self.list.setItemDelegate(DreamDelegate(self.list))
+        self.list.setMouseTracking(True)
+        self.list.setUniformItemSizes(True)
+        self.list.selectionModel().currentChanged.connect(self._on_selected)
+        lcol.addWidget(self.list, 1)
+        self.empty = Label("No dreams yet. Choose a dreaming connection below, or use Dream now.",
+                           objectName="Muted")
+        self.empty.setWordWrap(True)
+        lcol.addWidget(self.empty)
+        self.delete_button = QPushButton("Delete report")
+        self.delete_button.clicked.connect(self.delete_selected)
+        lcol.addWidget(self.delete_button, 0, Qt.AlignmentFlag.AlignLeft)
+        lcol.addWidget(self._settings_card())
+        split.addWidget(left)
+
+        self.report = ReportView()
+        self.report.decide.connect(self.decide)
+        scroll = QScrollArea(objectName="PageScroll")  # a frame only to show keyboard focus (theme)
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.report)
+        split.addWidget(scroll)
+        split.setStretchFactor(0, 2)
+        split.setStretchFactor(1, 3)
+        split.setSizes([380, 620])
+        outer.addWidget(split, 1)
+
+        self.controller.state_changed.connect(self.state_label.setText)
+        self.controller.dream_ended.connect(self._show_ended)
+        bus.changed.connect(self._on_changed)
+        self.refresh()
+        self._load_settings()
+
+    # -- settings ---------------------------------------------------------------------------------
+    def _settings_card(self) -> QFrame:
+        card = QFrame(objectName="Card")
+        form = QFormLayout(card)
+        form.setContentsMargins(14, 10, 14, 10)
+        heading = Label("Dream settings")
+        heading.setStyleSheet("font-weight: 600;")
+        form.addRow(heading)
+        self.enabled = QCheckBox("Dream while I am away")
+        form.addRow(self.enabled)
+        self.connection = QComboBox()
+        form.addRow("Dreaming connection", self.connection)
+        self.idle = self._spin(1, 1440, " min")
+        form.addRow("Idle for", self.idle)
+        self.new_messages = self._spin(1, 100_000, " new messages")
+        form.addRow("Material", self.new_messages)
+        self.max_requests = self._spin(1, 1000, " requests")
+        form.addRow("Budget", self.max_requests)
+        self.max_chars = self._spin(1000, 10_000_000, " characters sent")
+        self.max_chars.setSingleStep(10_000)
+        form.addRow("", self.max_chars)
+        self.replay_turns = self._spin(1, 50, " turns")
+        form.addRow("Replay", self.replay_turns)
+        self.enabled.toggled.connect(self._save_settings)
+        self.connection.activated.connect(self._save_settings)
+        for spin in (self.idle, self.new_messages, self.max_requests, self.max_chars, self.replay_turns):
+            spin.editingFinished.connect(self._save_settings)
+        return card
+
+    @staticmethod
+    def _spin(low: int, high: int, suffix: str) -> QSpinBox:
+        spin = QSpinBox()
+        spin.setRange(low, high)
+        spin.setSuffix(suffix)
+        return spin
+
+    def _load_settings(self) -> None:
+        from agent.dream.settings import load_settings
+
+        data_dir, db = self.ctx.data_dir, self.ctx.db
+
+        def load():
+            from sqlmodel import select
+
+            from local_schema.models import AgentConnection
+
+            with db.session() as session:
+                rows = session.exec(select(AgentConnection).where(AgentConnection.deleted_at.is_(None))
+                                    .order_by(AgentConnection.name)).all()
+            return load_settings(data_dir), [(c.id, c.name, c.model) for c in rows]
+
+        Op(self, load, "Loading dream settings").success(self._show_settings).run()
+
+    def _show_settings(self, result) -> None:
+        settings, connections = result
+        self._loading = True
+        self.enabled.setChecked(settings.enabled)
+        self.connection.clear()
+        self.connection.addItem("— none —", "")
+        for cid, name, model in connections:
+            self.connection.addItem(f"{name} · {model}", cid)
+        index = self.connection.findData(settings.connection_id)
+        self.connection.setCurrentIndex(max(0, index))
+        self.idle.setValue(settings.idle_minutes)
+        self.new_messages.setValue(settings.min_new_messages)
+        self.max_requests.setValue(settings.max_requests)
+        self.max_chars.setValue(settings.max_chars)
+        self.replay_turns.setValue(settings.replay_turns)
+        self._loading = False
+
+    def current_settings(self):
+        from agent.dream.settings import DreamSettings
+
+        return DreamSettings(enabled=self.enabled.isChecked(), connection_id=self.connection.currentData() or "",
+                             idle_minutes=self.idle.value(), min_new_messages=self.new_messages.value(),
+                             max_requests=self.max_requests.value(), max_chars=self.max_chars.value(),
+                             replay_turns=self.replay_turns.value())
+
+    def _save_settings(self, *_args) -> None:
+        if getattr(self, "_loading", True):
+            return
+        from agent.dream.settings import save_settings
+
+        settings, data_dir = self.current_settings(), self.ctx.data_dir
+        Op(self, lambda: save_settings(data_dir, settings), "Saving dream settings") \
+            .success(lambda _s: bus.notice.emit("Dream settings saved")).run()
+
+    # -- reports ----------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        from agent.dream.reports import list_reports
+
+        db = self.ctx.db
+        Op(self, lambda: list_reports(db), "Loading dreams").success(self._show_reports).run()
+
+    def _show_reports(self, reports) -> None:
+        keep = self._selected
+        self.model.set_rows(reports)
+        self.empty.setVisible(not reports)
+        self.delete_button.setEnabled(bool(reports))
+        row = self.model.row_of(keep) if keep else (0 if reports else None)
+        if row is not None:
+            self.list.selectionModel().setCurrentIndex(self.model.index(row),
+                                                       QItemSelectionModel.SelectionFlag.ClearAndSelect)
+            self.report.show_report(self.model.rows()[row], self._connection_name)
+        else:
+            self.report.show_report(None, self._connection_name)
+
+    def _connection_name(self, connection_id: str | None) -> str:
+        index = self.connection.findData(connection_id) if connection_id else -1
+        return self.connection.itemText(index) if index > 0 else "a deleted connection"
+
+    def _on_selected(self, current, _previous) -> None:
+        report = current.data(RECORD_ROLE) if current.isValid() else None
+        self._selected = report.id if report is not None else None
+        self.report.show_report(report, self._connection_name)
+
+    def _on_changed(self, tables, _origin) -> None:
+        if "dream_reports" in tables:
+            self.refresh()
+        if "agent_connections" in tables:
+            self._load_settings()
+        if "theme" in tables and self.report.report is not None:
+            self.report.show_report(self.report.report, self._connection_name)  # the diff's colours
+
+    def _show_ended(self, job) -> None:
+        """A dream just ended: show its report (a cancelled or failed one is kept too, so the newest)."""
+        outcome = job.result
+        self._selected = getattr(outcome, "report_id", None)
+        self.refresh()
+
+    def start(self, kind: str) -> None:
+        try:
+            self.controller.dream_now(kind, self.connection.currentData() or None)
+        except (RuntimeError, ValueError) as exc:
+            inform(self, "Dream Mode", str(exc))
+            return
+        self.state_label.setText(self.controller.state)
+
+    def decide(self, report_id: str, proposal_id: str, accept: bool) -> None:
+        from agent.dream import decide
+
+        db = self.ctx.db
+        fn = decide.accept if accept else decide.reject
+        Op(self, lambda: fn(db, report_id, proposal_id), "Applying the proposal") \
+            .changes("dream_reports", "memory_nodes", "skills") \
+            .success(bus.notice.emit) \
+            .failure(lambda exc: warn(self, "Dream Mode", str(exc))).run()
+
+    def delete_selected(self) -> None:
+        from agent.dream.reports import delete_report
+
+        if not self._selected:
+            return
+        report_id, db = self._selected, self.ctx.db
+        self._selected = None
+        Op(self, lambda: delete_report(db, report_id), "Deleting the report").changes("dream_reports").run()
+
+    def shutdown(self) -> None:
+        """The window is closing: stop checking, cancel a running dream (its findings are kept)."""
+        self.controller.stop()
+
+    def _console_streaming(self) -> bool:
+        console = getattr(self.window(), "pages", {}).get("console")
+        turns = getattr(console, "turns", None)
+        return bool(getattr(turns, "busy", False))
+
+
+__all__ = ["DreamPage", "STATUS_WORDS"]

@@ -1,0 +1,1 @@
+"""The Knowledge page: device-local folders the model may search."""

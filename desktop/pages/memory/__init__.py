@@ -1,0 +1,1 @@
+"""Rite III, the Memory Atlas page and its "What the agent sees" panel."""

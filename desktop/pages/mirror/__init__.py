@@ -1,0 +1,1 @@
+"""Rite V, the Mirror page: the new-review form and the report view."""

@@ -1,0 +1,1 @@
+"""Rite VI, the Observatory: the home screen."""

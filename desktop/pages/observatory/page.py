@@ -1,0 +1,318 @@
+"""VI. Observatory — the home screen: tiles, the last 14 days, every connection, the sync state.
+
+Everything is read in one background op (agent.observatory.stats.collect plus the sync engine's status) and
+shown in one go; the page refreshes when the change bus says a table it counts was written. The UI
+thread never counts anything itself.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.bus import bus
+from desktop.models.connection_model import status_color  # imported with the page, not on its first show
+from desktop.ops import Op
+from desktop.safe_text import Label, tip
+from desktop.widgets.day_chart import DayChart
+
+# Tables whose writes change a number on this page ("theme": colours baked into the chart).
+WATCHED = frozenset({"agent_connections", "connection_checks", "conversations", "messages", "memory_nodes",
+                     "skills", "mirror_reports", "templates", "tasks", "sync", "theme"})
+TILE_COLUMNS = 6
+_STATUS_WORDS = {"online": "● Online", "offline": "○ Offline", "error": "✕ Error"}
+
+
+def sync_status(ctx) -> dict:
+    """What the sync state row needs that the sync controller does not hold (runs on a pool thread).
+
+    In the window the controller (desktop.sync_controller, ctx.sync) is the live source of the state,
+    the account and the counts; only the time of the last sync of an earlier session is read here, from
+    the engine's own record. Without a controller (a page built on its own) everything is read from the
+    page's open database (sync.engine.read_status), with no engine of its own."""
+    if getattr(ctx, "sync", None) is not None:
+        from sync.dbutil import get_meta
+
+        with ctx.db.engine.connect() as conn:
+            return {"last_sync": get_meta(conn, "last_sync")}
+    from sync.engine import read_status
+
+    return read_status(ctx.data_dir, ctx.db)
+
+
+def load(ctx):
+    """Runs on a pool thread: everything the page shows, and how long reading it took."""
+    from agent.observatory import stats
+
+    started = time.perf_counter()
+    numbers = stats.collect(ctx.db)
+    try:
+        sync = sync_status(ctx)
+    except Exception as exc:  # noqa: BLE001 - an unreadable account file must not blank the whole page
+        sync = {"state": "error", "error": str(exc), "signed_in": False, "account": None}
+    return numbers, sync, time.perf_counter() - started
+
+
+def from_controller(status, recorded: dict) -> dict:
+    """desktop.sync_controller.SyncStatus in the shape of the engine's status() (what _show_sync reads)."""
+    from datetime import UTC, datetime
+
+    from local_schema.timestamps import format_timestamp
+
+    last = (format_timestamp(datetime.fromtimestamp(status.last_synced, UTC)) if status.last_synced
+            else recorded.get("last_sync"))
+    return {"signed_in": status.signed_in, "account": {"email": status.email} if status.signed_in else None,
+            "state": "syncing" if status.syncing else status.state, "error": status.detail,
+            "pending": status.waiting, "parked": status.refused, "last_sync": last}
+
+
+def _when(stamp: str | None) -> str:
+    if not stamp:
+        return "never"
+    try:
+        from local_schema.timestamps import parse_timestamp
+
+        moment = parse_timestamp(stamp).astimezone()
+    except ValueError:
+        return stamp
+    today = datetime.now().astimezone().date()
+    return moment.strftime("%H:%M" if moment.date() == today else "%d %b %H:%M")
+
+
+class Tile(QFrame):
+    def __init__(self, key: str, label: str):
+        super().__init__(objectName="Card")
+        self.key = key
+        box = QVBoxLayout(self)
+        box.setContentsMargins(14, 10, 14, 10)
+        box.setSpacing(0)
+        self.value = Label("–", objectName="TileValue")
+        self.value.setStyleSheet("font-size: 24px; font-weight: 600;")
+        self.caption = Label(label, objectName="Muted")
+        box.addWidget(self.value)
+        box.addWidget(self.caption)
+        self.setAccessibleName(label)
+
+    def set_value(self, value: int) -> None:
+        self.value.setText(f"{value:,}")
+        self.setAccessibleDescription(f"{self.caption.text()}: {value:,}")
+
+
+class ObservatoryPage(QWidget):
+    loaded = Signal(float)  # seconds from the refresh request until the page showed the numbers
+
+    def __init__(self, ctx):
+        super().__init__()
+        from agent.observatory.stats import TILES
+
+        self.ctx = ctx
+        self.stats = None
+        self.sync: dict = {}
+        self.load_seconds = 0.0
+        self._pending = False
+        self._running = False
+        self._requested_at = 0.0
+
+        scroll = QScrollArea(self, objectName="PageScroll")  # a frame only to show keyboard focus (theme)
+        scroll.setWidgetResizable(True)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+        body = QWidget()
+        scroll.setWidget(body)
+        page = QVBoxLayout(body)
+        page.setContentsMargins(18, 14, 18, 14)
+        page.setSpacing(12)
+
+        head = QHBoxLayout()
+        head.addWidget(Label("Observatory", objectName="PageTitle"))
+        head.addStretch(1)
+        self.updated = Label("", objectName="Muted")
+        head.addWidget(self.updated)
+        self.refresh_button = QPushButton("Refresh")
+        self.refresh_button.setToolTip("Count again (the page also refreshes by itself after every change)")
+        self.refresh_button.clicked.connect(self.refresh)
+        head.addWidget(self.refresh_button)
+        page.addLayout(head)
+
+        grid = QGridLayout()
+        grid.setSpacing(10)
+        self.tiles: dict[str, Tile] = {}
+        for i, (key, label) in enumerate(TILES):
+            tile = Tile(key, label)
+            self.tiles[key] = tile
+            grid.addWidget(tile, i // TILE_COLUMNS, i % TILE_COLUMNS)
+        page.addLayout(grid)
+
+        middle = QHBoxLayout()
+        middle.setSpacing(12)
+        chart_card = QFrame(objectName="Card")
+        chart_box = QVBoxLayout(chart_card)
+        chart_box.setContentsMargins(14, 10, 14, 10)
+        chart_box.addWidget(Label("Last 14 days", objectName="SectionTitle"))
+        self.chart = DayChart()
+        self.chart.setMinimumHeight(200)
+        chart_box.addWidget(self.chart, 1)
+        middle.addWidget(chart_card, 3)
+        middle.addWidget(self._sync_card(), 2)
+        page.addLayout(middle)
+
+        page.addWidget(Label("Connections", objectName="SectionTitle"))
+        self.connections = QTableWidget(0, 5)
+        self.connections.setHorizontalHeaderLabels(["Connection", "Model", "Status", "Last check", "Last error"])
+        self.connections.verticalHeader().hide()
+        self.connections.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.connections.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.connections.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.connections.setShowGrid(False)  # rows are separated by the theme's item border
+        header = self.connections.horizontalHeader()
+        for column in range(4):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        self.connections.setMinimumHeight(120)
+        page.addWidget(self.connections)
+        self.no_connections = Label("No connections yet: bind one in I · Bind.", objectName="Muted")
+        page.addWidget(self.no_connections)
+        page.addStretch(1)
+
+        for label in body.findChildren(QLabel, "SectionTitle"):
+            label.setStyleSheet("font-weight: 600;")
+        self._recorded: dict = {}  # what load() read about sync (with a controller: the last sync time)
+        if getattr(ctx, "sync", None) is not None:  # the live state: shown as soon as it changes
+            ctx.sync.status_changed.connect(self._controller_changed)
+        # A burst of writes (a reply streaming, a sync applying pages) is one refresh, not dozens.
+        self._debounce = QTimer(self, singleShot=True, interval=300)
+        self._debounce.timeout.connect(self.refresh)
+        bus.changed.connect(self._on_changed)
+        # Every committed write, whoever made it (a chat turn, a connection check, a command-line-free
+        # agent call): the counts must never be stale, and the debounce keeps this cheap.
+        bus.written.connect(self._on_written)  # a bound method: disconnected when the page is deleted
+        self.refresh()
+
+    def _sync_card(self) -> QFrame:
+        card = QFrame(objectName="Card")
+        box = QVBoxLayout(card)
+        box.setContentsMargins(14, 10, 14, 10)
+        box.addWidget(Label("Sync", objectName="SectionTitle"))
+        self.sync_state = Label("–")
+        self.sync_state.setStyleSheet("font-size: 16px; font-weight: 600;")
+        box.addWidget(self.sync_state)
+        self.sync_fields: dict[str, QLabel] = {}
+        form = QGridLayout()
+        form.setHorizontalSpacing(12)
+        for row, (key, label) in enumerate((("account", "Signed in as"), ("last_sync", "Last sync"),
+                                            ("pending", "Waiting"), ("parked", "Refused"))):
+            form.addWidget(Label(label, objectName="Muted"), row, 0)
+            value = Label("–")
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            form.addWidget(value, row, 1)
+            self.sync_fields[key] = value
+        box.addLayout(form)
+        self.sync_error = Label("", objectName="Error")
+        self.sync_error.setWordWrap(True)
+        self.sync_error.hide()
+        box.addWidget(self.sync_error)
+        box.addStretch(1)
+        return card
+
+    # --- data ---------------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Count again in the background. A request while a count runs is served once it ends."""
+        if self._running:
+            self._pending = True
+            return
+        self._running, self._pending = True, False
+        self._requested_at = time.perf_counter()
+        Op(self, lambda: load(self.ctx), "Counting for the Observatory").success(self._show).failure(
+            self._failed).run()
+
+    def _on_changed(self, tables, _origin) -> None:
+        if WATCHED & set(tables):
+            self._debounce.start()
+
+    def _on_written(self, tables, origin, db) -> None:
+        if db is self.ctx.db:
+            self._on_changed(tables, origin)
+
+    def _failed(self, exc: BaseException) -> None:
+        self._running = False
+        self.updated.setText(f"Could not count: {exc}")
+        if self._pending:
+            self.refresh()
+
+    def _show(self, result) -> None:
+        numbers, sync, self.load_seconds = result
+        self.stats = numbers
+        for key, tile in self.tiles.items():
+            tile.set_value(numbers.tiles.get(key, 0))
+        self.chart.set_days([(d.day, d.messages, d.skills) for d in numbers.days])
+        self._show_connections(numbers.connections)
+        self._recorded = sync
+        self._show_sync(self._sync_view())
+        self.updated.setText(f"Updated {datetime.now().strftime('%H:%M:%S')}")
+        self._running = False
+        self.loaded.emit(time.perf_counter() - self._requested_at)
+        if self._pending:
+            self.refresh()
+
+    def _show_connections(self, rows) -> None:
+        self.connections.setRowCount(len(rows))
+        for r, conn in enumerate(rows):
+            status = QTableWidgetItem(_STATUS_WORDS.get(conn.status, conn.status))
+            status.setForeground(QColor(status_color(conn.status)))
+            for column, item in enumerate((QTableWidgetItem(conn.name), QTableWidgetItem(conn.model), status,
+                                           QTableWidgetItem(_when(conn.checked_at) if conn.checked_at
+                                                            else "not tested on this device"),
+                                           QTableWidgetItem(conn.error or "—"))):
+                if column == 4 and conn.error:
+                    item.setToolTip(tip(conn.error))
+                self.connections.setItem(r, column, item)
+        self.connections.setVisible(bool(rows))
+        self.no_connections.setVisible(not rows)
+        height = self.connections.horizontalHeader().height() + sum(
+            self.connections.rowHeight(r) for r in range(len(rows))) + 4
+        self.connections.setFixedHeight(max(60, min(height, 320)))
+
+    def _sync_view(self) -> dict:
+        controller = getattr(self.ctx, "sync", None)
+        return from_controller(controller.status, self._recorded) if controller is not None else self._recorded
+
+    def _controller_changed(self, _status) -> None:
+        self._show_sync(self._sync_view())
+
+    def _show_sync(self, sync: dict) -> None:
+        self.sync = sync
+        account = sync.get("account") or {}
+        signed_in = bool(sync.get("signed_in"))
+        state = sync.get("state") or "signed out"
+        words = {"idle": "Synced", "syncing": "Syncing…", "offline": "Offline", "signed out": "Not signed in",
+                 "sign-in needed": "Sign-in needed", "update required": "Update required", "error": "Sync error",
+                 "key refused": "Project key changed", "locked": "Key file locked"}
+        self.sync_state.setText(words.get(state, state.capitalize()))
+        self.sync_fields["account"].setText(account.get("email") or "—" if signed_in
+                                            else "nobody (local only)")
+        self.sync_fields["last_sync"].setText(_when(sync.get("last_sync")))
+        pending, parked = sync.get("pending"), sync.get("parked")
+        self.sync_fields["pending"].setText("–" if pending is None else f"{pending:,} change(s)")
+        self.sync_fields["parked"].setText("–" if parked is None else f"{parked:,} change(s)")
+        error = sync.get("error") if state not in ("idle", "signed out") else None
+        self.sync_error.setText(error or "")
+        self.sync_error.setVisible(bool(error))
+

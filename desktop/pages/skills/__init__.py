@@ -1,0 +1,1 @@
+"""Rite IV, the Skill Forge page and its skill detail."""

@@ -1,0 +1,1 @@
+"""The Tasks board page."""

@@ -1,0 +1,1 @@
+"""The Templates page: your own templates, publishing, the shared catalogue."""

@@ -1,0 +1,1 @@
+"""The Tools page: MCP servers, their tools and the tester."""

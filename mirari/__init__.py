@@ -1,0 +1,1 @@
+"""The `mirari` launcher: runs a command headless (agent.cli) or opens the window (desktop)."""
