@@ -58,7 +58,7 @@ def add_set(db, name: str, folder: str | Path) -> str:
     path = Path(folder).expanduser()
     if not path.is_dir():
         raise KnowledgeError(f"{folder} is not a folder")
-    with db.write(tables=["knowledge_sets"]) as session:
+    with db.write() as session:
         conn = session.connection()
         if conn.exec_driver_sql("SELECT 1 FROM knowledge_sets WHERE name = ?", (name,)).first():
             raise KnowledgeError(f"there is already a knowledge set named {name}")
@@ -88,9 +88,7 @@ def _set_ids(db) -> set[str]:
 def remove_set(db, name: str) -> None:
     """Forget the set and delete its index (the folder's files are not touched)."""
     set_id, _ = set_by_name(db, name)
-    # The tables v13 kept the index in are listed for the cascade of a set indexed before the index had
-    # files of its own.
-    with db.write(tables=["knowledge_sets", "knowledge_files", "knowledge_chunks"]) as session:
+    with db.write() as session:  # its rows in the v13 tables, of a set indexed by the first version, cascade
         session.connection().exec_driver_sql("DELETE FROM knowledge_sets WHERE id = ?", (set_id,))
     store.remove_set_files(store.directory_of(db.path), set_id)
 

@@ -297,7 +297,7 @@ def test_backups_leave_the_index_out(db, tmp_path):
 
 
 def _through_the_command(job: dict, env: dict) -> tuple[int, list[dict]]:
-    child = subprocess.Popen([sys.executable, "-m", "desktop.cli", "knowledge", "index-worker"], env=env,
+    child = subprocess.Popen([sys.executable, "-m", "mirari", "knowledge", "index-worker"], env=env,
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     child.stdin.write(json.dumps(job).encode() + b"\n")
     child.stdin.flush()  # and kept open: its end would mean "the app went away", a cancel
