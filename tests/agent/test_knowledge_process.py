@@ -150,6 +150,32 @@ def test_a_crash_mid_index_leaves_a_usable_index_and_a_clear_error(db, tmp_path,
     _sound(db, "docs")
 
 
+def test_the_indexing_process_runs_below_the_apps_priority(db, tmp_path, spawned):
+    """Background work: on a busy machine a core the window wants is the window's."""
+    root = tmp_path / "docs"
+    _fill(root, "old", size=2_000)
+    add_set(db, "docs", root)
+    reindex(db, "docs")
+    _fill(root, "new", size=2_000)
+    lock = _index(db, "docs")
+    lock.isolation_level = None
+    lock.execute("BEGIN IMMEDIATE")  # the process waits at its first commit, alive while we look
+    seen = []
+
+    def progress(done, total, text):
+        if not seen:
+            child = spawned[-1]
+            seen.append(os.getpriority(os.PRIO_PROCESS, child.pid) if os.name == "posix" else None)
+            lock.execute("ROLLBACK")
+    try:
+        report = reindex(db, "docs", JobContext(on_progress=progress))
+    finally:
+        lock.close()
+    assert report.read == FILES
+    if os.name == "posix":
+        assert seen == [min(19, os.getpriority(os.PRIO_PROCESS, 0) + worker.NICENESS)]
+
+
 def test_cancel_reaches_the_process_and_keeps_the_finished_files(db, tmp_path, spawned):
     root = tmp_path / "docs"
     _fill(root, "old")
