@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agent.knowledge.citations import citations, indexed_files, may_cite
+from agent.knowledge.citations import IndexedFiles, citations, may_cite
 from sync import attachments as blobs
 
 
@@ -42,6 +42,6 @@ def decorate(db, rows: list) -> list:
     for row in rows:
         row.attachments = tuple(found.get(row.id, ()))
         if row.role == "assistant" and may_cite(row.content):
-            known = indexed_files(db) if known is None else known
+            known = IndexedFiles(db) if known is None else known
             row.citations = tuple(citations(db, row.content, known))
     return rows

@@ -11,8 +11,12 @@ The same parse runs on a reply read back later, so a reopened thread's citations
 from __future__ import annotations
 
 import re
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+
+from agent.knowledge import store
+from agent.knowledge.errors import KnowledgeError
 
 MAX_CITATIONS = 20
 _CITE = re.compile(r"\[([^\[\]\n]{1,400}?):(\d{1,7})(?:\s*[-–]\s*(\d{1,7}))?\]")
@@ -36,16 +40,44 @@ class Citation:
                 "source": self.source, "path": str(self.file)}
 
 
-def indexed_files(db) -> dict[str, list[tuple[str, str, str]]]:
-    """{file path: [(set name, folder, path)]} of every indexed file, and the same under "<set>/<path>"."""
-    with db.engine.connect() as conn:
-        rows = conn.exec_driver_sql("SELECT s.name, s.folder, f.path FROM knowledge_files f"
-                                    " JOIN knowledge_sets s ON s.id = f.set_id WHERE f.error IS NULL").fetchall()
-    found: dict[str, list[tuple[str, str, str]]] = {}
-    for name, folder, path in rows:
-        found.setdefault(path, []).append((name, folder, path))
-        found.setdefault(f"{name}/{path}", []).append((name, folder, path))
-    return found
+class IndexedFiles:
+    """Which files the sets' indexes hold (agent.knowledge.store: each set's shard files), looked up one
+    cited path at a time and remembered: a caller that reads many replies makes one of these."""
+
+    def __init__(self, db) -> None:
+        with db.engine.connect() as conn:
+            self.sets = [tuple(r) for r in conn.exec_driver_sql("SELECT id, name, folder FROM knowledge_sets")]
+        self.directory = store.directory_of(Path(db.path))
+        self._known: dict[tuple[str, str], bool] = {}
+
+    def candidates(self, label: str) -> list[tuple[str, str, str]]:
+        """(set name, folder, path) of the indexed files `label` may name: `<set>/<file>`, else `<file>`."""
+        named = [(name, folder, label[len(name) + 1:]) for set_id, name, folder in self.sets
+                 if label.startswith(name + "/") and self.has(set_id, label[len(name) + 1:])]
+        if named:
+            return named
+        return [(name, folder, label) for set_id, name, folder in self.sets if self.has(set_id, label)]
+
+    def has(self, set_id: str, path: str) -> bool:
+        key = (set_id, path)
+        if key not in self._known:
+            self._known[key] = any(_holds(shard, path) for shard in store.shard_files(self.directory, set_id))
+        return self._known[key]
+
+
+def _holds(shard: Path, path: str) -> bool:
+    try:
+        conn = store.open_for_reading(shard)
+    except (KnowledgeError, sqlite3.Error):
+        return False  # a damaged index cites nothing (the next reindex builds it again)
+    if conn is None:
+        return False
+    try:
+        return conn.execute("SELECT 1 FROM files WHERE path = ? AND error IS NULL", (path,)).fetchone() is not None
+    except sqlite3.Error:
+        return False
+    finally:
+        conn.close()
 
 
 def _inside(folder: str, path: str) -> Path | None:
@@ -58,17 +90,17 @@ def may_cite(text: str) -> bool:
     return "[" in text and _CITE.search(text) is not None
 
 
-def citations(db, text: str, known: dict | None = None) -> list[Citation]:
-    """The distinct citations of indexed files in `text`, in the order they first appear. `known`:
-    indexed_files(db), read once by a caller that looks at many replies."""
+def citations(db, text: str, known: IndexedFiles | None = None) -> list[Citation]:
+    """The distinct citations of indexed files in `text`, in the order they first appear. `known`: an
+    IndexedFiles(db) shared by a caller that looks at many replies."""
     if not may_cite(text):
         return []
     out: list[Citation] = []
     for match in _CITE.finditer(text):
         if known is None:
-            known = indexed_files(db)
+            known = IndexedFiles(db)
         label = match.group(1).strip().strip("`'\"").removeprefix("./")
-        candidates = known.get(label, [])
+        candidates = known.candidates(label)
         if len(candidates) != 1:  # unknown, or the same file name in two sets without the set's name
             continue
         set_name, folder, path = candidates[0]

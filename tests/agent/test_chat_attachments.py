@@ -185,6 +185,14 @@ def test_citations_never_leave_the_set_folder(db, garden):
 
     assert citations(db, "[garden/../../etc/passwd:1] [../beds.md:2] [beds.md:x]") == []
     assert [c.source for c in citations(db, "see [beds.md:3] twice [beds.md:3]")] == ["garden/beds.md:3"]
+    other = garden.parent / "other"
+    other.mkdir()
+    (other / "beds.md").write_text("Another beds file.\n")
+    add_set(db, "other", other)
+    reindex(db, "other")
+    assert citations(db, "[beds.md:1]") == []  # in two sets: only `<set>/beds.md` says which
+    assert [c.file for c in citations(db, "[other/beds.md:1] [garden/pests.md:1]")] == [
+        other.resolve() / "beds.md", garden.resolve() / "pests.md"]
 
 
 def test_an_unknown_knowledge_set_fails_before_sending(db, fake_llm, thread):
