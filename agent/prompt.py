@@ -18,6 +18,9 @@ System message text, in this order, parts separated by one blank line (empty par
     ### <next skill name>
     ...
 
+    <the knowledge passages for this turn>              (only when a knowledge set is chosen: the block of
+                                                         agent.knowledge.search.knowledge_block, as is)
+
 Memory = nodes with effective strength >= 0.75 (decay included), strongest first, at most 40,
 tombstoned nodes skipped. Skills = every promoted skill with a non-empty template_prompt, oldest first.
 When all the parts are empty no system message is sent at all (an empty one carries nothing and
@@ -28,12 +31,17 @@ new message's parent (conversations are trees, agent.chat.tree: other branches a
 + the new message. Failed replies (status "error") on that path are skipped: they are not part of the
 conversation, only a record that a call failed. The request's temperature, max_tokens and stop come from
 the thread's settings when set (`AssembledPrompt.options`), else the connection's defaults.
+A user message with attachments is sent with the content they make (`content_of`, built by
+agent.attachments.request: images as content parts, files as named text blocks), as the new message and
+again in history.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 from sqlmodel import Session, select
 
@@ -76,8 +84,9 @@ def _one_line(text: str) -> str:
 
 
 def system_parts_in(session: Session, connection: AgentConnection | None, now: datetime | None = None,
-                 addition: str | None = None) -> tuple[str, list[str], list[str]]:
-    """(system text, injected node ids, promoted skill ids). `addition`: the thread's own addition."""
+                 addition: str | None = None, knowledge: str = "") -> tuple[str, list[str], list[str]]:
+    """(system text, injected node ids, promoted skill ids). `addition`: the thread's own addition;
+    `knowledge`: the turn's knowledge block, last."""
     parts: list[str] = []
     base = ((connection.system_prompt if connection else None) or "").strip()
     if base:
@@ -96,14 +105,18 @@ def system_parts_in(session: Session, connection: AgentConnection | None, now: d
     if skills:
         blocks = [f"### {_one_line(s.name)}\n{s.template_prompt.strip()}" for s in skills]
         parts.append(SKILLS_HEADING + "\n" + "\n\n".join(blocks))
+    if knowledge.strip():
+        parts.append(knowledge.strip())
     return "\n\n".join(parts), [n.id for n, _ in nodes], [s.id for s in skills]
 
 
 def preview_system_prompt_in(session: Session, connection: AgentConnection | None,
-                          now: datetime | None = None, conversation_id: str | None = None) -> str:
+                          now: datetime | None = None, conversation_id: str | None = None,
+                          knowledge: str = "") -> str:
     """Exactly the system message the next turn would send (for the Console's preview): with the
-    thread's own addition when `conversation_id` is given."""
-    return system_parts_in(session, connection, now, _settings(session, conversation_id).system_addition)[0]
+    thread's own addition when `conversation_id` is given, and the knowledge block the turn would add."""
+    return system_parts_in(session, connection, now, _settings(session, conversation_id).system_addition,
+                           knowledge)[0]
 
 
 def _settings(session: Session, conversation_id: str | None) -> ThreadSettings:
@@ -129,24 +142,38 @@ def history_in(session: Session, conversation_id: str, before: Message | None = 
         steps *= 2
 
 
+ContentOf = Callable[[Session, Sequence[Message]], dict]  # {message id: content} for messages with attachments
+
+
 def assemble_prompt_in(session: Session, connection: AgentConnection | None, conversation_id: str,
-                    user_message: Message | str | None = None, now: datetime | None = None) -> AssembledPrompt:
+                    user_message: Message | str | None = None, now: datetime | None = None, *,
+                    content_of: ContentOf | None = None, knowledge: str = "") -> AssembledPrompt:
     """What a turn sends. `user_message` is the new message: a stored row (history is the path to its
-    parent), a text not stored yet (history is the path to the active leaf), or None (preview without one)."""
+    parent), a text not stored yet (history is the path to the active leaf), or None (preview without one).
+    `content_of`: the content of messages with attachments; `knowledge`: the turn's knowledge block."""
     settings = _settings(session, conversation_id)
-    system, node_ids, skill_ids = system_parts_in(session, connection, now, settings.system_addition)
+    system, node_ids, skill_ids = system_parts_in(session, connection, now, settings.system_addition, knowledge)
     before = user_message if isinstance(user_message, Message) else None
     past = history_in(session, conversation_id, before)
+    contents = content_of(session, past + ([before] if before is not None else [])) if content_of else {}
     messages = [{"role": "system", "content": system}] if system else []
+    sent = [_with_content(m, contents[m.id]) if m.id in contents else m for m in past]
     # A turn that goes on after a tool result (Retry, Regenerate of the reply to it) asks under that result:
     # it is sent with the call it answers, like the rest of the path (agent.tools.history).
     after_tool = isinstance(user_message, Message) and user_message.role == "tool"
-    messages += wire_messages(past + [user_message] if after_tool else past)
+    messages += wire_messages(sent + [user_message] if after_tool else sent)
     if isinstance(user_message, Message) and not after_tool:
-        messages.append({"role": user_message.role, "content": user_message.content})
+        messages.append({"role": user_message.role, "content": contents.get(user_message.id, user_message.content)})
     elif isinstance(user_message, str):
         messages.append({"role": "user", "content": user_message})
     return AssembledPrompt(system, messages, node_ids, skill_ids, [m.id for m in past], settings.request_options())
+
+
+def _with_content(message: Message, content) -> SimpleNamespace:
+    """A history row as sent: its content replaced by the one its attachments make (the row is untouched)."""
+    return SimpleNamespace(id=message.id, role=message.role, content=content,
+                           tool_calls=getattr(message, "tool_calls", None),
+                           tool_call_id=getattr(message, "tool_call_id", None))
 
 
 # --- what the agent sees (the Atlas's panel, `mirari memory prompt`) ----------------------------------

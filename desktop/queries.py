@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from agent.chat import threads, tree
 from agent.chat.authorship import reply_author
+from desktop.message_extras import decorate
 from desktop.models.transcript_model import MessageRow
 
 ThreadInfo = threads.ThreadSummary
@@ -65,7 +66,7 @@ def _walk(db, conversation_id: str, start: str | None, limit: int, stop_at: str 
         rows = conn.exec_driver_sql(
             tree.UP_SQL + f"SELECT {_COLS} FROM up JOIN messages m ON m.id = up.id ORDER BY up.depth DESC",
             {"start": start, "cid": conversation_id, "stop": stop_at, "limit": min(limit, tree.PATH_LIMIT)}).fetchall()
-    return [_row(r) for r in rows]
+    return decorate(db, [_row(r) for r in rows])
 
 
 def _rows(db, ids: list[str]) -> list[MessageRow]:
@@ -77,7 +78,7 @@ def _rows(db, ids: list[str]) -> list[MessageRow]:
             for r in conn.exec_driver_sql(f"SELECT {_COLS} FROM messages m WHERE m.id IN "
                                           f"({','.join('?' * len(chunk))})", tuple(chunk)):
                 found[r[0]] = _row(r)
-    return [found[i] for i in ids if i in found]
+    return decorate(db, [found[i] for i in ids if i in found])
 
 
 def _leaf(db, conversation_id: str) -> str | None:

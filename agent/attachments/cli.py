@@ -57,7 +57,7 @@ def _get(args) -> int:
             row = session.get(Attachment, attachment_id)
         client = None
         if local_copy(store_root(db), row.sha256, row.size) is None:
-            client = _storage_client(args)
+            client = storage_client(args)
         try:
             written = copy_to(db, attachment_id, args.to, client)
         except AttachmentError as exc:
@@ -66,7 +66,7 @@ def _get(args) -> int:
     return 0
 
 
-def _storage_client(args):
+def storage_client(args):
     """The signed-in account's Storage client, or None when signed out (the error then says so)."""
     from agent.cli.common import data_dir
     from agent.cli.sync import command_engine

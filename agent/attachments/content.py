@@ -37,16 +37,19 @@ def text_with_files(text: str, files: Sequence[PreparedFile]) -> str:
     return "\n\n".join([text, *blocks]) if blocks else text
 
 
+def image_refusal(images: Sequence[PreparedFile]) -> str:
+    names = ", ".join(f.name for f in images)
+    return (f"this connection's model does not take images ({names}); remove {'it' if len(images) == 1 else 'them'},"
+            " or turn on \"accepts images\" for the connection if its model does")
+
+
 def build_user_content(text: str, files: Sequence[PreparedFile], *, accepts_images: bool,
                        settings: AttachmentSettings | None = None) -> str | list[dict]:
     """The `content` of the user message for `text` and its attachments (see the module docstring)."""
     settings = settings or AttachmentSettings()
     images = [f for f in files if f.is_image]
     if images and not accepts_images:
-        names = ", ".join(f.name for f in images)
-        raise ImagesNotAccepted(f"this connection's model does not take images ({names}); remove "
-                                f"{'it' if len(images) == 1 else 'them'}, or turn on \"accepts images\" for the "
-                                "connection if its model does")
+        raise ImagesNotAccepted(image_refusal(images))
     body = text_with_files(text, files)
     if not images:
         return body

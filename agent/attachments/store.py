@@ -18,32 +18,79 @@ from agent.attachments.settings import AttachmentSettings
 from local_schema.models import Attachment, Message
 from sync import attachments as blobs
 
+Staged = tuple[PreparedFile, str]  # a file whose bytes are in the local store, and their SHA-256
+
+
+def stage(db, files: Sequence[PreparedFile]) -> list[Staged]:
+    """Put the files' bytes in the local store (content-addressed) before the write that records them.
+    Bytes stored without a row (the write failed) are harmless: the same bytes attached again reuse them."""
+    root = blobs.store_root(db)
+    return [(f, blobs.put_bytes(root, f.data)) for f in files]
+
+
+def attach_in(session, message: Message, staged: Sequence[Staged]) -> list[Attachment]:
+    """The attachment rows of `message` (and their uploads, for the next sync), in the caller's write —
+    a chat turn stores the message and its attachments in one transaction."""
+    if not staged:
+        return []
+    session.flush()  # the message first: the rows' foreign key needs it (the session does not order them)
+    made: list[Attachment] = []
+    for file, sha256 in staged:
+        row = Attachment(user_id=message.user_id, message_id=message.id, name=file.name,
+                         mime_type=file.mime_type, size=file.size, sha256=sha256)
+        if message.user_id:
+            row.storage_path = f"{message.user_id}/{row.id}"
+        session.add(row)
+        made.append(row)
+    session.flush()
+    for row in made:
+        session.connection().exec_driver_sql("INSERT INTO attachment_uploads (attachment_id) VALUES (?)", (row.id,))
+    return made
+
+
+def copy_attachments_in(session, copies: dict[str, Message]) -> list[Attachment]:
+    """Copies of the live attachments of messages, for their copies ({old message id: new message}): a
+    forked thread's questions keep their files. Same bytes (content-addressed), a row and an upload each;
+    bytes not on this device yet wait in the upload queue until they are (it retries)."""
+    if not copies:
+        return []
+    session.flush()
+    old = session.exec(select(Attachment).where(Attachment.message_id.in_(list(copies)),
+                                                Attachment.deleted_at.is_(None))
+                       .order_by(Attachment.created_at, Attachment.id)).all()
+    made = []
+    for row in old:
+        message = copies[row.message_id]
+        copy = Attachment(user_id=message.user_id, message_id=message.id, name=row.name, mime_type=row.mime_type,
+                          size=row.size, sha256=row.sha256)
+        if message.user_id:
+            copy.storage_path = f"{message.user_id}/{copy.id}"
+        session.add(copy)
+        made.append(copy)
+    session.flush()
+    for copy in made:
+        session.connection().exec_driver_sql("INSERT INTO attachment_uploads (attachment_id) VALUES (?)", (copy.id,))
+    return made
+
+
+def restage_if_cleaned(db, staged: Sequence[Staged]) -> None:
+    """After the write: a clean-up that ran between the bytes and the row took no live file."""
+    root = blobs.store_root(db)
+    for file, sha256 in staged:
+        if blobs.local_copy(root, sha256, file.size) is None:
+            blobs.put_bytes(root, file.data)
+
 
 def attach(db, message_id: str, files: Sequence[PreparedFile]) -> list[Attachment]:
-    """Keep `files` as attachments of the message: their bytes in the local store, then their rows (and
-    their uploads, for the next sync) in one write. Bytes stored without a row (the write failed) are
-    harmless: the same bytes attached again reuse them."""
-    root = blobs.store_root(db)
-    stored = [(f, blobs.put_bytes(root, f.data)) for f in files]
-    made: list[Attachment] = []
-    with db.write(tables=["attachments", "attachment_uploads"]) as session:
+    """Keep `files` as attachments of a stored message: their bytes in the local store, then their rows
+    (and their uploads, for the next sync) in one write."""
+    staged = stage(db, files)
+    with db.write() as session:
         message = session.get(Message, message_id)
         if message is None or message.deleted_at is not None:
             raise ValueError(f"no message {message_id}")
-        for file, sha256 in stored:
-            row = Attachment(user_id=message.user_id, message_id=message.id, name=file.name,
-                             mime_type=file.mime_type, size=file.size, sha256=sha256)
-            if message.user_id:
-                row.storage_path = f"{message.user_id}/{row.id}"
-            session.add(row)
-            made.append(row)
-        session.flush()
-        for row in made:
-            session.connection().exec_driver_sql("INSERT INTO attachment_uploads (attachment_id) VALUES (?)",
-                                                 (row.id,))
-    for file, sha256 in stored:  # a clean-up that ran between the bytes and the row took no live file
-        if blobs.local_copy(root, sha256, file.size) is None:
-            blobs.put_bytes(root, file.data)
+        made = attach_in(session, message, staged)
+    restage_if_cleaned(db, staged)
     return made
 
 

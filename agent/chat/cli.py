@@ -6,7 +6,15 @@
     mirari chat --thread THREAD --regenerate                  a sibling of the last reply
     mirari chat --thread THREAD --retry                       a sibling of a failed reply (or the missing reply)
     mirari chat --thread THREAD --compare ID,ID TEXT          one question, a reply from each connection
+    mirari chat … --attach FILE [--attach FILE]… TEXT         the message with files (images, text, PDFs)
+    mirari chat … --knowledge NAME TEXT                       with the best passages of a knowledge set
     mirari chat … --tools NAME,…|all [--approve ask|all|never] [--max-rounds N]   the model may call tools
+
+Files are read and checked before anything is stored or sent (a binary file, a corrupt PDF, a file over
+attachments.json's limit, an image for a connection without "accepts images": one line on stderr, exit 1,
+nothing stored). With --edit the new message keeps the old one's attachments (--drop-attachments: not)
+plus any --attach. With --knowledge the reply's citations are listed on stderr as `source: set/file:line
+-> path` (in --json: "citations"); the passages the request carried are "passages" in --json.
 
 With --tools the enabled tools of those MCP servers (`all`: of every enabled server; agent.tools) are
 offered to the model; each call is approved as --approve says: `ask` (the default) shows it on the terminal
@@ -50,6 +58,11 @@ def register(subparsers) -> None:
     action.add_argument("--compare", metavar="ID,ID", help="ask TEXT of each of these connections: their replies "
                                                           "are siblings")
     p.add_argument("--in-place", action="store_true", help="with --edit: only fix the message's text, ask nothing")
+    p.add_argument("--attach", metavar="FILE", action="append", default=[],
+                   help="attach a file (an image, text, Markdown, code, CSV, JSON or a PDF); repeatable")
+    p.add_argument("--drop-attachments", action="store_true", help="with --edit: leave the old message's files out")
+    p.add_argument("--knowledge", metavar="NAME", action="append", default=[],
+                   help="add the best passages of this knowledge set to the request; repeatable")
     p.add_argument("--tools", metavar="NAME,…|all", help="offer the enabled tools of these MCP servers (or all) "
                                                        "to the model")
     p.add_argument("--approve", choices=("ask", "all", "never"), default="ask",
@@ -72,6 +85,11 @@ def _check(args) -> None:
         raise CommandError("--regenerate and --retry take no TEXT: they ask the same question again")
     if not again and args.text is None:
         raise CommandError("give the message TEXT (or - to read it from standard input)")
+    if (args.attach or args.knowledge) and (again or args.compare or args.in_place):
+        raise CommandError("--attach and --knowledge go with a new message or --edit (a retry or regenerate "
+                           "sends the stored files again)")
+    if args.drop_attachments and not args.edit:
+        raise CommandError("--drop-attachments goes with --edit MESSAGE")
     if not args.thread and not args.connection:
         raise CommandError("give --connection ID (or --thread THREAD to continue a thread with its connection)")
     if args.compare and args.tools:
@@ -89,7 +107,12 @@ def _chat(args) -> int:
 
     _check(args)
     text = read_text(args.text) if args.text is not None else None
+    files = _read_files(args)  # refused here: nothing is stored yet
     with open_db(args) as db:
+        if args.knowledge:
+            from agent.knowledge.search import require_sets
+
+            require_sets(db, args.knowledge)
         cid = resolve_id(db, AgentConnection, args.connection, "connection") if args.connection else None
         thread_id = resolve_id(db, Conversation, args.thread, "thread") if args.thread else None
         if args.edit:
@@ -104,6 +127,11 @@ def _chat(args) -> int:
         if cid is None:
             with db.session() as session:
                 cid = session.get(Conversation, thread_id).agent_connection_id
+        if files and cid:  # an image for a text-only model: refused before a thread is even started
+            from agent.chat.attached import check_images
+
+            with db.session() as session:
+                check_images(session.get(AgentConnection, cid), files)
         key = key_store(args).get_key(cid) if cid else ""
         host, tools = None, None
         if args.tools:  # checked before anything is written: a wrong name starts no thread
@@ -116,17 +144,21 @@ def _chat(args) -> int:
                 return fail("Type a message first.")
             thread_id = new_thread(db, cid).id
 
-        turn = ChatTurn(db, thread_id, api_key=key, connection_id=cid, on_delta=_show(args), tools=tools)
+        from agent.attachments.cli import storage_client
+
+        turn = ChatTurn(db, thread_id, api_key=key, connection_id=cid, on_delta=_show(args), tools=tools,
+                        knowledge=args.knowledge, storage=lambda: storage_client(args),
+                        attachment_settings=_settings(args))
         previous = signal.signal(signal.SIGINT, lambda *_: turn.cancel())  # Stop: keep the partial reply
         try:
             if args.edit:
-                result = turn.edit_and_resend(edited, text)
+                result = turn.edit_and_resend(edited, text, [] if args.drop_attachments else None, files)
             elif args.regenerate:
                 result = turn.regenerate()
             elif args.retry:
                 result = turn.retry()
             else:
-                result = turn.send(text)
+                result = turn.send(text, files)
         except ValueError:
             if started:  # nothing was said in it: do not leave an empty thread behind
                 from agent.chat.threads import delete_thread
@@ -141,11 +173,28 @@ def _chat(args) -> int:
         print_json(_result_json(result))
     elif result.text and not result.text.endswith("\n"):
         print()
+    if not args.json:
+        for cite in result.citations:
+            print(f"source: {cite.source} -> {cite.file}", file=sys.stderr)
     if started and not args.json:
         print(f"(thread {thread_id}: continue it with --thread {thread_id[:8]})", file=sys.stderr)
     if result.status == FAILED:
         return fail(result.error.message if result.error else "the reply failed")
     return 0 if result.status == DONE else 130
+
+
+def _settings(args):
+    from agent.attachments.settings import load_settings
+    from agent.cli.common import data_dir
+
+    return load_settings(data_dir(args))
+
+
+def _read_files(args) -> list:
+    from agent.attachments.reading import read_file
+
+    settings = _settings(args) if args.attach else None
+    return [read_file(path, settings) for path in args.attach]
 
 
 def _show(args):
@@ -165,7 +214,8 @@ def _result_json(result) -> dict:
             "tool_calls": [{"id": r.call.id, "name": r.call.name, "server": r.call.server, "tool": r.call.tool,
                             "arguments": r.call.arguments, "decision": r.decision, "ok": r.ok, "result": r.text}
                            for r in result.calls],
-            "rounds": result.rounds, "limit_reached": result.limit_reached}
+            "rounds": result.rounds, "limit_reached": result.limit_reached,
+            "passages": [p.to_dict() for p in result.passages], "citations": [c.to_dict() for c in result.citations]}
 
 
 def _compare(args, db, thread_id: str, text: str) -> int:

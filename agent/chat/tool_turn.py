@@ -169,6 +169,10 @@ def run_with_tools(turn, result, client, prompt, owner: str | None, connection_i
     else:
         result.status = DONE
         result.reinforced_node_ids = reinforce_used(turn.db, prompt.memory_node_ids, result.text, datetime.now(UTC))
+        if result.passages:  # knowledge in a turn with tools: the reply's citations too
+            from agent.chat.attached import citations_in_reply
+
+            result.citations = citations_in_reply(turn.db, result.text)
     if turn.on_done:
         turn.on_done(result)
     return result

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel import Session, select
 
+from agent.attachments.store import copy_attachments_in
 from agent.storable import clean_text
 from local_schema.database import LocalDatabase
 from local_schema.models import AgentConnection, Conversation, Message
@@ -192,7 +193,8 @@ def switch(db: LocalDatabase, conversation_id: str, message_id: str) -> str:
 def fork(db: LocalDatabase, conversation_id: str, message_id: str, title: str | None = None) -> Conversation:
     """A new thread holding a copy of the path from the first message to `message_id` (new ids; text,
     roles, times, order, authorship and status kept), with the thread's connection and settings; its
-    active leaf is the copy of `message_id`. The original is not touched."""
+    active leaf is the copy of `message_id`. The questions' attachments are copied with them (same bytes).
+    The original is not touched."""
     with db.write() as session:
         original = live_thread_in(session, conversation_id)
         live_message_in(session, conversation_id, message_id)
@@ -204,13 +206,17 @@ def fork(db: LocalDatabase, conversation_id: str, message_id: str, title: str | 
                             system_addition=original.system_addition)
         session.add(copy)
         parent = None
+        asked: dict[str, Message] = {}  # the user messages copied: their attachments are copied too
         for m in path:
             duplicate = Message(user_id=m.user_id, conversation_id=copy.id, parent_id=parent, role=m.role,
                                 content=m.content, seq=m.seq, created_at=m.created_at, status=m.status,
                                 error=m.error, agent_connection_id=m.agent_connection_id, model=m.model)
             session.add(duplicate)
             parent = duplicate.id
+            if m.role == "user":
+                asked[m.id] = duplicate
         copy.active_leaf_id = parent
+        copy_attachments_in(session, asked)
     return copy
 
 

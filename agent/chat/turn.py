@@ -21,17 +21,28 @@ With `tools` (agent.chat.tool_turn.TurnTools) the turn may call tools: agent.too
 each call, result and the reply is a node of the tree under the one before it (docs/tools.md).
 Every call is also a check of the connection (agent.connections.check.record_turn): a reply sets it
 online, a failure offline or error with the reason, as Bind's Test would.
+
+Attachments (docs/attachments.md): `send(text, files)` takes files read and checked beforehand
+(agent.attachments.reading); an image for a connection whose model does not take images is refused
+before anything is stored; the message and its attachment rows are one write. Every request rebuilds a
+message's content from its stored attachments (agent.attachments.request), so history, a retry and a
+reopened thread send the same parts. Knowledge: with `knowledge=[set names]` the best passages for the
+question go into the system message (agent.knowledge.search.knowledge_block, exactly what the preview
+shows), and the reply's citations are read back to files and lines (TurnResult.citations).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from agent.chat import tree
+from agent.attachments.reading import PreparedFile
+from agent.attachments.request import RequestContent
+from agent.attachments.settings import AttachmentSettings
+from agent.chat import attached, tree
 from agent.chat.threads import default_title, next_seq_in
 from agent.connections.check import record_turn
 from agent.llm import errors
@@ -67,6 +78,8 @@ class TurnResult:
     connection_status_changed: bool = False  # the turn moved its connection's synced status
     connection_id: str | None = None  # what wrote the reply (stored with it: messages.agent_connection_id)
     model: str | None = None  # … and the model it ran (messages.model)
+    passages: list = field(default_factory=list)  # knowledge passages the request carried (search.Passage)
+    citations: list = field(default_factory=list)  # the reply's citations of them (citations.Citation)
     # With tools (agent.chat.tool_turn): every node the turn stored, in order (calls, results, the reply),
     # the calls with their decisions and results, the rounds made, and whether the limit of rounds ended it.
     message_ids: list[str] = field(default_factory=list)
@@ -81,7 +94,9 @@ class ChatTurn:
                  on_delta: Callable[[str], None] | None = None,
                  on_done: Callable[[TurnResult], None] | None = None,
                  on_error: Callable[[TurnResult], None] | None = None,
-                 flush_interval: float = 0.5, read_timeout: float = 120.0, tools=None) -> None:
+                 flush_interval: float = 0.5, read_timeout: float = 120.0, tools=None,
+                 knowledge: Sequence[str] = (), storage: Callable[[], object] | None = None,
+                 attachment_settings: AttachmentSettings | None = None) -> None:
         self.db = db
         self.tools = tools  # agent.chat.tool_turn.TurnTools: the turn may call these tools (None: it talks only)
         self.conversation_id = conversation_id
@@ -94,6 +109,9 @@ class ChatTurn:
         self.read_timeout = read_timeout
         self._cancel = CancelToken()
         self._author: tuple[str | None, str | None] = (None, None)  # (connection id, model) of the reply
+        self.knowledge = list(knowledge)  # knowledge set names searched for this turn's passages
+        self.storage = storage  # () -> a Storage client (None signed out): attachments not on this device
+        self.attachment_settings = attachment_settings or AttachmentSettings()
 
     def __repr__(self) -> str:
         return f"ChatTurn(conversation={self.conversation_id!r})"
@@ -107,13 +125,18 @@ class ChatTurn:
     def cancelled(self) -> bool:
         return self._cancel.cancelled
 
-    def send(self, text: str) -> TurnResult:
-        """Store `text` as the user's message under the active leaf (committed before the call), then ask."""
-        return self._ask(self.add_question(text), [])
+    def send(self, text: str, files: Sequence[PreparedFile] = ()) -> TurnResult:
+        """Store `text` (and its attachments) as the user's message under the active leaf (committed
+        before the call), then ask."""
+        return self._ask(self.add_question(text, files), [])
 
-    def add_question(self, text: str) -> str:
-        """Store `text` as a user message under the thread's active leaf and make it the leaf; its id."""
+    def add_question(self, text: str, files: Sequence[PreparedFile] = ()) -> str:
+        """Store `text` as a user message under the thread's active leaf, with `files` as its attachments
+        in the same write, and make it the leaf; its id. AttachmentRefused (nothing stored) for an image
+        the connection's model does not take."""
         text = tree.checked_text(text)  # a pasted NUL (or a broken surrogate from argv) could never sync
+        self._check_files(files)
+        staged = attached.stage(self.db, files)
         with self.db.write() as session:
             conversation = self._conversation(session)
             message = Message(user_id=conversation.user_id, conversation_id=conversation.id, role="user",
@@ -124,6 +147,8 @@ class ChatTurn:
             conversation.active_leaf_id = message.id
             session.add(message)
             session.add(conversation)
+            attached.attach_in(session, message, staged)
+        attached.restage_if_cleaned(self.db, staged)
         return message.id
 
     def reply_to(self, question_id: str) -> TurnResult:
@@ -156,10 +181,15 @@ class ChatTurn:
             question, superseded = self._replacing(session, conversation, target)
         return self._ask(question, superseded)
 
-    def edit_and_resend(self, message_id: str, text: str) -> TurnResult:
+    def edit_and_resend(self, message_id: str, text: str, keep: Sequence[str] | None = None,
+                        files: Sequence[PreparedFile] = ()) -> TurnResult:
         """Save & resend: a sibling of the user message `message_id` with `text`, and a new reply to it.
-        The old question and everything below it stay, as another branch."""
+        The old question and everything below it stay, as another branch. The new question keeps the old
+        one's attachments (`keep`: only these attachment ids; [] drops them all) and adds `files`."""
         text = tree.checked_text(text)
+        files = attached.kept(self.db, message_id, keep, self.storage, self.attachment_settings) + list(files)
+        self._check_files(files)
+        staged = attached.stage(self.db, files)
         with self.db.write() as session:
             conversation = self._conversation(session)
             old = tree.live_message_in(session, self.conversation_id, message_id)
@@ -171,11 +201,22 @@ class ChatTurn:
             conversation.active_leaf_id = question.id
             session.add(question)
             session.add(conversation)
+            attached.attach_in(session, question, staged)
+        attached.restage_if_cleaned(self.db, staged)
         result = self._ask(question.id, [])
         result.superseded_ids = superseded + [i for i in result.superseded_ids if i not in superseded]
         return result
 
     # -- internals -------------------------------------------------------------------------------
+    def _check_files(self, files: Sequence[PreparedFile]) -> None:
+        if not any(f.is_image for f in files):
+            return
+        with self.db.session() as session:
+            conversation = tree.live_thread_in(session, self.conversation_id)
+            wanted = self.connection_id or conversation.agent_connection_id
+            connection = session.get(AgentConnection, wanted) if wanted else None
+            attached.check_images(connection, files)
+
     def _conversation(self, session) -> Conversation:
         conversation = tree.live_thread_in(session, self.conversation_id)
         if self.bind and self.connection_id and conversation.agent_connection_id != self.connection_id:
@@ -215,10 +256,21 @@ class ChatTurn:
                 err = LLMError(errors.INVALID, "This thread has no connection: choose one in Bind, then retry.")
                 self._keep_failure(result, owner, "", err, superseded)
                 return self._fail(result, err)
-            prompt = assemble_prompt_in(session, connection, self.conversation_id, question)
             base_url, model, connection_id = connection.base_url, connection.model, connection.id
             # The reply is signed by what writes it, not by whatever the thread is bound to later.
             self._author = result.connection_id, result.model = (connection.id, model[:MODEL_LIMIT])
+            try:
+                # Passages for the user's question (a turn asked again under a tool result searches nothing).
+                asked = question.content if question.role == "user" else ""
+                result.passages, block = attached.knowledge_for(self.db, self.knowledge, asked)
+                content_of = RequestContent(self.db, accepts_images=connection.accepts_images,
+                                            settings=self.attachment_settings, storage=self.storage)
+                prompt = assemble_prompt_in(session, connection, self.conversation_id, question,
+                                            content_of=content_of, knowledge=block)
+            except ValueError as exc:  # a stored file gone or unreadable, a set removed: nothing is sent
+                err = LLMError(errors.INVALID, str(exc))
+                self._keep_failure(result, owner, "", err, superseded)
+                return self._fail(result, err)
         try:
             client = LLMClient(base_url, model, self._key, read_timeout=self.read_timeout)
         except LLMError as err:
@@ -259,6 +311,8 @@ class ChatTurn:
             result.status = DONE
             self._keep(result, owner, text, superseded, DONE)  # an empty reply is stored too: it is what came
             result.reinforced_node_ids = reinforce_used(self.db, prompt.memory_node_ids, text, datetime.now(UTC))
+            if result.passages:
+                result.citations = attached.citations_in_reply(self.db, text)
         if self.on_done:
             self.on_done(result)
         return result

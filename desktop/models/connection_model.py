@@ -26,6 +26,7 @@ class ConnectionInfo:
     system_prompt: str | None
     checked_at: str | None = None
     check_error: str | None = None
+    accepts_images: bool = False  # its model takes images (attachments go as image parts)
 
 
 def status_color(status: str) -> str:

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from desktop.models.transcript_model import ROW_ROLE, MessageRow
 from desktop.theme import colors
+from desktop.widgets import message_chips
 from desktop.widgets.markdown_render import Rendered, hard_breaks, render_markdown
 from desktop.widgets.tool_text import is_tool_row, result_text, shown_text
 
@@ -39,11 +40,13 @@ class Geometry:
     error_rect: QRect | None
     actions: list[tuple[str, QRect]]  # (action name, rect)
     copies: list[tuple[str, QRect]]  # (code text, rect)
+    chips: list = ()  # message_chips.Chip: attachments and citations under the bubble
 
 
 class MessageDelegate(QStyledItemDelegate):
     copy_code = Signal(str)
     action = Signal(str, str)  # (action name, message id): copy, promote, regenerate, retry
+    opened = Signal(str, object)  # a chip clicked: ("attachment", AttachmentChip) or ("citation", Citation)
 
     def __init__(self, view):
         super().__init__(view)
@@ -54,6 +57,7 @@ class MessageDelegate(QStyledItemDelegate):
         self.assistant_name = "Agent"
         self._copied: tuple[str, int] | None = None  # (message id, code index) showing "Copied"
         self.highlight_id: str | None = None  # a search hit the Console jumped to
+        self.thumbs: message_chips.ThumbnailCache | None = None  # image thumbnails (the Console sets it)
 
     # --- caches ------------------------------------------------------------------------------------
     def _doc_width(self) -> int:
@@ -122,6 +126,8 @@ class MessageDelegate(QStyledItemDelegate):
         bubble = QRect(left, y, column, doc_h + 2 * PAD_Y)
         doc_origin = QPointF(bubble.left() + PAD_X, bubble.top() + PAD_Y)
         y = bubble.bottom() + 1
+        chips, used = message_chips.layout(row, left + 2, y, column - 4, small)
+        y += used
         error_rect = None
         actions: list[tuple[str, QRect]] = []
         if row.error:
@@ -144,7 +150,8 @@ class MessageDelegate(QStyledItemDelegate):
             top = int(doc_origin.y() + block_rect.top()) - CODE_PAD + 4
             right = int(doc_origin.x() + doc.textWidth()) - 4
             copies.append((code.text, QRect(right - label_w, top, label_w, small.height() + 4)))
-        return Geometry(y + GAP - option_rect.top(), bubble, doc_origin, role_rect, error_rect, actions, copies)
+        return Geometry(y + GAP - option_rect.top(), bubble, doc_origin, role_rect, error_rect, actions, copies,
+                        chips)
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
         row: MessageRow = index.data(ROW_ROLE)
@@ -233,6 +240,7 @@ class MessageDelegate(QStyledItemDelegate):
             painter.drawRoundedRect(QRectF(rect), 5, 5)
             painter.setPen(QColor(c.online if copied else c.muted))
             painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, "Copied ✓" if copied else "Copy")
+        message_chips.paint(painter, g.chips, c, QFontMetrics(small), self.thumbs)
         if g.error_rect is not None:
             painter.setPen(QColor(c.error))
             painter.drawText(g.error_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
@@ -265,6 +273,9 @@ class MessageDelegate(QStyledItemDelegate):
         for name, rect in g.actions:
             if rect.contains(pos):
                 return "action", name
+        for chip in g.chips:
+            if chip.rect.contains(pos):
+                return "chip", chip
         return None
 
     def editorEvent(self, event, model, option, index) -> bool:
@@ -279,6 +290,8 @@ class MessageDelegate(QStyledItemDelegate):
             code_index, text = value
             self._copied = (row.id, code_index)
             self.copy_code.emit(text)
+        elif kind == "chip":
+            self.opened.emit(value.kind, value.value)
         else:
             self.action.emit(value, row.id)
         self._view.viewport().update()

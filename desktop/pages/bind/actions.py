@@ -15,13 +15,13 @@ def load_connections(db) -> list[ConnectionInfo]:
     sql = text(
         """
         SELECT c.id, c.name, c.provider, c.base_url, c.model, c.status, c.system_prompt,
-               k.checked_at, k.error
+               k.checked_at, k.error, c.accepts_images
         FROM agent_connections c LEFT JOIN connection_checks k ON k.connection_id = c.id
         WHERE c.deleted_at IS NULL ORDER BY c.created_at
         """
     )
     with db.engine.connect() as conn:
-        return [ConnectionInfo(*row) for row in conn.execute(sql)]
+        return [ConnectionInfo(*row[:-1], accepts_images=bool(row[-1])) for row in conn.execute(sql)]
 
 
 def key_location(secrets) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFormLayout,
     QFrame,
@@ -102,6 +103,8 @@ class BindPage(QWidget):
         self.prompt_edit = QPlainTextEdit()
         self.prompt_edit.setPlaceholderText("Base system prompt for this agent (optional)")
         self.prompt_edit.setFixedHeight(90)
+        # Attachments: an image goes to this connection only when its model takes images (docs/attachments.md).
+        self.images_check = QCheckBox("Its model takes images (image attachments are sent to it)")
         self.errors: dict[str, QLabel] = {}
         for field, label, widget in (
             ("name", "Name", self.name_edit), ("provider", "Provider", self.provider_combo),
@@ -116,6 +119,7 @@ class BindPage(QWidget):
             box.addWidget(error)
             self.errors[field] = error
             form.addRow(Label(label), box)
+        form.addRow("", self.images_check)
         form_col.addLayout(form)
         self.key_note = Label("", objectName="Muted")
         self.key_note.setWordWrap(True)
@@ -211,6 +215,7 @@ class BindPage(QWidget):
         self.key_edit.clear()
         self._key_stored = False
         self.prompt_edit.setPlainText("")
+        self.images_check.setChecked(False)
         self.status.clear()
         self.delete_button.setEnabled(False)
         self._clear_errors()
@@ -229,6 +234,7 @@ class BindPage(QWidget):
         self.model_edit.setText(conn.model)
         self.key_edit.clear()
         self.prompt_edit.setPlainText(conn.system_prompt or "")
+        self.images_check.setChecked(conn.accepts_images)
         self.status.show_check(conn.status, conn.check_error, conn.checked_at)
         self.delete_button.setEnabled(True)
         self._clear_errors()
@@ -258,6 +264,7 @@ class BindPage(QWidget):
             "base_url": self.url_edit.text().strip(),
             "model": self.model_edit.text().strip(),
             "system_prompt": self.prompt_edit.toPlainText().strip() or None,
+            "accepts_images": self.images_check.isChecked(),
         }
 
     def _clear_errors(self) -> None:

@@ -157,18 +157,27 @@ def export_thread(page, fmt: str, path: Path) -> None:
 
 def preview_prompt(page) -> None:
     db, cid, thread = page.ctx.db, page.current_connection_id(), page.conversation_id
+    knowledge, question = page.attach.knowledge(), page.composer.toPlainText().strip()
 
     def build() -> str:
+        from agent.chat.attached import knowledge_for
         from agent.prompt import preview_system_prompt_in
         from local_schema.models import AgentConnection
 
+        # The passages the message in the composer would carry (agent.chat.turn adds exactly this block).
+        _passages, block = knowledge_for(db, knowledge, question) if question else ([], "")
         with db.session() as s:  # with the open thread's own addition to the system prompt
-            return preview_system_prompt_in(s, s.get(AgentConnection, cid) if cid else None, conversation_id=thread)
+            return preview_system_prompt_in(s, s.get(AgentConnection, cid) if cid else None, conversation_id=thread,
+                                            knowledge=block)
 
-    Op(page, build, "Building the system prompt").success(lambda text: _show_prompt(page, text)).run()
+    extra = ""
+    if knowledge:
+        extra = (f" With the knowledge set “{knowledge[0]}”, the passages found for the message in the composer "
+                 "come last" + ("" if question else " (type a message to see them)") + ".")
+    Op(page, build, "Building the system prompt").success(lambda text: _show_prompt(page, text, extra)).run()
 
 
-def _show_prompt(page, text: str) -> None:
+def _show_prompt(page, text: str, extra: str = "") -> None:
     dialog = QDialog(page)
     dialog.setObjectName("PromptPreview")
     dialog.setWindowTitle("System prompt preview")
@@ -176,7 +185,7 @@ def _show_prompt(page, text: str) -> None:
     layout = QVBoxLayout(dialog)
     note = Label("Exactly the system message the next turn sends: the connection's base prompt, the memory "
                  "block (nodes at strength 0.75 or more, strongest first, at most 40), then promoted skills. "
-                 "The thread's last 40 messages follow it.")
+                 "The thread's last 40 messages follow it." + extra)
     note.setObjectName("Muted")
     note.setWordWrap(True)
     layout.addWidget(note)

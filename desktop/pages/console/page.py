@@ -21,11 +21,13 @@ from desktop.models.thread_model import THREAD_ROLE, ThreadDelegate, ThreadListM
 from desktop.models.transcript_model import TranscriptModel
 from desktop.ops import Op
 from desktop.pages.console import actions
+from desktop.pages.console.attach import AttachController
 from desktop.pages.console.tools import ConsoleTools
 from desktop.pages.console.transcript import FIRST_PAGE, PAGE, TranscriptController  # noqa: F401
 from desktop.pages.console.turns import TurnController
 from desktop.pages.console.view import ConsoleView
 from desktop.safe_text import ask, tip
+from desktop.widgets.message_chips import ThumbnailCache
 from desktop.widgets.search_panel import SearchResults
 
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 1  # a connection's status, for its icon
@@ -50,6 +52,10 @@ class ConsolePage(ConsoleView):
         self.turns = TurnController(self)
         self.tools = ConsoleTools(self)  # tool calls in turns: the switch, approval cards, long results
         self.tools.bridge.node_stored.connect(self.turns.node_stored)
+        self.attach = AttachController(self)  # files for the next message, the knowledge set, opening chips
+        self.view.delegate.thumbs = ThumbnailCache(self, lambda: self.ctx.db)
+        self.view.delegate.thumbs.ready.connect(self.view.viewport().update)
+        self.view.delegate.opened.connect(self.attach.open_chip)
         self.transcript_ctl = TranscriptController(self)
         self._wire()
         self.refresh_connections()

@@ -17,6 +17,7 @@ from PySide6.QtCore import QObject, Signal
 
 from desktop.bus import bus
 from desktop.models.transcript_model import PROVISIONAL, MessageRow
+from desktop.pages.console.attach import pending_chips, storage_of
 from desktop.workers.stream import StreamRunner
 
 NO_REPLY = "No reply was received for this message."
@@ -91,6 +92,9 @@ class TurnController(QObject):
         if not self.page.current_connection_id():
             bus.error.emit("Bind a connection first (I. Bind), then send your message.")
             return
+        if self.page.attach.busy:
+            bus.error.emit("The attached files are still being read; send again in a moment.")
+            return
         from agent.chat.turn import MESSAGE_LIMIT
 
         if len(text) > MESSAGE_LIMIT:  # said before the huge text is rendered as a provisional row
@@ -132,13 +136,17 @@ class TurnController(QObject):
         # A new message supersedes an earlier transient failure (a failed reply keeps its own error).
         self._errors.clear()
         model.clear_errors()
+        files = self.page.attach.take()
         user = _provisional("user", text)
+        user.attachments = pending_chips(files)
         model.append_new(user)
-        self._start(lambda turn: turn.send(text), user_row=user.id, restore_text=text)
+        self._start(lambda turn: turn.send(text, files), user_row=user.id, restore_text=text)
 
     def _start(self, call, user_row: str | None, restore_text: str = "") -> None:
         page = self.page
         db, secrets = page.ctx.db, page.ctx.secrets
+        knowledge, storage = page.attach.knowledge(), storage_of(page.ctx)
+        attachment_settings = page.attach.settings()
         conversation_id, connection_id = page.conversation_id, page.current_connection_id()
         reply = _provisional("assistant", streaming=True)
         if connection_id in page.connection_names:  # the connection that writes it signs it, as agent.chat.turn stores
@@ -157,7 +165,8 @@ class TurnController(QObject):
 
             key = secrets.get_key(connection_id) if connection_id else ""
             turn = ChatTurn(db, conversation_id, api_key=key, connection_id=connection_id, on_delta=on_delta,
-                            tools=tools_for() if tools_for else None)
+                            tools=tools_for() if tools_for else None, knowledge=knowledge, storage=storage,
+                            attachment_settings=attachment_settings)
             handle.attach(turn)
             return call(turn)
 
@@ -232,6 +241,7 @@ class TurnController(QObject):
                 model.remove(row_id)
         if self._restore_text and not self.page.composer.toPlainText():
             self.page.composer.setPlainText(self._restore_text)
+        self.page.attach.restore()  # the files go back to their chips (nothing was stored with them)
         self._end()
         bus.changed.emit(frozenset({"conversations", "messages"}), self.page)  # perhaps the message was stored
         bus.error.emit(str(exc) or type(exc).__name__)

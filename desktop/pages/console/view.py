@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.pages.console.attach_bar import AttachBar
 from desktop.safe_text import Label
 from desktop.widgets.composer import Composer
 from desktop.widgets.elided_label import ElidedLabel
@@ -167,6 +168,8 @@ class ConsoleView(QWidget):
         self.empty_label.setWordWrap(True)
         col.addWidget(self.empty_label)
 
+        self.attach_bar = AttachBar()  # files waiting to be sent, the knowledge set
+        col.addWidget(self.attach_bar)
         composer_row = QHBoxLayout()
         self.composer = Composer()
         composer_row.addWidget(self.composer, 1)
