@@ -91,28 +91,43 @@ def enabled_tool_names(servers: Iterable[ServerConfig]) -> list[str]:
     return sorted(tool_key(s.name, t.name) for s in servers if s.enabled for t in s.tools if t.enabled)
 
 
-def skill_toolset(servers: Iterable[ServerConfig], names: Iterable[str]) -> tuple[ToolSet, list[str]]:
-    """The ToolSet of exactly the named tools this device has enabled, and one note per name it cannot offer."""
-    wanted = list(names)
+AVAILABLE, DISABLED, MISSING = "enabled", "disabled", "missing"
+
+
+def tool_states(servers: Iterable[ServerConfig], names: Iterable[str]) -> list[dict]:
+    """For each name: {name, state (enabled | disabled | missing on this device), always_allow, note}."""
     by_name = {s.name: s for s in servers}
-    notes: list[str] = []
-    kept: dict[str, list] = {}
-    for name in wanted:
+    states = []
+    for name in names:
         server_name, _, tool_name = name.partition("/")
         server = by_name.get(server_name)
         tool = next((t for t in server.tools if t.name == tool_name), None) if server else None
+        state, note = AVAILABLE, None
         if server is None:
-            notes.append(f"{name}: not on this device (no MCP server named {server_name}); not offered.")
+            state, note = MISSING, f"{name}: not on this device (no MCP server named {server_name}); not offered."
         elif tool is None:
-            notes.append(f"{name}: {server_name} does not list a tool named {tool_name}; not offered.")
+            state, note = MISSING, f"{name}: {server_name} does not list a tool named {tool_name}; not offered."
         elif not server.enabled:
-            notes.append(f"{name}: the server {server_name} is disabled on this device; not offered.")
+            state, note = DISABLED, f"{name}: the server {server_name} is disabled on this device; not offered."
         elif not tool.enabled:
-            notes.append(f"{name}: the tool is disabled on this device; not offered.")
-        else:
-            kept.setdefault(server_name, []).append(tool)
+            state, note = DISABLED, f"{name}: the tool is disabled on this device; not offered."
+        states.append({"name": name, "state": state, "always_allow": bool(tool and tool.always_allow),
+                       "note": note})
+    return states
+
+
+def skill_toolset(servers: Iterable[ServerConfig], names: Iterable[str]) -> tuple[ToolSet, list[str]]:
+    """The ToolSet of exactly the named tools this device has enabled, and one note per name it cannot offer."""
+    servers = list(servers)
+    by_name = {s.name: s for s in servers}
+    states = tool_states(servers, names)
+    kept: dict[str, list] = {}
+    for entry in states:
+        if entry["state"] == AVAILABLE:
+            server_name, _, tool_name = entry["name"].partition("/")
+            kept.setdefault(server_name, []).extend(t for t in by_name[server_name].tools if t.name == tool_name)
     chosen = [replace(by_name[s], tools=tuple(tools)) for s, tools in kept.items()]
-    return build_toolset(chosen), notes
+    return build_toolset(chosen), [e["note"] for e in states if e["note"]]
 
 
 def test_approver(approval: str | Iterable[str]):
