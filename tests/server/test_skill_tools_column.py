@@ -11,7 +11,7 @@ from tests.server.rows import get, make, patch
 
 GOOD = ["files/read_file", "fx/read/file.v2", "web-search_2/search"]
 BAD = [
-    "files/read_file",  # not a list
+    '"files/read_file"',  # a JSON string, not a list (rows.py passes a str as the jsonb text)
     {"files": "read_file"},
     [7],
     [None],
@@ -41,7 +41,7 @@ def test_names_are_stored_and_restamp_without_a_version(alice):
 
 def test_what_the_client_validates_the_server_accepts(alice):
     """The client's limits (agent.skills.tools) are never looser than the server's check."""
-    longest = [f"{'s' * 32}/{i:02d}{'t' * (TOOL_NAME_LIMIT - 36)}" for i in range(MAX_TOOLS)]
+    longest = [f"{'s' * 32}/{i:02d}{'t' * (TOOL_NAME_LIMIT - 35)}" for i in range(MAX_TOOLS)]
     assert validate_tool_names(longest) == longest and len(longest[0]) == TOOL_NAME_LIMIT
     assert make(alice, "skills", tools=longest)["tools"] == longest
 
