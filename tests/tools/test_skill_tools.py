@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
+import time
 
 import pytest
 from sqlalchemy import text
 
+from agent.jobs import JobCancelled, JobContext
 from agent.skills.forge import SkillDraft, SkillError, create_suggested, edit_skill
 from agent.skills.runner import run_skill_tests
 from agent.skills.tools import (
@@ -167,3 +170,18 @@ def test_tools_changed_during_the_run_store_nothing(db, fake_llm, forge, host):
         run_skill_tests(db, skill.id, connection, "", host=host, approval=ALL)
     assert _stored(db, skill.id).last_test is None
     edit_skill(db, skill.id, name="Adder 2")  # the skill is still usable
+
+
+def test_cancel_during_a_tool_call_stops_the_run_and_stores_nothing(db, fake_llm, forge, host):
+    connection, skill = forge
+    set_skill_tools(db, skill.id, ["fx/slow"])
+    fake_llm.responder = lambda request: (
+        Reply(text="", tool_calls=[{"id": "call_1", "name": "fx__slow", "arguments": '{"seconds": 30}'}])
+        if "fx__slow" in request.tool_names and not request.tool_messages else "done")
+    ctx = JobContext()
+    threading.Timer(1.5, ctx.cancel.cancel).start()
+    started = time.monotonic()
+    with pytest.raises(JobCancelled):
+        run_skill_tests(db, skill.id, connection, "", host=host, approval=ALL, ctx=ctx)
+    assert time.monotonic() - started < 15  # the 30 s call was cancelled, not waited for
+    assert _stored(db, skill.id).last_test is None
