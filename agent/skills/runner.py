@@ -33,7 +33,7 @@ from agent.llm.errors import LLMError
 from agent.prompt import SKILLS_HEADING
 from agent.skills.cases import cases_hash, run_case
 from agent.skills.forge import SkillError, get_skill_in
-from agent.skills.tool_run import CaseCalls, SkillTools, skill_tools_for_run
+from agent.skills.tool_run import CaseCalls, SkillTools, fit_result, skill_tools_for_run
 from agent.skills.tools import NEVER, stored_tools
 from agent.tools.config import list_servers
 from local_schema.database import LocalDatabase
@@ -199,6 +199,7 @@ def _store(db: LocalDatabase, skill_id: str, connection: AgentConnection, tested
                     for r in results],
         **({"tools": tools.describe()} if tools is not None else {}),
     }
+    last_test = fit_result(last_test)
     with db.write() as session:
         skill = get_skill_in(session, skill_id)
         if (skill.version != tested["version"] or cases_hash(skill.test_cases or []) != tested["cases_hash"]

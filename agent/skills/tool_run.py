@@ -6,7 +6,8 @@ unattended approval (test_approver) and a storage that keeps nothing: a test run
 Without the skill, no tools either: the comparison is the skill (its prompt and its tools) against none.
 
 What the calls did goes into the stored result, bounded (the server caps last_test at 50,000 bytes):
-per case the number of calls run, denied and failed, and the first CALLS_KEPT of them.
+per case the number of calls run, denied and failed, and the first CALLS_KEPT of them. `fit_result`
+trims the details (never the counts or rates) when a result with many long names would not fit.
 """
 
 from __future__ import annotations
@@ -14,14 +15,16 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 
-from agent.skills.tools import ALL, NEVER, skill_toolset, tool_key, test_approver
+from agent.skills.tools import ALL, NEVER, skill_toolset, test_approver, tool_key
+from agent.storable import jsonb_text_size
 from agent.tools.config import ServerConfig
 from agent.tools.loop import DENY, CallRecord, ToolLoop, host_runner
 from agent.tools.toolset import ToolSet
 
-CALLS_KEPT = 4
+CALLS_KEPT = 3
 MAX_ROUNDS = 4  # rounds of calls per test request (a test should not wander)
 CALL_TIMEOUT = 60.0
+RESULT_BYTES = 48_000  # under the server's skills_last_test_size (50,000 bytes of its jsonb text)
 
 
 @dataclass
@@ -102,3 +105,24 @@ def skill_tools_for_run(servers: list[ServerConfig], names: list[str], approval=
     if approval not in (ALL, NEVER):
         approval = frozenset(approval)
     return SkillTools(toolset, notes, {s.name: s for s in servers}, approval, host, secrets)
+
+
+def fit_result(last_test: dict, limit: int = RESULT_BYTES) -> dict:
+    """`last_test` within `limit` bytes: drop the kept calls, then all but 3 notes and names, then all but
+    one failure description per case — the least useful details first; counts and rates always stay."""
+    def fits() -> bool:
+        return jsonb_text_size(last_test) <= limit
+
+    def shorten(items: list, keep: int) -> list:
+        return items if len(items) <= keep else items[:keep] + [f"… and {len(items) - keep} more"]
+
+    results = [r for r in last_test.get("results") or [] if isinstance(r, dict)]
+    tools = last_test.get("tools") if isinstance(last_test.get("tools"), dict) else {}
+    steps = [lambda: [r["tool_calls"].update(calls=[]) for r in results if r.get("tool_calls")],
+             lambda: tools.update({k: shorten(list(tools.get(k) or []), 3) for k in ("notes", "offered", "always")}),
+             lambda: [r.update(failed=shorten(list(r.get("failed") or []), 1)) for r in results]]
+    for step in steps:
+        if fits():
+            break
+        step()
+    return last_test

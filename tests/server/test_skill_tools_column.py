@@ -61,3 +61,21 @@ def test_another_user_cannot_see_or_change_them(alice, bob):
     assert get(bob, "skills", skill["id"]) is None
     assert patch(bob, "skills", skill["id"], tools=[]) is None
     assert get(alice, "skills", skill["id"])["tools"] == GOOD
+
+
+def test_the_largest_test_result_with_tools_is_accepted_by_the_server(alice):
+    """agent.skills.tool_run.fit_result keeps a result with tools under skills_last_test_size."""
+    from agent.skills.tool_run import fit_result
+
+    name = "s" * 32 + "/" + "€" * 95
+    case = {"with": 1, "without": 0, "failed": ["€" * 160] * 5,
+            "tool_calls": {"ran": 3, "denied": 0, "failed": 0,
+                           "calls": [{"tool": name, "decision": "allow_once", "ok": True}] * 3}}
+    last = {"version": 1, "with_rate": 0.5, "without_rate": 0.0, "delta": 0.5,
+            "results": [dict(case, tool_calls=dict(case["tool_calls"])) for _ in range(20)],
+            "tools": {"offered": [name] * 32, "always": [name] * 32, "approval": "all",
+                      "notes": [f"{name}: not offered."] * 32}}
+    skill = make(alice, "skills")
+    with pytest.raises(errors.CheckViolation):
+        patch(alice, "skills", skill["id"], last_test=last)
+    assert patch(alice, "skills", skill["id"], last_test=fit_result(last))["last_test"]["results"][0]["with"] == 1

@@ -15,6 +15,7 @@ from sqlalchemy import text
 from agent.jobs import JobCancelled, JobContext
 from agent.skills.forge import SkillDraft, SkillError, create_suggested, edit_skill
 from agent.skills.runner import run_skill_tests
+from agent.skills.tool_run import RESULT_BYTES, fit_result
 from agent.skills.tools import (
     ALL,
     MAX_TOOLS,
@@ -25,6 +26,7 @@ from agent.skills.tools import (
     skill_toolset,
     validate_tool_names,
 )
+from agent.storable import jsonb_text_size
 from agent.tools.config import add_stdio_server, list_servers, record_tools, set_always_allow, set_enabled
 from local_schema.models import AgentConnection, Skill
 from standin.model import Reply
@@ -185,3 +187,21 @@ def test_cancel_during_a_tool_call_stops_the_run_and_stores_nothing(db, fake_llm
         run_skill_tests(db, skill.id, connection, "", host=host, approval=ALL, ctx=ctx)
     assert time.monotonic() - started < 15  # the 30 s call was cancelled, not waited for
     assert _stored(db, skill.id).last_test is None
+
+
+def test_the_largest_result_still_fits_the_servers_cap_and_keeps_every_count():
+    name = "s" * 32 + "/" + "€" * 95  # 128 characters, 318 bytes
+    case = {"with": 1, "without": 0, "failed": ["€" * 160] * 5,
+            "tool_calls": {"ran": 7, "denied": 2, "failed": 1,
+                           "calls": [{"tool": name, "decision": "allow_once", "ok": True}] * 3}}
+    last = {"version": 1, "with_rate": 0.5, "without_rate": 0.0, "delta": 0.5,
+            "results": [json.loads(json.dumps(case)) for _ in range(20)],
+            "tools": {"offered": [name] * 32, "always": [name] * 32, "approval": ALL,
+                      "notes": [f"{name}: the tool is disabled on this device; not offered."] * 32}}
+    assert jsonb_text_size(last) > 100_000
+    fitted = fit_result(last)
+    assert jsonb_text_size(fitted) <= RESULT_BYTES < 50_000
+    assert all((r["tool_calls"]["ran"], r["tool_calls"]["denied"], r["with"]) == (7, 2, 1) for r in fitted["results"])
+    assert fitted["tools"]["notes"][-1] == "… and 29 more"
+    small = {"version": 1, "with_rate": 1, "without_rate": 0, "results": [json.loads(json.dumps(case))]}
+    assert fit_result(json.loads(json.dumps(small))) == small  # a result that fits is left as it is
