@@ -214,6 +214,8 @@ class Skill(_Synced, table=True):
     test_cases: list[Any] = Field(default_factory=list, sa_type=_JSON)
     last_test: dict[str, Any] | None = Field(default=None, sa_type=_JSON)  # the last "Run tests"
     source: str | None = Field(default=None)  # template:<id> when installed from a template, else None
+    # The tools it needs: ["server/tool", …] (≤ 32, each ≤ 128 characters; agent/skills/tools.py). Only names.
+    tools: list[Any] = Field(default_factory=list, sa_type=_JSON)
 
 
 class MirrorReport(_Synced, table=True):

@@ -1,5 +1,5 @@
-"""`mirari skills add|suggest|list|show|move|edit|test|delete|threshold`: the Skill Forge from the command
-line, over agent.skills.forge / suggest / runner (the same functions as the page).
+"""`mirari skills add|suggest|list|show|move|edit|test|tools|delete|threshold`: the Skill Forge from the command
+line, over agent.skills.forge / suggest / runner / tools (the same functions as the page).
 
 IDs may be given in full or as a unique prefix (lists show 8 characters). `--json` prints the skills
 table's columns plus computed fields: `test_state` (none | current | stale) and `next_status` (the one
@@ -82,8 +82,19 @@ def register(subparsers) -> None:
     p.add_argument("id", metavar="ID")
     p.add_argument("--connection", required=True, metavar="ID")
     p.add_argument("--runs", type=int, default=1, choices=[1, 2, 3], help="runs per case and configuration")
+    p.add_argument("--approve", choices=["all", "never"], default="never",
+                   help="calls of the skill's tools not marked 'Always' on this device: allow each once (all) or "
+                        "deny them (never, the default; the result records each denial)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_test)
+
+    p = sub.add_parser("tools", help="the tools a skill needs (server/tool names); whether this device has them")
+    p.add_argument("id", metavar="ID")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--set", metavar="SERVER/TOOL,…", help="replace the list (comma-separated names)")
+    group.add_argument("--clear", action="store_true", help="the skill needs no tools")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_tools)
 
     p = sub.add_parser("delete", help="delete (dismiss) a suggested skill")
     p.add_argument("id", metavar="ID")
@@ -104,6 +115,13 @@ def skill_json(skill) -> dict:
     row["test_state"] = run_state(skill)
     row["next_status"] = targets[0] if targets else None
     return row
+
+
+def _device_servers(db):
+    """This device's MCP servers and their tools (loaded only by the commands that need them)."""
+    from agent.tools.config import list_servers as servers
+
+    return servers(db)
 
 
 def _skill_id(db, text: str) -> str:
@@ -303,7 +321,9 @@ def _test(args) -> int:
         skill_id = _skill_id(db, args.id)
         cid = resolve_id(db, AgentConnection, args.connection, "connection")
         key = key_store(args).get_key(cid)
-        report = _cancellable(lambda ctx: run_skill_tests(db, skill_id, cid, key, runs=args.runs, ctx=ctx),
+        secrets = key_store(args) if any(s.header_names for s in _device_servers(db)) else None
+        report = _cancellable(lambda ctx: run_skill_tests(db, skill_id, cid, key, runs=args.runs, ctx=ctx,
+                                                          approval=args.approve, secrets=secrets),
                               show_progress=sys.stderr.isatty())
         skill = _load(db, skill_id)
     if args.json:
@@ -312,8 +332,34 @@ def _test(args) -> int:
     print(f"{skill.name} v{report.version}: {report.summary()}; score {skill.score:.2f}")
     for number, case in enumerate(report.cases, start=1):
         failed = f" — failed: {'; '.join(case.failed_with)}" if case.failed_with else ""
+        calls = case.tool_calls
+        used = (f"; tool calls: {calls.ran} ran, {calls.denied} denied, {calls.failed} failed"
+                if calls else "")
         print(f"  test {number}: {case.passed_with}/{report.runs} with, {case.passed_without}/{report.runs} "
-              f"without{failed}")
+              f"without{used}{failed}")
+    for note in (skill.last_test or {}).get("tools", {}).get("notes", []):
+        print(f"  note: {note}")
+    return 0
+
+
+@guard
+def _tools(args) -> int:
+    from agent.skills.tools import parse_tool_list, set_skill_tools, stored_tools, tool_states
+
+    with open_db(args) as db:
+        skill_id = _skill_id(db, args.id)
+        if args.set is not None or args.clear:
+            set_skill_tools(db, skill_id, [] if args.clear else parse_tool_list(args.set))
+        skill = _load(db, skill_id)
+        states = tool_states(_device_servers(db), stored_tools(skill))
+    if args.json:
+        print_json([{k: v for k, v in entry.items() if k != "note"} for entry in states])
+        return 0
+    if not states:
+        print(f"{skill.name} needs no tools.")
+    for entry in states:
+        always = ", always allowed" if entry["always_allow"] else ""
+        print(f"{entry['name']} — {entry['note'] or 'enabled on this device' + always}")
     return 0
 
 

@@ -70,6 +70,7 @@ class SkillDraft:
     description: str | None = None
     category: str | None = None
     test_cases: list[dict] = field(default_factory=list)
+    tools: list[str] = field(default_factory=list)  # "server/tool" names (agent.skills.tools): only names
 
 
 @dataclass
@@ -83,14 +84,21 @@ def validate_draft(value: Any) -> SkillDraft:
     """A model's (or a template's) draft -> SkillDraft; Invalid names the field and the limit.
 
     Required: name, template_prompt. Optional: description, category, test_cases (see
-    agent.skills.cases.validate_test_cases). Unknown keys are ignored."""
+    agent.skills.cases.validate_test_cases), tools (agent.skills.tools.validate_tool_names: names only,
+    they enable nothing). Unknown keys are ignored."""
+    from agent.skills.tools import validate_tool_names
+
     obj = require_object(value, "The draft")
     name = _one_line(text_field(obj, "name", limit=NAME_LIMIT))
     prompt = text_field(obj, "template_prompt", limit=PROMPT_LIMIT)
     description = text_field(obj, "description", limit=DESCRIPTION_LIMIT, required=False) or None
     category = text_field(obj, "category", limit=CATEGORY_LIMIT, required=False) or None
     cases = validate_test_cases(obj.get("test_cases") if obj.get("test_cases") is not None else [])
-    return SkillDraft(name, prompt, description, _one_line(category) if category else None, cases)
+    try:
+        tools = validate_tool_names(obj.get("tools") if obj.get("tools") is not None else [])
+    except SkillError as problem:
+        raise Invalid(f"tools: {problem}") from None
+    return SkillDraft(name, prompt, description, _one_line(category) if category else None, cases, tools)
 
 
 def _one_line(value: str) -> str:
@@ -186,10 +194,10 @@ def create_suggested_in(session: Session, draft: SkillDraft, *, user_id: str | N
     skills and memory nodes at once). `source`: where it came from, e.g. template:<id>."""
     draft = validate_draft({"name": draft.name, "template_prompt": draft.template_prompt,
                             "description": draft.description, "category": draft.category,
-                            "test_cases": list(draft.test_cases)})
+                            "test_cases": list(draft.test_cases), "tools": list(draft.tools)})
     skill = Skill(user_id=user_id, name=draft.name, description=draft.description, category=draft.category,
                   template_prompt=draft.template_prompt, status="suggested", test_cases=draft.test_cases,
-                  source=source)
+                  tools=draft.tools, source=source)
     session.add(skill)
     return skill
 

@@ -2,7 +2,7 @@
 
 A template is `name`, `description`, `category`, `is_public` and a payload
 
-    {"skills": [{name, description, category, template_prompt}],
+    {"skills": [{name, description, category, template_prompt, tools?}],
      "seed_memory": [{label, category, strength}]}
 
 The server (supabase/migrations/…100000_tables.sql, table `templates`) refuses a row unless:
@@ -20,7 +20,9 @@ What a template brings is copied into the installer's own rows, whose checks are
 so a payload must also fit those (skills: name <= 500, a template_prompt — the skill itself — and with
 description <= 20 000, category <= 500; memory: label <= 2000, category <= 500, strength in [0, 1]). A payload that
 passes here is accepted by the server and installable by anyone. Publish, import and install all use
-`template_problems`; nothing here executes or interprets any of the text.
+`template_problems`; nothing here executes or interprets any of the text. A skill's optional `tools` are
+"server/tool" names with the bounds of skills.tools (at most 32, each at most 128 characters): installed,
+they are only names — MCP servers are configured per device, so nothing is enabled or run.
 """
 
 from __future__ import annotations
@@ -94,8 +96,22 @@ def _skill_problems(index: int, skill: Any) -> list[str]:
              _text_problem(f"{where}.category", skill.get("category"), CATEGORY_LIMIT),
              # Not required by the server's check, but a skill is its prompt: the Forge refuses one without.
              _text_problem(f"{where}.template_prompt", skill.get("template_prompt"), SKILL_TEXT_LIMIT,
-                           required=True)]
+                           required=True),
+             _tools_problem(f"{where}.tools", skill.get("tools"))]
     return [p for p in found if p]
+
+
+def _tools_problem(where: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    from agent.skills.forge import SkillError
+    from agent.skills.tools import validate_tool_names
+
+    try:
+        validate_tool_names(value)
+    except SkillError as problem:
+        return f"{where}: {problem}"
+    return None
 
 
 def _memory_problems(index: int, node: Any) -> list[str]:
@@ -171,9 +187,12 @@ def validate_payload(payload: Any) -> None:
 
 
 # --- building -------------------------------------------------------------------------------------------
-def skill_entry(name: str, description: str | None, category: str | None, template_prompt: str | None) -> dict:
-    """What a skill shares: these four fields and nothing else (no status, score, ids or owner)."""
-    return {"name": name, "description": description, "category": category, "template_prompt": template_prompt}
+def skill_entry(name: str, description: str | None, category: str | None, template_prompt: str | None,
+                tools: list[str] | tuple = ()) -> dict:
+    """What a skill shares: these fields and nothing else (no status, score, ids or owner); `tools` (names
+    only) when it names any, so a skill without tools shares exactly what it shared before."""
+    entry = {"name": name, "description": description, "category": category, "template_prompt": template_prompt}
+    return {**entry, "tools": list(tools)} if tools else entry
 
 
 def memory_entry(label: str, category: str | None, strength: float) -> dict:

@@ -89,13 +89,14 @@ def _live_rows(session: Session, model, ids, what: str) -> list:
 
 def _document(session: Session, name, description, category, skill_ids, memory_ids, is_public) -> dict:
     from agent.memory.atlas import effective_strength
+    from agent.skills.tools import stored_tools
 
     skills = _live_rows(session, Skill, skill_ids, "skill")
     nodes = _live_rows(session, MemoryNode, memory_ids, "memory node")
     if not skills and not nodes:
         raise TemplateError("Pick at least one skill or memory node to publish.")
     payload = build_payload(
-        [skill_entry(s.name, s.description, s.category, s.template_prompt) for s in skills],
+        [skill_entry(s.name, s.description, s.category, s.template_prompt, stored_tools(s)) for s in skills],
         [memory_entry(n.label, n.category, effective_strength(n)) for n in nodes])
     document = {"name": (name or "").strip(), "description": _clean(description), "category": _clean(category),
                 "is_public": bool(is_public), "payload": payload}

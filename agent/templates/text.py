@@ -55,6 +55,10 @@ def describe_skills(payload: Any, *, prompts: bool, heading: str) -> list[str]:
         if _text(skill.get("category")):
             line += f" ({_text(skill.get('category'))})"
         lines.append(line)
+        named = skill.get("tools")
+        tools = [_text(t) for t in named if isinstance(t, str)] if isinstance(named, list) else []
+        if tools:  # names only: installing them enables nothing on this device
+            lines.append("      needs tools: " + ", ".join(tools[:32]))
         if prompts:
             lines += _prompt_lines(skill.get("template_prompt"))
     return lines

@@ -26,6 +26,7 @@ from local_schema.migrations import (
     v0011_message_trees,
     v0012_tools,
     v0013_attachments_and_knowledge,
+    v0014_skill_tools,
 )
 
 
@@ -50,6 +51,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(11, "message_trees", v0011_message_trees.upgrade),
     Migration(12, "tools", v0012_tools.upgrade),
     Migration(13, "attachments_and_knowledge", v0013_attachments_and_knowledge.upgrade),
+    Migration(14, "skill_tools", v0014_skill_tools.upgrade),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -111,7 +111,7 @@ def test_upgrade_resets_the_memory_cursor_and_the_messages_one_only_when_tool_ro
         # an older version pulled a tool row written by a newer device, without its tool_call_id
         conn.execute("INSERT INTO messages (conversation_id, role, content) VALUES (?, ?, 'x')",
                      (CONV, "tool" if has_tool_rows else "user"))
-        migrate(conn)
+        migrate(conn, target=12)  # v12's own resets (v14 resets the skills cursor itself)
         cursors = {t for (t,) in conn.execute("SELECT table_name FROM sync_cursors")}
         conn.close()
         assert cursors == ({"skills"} if has_tool_rows else {"messages", "skills"})

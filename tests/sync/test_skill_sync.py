@@ -64,3 +64,23 @@ def test_a_dismissed_suggestion_is_gone_on_both(devices):
     b.sync()
     a.sync()
     assert _skill(a, skill.id) is None and _skill(b, skill.id) is None
+
+
+def test_the_tools_a_skill_needs_travel_as_names(devices, supabase_stack, user):
+    """skills.tools set on one device reaches the server and the other device; clearing it too."""
+    from agent.skills.tools import set_skill_tools
+
+    a, b = devices("a"), devices("b")
+    skill = create_suggested(a.db, SkillDraft("Reader", "Read the file first."))
+    a.sync()
+    b.sync()
+    set_skill_tools(a.db, skill.id, ["files/read_file", "fx/read/file.v2"])
+    a.sync()
+    (on_server,) = [r for r in server_rows(supabase_stack, "skills", user[2]) if str(r["id"]) == skill.id]
+    assert on_server["tools"] == ["files/read_file", "fx/read/file.v2"] and on_server["version"] == 1
+    b.sync()
+    assert _skill(b, skill.id).tools == ["files/read_file", "fx/read/file.v2"]
+    set_skill_tools(b.db, skill.id, [])
+    b.sync()
+    a.sync()
+    assert _skill(a, skill.id).tools == []

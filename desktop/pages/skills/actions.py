@@ -15,6 +15,7 @@ from sqlmodel import select
 
 from agent.skills.forge import GateRefused, check_move, legal_targets, list_skills_in, run_state
 from agent.skills.settings import load_min_score
+from agent.tools.config import list_servers
 from desktop.models.skill_model import SkillRow, percent
 from local_schema.models import AgentConnection, Skill
 
@@ -24,6 +25,7 @@ class Snapshot:
     rows: list[SkillRow]
     min_score: float
     connections: list[tuple[str, str]]  # (id, "name · model")
+    servers: list = ()  # this device's MCP servers and their tools (agent.tools.config.ServerConfig)
 
 
 def _row(skill: Skill, min_score: float) -> SkillRow:
@@ -44,7 +46,7 @@ def load(db, data_dir) -> Snapshot:
         found = session.exec(select(AgentConnection).where(AgentConnection.deleted_at.is_(None))
                              .order_by(AgentConnection.created_at)).all()
         connections = [(c.id, f"{c.name} · {c.model}") for c in found]
-    return Snapshot(rows, min_score, connections)
+    return Snapshot(rows, min_score, connections, list_servers(db))
 
 
 def load_threads(db) -> list[tuple[str, str]]:
@@ -69,7 +71,25 @@ def last_test_long(row: SkillRow) -> str:
             f"{', ' + when if when else ''}.")
     if row.state == "stale":
         text += " The prompt or the cases changed since: run the tests again."
-    return text
+    return text + _tools_long(last)
+
+
+def _tools_long(last: dict) -> str:
+    """What the skill's tools did in the run: calls ran / denied / failed, and the notes (names not offered)."""
+    tools = last.get("tools")
+    if not isinstance(tools, dict):
+        return ""
+    counts = {"ran": 0, "denied": 0, "failed": 0}
+    for result in last.get("results") or []:
+        calls = result.get("tool_calls") if isinstance(result, dict) else None
+        for key in counts:
+            value = calls.get(key) if isinstance(calls, dict) else 0
+            counts[key] += value if isinstance(value, int) and not isinstance(value, bool) else 0
+    offered = [str(n) for n in tools.get("offered") or []][:32]
+    text = (f"\nTools offered: {', '.join(offered) or 'none'} — calls: {counts['ran']} ran, {counts['denied']} denied, "
+            f"{counts['failed']} failed.")
+    notes = [str(n)[:300] for n in tools.get("notes") or []][:32]
+    return text + "".join(f"\nNote: {note}" for note in notes)
 
 
 def _when(stamp) -> str:

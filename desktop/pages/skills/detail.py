@@ -1,5 +1,5 @@
 """The Skill Forge's right-hand card: edit the selected skill, make its one legal move, keep its test
-cases and run them. Saves and moves run in Ops through agent.skills.forge; the test run itself is a long job
+cases and the tools it needs (tools_box.py), and run them. Saves and moves run in Ops through agent.skills.forge; the test run itself is a long job
 that the page starts (`run_requested`), so this card never waits on anything.
 """
 
@@ -30,6 +30,7 @@ from desktop.dialogs.skill_dialogs import TestCaseDialog
 from desktop.models.skill_model import SkillRow
 from desktop.ops import Op
 from desktop.pages.skills.actions import last_test_long
+from desktop.pages.skills.tools_box import SkillToolsBox, confirm_run
 from desktop.safe_text import Label, ask, tip
 
 
@@ -40,7 +41,7 @@ def _muted(text: str = "") -> QLabel:
 
 
 class SkillDetail(QFrame):
-    run_requested = Signal(str, str, int)  # skill id, connection id, runs per case
+    run_requested = Signal(str, str, int, object)  # skill id, connection id, runs per case, tool approval
     cancel_requested = Signal()
     threshold_changed = Signal(float)
 
@@ -99,6 +100,8 @@ class SkillDetail(QFrame):
         saves.addWidget(self.revert_button)
         saves.addWidget(self.save_button)
         col.addLayout(saves)
+        self.tools_box = SkillToolsBox(self)
+        col.addWidget(self.tools_box)
 
         col.addWidget(Label("Tests — each case is sent with and without the skill"))
         self.case_list = QListWidget(objectName="SkillCases")
@@ -185,6 +188,7 @@ class SkillDetail(QFrame):
             self._fill_cases()
             self.meta_label.setText("")
             self.result_label.setText("Select a skill, or Suggest Skill to let an agent draft one.")
+            self.tools_box.show_skill(None, [])
             self._update_buttons()
             return
         skill = row.skill
@@ -202,6 +206,7 @@ class SkillDetail(QFrame):
                 self._loading = False
         self.meta_label.setText(f"v{skill.version} · {skill.status} · score {skill.score:.2f}")
         self.result_label.setText("Last test — " + last_test_long(row))
+        self.tools_box.show_skill(skill, self.page.snapshot.servers if self.page.snapshot else [])
         self._update_buttons()
 
     def _fill_cases(self) -> None:
@@ -366,9 +371,22 @@ class SkillDetail(QFrame):
                      QMessageBox.StandardButton.Cancel)
         return answer == QMessageBox.StandardButton.Yes
 
+    def save_tools(self, names: list[str]) -> None:
+        if self.row is None:
+            return
+        from agent.skills.tools import set_skill_tools
+
+        db, skill_id = self.page.ctx.db, self.row.id
+        Op(self, lambda: set_skill_tools(db, skill_id, names), "Saving the skill's tools").changes("skills").failure(
+            self._failed).run()
+
     def _request_run(self) -> None:
-        if self.row is not None and self.connection_combo.currentData():
-            self.run_requested.emit(self.row.id, self.connection_combo.currentData(), self.runs_spin.value())
+        if self.row is None or not self.connection_combo.currentData():
+            return
+        approval = confirm_run(self, self.tools_box.states)  # once, before the run: no one is asked during it
+        if approval is not None:
+            self.run_requested.emit(self.row.id, self.connection_combo.currentData(), self.runs_spin.value(),
+                                    approval)
 
     def set_running(self, running: bool, text: str = "") -> None:
         self.running = running

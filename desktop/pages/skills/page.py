@@ -27,7 +27,7 @@ from desktop.pages.skills import actions
 from desktop.pages.skills.detail import SkillDetail
 from desktop.safe_text import Label
 
-WATCHED = frozenset({"skills", "agent_connections", "theme"})
+WATCHED = frozenset({"skills", "agent_connections", "theme", "mcp_servers", "mcp_tools"})
 
 
 def job_runner(ctx):
@@ -228,15 +228,20 @@ class SkillsPage(QWidget):
 
         return self._start("suggest", "Suggesting a skill", job)
 
-    def run_tests(self, skill_id: str, connection_id: str, runs: int):
+    def run_tests(self, skill_id: str, connection_id: str, runs: int, approval: str = "never"):
+        """The test job; a skill that names tools runs them in the window's ToolHost, approved by `approval`
+        (the card's one-time confirmation: "all" or "never"; tools marked Always run either way)."""
         from agent.skills.runner import run_skill_tests
+        from desktop.tools_runtime import tool_host
 
         db, secrets = self.ctx.db, self.ctx.secrets
         name = self.detail.row.skill.name if self.detail.row else "skill"
+        host = tool_host(self.ctx)  # cheap; made here so the window closes it with its pages
 
         def job(ctx):
             key = secrets.get_key(connection_id) if secrets is not None else ""
-            return run_skill_tests(db, skill_id, connection_id, key, runs=runs, ctx=ctx)
+            return run_skill_tests(db, skill_id, connection_id, key, runs=runs, ctx=ctx, host=host,
+                                   approval=approval, secrets=secrets)
 
         return self._start("test", f"Testing “{name}”", job)
 
@@ -284,5 +289,9 @@ class SkillsPage(QWidget):
         self.job_done.emit(kind, error if error is not None else result)
 
     def shutdown(self) -> None:
-        """Closing the window cancels this page's job (it stores nothing)."""
+        """Closing the window cancels this page's job (it stores nothing) and stops the tool servers a test
+        run started (the pages go together; closing the shared host twice is harmless)."""
+        from desktop.tools_runtime import close_tool_host
+
         self.cancel_job()
+        close_tool_host(self.ctx)
