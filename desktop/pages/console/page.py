@@ -20,7 +20,8 @@ from desktop.models.connection_model import status_icon
 from desktop.models.thread_model import THREAD_ROLE, ThreadDelegate, ThreadListModel
 from desktop.models.transcript_model import TranscriptModel
 from desktop.ops import Op
-from desktop.pages.console import actions
+from desktop.pages.console import actions, tree_dialogs
+from desktop.pages.console.branch_switcher import STEPS, BranchSwitcher
 from desktop.pages.console.transcript import FIRST_PAGE, PAGE, TranscriptController  # noqa: F401
 from desktop.pages.console.turns import TurnController
 from desktop.pages.console.view import ConsoleView
@@ -47,6 +48,8 @@ class ConsolePage(ConsoleView):
         self.transcript = TranscriptModel(self)
         self.view.setModel(self.transcript)
         self.turns = TurnController(self)
+        self.branches = BranchSwitcher(self)
+        self.tree_dialog = None  # the open edit / compare / thread-settings dialog (tree_dialogs.py)
         self.transcript_ctl = TranscriptController(self)
         self._wire()
         self.refresh_connections()
@@ -65,6 +68,10 @@ class ConsolePage(ConsoleView):
         self.connection_combo.currentIndexChanged.connect(self._on_connection_picked)
         self.prompt_button.clicked.connect(lambda: actions.preview_prompt(self))
         self.prompt_action.triggered.connect(lambda: actions.preview_prompt(self))
+        for button, action, opener in ((self.compare_button, self.compare_action, tree_dialogs.open_compare),
+                                       (self.settings_button, self.settings_action, tree_dialogs.open_settings)):
+            button.clicked.connect(lambda _c=False, o=opener: o(self))
+            action.triggered.connect(lambda _c=False, o=opener: o(self))
         self.export_markdown_action.triggered.connect(lambda: actions.export_dialog(self, "markdown"))
         self.export_json_action.triggered.connect(lambda: actions.export_dialog(self, "json"))
         self.transcript.rowsInserted.connect(self.update_empty_state)
@@ -296,6 +303,20 @@ class ConsolePage(ConsoleView):
             actions.promote(self, message_id)
         elif name == "copy":
             actions.copy_message(self, message_id)
+        elif name in STEPS:
+            self.branches.step(message_id, STEPS[name])
+        elif name == "fork":
+            self.branches.fork(message_id)
+        elif name == "edit":
+            tree_dialogs.open_edit(self, message_id)
+        elif name == "side_by_side":
+            tree_dialogs.open_side_by_side(self, message_id)
+
+    def follow_thread_settings(self, conversation_id: str, settings) -> None:
+        """A thread's settings were saved: its connection is the one its next turn talks to."""
+        if conversation_id == self.conversation_id and settings.connection_id:
+            self._follow_connection(settings.connection_id)
+        self.refresh_threads()
 
     def turn_ended(self) -> None:
         """After a turn: new activity and maybe a new title; the stored rows get their keys."""

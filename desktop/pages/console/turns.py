@@ -1,4 +1,4 @@
-"""Chat turns in the Console: send, Stop, Retry after an error, Regenerate the last reply.
+"""Chat turns in the Console: send, Stop, Retry after an error, Regenerate a reply, edit & resend.
 
 The turn itself (store the user's message first, stream, store the reply, keep partial text on
 Stop, keep a failure as a reply with its reason) is agent.chat.turn.ChatTurn, run on a pool thread through
@@ -109,9 +109,23 @@ class TurnController(QObject):
         self._start(lambda turn: turn.retry(message_id), user_row=None)
 
     def regenerate(self, assistant_message_id: str) -> None:
+        """A sibling of any reply: the transcript ends at its question while the new one streams (the old
+        reply and what followed it stay in the thread, one switch away)."""
         if self.busy:
             return
+        self.page.transcript.truncate_from(assistant_message_id)
         self._start(lambda turn: turn.regenerate(assistant_message_id), user_row=None)
+
+    def edit_and_resend(self, message_id: str, text: str) -> None:
+        """Save & resend: the edited question, as a sibling of `message_id`, and its new reply take the old
+        question's place in the transcript; the old branch stays in the thread."""
+        if self.busy:
+            return
+        model = self.page.transcript
+        model.truncate_from(message_id)
+        user = _provisional("user", text)
+        model.append_new(user)
+        self._start(lambda turn: turn.edit_and_resend(message_id, text), user_row=user.id)
 
     def stop(self) -> None:
         if self.runner is not None:
