@@ -37,6 +37,14 @@ def _two_turns(qtbot, window, settle, fake_llm):
     return console
 
 
+def click_header(qtbot, window, button) -> None:
+    """Click a header button where it is shown whole (a narrower window folds it into ⋯)."""
+    if not button.isVisible():
+        window.resize(1400, 760)
+        qtbot.waitUntil(button.isVisible, timeout=3000)
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
 def click_switcher(qtbot, console, message_id: str, arrow: str) -> None:
     """Click ‹ or › of the painted ‹ i/N › under a message."""
     index = console.transcript.index(console.transcript.row_of(message_id))
@@ -173,7 +181,7 @@ def test_compare_asks_each_connection_the_same_path_and_shows_the_replies_side_b
         qtbot, window, settle, fake_llm):
     console, other = _compare_setup(qtbot, window, settle, fake_llm)
     first = console.current_connection_id()
-    qtbot.mouseClick(console.compare_button, Qt.MouseButton.LeftButton)
+    click_header(qtbot, window, console.compare_button)
     dialog = console.tree_dialog
     assert dialog.checked_connections() == [first, other]
     dialog.question.setPlainText("Which is better?")
@@ -214,7 +222,7 @@ def test_a_compare_reply_that_fails_is_kept_with_its_reason_and_the_other_is_sho
     console, other = _compare_setup(qtbot, window, settle, fake_llm)
     fake_llm.responder = lambda req: ({"status": 500, "error_json": {"error": {"message": "overloaded"}}}
                                       if req.body["model"] == "fake-model" else "answer from other-model")
-    qtbot.mouseClick(console.compare_button, Qt.MouseButton.LeftButton)
+    click_header(qtbot, window, console.compare_button)
     dialog = console.tree_dialog
     dialog.question.setPlainText("Which?")
     with qtbot.waitSignal(dialog.compared, timeout=15_000) as compared:
@@ -247,7 +255,7 @@ def test_side_by_side_shows_a_replys_stored_versions(qtbot, window, settle, fake
 def test_the_settings_panel_saves_through_the_agent_and_the_next_request_carries_them(
         qtbot, window, settle, fake_llm):
     console = _two_turns(qtbot, window, settle, fake_llm)
-    qtbot.mouseClick(console.settings_button, Qt.MouseButton.LeftButton)
+    click_header(qtbot, window, console.settings_button)
     dialog = console.tree_dialog
     qtbot.waitUntil(dialog.save_button.isEnabled, timeout=5000)
     assert dialog.temperature.text() == "default" and dialog.max_tokens.text() == "default"
@@ -263,7 +271,7 @@ def test_the_settings_panel_saves_through_the_agent_and_the_next_request_carries
     assert (body["temperature"], body["max_tokens"], body["stop"]) == (0.3, 64, ["###", "\nUser:"])
     assert body["messages"][0]["role"] == "system" and body["messages"][0]["content"].endswith("Answer in one line.")
     # read back as stored; back to the defaults
-    qtbot.mouseClick(console.settings_button, Qt.MouseButton.LeftButton)
+    click_header(qtbot, window, console.settings_button)
     dialog = console.tree_dialog
     qtbot.waitUntil(dialog.save_button.isEnabled, timeout=5000)
     assert (dialog.temperature.value(), dialog.max_tokens.value()) == (0.3, 64)
@@ -280,7 +288,7 @@ def test_the_settings_panel_saves_through_the_agent_and_the_next_request_carries
 
 def test_a_wrong_setting_is_said_in_the_panel_and_nothing_is_written(qtbot, window, settle, fake_llm):
     console = _two_turns(qtbot, window, settle, fake_llm)
-    qtbot.mouseClick(console.settings_button, Qt.MouseButton.LeftButton)
+    click_header(qtbot, window, console.settings_button)
     dialog = console.tree_dialog
     qtbot.waitUntil(dialog.save_button.isEnabled, timeout=5000)
     dialog.max_tokens.setValue(100)
