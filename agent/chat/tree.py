@@ -143,7 +143,7 @@ def sibling_groups_in(session: Session, conversation_id: str, parent_ids) -> dic
     # Sorted here, not by ORDER BY: with it SQLite walks the whole thread by seq instead of the parent index.
     base = "SELECT parent_id, seq, id FROM messages WHERE conversation_id = :cid AND deleted_at IS NULL AND "
     if None in groups:
-        for parent, seq, mid in session.execute(text(base + "parent_id IS NULL"), {"cid": conversation_id}):
+        for _parent, seq, mid in session.execute(text(base + "parent_id IS NULL"), {"cid": conversation_id}):
             groups[None].append((seq or 0, mid))
     real = [p for p in wanted if p is not None]
     for i in range(0, len(real), 500):

@@ -378,3 +378,45 @@ def test_switching_the_last_reply_at_the_bottom_shows_the_new_version_from_its_s
     settle(50)
     index = console.transcript.index(console.transcript.row_of(long.id))
     assert abs(console.view.visualRect(index).top() - top) <= 2  # not scrolled to the long reply's end
+
+
+def test_no_turn_starts_while_a_comparison_is_written_and_stop_keeps_what_arrived(qtbot, window, settle, fake_llm):
+    from desktop.bus import bus
+    from standin.model import Reply
+    from tests.desktop.helpers import type_and_send
+
+    console, _other = _compare_setup(qtbot, window, settle, fake_llm)
+    fake_llm.responder = lambda req: Reply(tokens=[f"{req.body['model']} "] + ["word "] * 300, token_delay=0.03)
+    click_header(qtbot, window, console.compare_button)
+    dialog = console.tree_dialog
+    dialog.question.setPlainText("Slowly, please")
+    qtbot.mouseClick(dialog.ask_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(dialog.columns) == 2 and all("word" in c.body.toPlainText()
+                                                             for c in dialog.columns.values()), timeout=10_000)
+    asked = len(fake_llm.chat_requests)
+    errors = []
+    bus.error.connect(errors.append)
+    console.composer.setReadOnly(False)  # even typed in: Enter starts nothing while the replies are written
+    type_and_send(qtbot, console, "meanwhile")
+    qtbot.wait(200)  # (not settle(): the comparison's streams are background work still running)
+    assert not console.turns.busy and len(fake_llm.chat_requests) == asked
+    assert errors and "comparison" in errors[-1]
+    assert tree_dialogs_open_compare(console) is dialog  # Compare again shows the one being written
+    with qtbot.waitSignal(dialog.compared, timeout=10_000) as compared:
+        qtbot.mouseClick(dialog.stop_button, Qt.MouseButton.LeftButton)
+    assert [r.status for r in compared.args[0]] == ["stopped", "stopped"]
+    with db_session(window) as s:
+        question = compared.args[0][0].user_message_id
+        kept = [m.content for m in tree.children_in(s, console.conversation_id, question)]
+    assert len(kept) == 2 and all(k.startswith(("fake-model word", "other-model word")) for k in kept)
+    assert console.turns.paused is None and console.send_button.isEnabled()
+    fake_llm.responder = None
+    fake_llm.reply(text="ok")
+    console.composer.clear()
+    assert finish_turn(qtbot, console, "now").status == "done"
+
+
+def tree_dialogs_open_compare(console):
+    from desktop.pages.console import tree_dialogs
+
+    return tree_dialogs.open_compare(console)

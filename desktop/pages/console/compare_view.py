@@ -283,6 +283,7 @@ class CompareDialog(QDialog):
 
     def _set_input_locked(self, locked: bool) -> None:
         """No other turn starts in the thread while the comparison is being written."""
+        self.page.turns.paused = "Wait for the comparison to finish (or Stop it in its window)." if locked else None
         self.page.send_button.setEnabled(not locked)
         self.page.composer.setReadOnly(locked)
 

@@ -7,7 +7,7 @@ from desktop.bus import bus
 
 
 def _show(page, dialog):
-    if page.tree_dialog is not None:
+    if page.tree_dialog is not None and page.tree_dialog is not dialog:
         page.tree_dialog.close()
     page.tree_dialog = dialog
     dialog.show()
@@ -30,6 +30,8 @@ def open_edit(page, message_id: str):
 def open_compare(page):
     from desktop.pages.console.compare_view import CompareDialog
 
+    if isinstance(page.tree_dialog, CompareDialog) and page.tree_dialog.running:
+        return _show(page, page.tree_dialog)  # one comparison at a time: show the one being written
     if len(page.connection_names) < 2:
         bus.error.emit("Compare needs at least two connections: add another under I. Bind.")
         return None

@@ -73,15 +73,22 @@ class TurnController(QObject):
         self._errors: dict[str, str] = {}  # user message id -> why its turn failed (until retried)
         self._user_row: str | None = None
         self._reply_row: str | None = None
+        self.paused: str | None = None  # why no turn may start now (a Compare being written), else None
 
     @property
     def busy(self) -> bool:
         return self.runner is not None and self.runner.running
 
+    def _held(self) -> bool:
+        """A turn is streaming, or turns are paused (said on the status line)."""
+        if self.paused and not self.busy:
+            bus.error.emit(self.paused)
+        return self.busy or self.paused is not None
+
     # --- entry points --------------------------------------------------------------------------
     def send(self, text: str) -> None:
         text = text.strip()
-        if self.busy or not text:
+        if not text or self._held():
             return
         if not self.page.current_connection_id():
             bus.error.emit("Bind a connection first (I. Bind), then send your message.")
@@ -102,7 +109,7 @@ class TurnController(QObject):
     def retry(self, message_id: str) -> None:
         """Ask again after a failure: `message_id` is the failed reply (a sibling is asked for) or a question
         that never got a reply."""
-        if self.busy:
+        if self._held():
             return
         if self._errors.pop(message_id, None) is not None:  # a transient error on a question
             self.page.transcript.set_error(message_id, None)
@@ -111,7 +118,7 @@ class TurnController(QObject):
     def regenerate(self, assistant_message_id: str) -> None:
         """A sibling of any reply: the transcript ends at its question while the new one streams (the old
         reply and what followed it stay in the thread, one switch away)."""
-        if self.busy:
+        if self._held():
             return
         self.page.transcript.truncate_from(assistant_message_id)
         self._start(lambda turn: turn.regenerate(assistant_message_id), user_row=None)
@@ -119,7 +126,7 @@ class TurnController(QObject):
     def edit_and_resend(self, message_id: str, text: str) -> None:
         """Save & resend: the edited question, as a sibling of `message_id`, and its new reply take the old
         question's place in the transcript; the old branch stays in the thread."""
-        if self.busy:
+        if self._held():
             return
         model = self.page.transcript
         model.truncate_from(message_id)
