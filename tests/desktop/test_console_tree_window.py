@@ -420,3 +420,26 @@ def tree_dialogs_open_compare(console):
     from desktop.pages.console import tree_dialogs
 
     return tree_dialogs.open_compare(console)
+
+
+def test_a_version_that_sync_brings_shows_its_switcher_in_place(qtbot, window, settle, fake_llm):
+    from local_schema.models import Message
+
+    console = _two_turns(qtbot, window, settle, fake_llm)
+    db, cid = window.ctx.db, console.conversation_id
+    a1 = _row(console, "a1")
+    resets, repainted = [], []
+    console.transcript.modelReset.connect(lambda: resets.append(1))
+    console.transcript.dataChanged.connect(lambda top, _bottom, _roles: repainted.append(
+        console.transcript.row_at(top.row()).content))
+    with db.write() as s:  # another device regenerated a1 (a sibling, not the branch this device reads)
+        conn = s.connection()
+        with db.applying_remote(conn):
+            other = Message(conversation_id=cid, role="assistant", content="a1 elsewhere", parent_id=a1.parent_id)
+            s.add(other)
+    db.notify_changed({"messages"}, "sync", None)
+    qtbot.waitUntil(lambda: len(_row(console, "a1").siblings) == 2, timeout=5000)
+    assert _shown(console) == ["q1", "a1", "q2", "a2"] and _row(console, "a1").sibling_index == 1 and resets == []
+    assert "a1" in repainted  # the row is painted again, now with ‹ 1/2 ›
+    index = console.transcript.index(console.transcript.row_of(a1.id))
+    assert console.view.delegate.geometry(console.view.visualRect(index), index).switcher is not None
