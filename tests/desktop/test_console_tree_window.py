@@ -236,6 +236,22 @@ def test_a_compare_reply_that_fails_is_kept_with_its_reason_and_the_other_is_sho
         replies = tree.children_in(s, console.conversation_id, question)  # in the order they were written
         assert sorted((m.status, m.content, m.model) for m in replies) == [
             ("done", "answer from other-model", "other-model"), ("error", "", "fake-model")]
+    # Retry in the failed column asks that connection again: a new sibling; the failure and the leaf stay
+    assert failed_column.retry_button.isVisible() and not failed_column.pick_button.isEnabled()
+    fake_llm.responder = lambda req: f"answer from {req.body['model']}"
+    leaf = _leaf(window.ctx.db, console.conversation_id)
+    with qtbot.waitSignal(dialog.compared, timeout=15_000):
+        qtbot.mouseClick(failed_column.retry_button, Qt.MouseButton.LeftButton)
+    assert fake_llm.chat_requests[-1].body["model"] == "fake-model"
+    assert _sent(fake_llm)[-1] == ("user", "Which?") and ("assistant", "") not in _sent(fake_llm)
+    assert failed_column.body.toPlainText() == "answer from fake-model" and not failed_column.retry_button.isVisible()
+    assert _leaf(window.ctx.db, console.conversation_id) == leaf
+    with db_session(window) as s:
+        assert sorted(m.status for m in tree.children_in(s, console.conversation_id, question)) == [
+            "done", "done", "error"]
+    with qtbot.waitSignal(console.branches.switched, timeout=5000):
+        qtbot.mouseClick(failed_column.pick_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: _shown(console)[-1] == "answer from fake-model", timeout=5000)
 
 
 def test_side_by_side_shows_a_replys_stored_versions(qtbot, window, settle, fake_llm):

@@ -43,6 +43,7 @@ class ReplyColumn(QFrame):
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setMinimumWidth(COLUMN_WIDTH)
         self.reply_id: str | None = None
+        self.status = ""  # the stored reply's status (messages.status) once known
         self._rendered = None  # the document shown (kept alive here)
         col = QVBoxLayout(self)
         self.label = Label(label, objectName="SectionTitle")
@@ -53,10 +54,15 @@ class ReplyColumn(QFrame):
         self.state = Label("Waiting…", objectName="Muted")
         self.state.setWordWrap(True)
         col.addWidget(self.state)
+        buttons = QHBoxLayout()
+        self.retry_button = QPushButton("Retry")  # a failed reply: ask the same connection again
+        self.retry_button.hide()
+        buttons.addWidget(self.retry_button)
         self.pick_button = QPushButton("Continue with this")
         self.pick_button.setEnabled(False)
         self.pick_button.clicked.connect(lambda: self.reply_id and self.picked.emit(self.reply_id))
-        col.addWidget(self.pick_button)
+        buttons.addWidget(self.pick_button, 1)
+        col.addLayout(buttons)
 
     def set_text(self, text: str) -> None:
         """The reply rendered as the transcript renders it (widgets.markdown_render: no HTML, no resources)."""
@@ -78,7 +84,9 @@ class ReplyColumn(QFrame):
                                + (" Shown in the thread." if current else ""))
         self.state.style().unpolish(self.state)
         self.state.style().polish(self.state)
-        self.pick_button.setEnabled(reply_id is not None and not current)
+        self.status = status
+        self.pick_button.setEnabled(reply_id is not None and not current and status != "error")
+        self.retry_button.setVisible(status == "error")
 
 
 class CompareDialog(QDialog):
@@ -97,6 +105,7 @@ class CompareDialog(QDialog):
         self.columns: dict[str, ReplyColumn] = {}
         self.runners: list[StreamRunner] = []
         self.results: dict[str, object] = {}
+        self._question: tuple[str, str] | None = None  # (thread, question) of the comparison asked here
         layout = QVBoxLayout(self)
         self.setup = QWidget()
         setup = QVBoxLayout(self.setup)
@@ -205,11 +214,28 @@ class CompareDialog(QDialog):
         for i, connection_id in enumerate(wanted):
             column = self._add_column(connection_id, reply_author(*names.get(connection_id, (None, None))))
             column.state.setText("Asking…")
+            column.retry_button.clicked.connect(lambda _c=False, c=connection_id: self.retry(c))
             self._run(conversation_id, question_id, connection_id, first=i == 0, column=column)
+        self._question = (conversation_id, question_id)
+        self.stop_button.show()
+
+    def retry(self, connection_id: str) -> None:
+        """Ask a connection whose reply failed again: a new sibling (the failure stays in the thread, as
+        always); the thread's active leaf does not move — continue with it when it is the one."""
+        if self.running or self.page.turns.busy:
+            return
+        column = self.columns[connection_id]
+        column.retry_button.hide()
+        column.pick_button.setEnabled(False)
+        column.state.setObjectName("Muted")
+        column.state.setText("Asking again…")
+        conversation_id, question_id = self._question
+        self._set_input_locked(True)
+        self._run(conversation_id, question_id, connection_id, first=False, column=column, again=True)
         self.stop_button.show()
 
     def _run(self, conversation_id: str, question_id: str, connection_id: str, first: bool,
-             column: ReplyColumn) -> None:
+             column: ReplyColumn, again: bool = False) -> None:
         from desktop.pages.console.turns import _TurnHandle
 
         db, secrets = self.page.ctx.db, self.page.ctx.secrets
@@ -225,12 +251,12 @@ class CompareDialog(QDialog):
 
         runner = StreamRunner(job, handle, self)
         runner.text_changed.connect(column.set_text)
-        runner.finished.connect(lambda result: self._one_ended(connection_id, result))
-        runner.failed.connect(lambda exc: self._one_crashed(connection_id, exc))
+        runner.finished.connect(lambda result: self._one_ended(connection_id, result, again))
+        runner.failed.connect(lambda exc: self._one_crashed(connection_id, exc, again))
         self.runners.append(runner)
         runner.start()
 
-    def _one_ended(self, connection_id: str, result) -> None:
+    def _one_ended(self, connection_id: str, result, again: bool = False) -> None:
         from desktop.pages.console.turns import STORED_STATUS
 
         self.results[connection_id] = result
@@ -239,14 +265,23 @@ class CompareDialog(QDialog):
                                                 error, current=False)
         if result.reply_message_id is None and result.status != "failed":
             self.columns[connection_id].state.setText("Stopped before the first word: nothing was kept.")
-        self._maybe_settle()
+        self._ended(again)
 
-    def _one_crashed(self, connection_id: str, exc: BaseException) -> None:
+    def _one_crashed(self, connection_id: str, exc: BaseException, again: bool = False) -> None:
         self.results[connection_id] = None
         column = self.columns[connection_id]
         column.state.setObjectName("Error")
         column.state.setText(f"⚠ Could not ask: {exc}")
-        self._maybe_settle()
+        self._ended(again)
+
+    def _ended(self, again: bool) -> None:
+        if not again:
+            self._maybe_settle()
+            return
+        self.stop_button.hide()  # a retry moves no leaf: nothing to settle
+        self._set_input_locked(False)
+        self.page.refresh_threads()
+        self.compared.emit([self.results[c] for c in self.columns])
 
     def _maybe_settle(self) -> None:
         if len(self.results) < len(self.columns):
@@ -263,7 +298,8 @@ class CompareDialog(QDialog):
             self.stop_button.hide()
             self._set_input_locked(False)
             for column in self.columns.values():
-                column.pick_button.setEnabled(column.reply_id is not None and column.reply_id != leaf)
+                column.pick_button.setEnabled(column.reply_id is not None and column.reply_id != leaf
+                                              and column.status != "error")
                 if column.reply_id is not None and column.reply_id == leaf:
                     column.state.setText((column.state.text() + " Shown in the thread.").strip())
             self.page.transcript_ctl.refresh()
