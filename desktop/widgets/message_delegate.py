@@ -274,6 +274,9 @@ class MessageDelegate(QStyledItemDelegate):
         """‹ i/N ›: always shown (it says the message has alternatives); an end arrow is dimmed."""
         previous, count, following = switcher
         i, n = row.sibling_index, len(row.siblings)
+        painter.setPen(QPen(QColor(c.border), 1))  # one pill, so it reads as a control, not as text
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRoundedRect(QRectF(previous.united(following)).adjusted(0.5, 0.5, -0.5, -0.5), 6, 6)
         painter.setPen(QColor(c.muted))
         painter.drawText(count, Qt.AlignmentFlag.AlignCenter, f"{i}/{n}")
         for rect, label, enabled in ((previous, "‹", i > 1), (following, "›", i < n)):
