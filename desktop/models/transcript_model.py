@@ -40,6 +40,8 @@ class MessageRow:
     status: str = "done"  # done | error | stopped (messages.status)
     parent_id: str | None = None  # the message above it on its path (agent.chat.tree)
     siblings: tuple[str, ...] = ()  # its parent's replies, oldest first, itself included: ‹ i/N ›
+    tool_calls: list | None = None  # an assistant message's calls (messages.tool_calls)
+    expanded: bool = False  # a long tool result shown whole (desktop.widgets.tool_text)
 
     @property
     def sibling_index(self) -> int:
@@ -59,10 +61,12 @@ def _take(current: MessageRow, new: MessageRow) -> bool:
     what it shows changed. A transient error (a question whose turn failed) stays until cleared."""
     error = new.error if new.status == "error" else (None if current.status == "error" else current.error)
     changed = (current.content, current.role, current.author, current.created_at, current.status, current.error,
-               current.siblings) != (new.content, new.role, new.author, new.created_at, new.status, error, new.siblings)
+               current.tool_calls, current.siblings) != (new.content, new.role, new.author, new.created_at,
+                                                          new.status, error, new.tool_calls, new.siblings)
     current.order, current.parent_id, current.siblings = new.order, new.parent_id, new.siblings
     if changed:
         current.content, current.role, current.author = new.content, new.role, new.author
+        current.tool_calls = new.tool_calls
         current.created_at = new.created_at  # the server may have bounded a clock far ahead
         current.status, current.error = new.status, error
         current.revision += 1

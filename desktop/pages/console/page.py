@@ -22,6 +22,7 @@ from desktop.models.transcript_model import TranscriptModel
 from desktop.ops import Op
 from desktop.pages.console import actions, tree_dialogs
 from desktop.pages.console.branch_switcher import STEPS, BranchSwitcher
+from desktop.pages.console.tools import ConsoleTools
 from desktop.pages.console.transcript import FIRST_PAGE, PAGE, TranscriptController  # noqa: F401
 from desktop.pages.console.turns import TurnController
 from desktop.pages.console.view import ConsoleView
@@ -48,6 +49,8 @@ class ConsolePage(ConsoleView):
         self.transcript = TranscriptModel(self)
         self.view.setModel(self.transcript)
         self.turns = TurnController(self)
+        self.tools = ConsoleTools(self)  # tool calls in turns: the switch, approval cards, long results
+        self.tools.bridge.node_stored.connect(self.turns.node_stored)
         self.branches = BranchSwitcher(self)
         self.tree_dialog = None  # the open edit / compare / thread-settings dialog (tree_dialogs.py)
         self.transcript_ctl = TranscriptController(self)
