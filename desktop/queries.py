@@ -66,10 +66,20 @@ def _walk(db, conversation_id: str, start: str | None, limit: int, stop_at: str 
         rows = conn.exec_driver_sql(
             tree.UP_SQL + f"SELECT {_COLS} FROM up JOIN messages m ON m.id = up.id ORDER BY up.depth DESC",
             {"start": start, "cid": conversation_id, "stop": stop_at, "limit": min(limit, tree.PATH_LIMIT)}).fetchall()
-    return decorate(db, [_row(r) for r in rows])
+    return decorate(db, _with_siblings(db, conversation_id, [_row(r) for r in rows]))
 
 
-def _rows(db, ids: list[str]) -> list[MessageRow]:
+def _with_siblings(db, conversation_id: str, rows: list[MessageRow]) -> list[MessageRow]:
+    """Each row learns its siblings (agent.chat.tree.sibling_groups_in): what its ‹ i/N › steps through."""
+    if rows:
+        with db.session() as s:
+            groups = tree.sibling_groups_in(s, conversation_id, [r.parent_id for r in rows])
+        for r in rows:
+            r.siblings = groups.get(r.parent_id) or (r.id,)
+    return rows
+
+
+def _rows(db, conversation_id: str, ids: list[str]) -> list[MessageRow]:
     """These messages, in the order given (a stretch of a path)."""
     found: dict[str, MessageRow] = {}
     with db.engine.connect() as conn:
@@ -78,7 +88,8 @@ def _rows(db, ids: list[str]) -> list[MessageRow]:
             for r in conn.exec_driver_sql(f"SELECT {_COLS} FROM messages m WHERE m.id IN "
                                           f"({','.join('?' * len(chunk))})", tuple(chunk)):
                 found[r[0]] = _row(r)
-    return decorate(db, [found[i] for i in ids if i in found])
+    rows = [found[i] for i in ids if i in found]
+    return decorate(db, _with_siblings(db, conversation_id, rows))
 
 
 def _leaf(db, conversation_id: str) -> str | None:
@@ -116,7 +127,7 @@ def newer_than(db, conversation_id: str, key: tuple | None, limit: int) -> tuple
     else:
         on_path = _path_below(db, conversation_id, leaf, key[1])
         below = on_path[1:] if on_path is not None else []
-    return _rows(db, below[:limit]), len(below) > limit
+    return _rows(db, conversation_id, below[:limit]), len(below) > limit
 
 
 @dataclass
@@ -159,7 +170,7 @@ def window_around(db, message_id: str, size: int) -> tuple[Window, str] | None:
     above = above[-(size // 3):] if size // 3 else []
     after_ids = below[1:]
     room = max(0, size - len(above) - 1)
-    return Window(conversation_id, above + hit + _rows(db, after_ids[:room]), older, len(after_ids) > room), message_id
+    return Window(conversation_id, above + hit + _rows(db, conversation_id, after_ids[:room]), older, len(after_ids) > room), message_id
 
 
 @dataclass
@@ -192,6 +203,6 @@ def refresh_window(db, conversation_id: str, shown: list[str], has_older: bool, 
         ids = ids[:end]
     else:
         more = False
-    rows = _rows(db, ids[:cap])
+    rows = _rows(db, conversation_id, ids[:cap])
     older = has_older and bool(rows) and rows[0].parent_id is not None  # a first message has nothing above
     return Refresh(conversation_id, rows, older, more or len(ids) > cap)

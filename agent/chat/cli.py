@@ -225,8 +225,10 @@ def _compare(args, db, thread_id: str, text: str) -> int:
     wanted = [resolve_id(db, AgentConnection, part, "connection") for part in args.compare.split(",") if part.strip()]
     store = key_store(args)
     keys = {cid: store.get_key(cid) for cid in dict.fromkeys(wanted)}
-    with db.session() as session:
-        labels = {cid: f"{c.name} · {c.model}" for cid in keys if (c := session.get(AgentConnection, cid))}
+    from agent.chat.authorship import reply_author
+
+    with db.session() as session:  # each reply's heading: its author, as the transcript names it
+        labels = {cid: reply_author(c.name, c.model) for cid in keys if (c := session.get(AgentConnection, cid))}
 
     at_line_start = True
 

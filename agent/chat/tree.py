@@ -136,6 +136,26 @@ def siblings_in(session: Session, message: Message) -> list[Message]:
     return children_in(session, message.conversation_id, message.parent_id)
 
 
+def sibling_groups_in(session: Session, conversation_id: str, parent_ids) -> dict[str | None, tuple[str, ...]]:
+    """For each parent in `parent_ids` (None: the thread's first messages), the ids of its live replies,
+    oldest first: the siblings ‹ i/N › steps through. One query per 500 parents (index messages_parent)."""
+    wanted = list(dict.fromkeys(parent_ids))
+    groups: dict[str | None, list[tuple[int, str]]] = {p: [] for p in wanted}
+    # Sorted here, not by ORDER BY: with it SQLite walks the whole thread by seq instead of the parent index.
+    base = "SELECT parent_id, seq, id FROM messages WHERE conversation_id = :cid AND deleted_at IS NULL AND "
+    if None in groups:
+        for _parent, seq, mid in session.execute(text(base + "parent_id IS NULL"), {"cid": conversation_id}):
+            groups[None].append((seq or 0, mid))
+    real = [p for p in wanted if p is not None]
+    for i in range(0, len(real), 500):
+        chunk = real[i:i + 500]
+        params = {"cid": conversation_id, **{f"p{j}": p for j, p in enumerate(chunk)}}
+        marks = ",".join(f":p{j}" for j in range(len(chunk)))
+        for parent, seq, mid in session.execute(text(base + f"parent_id IN ({marks})"), params):
+            groups[parent].append((seq or 0, mid))
+    return {p: tuple(mid for _seq, mid in sorted(rows)) for p, rows in groups.items()}
+
+
 @dataclass(frozen=True)
 class TreeRow:
     """One message of a whole tree (`mirari threads show --all`): where it sits among its siblings."""

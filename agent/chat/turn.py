@@ -271,6 +271,10 @@ class ChatTurn:
                 err = LLMError(errors.INVALID, str(exc))
                 self._keep_failure(result, owner, "", err, superseded)
                 return self._fail(result, err)
+            except Exception as exc:  # noqa: BLE001 - a bug must not leave the question silently unanswered
+                err = _unexpected(exc)
+                self._keep_failure(result, owner, "", err, superseded)
+                return self._fail(result, err)
         try:
             client = LLMClient(base_url, model, self._key, read_timeout=self.read_timeout)
         except LLMError as err:
@@ -297,6 +301,10 @@ class ChatTurn:
         except LLMError as err:
             self._check_connection(result, connection_id, err)
             self._keep_failure(result, owner, "".join(parts) or err.partial, err, superseded)
+            return self._fail(result, err)
+        except Exception as exc:  # noqa: BLE001 - not the endpoint's fault: kept as a failure all the same
+            err = _unexpected(exc)
+            self._keep_failure(result, owner, "".join(parts), err, superseded)
             return self._fail(result, err)
         finally:
             client.close()
@@ -379,13 +387,17 @@ class ChatTurn:
         result.text = text
 
 
-def compare(db: LocalDatabase, conversation_id: str, text: str, connection_ids: list[str],
-            api_keys: dict[str, str], *, on_start: Callable[[str], None] | None = None,
-            on_delta: Callable[[str], None] | None = None, read_timeout: float = 120.0) -> list[TurnResult]:
-    """Compare: ask one question of two or more connections. The question is stored once (under the active
-    leaf); each connection's reply is a sibling under it, signed by its connection and model, asked one
-    after the other (`on_start(connection_id)` before each). The first reply that succeeded becomes the
-    active leaf (the first one when none did); the thread keeps its own connection."""
+def _unexpected(exc: Exception) -> LLMError:
+    """A failure of ours (not the endpoint's) while asking: logged with its traceback, kept in the tree
+    like any failed call (status 'error', the reason, Retry), never dropped."""
+    log.error("a chat turn failed unexpectedly", exc_info=exc)
+    return LLMError(errors.INVALID, f"The reply failed inside MIRARI ({type(exc).__name__}: {exc}). "
+                                    "Retry; if it fails again, the log has the details.")
+
+
+def start_compare(db: LocalDatabase, conversation_id: str, text: str, connection_ids: list[str]) -> tuple[str, list[str]]:
+    """The first step of Compare: check the connections (two or more different live ones) and store the
+    question once, under the active leaf. Returns (the question's id, the connections in order)."""
     wanted = list(dict.fromkeys(connection_ids))
     if len(wanted) < 2:
         raise ValueError("Compare needs at least two different connections.")
@@ -394,15 +406,41 @@ def compare(db: LocalDatabase, conversation_id: str, text: str, connection_ids: 
             connection = session.get(AgentConnection, connection_id)
             if connection is None or connection.deleted_at is not None:
                 raise ValueError(f"Connection {connection_id} no longer exists.")
-    question = ChatTurn(db, conversation_id).add_question(text)
+    return ChatTurn(db, conversation_id).add_question(text), wanted
+
+
+def compare_turn(db: LocalDatabase, conversation_id: str, connection_id: str, api_key: str, first: bool,
+                 **options) -> ChatTurn:
+    """The turn that asks one connection of a Compare (`.reply_to(question)`): a one-off that never rebinds
+    the thread; only the first connection's reply becomes the active leaf as it streams. The turns of one
+    Compare may run one after the other (`compare`) or side by side (the window)."""
+    return ChatTurn(db, conversation_id, api_key=api_key, connection_id=connection_id, bind=False,
+                    activate=first, **options)
+
+
+def settle_compare(db: LocalDatabase, conversation_id: str, results: list[TurnResult]) -> str | None:
+    """The last step of Compare: the first reply that succeeded becomes the active leaf (the first one
+    when none did). Returns the active leaf's id."""
+    chosen = next((r for r in results if r.status == DONE and r.reply_message_id), results[0] if results else None)
+    if chosen is None or not chosen.reply_message_id:
+        return None
+    return tree.switch(db, conversation_id, chosen.reply_message_id)
+
+
+def compare(db: LocalDatabase, conversation_id: str, text: str, connection_ids: list[str],
+            api_keys: dict[str, str], *, on_start: Callable[[str], None] | None = None,
+            on_delta: Callable[[str], None] | None = None, read_timeout: float = 120.0) -> list[TurnResult]:
+    """Compare: ask one question of two or more connections. The question is stored once (under the active
+    leaf); each connection's reply is a sibling under it, signed by its connection and model, asked one
+    after the other (`on_start(connection_id)` before each). The first reply that succeeded becomes the
+    active leaf (the first one when none did); the thread keeps its own connection."""
+    question, wanted = start_compare(db, conversation_id, text, connection_ids)
     results = []
     for i, connection_id in enumerate(wanted):
         if on_start:
             on_start(connection_id)
-        turn = ChatTurn(db, conversation_id, api_key=api_keys.get(connection_id, ""), connection_id=connection_id,
-                        bind=False, activate=i == 0, on_delta=on_delta, read_timeout=read_timeout)
+        turn = compare_turn(db, conversation_id, connection_id, api_keys.get(connection_id, ""), i == 0,
+                            on_delta=on_delta, read_timeout=read_timeout)
         results.append(turn.reply_to(question))
-    chosen = next((r for r in results if r.status == DONE and r.reply_message_id), results[0])
-    if chosen is not results[0] and chosen.reply_message_id:
-        tree.switch(db, conversation_id, chosen.reply_message_id)
+    settle_compare(db, conversation_id, results)
     return results

@@ -41,8 +41,14 @@ class MessageRow:
     parent_id: str | None = None  # the message above it on its path (agent.chat.tree)
     attachments: tuple = ()  # desktop.message_extras.AttachmentChip, in the order attached
     citations: tuple = ()  # a reply's agent.knowledge.citations.Citation (files on this device)
+    siblings: tuple[str, ...] = ()  # its parent's replies, oldest first, itself included: ‹ i/N ›
     tool_calls: list | None = None  # an assistant message's calls (messages.tool_calls)
     expanded: bool = False  # a long tool result shown whole (desktop.widgets.tool_text)
+
+    @property
+    def sibling_index(self) -> int:
+        """1-based place among its siblings (0: not known, e.g. a row a turn is still writing)."""
+        return self.siblings.index(self.id) + 1 if self.id in self.siblings else 0
 
     @property
     def provisional(self) -> bool:
@@ -57,10 +63,10 @@ def _take(current: MessageRow, new: MessageRow) -> bool:
     what it shows changed. A transient error (a question whose turn failed) stays until cleared."""
     error = new.error if new.status == "error" else (None if current.status == "error" else current.error)
     changed = (current.content, current.role, current.author, current.created_at, current.status, current.error,
-               current.tool_calls, current.attachments, current.citations) != (
+               current.tool_calls, current.attachments, current.citations, current.siblings) != (
         new.content, new.role, new.author, new.created_at, new.status, error, new.tool_calls, new.attachments,
-        new.citations)
-    current.order, current.parent_id = new.order, new.parent_id
+        new.citations, new.siblings)
+    current.order, current.parent_id, current.siblings = new.order, new.parent_id, new.siblings
     if changed:
         current.attachments, current.citations = new.attachments, new.citations
         current.content, current.role, current.author = new.content, new.role, new.author
@@ -264,6 +270,17 @@ class TranscriptModel(QAbstractListModel):
         self._rows[i].id = new_id  # same text, same key: the delegate's cached rendering stays valid
         if order:
             self._rows[i].order = order
+
+    def truncate_from(self, message_id: str) -> None:
+        """Drop `message_id` and every row below it (a turn that replaces them on the path shown: edit &
+        resend, regenerate); the window then ends where the new rows are appended."""
+        i = self.row_of(message_id)
+        if i is None:
+            return
+        self.beginRemoveRows(QModelIndex(), i, len(self._rows) - 1)
+        del self._rows[i:]
+        self._newer = False
+        self.endRemoveRows()
 
     def remove(self, message_id: str) -> None:
         i = self.row_of(message_id)

@@ -41,11 +41,14 @@ class Geometry:
     actions: list[tuple[str, QRect]]  # (action name, rect)
     copies: list[tuple[str, QRect]]  # (code text, rect)
     chips: list = ()  # message_chips.Chip: attachments and citations under the bubble
+    switcher: tuple[QRect, QRect, QRect] | None = None  # ‹, "i/N", › of a message with siblings
 
 
 class MessageDelegate(QStyledItemDelegate):
     copy_code = Signal(str)
-    action = Signal(str, str)  # (action name, message id): copy, promote, regenerate, retry
+    # (action name, message id): copy, promote, regenerate, retry, edit, fork, side_by_side, and the
+    # branch switcher's previous_sibling / next_sibling
+    action = Signal(str, str)
     opened = Signal(str, object)  # a chip clicked: ("attachment", AttachmentChip) or ("citation", Citation)
 
     def __init__(self, view):
@@ -107,9 +110,15 @@ class MessageDelegate(QStyledItemDelegate):
         if row.role == "tool":  # a result: copy it, and expand or collapse a long one
             return ["copy"] + (["collapse"] if row.expanded else ["expand"] if result_text(row.content, False)[1] else [])
         names = ["copy", "promote"]
-        model = index.model()
-        if row.role == "assistant" and model.last_assistant_row() == index.row():
-            names.append("regenerate")
+        if row.provisional:
+            return names
+        if row.role == "user":
+            names.append("edit")
+        elif row.role == "assistant":
+            names.append("regenerate")  # any reply: the new one is its sibling (agent.chat.turn.regenerate)
+            if len(row.siblings) > 1:
+                names.append("side_by_side")
+        names.append("fork")
         return names
 
     def geometry(self, option_rect: QRect, index: QModelIndex) -> Geometry:
@@ -136,6 +145,13 @@ class MessageDelegate(QStyledItemDelegate):
             actions.append(("retry", QRect(left + column - retry_w, y + 2, retry_w, small.height() + 4)))
             y = error_rect.bottom() + 2
         x = left + 2
+        switcher = None
+        if len(row.siblings) > 1 and row.sibling_index and not row.streaming:
+            h = small.height() + 4
+            arrow = small.horizontalAdvance("‹") + 12
+            count = QRect(x + arrow, y + 3, small.horizontalAdvance(f"{len(row.siblings)}/{len(row.siblings)}") + 8, h)
+            switcher = (QRect(x, y + 3, arrow, h), count, QRect(count.right() + 1, y + 3, arrow, h))
+            x = switcher[2].right() + 8
         for name in self._actions_for(index, row):
             label = ACTION_LABELS[name]
             w = small.horizontalAdvance(label) + 12
@@ -151,7 +167,7 @@ class MessageDelegate(QStyledItemDelegate):
             right = int(doc_origin.x() + doc.textWidth()) - 4
             copies.append((code.text, QRect(right - label_w, top, label_w, small.height() + 4)))
         return Geometry(y + GAP - option_rect.top(), bubble, doc_origin, role_rect, error_rect, actions, copies,
-                        chips)
+                        chips, switcher)
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
         row: MessageRow = index.data(ROW_ROLE)
@@ -257,11 +273,27 @@ class MessageDelegate(QStyledItemDelegate):
             elif show_actions:
                 painter.setPen(QColor(c.accent if hovered else c.muted))
                 painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, ACTION_LABELS[name])
+        if g.switcher is not None:
+            self._paint_switcher(painter, g.switcher, row, c)
         if row.streaming:
             painter.setPen(QColor(c.muted))
             painter.drawText(QRect(g.bubble.left() + 2, g.bubble.bottom() + 3, 200, QFontMetrics(small).height() + 4),
                              Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, "Generating…")
         painter.restore()
+
+    @staticmethod
+    def _paint_switcher(painter: QPainter, switcher: tuple[QRect, QRect, QRect], row: MessageRow, c) -> None:
+        """‹ i/N ›: always shown (it says the message has alternatives); an end arrow is dimmed."""
+        previous, count, following = switcher
+        i, n = row.sibling_index, len(row.siblings)
+        painter.setPen(QPen(QColor(c.border), 1))  # one pill, so it reads as a control, not as text
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRoundedRect(QRectF(previous.united(following)).adjusted(0.5, 0.5, -0.5, -0.5), 6, 6)
+        painter.setPen(QColor(c.muted))
+        painter.drawText(count, Qt.AlignmentFlag.AlignCenter, f"{i}/{n}")
+        for rect, label, enabled in ((previous, "‹", i > 1), (following, "›", i < n)):
+            painter.setPen(QColor(c.accent if enabled else c.border))
+            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, label)
 
     # --- clicks --------------------------------------------------------------------------------
     def hit(self, index: QModelIndex, option_rect: QRect, pos) -> tuple[str, object] | None:
@@ -276,6 +308,11 @@ class MessageDelegate(QStyledItemDelegate):
         for chip in g.chips:
             if chip.rect.contains(pos):
                 return "chip", chip
+        if g.switcher is not None:
+            if g.switcher[0].contains(pos):
+                return "action", "previous_sibling"
+            if g.switcher[2].contains(pos):
+                return "action", "next_sibling"
         return None
 
     def editorEvent(self, event, model, option, index) -> bool:
@@ -299,7 +336,8 @@ class MessageDelegate(QStyledItemDelegate):
 
 
 ACTION_LABELS = {"copy": "Copy", "promote": "Promote to Atlas", "regenerate": "↻ Regenerate", "retry": "Retry",
-                 "expand": "Show all ▾", "collapse": "Show less ▴"}
+                 "expand": "Show all ▾", "collapse": "Show less ▴", "edit": "Edit", "fork": "Fork",
+                 "side_by_side": "Side by side"}
 
 
 def _short_time(iso: str) -> str:

@@ -100,6 +100,11 @@ class TranscriptView(QListView):
             self._anchor = (index.data(ROW_ROLE).id, self.visualRect(index).top())
             self._stick_bottom = False
 
+    def keep_at(self, message_id: str, top: int) -> None:
+        """After the next layout, scroll so that `message_id` starts at `top` (viewport pixels)."""
+        self._anchor = (message_id, top)
+        self._stick_bottom = False
+
     def scroll_to_message(self, message_id: str) -> bool:
         row = self.model().row_of(message_id)
         if row is None:

@@ -254,3 +254,76 @@ def test_edit_in_place_changes_only_the_text(db, thread):
         assert [(op.kind, op.changed_columns) for op in pending_ops(s)] == [("update", ["content"])]
     with pytest.raises(ValueError, match="Type a message"):
         tree.edit_message(db, thread.id, q, " \x00 ")
+
+
+def test_sibling_groups_list_each_parents_replies_oldest_first(db, thread):
+    q1 = write(db, thread.id, "user", "q1", None)
+    q1b = write(db, thread.id, "user", "q1 edited", None)
+    a1 = write(db, thread.id, "assistant", "a1", q1)
+    a1b = write(db, thread.id, "assistant", "a1 again", q1)
+    gone = write(db, thread.id, "assistant", "a1 deleted", q1)
+    tree.delete_branch(db, thread.id, gone)
+    with db.session() as s:
+        groups = tree.sibling_groups_in(s, thread.id, [None, q1, a1, q1])
+    assert groups == {None: (q1, q1b), q1: (a1, a1b), a1: ()}
+
+
+def test_an_unexpected_failure_mid_stream_is_kept_with_its_reason_and_retry_asks_again(db, fake_llm, thread):
+    fake_llm.reply(tokens=["half ", "of ", "it"])
+
+    def broken(delta: str) -> None:
+        if delta == "of ":
+            raise RuntimeError("the window went away")
+
+    result = ChatTurn(db, thread.id, flush_interval=0, on_delta=broken).send("q")
+    assert result.status == "failed" and "RuntimeError: the window went away" in result.error.message
+    with db.session() as s:
+        reply = s.get(Message, result.reply_message_id)
+        assert (reply.status, reply.content, reply.parent_id) == ("error", "half of ", result.user_message_id)
+        assert "the window went away" in reply.error
+    fake_llm.reply(text="whole")
+    again = ChatTurn(db, thread.id).retry(result.reply_message_id)
+    assert again.status == DONE and shown(db, thread.id) == ["q", "whole"]
+    with db.session() as s:  # the failure stays, as a sibling of the new reply
+        assert [m.content for m in tree.children_in(s, thread.id, result.user_message_id)] == ["half of ", "whole"]
+
+
+def test_a_prompt_that_cannot_be_built_is_kept_as_a_failed_reply(db, fake_llm, thread, monkeypatch):
+    import agent.chat.turn as turn_module
+
+    def broken(*_args, **_kwargs):
+        raise KeyError("memory block")
+
+    monkeypatch.setattr(turn_module, "assemble_prompt_in", broken)
+    result = ChatTurn(db, thread.id).send("q")
+    assert result.status == "failed" and fake_llm.chat_requests == []
+    with db.session() as s:
+        reply = s.get(Message, result.reply_message_id)
+        assert reply.status == "error" and "KeyError" in reply.error and reply.parent_id == result.user_message_id
+
+
+def test_compare_in_steps_runs_side_by_side_and_the_first_success_is_the_leaf(db, fake_llm, thread):
+    import threading
+
+    from agent.chat.turn import FAILED, compare_turn, settle_compare, start_compare
+
+    with db.session() as s:
+        other = add_connection(s, base_url=fake_llm.base_url, model="other-model", name="Other")
+    with pytest.raises(ValueError, match="at least two"):
+        start_compare(db, thread.id, "x", [other.id])
+    fake_llm.enqueue(Reply(status=500, error_json={"error": {"message": "down"}}))
+    fake_llm.reply(text="from other")
+    question, wanted = start_compare(db, thread.id, "Which?", [thread.agent_connection_id, other.id])
+    results = [None, None]
+    first = compare_turn(db, thread.id, wanted[0], "", True)
+    results[0] = first.reply_to(question)  # the first fails (a queued 500) ...
+    worker = threading.Thread(target=lambda: results.__setitem__(1, compare_turn(
+        db, thread.id, wanted[1], "", False).reply_to(question)))
+    worker.start()
+    worker.join(10)
+    assert [r.status for r in results] == [FAILED, DONE]
+    assert shown(db, thread.id) == ["Which?", ""]  # the failed first reply was the leaf meanwhile
+    assert settle_compare(db, thread.id, results) == results[1].reply_message_id  # ... the success is chosen
+    assert shown(db, thread.id) == ["Which?", "from other"]
+    with db.session() as s:
+        assert [m.status for m in tree.children_in(s, thread.id, question)] == ["error", "done"]

@@ -235,7 +235,7 @@ def test_message_context_menu_copies_the_message(qtbot, window, settle):
     rect = console.view.visualRect(console.transcript.index(0))
     console.view.customContextMenuRequested.emit(rect.center())
     assert QApplication.clipboard().text() == "copy me please"
-    assert seen == ["Copy message", "Promote to Atlas"]  # regenerate only on the last reply
+    assert seen == ["Copy message", "Promote to Atlas", "Edit…", "Fork from here"]  # a question: no regenerate
 
 
 def test_promoting_a_very_long_message_says_the_label_was_shortened(qtbot, window, settle):

@@ -59,9 +59,10 @@ def test_console_header_folds_its_buttons_into_a_menu_at_700_px(qtbot, window, s
     qtbot.wait(20)
     _no_button_squeezed(console)
     assert console.more_button.isVisible()
-    assert not console.prompt_button.isVisible() and not console.export_button.isVisible()
+    assert not any(b.isVisible() for b in (console.compare_button, console.settings_button, console.prompt_button,
+                                           console.export_button))
     menu = [a.text() for a in console.more_menu.actions() if not a.isSeparator()]
-    assert menu == ["System prompt…", "As Markdown…", "As JSON…"]
+    assert menu == ["Compare…", "Thread settings…", "System prompt…", "As Markdown…", "As JSON…"]
     console.prompt_action.trigger()  # the folded button still does what it did
     qtbot.waitUntil(lambda: console.prompt_dialog is not None, timeout=3000)
     console.prompt_dialog.close()

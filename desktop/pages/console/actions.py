@@ -210,8 +210,18 @@ def message_menu(page, pos) -> None:
     menu = QMenu(page)
     menu.addAction("Copy message", lambda: page.on_message_action("copy", row.id))
     menu.addAction("Promote to Atlas", lambda: page.on_message_action("promote", row.id))
-    if page.transcript.last_assistant_row() == index.row() and not page.turns.busy:
+    if row.role == "user":
+        menu.addAction("Edit…", lambda: page.on_message_action("edit", row.id))
+    if row.role == "assistant" and not page.turns.busy:
         menu.addAction("Regenerate reply", lambda: page.on_message_action("regenerate", row.id))
     if row.error and not page.turns.busy:
         menu.addAction("Retry", lambda: page.on_message_action("retry", row.id))
+    if len(row.siblings) > 1:
+        if row.sibling_index > 1:
+            menu.addAction("Previous version ‹", lambda: page.on_message_action("previous_sibling", row.id))
+        if row.sibling_index < len(row.siblings):
+            menu.addAction("Next version ›", lambda: page.on_message_action("next_sibling", row.id))
+        if row.role == "assistant":
+            menu.addAction("Side by side…", lambda: page.on_message_action("side_by_side", row.id))
+    menu.addAction("Fork from here", lambda: page.on_message_action("fork", row.id))
     menu.exec(page.view.viewport().mapToGlobal(pos))

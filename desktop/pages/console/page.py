@@ -20,8 +20,9 @@ from desktop.models.connection_model import status_icon
 from desktop.models.thread_model import THREAD_ROLE, ThreadDelegate, ThreadListModel
 from desktop.models.transcript_model import TranscriptModel
 from desktop.ops import Op
-from desktop.pages.console import actions
+from desktop.pages.console import actions, tree_dialogs
 from desktop.pages.console.attach import AttachController
+from desktop.pages.console.branch_switcher import STEPS, BranchSwitcher
 from desktop.pages.console.tools import ConsoleTools
 from desktop.pages.console.transcript import FIRST_PAGE, PAGE, TranscriptController  # noqa: F401
 from desktop.pages.console.turns import TurnController
@@ -56,6 +57,8 @@ class ConsolePage(ConsoleView):
         self.view.delegate.thumbs = ThumbnailCache(self, lambda: self.ctx.db)
         self.view.delegate.thumbs.ready.connect(self.view.viewport().update)
         self.view.delegate.opened.connect(self.attach.open_chip)
+        self.branches = BranchSwitcher(self)
+        self.tree_dialog = None  # the open edit / compare / thread-settings dialog (tree_dialogs.py)
         self.transcript_ctl = TranscriptController(self)
         self._wire()
         self.refresh_connections()
@@ -74,6 +77,10 @@ class ConsolePage(ConsoleView):
         self.connection_combo.currentIndexChanged.connect(self._on_connection_picked)
         self.prompt_button.clicked.connect(lambda: actions.preview_prompt(self))
         self.prompt_action.triggered.connect(lambda: actions.preview_prompt(self))
+        for button, action, opener in ((self.compare_button, self.compare_action, tree_dialogs.open_compare),
+                                       (self.settings_button, self.settings_action, tree_dialogs.open_settings)):
+            button.clicked.connect(lambda _c=False, o=opener: o(self))
+            action.triggered.connect(lambda _c=False, o=opener: o(self))
         self.export_markdown_action.triggered.connect(lambda: actions.export_dialog(self, "markdown"))
         self.export_json_action.triggered.connect(lambda: actions.export_dialog(self, "json"))
         self.transcript.rowsInserted.connect(self.update_empty_state)
@@ -305,6 +312,20 @@ class ConsolePage(ConsoleView):
             actions.promote(self, message_id)
         elif name == "copy":
             actions.copy_message(self, message_id)
+        elif name in STEPS:
+            self.branches.step(message_id, STEPS[name])
+        elif name == "fork":
+            self.branches.fork(message_id)
+        elif name == "edit":
+            tree_dialogs.open_edit(self, message_id)
+        elif name == "side_by_side":
+            tree_dialogs.open_side_by_side(self, message_id)
+
+    def follow_thread_settings(self, conversation_id: str, settings) -> None:
+        """A thread's settings were saved: its connection is the one its next turn talks to."""
+        if conversation_id == self.conversation_id and settings.connection_id:
+            self._follow_connection(settings.connection_id)
+        self.refresh_threads()
 
     def turn_ended(self) -> None:
         """After a turn: new activity and maybe a new title; the stored rows get their keys."""

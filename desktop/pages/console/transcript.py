@@ -119,9 +119,10 @@ class TranscriptController(QObject):
         self.refresh_if_pending()
 
     # --- live ----------------------------------------------------------------------------------------
-    def refresh(self) -> None:
+    def refresh(self, anchor: tuple[str, int] | None = None) -> None:
         """Re-read the shown window after sync wrote messages, and merge it in place. While a reply
-        streams the merge waits for the turn to end (the turn's rows have no ids yet)."""
+        streams the merge waits for the turn to end (the turn's rows have no ids yet). `anchor`
+        (message id, its top in the viewport): that message is kept there (a branch switch)."""
         cid = self.model.conversation_id
         if cid is None:
             return
@@ -136,8 +137,10 @@ class TranscriptController(QObject):
         def merge(fresh: queries.Refresh) -> None:
             self._refreshing = False
             if fresh.conversation_id == model.conversation_id and not self.page.turns.busy:
-                at_bottom = self.view.at_bottom()
-                if not at_bottom:
+                at_bottom = self.view.at_bottom() and anchor is None
+                if anchor is not None:
+                    self.view.keep_at(*anchor)
+                elif not at_bottom:
                     self.view.remember_anchor()  # the message the reader looks at stays where it is
                 if model.merge(fresh.rows, fresh.has_older, fresh.has_newer) and at_bottom:
                     self.view.stick_to_bottom()

@@ -1,4 +1,4 @@
-"""Chat turns in the Console: send, Stop, Retry after an error, Regenerate the last reply.
+"""Chat turns in the Console: send, Stop, Retry after an error, Regenerate a reply, edit & resend.
 
 The turn itself (store the user's message first, stream, store the reply, keep partial text on
 Stop, keep a failure as a reply with its reason) is agent.chat.turn.ChatTurn, run on a pool thread through
@@ -77,6 +77,7 @@ class TurnController(QObject):
         self._errors: dict[str, str] = {}  # user message id -> why its turn failed (until retried)
         self._user_row: str | None = None
         self._reply_row: str | None = None
+        self.paused: str | None = None  # why no turn may start now (a Compare being written), else None
         self._author: str | None = None
         self._streamed_before = 0
 
@@ -84,10 +85,16 @@ class TurnController(QObject):
     def busy(self) -> bool:
         return self.runner is not None and self.runner.running
 
+    def _held(self) -> bool:
+        """A turn is streaming, or turns are paused (said on the status line)."""
+        if self.paused and not self.busy:
+            bus.error.emit(self.paused)
+        return self.busy or self.paused is not None
+
     # --- entry points --------------------------------------------------------------------------
     def send(self, text: str) -> None:
         text = text.strip()
-        if self.busy or not text:
+        if not text or self._held():
             return
         if not self.page.current_connection_id():
             bus.error.emit("Bind a connection first (I. Bind), then send your message.")
@@ -111,16 +118,30 @@ class TurnController(QObject):
     def retry(self, message_id: str) -> None:
         """Ask again after a failure: `message_id` is the failed reply (a sibling is asked for) or a question
         that never got a reply."""
-        if self.busy:
+        if self._held():
             return
         if self._errors.pop(message_id, None) is not None:  # a transient error on a question
             self.page.transcript.set_error(message_id, None)
         self._start(lambda turn: turn.retry(message_id), user_row=None)
 
     def regenerate(self, assistant_message_id: str) -> None:
-        if self.busy:
+        """A sibling of any reply: the transcript ends at its question while the new one streams (the old
+        reply and what followed it stay in the thread, one switch away)."""
+        if self._held():
             return
+        self.page.transcript.truncate_from(assistant_message_id)
         self._start(lambda turn: turn.regenerate(assistant_message_id), user_row=None)
+
+    def edit_and_resend(self, message_id: str, text: str) -> None:
+        """Save & resend: the edited question, as a sibling of `message_id`, and its new reply take the old
+        question's place in the transcript; the old branch stays in the thread."""
+        if self._held():
+            return
+        model = self.page.transcript
+        model.truncate_from(message_id)
+        user = _provisional("user", text)
+        model.append_new(user)
+        self._start(lambda turn: turn.edit_and_resend(message_id, text), user_row=user.id)
 
     def stop(self) -> None:
         if self.runner is not None:

@@ -132,6 +132,13 @@ class ConsoleView(QWidget):
         self.connection_combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.connection_combo.setToolTip("The connection this thread talks to")
         header.addWidget(self.connection_combo, 1)
+        self.compare_button = QPushButton("Compare")
+        self.compare_button.setToolTip("Ask one question of several connections and see the replies side by side")
+        header.addWidget(self.compare_button)
+        self.settings_button = QPushButton("Settings")
+        self.settings_button.setToolTip("This thread's connection, temperature, max tokens, stop sequences and "
+                                        "system prompt addition")
+        header.addWidget(self.settings_button)
         self.prompt_button = QPushButton("System prompt")
         self.prompt_button.setToolTip("Preview exactly what is sent as the system message")
         header.addWidget(self.prompt_button)
@@ -143,19 +150,24 @@ class ConsoleView(QWidget):
         self.export_json_action = self.export_menu.addAction("As JSON…")
         self.export_button.setMenu(self.export_menu)
         header.addWidget(self.export_button)
-        # In a narrow window the two buttons fold into "⋯" (a squeezed button read "em pro", "E…▾").
+        # In a narrow window the buttons fold into "⋯" (a squeezed button read "em pro", "E…▾").
         self.prompt_action = QAction("System prompt…", self)
+        self.compare_action = QAction("Compare…", self)
+        self.settings_action = QAction("Thread settings…", self)
         self.more_button = QToolButton(text="⋯")
-        self.more_button.setToolTip("System prompt, export")
+        self.more_button.setToolTip("Compare, thread settings, system prompt, export")
         self.more_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.more_menu = QMenu(self.more_button)
+        self.more_menu.addAction(self.compare_action)
+        self.more_menu.addAction(self.settings_action)
         self.more_menu.addAction(self.prompt_action)
         self.more_menu.addSeparator()
         self.more_menu.addAction(self.export_markdown_action)
         self.more_menu.addAction(self.export_json_action)
         self.more_button.setMenu(self.more_menu)
         header.addWidget(self.more_button)
-        self.header.fold([self.prompt_button, self.export_button], into=self.more_button,
+        self.header.fold([self.compare_button, self.settings_button, self.prompt_button, self.export_button],
+                         into=self.more_button,
                          keep=[self.title_label, self.connection_combo])
         col.addWidget(self.header)
         self.connection_note = Label("", objectName="Muted")
