@@ -27,7 +27,10 @@ def test_the_home_screen_shows_the_counts(qtbot, window, settle):
         s.add(ConnectionCheck(connection_id=cid, status="error", error="HTTP 401: the key was refused",
                               checked_at=datetime.now(UTC).isoformat()))
         s.add(Skill(name="Summarise", status="promoted", template_prompt="Be brief."))
-    add_thread(db, "Today", [("user", "hi"), ("assistant", "hello")], cid, start=datetime.now(UTC) - timedelta(minutes=5))
+    # Five minutes ago, but never yesterday (a run just after midnight): the chart counts by local day.
+    midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+    start = max(datetime.now(UTC) - timedelta(minutes=5), midnight.astimezone(UTC))
+    add_thread(db, "Today", [("user", "hi"), ("assistant", "hello")], cid, start=start)
     board.add_task(db, "Done already", status="done")
     with qtbot.waitSignal(page.loaded, timeout=5000):
         page.refresh()
