@@ -169,10 +169,10 @@ class DreamController(QObject):
                              min_score=load_min_score(data_dir))
 
         label = f"Dream: {kind}" + ("" if automatic else " (on demand)")
-        self.job = self.ctx.jobs.submit(label, work)
+        # The report shows while the dream runs: what it committed is announced at each progress report.
+        self.job = self.ctx.jobs.submit(label, work, initiator=self, announce_progress=True)
         self.job.state_changed.connect(self._job_state)
         self._set_state(f"Dreaming: {kind}…")
-        bus.changed.emit(frozenset({"dream_reports"}), self)
         return self.job
 
     def _job_state(self, state: str) -> None:
@@ -189,7 +189,6 @@ class DreamController(QObject):
             self._set_state(f"Last dream failed: {job.error}")
         else:
             self._set_state("Dream cancelled; what it found is kept.")
-        bus.changed.emit(frozenset({"dream_reports", "memory_nodes", "skills"}), self)
         self.dream_ended.emit(job)
         QTimer.singleShot(ENDED_SHOWN_MS, self, self._after_ended)
 
@@ -220,7 +219,7 @@ class DreamController(QObject):
             return
         from agent.dream.reports import device_id, mark_interrupted
 
-        Op(self, lambda: mark_interrupted(db, device_id(db)), "Tidying dreams").changes("dream_reports").run()
+        Op(self, lambda: mark_interrupted(db, device_id(db)), "Tidying dreams").run()
 
     def _set_state(self, text: str) -> None:
         self.state = text

@@ -82,6 +82,7 @@ class ConsolePage(ConsoleView):
                   context=Qt.ShortcutContext.WidgetShortcut)
         QShortcut(QKeySequence("F2"), self.thread_view, activated=self._rename_current)
         bus.changed.connect(self._on_changed)
+        bus.theme_changed.connect(self._recolour_connection_icons)
 
     @property
     def last_open_ms(self) -> float:
@@ -117,7 +118,7 @@ class ConsolePage(ConsoleView):
         self.connection_names = {cid: (name, model) for cid, name, model, _ in rows}
         self._on_connection_picked()
 
-    def _recolour_connection_icons(self) -> None:
+    def _recolour_connection_icons(self, _colors=None) -> None:
         """Status icons are pixmaps drawn in the theme's colours: draw them again after a switch."""
         combo = self.connection_combo
         for i in range(combo.count()):
@@ -306,8 +307,6 @@ class ConsolePage(ConsoleView):
     def _on_changed(self, tables, initiator) -> None:
         if "agent_connections" in tables:
             self.refresh_connections()
-        if "theme" in tables:
-            self._recolour_connection_icons()
         if initiator is not self and ("conversations" in tables or "messages" in tables):
             # Threads that arrive while none is open: show the newest, as at start-up.
             self.refresh_threads(open_first=initiator is SYNC and self.conversation_id is None)

@@ -97,6 +97,7 @@ class DreamPage(QWidget):
         self.controller.state_changed.connect(self.state_label.setText)
         self.controller.dream_ended.connect(self._show_ended)
         bus.changed.connect(self._on_changed)
+        bus.theme_changed.connect(self._on_theme)
         self.refresh()
         self._load_settings()
 
@@ -221,7 +222,9 @@ class DreamPage(QWidget):
             self.refresh()
         if "agent_connections" in tables:
             self._load_settings()
-        if "theme" in tables and self.report.report is not None:
+
+    def _on_theme(self, _colors) -> None:
+        if self.report.report is not None:
             self.report.show_report(self.report.report, self._connection_name)  # the diff's colours
 
     def _show_ended(self, job) -> None:
@@ -244,7 +247,6 @@ class DreamPage(QWidget):
         db = self.ctx.db
         fn = decide.accept if accept else decide.reject
         Op(self, lambda: fn(db, report_id, proposal_id), "Applying the proposal") \
-            .changes("dream_reports", "memory_nodes", "skills") \
             .success(bus.notice.emit) \
             .failure(lambda exc: warn(self, "Dream Mode", str(exc))).run()
 
@@ -255,7 +257,7 @@ class DreamPage(QWidget):
             return
         report_id, db = self._selected, self.ctx.db
         self._selected = None
-        Op(self, lambda: delete_report(db, report_id), "Deleting the report").changes("dream_reports").run()
+        Op(self, lambda: delete_report(db, report_id), "Deleting the report").run()
 
     def shutdown(self) -> None:
         """The window is closing: stop checking, cancel a running dream (its findings are kept)."""

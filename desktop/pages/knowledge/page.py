@@ -175,7 +175,7 @@ class KnowledgePage(QWidget):
         Op(self, lambda: add_set(db, name, folder), "Adding a knowledge folder") \
             .success(lambda _id: self._added(" ".join(name.split()))) \
             .failure(lambda exc: self.status.setText(str(exc))) \
-            .changes("knowledge_sets").run()
+            .run()
 
     def _added(self, name: str) -> None:
         self.name_edit.clear()
@@ -189,7 +189,7 @@ class KnowledgePage(QWidget):
         if name is None or (self.job is not None and self.job.active):
             return
         Op(self, lambda: remove_set(db, name), "Removing a knowledge set") \
-            .success(lambda _r: self._removed(name)).changes(*TABLES).run()
+            .success(lambda _r: self._removed(name)).run()
 
     def _removed(self, name: str) -> None:
         self.status.setText(f"Removed {name} (its files are untouched).")
@@ -208,7 +208,8 @@ class KnowledgePage(QWidget):
         if self.job is not None and self.job.active:
             return
         db = self.ctx.db
-        self.job = self.ctx.jobs.submit(f"Indexing {name}", lambda job_ctx: reindex(db, name, job_ctx))
+        self.job = self.ctx.jobs.submit(f"Indexing {name}", lambda job_ctx: reindex(db, name, job_ctx),
+                                        initiator=self)  # the job announces the passages it wrote
         self._set_running(True, f"Indexing {name}…")
         self.job.progressed.connect(self._show_progress)
         self.job.finished.connect(self._indexed)
@@ -236,7 +237,6 @@ class KnowledgePage(QWidget):
     def _ended(self, message: str) -> None:
         self._set_running(False)
         self.status.setText(message)
-        bus.changed.emit(TABLES, self)
         self.refresh()
 
     def _set_running(self, running: bool, text: str = "") -> None:

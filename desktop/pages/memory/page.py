@@ -326,8 +326,8 @@ class MemoryPage(QWidget):
 
             return set_paused(db, node_id, paused)
 
-        Op(self, run, "Pausing the memory node" if paused else "Resuming the memory node").changes(
-            "memory_nodes").success(lambda node: bus.notice.emit(
+        Op(self, run, "Pausing the memory node" if paused else "Resuming the memory node").success(
+            lambda node: bus.notice.emit(
                 f"{'Paused' if node.paused else 'Resumed'}: “{node.label[:60]}”")).failure(
             lambda exc: bus.error.emit(f"Not saved: {exc}")).run()
 
@@ -357,7 +357,7 @@ class MemoryPage(QWidget):
 
             return edit_node(db, node_id, now=now, **{field: value})
 
-        Op(self, run, "Editing the memory node").changes("memory_nodes").failure(
+        Op(self, run, "Editing the memory node").failure(
             lambda exc: bus.error.emit(f"Not saved: {exc}")).run()
 
     def delete_selected(self, confirm: bool = True) -> None:
@@ -378,7 +378,7 @@ class MemoryPage(QWidget):
 
             return delete_node(db, node_id)
 
-        Op(self, run, "Deleting the memory node").changes("memory_nodes").success(
+        Op(self, run, "Deleting the memory node").success(
             lambda node: bus.notice.emit(f"Deleted from the Atlas: “{node.label[:60]}”")).run()
 
     def open_source(self, view) -> None:

@@ -33,9 +33,9 @@ from desktop.ops import Op
 from desktop.safe_text import Label, tip
 from desktop.widgets.day_chart import DayChart
 
-# Tables whose writes change a number on this page ("theme": colours baked into the chart).
+# Tables whose writes change a number on this page (a theme switch redraws too: colours baked into the chart).
 WATCHED = frozenset({"agent_connections", "connection_checks", "conversations", "messages", "memory_nodes",
-                     "skills", "mirror_reports", "templates", "tasks", "sync", "theme"})
+                     "skills", "mirror_reports", "templates", "tasks"})
 TILE_COLUMNS = 6
 _STATUS_WORDS = {"online": "● Online", "offline": "○ Offline", "error": "✕ Error"}
 
@@ -200,10 +200,10 @@ class ObservatoryPage(QWidget):
         # A burst of writes (a reply streaming, a sync applying pages) is one refresh, not dozens.
         self._debounce = QTimer(self, singleShot=True, interval=300)
         self._debounce.timeout.connect(self.refresh)
-        bus.changed.connect(self._on_changed)
-        # Every committed write, whoever made it (a chat turn, a connection check, a command-line-free
-        # agent call): the counts must never be stale, and the debounce keeps this cheap.
-        bus.written.connect(self._on_written)  # a bound method: disconnected when the page is deleted
+        # Every committed write arrives on `changed`, whoever made it (an op, a job or a chat turn when it
+        # ends, a sync cycle, a write outside those): the counts are never stale; the debounce keeps it cheap.
+        bus.changed.connect(self._on_changed)  # a bound method: disconnected when the page is deleted
+        bus.theme_changed.connect(self._on_theme)
         self.refresh()
 
     def _sync_card(self) -> QFrame:
@@ -247,9 +247,8 @@ class ObservatoryPage(QWidget):
         if WATCHED & set(tables):
             self._debounce.start()
 
-    def _on_written(self, tables, origin, db) -> None:
-        if db is self.ctx.db:
-            self._on_changed(tables, origin)
+    def _on_theme(self, _colors) -> None:
+        self._debounce.start()
 
     def _failed(self, exc: BaseException) -> None:
         self._running = False

@@ -27,7 +27,7 @@ from desktop.pages.skills import actions
 from desktop.pages.skills.detail import SkillDetail
 from desktop.safe_text import Label
 
-WATCHED = frozenset({"skills", "agent_connections", "theme"})
+WATCHED = frozenset({"skills", "agent_connections"})
 
 
 def job_runner(ctx):
@@ -106,6 +106,7 @@ class SkillsPage(QWidget):
         outer.addWidget(split, 1)
 
         bus.changed.connect(self._on_changed)
+        bus.theme_changed.connect(self._on_theme)
         self.refresh()
 
     # --- loading ---------------------------------------------------------------------------------
@@ -116,6 +117,9 @@ class SkillsPage(QWidget):
     def _on_changed(self, tables, _initiator) -> None:
         if WATCHED & set(tables):
             self.refresh()
+
+    def _on_theme(self, _colors) -> None:
+        self.refresh()  # the rows' colours are chosen when they are loaded
 
     def _show(self, snapshot: actions.Snapshot) -> None:
         self.snapshot = snapshot
@@ -199,7 +203,7 @@ class SkillsPage(QWidget):
             self.select(skill.id)
             bus.notice.emit(f"Added: {skill.name} (suggested; accept it to start testing)")
 
-        Op(self, lambda: create_skill(db, **fields), "Adding the skill").changes("skills").success(created) \
+        Op(self, lambda: create_skill(db, **fields), "Adding the skill").success(created) \
             .failure(lambda exc: self.show_problem(str(exc))).run()
 
     # --- long jobs -------------------------------------------------------------------------------
@@ -242,7 +246,7 @@ class SkillsPage(QWidget):
 
     def _start(self, kind: str, label: str, fn):
         self.show_problem("")
-        job = job_runner(self.ctx).submit(label, fn)
+        job = job_runner(self.ctx).submit(label, fn, initiator=self)  # it announces what it stored
         self.job = job
         self._set_busy(kind, True, label)
         job.state_changed.connect(lambda state: state == "running" and self._set_busy(kind, True, label + "…"))
@@ -280,7 +284,6 @@ class SkillsPage(QWidget):
             bus.notice.emit(f"Suggested: {result.name}")
         else:
             bus.notice.emit(result.summary())
-        bus.changed.emit(frozenset({"skills"}), self)
         self.job_done.emit(kind, error if error is not None else result)
 
     def shutdown(self) -> None:

@@ -178,7 +178,7 @@ class TasksPage(QWidget):
                 self.changed.emit(task_id)
             self.refresh()
 
-        Op(self, fn, label).success(done).failure(self._failed).changes("tasks").run()
+        Op(self, fn, label).success(done).failure(self._failed).run()
 
     def _failed(self, exc: BaseException) -> None:
         self.error.setText(str(exc))

@@ -278,7 +278,7 @@ class ToolsPage(QWidget):
             finished()
 
         self._problems.pop(name, None)
-        Op(self, run, f"Starting {name}").changes("mcp_tools").success(finished).failure(failed).run()
+        Op(self, run, f"Starting {name}").success(finished).failure(failed).run()
 
     def _refresh_line(self, name: str) -> None:
         for row in range(self.list.count()):
@@ -300,7 +300,7 @@ class ToolsPage(QWidget):
 
             return set_enabled(db, server.name, on)
 
-        Op(self, run, "Saving").changes("mcp_servers").run()
+        Op(self, run, "Saving").run()
 
     def _tool_toggled(self, item: QTableWidgetItem) -> None:
         if self._filling or item.column() not in (ENABLED, ALWAYS):
@@ -317,7 +317,7 @@ class ToolsPage(QWidget):
                 return set_enabled(db, f"{server.name}/{tool}", on)
             return set_always_allow(db, server.name, tool, on)
 
-        Op(self, run, "Saving").changes("mcp_tools").run()
+        Op(self, run, "Saving").run()
 
     def remove_selected(self, confirm: bool = True) -> None:
         server = self.selected()
@@ -334,7 +334,7 @@ class ToolsPage(QWidget):
             host.disconnect(server.name)
             return remove_server(db, server.name, secrets)
 
-        Op(self, run, f"Removing {server.name}").changes("mcp_servers", "mcp_tools").run()
+        Op(self, run, f"Removing {server.name}").run()
 
     def _run_call(self, name: str, tool: str, arguments: dict, cancel):
         """The tester's call (on a worker thread): start the server if needed, then run the tool."""
