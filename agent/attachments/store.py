@@ -26,7 +26,7 @@ def attach(db, message_id: str, files: Sequence[PreparedFile]) -> list[Attachmen
     root = blobs.store_root(db)
     stored = [(f, blobs.put_bytes(root, f.data)) for f in files]
     made: list[Attachment] = []
-    with db.write(tables=["attachments", "attachment_uploads"]) as session:
+    with db.write() as session:
         message = session.get(Message, message_id)
         if message is None or message.deleted_at is not None:
             raise ValueError(f"no message {message_id}")

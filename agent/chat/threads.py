@@ -59,7 +59,7 @@ def rename_thread(db: LocalDatabase, conversation_id: str, title: str) -> Conver
 def delete_thread(db: LocalDatabase, conversation_id: str) -> None:
     """Delete the thread and its messages (a real local delete; sync pushes one tombstone for the
     thread and the server cascades it to the messages)."""
-    with db.write(tables=["messages"]) as session:  # messages go by ON DELETE CASCADE, unseen by the ORM
+    with db.write() as session:  # the messages go by ON DELETE CASCADE
         session.delete(_live(session, conversation_id))
 
 

@@ -81,7 +81,7 @@ def add_set(db, name: str, folder: str | Path) -> str:
     path = Path(folder).expanduser()
     if not path.is_dir():
         raise KnowledgeError(f"{folder} is not a folder")
-    with db.write(tables=["knowledge_sets"]) as session:
+    with db.write() as session:
         conn = session.connection()
         if conn.exec_driver_sql("SELECT 1 FROM knowledge_sets WHERE name = ?", (name,)).first():
             raise KnowledgeError(f"there is already a knowledge set named {name}")
@@ -100,7 +100,7 @@ def set_by_name(db, name: str) -> tuple[str, Path]:
 
 def remove_set(db, name: str) -> None:
     set_id, _ = set_by_name(db, name)
-    with db.write(tables=["knowledge_sets", "knowledge_files", "knowledge_chunks"]) as session:
+    with db.write() as session:
         session.connection().exec_driver_sql("DELETE FROM knowledge_sets WHERE id = ?", (set_id,))
 
 
@@ -161,7 +161,7 @@ class _Batch:
         written = 0
         if not (self.files or self.touch or self.gone):
             return 0
-        with self.db.write(tables=["knowledge_files", "knowledge_chunks"]) as session:
+        with self.db.write() as session:
             conn = session.connection()
             raw = conn.connection.dbapi_connection
             if self.gone:
@@ -221,7 +221,7 @@ def reindex(db, name: str, ctx: JobContext | None = None) -> IndexReport:
         report.passages += batch.flush()
         report.cancelled = True
         return report
-    with db.write(tables=["knowledge_sets"]) as session:
+    with db.write() as session:
         session.connection().exec_driver_sql("UPDATE knowledge_sets SET indexed_at = ? WHERE id = ?",
                                              (utc_now(), set_id))
     ctx.progress(total, total, "done")

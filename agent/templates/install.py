@@ -141,7 +141,7 @@ def install_payload(db, template_id: str, name: str, payload, *, author_id: str 
     with db.session() as session:
         retired = retired_memory_keys_in(session)
     for start in range(0, len(items), max(1, chunk_items)):
-        with db.write(tables=("installed_templates",)) as session:
+        with db.write() as session:
             skills_here = SkillsHere.read(session)
             added = 0
             for kind, entry in items[start:start + chunk_items]:

@@ -56,7 +56,7 @@ def save_connection(page, connection_id: str | None, values: dict, key: str | No
             s.add(row)
         return row.id
 
-    Op(page, save, "Saving the connection").changes("agent_connections").success(
+    Op(page, save, "Saving the connection").success(
         lambda cid: page._saved(cid, then)).failure(lambda exc: _save_failed(page, exc)).run()
 
 
@@ -107,7 +107,7 @@ def test_connection(page, connection_id: str) -> None:
 
         return check_and_record(db, connection_id, secrets.get_key(connection_id), timeout=8.0)
 
-    Op(page, run, "Testing the connection").changes("agent_connections").success(
+    Op(page, run, "Testing the connection").success(
         lambda result: page._tested(connection_id, result)).failure(
         lambda exc: _test_failed(page, exc)).run()
 
@@ -125,7 +125,7 @@ def delete_connection(page, connection_id: str) -> None:
 
         # References to it (threads, reports, tasks) are set to null by SQLite here and by the server's
         # tombstone cascade there: one request to the server, not one per referring row.
-        with db.write(tables=["conversations", "mirror_reports", "tasks", "dream_reports"]) as s:
+        with db.write() as s:
             row = s.get(AgentConnection, connection_id)
             if row is not None:
                 s.delete(row)
@@ -142,4 +142,4 @@ def delete_connection(page, connection_id: str) -> None:
             bus.notice.emit(note)
         page._deleted(connection_id)
 
-    Op(page, delete, "Deleting the connection").changes("agent_connections").success(deleted).run()
+    Op(page, delete, "Deleting the connection").success(deleted).run()
