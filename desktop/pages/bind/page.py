@@ -32,10 +32,11 @@ from desktop.models.connection_model import (
 from desktop.ops import Op
 from desktop.pages.bind import actions
 from desktop.pages.bind.status import StatusLine
+from desktop.pages.protocol import PageHooks
 from desktop.safe_text import Label, ask, tip
 
 
-class BindPage(QWidget):
+class BindPage(QWidget, PageHooks):
     saved = Signal(str)  # connection id
     tested = Signal(str, str)  # connection id, status
     deleted = Signal(str)

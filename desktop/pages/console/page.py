@@ -24,13 +24,14 @@ from desktop.pages.console import actions
 from desktop.pages.console.transcript import FIRST_PAGE, PAGE, TranscriptController  # noqa: F401
 from desktop.pages.console.turns import TurnController
 from desktop.pages.console.view import ConsoleView
+from desktop.pages.protocol import PageHooks
 from desktop.safe_text import ask, tip
 from desktop.widgets.search_panel import SearchResults
 
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 1  # a connection's status, for its icon
 
 
-class ConsolePage(ConsoleView):
+class ConsolePage(ConsoleView, PageHooks):
     thread_opened = Signal(str)  # conversation id, after its newest page is in the view
     jumped = Signal(str)  # message id, after a search jump landed on it
 
@@ -262,6 +263,15 @@ class ConsolePage(ConsoleView):
     def _on_search_text(self, text: str) -> None:
         self.left_stack.setCurrentIndex(1 if text.strip() else 0)
         self.search_results.search(text)
+
+    # --- page hooks (desktop/pages/protocol.py): ctx.navigate("console", thread=… / message=…) -------
+    def show_thread(self, thread_id: str) -> bool:
+        self.refresh_threads(select=thread_id)
+        return True
+
+    def show_message(self, message_id: str) -> bool:
+        self.jump_to_message(message_id)
+        return True
 
     def jump_to_message(self, message_id: str, _conversation_id: str = "") -> None:
         def land(found) -> None:

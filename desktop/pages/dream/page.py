@@ -28,15 +28,15 @@ from desktop.models.dream_model import STATUS_WORDS, DreamDelegate, DreamListMod
 from desktop.models.record_list_model import RECORD_ROLE
 from desktop.ops import Op
 from desktop.pages.dream.report_view import ReportView
+from desktop.pages.protocol import PageHooks
 from desktop.safe_text import Label, inform, warn
 
 
-class DreamPage(QWidget):
+class DreamPage(QWidget, PageHooks):
     def __init__(self, ctx, controller: DreamController | None = None):
         super().__init__()
         self.ctx = ctx
-        self.controller = controller or DreamController(
-            ctx, is_streaming=self._console_streaming, input_window=lambda: self.window().windowHandle(), parent=self)
+        self.controller = controller or ctx.dream  # app-wide: the window starts and stops it
         self._selected: str | None = None
 
         outer = QVBoxLayout(self)
@@ -259,14 +259,6 @@ class DreamPage(QWidget):
         self._selected = None
         Op(self, lambda: delete_report(db, report_id), "Deleting the report").run()
 
-    def shutdown(self) -> None:
-        """The window is closing: stop checking, cancel a running dream (its findings are kept)."""
-        self.controller.stop()
-
-    def _console_streaming(self) -> bool:
-        console = getattr(self.window(), "pages", {}).get("console")
-        turns = getattr(console, "turns", None)
-        return bool(getattr(turns, "busy", False))
 
 
 __all__ = ["DreamPage", "STATUS_WORDS"]

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from desktop.bus import bus
 from desktop.ops import Op
+from desktop.pages.protocol import PageHooks
 from desktop.safe_text import Label
 
 COLUMNS = ("Name", "Folder", "Files", "Passages", "Skipped", "Last index")
@@ -37,7 +38,7 @@ def _when(stamp: str | None) -> str:
     return stamp[:16].replace("T", " ") + " UTC"
 
 
-class KnowledgePage(QWidget):
+class KnowledgePage(QWidget, PageHooks):
     def __init__(self, ctx):
         super().__init__()
         self.ctx = ctx

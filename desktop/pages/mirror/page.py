@@ -25,6 +25,7 @@ from desktop.models.record_list_model import RECORD_ROLE
 from desktop.ops import Op
 from desktop.pages.mirror.form import ReviewForm
 from desktop.pages.mirror.report_view import ReportData, ReportView
+from desktop.pages.protocol import PageHooks
 from desktop.safe_text import Label, ask, warn
 
 
@@ -42,7 +43,7 @@ def describe_failure(exc: BaseException) -> str:
     return f"The review failed ({type(exc).__name__}: {exc}). Nothing was stored."
 
 
-class MirrorPage(QWidget):
+class MirrorPage(QWidget, PageHooks):
     def __init__(self, ctx):
         super().__init__()
         self.ctx = ctx

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from desktop.bus import bus
 from desktop.models.connection_model import status_color  # imported with the page, not on its first show
 from desktop.ops import Op
+from desktop.pages.protocol import PageHooks
 from desktop.safe_text import Label, tip
 from desktop.widgets.day_chart import DayChart
 
@@ -115,7 +116,7 @@ class Tile(QFrame):
         self.setAccessibleDescription(f"{self.caption.text()}: {value:,}")
 
 
-class ObservatoryPage(QWidget):
+class ObservatoryPage(QWidget, PageHooks):
     loaded = Signal(float)  # seconds from the refresh request until the page showed the numbers
 
     def __init__(self, ctx):

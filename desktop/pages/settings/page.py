@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 from desktop import theme
 from desktop.bus import bus
 from desktop.ops import Op
+from desktop.pages.protocol import PageHooks
 from desktop.safe_text import Html, HtmlLabel, Label
 
 MIN_PASSPHRASE = 8  # for a new key file; an existing one opens with whatever it was made with
@@ -37,7 +38,7 @@ def _card(title: str) -> tuple[QFrame, QVBoxLayout]:
     return card, col
 
 
-class SettingsPage(QWidget):
+class SettingsPage(QWidget, PageHooks):
     secrets_changed = Signal(str)  # the new mode
 
     def __init__(self, ctx):

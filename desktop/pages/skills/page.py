@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 from desktop.bus import bus
 from desktop.models.skill_model import SKILL_ROLE, SkillTreeModel
 from desktop.ops import Op
+from desktop.pages.protocol import PageHooks
 from desktop.pages.skills import actions
 from desktop.pages.skills.detail import SkillDetail
 from desktop.safe_text import Label
@@ -41,7 +42,7 @@ def job_runner(ctx):
     return runner
 
 
-class SkillsPage(QWidget):
+class SkillsPage(QWidget, PageHooks):
     loaded = Signal()  # a refresh has been shown
     job_done = Signal(str, object)  # "suggest" | "test", the job's result (or exception) — for tests
 

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from desktop.bus import bus
 from desktop.ops import Op
+from desktop.pages.protocol import PageHooks
 from desktop.safe_text import Label, ask
 from desktop.widgets.task_list import TaskList
 
@@ -43,7 +44,7 @@ def load_board(db, scope: str):
     return tasks, connections
 
 
-class TasksPage(QWidget):
+class TasksPage(QWidget, PageHooks):
     changed = Signal(str)  # a task id that was added, edited, moved or deleted
 
     def __init__(self, ctx):

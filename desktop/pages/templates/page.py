@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from desktop.bus import bus
 from desktop.ops import Op
+from desktop.pages.protocol import PageHooks
 from desktop.pages.templates.catalogue import CatalogueTab
 from desktop.pages.templates.publish import PublishTab
 from desktop.safe_text import Label, ask, tip
@@ -49,7 +50,7 @@ def load_own(db):
     return own, installed(db), documents
 
 
-class TemplatesPage(QWidget):
+class TemplatesPage(QWidget, PageHooks):
     def __init__(self, ctx):
         super().__init__()
         self.ctx = ctx

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from desktop.bus import bus
 from desktop.dialogs.tools_add import AddServerDialog
 from desktop.ops import Op
+from desktop.pages.protocol import PageHooks
 from desktop.pages.tools.tester import ToolTester
 from desktop.safe_text import Button, Label, ask, tip
 from desktop.tools_runtime import close_tool_host, tool_host
@@ -37,7 +38,7 @@ ENABLED, NAME, ALWAYS, DESCRIPTION = range(4)
 STATE_TEXT = {"ready": "● running", "starting": "◌ starting…", "failed": "⚠ failed", "stopped": "○ not started"}
 
 
-class ToolsPage(QWidget):
+class ToolsPage(QWidget, PageHooks):
     loaded = Signal()  # the list shows the latest configurations
     server_started = Signal(str)  # name, after a start finished (ready or failed)
 
