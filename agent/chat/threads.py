@@ -80,6 +80,12 @@ class ThreadSummary:
     row: Conversation | None = None  # the thread itself (its settings, its active leaf)
 
 
+def list_threads(db: LocalDatabase) -> list[ThreadSummary]:
+    """Live threads, most recently active first (what the Console, the Mirror and the CLI list)."""
+    with db.session() as session:
+        return list_threads_in(session)
+
+
 def list_threads_in(session: Session) -> list[ThreadSummary]:
     """Live threads, most recent activity first."""
     last = func.max(Message.created_at)

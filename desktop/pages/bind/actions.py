@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from PySide6.QtWidgets import QMessageBox
-from sqlalchemy import text
 
 from desktop.bus import bus
 from desktop.models.connection_model import ConnectionInfo
@@ -12,16 +11,11 @@ from desktop.safe_text import message_box
 
 
 def load_connections(db) -> list[ConnectionInfo]:
-    sql = text(
-        """
-        SELECT c.id, c.name, c.provider, c.base_url, c.model, c.status, c.system_prompt,
-               k.checked_at, k.error
-        FROM agent_connections c LEFT JOIN connection_checks k ON k.connection_id = c.id
-        WHERE c.deleted_at IS NULL ORDER BY c.created_at
-        """
-    )
-    with db.engine.connect() as conn:
-        return [ConnectionInfo(*row) for row in conn.execute(sql)]
+    from agent.connections.rows import list_connections
+
+    return [ConnectionInfo(c.id, c.name, c.provider, c.base_url, c.model, c.status, c.system_prompt,
+                           row.checked_at, row.last_error)
+            for row in list_connections(db) for c in (row.connection,)]
 
 
 def key_location(secrets) -> str:

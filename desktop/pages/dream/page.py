@@ -143,14 +143,9 @@ class DreamPage(QWidget, PageHooks):
         data_dir, db = self.ctx.data_dir, self.ctx.db
 
         def load():
-            from sqlmodel import select
+            from agent.connections.rows import live_connections
 
-            from local_schema.models import AgentConnection
-
-            with db.session() as session:
-                rows = session.exec(select(AgentConnection).where(AgentConnection.deleted_at.is_(None))
-                                    .order_by(AgentConnection.name)).all()
-            return load_settings(data_dir), [(c.id, c.name, c.model) for c in rows]
+            return load_settings(data_dir), [(c.id, c.name, c.model) for c in live_connections(db, order="name")]
 
         Op(self, load, "Loading dream settings").success(self._show_settings).run()
 

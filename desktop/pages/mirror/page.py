@@ -147,16 +147,11 @@ class MirrorPage(QWidget, PageHooks):
         db, data_dir = self.ctx.db, self.ctx.data_dir
 
         def load():
-            from sqlmodel import select
+            from agent.chat.threads import list_threads
+            from agent.connections.rows import live_connections
 
-            from agent.chat.threads import list_threads_in
-            from local_schema.models import AgentConnection
-
-            with db.session() as session:
-                rows = session.exec(select(AgentConnection).where(AgentConnection.deleted_at.is_(None))
-                                    .order_by(AgentConnection.created_at)).all()
-                return ([(c.id, c.name, c.model) for c in rows], list_threads_in(session),
-                        load_budget(data_dir) if initial else None)
+            return ([(c.id, c.name, c.model) for c in live_connections(db)], list_threads(db),
+                    load_budget(data_dir) if initial else None)
 
         self._sources_seq += 1
         seq = self._sources_seq

@@ -11,12 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import select
-
+from agent.connections.rows import live_connections
 from agent.skills.forge import GateRefused, check_move, legal_targets, list_skills_in, run_state
 from agent.skills.settings import load_min_score
 from desktop.models.skill_model import SkillRow, percent
-from local_schema.models import AgentConnection, Skill
+from local_schema.models import Skill
 
 
 @dataclass(frozen=True)
@@ -41,9 +40,7 @@ def load(db, data_dir) -> Snapshot:
     min_score = load_min_score(data_dir)
     with db.session() as session:
         rows = [_row(s, min_score) for s in list_skills_in(session)]
-        found = session.exec(select(AgentConnection).where(AgentConnection.deleted_at.is_(None))
-                             .order_by(AgentConnection.created_at)).all()
-        connections = [(c.id, f"{c.name} · {c.model}") for c in found]
+    connections = [(c.id, f"{c.name} · {c.model}") for c in live_connections(db)]
     return Snapshot(rows, min_score, connections)
 
 

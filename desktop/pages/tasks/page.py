@@ -34,10 +34,10 @@ ALL, UNSCOPED = "__all__", "__none__"
 
 def load_board(db, scope: str):
     """Runs on a pool thread: the tasks shown for the filter, and the live connections."""
+    from agent.connections.rows import live_connections
     from agent.tasks.board import list_tasks
-    from desktop.pages.bind.actions import load_connections
 
-    connections = [(c.id, c.name) for c in load_connections(db)]
+    connections = [(c.id, c.name) for c in live_connections(db)]
     tasks = list_tasks(db, connection_id=None if scope in (ALL, UNSCOPED) else scope)
     if scope == UNSCOPED:
         tasks = [t for t in tasks if t.connection_id is None]
