@@ -42,10 +42,6 @@ class KnowledgePage(QWidget, PageHooks):
     def __init__(self, ctx):
         super().__init__()
         self.ctx = ctx
-        if ctx.jobs is None:  # a page built on its own (tests); the window normally owns the runner
-            from desktop.jobs import JobRunner
-
-            ctx.jobs = JobRunner(self)
         self.job = None
         self.sets: list = []
         self._search_seq = 0

@@ -47,10 +47,6 @@ class MirrorPage(QWidget, PageHooks):
     def __init__(self, ctx):
         super().__init__()
         self.ctx = ctx
-        if ctx.jobs is None:  # a page built on its own (tests); the window normally owns the runner
-            from desktop.jobs import JobRunner
-
-            ctx.jobs = JobRunner(self)
         self.job = None
         self._selected: str | None = None
         self._preview_seq = 0

@@ -31,17 +31,6 @@ from desktop.safe_text import Label
 WATCHED = frozenset({"skills", "agent_connections"})
 
 
-def job_runner(ctx):
-    """The app's long-job runner (ctx.jobs), made on first use when the window has not made one yet."""
-    runner = getattr(ctx, "jobs", None)
-    if runner is None:
-        from desktop.jobs import JobRunner
-
-        runner = JobRunner()
-        ctx.jobs = runner
-    return runner
-
-
 class SkillsPage(QWidget, PageHooks):
     loaded = Signal()  # a refresh has been shown
     job_done = Signal(str, object)  # "suggest" | "test", the job's result (or exception) — for tests
@@ -247,7 +236,7 @@ class SkillsPage(QWidget, PageHooks):
 
     def _start(self, kind: str, label: str, fn):
         self.show_problem("")
-        job = job_runner(self.ctx).submit(label, fn, initiator=self)  # it announces what it stored
+        job = self.ctx.jobs.submit(label, fn, initiator=self)  # it announces what it stored
         self.job = job
         self._set_busy(kind, True, label)
         job.state_changed.connect(lambda state: state == "running" and self._set_busy(kind, True, label + "…"))
@@ -271,7 +260,7 @@ class SkillsPage(QWidget, PageHooks):
 
     def cancel_job(self) -> None:
         if self.job is not None and self.job.active:
-            job_runner(self.ctx).cancel(self.job)
+            self.ctx.jobs.cancel(self.job)
 
     def _ended(self, kind: str, result, error) -> None:
         self.job = None
