@@ -119,8 +119,8 @@ class SyncController(QObject):
                 from sync.engine import SyncEngine
 
                 self._engine = SyncEngine(self.ctx.data_dir, secrets=self.ctx.secrets,
-                                          on_state=lambda s, d: self._from_worker("state", (s, d)),
-                                          on_alert=lambda m: self._from_worker("alert", m))
+                                          on_state=lambda s, d: self._tell_ui("state", (s, d)),
+                                          on_alert=lambda m: self._tell_ui("alert", m))
             return self._engine
 
     def start(self) -> None:
@@ -155,7 +155,7 @@ class SyncController(QObject):
                 log.debug("sync configuration unreadable: %s", exc)
         if not state.signed_in:
             return
-        self.scheduler = SyncScheduler(_ReportingEngine(engine, self._from_worker),
+        self.scheduler = SyncScheduler(_ReportingEngine(engine, self._tell_ui),
                                        interval=self.interval, debounce=self.debounce)
         self.scheduler.start()  # its first cycle runs at once
         self._start_live()
@@ -164,7 +164,7 @@ class SyncController(QObject):
         from sync.live import LiveSync
 
         self.live = LiveSync(self.engine, self.scheduler, poll_live=self.live_interval, poll_offline=self.interval,
-                             on_state=lambda up, detail: self._from_worker("live", (up, detail)))
+                             on_state=lambda up, detail: self._tell_ui("live", (up, detail)))
         self.live.start()
 
     def stop(self) -> None:
@@ -176,7 +176,7 @@ class SyncController(QObject):
             listened.remove_change_listener(self._on_written)
         if live is not None:
             live.stop()
-            self._from_worker("live", (False, None))  # (stop may run off the UI thread)
+            self._tell_ui("live", (False, None))  # (stop may run off the UI thread)
         if scheduler is not None:
             if engine is not None and engine._rest_client is not None:
                 engine._rest_client.close()  # a request in flight fails now instead of after its timeout
@@ -253,7 +253,7 @@ class SyncController(QObject):
             self._online()
 
     # -- from the sync thread ------------------------------------------------------------------------
-    def _from_worker(self, kind: str, payload) -> None:
+    def _tell_ui(self, kind: str, payload) -> None:
         """Any thread: hand the engine's word to the UI thread (dropped once this controller is gone)."""
         post(lambda: alive(self) and self._on_worker(kind, payload))
 

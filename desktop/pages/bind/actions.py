@@ -84,8 +84,8 @@ def key_not_stored(page, exc: BaseException) -> QMessageBox:
             return
         if status.locked and hasattr(window, "ask_passphrase"):
             window.ask_passphrase()
-        elif hasattr(window, "show_page"):
-            window.show_page("settings")
+        else:
+            page.ctx.navigate("settings")
 
     box.finished.connect(finished)
     page.key_error_box = box  # tests reach it here

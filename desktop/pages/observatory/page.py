@@ -48,7 +48,7 @@ def sync_status(ctx) -> dict:
     the account and the counts; only the time of the last sync of an earlier session is read here, from
     the engine's own record. Without a controller (a page built on its own) everything is read from the
     page's open database (sync.engine.read_status), with no engine of its own."""
-    if getattr(ctx, "sync", None) is not None:
+    if ctx.sync is not None:
         from sync.dbutil import get_meta
 
         with ctx.db.engine.connect() as conn:
@@ -196,7 +196,7 @@ class ObservatoryPage(QWidget, PageHooks):
         for label in body.findChildren(QLabel, "SectionTitle"):
             label.setStyleSheet("font-weight: 600;")
         self._recorded: dict = {}  # what load() read about sync (with a controller: the last sync time)
-        if getattr(ctx, "sync", None) is not None:  # the live state: shown as soon as it changes
+        if ctx.sync is not None:  # the live state: shown as soon as it changes
             ctx.sync.status_changed.connect(self._controller_changed)
         # A burst of writes (a reply streaming, a sync applying pages) is one refresh, not dozens.
         self._debounce = QTimer(self, singleShot=True, interval=300)
@@ -291,7 +291,7 @@ class ObservatoryPage(QWidget, PageHooks):
         self.connections.setFixedHeight(max(60, min(height, 320)))
 
     def _sync_view(self) -> dict:
-        controller = getattr(self.ctx, "sync", None)
+        controller = self.ctx.sync
         return from_controller(controller.status, self._recorded) if controller is not None else self._recorded
 
     def _controller_changed(self, _status) -> None:
