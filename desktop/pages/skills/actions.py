@@ -46,10 +46,9 @@ def load(db, data_dir) -> Snapshot:
 
 def load_threads(db) -> list[tuple[str, str]]:
     """(id, "title · N messages") of the threads with messages, most recent activity first."""
-    from agent.chat.threads import list_threads_in
+    from agent.chat.threads import list_threads
 
-    with db.session() as session:
-        return [(t.id, f"{t.title} · {t.message_count} messages") for t in list_threads_in(session) if t.message_count]
+    return [(t.id, f"{t.title} · {t.message_count} messages") for t in list_threads(db) if t.message_count]
 
 
 def last_test_long(row: SkillRow) -> str:
