@@ -138,8 +138,11 @@ def assemble_prompt_in(session: Session, connection: AgentConnection | None, con
     before = user_message if isinstance(user_message, Message) else None
     past = history_in(session, conversation_id, before)
     messages = [{"role": "system", "content": system}] if system else []
-    messages += wire_messages(past)  # tool calls and results as endpoints accept them (agent.tools.history)
-    if isinstance(user_message, Message):
+    # A turn that goes on after a tool result (Retry, Regenerate of the reply to it) asks under that result:
+    # it is sent with the call it answers, like the rest of the path (agent.tools.history).
+    after_tool = isinstance(user_message, Message) and user_message.role == "tool"
+    messages += wire_messages(past + [user_message] if after_tool else past)
+    if isinstance(user_message, Message) and not after_tool:
         messages.append({"role": user_message.role, "content": user_message.content})
     elif isinstance(user_message, str):
         messages.append({"role": "user", "content": user_message})

@@ -268,7 +268,8 @@ def report(args, sizes, first, apply_only, rx, refused, push, cold, base_pull, b
                                           f"{peer['requests']} requests; {cpu(peer)}, node's start-up included)"
                                           if peer else ""))
         out(f"           ours / raw {ours['rows_per_s'] / limit['rows_per_s']:.0%}"
-            + (f", ours / RxDB x{ours['rows_per_s'] / peer['rows_per_s']:.2f}" if peer else ""))
+            + (f", ours / RxDB x{ours['rows_per_s'] / peer['rows_per_s']:.2f}" if peer else "")
+            + f"; our writer thread: CPU {ours['writer_cpu_s']:.2f} s, waiting for pages {ours['writer_wait_s']:.2f} s")
     if rx:
         out(f"  RxDB Supabase plugin: in-memory storage, batch 1000, {how}")
     whole = push['seconds'] + push['upkeep_s']

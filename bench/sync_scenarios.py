@@ -117,22 +117,37 @@ def scenario_first_sync(info, email, n, data_dir) -> dict:
                 phase[0] = "pull"
 
         setattr(bulkload, name, marked)
-    upkeep_cpu = []
+    upkeep_cpu, upkeep_thread = [], []
     plain_upkeep = engine._upkeep
 
     def upkeep():  # its CPU apart: the in-cycle figures are compared with the raw fetch
-        started = own_cpu()
+        started, thread_started = own_cpu(), time.thread_time()
         try:
             plain_upkeep()
         finally:
             upkeep_cpu.append(own_cpu() - started)
+            upkeep_thread.append(time.thread_time() - thread_started)
 
+    from sync.pages import PageStream
+
+    waited = []  # the writer (this thread) waiting for the next page
+    plain_next = PageStream.next_page
+
+    def next_page(self, timeout=None):
+        started = time.perf_counter()
+        try:
+            return plain_next(self, timeout)
+        finally:
+            waited.append(time.perf_counter() - started)
+
+    PageStream.next_page = next_page
     engine._upkeep = upkeep
-    cpu_before, server_before = own_cpu(), server_cpu(info)
+    cpu_before, server_before, thread_before = own_cpu(), server_cpu(info), time.thread_time()
     with write_lock_holds(phase) as holds:
         result = engine.run_cycle()
     cpu_after, server_after = own_cpu(), server_cpu(info)
-    engine._upkeep = plain_upkeep
+    writer_cpu = time.thread_time() - thread_before - sum(upkeep_thread)
+    engine._upkeep, PageStream.next_page = plain_upkeep, plain_next
     assert result.state == "idle", result
     idle = [engine.run_cycle() for _ in range(20)]
     index_holds = [s for p, s in holds if p == "index_backlog"] or [0.0]
@@ -145,6 +160,7 @@ def scenario_first_sync(info, email, n, data_dir) -> dict:
             "idle_ms_median": statistics.median(r.duration_s for r in idle) * 1000,
             "idle_requests": max(r.requests for r in idle),
             "cpu_client_s": cpu_after - cpu_before - sum(upkeep_cpu), "cpu_upkeep_s": sum(upkeep_cpu),
+            "writer_cpu_s": writer_cpu, "writer_wait_s": sum(waited),
             "cpu_standin_s": server_after[0] - server_before[0], "cpu_postgres_s": server_after[1] - server_before[1]}
 
 

@@ -13,6 +13,7 @@ neither skips nor repeats one. Each row's key is (seq, id), the order along a pa
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from agent.chat import threads, tree
@@ -24,7 +25,7 @@ ThreadInfo = threads.ThreadSummary
 # A reply is shown under what wrote it (agent.chat.authorship): its recorded model and its connection's name
 # now (NULL once the connection is deleted here), one primary-key lookup per row of a page.
 _COLS = ("m.id, m.role, m.content, m.created_at, m.seq, m.model, m.status, m.error, m.parent_id, "
-         "(SELECT a.name FROM agent_connections a WHERE a.id = m.agent_connection_id)")
+         "(SELECT a.name FROM agent_connections a WHERE a.id = m.agent_connection_id), m.tool_calls")
 
 
 def list_threads(db) -> list[ThreadInfo]:
@@ -38,10 +39,22 @@ def count_messages(db, conversation_id: str) -> int:
 
 
 def _row(r) -> MessageRow:
-    message_id, role, content, created_at, seq, model, status, error, parent_id, connection_name = r
+    message_id, role, content, created_at, seq, model, status, error, parent_id, connection_name, calls = r
     author = reply_author(connection_name, model) if role == "assistant" else None
     return MessageRow(message_id, role, content, created_at, order=(seq, message_id), author=author,
-                      status=status or "done", error=error if status == "error" else None, parent_id=parent_id)
+                      status=status or "done", error=error if status == "error" else None, parent_id=parent_id,
+                      tool_calls=_calls(calls) if role == "assistant" else None)
+
+
+def _calls(value) -> list | None:
+    """messages.tool_calls as stored (JSON text), read tolerantly: a row from elsewhere may hold anything."""
+    if not value:
+        return None
+    try:
+        calls = json.loads(value) if isinstance(value, str | bytes) else value
+    except ValueError:
+        return None
+    return calls if isinstance(calls, list) and calls else None
 
 
 def _walk(db, conversation_id: str, start: str | None, limit: int, stop_at: str | None = None) -> list[MessageRow]:

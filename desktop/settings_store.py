@@ -73,3 +73,13 @@ class AppSettings:
     def export_dir(self, value: str) -> None:
         self._s.setValue("console/export_dir", value)
         self._s.sync()
+
+    @property
+    def console_tools(self) -> bool:
+        """The Console's ⚒ Tools switch (on until turned off)."""
+        return self._get("console/tools", "on") != "off"
+
+    @console_tools.setter
+    def console_tools(self, on: bool) -> None:
+        self._s.setValue("console/tools", "on" if on else "off")
+        self._s.sync()

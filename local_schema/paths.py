@@ -92,3 +92,12 @@ def attachments_dir(database: Path) -> Path:
     folder moves with its database when a first sign-in claims the signed-out file. Not created here."""
     database = Path(database)
     return database.with_name(f"{database.stem}.files")
+
+
+def knowledge_dir(database: Path) -> Path:
+    """Where the knowledge folders' search indexes of one database live: `<stem>.knowledge/` beside the
+    database file (`local.knowledge/`, `accounts/<account_id>.knowledge/`), one SQLite file per set.
+    Derived, device-local, rebuildable data with settings the database itself must never have
+    (agent.knowledge.store): not in backups or exports. Not created here."""
+    database = Path(database)
+    return database.with_name(f"{database.stem}.knowledge")

@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""Screenshots of tools (issue 22): the Tools page with a running server and a tested tool, and the Memory
-Atlas with a paused fact and the access log of apps that used a fact through `mirari mcp serve`.
+"""Screenshots of tools (issue 22): the Tools page with a running server and a tested tool, the Memory
+Atlas with a paused fact and the access log of apps that used a fact through `mirari mcp serve`, and a
+Console turn waiting on the approval card of a tool call (the fake OpenAI endpoint streams the calls).
 
 Everything is real: the suite's own MCP server started by the page, the official SDK client driving
 `mirari mcp serve` as "Claude Desktop" and "Cursor" before the window opens.
 
     xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python scripts/screenshots_tools.py
 
-Pictures land in docs/screenshots/ (tools-*.png, memory-access-*.png).
+Pictures land in docs/screenshots/ (tools-*.png, memory-access-*.png, console-tool-approval-*.png,
+console-tool-result-*.png).
 """
 
 from __future__ import annotations
@@ -45,6 +47,54 @@ def apps_use_the_memory(data_dir: Path) -> None:
     anyio.run(as_app, "Claude Desktop", [("search_memory", {"query": "tea"}), ("strongest_facts", {"limit": 5})])
     anyio.run(as_app, "Cursor", [("add_fact", {"fact": "Writes Python with type hints", "category": "style"}),
                                  ("search_memory", {"query": "green tea"})])
+
+
+def console_turn_with_approval(app, window) -> None:
+    """A finished turn that called `add` (always allowed), then a turn waiting for Allow on `echo`."""
+    import json
+
+    from agent.tools.config import set_always_allow
+    from desktop import theme
+    from standin.demo.seed import add_connection
+    from standin.model import FakeLLM, Reply
+
+    def call(i, name, arguments):
+        return {"id": f"call_{i}", "name": name, "arguments": json.dumps(arguments)}
+
+    fake = FakeLLM().start()
+    try:
+        db = window.ctx.db
+        add_connection(db, "Hermes (local)", fake.base_url, "hermes-3-8b")
+        set_always_allow(db, "notes", "add", True)
+        console = window.show_page("console")
+        console.refresh_connections()
+        wait(app, lambda: console.current_connection_id() is not None, what="the connection")
+        finished = []
+        console.turns.turn_finished.connect(finished.append)
+        fake.enqueue(Reply(text="Let me add them.", tool_calls=[call(1, "notes__add", {"a": 20, "b": 22})]),
+                     Reply(text="20 + 22 is **42**."))
+        console.composer.setPlainText("What is 20 + 22?")
+        console.send()
+        wait(app, lambda: finished, timeout=60, what="the first turn")
+        fake.enqueue(Reply(text="I will read it back to you.", tool_calls=[
+            call(2, "notes__echo", {"text": "Shopping: green tea, oat milk, <b>lemons</b>"})]),
+            Reply(text="Your list: green tea, oat milk and lemons."))
+        console.composer.setPlainText("Read my shopping note back to me")
+        console.send()
+        wait(app, lambda: console.tools.panel.cards(), timeout=60, what="the approval card")
+        for mode in ("light", "dark"):
+            theme.apply_theme(app, mode)
+            pump(app, 0.4)
+            window.grab().save(str(OUT / f"console-tool-approval-{mode}.png"))
+        console.tools.panel.cards()[0].allow_button.click()
+        wait(app, lambda: len(finished) == 2, timeout=60, what="the second turn")
+        pump(app, 0.5)
+        for mode in ("light",):
+            theme.apply_theme(app, mode)
+            pump(app, 0.4)
+            window.grab().save(str(OUT / f"console-tool-result-{mode}.png"))
+    finally:
+        fake.stop()
 
 
 def main() -> int:
@@ -115,6 +165,7 @@ def main() -> int:
             theme.apply_theme(app, mode)
             pump(app, 0.4)
             window.grab().save(str(OUT / f"memory-access-{mode}.png"))
+        console_turn_with_approval(app, window)
         theme.apply_theme(app, "light")
         window.close()
         pump(app, 0.5)

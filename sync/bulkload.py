@@ -133,10 +133,18 @@ class TriggersAside:
                 self.conn.exec_driver_sql(statement, (self.done,))
             self.done = top
 
+    def needs_triggers(self, columns: tuple[str, ...], values: list[tuple]) -> bool:
+        """Whether an INSERT of `values` (in `columns` order) needs one of the set-aside triggers back (see
+        `insert`); if not, it may run without going through `insert`."""
+        return bool(self._needed(columns, values))
+
+    def _needed(self, columns: tuple[str, ...], values: list[tuple]) -> list[tuple[str, str]]:
+        return [(name, sql) for column, name, sql in self.inert
+                if column not in columns or None in map(operator.itemgetter(columns.index(column)), values)]
+
     def insert(self, write: Callable[[], None], columns: tuple[str, ...], values: list[tuple]) -> None:
         """Run `write()`, an INSERT of new rows (`values` in `columns` order)."""
-        needed = [(name, sql) for column, name, sql in self.inert
-                  if column not in columns or None in map(operator.itemgetter(columns.index(column)), values)]
+        needed = self._needed(columns, values)
         for _, sql in needed:  # a row this trigger acts on: it runs as usual for this statement
             self.conn.exec_driver_sql(sql)
         write()

@@ -25,7 +25,7 @@ import sqlalchemy.exc
 
 from local_schema import models
 from sync import bulkload
-from sync.dbutil import TableInfo, table_info, write_tx
+from sync.dbutil import TableInfo, cyclic_gc_paused, table_info, write_tx
 from sync.errors import Kind, RequestFailed, missing_function
 from sync.pages import AdoptedRanges, PageStream, page_params
 from sync.pull_rows import (
@@ -78,8 +78,9 @@ class ForeignKeyMiss(Exception):
 
 
 class _Batch:
-    """The open pull transaction of one table: pages are added (each in a savepoint, with its cursor) until
-    the transaction is big or old enough, then committed."""
+    """The open pull transaction of one table: pages are added (each in one statement or a savepoint, so a
+    page that fails leaves no trace) until the transaction is big or old enough, then committed with the
+    cursor after its last page."""
 
     def __init__(self, puller: Puller, info: TableInfo):
         self.puller, self.info = puller, info
@@ -88,6 +89,7 @@ class _Batch:
         self.aside: bulkload.TriggersAside | None = None
         self.started = 0.0
         self.rows = 0
+        self.cursor: str | None = None  # after the last page added: written just before the commit
         # What this transaction stored (ids, any tombstone), reported once it commits. Not the rows
         # themselves: held until commit, 50,000 of them would be ~75 MB.
         self.pages: list[tuple[list[str], bool]] = []
@@ -111,34 +113,39 @@ class _Batch:
         self.aside = bulkload.TriggersAside(conn, table, first_sync=first_sync) if first_sync or big else None
 
     def add(self, rows: list[dict], cursor: str, first_sync: bool, defer_indexes: bool = False) -> None:
+        """Store `rows` (a page; may be empty) in this transaction; `cursor` goes with them. A page that fails
+        is undone whole (its savepoint) and the cursor stays after the page before it."""
         if self.conn is None:
             self._open(first_sync, len(rows) >= bulkload.MIN_BATCH)
-        conn, table = self.conn, self.info.name
+        conn = self.conn
         if defer_indexes:
-            bulkload.defer_indexes(conn, table)
-        conn.exec_driver_sql("SAVEPOINT pull_page")
-        try:
-            if rows:
-                self.puller.writer.write(conn, self.info, rows, aside=self.aside, **self.flags)
-            set_cursor(conn, table, cursor)
-        except sqlalchemy.exc.IntegrityError as exc:
-            conn.exec_driver_sql("ROLLBACK TO pull_page")
-            conn.exec_driver_sql("RELEASE pull_page")
-            if "FOREIGN KEY" in str(exc):
-                raise ForeignKeyMiss(str(exc)) from exc
-            raise
-        conn.exec_driver_sql("RELEASE pull_page")
-        self.rows += len(rows)
+            bulkload.defer_indexes(conn, self.info.name)
         if rows:
+            writer = self.puller.writer
+            if not writer.insert_new(conn, self.info, rows, aside=self.aside, **self.flags):
+                conn.exec_driver_sql("SAVEPOINT pull_page")
+                try:
+                    writer.write(conn, self.info, rows, aside=self.aside, **self.flags)
+                except sqlalchemy.exc.IntegrityError as exc:
+                    conn.exec_driver_sql("ROLLBACK TO pull_page")
+                    conn.exec_driver_sql("RELEASE pull_page")
+                    if "FOREIGN KEY" in str(exc):
+                        raise ForeignKeyMiss(str(exc)) from exc
+                    raise
+                conn.exec_driver_sql("RELEASE pull_page")
+            self.rows += len(rows)
             self.pages.append(stored_ids(rows))
+        self.cursor = cursor
 
     def commit(self) -> None:
         if self.stack is None:
             return
+        if self.cursor is not None:
+            set_cursor(self.conn, self.info.name, self.cursor)  # the rows and the cursor after them: one commit
         if self.aside is not None:
             self.aside.restore()
         stack, pages = self.stack, self.pages
-        self.stack, self.conn, self.aside, self.rows, self.pages = None, None, None, 0, []
+        self.stack, self.conn, self.aside, self.rows, self.pages, self.cursor = None, None, None, 0, [], None
         stack.close()
         for ids, tombstones in pages:
             self.puller.committed(self.info.name, ids, tombstones)
@@ -146,6 +153,7 @@ class _Batch:
     def rollback(self) -> None:
         if self.stack is not None:
             stack, self.stack, self.conn, self.aside, self.rows, self.pages = self.stack, None, None, None, 0, []
+            self.cursor = None
             with contextlib.suppress(Exception):
                 stack.__exit__(RuntimeError, RuntimeError("pull aborted"), None)
 
@@ -172,7 +180,10 @@ class Puller:
 
     # -- public ------------------------------------------------------------------------------------------
     def pull_all(self, tables: tuple[str, ...], skip: set[str]) -> PullResult:
-        tables = tuple(t for t in tables if t not in skip)
+        with cyclic_gc_paused():
+            return self._pull_all(tuple(t for t in tables if t not in skip))
+
+    def _pull_all(self, tables: tuple[str, ...]) -> PullResult:
         # Every table's stream starts at once (its first pages arrive in parallel); pages are still written
         # table by table, parents first.
         streams = {t: self._stream(t, self._cursor(t)) for t in tables}

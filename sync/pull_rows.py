@@ -14,6 +14,8 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from itertools import chain, islice, repeat
 
+import sqlalchemy.exc
+
 from local_schema import models
 from sync.dbutil import TableInfo, quote
 from sync.errors import Kind, RequestFailed
@@ -45,8 +47,9 @@ def cascade_children(table: str) -> list[tuple[str, str]]:
 
 
 @cache
-def insert_sql(info: TableInfo, conflict: str = "", rows: int = 1) -> str:
-    one = f"({', '.join('?' * len(info.columns))})"
+def insert_sql(info: TableInfo, conflict: str = "", rows: int = 1, nulls: tuple[int, ...] = ()) -> str:
+    """A multi-row INSERT of `rows` rows; the columns at positions `nulls` are the literal NULL (no parameter)."""
+    one = f"({', '.join('NULL' if i in nulls else '?' for i in range(len(info.columns)))})"
     return (f"INSERT {conflict + ' ' if conflict else ''}INTO {quote(info.name)} "
             f"({', '.join(quote(c) for c in info.columns)}) VALUES {', '.join([one] * rows)}")
 
@@ -54,18 +57,36 @@ def insert_sql(info: TableInfo, conflict: str = "", rows: int = 1) -> str:
 MAX_PARAMS = 32_000  # SQLite allows 32,766 bound parameters a statement (since 3.32)
 
 
-def insert_many(conn, info: TableInfo, values: list[tuple], conflict: str = "") -> int:
-    """Insert `values` with as few multi-row INSERT statements as the parameter limit allows; returns the
-    rows inserted. Not `executemany`: that takes Python's GIL back after every row, so the writer waits
-    on the page fetcher's threads up to 1,000 times a page; one statement binds in one go and SQLite
-    inserts the whole chunk with the GIL released (docs/sync.md, "Why it is built this way")."""
+def insert_statements(info: TableInfo, values: list[tuple], conflict: str = "",
+                      columns: list[tuple] | None = None) -> list[tuple[str, tuple]]:
+    """The (SQL, parameters) of as few multi-row INSERT statements as the parameter limit allows. Not
+    `executemany`: that takes Python's GIL back after every row, so the writer waits on the page
+    fetcher's threads up to 1,000 times a page; one statement binds in one go and SQLite inserts the whole
+    chunk with the GIL released. A column NULL in every row of a chunk (most of a message's optional
+    columns) is the literal NULL: sqlite3 binds None through its adapter lookup, with the GIL held
+    (docs/sync.md, "Why it is built this way"). Pure: the fetching threads build these for the writer.
+    `columns`: the values by column (`zip(*values)`) if the caller has them."""
     per = max(1, min(len(values), MAX_PARAMS // len(info.columns)))
-    inserted = 0
+    statements = []
     for start in range(0, len(values), per):
         chunk = values[start:start + per]
-        inserted += conn.exec_driver_sql(insert_sql(info, conflict, len(chunk)),
-                                         tuple(chain.from_iterable(chunk))).rowcount
-    return inserted
+        if columns is None or len(chunk) != len(values):
+            columns = list(zip(*chunk, strict=True))
+        all_null = (None,) * len(chunk)  # tuple equality stops at the first value that differs
+        nulls = tuple(i for i, column in enumerate(columns) if column == all_null)
+        if nulls:
+            kept = [column for i, column in enumerate(columns) if i not in nulls]
+            params = tuple(chain.from_iterable(zip(*kept, strict=True))) if kept else ()
+        else:
+            params = tuple(chain.from_iterable(chunk))
+        statements.append((insert_sql(info, conflict, len(chunk), nulls), params))
+    return statements
+
+
+def insert_many(conn, info: TableInfo, values: list[tuple], conflict: str = "") -> int:
+    """Insert `values` (see `insert_statements`); returns the rows inserted."""
+    return sum(conn.exec_driver_sql(sql, params).rowcount
+               for sql, params in insert_statements(info, values, conflict))
 
 
 def upsert_sql(info: TableInfo) -> str:
@@ -164,29 +185,63 @@ def _all_clean(info: TableInfo, rows: list[dict], previous: datetime | None, lat
 class Prepared:
     """What the fetching thread worked out for a clean page of live rows (`prepare`), so the writer thread —
     the one holding SQLite's write lock — only writes it: the page passed the fast check after `after`,
-    `values` are its rows encoded for SQLite and sorted by id."""
+    `values` are its rows encoded for SQLite and sorted by id, `statements` the plain INSERT of them
+    (`insert_statements`; see `RowWriter.insert_new`)."""
 
-    __slots__ = ("after", "ids", "values")
+    __slots__ = ("after", "ids", "statements", "values")
 
-    def __init__(self, after: str | None, ids: list[str], values: list[tuple]):
-        self.after, self.ids, self.values = after, ids, values
+    def __init__(self, after: str | None, ids: list[str], values: list[tuple],
+                 statements: list[tuple[str, tuple]]):
+        self.after, self.ids, self.values, self.statements = after, ids, values, statements
 
 
 def prepare(info: TableInfo, rows: list[dict], after: str | None, user_id: str) -> None:
-    """On the thread that fetched `rows` (asked for after `after`): if the page is clean (`_all_clean`), has
-    no tombstone and no id twice, attach its `Prepared` form as `rows.prepared`. Anything else is left to
-    the writer's careful path. Pure: reads nothing but the page."""
+    """On the thread that fetched `rows` (asked for after `after`): if the page is clean (what `_all_clean`
+    checks), has no tombstone and no id twice, attach its `Prepared` form as `rows.prepared`. Anything else
+    is left to the writer's careful path. Pure: reads nothing but the page."""
     if not rows or not hasattr(rows, "__dict__"):
         return
     try:
         previous = server_stamp(after) if after else None
-    except ValueError:
+        values = _clean_values(info, rows, previous, newest_for(rows), user_id)
+    except (KeyError, TypeError, ValueError, AttributeError):
         return
-    if not _all_clean(info, rows, previous, newest_for(rows), user_id) or any(map(_get_deleted, rows)):
-        return
-    ids = list(map(_get_id, rows))
-    if len(set(ids)) == len(ids):
-        rows.prepared = Prepared(after, ids, sorted(map(info.encode, rows), key=_first))
+    if values is not None:
+        values, columns = values
+        statements = insert_statements(info, values, "", columns)
+        rows.prepared = Prepared(after, list(map(_get_id, rows)), values, statements)
+
+
+def _clean_values(info: TableInfo, rows: list[dict], previous: datetime | None, latest: datetime | None,
+                  user_id: str) -> tuple[list[tuple], list[tuple]] | None:
+    """If the page passes `_all_clean`'s check and has no tombstone and no id twice: its rows encoded for
+    SQLite and sorted by id, and the same by column; else None. The same check, but a column at a time
+    over the encoded page (C-level counts instead of a Python step per row: this runs for every pulled
+    row, with the GIL held)."""
+    if not all(map(isinstance, rows, repeat(dict))):
+        return None
+    stamps = list(map(datetime.fromisoformat, map(_get_stamp, rows)))  # in page order
+    if None in map(_get_tzinfo, stamps) or not all(map(operator.lt, stamps, islice(stamps, 1, None))):
+        return None
+    if previous is not None and not previous < stamps[0]:
+        return None
+    if latest is not None and stamps[-1] > latest:  # increasing: the last is the newest
+        return None
+    values = info.encode_rows(rows)
+    values.sort(key=_first)  # neighbouring keys touch neighbouring pages of the id index
+    columns = list(zip(*values, strict=True))
+    at = info.columns.index
+    ids, n = columns[0], len(rows)
+    if not all(map(isinstance, ids, repeat(str))) or "" in ids or len(set(ids)) != n:
+        return None
+    if columns[at(info.owner)].count(user_id) != n or columns[at("deleted_at")] != (None,) * n:
+        return None  # another owner, or a tombstone: the careful path
+    if any(columns[at(c)].count(None) for c in info.required):
+        return None
+    for col in info.json_cols & info.required:  # encoded: a required JSON value must have been an object/array
+        if not all(isinstance(v, str) and v[:1] in ("{", "[") for v in columns[at(col)]):
+            return None
+    return values, columns
 
 
 def stored_ids(rows: list[dict]) -> tuple[list[str], bool]:
@@ -288,6 +343,28 @@ class RowWriter:
             self._delete(conn, info, [r["id"] for r in tombstones])
         if maybe_quarantined and self.quarantined(conn, info.name):
             self._unquarantine(conn, info.name, list(map(_get_id, rows)))
+
+    @staticmethod
+    def insert_new(conn, info: TableInfo, rows: list[dict], *, maybe_dirty: bool = True,
+                   maybe_quarantined: bool = True, aside=None) -> bool:
+        """The common case of a big pull, with no savepoint: a prepared page (the caller's `scan` accepted
+        it) of rows that are all new, in one plain INSERT statement. True: stored. False, having changed
+        nothing: the page needs `write` (in a savepoint) — it is not prepared, the table has outbox or
+        quarantine rows, it needs more than one statement or a set-aside trigger, or the INSERT failed
+        (a row is here already or breaks a constraint: SQLite undoes a failing statement by itself, and
+        the transaction goes on). Per page, each statement the writer runs gives Python's GIL to the
+        fetching threads and waits to get it back: a savepoint and its release were two more of those."""
+        prepared = getattr(rows, "prepared", None)
+        if prepared is None or maybe_dirty or maybe_quarantined or len(prepared.statements) != 1:
+            return False
+        if aside is not None and aside.needs_triggers(info.columns, prepared.values):
+            return False
+        ((sql, params),) = prepared.statements
+        try:
+            conn.exec_driver_sql(sql, params)
+        except sqlalchemy.exc.IntegrityError:
+            return False
+        return True
 
     @staticmethod
     def _unquarantine(conn, table: str, ids: list[str]) -> None:

@@ -6,6 +6,13 @@
     mirari chat --thread THREAD --regenerate                  a sibling of the last reply
     mirari chat --thread THREAD --retry                       a sibling of a failed reply (or the missing reply)
     mirari chat --thread THREAD --compare ID,ID TEXT          one question, a reply from each connection
+    mirari chat … --tools NAME,…|all [--approve ask|all|never] [--max-rounds N]   the model may call tools
+
+With --tools the enabled tools of those MCP servers (`all`: of every enabled server; agent.tools) are
+offered to the model; each call is approved as --approve says: `ask` (the default) shows it on the terminal
+and reads y (Allow once) / a (Always for this tool, kept in the tool's config) / anything else (Deny), and
+denies without a terminal; `all` allows each call once; `never` denies every call. A call shows on stderr
+with its result's first line; the turn makes at most N rounds of calls (`mirari tools rounds`, 8 by default).
 
 The reply streams to stdout as it arrives; everything is stored exactly as the window stores it
 (agent.chat.turn.ChatTurn: the same prompt, the thread's settings, memory reinforcement). With --thread,
@@ -43,6 +50,13 @@ def register(subparsers) -> None:
     action.add_argument("--compare", metavar="ID,ID", help="ask TEXT of each of these connections: their replies "
                                                           "are siblings")
     p.add_argument("--in-place", action="store_true", help="with --edit: only fix the message's text, ask nothing")
+    p.add_argument("--tools", metavar="NAME,…|all", help="offer the enabled tools of these MCP servers (or all) "
+                                                       "to the model")
+    p.add_argument("--approve", choices=("ask", "all", "never"), default="ask",
+                   help="with --tools: ask on the terminal before each call (default; denies without one), "
+                        "allow all, or deny all")
+    p.add_argument("--max-rounds", type=int, metavar="N", help="with --tools: at most N rounds of tool calls "
+                                                                "(default: the setting, mirari tools rounds)")
     p.add_argument("--json", action="store_true", help="print the stored result as JSON instead of streaming")
     p.add_argument("text", metavar="TEXT", nargs="?", help='the message ("-" reads standard input)')
     p.set_defaults(handler=_chat)
@@ -60,6 +74,10 @@ def _check(args) -> None:
         raise CommandError("give the message TEXT (or - to read it from standard input)")
     if not args.thread and not args.connection:
         raise CommandError("give --connection ID (or --thread THREAD to continue a thread with its connection)")
+    if args.compare and args.tools:
+        raise CommandError("--compare does not run tools: leave out --tools")
+    if args.in_place and args.tools:
+        raise CommandError("--in-place asks nothing, so it runs no tools: leave out --tools")
 
 
 @guard
@@ -87,13 +105,18 @@ def _chat(args) -> int:
             with db.session() as session:
                 cid = session.get(Conversation, thread_id).agent_connection_id
         key = key_store(args).get_key(cid) if cid else ""
+        host, tools = None, None
+        if args.tools:  # checked before anything is written: a wrong name starts no thread
+            from agent.chat.tools_cli import chat_tools
+
+            host, tools = chat_tools(args, db)
         started = thread_id is None
         if started:
             if not text.strip():
                 return fail("Type a message first.")
             thread_id = new_thread(db, cid).id
 
-        turn = ChatTurn(db, thread_id, api_key=key, connection_id=cid, on_delta=_show(args))
+        turn = ChatTurn(db, thread_id, api_key=key, connection_id=cid, on_delta=_show(args), tools=tools)
         previous = signal.signal(signal.SIGINT, lambda *_: turn.cancel())  # Stop: keep the partial reply
         try:
             if args.edit:
@@ -112,6 +135,8 @@ def _chat(args) -> int:
             raise
         finally:
             signal.signal(signal.SIGINT, previous)
+            if host is not None:
+                host.close()  # every server this turn started stops with it
     if args.json:
         print_json(_result_json(result))
     elif result.text and not result.text.endswith("\n"):
@@ -136,7 +161,11 @@ def _result_json(result) -> dict:
             "user_message_id": result.user_message_id, "reply_message_id": result.reply_message_id,
             "text": result.text, "reinforced_node_ids": result.reinforced_node_ids,
             "superseded_ids": result.superseded_ids, "connection_id": result.connection_id, "model": result.model,
-            "error": result.error.message if result.error else None}
+            "error": result.error.message if result.error else None, "message_ids": result.message_ids,
+            "tool_calls": [{"id": r.call.id, "name": r.call.name, "server": r.call.server, "tool": r.call.tool,
+                            "arguments": r.call.arguments, "decision": r.decision, "ok": r.ok, "result": r.text}
+                           for r in result.calls],
+            "rounds": result.rounds, "limit_reached": result.limit_reached}
 
 
 def _compare(args, db, thread_id: str, text: str) -> int:

@@ -17,6 +17,8 @@ see agent.chat.authorship). Guarantees: the user's message is committed before t
 row appears with the first token (status "stopped" until the model finishes, so a crash or Stop keeps
 what arrived, marked as cut off) and is rewritten at most every `flush_interval` seconds; a failed call
 is kept as a reply with status "error" and the reason (Retry makes a sibling), never sent in a prompt.
+With `tools` (agent.chat.tool_turn.TurnTools) the turn may call tools: agent.tools.loop.ToolLoop runs it and
+each call, result and the reply is a node of the tree under the one before it (docs/tools.md).
 Every call is also a check of the connection (agent.connections.check.record_turn): a reply sets it
 online, a failure offline or error with the reason, as Bind's Test would.
 """
@@ -65,6 +67,12 @@ class TurnResult:
     connection_status_changed: bool = False  # the turn moved its connection's synced status
     connection_id: str | None = None  # what wrote the reply (stored with it: messages.agent_connection_id)
     model: str | None = None  # … and the model it ran (messages.model)
+    # With tools (agent.chat.tool_turn): every node the turn stored, in order (calls, results, the reply),
+    # the calls with their decisions and results, the rounds made, and whether the limit of rounds ended it.
+    message_ids: list[str] = field(default_factory=list)
+    calls: list = field(default_factory=list)  # agent.tools.loop.CallRecord
+    rounds: int = 0
+    limit_reached: bool = False
 
 
 class ChatTurn:
@@ -73,8 +81,9 @@ class ChatTurn:
                  on_delta: Callable[[str], None] | None = None,
                  on_done: Callable[[TurnResult], None] | None = None,
                  on_error: Callable[[TurnResult], None] | None = None,
-                 flush_interval: float = 0.5, read_timeout: float = 120.0) -> None:
+                 flush_interval: float = 0.5, read_timeout: float = 120.0, tools=None) -> None:
         self.db = db
+        self.tools = tools  # agent.chat.tool_turn.TurnTools: the turn may call these tools (None: it talks only)
         self.conversation_id = conversation_id
         self.connection_id = connection_id  # the connection that answers (default: the thread's)
         self.bind = bind  # … and the thread talks to it from now on (False: a one-off, e.g. compare)
@@ -216,6 +225,10 @@ class ChatTurn:
             self._check_connection(result, connection_id, err)
             self._keep_failure(result, owner, "", err, superseded)
             return self._fail(result, err)
+        if self.tools is not None and self.tools.toolset:
+            from agent.chat.tool_turn import run_with_tools
+
+            return run_with_tools(self, result, client, prompt, owner, connection_id, superseded)
         parts: list[str] = []
         last_flush = time.monotonic()
         try:

@@ -27,6 +27,8 @@ def register(subparsers) -> None:
     p = sub.add_parser("remove", help="forget a knowledge set (its files are not touched)")
     p.add_argument("name")
     p.set_defaults(handler=_remove)
+    # The indexing process of a PyInstaller bundle (agent.knowledge.worker); no help: not for people.
+    sub.add_parser("index-worker").set_defaults(handler=_index_worker)
 
 
 def _index(db, name: str) -> str:
@@ -74,7 +76,7 @@ def _list(args) -> int:
     for s in sets:
         skipped = f", {s.skipped} skipped" if s.skipped else ""
         print(f"{s.name}  {s.folder}  {s.files} files{skipped}, {s.passages} passages, "
-              f"indexed {s.indexed_at or 'never'}")
+              f"indexed {s.indexed_at or 'never'}{'  (' + s.problem + ')' if s.problem else ''}")
     return 0
 
 
@@ -104,3 +106,9 @@ def _remove(args) -> int:
         remove_set(db, args.name)
     print(f"removed {args.name}")
     return 0
+
+
+def _index_worker(_args) -> int:
+    from agent.knowledge.worker import main
+
+    return main()

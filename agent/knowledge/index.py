@@ -1,39 +1,31 @@
-"""Knowledge sets: a named folder whose text, Markdown, code and PDF files are chunked into FTS5.
+"""Knowledge sets: a named folder whose text, Markdown, code and PDF files are indexed for search.
 
-Each file is remembered by its path (relative to the folder), mtime, size and SHA-256. `reindex` walks
-the folder: an unchanged mtime and size skips the file without reading it; a changed one is read and
-hashed, and only different bytes are chunked again; files gone from the folder lose their passages. A
-file that cannot be read as text or PDF is remembered with its error (and skipped until it changes).
-Writes go in short transactions of about BATCH_BYTES of text, so the window and sync never wait long
-for the write lock, and a cancelled reindex keeps every file it finished (the set's `indexed_at` moves
-only when a reindex completes).
+The set itself (name, folder) is the person's choice and lives in the database (`knowledge_sets`,
+local, never synced). Its index — files, passages, FTS5 — is derived data in files of its own, one per
+shard (agent.knowledge.store), written by separate processes (agent.knowledge.worker): `reindex` is what
+the window's long job and `mirari knowledge add|reindex` both run. `reindex_here` does the same work on
+the calling thread (tests that want it in-process).
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-import time
-from collections.abc import Iterator
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.attachments.reading import TEXT_TYPES, AttachmentRefused, decode_text, pdf_text
 from agent.jobs import JobContext
-from agent.knowledge.chunking import chunks
-from local_schema.timestamps import utc_now
+from agent.knowledge import build, store
+from agent.knowledge.build import IndexJob, IndexReport
+from agent.knowledge.errors import KnowledgeError
+from agent.knowledge.files import walk
 
-INDEXED_SUFFIXES = frozenset({*TEXT_TYPES, ".pdf"})
-SKIPPED_DIRS = frozenset({".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".tox",
-                          ".mypy_cache", ".pytest_cache", "dist", "build", ".idea", ".vscode"})
-MAX_FILE_BYTES = 20 * 1024 * 1024  # a bigger file is remembered as skipped
-BATCH_BYTES = 4 * 1024 * 1024  # text per write transaction
 NAME_LIMIT = 200
-PROGRESS_EVERY = 0.1  # seconds between two progress reports
+SHARD_MIN_BYTES = 8 * 1024 * 1024  # a shard (an indexing process) per this much text, so starting one pays …
+MAX_SHARDS = 4  # … up to this many, and never more than the cores
 
-
-class KnowledgeError(ValueError):
-    """A knowledge command that cannot be done; str() says why."""
+__all__ = ["IndexReport", "KnowledgeError", "KnowledgeSet", "add_set", "list_sets", "reindex", "reindex_here",
+           "remove_set", "set_by_name", "skipped_files"]
 
 
 @dataclass(frozen=True)
@@ -42,27 +34,12 @@ class KnowledgeSet:
     name: str
     folder: str
     created_at: str
-    indexed_at: str | None
+    indexed_at: str | None  # when a reindex last completed (None: never, or the index is gone)
     files: int
     passages: int
     skipped: int  # files that could not be read (their error is kept)
     bytes: int
-
-    def to_dict(self) -> dict:
-        return dict(self.__dict__)
-
-
-@dataclass
-class IndexReport:
-    name: str
-    files: int = 0  # in the folder (indexable by name)
-    read: int = 0  # read and chunked again
-    unchanged: int = 0
-    removed: int = 0
-    skipped: int = 0
-    bytes: int = 0  # bytes read
-    passages: int = 0  # passages written
-    cancelled: bool = False
+    problem: str | None = None  # the index cannot be read (damaged): a reindex builds it again
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -98,160 +75,127 @@ def set_by_name(db, name: str) -> tuple[str, Path]:
     return row[0], Path(row[1])
 
 
+def index_files(db, set_id: str) -> list[Path]:
+    """The set's index files (one per shard), as they are on disk."""
+    return store.shard_files(store.directory_of(db.path), set_id)
+
+
+def _set_ids(db) -> set[str]:
+    with db.engine.connect() as conn:
+        return {row[0] for row in conn.exec_driver_sql("SELECT id FROM knowledge_sets")}
+
+
 def remove_set(db, name: str) -> None:
+    """Forget the set and delete its index (the folder's files are not touched)."""
     set_id, _ = set_by_name(db, name)
-    with db.write() as session:
+    with db.write() as session:  # its rows in the v13 tables, of a set indexed by the first version, cascade
         session.connection().exec_driver_sql("DELETE FROM knowledge_sets WHERE id = ?", (set_id,))
+    store.remove_set_files(store.directory_of(db.path), set_id)
+
+
+def _shards_for(folder: Path) -> int:
+    size = sum(entry[2] for entry in walk(folder))
+    return max(1, min(MAX_SHARDS, os.cpu_count() or 1, size // SHARD_MIN_BYTES))
+
+
+def _jobs(db, name: str) -> list[IndexJob]:
+    """One job per shard. The number of shards is chosen when the set is first indexed here (or its
+    index is unreadable) and kept: a file stays in its shard across reindexes."""
+    set_id, folder = set_by_name(db, name)
+    if not folder.is_dir():
+        raise KnowledgeError(f"the folder of {name} is gone: {folder}")
+    directory = store.directory_of(db.path)
+    store.sweep(directory, _set_ids(db))
+    shards = store.shard_count(directory, set_id)
+    if shards is None:
+        store.remove_set_files(directory, set_id)
+        shards = _shards_for(folder)
+    store.remove_set_files(directory, set_id, from_shard=shards)  # of an earlier layout
+    name = " ".join(str(name).split())
+    return [IndexJob(name, set_id, str(folder), str(store.shard_path(directory, set_id, shard)), shard, shards,
+                     batch_bytes=build.BATCH_BYTES) for shard in range(shards)]
+
+
+def reindex(db, name: str, ctx: JobContext | None = None) -> IndexReport:
+    """Bring the set's index up to date with its folder, in separate processes (agent.knowledge.worker,
+    one per shard): progress and Cancel through `ctx`; a cancelled reindex keeps every file it finished."""
+    from agent.knowledge import worker
+
+    return worker.run(_jobs(db, name), ctx)
+
+
+def reindex_here(db, name: str, ctx: JobContext | None = None) -> IndexReport:
+    """The same work on this thread, shard after shard (agent.knowledge.build)."""
+    ctx = ctx or JobContext()
+    progress = ctx.on_progress
+
+    def report(done: int, total: int, text: str) -> None:
+        if progress is not None and not ctx.cancelled:
+            progress(done, total, text)
+    jobs = _jobs(db, name)
+    result = IndexReport(jobs[0].name)
+    for job in jobs:
+        result = result.add(build.build_index(job, report, lambda: ctx.cancelled))
+    return result
+
+
+@dataclass
+class _Counts:
+    indexed_at: str | None = None
+    files: int = 0
+    passages: int = 0
+    skipped: int = 0
+    bytes: int = 0
+    problem: str | None = None
+    shards: int = 0  # as the files say
+
+
+def _counts(path: Path) -> _Counts:
+    try:
+        conn = store.open_for_reading(path)
+    except store.IndexDamaged as exc:
+        return _Counts(problem=str(exc))
+    if conn is None:
+        return _Counts()
+    try:
+        files, skipped, size = conn.execute(
+            "SELECT count(*) FILTER (WHERE error IS NULL), count(*) FILTER (WHERE error IS NOT NULL),"
+            " coalesce(sum(size) FILTER (WHERE error IS NULL), 0) FROM files").fetchone()
+        passages = conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        meta = store.read_meta(conn)
+        return _Counts(meta.get("indexed_at"), files, passages, skipped, size, None, int(meta.get("shards") or 1))
+    except sqlite3.DatabaseError as exc:
+        if not store.is_damage(exc):
+            raise
+        return _Counts(problem=str(store.mark_damaged(path, exc)))
+    finally:
+        conn.close()
 
 
 def list_sets(db) -> list[KnowledgeSet]:
     with db.engine.connect() as conn:
-        rows = conn.exec_driver_sql(
-            "SELECT s.id, s.name, s.folder, s.created_at, s.indexed_at,"
-            " (SELECT count(*) FROM knowledge_files f WHERE f.set_id = s.id AND f.error IS NULL),"
-            " (SELECT count(*) FROM knowledge_chunks c JOIN knowledge_files f ON f.id = c.file_id"
-            "   WHERE f.set_id = s.id),"
-            " (SELECT count(*) FROM knowledge_files f WHERE f.set_id = s.id AND f.error IS NOT NULL),"
-            " (SELECT coalesce(sum(size), 0) FROM knowledge_files f WHERE f.set_id = s.id AND f.error IS NULL)"
-            " FROM knowledge_sets s ORDER BY s.name").fetchall()
-    return [KnowledgeSet(*row) for row in rows]
+        rows = conn.exec_driver_sql("SELECT id, name, folder, created_at FROM knowledge_sets ORDER BY name").fetchall()
+    sets = []
+    for set_id, name, folder, created_at in rows:
+        shards = [_counts(path) for path in index_files(db, set_id)]
+        complete = bool(shards) and len(shards) == max(c.shards for c in shards) and all(c.indexed_at for c in shards)
+        problem = next((c.problem for c in shards if c.problem), None)
+        sets.append(KnowledgeSet(set_id, name, folder, created_at,
+                                 min(c.indexed_at for c in shards) if complete else None,
+                                 sum(c.files for c in shards), sum(c.passages for c in shards),
+                                 sum(c.skipped for c in shards), sum(c.bytes for c in shards), problem))
+    return sets
 
 
 def skipped_files(db, name: str) -> list[tuple[str, str]]:
     set_id, _ = set_by_name(db, name)
-    with db.engine.connect() as conn:
-        return [tuple(r) for r in conn.exec_driver_sql(
-            "SELECT path, error FROM knowledge_files WHERE set_id = ? AND error IS NOT NULL ORDER BY path",
-            (set_id,))]
-
-
-def walk(folder: Path) -> Iterator[tuple[str, os.stat_result]]:
-    """(relative POSIX path, stat) of every indexable file, in a stable order; symlinked folders are not
-    followed (no loops), hidden and tool folders are left out."""
-    for current, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and not d.startswith("."))
-        for file_name in sorted(files):
-            if Path(file_name).suffix.lower() not in INDEXED_SUFFIXES or file_name.startswith("."):
-                continue
-            path = Path(current) / file_name
-            try:
-                info = path.stat()
-            except OSError:
-                continue
-            yield path.relative_to(folder).as_posix(), info
-
-
-def _text_of(path: Path, rel: str, data: bytes) -> str:
-    if rel.lower().endswith(".pdf"):
-        return pdf_text(data, rel)
-    return decode_text(data, rel)
-
-
-class _Batch:
-    """Files read and waiting to be written, flushed in one short transaction."""
-
-    def __init__(self, db, set_id: str):
-        self.db, self.set_id = db, set_id
-        self.files: list[tuple] = []  # (rel, mtime_ns, size, sha, error, passages or None)
-        self.touch: list[tuple] = []  # (mtime_ns, size, file id): same bytes, new mtime
-        self.gone: list[int] = []
-        self.text_bytes = 0
-
-    def flush(self) -> int:
-        written = 0
-        if not (self.files or self.touch or self.gone):
-            return 0
-        with self.db.write() as session:
-            conn = session.connection()
-            raw = conn.connection.dbapi_connection
-            if self.gone:
-                raw.executemany("DELETE FROM knowledge_files WHERE id = ?", [(i,) for i in self.gone])
-            if self.touch:
-                raw.executemany("UPDATE knowledge_files SET mtime_ns = ?, size = ? WHERE id = ?", self.touch)
-            for rel, mtime_ns, size, sha, error, passages in self.files:
-                raw.execute("DELETE FROM knowledge_files WHERE set_id = ? AND path = ?", (self.set_id, rel))
-                file_id = raw.execute(
-                    "INSERT INTO knowledge_files (set_id, path, mtime_ns, size, sha256, error)"
-                    " VALUES (?, ?, ?, ?, ?, ?) RETURNING id", (self.set_id, rel, mtime_ns, size, sha, error)
-                ).fetchone()[0]
-                if passages:
-                    raw.executemany("INSERT INTO knowledge_chunks (file_id, start_line, end_line, text)"
-                                    " VALUES (?, ?, ?, ?)", [(file_id, *p) for p in passages])
-                    written += len(passages)
-        self.files, self.touch, self.gone, self.text_bytes = [], [], [], 0
-        return written
-
-
-def reindex(db, name: str, ctx: JobContext | None = None) -> IndexReport:
-    """Bring the set's index up to date with its folder (see the module docstring). Cancellable between
-    files; what was done stays."""
-    from agent.jobs import JobCancelled
-
-    ctx = ctx or JobContext()
-    set_id, folder = set_by_name(db, name)
-    if not folder.is_dir():
-        raise KnowledgeError(f"the folder of {name} is gone: {folder}")
-    report = IndexReport(name)
-    with db.engine.connect() as conn:
-        known = {row[0]: row[1:] for row in conn.exec_driver_sql(
-            "SELECT path, id, mtime_ns, size, sha256 FROM knowledge_files WHERE set_id = ?", (set_id,))}
-    listing = list(walk(folder))
-    report.files = len(listing)
-    total = sum(info.st_size for _, info in listing) or 1
-    done, reported = 0, 0.0
-    batch = _Batch(db, set_id)
-    try:
-        for rel, info in listing:
-            ctx.check()
-            if time.monotonic() - reported >= PROGRESS_EVERY:  # not 10,000 repaints for 10,000 files
-                ctx.progress(done, total, rel)
-                reported = time.monotonic()
-            done += info.st_size
-            old = known.pop(rel, None)
-            if old is not None and old[1] == info.st_mtime_ns and old[2] == info.st_size:
-                report.unchanged += 1
-                continue
-            _read_one(folder, rel, info, old, batch, report)
-            if batch.text_bytes >= BATCH_BYTES:
-                report.passages += batch.flush()
-        batch.gone = [row[0] for row in known.values()]
-        report.removed = len(batch.gone)
-        report.passages += batch.flush()
-    except JobCancelled:
-        report.passages += batch.flush()
-        report.cancelled = True
-        return report
-    with db.write() as session:
-        session.connection().exec_driver_sql("UPDATE knowledge_sets SET indexed_at = ? WHERE id = ?",
-                                             (utc_now(), set_id))
-    ctx.progress(total, total, "done")
-    return report
-
-
-def _read_one(folder: Path, rel: str, info: os.stat_result, old, batch: _Batch, report: IndexReport) -> None:
-    if info.st_size > MAX_FILE_BYTES:
-        batch.files.append((rel, info.st_mtime_ns, info.st_size, "", f"larger than {MAX_FILE_BYTES:,} bytes", None))
-        report.skipped += 1
-        return
-    try:
-        data = (folder / rel).read_bytes()
-    except OSError as exc:
-        batch.files.append((rel, info.st_mtime_ns, info.st_size, "", f"cannot be read: {exc.strerror}", None))
-        report.skipped += 1
-        return
-    report.bytes += len(data)
-    sha = hashlib.sha256(data).hexdigest()
-    if old is not None and old[3] == sha:  # touched, not changed
-        batch.touch.append((info.st_mtime_ns, len(data), old[0]))
-        report.unchanged += 1
-        return
-    try:
-        text = _text_of(folder / rel, rel, data)
-    except AttachmentRefused as exc:
-        batch.files.append((rel, info.st_mtime_ns, len(data), sha, str(exc), None))
-        report.skipped += 1
-        return
-    passages = list(chunks(text))
-    batch.files.append((rel, info.st_mtime_ns, len(data), sha, None, passages))
-    batch.text_bytes += len(data)
-    report.read += 1
+    found: list[tuple[str, str]] = []
+    for path in index_files(db, set_id):
+        conn = store.open_for_reading(path)
+        if conn is None:
+            continue
+        try:
+            found += [tuple(r) for r in conn.execute("SELECT path, error FROM files WHERE error IS NOT NULL")]
+        finally:
+            conn.close()
+    return sorted(found)

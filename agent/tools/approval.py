@@ -1,4 +1,4 @@
-"""Approval policies for the command line (`mirari chat … --approve ask|all|never`, at integration).
+"""Approval policies for the command line (`mirari chat … --approve ask|all|never`, agent.chat.tools_cli).
 
 - `all`: every call runs (Allow once each time; nothing is remembered);
 - `never`: every call is denied (the model gets the denial as the result and answers without it);

@@ -6,6 +6,7 @@
     mirari tools enable|disable NAME[/TOOL]
     mirari tools remove NAME
     mirari tools call NAME/TOOL --args JSON [--timeout S]    runs one tool, prints its result
+    mirari tools rounds [N]                                  rounds of tool calls a chat turn may make (1–50)
 
 `add` starts (or reaches) the server once to learn its tools; a server that does not start is still
 added, and the reason is printed (fix it, then `list --refresh`). Header values go to the key store.
@@ -54,6 +55,10 @@ def register(subparsers) -> None:
     p.add_argument("--args", default="{}", metavar="JSON", help="the arguments, a JSON object")
     p.add_argument("--timeout", type=float, default=60.0, metavar="S")
     p.set_defaults(handler=_call)
+
+    p = sub.add_parser("rounds", help="show or set how many rounds of tool calls a chat turn may make")
+    p.add_argument("value", metavar="N", nargs="?")
+    p.set_defaults(handler=_rounds)
 
 
 def _host():
@@ -239,4 +244,20 @@ def _call(args) -> int:
     if result.is_error:
         return fail(f"{tool} answered with an error: {result.text}")
     sys.stdout.write(result.text + ("" if result.text.endswith("\n") else "\n"))
+    return 0
+
+
+@guard
+def _rounds(args) -> int:
+    from agent.cli.common import data_dir
+    from agent.tools.config import ToolsError
+    from agent.tools.settings import load_max_rounds, save_max_rounds
+
+    if args.value is None:
+        print(load_max_rounds(data_dir(args)))
+        return 0
+    try:
+        print(save_max_rounds(data_dir(args), args.value))
+    except ToolsError as err:
+        raise CommandError(str(err)) from None
     return 0

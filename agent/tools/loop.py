@@ -17,7 +17,7 @@ and each result is stored as a `tool` message carrying the call's id and sent ba
 rounds of calls: the request after the last one offers the tools with tool_choice "none", so the model
 answers in text; calls it makes anyway are answered "not run: limit reached" and the turn ends.
 
-Storage is a `TurnStorage` (the Console's tree later, agent.tools.store for a thread today): the
+Storage is a `TurnStorage` (agent.chat.tool_turn.TreeStorage in a chat turn; agent.tools.store a flat thread): the
 assistant message of a round, then its results in call order, then the reply — each stored as the next
 node of the turn, so a result's parent is the message before it (docs/tools.md). Stop (`cancel`) ends
 the turn after the call in flight: every call of the round still gets a result ("Cancelled", "not run"),
@@ -33,6 +33,8 @@ from typing import Protocol
 
 from agent.llm.client import CancelToken, Finish, LLMClient, ToolCallDelta
 from agent.tools.assemble import AssembledCall, ToolCallAssembler
+from agent.tools.config import spec_of
+from agent.tools.host import READY
 from agent.tools.results import ToolResult, bounded
 from agent.tools.toolset import OfferedTool, ToolSet
 
@@ -91,13 +93,16 @@ class ToolLoop:
                  remember_always: Callable[[str, str], None] | None = None, max_rounds: int = DEFAULT_MAX_ROUNDS,
                  call_timeout: float = 60.0, cancel: CancelToken | None = None,
                  on_delta: Callable[[str], None] | None = None,
-                 on_call: Callable[[CallRecord], None] | None = None, temperature: float = 0.7) -> None:
+                 on_call: Callable[[CallRecord], None] | None = None, temperature: float = 0.7,
+                 options: dict | None = None) -> None:
         self.client, self.toolset = client, toolset
         self.run_tool, self.approve, self.storage = run_tool, approve, storage
         self.remember_always = remember_always
         self.max_rounds, self.call_timeout = max(0, int(max_rounds)), call_timeout
         self.cancel_token = cancel or CancelToken()
-        self.on_delta, self.on_call, self.temperature = on_delta, on_call, temperature
+        self.on_delta, self.on_call = on_delta, on_call
+        # The request's parameters: the thread's settings (temperature, max_tokens, stop) over the default.
+        self.options = {"temperature": temperature, **(options or {})}
         self._always: set[str] = {name for name, t in toolset.offered.items() if t.always_allow}
 
     def cancel(self) -> None:
@@ -145,7 +150,7 @@ class ToolLoop:
         parts: list[str] = []
         assembler = ToolCallAssembler()
         tools = self.toolset.definitions or None
-        for event in self.client.stream_chat(history, temperature=self.temperature, cancel=self.cancel_token,
+        for event in self.client.stream_chat(history, cancel=self.cancel_token, **self.options,
                                              tools=tools, tool_choice="none" if last and tools else None,
                                              events=True):
             if isinstance(event, str):
@@ -186,6 +191,8 @@ class ToolLoop:
             except Exception:  # noqa: BLE001 - a broken approval never runs the call, and the turn goes on
                 log.exception("the approval of %s failed; the call is denied", offered.name)
                 decision = DENY
+            if self.cancel_token.cancelled:  # Stop while the user was asked (the window withdraws the question)
+                return CallRecord(pending, "skipped", "Error: not run, the user stopped the turn.", False)
             if decision not in (ALLOW_ONCE, ALWAYS):
                 return CallRecord(pending, DENY, "Error: the user denied this call; do not try it again in this "
                                                  "turn unless they ask.", False)
@@ -206,10 +213,14 @@ class ToolLoop:
         return CallRecord(pending, decision, text or "(the tool returned nothing)", not outcome.is_error)
 
 
-def host_runner(host) -> RunTool:
-    """A RunTool that calls through an agent.tools.host.ToolHost."""
+def host_runner(host, servers: dict | None = None, secrets=None) -> RunTool:
+    """A RunTool that calls through an agent.tools.host.ToolHost. With `servers` (name -> ServerConfig), a
+    server that is not running is started first (a chat turn starts only the servers the model calls); one
+    that does not start gives the call its error."""
 
     def run(server: str, tool: str, arguments: dict, timeout: float, cancel: CancelToken) -> ToolResult:
+        if servers and server in servers and host.status(server).state != READY:
+            host.connect(spec_of(servers[server], secrets))
         return host.call(server, tool, arguments, timeout=timeout, cancel=cancel)
 
     return run

@@ -39,6 +39,8 @@ class MessageRow:
     author: str | None = None  # a reply's author (agent.chat.authorship.reply_author); None: the role's name
     status: str = "done"  # done | error | stopped (messages.status)
     parent_id: str | None = None  # the message above it on its path (agent.chat.tree)
+    tool_calls: list | None = None  # an assistant message's calls (messages.tool_calls)
+    expanded: bool = False  # a long tool result shown whole (desktop.widgets.tool_text)
 
     @property
     def provisional(self) -> bool:
@@ -52,11 +54,13 @@ def _take(current: MessageRow, new: MessageRow) -> bool:
     """Give a shown row what the database holds now (it keeps its identity and render cache); True if
     what it shows changed. A transient error (a question whose turn failed) stays until cleared."""
     error = new.error if new.status == "error" else (None if current.status == "error" else current.error)
-    changed = (current.content, current.role, current.author, current.created_at, current.status, current.error) != (
-        new.content, new.role, new.author, new.created_at, new.status, error)
+    changed = (current.content, current.role, current.author, current.created_at, current.status, current.error,
+               current.tool_calls) != (new.content, new.role, new.author, new.created_at, new.status, error,
+                                       new.tool_calls)
     current.order, current.parent_id = new.order, new.parent_id
     if changed:
         current.content, current.role, current.author = new.content, new.role, new.author
+        current.tool_calls = new.tool_calls
         current.created_at = new.created_at  # the server may have bounded a clock far ahead
         current.status, current.error = new.status, error
         current.revision += 1

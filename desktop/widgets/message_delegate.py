@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 from desktop.models.transcript_model import ROW_ROLE, MessageRow
 from desktop.theme import colors
 from desktop.widgets.markdown_render import Rendered, hard_breaks, render_markdown
+from desktop.widgets.tool_text import is_tool_row, result_text, shown_text
 
 MAX_COLUMN = 860  # the transcript is a centred column: long lines are hard to read
 OUTER_X = 20
@@ -26,7 +27,7 @@ PAD_X = 14
 PAD_Y = 10
 GAP = 5
 CODE_PAD = 6  # code panel padding around its text (markdown_render leaves 14 px margins for it)
-ROLE_NAMES = {"user": "You", "assistant": "Agent", "system": "System"}
+ROLE_NAMES = {"user": "You", "assistant": "Agent", "system": "System", "tool": "Tool result"}
 
 
 @dataclass
@@ -69,10 +70,12 @@ class MessageDelegate(QStyledItemDelegate):
         if hit is not None:
             self._docs.move_to_end(key)
             return hit
-        text = row.content + (" ▍" if row.streaming else "")
+        tool_row = is_tool_row(row)  # calls and results are plain text (desktop.widgets.tool_text)
+        text = (shown_text(row) if tool_row else row.content) + (" ▍" if row.streaming else "")
         if row.role == "user":
             text = hard_breaks(text)  # Markdown, but the line breaks a person typed stay
-        rendered = render_markdown(text or " ", colors(), self._view.font(), markdown=row.role != "system")
+        rendered = render_markdown(text or " ", colors(), self._view.font(),
+                                   markdown=row.role != "system" and not tool_row)
         if row.streaming and rendered.code_blocks:  # an open fence holds the cursor: never copy it
             rendered.code_blocks[-1].text = rendered.code_blocks[-1].text.removesuffix(" ▍").removesuffix("▍")
         rendered.doc.setTextWidth(width)
@@ -97,6 +100,8 @@ class MessageDelegate(QStyledItemDelegate):
     def _actions_for(self, index: QModelIndex, row: MessageRow) -> list[str]:
         if row.streaming:
             return []
+        if row.role == "tool":  # a result: copy it, and expand or collapse a long one
+            return ["copy"] + (["collapse"] if row.expanded else ["expand"] if result_text(row.content, False)[1] else [])
         names = ["copy", "promote"]
         model = index.model()
         if row.role == "assistant" and model.last_assistant_row() == index.row():
@@ -280,7 +285,8 @@ class MessageDelegate(QStyledItemDelegate):
         return True
 
 
-ACTION_LABELS = {"copy": "Copy", "promote": "Promote to Atlas", "regenerate": "↻ Regenerate", "retry": "Retry"}
+ACTION_LABELS = {"copy": "Copy", "promote": "Promote to Atlas", "regenerate": "↻ Regenerate", "retry": "Retry",
+                 "expand": "Show all ▾", "collapse": "Show less ▴"}
 
 
 def _short_time(iso: str) -> str:

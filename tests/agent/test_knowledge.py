@@ -5,13 +5,24 @@ turn gets."""
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
 
 import pytest
 
 from agent.jobs import JobContext
 from agent.knowledge.chunking import chunks
-from agent.knowledge.index import KnowledgeError, add_set, list_sets, reindex, remove_set, skipped_files
+from agent.knowledge.index import (
+    KnowledgeError,
+    add_set,
+    index_files,
+    list_sets,
+    reindex,
+    reindex_here,
+    remove_set,
+    set_by_name,
+    skipped_files,
+)
 from agent.knowledge.search import fts_query, knowledge_block, passages_for_turn, search
 from standin.demo.pdf import make_pdf
 
@@ -37,9 +48,15 @@ def folder(tmp_path):
     return root
 
 
-def _fts_ok(db) -> None:
-    with db.engine.begin() as conn:
-        conn.exec_driver_sql("INSERT INTO knowledge_fts(knowledge_fts, rank) VALUES ('integrity-check', 1)")
+def _fts_ok(db, name: str) -> None:
+    """The set's index file is sound: SQLite's integrity check, and FTS5's against the passages."""
+    (index,) = index_files(db, set_by_name(db, name)[0])  # a small set: one shard
+    conn = sqlite3.connect(index)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        conn.execute("INSERT INTO fts (fts, rank) VALUES ('integrity-check', 1)")
+    finally:
+        conn.close()
 
 
 def test_chunks_keep_line_numbers():
@@ -70,7 +87,7 @@ def test_search_finds_passages_with_file_and_line(db, folder):
                                                               "a PDF")]
     (item,) = list_sets(db)
     assert (item.name, item.files, item.skipped, item.passages) == ("notes", 3, 1, 3) and item.indexed_at
-    _fts_ok(db)
+    _fts_ok(db, "notes")
 
 
 def test_reindex_picks_up_changed_new_touched_and_deleted_files(db, folder):
@@ -90,11 +107,11 @@ def test_reindex_picks_up_changed_new_touched_and_deleted_files(db, folder):
     assert search(db, "notes", "photosynthesis")[0].path == "paper.pdf"
     again = reindex(db, "notes")
     assert (again.read, again.unchanged, again.bytes) == (0, 4, 0)  # nothing read at all
-    _fts_ok(db)
+    _fts_ok(db, "notes")
 
 
 def test_a_cancelled_reindex_keeps_what_it_finished(db, tmp_path, monkeypatch):
-    monkeypatch.setattr("agent.knowledge.index.PROGRESS_EVERY", 0)  # a report before every file
+    monkeypatch.setattr("agent.knowledge.build.PROGRESS_EVERY", 0)  # a report before every file (in this process)
     root = tmp_path / "many"
     for n in range(30):
         _write(root, f"f{n:02}.txt", f"document number {n} about topic{n}\n")
@@ -107,7 +124,7 @@ def test_a_cancelled_reindex_keeps_what_it_finished(db, tmp_path, monkeypatch):
         if len(seen) == 10:  # while the 10th file is read: the 11th never starts
             ctx.cancel.cancel()
     ctx.on_progress = progress
-    report = reindex(db, "many", ctx)
+    report = reindex_here(db, "many", ctx)
     assert report.cancelled and report.read == 10
     assert list_sets(db)[0].indexed_at is None and list_sets(db)[0].files == 10
     assert search(db, "many", "topic3")[0].path == "f03.txt" and search(db, "many", "topic25") == []
@@ -118,11 +135,10 @@ def test_a_cancelled_reindex_keeps_what_it_finished(db, tmp_path, monkeypatch):
 def test_removing_a_set_leaves_the_files_and_a_clean_index(db, folder):
     add_set(db, "notes", folder)
     reindex(db, "notes")
+    (index,) = index_files(db, set_by_name(db, "notes")[0])
     remove_set(db, "notes")
     assert list_sets(db) == [] and (folder / "garden.md").exists()
-    with db.engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT count(*) FROM knowledge_chunks").scalar() == 0
-    _fts_ok(db)
+    assert list(index.parent.iterdir()) == []  # the index file and its WAL are gone
     with pytest.raises(KnowledgeError, match="no knowledge set named notes"):
         search(db, "notes", "basil")
 

@@ -64,8 +64,8 @@ def test_cancel_keeps_the_files_indexed_so_far(qtbot, window, settle, tmp_path):
 
     root = tmp_path / "many"
     root.mkdir()
-    for n in range(400):
-        (root / f"f{n:03}.txt").write_text(f"note {n} " * 400)
+    for n in range(20):  # 20 MB: a second or more of indexing, though the indexer does tens of MB/s
+        (root / f"f{n:03}.txt").write_text(f"note {n} of many words\n" * 45_000)
     page = window.show_page("knowledge")
     add_set(window.ctx.db, "Many", root)
     page.refresh()
@@ -78,7 +78,7 @@ def test_cancel_keeps_the_files_indexed_so_far(qtbot, window, settle, tmp_path):
     settle()
     assert page.status.text().startswith("Cancelled")
     (item,) = list_sets(window.ctx.db)
-    assert item.indexed_at is None and 0 < item.files < 400
+    assert item.indexed_at is None and 0 < item.files < 20
     assert page.table.item(0, 5).text() == "never"
 
 

@@ -38,19 +38,22 @@ def test_two_processes_updating_different_sections_lose_nothing(tmp_path):
 
 
 def test_the_window_and_the_command_line_keep_each_others_sections(tmp_path):
-    """The threshold (Skill Forge), the budget (Mirror) and the project (sign-in / mirari config set):
-    three writers of one file, each through update_section."""
+    """The threshold (Skill Forge), the budget (Mirror), the tool rounds (mirari tools rounds) and the
+    project (sign-in / mirari config set): four writers of one file, each through update_section."""
     from agent.mirror.settings import load_budget, save_budget
     from agent.skills.settings import load_min_score, save_min_score
+    from agent.tools.settings import load_max_rounds, save_max_rounds
     from sync import config
 
     config.set_value(tmp_path, "supabase.url", "https://abc.supabase.co")
     save_min_score(tmp_path, 0.75)
     save_budget(tmp_path, 20_000)
+    save_max_rounds(tmp_path, "12")
     config.set_value(tmp_path, "supabase.anon_key", "anon")
     assert read_config(tmp_path) == {"supabase": {"url": "https://abc.supabase.co", "anon_key": "anon"},
-                                     "skills": {"promote_min_score": 0.75}, "mirror": {"budget_tokens": 20_000}}
-    assert (load_min_score(tmp_path), load_budget(tmp_path)) == (0.75, 20_000)
+                                     "skills": {"promote_min_score": 0.75}, "mirror": {"budget_tokens": 20_000},
+                                     "tools": {"max_rounds": 12}}
+    assert (load_min_score(tmp_path), load_budget(tmp_path), load_max_rounds(tmp_path)) == (0.75, 20_000, 12)
     if os.name == "posix":
         assert (tmp_path / "config.json").stat().st_mode & 0o777 == 0o600
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "config.json.lock"]  # no temp file

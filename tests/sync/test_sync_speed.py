@@ -446,7 +446,8 @@ def test_rows_go_in_as_multi_row_inserts_within_sqlites_parameter_limit(tmp_path
     statements = []
     plain = pull_rows.insert_sql.__wrapped__
 
-    monkeypatch.setattr(pull_rows, "insert_sql", lambda i, c="", rows=1: statements.append(rows) or plain(i, c, rows))
+    monkeypatch.setattr(pull_rows, "insert_sql",
+                        lambda i, c="", rows=1, nulls=(): statements.append(rows) or plain(i, c, rows, nulls))
     with db.write() as s:
         conn = s.connection()
         pull_rows.insert_many(conn, info, [info.encode(conv)])

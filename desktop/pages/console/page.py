@@ -21,6 +21,7 @@ from desktop.models.thread_model import THREAD_ROLE, ThreadDelegate, ThreadListM
 from desktop.models.transcript_model import TranscriptModel
 from desktop.ops import Op
 from desktop.pages.console import actions
+from desktop.pages.console.tools import ConsoleTools
 from desktop.pages.console.transcript import FIRST_PAGE, PAGE, TranscriptController  # noqa: F401
 from desktop.pages.console.turns import TurnController
 from desktop.pages.console.view import ConsoleView
@@ -48,6 +49,8 @@ class ConsolePage(ConsoleView, PageHooks):
         self.transcript = TranscriptModel(self)
         self.view.setModel(self.transcript)
         self.turns = TurnController(self)
+        self.tools = ConsoleTools(self)  # tool calls in turns: the switch, approval cards, long results
+        self.tools.bridge.node_stored.connect(self.turns.node_stored)
         self.transcript_ctl = TranscriptController(self)
         self._wire()
         self.refresh_connections()

@@ -61,6 +61,8 @@ class TurnController(QObject):
         self._errors: dict[str, str] = {}  # user message id -> why its turn failed (until retried)
         self._user_row: str | None = None
         self._reply_row: str | None = None
+        self._author: str | None = None
+        self._streamed_before = 0
 
     @property
     def busy(self) -> bool:
@@ -128,27 +130,62 @@ class TurnController(QObject):
             from agent.chat.authorship import reply_author
 
             reply.author = reply_author(*page.connection_names[connection_id])
+        self._author = reply.author
         page.transcript.append_new(reply)
         self._user_row, self._reply_row, self._restore_text = user_row, reply.id, restore_text
+        self._streamed_before = 0  # characters of the streamed text that belong to stored tool-call rows
         handle = _TurnHandle()
+        tools_for = page.tools.for_turn(handle)  # None: tools are off (desktop.pages.console.tools)
 
         def job(on_delta, _cancel):
             from agent.chat.turn import ChatTurn
 
             key = secrets.get_key(connection_id) if connection_id else ""
-            turn = ChatTurn(db, conversation_id, api_key=key, connection_id=connection_id, on_delta=on_delta)
+            turn = ChatTurn(db, conversation_id, api_key=key, connection_id=connection_id, on_delta=on_delta,
+                            tools=tools_for() if tools_for else None)
             handle.attach(turn)
             return call(turn)
 
-        # What the turn wrote (its messages, the thread, the connection's check, reinforced memory) is
-        # announced by the runner when it ends, as the page's: the page has shown it already.
+        # What the turn wrote (its messages, the thread, the connection's check, reinforced memory, a tool
+        # allowed "Always") is announced by the runner when it ends, as the page's: the page shows it already.
         self.runner = StreamRunner(job, handle, self, initiator=page)
-        self.runner.text_changed.connect(lambda text: page.transcript.set_content(reply.id, text, streaming=True))
+        self.runner.text_changed.connect(self._show_text)
         self.runner.finished.connect(self._finished)
         self.runner.failed.connect(self._crashed)
         page.set_streaming(True)
         page.view.stick_to_bottom()
         self.runner.start()
+
+    def _show_text(self, text: str) -> None:
+        text = text[self._streamed_before:]
+        if self._reply_row is None and text:  # after a stored call or result: the next part begins
+            self._reply_row = self._new_reply_row()
+        if self._reply_row is not None:
+            self.page.transcript.set_content(self._reply_row, text, streaming=True)
+
+    def _new_reply_row(self) -> str:
+        row = _provisional("assistant", streaming=True)
+        row.author = self._author
+        self.page.transcript.append_new(row)
+        return row.id
+
+    def node_stored(self, node) -> None:
+        """A tool turn stored a call or a result (agent.chat.tool_turn.StoredNode): the streaming row (or a new
+        one) becomes it; the row of what comes next appears when that begins (_show_text, _finished)."""
+        model = self.page.transcript
+        if not self.busy:
+            return
+        row_id = self._reply_row or self._new_reply_row()
+        row = model.row_at(model.row_of(row_id))
+        model.replace_id(row_id, node.id)
+        row.role, row.tool_calls = node.role, node.tool_calls
+        if node.role == "tool":
+            row.author = None
+        model.set_content(node.id, node.content, streaming=False)
+        # The next row (text, a result, the reply) appears when it begins: no empty "Generating…" under a
+        # call that waits for the user.
+        self._reply_row, self._streamed_before = None, node.streamed
+        self.page.view.stick_to_bottom()
 
     def _finished(self, result) -> None:
         from agent.chat.turn import FAILED
@@ -159,6 +196,8 @@ class TurnController(QObject):
         for old in result.superseded_ids:  # kept in the thread as siblings, off the path shown
             model.remove(old)
         if result.reply_message_id is not None:
+            if self._reply_row is None:  # a tool turn whose reply arrived in one flush after its last node
+                self._reply_row = self._new_reply_row()
             model.replace_id(self._reply_row, result.reply_message_id)
             model.set_content(result.reply_message_id, result.text, streaming=False)
             model.set_status(result.reply_message_id, STORED_STATUS[result.status],
@@ -186,6 +225,7 @@ class TurnController(QObject):
             self.page.open_thread(self.page.conversation_id)  # show exactly what was stored
 
     def _end(self) -> None:
+        self.page.tools.turn_ended()  # a card still waiting goes (its call was answered "not run")
         self.page.set_streaming(False)
         self._user_row = self._reply_row = None
         self.page.turn_ended()  # new activity, maybe a new title; the stored rows get their keys
