@@ -14,14 +14,23 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from agent.llm.client import CancelToken
+if TYPE_CHECKING:
+    from agent.llm.client import CancelToken
 
 T = TypeVar("T")
 
 # progress(done, total, text): `total` 0 means "unknown" (a busy indicator instead of a bar)
 ProgressFn = Callable[[int, int, str], None]
+
+
+def _cancel_token() -> CancelToken:
+    # Imported when a job is made, not with this module: the window imports it at start-up, and the
+    # LLM client brings httpx (~0.5 s of imports before the first paint on a loaded 2-core machine).
+    from agent.llm.client import CancelToken
+
+    return CancelToken()
 
 
 class JobCancelled(Exception):
@@ -35,7 +44,7 @@ class JobCancelled(Exception):
 class JobContext:
     """Handed to a running job. Thread-safe: `cancel` may be set from any thread."""
 
-    cancel: CancelToken = field(default_factory=CancelToken)
+    cancel: CancelToken = field(default_factory=lambda: _cancel_token())
     on_progress: ProgressFn | None = None
     # A pause switch for jobs that can wait (Dream Mode pauses on user input): set = may run.
     _running: threading.Event = field(default_factory=threading.Event)

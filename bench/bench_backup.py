@@ -33,7 +33,7 @@ def build(path: Path, messages: int, threads: int = 500) -> None:
     ids = [c.id for c in conversations]
     words = vocabulary(rng)
     weights = [1 / (rank + 1) for rank in range(len(words))]
-    with db.write(tables=["messages"]) as session:
+    with db.write() as session:
         session.connection().exec_driver_sql(
             "INSERT INTO messages (conversation_id, role, content, created_at) VALUES (?, ?, ?, ?)",
             [(rng.choice(ids), rng.choice(("user", "assistant")), " ".join(rng.choices(words, weights, k=40)),

@@ -142,7 +142,9 @@ def bench_ui(db, root: Path) -> dict:
     from desktop.pages.knowledge.page import KnowledgePage
 
     app = QApplication.instance() or QApplication([])
-    page = KnowledgePage(SimpleNamespace(db=db, jobs=None))
+    from desktop.jobs import JobRunner
+
+    page = KnowledgePage(SimpleNamespace(db=db, jobs=JobRunner()))
     page.resize(1000, 700)
     page.show()
     idle = _summary(*_tick_stalls(app, 5.0))  # the same timer with nothing running: the machine's own noise

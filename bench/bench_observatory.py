@@ -53,7 +53,7 @@ def build(db) -> None:
     for i in range(THREADS):
         start = now - timedelta(days=rng.uniform(0, 60))
         add_thread(db, f"Thread {i}", long_messages(per_thread), rng.choice(connections), start=start)
-    with db.write(tables=["messages", "skills", "memory_nodes", "tasks", "templates"]) as s:
+    with db.write() as s:
         s.execute(text("UPDATE messages SET deleted_at = :t WHERE rowid % 97 = 0"), {"t": format_timestamp(now)})
         s.execute(text("INSERT INTO skills (id, name, status, template_prompt, created_at, updated_at) "
                        "VALUES (:id, :n, :s, 'p', :t, :t)"),
@@ -155,7 +155,7 @@ def main() -> int:
         results["collect"] = collect_times(db)
         results["page"] = page_times(data_dir, db)
         results["waiting_count"] = waiting_times(db)
-        with db.write(tables=["sync_outbox"]) as s:
+        with db.write() as s:
             s.exec(__import__("sqlalchemy").text("DELETE FROM sync_outbox"))
         results["waiting_count_after_sync"] = waiting_times(db)
         results["direct_count"] = direct_times(db)

@@ -47,7 +47,7 @@ def build_thread(db, path_length: int, branches: int, title: str) -> tuple[str, 
             rows.append((str(uuid.uuid4()), thread, "assistant", f"[{i}] another answer", seq, parent))
             made += 1
         parent = message
-    with db.write(tables=["conversations", "messages"]) as session:
+    with db.write() as session:
         conn = session.connection()
         conn.exec_driver_sql("INSERT INTO conversations (id, title, active_leaf_id) VALUES (?, ?, ?)",
                              (thread, title, parent))

@@ -164,7 +164,7 @@ class Workload:
         if self.rng.random() < 0.5:  # threads die slower than they are born: keep a few around
             return False
         cid = self._pick("SELECT id FROM conversations")
-        with self.db.write(tables=["messages"]) as s:
+        with self.db.write() as s:
             conversation = s.get(Conversation, cid) if cid else None
             if conversation is None:
                 return False

@@ -2,7 +2,7 @@
 the actions of Settings → Backups and File → Export all…, each a long job on ctx.jobs (progress, Cancel).
 
 Something changed = a committed write to the open database since the last backup, the app's own or a
-sync cycle's (the database's change listeners, bridged onto the bus as `written`). A restore goes through
+sync cycle's (the controller is one of the open database's change listeners). A restore goes through
 the window's data-switch path (desktop.data_switch): pages stopped, database closed, restore with the app
 lock held, database reopened, pages rebuilt. Migrations make their own archive (local_schema.prepare).
 """
@@ -30,9 +30,9 @@ class BackupController(QObject):
         self.ctx = window.ctx
         self.changed = False  # a write since the last backup
         self.running = None  # the automatic backup's job while it runs
+        self._listened = None  # the database whose change listener is ours (between start and stop)
         self._timer = QTimer(self)
         self._timer.timeout.connect(self.tick)
-        bus.written.connect(self._on_written)
 
     # -- settings and schedule --------------------------------------------------------------------------
     def settings(self):
@@ -55,15 +55,26 @@ class BackupController(QObject):
         """(Re)arm the timer for the open database; called when it is ready and when settings change."""
         settings = self.settings()
         self._timer.stop()
+        self._listen(self.ctx.db)
         if settings.automatic and self.ctx.db is not None:
             self._timer.start(settings.every_minutes * 60_000)
 
     def stop(self) -> None:
         self._timer.stop()
+        self._listen(None)
 
-    def _on_written(self, _tables, _origin, db) -> None:
-        if db is self.ctx.db:
-            self.changed = True
+    def _listen(self, db) -> None:
+        if db is self._listened:
+            return
+        if self._listened is not None:
+            self._listened.remove_change_listener(self._on_written)
+        self._listened = db
+        if db is not None:
+            db.add_change_listener(self._on_written)
+
+    def _on_written(self, _tables, _origin) -> None:
+        """The database's change listener (the writing thread): a commit, the app's own or sync's."""
+        self.changed = True
 
     def tick(self) -> None:
         """The timer: back up if something changed since the last backup (and none is running)."""

@@ -8,11 +8,10 @@ from calling each other. Who announces what:
 - a write made outside any of those (a test, a seeder, a future UI-thread write): `changed(tables, None)`.
 
 The open database is bridged onto the bus (`connect_database`): its change listener runs on the writing
-thread and posts to the UI thread (desktop.background.post). Until the P2 sweep it also emits
-`written(tables, origin, db)` for every committed write.
+thread and posts to the UI thread (desktop.background.post). What must hear every commit as it happens,
+on any thread (the sync scheduler, the backup timer), is a change listener of the database itself.
 
-Theme and key-store changes have signals of their own (`theme_changed`, `keys_changed`); the old
-pseudo-tables "theme" and "secrets" on `changed` are still emitted beside them until that sweep.
+`changed` carries table names only. A theme switch is `theme_changed`, a key-store change `keys_changed`.
 """
 
 from __future__ import annotations
@@ -29,8 +28,6 @@ class ChangeBus(QObject):
     # (frozenset of table names, initiator object or None); the tables are a
     # local_schema.changes.ChangedTables; for sync, initiator is SYNC and `rows` holds the ids that landed
     changed = Signal(object, object)
-    # every committed write to the open database: (ChangedTables, origin "local" | "sync", the database)
-    written = Signal(object, str, object)
     # the colours in use changed (a desktop.theme.Colors): redraw what the palette does not reach
     theme_changed = Signal(object)
     # the key store changed how or whether it keeps API keys (its mode: "keychain", "file", "memory", …)
@@ -46,16 +43,6 @@ class ChangeBus(QObject):
 bus = ChangeBus()
 
 
-def _keys_from_pseudo_table(tables, initiator) -> None:
-    """Until the sweep: the Settings page announces "secrets" on `changed`; say it on `keys_changed` too."""
-    if "secrets" in tables:
-        secrets = getattr(getattr(initiator, "ctx", None), "secrets", None)
-        bus.keys_changed.emit(str(getattr(secrets, "mode", "") or ""))
-
-
-bus.changed.connect(_keys_from_pseudo_table)
-
-
 def connect_database(db) -> Callable[[], None]:
     """Bridge `db`'s change listener onto the bus. Call on the UI thread; returns the disconnect.
 
@@ -66,18 +53,15 @@ def connect_database(db) -> Callable[[], None]:
 
     connected = [True]  # what was posted before the disconnect is dropped, not delivered
 
-    def deliver(tables, origin: str, announce: bool) -> None:
+    def deliver(tables, origin: str) -> None:
         if not connected[0]:
             return
-        bus.written.emit(tables, origin, db)
-        if origin == "sync":
-            bus.changed.emit(tables, SYNC)
-        elif announce:
-            bus.changed.emit(tables, None)
+        bus.changed.emit(tables, SYNC if origin == "sync" else None)
 
     def listener(tables, origin: str) -> None:  # the writing thread
-        announce = origin != "sync" and not changes.collecting()
-        post(lambda: deliver(tables, origin, announce))
+        announce = origin == "sync" or not changes.collecting()
+        if announce:
+            post(lambda: deliver(tables, origin))
 
     db.add_change_listener(listener)
 

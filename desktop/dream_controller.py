@@ -4,6 +4,10 @@ long-job runner, pauses it the moment you touch the window, and says when it end
 The rules are in `agent.dream` (gates, which kind next and the facts from the database in schedule,
 budget, the dreams); this object only adds what the window alone knows (idle time from an event filter,
 whether a reply is streaming, the key) and drives the job. Clock, idle source and "is a reply streaming" are injectable so tests can set them.
+
+It is app-wide like sync (`ctx.dream`, made once by the window): `start()` when a database opens (a
+dream left running when the app last closed is marked interrupted), `stop()` before it closes. The Dream
+page only shows its state and asks it to dream now.
 """
 
 from __future__ import annotations
@@ -82,8 +86,13 @@ class DreamController(QObject):
         self._checking = False
         self._timer = QTimer(self, interval=check_interval_ms)
         self._timer.timeout.connect(self.check)
-        self._timer.start()
+
+    def start(self) -> None:
+        """The database is open: tidy what the last run left, then check the gates every interval."""
         self._mark_leftovers()
+        if self.job is None:
+            self._set_state("Not dreaming.")
+        self._timer.start()
 
     # -- public ----------------------------------------------------------------------------------
     def dream_now(self, kind: str, connection_id: str | None = None):
@@ -169,10 +178,10 @@ class DreamController(QObject):
                              min_score=load_min_score(data_dir))
 
         label = f"Dream: {kind}" + ("" if automatic else " (on demand)")
-        self.job = self.ctx.jobs.submit(label, work)
+        # The report shows while the dream runs: what it committed is announced at each progress report.
+        self.job = self.ctx.jobs.submit(label, work, initiator=self, announce_progress=True)
         self.job.state_changed.connect(self._job_state)
         self._set_state(f"Dreaming: {kind}…")
-        bus.changed.emit(frozenset({"dream_reports"}), self)
         return self.job
 
     def _job_state(self, state: str) -> None:
@@ -189,7 +198,6 @@ class DreamController(QObject):
             self._set_state(f"Last dream failed: {job.error}")
         else:
             self._set_state("Dream cancelled; what it found is kept.")
-        bus.changed.emit(frozenset({"dream_reports", "memory_nodes", "skills"}), self)
         self.dream_ended.emit(job)
         QTimer.singleShot(ENDED_SHOWN_MS, self, self._after_ended)
 
@@ -220,7 +228,7 @@ class DreamController(QObject):
             return
         from agent.dream.reports import device_id, mark_interrupted
 
-        Op(self, lambda: mark_interrupted(db, device_id(db)), "Tidying dreams").changes("dream_reports").run()
+        Op(self, lambda: mark_interrupted(db, device_id(db)), "Tidying dreams").run()
 
     def _set_state(self, text: str) -> None:
         self.state = text

@@ -9,7 +9,8 @@ running two at once would only split the endpoint between them); each reports pr
 cancelled, queued or running. Everything a job emits arrives on the UI thread. When a job ends — done,
 failed or cancelled — the tables its writes committed are broadcast once on the change bus (initiator:
 the one given to `submit`, else None); `announce_progress=True` also announces, at each progress
-report, what it has committed since the last one. Short work (a query, a save) keeps using `desktop.ops.Op`;
+report, what it has committed since the last one (a number instead of True: at most once every that
+many seconds, for a job that reports progress several times a second). Short work (a query, a save) keeps using `desktop.ops.Op`;
 streams of the Console are not jobs. The thread hops are desktop/background.py's.
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -46,10 +48,13 @@ class Job(QObject, Work):
     _log = log
 
     def __init__(self, label: str, fn: Callable[[JobContext], Any], parent: QObject | None = None,
-                 initiator: object = None, announce_progress: bool = False):
+                 initiator: object = None, announce_progress: bool | float = False):
         QObject.__init__(self, parent)
         self._init_work(None, label, initiator)
         self.announce_progress = announce_progress
+        # seconds between announcements at progress reports (True: every report)
+        self._announce_every = 0.0 if announce_progress is True else float(announce_progress or 0)
+        self._announced_at = time.monotonic()
         self.id = next(_ids)
         self.fn = fn
         self.state = QUEUED
@@ -61,7 +66,10 @@ class Job(QObject, Work):
 
     def _progress_from_worker(self, done: int, total: int, text: str) -> None:  # the job's thread
         collector = changes.current() if self.announce_progress else None
-        fresh = collector.take_fresh() if collector is not None else None
+        fresh = None
+        if collector is not None and time.monotonic() - self._announced_at >= self._announce_every:
+            self._announced_at = time.monotonic()
+            fresh = collector.take_fresh()
         post(lambda: self._on_progress(done, total, text, fresh))
 
     def _on_progress(self, done: int, total: int, text: str, fresh: ChangedTables | None = None) -> None:
@@ -125,7 +133,7 @@ class JobRunner(QObject):
         self._pool.setMaxThreadCount(1)
 
     def submit(self, label: str, fn: Callable[[JobContext], Any], initiator: object = None,
-               announce_progress: bool = False) -> Job:
+               announce_progress: bool | float = False) -> Job:
         """Queue `fn(ctx)`. What it writes is broadcast (with `initiator`) once when it ends; with
         `announce_progress`, also what it committed so far at each progress report (a dream's report
         shows while it runs), and the rest when it ends."""

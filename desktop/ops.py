@@ -62,10 +62,6 @@ class Op(Work):
         super().__init__(parent, label or getattr(fn, "__name__", "operation"))
         self._fn = fn
 
-    def changes(self, *_tables: str) -> Op:
-        """Accepted and ignored: what `fn` wrote is broadcast without being declared (write() knows)."""
-        return self
-
     def run(self) -> Op:
         self._begin()
         fn, end = self._fn, self._end

@@ -1,8 +1,8 @@
 """Automatic sync in the window: one controller owns the engine and the scheduler for the open database.
 
 A cycle runs (on the scheduler's own thread "mirari-sync", never on the UI thread, one at a time):
-- about a second after local changes settle (every committed write of a synced table, chat turns
-  included, arrives on the bus as `written`; the scheduler debounces them),
+- about a second after local changes settle (the controller listens to the open database itself:
+  every committed local write of a synced table, chat turns included; the scheduler debounces them),
 - every `interval` seconds while signed in,
 - when the network comes back (Qt's reachability) and after the computer wakes (the wall clock jumped
   ahead of the monotonic one, which stops while suspended),
@@ -14,8 +14,8 @@ The controller owns the window's one SyncEngine (`engine`), for its whole life: 
 sign-out, the Templates catalogue, the Sync panel's actions all use it, so there is one session, one
 REST client and one set of rules. It syncs the window's own open database (`engine.attach`: no second
 handle, no second integrity check). What a cycle applied reaches the pages through the database's change
-listeners (desktop.bus). The controller turns the engine's callbacks (worker thread) into
-`status_changed(SyncStatus)` on the UI thread.
+listeners (desktop.bus). The engine's callbacks (worker thread) reach the UI thread through
+desktop.background.post and become `status_changed(SyncStatus)` there.
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ import threading
 import time
 from dataclasses import dataclass, replace
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal
 
+from desktop.background import alive, post
 from desktop.bus import bus
 from desktop.ops import Op
 
@@ -84,7 +85,6 @@ class SyncController(QObject):
     status_changed = Signal(object)  # SyncStatus
     cycle_finished = Signal(object)  # sync.engine.CycleResult
     alert = Signal(str)
-    _from_worker = Signal(str, object)  # emitted on the sync thread, delivered queued on the UI thread
 
     def __init__(self, ctx, parent=None, *, interval: float | None = None, debounce: float | None = None):
         super().__init__(parent)
@@ -98,9 +98,8 @@ class SyncController(QObject):
         self.live = None  # sync.live.LiveSync while signed in
         self.status = SyncStatus()
         self.cycles = 0
-        self._from_worker.connect(self._on_worker, Qt.ConnectionType.QueuedConnection)
-        bus.written.connect(self._on_written)
-        bus.changed.connect(self._on_op_changed)
+        self._listened = None  # the database whose change listener is ours (between start and stop)
+        bus.keys_changed.connect(self._keys_changed)
         self._slow = QTimer(self, singleShot=True, interval=SLOW_CYCLE_MS)
         self._slow.timeout.connect(self._still_syncing)
         self._recount = QTimer(self, singleShot=True, interval=300)
@@ -120,8 +119,8 @@ class SyncController(QObject):
                 from sync.engine import SyncEngine
 
                 self._engine = SyncEngine(self.ctx.data_dir, secrets=self.ctx.secrets,
-                                          on_state=lambda s, d: self._from_worker.emit("state", (s, d)),
-                                          on_alert=lambda m: self._from_worker.emit("alert", m))
+                                          on_state=lambda s, d: self._tell_ui("state", (s, d)),
+                                          on_alert=lambda m: self._tell_ui("alert", m))
             return self._engine
 
     def start(self) -> None:
@@ -145,6 +144,8 @@ class SyncController(QObject):
         self.refresh_counts()
         if self.ctx.db is None:
             return
+        self._listened = self.ctx.db
+        self._listened.add_change_listener(self._on_written)
         engine = self.engine
         engine.attach(self.ctx.db)
         if url and key:
@@ -154,7 +155,7 @@ class SyncController(QObject):
                 log.debug("sync configuration unreadable: %s", exc)
         if not state.signed_in:
             return
-        self.scheduler = SyncScheduler(_ReportingEngine(engine, self._from_worker.emit),
+        self.scheduler = SyncScheduler(_ReportingEngine(engine, self._tell_ui),
                                        interval=self.interval, debounce=self.debounce)
         self.scheduler.start()  # its first cycle runs at once
         self._start_live()
@@ -163,17 +164,19 @@ class SyncController(QObject):
         from sync.live import LiveSync
 
         self.live = LiveSync(self.engine, self.scheduler, poll_live=self.live_interval, poll_offline=self.interval,
-                             on_state=lambda up, detail: self._from_worker.emit("live", (up, detail)))
+                             on_state=lambda up, detail: self._tell_ui("live", (up, detail)))
         self.live.start()
 
     def stop(self) -> None:
         """Stop the scheduler; a cycle in flight is cut short (its HTTP client closed) and waited for.
         Blocks: call it off the UI thread (the account switch does) or when the window closes."""
-        scheduler, engine, live = self.scheduler, self._engine, self.live
-        self.scheduler = self.live = None
+        scheduler, engine, live, listened = self.scheduler, self._engine, self.live, self._listened
+        self.scheduler = self.live = self._listened = None
+        if listened is not None:
+            listened.remove_change_listener(self._on_written)
         if live is not None:
             live.stop()
-            self._from_worker.emit("live", (False, None))  # (stop may run off the UI thread)
+            self._tell_ui("live", (False, None))  # (stop may run off the UI thread)
         if scheduler is not None:
             if engine is not None and engine._rest_client is not None:
                 engine._rest_client.close()  # a request in flight fails now instead of after its timeout
@@ -192,27 +195,28 @@ class SyncController(QObject):
         if self.scheduler is not None:
             self.scheduler.request_sync()
 
-    def _on_written(self, tables, origin: str, db) -> None:
-        if origin != "local" or db is not self.ctx.db:  # (tests and the soak run two windows in one process)
+    def _on_written(self, tables, origin: str) -> None:
+        """The open database's change listener, on the writing thread, at each commit (a dream's
+        checkpoint minutes before its job ends included): local writes of synced tables start a cycle
+        once they settle, and every local write recounts what waits."""
+        if origin != "local":  # what sync itself applied
             return
         from local_schema.models import SYNCED_TABLES
 
-        if self.scheduler is not None and not tables.isdisjoint(SYNCED_TABLES):
-            self.scheduler.notify_local_change()
-        self._recount.start()
+        scheduler = self.scheduler
+        if scheduler is not None and not tables.isdisjoint(SYNCED_TABLES):
+            scheduler.notify_local_change()  # thread-safe (the scheduler's lock)
+        post(self._recount_soon)
 
-    def _on_op_changed(self, tables, initiator) -> None:
-        """An Op of one of our pages declared the tables it wrote: that is a local change too (writers
-        that bypass LocalDatabase.write() are still heard; the debounce makes a double notice free)."""
-        from local_schema.models import SYNCED_TABLES
+    def _recount_soon(self) -> None:
+        if alive(self):
+            self._recount.start()
+
+    def _keys_changed(self, _mode: str) -> None:
         from sync.engine import LOCKED
 
-        if "secrets" in tables and self.status.state == LOCKED:  # unlocked (Settings, the prompt): go on
+        if self.status.state == LOCKED:  # the key store was unlocked (Settings, the prompt): go on
             self.request_sync()
-        if getattr(initiator, "ctx", None) is self.ctx and self.scheduler is not None \
-                and not frozenset(tables).isdisjoint(SYNCED_TABLES):
-            self.scheduler.notify_local_change()
-            self._recount.start()
 
     def _online(self) -> None:
         if self.scheduler is not None:
@@ -249,7 +253,10 @@ class SyncController(QObject):
             self._online()
 
     # -- from the sync thread ------------------------------------------------------------------------
-    @Slot(str, object)
+    def _tell_ui(self, kind: str, payload) -> None:
+        """Any thread: hand the engine's word to the UI thread (dropped once this controller is gone)."""
+        post(lambda: alive(self) and self._on_worker(kind, payload))
+
     def _on_worker(self, kind: str, payload) -> None:
         from sync.engine import SYNCING
 

@@ -203,10 +203,8 @@ def apply_theme(app: QApplication, choice: str) -> Colors:
     app.setPalette(_palette(_current))
     app.setStyleSheet(_stylesheet(_current))
     # Colours baked into icons and per-widget style sheets do not follow the palette: tell the views
-    # (whichever path switched — Settings or the OS scheme), so they redraw them now. The "theme"
-    # pseudo-table on `changed` goes once every view listens to `theme_changed` (the P2 sweep).
+    # (whichever path switched — Settings or the OS scheme), so they redraw them now.
     from desktop.bus import bus
 
     bus.theme_changed.emit(_current)
-    bus.changed.emit(frozenset({"theme"}), None)
     return _current

@@ -131,7 +131,7 @@ class LocalDatabase:
         return Session(bind, expire_on_commit=False)
 
     @contextmanager
-    def write(self, *, tables: Iterable[str] = ()) -> Iterator[Session]:
+    def write(self) -> Iterator[Session]:
         """The one write path: a Session in a BEGIN IMMEDIATE transaction, committed when the block ends.
 
             with db.write() as session:
@@ -147,9 +147,9 @@ class LocalDatabase:
         After the commit, every table the transaction wrote — through the ORM, raw SQL, a foreign-key
         cascade or a trigger; bookkeeping tables (changes.INTERNAL) left out — is told to the change
         listeners (origin "local") and recorded in the current operation's collector (changes.collect).
-        `tables` is still accepted and added, but no longer needed: SQLite reports what was written.
+        Nobody lists tables by hand: SQLite reports what was written (local_schema/write_tracking.py).
         """
-        touched: set[str] = set(tables)
+        touched: set[str] = set()
         session = Session(self._immediate_engine, expire_on_commit=False)
         session.info[_TOUCHED] = touched
         with session:

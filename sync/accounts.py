@@ -18,8 +18,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from local_schema import paths
+from local_schema.atomic import atomic_write_json
 from local_schema.files import replace
-from sync.config import atomic_write_json
 from sync.errors import SyncError
 from sync.filelock import FileLock, LockTimeout
 

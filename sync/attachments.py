@@ -197,7 +197,7 @@ def has_work(db) -> bool:
 
 def _retry_later(db, table: str, key_column: str, key, attempts: int, error: str) -> None:
     delay = backoff_delay(attempts, cap=UPLOAD_BACKOFF_CAP)
-    with db.write(tables=[table]) as session:
+    with db.write() as session:
         session.connection().exec_driver_sql(
             f"UPDATE {table} SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE {key_column} = ?",
             (attempts + 1, _stamp(_now() + timedelta(seconds=delay)), error[:500], key))
@@ -220,7 +220,7 @@ def upload_due(db, client, report: TransferReport | None = None) -> TransferRepo
             report.failed[attachment_id] = str(exc)
             _retry_later(db, "attachment_uploads", "attachment_id", attachment_id, attempts, str(exc))
             continue
-        with db.write(tables=["attachment_uploads"]) as session:
+        with db.write() as session:
             session.connection().exec_driver_sql("DELETE FROM attachment_uploads WHERE attachment_id = ?",
                                                  (attachment_id,))
         report.uploaded.append(attachment_id)
@@ -244,7 +244,7 @@ def remove_due(db, client, report: TransferReport | None = None) -> TransferRepo
                                                 (removal_id,)).scalar() or 0
             _retry_later(db, "attachment_removals", "id", removal_id, attempts, str(exc))
         return report
-    with db.write(tables=["attachment_removals"]) as session:
+    with db.write() as session:
         session.connection().exec_driver_sql(
             f"DELETE FROM attachment_removals WHERE id IN ({','.join('?' * len(due))})",
             tuple(removal_id for removal_id, _ in due))
@@ -282,7 +282,7 @@ def tidy(db) -> int:
 
 def _forget_local_removals(db) -> list[str]:
     """The SHA-256s no attachment uses any more; the removals that need no server call are forgotten."""
-    with db.write(tables=["attachment_removals"]) as session:
+    with db.write() as session:
         conn = session.connection()
         gone = [sha for (sha,) in conn.exec_driver_sql(
             "SELECT DISTINCT r.sha256 FROM attachment_removals r"

@@ -1,23 +1,21 @@
 """Where the user's Supabase project is: `supabase.url` and `supabase.anon_key`.
 
-Stored in `config.json` in the data dir (other sections of that file are preserved); the environment
+Stored in the `supabase` section of `config.json` in the data dir (sync/settings.py: the one reader and
+locked writer of that file, other sections kept); the environment
 (`MIRARI_SUPABASE_URL`, `MIRARI_SUPABASE_ANON_KEY`) overrides the file. The anon key is a public client key,
 not a secret, so a plain file is the right place for it; the user's session goes to the keychain.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from local_schema.files import replace
 from sync.errors import ConfigError
+from sync.settings import read_section, update_section
 
-CONFIG_FILE = "config.json"
 KEYS = {"supabase.url": "MIRARI_SUPABASE_URL", "supabase.anon_key": "MIRARI_SUPABASE_ANON_KEY"}
 
 
@@ -25,36 +23,6 @@ KEYS = {"supabase.url": "MIRARI_SUPABASE_URL", "supabase.anon_key": "MIRARI_SUPA
 class SupabaseConfig:
     url: str
     anon_key: str
-
-
-def _read(data_dir: Path) -> dict:
-    path = Path(data_dir) / CONFIG_FILE
-    if not path.exists():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path} does not contain a JSON object")
-    return data
-
-
-def atomic_write_json(path: Path, data: dict, mode: int = 0o600) -> None:
-    """Write to a temp file in the same directory, fsync, then rename: a crash leaves old or new, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=True)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        replace(tmp, path)  # retried on Windows while a reader or the virus scanner holds it
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def validate(key: str, value: str) -> str:
@@ -73,12 +41,8 @@ def validate(key: str, value: str) -> str:
 
 def set_value(data_dir: Path, key: str, value: str) -> str:
     value = validate(key, value)
-    data = _read(data_dir)
     section, name = key.split(".", 1)
-    if not isinstance(data.get(section), dict):
-        data[section] = {}
-    data[section][name] = value
-    atomic_write_json(Path(data_dir) / CONFIG_FILE, data)
+    update_section(data_dir, section, lambda current: {**current, name: value})
     return value
 
 
@@ -89,7 +53,7 @@ def get_value(data_dir: Path, key: str) -> str | None:
     if env:
         return validate(key, env)
     section, name = key.split(".", 1)
-    value = (_read(data_dir).get(section) or {}).get(name)
+    value = read_section(data_dir, section).get(name)
     return value if isinstance(value, str) and value else None
 
 

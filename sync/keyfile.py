@@ -17,7 +17,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from sync.config import atomic_write_json
+from local_schema.atomic import atomic_write_json
 
 FILE_NAME = "api-keys.enc"
 _SCRYPT_N = 2**15  # ~32 MB, ~0.1 s: slows guessing without annoying the user

@@ -22,8 +22,9 @@ from pathlib import Path
 
 import httpx
 
+from local_schema.atomic import atomic_write_json
 from sync import deadline
-from sync.config import SupabaseConfig, atomic_write_json
+from sync.config import SupabaseConfig
 from sync.errors import (
     KEY_REFUSED_CODE,
     KEY_REFUSED_TEXT,

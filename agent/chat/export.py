@@ -15,9 +15,9 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from agent.atomic import atomic_write
 from agent.chat.authorship import connection_names_in, message_author
 from agent.chat.tree import active_leaf_in, active_path_in, tree_rows_in
+from local_schema.atomic import atomic_write
 from local_schema.models import AgentConnection, Conversation
 from local_schema.timestamps import utc_now
 

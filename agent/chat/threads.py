@@ -59,7 +59,7 @@ def rename_thread(db: LocalDatabase, conversation_id: str, title: str) -> Conver
 def delete_thread(db: LocalDatabase, conversation_id: str) -> None:
     """Delete the thread and its messages (a real local delete; sync pushes one tombstone for the
     thread and the server cascades it to the messages)."""
-    with db.write(tables=["messages"]) as session:  # messages go by ON DELETE CASCADE, unseen by the ORM
+    with db.write() as session:  # the messages go by ON DELETE CASCADE
         session.delete(_live(session, conversation_id))
 
 
@@ -78,6 +78,12 @@ class ThreadSummary:
     last_activity: str  # newest message time, or the thread's creation time
     message_count: int  # every branch's
     row: Conversation | None = None  # the thread itself (its settings, its active leaf)
+
+
+def list_threads(db: LocalDatabase) -> list[ThreadSummary]:
+    """Live threads, most recently active first (what the Console, the Mirror and the CLI list)."""
+    with db.session() as session:
+        return list_threads_in(session)
 
 
 def list_threads_in(session: Session) -> list[ThreadSummary]:

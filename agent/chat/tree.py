@@ -269,7 +269,7 @@ def delete_branch(db: LocalDatabase, conversation_id: str, message_id: str) -> i
     Returns how many messages went. One tombstone is pushed (the message's); the server takes the
     subtree with it, so the descendants' deletes are not captured here. When the active path went
     through the branch, the thread shows the newest leaf under the message's parent instead."""
-    with db.write(tables=["messages"]) as session:
+    with db.write() as session:
         conversation = live_thread_in(session, conversation_id)
         message = live_message_in(session, conversation_id, message_id)
         below = session.execute(text(DOWN_SQL + "SELECT id FROM down WHERE depth > 0"),

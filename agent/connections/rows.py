@@ -53,13 +53,23 @@ class ConnectionRow:
         return data
 
 
-def list_connections(db: LocalDatabase) -> list[ConnectionRow]:
-    """Live connections, oldest first, with the time and error of their last check."""
+def live_connections(db: LocalDatabase, order: str = "created") -> list[AgentConnection]:
+    """The connections not deleted, oldest first (`order="name"`: by name): what every picker lists."""
     from sqlmodel import select
 
+    if order not in ("created", "name"):
+        raise ValueError(f"order must be 'created' or 'name', not {order!r}")
+    keys = ((AgentConnection.created_at, AgentConnection.id) if order == "created" else
+            (AgentConnection.name, AgentConnection.id))
     with db.session() as session:
-        rows = session.exec(select(AgentConnection).where(AgentConnection.deleted_at.is_(None))
-                            .order_by(AgentConnection.created_at, AgentConnection.id)).all()
+        return list(session.exec(select(AgentConnection).where(AgentConnection.deleted_at.is_(None))
+                                 .order_by(*keys)).all())
+
+
+def list_connections(db: LocalDatabase) -> list[ConnectionRow]:
+    """Live connections, oldest first, with the time and error of their last check."""
+    rows = live_connections(db)
+    with db.session() as session:
         checks = {cid: (at, err) for cid, at, err in session.execute(
             text("SELECT connection_id, checked_at, error FROM connection_checks"))}
     return [ConnectionRow(c, *checks.get(c.id, (None, None))) for c in rows]

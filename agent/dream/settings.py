@@ -11,7 +11,7 @@ import logging
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from agent.atomic import atomic_write
+from local_schema.atomic import atomic_write
 
 log = logging.getLogger(__name__)
 

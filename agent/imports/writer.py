@@ -34,7 +34,6 @@ from local_schema.models import Conversation, Message
 from local_schema.timestamps import format_timestamp, to_micros, utc_now
 
 ADDED, UPDATED, UNCHANGED, DELETED_HERE, EMPTY = "added", "updated", "unchanged", "deleted here", "empty"
-WRITES = ("conversations", "messages")
 LOOKUP_CHUNK = 500  # ids per `IN (...)` (SQLite allows many more; this keeps each statement small)
 
 
@@ -57,7 +56,7 @@ def write_thread(db: LocalDatabase, thread: ImportedThread, account_id: str | No
     if settled is not None:
         return settled
     try:
-        with db.write(tables=WRITES) as session:  # the messages go in as one executemany, not as objects
+        with db.write() as session:  # the messages go in as one executemany, not as objects
             return _write(session, thread, account_id)
     except SQLAlchemyError as exc:
         where = f"conversation {position} " if position is not None else "conversation "

@@ -44,7 +44,7 @@ def _one_line(value: str | None, limit: int) -> str:
 def log_access(db: LocalDatabase, app: str, action: str, tool: str, node_ids: Iterable[str] = (),
                detail: str | None = None) -> int:
     """Record one access; returns its id."""
-    with db.write(tables=("mcp_access", "mcp_access_nodes")) as session:
+    with db.write() as session:
         entry = McpAccess(at=utc_now(), app=_one_line(app, 100) or "unknown app", action=action,
                           tool=_one_line(tool, 100), detail=_one_line(detail, DETAIL_LIMIT) or None)
         session.add(entry)

@@ -141,7 +141,7 @@ def install_payload(db, template_id: str, name: str, payload, *, author_id: str 
     with db.session() as session:
         retired = retired_memory_keys_in(session)
     for start in range(0, len(items), max(1, chunk_items)):
-        with db.write(tables=("installed_templates",)) as session:
+        with db.write() as session:
             skills_here = SkillsHere.read(session)
             added = 0
             for kind, entry in items[start:start + chunk_items]:
@@ -254,13 +254,3 @@ def installed(db) -> list[InstalledTemplateView]:
         view.items.append(InstalledItem(row.id, kind, row.name if kind == "skill" else row.label,
                                         row.status if kind == "skill" else None))
     return sorted(views.values(), key=lambda v: (v.installed_at or "", v.name), reverse=True)
-
-
-def installed_from(db, source: str | None) -> str | None:
-    """"Installed from <template name>" for a skill's or node's source, or None."""
-    template_id = template_of(source)
-    if template_id is None:
-        return None
-    with db.session() as session:
-        record = session.get(InstalledTemplate, template_id)
-    return f"Installed from {record.name if record else 'template ' + template_id[:8]}"

@@ -20,7 +20,6 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlmodel import Session, select
 
-from agent.atomic import atomic_write
 from agent.templates.payload import (
     TemplateInvalid,
     build_payload,
@@ -28,6 +27,7 @@ from agent.templates.payload import (
     skill_entry,
     validate_template,
 )
+from local_schema.atomic import atomic_write
 from local_schema.models import MemoryNode, Skill, Template
 from local_schema.timestamps import utc_now
 

@@ -1,25 +1,24 @@
 """How many rounds of tool calls one chat turn may make: `tools.max_rounds` in config.json (the data dir),
-shared by the window and `mirari chat`; every other section of the file is kept when it is saved."""
+shared by the window and `mirari chat`; read and written through sync/settings.py, which keeps the other
+sections."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
-from agent.atomic import atomic_write
 from agent.tools.config import ToolsError
 from agent.tools.loop import DEFAULT_MAX_ROUNDS
 
-CONFIG_FILE = "config.json"
+SECTION = "tools"
 ROUNDS_RANGE = (1, 50)
 
 
 def load_max_rounds(data_dir) -> int:
     """`tools.max_rounds`, or DEFAULT_MAX_ROUNDS when unset, unreadable or out of range."""
+    from sync.errors import ConfigError
+    from sync.settings import read_section
+
     try:
-        data = json.loads((Path(data_dir) / CONFIG_FILE).read_text(encoding="utf-8"))
-        value = data["tools"]["max_rounds"]
-    except (OSError, ValueError, KeyError, TypeError):
+        value = read_section(data_dir, SECTION)["max_rounds"]
+    except (ConfigError, KeyError):
         return DEFAULT_MAX_ROUNDS
     if isinstance(value, bool) or not isinstance(value, int) or not ROUNDS_RANGE[0] <= value <= ROUNDS_RANGE[1]:
         return DEFAULT_MAX_ROUNDS
@@ -38,15 +37,12 @@ def check_rounds(value) -> int:
 
 
 def save_max_rounds(data_dir, value) -> int:
+    from sync.errors import ConfigError
+    from sync.settings import update_section
+
     rounds = check_rounds(value)
-    path = Path(data_dir) / CONFIG_FILE
     try:
-        data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    except (OSError, ValueError) as exc:
-        raise ToolsError(f"Cannot read {path}: {exc}") from None
-    if not isinstance(data, dict):
-        raise ToolsError(f"{path} does not contain a JSON object; fix or remove it.")
-    section = data.get("tools") if isinstance(data.get("tools"), dict) else {}
-    data["tools"] = {**section, "max_rounds": rounds}
-    atomic_write(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
+        update_section(data_dir, SECTION, lambda section: {**section, "max_rounds": rounds})
+    except ConfigError as exc:
+        raise ToolsError(str(exc)) from None
     return rounds

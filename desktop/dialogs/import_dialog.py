@@ -11,7 +11,6 @@ stored before an error or a Cancel stay).
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -31,7 +30,6 @@ from desktop.ops import Op
 from desktop.safe_text import Label, message_box
 
 FILTER = "ChatGPT or Claude export (*.zip *.json);;All files (*)"
-WRITES = frozenset({"conversations", "messages"})
 SOURCES = {"ChatGPT": "chatgpt", "Claude": "claude"}
 LIST_EVERY = 5.0  # seconds between refreshes of the Console's thread list during an import
 
@@ -113,7 +111,9 @@ def run_import(window, path: Path, source: str) -> ImportDialog:
         account = load_state(data_dir).active_account  # whose database is open (sync.accounts)
         return import_export(db, path, source, job_ctx, account_id=account, summary=summary)
 
-    job = ctx.jobs.submit(f"Importing {path.name}", work)
+    # The Console's thread list grows while a long import runs: what it committed is announced every
+    # LIST_EVERY seconds, and the rest when it ends (also after an error or Cancel).
+    job = ctx.jobs.submit(f"Importing {path.name}", work, announce_progress=LIST_EVERY)
     dialog = ImportDialog(window, job, summary, lambda: ctx.jobs.cancel(job))
     window.import_dialog = dialog
     dialog.show()
@@ -146,7 +146,6 @@ class ImportDialog(QDialog):
         self.close_button.clicked.connect(self.accept)
         self.close_button.hide()
         col.addWidget(self.buttons)
-        self._listed = time.monotonic()
         job.progressed.connect(self._progress)
         job.finished.connect(self._finished)
         job.failed.connect(self._failed)
@@ -157,9 +156,6 @@ class ImportDialog(QDialog):
         if total:
             self.bar.setValue(min(1000, round(1000 * done / total)))
         self.status.setText(text)
-        if time.monotonic() - self._listed >= LIST_EVERY:  # the thread list grows while a long import runs
-            self._listed = time.monotonic()
-            bus.changed.emit(WRITES, self)
 
     def _end(self, text: str, error: bool = False) -> None:
         self.bar.hide()
@@ -168,7 +164,6 @@ class ImportDialog(QDialog):
         self.status.setObjectName("Error" if error else "")
         self.status.style().polish(self.status)
         self.status.setText(text)
-        bus.changed.emit(WRITES, self)  # the Console lists the new threads (also those before an error)
 
     def _finished(self, summary) -> None:
         self.heading.setText(f"Imported {summary.file}")

@@ -113,7 +113,7 @@ class MemoryEditor(QDialog):
 
             return add_node(db, label, category, strength, source)
 
-        Op(self, add, "Saving to the Atlas").changes("memory_nodes").success(self._saved).failure(self._failed).run()
+        Op(self, add, "Saving to the Atlas").success(self._saved).failure(self._failed).run()
 
     def _saved(self, result) -> None:
         self._saving = False

@@ -69,7 +69,7 @@ class PassphraseDialog(QDialog):
         self.message.setText("Unlocking…" if busy else "")
 
     def _done(self, _result) -> None:
-        bus.changed.emit(frozenset({"secrets"}), self)  # Settings and Bind show the new state
+        bus.keys_changed.emit(self.ctx.secrets.mode)  # Settings and Bind show the new state
         self.unlocked.emit()
         self.accept()
 

@@ -255,7 +255,7 @@ class SignInDialog(QDialog):
         if getattr(self, "_chose_store", False):
             from desktop.bus import bus
 
-            bus.changed.emit(frozenset({"secrets"}), self)
+            bus.keys_changed.emit(self.ctx.secrets.mode)
 
     def _refused(self, exc: BaseException) -> None:
         from agent.logging_setup import redact

@@ -107,7 +107,7 @@ class AddServerDialog(QDialog):
                 return add_http_server(db, name, url, parse_pairs(headers, "A header"), secrets)
 
         self.buttons.setEnabled(False)
-        Op(self, run, "Adding a tools server").changes("mcp_servers").success(self._saved).failure(
+        Op(self, run, "Adding a tools server").success(self._saved).failure(
             lambda exc: self._problem(str(exc))).run()
 
     def _saved(self, server) -> None:

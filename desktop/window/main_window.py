@@ -1,7 +1,9 @@
 """The main window: the rites in a left navigation, one page each, status line at the bottom.
 
 The database opens in the background; until it is ready the window shows a short "opening" note,
-so the first paint never waits on an integrity check or a migration.
+so the first paint never waits on an integrity check or a migration. A page is built when it is first
+shown (desktop/window/pages.py); the window's app-wide services (jobs, sync, dreams, backups) live in
+its AppContext, and pages ask for one another through `ctx.navigate` (desktop/pages/protocol.py).
 """
 
 from __future__ import annotations
@@ -20,13 +22,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop import background
 from desktop.bus import bus, connect_database
 from desktop.context import AppContext
 from desktop.ops import Op
+from desktop.pages.protocol import offers
 from desktop.safe_text import Label, message_box, tip
 from desktop.sync_controller import SyncController
 from desktop.widgets.jobs_indicator import JobsIndicator
 from desktop.widgets.sync_footer import SyncFooter
+from desktop.window.pages import Pages
 
 # (key, navigation label, "module:Class"), in navigation order. Only rites that work are listed; a new
 # page adds one line here. Page modules are imported once the database is open (a fast first paint).
@@ -74,7 +79,7 @@ class MainWindow(QMainWindow):
         self.ctx = ctx
         self.setWindowTitle("MIRARI")
         self.setMinimumSize(880, 560)
-        self.pages: dict[str, QWidget] = {}
+        self.pages = Pages()  # every page once the database is open, each built when first shown
         self._painted = False
         if ctx.jobs is None:
             from desktop.jobs import JobRunner
@@ -100,6 +105,12 @@ class MainWindow(QMainWindow):
         side.addWidget(self.nav, 1)
         # One sync controller per window (like the job runner above), shared by every page through ctx.
         ctx.sync = SyncController(ctx, self)
+        ctx.navigate = self.navigate
+        # Dreams are app-wide like sync: they run (and are stopped) with the database, not with a page.
+        from desktop.dream_controller import DreamController
+
+        ctx.dream = DreamController(ctx, is_streaming=lambda: background.running_count(background.STREAM) > 0,
+                                    input_window=self.windowHandle, parent=self)
         self.footer = SyncFooter()
         self.footer.sign_in_requested.connect(self.sign_in)
         self.footer.unlock_requested.connect(self.ask_passphrase)
@@ -190,9 +201,7 @@ class MainWindow(QMainWindow):
         self._remove_pages()
         self.disconnect_database()
         self._disconnect_db = connect_database(self.ctx.db)
-        self.pages = {key: _page_class(spec)(self.ctx) for key, _label, spec in PAGES}
-        for page in self.pages.values():
-            self.stack.addWidget(page)
+        self.pages = Pages(tuple(key for key, _label, _spec in PAGES), self._build_page)
         self.data_label.setToolTip(tip(str(self.ctx.data_dir)))
         self.nav.setEnabled(True)
         keys = [self.nav.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.nav.count())]
@@ -206,6 +215,7 @@ class MainWindow(QMainWindow):
         self.footer.setEnabled(True)
         self.import_action.setEnabled(True)
         self.ctx.sync.start()
+        self.ctx.dream.start()
         self.backups.start()
         self._show_whose_data(self.ctx.sync.status)
         if not self._passphrase_asked:
@@ -223,11 +233,17 @@ class MainWindow(QMainWindow):
         else:
             self.data_label.setText(f"{'Data' if owner else 'Local data'}: {self.ctx.data_dir.name}")
 
+    def _build_page(self, key: str) -> QWidget:
+        spec = next(spec for k, _label, spec in PAGES if k == key)
+        page = _page_class(spec)(self.ctx)
+        self.stack.addWidget(page)
+        return page
+
     def _remove_pages(self) -> None:
-        for page in self.pages.values():
+        for page in self.pages.built().values():
             self.stack.removeWidget(page)
             page.deleteLater()
-        self.pages = {}
+        self.pages = Pages()
         self.stack.setCurrentWidget(self.opening)
 
     def disconnect_database(self) -> None:
@@ -258,6 +274,7 @@ class MainWindow(QMainWindow):
     def begin_data_switch(self, label: str) -> None:
         """desktop.data_switch: stop the pages and show `label` until the new database is open."""
         self.backups.stop()
+        self.ctx.dream.stop()
         self._stop_pages()
         self._remove_pages()
         if self.sync_panel is not None:
@@ -384,10 +401,25 @@ class MainWindow(QMainWindow):
 
     def _show_row(self, row: int) -> None:
         key = self.nav.item(row).data(Qt.ItemDataRole.UserRole)
-        page = self.pages.get(key)
-        if page is not None:
+        if key in self.pages:
+            page = self.pages[key]  # built now if this is its first show
             self.stack.setCurrentWidget(page)
             self._showing = key
+            page.on_show()
+
+    def navigate(self, key: str, *, record: str | None = None, thread: str | None = None,
+                 message: str | None = None) -> bool:
+        """Show page `key` and hand it what to show (ctx.navigate). False, and no page switch, when the
+        page cannot show it (or does not exist)."""
+        if key not in self.pages or not self.nav.isEnabled():
+            return False
+        hook, value = next(((h, v) for h, v in (("show_message", message), ("show_thread", thread),
+                                                 ("show_record", record)) if v), (None, None))
+        page = self.pages[key]
+        if hook is not None and not offers(page, hook):
+            return False
+        self.show_page(key)
+        return True if hook is None else bool(getattr(page, hook)(value))
 
     def _show_notice(self, text: str) -> None:
         self.statusBar().showMessage(text, 6000)
@@ -408,13 +440,12 @@ class MainWindow(QMainWindow):
         return False
 
     def _stop_pages(self) -> None:
-        for page in self.pages.values():
-            stop = getattr(page, "shutdown", None)
-            if stop:
-                stop()
+        for page in self.pages.built().values():
+            page.shutdown()
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt API
         self.ctx.settings.save_window_geometry(self.saveGeometry())
+        self.ctx.dream.stop()
         self._stop_pages()
         self.ctx.jobs.cancel_all()
         # Sync stops before the data closes; a cycle in flight is cut short (its HTTP client closed).

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from local_schema.files import replace
+from local_schema.atomic import atomic_write_json
 
 log = logging.getLogger(__name__)
 
@@ -66,18 +64,7 @@ def load_settings(data_dir: str | Path) -> BackupSettings:
 
 def save_settings(data_dir: str | Path, settings: BackupSettings) -> BackupSettings:
     settings = settings.validated()
-    path = Path(data_dir) / FILE_NAME
-    fd, tmp = tempfile.mkstemp(prefix=f".{FILE_NAME}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(asdict(settings), fh, indent=2, sort_keys=True)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_json(Path(data_dir) / FILE_NAME, asdict(settings))
     return settings
 
 

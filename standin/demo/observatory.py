@@ -46,7 +46,7 @@ def add_history(db, connection_id: str, days: int = 14, seed: int = 3) -> None:
         size = 2 * rng.randint(3, 18) + (24 if back % 7 in (2, 3) else 0)
         start = now - timedelta(days=back, hours=rng.uniform(1, 8))
         add_thread(db, f"Session {days - back}", long_messages(size), connection_id, start=start)
-    with db.write(tables=["skills"]) as s:
+    with db.write() as s:
         for back in (12, 9, 8, 4, 1):
             s.execute(text("UPDATE skills SET created_at = :t WHERE id = (SELECT id FROM skills "
                            "WHERE created_at > :recent ORDER BY created_at LIMIT 1)"),

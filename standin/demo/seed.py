@@ -60,7 +60,7 @@ def add_thread(db, title: str, messages: list[tuple[str, str]], connection_id: s
     """A thread with (role, content) messages, timestamps 7 s apart from `start`."""
     cid = str(uuid.uuid4())
     base = start or datetime.now(UTC) - timedelta(days=1)
-    with db.write(tables=["conversations", "messages"]) as session:
+    with db.write() as session:
         session.execute(
             text("INSERT INTO conversations (id, agent_connection_id, title, created_at, updated_at) "
                  "VALUES (:id, :c, :t, :at, :at)"),

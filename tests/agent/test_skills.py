@@ -165,7 +165,7 @@ def _pending_ops(db, skill_id):
 
 def _as_pushed(db, skill_id):
     """What a finished push leaves behind: the outbox entries of the row are gone."""
-    with db.write(tables=["sync_outbox"]) as s:
+    with db.write() as s:
         s.execute(text("DELETE FROM sync_outbox WHERE row_id = :r"), {"r": skill_id})
 
 
@@ -184,7 +184,7 @@ def test_version_counts_prompt_changes_as_the_server_will(db):
     ops = _pending_ops(db, skill.id)
     assert any('"template_prompt"' in (changed or "") for _, _, changed in ops)
     # Once that update was sent (attempts counted), a new change is a new PATCH: a new version.
-    with db.write(tables=["sync_outbox"]) as s:
+    with db.write() as s:
         s.execute(text("UPDATE sync_outbox SET attempts = 1 WHERE row_id = :r"), {"r": skill.id})
     assert edit_skill(db, skill.id, template_prompt="v5 prompt").version == 5
 

@@ -144,7 +144,7 @@ def test_message_counts_stay_exact_through_every_kind_of_write(db):
     assert kept == direct == {"2026-05-01T12:0": 2, "2026-05-01T12:1": 1, "2026-05-01T12:2": 2,
                               "2026-05-01T12:3": 1}  # minutes 0, 10 | 20 | 30, 40 | 50
     stamp = "2026-05-02T00:00:00+00:00"
-    with db.write(tables=["messages"]) as s:
+    with db.write() as s:
         s.execute(text("UPDATE messages SET deleted_at = :t WHERE id = :i"), {"t": stamp, "i": ids[0]})  # tombstone
         s.execute(text("UPDATE messages SET created_at = :t WHERE id = :i"), {"t": stamp, "i": ids[1]})  # re-stamped
         s.execute(text("UPDATE messages SET content = 'edited' WHERE id = :i"), {"i": ids[2]})  # no count change

@@ -33,7 +33,7 @@ def open_window(qtbot, data_dir, secrets, size=(1100, 720)):
 def close_window(window) -> None:
     from desktop.ops import wait_idle
 
-    console = window.pages.get("console")
+    console = window.pages.built().get("console")  # (a page never shown was never built)
     if console is not None and console.turns.runner is not None:
         console.turns.stop()
         from PySide6.QtCore import QCoreApplication

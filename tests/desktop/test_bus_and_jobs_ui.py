@@ -20,16 +20,13 @@ def test_writes_outside_any_operation_reach_the_bus_on_the_ui_thread(qtbot, tmp_
 
     db = open_database(tmp_path / "db.sqlite3")
     disconnect = connect_database(db)
-    written, changed = [], []
+    changed = []
     main = threading.get_ident()
 
-    def on_written(tables, origin, source):
-        written.append((set(tables), origin, source is db, threading.get_ident() == main))
-
     def on_changed(tables, initiator):
-        changed.append((set(tables), initiator, getattr(tables, "ids", lambda _t: None)("tasks")))
+        changed.append((set(tables), initiator, getattr(tables, "ids", lambda _t: None)("tasks"),
+                        threading.get_ident() == main))
 
-    bus.written.connect(on_written)
     bus.changed.connect(on_changed)
     try:
         def write_elsewhere():
@@ -40,16 +37,14 @@ def test_writes_outside_any_operation_reach_the_bus_on_the_ui_thread(qtbot, tmp_
         worker = threading.Thread(target=write_elsewhere)
         worker.start()
         worker.join()
-        qtbot.waitUntil(lambda: len(written) == 2, timeout=3000)
-        assert written == [({"tasks"}, "local", True, True), ({"tasks"}, "sync", True, True)]
-        assert changed == [({"tasks"}, None, None), ({"tasks"}, SYNC, frozenset({"t1"}))]
+        qtbot.waitUntil(lambda: len(changed) == 2, timeout=3000)
+        assert changed == [({"tasks"}, None, None, True), ({"tasks"}, SYNC, frozenset({"t1"}), True)]
         disconnect()
         with db.write() as s:
             s.add(Task(title="after disconnect"))
         qtbot.wait(50)
-        assert len(written) == 2
+        assert len(changed) == 2
     finally:
-        bus.written.disconnect(on_written)
         bus.changed.disconnect(on_changed)
         db.close()
 
@@ -149,37 +144,82 @@ def test_the_jobs_indicator_shows_progress_and_cancels(qtbot):
 
 def test_the_sync_controller_wakes_the_scheduler_after_a_sleep_and_on_local_writes_of_its_own_db(
         qtbot, tmp_path):
+    """It listens to the open database itself (on the writing thread, at each commit): a local write of a
+    synced table starts a cycle once writes settle; sync's own rows, local-only tables and another
+    database do not; after stop() it hears nothing."""
     from types import SimpleNamespace
 
     from desktop.sync_controller import SyncController
+    from local_schema.database import open_database
+    from local_schema.models import AgentConnection, ConnectionCheck, Conversation
 
     calls = []
-    ctx = SimpleNamespace(data_dir=tmp_path, db=object())
+    db, other = open_database(tmp_path / "db.sqlite3"), open_database(tmp_path / "other.sqlite3")
+    with db.write() as s:
+        s.add(AgentConnection(id="c1", name="n", provider="custom", base_url="http://x", model="m"))
+    ctx = SimpleNamespace(data_dir=tmp_path, db=db, secrets=None)
     controller = SyncController(ctx)
-    controller.scheduler = SimpleNamespace(notify_online=lambda: calls.append("online"),
-                                           notify_local_change=lambda: calls.append("local"),
-                                           request_sync=lambda: calls.append("now"))
-    controller._check_wake()
-    assert calls == []  # the clocks moved together: no sleep
-    controller._clock = (time.time() - 120, time.monotonic())  # the wall clock ran on while suspended
-    controller._check_wake()
-    assert calls == ["online"]
-    tables = frozenset({"messages"})
-    controller._on_written(tables, "local", object())  # another window's database (tests, the soak)
-    controller._on_written(tables, "sync", ctx.db)  # what sync itself applied
-    controller._on_written(frozenset({"connection_checks"}), "local", ctx.db)  # a local-only table
-    assert calls == ["online"]
-    controller._on_written(tables, "local", ctx.db)
-    controller.request_sync()
-    assert calls == ["online", "local", "now"]
-    controller.scheduler = None
-    controller._recount.stop()
+    try:
+        controller.start()  # signed out: no scheduler of its own, but it listens
+        controller.scheduler = SimpleNamespace(notify_online=lambda: calls.append("online"),
+                                               notify_local_change=lambda: calls.append("local"),
+                                               request_sync=lambda: calls.append("now"),
+                                               stop=lambda: calls.append("stopped"))
+        controller._check_wake()
+        assert calls == []  # the clocks moved together: no sleep
+        controller._clock = (time.time() - 120, time.monotonic())  # the wall clock ran on while suspended
+        controller._check_wake()
+        assert calls == ["online"]
+        with other.write() as s:  # another window's database (tests, the soak)
+            s.add(Conversation(id="elsewhere", title="t"))
+        db.notify_changed({"messages"}, "sync", {"messages": {"m1"}})  # what sync itself applied
+        with db.write() as s:  # a local-only table
+            s.add(ConnectionCheck(connection_id="c1", status="offline"))
+        assert calls == ["online"]
+        worker = threading.Thread(target=lambda: _add_thread(db))
+        worker.start()
+        worker.join()
+        assert calls == ["online", "local"]  # heard at commit time, on the writing thread
+        qtbot.waitUntil(controller._recount.isActive, timeout=3000)  # the count of waiting changes follows
+        controller.request_sync()
+        assert calls == ["online", "local", "now"]
+        controller.stop()
+        controller.scheduler = SimpleNamespace(notify_local_change=lambda: calls.append("late"))
+        _add_thread(db)
+        assert "late" not in calls
+        controller.scheduler = None
+        controller._recount.stop()
+    finally:
+        db.close()
+        other.close()
 
 
-def test_a_theme_switch_and_a_key_store_change_have_signals_of_their_own(qtbot):
-    """Beside the old "theme"/"secrets" pseudo-tables on `changed` (kept until every view has moved)."""
+def _add_thread(db) -> None:
+    from local_schema.models import Conversation
+
+    with db.write() as s:
+        s.add(Conversation(title="local"))
+
+
+def test_unlocking_the_key_store_lets_a_locked_sync_go_on(qtbot, tmp_path):
     from types import SimpleNamespace
 
+    from desktop.sync_controller import SyncController
+    from sync.engine import LOCKED
+
+    calls = []
+    controller = SyncController(SimpleNamespace(data_dir=tmp_path, db=None))
+    controller.scheduler = SimpleNamespace(request_sync=lambda: calls.append("now"))
+    bus.keys_changed.emit("encrypted_file")
+    assert calls == []  # not waiting for keys: nothing to do
+    controller._set(state=LOCKED)
+    bus.keys_changed.emit("encrypted_file")
+    assert calls == ["now"]
+    controller.scheduler = None
+
+
+def test_a_theme_switch_and_a_key_store_change_have_signals_of_their_own(qtbot, window):
+    """Neither is a table: `changed` carries table names only."""
     from PySide6.QtWidgets import QApplication
 
     from desktop import theme
@@ -191,10 +231,12 @@ def test_a_theme_switch_and_a_key_store_change_have_signals_of_their_own(qtbot):
     bus.changed.connect(lambda tables, initiator: changed.append(set(tables)))
     try:
         theme.apply_theme(QApplication.instance(), "dark")
-        assert themes == [theme.DARK] and {"theme"} in changed
-        settings = SimpleNamespace(ctx=SimpleNamespace(secrets=SimpleNamespace(mode="memory")))
-        bus.changed.emit(frozenset({"secrets"}), settings)  # what the Settings page announces today
+        assert themes == [theme.DARK]
+        settings = window.pages["settings"]
+        settings.use_memory_only()
         assert keys == ["memory"]
+        assert "memory only" in settings.key_explain.text()
+        assert changed == []
     finally:
         bus.theme_changed.disconnect(themes.append)
         bus.keys_changed.disconnect(keys.append)

@@ -29,7 +29,8 @@ def test_threads_new_rename_delete_sorted_by_recent_activity(qtbot, window, sett
     _reload(console, settle)
     assert [t.title for t in console.threads.rows()] == ["Recent thread", "Old thread"]
 
-    with qtbot.waitSignal(console.thread_opened, timeout=5000):
+    # (built on first show, the Console opened the newest thread itself: wait for the one clicked)
+    with qtbot.waitSignal(console.thread_opened, timeout=5000, check_params_cb=lambda cid: cid == old):
         console.thread_view.setCurrentIndex(console.threads.index(1))
     assert console.conversation_id == old and console.transcript.rows()[0].content == "hi"
 

@@ -13,6 +13,7 @@ from sqlmodel import select
 
 from agent.tools.config import add_stdio_server, get_server, record_tools
 from agent.tools.results import ToolInfo
+from desktop.bus import bus
 from local_schema.models import Message
 from standin.model import Reply
 from tests.desktop.helpers import bind_fake, click_action, path_messages, start_turn
@@ -90,6 +91,12 @@ def test_always_is_remembered_and_deny_gives_the_model_an_error(qtbot, window, s
     fake_llm.enqueue(Reply(text="", tool_calls=[call(1, "fx__add", {"a": 2, "b": 40}),
                                                 call(2, "fx__echo", {"text": "no"})]),
                      Reply(text="42, and echo was denied."))
+    heard = []
+
+    def on_changed(tables, initiator):
+        heard.append((set(tables), initiator))
+
+    bus.changed.connect(on_changed)
     start_turn(qtbot, console, "Add, then echo")
     qtbot.mouseClick(wait_for_card(qtbot, console).always_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: [c.heading.text() for c in console.tools.panel.cards()] == ["⚒ fx · echo"],
@@ -99,9 +106,9 @@ def test_always_is_remembered_and_deny_gives_the_model_an_error(qtbot, window, s
     assert [(r.decision, r.text[:34]) for r in result.calls] == [
         ("always", "42"), ("deny", "Error: the user denied this call; ")]
     assert next(t for t in get_server(db, "fx").tools if t.name == "add").always_allow
-    from desktop.pages.console.turns import turn_tables
-
-    assert "mcp_tools" in turn_tables(result)  # the Tools page learns that add is now "Always"
+    bus.changed.disconnect(on_changed)
+    # the Tools page learns that add is now "Always": the turn announced what it wrote, as the Console's
+    assert any("mcp_tools" in tables and initiator is console for tables, initiator in heard)
     # the next turn runs add without a card
     fake_llm.enqueue(Reply(text="", tool_calls=[call(3, "fx__add", {"a": 1, "b": 1})]), Reply(text="2"))
     start_turn(qtbot, console, "1 + 1")

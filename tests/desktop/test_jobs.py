@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -232,3 +233,26 @@ def test_a_job_can_announce_what_it_committed_at_each_progress_report(qtbot, db,
     assert job.state == DONE
     assert heard == [({"tasks"}, owner), ({"memory_nodes", "tasks"}, owner)]
     assert job.outcome.changes == {"tasks", "memory_nodes"}
+
+
+def test_a_job_announces_its_progress_at_most_once_every_so_many_seconds(qtbot, db, heard):
+    """An import reports progress five times a second: with `announce_progress=seconds` the Console's thread
+    list is told about new threads every so often, not at each report, and the rest when the job ends."""
+    from local_schema.models import Task
+
+    runner = JobRunner()
+    owner = object()
+
+    def work(ctx: JobContext):
+        for i in range(3):
+            _add(db, Task(title=f"imported {i}"))
+            ctx.progress(i, 3, "importing")  # within the interval: nothing announced yet
+        time.sleep(0.25)
+        _add(db, Task(title="imported 3"))
+        ctx.progress(3, 4, "importing")  # the interval has passed: what was committed so far
+        return "done"
+
+    job = runner.submit("importing", work, initiator=owner, announce_progress=0.2)
+    assert runner.wait_idle()
+    assert job.state == DONE
+    assert heard == [({"tasks"}, owner)]  # once at the late report; nothing new was left for the end

@@ -64,7 +64,7 @@ def test_failure_goes_to_the_handler_or_else_to_the_bus(qtbot):
 
 def test_an_op_broadcasts_what_it_wrote_once_when_it_ends(qtbot, db, heard):
     """Two write() blocks (ORM and raw SQL) in one op: one broadcast, with the op's parent as initiator.
-    A table declared with .changes() but never written is not announced (the declaration is a no-op)."""
+    Nothing is declared: an op has no way to list tables by hand."""
     from local_schema.models import Conversation
 
     owner = QObject()
@@ -77,14 +77,15 @@ def test_an_op_broadcasts_what_it_wrote_once_when_it_ends(qtbot, db, heard):
         return "ok"
 
     results = []
-    Op(owner, work).changes("skills").success(results.append).run()
+    Op(owner, work).success(results.append).run()
     assert wait_idle()
     assert results == ["ok"]
     assert heard == [({"conversations", "tasks"}, owner)]
+    assert not hasattr(Op, "changes")
 
 
 def test_an_op_that_writes_nothing_broadcasts_nothing(qtbot, heard):
-    Op(QObject(), lambda: 42).changes("messages").run()
+    Op(QObject(), lambda: 42).run()
     assert wait_idle()
     assert heard == []
 

@@ -11,8 +11,7 @@ import os
 import pytest
 
 import local_schema.files as files
-from agent.atomic import atomic_write
-from sync.config import atomic_write_json
+from local_schema.atomic import atomic_write, atomic_write_json
 
 
 @pytest.fixture
@@ -67,7 +66,7 @@ def test_on_posix_a_refusal_is_final_at_once(tmp_path, monkeypatch, refused):
 
 
 def test_the_settings_writers_survive_a_refusal_on_windows(tmp_path, monkeypatch, refused):
-    """config.json / account.json (sync) and the key file, exports, dream settings (agent.atomic)."""
+    """config.json / account.json (sync) and the key file, exports, dream settings: local_schema.atomic, the one atomic writer."""
     monkeypatch.setattr(files, "WINDOWS", True)
     refused(1)
     atomic_write_json(tmp_path / "config.json", {"supabase": {"url": "https://x.supabase.co"}})

@@ -60,11 +60,24 @@ def test_raw_sql_is_heard_without_declaring_its_tables(db):
     assert heard == [(frozenset({"conversations"}), "local"), (frozenset({"conversations"}), "local")]
 
 
-def test_the_tables_argument_is_still_accepted(db):
+def test_tables_are_never_listed_by_hand(db):
+    """A hand-typed list could only disagree with what SQLite reports: write() takes none."""
+    with pytest.raises(TypeError):
+        db.write(tables=["conversations"])
+
+
+def test_an_attachment_announces_its_row_and_never_its_upload_queue(db):
+    """agent.attachments.store declared `attachment_uploads` by hand, and a declared table skipped the
+    bookkeeping filter: every attachment announced the transfer queue to the pages as if it were data."""
+    from agent.attachments.reading import prepare_bytes
+    from agent.attachments.store import attach
+
+    with db.write() as session:
+        session.add(Conversation(id="c", title="t"))
+        session.add(Message(id="m", conversation_id="c", role="user", content="see the notes"))
     heard = _listen(db)
-    with db.write(tables=["conversations"]) as session:
-        session.execute(text("INSERT INTO conversations (id, title) VALUES ('x', 'raw')"))
-    assert heard == [(frozenset({"conversations"}), "local")]
+    attach(db, "m", [prepare_bytes("notes.txt", b"one line")])
+    assert heard == [(frozenset({"attachments"}), "local")]
 
 
 def test_the_same_statement_again_is_still_heard(db):

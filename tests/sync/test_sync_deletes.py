@@ -172,7 +172,7 @@ def test_deleting_a_connection_is_one_request_the_server_nulls_the_references(de
         s.add(MirrorReport(agent_connection_id=conn.id, title="r"))
     a.sync()
     b.sync()
-    with a.db.write(tables=["conversations", "tasks", "mirror_reports"]) as s:
+    with a.db.write() as s:
         s.delete(s.get(AgentConnection, conn.id))
     assert a.scalar("SELECT count(*) FROM sync_outbox") == 1
     result = a.sync()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from PySide6.QtWidgets import QMessageBox
-from sqlalchemy import text
 
 from desktop.bus import bus
 from desktop.models.connection_model import ConnectionInfo
@@ -12,16 +11,11 @@ from desktop.safe_text import message_box
 
 
 def load_connections(db) -> list[ConnectionInfo]:
-    sql = text(
-        """
-        SELECT c.id, c.name, c.provider, c.base_url, c.model, c.status, c.system_prompt,
-               k.checked_at, k.error, c.accepts_images
-        FROM agent_connections c LEFT JOIN connection_checks k ON k.connection_id = c.id
-        WHERE c.deleted_at IS NULL ORDER BY c.created_at
-        """
-    )
-    with db.engine.connect() as conn:
-        return [ConnectionInfo(*row[:-1], accepts_images=bool(row[-1])) for row in conn.execute(sql)]
+    from agent.connections.rows import list_connections
+
+    return [ConnectionInfo(c.id, c.name, c.provider, c.base_url, c.model, c.status, c.system_prompt,
+                           row.checked_at, row.last_error, accepts_images=bool(c.accepts_images))
+            for row in list_connections(db) for c in (row.connection,)]
 
 
 def key_location(secrets) -> str:
@@ -56,7 +50,7 @@ def save_connection(page, connection_id: str | None, values: dict, key: str | No
             s.add(row)
         return row.id
 
-    Op(page, save, "Saving the connection").changes("agent_connections").success(
+    Op(page, save, "Saving the connection").success(
         lambda cid: page._saved(cid, then)).failure(lambda exc: _save_failed(page, exc)).run()
 
 
@@ -90,8 +84,8 @@ def key_not_stored(page, exc: BaseException) -> QMessageBox:
             return
         if status.locked and hasattr(window, "ask_passphrase"):
             window.ask_passphrase()
-        elif hasattr(window, "show_page"):
-            window.show_page("settings")
+        else:
+            page.ctx.navigate("settings")
 
     box.finished.connect(finished)
     page.key_error_box = box  # tests reach it here
@@ -107,7 +101,7 @@ def test_connection(page, connection_id: str) -> None:
 
         return check_and_record(db, connection_id, secrets.get_key(connection_id), timeout=8.0)
 
-    Op(page, run, "Testing the connection").changes("agent_connections").success(
+    Op(page, run, "Testing the connection").success(
         lambda result: page._tested(connection_id, result)).failure(
         lambda exc: _test_failed(page, exc)).run()
 
@@ -125,7 +119,7 @@ def delete_connection(page, connection_id: str) -> None:
 
         # References to it (threads, reports, tasks) are set to null by SQLite here and by the server's
         # tombstone cascade there: one request to the server, not one per referring row.
-        with db.write(tables=["conversations", "mirror_reports", "tasks", "dream_reports"]) as s:
+        with db.write() as s:
             row = s.get(AgentConnection, connection_id)
             if row is not None:
                 s.delete(row)
@@ -142,4 +136,4 @@ def delete_connection(page, connection_id: str) -> None:
             bus.notice.emit(note)
         page._deleted(connection_id)
 
-    Op(page, delete, "Deleting the connection").changes("agent_connections").success(deleted).run()
+    Op(page, delete, "Deleting the connection").success(deleted).run()

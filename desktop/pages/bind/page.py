@@ -33,10 +33,11 @@ from desktop.models.connection_model import (
 from desktop.ops import Op
 from desktop.pages.bind import actions
 from desktop.pages.bind.status import StatusLine
+from desktop.pages.protocol import PageHooks
 from desktop.safe_text import Label, ask, tip
 
 
-class BindPage(QWidget):
+class BindPage(QWidget, PageHooks):
     saved = Signal(str)  # connection id
     tested = Signal(str, str)  # connection id, status
     deleted = Signal(str)
@@ -145,6 +146,8 @@ class BindPage(QWidget):
         for edit in (self.name_edit, self.url_edit, self.model_edit):
             edit.textEdited.connect(self._clear_error_of)
         bus.changed.connect(self._on_changed)
+        bus.keys_changed.connect(self._update_key_note)
+        bus.theme_changed.connect(self.status.recolour)
         self.start_from_preset(PRESETS[0], focus=False)
         self.refresh()
         self._update_key_note()
@@ -248,7 +251,7 @@ class BindPage(QWidget):
             self._key_stored = stored
             self._update_key_note()
 
-    def _update_key_note(self) -> None:
+    def _update_key_note(self, _mode: str = "") -> None:
         where = actions.key_location(self.ctx.secrets)
         if self._key_stored:
             self.key_edit.setPlaceholderText("A key is stored — type to replace it")
@@ -358,7 +361,3 @@ class BindPage(QWidget):
     def _on_changed(self, tables, initiator) -> None:
         if initiator is not self and tables & {"agent_connections", "connection_checks"}:
             self.refresh()  # (a Console turn is a check too: agent.connections.check.record_turn)
-        if "secrets" in tables:
-            self._update_key_note()
-        if "theme" in tables:
-            self.status.recolour()

@@ -41,7 +41,7 @@ class StatusLine(QWidget):
         self.word.setText("Testing…")
         self.reason.setText("")
 
-    def recolour(self) -> None:
+    def recolour(self, _colors=None) -> None:
         """After a theme switch: the colours are baked into the style sheets, so set them again."""
         if self._shown is not None and self.status != "testing":
             self.show_check(*self._shown)

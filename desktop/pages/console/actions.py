@@ -37,7 +37,7 @@ def create_thread(page, then=None) -> None:
         if then is not None:
             then(conversation_id)
 
-    Op(page, create, "Creating a thread").changes("conversations").success(created).run()
+    Op(page, create, "Creating a thread").success(created).run()
 
 
 def rename_dialog(page, conversation_id: str, current: str) -> None:
@@ -54,7 +54,7 @@ def rename_thread(page, conversation_id: str, title: str) -> None:
 
         rename_in_db(db, conversation_id, title)
 
-    Op(page, rename, "Renaming the thread").changes("conversations").success(
+    Op(page, rename, "Renaming the thread").success(
         lambda _r: page.refresh_threads()).run()
 
 
@@ -66,7 +66,7 @@ def delete_thread(page, conversation_id: str) -> None:
 
         delete_in_db(db, conversation_id)  # messages cascade; sync pushes one tombstone
 
-    Op(page, delete, "Deleting the thread").changes("conversations", "messages").success(
+    Op(page, delete, "Deleting the thread").success(
         lambda _r: page.forget_thread(conversation_id)).run()
 
 

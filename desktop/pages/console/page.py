@@ -27,6 +27,7 @@ from desktop.pages.console.tools import ConsoleTools
 from desktop.pages.console.transcript import FIRST_PAGE, PAGE, TranscriptController  # noqa: F401
 from desktop.pages.console.turns import TurnController
 from desktop.pages.console.view import ConsoleView
+from desktop.pages.protocol import PageHooks
 from desktop.safe_text import ask, tip
 from desktop.widgets.message_chips import ThumbnailCache
 from desktop.widgets.search_panel import SearchResults
@@ -34,7 +35,7 @@ from desktop.widgets.search_panel import SearchResults
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 1  # a connection's status, for its icon
 
 
-class ConsolePage(ConsoleView):
+class ConsolePage(ConsoleView, PageHooks):
     thread_opened = Signal(str)  # conversation id, after its newest page is in the view
     jumped = Signal(str)  # message id, after a search jump landed on it
 
@@ -98,6 +99,7 @@ class ConsolePage(ConsoleView):
                   context=Qt.ShortcutContext.WidgetShortcut)
         QShortcut(QKeySequence("F2"), self.thread_view, activated=self._rename_current)
         bus.changed.connect(self._on_changed)
+        bus.theme_changed.connect(self._recolour_connection_icons)
 
     @property
     def last_open_ms(self) -> float:
@@ -133,7 +135,7 @@ class ConsolePage(ConsoleView):
         self.connection_names = {cid: (name, model) for cid, name, model, _ in rows}
         self._on_connection_picked()
 
-    def _recolour_connection_icons(self) -> None:
+    def _recolour_connection_icons(self, _colors=None) -> None:
         """Status icons are pixmaps drawn in the theme's colours: draw them again after a switch."""
         combo = self.connection_combo
         for i in range(combo.count()):
@@ -278,6 +280,15 @@ class ConsolePage(ConsoleView):
         self.left_stack.setCurrentIndex(1 if text.strip() else 0)
         self.search_results.search(text)
 
+    # --- page hooks (desktop/pages/protocol.py): ctx.navigate("console", thread=… / message=…) -------
+    def show_thread(self, thread_id: str) -> bool:
+        self.refresh_threads(select=thread_id)
+        return True
+
+    def show_message(self, message_id: str) -> bool:
+        self.jump_to_message(message_id)
+        return True
+
     def jump_to_message(self, message_id: str, _conversation_id: str = "") -> None:
         def land(found) -> None:
             if found is None:
@@ -336,8 +347,6 @@ class ConsolePage(ConsoleView):
     def _on_changed(self, tables, initiator) -> None:
         if "agent_connections" in tables:
             self.refresh_connections()
-        if "theme" in tables:
-            self._recolour_connection_icons()
         if initiator is not self and ("conversations" in tables or "messages" in tables):
             # Threads that arrive while none is open: show the newest, as at start-up.
             self.refresh_threads(open_first=initiator is SYNC and self.conversation_id is None)

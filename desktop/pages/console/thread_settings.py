@@ -159,4 +159,4 @@ class ThreadSettingsDialog(QDialog):
 
         self.show_error("")
         self.save_button.setEnabled(False)
-        Op(self, save, "Saving the thread's settings").changes("conversations").success(saved).failure(failed).run()
+        Op(self, save, "Saving the thread's settings").success(saved).failure(failed).run()

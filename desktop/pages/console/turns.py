@@ -51,21 +51,6 @@ def _provisional(role: str, content: str = "", streaming: bool = False) -> Messa
     return MessageRow(f"{PROVISIONAL}{uuid.uuid4()}", role, content, utc_now(), streaming=streaming)
 
 
-def turn_tables(result) -> frozenset[str]:
-    """What a finished turn wrote, announced on the change bus like every Op's writes: the thread (its
-    title, its activity) and its messages; the connection's last check (every call is one) and the
-    connection itself when the turn moved its status; the Atlas when the reply used injected memory; the
-    tools' config when a call was allowed "Always"."""
-    tables = {"conversations", "messages", "connection_checks"}
-    if result.connection_status_changed:
-        tables.add("agent_connections")
-    if result.reinforced_node_ids:
-        tables.add("memory_nodes")
-    if any(record.decision == "always" for record in result.calls):  # the Tools page shows "Always" ticked
-        tables.add("mcp_tools")
-    return frozenset(tables)
-
-
 class TurnController(QObject):
     turn_finished = Signal(object)  # agent.chat.turn.TurnResult
     turn_crashed = Signal(str)
@@ -191,7 +176,9 @@ class TurnController(QObject):
             handle.attach(turn)
             return call(turn)
 
-        self.runner = StreamRunner(job, handle, self)
+        # What the turn wrote (its messages, the thread, the connection's check, reinforced memory, a tool
+        # allowed "Always") is announced by the runner when it ends, as the page's: the page shows it already.
+        self.runner = StreamRunner(job, handle, self, initiator=page)
         self.runner.text_changed.connect(self._show_text)
         self.runner.finished.connect(self._finished)
         self.runner.failed.connect(self._crashed)
@@ -251,7 +238,6 @@ class TurnController(QObject):
                 self._errors[result.user_message_id] = result.error.message
                 model.set_error(result.user_message_id, result.error.message)
         self._end()
-        bus.changed.emit(turn_tables(result), self.page)
         self.turn_finished.emit(result)
 
     def _crashed(self, exc: BaseException) -> None:
@@ -264,7 +250,6 @@ class TurnController(QObject):
             self.page.composer.setPlainText(self._restore_text)
         self.page.attach.restore()  # the files go back to their chips (nothing was stored with them)
         self._end()
-        bus.changed.emit(frozenset({"conversations", "messages"}), self.page)  # perhaps the message was stored
         bus.error.emit(str(exc) or type(exc).__name__)
         self.turn_crashed.emit(str(exc))
         if self.page.conversation_id:

@@ -28,15 +28,15 @@ from desktop.models.dream_model import STATUS_WORDS, DreamDelegate, DreamListMod
 from desktop.models.record_list_model import RECORD_ROLE
 from desktop.ops import Op
 from desktop.pages.dream.report_view import ReportView
+from desktop.pages.protocol import PageHooks
 from desktop.safe_text import Label, inform, warn
 
 
-class DreamPage(QWidget):
+class DreamPage(QWidget, PageHooks):
     def __init__(self, ctx, controller: DreamController | None = None):
         super().__init__()
         self.ctx = ctx
-        self.controller = controller or DreamController(
-            ctx, is_streaming=self._console_streaming, input_window=lambda: self.window().windowHandle(), parent=self)
+        self.controller = controller or ctx.dream  # app-wide: the window starts and stops it
         self._selected: str | None = None
 
         outer = QVBoxLayout(self)
@@ -97,6 +97,7 @@ class DreamPage(QWidget):
         self.controller.state_changed.connect(self.state_label.setText)
         self.controller.dream_ended.connect(self._show_ended)
         bus.changed.connect(self._on_changed)
+        bus.theme_changed.connect(self._on_theme)
         self.refresh()
         self._load_settings()
 
@@ -142,14 +143,9 @@ class DreamPage(QWidget):
         data_dir, db = self.ctx.data_dir, self.ctx.db
 
         def load():
-            from sqlmodel import select
+            from agent.connections.rows import live_connections
 
-            from local_schema.models import AgentConnection
-
-            with db.session() as session:
-                rows = session.exec(select(AgentConnection).where(AgentConnection.deleted_at.is_(None))
-                                    .order_by(AgentConnection.name)).all()
-            return load_settings(data_dir), [(c.id, c.name, c.model) for c in rows]
+            return load_settings(data_dir), [(c.id, c.name, c.model) for c in live_connections(db, order="name")]
 
         Op(self, load, "Loading dream settings").success(self._show_settings).run()
 
@@ -221,7 +217,9 @@ class DreamPage(QWidget):
             self.refresh()
         if "agent_connections" in tables:
             self._load_settings()
-        if "theme" in tables and self.report.report is not None:
+
+    def _on_theme(self, _colors) -> None:
+        if self.report.report is not None:
             self.report.show_report(self.report.report, self._connection_name)  # the diff's colours
 
     def _show_ended(self, job) -> None:
@@ -244,7 +242,6 @@ class DreamPage(QWidget):
         db = self.ctx.db
         fn = decide.accept if accept else decide.reject
         Op(self, lambda: fn(db, report_id, proposal_id), "Applying the proposal") \
-            .changes("dream_reports", "memory_nodes", "skills") \
             .success(bus.notice.emit) \
             .failure(lambda exc: warn(self, "Dream Mode", str(exc))).run()
 
@@ -255,16 +252,8 @@ class DreamPage(QWidget):
             return
         report_id, db = self._selected, self.ctx.db
         self._selected = None
-        Op(self, lambda: delete_report(db, report_id), "Deleting the report").changes("dream_reports").run()
+        Op(self, lambda: delete_report(db, report_id), "Deleting the report").run()
 
-    def shutdown(self) -> None:
-        """The window is closing: stop checking, cancel a running dream (its findings are kept)."""
-        self.controller.stop()
-
-    def _console_streaming(self) -> bool:
-        console = getattr(self.window(), "pages", {}).get("console")
-        turns = getattr(console, "turns", None)
-        return bool(getattr(turns, "busy", False))
 
 
 __all__ = ["DreamPage", "STATUS_WORDS"]

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from desktop.bus import bus
 from desktop.ops import Op
+from desktop.pages.protocol import PageHooks
 from desktop.safe_text import Label
 
 COLUMNS = ("Name", "Folder", "Files", "Passages", "Skipped", "Last index")
@@ -37,14 +38,10 @@ def _when(stamp: str | None) -> str:
     return stamp[:16].replace("T", " ") + " UTC"
 
 
-class KnowledgePage(QWidget):
+class KnowledgePage(QWidget, PageHooks):
     def __init__(self, ctx):
         super().__init__()
         self.ctx = ctx
-        if ctx.jobs is None:  # a page built on its own (tests); the window normally owns the runner
-            from desktop.jobs import JobRunner
-
-            ctx.jobs = JobRunner(self)
         self.job = None
         self.sets: list = []
         self._search_seq = 0
@@ -175,7 +172,7 @@ class KnowledgePage(QWidget):
         Op(self, lambda: add_set(db, name, folder), "Adding a knowledge folder") \
             .success(lambda _id: self._added(" ".join(name.split()))) \
             .failure(lambda exc: self.status.setText(str(exc))) \
-            .changes("knowledge_sets").run()
+            .run()
 
     def _added(self, name: str) -> None:
         self.name_edit.clear()
@@ -189,7 +186,7 @@ class KnowledgePage(QWidget):
         if name is None or (self.job is not None and self.job.active):
             return
         Op(self, lambda: remove_set(db, name), "Removing a knowledge set") \
-            .success(lambda _r: self._removed(name)).changes(*TABLES).run()
+            .success(lambda _r: self._removed(name)).run()
 
     def _removed(self, name: str) -> None:
         self.status.setText(f"Removed {name} (its files are untouched).")
@@ -208,7 +205,8 @@ class KnowledgePage(QWidget):
         if self.job is not None and self.job.active:
             return
         db = self.ctx.db
-        self.job = self.ctx.jobs.submit(f"Indexing {name}", lambda job_ctx: reindex(db, name, job_ctx))
+        self.job = self.ctx.jobs.submit(f"Indexing {name}", lambda job_ctx: reindex(db, name, job_ctx),
+                                        initiator=self)  # the job announces the passages it wrote
         self._set_running(True, f"Indexing {name}…")
         self.job.progressed.connect(self._show_progress)
         self.job.finished.connect(self._indexed)
@@ -236,7 +234,6 @@ class KnowledgePage(QWidget):
     def _ended(self, message: str) -> None:
         self._set_running(False)
         self.status.setText(message)
-        bus.changed.emit(TABLES, self)
         self.refresh()
 
     def _set_running(self, running: bool, text: str = "") -> None:

@@ -43,6 +43,7 @@ from desktop.models.memory_model import (
 )
 from desktop.ops import Op
 from desktop.pages.memory.panel import AgentViewPanel
+from desktop.pages.protocol import PageHooks
 from desktop.safe_text import Label, ask
 
 # Tables whose change can alter what this page shows: the nodes, the names their sources link to,
@@ -61,7 +62,7 @@ class _StrengthDelegate(QStyledItemDelegate):
         return spin
 
 
-class MemoryPage(QWidget):
+class MemoryPage(QWidget, PageHooks):
     loaded = Signal()  # the table and the panel show the latest data
     source_opened = Signal(str, str)  # kind, id — after a source link was followed
     access_loaded = Signal(str)  # node id, once its access log is shown
@@ -326,8 +327,8 @@ class MemoryPage(QWidget):
 
             return set_paused(db, node_id, paused)
 
-        Op(self, run, "Pausing the memory node" if paused else "Resuming the memory node").changes(
-            "memory_nodes").success(lambda node: bus.notice.emit(
+        Op(self, run, "Pausing the memory node" if paused else "Resuming the memory node").success(
+            lambda node: bus.notice.emit(
                 f"{'Paused' if node.paused else 'Resumed'}: “{node.label[:60]}”")).failure(
             lambda exc: bus.error.emit(f"Not saved: {exc}")).run()
 
@@ -357,7 +358,7 @@ class MemoryPage(QWidget):
 
             return edit_node(db, node_id, now=now, **{field: value})
 
-        Op(self, run, "Editing the memory node").changes("memory_nodes").failure(
+        Op(self, run, "Editing the memory node").failure(
             lambda exc: bus.error.emit(f"Not saved: {exc}")).run()
 
     def delete_selected(self, confirm: bool = True) -> None:
@@ -378,33 +379,25 @@ class MemoryPage(QWidget):
 
             return delete_node(db, node_id)
 
-        Op(self, run, "Deleting the memory node").changes("memory_nodes").success(
+        Op(self, run, "Deleting the memory node").success(
             lambda node: bus.notice.emit(f"Deleted from the Atlas: “{node.label[:60]}”")).run()
 
     def open_source(self, view) -> None:
         """Follow a source link: the Console at the message (or thread) it came from; a Mirror report or
-        template on the page that shows it (pages offer `show_record(id)`)."""
+        template on the page that shows it, if that page offers it (ctx.navigate; desktop/pages/protocol.py)."""
         from agent.memory.sources import parse_source
 
         source = parse_source(view.node.source)
         if not source.linkable or view.source_title.endswith("(deleted)"):
             return
-        window = self.window()
-        pages = getattr(window, "pages", {})
-        if source.kind == "conversation" and "console" in pages:
-            console = window.show_page("console")
-            if source.message_id:
-                console.jump_to_message(source.message_id)
-            else:
-                console.refresh_threads(select=source.id)
+        if source.kind == "conversation":
+            shown = (self.ctx.navigate("console", message=source.message_id) if source.message_id else
+                     self.ctx.navigate("console", thread=source.id))
         else:
-            key = {"mirror": "mirror", "template": "templates"}[source.kind]
-            page = pages.get(key)
-            if page is None or not hasattr(page, "show_record"):
-                bus.notice.emit(f"{view.source_title}: that screen is not in this version yet")
-                return
-            window.show_page(key)
-            page.show_record(source.id)
+            shown = self.ctx.navigate({"mirror": "mirror", "template": "templates"}[source.kind], record=source.id)
+        if not shown:
+            bus.notice.emit(f"{view.source_title}: that screen is not in this version yet")
+            return
         self.source_opened.emit(source.kind, source.id)
 
     # --- layout ------------------------------------------------------------------------------------

@@ -25,9 +25,8 @@ from desktop.models.record_list_model import RECORD_ROLE
 from desktop.ops import Op
 from desktop.pages.mirror.form import ReviewForm
 from desktop.pages.mirror.report_view import ReportData, ReportView
+from desktop.pages.protocol import PageHooks
 from desktop.safe_text import Label, ask, warn
-
-WRITES = ("mirror_reports", "memory_nodes", "skills")  # what a finished review changed
 
 
 def describe_failure(exc: BaseException) -> str:
@@ -44,14 +43,10 @@ def describe_failure(exc: BaseException) -> str:
     return f"The review failed ({type(exc).__name__}: {exc}). Nothing was stored."
 
 
-class MirrorPage(QWidget):
+class MirrorPage(QWidget, PageHooks):
     def __init__(self, ctx):
         super().__init__()
         self.ctx = ctx
-        if ctx.jobs is None:  # a page built on its own (tests); the window normally owns the runner
-            from desktop.jobs import JobRunner
-
-            ctx.jobs = JobRunner(self)
         self.job = None
         self._selected: str | None = None
         self._preview_seq = 0
@@ -112,6 +107,7 @@ class MirrorPage(QWidget):
         self.report.to_memory.connect(lambda rid, n: self.recommend(rid, n, "memory"))
         self.report.to_skill.connect(lambda rid, n: self.recommend(rid, n, "skill"))
         bus.changed.connect(self._on_changed)
+        bus.theme_changed.connect(self._on_theme)
         self._listening = True
         self.refresh()
         self.load_sources(initial=True)
@@ -147,16 +143,11 @@ class MirrorPage(QWidget):
         db, data_dir = self.ctx.db, self.ctx.data_dir
 
         def load():
-            from sqlmodel import select
+            from agent.chat.threads import list_threads
+            from agent.connections.rows import live_connections
 
-            from agent.chat.threads import list_threads_in
-            from local_schema.models import AgentConnection
-
-            with db.session() as session:
-                rows = session.exec(select(AgentConnection).where(AgentConnection.deleted_at.is_(None))
-                                    .order_by(AgentConnection.created_at)).all()
-                return ([(c.id, c.name, c.model) for c in rows], list_threads_in(session),
-                        load_budget(data_dir) if initial else None)
+            return ([(c.id, c.name, c.model) for c in live_connections(db)], list_threads(db),
+                    load_budget(data_dir) if initial else None)
 
         self._sources_seq += 1
         seq = self._sources_seq
@@ -252,7 +243,9 @@ class MirrorPage(QWidget):
             self.load_sources()
         elif tables & {"memory_nodes", "skills"}:
             self.update_preview()  # the memory block and the skills are part of what is sent
-        if "theme" in tables and self.report.data is not None:
+
+    def _on_theme(self, _colors) -> None:
+        if self.report.data is not None:
             self.report.show_report(self.report.data)  # colours baked into the rich text
 
     # -- running a review -------------------------------------------------------------------------
@@ -269,7 +262,8 @@ class MirrorPage(QWidget):
             return review.run_review(db, spec, api_key=key, ctx=job_ctx)
 
         self.form.set_running(True, "Waiting for the job queue…")
-        self.job = self.ctx.jobs.submit(f"Mirror review “{spec.title or 'untitled'}”", work)
+        # What the review wrote (the report; memory and skills it changed) is announced by the job.
+        self.job = self.ctx.jobs.submit(f"Mirror review “{spec.title or 'untitled'}”", work, initiator=self)
         self.job.progressed.connect(self.form.show_progress)
         self.job.finished.connect(self._finished)
         self.job.failed.connect(self._failed)
@@ -281,7 +275,6 @@ class MirrorPage(QWidget):
 
     def _finished(self, result) -> None:
         self.form.set_running(False, "")
-        bus.changed.emit(frozenset(WRITES), self)  # the Atlas and the Forge refresh too
         bus.notice.emit(result.summary())
         self._selected = result.report_id
         self.refresh()
@@ -297,22 +290,21 @@ class MirrorPage(QWidget):
         Op(self, lambda: save_budget(data_dir, value), "Saving the review budget").run()
 
     # -- one-click actions ------------------------------------------------------------------------
-    def _act(self, fn, label: str, tables: tuple[str, ...], report_id: str, done=None) -> None:
+    def _act(self, fn, label: str, report_id: str, done=None) -> None:
         def ok(result) -> None:
             if done is not None:
                 done(result)
             self.open_report(report_id)
             self.refresh()
 
-        Op(self, fn, label).changes(*tables).success(ok).failure(
+        Op(self, fn, label).success(ok).failure(
             lambda exc: warn(self, "Mirror Mode", describe_failure(exc))).run()
 
     def apply_prompt(self, report_id: str) -> None:
         from agent.mirror import review
 
         db = self.ctx.db
-        self._act(lambda: review.apply_prompt(db, report_id), "Applying the suggested prompt",
-                  ("mirror_reports", "agent_connections"), report_id,
+        self._act(lambda: review.apply_prompt(db, report_id), "Applying the suggested prompt", report_id,
                   lambda _r: bus.notice.emit("Suggested prompt applied; Undo restores the previous one."))
 
     def undo_prompt(self, report_id: str, force: bool = False) -> None:
@@ -336,15 +328,14 @@ class MirrorPage(QWidget):
             self.refresh()
 
         Op(self, lambda: review.undo_prompt(db, report_id, force=force), "Restoring the previous prompt") \
-            .changes("mirror_reports", "agent_connections").success(ok).failure(failed).run()
+            .success(ok).failure(failed).run()
 
     def recommend(self, report_id: str, number: int, kind: str) -> None:
         from agent.mirror import review
 
         db = self.ctx.db
         fn = review.recommendation_to_memory if kind == "memory" else review.recommendation_to_skill
-        tables = ("mirror_reports", "memory_nodes" if kind == "memory" else "skills")
-        self._act(lambda: fn(db, report_id, number), "Acting on a recommendation", tables, report_id,
+        self._act(lambda: fn(db, report_id, number), "Acting on a recommendation", report_id,
                   lambda result: bus.notice.emit(result.message))
 
     def delete_selected(self) -> None:
@@ -354,7 +345,7 @@ class MirrorPage(QWidget):
             return
         report_id, db = self._selected, self.ctx.db
         self._selected = None
-        Op(self, lambda: delete_report(db, report_id), "Deleting the report").changes("mirror_reports") \
+        Op(self, lambda: delete_report(db, report_id), "Deleting the report") \
             .success(lambda _r: (self.new_review(), self.refresh())).run()
 
     def shutdown(self) -> None:
@@ -364,3 +355,4 @@ class MirrorPage(QWidget):
         if self._listening:
             self._listening = False
             bus.changed.disconnect(self._on_changed)
+            bus.theme_changed.disconnect(self._on_theme)

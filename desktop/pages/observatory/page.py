@@ -30,12 +30,13 @@ from PySide6.QtWidgets import (
 from desktop.bus import bus
 from desktop.models.connection_model import status_color  # imported with the page, not on its first show
 from desktop.ops import Op
+from desktop.pages.protocol import PageHooks
 from desktop.safe_text import Label, tip
 from desktop.widgets.day_chart import DayChart
 
-# Tables whose writes change a number on this page ("theme": colours baked into the chart).
+# Tables whose writes change a number on this page (a theme switch redraws too: colours baked into the chart).
 WATCHED = frozenset({"agent_connections", "connection_checks", "conversations", "messages", "memory_nodes",
-                     "skills", "mirror_reports", "templates", "tasks", "sync", "theme"})
+                     "skills", "mirror_reports", "templates", "tasks"})
 TILE_COLUMNS = 6
 _STATUS_WORDS = {"online": "● Online", "offline": "○ Offline", "error": "✕ Error"}
 
@@ -47,7 +48,7 @@ def sync_status(ctx) -> dict:
     the account and the counts; only the time of the last sync of an earlier session is read here, from
     the engine's own record. Without a controller (a page built on its own) everything is read from the
     page's open database (sync.engine.read_status), with no engine of its own."""
-    if getattr(ctx, "sync", None) is not None:
+    if ctx.sync is not None:
         from sync.dbutil import get_meta
 
         with ctx.db.engine.connect() as conn:
@@ -115,7 +116,7 @@ class Tile(QFrame):
         self.setAccessibleDescription(f"{self.caption.text()}: {value:,}")
 
 
-class ObservatoryPage(QWidget):
+class ObservatoryPage(QWidget, PageHooks):
     loaded = Signal(float)  # seconds from the refresh request until the page showed the numbers
 
     def __init__(self, ctx):
@@ -195,15 +196,15 @@ class ObservatoryPage(QWidget):
         for label in body.findChildren(QLabel, "SectionTitle"):
             label.setStyleSheet("font-weight: 600;")
         self._recorded: dict = {}  # what load() read about sync (with a controller: the last sync time)
-        if getattr(ctx, "sync", None) is not None:  # the live state: shown as soon as it changes
+        if ctx.sync is not None:  # the live state: shown as soon as it changes
             ctx.sync.status_changed.connect(self._controller_changed)
         # A burst of writes (a reply streaming, a sync applying pages) is one refresh, not dozens.
         self._debounce = QTimer(self, singleShot=True, interval=300)
         self._debounce.timeout.connect(self.refresh)
-        bus.changed.connect(self._on_changed)
-        # Every committed write, whoever made it (a chat turn, a connection check, a command-line-free
-        # agent call): the counts must never be stale, and the debounce keeps this cheap.
-        bus.written.connect(self._on_written)  # a bound method: disconnected when the page is deleted
+        # Every committed write arrives on `changed`, whoever made it (an op, a job or a chat turn when it
+        # ends, a sync cycle, a write outside those): the counts are never stale; the debounce keeps it cheap.
+        bus.changed.connect(self._on_changed)  # a bound method: disconnected when the page is deleted
+        bus.theme_changed.connect(self._on_theme)
         self.refresh()
 
     def _sync_card(self) -> QFrame:
@@ -247,9 +248,8 @@ class ObservatoryPage(QWidget):
         if WATCHED & set(tables):
             self._debounce.start()
 
-    def _on_written(self, tables, origin, db) -> None:
-        if db is self.ctx.db:
-            self._on_changed(tables, origin)
+    def _on_theme(self, _colors) -> None:
+        self._debounce.start()
 
     def _failed(self, exc: BaseException) -> None:
         self._running = False
@@ -291,7 +291,7 @@ class ObservatoryPage(QWidget):
         self.connections.setFixedHeight(max(60, min(height, 320)))
 
     def _sync_view(self) -> dict:
-        controller = getattr(self.ctx, "sync", None)
+        controller = self.ctx.sync
         return from_controller(controller.status, self._recorded) if controller is not None else self._recorded
 
     def _controller_changed(self, _status) -> None:

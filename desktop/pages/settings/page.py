@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 from desktop import theme
 from desktop.bus import bus
 from desktop.ops import Op
+from desktop.pages.protocol import PageHooks
 from desktop.safe_text import Html, HtmlLabel, Label
 
 MIN_PASSPHRASE = 8  # for a new key file; an existing one opens with whatever it was made with
@@ -37,7 +38,7 @@ def _card(title: str) -> tuple[QFrame, QVBoxLayout]:
     return card, col
 
 
-class SettingsPage(QWidget):
+class SettingsPage(QWidget, PageHooks):
     secrets_changed = Signal(str)  # the new mode
 
     def __init__(self, ctx):
@@ -140,14 +141,10 @@ class SettingsPage(QWidget):
         outer.addStretch(1)
         self.show_key_status()
         # The start-up prompt and the sign-in dialog unlock or choose the store too.
-        bus.changed.connect(self._on_changed)
-
-    def _on_changed(self, tables, initiator) -> None:
-        if "secrets" in tables and initiator is not self:
-            self.show_key_status()
+        bus.keys_changed.connect(self.show_key_status)
 
     # --- keys ------------------------------------------------------------------------------------
-    def show_key_status(self) -> None:
+    def show_key_status(self, _mode: str = "") -> None:
         status = self.ctx.secrets.status()
         self.key_status.setText(Html("<b>Keys are kept in:</b> {}").format(status.label))
         if status.mode == "keychain":
@@ -197,8 +194,7 @@ class SettingsPage(QWidget):
         self.passphrase.clear()
         self.passphrase_repeat.clear()
         self.key_error.hide()
-        self.show_key_status()
-        bus.changed.emit(frozenset({"secrets"}), self)
+        bus.keys_changed.emit(self.ctx.secrets.mode)  # shows it here too, and on Bind; sync goes on if locked
         self.secrets_changed.emit(self.ctx.secrets.mode)
 
     def _key_failed(self, exc: BaseException) -> None:
@@ -241,4 +237,4 @@ class SettingsPage(QWidget):
 
         choice = self.theme_combo.currentData()
         self.ctx.settings.theme = choice
-        theme.apply_theme(QApplication.instance(), choice)  # announces "theme" on the bus
+        theme.apply_theme(QApplication.instance(), choice)  # says so on bus.theme_changed

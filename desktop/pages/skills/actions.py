@@ -11,13 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import select
-
+from agent.connections.rows import live_connections
 from agent.skills.forge import GateRefused, check_move, legal_targets, list_skills_in, run_state
 from agent.skills.settings import load_min_score
 from agent.tools.config import list_servers
 from desktop.models.skill_model import SkillRow, percent
-from local_schema.models import AgentConnection, Skill
+from local_schema.models import Skill
 
 
 @dataclass(frozen=True)
@@ -43,18 +42,15 @@ def load(db, data_dir) -> Snapshot:
     min_score = load_min_score(data_dir)
     with db.session() as session:
         rows = [_row(s, min_score) for s in list_skills_in(session)]
-        found = session.exec(select(AgentConnection).where(AgentConnection.deleted_at.is_(None))
-                             .order_by(AgentConnection.created_at)).all()
-        connections = [(c.id, f"{c.name} · {c.model}") for c in found]
+    connections = [(c.id, f"{c.name} · {c.model}") for c in live_connections(db)]
     return Snapshot(rows, min_score, connections, list_servers(db))
 
 
 def load_threads(db) -> list[tuple[str, str]]:
     """(id, "title · N messages") of the threads with messages, most recent activity first."""
-    from agent.chat.threads import list_threads_in
+    from agent.chat.threads import list_threads
 
-    with db.session() as session:
-        return [(t.id, f"{t.title} · {t.message_count} messages") for t in list_threads_in(session) if t.message_count]
+    return [(t.id, f"{t.title} · {t.message_count} messages") for t in list_threads(db) if t.message_count]
 
 
 def last_test_long(row: SkillRow) -> str:

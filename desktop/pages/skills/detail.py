@@ -321,7 +321,7 @@ class SkillDetail(QFrame):
         if prompt != (self.row.skill.template_prompt or ""):
             changes["template_prompt"] = prompt
         self.save_button.setEnabled(False)
-        Op(self, lambda: edit_skill(db, skill_id, **changes), "Saving the skill").changes("skills").success(
+        Op(self, lambda: edit_skill(db, skill_id, **changes), "Saving the skill").success(
             self._saved).failure(self._failed).run()
 
     def _saved(self, skill) -> None:
@@ -350,8 +350,8 @@ class SkillDetail(QFrame):
         from agent.skills.settings import load_min_score
 
         db, data_dir, target = self.page.ctx.db, self.page.ctx.data_dir, row.next_status
-        Op(self, lambda: move_skill(db, row.id, target, min_score=load_min_score(data_dir)), "Moving the skill").changes(
-            "skills").success(lambda moved: self.page.moved(moved)).failure(self._failed).run()
+        Op(self, lambda: move_skill(db, row.id, target, min_score=load_min_score(data_dir)), "Moving the skill").success(
+            lambda moved: self.page.moved(moved)).failure(self._failed).run()
 
     def dismiss(self, confirm: bool = True) -> None:
         row = self.row
@@ -363,7 +363,7 @@ class SkillDetail(QFrame):
         from agent.skills.forge import dismiss
 
         db = self.page.ctx.db
-        Op(self, lambda: dismiss(db, row.id), "Dismissing the suggestion").changes("skills").success(
+        Op(self, lambda: dismiss(db, row.id), "Dismissing the suggestion").success(
             lambda _r: self.page.select(None)).failure(self._failed).run()
 
     def _confirm(self, title: str, text: str) -> bool:
@@ -377,7 +377,7 @@ class SkillDetail(QFrame):
         from agent.skills.tools import set_skill_tools
 
         db, skill_id = self.page.ctx.db, self.row.id
-        Op(self, lambda: set_skill_tools(db, skill_id, names), "Saving the skill's tools").changes("skills").failure(
+        Op(self, lambda: set_skill_tools(db, skill_id, names), "Saving the skill's tools").failure(
             self._failed).run()
 
     def _request_run(self) -> None:

@@ -23,25 +23,15 @@ from PySide6.QtWidgets import (
 from desktop.bus import bus
 from desktop.models.skill_model import SKILL_ROLE, SkillTreeModel
 from desktop.ops import Op
+from desktop.pages.protocol import PageHooks
 from desktop.pages.skills import actions
 from desktop.pages.skills.detail import SkillDetail
 from desktop.safe_text import Label
 
-WATCHED = frozenset({"skills", "agent_connections", "theme", "mcp_servers", "mcp_tools"})
+WATCHED = frozenset({"skills", "agent_connections", "mcp_servers", "mcp_tools"})
 
 
-def job_runner(ctx):
-    """The app's long-job runner (ctx.jobs), made on first use when the window has not made one yet."""
-    runner = getattr(ctx, "jobs", None)
-    if runner is None:
-        from desktop.jobs import JobRunner
-
-        runner = JobRunner()
-        ctx.jobs = runner
-    return runner
-
-
-class SkillsPage(QWidget):
+class SkillsPage(QWidget, PageHooks):
     loaded = Signal()  # a refresh has been shown
     job_done = Signal(str, object)  # "suggest" | "test", the job's result (or exception) — for tests
 
@@ -106,6 +96,7 @@ class SkillsPage(QWidget):
         outer.addWidget(split, 1)
 
         bus.changed.connect(self._on_changed)
+        bus.theme_changed.connect(self._on_theme)
         self.refresh()
 
     # --- loading ---------------------------------------------------------------------------------
@@ -116,6 +107,9 @@ class SkillsPage(QWidget):
     def _on_changed(self, tables, _initiator) -> None:
         if WATCHED & set(tables):
             self.refresh()
+
+    def _on_theme(self, _colors) -> None:
+        self.refresh()  # the rows' colours are chosen when they are loaded
 
     def _show(self, snapshot: actions.Snapshot) -> None:
         self.snapshot = snapshot
@@ -199,7 +193,7 @@ class SkillsPage(QWidget):
             self.select(skill.id)
             bus.notice.emit(f"Added: {skill.name} (suggested; accept it to start testing)")
 
-        Op(self, lambda: create_skill(db, **fields), "Adding the skill").changes("skills").success(created) \
+        Op(self, lambda: create_skill(db, **fields), "Adding the skill").success(created) \
             .failure(lambda exc: self.show_problem(str(exc))).run()
 
     # --- long jobs -------------------------------------------------------------------------------
@@ -247,7 +241,7 @@ class SkillsPage(QWidget):
 
     def _start(self, kind: str, label: str, fn):
         self.show_problem("")
-        job = job_runner(self.ctx).submit(label, fn)
+        job = self.ctx.jobs.submit(label, fn, initiator=self)  # it announces what it stored
         self.job = job
         self._set_busy(kind, True, label)
         job.state_changed.connect(lambda state: state == "running" and self._set_busy(kind, True, label + "…"))
@@ -271,7 +265,7 @@ class SkillsPage(QWidget):
 
     def cancel_job(self) -> None:
         if self.job is not None and self.job.active:
-            job_runner(self.ctx).cancel(self.job)
+            self.ctx.jobs.cancel(self.job)
 
     def _ended(self, kind: str, result, error) -> None:
         self.job = None
@@ -285,7 +279,6 @@ class SkillsPage(QWidget):
             bus.notice.emit(f"Suggested: {result.name}")
         else:
             bus.notice.emit(result.summary())
-        bus.changed.emit(frozenset({"skills"}), self)
         self.job_done.emit(kind, error if error is not None else result)
 
     def shutdown(self) -> None:

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from desktop.bus import bus
 from desktop.ops import Op
+from desktop.pages.protocol import PageHooks
 from desktop.safe_text import Label, ask
 from desktop.widgets.task_list import TaskList
 
@@ -33,17 +34,17 @@ ALL, UNSCOPED = "__all__", "__none__"
 
 def load_board(db, scope: str):
     """Runs on a pool thread: the tasks shown for the filter, and the live connections."""
+    from agent.connections.rows import live_connections
     from agent.tasks.board import list_tasks
-    from desktop.pages.bind.actions import load_connections
 
-    connections = [(c.id, c.name) for c in load_connections(db)]
+    connections = [(c.id, c.name) for c in live_connections(db)]
     tasks = list_tasks(db, connection_id=None if scope in (ALL, UNSCOPED) else scope)
     if scope == UNSCOPED:
         tasks = [t for t in tasks if t.connection_id is None]
     return tasks, connections
 
 
-class TasksPage(QWidget):
+class TasksPage(QWidget, PageHooks):
     changed = Signal(str)  # a task id that was added, edited, moved or deleted
 
     def __init__(self, ctx):
@@ -178,7 +179,7 @@ class TasksPage(QWidget):
                 self.changed.emit(task_id)
             self.refresh()
 
-        Op(self, fn, label).success(done).failure(self._failed).changes("tasks").run()
+        Op(self, fn, label).success(done).failure(self._failed).run()
 
     def _failed(self, exc: BaseException) -> None:
         self.error.setText(str(exc))

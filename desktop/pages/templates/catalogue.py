@@ -201,8 +201,7 @@ class CatalogueTab(QWidget):
         self.install_button.setEnabled(False)
         self.notice.setText("Installing…")
         Op(self, lambda: with_catalogue(self.ctx, lambda c: install_from_catalogue(db, c, template_id)),
-           "Installing a template").success(self._installed).failure(self._install_failed).changes(
-            "skills", "memory_nodes", "installed_templates").run()
+           "Installing a template").success(self._installed).failure(self._install_failed).run()
 
     def _installed(self, result) -> None:
         self.notice.setText(result.summary())

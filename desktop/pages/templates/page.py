@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from desktop.bus import bus
 from desktop.ops import Op
+from desktop.pages.protocol import PageHooks
 from desktop.pages.templates.catalogue import CatalogueTab
 from desktop.pages.templates.publish import PublishTab
 from desktop.safe_text import Label, ask, tip
@@ -49,7 +50,7 @@ def load_own(db):
     return own, installed(db), documents
 
 
-class TemplatesPage(QWidget):
+class TemplatesPage(QWidget, PageHooks):
     def __init__(self, ctx):
         super().__init__()
         self.ctx = ctx
@@ -93,6 +94,7 @@ class TemplatesPage(QWidget):
         self.catalogue.installed.connect(self._catalogue_installed)
         self._style()
         bus.changed.connect(self._on_changed)
+        bus.theme_changed.connect(self._style)
         self.refresh()
 
     def _yours_tab(self) -> QWidget:
@@ -128,7 +130,7 @@ class TemplatesPage(QWidget):
     def refresh(self) -> None:
         Op(self, lambda: load_own(self.ctx.db), "Loading templates").success(self._show).run()
 
-    def _style(self) -> None:
+    def _style(self, _colors=None) -> None:
         """Two-line rows need air; the pick lists' check boxes look like the app's other check boxes
         (the theme styles QCheckBox, not the boxes inside item views), in both themes."""
         from desktop.theme import colors
@@ -142,8 +144,6 @@ class TemplatesPage(QWidget):
 
     def _on_changed(self, tables, _origin) -> None:
         tables = set(tables)
-        if "theme" in tables:
-            self._style()
         if {"templates", "skills", "memory_nodes", "installed_templates"} & tables:
             self.refresh()
         if {"skills", "memory_nodes"} & tables:
@@ -220,7 +220,7 @@ class TemplatesPage(QWidget):
         if info is None:
             return
         Op(self, lambda: set_public(self.ctx.db, info.id, not info.is_public), "Changing visibility").success(
-            lambda _t: self.refresh()).failure(self._failed).changes("templates").run()
+            lambda _t: self.refresh()).failure(self._failed).run()
 
     def withdraw(self, confirm: bool = True) -> None:
         from agent.templates.publish import delete_template
@@ -233,7 +233,7 @@ class TemplatesPage(QWidget):
                 "installed from it stays theirs.") != QMessageBox.StandardButton.Yes:
             return
         Op(self, lambda: delete_template(self.ctx.db, info.id), "Withdrawing a template").success(
-            lambda _r: self.refresh()).failure(self._failed).changes("templates").run()
+            lambda _r: self.refresh()).failure(self._failed).run()
 
     def choose_export(self) -> None:
         from agent.templates.publish import FILE_SUFFIX
@@ -267,8 +267,7 @@ class TemplatesPage(QWidget):
         self.skipped_view.setVisible(False)
 
         Op(self, lambda: import_file(self.ctx.db, path), "Importing a template").success(
-            self._imported).failure(self._import_failed).changes(
-            "skills", "memory_nodes", "installed_templates").run()
+            self._imported).failure(self._import_failed).run()
 
     def _imported(self, result) -> None:
         self.notice.setText(result.summary())

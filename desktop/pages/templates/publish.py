@@ -178,7 +178,7 @@ class PublishTab(QWidget):
         args = self._args()
         self.publish_button.setEnabled(False)
         Op(self, lambda: publish(self.ctx.db, *args), "Publishing a template").success(
-            self._published).failure(self._not_publishable).changes("templates").run()
+            self._published).failure(self._not_publishable).run()
 
     def _published(self, template) -> None:
         self.name_edit.clear()

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from desktop.bus import bus
 from desktop.dialogs.tools_add import AddServerDialog
 from desktop.ops import Op
+from desktop.pages.protocol import PageHooks
 from desktop.pages.tools.tester import ToolTester
 from desktop.safe_text import Button, Label, ask, tip
 from desktop.tools_runtime import close_tool_host, tool_host
@@ -37,7 +38,7 @@ ENABLED, NAME, ALWAYS, DESCRIPTION = range(4)
 STATE_TEXT = {"ready": "● running", "starting": "◌ starting…", "failed": "⚠ failed", "stopped": "○ not started"}
 
 
-class ToolsPage(QWidget):
+class ToolsPage(QWidget, PageHooks):
     loaded = Signal()  # the list shows the latest configurations
     server_started = Signal(str)  # name, after a start finished (ready or failed)
 
@@ -278,7 +279,7 @@ class ToolsPage(QWidget):
             finished()
 
         self._problems.pop(name, None)
-        Op(self, run, f"Starting {name}").changes("mcp_tools").success(finished).failure(failed).run()
+        Op(self, run, f"Starting {name}").success(finished).failure(failed).run()
 
     def _refresh_line(self, name: str) -> None:
         for row in range(self.list.count()):
@@ -300,7 +301,7 @@ class ToolsPage(QWidget):
 
             return set_enabled(db, server.name, on)
 
-        Op(self, run, "Saving").changes("mcp_servers").run()
+        Op(self, run, "Saving").run()
 
     def _tool_toggled(self, item: QTableWidgetItem) -> None:
         if self._filling or item.column() not in (ENABLED, ALWAYS):
@@ -317,7 +318,7 @@ class ToolsPage(QWidget):
                 return set_enabled(db, f"{server.name}/{tool}", on)
             return set_always_allow(db, server.name, tool, on)
 
-        Op(self, run, "Saving").changes("mcp_tools").run()
+        Op(self, run, "Saving").run()
 
     def remove_selected(self, confirm: bool = True) -> None:
         server = self.selected()
@@ -334,7 +335,7 @@ class ToolsPage(QWidget):
             host.disconnect(server.name)
             return remove_server(db, server.name, secrets)
 
-        Op(self, run, f"Removing {server.name}").changes("mcp_servers", "mcp_tools").run()
+        Op(self, run, f"Removing {server.name}").run()
 
     def _run_call(self, name: str, tool: str, arguments: dict, cancel):
         """The tester's call (on a worker thread): start the server if needed, then run the tool."""

@@ -123,7 +123,7 @@ class ToolTester(QFrame):
         self.status.setText(f"Running {tool}…")
         self.result.clear()
         call = self._run_call
-        Op(self, lambda: call(server, tool, arguments, cancel), f"Testing {tool}").changes("mcp_tools").success(
+        Op(self, lambda: call(server, tool, arguments, cancel), f"Testing {tool}").success(
             lambda result: self._done(result, time.monotonic() - started)).failure(self._failed).run()
 
     def cancel(self) -> None:

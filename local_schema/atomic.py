@@ -1,8 +1,12 @@
-"""Atomic file writes: a reader (or a crash) sees the old file or the new one, never half of either."""
+"""Atomic file writes, the one way every layer writes a file that must never be half there: a reader (or a
+crash) sees the old file or the new one. The temp file is made private (`mode`) before a byte is written,
+fsynced, renamed over the target (retried on Windows while another handle holds it), and the directory is
+fsynced so the rename itself survives a power cut."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -34,3 +38,9 @@ def atomic_write(path: str | Path, data: bytes, mode: int = 0o600) -> Path:
         finally:
             os.close(dir_fd)
     return path
+
+
+def atomic_write_json(path: str | Path, data, mode: int = 0o600) -> Path:
+    """`data` as indented JSON with sorted keys (a stable file a person can read and diff), atomically."""
+    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+    return atomic_write(path, text.encode("utf-8"), mode)
