@@ -6,6 +6,8 @@ model since). Never a key. The messages are the thread's active path (agent.chat
 export with `whole_tree` holds every message of every branch instead, each with its parent_id, how many
 siblings it has and its place among them (1-based, oldest first), and whether it is on the active path.
 A failed reply is exported with its status and error (Markdown: a line saying it failed and why).
+A message's attachments are listed by name, type, size and SHA-256 (the bytes are not in a thread export;
+`mirari attachments get` or `mirari export` has them).
 """
 
 from __future__ import annotations
@@ -13,12 +15,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from agent.chat.authorship import connection_names_in, message_author
 from agent.chat.tree import active_leaf_in, active_path_in, tree_rows_in
 from local_schema.atomic import atomic_write
-from local_schema.models import AgentConnection, Conversation
+from local_schema.models import AgentConnection, Attachment, Conversation
 from local_schema.timestamps import utc_now
 
 FORMATS = ("markdown", "json")
@@ -37,6 +39,24 @@ def _load(session: Session, conversation_id: str, whole_tree: bool = False):
     return conversation, connection, messages, names, rows
 
 
+def _attachments_in(session: Session, messages) -> dict[str, list[dict]]:
+    """{message id: [its live attachments, in the order attached]}."""
+    ids = [m.id for m in messages if m.role == "user"]
+    found: dict[str, list[dict]] = {}
+    for i in range(0, len(ids), 500):
+        rows = session.exec(select(Attachment).where(Attachment.message_id.in_(ids[i:i + 500]),
+                                                     Attachment.deleted_at.is_(None))
+                            .order_by(Attachment.created_at, Attachment.id)).all()
+        for a in rows:
+            found.setdefault(a.message_id, []).append(
+                {"id": a.id, "name": a.name, "mime_type": a.mime_type, "size": a.size, "sha256": a.sha256})
+    return found
+
+
+def _size(n: int) -> str:
+    return f"{n} B" if n < 1024 else f"{n / 1024:.1f} KB" if n < 1024 ** 2 else f"{n / 1024 ** 2:.1f} MB"
+
+
 def thread_to_json_in(session: Session, conversation_id: str, exported_at: str | None = None,
                    whole_tree: bool = False) -> str:
     conversation, connection, messages, names, rows = _load(session, conversation_id, whole_tree)
@@ -47,9 +67,13 @@ def thread_to_json_in(session: Session, conversation_id: str, exported_at: str |
            for m in messages]
     for item, row in zip(out, rows or (), strict=False):
         item.update(siblings=row.siblings, sibling_index=row.sibling_index, on_path=row.on_path)
+    attached = _attachments_in(session, messages)
+    for item in out:
+        item["attachments"] = attached.get(item["id"], [])
     doc = {
         "format": "mirari.thread",
-        "version": 2,  # 2: messages are a tree (parent_id, status, error; the active path or, whole, every branch)
+        "version": 2,  # 2: messages are a tree (parent_id, status, error; the active path or, whole, every branch);
+        # each message lists its attachments (a field added within version 2: readers ignore what they do not know)
         "exported_at": exported_at or utc_now(),
         "conversation": {"id": conversation.id, "title": conversation.title, "created_at": conversation.created_at,
                          "active_leaf_id": active_leaf_in(session, conversation)},  # as read: the stored one or the newest
@@ -69,12 +93,17 @@ def thread_to_markdown_in(session: Session, conversation_id: str, exported_at: s
     if connection is not None:
         about += f" · {connection.name} ({connection.model})"
     lines += [f"_{about}_", ""]
+    attached = _attachments_in(session, messages)
     for m in messages:
         author = message_author(m, names)
         who = author["label"] if author is not None else _ROLE_TITLES.get(m.role, m.role)
         lines += [f"## {who} · {m.created_at}", ""]
         if m.content.strip():
             lines += [m.content.rstrip(), ""]
+        files = attached.get(m.id, [])
+        if files:
+            lines += [f"- 📎 {' '.join(a['name'].split())} ({a['mime_type']}, {_size(a['size'])})" for a in files]
+            lines += [""]
         if m.status == "error":
             lines += [f"_⚠ This reply failed: {' '.join((m.error or '').split())}_", ""]
         elif m.status == "stopped":

@@ -81,3 +81,23 @@ def test_each_reply_is_exported_under_what_wrote_it(session, thread):
         None, "Local Hermes · hermes3", "Cloud · gpt-x", "llama-old", "Agent · unknown model"]
     assert doc["messages"][3]["author"]["connection"] is None  # deleted: the id stays, the name is gone
     assert doc["messages"][3]["author"]["connection_id"] == gone.id
+
+
+def test_a_messages_attachments_are_listed_in_both_formats(session, thread):
+    from sqlmodel import select
+
+    from local_schema.models import Attachment, Message
+
+    question = session.exec(select(Message).where(Message.conversation_id == thread.id,
+                                                  Message.role == "user")).one()
+    kept = Attachment(message_id=question.id, name="bed\nplan.csv", mime_type="text/csv", size=2048, sha256="a" * 64)
+    gone = Attachment(message_id=question.id, name="old.png", mime_type="image/png", size=10, sha256="b" * 64,
+                      deleted_at=ts(1, 1))
+    session.add_all([kept, gone])
+    session.commit()
+    doc = json.loads(thread_to_json_in(session, thread.id))
+    assert doc["messages"][0]["attachments"] == [{"id": kept.id, "name": "bed\nplan.csv", "mime_type": "text/csv",
+                                                  "size": 2048, "sha256": "a" * 64}]
+    assert doc["messages"][1]["attachments"] == []
+    md = thread_to_markdown_in(session, thread.id)
+    assert "- 📎 bed plan.csv (text/csv, 2.0 KB)\n" in md and "old.png" not in md
