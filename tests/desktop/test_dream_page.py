@@ -58,6 +58,21 @@ def test_dream_now_then_accept_and_reject_in_one_click(qtbot, window, fake_llm, 
     assert "Once asked about knitting" in _labels(db)
 
 
+def test_each_dream_now_entry_starts_its_own_kind(window, monkeypatch):
+    """The menu's wiring (view.py builds the entries, the page connects them): a triggered entry passes
+    its kind, not the action's `checked` flag."""
+    from agent.dream.kinds import LABELS
+
+    page = window.show_page("dream")
+    started: list[str] = []
+    monkeypatch.setattr(page, "start", started.append)
+    entries = page.dream_now.menu().actions()
+    assert [a.text() for a in entries] == list(LABELS.values())
+    for action in entries:
+        action.trigger()
+    assert started == list(LABELS)
+
+
 def test_settings_are_saved_where_the_command_line_reads_them(qtbot, window, fake_llm, settle):
     cid = add_connection(window.ctx.db, "Dreamer", fake_llm.base_url, "fake-model")
     page = window.pages["dream"]

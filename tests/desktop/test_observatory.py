@@ -97,6 +97,8 @@ def test_the_sync_row_follows_the_window_sync(qtbot, tmp_path, supabase_stack, m
         qtbot.waitUntil(lambda: "1 change(s)" in shown, timeout=5000)
         sync_now(qtbot, window)
         qtbot.waitUntil(lambda: page.sync_fields["pending"].text() == "0 change(s)", timeout=5000)
-        assert page.tiles["tasks"].value.text() == "1"
+        # The tile follows the task's write through the debounced (300 ms) recount, which may still be
+        # on its way when the sync has already pushed: wait for it rather than race it.
+        qtbot.waitUntil(lambda: page.tiles["tasks"].value.text() == "1", timeout=5000)
     finally:
         close_window(window)

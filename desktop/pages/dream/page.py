@@ -3,140 +3,50 @@ dream settings, and "Dream now". The automatic part lives in `desktop.dream_cont
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, Qt
-from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QFormLayout,
-    QFrame,
-    QHBoxLayout,
-    QListView,
-    QMenu,
-    QPushButton,
-    QScrollArea,
-    QSpinBox,
-    QSplitter,
-    QToolButton,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import QItemSelectionModel
 
-from agent.dream.kinds import LABELS
 from desktop.bus import bus
 from desktop.dream_controller import DreamController
 from desktop.models.dream_model import STATUS_WORDS, DreamDelegate, DreamListModel
 from desktop.models.record_list_model import RECORD_ROLE
 from desktop.ops import Op
-from desktop.pages.dream.report_view import ReportView
+from desktop.pages.dream.view import DreamView
 from desktop.pages.protocol import PageHooks
-from desktop.safe_text import Label, inform, warn
+from desktop.safe_text import inform, warn
 
 
-class DreamPage(QWidget, PageHooks):
+class DreamPage(DreamView, PageHooks):
+    """The controller over DreamView (view.py): models, loading, settings, decisions."""
+
     def __init__(self, ctx, controller: DreamController | None = None):
         super().__init__()
         self.ctx = ctx
         self.controller = controller or ctx.dream  # app-wide: the window starts and stops it
         self._selected: str | None = None
-
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(22, 14, 22, 14)
-        head = QHBoxLayout()
-        head.addWidget(Label("Dream Mode", objectName="PageTitle"))
-        head.addStretch(1)
-        self.dream_now = QToolButton(text="Dream now ▾")
-        self.dream_now.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        menu = QMenu(self.dream_now)
-        for kind, label in LABELS.items():
-            menu.addAction(label, lambda k=kind: self.start(k))
-        self.dream_now.setMenu(menu)
-        head.addWidget(self.dream_now)
-        outer.addLayout(head)
-        self.state_label = Label(self.controller.state, objectName="Muted")
-        self.state_label.setWordWrap(True)
-        outer.addWidget(self.state_label)
-        intro = Label("While you are away, the agent reviews its memory, replays recent turns and stress-tests "
-                      "its skills within a budget. A dream only proposes: nothing changes until you accept.",
-                      objectName="Muted")
-        intro.setWordWrap(True)
-        outer.addWidget(intro)
-
-        split = QSplitter(Qt.Orientation.Horizontal)
-        left = QWidget()
-        lcol = QVBoxLayout(left)
-        lcol.setContentsMargins(0, 6, 8, 0)
         self.model = DreamListModel(self)
-        self.list = QListView(objectName="Dreams")
         self.list.setModel(self.model)
         self.list.setItemDelegate(DreamDelegate(self.list))
-        self.list.setMouseTracking(True)
-        self.list.setUniformItemSizes(True)
+        self.state_label.setText(self.controller.state)
+        self._wire()
+        self.refresh()
+        self._load_settings()
+
+    def _wire(self) -> None:
+        for kind, action in self.dream_now_actions.items():
+            action.triggered.connect(lambda _checked=False, k=kind: self.start(k))
         self.list.selectionModel().currentChanged.connect(self._on_selected)
-        lcol.addWidget(self.list, 1)
-        self.empty = Label("No dreams yet. Choose a dreaming connection below, or use Dream now.",
-                           objectName="Muted")
-        self.empty.setWordWrap(True)
-        lcol.addWidget(self.empty)
-        self.delete_button = QPushButton("Delete report")
         self.delete_button.clicked.connect(self.delete_selected)
-        lcol.addWidget(self.delete_button, 0, Qt.AlignmentFlag.AlignLeft)
-        lcol.addWidget(self._settings_card())
-        split.addWidget(left)
-
-        self.report = ReportView()
         self.report.decide.connect(self.decide)
-        scroll = QScrollArea(objectName="PageScroll")  # a frame only to show keyboard focus (theme)
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(self.report)
-        split.addWidget(scroll)
-        split.setStretchFactor(0, 2)
-        split.setStretchFactor(1, 3)
-        split.setSizes([380, 620])
-        outer.addWidget(split, 1)
-
+        self.enabled.toggled.connect(self._save_settings)
+        self.connection.activated.connect(self._save_settings)
+        for spin in self.settings_spins():
+            spin.editingFinished.connect(self._save_settings)
         self.controller.state_changed.connect(self.state_label.setText)
         self.controller.dream_ended.connect(self._show_ended)
         bus.changed.connect(self._on_changed)
         bus.theme_changed.connect(self._on_theme)
-        self.refresh()
-        self._load_settings()
 
     # -- settings ---------------------------------------------------------------------------------
-    def _settings_card(self) -> QFrame:
-        card = QFrame(objectName="Card")
-        form = QFormLayout(card)
-        form.setContentsMargins(14, 10, 14, 10)
-        heading = Label("Dream settings")
-        heading.setStyleSheet("font-weight: 600;")
-        form.addRow(heading)
-        self.enabled = QCheckBox("Dream while I am away")
-        form.addRow(self.enabled)
-        self.connection = QComboBox()
-        form.addRow("Dreaming connection", self.connection)
-        self.idle = self._spin(1, 1440, " min")
-        form.addRow("Idle for", self.idle)
-        self.new_messages = self._spin(1, 100_000, " new messages")
-        form.addRow("Material", self.new_messages)
-        self.max_requests = self._spin(1, 1000, " requests")
-        form.addRow("Budget", self.max_requests)
-        self.max_chars = self._spin(1000, 10_000_000, " characters sent")
-        self.max_chars.setSingleStep(10_000)
-        form.addRow("", self.max_chars)
-        self.replay_turns = self._spin(1, 50, " turns")
-        form.addRow("Replay", self.replay_turns)
-        self.enabled.toggled.connect(self._save_settings)
-        self.connection.activated.connect(self._save_settings)
-        for spin in (self.idle, self.new_messages, self.max_requests, self.max_chars, self.replay_turns):
-            spin.editingFinished.connect(self._save_settings)
-        return card
-
-    @staticmethod
-    def _spin(low: int, high: int, suffix: str) -> QSpinBox:
-        spin = QSpinBox()
-        spin.setRange(low, high)
-        spin.setSuffix(suffix)
-        return spin
-
     def _load_settings(self) -> None:
         from agent.dream.settings import load_settings
 

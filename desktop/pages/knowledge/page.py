@@ -1,33 +1,18 @@
 """◇ Knowledge: folders of files indexed on this device (agent.knowledge). Add a folder, see each set with
 its files, passages and last index, reindex as a long job (progress, Cancel), remove, and search a set:
-passages with file:line. Everything shown is plain text (file names and passages come from outside)."""
+passages with file:line. Everything shown is plain text (file names and passages come from outside).
+This module is the controller over KnowledgeView (view.py), which holds the widgets."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QComboBox,
-    QFileDialog,
-    QHBoxLayout,
-    QHeaderView,
-    QLineEdit,
-    QListWidget,
-    QListWidgetItem,
-    QProgressBar,
-    QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QFileDialog, QListWidgetItem, QTableWidgetItem
 
 from desktop.bus import bus
 from desktop.ops import Op
+from desktop.pages.knowledge.view import KnowledgeView
 from desktop.pages.protocol import PageHooks
-from desktop.safe_text import Label
 
-COLUMNS = ("Name", "Folder", "Files", "Passages", "Skipped", "Last index")
 TABLES = frozenset({"knowledge_sets", "knowledge_files", "knowledge_chunks"})
 SNIPPET_LINES = 4
 
@@ -38,89 +23,26 @@ def _when(stamp: str | None) -> str:
     return stamp[:16].replace("T", " ") + " UTC"
 
 
-class KnowledgePage(QWidget, PageHooks):
+class KnowledgePage(KnowledgeView, PageHooks):
     def __init__(self, ctx):
         super().__init__()
         self.ctx = ctx
         self.job = None
         self.sets: list = []
         self._search_seq = 0
-
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(22, 14, 22, 14)
-        outer.addWidget(Label("Knowledge", objectName="PageTitle"))
-        intro = Label("Folders of text, Markdown, code and PDF files, indexed on this device (never synced). "
-                       "A turn with a set chosen carries its best passages, with their file and line.",
-                       objectName="Muted")
-        intro.setWordWrap(True)
-        outer.addWidget(intro)
-
-        add = QHBoxLayout()
-        self.name_edit = QLineEdit(placeholderText="Name, e.g. Notes")
-        self.folder_edit = QLineEdit(placeholderText="Folder")
-        choose = QPushButton("Choose…")
-        choose.clicked.connect(self._choose_folder)
-        self.add_button = QPushButton("Add folder", objectName="Primary")
-        self.add_button.clicked.connect(self.add_folder)
-        add.addWidget(self.name_edit, 1)
-        add.addWidget(self.folder_edit, 3)
-        add.addWidget(choose)
-        add.addWidget(self.add_button)
-        outer.addLayout(add)
-
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().setVisible(False)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        for column in (0, 2, 3, 4, 5):
-            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
-        self.table.setMaximumHeight(190)
-        outer.addWidget(self.table)
-        self.empty = Label("No knowledge sets yet: add a folder above.", objectName="Muted")
-        outer.addWidget(self.empty)
-
-        actions = QHBoxLayout()
-        self.reindex_button = QPushButton("Reindex")
-        self.reindex_button.clicked.connect(self.reindex_selected)
-        self.remove_button = QPushButton("Remove")
-        self.remove_button.clicked.connect(self.remove_selected)
-        self.progress = QProgressBar()
-        self.progress.setTextVisible(False)
-        self.progress.setMaximumWidth(260)
-        self.progress_label = Label("", objectName="Muted")
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.clicked.connect(self.cancel)
-        for widget in (self.reindex_button, self.remove_button, self.progress, self.cancel_button):
-            actions.addWidget(widget)
-        actions.addWidget(self.progress_label, 1)
-        outer.addLayout(actions)
-        self.status = Label("", objectName="Muted")
-        self.status.setWordWrap(True)
-        outer.addWidget(self.status)
-
-        search = QHBoxLayout()
-        self.search_set = QComboBox()
-        self.search_set.setMinimumWidth(160)
-        self.search_edit = QLineEdit(placeholderText="Search passages…")
-        self.search_edit.returnPressed.connect(self.search)
-        go = QPushButton("Search")
-        go.clicked.connect(self.search)
-        search.addWidget(self.search_set)
-        search.addWidget(self.search_edit, 1)
-        search.addWidget(go)
-        outer.addLayout(search)
-        self.results = QListWidget(objectName="Passages")
-        self.results.setWordWrap(True)
-        self.results.setAlternatingRowColors(True)
-        outer.addWidget(self.results, 1)
-
         self._set_running(False)
-        bus.changed.connect(self._on_changed)
+        self._wire()
         self.refresh()
+
+    def _wire(self) -> None:
+        self.choose_button.clicked.connect(self._choose_folder)
+        self.add_button.clicked.connect(self.add_folder)
+        self.reindex_button.clicked.connect(self.reindex_selected)
+        self.remove_button.clicked.connect(self.remove_selected)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.search_edit.returnPressed.connect(self.search)
+        self.search_button.clicked.connect(self.search)
+        bus.changed.connect(self._on_changed)
 
     # -- sets ------------------------------------------------------------------------------------
     def refresh(self) -> None:

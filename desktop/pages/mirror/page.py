@@ -7,26 +7,17 @@ Reads and the one-click actions are `Op`s; a review runs as a long job on the wi
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, Qt
-from PySide6.QtWidgets import (
-    QHBoxLayout,
-    QListView,
-    QMessageBox,
-    QPushButton,
-    QSplitter,
-    QStackedWidget,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import QItemSelectionModel
+from PySide6.QtWidgets import QMessageBox
 
 from desktop.bus import bus
 from desktop.models.mirror_model import ReportDelegate, ReportListModel
 from desktop.models.record_list_model import RECORD_ROLE
 from desktop.ops import Op
-from desktop.pages.mirror.form import ReviewForm
-from desktop.pages.mirror.report_view import ReportData, ReportView
+from desktop.pages.mirror.report_view import ReportData
+from desktop.pages.mirror.view import MirrorView
 from desktop.pages.protocol import PageHooks
-from desktop.safe_text import Label, ask, warn
+from desktop.safe_text import ask, warn
 
 
 def describe_failure(exc: BaseException) -> str:
@@ -43,7 +34,9 @@ def describe_failure(exc: BaseException) -> str:
     return f"The review failed ({type(exc).__name__}: {exc}). Nothing was stored."
 
 
-class MirrorPage(QWidget, PageHooks):
+class MirrorPage(MirrorView, PageHooks):
+    """The controller over MirrorView (view.py): models, loading, the review job, the report's actions."""
+
     def __init__(self, ctx):
         super().__init__()
         self.ctx = ctx
@@ -51,53 +44,18 @@ class MirrorPage(QWidget, PageHooks):
         self._selected: str | None = None
         self._preview_seq = 0
         self._sources_seq = 0
-
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(22, 14, 22, 14)
-        head = QHBoxLayout()
-        head.addWidget(Label("Mirror Mode", objectName="PageTitle"))
-        head.addStretch(1)
-        self.new_button = QPushButton("+ New review")
-        self.new_button.clicked.connect(self.new_review)
-        head.addWidget(self.new_button)
-        outer.addLayout(head)
-        intro = Label("A review of how a connection behaved, grounded in its logs: every claim quotes them, "
-                      "and “no change needed” is a valid answer. Nothing changes until you click.",
-                      objectName="Muted")
-        intro.setWordWrap(True)
-        outer.addWidget(intro)
-
-        split = QSplitter(Qt.Orientation.Horizontal)
-        left = QWidget()
-        lcol = QVBoxLayout(left)
-        lcol.setContentsMargins(0, 6, 8, 0)
         self.model = ReportListModel(self)
-        self.list = QListView(objectName="MirrorReports")
         self.list.setModel(self.model)
         self.list.setItemDelegate(ReportDelegate(self.list))
-        self.list.setMouseTracking(True)
-        self.list.setUniformItemSizes(True)
-        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # the delegate elides
+        self._wire()
+        self._listening = True
+        self.refresh()
+        self.load_sources(initial=True)
+
+    def _wire(self) -> None:
+        self.new_button.clicked.connect(self.new_review)
         self.list.selectionModel().currentChanged.connect(self._on_selected)
-        lcol.addWidget(self.list, 1)
-        self.empty = Label("No reviews yet.", objectName="Muted")
-        lcol.addWidget(self.empty)
-        self.delete_button = QPushButton("Delete report")
         self.delete_button.clicked.connect(self.delete_selected)
-        lcol.addWidget(self.delete_button, 0, Qt.AlignmentFlag.AlignLeft)
-        split.addWidget(left)
-
-        self.stack = QStackedWidget()
-        self.form = ReviewForm()
-        self.report = ReportView()
-        self.stack.addWidget(self.form)
-        self.stack.addWidget(self.report)
-        split.addWidget(self.stack)
-        split.setStretchFactor(0, 1)
-        split.setStretchFactor(1, 4)
-        split.setSizes([230, 900])
-        outer.addWidget(split, 1)
-
         self.form.changed.connect(self.update_preview)
         self.form.run_clicked.connect(self.run)
         self.form.cancel_clicked.connect(self.cancel)
@@ -108,9 +66,6 @@ class MirrorPage(QWidget, PageHooks):
         self.report.to_skill.connect(lambda rid, n: self.recommend(rid, n, "skill"))
         bus.changed.connect(self._on_changed)
         bus.theme_changed.connect(self._on_theme)
-        self._listening = True
-        self.refresh()
-        self.load_sources(initial=True)
 
     # -- loading ----------------------------------------------------------------------------------
     def refresh(self) -> None:

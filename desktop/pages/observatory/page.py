@@ -1,4 +1,5 @@
-"""VI. Observatory — the home screen: tiles, the last 14 days, every connection, the sync state.
+"""VI. Observatory — the home screen: tiles, the last 14 days, every connection, the sync state. The
+controller over ObservatoryView (view.py), which holds the widgets.
 
 Everything is read in one background op (agent.observatory.stats.collect plus the sync engine's status) and
 shown in one go; the page refreshes when the change bus says a table it counts was written. The UI
@@ -10,34 +11,20 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QFrame,
-    QGridLayout,
-    QHBoxLayout,
-    QHeaderView,
-    QLabel,
-    QPushButton,
-    QScrollArea,
-    QTableWidget,
-    QTableWidgetItem,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QTableWidgetItem
 
 from desktop.bus import bus
 from desktop.models.connection_model import status_color  # imported with the page, not on its first show
 from desktop.ops import Op
+from desktop.pages.observatory.view import ObservatoryView
 from desktop.pages.protocol import PageHooks
-from desktop.safe_text import Label, tip
-from desktop.widgets.day_chart import DayChart
+from desktop.safe_text import tip
 
 # Tables whose writes change a number on this page (a theme switch redraws too: colours baked into the chart).
 WATCHED = frozenset({"agent_connections", "connection_checks", "conversations", "messages", "memory_nodes",
                      "skills", "mirror_reports", "templates", "tasks"})
-TILE_COLUMNS = 6
 _STATUS_WORDS = {"online": "● Online", "offline": "○ Offline", "error": "✕ Error"}
 
 
@@ -97,32 +84,11 @@ def _when(stamp: str | None) -> str:
     return moment.strftime("%H:%M" if moment.date() == today else "%d %b %H:%M")
 
 
-class Tile(QFrame):
-    def __init__(self, key: str, label: str):
-        super().__init__(objectName="Card")
-        self.key = key
-        box = QVBoxLayout(self)
-        box.setContentsMargins(14, 10, 14, 10)
-        box.setSpacing(0)
-        self.value = Label("–", objectName="TileValue")
-        self.value.setStyleSheet("font-size: 24px; font-weight: 600;")
-        self.caption = Label(label, objectName="Muted")
-        box.addWidget(self.value)
-        box.addWidget(self.caption)
-        self.setAccessibleName(label)
-
-    def set_value(self, value: int) -> None:
-        self.value.setText(f"{value:,}")
-        self.setAccessibleDescription(f"{self.caption.text()}: {value:,}")
-
-
-class ObservatoryPage(QWidget, PageHooks):
+class ObservatoryPage(ObservatoryView, PageHooks):
     loaded = Signal(float)  # seconds from the refresh request until the page showed the numbers
 
     def __init__(self, ctx):
         super().__init__()
-        from agent.observatory.stats import TILES
-
         self.ctx = ctx
         self.stats = None
         self.sync: dict = {}
@@ -130,108 +96,21 @@ class ObservatoryPage(QWidget, PageHooks):
         self._pending = False
         self._running = False
         self._requested_at = 0.0
-
-        scroll = QScrollArea(self, objectName="PageScroll")  # a frame only to show keyboard focus (theme)
-        scroll.setWidgetResizable(True)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
-        body = QWidget()
-        scroll.setWidget(body)
-        page = QVBoxLayout(body)
-        page.setContentsMargins(18, 14, 18, 14)
-        page.setSpacing(12)
-
-        head = QHBoxLayout()
-        head.addWidget(Label("Observatory", objectName="PageTitle"))
-        head.addStretch(1)
-        self.updated = Label("", objectName="Muted")
-        head.addWidget(self.updated)
-        self.refresh_button = QPushButton("Refresh")
-        self.refresh_button.setToolTip("Count again (the page also refreshes by itself after every change)")
-        self.refresh_button.clicked.connect(self.refresh)
-        head.addWidget(self.refresh_button)
-        page.addLayout(head)
-
-        grid = QGridLayout()
-        grid.setSpacing(10)
-        self.tiles: dict[str, Tile] = {}
-        for i, (key, label) in enumerate(TILES):
-            tile = Tile(key, label)
-            self.tiles[key] = tile
-            grid.addWidget(tile, i // TILE_COLUMNS, i % TILE_COLUMNS)
-        page.addLayout(grid)
-
-        middle = QHBoxLayout()
-        middle.setSpacing(12)
-        chart_card = QFrame(objectName="Card")
-        chart_box = QVBoxLayout(chart_card)
-        chart_box.setContentsMargins(14, 10, 14, 10)
-        chart_box.addWidget(Label("Last 14 days", objectName="SectionTitle"))
-        self.chart = DayChart()
-        self.chart.setMinimumHeight(200)
-        chart_box.addWidget(self.chart, 1)
-        middle.addWidget(chart_card, 3)
-        middle.addWidget(self._sync_card(), 2)
-        page.addLayout(middle)
-
-        page.addWidget(Label("Connections", objectName="SectionTitle"))
-        self.connections = QTableWidget(0, 5)
-        self.connections.setHorizontalHeaderLabels(["Connection", "Model", "Status", "Last check", "Last error"])
-        self.connections.verticalHeader().hide()
-        self.connections.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.connections.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        self.connections.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.connections.setShowGrid(False)  # rows are separated by the theme's item border
-        header = self.connections.horizontalHeader()
-        for column in range(4):
-            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
-        self.connections.setMinimumHeight(120)
-        page.addWidget(self.connections)
-        self.no_connections = Label("No connections yet: bind one in I · Bind.", objectName="Muted")
-        page.addWidget(self.no_connections)
-        page.addStretch(1)
-
-        for label in body.findChildren(QLabel, "SectionTitle"):
-            label.setStyleSheet("font-weight: 600;")
         self._recorded: dict = {}  # what load() read about sync (with a controller: the last sync time)
-        if ctx.sync is not None:  # the live state: shown as soon as it changes
-            ctx.sync.status_changed.connect(self._controller_changed)
         # A burst of writes (a reply streaming, a sync applying pages) is one refresh, not dozens.
         self._debounce = QTimer(self, singleShot=True, interval=300)
+        self._wire()
+        self.refresh()
+
+    def _wire(self) -> None:
+        self.refresh_button.clicked.connect(self.refresh)
+        if self.ctx.sync is not None:  # the live state: shown as soon as it changes
+            self.ctx.sync.status_changed.connect(self._controller_changed)
         self._debounce.timeout.connect(self.refresh)
         # Every committed write arrives on `changed`, whoever made it (an op, a job or a chat turn when it
         # ends, a sync cycle, a write outside those): the counts are never stale; the debounce keeps it cheap.
         bus.changed.connect(self._on_changed)  # a bound method: disconnected when the page is deleted
         bus.theme_changed.connect(self._on_theme)
-        self.refresh()
-
-    def _sync_card(self) -> QFrame:
-        card = QFrame(objectName="Card")
-        box = QVBoxLayout(card)
-        box.setContentsMargins(14, 10, 14, 10)
-        box.addWidget(Label("Sync", objectName="SectionTitle"))
-        self.sync_state = Label("–")
-        self.sync_state.setStyleSheet("font-size: 16px; font-weight: 600;")
-        box.addWidget(self.sync_state)
-        self.sync_fields: dict[str, QLabel] = {}
-        form = QGridLayout()
-        form.setHorizontalSpacing(12)
-        for row, (key, label) in enumerate((("account", "Signed in as"), ("last_sync", "Last sync"),
-                                            ("pending", "Waiting"), ("parked", "Refused"))):
-            form.addWidget(Label(label, objectName="Muted"), row, 0)
-            value = Label("–")
-            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            form.addWidget(value, row, 1)
-            self.sync_fields[key] = value
-        box.addLayout(form)
-        self.sync_error = Label("", objectName="Error")
-        self.sync_error.setWordWrap(True)
-        self.sync_error.hide()
-        box.addWidget(self.sync_error)
-        box.addStretch(1)
-        return card
 
     # --- data ---------------------------------------------------------------------------------------
     def refresh(self) -> None:

@@ -8,96 +8,47 @@ connections) changed, whoever changed them: this page, a job, another page, or a
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, Qt, Signal
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QHBoxLayout,
-    QHeaderView,
-    QPushButton,
-    QSplitter,
-    QTreeView,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import QModelIndex, Signal
 
 from desktop.bus import bus
 from desktop.models.skill_model import SKILL_ROLE, SkillTreeModel
 from desktop.ops import Op
 from desktop.pages.protocol import PageHooks
 from desktop.pages.skills import actions
-from desktop.pages.skills.detail import SkillDetail
-from desktop.safe_text import Label
+from desktop.pages.skills.view import SkillsView
 
 WATCHED = frozenset({"skills", "agent_connections", "mcp_servers", "mcp_tools"})
 
 
-class SkillsPage(QWidget, PageHooks):
+class SkillsPage(SkillsView, PageHooks):
+    """The controller over SkillsView (view.py): loading, selection, the suggest and test jobs."""
+
     loaded = Signal()  # a refresh has been shown
     job_done = Signal(str, object)  # "suggest" | "test", the job's result (or exception) — for tests
 
     def __init__(self, ctx):
-        super().__init__()
-        self.ctx = ctx
+        self.ctx = ctx  # before the view: SkillDetail is built with the page
         self.selected_id: str | None = None
         self._pending: str | None = None  # asked for by select() before a load had it
         self.job = None  # the suggest or test job this page started and is showing
         self.snapshot: actions.Snapshot | None = None
-
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(18, 14, 18, 14)
-        outer.setSpacing(8)
-        top = QHBoxLayout()
-        top.addWidget(Label("Skill Forge", objectName="PageTitle"))
-        top.addStretch(1)
-        self.job_label = Label("", objectName="Muted")
-        top.addWidget(self.job_label)
-        self.cancel_suggest_button = QPushButton("Cancel")
-        self.cancel_suggest_button.clicked.connect(self.cancel_job)
-        self.cancel_suggest_button.hide()
-        top.addWidget(self.cancel_suggest_button)
-        self.new_button = QPushButton("New skill…")
-        self.new_button.setToolTip("Write a skill yourself: name, description, category, template prompt, test cases")
-        self.new_button.clicked.connect(self.open_new)
-        top.addWidget(self.new_button)
-        self.suggest_button = QPushButton("Suggest Skill…")
-        self.suggest_button.setProperty("primary", True)
-        self.suggest_button.clicked.connect(self.open_suggest)
-        top.addWidget(self.suggest_button)
-        outer.addLayout(top)
-        self.problem_label = Label("", objectName="Error")
-        self.problem_label.setWordWrap(True)
-        self.problem_label.hide()
-        outer.addWidget(self.problem_label)
-
-        split = QSplitter(Qt.Orientation.Horizontal)
+        super().__init__()
         self.model = SkillTreeModel(self)
-        self.tree = QTreeView()
-        self.tree.setModel(self.model)
-        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.tree.setUniformRowHeights(True)
-        self.tree.setAlternatingRowColors(False)
-        self.tree.setRootIsDecorated(True)
-        header = self.tree.header()
-        header.setStretchLastSection(False)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for column in range(1, 5):
-            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        self.set_tree_model(self.model)
+        self._wire()
+        self.refresh()
+
+    def _wire(self) -> None:
+        self.cancel_suggest_button.clicked.connect(self.cancel_job)
+        self.new_button.clicked.connect(self.open_new)
+        self.suggest_button.clicked.connect(self.open_suggest)
         self.tree.selectionModel().currentChanged.connect(self._on_current)
         self.model.modelReset.connect(self._after_reset)
-        split.addWidget(self.tree)
-        self.detail = SkillDetail(self)
         self.detail.run_requested.connect(self.run_tests)
         self.detail.cancel_requested.connect(self.cancel_job)
         self.detail.threshold_changed.connect(self.set_threshold)
-        split.addWidget(self.detail)
-        split.setStretchFactor(0, 5)
-        split.setStretchFactor(1, 6)
-        split.setSizes([480, 560])
-        outer.addWidget(split, 1)
-
         bus.changed.connect(self._on_changed)
         bus.theme_changed.connect(self._on_theme)
-        self.refresh()
 
     # --- loading ---------------------------------------------------------------------------------
     def refresh(self) -> None:

@@ -10,26 +10,14 @@ changes. Tasks never run by themselves.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (
-    QComboBox,
-    QFrame,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QMenu,
-    QMessageBox,
-    QPushButton,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QMenu, QMessageBox
 
 from desktop.bus import bus
 from desktop.ops import Op
 from desktop.pages.protocol import PageHooks
-from desktop.safe_text import Label, ask
+from desktop.pages.tasks.view import ALL, UNSCOPED, TasksView
+from desktop.safe_text import ask
 from desktop.widgets.task_list import TaskList
-
-ALL, UNSCOPED = "__all__", "__none__"
 
 
 def load_board(db, scope: str):
@@ -44,75 +32,32 @@ def load_board(db, scope: str):
     return tasks, connections
 
 
-class TasksPage(QWidget, PageHooks):
+class TasksPage(TasksView, PageHooks):
+    """The controller over TasksView (view.py): loading the board, adding, editing, moving, deleting."""
+
     changed = Signal(str)  # a task id that was added, edited, moved or deleted
 
     def __init__(self, ctx):
         super().__init__()
-        from agent.tasks.board import STATUS_LABELS, STATUSES
-
         self.ctx = ctx
         self.tasks: list = []
         self.connections: list[tuple[str, str]] = []
         self._focus_after: str | None = None  # select this task once the board is redrawn
         self._move_focus = True  # ... and put the focus on it (not after an add: typing goes on)
+        self._wire()
+        self.refresh()
 
-        page = QVBoxLayout(self)
-        page.setContentsMargins(18, 14, 18, 14)
-        page.setSpacing(10)
-        head = QHBoxLayout()
-        head.addWidget(Label("Tasks", objectName="PageTitle"))
-        head.addStretch(1)
-        head.addWidget(Label("Connection", objectName="Muted"))
-        self.filter_combo = QComboBox()
-        self.filter_combo.setMinimumWidth(200)
-        self.filter_combo.addItem("All connections", ALL)
+    def _wire(self) -> None:
         self.filter_combo.currentIndexChanged.connect(lambda _i: self.refresh())
-        head.addWidget(self.filter_combo)
-        page.addLayout(head)
-
-        add_row = QHBoxLayout()
-        self.new_title = QLineEdit()
-        self.new_title.setPlaceholderText("New task — Enter adds it to Pending")
         self.new_title.returnPressed.connect(self.add_from_input)
-        self.add_button = QPushButton("Add task")
-        self.add_button.setProperty("primary", True)
         self.add_button.clicked.connect(self.add_from_input)
-        add_row.addWidget(self.new_title, 1)
-        add_row.addWidget(self.add_button)
-        page.addLayout(add_row)
-        self.error = Label("", objectName="Error")
-        self.error.hide()
-        page.addWidget(self.error)
-
-        board = QHBoxLayout()
-        board.setSpacing(12)
-        self.lists: dict[str, TaskList] = {}
-        self.headers: dict[str, QLabel] = {}
-        for status in STATUSES:
-            card = QFrame(objectName="Card")
-            column = QVBoxLayout(card)
-            column.setContentsMargins(10, 10, 10, 10)
-            header = Label(STATUS_LABELS[status])
-            header.setStyleSheet("font-weight: 600;")
-            column.addWidget(header)
-            task_list = TaskList(status)
+        for task_list in self.lists.values():
             task_list.dropped.connect(self.move)
             task_list.step.connect(self.step)
             task_list.edit_requested.connect(self.edit)
             task_list.delete_requested.connect(lambda task_id: self.delete(task_id, confirm=True))
-            task_list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
             task_list.customContextMenuRequested.connect(lambda pos, tl=task_list: self._menu(tl, pos))
-            column.addWidget(task_list, 1)
-            self.lists[status], self.headers[status] = task_list, header
-            board.addWidget(card, 1)
-        page.addLayout(board, 1)
-        hint = Label("Drag a task to another column, or select it and press Ctrl+← / Ctrl+→. "
-                     "Enter edits, Delete deletes. Tasks never run by themselves.", objectName="Muted")
-        hint.setWordWrap(True)
-        page.addWidget(hint)
         bus.changed.connect(self._on_changed)
-        self.refresh()
 
     # --- data ---------------------------------------------------------------------------------------
     def scope(self) -> str:

@@ -4,128 +4,52 @@ choose which tools the agent may use (and which run without asking), test a tool
 Configurations are device-local (agent.tools.config). Servers run in the window's one ToolHost
 (desktop.tools_runtime), stopped with the pages. Everything slow — starting a server, a call, every
 database read and write — is an Op; the UI thread only shows. A server's words (names, descriptions,
-errors, results) are shown as plain text.
+errors, results) are shown as plain text. This module is the controller over ToolsView (view.py), which
+holds the widgets.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QCheckBox,
-    QHBoxLayout,
-    QHeaderView,
-    QListWidget,
-    QListWidgetItem,
-    QPushButton,
-    QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QListWidgetItem, QTableWidgetItem
 
 from desktop.bus import bus
 from desktop.dialogs.tools_add import AddServerDialog
 from desktop.ops import Op
 from desktop.pages.protocol import PageHooks
 from desktop.pages.tools.tester import ToolTester
-from desktop.safe_text import Button, Label, ask, tip
+from desktop.pages.tools.view import ALWAYS, DESCRIPTION, ENABLED, NAME, ToolsView
+from desktop.safe_text import Button, ask, tip
 from desktop.tools_runtime import close_tool_host, tool_host
 
 WATCHED = frozenset({"mcp_servers", "mcp_tools"})
-ENABLED, NAME, ALWAYS, DESCRIPTION = range(4)
 STATE_TEXT = {"ready": "● running", "starting": "◌ starting…", "failed": "⚠ failed", "stopped": "○ not started"}
 
 
-class ToolsPage(QWidget, PageHooks):
+class ToolsPage(ToolsView, PageHooks):
     loaded = Signal()  # the list shows the latest configurations
     server_started = Signal(str)  # name, after a start finished (ready or failed)
 
     def __init__(self, ctx):
-        super().__init__()
+        super().__init__(ToolTester(self._run_call))
         self.ctx = ctx
         self.servers: list = []  # ServerConfig, by name
         self._starting: set[str] = set()
         self._problems: dict[str, str] = {}  # why a start failed before the server was reached (key store, …)
         self._filling = False
-
-        left = QWidget()
-        lcol = QVBoxLayout(left)
-        lcol.setContentsMargins(18, 14, 8, 12)
-        head = QHBoxLayout()
-        head.addWidget(Label("Tools", objectName="PageTitle"))
-        head.addStretch(1)
-        self.add_button = QPushButton("+ Add server")
-        self.add_button.setProperty("primary", True)
-        self.add_button.clicked.connect(self.open_add)
-        head.addWidget(self.add_button)
-        lcol.addLayout(head)
-        note = Label("MCP servers on this device (not synced). The agent may call their enabled tools; "
-                      "each call asks you first unless the tool is always allowed.", objectName="Muted")
-        note.setWordWrap(True)
-        lcol.addWidget(note)
-        self.list = QListWidget(objectName="ToolServers")
-        self.list.currentRowChanged.connect(lambda _row: self._show_selected())
-        lcol.addWidget(self.list, 1)
-        self.empty = Label("No server yet. “+ Add server”: a command such as\n"
-                            "npx -y @modelcontextprotocol/server-filesystem ~/Documents\nor a URL.",
-                            objectName="Muted", alignment=Qt.AlignmentFlag.AlignCenter)
-        self.empty.setWordWrap(True)
-        lcol.addWidget(self.empty)
-
-        right = QWidget()
-        rcol = QVBoxLayout(right)
-        rcol.setContentsMargins(8, 14, 12, 12)
-        top = QHBoxLayout()
-        self.title = Label("", objectName="SectionTitle")
-        top.addWidget(self.title)
-        top.addStretch(1)
-        self.enabled = QCheckBox("Enabled")
-        self.enabled.setToolTip("A disabled server offers no tool to the agent")
-        self.enabled.toggled.connect(self._server_toggled)
-        top.addWidget(self.enabled)
-        self.start_button = QPushButton("Start")
-        self.start_button.clicked.connect(self.start_selected)
-        top.addWidget(self.start_button)
-        self.remove_button = QPushButton("Remove")
-        self.remove_button.clicked.connect(lambda: self.remove_selected(confirm=True))
-        top.addWidget(self.remove_button)
-        rcol.addLayout(top)
-        self.where = Label("", objectName="Muted")
-        self.where.setWordWrap(True)
-        rcol.addWidget(self.where)
-        self.state = Label("")
-        self.state.setWordWrap(True)
-        rcol.addWidget(self.state)
-        self.tools = QTableWidget(0, 4, objectName="ToolTable")
-        self.tools.setHorizontalHeaderLabels(["On", "Tool", "Always", "Description"])
-        self.tools.verticalHeader().hide()
-        self.tools.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        self.tools.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.tools.setWordWrap(False)
-        header = self.tools.horizontalHeader()
-        header.setSectionResizeMode(DESCRIPTION, QHeaderView.ResizeMode.Stretch)
-        for column, width in ((ENABLED, 40), (NAME, 170), (ALWAYS, 62)):
-            self.tools.setColumnWidth(column, width)
-        self.tools.itemChanged.connect(self._tool_toggled)
-        rcol.addWidget(self.tools, 2)
         self.host = tool_host(ctx)  # made here, on the UI thread: the tester's worker only uses it
-        self.tester = ToolTester(self._run_call)
-        rcol.addWidget(self.tester, 3)
-        self.details = right
+        self._wire()
+        self.refresh()
 
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(left)
-        splitter.addWidget(right)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([300, 700])
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(splitter)
+    def _wire(self) -> None:
+        self.add_button.clicked.connect(self.open_add)
+        self.list.currentRowChanged.connect(lambda _row: self._show_selected())
+        self.enabled.toggled.connect(self._server_toggled)
+        self.start_button.clicked.connect(self.start_selected)
+        self.remove_button.clicked.connect(lambda: self.remove_selected(confirm=True))
+        self.tools.itemChanged.connect(self._tool_toggled)
         bus.changed.connect(self._on_changed)
         self._listening = True
-        self.refresh()
 
     # --- loading -------------------------------------------------------------------------------
     def refresh(self) -> None:
