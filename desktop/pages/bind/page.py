@@ -1,4 +1,5 @@
-"""I. Bind — the list of agent connections and the form that creates, edits, tests and deletes them.
+"""I. Bind — the controller over BindView (view.py): the list of agent connections and the form that
+creates, edits, tests and deletes them.
 
 Validation and presets come from agent.connections.presets, the reachability test from agent.connections.check,
 keys go to the key store (sync.secrets) — never into the database. Every one of those runs in an Op.
@@ -6,38 +7,19 @@ keys go to the key store (sync.secrets) — never into the database. Every one o
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, Qt, Signal
-from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QFormLayout,
-    QFrame,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QListView,
-    QMessageBox,
-    QPlainTextEdit,
-    QPushButton,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import QModelIndex, Signal
+from PySide6.QtWidgets import QMessageBox
 
 from desktop.bus import bus
-from desktop.models.connection_model import (
-    CONNECTION_ROLE,
-    ConnectionDelegate,
-    ConnectionInfo,
-    ConnectionListModel,
-)
+from desktop.models.connection_model import CONNECTION_ROLE, ConnectionInfo, ConnectionListModel
 from desktop.ops import Op
 from desktop.pages.bind import actions
-from desktop.pages.bind.status import StatusLine
+from desktop.pages.bind.view import BindView
 from desktop.pages.protocol import PageHooks
-from desktop.safe_text import Label, ask, tip
+from desktop.safe_text import ask
 
 
-class BindPage(QWidget, PageHooks):
+class BindPage(BindView, PageHooks):
     saved = Signal(str)  # connection id
     tested = Signal(str, str)  # connection id, status
     deleted = Signal(str)
@@ -48,109 +30,30 @@ class BindPage(QWidget, PageHooks):
         self.editing_id: str | None = None  # None = a new, unsaved connection
         self._key_stored = False
         self._loaded: dict | None = None  # the form as last loaded; differences are unsaved edits
-
-        outer = QHBoxLayout(self)
-        outer.setContentsMargins(18, 14, 18, 14)
-        outer.setSpacing(16)
-
-        # --- left: the list and the presets ---
-        left = QVBoxLayout()
-        left.addWidget(Label("Connections", objectName="PageTitle"))
         self.model = ConnectionListModel(self)
-        self.list = QListView()
         self.list.setModel(self.model)
-        self.list.setItemDelegate(ConnectionDelegate(self.list))
-        self.list.setMinimumWidth(260)
-        self.list.selectionModel().currentChanged.connect(self._on_selected)
-        left.addWidget(self.list, 1)
-        self.empty_note = Label("No connections yet. Pick a preset below, fill in the form, Save.",
-                                objectName="Muted")
-        self.empty_note.setWordWrap(True)
-        left.addWidget(self.empty_note)
-        left.addWidget(Label("New from a preset", objectName="Muted"))
-        self.preset_buttons: dict[str, QPushButton] = {}
-        grid = QVBoxLayout()
-        grid.setSpacing(4)
+        self._wire()
         from agent.connections.presets import PRESETS
 
+        self.start_from_preset(PRESETS[0], focus=False)
+        self.refresh()
+        self._update_key_note()
+
+    def _wire(self) -> None:
+        from agent.connections.presets import PRESETS
+
+        self.list.selectionModel().currentChanged.connect(self._on_selected)
         for preset in PRESETS:
-            button = QPushButton(preset.label)
-            button.setToolTip(tip(f"{preset.base_url or '(your URL)'} · {preset.model or '(your model)'}"))
-            button.clicked.connect(lambda _=False, p=preset: self.start_from_preset(p, ask=True))
-            self.preset_buttons[preset.label] = button
-            grid.addWidget(button)
-        left.addLayout(grid)
-        outer.addLayout(left, 0)
-
-        # --- right: the form ---
-        card = QFrame(objectName="Card")
-        form_col = QVBoxLayout(card)
-        form_col.setContentsMargins(20, 16, 20, 16)
-        self.form_title = Label("New connection", objectName="PageTitle")
-        form_col.addWidget(self.form_title)
-        form = QFormLayout()
-        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
-        form.setVerticalSpacing(4)
-        self.name_edit = QLineEdit()
-        self.provider_combo = QComboBox()
-        from agent.connections.presets import PROVIDERS
-
-        self.provider_combo.addItems(PROVIDERS)
-        self.url_edit = QLineEdit()
-        self.url_edit.setPlaceholderText("https://host/v1  — /chat/completions is appended")
-        self.model_edit = QLineEdit()
-        self.key_edit = QLineEdit()
-        self.key_edit.setEchoMode(QLineEdit.EchoMode.Password)
-        self.prompt_edit = QPlainTextEdit()
-        self.prompt_edit.setPlaceholderText("Base system prompt for this agent (optional)")
-        self.prompt_edit.setFixedHeight(90)
-        # Attachments: an image goes to this connection only when its model takes images (docs/attachments.md).
-        self.images_check = QCheckBox("Its model takes images (image attachments are sent to it)")
-        self.errors: dict[str, QLabel] = {}
-        for field, label, widget in (
-            ("name", "Name", self.name_edit), ("provider", "Provider", self.provider_combo),
-            ("base_url", "Base URL", self.url_edit), ("model", "Model", self.model_edit),
-            ("api_key", "API key", self.key_edit), ("system_prompt", "System prompt", self.prompt_edit),
-        ):
-            box = QVBoxLayout()
-            box.setSpacing(2)
-            box.addWidget(widget)
-            error = Label("", objectName="Error")
-            error.hide()
-            box.addWidget(error)
-            self.errors[field] = error
-            form.addRow(Label(label), box)
-        form.addRow("", self.images_check)
-        form_col.addLayout(form)
-        self.key_note = Label("", objectName="Muted")
-        self.key_note.setWordWrap(True)
-        form_col.addWidget(self.key_note)
-        self.status = StatusLine()
-        form_col.addWidget(self.status)
-        form_col.addStretch(1)
-        buttons = QHBoxLayout()
-        self.test_button = QPushButton("Test connection")
+            self.preset_buttons[preset.label].clicked.connect(
+                lambda _=False, p=preset: self.start_from_preset(p, ask=True))
         self.test_button.clicked.connect(self.test_current)
-        self.delete_button = QPushButton("Delete")
         self.delete_button.clicked.connect(lambda: self.delete_current(confirm=True))
-        self.save_button = QPushButton("Save")
-        self.save_button.setProperty("primary", True)
         self.save_button.clicked.connect(lambda: self.save())
-        buttons.addWidget(self.test_button)
-        buttons.addWidget(self.delete_button)
-        buttons.addStretch(1)
-        buttons.addWidget(self.save_button)
-        form_col.addLayout(buttons)
-        outer.addWidget(card, 1)
-
         for edit in (self.name_edit, self.url_edit, self.model_edit):
             edit.textEdited.connect(self._clear_error_of)
         bus.changed.connect(self._on_changed)
         bus.keys_changed.connect(self._update_key_note)
         bus.theme_changed.connect(self.status.recolour)
-        self.start_from_preset(PRESETS[0], focus=False)
-        self.refresh()
-        self._update_key_note()
 
     # --- list ----------------------------------------------------------------------------------
     def refresh(self, select: str | None = None) -> None:

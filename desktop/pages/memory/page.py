@@ -1,4 +1,5 @@
-"""III. Memory Atlas — what the agent remembers about the user, and exactly what it is shown.
+"""III. Memory Atlas — the controller over MemoryView (view.py): what the agent remembers about the user,
+and exactly what it is shown.
 
 Left: search, "+ Add", the nodes ranked by effective strength (glyph ✶ ◌ ·, label, strength, category,
 source as a link, last referenced), editable in place (label, category, strength) and deletable.
@@ -14,55 +15,23 @@ from datetime import UTC, datetime
 
 from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QDoubleSpinBox,
-    QHBoxLayout,
-    QHeaderView,
-    QLineEdit,
-    QMessageBox,
-    QPushButton,
-    QSplitter,
-    QStyledItemDelegate,
-    QTableView,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QMessageBox
 
 from desktop.bus import bus
 from desktop.dialogs.memory_editor import MemoryEditor
-from desktop.models.memory_model import (
-    CATEGORY,
-    GLYPH,
-    LABEL,
-    LAST,
-    NODE_ROLE,
-    SOURCE,
-    STRENGTH,
-    MemoryTableModel,
-)
+from desktop.models.memory_model import LABEL, NODE_ROLE, SOURCE, MemoryTableModel
 from desktop.ops import Op
-from desktop.pages.memory.panel import AgentViewPanel
+from desktop.pages.memory.view import MemoryView
 from desktop.pages.protocol import PageHooks
-from desktop.safe_text import Label, ask
+from desktop.safe_text import ask
 
 # Tables whose change can alter what this page shows: the nodes, the names their sources link to,
 # and the parts of the system message shown beside them.
 WATCHED = frozenset({"memory_nodes", "agent_connections", "skills", "conversations", "mirror_reports", "templates",
                      "mcp_access"})
-NARROW = 980  # below this page width the panel goes under the table instead of beside it
 
 
-class _StrengthDelegate(QStyledItemDelegate):
-    def createEditor(self, parent, option, index):  # noqa: N802 - Qt API
-        spin = QDoubleSpinBox(parent)
-        spin.setRange(0.0, 1.0)
-        spin.setSingleStep(0.05)
-        spin.setDecimals(2)
-        return spin
-
-
-class MemoryPage(QWidget, PageHooks):
+class MemoryPage(MemoryView, PageHooks):
     loaded = Signal()  # the table and the panel show the latest data
     source_opened = Signal(str, str)  # kind, id — after a source link was followed
     access_loaded = Signal(str)  # node id, once its access log is shown
@@ -74,96 +43,31 @@ class MemoryPage(QWidget, PageHooks):
         self._loading = False
         self._again = False
         self._stale = False  # a change arrived while hidden
-
-        left = QWidget()
-        col = QVBoxLayout(left)
-        col.setContentsMargins(18, 14, 8, 12)
-        col.setSpacing(8)
-        header = QHBoxLayout()
-        header.addWidget(Label("Memory Atlas", objectName="PageTitle"))
-        header.addStretch(1)
-        self.search = QLineEdit()
-        self.search.setPlaceholderText("Search memory…")
-        self.search.setClearButtonEnabled(True)
-        self.search.setMaximumWidth(280)
-        header.addWidget(self.search, 1)
-        self.add_button = QPushButton("+ Add")
-        self.add_button.setProperty("primary", True)
-        self.add_button.setToolTip("Add a fact by hand (Ctrl+N)")
-        self.add_button.clicked.connect(self.open_add)
-        header.addWidget(self.add_button)
-        col.addLayout(header)
-        self.summary = Label("", objectName="Muted")
-        col.addWidget(self.summary)
-
         self.model = MemoryTableModel(self)
-        self.model.edit_requested.connect(self.edit)
         self.proxy = QSortFilterProxyModel(self)
         self.proxy.setSourceModel(self.model)
         self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.proxy.setFilterKeyColumn(-1)
+        self.set_table_model(self.proxy)
+        self._wire()
+        self._update_buttons()
+        self.refresh()
+
+    def _wire(self) -> None:
+        self.add_button.clicked.connect(self.open_add)
+        self.model.edit_requested.connect(self.edit)
         self.search.textChanged.connect(self._filter)
-        self.table = QTableView(objectName="Atlas")
-        self.table.setModel(self.proxy)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
-                                   | QAbstractItemView.EditTrigger.EditKeyPressed)
-        self.table.setItemDelegateForColumn(STRENGTH, _StrengthDelegate(self.table))
-        self.table.verticalHeader().hide()
-        self.table.setShowGrid(False)
-        self.table.setWordWrap(False)
-        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
-        head = self.table.horizontalHeader()
-        head.setHighlightSections(False)
-        head.setSectionResizeMode(LABEL, QHeaderView.ResizeMode.Stretch)
-        for column, width in ((GLYPH, 30), (STRENGTH, 78), (CATEGORY, 92), (SOURCE, 160), (LAST, 122)):
-            head.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
-            self.table.setColumnWidth(column, width)
         self.table.clicked.connect(self._on_clicked)
         self.table.selectionModel().currentRowChanged.connect(lambda *_: self._selection_changed())
-        col.addWidget(self.table, 1)
-        self.empty = Label("", objectName="Muted", alignment=Qt.AlignmentFlag.AlignCenter)
-        self.empty.setWordWrap(True)
-        col.addWidget(self.empty)
-        footer = QHBoxLayout()
-        hint = Label("Double-click a label, strength or category to edit it · ✶ injected  ◌ 0.4–0.75  · below"
-                     "  ‖ paused", objectName="Muted")
-        hint.setWordWrap(True)
-        footer.addWidget(hint, 1)
-        self.pause_button = QPushButton("Pause")
-        self.pause_button.setToolTip("A paused fact is kept, but never injected into a chat turn nor served to "
-                                     "other apps; Resume brings it back as it was")
         self.pause_button.clicked.connect(self.toggle_pause)
-        footer.addWidget(self.pause_button)
-        self.delete_button = QPushButton("Delete")
-        self.delete_button.setToolTip("Delete the selected node (Del); it stays deleted on every device")
         self.delete_button.clicked.connect(lambda: self.delete_selected(confirm=True))
-        footer.addWidget(self.delete_button)
-        col.addLayout(footer)
-
-        self.panel = AgentViewPanel()
         self.panel.connection_changed.connect(self._on_connection_changed)
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(left)
-        self.splitter.addWidget(self.panel)
-        self.splitter.setStretchFactor(0, 1)
-        self.splitter.setStretchFactor(1, 0)
-        self.splitter.setChildrenCollapsible(False)
-        self.panel.setMinimumWidth(260)
-        self._sized = False
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 12, 8)
-        outer.addWidget(self.splitter)
-
         QShortcut(QKeySequence.StandardKey.Find, self, activated=self.search.setFocus)
         QShortcut(QKeySequence.StandardKey.New, self, activated=self.open_add)
         QShortcut(QKeySequence(Qt.Key.Key_Delete), self.table, activated=lambda: self.delete_selected(confirm=True))
         QShortcut(QKeySequence("Esc"), self.search, activated=self.search.clear)
         bus.changed.connect(self._on_changed)
         self._listening = True
-        self._update_buttons()
-        self.refresh()
 
     # --- loading -----------------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -399,16 +303,3 @@ class MemoryPage(QWidget, PageHooks):
             bus.notice.emit(f"{view.source_title}: that screen is not in this version yet")
             return
         self.source_opened.emit(source.kind, source.id)
-
-    # --- layout ------------------------------------------------------------------------------------
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
-        narrow = self.width() < NARROW
-        wanted = Qt.Orientation.Vertical if narrow else Qt.Orientation.Horizontal
-        if self.splitter.orientation() != wanted or not self._sized:
-            self.splitter.setOrientation(wanted)
-            # the table gets the room; the panel a reading width (beside) or a third of the height (under)
-            total = self.height() if narrow else self.width()
-            panel = total // 3 if narrow else min(340, total // 3)
-            self.splitter.setSizes([total - panel, panel])
-            self._sized = True
-        super().resizeEvent(event)
