@@ -137,11 +137,21 @@ def _window(data_dir: Path) -> str:
         return (f"{type(window).__name__} {window.windowTitle()!r} on the {app.platformName()} platform, "
                 f"ready in {elapsed:.2f} s; pages: {pages}")
     finally:
+        # Pages built just now queued their first loads: run them while the database is open, not
+        # after it is closed and the temp dir gone (their failures would reach the status line).
+        app.processEvents()
+        wait_idle()
         window.close()
         wait_idle()
         # The database and the data dir's app lock: Windows cannot delete the temp dir while either
         # is open.
         window.ctx.close_data()
+        # Gone, not only hidden: its pages listen on the app-wide bus and would read a closed database
+        # when a later window in this process (the test suite) writes.
+        from PySide6.QtCore import QCoreApplication, QEvent
+
+        window.deleteLater()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
 def run_self_test() -> int:
