@@ -1,7 +1,8 @@
 """Replay: re-answer recent user turns with today's prompt, memory and skills, and judge old vs new.
 
 For each of the last N user messages (in threads of the dreaming connection) that got a reply, the
-turn is asked again exactly as the Console would ask it today (`agent.prompt.assemble_prompt_in`), then
+turn is asked again exactly as the Console would ask it today (`agent.prompt.assemble_prompt_in`, with
+the question's attachments as the same content parts), then
 the model judges the two replies side by side against a fixed rubric. The two are shown as A and B in
 an order fixed by the message id (not always old-first), so position bias does not read as progress.
 Findings only: the report says which turns got better, worse or stayed the same; nothing changes.
@@ -15,6 +16,7 @@ from typing import Any
 
 from sqlmodel import select
 
+from agent.attachments.request import RequestContent
 from agent.chat.threads import thread_messages_in
 from agent.dream.reports import DreamProgress
 from agent.llm.structured import Invalid, ask_json, require_object
@@ -60,7 +62,15 @@ def replay(db, client: Any, connection_id: str, turns_wanted: int, progress: Dre
         ctx.progress(index - 1, len(turns), f"Replaying turn {index} of {len(turns)}")
         with db.session() as session:
             connection = session.get(AgentConnection, connection_id)
-            prompt = assemble_prompt_in(session, connection, question.conversation_id, question, now)
+            # Files only on another device are not fetched while dreaming: that turn is left out, said in a note.
+            content_of = RequestContent(db, accepts_images=bool(connection.accepts_images))
+            try:
+                prompt = assemble_prompt_in(session, connection, question.conversation_id, question, now,
+                                            content_of=content_of)
+            except ValueError as exc:  # an attachment gone, unreadable, or an image the model cannot take
+                progress.notes.append(f"Turn {index} was not replayed: {exc}")
+                step(f"turn {index}")
+                continue
         new = "".join(client.stream_chat(prompt.messages, cancel=ctx.cancel, **prompt.options)).strip()
         ctx.check()
         verdict, reason = _judge(client, question.content, old.content, new, question.id, ctx)

@@ -350,3 +350,44 @@ def test_replay_takes_the_most_recent_turns(db, fake_llm):
     outcome = run_dream(db, "replay", connection, api_key="", settings=_settings(replay_turns=2), clock=lambda: NOW)
     questions = [f["question"] for f in get_report(db, outcome.report_id).findings]
     assert questions == ["third question", "second question"]
+
+
+def test_replay_sends_a_questions_attachments_and_leaves_out_a_turn_whose_file_is_gone(db, fake_llm):
+    """The re-asked turn carries its files as the Console sends them; a question whose file is no longer
+    on this device is not replayed (a note says why) and the others still are."""
+    from sqlmodel import select
+
+    from agent.attachments.reading import prepare_bytes
+    from agent.attachments.store import attach
+    from local_schema.models import Attachment, Message
+    from sync import attachments as blobs
+
+    connection = _connection(db, fake_llm.base_url)
+    add_turns(db, connection, [("What is in this file?", "A list."), ("And this one?", "Numbers.")])
+    with db.session() as s:
+        first, second = (s.exec(select(Message).where(Message.content == text)).one().id
+                         for text in ("What is in this file?", "And this one?"))
+    attach(db, first, [prepare_bytes("plan.csv", b"bed,crop\n1,tomato\n")])
+    attach(db, second, [prepare_bytes("gone.txt", b"soon deleted")])
+    with db.session() as s:
+        gone = s.exec(select(Attachment).where(Attachment.message_id == second)).one()
+    blobs.local_copy(blobs.store_root(db), gone.sha256, gone.size).unlink()
+
+    def model(req):
+        prompt = req.messages[-1]["content"]
+        if isinstance(prompt, str) and "Rubric" in prompt:
+            return json.dumps({"winner": "tie", "reason": "same"})
+        return "NEW"
+
+    fake_llm.responder = model
+    outcome = run_dream(db, "replay", connection, api_key="", settings=_settings(replay_turns=5),
+                        clock=lambda: NOW)
+    report = get_report(db, outcome.report_id)
+    assert report.status == "done"
+    assert [f["question"] for f in report.findings] == ["What is in this file?"]
+    assert "Turn 1 was not replayed" in report.summary and "gone.txt" in report.summary
+    # (text files go inline with their name, as the Console sends them; images would be image parts)
+    reask = [json.dumps(r.messages[-1]["content"]) for r in fake_llm.chat_requests
+             if "What is in this file?" in json.dumps(r.messages[-1]["content"])
+             and "Rubric" not in json.dumps(r.messages[-1]["content"])]
+    assert len(reask) == 1 and "plan.csv" in reask[0] and "bed,crop" in reask[0]
