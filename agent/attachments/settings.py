@@ -3,14 +3,11 @@ commands, like dream.json. Every number is clamped, so a hand-edited file cannot
 
 from __future__ import annotations
 
-import json
-import logging
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
-from local_schema.atomic import atomic_write
-
-log = logging.getLogger(__name__)
+from local_schema import settings_file
+from local_schema.settings_file import clamp
 
 FILE_NAME = "attachments.json"
 SERVER_MAX_BYTES = 50 * 1024 * 1024  # attachments_size_range and the bucket's file_size_limit
@@ -28,13 +25,6 @@ class AttachmentSettings:
         return int(self.max_file_mb * 1024 * 1024)
 
     def validated(self) -> AttachmentSettings:
-        def clamp(value, low, high, default, kind=int):
-            try:
-                number = kind(value)
-            except (TypeError, ValueError, OverflowError):
-                return default
-            return default if number != number else min(high, max(low, number))  # NaN
-
         d = AttachmentSettings()
         return AttachmentSettings(
             max_file_mb=clamp(self.max_file_mb, 0.001, SERVER_MAX_BYTES / 1024 / 1024, d.max_file_mb, float),
@@ -45,21 +35,8 @@ class AttachmentSettings:
 
 
 def load_settings(data_dir: str | Path) -> AttachmentSettings:
-    path = Path(data_dir) / FILE_NAME
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return AttachmentSettings()
-    except (OSError, ValueError) as exc:
-        log.warning("attachment settings in %s unreadable (%s); using the defaults", path, exc)
-        return AttachmentSettings()
-    if not isinstance(raw, dict):
-        return AttachmentSettings()
-    known = {f.name for f in fields(AttachmentSettings)}
-    return AttachmentSettings(**{k: v for k, v in raw.items() if k in known}).validated()
+    return settings_file.load(Path(data_dir) / FILE_NAME, AttachmentSettings)
 
 
 def save_settings(data_dir: str | Path, settings: AttachmentSettings) -> AttachmentSettings:
-    settings = settings.validated()
-    atomic_write(Path(data_dir) / FILE_NAME, json.dumps(asdict(settings), indent=2).encode("utf-8"))
-    return settings
+    return settings_file.save(Path(data_dir) / FILE_NAME, settings)

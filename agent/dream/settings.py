@@ -6,14 +6,11 @@ budget as the window, and a `--data-dir` profile is whole. Written atomically.
 
 from __future__ import annotations
 
-import json
-import logging
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
-from local_schema.atomic import atomic_write
-
-log = logging.getLogger(__name__)
+from local_schema import settings_file
+from local_schema.settings_file import clamp
 
 FILE_NAME = "dream.json"
 
@@ -31,12 +28,6 @@ class DreamSettings:
 
     def validated(self) -> DreamSettings:
         """Clamp every number into a sane range (a hand-edited file must not make a runaway dream)."""
-        def clamp(value, low, high, default):
-            try:
-                return min(high, max(low, int(value)))
-            except (TypeError, ValueError, OverflowError):  # NaN, Infinity and 1e400 in a hand-edited file
-                return default
-
         d = DreamSettings()
         return DreamSettings(
             enabled=bool(self.enabled),
@@ -51,21 +42,8 @@ class DreamSettings:
 
 
 def load_settings(data_dir: str | Path) -> DreamSettings:
-    path = Path(data_dir) / FILE_NAME
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return DreamSettings()
-    except (OSError, ValueError) as exc:
-        log.warning("dream settings in %s unreadable (%s); using the defaults", path, exc)
-        return DreamSettings()
-    if not isinstance(raw, dict):
-        return DreamSettings()
-    known = {f.name for f in fields(DreamSettings)}
-    return DreamSettings(**{k: v for k, v in raw.items() if k in known}).validated()
+    return settings_file.load(Path(data_dir) / FILE_NAME, DreamSettings)
 
 
 def save_settings(data_dir: str | Path, settings: DreamSettings) -> DreamSettings:
-    settings = settings.validated()
-    atomic_write(Path(data_dir) / FILE_NAME, json.dumps(asdict(settings), indent=2).encode("utf-8"))
-    return settings
+    return settings_file.save(Path(data_dir) / FILE_NAME, settings)

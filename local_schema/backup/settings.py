@@ -6,14 +6,11 @@ its "before migration" archive into the chosen folder and the command line lists
 
 from __future__ import annotations
 
-import json
-import logging
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
-from local_schema.atomic import atomic_write_json
-
-log = logging.getLogger(__name__)
+from local_schema import settings_file
+from local_schema.settings_file import clamp
 
 FILE_NAME = "backup.json"
 DEFAULT_FOLDER = "backups"  # inside the data dir
@@ -30,12 +27,6 @@ class BackupSettings:
 
     def validated(self) -> BackupSettings:
         """Every number in a sane range (a hand-edited file must not make a backup every second)."""
-        def clamp(value, low, high, default):
-            try:
-                return min(high, max(low, int(value)))
-            except (TypeError, ValueError, OverflowError):
-                return default
-
         d = BackupSettings()
         return BackupSettings(
             automatic=bool(self.automatic),
@@ -48,24 +39,11 @@ class BackupSettings:
 
 
 def load_settings(data_dir: str | Path) -> BackupSettings:
-    path = Path(data_dir) / FILE_NAME
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return BackupSettings()
-    except (OSError, ValueError) as exc:
-        log.warning("cannot read %s (%s): using the default backup settings", path, exc)
-        return BackupSettings()
-    if not isinstance(raw, dict):
-        return BackupSettings()
-    known = {f.name for f in fields(BackupSettings)}
-    return BackupSettings(**{k: v for k, v in raw.items() if k in known}).validated()
+    return settings_file.load(Path(data_dir) / FILE_NAME, BackupSettings)
 
 
 def save_settings(data_dir: str | Path, settings: BackupSettings) -> BackupSettings:
-    settings = settings.validated()
-    atomic_write_json(Path(data_dir) / FILE_NAME, asdict(settings))
-    return settings
+    return settings_file.save(Path(data_dir) / FILE_NAME, settings)
 
 
 def default_backups_dir(data_dir: str | Path) -> Path:
