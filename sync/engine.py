@@ -94,6 +94,7 @@ class SyncEngine:
         self.state_detail: str | None = None
         self._storage_client = None  # attachment bytes (sync.storage), made on first use
         self._rest_client = None  # kept across cycles: a new httpx client costs ~0.2 s (TLS setup)
+        self._interrupted = False  # interrupt() was called: a failing request is the stop, not a fault
         # Files checked and migrated by this process (an attached database was, when the app opened it).
         self._prepared: set[Path] = {Path(database.path).resolve()} if database is not None else set()
         self._heads = True  # False once the server said it has no sync_heads (then every table is pulled)
@@ -183,6 +184,13 @@ class SyncEngine:
         if self._db is not None:
             self._db.close()
             self._db = None
+
+    def interrupt(self) -> None:
+        """Cut a running cycle short (a watcher ending on Ctrl+C): its requests fail at once and end the
+        cycle quietly; what it had not finished is kept for the next one."""
+        self._interrupted = True
+        if self._rest_client is not None:
+            self._rest_client.close()
 
     def close(self) -> None:
         self.close_database()
@@ -304,8 +312,11 @@ class SyncEngine:
         except SyncError as exc:
             result.state, result.error = ERROR, str(exc)
         except Exception as exc:  # noqa: BLE001 - e.g. a locked or broken database: report, never kill the worker
-            log.exception("sync cycle failed")
-            result.state, result.error = ERROR, f"{type(exc).__name__}: {exc}"
+            if self._interrupted:  # the client was closed under the cycle on purpose
+                result.state, result.error = OFFLINE, "stopped"
+            else:
+                log.exception("sync cycle failed")
+                result.state, result.error = ERROR, f"{type(exc).__name__}: {exc}"
         finally:
             if rest is not None:
                 result.requests = rest.requests

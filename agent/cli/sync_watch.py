@@ -103,8 +103,7 @@ def watch(engine, as_json: bool = False) -> int:
             pass
     finally:
         live.stop()
-        if engine._rest_client is not None:
-            engine._rest_client.close()  # a request in flight fails now; its work is kept for next time
+        engine.interrupt()  # a request in flight fails now, quietly; its work is kept for next time
         scheduler.stop()
         engine.close()
         for sig, handler in previous.items():

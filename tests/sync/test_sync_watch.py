@@ -96,7 +96,7 @@ def test_watch_text_ends_cleanly_on_ctrl_c(watcher):
     line = w.next_line(30)
     assert " start: idle, pushed 0, pulled 0 in " in line
     assert w.stop(signal.SIGINT) == 0
-    assert not any("Traceback" in line for line in w.stderr)
+    assert not any("Traceback" in line for line in w.stderr), "\n".join(w.stderr)
 
 
 def test_watch_when_signed_out_says_so_and_exits(tmp_path, supabase_stack, file_keyring_env):
