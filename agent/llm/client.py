@@ -39,6 +39,20 @@ from agent.llm.errors import LLMError
 from agent.llm.sse import SSEParser
 from agent.storable import StreamCleaner, clean_text
 
+_tls_lock = threading.Lock()
+_tls_context = None
+
+
+def shared_tls_context():
+    """One verifying TLS context for every model client. Building one loads the CA bundle: 15-35 ms in C
+    holding the GIL, which stalled the window's UI thread at the start of every turn (each turn makes its
+    own client). An SSLContext is safe to share between connections and threads."""
+    global _tls_context
+    with _tls_lock:
+        if _tls_context is None:
+            _tls_context = httpx.create_ssl_context()
+        return _tls_context
+
 _MAX_ERROR_BODY = 64 * 1024
 
 
@@ -128,7 +142,8 @@ class LLMClient:
         self.max_retry_wait = max_retry_wait  # a 429 asking us to wait longer than this is reported
         # No pooled keep-alive connections: every call opens its own, so the connect trace below
         # always hands its socket to the CancelToken (Stop works even before the first byte).
-        self._http = httpx.Client(timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
+        self._http = httpx.Client(verify=shared_tls_context(),
+                                  timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
                                   limits=httpx.Limits(max_keepalive_connections=0), follow_redirects=False)
 
     def close(self) -> None:

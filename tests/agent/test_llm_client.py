@@ -354,3 +354,23 @@ def test_garbage_chunk_is_malformed_and_keeps_partial(fake_llm):
 def test_plain_json_without_content_is_malformed(fake_llm):
     fake_llm.reply(body_text='{"choices": []}')
     assert failure(fake_llm).message == "The server's reply has no message content."
+
+
+def test_every_client_shares_one_verifying_tls_context():
+    """Building a TLS context reads the CA bundle holding the GIL (a UI stall per turn): clients share one,
+    and it still verifies certificates and host names."""
+    import ssl
+
+    from agent.llm.client import LLMClient, shared_tls_context
+
+    first, second = LLMClient("https://example.invalid/v1", "m"), LLMClient("http://127.0.0.1:9/v1", "m")
+    try:
+        context = shared_tls_context()
+        assert context is shared_tls_context()
+        assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+        for client in (first, second):
+            pool = client._http._transport._pool
+            assert pool._ssl_context is context
+    finally:
+        first.close()
+        second.close()
