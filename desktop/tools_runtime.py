@@ -11,17 +11,20 @@ from __future__ import annotations
 import threading
 
 KEY = "tool_host"
+_making = threading.Lock()
 
 
 def tool_host(ctx):
-    """The window's ToolHost, created on first use (cheap: a thread and an event loop)."""
-    host = ctx.extras.get(KEY)
-    if host is None:
-        from agent.cli.main import app_version
-        from agent.tools.host import ToolHost
+    """The window's ToolHost, created on first use (a thread and an event loop; the first call imports the
+    MCP client, so a chat turn makes it on its worker thread, never on the UI thread). Any thread."""
+    with _making:
+        host = ctx.extras.get(KEY)
+        if host is None:
+            from agent.cli.main import app_version
+            from agent.tools.host import ToolHost
 
-        host = ctx.extras[KEY] = ToolHost(client_version=app_version())
-    return host
+            host = ctx.extras[KEY] = ToolHost(client_version=app_version())
+        return host
 
 
 def close_tool_host(ctx, wait: bool = False) -> None:

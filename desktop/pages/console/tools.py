@@ -84,8 +84,7 @@ class ConsoleTools(QObject):
             return None
         from desktop.tools_runtime import tool_host
 
-        ctx = self.page.ctx
-        host, bridge = tool_host(ctx), self.bridge
+        ctx, bridge = self.page.ctx, self.bridge
 
         def approve(pending) -> str:  # worker thread
             request = ApprovalRequest(pending)
@@ -100,7 +99,8 @@ class ConsoleTools(QObject):
             from agent.chat.tool_turn import turn_tools
             from agent.tools.settings import load_max_rounds
 
-            tools = turn_tools(ctx.db, host, approve, secrets=ctx.secrets, max_rounds=load_max_rounds(ctx.data_dir))
+            tools = turn_tools(ctx.db, tool_host(ctx), approve, secrets=ctx.secrets,
+                               max_rounds=load_max_rounds(ctx.data_dir))
             tools.on_node = bridge.node_stored.emit
             return tools
 
