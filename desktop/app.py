@@ -68,12 +68,9 @@ def open_data(ctx: AppContext) -> None:
 
 def warm_up() -> None:
     """Runs on a pool thread once the window is ready: what the first chat turn needs (the LLM client,
-    httpx, the attachments' request content: ~0.35 s of imports; the TLS context) is loaded before anyone
-    presses Send, without delaying "ready" — the home screen does not need it."""
+    httpx, the attachments' request content: ~0.35 s of imports) is loaded before anyone presses Send,
+    without delaying "ready" — the home screen does not need it."""
     import agent.chat.turn  # noqa: F401
-    from agent.llm.client import shared_tls_context
-
-    shared_tls_context()  # (the CA bundle is read now, not when the first turn starts)
 
 
 def build_window(data_dir: Path, secrets=None, app_lock=None):

@@ -44,9 +44,9 @@ _tls_context = None
 
 
 def shared_tls_context():
-    """One verifying TLS context for every model client. Building one loads the CA bundle: 15-35 ms in C
-    holding the GIL, which stalled the window's UI thread at the start of every turn (each turn makes its
-    own client). An SSLContext is safe to share between connections and threads."""
+    """One verifying TLS context for every model client. Building one loads the CA bundle (15-35 ms of
+    CPU; the GIL is released meanwhile) and every turn makes its own client: the context is built once, on
+    the first turn's worker thread. An SSLContext is safe to share between connections and threads."""
     global _tls_context
     with _tls_lock:
         if _tls_context is None:

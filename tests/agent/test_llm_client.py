@@ -357,8 +357,8 @@ def test_plain_json_without_content_is_malformed(fake_llm):
 
 
 def test_every_client_shares_one_verifying_tls_context():
-    """Building a TLS context reads the CA bundle holding the GIL (a UI stall per turn): clients share one,
-    and it still verifies certificates and host names."""
+    """Building a TLS context reads the CA bundle (15-35 ms a turn): clients share one, and it still
+    verifies certificates and host names."""
     import ssl
 
     from agent.llm.client import LLMClient, shared_tls_context
