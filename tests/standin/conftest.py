@@ -1,8 +1,32 @@
-"""Signed-in official clients for the stand-in's fidelity tests."""
+"""Signed-in official clients for the stand-in's fidelity tests, and the official supabase-js (npm)."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
 import pytest
+
+NPM_PACKAGES = ("@supabase/supabase-js@2", "ws@8")
+NPM_CACHE = Path(os.environ.get("MIRARI_NPM_CACHE", Path.home() / ".cache" / "mirari-npm")) / "supabase-js"
+
+
+@pytest.fixture(scope="session")
+def supabase_js_folder() -> Path:
+    """A folder with supabase-js and ws installed (once per machine, kept for later runs); each test copies
+    its probe script into it. Skipped where node or npm is missing or cannot install."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("node and npm are needed to run the official supabase-js client")
+    if not (NPM_CACHE / "node_modules" / "@supabase" / "supabase-js").exists():
+        NPM_CACHE.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["npm", "init", "-y"], cwd=NPM_CACHE, check=True, capture_output=True)
+        done = subprocess.run(["npm", "install", "--no-audit", "--no-fund", *NPM_PACKAGES], cwd=NPM_CACHE,
+                              capture_output=True, text=True, timeout=600)
+        if done.returncode != 0:
+            pytest.skip(f"npm could not install supabase-js here: {done.stderr.strip()[-300:]}")
+    return NPM_CACHE
 
 
 class User:

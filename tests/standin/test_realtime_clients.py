@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import queue
 import shutil
 import subprocess
@@ -20,24 +19,13 @@ import httpx
 import pytest
 
 HERE = Path(__file__).resolve().parent
-PACKAGES = ("@supabase/supabase-js@2", "ws@8")
-CACHE = Path(os.environ.get("MIRARI_NPM_CACHE", Path.home() / ".cache" / "mirari-npm")) / "realtime-js"
 
 
 @pytest.fixture(scope="session")
-def supabase_js() -> Path:
-    """A folder with supabase-js and ws installed (once; kept for later runs) and the probe script."""
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("node and npm are needed to run the official supabase-js client")
-    if not (CACHE / "node_modules" / "@supabase" / "supabase-js").exists():
-        CACHE.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["npm", "init", "-y"], cwd=CACHE, check=True, capture_output=True)
-        done = subprocess.run(["npm", "install", "--no-audit", "--no-fund", *PACKAGES], cwd=CACHE,
-                              capture_output=True, text=True, timeout=600)
-        if done.returncode != 0:
-            pytest.skip(f"npm could not install supabase-js here: {done.stderr.strip()[-300:]}")
-    shutil.copy(HERE / "realtime_js_probe.mjs", CACHE / "realtime_js_probe.mjs")
-    return CACHE
+def supabase_js(supabase_js_folder) -> Path:
+    """The shared supabase-js folder (tests/standin/conftest.py) with this test's probe script."""
+    shutil.copy(HERE / "realtime_js_probe.mjs", supabase_js_folder / "realtime_js_probe.mjs")
+    return supabase_js_folder
 
 
 class Probe:

@@ -6,7 +6,6 @@ private bucket refused, and remove."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -14,24 +13,13 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
-PACKAGES = ("@supabase/supabase-js@2", "ws@8")
-CACHE = Path(os.environ.get("MIRARI_NPM_CACHE", Path.home() / ".cache" / "mirari-npm")) / "storage-js"
 
 
 @pytest.fixture(scope="session")
-def storage_js() -> Path:
-    """A folder with supabase-js installed (once; kept for later runs) and the probe script."""
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("node and npm are needed to run the official supabase-js client")
-    if not (CACHE / "node_modules" / "@supabase" / "supabase-js").exists():
-        CACHE.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["npm", "init", "-y"], cwd=CACHE, check=True, capture_output=True)
-        done = subprocess.run(["npm", "install", "--no-audit", "--no-fund", *PACKAGES], cwd=CACHE,
-                              capture_output=True, text=True, timeout=600)
-        if done.returncode != 0:
-            pytest.skip(f"npm could not install supabase-js here: {done.stderr.strip()[-300:]}")
-    shutil.copy(HERE / "storage_js_probe.mjs", CACHE / "storage_js_probe.mjs")
-    return CACHE
+def storage_js(supabase_js_folder) -> Path:
+    """The shared supabase-js folder (tests/standin/conftest.py) with this test's probe script."""
+    shutil.copy(HERE / "storage_js_probe.mjs", supabase_js_folder / "storage_js_probe.mjs")
+    return supabase_js_folder
 
 
 def test_supabase_js_storage_against_the_standin(supabase_stack, storage_js):
