@@ -359,7 +359,7 @@ def _tools(args) -> int:
         print(f"{skill.name} needs no tools.")
     for entry in states:
         always = ", always allowed" if entry["always_allow"] else ""
-        print(f"{entry['name']} — {entry['note'] or 'enabled on this device' + always}")
+        print(entry["note"] or f"{entry['name']} — enabled on this device{always}")  # (a note names its tool)
     return 0
 
 
