@@ -43,12 +43,15 @@ def _norm(sql: str) -> str:
 
 
 @cache
-def _inert() -> dict[str, tuple[str, str]]:
-    """trigger name -> (its SQL as the migration created it, the column it acts on only when NULL): such a
-    trigger does nothing for rows that carry a value, so it may be left out for an insert of such rows."""
-    from local_schema.migrations import v0006_message_order as v6
+def _inert() -> dict[str, tuple[str, str, str | None]]:
+    """trigger name -> (its SQL as the latest migration created it, the column it looks at, the one value of
+    that column it acts on): such a trigger does nothing for rows whose column holds anything else, so it
+    may be left out for an insert of such rows. (Server rows carry their seq and their parent.)"""
+    from local_schema.migrations import v0009_message_authorship as v9
+    from local_schema.migrations import v0011_message_trees as v11
 
-    return {"messages_seq_fill": (_norm(v6.SEQ_FILL_SQL), "seq")}
+    return {"messages_seq_fill": (_norm(v9.SEQ_FILL_SQL), "seq", None),
+            "messages_parent_fill": (_norm(v11.PARENT_FILL_SQL), "parent_id", v11.FOLLOWS_LAST)}
 
 
 @cache
@@ -99,7 +102,8 @@ class TriggersAside:
         candidates = [*_set_based(), *_inert()] + ([fts] if fts else [])
         self.triggers = []
         self.after: list[str] = []  # statements over `rowid > ?` run after each insert
-        self.inert: list[tuple[str, str, str]] = []  # (column, name, SQL): needed again for a row with a NULL
+        # (column, the value it acts on, name, SQL): needed again for a row holding that value
+        self.inert: list[tuple[str, str | None, str, str]] = []
         for name, sql in _triggers(conn, table, candidates):
             if name in _set_based():
                 created, statement = _set_based()[name]
@@ -107,10 +111,10 @@ class TriggersAside:
                     continue  # changed since: its per-row work is not known to equal the statement
                 self.after.append(statement)
             elif name in _inert():
-                created, column = _inert()[name]
+                created, column, acts_on = _inert()[name]
                 if _norm(sql) != created:
                     continue
-                self.inert.append((column, name, sql))
+                self.inert.append((column, acts_on, name, sql))
             elif name == fts:
                 self.after.append(f"INSERT INTO {table}_fts_backlog (msg_rowid) SELECT rowid FROM {quote(table)} "
                                   "WHERE rowid > ?")
@@ -139,8 +143,8 @@ class TriggersAside:
         return bool(self._needed(columns, values))
 
     def _needed(self, columns: tuple[str, ...], values: list[tuple]) -> list[tuple[str, str]]:
-        return [(name, sql) for column, name, sql in self.inert
-                if column not in columns or None in map(operator.itemgetter(columns.index(column)), values)]
+        return [(name, sql) for column, acts_on, name, sql in self.inert
+                if column not in columns or acts_on in map(operator.itemgetter(columns.index(column)), values)]
 
     def insert(self, write: Callable[[], None], columns: tuple[str, ...], values: list[tuple]) -> None:
         """Run `write()`, an INSERT of new rows (`values` in `columns` order)."""

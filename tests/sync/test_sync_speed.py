@@ -316,23 +316,43 @@ def test_derived_data_stays_exact_when_a_batch_inserts_then_changes_a_row(device
 
     puller = Puller(b.db, b.engine.rest(), uid, b.engine.remote_tx, lambda _m: None, page_size=300)
     puller.pull_table("conversations", stream=Pages([[conv_row]]))
-    puller.pull_table("messages", stream=Pages([page1, page2]))
+    from local_schema.models import FOLLOWS_LAST
+
+    more = [row(478 + i, str(uuid.uuid4())) for i in range(149)]  # page2 full: a third page follows
+    late = row(700, str(uuid.uuid4()))
+    late["parent_id"] = FOLLOWS_LAST  # from a client that left it to the thread: the fill trigger runs for it
+    puller.pull_table("messages", stream=Pages([page1, page2 + more, [late]]))
     bulkload.finish(b.db)
-    assert b.scalar("SELECT count(*) FROM messages") == 447  # 448 ids, one tombstoned
+    assert b.scalar("SELECT count(*) FROM messages") == 597  # 598 ids, one tombstoned
     assert b.scalar("SELECT count(*) FROM messages WHERE seq IS NULL") == 0
+    assert b.scalar("SELECT parent_id FROM messages WHERE id = ?", late["id"]) == more[-1]["id"]  # newest before
+    assert b.scalar("SELECT count(*) FROM messages WHERE parent_id = ?", FOLLOWS_LAST) == 0
     counted = dict(b.db.engine.connect().exec_driver_sql(
         "SELECT bucket, live FROM message_counts WHERE live <> 0").fetchall())
     from local_schema.migrations.v0007_observatory_and_templates import bucket_sql
 
     expected = dict(b.db.engine.connect().exec_driver_sql(
         f"SELECT {bucket_sql('created_at')}, count(*) FROM messages WHERE deleted_at IS NULL GROUP BY 1").fetchall())
-    assert counted == expected and sum(expected.values()) == 447
+    assert counted == expected and sum(expected.values()) == 597
     from local_schema.search import search_messages
 
     with b.db.engine.connect() as conn:
-        assert len(search_messages(conn, "searchable", limit=1000)) == 446
+        assert len(search_messages(conn, "searchable", limit=1000)) == 596
         assert [h.message_id for h in search_messages(conn, "edited")] == [ids[0]]
         conn.exec_driver_sql("INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)")
+
+
+def test_every_trigger_a_batch_sets_aside_is_the_one_the_schema_has(tmp_path):
+    """A batch leaves a trigger out only if its stored SQL is the one whose work it knows how to skip or
+    redo (bulkload._inert, _set_based); a later migration that redefines one must update that list, or
+    first syncs quietly run every such trigger for every row again (as messages_seq_fill did after v9)."""
+    from local_schema.database import open_database
+
+    db = open_database(tmp_path / "mirari.db")
+    with db.engine.connect() as conn:
+        stored = dict(conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").fetchall())
+    for name, (sql, *_rest) in {**bulkload._inert(), **bulkload._set_based()}.items():
+        assert bulkload._norm(stored[name]) == sql, name
 
 
 def test_a_first_sync_of_memory_keeps_the_duplicate_index_exact(devices, user, monkeypatch):
