@@ -22,6 +22,27 @@ def test_new_database_is_private_and_wal(db, db_path):
         assert mode_of(sidecar) == shown_mode(0o600), suffix
 
 
+def test_a_new_database_gets_big_pages_and_an_existing_one_keeps_its_own(tmp_path):
+    from local_schema.prepare import PAGE_SIZE
+
+    fresh = open_database(tmp_path / "new.sqlite3")
+    with fresh.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA page_size").scalar() == PAGE_SIZE == 16384
+    fresh.close()
+    old_path = tmp_path / "old.sqlite3"  # made by an earlier MIRARI, with SQLite's default pages
+    with sqlite3.connect(old_path) as raw:
+        raw.execute("PRAGMA page_size = 4096")
+        raw.execute("CREATE TABLE kept (x)")
+        raw.execute("INSERT INTO kept VALUES ('still here')")
+    raw.close()
+    old = open_database(old_path)
+    with old.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA page_size").scalar() == 4096
+        assert conn.exec_driver_sql("SELECT x FROM kept").scalar() == "still here"
+        assert conn.exec_driver_sql("PRAGMA user_version").scalar() == LATEST_VERSION
+    old.close()
+
+
 def test_private_mode_even_with_a_permissive_umask(tmp_path):
     old = os.umask(0)
     try:
