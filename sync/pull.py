@@ -99,6 +99,14 @@ class _Batch:
         """How long the next page may be waited for with the transaction open (None: no transaction)."""
         return None if self.conn is None else max(0.0, TX_SECONDS - (time.monotonic() - self.started))
 
+    def next_page(self, stream: PageStream) -> list[dict]:
+        """The stream's next page. While none is there yet, the set-aside triggers' work for the rows stored
+        so far is done first (`TriggersAside.catch_up`): it has to be done before the commit anyway, and
+        done now it is not left for the end of the pull, when nothing else runs beside it."""
+        if self.aside is not None and not getattr(stream, "ready", lambda: True)():
+            self.aside.catch_up()
+        return stream.next_page(timeout=self.remaining())
+
     def full(self) -> bool:
         return self.conn is not None and (self.rows >= TX_ROWS or self.remaining() <= 0)
 
@@ -231,7 +239,7 @@ class Puller:
         try:
             while True:
                 try:
-                    rows = stream.next_page(timeout=batch.remaining())
+                    rows = batch.next_page(stream)
                 except queue.Empty:
                     batch.commit()  # never hold the write lock while waiting for the network
                     continue
