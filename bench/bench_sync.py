@@ -19,6 +19,8 @@ process on the same machine, as a developer would run it; each scenario runs in 
 - push of 10,000 new rows, the whole cycle (the rows it stores from the replies are not pulled again);
 - idle sync: requests and time of a cycle in a warm process, and of a cold `mirari sync` process (with
   `-X importtime`: what it imported);
+- `--pin` (Linux): the stand-in and its PostgreSQL on one CPU, every client on the others, as when the
+  server runs on its own machines; run it beside an unpinned run, which is the one the targets name;
 - `--baseline`: the naive client (offset pages, one SQLModel insert/commit per row; one upsert per row).
 """
 
@@ -48,6 +50,36 @@ RXDB_PACKAGES = ("rxdb", "rxjs", "@supabase/supabase-js")
 
 
 # -- the stand-in and its users ---------------------------------------------------------------------------
+def pin_server_apart(info: dict) -> str:
+    """`--pin`: the stand-in and its PostgreSQL on the first CPU, this process and every client it starts
+    (our scenarios, the raw fetch, RxDB's node) on the others, as when the server runs on its own machines:
+    a real project's pages are served by Supabase's hardware, not by the client's cores. Linux only.
+    Returns what was pinned, for the report."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        raise SystemExit("--pin needs at least 2 CPUs")
+    server, clients = {cpus[0]}, set(cpus[1:])
+
+    def pin(pid: int) -> None:
+        for task in Path(f"/proc/{pid}/task").iterdir():  # every thread (a new one inherits its creator's)
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(int(task.name), server)
+
+    if not info.get("postmaster_pid"):
+        raise SystemExit("--pin: the stand-in's PostgreSQL process was not found")
+    pids = [info["standin_pid"], info["postmaster_pid"]]
+    for entry in Path("/proc").iterdir():  # PostgreSQL's running processes; new backends fork from the postmaster
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "stat").read_text().rpartition(")")[2].split()[1] == str(info["postmaster_pid"]):
+                    pids.append(int(entry.name))
+    for pid in pids:
+        pin(pid)
+    os.sched_setaffinity(0, clients)  # the scenarios, node and `mirari` are children of this process
+    return (f"pinned: the stand-in and PostgreSQL ({len(pids)} processes) on CPU {cpus[0]}, the clients on "
+            f"CPU {','.join(map(str, sorted(clients)))}")
+
+
 def start_standin() -> tuple[subprocess.Popen, dict]:
     proc = subprocess.Popen([sys.executable, "-m", "standin"], cwd=ROOT, stdout=subprocess.PIPE,
                             text=True)
@@ -194,12 +226,17 @@ def main() -> None:
     parser.add_argument("--rxdb-dir", help="reuse this folder for the npm install of RxDB")
     parser.add_argument("--no-rxdb", action="store_true")
     parser.add_argument("--baseline", action="store_true", help="also run the naive client (slow)")
+    parser.add_argument("--pin", action="store_true",
+                        help="the server (stand-in + PostgreSQL) on one CPU, the clients on the others (Linux)")
     args = parser.parse_args()
     compare = sorted({*(int(s) for s in args.compare.split(",") if s), args.rows})
     sizes = sorted({*(int(s) for s in args.sizes.split(",") if s), *compare})
     rx_folder = None if args.no_rxdb else rxdb_folder(args.rxdb_dir)
     proc, info = start_standin()
+    pinned = None
     try:
+        if args.pin:
+            pinned = pin_server_apart(info)
         users, first = {}, {}
         rx, refused, raw = {}, None, {}
         for n in sizes:
@@ -226,10 +263,11 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(60)
-    report(args, sizes, first, apply_only, rx, refused, push, cold, base_pull, base_push, raw, compare)
+    report(args, sizes, first, apply_only, rx, refused, push, cold, base_pull, base_push, raw, compare, pinned)
 
 
-def report(args, sizes, first, apply_only, rx, refused, push, cold, base_pull, base_push, raw, compare) -> None:
+def report(args, sizes, first, apply_only, rx, refused, push, cold, base_pull, base_push, raw, compare,
+           pinned=None) -> None:
     lines: list[str] = []
 
     def out(text: str) -> None:
@@ -240,6 +278,8 @@ def report(args, sizes, first, apply_only, rx, refused, push, cold, base_pull, b
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     out(f"sync benchmark against the local stand-in ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
         f"{os.cpu_count()} CPUs, load average {load} at the end)")
+    if pinned:
+        out(pinned)
     out("first sync into an empty database (messages ~300 bytes, + 10 conversations; in-cycle, warm process):")
     for n in sizes:
         r = first[n]
