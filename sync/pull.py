@@ -50,9 +50,10 @@ TX_ROWS = 50_000
 TX_SECONDS = 0.5  # the window waits for the write lock up to 5 s (busy timeout)
 BOUNDS_RPC = "sync_page_bounds"  # supabase/migrations …200000_sync_page_bounds.sql
 # Ranges of a big pull fetched at once. With the server on its own CPU (bench_sync --pin) five kept it
-# busier than three (the first sync at 75-76 % of the raw fetch instead of 70-72 %); sharing both cores
-# with the server, no difference beyond the noise. On a real network each request also waits a round trip,
-# which more requests in flight hide. Memory: at most depth + workers pages wait (sync.pages).
+# busier than three (100,000-row first syncs at 75-76 % of the raw fetch instead of 70-72 %); sharing both
+# cores with the server, no difference beyond the noise. On a real network each request also waits a round
+# trip, which more requests in flight hide. Memory: at most depth + workers pages wait (sync.pages), ~12 MB
+# more at the peak of a first sync than with three.
 RANGE_WORKERS = 5
 
 
