@@ -1,5 +1,6 @@
 """Sync tests: an in-memory keychain for every test (no OS keychain exists on this machine), an account
-on the stand-in, and "devices" (separate data dirs) signed in to it."""
+on the stand-in, a database session acting as it ("api"), and "devices" (separate data dirs) signed in
+to it."""
 
 from __future__ import annotations
 
@@ -17,6 +18,16 @@ def _only_the_test_keychain(memory_keyring):
 def user(supabase_stack):
     """A fresh account on the stand-in: (email, password, user_id)."""
     return supabase_stack.new_user()
+
+
+@pytest.fixture
+def api(supabase_stack, user):
+    """A PostgREST-equivalent database session acting as `user` (for writes made 'elsewhere')."""
+    from standin.impersonate import ApiSession
+
+    session = ApiSession(supabase_stack.db_url, user[2])
+    yield session
+    session.close()
 
 
 @pytest.fixture

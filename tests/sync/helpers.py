@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 from local_schema.models import SYNCED_TABLES, all_columns
@@ -60,3 +61,13 @@ def server_rows(stack, table: str, user_id: str) -> list[dict]:
     with psycopg.connect(stack.db_url, row_factory=dict_row) as conn:
         owner = "author_id" if table == "templates" else "user_id"
         return conn.execute(f"SELECT * FROM public.{table} WHERE {owner} = %s ORDER BY id", (user_id,)).fetchall()
+
+
+def seed_thread(api, n: int) -> str:
+    """A thread of `n` assistant messages written on the server as the user (through `api`); its id."""
+    conv = str(uuid.uuid4())
+    with api.tx() as cur:
+        cur.execute("insert into public.conversations (id, title) values (%s, 'bulk')", (conv,))
+        cur.execute("insert into public.messages (conversation_id, role, content) "
+                    "select %s, 'assistant', 'reply number ' || i from generate_series(1, %s) i", (conv, n))
+    return conv

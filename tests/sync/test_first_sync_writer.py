@@ -19,30 +19,13 @@ import httpx
 import psycopg
 import pytest
 
-from standin.impersonate import ApiSession
 from sync.dbutil import table_info
 from sync.pull_rows import _all_clean, _first, insert_many, insert_statements, prepare
 from sync.rest import RestClient, Rows
 from sync.stamps import server_stamp
-from tests.sync.helpers import server_rows
+from tests.sync.helpers import seed_thread, server_rows
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def api(supabase_stack, user):
-    session = ApiSession(supabase_stack.db_url, user[2])
-    yield session
-    session.close()
-
-
-def seed(api, n: int) -> str:
-    conv = str(uuid.uuid4())
-    with api.tx() as cur:
-        cur.execute("insert into public.conversations (id, title) values (%s, 'bulk')", (conv,))
-        cur.execute("insert into public.messages (conversation_id, role, content) "
-                    "select %s, 'assistant', 'reply number ' || i from generate_series(1, %s) i", (conv, n))
-    return conv
 
 
 def seed_as_owner(stack, user_id: str, n: int) -> None:
@@ -87,7 +70,7 @@ def test_a_transaction_of_several_pages_cut_short_leaves_only_whole_transactions
         devices, api, supabase_stack, user, monkeypatch):
     from sync import pull
 
-    seed(api, 600)
+    seed_thread(api, 600)
     monkeypatch.setattr(pull, "PAGE_SIZE", 100)
     monkeypatch.setattr(pull, "TX_ROWS", 300)  # three pages a transaction
     monkeypatch.setattr(pull, "TX_SECONDS", 60.0)
@@ -262,7 +245,7 @@ def test_columns_null_in_every_row_are_literals_and_store_the_same(tmp_path):
 
 
 def test_the_cyclic_collector_is_off_while_a_pull_runs_and_back_after(devices, api):
-    seed(api, 50)
+    seed_thread(api, 50)
     b = devices("b")
     rest = b.engine.rest()
     seen, plain = [], rest.select

@@ -7,22 +7,12 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from local_schema.migrations.v0007_observatory_and_templates import bucket_sql
 from local_schema.models import AgentConnection, Conversation, Message, Task
-from standin.impersonate import ApiSession
 from sync import push_adopt, push_inserts
 from sync.errors import Kind, RequestFailed
 from sync.stamps import server_stamp
 from tests.sync.helpers import server_rows
-
-
-@pytest.fixture
-def api(supabase_stack, user):
-    session = ApiSession(supabase_stack.db_url, user[2])
-    yield session
-    session.close()
 
 
 def counts_are_exact(device) -> None:

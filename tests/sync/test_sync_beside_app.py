@@ -6,20 +6,10 @@ from __future__ import annotations
 import threading
 import uuid
 
-import pytest
-
 from agent.chat.threads import new_thread, thread_messages_in
 from agent.chat.turn import DONE, ChatTurn
 from local_schema.database import open_database
 from local_schema.models import AgentConnection
-from standin.impersonate import ApiSession
-
-
-@pytest.fixture
-def api(supabase_stack, user):
-    session = ApiSession(supabase_stack.db_url, user[2])
-    yield session
-    session.close()
 
 
 def test_a_reply_streams_while_a_5000_row_pull_lands(devices, api, fake_llm):

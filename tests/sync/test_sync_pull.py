@@ -10,14 +10,6 @@ from local_schema.models import Task
 from standin.impersonate import ApiSession
 
 
-@pytest.fixture
-def api(supabase_stack, user):
-    """A PostgREST-equivalent database session acting as the user (for writes made 'elsewhere')."""
-    session = ApiSession(supabase_stack.db_url, user[2])
-    yield session
-    session.close()
-
-
 def test_1500_rows_in_one_transaction_pull_exactly_once(devices, api):
     conv = str(uuid.uuid4())
     with api.tx() as cur:

@@ -7,24 +7,15 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 
 import pytest
 
-from standin.impersonate import ApiSession
 from sync.errors import Kind, RequestFailed
 from sync.pages import page_params
 from sync.stamps import server_stamp
-from tests.sync.helpers import server_rows
+from tests.sync.helpers import seed_thread, server_rows
 
 PAGE = 50
-
-
-@pytest.fixture
-def api(supabase_stack, user):
-    session = ApiSession(supabase_stack.db_url, user[2])
-    yield session
-    session.close()
 
 
 @pytest.fixture(autouse=True)
@@ -32,15 +23,6 @@ def small_pages(monkeypatch):
     from sync import pull
 
     monkeypatch.setattr(pull, "PAGE_SIZE", PAGE)
-
-
-def seed(api, n: int) -> str:
-    conv = str(uuid.uuid4())
-    with api.tx() as cur:
-        cur.execute("insert into public.conversations (id, title) values (%s, 'bulk')", (conv,))
-        cur.execute("insert into public.messages (conversation_id, role, content) "
-                    "select %s, 'assistant', 'reply ' || i from generate_series(1, %s) i", (conv, n))
-    return conv
 
 
 class Log:
@@ -87,7 +69,7 @@ def same_as_server(device, stack, user_id) -> None:
 
 
 def test_ranges_are_fetched_at_once_and_committed_in_order_with_their_cursor(devices, api, supabase_stack, user):
-    seed(api, 1000)  # 20 pages
+    seed_thread(api, 1000)  # 20 pages
     b = devices("b")
     log = Log(b.engine.rest())
     supabase_stack.faults.delay("GET", "/rest/v1/messages", 0.03)  # so that requests in flight overlap
@@ -115,7 +97,7 @@ def test_ranges_are_fetched_at_once_and_committed_in_order_with_their_cursor(dev
 
 
 def test_rows_written_while_the_ranges_are_fetched_arrive_in_their_last_version(devices, api, supabase_stack, user):
-    seed(api, 600)
+    seed_thread(api, 600)
     b = devices("b")
     ids = [str(r["id"]) for r in sorted(server_rows(supabase_stack, "messages", user[2]), key=lambda r: r["updated_at"])]
     done = []
@@ -147,7 +129,7 @@ def test_bounds_that_are_wrong_cost_requests_never_rows(devices, api, supabase_s
     pages that are not the end)."""
     from sync.pull import Puller
 
-    seed(api, 700)
+    seed_thread(api, 700)
     real = Puller._bounds
 
     def wrong(self, table, after):
@@ -169,7 +151,7 @@ def test_bounds_that_are_wrong_cost_requests_never_rows(devices, api, supabase_s
 def test_bounds_that_make_no_sense_are_not_used(devices, api, supabase_stack, user, monkeypatch):
     from sync.pull import Puller
 
-    seed(api, 300)
+    seed_thread(api, 300)
     b = devices("b")
     rest = b.engine.rest()
     real_rpc = rest.rpc
@@ -190,7 +172,7 @@ def test_bounds_that_make_no_sense_are_not_used(devices, api, supabase_stack, us
 
 
 def test_a_server_without_the_function_is_pulled_page_by_page(devices, api, supabase_stack, user):
-    seed(api, 400)
+    seed_thread(api, 400)
     supabase_stack.faults.fail_next("POST", "/rest/v1/rpc/sync_page_bounds", 404,
                                     {"code": "PGRST202", "message": "Could not find the function"}, times=10)
     b = devices("b")
@@ -203,7 +185,7 @@ def test_a_server_without_the_function_is_pulled_page_by_page(devices, api, supa
 
 
 def test_a_range_that_fails_keeps_what_came_before_it_and_the_next_cycle_finishes(devices, api, supabase_stack, user):
-    seed(api, 800)
+    seed_thread(api, 800)
     b = devices("b")
     calls = []
 

@@ -16,29 +16,12 @@ from pathlib import Path
 import pytest
 
 from local_schema.models import SYNCED_TABLES, Task
-from standin.impersonate import ApiSession
 from sync import bulkload, heads
 from sync.pages import AdoptedRanges, page_params
 from sync.stamps import server_stamp
-from tests.sync.helpers import server_rows
+from tests.sync.helpers import seed_thread, server_rows
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def api(supabase_stack, user):
-    session = ApiSession(supabase_stack.db_url, user[2])
-    yield session
-    session.close()
-
-
-def seed_messages(api, n: int) -> str:
-    conv = str(uuid.uuid4())
-    with api.tx() as cur:
-        cur.execute("insert into public.conversations (id, title) values (%s, 'bulk')", (conv,))
-        cur.execute("insert into public.messages (conversation_id, role, content) "
-                    "select %s, 'assistant', 'reply number ' || i from generate_series(1, %s) i", (conv, n))
-    return conv
 
 
 def read_only(path: Path) -> sqlite3.Connection:
@@ -46,7 +29,7 @@ def read_only(path: Path) -> sqlite3.Connection:
 
 
 def test_the_next_page_is_fetched_while_one_is_written_and_rows_commit_with_their_cursor(devices, api):
-    seed_messages(api, 3500)
+    seed_thread(api, 3500)
     b = devices("b")
     path = b.db.path
     rest = b.engine.rest()
@@ -167,7 +150,7 @@ def test_pushed_rows_are_not_pulled_again_but_rows_written_between_the_requests_
 
 
 def test_first_sync_search_index_is_built_in_short_transactions(devices, api, monkeypatch):
-    seed_messages(api, 3000)
+    seed_thread(api, 3000)
     monkeypatch.setattr(bulkload, "BACKLOG_SECONDS", 0.0001)  # the smallest chunks: 500 rows
     b = devices("b")
     path = b.db.path
@@ -203,7 +186,7 @@ def test_a_write_from_the_app_during_a_first_sync_is_indexed_once(devices, api, 
     trigger at once and never put on the backlog, so nothing is indexed twice."""
     from local_schema.models import Message
 
-    conv = seed_messages(api, 2500)
+    conv = seed_thread(api, 2500)
     supabase_stack.faults.delay("GET", "/rest/v1/messages", 0.4)  # one transaction per page
     b = devices("b")
     wrote = threading.Event()
@@ -256,7 +239,7 @@ def test_adopted_ranges_and_the_filter_that_leaves_them_out():
 def test_a_cycle_that_leaves_a_big_wal_copies_it_into_the_database_file(devices, api, monkeypatch):
     from sync import dbutil
 
-    seed_messages(api, 3000)
+    seed_thread(api, 3000)
     b = devices("b")
     path = b.db.path
     before = path.stat().st_size
@@ -265,7 +248,7 @@ def test_a_cycle_that_leaves_a_big_wal_copies_it_into_the_database_file(devices,
     # The sync connections never checkpoint on their own (wal_autocheckpoint is far away); the cycle did.
     assert path.stat().st_size > before + 500_000
     monkeypatch.setattr(dbutil, "CHECKPOINT_BYTES", 1 << 40)
-    seed_messages(api, 3000)
+    seed_thread(api, 3000)
     size = path.stat().st_size
     b.sync()
     assert path.stat().st_size == size  # below the threshold: left in the WAL for later
@@ -412,7 +395,7 @@ def test_a_big_pull_is_announced_per_table_not_per_row(devices, api, monkeypatch
     from sync import pull
 
     monkeypatch.setattr(pull, "ANNOUNCED_IDS", 1000)
-    conv = seed_messages(api, 1500)
+    conv = seed_thread(api, 1500)
     b = devices("b")
     heard = []
     b.db.add_change_listener(lambda tables, origin: heard.append((tables, origin)))
@@ -491,7 +474,7 @@ def test_a_read_reply_is_freed_at_once_not_left_to_the_cyclic_collector(devices,
 
     import httpx
 
-    seed_messages(api, 50)
+    seed_thread(api, 50)
     b = devices("b")
     rest = b.engine.rest()
     gc.collect()
